@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { DEFAULT_RETRY_POLICY, INSTANCE_STATES } from '@fleet/rollout-domain';
+
+/** An Alibaba account UID: 16 digits, kept as a string (it does not fit a JS number exactly). */
+export const userIdSchema = z.string().regex(/^\d{16}$/, 'must be a 16-digit Alibaba Cloud account UserId');
+
+/** ECS instance ids: `i-` then lowercase letters and digits (old ones are short, current ones 22 characters). */
+export const instanceIdSchema = z.string().regex(/^i-[a-z0-9]{1,62}$/, 'must be an ECS instance id: "i-" followed by lowercase letters and digits');
+
+export const retryPolicySchema = z
+  .strictObject({
+    /** Most NodeInstall calls per instance, the first included. */
+    maxAttempts: z.number().int().min(1).max(10).default(DEFAULT_RETRY_POLICY.maxAttempts),
+    /** Backoff before the second attempt, in ms (doubles per attempt, with jitter). */
+    baseDelayMs: z.number().int().min(10).max(600_000).default(DEFAULT_RETRY_POLICY.baseDelayMs),
+    /** Longest backoff, in ms. */
+    maxDelayMs: z.number().int().min(10).max(3_600_000).default(DEFAULT_RETRY_POLICY.maxDelayMs),
+  })
+  .refine((r) => r.maxDelayMs >= r.baseDelayMs, { message: 'maxDelayMs must not be below baseDelayMs', path: ['maxDelayMs'] });
+
+export function createRolloutSchema(maxInstances: number) {
+  return z.strictObject({
+    userId: userIdSchema,
+    instanceIds: z.array(instanceIdSchema).min(1, 'must list at least one instance id').max(maxInstances, `must list at most ${maxInstances} instance ids`),
+    /** Reinstall even where the agent already runs. */
+    force: z.boolean().default(false),
+    /** Most NodeInstall calls in flight for this rollout, across all workers. */
+    concurrency: z.number().int().min(1).max(10_000).default(50),
+    retry: retryPolicySchema.default({ ...DEFAULT_RETRY_POLICY }),
+  });
+}
+export type CreateRolloutBody = z.output<ReturnType<typeof createRolloutSchema>>;
+
+export const rolloutIdSchema = z.string().uuid('must be a rollout id (UUID)');
+
+export const listInstancesQuerySchema = z.strictObject({
+  state: z.enum(INSTANCE_STATES as [string, ...string[]]).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be a cursor returned by a previous page')
+    .optional(),
+});

@@ -1,0 +1,34 @@
+import { hostname } from 'node:os';
+import { LOCAL_DEFAULTS, env, parseConfig, z } from '@fleet/config';
+
+export const workerConfigSchema = z.object({
+  DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
+  REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('fleet'),
+  /** The CloudMonitor endpoint. Default: the local simulator. */
+  CMS_ENDPOINT: env.url(`http://127.0.0.1:${LOCAL_DEFAULTS.simulatorPort}/`),
+  CMS_ACCESS_KEY_ID: z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId),
+  CMS_ACCESS_KEY_SECRET: z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret),
+  /** STS token, when the AccessKey pair is temporary. */
+  CMS_SECURITY_TOKEN: z.string().min(1).optional(),
+  /** Deadline of one NodeInstall call, in ms. */
+  CMS_TIMEOUT_MS: env.positiveInt(10_000),
+  CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
+  /** Most install jobs this process runs at once, over all rollouts. */
+  WORKER_CONCURRENCY: env.positiveInt(200),
+  /** How often the process looks for rollouts to work on, in ms. */
+  ROLLOUT_POLL_MS: env.positiveInt(1000),
+  /** BullMQ lock of an active job, in ms: a job whose worker stops renewing it is handed to another after this. */
+  LOCK_DURATION_MS: env.positiveInt(30_000),
+  /** How long stop() waits for running calls before releasing them, in ms. */
+  SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
+  WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  DB_POOL_MAX: env.positiveInt(20),
+  LOG_LEVEL: env.logLevel(),
+});
+
+export type WorkerConfig = Readonly<z.output<typeof workerConfigSchema>>;
+
+export function loadWorkerConfig(source: Record<string, string | undefined>): WorkerConfig {
+  return parseConfig(workerConfigSchema, source);
+}

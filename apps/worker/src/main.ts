@@ -1,0 +1,56 @@
+import { createCmsClient } from '@fleet/cms-client';
+import { redactConfig } from '@fleet/config';
+import { createDatabase } from '@fleet/db';
+import { createLogger } from '@fleet/logger';
+import { createRedisConnection } from '@fleet/queue';
+import { loadWorkerConfig } from './config.ts';
+import { createInstallProcessor } from './install-processor.ts';
+import { createRolloutCache } from './rollout-cache.ts';
+import { createRolloutWorkerPool } from './rollout-worker-pool.ts';
+
+const config = loadWorkerConfig(process.env);
+const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL, secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''] });
+logger.info('starting worker', { config: redactConfig(config) });
+
+const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
+const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
+const cms = createCmsClient({
+  endpoint: config.CMS_ENDPOINT,
+  credentials: {
+    accessKeyId: config.CMS_ACCESS_KEY_ID,
+    accessKeySecret: config.CMS_ACCESS_KEY_SECRET,
+    ...(config.CMS_SECURITY_TOKEN ? { securityToken: config.CMS_SECURITY_TOKEN } : {}),
+  },
+  timeoutMs: config.CMS_TIMEOUT_MS,
+  method: config.CMS_METHOD,
+});
+const pool = createRolloutWorkerPool({
+  db,
+  connection,
+  prefix: config.QUEUE_PREFIX,
+  processor: createInstallProcessor({ db, cms, rollouts: createRolloutCache(db, { ttlMs: 1000 }), logger, workerId: config.WORKER_ID, callTimeoutMs: config.CMS_TIMEOUT_MS }),
+  logger,
+  pollMs: config.ROLLOUT_POLL_MS,
+  maxConcurrencyPerRollout: config.WORKER_CONCURRENCY,
+  lockDurationMs: config.LOCK_DURATION_MS,
+  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+});
+
+await pool.start();
+logger.info('worker started', { workerId: config.WORKER_ID });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) {
+    logger.warn('second signal, exiting now', { signal });
+    process.exit(1);
+  }
+  stopping = true;
+  logger.info('stopping worker', { signal });
+  await pool.stop();
+  await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit()]);
+  logger.info('worker stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

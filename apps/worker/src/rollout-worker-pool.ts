@@ -1,0 +1,137 @@
+import { Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Database } from '@fleet/db';
+import { listRolloutsByStatus } from '@fleet/db';
+import type { Logger } from '@fleet/logger';
+import type { InstallJobData } from '@fleet/queue';
+import { installQueueName } from '@fleet/queue';
+
+/**
+ * Per-rollout concurrency across many worker processes.
+ *
+ * Open-source BullMQ has no per-group concurrency, so each rollout gets a queue of its own whose *global*
+ * concurrency (`Queue.setGlobalConcurrency`, stored in Redis and checked atomically when a job moves to active)
+ * is the rollout's `concurrency`. No process, however many run, can have more of that rollout's jobs active at
+ * once. This pool keeps one BullMQ Worker per open rollout in this process, found by polling Postgres (the
+ * system of record, so a flushed Redis does not hide a rollout), and closes it when the rollout ends.
+ */
+export type RolloutWorkerPoolOptions = {
+  db: Database;
+  /** Worker-role connection (`maxRetriesPerRequest: null`); each BullMQ Worker duplicates it for blocking reads. */
+  connection: Redis;
+  prefix: string;
+  processor: (job: Job<InstallJobData>, token?: string) => Promise<unknown>;
+  logger: Logger;
+  /** How often open rollouts are looked up, in ms. */
+  pollMs: number;
+  /** Most jobs of one rollout this process runs at once (the rollout's own limit applies across processes). */
+  maxConcurrencyPerRollout: number;
+  /** BullMQ lock duration of an active job, in ms. */
+  lockDurationMs: number;
+  /** How long stop() waits for running jobs before releasing them to other workers, in ms. */
+  shutdownTimeoutMs: number;
+};
+
+export type RolloutWorkerPool = {
+  start(): Promise<void>;
+  /** Stops taking jobs, lets running ones finish until the deadline, then releases the rest. Idempotent. */
+  stop(): Promise<void>;
+  /** Rollout ids this process currently works on. */
+  activeRollouts(): string[];
+  /** Runs one discovery pass now (tests, and start). */
+  refresh(): Promise<void>;
+};
+
+export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): RolloutWorkerPool {
+  const workers = new Map<string, Worker<InstallJobData>>();
+  let timer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<void> | null = null;
+  let stopping: Promise<void> | null = null;
+
+  function openWorker(rolloutId: string, concurrency: number): Worker<InstallJobData> {
+    const log = options.logger.child({ rolloutId });
+    const worker = new Worker<InstallJobData>(installQueueName(rolloutId), options.processor, {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: Math.max(1, Math.min(concurrency, options.maxConcurrencyPerRollout)),
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.lockDurationMs,
+      // Our own claim logic makes a re-run safe, so a job that stalled (its worker was killed) is always retried
+      // rather than failed after one stall, BullMQ's default.
+      maxStalledCount: 1000,
+      autorun: true,
+    });
+    worker.on('error', (error) => log.warn('install worker error', { error: error.message }));
+    worker.on('failed', (job, error) => log.warn('install job failed', { jobId: job?.id, error: error.message, attemptsMade: job?.attemptsMade }));
+    log.info('working on rollout', { concurrency: worker.concurrency });
+    return worker;
+  }
+
+  async function closeWorker(rolloutId: string, worker: Worker<InstallJobData>): Promise<void> {
+    workers.delete(rolloutId);
+    await worker.close();
+    options.logger.info('stopped working on rollout', { rolloutId });
+  }
+
+  async function discover(): Promise<void> {
+    const open = await listRolloutsByStatus(options.db, ['running', 'paused']);
+    if (stopping) return;
+    const openIds = new Set(open.map((r) => r.id));
+    for (const rollout of open) {
+      if (!workers.has(rollout.id)) workers.set(rollout.id, openWorker(rollout.id, rollout.concurrency));
+    }
+    await Promise.all([...workers].filter(([id]) => !openIds.has(id)).map(([id, worker]) => closeWorker(id, worker)));
+  }
+
+  async function refresh(): Promise<void> {
+    if (stopping) return;
+    refreshing ??= discover()
+      .catch((error: unknown) => {
+        options.logger.warn('looking up open rollouts failed; will retry', { error: (error as Error).message });
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+    await refreshing;
+  }
+
+  function schedule(): void {
+    timer = setTimeout(() => {
+      void refresh().finally(() => {
+        if (!stopping) schedule();
+      });
+    }, options.pollMs);
+  }
+
+  return {
+    async start() {
+      await refresh();
+      schedule();
+    },
+    stop() {
+      stopping ??= (async () => {
+        clearTimeout(timer);
+        await refreshing;
+        const all = [...workers.values()];
+        workers.clear();
+        let deadline: NodeJS.Timeout | undefined;
+        const drained = Promise.all(all.map((w) => w.close())).then(() => 'drained' as const);
+        const expired = new Promise<'expired'>((resolve) => {
+          deadline = setTimeout(() => resolve('expired'), options.shutdownTimeoutMs);
+        });
+        const result = await Promise.race([drained, expired]);
+        clearTimeout(deadline);
+        if (result === 'expired') {
+          // Jobs still running are left to BullMQ's stall detection: another worker picks them up after the lock
+          // expires, and the attempt row our claim wrote tells it the call may have been made.
+          options.logger.warn('shutdown deadline passed; releasing running jobs', { workers: all.length });
+          await Promise.all(all.map((w) => w.close(true)));
+        }
+      })();
+      return stopping;
+    },
+    activeRollouts: () => [...workers.keys()],
+    refresh,
+  };
+}

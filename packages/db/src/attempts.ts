@@ -1,0 +1,143 @@
+import type { AttemptOutcomeClass, InstanceState } from '@fleet/rollout-domain';
+import { decideInstance } from '@fleet/rollout-domain';
+import type { Database } from './client.ts';
+
+/**
+ * The install path's writes. Delivery is at-least-once (a job can run twice), so both steps are idempotent:
+ * an attempt row is unique per (instance, attempt number), and every instance transition is guarded on the state
+ * and attempt count it was decided from.
+ */
+
+export type ClaimResult =
+  | { kind: 'claimed'; attemptId: bigint; attemptNo: number; abandonedAttemptNo: number | null }
+  /** The instance is final: nothing to do (a duplicate delivery, or a repair raced us). */
+  | { kind: 'final'; state: InstanceState }
+  /** Another worker's call for this instance may still be in flight; look again at `retryAt`. */
+  | { kind: 'busy'; retryAt: Date }
+  | { kind: 'missing' };
+
+type ClaimRow = { state: InstanceState; attempt_count: number; attempt_id: bigint | null; started_at: Date | null; finished_at: Date | null };
+
+/**
+ * Starts attempt N+1 of an instance: writes the attempt row (started, unfinished) before the HTTP call is made, so
+ * that a call whose worker dies still leaves its row. An unfinished attempt started more than `staleAfterMs` ago
+ * belongs to a dead worker: it is marked `abandoned` and a new attempt begins.
+ */
+export async function claimAttempt(
+  db: Database,
+  input: { rolloutInstanceId: bigint; rolloutId: string; workerId: string; staleAfterMs: number; now?: Date },
+): Promise<ClaimResult> {
+  const now = input.now ?? new Date();
+  return db.$transaction(async (tx) => {
+    const rows = await tx.$queryRaw<ClaimRow[]>`
+      SELECT ri.state::text AS state, ri.attempt_count, a.id AS attempt_id, a.started_at, a.finished_at
+      FROM rollout_instance ri
+      LEFT JOIN install_attempt a ON a.rollout_instance_id = ri.id AND a.attempt_no = ri.attempt_count
+      WHERE ri.id = ${input.rolloutInstanceId}
+      FOR UPDATE OF ri`;
+    const row = rows[0];
+    if (!row) return { kind: 'missing' };
+    const inFlight = row.attempt_id !== null && row.finished_at === null;
+    const staleAt = row.started_at ? row.started_at.getTime() + input.staleAfterMs : 0;
+    const previousAttemptStale = !inFlight || now.getTime() >= staleAt;
+    const decision = decideInstance(row.state, { type: 'claim', previousAttemptStale });
+    if (decision.type === 'ignore') return { kind: 'final', state: row.state };
+    if (decision.type === 'wait') return { kind: 'busy', retryAt: new Date(staleAt) };
+
+    let abandonedAttemptNo: number | null = null;
+    if (inFlight && row.attempt_id !== null) {
+      await tx.$executeRaw`
+        UPDATE install_attempt SET outcome = 'abandoned', outcome_kind = 'abandoned', finished_at = ${now},
+          error_message = 'worker stopped before recording the answer'
+        WHERE id = ${row.attempt_id} AND finished_at IS NULL`;
+      abandonedAttemptNo = row.attempt_count;
+    }
+    const attemptNo = row.attempt_count + 1;
+    const moved = await tx.$executeRaw`
+      UPDATE rollout_instance
+      SET state = 'in_progress', attempt_count = ${attemptNo}, started_at = coalesce(started_at, ${now}),
+          next_attempt_at = NULL, updated_at = ${now}
+      WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${row.attempt_count}`;
+    if (moved !== 1) throw new Error('guarded claim lost a race while holding the row lock');
+    const inserted = await tx.$queryRaw<{ id: bigint }[]>`
+      INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id)
+      VALUES (${input.rolloutInstanceId}, ${input.rolloutId}::uuid, ${attemptNo}, ${now}, ${input.workerId})
+      RETURNING id`;
+    return { kind: 'claimed', attemptId: inserted[0]!.id, attemptNo, abandonedAttemptNo };
+  });
+}
+
+export type AttemptAnswer = {
+  finishedAt: Date;
+  durationMs: number;
+  httpStatus: number | null;
+  success: boolean | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  requestId: string | null;
+  outcome: AttemptOutcomeClass;
+  /** The client's finer classification (throttled, fleet_wide, ...). */
+  outcomeKind: string;
+};
+
+export type FinishResult =
+  /** The instance moved (`to`): succeeded, failed, or back to pending for a retry. */
+  | { kind: 'transitioned'; to: InstanceState; reason: string }
+  /** The answer was recorded on its attempt row, but the instance had moved on (a newer attempt, or final). */
+  | { kind: 'recorded_only' }
+  /** This attempt's answer was already recorded: a duplicate delivery. Nothing changed. */
+  | { kind: 'duplicate' };
+
+/**
+ * Records a call's answer on its attempt row and moves the instance, in one transaction. A real answer replaces
+ * an `abandoned` presumption; it never replaces another real answer.
+ */
+export async function finishAttempt(
+  db: Database,
+  input: {
+    rolloutInstanceId: bigint;
+    attemptId: bigint;
+    attemptNo: number;
+    maxAttempts: number;
+    answer: AttemptAnswer;
+    /** For a retry: when the next attempt is due. */
+    nextAttemptAt: Date | null;
+    manualInstallReason?: string | null;
+  },
+): Promise<FinishResult> {
+  const a = input.answer;
+  return db.$transaction(async (tx) => {
+    const recorded = await tx.$executeRaw`
+      UPDATE install_attempt SET
+        finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
+        error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
+        outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
+      WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')`;
+    if (recorded !== 1) return { kind: 'duplicate' };
+
+    const rows = await tx.$queryRaw<{ state: InstanceState; attempt_count: number }[]>`
+      SELECT state::text AS state, attempt_count FROM rollout_instance WHERE id = ${input.rolloutInstanceId} FOR UPDATE`;
+    const row = rows[0];
+    if (!row || row.attempt_count !== input.attemptNo) return { kind: 'recorded_only' };
+    const decision = decideInstance(row.state, {
+      type: 'attempt_finished',
+      outcome: a.outcome,
+      attemptNo: input.attemptNo,
+      maxAttempts: input.maxAttempts,
+    });
+    if (decision.type !== 'transition') return { kind: 'recorded_only' };
+    const isFinal = decision.to !== 'pending';
+    const manual = decision.to === 'failed' ? (input.manualInstallReason ?? null) : null;
+    await tx.$executeRaw`
+      UPDATE rollout_instance SET
+        state = ${decision.to}::"InstanceState",
+        last_outcome = ${a.outcomeKind}, last_http_status = ${a.httpStatus}, last_error_code = ${a.errorCode},
+        last_error_message = ${a.errorMessage}, last_request_id = ${a.requestId},
+        next_attempt_at = ${isFinal ? null : input.nextAttemptAt},
+        finished_at = ${isFinal ? a.finishedAt : null},
+        needs_manual_install = ${manual !== null}, manual_install_reason = ${manual},
+        updated_at = now()
+      WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${input.attemptNo}`;
+    return { kind: 'transitioned', to: decision.to, reason: decision.reason };
+  });
+}

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
+import { INSTANCE_STATES, decideRollout } from '@fleet/rollout-domain';
+import type { Database } from './client.ts';
+import { Prisma } from './generated/prisma/client.ts';
+
+export type InstanceCounts = { total: number } & Record<InstanceState, number>;
+
+export type NewRollout = {
+  userId: string;
+  force: boolean;
+  concurrency: number;
+  maxAttempts: number;
+  /** The normalised policy, stored whole. */
+  policy: Prisma.InputJsonValue;
+  /** Already validated and de-duplicated. */
+  instanceIds: readonly string[];
+};
+
+export type RolloutRecord = {
+  id: string;
+  userId: string;
+  force: boolean;
+  status: RolloutStatus;
+  statusReason: string | null;
+  concurrency: number;
+  maxAttempts: number;
+  policy: unknown;
+  totalInstances: number;
+  enqueuedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+};
+
+/** Rows per INSERT statement: one round trip carries this many instances (arrays travel as one parameter). */
+const INSERT_CHUNK = 20_000;
+
+/**
+ * Records a rollout and all its instances in one transaction: either the whole rollout exists or none of it.
+ * Instances go in as array parameters (`unnest`), a few statements for any size rather than one per instance.
+ */
+export async function insertRollout(
+  db: Database,
+  rollout: NewRollout,
+): Promise<{ rollout: RolloutRecord; instances: { id: bigint; instanceId: string }[] }> {
+  const id = randomUUID();
+  return db.$transaction(
+    async (tx) => {
+      const created = await tx.rollout.create({
+        data: {
+          id,
+          userId: rollout.userId,
+          force: rollout.force,
+          concurrency: rollout.concurrency,
+          maxAttempts: rollout.maxAttempts,
+          policy: rollout.policy,
+          totalInstances: rollout.instanceIds.length,
+        },
+      });
+      const instances: { id: bigint; instanceId: string }[] = [];
+      for (let i = 0; i < rollout.instanceIds.length; i += INSERT_CHUNK) {
+        const chunk = rollout.instanceIds.slice(i, i + INSERT_CHUNK) as string[];
+        const rows = await tx.$queryRaw<{ id: bigint; instance_id: string }[]>`
+          INSERT INTO rollout_instance (rollout_id, instance_id)
+          SELECT ${id}::uuid, unnest(${chunk}::text[])
+          RETURNING id, instance_id`;
+        for (const row of rows) instances.push({ id: row.id, instanceId: row.instance_id });
+      }
+      return { rollout: created as RolloutRecord, instances };
+    },
+    { timeout: 120_000, maxWait: 10_000 },
+  );
+}
+
+export async function findRollout(db: Database, id: string): Promise<RolloutRecord | null> {
+  return (await db.rollout.findUnique({ where: { id } })) as RolloutRecord | null;
+}
+
+export async function markRolloutEnqueued(db: Database, id: string): Promise<void> {
+  await db.rollout.updateMany({ where: { id, enqueuedAt: null }, data: { enqueuedAt: new Date() } });
+}
+
+/** Counts per instance state, read from the (rollout_id, state, id) index. */
+export async function countInstances(db: Database, rolloutId: string): Promise<InstanceCounts> {
+  const rows = await db.$queryRaw<{ state: InstanceState; n: bigint }[]>`
+    SELECT state::text AS state, count(*) AS n FROM rollout_instance WHERE rollout_id = ${rolloutId}::uuid GROUP BY state`;
+  const counts = Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])) as InstanceCounts;
+  counts.total = 0;
+  for (const row of rows) {
+    counts[row.state] = Number(row.n);
+    counts.total += Number(row.n);
+  }
+  return counts;
+}
+
+export async function listRolloutsByStatus(db: Database, statuses: RolloutStatus[]): Promise<RolloutRecord[]> {
+  return (await db.rollout.findMany({ where: { status: { in: statuses } }, orderBy: { createdAt: 'asc' } })) as RolloutRecord[];
+}
+
+/**
+ * Moves a rollout to `completed` when none of its instances is open any more. A single guarded statement: safe to
+ * call from every worker after every final transition, and only the first caller that sees the last instance final
+ * changes anything. Returns true if this call completed it.
+ */
+export async function completeRolloutIfDone(db: Database, rolloutId: string): Promise<boolean> {
+  const from = (['running', 'paused'] as const).filter((s) => decideRollout(s, { type: 'all_instances_final' }).type === 'transition');
+  const changed = await db.$executeRaw`
+    UPDATE rollout SET status = 'completed', finished_at = now(), updated_at = now()
+    WHERE id = ${rolloutId}::uuid AND status::text = ANY(${from as string[]}::text[])
+      AND NOT EXISTS (
+        SELECT 1 FROM rollout_instance
+        WHERE rollout_id = ${rolloutId}::uuid AND state IN ('pending', 'in_progress'))`;
+  return changed > 0;
+}

@@ -1,0 +1,14 @@
+/**
+ * Queue and job names derived from domain keys. BullMQ forbids `:` in both; rollout ids are UUIDs and instance ids
+ * are `i-` + [a-z0-9], so neither ever contains one.
+ */
+
+/** One BullMQ queue per rollout: its global concurrency is the rollout's `concurrency`, enforced in Redis. */
+export function installQueueName(rolloutId: string): string {
+  return `install.${rolloutId}`;
+}
+
+/** The job id of an instance's install job in its rollout's queue: adding it twice while it exists is a no-op. */
+export function installJobId(instanceId: string): string {
+  return instanceId;
+}

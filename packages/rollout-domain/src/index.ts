@@ -1,0 +1,17 @@
+export {
+  InstanceState,
+  RolloutStatus,
+  INSTANCE_STATES,
+  ROLLOUT_STATUSES,
+  FINAL_INSTANCE_STATES,
+  OPEN_INSTANCE_STATES,
+  isFinalInstanceState,
+  isFinalRolloutStatus,
+  decideInstance,
+  decideRollout,
+} from './states.ts';
+export type { AttemptOutcomeClass, InstanceEvent, InstanceDecision, RolloutEvent, RolloutDecision } from './states.ts';
+export { DEFAULT_RETRY_POLICY, THROTTLE_DELAY_FACTOR, retryDelayMs } from './retry-policy.ts';
+export type { RetryPolicy, RetryReason } from './retry-policy.ts';
+export { ManualInstallReason, manualInstallReasonFor } from './manual-install.ts';
+export type { FailedCallFacts } from './manual-install.ts';
