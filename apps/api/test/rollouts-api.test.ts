@@ -1,0 +1,222 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { claimAttempt, finishAttempt } from '@fleet/db';
+import { installQueueName } from '@fleet/queue';
+import type { ApiHarness } from './support.ts';
+import { instanceIds, startApi, USER_ID } from './support.ts';
+
+let api: ApiHarness;
+beforeAll(async () => {
+  api = await startApi();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+async function rowCounts() {
+  const [rollouts, instances] = await Promise.all([api.db.rollout.count(), api.db.rolloutInstance.count()]);
+  return { rollouts, instances };
+}
+
+async function waitingJobs(rolloutId: string) {
+  const queue = new Queue(installQueueName(rolloutId), { connection: api.redis, prefix: api.prefix });
+  try {
+    return await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active'], 0, -1);
+  } finally {
+    await queue.close();
+  }
+}
+
+describe('POST /v1/rollouts', () => {
+  it('records the rollout, de-duplicates instance ids, enqueues one job per instance and answers 202 with Location', async () => {
+    const ids = ['i-bp1h4adlltjc1d48goaq', 'i-22jja5c2l', 'i-bp1h4adlltjc1d48goaq', 'i-abcdefgh123456'];
+    const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, force: true, concurrency: 2 });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('location')).toBe(`/v1/rollouts/${res.body.id}`);
+    expect(res.body).toMatchObject({
+      userId: USER_ID,
+      status: 'running',
+      force: true,
+      concurrency: 2,
+      duplicatesRemoved: 1,
+      counts: { total: 3, pending: 3, in_progress: 0, succeeded: 0, failed: 0, cancelled: 0 },
+    });
+    const stored = await api.db.rolloutInstance.findMany({ where: { rolloutId: res.body.id }, orderBy: { instanceId: 'asc' } });
+    expect(stored.map((i) => i.instanceId)).toEqual(['i-22jja5c2l', 'i-abcdefgh123456', 'i-bp1h4adlltjc1d48goaq']);
+    expect(stored.every((i) => i.state === 'pending' && i.attemptCount === 0)).toBe(true);
+    const jobs = await waitingJobs(res.body.id);
+    expect(jobs.map((j) => j.id).sort()).toEqual(['i-22jja5c2l', 'i-abcdefgh123456', 'i-bp1h4adlltjc1d48goaq']);
+    expect(Object.keys(jobs[0]!.data).sort()).toEqual(['instanceId', 'rolloutId', 'rolloutInstanceId']);
+    const queue = new Queue(installQueueName(res.body.id), { connection: api.redis, prefix: api.prefix });
+    expect(await queue.getGlobalConcurrency()).toBe(2);
+    await queue.close();
+  });
+
+  it('stores a 10,000-instance rollout whole and enqueues every instance', async () => {
+    const ids = instanceIds(10_000);
+    const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, concurrency: 50 });
+    expect(res.status).toBe(202);
+    expect(res.body.counts.total).toBe(10_000);
+    expect(await api.db.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(10_000);
+    expect((await waitingJobs(res.body.id)).length).toBe(10_000);
+  });
+
+  it('applies defaults: force false, concurrency 50, retry policy 4 attempts', async () => {
+    const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-default1'] });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ force: false, concurrency: 50, policy: { retry: { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 60000 } } });
+  });
+
+  const badBodies: [string, unknown, string][] = [
+    ['userId missing', { instanceIds: ['i-abc'] }, 'userId'],
+    ['userId as a number', { userId: 1234567898765432, instanceIds: ['i-abc'] }, 'userId'],
+    ['userId too short', { userId: '12345', instanceIds: ['i-abc'] }, 'userId'],
+    ['instanceIds empty', { userId: USER_ID, instanceIds: [] }, 'instanceIds'],
+    ['instanceIds not an array', { userId: USER_ID, instanceIds: 'i-abc' }, 'instanceIds'],
+    ['an instance id with upper case', { userId: USER_ID, instanceIds: ['i-abc', 'i-ABC'] }, 'instanceIds[1]'],
+    ['an instance id without i- prefix', { userId: USER_ID, instanceIds: ['abc'] }, 'instanceIds[0]'],
+    ['an instance id with SQL in it', { userId: USER_ID, instanceIds: ["i-a'; DROP TABLE rollout;--"] }, 'instanceIds[0]'],
+    ['force as a string', { userId: USER_ID, instanceIds: ['i-abc'], force: 'true' }, 'force'],
+    ['concurrency zero', { userId: USER_ID, instanceIds: ['i-abc'], concurrency: 0 }, 'concurrency'],
+    ['concurrency fractional', { userId: USER_ID, instanceIds: ['i-abc'], concurrency: 1.5 }, 'concurrency'],
+    ['an unknown field', { userId: USER_ID, instanceIds: ['i-abc'], status: 'completed' }, 'status'],
+    ['retry attempts out of range', { userId: USER_ID, instanceIds: ['i-abc'], retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
+    ['a JSON array body', [1, 2], '(body)'],
+  ];
+  it.each(badBodies)('rejects %s with 400 problem+json naming the field, and writes nothing', async (_name, body, field) => {
+    const before = await rowCounts();
+    const res = await api.request('POST', '/v1/rollouts', body);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: 400, code: 'validation_failed', type: expect.stringContaining('validation_failed') });
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it('rejects more instances than the configured maximum', async () => {
+    const small = await startApi({ maxInstancesPerRollout: 3 });
+    try {
+      const res = await small.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: instanceIds(4) });
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].field).toBe('instanceIds');
+      expect(await small.db.rollout.count()).toBe(0);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers malformed JSON with 400 and a non-JSON content type with 415', async () => {
+    const malformed = await api.request('POST', '/v1/rollouts', '{"userId": "1', { 'content-type': 'application/json' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.code).toBe('malformed_json');
+    const form = await api.request('POST', '/v1/rollouts', 'userId=1', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.status).toBe(415);
+    expect(form.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  it('echoes a given X-Request-Id and makes one when absent', async () => {
+    const given = await api.request('GET', '/healthz', undefined, { 'x-request-id': 'trace-abc-123' });
+    expect(given.headers.get('x-request-id')).toBe('trace-abc-123');
+    const made = await api.request('GET', '/healthz');
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('GET rollout, instances and instance', () => {
+  it('returns the rollout with counts per state, 404 for an unknown id and 400 for a malformed one', async () => {
+    const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-get1', 'i-get2'] });
+    const res = await api.request('GET', `/v1/rollouts/${created.body.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: created.body.id, userId: USER_ID, status: 'running', force: false, counts: { total: 2, pending: 2 } });
+    expect(typeof res.body.createdAt).toBe('string');
+    const unknown = await api.request('GET', '/v1/rollouts/00000000-0000-4000-8000-000000000000');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('not_found');
+    const malformed = await api.request('GET', '/v1/rollouts/not-a-uuid');
+    expect(malformed.status).toBe(400);
+  });
+
+  it('pages through instances with a cursor, filters by state, and rejects a forged cursor', async () => {
+    const ids = instanceIds(7, 'i-page');
+    const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: { status: number; body: any } = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.items.map((i: { instanceId: string }) => i.instanceId));
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(ids);
+    const first = await api.db.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id, instanceId: ids[0]! } });
+    await api.db.rolloutInstance.update({ where: { id: first.id }, data: { state: 'failed', lastErrorCode: '400', lastErrorMessage: 'nope' } });
+    const failed = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?state=failed`);
+    expect(failed.body.items).toHaveLength(1);
+    expect(failed.body.items[0]).toMatchObject({ instanceId: ids[0], state: 'failed', lastError: { code: '400', message: 'nope' } });
+    const badState = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?state=done`);
+    expect(badState.status).toBe(400);
+    expect(badState.body.errors[0].field).toBe('state');
+    const forged = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?cursor=abc`);
+    expect(forged.status).toBe(400);
+    const badLimit = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?limit=100000`);
+    expect(badLimit.status).toBe(400);
+  });
+
+  it('returns one instance with all its attempts and their RequestIds', async () => {
+    const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-detail1'] });
+    const instance = await api.db.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id } });
+    const claim = await claimAttempt(api.db, { rolloutInstanceId: instance.id, rolloutId: created.body.id, workerId: 'w1', staleAfterMs: 10_000 });
+    if (claim.kind !== 'claimed') throw new Error('expected a claim');
+    await finishAttempt(api.db, {
+      rolloutInstanceId: instance.id,
+      attemptId: claim.attemptId,
+      attemptNo: claim.attemptNo,
+      maxAttempts: 3,
+      nextAttemptAt: new Date(),
+      answer: { finishedAt: new Date(), durationMs: 12, httpStatus: 503, success: null, errorCode: 'ServiceUnavailable', errorMessage: 'busy', requestId: 'REQ-1', outcome: 'retryable', outcomeKind: 'retryable' },
+    });
+    const res = await api.request('GET', `/v1/rollouts/${created.body.id}/instances/i-detail1`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ instanceId: 'i-detail1', state: 'pending', attemptCount: 1, lastRequestId: 'REQ-1' });
+    expect(res.body.attempts).toEqual([
+      expect.objectContaining({ attemptNo: 1, httpStatus: 503, errorCode: 'ServiceUnavailable', requestId: 'REQ-1', outcome: 'retryable', durationMs: 12 }),
+    ]);
+    const missing = await api.request('GET', `/v1/rollouts/${created.body.id}/instances/i-nothere`);
+    expect(missing.status).toBe(404);
+  });
+});
+
+describe('health', () => {
+  it('reports ready when Postgres and Redis answer', async () => {
+    expect((await api.request('GET', '/healthz')).status).toBe(200);
+    const ready = await api.request('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.dependencies).toEqual({ postgres: 'up', redis: 'up' });
+  });
+
+  it('with Redis unreachable: /readyz names redis, POST answers 503 quickly and writes nothing', async () => {
+    const down = await startApi({ redisUrl: 'redis://127.0.0.1:1' });
+    try {
+      const ready = await down.request('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.dependencies).toEqual({ postgres: 'up', redis: 'down' });
+      const started = Date.now();
+      const res = await down.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-abc'] });
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe('redis_unavailable');
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(await down.db.rollout.count()).toBe(0);
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('answers unknown routes with a 404 problem', async () => {
+    const res = await api.request('GET', '/v2/nothing');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+});
