@@ -1,2 +1,36 @@
+export { createCmsClient, normalizeNodeStatus, NODE_AGENT_STATUSES } from './cms-client.ts';
+export type {
+  ActionCallResult,
+  CallResult,
+  CmsClient,
+  CmsClientOptions,
+  NodeAgentStatus,
+  NodeInstallInput,
+  NodeStatusListChunkResult,
+  NodeStatusListResult,
+  NodeStatusReport,
+  NodeStatusResult,
+} from './cms-client.ts';
+export { attemptOutcomeClass, classifyOutcome, recommendedAction, RECOMMENDED_ACTIONS } from './classify-outcome.ts';
+export type { CallObservation, CallOutcome, CallOutcomeKind, TransportFailure } from './classify-outcome.ts';
+export { parseResponse } from './parse-response.ts';
+export type { MalformedResponse, NodeStatusRecord, ParsedDocument, ParsedResponse, RawResponse } from './parse-response.ts';
+export {
+  buildSignedParams,
+  DEFAULT_API_VERSION,
+  encodeParams,
+  formatTimestamp,
+  FORM_CONTENT_TYPE,
+  prepareRequest,
+} from './request-params.ts';
+export type {
+  ActionParams,
+  ActionParamValue,
+  CmsCredentials,
+  HttpMethod,
+  PreparedRequest,
+  ResponseFormat,
+  SignedParamsInput,
+} from './request-params.ts';
 export { percentEncode, canonicalizedQueryString, stringToSign, signString, computeSignature } from './signature.ts';
 export type { SignableParams } from './signature.ts';

@@ -1,0 +1,179 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import { createCmsClient } from '@fleet/cms-client';
+import type { CmsClient } from '@fleet/cms-client';
+import { createSimulator } from '@fleet/cms-simulator';
+import type { Scenario, Simulator } from '@fleet/cms-simulator';
+import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
+import type { Database } from '@fleet/db';
+import type { Logger } from '@fleet/logger';
+import { createLogger } from '@fleet/logger';
+import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
+import type { RetryPolicy } from '@fleet/rollout-domain';
+import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
+import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
+import { createInstallProcessor } from '../src/install-processor.ts';
+import { createRolloutCache } from '../src/rollout-cache.ts';
+import { createRolloutWorkerPool } from '../src/rollout-worker-pool.ts';
+import type { RolloutWorkerPool } from '../src/rollout-worker-pool.ts';
+
+export const USER_ID = '1234567898765432';
+export const ACCESS_KEY_ID = 'LTAItestkey000001';
+export const ACCESS_KEY_SECRET = 'worker-test-secret-Zq8xKp2';
+
+export type WorkerHarness = {
+  db: Database;
+  dbUrl: string;
+  redis: Redis;
+  prefix: string;
+  sim: Simulator;
+  simUrl: string;
+  logger: Logger;
+  logLines: string[];
+  createRollout(ids: string[], options?: { concurrency?: number; retry?: Partial<RetryPolicy>; force?: boolean; userId?: string }): Promise<string>;
+  startPool(options?: { maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number }): Promise<RolloutWorkerPool>;
+  waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** Real Postgres (own database), real Redis (own prefix), the simulator over real HTTP on port 0. */
+export async function startHarness(simOptions: Partial<Scenario> & { seed?: string } = {}): Promise<WorkerHarness> {
+  const testDb: TestDatabase = await createTestDatabase();
+  const logLines: string[] = [];
+  const logger = createLogger({
+    service: 'worker-test',
+    level: 'debug',
+    secrets: [ACCESS_KEY_SECRET],
+    stream: new Writable({
+      write(chunk, _enc, cb) {
+        logLines.push(String(chunk));
+        cb();
+      },
+    }),
+  });
+  const db = createDatabase({ url: testDb.url, poolMax: 20 });
+  const redis = createRedisConnection(testRedisUrl(), 'worker', logger);
+  const prefix = uniquePrefix('worker');
+  const { seed, ...faults } = simOptions;
+  const sim = createSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, seed: seed ?? 'fleet', faults: { latencyMs: 5, failureRate: 0, ...faults } });
+  const { url: simUrl } = await sim.start(0);
+  const pools: RolloutWorkerPool[] = [];
+  const clients: CmsClient[] = [];
+  const connections: Redis[] = [];
+
+  const harness: WorkerHarness = {
+    db,
+    dbUrl: testDb.url,
+    redis,
+    prefix,
+    sim,
+    simUrl,
+    logger,
+    logLines,
+    async createRollout(ids, options = {}) {
+      const retry = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 20, maxDelayMs: 100, ...options.retry };
+      const concurrency = options.concurrency ?? 10;
+      const { rollout, instances } = await insertRollout(db, {
+        userId: options.userId ?? USER_ID,
+        force: options.force ?? true,
+        concurrency,
+        maxAttempts: retry.maxAttempts,
+        policy: { concurrency, retry },
+        instanceIds: ids,
+      });
+      const queue = openInstallQueue(redis, rollout.id, prefix, logger);
+      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency, instances });
+      await queue.close();
+      await markRolloutEnqueued(db, rollout.id);
+      return rollout.id;
+    },
+    async startPool(options = {}) {
+      const cms = createCmsClient({ endpoint: simUrl, credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET }, timeoutMs: options.callTimeoutMs ?? 2000 });
+      clients.push(cms);
+      // Each pool gets connections of its own, as a separate worker process would.
+      const connection = createRedisConnection(testRedisUrl(), 'worker', logger);
+      connections.push(connection);
+      const pool = createRolloutWorkerPool({
+        db,
+        connection,
+        prefix,
+        processor: createInstallProcessor({ db, cms, rollouts: createRolloutCache(db, { ttlMs: 200 }), logger, workerId: `test-${pools.length}`, callTimeoutMs: options.callTimeoutMs ?? 2000 }),
+        logger,
+        pollMs: 100,
+        maxConcurrencyPerRollout: options.maxConcurrencyPerRollout ?? 100,
+        lockDurationMs: options.lockDurationMs ?? 5000,
+        shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
+      });
+      pools.push(pool);
+      await pool.start();
+      return pool;
+    },
+    async waitForRolloutStatus(rolloutId, status, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const rollout = await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+        if (rollout.status === status) return;
+        if (Date.now() > deadline) {
+          const counts = await db.rolloutInstance.groupBy({ by: ['state'], where: { rolloutId }, _count: true });
+          throw new Error(`rollout ${rolloutId} is ${rollout.status}, not ${status}, after ${timeoutMs} ms; instances: ${JSON.stringify(counts)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async close() {
+      await Promise.all(pools.map((p) => p.stop()));
+      await Promise.all(clients.map((c) => c.close()));
+      await Promise.all(connections.map((c) => c.quit()));
+      await sim.stop();
+      await deleteKeysWithPrefix(prefix);
+      await redis.quit();
+      await db.$disconnect();
+      await testDb.drop();
+    },
+  };
+  return harness;
+}
+
+export function instanceIds(n: number, prefix = 'i-w'): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
+}
+
+/** Attempt rows and final states of a rollout, for assertions. */
+export async function rolloutFacts(db: Database, rolloutId: string) {
+  const instances = await db.rolloutInstance.findMany({ where: { rolloutId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } }, orderBy: { instanceId: 'asc' } });
+  return instances;
+}
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export type AppProcess = { child: ChildProcess; output: () => string; stop(signal?: NodeJS.Signals): Promise<number | null>; kill(): Promise<void> };
+
+/** Starts an app's real main.ts as its own process (node + tsx), with `env` on top of this process's environment. */
+export function spawnApp(app: 'api' | 'worker' | 'reconciler' | 'simulator', env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'apps', app, 'src', 'main.ts')], {
+    cwd: path.join(repo, 'apps', app),
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (out += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

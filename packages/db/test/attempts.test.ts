@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
+import { claimAttempt, completeRolloutIfDone, createDatabase, finishAttempt, insertRollout } from '../src/index.ts';
+import type { AttemptAnswer, Database } from '../src/index.ts';
+
+let testDb: TestDatabase;
+let db: Database;
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  db = createDatabase({ url: testDb.url, poolMax: 10 });
+});
+afterAll(async () => {
+  await db.$disconnect();
+  await testDb.drop();
+});
+
+const USER = '1234567898765432';
+async function newInstance(instanceId = 'i-abc') {
+  const { rollout, instances } = await insertRollout(db, { userId: USER, force: false, concurrency: 5, maxAttempts: 3, policy: {}, instanceIds: [instanceId] });
+  return { rolloutId: rollout.id, rolloutInstanceId: instances[0]!.id };
+}
+function answer(outcome: AttemptAnswer['outcome'], extra: Partial<AttemptAnswer> = {}): AttemptAnswer {
+  return { finishedAt: new Date(), durationMs: 5, httpStatus: 200, success: outcome === 'success', errorCode: outcome === 'success' ? '200' : '500', errorMessage: null, requestId: 'R-1', outcome, outcomeKind: outcome, ...extra };
+}
+
+describe('claimAttempt', () => {
+  it('writes the attempt row before the call and moves the instance to in_progress', async () => {
+    const { rolloutId, rolloutInstanceId } = await newInstance();
+    const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
+    expect(claim).toMatchObject({ kind: 'claimed', attemptNo: 1, abandonedAttemptNo: null });
+    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId }, include: { attempts: true } });
+    expect(instance).toMatchObject({ state: 'in_progress', attemptCount: 1 });
+    expect(instance.attempts).toEqual([expect.objectContaining({ attemptNo: 1, finishedAt: null, workerId: 'w1' })]);
+  });
+
+  it('lets exactly one of two concurrent deliveries claim; the other is told to come back', async () => {
+    const { rolloutId, rolloutInstanceId } = await newInstance();
+    const [a, b] = await Promise.all([
+      claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 }),
+      claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 60_000 }),
+    ]);
+    expect([a.kind, b.kind].sort()).toEqual(['busy', 'claimed']);
+    expect(await db.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
+  });
+
+  it('abandons a stale unfinished attempt (its worker died) and starts the next one', async () => {
+    const { rolloutId, rolloutInstanceId } = await newInstance();
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'dead', staleAfterMs: 1000, now: t0 });
+    const early = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, now: new Date(t0.getTime() + 500) });
+    expect(early).toEqual({ kind: 'busy', retryAt: new Date(t0.getTime() + 1000) });
+    const late = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, now: new Date(t0.getTime() + 1500) });
+    expect(late).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: 1 });
+    const attempts = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
+    expect(attempts.map((a) => [a.attemptNo, a.outcome])).toEqual([
+      [1, 'abandoned'],
+      [2, null],
+    ]);
+  });
+
+  it('does nothing for a final instance', async () => {
+    const { rolloutId, rolloutInstanceId } = await newInstance();
+    const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
+    if (claim.kind !== 'claimed') throw new Error('expected claim');
+    await finishAttempt(db, { rolloutInstanceId, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
+    expect(await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 0 })).toEqual({ kind: 'final', state: 'succeeded' });
+    expect(await db.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
+  });
+});
+
+describe('finishAttempt', () => {
+  it('records an answer once: a second delivery of the same answer changes nothing', async () => {
+    const { rolloutId, rolloutInstanceId } = await newInstance();
+    const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
+    if (claim.kind !== 'claimed') throw new Error('expected claim');
+    const input = { rolloutInstanceId, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null };
+    const [first, second] = [await finishAttempt(db, input), await finishAttempt(db, { ...input, answer: answer('final', { requestId: 'R-2' }) })];
+    expect(first).toMatchObject({ kind: 'transitioned', to: 'succeeded' });
+    expect(second).toEqual({ kind: 'duplicate' });
+    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId }, include: { attempts: true } });
+    expect(instance.state).toBe('succeeded');
+    expect(instance.attempts).toHaveLength(1);
+    expect(instance.attempts[0]).toMatchObject({ requestId: 'R-1', outcome: 'success' });
+  });
+
+  it('sends a retryable failure back to pending, then fails the instance on the last attempt with the manual-install reason', async () => {
+    const { rolloutId, rolloutInstanceId } = await newInstance();
+    for (let n = 1; n <= 3; n++) {
+      const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
+      if (claim.kind !== 'claimed') throw new Error('expected claim');
+      expect(claim.attemptNo).toBe(n);
+      const res = await finishAttempt(db, {
+        rolloutInstanceId,
+        attemptId: claim.attemptId,
+        attemptNo: n,
+        maxAttempts: 3,
+        answer: answer('retryable', { httpStatus: 503 }),
+        nextAttemptAt: new Date(),
+        manualInstallReason: 'retries_exhausted',
+      });
+      expect(res).toMatchObject({ kind: 'transitioned', to: n < 3 ? 'pending' : 'failed' });
+    }
+    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId } });
+    expect(instance).toMatchObject({ state: 'failed', attemptCount: 3, needsManualInstall: true, manualInstallReason: 'retries_exhausted', lastHttpStatus: 503 });
+  });
+
+  it('keeps the real answer of an abandoned attempt without moving the instance that went on', async () => {
+    const { rolloutId, rolloutInstanceId } = await newInstance();
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    const slow = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'slow', staleAfterMs: 1000, now: t0 });
+    await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, now: new Date(t0.getTime() + 2000) });
+    if (slow.kind !== 'claimed') throw new Error('expected claim');
+    const res = await finishAttempt(db, { rolloutInstanceId, attemptId: slow.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
+    expect(res).toEqual({ kind: 'recorded_only' });
+    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } } });
+    expect(instance.state).toBe('in_progress');
+    expect(instance.attempts.map((a) => a.outcome)).toEqual(['success', null]);
+  });
+});
+
+describe('completeRolloutIfDone', () => {
+  it('completes a rollout only once every instance is final', async () => {
+    const { rollout, instances } = await insertRollout(db, { userId: USER, force: false, concurrency: 5, maxAttempts: 1, policy: {}, instanceIds: ['i-c1', 'i-c2'] });
+    for (const [i, inst] of instances.entries()) {
+      expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
+      const claim = await claimAttempt(db, { rolloutInstanceId: inst.id, rolloutId: rollout.id, workerId: 'w', staleAfterMs: 1000 });
+      if (claim.kind !== 'claimed') throw new Error('expected claim');
+      await finishAttempt(db, { rolloutInstanceId: inst.id, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 1, answer: answer(i === 0 ? 'success' : 'final'), nextAttemptAt: null });
+    }
+    expect(await completeRolloutIfDone(db, rollout.id)).toBe(true);
+    expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
+    expect(await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).toMatchObject({ status: 'completed' });
+  });
+});
