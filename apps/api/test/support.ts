@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
@@ -68,9 +68,7 @@ export async function startApi(options: { redisUrl?: string; maxInstancesPerRoll
     },
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      const cleaner = new Redis(testRedisUrl());
-      await deleteKeysWithPrefix(cleaner, prefix);
-      await cleaner.quit();
+      await deleteKeysWithPrefix(prefix);
       if (redis.status === 'ready') await redis.quit();
       else redis.disconnect();
       await db.$disconnect();

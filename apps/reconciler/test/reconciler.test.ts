@@ -1,0 +1,99 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, insertRollout } from '@fleet/db';
+import type { Database } from '@fleet/db';
+import { createLogger } from '@fleet/logger';
+import { createRedisConnection, installQueueName } from '@fleet/queue';
+import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
+import type { Redis } from 'ioredis';
+import { loadReconcilerConfig } from '../src/config.ts';
+import { createLeaderLease } from '../src/leader-lease.ts';
+import { createReconciler } from '../src/reconciler.ts';
+
+const logger = createLogger({ service: 'reconciler-test', silent: true });
+let testDb: TestDatabase;
+let db: Database;
+let redis: Redis;
+const prefix = uniquePrefix('reconciler');
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  db = createDatabase({ url: testDb.url, poolMax: 5 });
+  redis = createRedisConnection(testRedisUrl(), 'control', logger);
+});
+afterAll(async () => {
+  await deleteKeysWithPrefix(prefix);
+  await redis.quit();
+  await db.$disconnect();
+  await testDb.drop();
+});
+
+function makeReconciler(holder: string) {
+  return createReconciler({
+    db,
+    redis,
+    prefix,
+    logger,
+    lease: createLeaderLease(redis, { key: `${prefix}:reconciler:leader`, holder, ttlMs: 5000 }),
+    intervalMs: 50,
+    enqueueGraceMs: 1000,
+  });
+}
+
+describe('reconciler', () => {
+  it('lets only one replica act at a time, and another take over once the first stops', async () => {
+    const a = makeReconciler('a');
+    const b = makeReconciler('b');
+    expect((await a.runOnce()).leader).toBe(true);
+    expect((await b.runOnce()).leader).toBe(false);
+    expect((await a.runOnce()).leader).toBe(true);
+    await a.stop();
+    expect((await b.runOnce()).leader).toBe(true);
+    await b.stop();
+  });
+
+  it('enqueues a rollout whose enqueue never happened, once the grace period has passed', async () => {
+    const { rollout } = await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 3, maxAttempts: 2, policy: {}, instanceIds: ['i-r1', 'i-r2', 'i-r3'] });
+    const reconciler = makeReconciler('enq');
+    expect((await reconciler.runOnce()).enqueuedRollouts).toBe(0);
+    await db.rollout.update({ where: { id: rollout.id }, data: { createdAt: new Date(Date.now() - 60_000) } });
+    expect((await reconciler.runOnce()).enqueuedRollouts).toBe(1);
+    const queue = new Queue(installQueueName(rollout.id), { connection: redis, prefix });
+    expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['i-r1', 'i-r2', 'i-r3']);
+    expect(await queue.getGlobalConcurrency()).toBe(3);
+    await queue.close();
+    expect((await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).enqueuedAt).not.toBeNull();
+    expect((await reconciler.runOnce()).enqueuedRollouts).toBe(0);
+    await reconciler.stop();
+  });
+
+  it('completes a running rollout whose instances are all final', async () => {
+    const { rollout } = await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 3, maxAttempts: 2, policy: {}, instanceIds: ['i-f1', 'i-f2'] });
+    await db.rollout.update({ where: { id: rollout.id }, data: { enqueuedAt: new Date() } });
+    const reconciler = makeReconciler('done');
+    expect((await reconciler.runOnce()).completedRollouts).toBe(0);
+    await db.rolloutInstance.updateMany({ where: { rolloutId: rollout.id }, data: { state: 'succeeded' } });
+    expect((await reconciler.runOnce()).completedRollouts).toBe(1);
+    expect((await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status).toBe('completed');
+    await reconciler.stop();
+  });
+
+  it('stops cleanly while its loop runs, and stop() is idempotent', async () => {
+    const reconciler = makeReconciler('loop');
+    reconciler.start();
+    await new Promise((r) => setTimeout(r, 200));
+    await reconciler.stop();
+    await reconciler.stop();
+    expect(await redis.get(`${prefix}:reconciler:leader`)).toBeNull();
+  });
+});
+
+describe('reconciler config', () => {
+  it('has defaults that run locally and names a bad variable', () => {
+    const config = loadReconcilerConfig({});
+    expect(config).toMatchObject({ RECONCILE_INTERVAL_MS: 10_000, QUEUE_PREFIX: 'fleet', REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => loadReconcilerConfig({ RECONCILE_INTERVAL_MS: 'soon' })).toThrow(/RECONCILE_INTERVAL_MS/);
+  });
+});

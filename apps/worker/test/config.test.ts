@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { redactConfig } from '@fleet/config';
+import { loadWorkerConfig } from '../src/config.ts';
+
+describe('worker config', () => {
+  it('targets the local simulator with its built-in key pair by default', () => {
+    const config = loadWorkerConfig({});
+    expect(config).toMatchObject({ CMS_ENDPOINT: 'http://127.0.0.1:8787/', CMS_TIMEOUT_MS: 10_000, CMS_METHOD: 'POST', QUEUE_PREFIX: 'fleet' });
+    expect(config.CMS_ACCESS_KEY_ID.length).toBeGreaterThan(0);
+  });
+
+  it('names the variable at fault', () => {
+    expect(() => loadWorkerConfig({ CMS_ENDPOINT: 'nope' })).toThrow(/^CMS_ENDPOINT:/);
+    expect(() => loadWorkerConfig({ CMS_TIMEOUT_MS: '-5' })).toThrow(/^CMS_TIMEOUT_MS:/);
+    expect(() => loadWorkerConfig({ CMS_METHOD: 'PUT' })).toThrow(/^CMS_METHOD:/);
+    expect(() => loadWorkerConfig({ CMS_ACCESS_KEY_SECRET: '' })).toThrow(/^CMS_ACCESS_KEY_SECRET:/);
+  });
+
+  it('never shows the AccessKey secret, the STS token or a password in the logged config', () => {
+    const config = loadWorkerConfig({ CMS_ACCESS_KEY_SECRET: 'topsecret-value', CMS_SECURITY_TOKEN: 'sts-token-value', DATABASE_URL: 'postgresql://app:pw-value@db:5432/fleet' });
+    const shown = JSON.stringify(redactConfig(config));
+    expect(shown).not.toContain('topsecret-value');
+    expect(shown).not.toContain('sts-token-value');
+    expect(shown).not.toContain('pw-value');
+    expect(shown).toContain('CMS_ACCESS_KEY_ID');
+  });
+});
