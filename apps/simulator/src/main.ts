@@ -1,0 +1,53 @@
+import { createSimulator } from '@fleet/cms-simulator';
+import { redactConfig } from '@fleet/config';
+import { ConfigError } from '@fleet/errors';
+import { createLogger } from '@fleet/logger';
+import { loadConfig, simulatorOptionsFrom, type SimulatorConfig } from './config.ts';
+
+/** The CMS API simulator as a process: the only place that reads the environment and handles signals. */
+async function main(): Promise<void> {
+  let config: SimulatorConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    createLogger({ service: 'simulator' }).error('invalid configuration', { variable: error.variable, message: error.message });
+    process.exitCode = 1;
+    return;
+  }
+
+  const logger = createLogger({ service: 'simulator', level: config.logLevel, secrets: [config.accessKeySecret] });
+  logger.info('configuration', { config: redactConfig(config) });
+
+  const simulator = createSimulator({ ...simulatorOptionsFrom(config), logger });
+  try {
+    const { url } = await simulator.start(config.port, config.host);
+    logger.info('simulator ready', { url, stats: `${url}_sim/stats` });
+  } catch (error) {
+    logger.error('simulator could not start', { error, port: config.port, host: config.host });
+    process.exitCode = 1;
+    return;
+  }
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('second signal: exiting without waiting', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('stopping', { signal });
+    simulator.stop().then(
+      // Nothing else holds the event loop, so the process ends by itself once the server is closed.
+      () => logger.info('stopped'),
+      (error: unknown) => {
+        logger.error('stop failed', { error });
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+await main();

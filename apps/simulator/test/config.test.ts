@@ -1,0 +1,93 @@
+import { ConfigError } from '@fleet/errors';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, simulatorOptionsFrom } from '../src/config.ts';
+
+describe('simulator config', () => {
+  it('runs locally with nothing set: port 8787 on loopback, the local key pair, the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      port: 8787,
+      host: '127.0.0.1',
+      seed: 'fleet',
+      accessKeyId: 'LTAIsimulatorkey0001',
+      accessKeySecret: 'simulator-secret-not-for-production',
+      logLevel: 'info',
+      scenario: {
+        latencyMs: 50,
+        latencyTailMs: 0,
+        failureRate: 0.05,
+        agentFailureRate: 0,
+        notFoundRate: 0,
+        installDurationMs: 2000,
+        errorRate500: 0,
+        errorRate503: 0,
+        hangRate: 0,
+        malformedRate: 0,
+        throttleQps: 0,
+      },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      SIMULATOR_PORT: '0',
+      SIMULATOR_HOST: '0.0.0.0',
+      SIM_LATENCY_MS: '5',
+      SIM_LATENCY_TAIL_MS: '500',
+      SIM_FAILURE_RATE: '0.1',
+      SIM_AGENT_FAILURE_RATE: '0.02',
+      SIM_NOT_FOUND_RATE: '0.01',
+      SIM_INSTALL_DURATION_MS: '100',
+      SIM_SEED: 'load-test',
+      SIM_ERROR_RATE_500: '0.03',
+      SIM_ERROR_RATE_503: '0.04',
+      SIM_HANG_RATE: '0.001',
+      SIM_MALFORMED_RATE: '0.002',
+      SIM_THROTTLE_QPS: '50',
+      CMS_ACCESS_KEY_ID: 'LTAIother',
+      CMS_ACCESS_KEY_SECRET: 'other-secret',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({ port: 0, host: '0.0.0.0', seed: 'load-test', accessKeyId: 'LTAIother', logLevel: 'debug' });
+    expect(config.scenario).toEqual({
+      latencyMs: 5,
+      latencyTailMs: 500,
+      failureRate: 0.1,
+      agentFailureRate: 0.02,
+      notFoundRate: 0.01,
+      installDurationMs: 100,
+      errorRate500: 0.03,
+      errorRate503: 0.04,
+      hangRate: 0.001,
+      malformedRate: 0.002,
+      throttleQps: 50,
+    });
+    const options = simulatorOptionsFrom(config);
+    expect(options.accessKeys).toEqual({ LTAIother: 'other-secret' });
+    expect(options.faults).toMatchObject({ throttleQps: 50, hangRate: 0.001 });
+  });
+
+  it('an empty variable counts as unset, not as zero', () => {
+    expect(loadConfig({ SIM_FAILURE_RATE: '', SIMULATOR_PORT: '' })).toMatchObject({ port: 8787, scenario: { failureRate: 0.05 } });
+  });
+
+  it.each([
+    ['SIM_FAILURE_RATE', '1.5'],
+    ['SIM_FAILURE_RATE', 'often'],
+    ['SIMULATOR_PORT', '70000'],
+    ['SIM_LATENCY_MS', '-1'],
+    ['SIM_THROTTLE_QPS', '2.5'],
+    ['LOG_LEVEL', 'loud'],
+  ])('%s=%s fails with a ConfigError naming the variable', (variable, value) => {
+    let thrown: unknown;
+    try {
+      loadConfig({ [variable]: value });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).variable).toBe(variable);
+    expect((thrown as ConfigError).message).toMatch(new RegExp(`^${variable}: `));
+  });
+});

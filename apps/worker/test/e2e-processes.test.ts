@@ -1,0 +1,145 @@
+/**
+ * The whole product as separate processes, as `npm start` runs it: simulator, API and two worker processes, each
+ * its real main.ts. A rollout goes in over REST and is read back over REST.
+ */
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFailingInstance } from '@fleet/cms-simulator';
+import { createDatabase } from '@fleet/db';
+import type { Database } from '@fleet/db';
+import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
+import type { AppProcess } from './support.ts';
+import { spawnApp } from './support.ts';
+
+const SECRET = 'e2e-secret-value-7Hq2';
+const KEY_ID = 'LTAIe2ekey00000001';
+const SEED = 'e2e-seed';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let testDb: TestDatabase;
+let db: Database;
+const prefix = uniquePrefix('e2e');
+const processes: AppProcess[] = [];
+let apiUrl: string;
+let simUrl: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  db = createDatabase({ url: testDb.url, poolMax: 3 });
+  const [apiPort, simPort] = [await freePort(), await freePort()];
+  apiUrl = `http://127.0.0.1:${apiPort}`;
+  simUrl = `http://127.0.0.1:${simPort}/`;
+  env = {
+    DATABASE_URL: testDb.url,
+    REDIS_URL: testRedisUrl(),
+    QUEUE_PREFIX: prefix,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    SIMULATOR_PORT: String(simPort),
+    SIM_LATENCY_MS: '20',
+    SIM_FAILURE_RATE: '0.05',
+    SIM_SEED: SEED,
+    CMS_ENDPOINT: simUrl,
+    CMS_ACCESS_KEY_ID: KEY_ID,
+    CMS_ACCESS_KEY_SECRET: SECRET,
+    ROLLOUT_POLL_MS: '200',
+    // Each process may run only half the rollout's limit, so both must take part to reach it.
+    WORKER_CONCURRENCY: '10',
+    LOG_LEVEL: 'debug',
+  };
+  processes.push(spawnApp('simulator', env), spawnApp('api', env), spawnApp('worker', env), spawnApp('worker', env));
+  await waitForHttp(`${simUrl}_sim/stats`);
+  await waitForHttp(`${apiUrl}/readyz`);
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(processes.map((p) => p.kill()));
+  await deleteKeysWithPrefix(prefix);
+  await db.$disconnect();
+  await testDb.drop();
+});
+
+describe('the product end to end, with two worker processes', () => {
+  it('runs 1,000 instances at concurrency 20 to completed; failures are the simulator failing ones; limit held; secret never logged', async () => {
+    await fetch(`${simUrl}_sim/reset`, { method: 'POST' });
+    const ids = Array.from({ length: 1000 }, (_, i) => `i-e2e${i.toString(36).padStart(5, '0')}`);
+    const created = await fetch(`${apiUrl}/v1/rollouts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: '1234567898765432', instanceIds: ids, force: true, concurrency: 20 }),
+    });
+    expect(created.status).toBe(202);
+    const location = created.headers.get('location')!;
+    let status: any;
+    const deadline = Date.now() + 120_000;
+    do {
+      await new Promise((r) => setTimeout(r, 250));
+      status = await (await fetch(apiUrl + location)).json();
+    } while (status.status !== 'completed' && Date.now() < deadline);
+
+    const expectedFailed = ids.filter((id) => isFailingInstance(SEED, id, 0.05));
+    expect(status).toMatchObject({
+      status: 'completed',
+      counts: { total: 1000, pending: 0, in_progress: 0, succeeded: 1000 - expectedFailed.length, failed: expectedFailed.length, cancelled: 0 },
+    });
+
+    const failedIds: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await (await fetch(`${apiUrl}${location}/instances?state=failed&limit=500${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      failedIds.push(...page.items.map((i: { instanceId: string }) => i.instanceId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(failedIds.sort()).toEqual([...expectedFailed].sort());
+
+    const rolloutId = location.split('/').pop()!;
+    const withoutRequestId = await db.rolloutInstance.count({ where: { rolloutId, attempts: { none: { requestId: { not: null } } } } });
+    expect(withoutRequestId).toBe(0);
+    expect(await db.installAttempt.count({ where: { rolloutId } })).toBe(1000);
+
+    const detail: any = await (await fetch(`${apiUrl}${location}/instances/${expectedFailed[0]}`)).json();
+    expect(detail).toMatchObject({ state: 'failed', needsManualInstall: true, manualInstallReason: 'no_server_guard_agent' });
+    expect(detail.attempts[0].requestId).toMatch(/^[0-9A-F-]{36}$/i);
+
+    const stats: any = await (await fetch(`${simUrl}_sim/stats`)).json();
+    expect(stats.requests).toBe(1000);
+    expect(stats.maxInFlight).toBeLessThanOrEqual(20);
+    expect(Object.values(stats.callsByInstance).every((n) => n === 1)).toBe(true);
+    // both worker processes took part
+    const workers = await db.installAttempt.groupBy({ by: ['workerId'], where: { rolloutId }, _count: true });
+    expect(workers.length).toBe(2);
+
+    for (const p of processes) expect(p.output()).not.toContain(SECRET);
+  });
+
+  it('stops every process on SIGTERM with exit code 0', async () => {
+    const codes = await Promise.all(processes.map((p) => p.stop('SIGTERM')));
+    expect(codes).toEqual([0, 0, 0, 0]);
+  });
+});

@@ -1,0 +1,10 @@
+export { createSimulator } from './simulator.ts';
+export type { Simulator, SimulatorOptions } from './simulator.ts';
+export type { SimulatorStats } from './stats.ts';
+export { DEFAULT_SCENARIO, ScenarioError, SCENARIO_FIELDS, validateScenarioPatch } from './scenario.ts';
+export type { Scenario } from './scenario.ts';
+export { isFailingInstance, isAgentFailingInstance, isUnknownInstance, instanceFraction } from './instance-fate.ts';
+export type { InstanceFateKind } from './instance-fate.ts';
+export { AgentStatus } from './agent-lifecycle.ts';
+export type { InstanceReport, InstanceFate } from './instance-directory.ts';
+export { SUPPORTED_VERSIONS } from './gateway.ts';

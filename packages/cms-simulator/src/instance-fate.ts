@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Which instances misbehave, as pure functions of (seed, instance id, rate). A test computes the same answer the
+ * simulator will give, without a shared table, and a given instance keeps its fate across restarts and resets.
+ *
+ * Each kind hashes with its own label, so the three fates are independent draws: an instance that has no Server
+ * Guard agent is no more or less likely to be "unknown" than any other.
+ */
+
+export type InstanceFateKind = 'no-server-guard' | 'agent-install-fails' | 'unknown-instance';
+
+/** A uniform fraction in [0, 1): the top 53 bits of sha256(`${seed}:${kind}:${instanceId}`). */
+export function instanceFraction(seed: string, kind: InstanceFateKind, instanceId: string): number {
+  const digest = createHash('sha256').update(`${seed}:${kind}:${instanceId}`, 'utf8').digest();
+  // 53 bits so the division is exact in a double and the result is strictly below 1 (a rate of 1 hits every id).
+  return Number(digest.readBigUInt64BE(0) >> 11n) / 2 ** 53;
+}
+
+/**
+ * The instance has no Server Guard (Aegis) agent, so NodeInstall cannot reach it: every NodeInstall answers
+ * Success=false and the instance needs a manual install.
+ */
+export function isFailingInstance(seed: string, instanceId: string, failureRate: number): boolean {
+  return instanceFraction(seed, 'no-server-guard', instanceId) < failureRate;
+}
+
+/** NodeInstall is accepted, but the agent never comes up: NodeStatus ends in `install_faild`. */
+export function isAgentFailingInstance(seed: string, instanceId: string, agentFailureRate: number): boolean {
+  return instanceFraction(seed, 'agent-install-fails', instanceId) < agentFailureRate;
+}
+
+/** The instance id does not exist in the account: the API answers HTTP 404 InvalidInstanceId.NotFound. */
+export function isUnknownInstance(seed: string, instanceId: string, notFoundRate: number): boolean {
+  return instanceFraction(seed, 'unknown-instance', instanceId) < notFoundRate;
+}

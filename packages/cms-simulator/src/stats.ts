@@ -1,0 +1,130 @@
+/** Counters a test (or a person watching a load test) reads from `stats()` or `GET /_sim/stats`. */
+export type SimulatorStats = {
+  /** NodeInstall requests that passed the gateway and reached the action (injected faults included). */
+  requests: number;
+  /** NodeInstall requests in progress now: from arrival (body read) until the answer is written or the socket closes. */
+  inFlight: number;
+  /** Highest `inFlight` seen since start or the last reset. */
+  maxInFlight: number;
+  /** `inFlight` per UserId parameter. */
+  inFlightByUserId: Record<string, number>;
+  /** Highest `inFlight` per UserId since start or the last reset. */
+  maxInFlightByUserId: Record<string, number>;
+  /** Every API request that named an Action, by that Action, counted on arrival whatever the outcome. */
+  byAction: Record<string, number>;
+  /**
+   * Every answered API request by outcome: the gateway Code of an error answer (`SignatureDoesNotMatch`,
+   * `Throttling.User`, `InternalError`, ...), the ErrorCode of an action result (`200`, `400`), `Malformed` for a
+   * broken answer and `Hang` for one never given.
+   */
+  byCode: Record<string, number>;
+  /** Requests refused with `Throttling.User` (also counted in `rejected`). */
+  throttled: number;
+  /** Requests the gateway refused before any action ran: auth, timestamp, nonce, public params, version, action, throttling. */
+  rejected: number;
+  /** NodeInstall requests that reached the action, per InstanceId. */
+  callsByInstance: Record<string, number>;
+  /** Installs actually started (accepted NodeInstall that was not a no-op), per InstanceId. */
+  installsByInstance: Record<string, number>;
+};
+
+export type StatsRecorder = {
+  nodeInstallArrived(userId: string | undefined): () => void;
+  actionArrived(action: string): void;
+  answered(code: string): void;
+  rejected(throttled: boolean): void;
+  nodeInstallReachedAction(instanceId: string | undefined): void;
+  installStarted(instanceId: string): void;
+  installCalls(instanceId: string): number;
+  installs(instanceId: string): number;
+  snapshot(): SimulatorStats;
+  /** Zeroes every counter; requests still in flight stay counted in `inFlight` and become the new maxima. */
+  reset(): void;
+};
+
+function bump(map: Map<string, number>, key: string, by = 1): number {
+  const next = (map.get(key) ?? 0) + by;
+  map.set(key, next);
+  return next;
+}
+
+export function createStatsRecorder(): StatsRecorder {
+  let requests = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let throttled = 0;
+  let rejected = 0;
+  const inFlightByUserId = new Map<string, number>();
+  const maxInFlightByUserId = new Map<string, number>();
+  const byAction = new Map<string, number>();
+  const byCode = new Map<string, number>();
+  const callsByInstance = new Map<string, number>();
+  const installsByInstance = new Map<string, number>();
+
+  return {
+    nodeInstallArrived(userId) {
+      inFlight++;
+      if (inFlight > maxInFlight) maxInFlight = inFlight;
+      if (userId !== undefined) {
+        const current = bump(inFlightByUserId, userId);
+        if (current > (maxInFlightByUserId.get(userId) ?? 0)) maxInFlightByUserId.set(userId, current);
+      }
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        inFlight--;
+        if (userId !== undefined) bump(inFlightByUserId, userId, -1);
+      };
+    },
+    actionArrived(action) {
+      bump(byAction, action);
+    },
+    answered(code) {
+      bump(byCode, code);
+    },
+    rejected(wasThrottled) {
+      rejected++;
+      if (wasThrottled) throttled++;
+    },
+    nodeInstallReachedAction(instanceId) {
+      requests++;
+      if (instanceId !== undefined && instanceId !== '') bump(callsByInstance, instanceId);
+    },
+    installStarted(instanceId) {
+      bump(installsByInstance, instanceId);
+    },
+    installCalls: (instanceId) => callsByInstance.get(instanceId) ?? 0,
+    installs: (instanceId) => installsByInstance.get(instanceId) ?? 0,
+    snapshot() {
+      return {
+        requests,
+        inFlight,
+        maxInFlight,
+        inFlightByUserId: Object.fromEntries(inFlightByUserId),
+        maxInFlightByUserId: Object.fromEntries(maxInFlightByUserId),
+        byAction: Object.fromEntries(byAction),
+        byCode: Object.fromEntries(byCode),
+        throttled,
+        rejected,
+        callsByInstance: Object.fromEntries(callsByInstance),
+        installsByInstance: Object.fromEntries(installsByInstance),
+      };
+    },
+    reset() {
+      requests = 0;
+      throttled = 0;
+      rejected = 0;
+      maxInFlight = inFlight;
+      maxInFlightByUserId.clear();
+      for (const [userId, current] of inFlightByUserId) {
+        if (current > 0) maxInFlightByUserId.set(userId, current);
+        else inFlightByUserId.delete(userId);
+      }
+      byAction.clear();
+      byCode.clear();
+      callsByInstance.clear();
+      installsByInstance.clear();
+    },
+  };
+}
