@@ -36,7 +36,7 @@ export type WorkerHarness = {
   logger: Logger;
   logLines: string[];
   createRollout(ids: string[], options?: { concurrency?: number; retry?: Partial<RetryPolicy>; force?: boolean; userId?: string }): Promise<string>;
-  startPool(options?: { maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number }): Promise<RolloutWorkerPool>;
+  startPool(options?: { maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number; accessKeyId?: string; accessKeySecret?: string; method?: 'GET' | 'POST' }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 };
@@ -93,7 +93,12 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
       return rollout.id;
     },
     async startPool(options = {}) {
-      const cms = createCmsClient({ endpoint: simUrl, credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET }, timeoutMs: options.callTimeoutMs ?? 2000 });
+      const cms = createCmsClient({
+        endpoint: simUrl,
+        credentials: { accessKeyId: options.accessKeyId ?? ACCESS_KEY_ID, accessKeySecret: options.accessKeySecret ?? ACCESS_KEY_SECRET },
+        timeoutMs: options.callTimeoutMs ?? 2000,
+        method: options.method ?? 'POST',
+      });
       clients.push(cms);
       // Each pool gets connections of its own, as a separate worker process would.
       const connection = createRedisConnection(testRedisUrl(), 'worker', logger);
