@@ -16,6 +16,12 @@ export const workerConfigSchema = z.object({
   CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
   /** Most install jobs this process runs at once, over all rollouts. */
   WORKER_CONCURRENCY: env.positiveInt(200),
+  /** Most NodeInstall calls in flight across all rollouts and all worker processes. Give every worker the same value. */
+  GLOBAL_CONCURRENCY: env.positiveInt(500),
+  /** NodeInstall calls per second per Alibaba account (UserId), across all workers; adapts down on throttling. */
+  ACCOUNT_RATE_LIMIT_RPS: env.positiveInt(50),
+  /** Calls an account may make at once after a quiet spell (token bucket size). */
+  ACCOUNT_RATE_BURST: env.positiveInt(1),
   /** How often the process looks for rollouts to work on, in ms. */
   ROLLOUT_POLL_MS: env.positiveInt(1000),
   /** BullMQ lock of an active job, in ms: a job whose worker stops renewing it is handed to another after this. */

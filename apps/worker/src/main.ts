@@ -2,6 +2,7 @@ import { createCmsClient } from '@fleet/cms-client';
 import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
+import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection } from '@fleet/queue';
 import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
@@ -24,11 +25,26 @@ const cms = createCmsClient({
   timeoutMs: config.CMS_TIMEOUT_MS,
   method: config.CMS_METHOD,
 });
+const control = { db, redis: connection, prefix: config.QUEUE_PREFIX, logger };
+const globalConcurrency = createGlobalConcurrency(connection, { prefix: config.QUEUE_PREFIX, cap: config.GLOBAL_CONCURRENCY, leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000 });
+const accountRate = createAccountRateLimiter(connection, { prefix: config.QUEUE_PREFIX, maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST });
+// The API shows the limits in force; workers publish them.
+await connection.hset(`${config.QUEUE_PREFIX}:limits:config`, { globalConcurrency: config.GLOBAL_CONCURRENCY, accountRateLimitRps: config.ACCOUNT_RATE_LIMIT_RPS });
 const pool = createRolloutWorkerPool({
   db,
   connection,
   prefix: config.QUEUE_PREFIX,
-  processor: createInstallProcessor({ db, cms, rollouts: createRolloutCache(db, { ttlMs: 1000 }), logger, workerId: config.WORKER_ID, callTimeoutMs: config.CMS_TIMEOUT_MS }),
+  processor: createInstallProcessor({
+    db,
+    cms,
+    rollouts: createRolloutCache(db, { ttlMs: 1000 }),
+    control,
+    globalConcurrency,
+    accountRate,
+    logger,
+    workerId: config.WORKER_ID,
+    callTimeoutMs: config.CMS_TIMEOUT_MS,
+  }),
   logger,
   pollMs: config.ROLLOUT_POLL_MS,
   maxConcurrencyPerRollout: config.WORKER_CONCURRENCY,

@@ -1,7 +1,7 @@
 import type { Database } from '@fleet/db';
 import { findRollout } from '@fleet/db';
-import type { RetryPolicy, RolloutStatus } from '@fleet/rollout-domain';
-import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
+import { readPolicy } from '@fleet/rollout-control';
+import type { RetryPolicy, RolloutPolicy, RolloutStatus } from '@fleet/rollout-domain';
 
 export type RolloutSettings = {
   id: string;
@@ -9,7 +9,9 @@ export type RolloutSettings = {
   force: boolean;
   status: RolloutStatus;
   concurrency: number;
+  waveCount: number;
   retry: RetryPolicy;
+  policy: RolloutPolicy;
 };
 
 export type RolloutCache = {
@@ -18,8 +20,9 @@ export type RolloutCache = {
 };
 
 /**
- * Rollout settings read by every job, cached briefly: a pause or cancel reaches running workers within `ttlMs`
- * without a Postgres read per job.
+ * Rollout settings read by every job, cached briefly to spare Postgres a read per job. The cache only steers
+ * (skip early, pick a policy); the claim in Postgres re-checks the rollout's status before any call is made, so a
+ * pause or cancel takes effect at once whatever the cache holds.
  */
 export function createRolloutCache(db: Database, options: { ttlMs: number; now?: () => number }): RolloutCache {
   const now = options.now ?? Date.now;
@@ -30,14 +33,16 @@ export function createRolloutCache(db: Database, options: { ttlMs: number; now?:
       if (hit && hit.expiresAt > now()) return hit.value;
       const value = findRollout(db, rolloutId).then((r) => {
         if (!r) return null;
-        const policy = (r.policy ?? {}) as { retry?: Partial<RetryPolicy> };
+        const policy = readPolicy(r.policy);
         return {
           id: r.id,
           userId: r.userId,
           force: r.force,
           status: r.status,
           concurrency: r.concurrency,
-          retry: { ...DEFAULT_RETRY_POLICY, ...policy.retry, maxAttempts: r.maxAttempts },
+          waveCount: r.waveCount,
+          retry: { ...policy.retry, maxAttempts: r.maxAttempts },
+          policy,
         };
       });
       value.catch(() => entries.delete(rolloutId));

@@ -79,7 +79,13 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
     if (stopping) return;
     const openIds = new Set(open.map((r) => r.id));
     for (const rollout of open) {
-      if (!workers.has(rollout.id)) workers.set(rollout.id, openWorker(rollout.id, rollout.concurrency));
+      const worker = workers.get(rollout.id);
+      if (!worker) workers.set(rollout.id, openWorker(rollout.id, rollout.concurrency));
+      else {
+        // The policy may have changed (PATCH): follow the rollout's concurrency, within this process's cap.
+        const wanted = Math.max(1, Math.min(rollout.concurrency, options.maxConcurrencyPerRollout));
+        if (worker.concurrency !== wanted) worker.concurrency = wanted;
+      }
     }
     await Promise.all([...workers].filter(([id]) => !openIds.has(id)).map(([id, worker]) => closeWorker(id, worker)));
   }

@@ -49,18 +49,22 @@ describe('secret hygiene', () => {
     await good.stop();
     // ...then fleet-wide ones: a wrong secret (SignatureDoesNotMatch) and an unknown AccessKeyId.
     h.sim.setScenario({ errorRate500: 0, errorRate503: 0, hangRate: 0, malformedRate: 0, throttleQps: 0 });
+    // Fleet-wide errors pause the rollout rather than fail every instance.
     const second = await h.createRollout(instanceIds(5, 'i-w'), { retry: { maxAttempts: 2 } });
     const wrong = await h.startPool({ accessKeySecret: WRONG_SECRET });
-    await h.waitForRolloutStatus(second, 'completed');
+    await h.waitForRolloutStatus(second, 'paused');
     await wrong.stop();
     const third = await h.createRollout(instanceIds(5, 'i-k'), { retry: { maxAttempts: 2 } });
     await h.startPool({ accessKeyId: 'LTAIunknownkey0000', accessKeySecret: ACCESS_KEY_SECRET });
-    await h.waitForRolloutStatus(third, 'completed');
+    await h.waitForRolloutStatus(third, 'paused');
+    const reasons = await h.db.rollout.findMany({ where: { id: { in: [second, third] } }, select: { statusReason: true } });
+    expect(reasons.map((r) => r.statusReason).sort()).toEqual([expect.stringMatching(/^fleet-wide error InvalidAccessKeyId\.NotFound/), expect.stringMatching(/^fleet-wide error SignatureDoesNotMatch/)]);
 
     const attempts = await h.db.installAttempt.findMany();
     const kinds = new Set(attempts.map((a) => a.outcomeKind));
     const codes = new Set(attempts.map((a) => a.errorCode));
     for (const kind of ['success', 'retryable', 'throttled', 'final', 'fleet_wide']) expect(kinds).toContain(kind);
+    expect(JSON.stringify(await h.db.rollout.findMany())).not.toContain(WRONG_SECRET);
     for (const code of ['InternalError', 'ServiceUnavailable', 'Timeout', 'MalformedResponse', 'InvalidInstanceId.NotFound', '400', 'SignatureDoesNotMatch', 'InvalidAccessKeyId.NotFound']) {
       expect(codes).toContain(code);
     }

@@ -12,9 +12,12 @@ import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { createLogger } from '@fleet/logger';
+import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
+import type { RolloutPolicy } from '@fleet/rollout-domain';
+import { planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import type { RetryPolicy } from '@fleet/rollout-domain';
-import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
+import { DEFAULT_RETRY_POLICY, defaultPolicy } from '@fleet/rollout-domain';
 import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createInstallProcessor } from '../src/install-processor.ts';
@@ -35,8 +38,8 @@ export type WorkerHarness = {
   simUrl: string;
   logger: Logger;
   logLines: string[];
-  createRollout(ids: string[], options?: { concurrency?: number; retry?: Partial<RetryPolicy>; force?: boolean; userId?: string }): Promise<string>;
-  startPool(options?: { maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number; accessKeyId?: string; accessKeySecret?: string; method?: 'GET' | 'POST' }): Promise<RolloutWorkerPool>;
+  createRollout(ids: string[], options?: { concurrency?: number | `${number}%`; retry?: Partial<RetryPolicy>; force?: boolean; userId?: string; policy?: Partial<RolloutPolicy> }): Promise<string>;
+  startPool(options?: { globalConcurrency?: number; accountRateLimitRps?: number; accountRateBurst?: number; maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number; accessKeyId?: string; accessKeySecret?: string; method?: 'GET' | 'POST' }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 };
@@ -77,17 +80,19 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
     logLines,
     async createRollout(ids, options = {}) {
       const retry = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 20, maxDelayMs: 100, ...options.retry };
-      const concurrency = options.concurrency ?? 10;
+      const policy: RolloutPolicy = { ...defaultPolicy(), ...options.policy, concurrency: options.concurrency ?? options.policy?.concurrency ?? 10, retry };
+      const concurrency = resolveCount(policy.concurrency, ids.length);
       const { rollout, instances } = await insertRollout(db, {
         userId: options.userId ?? USER_ID,
         force: options.force ?? true,
         concurrency,
         maxAttempts: retry.maxAttempts,
-        policy: { concurrency, retry },
+        policy: policy as never,
         instanceIds: ids,
+        waveSizes: planWaveSizes(policy.waves, ids.length),
       });
       const queue = openInstallQueue(redis, rollout.id, prefix, logger);
-      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency, instances });
+      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency, instances: instances.filter((i) => i.waveNo === 1) });
       await queue.close();
       await markRolloutEnqueued(db, rollout.id);
       return rollout.id;
@@ -107,7 +112,17 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
         db,
         connection,
         prefix,
-        processor: createInstallProcessor({ db, cms, rollouts: createRolloutCache(db, { ttlMs: 200 }), logger, workerId: `test-${pools.length}`, callTimeoutMs: options.callTimeoutMs ?? 2000 }),
+        processor: createInstallProcessor({
+          db,
+          cms,
+          rollouts: createRolloutCache(db, { ttlMs: 200 }),
+          control: { db, redis: connection, prefix, logger },
+          globalConcurrency: createGlobalConcurrency(connection, { prefix, cap: options.globalConcurrency ?? 1000, leaseMs: 30_000 }),
+          accountRate: createAccountRateLimiter(connection, { prefix, maxRatePerSecond: options.accountRateLimitRps ?? 100_000, burst: options.accountRateBurst ?? 1000 }),
+          logger,
+          workerId: `test-${pools.length}`,
+          callTimeoutMs: options.callTimeoutMs ?? 2000,
+        }),
         logger,
         pollMs: 100,
         maxConcurrencyPerRollout: options.maxConcurrencyPerRollout ?? 100,

@@ -1,4 +1,4 @@
-import type { AttemptOutcomeClass, InstanceState } from '@fleet/rollout-domain';
+import type { AttemptOutcomeClass, AttemptVerdict, InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 
@@ -12,11 +12,28 @@ export type ClaimResult =
   | { kind: 'claimed'; attemptId: bigint; attemptNo: number; abandonedAttemptNo: number | null }
   /** The instance is final: nothing to do (a duplicate delivery, or a repair raced us). */
   | { kind: 'final'; state: InstanceState }
+  /** The claim itself ended the instance: its rollout was cancelled, or its in-progress timeout passed. */
+  | { kind: 'closed'; to: InstanceState; reason: string }
   /** Another worker's call for this instance may still be in flight; look again at `retryAt`. */
   | { kind: 'busy'; retryAt: Date }
+  /** The rollout is paused: start nothing. */
+  | { kind: 'paused' }
   | { kind: 'missing' };
 
-type ClaimRow = { state: InstanceState; attempt_count: number; attempt_id: bigint | null; started_at: Date | null; finished_at: Date | null };
+type ClaimRow = {
+  state: InstanceState;
+  attempt_count: number;
+  instance_started_at: Date | null;
+  rollout_status: RolloutStatus;
+  attempt_id: bigint | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+};
+
+/** True when an instance first started at `startedAt` has run out of its in-progress time by `at`. */
+function isTimedOut(startedAt: Date | null, timeoutMs: number | null, at: Date): boolean {
+  return timeoutMs !== null && startedAt !== null && at.getTime() >= startedAt.getTime() + timeoutMs;
+}
 
 /**
  * Starts attempt N+1 of an instance: writes the attempt row (started, unfinished) before the HTTP call is made, so
@@ -25,13 +42,23 @@ type ClaimRow = { state: InstanceState; attempt_count: number; attempt_id: bigin
  */
 export async function claimAttempt(
   db: Database,
-  input: { rolloutInstanceId: bigint; rolloutId: string; workerId: string; staleAfterMs: number; now?: Date },
+  input: {
+    rolloutInstanceId: bigint;
+    rolloutId: string;
+    workerId: string;
+    staleAfterMs: number;
+    /** The rollout's per-instance in-progress timeout, in ms (null: none). */
+    instanceTimeoutMs?: number | null;
+    now?: Date;
+  },
 ): Promise<ClaimResult> {
   const now = input.now ?? new Date();
   return db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<ClaimRow[]>`
-      SELECT ri.state::text AS state, ri.attempt_count, a.id AS attempt_id, a.started_at, a.finished_at
+      SELECT ri.state::text AS state, ri.attempt_count, ri.started_at AS instance_started_at, r.status::text AS rollout_status,
+             a.id AS attempt_id, a.started_at, a.finished_at
       FROM rollout_instance ri
+      JOIN rollout r ON r.id = ri.rollout_id
       LEFT JOIN install_attempt a ON a.rollout_instance_id = ri.id AND a.attempt_no = ri.attempt_count
       WHERE ri.id = ${input.rolloutInstanceId}
       FOR UPDATE OF ri`;
@@ -40,9 +67,14 @@ export async function claimAttempt(
     const inFlight = row.attempt_id !== null && row.finished_at === null;
     const staleAt = row.started_at ? row.started_at.getTime() + input.staleAfterMs : 0;
     const previousAttemptStale = !inFlight || now.getTime() >= staleAt;
-    const decision = decideInstance(row.state, { type: 'claim', previousAttemptStale });
+    const decision = decideInstance(row.state, {
+      type: 'claim',
+      previousAttemptStale,
+      rolloutStatus: row.rollout_status,
+      timedOut: isTimedOut(row.instance_started_at, input.instanceTimeoutMs ?? null, now),
+    });
     if (decision.type === 'ignore') return { kind: 'final', state: row.state };
-    if (decision.type === 'wait') return { kind: 'busy', retryAt: new Date(staleAt) };
+    if (decision.type === 'wait') return row.rollout_status === 'paused' && !inFlight ? { kind: 'paused' } : { kind: 'busy', retryAt: new Date(staleAt) };
 
     let abandonedAttemptNo: number | null = null;
     if (inFlight && row.attempt_id !== null) {
@@ -51,6 +83,18 @@ export async function claimAttempt(
           error_message = 'worker stopped before recording the answer'
         WHERE id = ${row.attempt_id} AND finished_at IS NULL`;
       abandonedAttemptNo = row.attempt_count;
+    }
+    if (decision.to !== 'in_progress') {
+      const timedOut = decision.to === 'failed';
+      const moved = await tx.$executeRaw`
+        UPDATE rollout_instance SET state = ${decision.to}::"InstanceState", finished_at = ${now}, updated_at = ${now}, next_attempt_at = NULL,
+          last_outcome = ${timedOut ? 'timed_out' : 'cancelled'},
+          last_error_code = CASE WHEN ${timedOut} THEN 'InstanceTimeout' ELSE last_error_code END,
+          last_error_message = CASE WHEN ${timedOut} THEN ${`no final answer within the instance timeout of ${input.instanceTimeoutMs ?? 0} ms`} ELSE last_error_message END,
+          needs_manual_install = ${timedOut}, manual_install_reason = ${timedOut ? 'timed_out' : null}
+        WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${row.attempt_count}`;
+      if (moved !== 1) throw new Error('guarded close lost a race while holding the row lock');
+      return { kind: 'closed', to: decision.to, reason: decision.reason };
     }
     const attemptNo = row.attempt_count + 1;
     const moved = await tx.$executeRaw`
@@ -103,6 +147,10 @@ export async function finishAttempt(
     /** For a retry: when the next attempt is due. */
     nextAttemptAt: Date | null;
     manualInstallReason?: string | null;
+    /** What the answer means for the instance; default the answer's outcome. `deferred` for fleet-wide errors. */
+    verdict?: AttemptVerdict;
+    /** The rollout's per-instance in-progress timeout, in ms (null: none). */
+    instanceTimeoutMs?: number | null;
   },
 ): Promise<FinishResult> {
   const a = input.answer;
@@ -115,19 +163,24 @@ export async function finishAttempt(
       WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')`;
     if (recorded !== 1) return { kind: 'duplicate' };
 
-    const rows = await tx.$queryRaw<{ state: InstanceState; attempt_count: number }[]>`
-      SELECT state::text AS state, attempt_count FROM rollout_instance WHERE id = ${input.rolloutInstanceId} FOR UPDATE`;
+    const rows = await tx.$queryRaw<{ state: InstanceState; attempt_count: number; started_at: Date | null; rollout_status: RolloutStatus }[]>`
+      SELECT ri.state::text AS state, ri.attempt_count, ri.started_at, r.status::text AS rollout_status
+      FROM rollout_instance ri JOIN rollout r ON r.id = ri.rollout_id
+      WHERE ri.id = ${input.rolloutInstanceId} FOR UPDATE OF ri`;
     const row = rows[0];
     if (!row || row.attempt_count !== input.attemptNo) return { kind: 'recorded_only' };
+    const timedOut = isTimedOut(row.started_at, input.instanceTimeoutMs ?? null, input.nextAttemptAt ?? a.finishedAt);
     const decision = decideInstance(row.state, {
       type: 'attempt_finished',
-      outcome: a.outcome,
+      outcome: input.verdict ?? a.outcome,
       attemptNo: input.attemptNo,
       maxAttempts: input.maxAttempts,
+      rolloutStatus: row.rollout_status,
+      timedOut,
     });
     if (decision.type !== 'transition') return { kind: 'recorded_only' };
     const isFinal = decision.to !== 'pending';
-    const manual = decision.to === 'failed' ? (input.manualInstallReason ?? null) : null;
+    const manual = decision.to === 'failed' ? (decision.reason === 'instance timed out' ? 'timed_out' : (input.manualInstallReason ?? null)) : null;
     await tx.$executeRaw`
       UPDATE rollout_instance SET
         state = ${decision.to}::"InstanceState",

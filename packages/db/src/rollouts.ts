@@ -15,6 +15,18 @@ export type NewRollout = {
   policy: Prisma.InputJsonValue;
   /** Already validated and de-duplicated. */
   instanceIds: readonly string[];
+  /** Wave sizes in instance order (see planWaveSizes); default one wave of everything. */
+  waveSizes?: readonly number[];
+  /** The API key that asked for it (null: made outside the API). */
+  createdByKeyId?: string | null;
+};
+
+export type InsertRolloutOptions = {
+  /**
+   * Runs first inside the rollout's transaction, with the new rollout's id: a write that must commit or roll back
+   * together with the rollout (the Idempotency-Key record). Throwing aborts the whole insert.
+   */
+  inTransaction?: (tx: Prisma.TransactionClient, rolloutId: string) => Promise<void>;
 };
 
 export type RolloutRecord = {
@@ -28,6 +40,8 @@ export type RolloutRecord = {
   policy: unknown;
   totalInstances: number;
   enqueuedAt: Date | null;
+  currentWave: number;
+  waveCount: number;
   createdAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;
@@ -43,10 +57,18 @@ const INSERT_CHUNK = 20_000;
 export async function insertRollout(
   db: Database,
   rollout: NewRollout,
-): Promise<{ rollout: RolloutRecord; instances: { id: bigint; instanceId: string }[] }> {
+  options: InsertRolloutOptions = {},
+): Promise<{ rollout: RolloutRecord; instances: { id: bigint; instanceId: string; waveNo: number }[] }> {
   const id = randomUUID();
+  const waveSizes = rollout.waveSizes && rollout.waveSizes.length > 0 ? rollout.waveSizes : [rollout.instanceIds.length];
+  const waveOf: number[] = [];
+  waveSizes.forEach((size, i) => {
+    for (let n = 0; n < size; n++) waveOf.push(i + 1);
+  });
+  if (waveOf.length !== rollout.instanceIds.length) throw new Error('wave sizes do not add up to the instance count');
   return db.$transaction(
     async (tx) => {
+      await options.inTransaction?.(tx, id);
       const created = await tx.rollout.create({
         data: {
           id,
@@ -56,16 +78,19 @@ export async function insertRollout(
           maxAttempts: rollout.maxAttempts,
           policy: rollout.policy,
           totalInstances: rollout.instanceIds.length,
+          waveCount: waveSizes.length,
+          createdByKeyId: rollout.createdByKeyId ?? null,
         },
       });
-      const instances: { id: bigint; instanceId: string }[] = [];
+      const instances: { id: bigint; instanceId: string; waveNo: number }[] = [];
       for (let i = 0; i < rollout.instanceIds.length; i += INSERT_CHUNK) {
         const chunk = rollout.instanceIds.slice(i, i + INSERT_CHUNK) as string[];
-        const rows = await tx.$queryRaw<{ id: bigint; instance_id: string }[]>`
-          INSERT INTO rollout_instance (rollout_id, instance_id)
-          SELECT ${id}::uuid, unnest(${chunk}::text[])
-          RETURNING id, instance_id`;
-        for (const row of rows) instances.push({ id: row.id, instanceId: row.instance_id });
+        const waves = waveOf.slice(i, i + INSERT_CHUNK);
+        const rows = await tx.$queryRaw<{ id: bigint; instance_id: string; wave_no: number }[]>`
+          INSERT INTO rollout_instance (rollout_id, instance_id, wave_no)
+          SELECT ${id}::uuid, t.instance_id, t.wave_no FROM unnest(${chunk}::text[], ${waves}::int[]) AS t(instance_id, wave_no)
+          RETURNING id, instance_id, wave_no`;
+        for (const row of rows) instances.push({ id: row.id, instanceId: row.instance_id, waveNo: row.wave_no });
       }
       return { rollout: created as RolloutRecord, instances };
     },

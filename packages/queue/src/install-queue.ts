@@ -56,3 +56,17 @@ export async function enqueueInstallJobs(
     );
   }
 }
+
+/** Stops the rollout's queue handing out jobs, in every worker at once (BullMQ's global pause, kept in Redis). */
+export async function pauseInstallQueue(queue: Queue<InstallJobData>): Promise<void> {
+  await queue.pause();
+}
+
+export async function resumeInstallQueue(queue: Queue<InstallJobData>): Promise<void> {
+  await queue.resume();
+}
+
+/** Removes every job not running now (waiting, paused, delayed). Running jobs finish; their instances decide. */
+export async function drainInstallQueue(queue: Queue<InstallJobData>): Promise<void> {
+  await queue.drain(true);
+}

@@ -10,8 +10,18 @@ export {
   decideInstance,
   decideRollout,
 } from './states.ts';
-export type { AttemptOutcomeClass, InstanceEvent, InstanceDecision, RolloutEvent, RolloutDecision } from './states.ts';
+export type { AttemptOutcomeClass, AttemptVerdict, InstanceEvent, InstanceDecision, RolloutEvent, RolloutDecision } from './states.ts';
 export { DEFAULT_RETRY_POLICY, THROTTLE_DELAY_FACTOR, retryDelayMs } from './retry-policy.ts';
 export type { RetryPolicy, RetryReason } from './retry-policy.ts';
 export { ManualInstallReason, manualInstallReasonFor } from './manual-install.ts';
 export type { FailedCallFacts } from './manual-install.ts';
+export {
+  defaultPolicy,
+  resolveCount,
+  planWaveSizes,
+  waveNumbers,
+  decideWaveGate,
+  shouldAbort,
+  DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
+} from './policy.ts';
+export type { CountSpec, WavePlan, AbortPolicy, RolloutPolicy, WaveGateDecision } from './policy.ts';

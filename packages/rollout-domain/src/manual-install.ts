@@ -9,6 +9,7 @@ export const ManualInstallReason = {
   permission_denied: 'permission_denied',
   rejected: 'rejected',
   retries_exhausted: 'retries_exhausted',
+  timed_out: 'timed_out',
 } as const;
 export type ManualInstallReason = (typeof ManualInstallReason)[keyof typeof ManualInstallReason];
 

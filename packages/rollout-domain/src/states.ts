@@ -3,13 +3,17 @@
  * Nothing here does I/O; callers persist a decision with a guarded write (`WHERE state = from`).
  *
  * Instance transitions:
- *   pending      --claim-->               in_progress   (a worker starts a NodeInstall call)
- *   in_progress  --claim (stale attempt)-> in_progress  (the previous caller died; its attempt is abandoned)
- *   in_progress  --attempt success-->     succeeded
- *   in_progress  --attempt final-->       failed
- *   in_progress  --attempt retryable-->   pending       (attempts left: the next call is due after a backoff)
- *   in_progress  --attempt retryable-->   failed        (no attempts left: retries exhausted)
- *   pending      --cancel-->              cancelled     (a running call is never cut off; it finishes first)
+ *   pending      --claim (rollout running)-->          in_progress  (a worker starts a NodeInstall call)
+ *   in_progress  --claim (previous attempt stale)-->   in_progress  (its worker died; that attempt is abandoned)
+ *   pending | stale in_progress --claim (instance timeout passed)--> failed   (timed out)
+ *   pending | stale in_progress --claim (rollout cancelled)-->       cancelled
+ *   in_progress  --attempt success-->                  succeeded
+ *   in_progress  --attempt final-->                    failed
+ *   in_progress  --attempt retryable-->                pending      (attempts and time left: retried after a backoff)
+ *   in_progress  --attempt retryable-->                failed       (no attempts or no time left)
+ *   in_progress  --attempt deferred-->                 pending      (fleet-wide error: not this instance's fault, not counted)
+ *   in_progress  --attempt retryable|deferred (rollout cancelled)--> cancelled
+ *   pending      --cancel-->                           cancelled    (a running call is never cut off; it finishes first)
  *   succeeded | failed | cancelled: final, nothing leaves them.
  *
  * Rollout transitions:
@@ -49,39 +53,51 @@ export function isFinalRolloutStatus(status: RolloutStatus): boolean {
   return status === 'completed' || status === 'cancelled';
 }
 
-/** What one NodeInstall call came to, as far as the instance is concerned. */
+/**
+ * What one NodeInstall call came to, as far as the instance is concerned. `deferred`: a fleet-wide error (bad
+ * credentials, signature, Forbidden) that says nothing about this instance; the rollout pauses instead.
+ */
 export type AttemptOutcomeClass = 'success' | 'retryable' | 'final';
+export type AttemptVerdict = AttemptOutcomeClass | 'deferred';
 
 export type InstanceEvent =
-  | { type: 'claim'; previousAttemptStale: boolean }
-  | { type: 'attempt_finished'; outcome: AttemptOutcomeClass; attemptNo: number; maxAttempts: number }
+  | { type: 'claim'; previousAttemptStale: boolean; rolloutStatus: RolloutStatus; timedOut: boolean }
+  | { type: 'attempt_finished'; outcome: AttemptVerdict; attemptNo: number; maxAttempts: number; rolloutStatus: RolloutStatus; timedOut: boolean }
   | { type: 'cancel' };
 
 export type InstanceDecision =
   | { type: 'transition'; from: InstanceState; to: InstanceState; reason: string }
   /** Nothing to do: the event is late or duplicate (at-least-once delivery), and the state already says enough. */
   | { type: 'ignore'; reason: string }
-  /** Someone is working on it now; look again later. */
+  /** Not now: a call may be in flight, or the rollout is paused; look again later. */
   | { type: 'wait'; reason: string };
 
 export function decideInstance(state: InstanceState, event: InstanceEvent): InstanceDecision {
   switch (event.type) {
-    case 'claim':
-      if (state === 'pending') return { type: 'transition', from: state, to: 'in_progress', reason: 'attempt started' };
-      if (state === 'in_progress') {
-        return event.previousAttemptStale
-          ? { type: 'transition', from: state, to: 'in_progress', reason: 'previous attempt abandoned' }
-          : { type: 'wait', reason: 'an attempt is in flight' };
-      }
-      return { type: 'ignore', reason: `instance already ${state}` };
+    case 'claim': {
+      if (isFinalInstanceState(state)) return { type: 'ignore', reason: `instance already ${state}` };
+      const callMayBeInFlight = state === 'in_progress' && !event.previousAttemptStale;
+      if (callMayBeInFlight) return { type: 'wait', reason: 'an attempt is in flight' };
+      if (isFinalRolloutStatus(event.rolloutStatus)) return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
+      if (event.rolloutStatus === 'paused') return { type: 'wait', reason: 'rollout paused' };
+      if (event.timedOut) return { type: 'transition', from: state, to: 'failed', reason: 'instance timed out' };
+      return { type: 'transition', from: state, to: 'in_progress', reason: state === 'pending' ? 'attempt started' : 'previous attempt abandoned' };
+    }
     case 'attempt_finished': {
       if (state !== 'in_progress') return { type: 'ignore', reason: `instance is ${state}, not in_progress` };
+      const cancelled = isFinalRolloutStatus(event.rolloutStatus);
       switch (event.outcome) {
         case 'success':
           return { type: 'transition', from: state, to: 'succeeded', reason: 'NodeInstall succeeded' };
         case 'final':
           return { type: 'transition', from: state, to: 'failed', reason: 'permanent failure' };
+        case 'deferred':
+          return cancelled
+            ? { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` }
+            : { type: 'transition', from: state, to: 'pending', reason: 'fleet-wide error, waits for the rollout to resume' };
         case 'retryable':
+          if (cancelled) return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
+          if (event.timedOut) return { type: 'transition', from: state, to: 'failed', reason: 'instance timed out' };
           return event.attemptNo < event.maxAttempts
             ? { type: 'transition', from: state, to: 'pending', reason: 'transient failure, will retry' }
             : { type: 'transition', from: state, to: 'failed', reason: 'retries exhausted' };

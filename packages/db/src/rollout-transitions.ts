@@ -1,0 +1,140 @@
+import type { RolloutEvent, RolloutStatus } from '@fleet/rollout-domain';
+import { decideRollout, decideWaveGate } from '@fleet/rollout-domain';
+import type { Database } from './client.ts';
+import type { Prisma } from './generated/prisma/client.ts';
+import type { RolloutRecord } from './rollouts.ts';
+
+/**
+ * Rollout-level transitions, each decided by the rollout state machine and persisted with a guarded write
+ * (`WHERE status = from`): a concurrent transition that got there first wins, and this one reports what it saw.
+ */
+
+export type RolloutTransitionResult =
+  | { kind: 'changed'; from: RolloutStatus; to: RolloutStatus; rollout: RolloutRecord }
+  | { kind: 'unchanged'; rollout: RolloutRecord }
+  | { kind: 'refused'; reason: string; rollout: RolloutRecord }
+  | { kind: 'missing' };
+
+export async function transitionRollout(db: Database, rolloutId: string, event: RolloutEvent): Promise<RolloutTransitionResult> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const rollout = (await db.rollout.findUnique({ where: { id: rolloutId } })) as RolloutRecord | null;
+    if (!rollout) return { kind: 'missing' };
+    const decision = decideRollout(rollout.status, event);
+    if (decision.type === 'unchanged') return { kind: 'unchanged', rollout };
+    if (decision.type === 'refuse') return { kind: 'refused', reason: decision.reason, rollout };
+    const now = new Date();
+    const changed = await db.$transaction(async (tx) => {
+      const moved = await tx.rollout.updateMany({
+        where: { id: rolloutId, status: decision.from },
+        data: {
+          status: decision.to,
+          statusReason: decision.reason,
+          ...(decision.to === 'cancelled' || decision.to === 'completed' ? { finishedAt: now } : {}),
+        },
+      });
+      if (moved.count === 0) return false;
+      // Cancelling: nothing that has not started will start. Running calls finish and are recorded.
+      if (decision.to === 'cancelled') {
+        await tx.$executeRaw`
+          UPDATE rollout_instance SET state = 'cancelled', finished_at = ${now}, updated_at = ${now}, next_attempt_at = NULL
+          WHERE rollout_id = ${rolloutId}::uuid AND state = 'pending'`;
+      }
+      return true;
+    });
+    if (changed) {
+      const updated = (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
+      return { kind: 'changed', from: decision.from, to: decision.to, rollout: updated };
+    }
+    // Someone else moved it between our read and write: decide again from what is there now.
+  }
+  throw new Error(`rollout ${rolloutId}: transition ${event.type} kept losing races`);
+}
+
+/** Replaces policy fields of an open rollout. Refused (null) once the rollout is completed or cancelled. */
+export async function updateRolloutPolicy(
+  db: Database,
+  rolloutId: string,
+  update: { policy: Prisma.InputJsonValue; concurrency: number; maxAttempts: number },
+): Promise<RolloutRecord | null> {
+  const moved = await db.rollout.updateMany({
+    where: { id: rolloutId, status: { in: ['running', 'paused'] } },
+    data: { policy: update.policy, concurrency: update.concurrency, maxAttempts: update.maxAttempts },
+  });
+  if (moved.count === 0) return null;
+  return (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
+}
+
+export type WaveCounts = { open: number; succeeded: number; failed: number; cancelled: number };
+
+export async function countWave(db: Database, rolloutId: string, wave: number): Promise<WaveCounts> {
+  const rows = await db.$queryRaw<{ state: string; n: bigint }[]>`
+    SELECT state::text AS state, count(*) AS n FROM rollout_instance
+    WHERE rollout_id = ${rolloutId}::uuid AND wave_no = ${wave} GROUP BY state`;
+  const counts: WaveCounts = { open: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  for (const row of rows) {
+    const n = Number(row.n);
+    if (row.state === 'pending' || row.state === 'in_progress') counts.open += n;
+    else counts[row.state as 'succeeded' | 'failed' | 'cancelled'] += n;
+  }
+  return counts;
+}
+
+async function isWaveOpen(db: Database, rolloutId: string, wave: number): Promise<boolean> {
+  const rows = await db.$queryRaw<unknown[]>`
+    SELECT 1 FROM rollout_instance
+    WHERE rollout_id = ${rolloutId}::uuid AND wave_no = ${wave} AND state IN ('pending', 'in_progress') LIMIT 1`;
+  return rows.length > 0;
+}
+
+export type WaveStep =
+  | { kind: 'wave_open' }
+  | { kind: 'not_running' }
+  | { kind: 'advanced'; wave: number; instances: { id: bigint; instanceId: string }[] }
+  | { kind: 'paused'; reason: string }
+  | { kind: 'last_wave_done' };
+
+/**
+ * Called after an instance of the current wave ends (and on resume): when the current wave has no open instance
+ * left, either start the next wave (returning its instances, for the caller to enqueue), or pause the rollout
+ * for a person because the wave's success rate is below the threshold. `approved`: an operator resumed after such
+ * a pause, so the threshold is not asked again. Guarded on `current_wave`, so only one caller advances a wave.
+ */
+export async function advanceWaveIfDone(db: Database, rolloutId: string, options: { thresholdPercent: number; approved?: boolean }): Promise<WaveStep> {
+  const rollout = await db.rollout.findUnique({ where: { id: rolloutId }, select: { status: true, currentWave: true, waveCount: true } });
+  if (!rollout || rollout.status !== 'running') return { kind: 'not_running' };
+  const wave = rollout.currentWave;
+  if (await isWaveOpen(db, rolloutId, wave)) return { kind: 'wave_open' };
+  if (wave >= rollout.waveCount) return { kind: 'last_wave_done' };
+  const counts = await countWave(db, rolloutId, wave);
+  const gate = options.approved
+    ? ({ type: 'advance', nextWave: wave + 1 } as const)
+    : decideWaveGate({ wave, waveCount: rollout.waveCount, succeeded: counts.succeeded, failed: counts.failed, thresholdPercent: options.thresholdPercent });
+  if (gate.type === 'complete') return { kind: 'last_wave_done' };
+  if (gate.type === 'pause') {
+    const paused = await db.rollout.updateMany({ where: { id: rolloutId, status: 'running', currentWave: wave }, data: { status: 'paused', statusReason: gate.reason } });
+    return paused.count === 1 ? { kind: 'paused', reason: gate.reason } : { kind: 'not_running' };
+  }
+  const moved = await db.rollout.updateMany({ where: { id: rolloutId, status: 'running', currentWave: wave }, data: { currentWave: gate.nextWave, statusReason: null } });
+  if (moved.count === 0) return { kind: 'not_running' };
+  const instances = await db.rolloutInstance.findMany({
+    where: { rolloutId, waveNo: gate.nextWave, state: 'pending' },
+    select: { id: true, instanceId: true },
+    orderBy: { id: 'asc' },
+  });
+  return { kind: 'advanced', wave: gate.nextWave, instances };
+}
+
+/** Open instances of the waves allowed to run, for (re-)enqueueing. */
+export async function listRunnableInstances(db: Database, rolloutId: string, options: { upToWave: number; limit: number; after?: bigint }) {
+  return db.rolloutInstance.findMany({
+    where: {
+      rolloutId,
+      waveNo: { lte: options.upToWave },
+      state: { in: ['pending', 'in_progress'] },
+      ...(options.after !== undefined ? { id: { gt: options.after } } : {}),
+    },
+    orderBy: { id: 'asc' },
+    take: options.limit,
+    select: { id: true, instanceId: true },
+  });
+}

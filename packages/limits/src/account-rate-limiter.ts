@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Requests per second per Alibaba account (UserId), shared by every worker through Redis, because Alibaba
+ * throttles per account across all of its keys.
+ *
+ * A token bucket (rate r, burst b) decides when the next call may go. The rate adapts (AIMD): a `Throttling*`
+ * answer halves it (at most once per `decreaseCooldownMs`, so one burst of throttled answers counts once), and
+ * every `increaseIntervalMs` without throttling adds `additiveIncrease` back, up to the configured maximum.
+ */
+const TAKE = `
+local key = KEYS[1]
+local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local s = redis.call('hmget', key, 'rate', 'tokens', 'ts')
+local rate = tonumber(s[1]) or maxRate
+if rate > maxRate then rate = maxRate end
+local tokens = tonumber(s[2]) or burst
+local ts = tonumber(s[3]) or now
+local cap = math.min(burst, math.max(1, rate))
+tokens = math.min(cap, tokens + (now - ts) * rate / 1000)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = math.ceil((1 - tokens) * 1000 / rate)
+end
+redis.call('hset', key, 'rate', rate, 'tokens', tokens, 'ts', now)
+redis.call('pexpire', key, 3600000)
+return wait
+`;
+
+const ADAPT = `
+local key = KEYS[1]
+local now, maxRate, minRate, kind = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local step, interval, cooldown = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local s = redis.call('hmget', key, 'rate', 'changed')
+local rate = tonumber(s[1]) or maxRate
+local changed = tonumber(s[2]) or 0
+if kind == 'throttled' then
+  if now - changed >= cooldown then
+    rate = math.max(minRate, rate / 2)
+    redis.call('hset', key, 'rate', rate, 'changed', now)
+  end
+elseif rate < maxRate and now - changed >= interval then
+  rate = math.min(maxRate, rate + step)
+  redis.call('hset', key, 'rate', rate, 'changed', now)
+end
+redis.call('pexpire', key, 3600000)
+return tostring(rate)
+`;
+
+export type AccountRateLimiterOptions = {
+  prefix: string;
+  /** Requests per second per account when nothing is throttled. */
+  maxRatePerSecond: number;
+  /** The rate never adapts below this, requests per second. Default 1. */
+  minRatePerSecond?: number;
+  /** Calls that may go at once after a quiet spell. Default 1 (smooth, no bursts). */
+  burst?: number;
+  /** Requests per second added back per interval without throttling. Default maxRate / 10. */
+  additiveIncrease?: number;
+  /** ms between additive increases. Default 1000. */
+  increaseIntervalMs?: number;
+  /** ms during which further throttled answers do not halve the rate again. Default 1000. */
+  decreaseCooldownMs?: number;
+  now?: () => number;
+};
+
+export type AccountRateLimiter = {
+  /** Takes a token: 0 when the call may go now, else the ms to wait before asking again. */
+  take(userId: string): Promise<number>;
+  onThrottled(userId: string): Promise<number>;
+  onSuccess(userId: string): Promise<number>;
+  /** The account's current adapted rate, requests per second. */
+  currentRate(userId: string): Promise<number>;
+  readonly maxRatePerSecond: number;
+};
+
+export function createAccountRateLimiter(redis: Redis, options: AccountRateLimiterOptions): AccountRateLimiter {
+  const now = options.now ?? Date.now;
+  const key = (userId: string) => `${options.prefix}:limits:account:${userId}`;
+  const max = options.maxRatePerSecond;
+  const adapt = async (userId: string, kind: 'throttled' | 'success') =>
+    Number(
+      await redis.eval(
+        ADAPT,
+        1,
+        key(userId),
+        String(now()),
+        String(max),
+        String(options.minRatePerSecond ?? 1),
+        kind,
+        String(options.additiveIncrease ?? Math.max(1, max / 10)),
+        String(options.increaseIntervalMs ?? 1000),
+        String(options.decreaseCooldownMs ?? 1000),
+      ),
+    );
+  return {
+    maxRatePerSecond: max,
+    async take(userId) {
+      return Number(await redis.eval(TAKE, 1, key(userId), String(now()), String(max), String(options.burst ?? 1)));
+    },
+    onThrottled: (userId) => adapt(userId, 'throttled'),
+    onSuccess: (userId) => adapt(userId, 'success'),
+    async currentRate(userId) {
+      const rate = await redis.hget(key(userId), 'rate');
+      return rate === null ? max : Math.min(max, Number(rate));
+    },
+  };
+}

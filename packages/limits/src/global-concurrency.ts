@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A cap on NodeInstall calls in flight across every rollout and every worker process, kept in Redis.
+ *
+ * Slots are leases in a sorted set (member: a unique token, score: expiry), so a worker killed mid-call frees its
+ * slots when the lease runs out. Fairness between rollouts: while another rollout was refused a slot within the
+ * last `fairnessWindowMs`, a rollout already holding its fair share (cap / contending rollouts) gets no new slot;
+ * with nobody waiting, any rollout may use all the free capacity. So two rollouts sharing the cap each get about
+ * half, and neither starves.
+ */
+const ACQUIRE = `
+local slots, holders, denied = KEYS[1], KEYS[2], KEYS[3]
+local cap, now, expiry, rollout, token, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local expired = redis.call('zrangebyscore', slots, '-inf', now)
+for _, t in ipairs(expired) do
+  local owner = redis.call('hget', holders, t)
+  redis.call('hdel', holders, t)
+  if owner then
+    if redis.call('hincrby', holders, 'count:' .. owner, -1) <= 0 then redis.call('hdel', holders, 'count:' .. owner) end
+  end
+end
+redis.call('zremrangebyscore', slots, '-inf', now)
+redis.call('zremrangebyscore', denied, '-inf', now - window)
+local total = redis.call('zcard', slots)
+local held = tonumber(redis.call('hget', holders, 'count:' .. rollout) or '0')
+local contenders = redis.call('zcard', denied)
+local deniedSelf = redis.call('zscore', denied, rollout)
+if deniedSelf then contenders = contenders - 1 end
+local share = math.ceil(cap / (contenders + 1))
+if total >= cap or (contenders > 0 and held >= share) then
+  redis.call('zadd', denied, now, rollout)
+  redis.call('pexpire', denied, window * 2)
+  return 0
+end
+redis.call('zadd', slots, expiry, token)
+redis.call('hset', holders, token, rollout)
+redis.call('hincrby', holders, 'count:' .. rollout, 1)
+redis.call('zrem', denied, rollout)
+return 1
+`;
+
+const RELEASE = `
+local slots, holders = KEYS[1], KEYS[2]
+local token = ARGV[1]
+if redis.call('zrem', slots, token) == 1 then
+  local owner = redis.call('hget', holders, token)
+  redis.call('hdel', holders, token)
+  if owner then
+    if redis.call('hincrby', holders, 'count:' .. owner, -1) <= 0 then redis.call('hdel', holders, 'count:' .. owner) end
+  end
+  return 1
+end
+return 0
+`;
+
+export type GlobalConcurrencyOptions = {
+  /** Key prefix shared by every process of one deployment. */
+  prefix: string;
+  /** Most calls in flight across all rollouts and workers. Every worker must be given the same value. */
+  cap: number;
+  /** A slot is freed by itself after this long (ms), in case its holder died. Longer than any call. */
+  leaseMs: number;
+  /** How long (ms) a refused rollout counts as contending for fairness. Default 2000. */
+  fairnessWindowMs?: number;
+  now?: () => number;
+};
+
+export type GlobalConcurrency = {
+  /** A slot token, or null when the cap (or the fair share) is reached. */
+  tryAcquire(rolloutId: string): Promise<string | null>;
+  release(token: string): Promise<void>;
+  /** Calls in flight now, over all rollouts. */
+  inFlight(): Promise<number>;
+  readonly cap: number;
+};
+
+export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrencyOptions): GlobalConcurrency {
+  const now = options.now ?? Date.now;
+  const keys = [`${options.prefix}:limits:global:slots`, `${options.prefix}:limits:global:holders`, `${options.prefix}:limits:global:denied`];
+  const window = options.fairnessWindowMs ?? 2000;
+  return {
+    cap: options.cap,
+    async tryAcquire(rolloutId) {
+      const token = randomUUID();
+      const t = now();
+      const granted = await redis.eval(ACQUIRE, 3, ...keys, String(options.cap), String(t), String(t + options.leaseMs), rolloutId, token, String(window));
+      return granted === 1 ? token : null;
+    },
+    async release(token) {
+      await redis.eval(RELEASE, 2, keys[0]!, keys[1]!, token);
+    },
+    async inFlight() {
+      await redis.zremrangebyscore(keys[0]!, '-inf', now());
+      return redis.zcard(keys[0]!);
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export { createGlobalConcurrency } from './global-concurrency.ts';
+export type { GlobalConcurrency, GlobalConcurrencyOptions } from './global-concurrency.ts';
+export { createAccountRateLimiter } from './account-rate-limiter.ts';
+export type { AccountRateLimiter, AccountRateLimiterOptions } from './account-rate-limiter.ts';

@@ -1,0 +1,16 @@
+import type { RolloutPolicy } from '@fleet/rollout-domain';
+import { defaultPolicy } from '@fleet/rollout-domain';
+
+/** The stored policy JSON read back with defaults for fields older rollouts did not store. */
+export function readPolicy(stored: unknown): RolloutPolicy {
+  const base = defaultPolicy();
+  const p = (stored ?? {}) as Partial<RolloutPolicy>;
+  return {
+    concurrency: p.concurrency ?? base.concurrency,
+    retry: { ...base.retry, ...(p.retry ?? {}) },
+    waves: p.waves ?? null,
+    waveSuccessThresholdPercent: p.waveSuccessThresholdPercent ?? base.waveSuccessThresholdPercent,
+    abort: p.abort ?? null,
+    instanceTimeoutMs: p.instanceTimeoutMs ?? null,
+  };
+}
