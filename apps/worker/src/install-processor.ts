@@ -4,7 +4,7 @@ import pRetry from 'p-retry';
 import type { CallResult, CmsClient } from '@fleet/cms-client';
 import { attemptOutcomeClass } from '@fleet/cms-client';
 import type { Database, FinishResult } from '@fleet/db';
-import { claimAttempt, finishAttempt, isDatabaseUnavailableError } from '@fleet/db';
+import { claimAttempt, completeRolloutIfDone, finishAttempt, isDatabaseUnavailableError } from '@fleet/db';
 import type { AccountRateLimiter, GlobalConcurrency } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import { withLogContext } from '@fleet/logger';
@@ -84,7 +84,12 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
         return;
       }
     }
-    await persist('advancing waves', () => advanceWaves(deps.control, { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency }, { approved: false }));
+    if (rollout.waveCount > 1) {
+      await persist('advancing waves', () => advanceWaves(deps.control, { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency }, { approved: false }));
+    } else if (await persist('completing the rollout', () => completeRolloutIfDone(deps.db, rollout.id))) {
+      deps.rollouts.invalidate(rollout.id);
+      deps.logger.info('rollout completed');
+    }
   }
 
   return async function processInstallJob(job: Job<InstallJobData>, token?: string): Promise<InstallJobOutcome> {

@@ -15,6 +15,9 @@ import { spawnApp } from './support.ts';
 const SECRET = 'e2e-secret-value-7Hq2';
 const KEY_ID = 'LTAIe2ekey00000001';
 const SEED = 'e2e-seed';
+/** The API's bootstrap admin key (FLEET_ADMIN_API_KEY); every /v1 call sends it. */
+const ADMIN_KEY = `flt_e2e_${'k'.repeat(40)}`;
+const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -68,6 +71,7 @@ beforeAll(async () => {
     CMS_ENDPOINT: simUrl,
     CMS_ACCESS_KEY_ID: KEY_ID,
     CMS_ACCESS_KEY_SECRET: SECRET,
+    FLEET_ADMIN_API_KEY: ADMIN_KEY,
     ROLLOUT_POLL_MS: '200',
     // Each process may run only half the rollout's limit, so both must take part to reach it.
     WORKER_CONCURRENCY: '10',
@@ -91,7 +95,7 @@ describe('the product end to end, with two worker processes', () => {
     const ids = Array.from({ length: 1000 }, (_, i) => `i-e2e${i.toString(36).padStart(5, '0')}`);
     const created = await fetch(`${apiUrl}/v1/rollouts`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ userId: '1234567898765432', instanceIds: ids, force: true, concurrency: 20 }),
     });
     expect(created.status).toBe(202);
@@ -100,7 +104,7 @@ describe('the product end to end, with two worker processes', () => {
     const deadline = Date.now() + 120_000;
     do {
       await new Promise((r) => setTimeout(r, 250));
-      status = await (await fetch(apiUrl + location)).json();
+      status = await (await fetch(apiUrl + location, { headers: auth })).json();
     } while (status.status !== 'completed' && Date.now() < deadline);
 
     const expectedFailed = ids.filter((id) => isFailingInstance(SEED, id, 0.05));
@@ -112,7 +116,7 @@ describe('the product end to end, with two worker processes', () => {
     const failedIds: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await (await fetch(`${apiUrl}${location}/instances?state=failed&limit=500${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      const page: any = await (await fetch(`${apiUrl}${location}/instances?state=failed&limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: auth })).json();
       failedIds.push(...page.items.map((i: { instanceId: string }) => i.instanceId));
       cursor = page.nextCursor;
     } while (cursor);
@@ -123,7 +127,7 @@ describe('the product end to end, with two worker processes', () => {
     expect(withoutRequestId).toBe(0);
     expect(await db.installAttempt.count({ where: { rolloutId } })).toBe(1000);
 
-    const detail: any = await (await fetch(`${apiUrl}${location}/instances/${expectedFailed[0]}`)).json();
+    const detail: any = await (await fetch(`${apiUrl}${location}/instances/${expectedFailed[0]}`, { headers: auth })).json();
     expect(detail).toMatchObject({ state: 'failed', needsManualInstall: true, manualInstallReason: 'no_server_guard_agent' });
     expect(detail.attempts[0].requestId).toMatch(/^[0-9A-F-]{36}$/i);
 
@@ -135,7 +139,10 @@ describe('the product end to end, with two worker processes', () => {
     const workers = await db.installAttempt.groupBy({ by: ['workerId'], where: { rolloutId }, _count: true });
     expect(workers.length).toBe(2);
 
-    for (const p of processes) expect(p.output()).not.toContain(SECRET);
+    for (const p of processes) {
+      expect(p.output()).not.toContain(SECRET);
+      expect(p.output()).not.toContain(ADMIN_KEY);
+    }
   });
 
   it('stops every process on SIGTERM with exit code 0', async () => {

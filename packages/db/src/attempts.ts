@@ -53,6 +53,8 @@ export async function claimAttempt(
   },
 ): Promise<ClaimResult> {
   const now = input.now ?? new Date();
+  const fast = await claimPendingFast(db, input, now);
+  if (fast) return fast;
   return db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<ClaimRow[]>`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at AS instance_started_at, r.status::text AS rollout_status,
@@ -111,6 +113,34 @@ export async function claimAttempt(
   });
 }
 
+/**
+ * The common case in one statement: a `pending` instance of a `running` rollout whose in-progress time has not run
+ * out. For exactly those inputs the state machine's decision is `pending -> in_progress` (decideInstance, 'claim'),
+ * so the statement's WHERE clause is that decision's guard. Anything else (a stale in-flight attempt, a paused or
+ * cancelled rollout, a timeout) returns null and takes the general path, which asks the state machine.
+ */
+async function claimPendingFast(
+  db: Database,
+  input: { rolloutInstanceId: bigint; rolloutId: string; workerId: string; instanceTimeoutMs?: number | null },
+  now: Date,
+): Promise<ClaimResult | null> {
+  const timeoutMs = input.instanceTimeoutMs ?? null;
+  const rows = await db.$queryRaw<{ id: bigint; attempt_no: number }[]>`
+    WITH claimed AS (
+      UPDATE rollout_instance ri
+      SET state = 'in_progress', attempt_count = ri.attempt_count + 1, started_at = coalesce(ri.started_at, ${now}),
+          next_attempt_at = NULL, updated_at = ${now}
+      FROM rollout r
+      WHERE ri.id = ${input.rolloutInstanceId} AND ri.state = 'pending' AND r.id = ri.rollout_id AND r.status = 'running'
+        AND (${timeoutMs}::int IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => ${timeoutMs}::int / 1000.0) > ${now})
+      RETURNING ri.id, ri.attempt_count)
+    INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id)
+    SELECT id, ${input.rolloutId}::uuid, attempt_count, ${now}, ${input.workerId} FROM claimed
+    RETURNING id, attempt_no`;
+  const row = rows[0];
+  return row ? { kind: 'claimed', attemptId: row.id, attemptNo: row.attempt_no, abandonedAttemptNo: null } : null;
+}
+
 export type AttemptAnswer = {
   finishedAt: Date;
   durationMs: number;
@@ -154,29 +184,77 @@ export async function finishAttempt(
   },
 ): Promise<FinishResult> {
   const a = input.answer;
-  return db.$transaction(async (tx) => {
-    const recorded = await tx.$executeRaw`
-      UPDATE install_attempt SET
-        finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
-        error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
-        outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
-      WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')`;
-    if (recorded !== 1) return { kind: 'duplicate' };
+  const verdict = input.verdict ?? a.outcome;
+  const timeoutMs = input.instanceTimeoutMs ?? null;
+  const decidedAt = input.nextAttemptAt ?? a.finishedAt;
 
+  // Common case in one statement: the instance is in_progress on this very attempt, its rollout is running and its
+  // time has not run out. The state machine's decision for exactly those inputs is computed here and written with
+  // those inputs as the guard; if any does not hold, the general path below re-reads and asks again.
+  const expected = decideInstance('in_progress', { type: 'attempt_finished', outcome: verdict, attemptNo: input.attemptNo, maxAttempts: input.maxAttempts, rolloutStatus: 'running', timedOut: false });
+  if (expected.type === 'transition') {
+    const to = expected.to;
+    const isFinal = to !== 'pending';
+    const manual = to === 'failed' ? (input.manualInstallReason ?? null) : null;
+    const rows = await db.$queryRaw<{ recorded: bigint; moved: bigint }[]>`
+      WITH recorded AS (
+        UPDATE install_attempt SET
+          finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
+          error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
+          outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
+        WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')
+        RETURNING id),
+      moved AS (
+        UPDATE rollout_instance ri SET
+          state = ${to}::"InstanceState",
+          last_outcome = ${a.outcomeKind}, last_http_status = ${a.httpStatus}, last_error_code = ${a.errorCode},
+          last_error_message = ${a.errorMessage}, last_request_id = ${a.requestId},
+          next_attempt_at = ${isFinal ? null : input.nextAttemptAt},
+          finished_at = ${isFinal ? a.finishedAt : null},
+          needs_manual_install = ${manual !== null}, manual_install_reason = ${manual},
+          updated_at = now()
+        FROM rollout r
+        WHERE ri.id = ${input.rolloutInstanceId} AND EXISTS (SELECT 1 FROM recorded)
+          AND ri.state = 'in_progress' AND ri.attempt_count = ${input.attemptNo}
+          AND r.id = ri.rollout_id AND r.status = 'running'
+          AND (${timeoutMs}::int IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => ${timeoutMs}::int / 1000.0) > ${decidedAt})
+        RETURNING ri.id)
+      SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM moved) AS moved`;
+    const row = rows[0]!;
+    if (Number(row.recorded) === 0) return { kind: 'duplicate' };
+    if (Number(row.moved) === 1) return { kind: 'transitioned', to, reason: expected.reason };
+    // Recorded, but the instance is not where the fast path assumed: decide from what is there.
+    return moveInstanceAfterAnswer(db, input, verdict, timeoutMs, decidedAt);
+  }
+  const recorded = await db.$executeRaw`
+    UPDATE install_attempt SET
+      finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
+      error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
+      outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
+    WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')`;
+  if (recorded !== 1) return { kind: 'duplicate' };
+  return moveInstanceAfterAnswer(db, input, verdict, timeoutMs, decidedAt);
+}
+
+type FinishInput = Parameters<typeof finishAttempt>[1];
+
+/** The general path: lock the instance, read it and its rollout, ask the state machine, write with a guard. */
+async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict: AttemptVerdict, timeoutMs: number | null, decidedAt: Date): Promise<FinishResult> {
+  const a = input.answer;
+  return db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<{ state: InstanceState; attempt_count: number; started_at: Date | null; rollout_status: RolloutStatus }[]>`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at, r.status::text AS rollout_status
       FROM rollout_instance ri JOIN rollout r ON r.id = ri.rollout_id
       WHERE ri.id = ${input.rolloutInstanceId} FOR UPDATE OF ri`;
     const row = rows[0];
     if (!row || row.attempt_count !== input.attemptNo) return { kind: 'recorded_only' };
-    const timedOut = isTimedOut(row.started_at, input.instanceTimeoutMs ?? null, input.nextAttemptAt ?? a.finishedAt);
     const decision = decideInstance(row.state, {
       type: 'attempt_finished',
-      outcome: input.verdict ?? a.outcome,
+      outcome: verdict,
       attemptNo: input.attemptNo,
       maxAttempts: input.maxAttempts,
       rolloutStatus: row.rollout_status,
-      timedOut,
+      timedOut: isTimedOut(row.started_at, timeoutMs, decidedAt),
     });
     if (decision.type !== 'transition') return { kind: 'recorded_only' };
     const isFinal = decision.to !== 'pending';

@@ -57,11 +57,12 @@ export type AccountRateLimiterOptions = {
   minRatePerSecond?: number;
   /** Calls that may go at once after a quiet spell. Default 1 (smooth, no bursts). */
   burst?: number;
-  /** Requests per second added back per interval without throttling. Default maxRate / 10. */
+  /** Requests per second added back per interval without throttling. Default maxRate / 50 (at least 1). */
   additiveIncrease?: number;
   /** ms between additive increases. Default 1000. */
   increaseIntervalMs?: number;
-  /** ms during which further throttled answers do not halve the rate again. Default 1000. */
+  /** ms during which further throttled answers do not halve the rate again (answers to calls sent before the last
+   * decrease say nothing new). Default 200. */
   decreaseCooldownMs?: number;
   now?: () => number;
 };
@@ -90,9 +91,9 @@ export function createAccountRateLimiter(redis: Redis, options: AccountRateLimit
         String(max),
         String(options.minRatePerSecond ?? 1),
         kind,
-        String(options.additiveIncrease ?? Math.max(1, max / 10)),
+        String(options.additiveIncrease ?? Math.max(1, max / 50)),
         String(options.increaseIntervalMs ?? 1000),
-        String(options.decreaseCooldownMs ?? 1000),
+        String(options.decreaseCooldownMs ?? 200),
       ),
     );
   return {

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import type { RolloutPolicy } from '@fleet/rollout-domain';
+import { DEFAULT_RETRY_POLICY, DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT, defaultPolicy } from '@fleet/rollout-domain';
+
+/** A count of instances, or a share of the rollout such as "10%" or "2.5%". */
+export const countSpecSchema = z.union([
+  z.number().int().min(1).max(100_000),
+  z
+    .string()
+    .regex(/^(100|[1-9]?\d)(\.\d{1,2})?%$/, 'must be a number of instances or a percentage such as "10%"')
+    .refine((s) => Number(s.slice(0, -1)) > 0, 'a percentage must be above 0%') as z.ZodType<`${number}%`>,
+]);
+
+export const concurrencySchema = z.union([
+  z.number().int().min(1).max(10_000),
+  countSpecSchema.refine((v) => typeof v === 'string', 'a number of calls must be at most 10000') as z.ZodType<`${number}%`>,
+]);
+
+export const wavePlanSchema = z.union([
+  /** Explicit wave sizes; the last one repeats until every instance has a wave, e.g. [1, 5, "20%"]. */
+  z.strictObject({ sizes: z.array(countSpecSchema).min(1).max(100) }),
+  /** A canary wave, then each wave growthFactor times the previous. */
+  z.strictObject({ canary: countSpecSchema, growthFactor: z.number().min(1.1).max(10) }),
+]);
+
+export const abortPolicySchema = z.strictObject({
+  /** Cancel the rest once failed / finished reaches this percentage... */
+  failureThresholdPercent: z.number().gt(0).max(100),
+  /** ...and at least this many instances have finished. */
+  minFinished: z.number().int().min(1).max(100_000).default(10),
+});
+
+export const retryPatchSchema = z.strictObject({
+  maxAttempts: z.number().int().min(1).max(10).optional(),
+  baseDelayMs: z.number().int().min(10).max(600_000).optional(),
+  maxDelayMs: z.number().int().min(10).max(3_600_000).optional(),
+});
+
+/** Policy fields accepted when a rollout is created (all optional, with defaults). */
+export const policyFields = {
+  /** Most NodeInstall calls in flight for this rollout across all workers: a number (1..10000) or a share ("10%"). */
+  concurrency: concurrencySchema.default(50),
+  waves: wavePlanSchema.optional(),
+  /** A finished wave lets the next start only at or above this success rate (percent). */
+  waveSuccessThresholdPercent: z.number().min(0).max(100).default(DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT),
+  abort: abortPolicySchema.optional(),
+  /** Longest time from an instance's first call to its final state, in ms; past it the instance fails (timed out). */
+  instanceTimeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).optional(),
+};
+
+/** PATCH /v1/rollouts/:id: any of the live-changeable policy fields; null removes an optional one. */
+export const patchRolloutSchema = z
+  .strictObject({
+    concurrency: concurrencySchema.optional(),
+    retry: retryPatchSchema.optional(),
+    waveSuccessThresholdPercent: z.number().min(0).max(100).optional(),
+    abort: abortPolicySchema.nullable().optional(),
+    instanceTimeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).nullable().optional(),
+  })
+  .refine((p) => Object.keys(p).length > 0, { message: 'name at least one policy field to change' });
+export type PatchRolloutBody = z.output<typeof patchRolloutSchema>;
+
+/** The policy a new rollout runs with. */
+export function policyFromCreateBody(body: {
+  concurrency: number | `${number}%`;
+  retry: RolloutPolicy['retry'];
+  waves?: RolloutPolicy['waves'] | undefined;
+  waveSuccessThresholdPercent: number;
+  abort?: RolloutPolicy['abort'] | undefined;
+  instanceTimeoutMs?: number | undefined;
+}): RolloutPolicy {
+  return {
+    ...defaultPolicy(),
+    concurrency: body.concurrency,
+    retry: { ...DEFAULT_RETRY_POLICY, ...body.retry },
+    waves: body.waves ?? null,
+    waveSuccessThresholdPercent: body.waveSuccessThresholdPercent,
+    abort: body.abort ?? null,
+    instanceTimeoutMs: body.instanceTimeoutMs ?? null,
+  };
+}
+
+/** The policy after a PATCH. */
+export function applyPolicyPatch(current: RolloutPolicy, patch: PatchRolloutBody): RolloutPolicy {
+  const retry = { ...current.retry, ...(patch.retry ?? {}) };
+  if (retry.maxDelayMs < retry.baseDelayMs) retry.maxDelayMs = retry.baseDelayMs;
+  return {
+    ...current,
+    ...(patch.concurrency !== undefined ? { concurrency: patch.concurrency } : {}),
+    ...(patch.waveSuccessThresholdPercent !== undefined ? { waveSuccessThresholdPercent: patch.waveSuccessThresholdPercent } : {}),
+    ...(patch.abort !== undefined ? { abort: patch.abort } : {}),
+    ...(patch.instanceTimeoutMs !== undefined ? { instanceTimeoutMs: patch.instanceTimeoutMs } : {}),
+    retry,
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * The per-account rate, shared by two worker pools, binds where it should, and adapts to Alibaba's throttling:
+ * down on Throttling answers (multiplicative), back up while calls succeed (additive).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createAccountRateLimiter } from '@fleet/limits';
+import type { WorkerHarness } from './support.ts';
+import { instanceIds, startHarness, USER_ID } from './support.ts';
+
+let h: WorkerHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function maxCallsInAnySecond(h: WorkerHarness): Promise<number> {
+  const rows = await h.db.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*) AS n FROM install_attempt GROUP BY date_trunc('second', started_at) ORDER BY n DESC LIMIT 1`;
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe('per-account rate limit', () => {
+  it('holds across two worker pools: no second sees more calls than the rate allows', async () => {
+    h = await startHarness({ latencyMs: 5, throttleQps: 55 });
+    const rolloutId = await h.createRollout(instanceIds(240, 'i-rt'), { concurrency: 50 });
+    await Promise.all([h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1 }), h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1 })]);
+    const started = Date.now();
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    const seconds = (Date.now() - started) / 1000;
+    expect(h.sim.stats().throttled).toBe(0);
+    expect(await maxCallsInAnySecond(h)).toBeLessThanOrEqual(51);
+    // the limit was what slowed it down: 240 calls at 50/s cannot finish in much under 4.8 s
+    expect(seconds).toBeGreaterThanOrEqual(4.2);
+  });
+
+  it('halves the account rate on Throttling answers and recovers it while calls succeed', async () => {
+    // Alibaba allows 30/s for this account but we believe 200/s: we get throttled and must slow down.
+    h = await startHarness({ latencyMs: 5, throttleQps: 30 });
+    const rolloutId = await h.createRollout(instanceIds(300, 'i-am'), { concurrency: 40, retry: { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 400 } });
+    await h.startPool({ accountRateLimitRps: 200, accountRateBurst: 1 });
+    await h.waitForRolloutStatus(rolloutId, 'completed', 120_000);
+    const limiter = createAccountRateLimiter(h.redis, { prefix: h.prefix, maxRatePerSecond: 200 });
+    const stats = h.sim.stats();
+    expect(stats.throttled).toBeGreaterThan(0);
+    const throttledAttempts = await h.db.installAttempt.count({ where: { outcomeKind: 'throttled' } });
+    expect(throttledAttempts).toBe(stats.throttled);
+    // A client that kept to 200/s against a 30/s account would see ~85% of its calls throttled; adapting keeps
+    // it to a fraction of that.
+    expect(stats.throttled / (stats.throttled + 300)).toBeLessThan(0.5);
+    expect(await h.db.rolloutInstance.count({ where: { rolloutId, state: 'succeeded' } })).toBe(300);
+    const adapted = await limiter.currentRate(USER_ID);
+    expect(adapted).toBeLessThan(200);
+  });
+
+  it('adapts in Redis, shared by every limiter instance: multiplicative decrease once per cooldown, additive increase per interval', async () => {
+    h = await startHarness();
+    let clock = 1_000_000;
+    const make = () => createAccountRateLimiter(h!.redis, { prefix: h!.prefix, maxRatePerSecond: 100, additiveIncrease: 10, increaseIntervalMs: 1000, decreaseCooldownMs: 1000, now: () => clock });
+    const one = make();
+    const two = make();
+    expect(await one.currentRate('9999999999999999')).toBe(100);
+    expect(await one.onThrottled('9999999999999999')).toBe(50);
+    expect(await two.onThrottled('9999999999999999')).toBe(50); // same burst of throttling: counted once
+    clock += 1000;
+    expect(await two.onThrottled('9999999999999999')).toBe(25);
+    clock += 500;
+    expect(await one.onSuccess('9999999999999999')).toBe(25); // too soon after the decrease
+    clock += 600;
+    expect(await one.onSuccess('9999999999999999')).toBe(35);
+    expect(await two.currentRate('9999999999999999')).toBe(35);
+    // tokens: at 35/s a second call right after the first must wait about 1000/35 ms
+    expect(await one.take('9999999999999999')).toBe(0);
+    const wait = await two.take('9999999999999999');
+    expect(wait).toBeGreaterThan(20);
+    expect(wait).toBeLessThanOrEqual(29);
+  });
+});
