@@ -2,3 +2,5 @@ export { createGlobalConcurrency } from './global-concurrency.ts';
 export type { GlobalConcurrency, GlobalConcurrencyOptions } from './global-concurrency.ts';
 export { createAccountRateLimiter } from './account-rate-limiter.ts';
 export type { AccountRateLimiter, AccountRateLimiterOptions } from './account-rate-limiter.ts';
+export { readLimitsInForce } from './limits-view.ts';
+export type { LimitsInForce } from './limits-view.ts';

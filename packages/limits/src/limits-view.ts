@@ -1,0 +1,21 @@
+import type { Redis } from 'ioredis';
+
+export type LimitsInForce = {
+  /** Most calls in flight over all rollouts and workers, as the workers were configured (null: no worker yet). */
+  globalConcurrency: number | null;
+  /** The configured per-account rate, requests per second. */
+  accountRateLimitRps: number | null;
+  /** The account's rate now, after adapting to throttling. */
+  accountRateNowRps: number | null;
+};
+
+/** What the workers publish about the limits in force, and one account's adapted rate, for status answers. */
+export async function readLimitsInForce(redis: Redis, prefix: string, userId: string): Promise<LimitsInForce> {
+  const [config, rate] = await Promise.all([redis.hgetall(`${prefix}:limits:config`), redis.hget(`${prefix}:limits:account:${userId}`, 'rate')]);
+  const configured = config.accountRateLimitRps ? Number(config.accountRateLimitRps) : null;
+  return {
+    globalConcurrency: config.globalConcurrency ? Number(config.globalConcurrency) : null,
+    accountRateLimitRps: configured,
+    accountRateNowRps: rate !== null ? Math.min(Number(rate), configured ?? Number(rate)) : configured,
+  };
+}

@@ -1,0 +1,49 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import { createAccountRateLimiter, createGlobalConcurrency, readLimitsInForce } from '../src/index.ts';
+
+const redis = new Redis(testRedisUrl());
+const prefix = uniquePrefix('limits');
+afterAll(async () => {
+  await deleteKeysWithPrefix(prefix);
+  await redis.quit();
+});
+
+describe('global concurrency', () => {
+  it('never grants more than the cap, across limiter instances, and frees expired leases of dead holders', async () => {
+    let clock = 1_000;
+    const a = createGlobalConcurrency(redis, { prefix: `${prefix}-cap`, cap: 3, leaseMs: 5000, now: () => clock });
+    const b = createGlobalConcurrency(redis, { prefix: `${prefix}-cap`, cap: 3, leaseMs: 5000, now: () => clock });
+    const tokens = await Promise.all([a.tryAcquire('r1'), b.tryAcquire('r1'), a.tryAcquire('r1'), b.tryAcquire('r1')]);
+    expect(tokens.filter((t) => t !== null)).toHaveLength(3);
+    expect(await a.inFlight()).toBe(3);
+    await a.release(tokens.find((t) => t !== null)!);
+    expect(await b.tryAcquire('r1')).not.toBeNull();
+    expect(await b.tryAcquire('r1')).toBeNull();
+    clock += 6000; // every holder died: leases ran out
+    expect(await a.tryAcquire('r1')).not.toBeNull();
+    expect(await a.inFlight()).toBe(1);
+  });
+
+  it('keeps a rollout at its fair share while another rollout is waiting', async () => {
+    const clock = 1_000;
+    const g = createGlobalConcurrency(redis, { prefix: `${prefix}-fair`, cap: 4, leaseMs: 60_000, now: () => clock });
+    const first = [await g.tryAcquire('big'), await g.tryAcquire('big'), await g.tryAcquire('big'), await g.tryAcquire('big')];
+    expect(first.every((t) => t !== null)).toBe(true); // nobody waiting: all free capacity may be used
+    expect(await g.tryAcquire('small')).toBeNull(); // full: small is refused and now counts as waiting
+    await g.release(first[0]!);
+    expect(await g.tryAcquire('big')).toBeNull(); // big holds 3 >= fair share 2 while small waits
+    expect(await g.tryAcquire('small')).not.toBeNull();
+  });
+});
+
+describe('limits in force', () => {
+  it('reads the configuration workers publish and an account adapted rate', async () => {
+    await redis.hset(`${prefix}:limits:config`, { globalConcurrency: 500, accountRateLimitRps: 50 });
+    expect(await readLimitsInForce(redis, prefix, '1234567898765432')).toEqual({ globalConcurrency: 500, accountRateLimitRps: 50, accountRateNowRps: 50 });
+    const limiter = createAccountRateLimiter(redis, { prefix, maxRatePerSecond: 50 });
+    await limiter.onThrottled('1234567898765432');
+    expect((await readLimitsInForce(redis, prefix, '1234567898765432')).accountRateNowRps).toBe(25);
+  });
+});
