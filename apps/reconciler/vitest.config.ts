@@ -5,5 +5,8 @@ export default defineConfig({
     globalSetup: ['../../packages/testing/src/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // The acceptance tests each run several worker/API/reconciler processes against timing (stale attempts, lock
+    // expiry, verification windows); one file at a time keeps them from starving each other of CPU.
+    fileParallelism: false,
   },
 });

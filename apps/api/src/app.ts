@@ -5,10 +5,21 @@ import { DependencyUnavailableError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { isDatabaseUnavailableError } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
+import { accessLog } from './http/access-log.ts';
+import { authenticate, rolloutTenancyGuard } from './http/auth.ts';
+import { jsonBodyGuard, requireJsonWhenBodyPresent } from './http/json-guard.ts';
 import { notFoundHandler, problemErrorHandler } from './http/problem.ts';
+import { rateLimitPerKey } from './http/rate-limit.ts';
 import { requestId } from './http/request-id.ts';
-import { healthRoutes } from './routes/health.ts';
-import { rolloutRoutes } from './routes/rollouts.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { apiKeyOperations, apiKeyRoutes } from './routes/api-keys.ts';
+import { docsOperations, docsRoutes } from './routes/docs.ts';
+import { healthOperations, healthRoutes } from './routes/health.ts';
+import { rolloutOperations, rolloutRoutes } from './routes/rollouts.ts';
+import { manualInstallFlagOperations, manualInstallFlagRoutes } from './routes/manual-install-flags.ts';
+import { rolloutReportOperations, rolloutReportRoutes } from './routes/rollout-report.ts';
+import { rolloutRetryOperations, rolloutRetryRoutes } from './routes/rollout-retry.ts';
+import { rolloutControlOperations, rolloutControlRoutes } from './routes/rollout-control.ts';
 
 export type ApiDeps = {
   db: Database;
@@ -18,6 +29,8 @@ export type ApiDeps = {
   queuePrefix: string;
   maxInstancesPerRollout: number;
   bodyLimitBytes: number;
+  /** Requests per API key per window (0: off). Default 600 per 60,000 ms. */
+  rateLimit?: { limit: number; windowMs?: number };
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -27,14 +40,28 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestId);
-  app.use((_req, res, next) => {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Cache-Control', 'no-store');
-    next();
-  });
-  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true }));
+  app.use(securityHeaders);
+  app.use(accessLog(deps.logger));
   app.use(healthRoutes(deps));
+  app.use(docsRoutes({ operations: () => [...healthOperations, ...docsOperations, ...rolloutOperations(deps.maxInstancesPerRollout), ...rolloutControlOperations, ...apiKeyOperations, ...rolloutReportOperations, ...rolloutRetryOperations, ...manualInstallFlagOperations] }));
+  // Everything under /v1, including routes added below later: a key first (before a body is even read), then its
+  // rate limit, then the body (JSON only, size and nesting limited, no prototype keys).
+  app.use(
+    '/v1',
+    authenticate(deps),
+    rateLimitPerKey(deps, { limit: deps.rateLimit?.limit ?? 600, windowMs: deps.rateLimit?.windowMs ?? 60_000, prefix: deps.queuePrefix }),
+    requireJsonWhenBodyPresent,
+    express.json({ limit: deps.bodyLimitBytes, strict: true }),
+    jsonBodyGuard,
+  );
+  // Another tenant's rollout is a 404 for every route under it, whoever wrote the route.
+  app.use('/v1/rollouts/:id', rolloutTenancyGuard(deps));
   app.use(rolloutRoutes(deps));
+  app.use(rolloutControlRoutes(deps));
+  app.use(rolloutReportRoutes(deps));
+  app.use(rolloutRetryRoutes(deps));
+  app.use(manualInstallFlagRoutes(deps));
+  app.use(apiKeyRoutes(deps));
   app.use(notFoundHandler);
   // Postgres unreachable mid-request: a 503 the client may retry, not a 500.
   const databaseUnavailable: ErrorRequestHandler = (error, _req, _res, next) => {

@@ -13,6 +13,19 @@ export const apiConfigSchema = z.object({
   /** Largest accepted request body, in bytes. 100,000 instance ids of 22 characters take about 2.7 MB. */
   BODY_LIMIT_BYTES: env.positiveInt(8 * 1024 * 1024),
   DB_POOL_MAX: env.positiveInt(10),
+  /**
+   * The first admin key: stored (hashed) at start as an admin key for every account. Unset: no bootstrap key (make
+   * keys with `npm run create-api-key`). 32 to 512 RFC 6750 token characters; an empty value counts as unset.
+   */
+  FLEET_ADMIN_API_KEY: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._~+/=-]{32,512}$/, 'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (e.g. the output of `openssl rand -base64 32`)')
+      .optional(),
+  ),
+  /** Requests per API key per minute (a fixed window kept in Redis, shared by every API process); 0 turns it off. */
+  API_RATE_LIMIT_PER_MINUTE: env.nonNegativeInt(600),
   LOG_LEVEL: env.logLevel(),
 });
 

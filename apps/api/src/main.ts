@@ -4,10 +4,13 @@ import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
 import { createApp } from './app.ts';
+import { storeBootstrapAdminKey } from './bootstrap-admin-key.ts';
 import { loadApiConfig } from './config.ts';
+import { answerClientErrorsWithProblems } from './http/client-error.ts';
 
 const config = loadApiConfig(process.env);
-const logger = createLogger({ service: 'api', level: config.LOG_LEVEL });
+// The bootstrap key is masked by value wherever it would appear, like the AccessKey secret in the worker.
+const logger = createLogger({ service: 'api', level: config.LOG_LEVEL, secrets: config.FLEET_ADMIN_API_KEY ? [config.FLEET_ADMIN_API_KEY] : [] });
 logger.info('starting api', { config: redactConfig(config) });
 
 const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
@@ -19,10 +22,21 @@ const app = createApp({
   queuePrefix: config.QUEUE_PREFIX,
   maxInstancesPerRollout: config.MAX_INSTANCES_PER_ROLLOUT,
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
+  rateLimit: { limit: config.API_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
 });
+
+if (config.FLEET_ADMIN_API_KEY) {
+  const stored = storeBootstrapAdminKey(db, config.FLEET_ADMIN_API_KEY, logger).catch((error: unknown) => {
+    logger.error('could not store the bootstrap admin api key', { error });
+    process.exit(1);
+  });
+  // Wait briefly so the key works from the first request; if Postgres is down it keeps trying in the background.
+  await Promise.race([stored, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+}
 
 const server: Server = app.listen(config.PORT, config.HOST, () => logger.info('api listening', { port: config.PORT, host: config.HOST }));
 server.keepAliveTimeout = 65_000;
+answerClientErrorsWithProblems(server);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DEFAULT_RETRY_POLICY, INSTANCE_STATES } from '@fleet/rollout-domain';
+import { policyFields } from './rollout-policy-schemas.ts';
+import { DEFAULT_RETRY_POLICY, INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/rollout-domain';
 
 /** An Alibaba account UID: 16 digits, kept as a string (it does not fit a JS number exactly). */
 export const userIdSchema = z.string().regex(/^\d{16}$/, 'must be a 16-digit Alibaba Cloud account UserId');
@@ -24,9 +25,9 @@ export function createRolloutSchema(maxInstances: number) {
     instanceIds: z.array(instanceIdSchema).min(1, 'must list at least one instance id').max(maxInstances, `must list at most ${maxInstances} instance ids`),
     /** Reinstall even where the agent already runs. */
     force: z.boolean().default(false),
-    /** Most NodeInstall calls in flight for this rollout, across all workers. */
-    concurrency: z.number().int().min(1).max(10_000).default(50),
     retry: retryPolicySchema.default({ ...DEFAULT_RETRY_POLICY }),
+    /** concurrency (a number or "10%"), waves, waveSuccessThresholdPercent, abort, instanceTimeoutMs. */
+    ...policyFields,
   });
 }
 export type CreateRolloutBody = z.output<ReturnType<typeof createRolloutSchema>>;
@@ -39,5 +40,16 @@ export const listInstancesQuerySchema = z.strictObject({
   cursor: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be a cursor returned by a previous page')
+    .optional(),
+});
+
+export const listRolloutsQuerySchema = z.strictObject({
+  /** Only this account's rollouts (404 when the API key may not see it). */
+  userId: userIdSchema.optional(),
+  status: z.enum(ROLLOUT_STATUSES as [string, ...string[]]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be a cursor returned by a previous page')
     .optional(),
 });

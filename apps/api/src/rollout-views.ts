@@ -1,8 +1,11 @@
 import type { AttemptRecord, InstanceCounts, InstanceRecord, RolloutRecord } from '@fleet/db';
+import type { LimitsInForce } from '@fleet/limits';
+import type { RolloutProgress } from '@fleet/rollout-domain';
 
 /** JSON shapes of the public API. Dates as ISO strings, database ids never shown. */
 
-export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts) {
+/** `progress` (done / total, rate over the last minute, ETA) is shown when given (GET /v1/rollouts/:id). */
+export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts, progress?: RolloutProgress, limitsInForce?: LimitsInForce | null) {
   return {
     id: rollout.id,
     userId: rollout.userId,
@@ -11,11 +14,21 @@ export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts) {
     force: rollout.force,
     concurrency: rollout.concurrency,
     policy: rollout.policy,
+    /** The wave now allowed to run, of how many. */
+    wave: { current: rollout.currentWave, count: rollout.waveCount },
+    /** The limits this rollout runs under: its own concurrency, the global cap and its account's rate. */
+    limits: {
+      concurrency: rollout.concurrency,
+      globalConcurrency: limitsInForce?.globalConcurrency ?? null,
+      accountRateLimitRps: limitsInForce?.accountRateLimitRps ?? null,
+      accountRateNowRps: limitsInForce?.accountRateNowRps ?? null,
+    },
     counts,
     createdAt: rollout.createdAt.toISOString(),
     updatedAt: rollout.updatedAt.toISOString(),
     finishedAt: rollout.finishedAt?.toISOString() ?? null,
     enqueued: rollout.enqueuedAt !== null,
+    ...(progress ? { progress } : {}),
   };
 }
 
@@ -69,4 +82,32 @@ export function encodeCursor(id: bigint): string {
 export function decodeCursor(cursor: string): bigint | null {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   return /^\d{1,19}$/.test(text) ? BigInt(text) : null;
+}
+
+/** A rollout in a listing: without counts per state, which would cost a query per rollout. */
+export function rolloutSummaryView(rollout: RolloutRecord) {
+  return {
+    id: rollout.id,
+    userId: rollout.userId,
+    status: rollout.status,
+    statusReason: rollout.statusReason,
+    force: rollout.force,
+    concurrency: rollout.concurrency,
+    totalInstances: rollout.totalInstances,
+    createdAt: rollout.createdAt.toISOString(),
+    updatedAt: rollout.updatedAt.toISOString(),
+    finishedAt: rollout.finishedAt?.toISOString() ?? null,
+    enqueued: rollout.enqueuedAt !== null,
+  };
+}
+
+/** Cursor of the rollout listing: the last rollout's creation time (ms) and id. */
+export function encodeRolloutCursor(position: { createdAt: Date; id: string }): string {
+  return Buffer.from(`${position.createdAt.getTime()}.${position.id}`, 'utf8').toString('base64url');
+}
+
+/** Decodes a cursor made by encodeRolloutCursor; null when it is not one. */
+export function decodeRolloutCursor(cursor: string): { createdAt: Date; id: string } | null {
+  const match = /^(\d{1,15})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return match ? { createdAt: new Date(Number(match[1])), id: match[2]! } : null;
 }

@@ -220,3 +220,34 @@ describe('health', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
 });
+
+describe('GET /v1/rollouts', () => {
+  it('lists the rollouts newest first in pages, filters by account and status, and rejects a forged cursor', async () => {
+    const other = '9999999999999999';
+    const mine: string[] = [];
+    for (let i = 0; i < 5; i++) mine.push((await api.request('POST', '/v1/rollouts', { userId: other, instanceIds: [`i-list${i}`] })).body.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { status: number; body: any } = await api.request('GET', `/v1/rollouts?userId=${other}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.items.map((r: { id: string }) => r.id));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    // Newest first; rollouts made in the same millisecond are ordered by id.
+    const expected = (await api.db.rollout.findMany({ where: { userId: other }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })).map((r) => r.id);
+    expect(seen).toEqual(expected);
+    expect(new Set(seen)).toEqual(new Set(mine));
+    const first = (await api.request('GET', `/v1/rollouts?userId=${other}&limit=1`)).body.items[0];
+    expect(first).toMatchObject({ id: expected[0], userId: other, status: 'running', totalInstances: 1, enqueued: true });
+    await api.db.rollout.update({ where: { id: mine[0]! }, data: { status: 'cancelled' } });
+    const cancelled = await api.request('GET', `/v1/rollouts?userId=${other}&status=cancelled`);
+    expect(cancelled.body.items.map((r: { id: string }) => r.id)).toEqual([mine[0]]);
+    for (const bad of ['status=done', 'limit=0', 'limit=201', 'cursor=abc', 'userId=123', 'sort=id', 'limit=1&limit=2']) {
+      const res = await api.request('GET', `/v1/rollouts?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect(res.body.code).toBe('validation_failed');
+    }
+  });
+});

@@ -1,28 +1,55 @@
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import { createDatabase } from '@fleet/db';
-import type { Database } from '@fleet/db';
+import { createApiKey, createDatabase, generateApiKey } from '@fleet/db';
+import type { ApiRole, Database } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
 import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createApp } from '../src/app.ts';
+import { answerClientErrorsWithProblems } from '../src/http/client-error.ts';
+
+export type ApiResponse = { status: number; headers: Headers; body: any };
 
 export type ApiHarness = {
   url: string;
+  /** The Express app itself (to read its registered routes). */
+  app: Express;
   db: Database;
   redis: Redis;
   prefix: string;
   logLines: string[];
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  /** An admin key for every account, made for this harness. */
+  adminKey: string;
+  /** A request with the harness's admin key, unless `headers` carries its own `authorization`. */
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  /** A request with `key` as Bearer key, or with no Authorization header when `key` is null. */
+  requestAs(key: string | null, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  /** Makes a key straight in the database (not through the API) and returns it. */
+  createKey(role: ApiRole, accounts: readonly string[] | 'all', name?: string): Promise<{ id: string; key: string }>;
   close(): Promise<void>;
 };
 
+export type StartApiOptions = {
+  redisUrl?: string;
+  /** A database URL to use instead of a fresh test database (e.g. one nobody listens on). No admin key is stored. */
+  databaseUrl?: string;
+  maxInstancesPerRollout?: number;
+  bodyLimitBytes?: number;
+  /** Default: effectively off (1,000,000 per minute), so tests that are not about it never meet it. */
+  rateLimit?: { limit: number; windowMs?: number };
+  /** Run a second API process over the same database and Redis prefix as this one (as several processes do). */
+  sharedWith?: ApiHarness;
+};
+
 /** The real API on a port of its own, over a private database and a private BullMQ prefix. */
-export async function startApi(options: { redisUrl?: string; maxInstancesPerRollout?: number } = {}): Promise<ApiHarness> {
-  const testDb: TestDatabase = await createTestDatabase();
+export async function startApi(options: StartApiOptions = {}): Promise<ApiHarness> {
+  const shared = options.sharedWith as (ApiHarness & { dbUrl?: string }) | undefined;
+  const testDb: TestDatabase | null = shared || options.databaseUrl ? null : await createTestDatabase();
+  const dbUrl = shared?.dbUrl ?? options.databaseUrl ?? testDb!.url;
   const logLines: string[] = [];
   const logger = createLogger({
     service: 'api-test',
@@ -34,47 +61,72 @@ export async function startApi(options: { redisUrl?: string; maxInstancesPerRoll
       },
     }),
   });
-  const db = createDatabase({ url: testDb.url, poolMax: 5 });
+  const db = createDatabase({ url: dbUrl, poolMax: 5 });
   const redis = createRedisConnection(options.redisUrl ?? testRedisUrl(), 'producer', logger);
   await new Promise<void>((resolve) => {
     if (redis.status === 'ready') resolve();
     redis.once('ready', () => resolve());
     redis.once('error', () => resolve());
   });
-  const prefix = uniquePrefix('api');
-  const app = createApp({ db, redis, logger, queuePrefix: prefix, maxInstancesPerRollout: options.maxInstancesPerRollout ?? 100_000, bodyLimitBytes: 8 * 1024 * 1024 });
+  const prefix = shared?.prefix ?? uniquePrefix('api');
+  const app = createApp({
+    db,
+    redis,
+    logger,
+    queuePrefix: prefix,
+    maxInstancesPerRollout: options.maxInstancesPerRollout ?? 100_000,
+    bodyLimitBytes: options.bodyLimitBytes ?? 8 * 1024 * 1024,
+    rateLimit: options.rateLimit ?? { limit: 1_000_000 },
+  });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
+  answerClientErrorsWithProblems(server);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const createKey: ApiHarness['createKey'] = async (role, accounts, name = `test ${role}`) => {
+    const { record, key } = await createApiKey(db, { name, role, userIds: accounts === 'all' ? [] : accounts, allAccounts: accounts === 'all', createdById: null });
+    return { id: record.id, key };
+  };
+  const adminKey = shared?.adminKey ?? (options.databaseUrl ? generateApiKey() : (await createKey('admin', 'all', 'test admin')).key);
+  const requestAs: ApiHarness['requestAs'] = async (key, method, path, body, headers = {}) => {
+    const init: RequestInit = {
+      method,
+      headers: { ...(key === null ? {} : { authorization: `Bearer ${key}` }), ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+    };
+    if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    const res = await fetch(url + path, init);
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      /* not JSON: keep the text */
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
+  };
+  const harness: ApiHarness & { dbUrl: string } = {
     url,
+    app,
+    dbUrl,
     db,
     redis,
     prefix,
     logLines,
-    async request(method, path, body, headers = {}) {
-      const init: RequestInit = { method, headers: { ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers } };
-      if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-      const res = await fetch(url + path, init);
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        /* not JSON: keep the text */
-      }
-      return { status: res.status, headers: res.headers, body: parsed };
-    },
+    adminKey,
+    request: (method, path, body, headers = {}) =>
+      requestAs(Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? null : adminKey, method, path, body, headers),
+    requestAs,
+    createKey,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await deleteKeysWithPrefix(prefix);
+      if (!shared) await deleteKeysWithPrefix(prefix);
       if (redis.status === 'ready') await redis.quit();
       else redis.disconnect();
       await db.$disconnect();
-      await testDb.drop();
+      await testDb?.drop();
     },
   };
+  return harness;
 }
 
 export function instanceIds(n: number, prefix = 'i-bp'): string[] {

@@ -2,6 +2,8 @@
  * fleet: operator commands.
  *   up       create and migrate the database, then run simulator, api, worker and reconciler together
  *   migrate  create the database if needed and apply the committed migrations
+ *   create-api-key --name <name> --role viewer|operator|admin (--user-id <UserId> ... | --all-accounts)
+ *            make an API key in the database and print it once (stdout: the key alone)
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -9,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_DEFAULTS, parseConfig, z } from '@fleet/config';
 import { createLogger } from '@fleet/logger';
+import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -69,8 +72,21 @@ const command = process.argv[2];
 try {
   if (command === 'up') await up();
   else if (command === 'migrate') await migrate();
-  else {
-    process.stderr.write('usage: fleet up | migrate\n');
+  else if (command === 'create-api-key') {
+    let created;
+    try {
+      created = await createApiKeyCommand(config.DATABASE_URL, process.argv.slice(3));
+    } catch (error) {
+      process.stderr.write(`create-api-key: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(2);
+    }
+    process.stdout.write(`${created.key}\n`);
+    process.stderr.write(
+      `made API key ${created.id} (${created.keyPrefix}...), role ${created.role}, ${created.allAccounts ? 'every account' : `accounts ${created.userIds.join(', ')}`}.\n` +
+        'It is shown this once: store it now. Use it as "Authorization: Bearer <key>".\n',
+    );
+  } else {
+    process.stderr.write(`usage: fleet up | migrate | create-api-key\n${CREATE_API_KEY_USAGE}\n`);
     process.exit(2);
   }
 } catch (error) {

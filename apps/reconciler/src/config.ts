@@ -9,6 +9,26 @@ export const reconcilerConfigSchema = z.object({
   RECONCILE_INTERVAL_MS: env.positiveInt(10_000),
   /** A rollout recorded this long ago, in ms, whose enqueue never finished, is enqueued by the reconciler. */
   ENQUEUE_GRACE_MS: env.positiveInt(15_000),
+  /**
+   * An unfinished NodeInstall attempt older than this, in ms, belongs to a dead worker: its instance's lost job is
+   * re-enqueued. The workers' CMS_TIMEOUT_MS plus their 5000 ms grace (default 10000 + 5000).
+   */
+  RECONCILE_STALE_ATTEMPT_MS: env.positiveInt(15_000),
+  /** Closed rollouts are still looked after (flags, leftover jobs, verification arming) this long after they end, in ms. */
+  RECONCILE_LOOKBACK_MS: env.positiveInt(86_400_000),
+  /** Time the agent has to report `running` in NodeStatus after a successful NodeInstall (or a resolved flag), in ms. */
+  VERIFY_WINDOW_MS: env.positiveInt(600_000),
+  /** Most instances whose agent status is checked per pass (NodeStatusList, 50 ids per call). */
+  VERIFY_BATCH_SIZE: env.positiveInt(5000),
+  /** The CloudMonitor endpoint for NodeStatusList. Default: the local simulator. */
+  CMS_ENDPOINT: env.url(`http://127.0.0.1:${LOCAL_DEFAULTS.simulatorPort}/`),
+  CMS_ACCESS_KEY_ID: z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId),
+  CMS_ACCESS_KEY_SECRET: z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret),
+  /** STS token, when the AccessKey pair is temporary. */
+  CMS_SECURITY_TOKEN: z.string().min(1).optional(),
+  /** Deadline of one NodeStatusList call, in ms. */
+  CMS_TIMEOUT_MS: env.positiveInt(10_000),
+  CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
   RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   LOG_LEVEL: env.logLevel(),
 });

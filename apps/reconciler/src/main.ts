@@ -1,3 +1,4 @@
+import { createCmsClient } from '@fleet/cms-client';
 import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
@@ -7,19 +8,34 @@ import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
 
 const config = loadReconcilerConfig(process.env);
-const logger = createLogger({ service: 'reconciler', level: config.LOG_LEVEL });
+const logger = createLogger({ service: 'reconciler', level: config.LOG_LEVEL, secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''] });
 logger.info('starting reconciler', { config: redactConfig(config) });
 
 const db = createDatabase({ url: config.DATABASE_URL, poolMax: 5, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
 const redis = createRedisConnection(config.REDIS_URL, 'control', logger);
+const cms = createCmsClient({
+  endpoint: config.CMS_ENDPOINT,
+  credentials: {
+    accessKeyId: config.CMS_ACCESS_KEY_ID,
+    accessKeySecret: config.CMS_ACCESS_KEY_SECRET,
+    ...(config.CMS_SECURITY_TOKEN ? { securityToken: config.CMS_SECURITY_TOKEN } : {}),
+  },
+  timeoutMs: config.CMS_TIMEOUT_MS,
+  method: config.CMS_METHOD,
+});
 const reconciler = createReconciler({
   db,
   redis,
   prefix: config.QUEUE_PREFIX,
   logger,
+  cms,
   lease: createLeaderLease(redis, { key: `${config.QUEUE_PREFIX}:reconciler:leader`, holder: config.RECONCILER_ID, ttlMs: Math.max(30_000, config.RECONCILE_INTERVAL_MS * 3) }),
   intervalMs: config.RECONCILE_INTERVAL_MS,
   enqueueGraceMs: config.ENQUEUE_GRACE_MS,
+  staleAttemptMs: config.RECONCILE_STALE_ATTEMPT_MS,
+  verifyWindowMs: config.VERIFY_WINDOW_MS,
+  verifyBatchSize: config.VERIFY_BATCH_SIZE,
+  lookbackMs: config.RECONCILE_LOOKBACK_MS,
 });
 reconciler.start();
 logger.info('reconciler started', { intervalMs: config.RECONCILE_INTERVAL_MS });
@@ -33,7 +49,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info('stopping reconciler', { signal });
   await reconciler.stop();
-  await Promise.allSettled([db.$disconnect(), redis.quit()]);
+  await Promise.allSettled([cms.close(), db.$disconnect(), redis.quit()]);
   logger.info('reconciler stopped');
   process.exit(0);
 }

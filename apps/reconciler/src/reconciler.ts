@@ -1,9 +1,14 @@
 import type { Redis } from 'ioredis';
-import type { Database } from '@fleet/db';
-import { completeRolloutIfDone, listOpenInstanceIds, listRolloutsByStatus, markRolloutEnqueued } from '@fleet/db';
+import type { CmsClient } from '@fleet/cms-client';
+import type { Database, RolloutRecord } from '@fleet/db';
+import { claimAttempt, completeRolloutIfDone, countInstances, findRollout, iterateOpenInstancesForRepair, listRolloutsByStatus, listRolloutsClosedSince, raiseMissingManualInstallFlags } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
+import { advanceWaves } from '@fleet/rollout-control';
+import type { VerificationReport } from './install-verifier.ts';
+import { armRolloutVerification, emptyVerificationReport, verifyInstalls } from './install-verifier.ts';
 import type { LeaderLease } from './leader-lease.ts';
+import type { QueueRepairDeps, QueueRepairReport } from './queue-repairs.ts';
+import { emptyQueueRepairReport, enqueueUnfinishedRollout, repairOpenRolloutQueue, sweepClosedRolloutQueue } from './queue-repairs.ts';
 
 export type ReconcilerDeps = {
   db: Database;
@@ -11,12 +16,44 @@ export type ReconcilerDeps = {
   prefix: string;
   logger: Logger;
   lease: LeaderLease;
+  /** CloudMonitor client for NodeStatusList (install verification). */
+  cms: CmsClient;
+  /** Pause between passes, in ms. */
   intervalMs: number;
+  /** A rollout recorded this long ago (ms) whose enqueue never finished is enqueued by the reconciler. */
   enqueueGraceMs: number;
+  /** An unfinished attempt older than this (ms) belongs to a dead worker: the worker's call timeout plus a grace. Default 15000. */
+  staleAttemptMs?: number;
+  /** Time the agent has to report running after a successful NodeInstall, in ms. Default 600000 (10 minutes). */
+  verifyWindowMs?: number;
+  /** Most instances whose agent status is checked per pass. Default 5000. */
+  verifyBatchSize?: number;
+  /** Closed rollouts are still looked after (flags, verification, leftover jobs) this long after they end, in ms. Default 86400000. */
+  lookbackMs?: number;
+  /** During a long pass the lease is renewed at least this often, in ms; default intervalMs. */
+  leaseRenewEveryMs?: number;
   now?: () => Date;
 };
 
-export type ReconcileReport = { leader: boolean; enqueuedRollouts: number; completedRollouts: number };
+export type ReconcileReport = {
+  leader: boolean;
+  /** Rollouts whose unfinished enqueue was driven. */
+  enqueuedRollouts: number;
+  /** Rollouts completed because every instance was final. */
+  completedRollouts: number;
+  /** Rollouts stuck between waves (the current wave finished, the next never started) moved on. */
+  advancedWaves: number;
+  /** Manual-install flags raised for failed installs. */
+  flagsRaised: number;
+  /** Leftover jobs of closed rollouts removed. */
+  removedClosedRolloutJobs: number;
+  /** in_progress instances of cancelled rollouts whose worker died, closed through the claim (no worker runs them). */
+  closedOrphans: number;
+  queue: QueueRepairReport;
+  verification: VerificationReport;
+  /** Set when the pass stopped early (the lease was lost). */
+  abandoned?: string;
+};
 
 export type Reconciler = {
   start(): void;
@@ -25,51 +62,177 @@ export type Reconciler = {
   runOnce(): Promise<ReconcileReport>;
 };
 
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+function emptyReport(): ReconcileReport {
+  return {
+    leader: false,
+    enqueuedRollouts: 0,
+    completedRollouts: 0,
+    advancedWaves: 0,
+    flagsRaised: 0,
+    removedClosedRolloutJobs: 0,
+    closedOrphans: 0,
+    queue: emptyQueueRepairReport(),
+    verification: emptyVerificationReport(),
+  };
+}
+
+function addQueueReport(total: QueueRepairReport, part: QueueRepairReport): void {
+  for (const key of Object.keys(total) as (keyof QueueRepairReport)[]) total[key] += part[key];
+}
+
 /**
- * Keeps Redis and Postgres honest. Repairs so far:
- * - a rollout whose enqueue never finished (API crashed, Redis failed mid-way) gets its open instances enqueued;
- * - a rollout whose every instance is final but whose status is not gets completed.
+ * Makes the outcome right whatever Redis or a worker did: Postgres is the record, Redis is transport that can be
+ * flushed, restarted or fail over, and workers can be killed mid-call. One replica at a time acts (a lease in
+ * Redis); every repair is idempotent and every write guarded, so a hand-over, or a brief overlap, is safe.
+ *
+ * Each pass, for every open rollout:
+ * - enqueue it, if its enqueue never finished (after `enqueueGraceMs`);
+ * - restore its queue's concurrency and pause state; re-add the jobs of open instances that Redis lost (pending
+ *   ones once due; in_progress ones once their attempt is stale, i.e. their worker died) or that BullMQ failed;
+ *   remove jobs of instances already final (see queue-repairs.ts);
+ * - move a running rollout on whose current wave has finished but whose next wave never started;
+ * - complete it when every instance is final;
+ * - raise a manual-install flag for every instance that needs a manual install and has none.
+ * For rollouts closed within `lookbackMs`: remove jobs they left in Redis, close in_progress instances of a
+ * cancelled rollout whose worker died (through the claim), raise missing flags.
+ * Then install verification (install-verifier.ts). It never decides an instance state itself: final states come
+ * from the claim and the record of an attempt (packages/db attempts.ts, decided by the state machine), which
+ * never move a final instance, and every NodeInstall call is made by a worker after its claim.
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
+  const renewEveryMs = deps.leaseRenewEveryMs ?? deps.intervalMs;
+  const lookbackMs = deps.lookbackMs ?? 86_400_000;
+  const queueDeps: QueueRepairDeps = { db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger, staleAttemptMs: deps.staleAttemptMs ?? 15_000, now };
+  const verifierDeps = { db: deps.db, cms: deps.cms, logger: deps.logger, verifyWindowMs: deps.verifyWindowMs ?? 600_000, batchSize: deps.verifyBatchSize ?? 5000, now };
+  /** Closed rollouts with nothing left to do, so later passes skip them (memory of this process only). */
+  const settled = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | null = null;
   let stopped = false;
+  let lastLeaseAt = 0;
 
-  async function enqueueUnfinished(rolloutId: string, concurrency: number): Promise<number> {
-    const queue = openInstallQueue(deps.redis, rolloutId, deps.prefix, deps.logger);
-    let total = 0;
-    try {
-      let after: bigint | undefined;
-      for (;;) {
-        const page = await listOpenInstanceIds(deps.db, rolloutId, { limit: 5000, ...(after !== undefined ? { after } : {}) });
-        if (page.length === 0) break;
-        await enqueueInstallJobs(queue, { rolloutId, concurrency, instances: page });
-        total += page.length;
-        after = page[page.length - 1]!.id;
-      }
-      await markRolloutEnqueued(deps.db, rolloutId);
-    } finally {
-      await queue.close();
-    }
-    return total;
+  async function stayLeader(): Promise<void> {
+    if (Date.now() - lastLeaseAt < renewEveryMs) return;
+    if (!(await deps.lease.acquireOrRenew())) throw new LeaseLostError('the reconciler lease passed to another replica');
+    lastLeaseAt = Date.now();
   }
 
-  async function pass(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { leader: false, enqueuedRollouts: 0, completedRollouts: 0 };
-    if (!(await deps.lease.acquireOrRenew())) return report;
-    report.leader = true;
-    const open = await listRolloutsByStatus(deps.db, ['running', 'paused']);
-    for (const rollout of open) {
-      if (rollout.enqueuedAt === null && now().getTime() - rollout.createdAt.getTime() >= deps.enqueueGraceMs) {
-        const count = await enqueueUnfinished(rollout.id, rollout.concurrency);
+  /** Runs one rollout's repair; a failure is logged and the pass goes on with the next rollout. */
+  async function guarded(what: string, rolloutId: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      if (error instanceof LeaseLostError) throw error;
+      deps.logger.warn(`reconcile step failed: ${what}; will retry next pass`, { rolloutId, error });
+    }
+  }
+
+  async function reconcileOpenRollout(rollout: RolloutRecord, report: ReconcileReport): Promise<void> {
+    if (rollout.enqueuedAt === null) {
+      if (now().getTime() - rollout.createdAt.getTime() >= deps.enqueueGraceMs) {
+        const count = await enqueueUnfinishedRollout(queueDeps, rollout);
         deps.logger.warn('repaired: enqueued a rollout whose enqueue had not finished', { rolloutId: rollout.id, instances: count });
         report.enqueuedRollouts++;
       }
-      if (await completeRolloutIfDone(deps.db, rollout.id)) {
-        deps.logger.warn('repaired: completed a rollout whose instances were all final', { rolloutId: rollout.id });
-        report.completedRollouts++;
+    } else {
+      const repaired = await repairOpenRolloutQueue(queueDeps, rollout);
+      addQueueReport(report.queue, repaired);
+      if (repaired.openRunnable === 0 && rollout.status === 'running' && rollout.currentWave < rollout.waveCount) {
+        // The last instance of the wave ended but its worker died before starting the next wave.
+        await advanceWaves({ db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger }, rollout, { approved: false });
+        const after = await findRollout(deps.db, rollout.id);
+        if (after && (after.currentWave !== rollout.currentWave || after.status !== rollout.status)) {
+          deps.logger.warn('repaired: moved on a rollout stuck between waves', { rolloutId: rollout.id, wave: rollout.currentWave, nowWave: after.currentWave, status: after.status });
+          report.advancedWaves++;
+        }
       }
+    }
+    if (await completeRolloutIfDone(deps.db, rollout.id)) {
+      deps.logger.warn('repaired: completed a rollout whose instances were all final', { rolloutId: rollout.id });
+      report.completedRollouts++;
+    }
+  }
+
+  /**
+   * A cancelled rollout whose worker died mid-call keeps that instance in_progress, and no worker runs a closed
+   * rollout's jobs. Once the attempt is stale, the claim, the same guarded path a worker takes, closes it as the
+   * state machine says for a cancelled rollout (cancelled), with no call. Returns how many were closed.
+   */
+  async function closeOrphansOfCancelledRollout(rolloutId: string): Promise<number> {
+    const closedIds: string[] = [];
+    const staleAfterMs = queueDeps.staleAttemptMs;
+    for await (const page of iterateOpenInstancesForRepair(deps.db, rolloutId, { pageSize: 1000 })) {
+      for (const instance of page) {
+        const inFlight = instance.attemptStartedAt !== null && instance.attemptFinishedAt === null;
+        if (inFlight && now().getTime() - instance.attemptStartedAt!.getTime() < staleAfterMs) continue;
+        const claim = await claimAttempt(deps.db, { rolloutInstanceId: instance.id, rolloutId, workerId: 'reconciler', staleAfterMs, now: now() });
+        if (claim.kind === 'closed') closedIds.push(instance.instanceId);
+        // A cancelled rollout never lets a claim start an attempt (states.ts); if that ever changed, say so loudly.
+        else if (claim.kind === 'claimed') deps.logger.error('claim on a cancelled rollout started an attempt; no call will be made for it', { rolloutId, instanceId: instance.instanceId });
+      }
+    }
+    if (closedIds.length > 0) {
+      deps.logger.warn('repaired: closed in_progress instances of a cancelled rollout whose worker died', { rolloutId, instances: closedIds.length, instanceIds: closedIds.slice(0, 20) });
+    }
+    return closedIds.length;
+  }
+
+  async function raiseFlags(rolloutId: string, report: ReconcileReport): Promise<number> {
+    const raised = await raiseMissingManualInstallFlags(deps.db, rolloutId);
+    if (raised > 0) {
+      deps.logger.info('flagged instances for manual installation', { rolloutId, flags: raised });
+      report.flagsRaised += raised;
+    }
+    return raised;
+  }
+
+  async function pass(): Promise<ReconcileReport> {
+    const report = emptyReport();
+    if (!(await deps.lease.acquireOrRenew())) return report;
+    lastLeaseAt = Date.now();
+    report.leader = true;
+    let armed = 0;
+    try {
+      const open = await listRolloutsByStatus(deps.db, ['running', 'paused']);
+      for (const rollout of open) {
+        await stayLeader();
+        await guarded('open rollout repairs', rollout.id, () => reconcileOpenRollout(rollout, report));
+        await guarded('raising manual-install flags', rollout.id, async () => void (await raiseFlags(rollout.id, report)));
+        await guarded('arming install verification', rollout.id, async () => void (armed += await armRolloutVerification(verifierDeps, rollout.id)));
+      }
+
+      const recentlyClosed = await listRolloutsClosedSince(deps.db, new Date(now().getTime() - lookbackMs));
+      const recentIds = new Set(recentlyClosed.map((r) => r.id));
+      for (const id of settled) if (!recentIds.has(id)) settled.delete(id);
+      const closed = recentlyClosed.filter((r) => !settled.has(r.id));
+      for (const rollout of closed) {
+        await stayLeader();
+        await guarded('closed rollout sweep', rollout.id, async () => {
+          if (rollout.status === 'cancelled') report.closedOrphans += await closeOrphansOfCancelledRollout(rollout.id);
+          const removed = await sweepClosedRolloutQueue(queueDeps, rollout.id);
+          report.removedClosedRolloutJobs += removed;
+          const raised = await raiseFlags(rollout.id, report);
+          const newlyArmed = await armRolloutVerification(verifierDeps, rollout.id);
+          armed += newlyArmed;
+          const counts = await countInstances(deps.db, rollout.id);
+          // Nothing can change for it any more: no open instance, no job left, every flag raised, every succeeded
+          // instance armed (pending verifications are found by the verification sweep, not per rollout).
+          if (removed === 0 && raised === 0 && newlyArmed === 0 && counts.pending + counts.in_progress === 0) settled.add(rollout.id);
+        });
+      }
+
+      await stayLeader();
+      report.verification = await verifyInstalls(verifierDeps);
+      report.verification.armed = armed;
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      deps.logger.warn('reconcile pass stopped: lease lost to another replica', { error: error.message });
+      report.abandoned = error.message;
     }
     return report;
   }

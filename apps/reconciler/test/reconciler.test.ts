@@ -10,21 +10,25 @@ import type { Redis } from 'ioredis';
 import { loadReconcilerConfig } from '../src/config.ts';
 import { createLeaderLease } from '../src/leader-lease.ts';
 import { createReconciler } from '../src/reconciler.ts';
+import { startSimulator } from './support.ts';
 
 const logger = createLogger({ service: 'reconciler-test', silent: true });
 let testDb: TestDatabase;
 let db: Database;
 let redis: Redis;
+let simulator: Awaited<ReturnType<typeof startSimulator>>;
 const prefix = uniquePrefix('reconciler');
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
   db = createDatabase({ url: testDb.url, poolMax: 5 });
   redis = createRedisConnection(testRedisUrl(), 'control', logger);
+  simulator = await startSimulator();
 });
 afterAll(async () => {
   await deleteKeysWithPrefix(prefix);
   await redis.quit();
+  await simulator.close();
   await db.$disconnect();
   await testDb.drop();
 });
@@ -35,6 +39,7 @@ function makeReconciler(holder: string) {
     redis,
     prefix,
     logger,
+    cms: simulator.cms,
     lease: createLeaderLease(redis, { key: `${prefix}:reconciler:leader`, holder, ttlMs: 5000 }),
     intervalMs: 50,
     enqueueGraceMs: 1000,
@@ -95,5 +100,22 @@ describe('reconciler config', () => {
     expect(config).toMatchObject({ RECONCILE_INTERVAL_MS: 10_000, QUEUE_PREFIX: 'fleet', REDIS_URL: 'redis://127.0.0.1:6379' });
     expect(Object.isFrozen(config)).toBe(true);
     expect(() => loadReconcilerConfig({ RECONCILE_INTERVAL_MS: 'soon' })).toThrow(/RECONCILE_INTERVAL_MS/);
+  });
+
+  it('reads the verification, staleness and CMS settings with the worker\'s CMS defaults', () => {
+    const config = loadReconcilerConfig({});
+    expect(config).toMatchObject({
+      VERIFY_WINDOW_MS: 600_000,
+      VERIFY_BATCH_SIZE: 5000,
+      RECONCILE_STALE_ATTEMPT_MS: 15_000,
+      RECONCILE_LOOKBACK_MS: 86_400_000,
+      CMS_ENDPOINT: 'http://127.0.0.1:8787/',
+      CMS_TIMEOUT_MS: 10_000,
+      CMS_METHOD: 'POST',
+    });
+    expect(config.CMS_ACCESS_KEY_SECRET.length).toBeGreaterThan(0);
+    expect(loadReconcilerConfig({ VERIFY_WINDOW_MS: '3000', CMS_ENDPOINT: 'http://sim:1/' })).toMatchObject({ VERIFY_WINDOW_MS: 3000, CMS_ENDPOINT: 'http://sim:1/' });
+    expect(() => loadReconcilerConfig({ VERIFY_WINDOW_MS: '0' })).toThrow(/VERIFY_WINDOW_MS/);
+    expect(() => loadReconcilerConfig({ CMS_ENDPOINT: 'not a url' })).toThrow(/CMS_ENDPOINT/);
   });
 });

@@ -25,3 +25,11 @@ export {
   DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
 } from './policy.ts';
 export type { CountSpec, WavePlan, AbortPolicy, RolloutPolicy, WaveGateDecision } from './policy.ts';
+export { ManualFlagStatus, MANUAL_FLAG_STATUSES, decideManualFlag, isFinalManualFlagStatus, manualFlagStatusesAllowing } from './manual-install-flag.ts';
+export type { ManualFlagAction, ManualFlagEvent, ManualFlagDecision } from './manual-install-flag.ts';
+export { InstallVerification, decideVerification } from './install-verification.ts';
+export type { AgentLookup, VerificationDecision, VerificationFailureReason } from './install-verification.ts';
+export { normaliseErrorMessage, failureCauseOf, manualInstallAction, MANUAL_INSTALL_ACTIONS } from './failure-cause.ts';
+export type { FailureCause, FailureFacts, FailureKind } from './failure-cause.ts';
+export { computeProgress } from './rollout-progress.ts';
+export type { RolloutProgress } from './rollout-progress.ts';

@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Database } from '@fleet/db';
 import { isDatabaseReachable } from '@fleet/db';
 import { isRedisReachable } from '@fleet/queue';
+import type { ApiOperation } from '../openapi.ts';
+import { healthSchema, readinessSchema } from '../response-schemas.ts';
 
 /** /healthz: the process is up. /readyz: it can serve, i.e. Postgres and Redis both answer; says which does not. */
 export function healthRoutes(deps: { db: Database; redis: Redis }): Router {
@@ -17,3 +19,16 @@ export function healthRoutes(deps: { db: Database; redis: Redis }): Router {
   });
   return router;
 }
+
+export const healthOperations: ApiOperation[] = [
+  { method: 'get', path: '/healthz', operationId: 'getHealth', tag: 'health', role: 'public', summary: 'The process is up', responses: { 200: { description: 'Up', schema: healthSchema } } },
+  {
+    method: 'get',
+    path: '/readyz',
+    operationId: 'getReadiness',
+    tag: 'health',
+    role: 'public',
+    summary: 'Postgres and Redis both answer; `dependencies` says which does not',
+    responses: { 200: { description: 'Ready', schema: readinessSchema }, 503: { description: 'A dependency is down', schema: readinessSchema } },
+  },
+];

@@ -1,7 +1,8 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import type { Request } from 'express';
 import type { Redis } from 'ioredis';
-import { ApiError, ConflictError, NotFoundError } from '@fleet/errors';
+import { ConflictError, NotFoundError } from '@fleet/errors';
 import type { Database, RolloutTransitionResult } from '@fleet/db';
 import { countInstances } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
@@ -10,6 +11,9 @@ import { loadVisibleRollout, requireRole } from '../http/auth.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import { applyPolicyPatch, patchRolloutSchema } from '../rollout-policy-schemas.ts';
+import type { ApiOperation } from '../openapi.ts';
+import { rolloutSchema } from '../response-schemas.ts';
+import { rolloutIdSchema } from '../rollout-schemas.ts';
 import { rolloutView } from '../rollout-views.ts';
 
 export type RolloutControlRoutesDeps = { db: Database; redis: Redis; queuePrefix: string; logger: Logger };
@@ -28,16 +32,10 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     return { ...rolloutView(result.rollout, await countInstances(deps.db, id)), changed: result.kind === 'changed' };
   }
 
+  /** The optional `{ "reason": "..." }` body of pause/resume/cancel. */
   function optionalReason(req: Request): string | null {
-    if (req.body === undefined || (typeof req.body === 'object' && req.body !== null && Object.keys(req.body).length === 0)) return null;
-    const reason = (req.body as { reason?: unknown }).reason;
-    const keys = Object.keys(req.body as object);
-    if (keys.some((k) => k !== 'reason') || typeof reason !== 'string' || reason.length === 0 || reason.length > 500) {
-      throw new ApiError(400, 'validation_failed', 'Request validation failed', 'the body may only hold an optional "reason" string (1..500 characters)', [
-        { path: keys.find((k) => k !== 'reason') ?? 'reason', message: 'only "reason" (a string of 1..500 characters) is accepted' },
-      ]);
-    }
-    return reason;
+    if (req.body === undefined) return null;
+    return parseOrThrow(reasonBodySchema, req.body, 'body').reason ?? null;
   }
 
   router.post('/v1/rollouts/:id/pause', async (req, res) => {
@@ -74,3 +72,60 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
 
   return router;
 }
+
+const reasonBodySchema = z.strictObject({ reason: z.string().min(1).max(500).optional() });
+const rolloutParams = z.strictObject({ id: rolloutIdSchema });
+const transitionResponses = (what: string) => ({
+  200: { description: `The rollout after the ${what} (\`changed: false\` when it already was so)`, schema: rolloutSchema.extend({ changed: z.boolean() }) },
+  409: { description: `The rollout's status does not allow a ${what}` },
+});
+
+export const rolloutControlOperations: ApiOperation[] = [
+  {
+    method: 'post',
+    path: '/v1/rollouts/:id/pause',
+    operationId: 'pauseRollout',
+    tag: 'rollout control',
+    role: 'operator',
+    summary: 'Pause a running rollout: no new NodeInstall call starts; calls in flight finish',
+    params: rolloutParams,
+    body: reasonBodySchema,
+    responses: transitionResponses('pause'),
+  },
+  {
+    method: 'post',
+    path: '/v1/rollouts/:id/resume',
+    operationId: 'resumeRollout',
+    tag: 'rollout control',
+    role: 'operator',
+    summary: 'Resume a paused rollout where it stopped; after a pause at a wave gate, this promotes the next wave',
+    params: rolloutParams,
+    body: reasonBodySchema,
+    responses: transitionResponses('resume'),
+  },
+  {
+    method: 'post',
+    path: '/v1/rollouts/:id/cancel',
+    operationId: 'cancelRollout',
+    tag: 'rollout control',
+    role: 'admin',
+    summary: 'Cancel a rollout: instances not started become cancelled; calls in flight finish and are recorded',
+    params: rolloutParams,
+    body: reasonBodySchema,
+    responses: transitionResponses('cancel'),
+  },
+  {
+    method: 'patch',
+    path: '/v1/rollouts/:id',
+    operationId: 'updateRolloutPolicy',
+    tag: 'rollout control',
+    role: 'operator',
+    summary: "Change a running or paused rollout's policy: concurrency, retry, wave threshold, abort, instance timeout",
+    params: rolloutParams,
+    body: patchRolloutSchema,
+    responses: {
+      200: { description: 'The rollout with its new policy', schema: rolloutSchema },
+      409: { description: 'The rollout is completed or cancelled' },
+    },
+  },
+];

@@ -1,17 +1,36 @@
 import { Router } from 'express';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { ApiError, NotFoundError, ValidationError } from '@fleet/errors';
-import type { Database } from '@fleet/db';
-import { countInstances, findInstanceWithAttempts, findRollout, insertRollout, listInstances, markRolloutEnqueued } from '@fleet/db';
+import type { Database, IdempotencyRecord } from '@fleet/db';
+import {
+  IdempotencyKeyTakenError,
+  claimIdempotencyKey,
+  countInstances,
+  findIdempotencyRecord,
+  findInstanceWithAttempts,
+  insertRollout,
+  listInstances,
+  listRollouts,
+  markRolloutEnqueued,
+  rolloutProgress,
+} from '@fleet/db';
 import type { Logger } from '@fleet/logger';
+import { readLimitsInForce } from '@fleet/limits';
 import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/queue';
-import type { InstanceState } from '@fleet/rollout-domain';
-import { INSTANCE_STATES } from '@fleet/rollout-domain';
+import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
+import { INSTANCE_STATES, planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import { DependencyUnavailableError } from '@fleet/errors';
+import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
+import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
+import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow } from '../http/validate.ts';
-import { createRolloutSchema, instanceIdSchema, listInstancesQuerySchema, rolloutIdSchema } from '../rollout-schemas.ts';
-import { attemptView, decodeCursor, encodeCursor, instanceView, rolloutView } from '../rollout-views.ts';
+import { policyFromCreateBody } from '../rollout-policy-schemas.ts';
+import type { ApiOperation } from '../openapi.ts';
+import { createRolloutSchema, instanceIdSchema, listInstancesQuerySchema, listRolloutsQuerySchema, rolloutIdSchema } from '../rollout-schemas.ts';
+import { attemptView, decodeCursor, decodeRolloutCursor, encodeCursor, encodeRolloutCursor, instanceView, rolloutSummaryView, rolloutView } from '../rollout-views.ts';
+import { createdRolloutSchema, instanceDetailSchema, instancePageSchema, rolloutPageSchema, rolloutSchema } from '../response-schemas.ts';
 
 export type RolloutRoutesDeps = {
   db: Database;
@@ -23,37 +42,85 @@ export type RolloutRoutesDeps = {
 };
 
 function requireJson(req: Request): void {
-  if (!req.is('application/json')) {
-    throw new ApiError(415, 'unsupported_media_type', 'Unsupported media type', 'The request body must be application/json', [
-      { path: '', message: `content-type ${req.get('content-type') ?? '(none)'} is not application/json` },
-    ]);
-  }
+  if (!req.is('application/json')) throw unsupportedMediaType(req);
 }
+
+const ROLLOUTS_PATH = '/v1/rollouts';
 
 export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   const router = Router();
   const createSchema = createRolloutSchema(deps.maxInstancesPerRollout);
 
-  router.post('/v1/rollouts', async (req, res) => {
+  /**
+   * Answers a request whose Idempotency-Key was seen before: the same request gets the original rollout (as it is
+   * now) with the original status and `Idempotent-Replayed: true`; a different request with that key gets 422.
+   */
+  async function replayRollout(req: Request, res: Response, earlier: IdempotencyRecord, requestHash: string, duplicatesRemoved: number): Promise<void> {
+    if (earlier.requestHash !== requestHash) {
+      throw new ApiError(422, 'idempotency_key_reused', 'Idempotency-Key reused', 'This Idempotency-Key was already used with a different request; use a new key for a new rollout', [
+        { path: 'Idempotency-Key', message: 'already used with a different request body' },
+      ]);
+    }
+    if (!earlier.resourceId) throw new NotFoundError('the rollout of this Idempotency-Key');
+    const rollout = await loadVisibleRollout(deps, req, earlier.resourceId);
+    res
+      .status(earlier.status ?? 202)
+      .location(`${ROLLOUTS_PATH}/${rollout.id}`)
+      .setHeader('Idempotent-Replayed', 'true')
+      .json({ ...rolloutView(rollout, await countInstances(deps.db, rollout.id)), duplicatesRemoved });
+  }
+
+  router.post(ROLLOUTS_PATH, async (req, res) => {
+    const principal = requireRole(req, 'operator');
     requireJson(req);
+    const idempotencyKey = readIdempotencyKey(req);
     const body = parseOrThrow(createSchema, req.body, 'rollout');
+    // An account outside the key answers like an account that does not exist (404), never 403.
+    assertAccountVisible(req, body.userId);
     const instanceIds = [...new Set(body.instanceIds)];
+    const duplicatesRemoved = body.instanceIds.length - instanceIds.length;
+    const idempotency =
+      idempotencyKey === undefined ? undefined : { apiKeyId: principal.keyId, key: idempotencyKey, requestHash: requestFingerprint('POST', ROLLOUTS_PATH, req.body) };
+    if (idempotency) {
+      const earlier = await findIdempotencyRecord(deps.db, idempotency.apiKeyId, idempotency.key);
+      if (earlier) return replayRollout(req, res, earlier, idempotency.requestHash, duplicatesRemoved);
+    }
     // Check Redis before writing anything: while it is down, answer 503 at once rather than record a rollout
     // that no worker can hear about.
     if (!(await isRedisReachable(deps.redis))) throw new DependencyUnavailableError('redis');
-    const { rollout, instances } = await insertRollout(deps.db, {
-      userId: body.userId,
-      force: body.force,
-      concurrency: body.concurrency,
-      maxAttempts: body.retry.maxAttempts,
-      policy: { concurrency: body.concurrency, retry: body.retry },
-      instanceIds,
-    });
+    const policy = policyFromCreateBody(body);
+    let inserted: Awaited<ReturnType<typeof insertRollout>>;
+    try {
+      inserted = await insertRollout(
+        deps.db,
+        {
+          userId: body.userId,
+          force: body.force,
+          concurrency: resolveCount(policy.concurrency, instanceIds.length),
+          maxAttempts: policy.retry.maxAttempts,
+          policy: policy as never,
+          instanceIds,
+          waveSizes: planWaveSizes(policy.waves, instanceIds.length),
+          createdByKeyId: principal.keyId,
+        },
+        // The key is recorded in the rollout's own transaction: both exist or neither, and a concurrent request
+        // with the same key waits on the primary key, then finds it taken and rolls back whole.
+        idempotency ? { inTransaction: (tx, rolloutId) => claimIdempotencyKey(tx, { ...idempotency, resourceId: rolloutId, status: 202 }) } : {},
+      );
+    } catch (error) {
+      if (idempotency && error instanceof IdempotencyKeyTakenError) {
+        const earlier = await findIdempotencyRecord(deps.db, idempotency.apiKeyId, idempotency.key);
+        if (earlier) return replayRollout(req, res, earlier, idempotency.requestHash, duplicatesRemoved);
+      }
+      throw error;
+    }
+    const { rollout, instances } = inserted;
     const log = deps.logger.child({ rolloutId: rollout.id });
     const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
     let enqueued = false;
     try {
-      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances });
+      // Only the first wave goes to Redis; later waves wait in Postgres until their gate opens.
+      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: instances.filter((i) => i.waveNo === 1) });
       await markRolloutEnqueued(deps.db, rollout.id);
       enqueued = true;
     } catch (error) {
@@ -62,19 +129,37 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     } finally {
       await queue.close().catch(() => undefined);
     }
-    log.info('rollout created', { userId: rollout.userId, instances: instances.length, duplicatesRemoved: body.instanceIds.length - instanceIds.length });
+    log.info('rollout created', { userId: rollout.userId, instances: instances.length, duplicatesRemoved, keyPrefix: principal.keyPrefix });
     const counts = { total: instances.length, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: instances.length } as Parameters<typeof rolloutView>[1];
     res
       .status(202)
-      .location(`/v1/rollouts/${rollout.id}`)
-      .json({ ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts), duplicatesRemoved: body.instanceIds.length - instanceIds.length });
+      .location(`${ROLLOUTS_PATH}/${rollout.id}`)
+      .json({ ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts), duplicatesRemoved });
+  });
+
+  router.get(ROLLOUTS_PATH, async (req, res) => {
+    const query = parseOrThrow(listRolloutsQuerySchema, req.query, 'query');
+    const after = query.cursor === undefined ? undefined : decodeRolloutCursor(query.cursor);
+    if (after === null) throw new ValidationError('query is invalid: cursor: not a cursor of this API', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+    if (query.userId !== undefined) assertAccountVisible(req, query.userId);
+    const page = await listRollouts(deps.db, {
+      userIds: query.userId !== undefined ? [query.userId] : visibleUserIds(req),
+      limit: query.limit,
+      ...(query.status ? { status: query.status as RolloutStatus } : {}),
+      ...(after ? { after } : {}),
+    });
+    res.json({ items: page.rollouts.map(rolloutSummaryView), nextCursor: page.next ? encodeRolloutCursor(page.next) : null });
   });
 
   router.get('/v1/rollouts/:id', async (req, res) => {
-    const id = parseOrThrow(rolloutIdSchema, req.params.id, 'rollout id');
-    const rollout = await findRollout(deps.db, id);
-    if (!rollout) throw new NotFoundError(`rollout ${id}`);
-    res.json(rolloutView(rollout, await countInstances(deps.db, id)));
+    const rollout = await loadVisibleRollout(deps, req, req.params.id);
+    const counts = await countInstances(deps.db, rollout.id);
+    const [progress, inForce] = await Promise.all([
+      rolloutProgress(deps.db, rollout.id, counts),
+      // Redis holds what the workers publish; without it the status still answers, without those figures.
+      readLimitsInForce(deps.redis, deps.queuePrefix, rollout.userId).catch(() => null),
+    ]);
+    res.json(rolloutView(rollout, counts, progress, inForce));
   });
 
   router.get('/v1/rollouts/:id/instances', async (req, res) => {
@@ -82,8 +167,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     const query = parseOrThrow(listInstancesQuerySchema, req.query, 'query');
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (after === null) throw new ValidationError('query is invalid: cursor: not a cursor of this API', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
-    const rollout = await findRollout(deps.db, id);
-    if (!rollout) throw new NotFoundError(`rollout ${id}`);
+    await loadVisibleRollout(deps, req, id);
     const page = await listInstances(deps.db, id, {
       limit: query.limit,
       ...(query.state ? { state: query.state as InstanceState } : {}),
@@ -95,10 +179,77 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   router.get('/v1/rollouts/:id/instances/:instanceId', async (req, res) => {
     const id = parseOrThrow(rolloutIdSchema, req.params.id, 'rollout id');
     const instanceId = parseOrThrow(instanceIdSchema, req.params.instanceId, 'instance id');
+    await loadVisibleRollout(deps, req, id);
     const instance = await findInstanceWithAttempts(deps.db, id, instanceId);
     if (!instance) throw new NotFoundError(`instance ${instanceId} in rollout ${id}`);
     res.json({ rolloutId: id, ...instanceView(instance), attempts: instance.attempts.map(attemptView) });
   });
 
   return router;
+}
+
+/** What the OpenAPI document says about these routes; the schemas are the ones the routes validate with. */
+export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[] {
+  const rolloutParams = z.strictObject({ id: rolloutIdSchema });
+  return [
+    {
+      method: 'post',
+      path: ROLLOUTS_PATH,
+      operationId: 'createRollout',
+      tag: 'rollouts',
+      role: 'operator',
+      summary: 'Create a rollout',
+      description:
+        'Records the rollout and all its instances in one transaction, then enqueues one install job per instance. Instance ids are de-duplicated (`duplicatesRemoved`). ' +
+        'An account outside the API key answers 404. With `Idempotency-Key`, the same key and body return the original rollout (`Idempotent-Replayed: true`); the same key with another body answers 422. ' +
+        'Redis unreachable: 503 and nothing is recorded.',
+      headers: [{ name: 'Idempotency-Key', description: '1 to 255 visible ASCII characters; scoped to the API key', schema: idempotencyKeySchema }],
+      body: createRolloutSchema(maxInstancesPerRollout),
+      idempotent: true,
+      responses: {
+        202: { description: 'Accepted: the rollout is recorded and enqueued (or a replay of an earlier request with this Idempotency-Key)', schema: createdRolloutSchema, headers: { Location: 'the rollout', 'Idempotent-Replayed': '`true` when this answers an earlier request with the same Idempotency-Key' } },
+      },
+    },
+    {
+      method: 'get',
+      path: ROLLOUTS_PATH,
+      operationId: 'listRollouts',
+      tag: 'rollouts',
+      role: 'viewer',
+      summary: 'List the rollouts the API key may see, newest first',
+      query: listRolloutsQuerySchema,
+      responses: { 200: { description: 'A page of rollouts; pass `nextCursor` as `cursor` for the next one', schema: rolloutPageSchema } },
+    },
+    {
+      method: 'get',
+      path: '/v1/rollouts/:id',
+      operationId: 'getRollout',
+      tag: 'rollouts',
+      role: 'viewer',
+      summary: 'A rollout with its counts per instance state',
+      params: rolloutParams,
+      responses: { 200: { description: 'The rollout', schema: rolloutSchema } },
+    },
+    {
+      method: 'get',
+      path: '/v1/rollouts/:id/instances',
+      operationId: 'listRolloutInstances',
+      tag: 'rollouts',
+      role: 'viewer',
+      summary: "A page of a rollout's instances",
+      params: rolloutParams,
+      query: listInstancesQuerySchema,
+      responses: { 200: { description: 'A page of instances', schema: instancePageSchema } },
+    },
+    {
+      method: 'get',
+      path: '/v1/rollouts/:id/instances/:instanceId',
+      operationId: 'getRolloutInstance',
+      tag: 'rollouts',
+      role: 'viewer',
+      summary: 'One instance with every NodeInstall attempt and its RequestId',
+      params: z.strictObject({ id: rolloutIdSchema, instanceId: instanceIdSchema }),
+      responses: { 200: { description: 'The instance and its attempts', schema: instanceDetailSchema } },
+    },
+  ];
 }

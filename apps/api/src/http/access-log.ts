@@ -1,0 +1,26 @@
+import { AsyncResource } from 'node:async_hooks';
+import type { RequestHandler } from 'express';
+import type { Logger } from '@fleet/logger';
+
+/**
+ * One line per answered request: method, path (without the query, which may carry cursors), status, duration and
+ * the key's shown prefix. The line runs in the request's log context, so it carries the request id.
+ */
+export function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on(
+      'finish',
+      AsyncResource.bind(() => {
+        logger.info('http request', {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          durationMs: Number((process.hrtime.bigint() - started) / 1_000_000n),
+          ...(req.auth ? { keyPrefix: req.auth.keyPrefix } : {}),
+        });
+      }),
+    );
+    next();
+  };
+}

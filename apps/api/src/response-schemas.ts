@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { API_ROLES } from '@fleet/db';
+import { INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/rollout-domain';
+
+/**
+ * Shapes of the answers, for the OpenAPI document and for the contract tests that check real answers against
+ * them. Objects are not strict: a field added to an answer is not a breaking change.
+ */
+
+const isoDate = z.iso.datetime({ offset: true });
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  instance: z.string().optional(),
+  code: z.string().describe('machine-readable error code'),
+  requestId: z.string().optional(),
+  errors: z.array(z.object({ field: z.string(), pointer: z.string().describe('RFC 6901 JSON pointer'), message: z.string() })).optional(),
+});
+
+const countsSchema = z.object({ total: z.number().int(), ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, z.number().int()])) });
+
+export const rolloutSchema = z.object({
+  id: z.uuid(),
+  userId: z.string(),
+  status: z.enum(ROLLOUT_STATUSES as [string, ...string[]]),
+  statusReason: z.string().nullable(),
+  force: z.boolean(),
+  concurrency: z.number().int(),
+  policy: z.record(z.string(), z.unknown()),
+  wave: z.object({ current: z.number().int().describe('the wave now allowed to run (1-based)'), count: z.number().int() }),
+  limits: z
+    .object({
+      concurrency: z.number().int().describe("this rollout's calls in flight, across all workers"),
+      globalConcurrency: z.number().int().nullable().describe('calls in flight over all rollouts (null: no worker has started yet)'),
+      accountRateLimitRps: z.number().nullable().describe("the account's configured NodeInstall rate"),
+      accountRateNowRps: z.number().nullable().describe("the account's rate now, after adapting to throttling"),
+    })
+    .describe('the limits in force'),
+  counts: countsSchema,
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  finishedAt: isoDate.nullable(),
+  enqueued: z.boolean().describe('every instance has been handed to the queue'),
+});
+
+export const createdRolloutSchema = rolloutSchema.extend({ duplicatesRemoved: z.number().int().describe('instance ids given more than once') });
+
+export const rolloutSummarySchema = rolloutSchema.omit({ counts: true, policy: true, wave: true, limits: true }).extend({ totalInstances: z.number().int() });
+
+export const rolloutPageSchema = z.object({ items: z.array(rolloutSummarySchema), nextCursor: z.string().nullable() });
+
+export const instanceSchema = z.object({
+  instanceId: z.string(),
+  state: z.enum(INSTANCE_STATES as [string, ...string[]]),
+  attemptCount: z.number().int(),
+  lastError: z
+    .object({ outcome: z.string().nullable(), httpStatus: z.number().int().nullable(), code: z.string().nullable(), message: z.string().nullable(), requestId: z.string().nullable() })
+    .nullable(),
+  lastRequestId: z.string().nullable(),
+  nextAttemptAt: isoDate.nullable(),
+  needsManualInstall: z.boolean(),
+  manualInstallReason: z.string().nullable(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  startedAt: isoDate.nullable(),
+  finishedAt: isoDate.nullable(),
+});
+
+export const instancePageSchema = z.object({ items: z.array(instanceSchema), nextCursor: z.string().nullable() });
+
+export const attemptSchema = z.object({
+  attemptNo: z.number().int(),
+  startedAt: isoDate,
+  finishedAt: isoDate.nullable(),
+  durationMs: z.number().int().nullable(),
+  httpStatus: z.number().int().nullable(),
+  success: z.boolean().nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  requestId: z.string().nullable().describe('the RequestId CloudMonitor answered'),
+  outcome: z.string().nullable(),
+  outcomeKind: z.string().nullable(),
+});
+
+export const instanceDetailSchema = instanceSchema.extend({ rolloutId: z.uuid(), attempts: z.array(attemptSchema) });
+
+export const apiKeySchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  keyPrefix: z.string().describe('the first characters of the key, to tell keys apart'),
+  role: z.enum(API_ROLES),
+  userIds: z.array(z.string()),
+  allAccounts: z.boolean(),
+  createdAt: isoDate,
+  createdById: z.uuid().nullable(),
+  revokedAt: isoDate.nullable(),
+  lastUsedAt: isoDate.nullable(),
+});
+
+export const createdApiKeySchema = apiKeySchema.extend({ key: z.string().describe('the key itself: shown in this answer only, store it now') });
+
+export const apiKeyListSchema = z.object({ items: z.array(apiKeySchema) });
+
+export const healthSchema = z.object({ status: z.literal('ok') });
+
+export const readinessSchema = z.object({
+  status: z.enum(['ready', 'unavailable']),
+  dependencies: z.object({ postgres: z.enum(['up', 'down']), redis: z.enum(['up', 'down']) }),
+});

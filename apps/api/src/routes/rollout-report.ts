@@ -1,0 +1,104 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Database } from '@fleet/db';
+import { countInstances, countManualInstallFlags, countVerifications, findParentRolloutId, iterateReportInstances, listRetryRollouts, rolloutProgress } from '@fleet/db';
+import { loadVisibleRollout } from '../http/auth.ts';
+import { parseOrThrow } from '../http/validate.ts';
+import type { ApiOperation } from '../openapi.ts';
+import { createFailureGrouper, streamCsv } from '../failure-report.ts';
+import { rolloutIdSchema } from '../rollout-schemas.ts';
+
+export type RolloutReportRoutesDeps = { db: Database };
+
+const REPORT_PATH = '/v1/rollouts/:id/report';
+
+export const rolloutReportQuerySchema = z.strictObject({
+  /** `json` (default): counts, progress and failures grouped by cause. `csv`: one row per instance, streamed. */
+  format: z.enum(['json', 'csv']).default('json'),
+  /** `failures` (default): failed installs and failed verifications. `all`: every instance (CSV only makes sense). */
+  scope: z.enum(['failures', 'all']).default('failures'),
+  /** Instances listed per group in JSON (the count is always complete; the CSV has every instance). */
+  instancesPerGroup: z.coerce.number().int().min(0).max(1000).default(20),
+});
+
+/** Rows read from Postgres per page: small enough to stay flat in memory, large enough to be few round trips. */
+const PAGE_SIZE = 2000;
+
+/**
+ * GET /v1/rollouts/:id/report: what happened and what to do about it. JSON: counts per state, verification and
+ * flag counts, progress (done / total, rate over the last minute, ETA), and failures grouped by cause, each group
+ * with its count, the recommended action and its instances (last RequestId, attempts, last error). CSV: the same
+ * instances, one row each, streamed with backpressure for whoever logs on to the hosts.
+ */
+export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
+  const router = Router();
+
+  router.get(REPORT_PATH, async (req, res) => {
+    const query = parseOrThrow(rolloutReportQuerySchema, req.query, 'query');
+    const rollout = await loadVisibleRollout(deps, req, req.params.id);
+
+    if (query.format === 'csv') {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      res.status(200);
+      res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+      res.setHeader('Content-Disposition', `attachment; filename="rollout-${rollout.id}-${query.scope}-${stamp}.csv"`);
+      try {
+        await streamCsv(res, rollout.id, iterateReportInstances(deps.db, rollout.id, { scope: query.scope, pageSize: PAGE_SIZE }));
+      } catch (error) {
+        // The status line is gone already: all that is left is to cut the download short, so it is not taken
+        // for a complete file.
+        if (!res.headersSent) throw error;
+        res.destroy(error as Error);
+      }
+      return;
+    }
+
+    const counts = await countInstances(deps.db, rollout.id);
+    const [progress, verification, flags, parentRolloutId, retries] = await Promise.all([
+      rolloutProgress(deps.db, rollout.id, counts),
+      countVerifications(deps.db, rollout.id),
+      countManualInstallFlags(deps.db, rollout.id),
+      findParentRolloutId(deps.db, rollout.id),
+      listRetryRollouts(deps.db, rollout.id),
+    ]);
+    const grouper = createFailureGrouper({ instancesPerGroup: query.instancesPerGroup });
+    for await (const page of iterateReportInstances(deps.db, rollout.id, { scope: 'failures', pageSize: PAGE_SIZE })) grouper.add(page);
+    const failures = grouper.result();
+    res.json({
+      rolloutId: rollout.id,
+      userId: rollout.userId,
+      status: rollout.status,
+      statusReason: rollout.statusReason,
+      parentRolloutId,
+      retries: retries.map((r) => ({ id: r.id, status: r.status, totalInstances: r.totalInstances, createdAt: r.createdAt.toISOString() })),
+      generatedAt: new Date().toISOString(),
+      counts,
+      progress,
+      verification,
+      manualInstallFlags: flags,
+      failures: { total: failures.total, causes: failures.groups.length, groups: failures.groups },
+    });
+  });
+
+  return router;
+}
+
+export const rolloutReportOperations: ApiOperation[] = [
+  {
+    method: 'get',
+    path: REPORT_PATH,
+    operationId: 'getRolloutReport',
+    tag: 'rollouts',
+    role: 'viewer',
+    summary: 'Failure report of a rollout: failures grouped by cause with the recommended action; CSV for the people who install by hand',
+    description:
+      'Counts per state, install verification and manual-install flag counts, progress (done / total, instances finished per second over the last minute, ETA), ' +
+      'and the failed instances (failed NodeInstall, or an agent that never reported running afterwards) grouped by cause: the error code plus the error message ' +
+      'with instance ids, UUIDs, numbers and quoted values replaced by placeholders. `?format=csv` streams one row per instance (`scope=all`: every instance).',
+    params: z.strictObject({ id: rolloutIdSchema }),
+    query: rolloutReportQuerySchema,
+    responses: {
+      200: { description: 'The report (JSON), or the instances as CSV (`text/csv`, as an attachment)' },
+    },
+  },
+];

@@ -1,0 +1,148 @@
+import { Router } from 'express';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ConflictError, DependencyUnavailableError, ValidationError } from '@fleet/errors';
+import type { Database, Prisma } from '@fleet/db';
+import { insertRollout, iterateReportInstances, listRetryRollouts, markRolloutEnqueued, setParentRollout } from '@fleet/db';
+import type { Logger } from '@fleet/logger';
+import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/queue';
+import { INSTANCE_STATES } from '@fleet/rollout-domain';
+import { loadVisibleRollout, requireRole } from '../http/auth.ts';
+import { parseOrThrow } from '../http/validate.ts';
+import type { ApiOperation } from '../openapi.ts';
+import { causeOf } from '../failure-report.ts';
+import { instanceIdSchema, rolloutIdSchema } from '../rollout-schemas.ts';
+import { rolloutView } from '../rollout-views.ts';
+
+export type RolloutRetryRoutesDeps = { db: Database; redis: Redis; queuePrefix: string; logger: Logger };
+
+const RETRY_PATH = '/v1/rollouts/:id/retry';
+
+export const retryRolloutBodySchema = z.strictObject({
+  /** Only the instances of this failure cause (a `cause` of GET /v1/rollouts/:id/report). */
+  cause: z.string().min(1).max(2000).optional(),
+  /** Only these instances (each must be a failed instance of the rollout, of `cause` if given). */
+  instanceIds: z.array(instanceIdSchema).min(1).max(100_000).optional(),
+  /** Default: the original rollout's. */
+  force: z.boolean().optional(),
+  /** Default: the original rollout's. */
+  concurrency: z.number().int().min(1).max(10_000).optional(),
+});
+
+/** Flag statuses meaning an operator dealt with the instance by hand: a retry leaves it alone. */
+const HANDLED_FLAG_STATUSES = new Set(['resolved', 'closed']);
+/** Instance ids named in a 422 answer. */
+const MAX_LISTED = 20;
+
+/**
+ * POST /v1/rollouts/:id/retry: a follow-up rollout of the original's failed instances (NodeInstall failed, or the
+ * agent never came up), or of one cause's, or of chosen ones; linked to the original by `parentRolloutId`.
+ *
+ * Decisions: only a finished (completed or cancelled) rollout can be retried, 409 otherwise, so the set of
+ * failures is final and a retry never races the original; only one retry at a time (409 while a previous retry is
+ * running or paused); instances whose manual-install flag an operator resolved or closed are left out; nothing
+ * left to retry answers 409. The follow-up is a single wave with the original's retry policy; its own `force`
+ * and `concurrency` default to the original's.
+ */
+export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
+  const router = Router();
+
+  router.post(RETRY_PATH, async (req, res) => {
+    const principal = requireRole(req, 'operator');
+    const body = parseOrThrow(retryRolloutBodySchema, req.body ?? {}, 'body');
+    const original = await loadVisibleRollout(deps, req, req.params.id);
+    if (original.status === 'running' || original.status === 'paused') {
+      throw new ConflictError('rollout_not_finished', `rollout ${original.id} is ${original.status}: retry it once it is completed or cancelled`);
+    }
+    const openRetry = (await listRetryRollouts(deps.db, original.id)).find((r) => r.status === 'running' || r.status === 'paused');
+    if (openRetry) throw new ConflictError('retry_in_progress', `rollout ${original.id} is being retried by rollout ${openRetry.id}, which is ${openRetry.status}`);
+
+    const wanted = body.instanceIds ? new Set(body.instanceIds) : null;
+    const chosen: string[] = [];
+    let causeSeen = false;
+    for await (const page of iterateReportInstances(deps.db, original.id, { scope: 'failures' })) {
+      for (const row of page) {
+        if (body.cause !== undefined && causeOf(row).cause !== body.cause) continue;
+        causeSeen = true;
+        if (wanted && !wanted.has(row.instanceId)) continue;
+        if (row.flagStatus !== null && HANDLED_FLAG_STATUSES.has(row.flagStatus)) continue;
+        chosen.push(row.instanceId);
+      }
+    }
+    if (body.cause !== undefined && !causeSeen) {
+      throw new ValidationError('body is invalid: cause: no failed instance of this rollout has this cause', [
+        { path: 'cause', message: 'not a cause of this rollout\'s failures (see GET /v1/rollouts/:id/report)' },
+      ]);
+    }
+    if (wanted) {
+      const chosenSet = new Set(chosen);
+      const refused = body.instanceIds!.map((id, index) => ({ id, index })).filter(({ id }) => !chosenSet.has(id));
+      if (refused.length > 0) {
+        throw new ValidationError(
+          `body is invalid: instanceIds[${refused[0]!.index}]: not a failed instance of this rollout${body.cause !== undefined ? ' with this cause' : ''} awaiting a retry`,
+          refused.slice(0, MAX_LISTED).map(({ index }) => ({ path: `instanceIds[${index}]`, message: 'not a failed instance of this rollout awaiting a retry' })),
+        );
+      }
+    }
+    if (chosen.length === 0) throw new ConflictError('nothing_to_retry', `rollout ${original.id} has no failed instance left to retry`);
+
+    if (!(await isRedisReachable(deps.redis))) throw new DependencyUnavailableError('redis');
+    const instanceIds = [...new Set(chosen)];
+    const concurrency = body.concurrency ?? original.concurrency;
+    const storedPolicy = typeof original.policy === 'object' && original.policy !== null ? (original.policy as Record<string, unknown>) : {};
+    const { rollout, instances } = await insertRollout(deps.db, {
+      userId: original.userId,
+      force: body.force ?? original.force,
+      concurrency,
+      maxAttempts: original.maxAttempts,
+      // One wave: the ramp-up protected the fleet the first time; these few instances already had their turn.
+      policy: { ...storedPolicy, concurrency, waves: null } as Prisma.InputJsonValue,
+      instanceIds,
+      createdByKeyId: principal.keyId,
+    });
+    // A second statement: insertRollout owns the insert. Should it fail, the retry exists unlinked and the
+    // reconciler still enqueues it; the answer is then a 500 and says nothing was linked.
+    await setParentRollout(deps.db, rollout.id, original.id);
+    const log = deps.logger.child({ rolloutId: rollout.id });
+    const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
+    let enqueued = false;
+    try {
+      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances });
+      await markRolloutEnqueued(deps.db, rollout.id);
+      enqueued = true;
+    } catch (error) {
+      log.warn('retry rollout recorded but not fully enqueued; the reconciler will finish it', { error });
+    } finally {
+      await queue.close().catch(() => undefined);
+    }
+    log.info('retry rollout created', { parentRolloutId: original.id, cause: body.cause ?? null, instances: instances.length });
+    const counts = { total: instances.length, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: instances.length } as Parameters<typeof rolloutView>[1];
+    res
+      .status(202)
+      .location(`/v1/rollouts/${rollout.id}`)
+      .json({ ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts), parentRolloutId: original.id, retryOf: { rolloutId: original.id, cause: body.cause ?? null, instances: instances.length } });
+  });
+
+  return router;
+}
+
+export const rolloutRetryOperations: ApiOperation[] = [
+  {
+    method: 'post',
+    path: RETRY_PATH,
+    operationId: 'retryRollout',
+    tag: 'rollouts',
+    role: 'operator',
+    summary: 'Retry the failed instances of a finished rollout (all, one cause\'s, or chosen ones) as a new rollout linked to it',
+    description:
+      'Only a completed or cancelled rollout can be retried (409 `rollout_not_finished`), one retry at a time (409 `retry_in_progress`). ' +
+      'Instances whose manual-install flag was resolved or closed are left out. Nothing left: 409 `nothing_to_retry`. ' +
+      'An unknown `cause`, or an instance id that is not a failed instance awaiting a retry: 400 naming the field.',
+    params: z.strictObject({ id: rolloutIdSchema }),
+    body: retryRolloutBodySchema,
+    responses: {
+      202: { description: 'The follow-up rollout, with `parentRolloutId`', headers: { Location: 'the new rollout' } },
+      409: { description: 'Not finished, already being retried, or nothing to retry' },
+    },
+  },
+];

@@ -1,0 +1,289 @@
+/**
+ * GET /v1/rollouts/:id/report (JSON and CSV), progress on GET /v1/rollouts/:id, and POST /v1/rollouts/:id/retry,
+ * over real HTTP with real Postgres and Redis.
+ */
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failInstallVerification, insertRollout, raiseMissingManualInstallFlags, transitionManualInstallFlag } from '@fleet/db';
+import { installQueueName } from '@fleet/queue';
+import { csvRecords } from '@fleet/testing';
+import type { ApiHarness } from './support.ts';
+import { instanceIds, startApi, USER_ID } from './support.ts';
+
+let api: ApiHarness;
+beforeAll(async () => {
+  api = await startApi();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const NO_GUARD = (id: string) =>
+  `The Server Guard (Aegis) agent is not installed or not online on instance ${id}, so the CloudMonitor agent cannot be installed remotely. Log on to the instance and install the CloudMonitor agent manually.`;
+
+async function newRollout(ids: string[], status: 'running' | 'completed' | 'cancelled' = 'completed') {
+  const { rollout } = await insertRollout(api.db, { userId: USER_ID, force: true, concurrency: 7, maxAttempts: 3, policy: { concurrency: 7, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60000 } }, instanceIds: ids });
+  await api.db.rolloutInstance.updateMany({ where: { rolloutId: rollout.id }, data: { state: 'succeeded', attemptCount: 1, finishedAt: new Date(Date.now() - 3_600_000), lastRequestId: 'R-ok' } });
+  await api.db.rollout.update({ where: { id: rollout.id }, data: { status, enqueuedAt: new Date(), ...(status === 'running' ? {} : { finishedAt: new Date() }) } });
+  return rollout.id;
+}
+
+async function failInstall(rolloutId: string, instanceId: string, f: { code: string; message: string; reason: string; requestId: string; attempts?: number; httpStatus?: number; outcome?: string }) {
+  await api.db.rolloutInstance.update({
+    where: { rolloutId_instanceId: { rolloutId, instanceId } },
+    data: {
+      state: 'failed',
+      attemptCount: f.attempts ?? 1,
+      lastErrorCode: f.code,
+      lastErrorMessage: f.message,
+      lastRequestId: f.requestId,
+      lastHttpStatus: f.httpStatus ?? 200,
+      lastOutcome: f.outcome ?? 'final',
+      needsManualInstall: true,
+      manualInstallReason: f.reason,
+    },
+  });
+}
+
+async function failVerification(rolloutId: string, instanceId: string, agentStatus: 'install_faild' | 'not_installed') {
+  const row = await api.db.rolloutInstance.update({ where: { rolloutId_instanceId: { rolloutId, instanceId } }, data: { verification: 'pending', verifyDeadlineAt: new Date() } });
+  const outcome = await failInstallVerification(api.db, {
+    rolloutInstanceId: row.id,
+    reason: agentStatus === 'install_faild' ? 'install_failed_on_host' : 'agent_not_running',
+    agentStatus,
+    detail: `NodeStatus reports ${agentStatus}`,
+  });
+  expect(outcome.kind).toBe('flagged');
+}
+
+/** A finished rollout with three causes: no Server Guard (3), instance not found (2), agent install_faild (2). */
+async function rolloutWithFailures(label: string) {
+  const ids = instanceIds(12, `i-${label}`);
+  const rolloutId = await newRollout(ids);
+  for (const [i, id] of ids.slice(0, 3).entries()) await failInstall(rolloutId, id, { code: '400', message: NO_GUARD(id), reason: 'no_server_guard_agent', requestId: `R-guard-${i}`, attempts: 1 });
+  for (const [i, id] of ids.slice(3, 5).entries()) {
+    await failInstall(rolloutId, id, { code: 'InvalidInstanceId.NotFound', message: `The specified instance ${id} does not exist.`, reason: 'instance_not_found', requestId: `R-nf-${i}`, httpStatus: 404 });
+  }
+  for (const id of ids.slice(5, 7)) await failVerification(rolloutId, id, 'install_faild');
+  await raiseMissingManualInstallFlags(api.db, rolloutId);
+  return { rolloutId, ids };
+}
+
+describe('GET /v1/rollouts/:id/report', () => {
+  it('counts per state and groups failures by cause, with normalised messages, recommended actions and the instances', async () => {
+    const { rolloutId, ids } = await rolloutWithFailures('rep');
+    const res = await api.request('GET', `/v1/rollouts/${rolloutId}/report`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      rolloutId,
+      userId: USER_ID,
+      status: 'completed',
+      counts: { total: 12, succeeded: 7, failed: 5, pending: 0, in_progress: 0, cancelled: 0 },
+      verification: { failed: 2, verified: 0, pending: 0, notChecked: 5 },
+      manualInstallFlags: { open: 7, acknowledged: 0, resolved: 0, closed: 0 },
+      progress: { done: 12, total: 12, fraction: 1, etaSeconds: 0 },
+      failures: { total: 7, causes: 3 },
+    });
+    const groups = res.body.failures.groups as any[];
+    expect(groups.map((g) => [g.errorCode, g.count, g.kind])).toEqual([
+      ['400', 3, 'install_failed'],
+      ['InvalidInstanceId.NotFound', 2, 'install_failed'],
+      ['agent:install_faild', 2, 'verification_failed'],
+    ]);
+    const [guard, notFound, agent] = groups;
+    expect(guard.cause).toBe(
+      '400: The Server Guard (Aegis) agent is not installed or not online on instance <instance>, so the CloudMonitor agent cannot be installed remotely. Log on to the instance and install the CloudMonitor agent manually.',
+    );
+    expect(guard.sampleMessage).toBe(NO_GUARD(ids[0]!));
+    expect(guard.manualInstallReasons).toEqual({ no_server_guard_agent: 3 });
+    expect(guard.recommendedAction).toMatch(/Server Guard/);
+    expect(guard.instances).toHaveLength(3);
+    expect(guard.instances[0]).toMatchObject({
+      instanceId: ids[0],
+      state: 'failed',
+      lastRequestId: 'R-guard-0',
+      attempts: 1,
+      lastError: { code: '400', message: NO_GUARD(ids[0]!), httpStatus: 200, outcome: 'final' },
+      manualInstallReason: 'no_server_guard_agent',
+      manualInstallFlag: { status: 'open' },
+    });
+    expect(notFound.cause).toBe('InvalidInstanceId.NotFound: The specified instance <instance> does not exist.');
+    expect(notFound.recommendedAction).toMatch(/instance id/);
+    expect(agent).toMatchObject({ manualInstallReasons: { install_failed_on_host: 2 }, instancesTruncated: false });
+    expect(agent.instances.map((i: any) => [i.state, i.verification, i.agentStatus])).toEqual([
+      ['succeeded', 'failed', 'install_faild'],
+      ['succeeded', 'failed', 'install_faild'],
+    ]);
+  });
+
+  it('caps the instances listed per group in JSON and says so, while counts stay complete', async () => {
+    const { rolloutId } = await rolloutWithFailures('cap');
+    const res = await api.request('GET', `/v1/rollouts/${rolloutId}/report?instancesPerGroup=1`);
+    expect(res.status).toBe(200);
+    const guard = res.body.failures.groups[0];
+    expect(guard).toMatchObject({ count: 3, instancesTruncated: true });
+    expect(guard.instances).toHaveLength(1);
+  });
+
+  it('streams the same instances as CSV, one row each, quoted correctly and safe to open in a spreadsheet', async () => {
+    const { rolloutId, ids } = await rolloutWithFailures('csv');
+    // Hostile text from a remote API: a formula, a quote, a comma and a line break.
+    await failInstall(rolloutId, ids[7]!, { code: '=HYPERLINK("http://evil")', message: '-2+3 "quoted", with comma\nand a line', reason: 'rejected', requestId: '@R-odd' });
+    const json = await api.request('GET', `/v1/rollouts/${rolloutId}/report?instancesPerGroup=1000`);
+    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv`, { headers: { authorization: `Bearer ${api.adminKey}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(res.headers.get('content-disposition')).toMatch(new RegExp(`^attachment; filename="rollout-${rolloutId}-failures-.+\\.csv"$`));
+    const text = await res.text();
+    const rows = csvRecords(text);
+    expect(rows).toHaveLength(json.body.failures.total);
+    expect(rows).toHaveLength(8);
+
+    // Every JSON instance is a CSV row with the same cause, RequestId, attempts and error.
+    const byId = new Map(rows.map((r) => [r.instance_id, r]));
+    for (const group of json.body.failures.groups) {
+      for (const instance of group.instances) {
+        const row = byId.get(instance.instanceId)!;
+        expect(row).toBeDefined();
+        expect(row.rollout_id).toBe(rolloutId);
+        expect(row.state).toBe(instance.state);
+        expect(row.attempts).toBe(String(instance.attempts));
+        expect(row.manual_install_reason).toBe(instance.manualInstallReason ?? '');
+        if (group.cause.startsWith('=')) continue;
+        expect(row.cause).toBe(group.cause);
+        expect(row.last_request_id).toBe(instance.lastRequestId);
+        expect(row.error_message).toBe(instance.lastError?.message ?? '');
+      }
+    }
+    const odd = byId.get(ids[7]!)!;
+    expect(odd.error_code).toBe(`'=HYPERLINK("http://evil")`);
+    expect(odd.error_message).toBe(`'-2+3 "quoted", with comma\nand a line`);
+    expect(odd.last_request_id).toBe("'@R-odd");
+    expect(odd.cause!.startsWith("'=HYPERLINK")).toBe(true);
+  });
+
+  it('lists every instance with scope=all', async () => {
+    const { rolloutId } = await rolloutWithFailures('all');
+    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv&scope=all`, { headers: { authorization: `Bearer ${api.adminKey}` } });
+    const rows = csvRecords(await res.text());
+    expect(rows).toHaveLength(12);
+    expect(rows.filter((r) => r.cause === '').map((r) => r.state)).toEqual(Array(5).fill('succeeded'));
+  });
+
+  it('streams a 100,000-instance CSV page by page', async () => {
+    const ids = instanceIds(100_000, 'i-big');
+    const rolloutId = await newRollout(ids);
+    await api.db.$executeRaw`
+      UPDATE rollout_instance SET state = 'failed', last_error_code = '400', last_error_message = 'The Server Guard agent is not online on instance ' || instance_id,
+        last_request_id = 'R-' || id, needs_manual_install = true, manual_install_reason = 'no_server_guard_agent'
+      WHERE rollout_id = ${rolloutId}::uuid`;
+    const started = Date.now();
+    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv`, { headers: { authorization: `Bearer ${api.adminKey}` } });
+    let bytes = 0;
+    let newlines = 0;
+    let chunks = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      chunks++;
+      bytes += chunk.byteLength;
+      for (const b of chunk) if (b === 10) newlines++;
+    }
+    expect(newlines).toBe(100_001);
+    expect(chunks).toBeGreaterThan(10);
+    process.stdout.write(`100,000-instance CSV: ${(bytes / 1e6).toFixed(1)} MB in ${Date.now() - started} ms, ${chunks} chunks\n`);
+    const json = await api.request('GET', `/v1/rollouts/${rolloutId}/report?instancesPerGroup=5`);
+    expect(json.body.failures).toMatchObject({ total: 100_000, causes: 1, groups: [{ count: 100_000, instancesTruncated: true }] });
+  }, 120_000);
+
+  it('refuses a bad query and hides another tenant\'s rollout', async () => {
+    const { rolloutId } = await rolloutWithFailures('ten');
+    expect((await api.request('GET', `/v1/rollouts/${rolloutId}/report?format=xml`)).status).toBe(400);
+    expect((await api.request('GET', `/v1/rollouts/${rolloutId}/report?bogus=1`)).status).toBe(400);
+    const other = await api.createKey('viewer', ['9999999999999999']);
+    expect((await api.requestAs(other.key, 'GET', `/v1/rollouts/${rolloutId}/report`)).status).toBe(404);
+    expect((await api.requestAs(null, 'GET', `/v1/rollouts/${rolloutId}/report`)).status).toBe(401);
+  });
+});
+
+describe('progress on GET /v1/rollouts/:id', () => {
+  it('shows done / total, the rate over the last minute and an ETA for a running rollout', async () => {
+    const ids = instanceIds(100, 'i-prog');
+    const rolloutId = await newRollout(ids, 'running');
+    // 40 done: 30 within the last minute (0.5 per second), 10 long ago; 60 to go.
+    await api.db.rolloutInstance.updateMany({ where: { rolloutId }, data: { state: 'pending', finishedAt: null } });
+    const rows = await api.db.rolloutInstance.findMany({ where: { rolloutId }, orderBy: { id: 'asc' }, select: { id: true } });
+    await api.db.rolloutInstance.updateMany({ where: { id: { in: rows.slice(0, 30).map((r) => r.id) } }, data: { state: 'succeeded', finishedAt: new Date(Date.now() - 10_000) } });
+    await api.db.rolloutInstance.updateMany({ where: { id: { in: rows.slice(30, 40).map((r) => r.id) } }, data: { state: 'failed', finishedAt: new Date(Date.now() - 600_000) } });
+    const res = await api.request('GET', `/v1/rollouts/${rolloutId}`);
+    expect(res.status).toBe(200);
+    expect(res.body.progress).toMatchObject({ done: 40, total: 100, fraction: 0.4, ratePerSecond: 0.5, windowSeconds: 60, etaSeconds: 120 });
+    expect(Date.parse(res.body.progress.etaAt) - Date.now()).toBeGreaterThan(100_000);
+  });
+});
+
+describe('POST /v1/rollouts/:id/retry', () => {
+  it('refuses a rollout that is still running', async () => {
+    const rolloutId = await newRollout(instanceIds(2, 'i-run'), 'running');
+    const res = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, {});
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe('rollout_not_finished');
+  });
+
+  it('creates a follow-up rollout of the failed instances, linked to the original and enqueued; one at a time', async () => {
+    const { rolloutId, ids } = await rolloutWithFailures('retry');
+    const res = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { concurrency: 3 });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('location')).toBe(`/v1/rollouts/${res.body.id}`);
+    expect(res.body).toMatchObject({ parentRolloutId: rolloutId, userId: USER_ID, status: 'running', concurrency: 3, force: true, counts: { total: 7, pending: 7 }, retryOf: { rolloutId, cause: null, instances: 7 } });
+    const retried = await api.db.rolloutInstance.findMany({ where: { rolloutId: res.body.id }, orderBy: { instanceId: 'asc' } });
+    expect(retried.map((i) => i.instanceId)).toEqual(ids.slice(0, 7).sort());
+    expect(await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).toMatchObject({ parentRolloutId: rolloutId, maxAttempts: 3 });
+    const queue = new Queue(installQueueName(res.body.id), { connection: api.redis, prefix: api.prefix });
+    expect((await queue.getRanges(['wait'], 0, -1)).sort()).toEqual(ids.slice(0, 7).sort());
+    expect(await queue.getGlobalConcurrency()).toBe(3);
+    await queue.close();
+
+    const again = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, {});
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('retry_in_progress');
+    const report = await api.request('GET', `/v1/rollouts/${rolloutId}/report`);
+    expect(report.body.retries).toEqual([expect.objectContaining({ id: res.body.id, status: 'running', totalInstances: 7 })]);
+    expect((await api.request('GET', `/v1/rollouts/${res.body.id}/report`)).body.parentRolloutId).toBe(rolloutId);
+  });
+
+  it('retries one cause, or chosen instances, and leaves instances an operator handled by hand', async () => {
+    const { rolloutId, ids } = await rolloutWithFailures('cause');
+    const report = await api.request('GET', `/v1/rollouts/${rolloutId}/report`);
+    const notFoundCause = report.body.failures.groups[1].cause;
+    const byCause = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { cause: notFoundCause });
+    expect(byCause.status).toBe(202);
+    expect(byCause.body.retryOf).toEqual({ rolloutId, cause: notFoundCause, instances: 2 });
+    await api.db.rollout.update({ where: { id: byCause.body.id }, data: { status: 'completed' } });
+
+    // An operator installed one by hand (resolved) and gave up on another (closed).
+    const flags = await api.db.manualInstallFlag.findMany({ where: { rolloutId, instanceId: { in: [ids[0]!, ids[1]!] } }, orderBy: { instanceId: 'asc' } });
+    await transitionManualInstallFlag(api.db, { flagId: flags[0]!.id, event: { type: 'resolve' }, actor: 'ops', note: 'done by hand' });
+    await transitionManualInstallFlag(api.db, { flagId: flags[1]!.id, event: { type: 'close' }, actor: 'ops' });
+    const guardCause = report.body.failures.groups[0].cause;
+    const chosen = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { cause: guardCause, instanceIds: [ids[2]], force: false });
+    expect(chosen.status).toBe(202);
+    expect(chosen.body).toMatchObject({ force: false, retryOf: { instances: 1 } });
+    await api.db.rollout.update({ where: { id: chosen.body.id }, data: { status: 'completed' } });
+
+    const handled = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { instanceIds: [ids[0]] });
+    expect(handled.status).toBe(400);
+    expect(handled.body.errors).toEqual([expect.objectContaining({ field: 'instanceIds[0]' })]);
+    const unknown = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { cause: '400: nothing like this' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([expect.objectContaining({ field: 'cause' })]);
+  });
+
+  it('answers 409 when nothing is left to retry, 400 for unknown fields, 403 for a viewer', async () => {
+    const clean = await newRollout(instanceIds(3, 'i-clean'));
+    const nothing = await api.request('POST', `/v1/rollouts/${clean}/retry`, {});
+    expect(nothing.status).toBe(409);
+    expect(nothing.body.code).toBe('nothing_to_retry');
+    expect((await api.request('POST', `/v1/rollouts/${clean}/retry`, { everything: true })).status).toBe(400);
+    const viewer = await api.createKey('viewer', [USER_ID]);
+    expect((await api.requestAs(viewer.key, 'POST', `/v1/rollouts/${clean}/retry`, {})).status).toBe(403);
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * Cross-tenant access, on every route the running app has registered. The routes are read from the app itself,
+ * so a route added later without a case here fails this test: give it a case in `CASES` (routes under
+ * `/v1/rollouts/:id` get a generic one, which the tenancy guard on that path answers).
+ *
+ * The intruder is an admin key bound to another account: the highest role, so nothing but tenancy can refuse it.
+ * Every refusal must be a 404 problem indistinguishable from "does not exist", and must change nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listRoutes } from '../src/http/route-list.ts';
+import type { ApiHarness, ApiResponse } from './support.ts';
+import { startApi } from './support.ts';
+
+const TENANT_A = '1111111111111111';
+const TENANT_B = '2222222222222222';
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /openapi.json', 'GET /docs']);
+
+type Fixture = { rolloutId: string; instanceId: string; keyOfA: { id: string; key: string }; flagId: string };
+type TenancyCase = {
+  /** The request, made with `key`. */
+  call(key: string, f: Fixture): Promise<ApiResponse>;
+  /** How the request of tenant B must be refused (default: 404 not_found problem). */
+  refused?(res: ApiResponse, f: Fixture): void | Promise<void>;
+  /** What tenant A's own key gets for the same request, proving the refusal is about tenancy. */
+  allowed?(res: ApiResponse, f: Fixture): void;
+};
+
+let api: ApiHarness;
+let fixture: Fixture;
+let keyA: string;
+let keyB: string;
+const routeKey = (method: string, path: string) => `${method} ${path}`;
+
+const expectNotFound = (res: ApiResponse) => {
+  expect(res.status).toBe(404);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body.code).toBe('not_found');
+};
+
+const CASES: Record<string, TenancyCase> = {
+  'POST /v1/rollouts': {
+    call: (key) => api.requestAs(key, 'POST', '/v1/rollouts', { userId: TENANT_A, instanceIds: ['i-intruder1'] }),
+    allowed: (res) => expect(res.status).toBe(202),
+  },
+  'GET /v1/rollouts': {
+    call: (key) => api.requestAs(key, 'GET', '/v1/rollouts?limit=200'),
+    refused: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.items.map((r: { id: string }) => r.id)).not.toContain(f.rolloutId);
+      expect(res.body.items.every((r: { userId: string }) => r.userId === TENANT_B)).toBe(true);
+    },
+    allowed: (res) => expect(res.body.items.length).toBeGreaterThan(0),
+  },
+  'GET /v1/rollouts?userId': {
+    call: (key) => api.requestAs(key, 'GET', `/v1/rollouts?userId=${TENANT_A}`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'GET /v1/rollouts/:id': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}`),
+    refused: async (res, f) => {
+      expectNotFound(res);
+      // Exactly what a rollout that does not exist answers, apart from the id.
+      const missing = await api.requestAs(keyB, 'GET', '/v1/rollouts/00000000-0000-4000-8000-000000000000');
+      expect({ ...res.body, detail: undefined, instance: undefined, requestId: undefined }).toEqual({ ...missing.body, detail: undefined, instance: undefined, requestId: undefined });
+      expect(res.body.detail.replace(f.rolloutId, 'X')).toBe(missing.body.detail.replace('00000000-0000-4000-8000-000000000000', 'X'));
+    },
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'GET /v1/rollouts/:id/instances': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/instances`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'GET /v1/rollouts/:id/instances/:instanceId': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/instances/${f.instanceId}`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'GET /v1/rollouts/:id/report': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/report`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'POST /v1/api-keys': {
+    call: (key) => api.requestAs(key, 'POST', '/v1/api-keys', { name: 'intruder', role: 'admin', userIds: [TENANT_A] }),
+    allowed: (res) => expect(res.status).toBe(201),
+  },
+  'GET /v1/api-keys': {
+    call: (key) => api.requestAs(key, 'GET', '/v1/api-keys'),
+    refused: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.items.map((k: { id: string }) => k.id)).not.toContain(f.keyOfA.id);
+    },
+    allowed: (res, f) => expect(res.body.items.map((k: { id: string }) => k.id)).toContain(f.keyOfA.id),
+  },
+  'GET /v1/api-keys/:id': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/api-keys/${f.keyOfA.id}`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'GET /v1/manual-install-flags': {
+    call: (key) => api.requestAs(key, 'GET', '/v1/manual-install-flags?limit=1000'),
+    refused: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.items.map((x: { id: string }) => x.id)).not.toContain(f.flagId);
+    },
+    allowed: (res, f) => expect(res.body.items.map((x: { id: string }) => x.id)).toContain(f.flagId),
+  },
+  'GET /v1/manual-install-flags?userId': {
+    call: (key) => api.requestAs(key, 'GET', `/v1/manual-install-flags?userId=${TENANT_A}`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'GET /v1/manual-install-flags?rolloutId': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/manual-install-flags?rolloutId=${f.rolloutId}`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'GET /v1/manual-install-flags/:id': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/manual-install-flags/${f.flagId}`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'POST /v1/manual-install-flags/:id/acknowledge': {
+    call: (key, f) => api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/acknowledge`, { note: 'mine now' }),
+    allowed: (res) => expect(res.body.status).toBe('acknowledged'),
+  },
+  'POST /v1/manual-install-flags/:id/resolve': {
+    call: (key, f) => api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/resolve`, { note: 'installed by hand' }),
+  },
+  'POST /v1/manual-install-flags/:id/close': {
+    call: (key, f) => api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/close`, { note: 'decommissioned' }),
+  },
+  'DELETE /v1/api-keys/:id': {
+    call: (key, f) => api.requestAs(key, 'DELETE', `/v1/api-keys/${f.keyOfA.id}`),
+    refused: async (res, f) => {
+      expectNotFound(res);
+      expect((await api.db.apiKey.findUniqueOrThrow({ where: { id: f.keyOfA.id } })).revokedAt).toBeNull();
+    },
+    // Runs last among the positive controls (see below): it revokes the key.
+    allowed: (res) => expect(res.status).toBe(204),
+  },
+};
+
+/** Any route under a rollout: fill in the ids of tenant A's objects and send an empty JSON body where one fits. */
+function genericRolloutCase(method: string, path: string): TenancyCase {
+  return {
+    call: (key, f) => {
+      const url = path.replace(':id', f.rolloutId).replace(':instanceId', f.instanceId).replace(/:[A-Za-z0-9_]+/g, 'x');
+      return api.requestAs(key, method, url, method === 'GET' || method === 'DELETE' ? undefined : {});
+    },
+  };
+}
+
+function caseFor(method: string, path: string): TenancyCase | undefined {
+  return CASES[routeKey(method, path)] ?? (path.startsWith('/v1/rollouts/:id') ? genericRolloutCase(method, path) : undefined);
+}
+
+async function snapshot() {
+  const [rollout, instances, flag, counts] = await Promise.all([
+    api.db.rollout.findUniqueOrThrow({ where: { id: fixture.rolloutId } }),
+    api.db.rolloutInstance.findMany({ where: { rolloutId: fixture.rolloutId }, orderBy: { id: 'asc' } }),
+    api.db.manualInstallFlag.findUniqueOrThrow({ where: { id: BigInt(fixture.flagId) } }),
+    Promise.all([
+      api.db.rollout.count(),
+      api.db.rolloutInstance.count(),
+      api.db.apiKey.count(),
+      api.db.idempotencyRecord.count(),
+      api.db.installAttempt.count(),
+      api.db.manualInstallFlagEvent.count(),
+    ]),
+  ]);
+  return { rollout, instances, flag, counts };
+}
+
+beforeAll(async () => {
+  api = await startApi();
+  keyA = (await api.createKey('admin', [TENANT_A], 'admin of A')).key;
+  keyB = (await api.createKey('admin', [TENANT_B], 'admin of B')).key;
+  const created = await api.requestAs(keyA, 'POST', '/v1/rollouts', { userId: TENANT_A, instanceIds: ['i-tenanta1', 'i-tenanta2'] });
+  expect(created.status).toBe(202);
+  await api.requestAs(keyB, 'POST', '/v1/rollouts', { userId: TENANT_B, instanceIds: ['i-tenantb1'] });
+  const instance = await api.db.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id, instanceId: 'i-tenanta1' } });
+  // A manual-install flag of tenant A, as the reconciler would raise it.
+  const flag = await api.db.manualInstallFlag.create({
+    data: { rolloutInstanceId: instance.id, rolloutId: created.body.id, userId: TENANT_A, instanceId: 'i-tenanta1', reason: 'no_server_guard_agent' },
+  });
+  fixture = { rolloutId: created.body.id, instanceId: 'i-tenanta1', keyOfA: await api.createKey('viewer', [TENANT_A], 'viewer of A'), flagId: flag.id.toString() };
+});
+afterAll(async () => {
+  await api.close();
+});
+
+describe('cross-tenant access on every route', () => {
+  it('every registered route is public by design or has a cross-tenant case', () => {
+    const routes = listRoutes(api.app).filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS');
+    expect(routes.length).toBeGreaterThanOrEqual(9);
+    const uncovered = routes.map((r) => routeKey(r.method, r.path)).filter((k) => !PUBLIC_ROUTES.has(k) && !caseFor(...(k.split(' ') as [string, string])));
+    expect(uncovered, `routes without a cross-tenant case (add them to CASES in ${import.meta.url})`).toEqual([]);
+    const outsideV1 = routes.filter((r) => !r.path.startsWith('/v1/') && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)));
+    expect(outsideV1, 'a route outside /v1 is not authenticated').toEqual([]);
+  });
+
+  it("refuses another tenant's admin on every route with a 404 (or hides the objects), and changes nothing", async () => {
+    const routes = listRoutes(api.app).filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS' && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)));
+    const keys = [...new Set([...routes.map((r) => routeKey(r.method, r.path)), ...Object.keys(CASES)])];
+    const before = await snapshot();
+    const tried: string[] = [];
+    for (const key of keys) {
+      const [method, path] = key.split(' ') as [string, string];
+      const tenancyCase = caseFor(method, path)!;
+      const res = await tenancyCase.call(keyB, fixture);
+      expect(res.status, `${key} answered ${res.status} ${JSON.stringify(res.body)}`).toBeLessThan(500);
+      await (tenancyCase.refused ?? expectNotFound)(res, fixture);
+      tried.push(key);
+    }
+    expect(await snapshot()).toEqual(before);
+    expect(tried.length).toBe(keys.length);
+  });
+
+  it("answers tenant A's own key on the same requests (the refusals above are about tenancy)", async () => {
+    // Revoking A's viewer key goes last, as it changes what the other controls see.
+    const keys = Object.keys(CASES).sort((a, b) => Number(a === 'DELETE /v1/api-keys/:id') - Number(b === 'DELETE /v1/api-keys/:id'));
+    for (const key of keys) {
+      const tenancyCase = CASES[key]!;
+      if (!tenancyCase.allowed) continue;
+      const res = await tenancyCase.call(keyA, fixture);
+      expect(res.status, `${key} answered ${res.status} ${JSON.stringify(res.body)}`).toBeLessThan(300);
+      tenancyCase.allowed(res, fixture);
+    }
+  });
+
+  it('an admin for every account sees both tenants', async () => {
+    const all = await api.request('GET', '/v1/rollouts');
+    expect(new Set(all.body.items.map((r: { userId: string }) => r.userId))).toEqual(new Set([TENANT_A, TENANT_B]));
+    expect((await api.request('GET', `/v1/rollouts/${fixture.rolloutId}`)).status).toBe(200);
+  });
+
+  it('the tenancy guard answers 404 for a route under a rollout before the route validates anything', async () => {
+    // A route nobody registered under another tenant's rollout: the guard answers first, with 404 either way.
+    const res = await api.requestAs(keyB, 'POST', `/v1/rollouts/${fixture.rolloutId}/no-such-action`, { nonsense: true });
+    expectNotFound(res);
+  });
+});

@@ -1,0 +1,160 @@
+import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
+import type { Database, PendingVerification } from '@fleet/db';
+import { armInstallVerification, armReverification, failInstallVerification, listPendingVerifications, markInstancesVerified, recordAgentStatuses } from '@fleet/db';
+import type { Logger } from '@fleet/logger';
+import type { AgentLookup, VerificationFailureReason } from '@fleet/rollout-domain';
+import { decideVerification } from '@fleet/rollout-domain';
+
+/**
+ * Install verification: after NodeInstall succeeded, NodeStatus must show the agent `running` within the window.
+ * The reconciler arms the window on succeeded instances, asks NodeStatusList (batched, per account) about every
+ * instance still pending, and persists what `decideVerification` (packages/rollout-domain) decides: verified;
+ * failed, with `needs_manual_install` and a manual-install flag; or wait for the next pass.
+ */
+export type InstallVerifierDeps = {
+  db: Database;
+  cms: CmsClient;
+  logger: Logger;
+  /** How long the agent has to report running after NodeInstall succeeded (or after an operator resolved), ms. */
+  verifyWindowMs: number;
+  /** Most instances checked per pass, earliest deadline first. */
+  batchSize: number;
+  now: () => Date;
+};
+
+export type VerificationReport = {
+  /** Succeeded installs put up for verification. */
+  armed: number;
+  /** Re-verifications an operator asked for (resolved flags), whose window started. */
+  rearmed: number;
+  checked: number;
+  verified: number;
+  /** Resolved flags whose agent was then seen running. */
+  reverified: number;
+  /** Verifications that failed and raised a manual-install flag. */
+  flagged: number;
+  /** Resolved flags reopened: the agent is still not running. */
+  reopened: number;
+  waiting: number;
+  /** Instances whose status call failed transiently; looked at again next pass. */
+  lookupErrors: number;
+};
+
+export function emptyVerificationReport(): VerificationReport {
+  return { armed: 0, rearmed: 0, checked: 0, verified: 0, reverified: 0, flagged: 0, reopened: 0, waiting: 0, lookupErrors: 0 };
+}
+
+/** Instance ids named in one log line; the counts are always complete. */
+const LOGGED_IDS = 20;
+
+function lookupOf(instanceId: string, statuses: Map<string, string>, chunkOf: Map<string, NodeStatusListChunkResult>): AgentLookup {
+  const status = statuses.get(instanceId);
+  if (status !== undefined) return { kind: 'reported', agentStatus: status };
+  const chunk = chunkOf.get(instanceId);
+  if (!chunk || chunk.outcome.kind === 'success') return { kind: 'absent' };
+  if (chunk.outcome.kind === 'final' || chunk.outcome.kind === 'fleet_wide') {
+    return { kind: 'permanent_error', outcomeKind: chunk.outcome.kind, errorCode: chunk.errorCode, errorMessage: chunk.errorMessage, httpStatus: chunk.httpStatus };
+  }
+  return { kind: 'transient_error', detail: chunk.outcome.reason };
+}
+
+async function verifyAccount(deps: InstallVerifierDeps, userId: string, pending: PendingVerification[], report: VerificationReport): Promise<void> {
+  const result = await deps.cms.nodeStatusList({ instanceIds: pending.map((p) => p.instanceId) });
+  const chunkOf = new Map<string, NodeStatusListChunkResult>();
+  for (const chunk of result.chunks) for (const id of chunk.instanceIds) chunkOf.set(id, chunk);
+  const failedChunks = result.chunks.filter((c) => c.outcome.kind !== 'success');
+  if (failedChunks.length > 0) {
+    deps.logger.warn('NodeStatusList failed for some instances; they are looked at again next pass', {
+      userId,
+      chunks: failedChunks.length,
+      errors: failedChunks.slice(0, 3).map((c) => ({ errorCode: c.errorCode, outcome: c.outcome, requestId: c.requestId })),
+    });
+  }
+
+  const now = deps.now();
+  const verified: bigint[] = [];
+  const seen: { id: bigint; agentStatus: string }[] = [];
+  const failures: { instance: PendingVerification; reason: VerificationFailureReason; agentStatus: string | null; detail: string }[] = [];
+  for (const instance of pending) {
+    const lookup = lookupOf(instance.instanceId, result.statuses, chunkOf);
+    if (lookup.kind === 'transient_error') report.lookupErrors++;
+    const decision = decideVerification(lookup, { now, deadline: instance.deadline });
+    switch (decision.type) {
+      case 'verified':
+        verified.push(instance.id);
+        break;
+      case 'wait':
+        report.waiting++;
+        if (decision.agentStatus !== null) seen.push({ id: instance.id, agentStatus: decision.agentStatus });
+        break;
+      case 'failed':
+        failures.push({ instance, reason: decision.reason, agentStatus: decision.agentStatus, detail: decision.detail });
+        break;
+    }
+  }
+
+  const marked = await markInstancesVerified(deps.db, verified, now);
+  report.verified += marked.verified;
+  report.reverified += marked.reverified;
+  await recordAgentStatuses(deps.db, seen);
+
+  const byRollout = new Map<string, { flagged: string[]; reopened: string[]; reasons: Record<string, number> }>();
+  for (const failure of failures) {
+    const outcome = await failInstallVerification(deps.db, {
+      rolloutInstanceId: failure.instance.id,
+      reason: failure.reason,
+      agentStatus: failure.agentStatus,
+      detail: failure.detail,
+      now,
+    });
+    if (outcome.kind === 'stale') continue;
+    const entry = byRollout.get(failure.instance.rolloutId) ?? { flagged: [], reopened: [], reasons: {} };
+    byRollout.set(failure.instance.rolloutId, entry);
+    entry.reasons[failure.reason] = (entry.reasons[failure.reason] ?? 0) + 1;
+    if (outcome.kind === 'flagged') {
+      report.flagged++;
+      entry.flagged.push(failure.instance.instanceId);
+    } else if (outcome.kind === 'reopened') {
+      report.reopened++;
+      entry.reopened.push(failure.instance.instanceId);
+    }
+  }
+  for (const [rolloutId, entry] of byRollout) {
+    deps.logger.warn('verification failed: instances flagged for manual installation', {
+      rolloutId,
+      userId,
+      flagged: entry.flagged.length,
+      reopened: entry.reopened.length,
+      reasons: entry.reasons,
+      instanceIds: [...entry.flagged, ...entry.reopened].slice(0, LOGGED_IDS),
+    });
+  }
+  if (marked.reverified > 0) deps.logger.info('manually installed agents re-verified running', { userId, reverified: marked.reverified });
+}
+
+/** Puts the rollout's succeeded, never-verified instances up for verification. Returns how many. */
+export async function armRolloutVerification(deps: Pick<InstallVerifierDeps, 'db' | 'verifyWindowMs'>, rolloutId: string): Promise<number> {
+  return armInstallVerification(deps.db, rolloutId, deps.verifyWindowMs);
+}
+
+/** One verification pass over every pending verification (arming is per rollout: armRolloutVerification). */
+export async function verifyInstalls(deps: InstallVerifierDeps): Promise<VerificationReport> {
+  const report = emptyVerificationReport();
+  report.rearmed = await armReverification(deps.db, deps.verifyWindowMs, deps.now());
+  const pending = await listPendingVerifications(deps.db, { limit: deps.batchSize });
+  report.checked = pending.length;
+  const byAccount = new Map<string, PendingVerification[]>();
+  for (const instance of pending) {
+    const list = byAccount.get(instance.userId) ?? [];
+    byAccount.set(instance.userId, list);
+    list.push(instance);
+  }
+  for (const [userId, instances] of byAccount) {
+    try {
+      await verifyAccount(deps, userId, instances, report);
+    } catch (error) {
+      deps.logger.warn('verifying installs of an account failed; will retry next pass', { userId, instances: instances.length, error });
+    }
+  }
+  return report;
+}

@@ -1,0 +1,127 @@
+/**
+ * Acceptance: Redis is flushed (FLUSHALL) in the middle of a 2,000-instance rollout run by two real worker
+ * processes. The reconciler puts back what Redis lost from Postgres; the rollout completes, every instance is final
+ * exactly once, none is lost, every call the simulator counted is one attempt row, and the per-rollout concurrency
+ * limit holds throughout. Runs on a private redis-server: a FLUSHALL on the shared one would wipe other tests.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFailingInstance } from '@fleet/cms-simulator';
+import { createDatabase } from '@fleet/db';
+import type { Database } from '@fleet/db';
+import { createRedisConnection } from '@fleet/queue';
+import { createTestDatabase, uniquePrefix } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
+import { createLeaderLease } from '../src/leader-lease.ts';
+import { createReconciler } from '../src/reconciler.ts';
+import type { AppProcess, PrivateRedis } from './support.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+
+const SEED = 'flushall-seed';
+const FAILURE_RATE = 0.05;
+const INSTANCES = 2000;
+const CONCURRENCY = 50;
+const CALL_TIMEOUT_MS = 2000;
+
+const { logger, lines } = capturingLogger('flushall-test');
+let privateRedis: PrivateRedis;
+let testDb: TestDatabase;
+let db: Database;
+let redis: Redis;
+let simulator: Awaited<ReturnType<typeof startSimulator>>;
+const workers: AppProcess[] = [];
+const prefix = uniquePrefix('flush');
+
+beforeAll(async () => {
+  [privateRedis, testDb] = await Promise.all([startPrivateRedis(), createTestDatabase()]);
+  db = createDatabase({ url: testDb.url, poolMax: 5 });
+  redis = createRedisConnection(privateRedis.url, 'control', logger);
+  simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 40, installDurationMs: 100 });
+  const env = {
+    DATABASE_URL: testDb.url,
+    REDIS_URL: privateRedis.url,
+    QUEUE_PREFIX: prefix,
+    CMS_ENDPOINT: simulator.url,
+    CMS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    CMS_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
+    CMS_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
+    LOCK_DURATION_MS: '2000',
+    ROLLOUT_POLL_MS: '200',
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+    ACCOUNT_RATE_LIMIT_RPS: '100000',
+    ACCOUNT_RATE_BURST: '1000',
+    DB_POOL_MAX: '20',
+    LOG_LEVEL: 'warn',
+  };
+  workers.push(spawnApp('worker', { ...env, WORKER_ID: 'flush-w1' }), spawnApp('worker', { ...env, WORKER_ID: 'flush-w2' }));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await redis?.quit().catch(() => undefined);
+  await simulator?.close();
+  await db?.$disconnect();
+  await testDb?.drop();
+  await privateRedis?.stop();
+});
+
+describe('FLUSHALL in the middle of a rollout', () => {
+  it('completes the 2,000-instance rollout: every instance final exactly once, none lost, calls = attempt rows, limit held', async () => {
+    const reconciler = createReconciler({
+      db,
+      redis,
+      prefix,
+      logger,
+      cms: simulator.cms,
+      lease: createLeaderLease(redis, { key: `${prefix}:reconciler:leader`, holder: 'flush-reconciler', ttlMs: 5000 }),
+      intervalMs: 250,
+      enqueueGraceMs: 5000,
+      staleAttemptMs: CALL_TIMEOUT_MS + 5000,
+      verifyWindowMs: 60_000,
+    });
+    reconciler.start();
+    try {
+      const ids = instanceIds(INSTANCES, 'i-fl');
+      const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { concurrency: CONCURRENCY, maxAttempts: 4 });
+
+      const finished = () => db.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
+      await until('a quarter of the rollout done', async () => (await finished()) >= INSTANCES / 4, 40_000, 20);
+      const flushedAt = await finished();
+      expect(await redis.flushall()).toBe('OK');
+      logger.info('test: FLUSHALL done', { finishedBefore: flushedAt });
+      expect(flushedAt).toBeLessThan(INSTANCES * 0.75);
+
+      await until('the rollout completed', async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed', 50_000, 200);
+
+      const instances = await db.rolloutInstance.findMany({ where: { rolloutId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } } });
+      expect(instances).toHaveLength(INSTANCES);
+      const calls = simulator.sim.stats().callsByInstance;
+      const expectedFailed = new Set(ids.filter((id) => isFailingInstance(SEED, id, FAILURE_RATE)));
+      for (const instance of instances) {
+        // Final, and final once: one terminal answer, and it is the last attempt.
+        expect(['succeeded', 'failed']).toContain(instance.state);
+        const terminal = instance.attempts.filter((a) => a.outcome === 'success' || a.outcome === 'final');
+        expect(terminal).toHaveLength(1);
+        expect(instance.attempts.at(-1)!.id).toBe(terminal[0]!.id);
+        expect(instance.state).toBe(terminal[0]!.outcome === 'success' ? 'succeeded' : 'failed');
+        expect(instance.state === 'failed').toBe(expectedFailed.has(instance.instanceId));
+        // Every call the simulator counted is exactly one attempt row (no worker died here).
+        expect(instance.attempts).toHaveLength(instance.attemptCount);
+        expect(calls[instance.instanceId] ?? 0).toBe(instance.attemptCount);
+        expect(instance.lastRequestId).toBe(terminal[0]!.requestId);
+      }
+      // The per-rollout limit held, also right after Redis forgot the queue's concurrency and active jobs.
+      expect(simulator.sim.stats().maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
+      // The reconciler is what brought the rollout back.
+      expect(lines.some((l) => l.includes('restored the queue concurrency') && l.includes(rolloutId))).toBe(true);
+      expect(lines.some((l) => l.includes('re-enqueued pending instances whose job was missing') && l.includes(rolloutId))).toBe(true);
+    } finally {
+      await reconciler.stop();
+      if (process.env.ACCEPTANCE_LOG_DIR) {
+        const { writeFileSync } = await import('node:fs');
+        writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/flushall-reconciler.log`, lines.join(''));
+        workers.forEach((w, i) => writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/flushall-worker-${i + 1}.log`, w.output()));
+      }
+    }
+  });
+});

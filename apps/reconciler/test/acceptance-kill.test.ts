@@ -1,0 +1,153 @@
+/**
+ * Acceptance: `kill -9` of a worker process while it is making NodeInstall calls, twice in one rollout, with the
+ * real reconciler process running. The rollout completes; no instance is final twice; the attempt rows match the
+ * calls the simulator counted for each instance, and no instance is installed twice.
+ *
+ * Exact equality of rows and calls cannot hold for an attempt whose worker died after writing the attempt row and
+ * before its request reached CloudMonitor: the row is written first on purpose (a call must never go unrecorded),
+ * so a kill in that window leaves a row for a call that was never made. Such a row is always `abandoned`, never an
+ * answer. The test therefore asserts: every answered attempt is a call the simulator saw (by RequestId); every call
+ * the simulator counted has a row; an instance without an abandoned attempt has exactly as many rows as calls; and
+ * any extra row is an abandoned one. It prints how many rows had no call.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFailingInstance } from '@fleet/cms-simulator';
+import { createDatabase } from '@fleet/db';
+import type { Database } from '@fleet/db';
+import { createRedisConnection } from '@fleet/queue';
+import { createTestDatabase, uniquePrefix } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
+import type { AppProcess, PrivateRedis } from './support.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+
+const SEED = 'kill-seed';
+const FAILURE_RATE = 0.05;
+const INSTANCES = 1500;
+const CONCURRENCY = 40;
+const CALL_TIMEOUT_MS = 1000;
+
+const { logger } = capturingLogger('kill-test');
+let privateRedis: PrivateRedis;
+let testDb: TestDatabase;
+let db: Database;
+let redis: Redis;
+let simulator: Awaited<ReturnType<typeof startSimulator>>;
+const processes: AppProcess[] = [];
+const prefix = uniquePrefix('kill');
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  [privateRedis, testDb] = await Promise.all([startPrivateRedis(), createTestDatabase()]);
+  db = createDatabase({ url: testDb.url, poolMax: 5 });
+  redis = createRedisConnection(privateRedis.url, 'control', logger);
+  simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 50, installDurationMs: 100 });
+  env = {
+    DATABASE_URL: testDb.url,
+    REDIS_URL: privateRedis.url,
+    QUEUE_PREFIX: prefix,
+    CMS_ENDPOINT: simulator.url,
+    CMS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    CMS_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
+    CMS_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
+    LOCK_DURATION_MS: '2000',
+    ROLLOUT_POLL_MS: '200',
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+    ACCOUNT_RATE_LIMIT_RPS: '100000',
+    ACCOUNT_RATE_BURST: '1000',
+    DB_POOL_MAX: '20',
+    LOG_LEVEL: 'warn',
+    // The real reconciler process: worker call timeout + the workers' 5 s grace.
+    RECONCILE_INTERVAL_MS: '500',
+    RECONCILE_STALE_ATTEMPT_MS: String(CALL_TIMEOUT_MS + 5000),
+    RECONCILER_ID: 'kill-reconciler',
+  };
+  processes.push(
+    spawnApp('worker', { ...env, WORKER_ID: 'kill-w1' }),
+    spawnApp('worker', { ...env, WORKER_ID: 'kill-w2' }),
+    spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(processes.map((p) => p.kill()));
+  await redis?.quit().catch(() => undefined);
+  await simulator?.close();
+  await db?.$disconnect();
+  await testDb?.drop();
+  await privateRedis?.stop();
+});
+
+/** SIGKILL a worker at a moment it has calls in flight (attempt rows started, not finished). */
+async function killDuringCalls(rolloutId: string, worker: AppProcess, workerId: string): Promise<number> {
+  const inFlight = await until(
+    `${workerId} making calls`,
+    async () => db.installAttempt.count({ where: { rolloutId, workerId, finishedAt: null } }),
+    30_000,
+    5,
+  );
+  process.kill(worker.pid, 'SIGKILL');
+  await worker.kill();
+  return inFlight;
+}
+
+describe('kill -9 of worker processes during calls', () => {
+  it('completes the rollout; no instance final twice; attempt rows match the simulator calls; nothing installed twice', async () => {
+    const ids = instanceIds(INSTANCES, 'i-kl');
+    // force=false: a call repeated after an unknown outcome (its worker died) must not reinstall a running agent.
+    const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { concurrency: CONCURRENCY, maxAttempts: 4, force: false });
+    const finished = () => db.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
+
+    await until('15% done', async () => (await finished()) >= INSTANCES * 0.15, 40_000, 20);
+    const firstKill = await killDuringCalls(rolloutId, processes[0]!, 'kill-w1');
+    processes.push(spawnApp('worker', { ...env, WORKER_ID: 'kill-w3' }));
+
+    await until('45% done', async () => (await finished()) >= INSTANCES * 0.45, 40_000, 20);
+    const secondKill = await killDuringCalls(rolloutId, processes[1]!, 'kill-w2');
+    expect(await finished()).toBeLessThan(INSTANCES);
+
+    await until('the rollout completed', async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed', 50_000, 200);
+
+    const instances = await db.rolloutInstance.findMany({ where: { rolloutId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } } });
+    expect(instances).toHaveLength(INSTANCES);
+    const stats = simulator.sim.stats();
+    let abandonedTotal = 0;
+    let rowsWithoutCall = 0;
+    for (const instance of instances) {
+      expect(['succeeded', 'failed']).toContain(instance.state);
+      expect(instance.state === 'failed').toBe(isFailingInstance(SEED, instance.instanceId, FAILURE_RATE));
+      // Final once: exactly one terminal answer, the last attempt, and it decided the state.
+      const terminal = instance.attempts.filter((a) => a.outcome === 'success' || a.outcome === 'final');
+      expect(terminal).toHaveLength(1);
+      expect(instance.attempts.at(-1)!.id).toBe(terminal[0]!.id);
+      expect(instance.state).toBe(terminal[0]!.outcome === 'success' ? 'succeeded' : 'failed');
+      expect(instance.attempts.map((a) => a.attemptNo)).toEqual(instance.attempts.map((_, i) => i + 1));
+      expect(instance.attempts).toHaveLength(instance.attemptCount);
+
+      const calls = stats.callsByInstance[instance.instanceId] ?? 0;
+      const abandoned = instance.attempts.filter((a) => a.outcome === 'abandoned').length;
+      const answered = instance.attempts.filter((a) => a.outcome !== 'abandoned');
+      expect(instance.attempts.every((a) => a.finishedAt !== null)).toBe(true);
+      // Every answer recorded came from a call the simulator saw, and every call the simulator saw has a row.
+      const seenRequestIds = new Set(simulator.sim.instance(instance.instanceId).requestIds);
+      for (const attempt of answered) expect(seenRequestIds.has(attempt.requestId!)).toBe(true);
+      expect(calls).toBeGreaterThanOrEqual(answered.length);
+      expect(calls).toBeLessThanOrEqual(instance.attempts.length);
+      if (abandoned === 0) expect(calls).toBe(instance.attempts.length);
+      abandonedTotal += abandoned;
+      rowsWithoutCall += instance.attempts.length - calls;
+      // Never a second install of the same instance.
+      expect(stats.installsByInstance[instance.instanceId] ?? 0).toBeLessThanOrEqual(1);
+    }
+    // The kills did interrupt calls, and the rows without a call are a subset of the abandoned attempts.
+    expect(firstKill + secondKill).toBeGreaterThan(0);
+    expect(abandonedTotal).toBeGreaterThan(0);
+    expect(rowsWithoutCall).toBeLessThanOrEqual(abandonedTotal);
+    expect(stats.maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
+    process.stdout.write(
+      `kill -9 acceptance: in flight at the kills ${firstKill} + ${secondKill}; abandoned attempts ${abandonedTotal}; ` +
+        `attempt rows without a simulator call (killed between row and request) ${rowsWithoutCall}\n`,
+    );
+    for (const p of processes) expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
+  });
+});

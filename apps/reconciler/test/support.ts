@@ -1,0 +1,199 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { createCmsClient } from '@fleet/cms-client';
+import type { CmsClient } from '@fleet/cms-client';
+import { createSimulator } from '@fleet/cms-simulator';
+import type { Scenario, Simulator } from '@fleet/cms-simulator';
+import type { Database } from '@fleet/db';
+import { insertRollout, markRolloutEnqueued } from '@fleet/db';
+import type { Logger } from '@fleet/logger';
+import { createLogger } from '@fleet/logger';
+import { enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
+import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
+import { createLeaderLease } from '../src/leader-lease.ts';
+import type { ReconcilerDeps } from '../src/reconciler.ts';
+import { createReconciler } from '../src/reconciler.ts';
+
+export const USER_ID = '1234567898765432';
+export const ACCESS_KEY_ID = 'LTAIreconcilertest01';
+export const ACCESS_KEY_SECRET = 'reconciler-test-secret-Vw3nQ8';
+
+/** A logger whose lines a test can read (and check that a secret never reaches). */
+export function capturingLogger(service: string): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger({
+    service,
+    level: 'debug',
+    secrets: [ACCESS_KEY_SECRET],
+    stream: new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  });
+  return { logger, lines };
+}
+
+/** The simulator on port 0 with our test AccessKey, and a CMS client signed for it. */
+export async function startSimulator(scenario: Partial<Scenario> & { seed?: string } = {}): Promise<{ sim: Simulator; url: string; cms: CmsClient; close(): Promise<void> }> {
+  const { seed, ...faults } = scenario;
+  const sim = createSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, seed: seed ?? 'reconciler', faults: { latencyMs: 2, failureRate: 0, ...faults } });
+  const { url } = await sim.start(0);
+  const cms = createCmsClient({ endpoint: url, credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET }, timeoutMs: 2000 });
+  return {
+    sim,
+    url,
+    cms,
+    async close() {
+      await cms.close();
+      await sim.stop();
+    },
+  };
+}
+
+export function makeReconciler(
+  deps: Pick<ReconcilerDeps, 'db' | 'redis' | 'prefix' | 'logger' | 'cms'> & Partial<ReconcilerDeps>,
+  holder = 'test',
+): ReturnType<typeof createReconciler> {
+  return createReconciler({
+    lease: createLeaderLease(deps.redis, { key: `${deps.prefix}:reconciler:leader`, holder, ttlMs: 5000 }),
+    intervalMs: 50,
+    enqueueGraceMs: 1000,
+    staleAttemptMs: 1000,
+    verifyWindowMs: 60_000,
+    ...deps,
+  });
+}
+
+/** A rollout recorded in Postgres with every job in Redis, as the API leaves it. */
+export async function createEnqueuedRollout(
+  db: Database,
+  redis: Redis,
+  prefix: string,
+  logger: Logger,
+  ids: string[],
+  options: { concurrency?: number; maxAttempts?: number; force?: boolean; waveSizes?: number[]; enqueue?: boolean } = {},
+): Promise<{ rolloutId: string; instances: { id: bigint; instanceId: string }[] }> {
+  const concurrency = options.concurrency ?? 10;
+  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: options.maxAttempts ?? 3, baseDelayMs: 20, maxDelayMs: 100 };
+  const { rollout, instances } = await insertRollout(db, {
+    userId: USER_ID,
+    force: options.force ?? true,
+    concurrency,
+    maxAttempts: retry.maxAttempts,
+    policy: { concurrency, retry },
+    instanceIds: ids,
+    ...(options.waveSizes ? { waveSizes: options.waveSizes } : {}),
+  });
+  if (options.enqueue !== false) {
+    const firstWave = options.waveSizes ? instances.slice(0, options.waveSizes[0]) : instances;
+    const queue = openInstallQueue(redis, rollout.id, prefix, logger);
+    await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency, instances: firstWave });
+    await queue.close();
+    await markRolloutEnqueued(db, rollout.id);
+  }
+  return { rolloutId: rollout.id, instances: instances.map((i) => ({ id: i.id, instanceId: i.instanceId })) };
+}
+
+export function instanceIds(n: number, prefix = 'i-r'): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * A Redis of a test's own, for tests that FLUSHALL it or take it away: the shared Redis on 6379 is used by other
+ * test files and people at the same time. No persistence; killed by stop().
+ */
+export type PrivateRedis = { url: string; port: number; stop(): Promise<void> };
+
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `redis://127.0.0.1:${port}`;
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // refused until the server listens; retried below
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await probe.connect();
+      if ((await probe.ping()) === 'PONG') break;
+    } catch {
+      probe.disconnect();
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server on port ${port} did not come up`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  probe.disconnect();
+  return {
+    url,
+    port,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export type AppProcess = { child: ChildProcess; pid: number; output: () => string; stop(signal?: NodeJS.Signals): Promise<number | null>; kill(): Promise<void> };
+
+/** Starts an app's real main.ts as its own process (node + tsx), with `env` on top of this process's environment. */
+export function spawnApp(app: 'api' | 'worker' | 'reconciler' | 'simulator', env: Record<string, string>): AppProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'apps', app, 'src', 'main.ts')], {
+    cwd: path.join(repo, 'apps', app),
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (out += String(d)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    pid: child.pid!,
+    output: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Polls until `check` is truthy; the error names what was awaited and the last value seen. */
+export async function until<T>(what: string, check: () => Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    last = await check();
+    if (last) return last as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Install verification and manual-install flags, against real Postgres, Redis and the simulator over HTTP: after a
+ * successful NodeInstall the agent must report running in NodeStatus within the window, or the instance is flagged
+ * for manual installation with the right reason; operators' resolutions are re-verified.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isAgentFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
+import { createDatabase, transitionManualInstallFlag } from '@fleet/db';
+import type { Database } from '@fleet/db';
+import { createRedisConnection } from '@fleet/queue';
+import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
+import { ACCESS_KEY_SECRET, USER_ID, capturingLogger, createEnqueuedRollout, makeReconciler, startSimulator } from './support.ts';
+
+const SEED = 'verify-seed';
+const AGENT_FAILURE_RATE = 0.3;
+const NOT_FOUND_RATE = 0.3;
+const { logger, lines } = capturingLogger('verification-test');
+let testDb: TestDatabase;
+let db: Database;
+let redis: Redis;
+let simulator: Awaited<ReturnType<typeof startSimulator>>;
+const prefix = uniquePrefix('verify');
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  db = createDatabase({ url: testDb.url, poolMax: 5 });
+  redis = createRedisConnection(testRedisUrl(), 'control', logger);
+  simulator = await startSimulator({ seed: SEED, installDurationMs: 300, agentFailureRate: AGENT_FAILURE_RATE, notFoundRate: NOT_FOUND_RATE });
+});
+afterEach(() => {
+  simulator.sim.setScenario({ errorRate500: 0 });
+});
+afterAll(async () => {
+  await deleteKeysWithPrefix(prefix);
+  await redis.quit();
+  await simulator.close();
+  await db.$disconnect();
+  await testDb.drop();
+});
+
+/** Instance ids with the wanted fate under the simulator's seed and rates. */
+function idsWhere(n: number, label: string, fate: 'healthy' | 'agent_fails' | 'unknown'): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) {
+    const id = `i-${label}${i.toString(36)}`;
+    const agentFails = isAgentFailingInstance(SEED, id, AGENT_FAILURE_RATE);
+    const unknown = isUnknownInstance(SEED, id, NOT_FOUND_RATE);
+    if ((fate === 'healthy' && !agentFails && !unknown) || (fate === 'agent_fails' && agentFails && !unknown) || (fate === 'unknown' && unknown)) out.push(id);
+  }
+  return out;
+}
+
+/** A rollout whose instances all "succeeded" NodeInstall at `finishedAt` (the simulator is told for those in `installOnSimulator`). */
+async function succeededRollout(ids: string[], options: { finishedAt?: Date; installOnSimulator?: string[] } = {}) {
+  const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ids);
+  for (const id of options.installOnSimulator ?? ids) {
+    const result = await simulator.cms.nodeInstall({ userId: USER_ID, instanceId: id, force: true });
+    expect(result.outcome.kind).toBe('success');
+  }
+  await db.rolloutInstance.updateMany({
+    where: { rolloutId },
+    data: { state: 'succeeded', attemptCount: 1, lastRequestId: 'R-install', finishedAt: options.finishedAt ?? new Date() },
+  });
+  return { rolloutId, instances };
+}
+
+const reconciler = (verifyWindowMs = 60_000) => makeReconciler({ db, redis, prefix, logger, cms: simulator.cms, verifyWindowMs });
+const instance = (rolloutId: string, instanceId: string) => db.rolloutInstance.findUniqueOrThrow({ where: { rolloutId_instanceId: { rolloutId, instanceId } } });
+const flagOf = (rolloutId: string, instanceId: string) =>
+  db.manualInstallFlag.findFirst({ where: { rolloutId, instanceId }, include: { events: { orderBy: { id: 'asc' } } } });
+
+describe('install verification', () => {
+  it('waits while the agent is installing, then marks the instance verified once NodeStatus reports running', async () => {
+    const [id] = idsWhere(1, 'ok', 'healthy');
+    const { rolloutId } = await succeededRollout([id!]);
+    const r = reconciler();
+    const first = await r.runOnce();
+    expect(first.verification).toMatchObject({ armed: 1, verified: 0 });
+    expect(await instance(rolloutId, id!)).toMatchObject({ state: 'succeeded', verification: 'pending', agentStatus: 'installing' });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await r.runOnce()).verification.verified).toBeGreaterThanOrEqual(1);
+    const verified = await instance(rolloutId, id!);
+    expect(verified).toMatchObject({ state: 'succeeded', verification: 'verified', agentStatus: 'running', needsManualInstall: false });
+    expect(verified.verifiedAt).not.toBeNull();
+    expect(await flagOf(rolloutId, id!)).toBeNull();
+    await r.stop();
+  });
+
+  it('flags an agent that failed to install on the host (install_faild) at once, keeping the install succeeded', async () => {
+    const [id] = idsWhere(1, 'bad', 'agent_fails');
+    const { rolloutId } = await succeededRollout([id!]);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const r = reconciler();
+    expect((await r.runOnce()).verification.flagged).toBe(1);
+    expect(await instance(rolloutId, id!)).toMatchObject({
+      state: 'succeeded',
+      verification: 'failed',
+      agentStatus: 'install_faild',
+      needsManualInstall: true,
+      manualInstallReason: 'install_failed_on_host',
+    });
+    const flag = await flagOf(rolloutId, id!);
+    expect(flag).toMatchObject({ status: 'open', reason: 'install_failed_on_host', userId: USER_ID, lastRequestId: 'R-install' });
+    expect(flag!.events.map((e) => e.action)).toEqual(['flagged']);
+    expect(lines.some((l) => l.includes('flagged for manual installation') && l.includes(rolloutId))).toBe(true);
+    await r.stop();
+  });
+
+  it('flags agent_not_running when the window passed without the agent running, but not before', async () => {
+    const [early, late] = idsWhere(2, 'never', 'healthy');
+    // NodeInstall "succeeded" but the simulator never heard of it: the agent stays not_installed.
+    const { rolloutId } = await succeededRollout([early!], { installOnSimulator: [] });
+    const old = await succeededRollout([late!], { installOnSimulator: [], finishedAt: new Date(Date.now() - 120_000) });
+    const r = reconciler();
+    await r.runOnce();
+    expect(await instance(rolloutId, early!)).toMatchObject({ verification: 'pending', agentStatus: 'not_installed', needsManualInstall: false });
+    expect(await instance(old.rolloutId, late!)).toMatchObject({ verification: 'failed', agentStatus: 'not_installed', manualInstallReason: 'agent_not_running' });
+    expect(await flagOf(old.rolloutId, late!)).toMatchObject({ status: 'open', reason: 'agent_not_running' });
+    await r.stop();
+  });
+
+  it('keeps waiting through failing status calls, even past the deadline, and decides once the calls work again', async () => {
+    const [id] = idsWhere(1, 'flaky', 'healthy');
+    const { rolloutId } = await succeededRollout([id!], { finishedAt: new Date(Date.now() - 120_000) });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    simulator.sim.setScenario({ errorRate500: 1 });
+    const r = reconciler();
+    const report = await r.runOnce();
+    expect(report.verification.lookupErrors).toBeGreaterThanOrEqual(1);
+    expect(await instance(rolloutId, id!)).toMatchObject({ verification: 'pending', needsManualInstall: false });
+    simulator.sim.setScenario({ errorRate500: 0 });
+    await r.runOnce();
+    expect(await instance(rolloutId, id!)).toMatchObject({ verification: 'verified' });
+    await r.stop();
+  });
+
+  it('flags instance_not_found when NodeStatusList does not know the instance after the window', async () => {
+    const [id] = idsWhere(1, 'ghost', 'unknown');
+    const { rolloutId } = await succeededRollout([id!], { installOnSimulator: [], finishedAt: new Date(Date.now() - 120_000) });
+    const r = reconciler();
+    await r.runOnce();
+    expect(await instance(rolloutId, id!)).toMatchObject({ verification: 'failed', manualInstallReason: 'instance_not_found' });
+    await r.stop();
+  });
+});
+
+describe('manual-install flags', () => {
+  it('raises exactly one flag with a flagged event per failed install, even with two reconcilers at once', async () => {
+    const ids = ['i-flagfail1', 'i-flagfail2', 'i-flagfail3'];
+    const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids);
+    await db.rolloutInstance.updateMany({
+      where: { rolloutId },
+      data: {
+        state: 'failed',
+        finishedAt: new Date(),
+        attemptCount: 1,
+        needsManualInstall: true,
+        manualInstallReason: 'no_server_guard_agent',
+        lastErrorCode: '400',
+        lastErrorMessage: 'The Server Guard (Aegis) agent is not installed',
+        lastRequestId: 'R-fail',
+      },
+    });
+    // Two replicas at a hand-over: each believes it leads for one pass.
+    const a = makeReconciler({ db, redis, prefix: `${prefix}-a`, logger, cms: simulator.cms });
+    const b = makeReconciler({ db, redis, prefix: `${prefix}-b`, logger, cms: simulator.cms });
+    const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);
+    expect(ra.flagsRaised + rb.flagsRaised).toBe(3);
+    const flags = await db.manualInstallFlag.findMany({ where: { rolloutId }, include: { events: true } });
+    expect(flags).toHaveLength(3);
+    for (const flag of flags) {
+      expect(flag).toMatchObject({ status: 'open', reason: 'no_server_guard_agent', lastRequestId: 'R-fail', userId: USER_ID });
+      expect(flag.detail).toContain('Server Guard');
+      expect(flag.events.map((e) => e.action)).toEqual(['flagged']);
+    }
+    expect((await a.runOnce()).flagsRaised).toBe(0);
+    await a.stop();
+    await b.stop();
+  });
+
+  it('re-verifies a flag an operator resolved: running keeps it resolved (reverified), still failing reopens it', async () => {
+    const [fixed] = idsWhere(1, 'fixed', 'healthy');
+    const [broken] = idsWhere(1, 'broken', 'agent_fails');
+    const { rolloutId } = await succeededRollout([fixed!, broken!], { installOnSimulator: [broken!], finishedAt: new Date(Date.now() - 120_000) });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const r = reconciler();
+    await r.runOnce();
+    const fixedFlag = await flagOf(rolloutId, fixed!);
+    const brokenFlag = await flagOf(rolloutId, broken!);
+    expect(fixedFlag).toMatchObject({ status: 'open', reason: 'agent_not_running' });
+    expect(brokenFlag).toMatchObject({ status: 'open', reason: 'install_failed_on_host' });
+
+    // The operator logs on and installs by hand (the simulator now has the agent on `fixed`), then resolves both.
+    await simulator.cms.nodeInstall({ userId: USER_ID, instanceId: fixed!, force: true });
+    for (const flag of [fixedFlag!, brokenFlag!]) {
+      const resolved = await transitionManualInstallFlag(db, { flagId: flag.id, event: { type: 'resolve' }, actor: 'ops@example', note: 'installed by hand' });
+      expect(resolved).toMatchObject({ kind: 'changed', to: 'resolved' });
+    }
+    expect(await instance(rolloutId, fixed!)).toMatchObject({ verification: 'pending', verifyDeadlineAt: null });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const report = await r.runOnce();
+    expect(report.verification).toMatchObject({ rearmed: 2, reverified: 1, reopened: 1 });
+
+    const after = { fixed: await flagOf(rolloutId, fixed!), broken: await flagOf(rolloutId, broken!) };
+    expect(after.fixed).toMatchObject({ status: 'resolved', resolvedBy: 'ops@example' });
+    expect(after.fixed!.events.map((e) => e.action)).toEqual(['flagged', 'resolved', 'reverified']);
+    expect(await instance(rolloutId, fixed!)).toMatchObject({ verification: 'verified', agentStatus: 'running' });
+    expect(after.broken).toMatchObject({ status: 'open' });
+    expect(after.broken!.events.map((e) => e.action)).toEqual(['flagged', 'resolved', 'reopened']);
+    await r.stop();
+  });
+
+  it('never writes the CMS AccessKey secret to a log line', () => {
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.some((l) => l.includes(ACCESS_KEY_SECRET))).toBe(false);
+  });
+});

@@ -1,0 +1,168 @@
+import type { InstanceState, RolloutProgress } from '@fleet/rollout-domain';
+import { computeProgress } from '@fleet/rollout-domain';
+import type { Database } from './client.ts';
+import { Prisma } from './generated/prisma/client.ts';
+import type { InstanceCounts } from './rollouts.ts';
+
+/** Reads behind the failure report, progress and the retry of failed instances. */
+
+/** One instance as the failure report shows it. */
+export type ReportInstanceRow = {
+  id: bigint;
+  instanceId: string;
+  state: InstanceState;
+  attemptCount: number;
+  lastOutcome: string | null;
+  lastHttpStatus: number | null;
+  lastErrorCode: string | null;
+  lastErrorMessage: string | null;
+  lastRequestId: string | null;
+  needsManualInstall: boolean;
+  manualInstallReason: string | null;
+  verification: string | null;
+  agentStatus: string | null;
+  finishedAt: Date | null;
+  flagId: bigint | null;
+  flagStatus: string | null;
+};
+
+type RawReportRow = {
+  id: bigint;
+  instance_id: string;
+  state: InstanceState;
+  attempt_count: number;
+  last_outcome: string | null;
+  last_http_status: number | null;
+  last_error_code: string | null;
+  last_error_message: string | null;
+  last_request_id: string | null;
+  needs_manual_install: boolean;
+  manual_install_reason: string | null;
+  verification: string | null;
+  agent_status: string | null;
+  finished_at: Date | null;
+  flag_id: bigint | null;
+  flag_status: string | null;
+};
+
+/**
+ * Which instances a report covers. `failures`: failed installs, then succeeded installs whose verification failed.
+ * `all`: every instance, state by state.
+ */
+export type ReportScope = 'failures' | 'all';
+
+type Segment = { state: InstanceState; verificationFailedOnly: boolean };
+
+const SEGMENTS: Record<ReportScope, Segment[]> = {
+  failures: [
+    { state: 'failed', verificationFailedOnly: false },
+    { state: 'succeeded', verificationFailedOnly: true },
+  ],
+  all: (['failed', 'succeeded', 'cancelled', 'in_progress', 'pending'] as const).map((state) => ({ state, verificationFailedOnly: false })),
+};
+
+async function reportPage(db: Database, rolloutId: string, segment: Segment, after: bigint, limit: number): Promise<ReportInstanceRow[]> {
+  const rows = await db.$queryRaw<RawReportRow[]>`
+    SELECT ri.id, ri.instance_id, ri.state::text AS state, ri.attempt_count, ri.last_outcome, ri.last_http_status,
+           ri.last_error_code, ri.last_error_message, ri.last_request_id, ri.needs_manual_install, ri.manual_install_reason,
+           ri.verification, ri.agent_status, ri.finished_at, f.id AS flag_id, f.status::text AS flag_status
+    FROM rollout_instance ri
+    LEFT JOIN manual_install_flag f ON f.rollout_instance_id = ri.id
+    WHERE ri.rollout_id = ${rolloutId}::uuid AND ri.state = ${segment.state}::"InstanceState" AND ri.id > ${after}
+      ${segment.verificationFailedOnly ? Prisma.sql`AND ri.verification = 'failed'` : Prisma.empty}
+    ORDER BY ri.id
+    LIMIT ${limit}`;
+  return rows.map((r) => ({
+    id: r.id,
+    instanceId: r.instance_id,
+    state: r.state,
+    attemptCount: r.attempt_count,
+    lastOutcome: r.last_outcome,
+    lastHttpStatus: r.last_http_status,
+    lastErrorCode: r.last_error_code,
+    lastErrorMessage: r.last_error_message,
+    lastRequestId: r.last_request_id,
+    needsManualInstall: r.needs_manual_install,
+    manualInstallReason: r.manual_install_reason,
+    verification: r.verification,
+    agentStatus: r.agent_status,
+    finishedAt: r.finished_at,
+    flagId: r.flag_id,
+    flagStatus: r.flag_status,
+  }));
+}
+
+/**
+ * The report's instances, a page at a time: keyset pagination on the (rollout_id, state, id) index, so memory
+ * stays at one page (`pageSize`, default 2000) whatever the rollout's size, and page N costs what page 1 does.
+ */
+export async function* iterateReportInstances(
+  db: Database,
+  rolloutId: string,
+  options: { scope: ReportScope; pageSize?: number },
+): AsyncGenerator<ReportInstanceRow[], void, void> {
+  const pageSize = options.pageSize ?? 2000;
+  for (const segment of SEGMENTS[options.scope]) {
+    let after = -1n;
+    for (;;) {
+      const page = await reportPage(db, rolloutId, segment, after, pageSize);
+      if (page.length > 0) yield page;
+      if (page.length < pageSize) break;
+      after = page[page.length - 1]!.id;
+    }
+  }
+}
+
+/** Width of the window `ratePerSecond` is measured over, in seconds. */
+export const PROGRESS_WINDOW_SECONDS = 60;
+
+/** done / total, instances finished per second over the last minute (the (rollout_id, finished_at) index), ETA. */
+export async function rolloutProgress(db: Database, rolloutId: string, counts: InstanceCounts, now: Date = new Date()): Promise<RolloutProgress> {
+  const since = new Date(now.getTime() - PROGRESS_WINDOW_SECONDS * 1000);
+  const rows = await db.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*) AS n FROM rollout_instance WHERE rollout_id = ${rolloutId}::uuid AND finished_at > ${since} AND finished_at <= ${now}`;
+  return computeProgress({
+    done: counts.succeeded + counts.failed + counts.cancelled,
+    total: counts.total,
+    finishedInWindow: Number(rows[0]?.n ?? 0),
+    windowSeconds: PROGRESS_WINDOW_SECONDS,
+    now,
+  });
+}
+
+export type VerificationCounts = { pending: number; verified: number; failed: number; notChecked: number };
+
+/** Verification outcome of a rollout's succeeded installs. */
+export async function countVerifications(db: Database, rolloutId: string): Promise<VerificationCounts> {
+  const rows = await db.$queryRaw<{ verification: string | null; n: bigint }[]>`
+    SELECT verification, count(*) AS n FROM rollout_instance
+    WHERE rollout_id = ${rolloutId}::uuid AND state = 'succeeded' GROUP BY verification`;
+  const counts: VerificationCounts = { pending: 0, verified: 0, failed: 0, notChecked: 0 };
+  for (const row of rows) {
+    const n = Number(row.n);
+    if (row.verification === 'pending') counts.pending += n;
+    else if (row.verification === 'verified') counts.verified += n;
+    else if (row.verification === 'failed') counts.failed += n;
+    else counts.notChecked += n;
+  }
+  return counts;
+}
+
+/** Rollouts made by retrying `rolloutId` (POST /v1/rollouts/:id/retry), oldest first. */
+export async function listRetryRollouts(db: Database, rolloutId: string): Promise<{ id: string; status: string; totalInstances: number; createdAt: Date }[]> {
+  return db.rollout.findMany({
+    where: { parentRolloutId: rolloutId },
+    orderBy: { createdAt: 'asc' },
+    select: { id: true, status: true, totalInstances: true, createdAt: true },
+  });
+}
+
+/** Links a retry rollout to the rollout it retries. */
+export async function setParentRollout(db: Database, rolloutId: string, parentRolloutId: string): Promise<void> {
+  await db.rollout.updateMany({ where: { id: rolloutId, parentRolloutId: null }, data: { parentRolloutId } });
+}
+
+export async function findParentRolloutId(db: Database, rolloutId: string): Promise<string | null> {
+  const row = await db.rollout.findUnique({ where: { id: rolloutId }, select: { parentRolloutId: true } });
+  return row?.parentRolloutId ?? null;
+}
