@@ -109,7 +109,15 @@ export type NodeInstallInput = {
   instanceId: string;
   /** Sent as `Force=true|false` when given; omitted otherwise. */
   force?: boolean;
+  /**
+   * Sign with exactly this SignatureNonce and Timestamp, and never re-sign. Replaying an attempt's own request
+   * this way asks the gateway whether the first copy arrived: `SignatureNonceUsed` means it did (within the 15
+   * minutes a nonce is remembered); any other answer is the attempt's one real call.
+   */
+  exactSigning?: { nonce: string; timestamp: Date };
 };
+
+type ExactSigning = { nonce: string; timestamp: Date };
 
 export type NodeStatusResult = CallResult & {
   instanceId: string;
@@ -301,7 +309,7 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
   }
 
   /** One HTTP exchange, aborted after `budgetMs`. A timeout is reported against the configured timeoutMs. */
-  async function observe(action: string, params: ActionParams | undefined, budgetMs: number): Promise<CallObservation> {
+  async function observe(action: string, params: ActionParams | undefined, budgetMs: number, signing?: ExactSigning): Promise<CallObservation> {
     const prepared = prepareRequest(endpoint, {
       action,
       params: params ?? {},
@@ -309,8 +317,8 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
       credentials: signingCredentials,
       format,
       version,
-      now,
-      ...(nonce ? { nonce } : {}),
+      now: signing ? () => signing.timestamp : now,
+      ...(signing ? { nonce: () => signing.nonce } : nonce ? { nonce } : {}),
     });
     const controller = new AbortController();
     let timedOut = false;
@@ -422,19 +430,20 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     }
   }
 
-  async function attempt(action: string, params: ActionParams | undefined, budgetMs: number): Promise<Attempt> {
+  async function attempt(action: string, params: ActionParams | undefined, budgetMs: number, signing?: ExactSigning): Promise<Attempt> {
     const startedAt = now();
     const started = performance.now();
-    const observation = await observe(action, params, budgetMs);
+    const observation = await observe(action, params, budgetMs, signing);
     return toResult(action, observation, startedAt, started);
   }
 
-  async function execute(action: string, params?: ActionParams): Promise<Attempt> {
+  async function execute(action: string, params?: ActionParams, signing?: ExactSigning): Promise<Attempt> {
     if (closed) throw new FleetError('cms_client_closed', `cannot call ${action}: the CMS client is closed`);
     if (!nonEmptyString(action)) throw argumentError('action must be a non-empty string');
     const deadline = performance.now() + timeoutMs;
-    const first = await attempt(action, params, timeoutMs);
-    if (first.result.outcome.kind !== 'resign') return first;
+    const first = await attempt(action, params, timeoutMs, signing);
+    // An exact replay must not be re-signed: its resign answer is the information the caller asked for.
+    if (signing || first.result.outcome.kind !== 'resign') return first;
     // Documented exception to "the client does not retry": see the module comment. Exactly once, and within the
     // same timeoutMs budget, so callers (e.g. a worker presuming a call dead after timeoutMs + grace) can rely on
     // no call outliving timeoutMs. Without budget left, the resign outcome is returned for the caller to retry.
@@ -470,11 +479,15 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
       if (input.force !== undefined && typeof input.force !== 'boolean') {
         throw argumentError('nodeInstall: force must be a boolean when given');
       }
-      const { result } = await execute('NodeInstall', {
-        UserId: input.userId.trim(),
-        InstanceId: instanceId,
-        Force: input.force,
-      });
+      const { result } = await execute(
+        'NodeInstall',
+        {
+          UserId: input.userId.trim(),
+          InstanceId: instanceId,
+          Force: input.force,
+        },
+        input.exactSigning,
+      );
       return result;
     },
 
