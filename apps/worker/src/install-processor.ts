@@ -3,8 +3,8 @@ import { DelayedError } from 'bullmq';
 import pRetry from 'p-retry';
 import type { CallResult, CmsClient } from '@fleet/cms-client';
 import { attemptOutcomeClass } from '@fleet/cms-client';
-import type { Database, FinishResult } from '@fleet/db';
-import { claimAttempt, completeRolloutIfDone, finishAttempt, isDatabaseUnavailableError } from '@fleet/db';
+import type { AttemptWriter, ClaimResult, Database, FinishResult } from '@fleet/db';
+import { completeRolloutIfDone, createAttemptWriter, isDatabaseUnavailableError } from '@fleet/db';
 import type { AccountRateLimiter, GlobalConcurrency } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import { withLogContext } from '@fleet/logger';
@@ -17,6 +17,11 @@ import type { RolloutCache, RolloutSettings } from './rollout-cache.ts';
 
 export type InstallProcessorDeps = {
   db: Database;
+  /**
+   * Claims and answers; default a group-committing writer on `db` (createAttemptWriter), so that the writes of
+   * concurrent jobs share commits. Pass one to share it between processors of one process.
+   */
+  attempts?: AttemptWriter;
   cms: CmsClient;
   rollouts: RolloutCache;
   /** Rollout-wide operations (waves, abort, fleet-wide pause); its Redis connection may be the worker's. */
@@ -35,6 +40,8 @@ export type InstallProcessorDeps = {
 const STALE_GRACE_MS = 5_000;
 /** A rollout's abort threshold is evaluated at most this often per process, in ms. */
 const ABORT_CHECK_INTERVAL_MS = 250;
+/** "Is the rollout done?" is asked at most this often per rollout per process, in ms (see completionChecks). */
+const COMPLETION_CHECK_INTERVAL_MS = 50;
 
 export type InstallJobOutcome =
   | 'skipped_final'
@@ -55,6 +62,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
   const now = deps.now ?? (() => new Date());
   const random = deps.random ?? Math.random;
   const lastAbortCheck = new Map<string, number>();
+  const attempts = deps.attempts ?? createAttemptWriter(deps.db);
 
   // Postgres may be restarting while we hold an answer: keep trying to record it rather than lose a real call.
   const persist = <T>(what: string, fn: () => Promise<T>) =>
@@ -74,6 +82,25 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
     throw new DelayedError();
   }
 
+  /**
+   * "Is the rollout done?" after every final transition, without one query per instance. Every request is answered
+   * by a check that starts after it was made (so after the transition that asked committed: of two workers recording
+   * the last two instances at once, the later committer's check sees both), but per rollout at most one check runs
+   * in this process at a time and checks start at most every COMPLETION_CHECK_INTERVAL_MS. The job does not wait
+   * for it: completing the rollout is bookkeeping, not part of recording the attempt, and should this process die
+   * first, the reconciler completes rollouts whose instances are all final.
+   */
+  const completionChecks = trailingChecks(
+    async (rolloutId: string) => {
+      if (await persist('completing the rollout', () => completeRolloutIfDone(deps.db, rolloutId))) {
+        deps.rollouts.invalidate(rolloutId);
+        deps.logger.info('rollout completed', { rolloutId });
+      }
+    },
+    COMPLETION_CHECK_INTERVAL_MS,
+    (rolloutId, error) => deps.logger.warn('checking whether the rollout is done failed; the reconciler will', { rolloutId, error }),
+  );
+
   /** After an instance reached a final state: abort check, next wave, completion. */
   async function afterFinal(rollout: RolloutSettings): Promise<void> {
     const last = lastAbortCheck.get(rollout.id) ?? 0;
@@ -86,9 +113,8 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
     }
     if (rollout.waveCount > 1) {
       await persist('advancing waves', () => advanceWaves(deps.control, { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency }, { approved: false }));
-    } else if (await persist('completing the rollout', () => completeRolloutIfDone(deps.db, rollout.id))) {
-      deps.rollouts.invalidate(rollout.id);
-      deps.logger.info('rollout completed');
+    } else {
+      completionChecks.request(rollout.id);
     }
   }
 
@@ -106,11 +132,11 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       const slot = await deps.globalConcurrency.tryAcquire(rolloutId);
       if (slot === null) return delay(job, token, 20 + random() * 80);
 
+      let claim: ClaimResult;
       let result: CallResult;
-      let claim;
       try {
         claim = await persist('claiming an attempt', () =>
-          claimAttempt(deps.db, {
+          attempts.claim({
             rolloutInstanceId,
             rolloutId,
             workerId: deps.workerId,
@@ -139,14 +165,18 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
         }
         if (claim.abandonedAttemptNo !== null) deps.logger.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
         result = await deps.cms.nodeInstall({ userId: rollout.userId, instanceId, force: rollout.force });
-      } finally {
-        if (claim?.kind === 'claimed') await deps.globalConcurrency.release(slot);
+      } catch (error) {
+        // The claim or the call threw (Postgres gone for good, a programmer error): free the slot before failing.
+        await deps.globalConcurrency.release(slot);
+        throw error;
       }
 
       const outcome = attemptOutcomeClass(result.outcome);
       const kind = result.outcome.kind;
-      if (kind === 'throttled') await deps.accountRate.onThrottled(rollout.userId);
-      else if (outcome === 'success') await deps.accountRate.onSuccess(rollout.userId);
+      // The slot and the account's rate only concern the call, which is over: they are settled while the answer is
+      // recorded rather than before (one wait instead of three). The job still ends only once all three are done.
+      const released = deps.globalConcurrency.release(slot);
+      const adapted = kind === 'throttled' ? deps.accountRate.onThrottled(rollout.userId) : outcome === 'success' ? deps.accountRate.onSuccess(rollout.userId) : null;
       const fleetWide = kind === 'fleet_wide';
       const verdict: AttemptVerdict = fleetWide ? 'deferred' : outcome;
       const policy = rollout.retry;
@@ -154,8 +184,8 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
         verdict === 'retryable' ? new Date(now().getTime() + retryDelayMs(policy, claim.attemptNo, kind === 'throttled' ? 'throttled' : 'transient', random)) : null;
       const retriesExhausted = outcome === 'retryable' && claim.attemptNo >= policy.maxAttempts;
 
-      const finish: FinishResult = await persist('recording an attempt', () =>
-        finishAttempt(deps.db, {
+      const recorded = persist('recording an attempt', () =>
+        attempts.finish({
           rolloutInstanceId,
           attemptId: claim.attemptId,
           attemptNo: claim.attemptNo,
@@ -170,14 +200,20 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
               : manualInstallReasonFor({ outcomeKind: kind, errorCode: result.errorCode, errorMessage: result.errorMessage, httpStatus: result.httpStatus, retriesExhausted }),
         }),
       );
-      deps.logger.log(outcome === 'success' ? 'debug' : 'info', 'NodeInstall attempt recorded', {
-        attemptNo: claim.attemptNo,
-        outcome: result.outcome,
-        httpStatus: result.httpStatus,
-        requestId: result.requestId,
-        durationMs: result.durationMs,
-        result: finish.kind === 'transitioned' ? finish.to : finish.kind,
-      });
+      const [finish]: [FinishResult, ...unknown[]] = await Promise.all([recorded, released, adapted]);
+      const level = outcome === 'success' ? 'debug' : 'info';
+      // winston formats (context, redaction, JSON) every line before its transports drop those below the level, so a
+      // per-job debug line is only written when it will be kept.
+      if (deps.logger.isLevelEnabled(level)) {
+        deps.logger.log(level, 'NodeInstall attempt recorded', {
+          attemptNo: claim.attemptNo,
+          outcome: result.outcome,
+          httpStatus: result.httpStatus,
+          requestId: result.requestId,
+          durationMs: result.durationMs,
+          result: finish.kind === 'transitioned' ? finish.to : finish.kind,
+        });
+      }
 
       if (fleetWide) {
         // Bad credentials, a signature mismatch or Forbidden fail every instance alike: stop the rollout at once
@@ -196,6 +232,48 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       await afterFinal(rollout);
       return finish.to === 'succeeded' ? 'succeeded' : finish.to === 'cancelled' ? 'cancelled' : 'failed';
     });
+  };
+}
+
+/**
+ * Runs `check(key)` after every request, sparingly: per key at most one check at a time and at most one start per
+ * `intervalMs`; a request made while a check runs or waits is answered by the next check, which starts after it.
+ */
+function trailingChecks(check: (key: string) => Promise<void>, intervalMs: number, onError: (key: string, error: unknown) => void): { request(key: string): void } {
+  const states = new Map<string, { requested: boolean; running: boolean; timer: NodeJS.Timeout | null; lastStart: number }>();
+  function pump(key: string): void {
+    const state = states.get(key);
+    if (!state || state.running || state.timer) return;
+    if (!state.requested) {
+      states.delete(key);
+      return;
+    }
+    const wait = state.lastStart + intervalMs - Date.now();
+    if (wait > 0) {
+      state.timer = setTimeout(() => {
+        state.timer = null;
+        pump(key);
+      }, wait);
+      state.timer.unref();
+      return;
+    }
+    state.requested = false;
+    state.running = true;
+    state.lastStart = Date.now();
+    check(key)
+      .catch((error: unknown) => onError(key, error))
+      .finally(() => {
+        state.running = false;
+        pump(key);
+      });
+  }
+  return {
+    request(key) {
+      const state = states.get(key) ?? { requested: false, running: false, timer: null, lastStart: 0 };
+      states.set(key, state);
+      state.requested = true;
+      pump(key);
+    },
   };
 }
 

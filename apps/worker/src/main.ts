@@ -15,6 +15,8 @@ logger.info('starting worker', { config: redactConfig(config) });
 
 const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
 const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
+// The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
+const limitsConnection = createRedisConnection(config.REDIS_URL, 'limits', logger);
 const cms = createCmsClient({
   endpoint: config.CMS_ENDPOINT,
   credentials: {
@@ -26,8 +28,8 @@ const cms = createCmsClient({
   method: config.CMS_METHOD,
 });
 const control = { db, redis: connection, prefix: config.QUEUE_PREFIX, logger };
-const globalConcurrency = createGlobalConcurrency(connection, { prefix: config.QUEUE_PREFIX, cap: config.GLOBAL_CONCURRENCY, leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000 });
-const accountRate = createAccountRateLimiter(connection, { prefix: config.QUEUE_PREFIX, maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST });
+const globalConcurrency = createGlobalConcurrency(limitsConnection, { prefix: config.QUEUE_PREFIX, cap: config.GLOBAL_CONCURRENCY, leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000 });
+const accountRate = createAccountRateLimiter(limitsConnection, { prefix: config.QUEUE_PREFIX, maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST });
 // The API shows the limits in force; workers publish them.
 await connection.hset(`${config.QUEUE_PREFIX}:limits:config`, { globalConcurrency: config.GLOBAL_CONCURRENCY, accountRateLimitRps: config.ACCOUNT_RATE_LIMIT_RPS });
 const pool = createRolloutWorkerPool({
@@ -64,7 +66,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   logger.info('stopping worker', { signal });
   await pool.stop();
-  await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit()]);
+  await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit(), limitsConnection.quit()]);
   logger.info('worker stopped');
   process.exit(0);
 }

@@ -1,6 +1,9 @@
 import type { AttemptOutcomeClass, AttemptVerdict, InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
+import { poolOf } from './client.ts';
+import type { GroupCommitOptions } from './group-commit.ts';
+import { createGroupCommit } from './group-commit.ts';
 
 /**
  * The install path's writes. Delivery is at-least-once (a job can run twice), so both steps are idempotent:
@@ -40,21 +43,24 @@ function isTimedOut(startedAt: Date | null, timeoutMs: number | null, at: Date):
  * that a call whose worker dies still leaves its row. An unfinished attempt started more than `staleAfterMs` ago
  * belongs to a dead worker: it is marked `abandoned` and a new attempt begins.
  */
-export async function claimAttempt(
-  db: Database,
-  input: {
-    rolloutInstanceId: bigint;
-    rolloutId: string;
-    workerId: string;
-    staleAfterMs: number;
-    /** The rollout's per-instance in-progress timeout, in ms (null: none). */
-    instanceTimeoutMs?: number | null;
-    now?: Date;
-  },
-): Promise<ClaimResult> {
+export async function claimAttempt(db: Database, input: ClaimInput): Promise<ClaimResult> {
   const now = input.now ?? new Date();
-  const fast = await claimPendingFast(db, input, now);
-  if (fast) return fast;
+  const [fast] = await claimPendingMany(db, [{ ...input, now }]);
+  return fast ?? claimAttemptLocked(db, input, now);
+}
+
+export type ClaimInput = {
+  rolloutInstanceId: bigint;
+  rolloutId: string;
+  workerId: string;
+  staleAfterMs: number;
+  /** The rollout's per-instance in-progress timeout, in ms (null: none). */
+  instanceTimeoutMs?: number | null;
+  now?: Date;
+};
+
+/** The general path of a claim: lock the instance, read it, its rollout and its last attempt, ask the state machine. */
+async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): Promise<ClaimResult> {
   return db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<ClaimRow[]>`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at AS instance_started_at, r.status::text AS rollout_status,
@@ -114,32 +120,71 @@ export async function claimAttempt(
 }
 
 /**
- * The common case in one statement: a `pending` instance of a `running` rollout whose in-progress time has not run
- * out. For exactly those inputs the state machine's decision is `pending -> in_progress` (decideInstance, 'claim'),
- * so the statement's WHERE clause is that decision's guard. Anything else (a stale in-flight attempt, a paused or
- * cancelled rollout, a timeout) returns null and takes the general path, which asks the state machine.
+ * The common case, for many claims in one statement (one round trip, one commit): a `pending` instance of a
+ * `running` rollout whose in-progress time has not run out. For exactly those inputs the state machine's decision is
+ * `pending -> in_progress` (decideInstance, 'claim'), so the statement's WHERE clause is that decision's guard.
+ * Anything else (a stale in-flight attempt, a paused or cancelled rollout, a timeout) answers null and must take the
+ * general path, which asks the state machine. An instance named twice answers null the second time (the general
+ * path then sees the first claim), so one statement never claims an instance twice.
  */
-async function claimPendingFast(
-  db: Database,
-  input: { rolloutInstanceId: bigint; rolloutId: string; workerId: string; instanceTimeoutMs?: number | null },
-  now: Date,
-): Promise<ClaimResult | null> {
-  const timeoutMs = input.instanceTimeoutMs ?? null;
-  const rows = await db.$queryRaw<{ id: bigint; attempt_no: number }[]>`
-    WITH claimed AS (
-      UPDATE rollout_instance ri
-      SET state = 'in_progress', attempt_count = ri.attempt_count + 1, started_at = coalesce(ri.started_at, ${now}),
-          next_attempt_at = NULL, updated_at = ${now}
-      FROM rollout r
-      WHERE ri.id = ${input.rolloutInstanceId} AND ri.state = 'pending' AND r.id = ri.rollout_id AND r.status = 'running'
-        AND (${timeoutMs}::int IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => ${timeoutMs}::int / 1000.0) > ${now})
-      RETURNING ri.id, ri.attempt_count)
-    INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id)
-    SELECT id, ${input.rolloutId}::uuid, attempt_count, ${now}, ${input.workerId} FROM claimed
-    RETURNING id, attempt_no`;
-  const row = rows[0];
-  return row ? { kind: 'claimed', attemptId: row.id, attemptNo: row.attempt_no, abandonedAttemptNo: null } : null;
+async function claimPendingMany(db: Database, inputs: (ClaimInput & { now: Date })[]): Promise<(ClaimResult | null)[]> {
+  const plan = planClaims(inputs);
+  if (!plan.values) return plan.settle([]);
+  const { rows } = await poolOf(db).query<ClaimedRow>({ name: 'fleet_claim_pending_many', text: CLAIM_PENDING_MANY, values: plan.values });
+  return plan.settle(rows);
 }
+
+type ClaimedRow = { id: string; rollout_instance_id: string; attempt_no: number };
+
+/** The statement parameters of a batch of claims (null: nothing to send), and how to read its rows back per input. */
+function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[] | null; settle(rows: ClaimedRow[]): (ClaimResult | null)[] } {
+  const seen = new Set<bigint>();
+  const batch = inputs.filter((input) => !seen.has(input.rolloutInstanceId) && seen.add(input.rolloutInstanceId));
+  return {
+    values:
+      batch.length === 0
+        ? null
+        : [batch.map((i) => String(i.rolloutInstanceId)), batch.map((i) => i.workerId), batch.map((i) => i.instanceTimeoutMs ?? null), batch.map((i) => i.now)],
+    settle(rows) {
+      const claimed = new Map(rows.map((row) => [BigInt(row.rollout_instance_id), row]));
+      return inputs.map((input) => {
+        const row = claimed.get(input.rolloutInstanceId);
+        if (!row) return null;
+        claimed.delete(input.rolloutInstanceId);
+        return { kind: 'claimed', attemptId: BigInt(row.id), attemptNo: row.attempt_no, abandonedAttemptNo: null };
+      });
+    },
+  };
+}
+
+/**
+ * The statements of the install path that run for every job go to pg directly, as named (prepared) statements: no
+ * Prisma per-query cost in the worker (see poolOf) and no parse and plan per batch in Postgres. `ri.id = ANY(...)`
+ * and the rollout's status as a sub-select keep the plan on the primary key whatever the statistics say: joined to
+ * `rollout` instead, a freshly inserted rollout (statistics not gathered yet) made the planner walk every pending
+ * instance of it for each batch.
+ *
+ * The claim of a batch, parameters $at..$at+3, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`.
+ */
+const claimCtes = (at: number) => `
+  claim_input AS (
+    SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[]) AS t(id, worker_id, timeout_ms, now)),
+  claimed AS (
+    UPDATE rollout_instance ri
+    SET state = 'in_progress', attempt_count = ri.attempt_count + 1, started_at = coalesce(ri.started_at, i.now),
+        next_attempt_at = NULL, updated_at = i.now
+    FROM claim_input i
+    WHERE ri.id = ANY($${at}::bigint[]) AND ri.id = i.id AND ri.state = 'pending'
+      AND (SELECT r.status FROM rollout r WHERE r.id = ri.rollout_id) = 'running'
+      AND (i.timeout_ms IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => i.timeout_ms / 1000.0) > i.now)
+    RETURNING ri.id, ri.rollout_id, ri.attempt_count, i.worker_id, i.now),
+  claim_inserted AS (
+    INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id)
+    SELECT id, rollout_id, attempt_count, now, worker_id FROM claimed
+    RETURNING id, rollout_instance_id, attempt_no)`;
+
+const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
+  SELECT id::text, rollout_instance_id::text, attempt_no FROM claim_inserted`;
 
 export type AttemptAnswer = {
   finishedAt: Date;
@@ -162,81 +207,206 @@ export type FinishResult =
   /** This attempt's answer was already recorded: a duplicate delivery. Nothing changed. */
   | { kind: 'duplicate' };
 
+export type FinishInput = {
+  rolloutInstanceId: bigint;
+  attemptId: bigint;
+  attemptNo: number;
+  maxAttempts: number;
+  answer: AttemptAnswer;
+  /** For a retry: when the next attempt is due. */
+  nextAttemptAt: Date | null;
+  manualInstallReason?: string | null;
+  /** What the answer means for the instance; default the answer's outcome. `deferred` for fleet-wide errors. */
+  verdict?: AttemptVerdict;
+  /** The rollout's per-instance in-progress timeout, in ms (null: none). */
+  instanceTimeoutMs?: number | null;
+};
+
 /**
  * Records a call's answer on its attempt row and moves the instance, in one transaction. A real answer replaces
  * an `abandoned` presumption; it never replaces another real answer.
  */
-export async function finishAttempt(
-  db: Database,
-  input: {
-    rolloutInstanceId: bigint;
-    attemptId: bigint;
-    attemptNo: number;
-    maxAttempts: number;
-    answer: AttemptAnswer;
-    /** For a retry: when the next attempt is due. */
-    nextAttemptAt: Date | null;
-    manualInstallReason?: string | null;
-    /** What the answer means for the instance; default the answer's outcome. `deferred` for fleet-wide errors. */
-    verdict?: AttemptVerdict;
-    /** The rollout's per-instance in-progress timeout, in ms (null: none). */
-    instanceTimeoutMs?: number | null;
-  },
-): Promise<FinishResult> {
-  const a = input.answer;
-  const verdict = input.verdict ?? a.outcome;
-  const timeoutMs = input.instanceTimeoutMs ?? null;
-  const decidedAt = input.nextAttemptAt ?? a.finishedAt;
+export async function finishAttempt(db: Database, input: FinishInput): Promise<FinishResult> {
+  const [fast] = await finishInProgressMany(db, [input]);
+  return settleFinish(db, input, fast!);
+}
 
-  // Common case in one statement: the instance is in_progress on this very attempt, its rollout is running and its
-  // time has not run out. The state machine's decision for exactly those inputs is computed here and written with
-  // those inputs as the guard; if any does not hold, the general path below re-reads and asks again.
-  const expected = decideInstance('in_progress', { type: 'attempt_finished', outcome: verdict, attemptNo: input.attemptNo, maxAttempts: input.maxAttempts, rolloutStatus: 'running', timedOut: false });
-  if (expected.type === 'transition') {
-    const to = expected.to;
-    const isFinal = to !== 'pending';
-    const manual = to === 'failed' ? (input.manualInstallReason ?? null) : null;
-    const rows = await db.$queryRaw<{ recorded: bigint; moved: bigint }[]>`
-      WITH recorded AS (
-        UPDATE install_attempt SET
-          finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
-          error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
-          outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
-        WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')
-        RETURNING id),
-      moved AS (
-        UPDATE rollout_instance ri SET
-          state = ${to}::"InstanceState",
-          last_outcome = ${a.outcomeKind}, last_http_status = ${a.httpStatus}, last_error_code = ${a.errorCode},
-          last_error_message = ${a.errorMessage}, last_request_id = ${a.requestId},
-          next_attempt_at = ${isFinal ? null : input.nextAttemptAt},
-          finished_at = ${isFinal ? a.finishedAt : null},
-          needs_manual_install = ${manual !== null}, manual_install_reason = ${manual},
-          updated_at = now()
-        FROM rollout r
-        WHERE ri.id = ${input.rolloutInstanceId} AND EXISTS (SELECT 1 FROM recorded)
-          AND ri.state = 'in_progress' AND ri.attempt_count = ${input.attemptNo}
-          AND r.id = ri.rollout_id AND r.status = 'running'
-          AND (${timeoutMs}::int IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => ${timeoutMs}::int / 1000.0) > ${decidedAt})
-        RETURNING ri.id)
-      SELECT (SELECT count(*) FROM recorded) AS recorded, (SELECT count(*) FROM moved) AS moved`;
-    const row = rows[0]!;
-    if (Number(row.recorded) === 0) return { kind: 'duplicate' };
-    if (Number(row.moved) === 1) return { kind: 'transitioned', to, reason: expected.reason };
-    // Recorded, but the instance is not where the fast path assumed: decide from what is there.
-    return moveInstanceAfterAnswer(db, input, verdict, timeoutMs, decidedAt);
+/** What the one-statement path left to do: `general` (it did not apply) or `recorded` (answer stored, instance not moved). */
+type FastFinish = FinishResult | 'general' | 'recorded';
+
+function finishFacts(input: FinishInput) {
+  const verdict = input.verdict ?? input.answer.outcome;
+  return { verdict, timeoutMs: input.instanceTimeoutMs ?? null, decidedAt: input.nextAttemptAt ?? input.answer.finishedAt };
+}
+
+async function settleFinish(db: Database, input: FinishInput, fast: FastFinish): Promise<FinishResult> {
+  if (fast !== 'general' && fast !== 'recorded') return fast;
+  const { verdict, timeoutMs, decidedAt } = finishFacts(input);
+  if (fast === 'general') {
+    const a = input.answer;
+    const recorded = await db.$executeRaw`
+      UPDATE install_attempt SET
+        finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
+        error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
+        outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
+      WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')`;
+    if (recorded !== 1) return { kind: 'duplicate' };
   }
-  const recorded = await db.$executeRaw`
-    UPDATE install_attempt SET
-      finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
-      error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
-      outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
-    WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')`;
-  if (recorded !== 1) return { kind: 'duplicate' };
+  // Recorded, but the instance is not where the one-statement path assumed: decide from what is there.
   return moveInstanceAfterAnswer(db, input, verdict, timeoutMs, decidedAt);
 }
 
-type FinishInput = Parameters<typeof finishAttempt>[1];
+/**
+ * The common case, for many answers in one statement (one round trip, one commit): the instance is in_progress on
+ * this very attempt, its rollout is running and its time has not run out. The state machine's decision for exactly
+ * those inputs is computed here and written with those inputs as the guard; where any does not hold the answer is
+ * still recorded and `recorded` tells the caller to decide from what is there. Inputs whose decision is not a
+ * transition, and a second answer for the same instance or attempt, answer `general`.
+ */
+async function finishInProgressMany(db: Database, inputs: FinishInput[]): Promise<FastFinish[]> {
+  const plan = planFinishes(inputs);
+  if (!plan.values) return plan.settle([]);
+  const { rows } = await poolOf(db).query<FinishRow>({ name: 'fleet_finish_in_progress_many', text: FINISH_IN_PROGRESS_MANY, values: plan.values });
+  return plan.settle(rows);
+}
+
+type FinishRow = { attempt_id: string; recorded: boolean; moved: boolean };
+
+/** The statement parameters of a batch of answers (null: nothing to send), and how to read its rows back per input. */
+function planFinishes(inputs: FinishInput[]): { values: unknown[] | null; settle(rows: FinishRow[]): FastFinish[] } {
+  const plans = inputs.map((input) => {
+    const { verdict } = finishFacts(input);
+    const expected = decideInstance('in_progress', { type: 'attempt_finished', outcome: verdict, attemptNo: input.attemptNo, maxAttempts: input.maxAttempts, rolloutStatus: 'running', timedOut: false });
+    return expected.type === 'transition' ? { input, to: expected.to, reason: expected.reason } : null;
+  });
+  const instances = new Set<bigint>();
+  const attempts = new Set<bigint>();
+  const batch = plans.filter((plan): plan is NonNullable<typeof plan> => {
+    if (!plan || instances.has(plan.input.rolloutInstanceId) || attempts.has(plan.input.attemptId)) return false;
+    instances.add(plan.input.rolloutInstanceId);
+    attempts.add(plan.input.attemptId);
+    return true;
+  });
+  const col = <T>(pick: (plan: (typeof batch)[number]) => T) => batch.map(pick);
+  return {
+    values:
+      batch.length === 0
+        ? null
+        : [
+            col((p) => String(p.input.rolloutInstanceId)),
+            col((p) => String(p.input.attemptId)),
+            col((p) => p.input.attemptNo),
+            col((p) => p.to),
+            col((p) => p.input.answer.finishedAt),
+            col((p) => p.input.answer.durationMs),
+            col((p) => p.input.answer.httpStatus),
+            col((p) => p.input.answer.success),
+            col((p) => p.input.answer.errorCode),
+            col((p) => p.input.answer.errorMessage),
+            col((p) => p.input.answer.requestId),
+            col((p) => p.input.answer.outcome),
+            col((p) => p.input.answer.outcomeKind),
+            col((p) => (p.to === 'pending' ? p.input.nextAttemptAt : null)),
+            col((p) => (p.to === 'failed' ? (p.input.manualInstallReason ?? null) : null)),
+            col((p) => p.input.instanceTimeoutMs ?? null),
+            col((p) => finishFacts(p.input).decidedAt),
+          ],
+    settle(rows) {
+      const byAttempt = new Map(rows.map((row) => [BigInt(row.attempt_id), row]));
+      const planned = new Map(batch.map((plan) => [plan.input.attemptId, plan]));
+      return inputs.map((input): FastFinish => {
+        const plan = planned.get(input.attemptId);
+        if (!plan || plan.input !== input) return 'general';
+        const row = byAttempt.get(input.attemptId);
+        if (!row || !row.recorded) return { kind: 'duplicate' };
+        return row.moved ? { kind: 'transitioned', to: plan.to, reason: plan.reason } : 'recorded';
+      });
+    },
+  };
+}
+
+/**
+ * The answers of a batch, parameters $at..$at+16, as CTEs: each recorded on its attempt row (`finish_recorded`),
+ * each instance moved with its guard (`finish_moved`). Plan shape and pg: see claimCtes.
+ */
+const finishCtes = (at: number) => {
+  const p = (n: number) => `$${at + n - 1}`;
+  return `
+  finish_input AS (
+    SELECT * FROM unnest(
+      ${p(1)}::bigint[], ${p(2)}::bigint[], ${p(3)}::int[], ${p(4)}::text[], ${p(5)}::timestamptz[], ${p(6)}::int[], ${p(7)}::int[],
+      ${p(8)}::boolean[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[], ${p(12)}::text[], ${p(13)}::text[], ${p(14)}::timestamptz[],
+      ${p(15)}::text[], ${p(16)}::int[], ${p(17)}::timestamptz[]
+    ) AS t(instance_id, attempt_id, attempt_no, to_state, finished_at, duration_ms, http_status, success, error_code, error_message,
+           request_id, outcome, outcome_kind, next_attempt_at, manual_reason, timeout_ms, decided_at)),
+  finish_recorded AS (
+    UPDATE install_attempt a SET
+      finished_at = i.finished_at, duration_ms = i.duration_ms, http_status = i.http_status, success = i.success,
+      error_code = i.error_code, error_message = i.error_message, request_id = i.request_id,
+      outcome = i.outcome::"AttemptOutcome", outcome_kind = i.outcome_kind
+    FROM finish_input i
+    WHERE a.id = ANY(${p(2)}::bigint[]) AND a.id = i.attempt_id AND (a.finished_at IS NULL OR a.outcome = 'abandoned')
+    RETURNING a.id),
+  finish_moved AS (
+    UPDATE rollout_instance ri SET
+      state = i.to_state::"InstanceState",
+      last_outcome = i.outcome_kind, last_http_status = i.http_status, last_error_code = i.error_code,
+      last_error_message = i.error_message, last_request_id = i.request_id,
+      next_attempt_at = i.next_attempt_at,
+      finished_at = CASE WHEN i.to_state = 'pending' THEN NULL ELSE i.finished_at END,
+      needs_manual_install = i.manual_reason IS NOT NULL, manual_install_reason = i.manual_reason,
+      updated_at = now()
+    FROM finish_input i
+    WHERE ri.id = ANY(${p(1)}::bigint[]) AND ri.id = i.instance_id AND i.attempt_id IN (SELECT id FROM finish_recorded)
+      AND ri.state = 'in_progress' AND ri.attempt_count = i.attempt_no
+      AND (SELECT r.status FROM rollout r WHERE r.id = ri.rollout_id) = 'running'
+      AND (i.timeout_ms IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => i.timeout_ms / 1000.0) > i.decided_at)
+    RETURNING ri.id)`;
+};
+
+const finishRows = `
+  SELECT i.attempt_id::text, i.attempt_id IN (SELECT id FROM finish_recorded) AS recorded, i.instance_id IN (SELECT id FROM finish_moved) AS moved
+  FROM finish_input i`;
+
+const FINISH_IN_PROGRESS_MANY = `WITH ${finishCtes(1)} ${finishRows}`;
+
+/**
+ * Claims and answers of one group commit in one statement: the claims' CTEs and the answers' CTEs touch different
+ * rows (a claim needs a `pending` instance, an answer one `in_progress` on its attempt, both judged on the same
+ * snapshot), so one round trip and one commit carry both.
+ */
+const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(5)}
+  SELECT 'claim' AS kind, rollout_instance_id::text AS key, id::text AS attempt_id, attempt_no, NULL::boolean AS recorded, NULL::boolean AS moved
+  FROM claim_inserted
+  UNION ALL
+  SELECT 'finish', NULL, i.attempt_id::text, NULL, i.attempt_id IN (SELECT id FROM finish_recorded), i.instance_id IN (SELECT id FROM finish_moved)
+  FROM finish_input i`;
+
+/** One group commit's claims and answers, in one statement when it has both. */
+async function writeAttemptsMany(
+  db: Database,
+  claims: (ClaimInput & { now: Date })[],
+  finishes: FinishInput[],
+): Promise<{ claims: (ClaimResult | null)[]; finishes: FastFinish[] }> {
+  const claimPlan = planClaims(claims);
+  const finishPlan = planFinishes(finishes);
+  if (!claimPlan.values || !finishPlan.values) {
+    const [claimed, finished] = await Promise.all([
+      claimPlan.values ? claimPendingMany(db, claims) : claimPlan.settle([]),
+      finishPlan.values ? finishInProgressMany(db, finishes) : finishPlan.settle([]),
+    ]);
+    return { claims: claimed, finishes: finished };
+  }
+  const { rows } = await poolOf(db).query<{ kind: 'claim' | 'finish'; key: string; attempt_id: string; attempt_no: number; recorded: boolean; moved: boolean }>({
+    name: 'fleet_write_attempts_many',
+    text: WRITE_ATTEMPTS_MANY,
+    values: [...claimPlan.values, ...finishPlan.values],
+  });
+  return {
+    claims: claimPlan.settle(rows.filter((r) => r.kind === 'claim').map((r) => ({ id: r.attempt_id, rollout_instance_id: r.key, attempt_no: r.attempt_no }))),
+    finishes: finishPlan.settle(rows.filter((r) => r.kind === 'finish').map((r) => ({ attempt_id: r.attempt_id, recorded: r.recorded, moved: r.moved }))),
+  };
+}
 
 /** The general path: lock the instance, read it and its rollout, ask the state machine, write with a guard. */
 async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict: AttemptVerdict, timeoutMs: number | null, decidedAt: Date): Promise<FinishResult> {
@@ -271,4 +441,66 @@ async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict
       WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${input.attemptNo}`;
     return { kind: 'transitioned', to: decision.to, reason: decision.reason };
   });
+}
+
+export type AttemptWriter = {
+  /** Same contract as claimAttempt; the common case is group-committed with the writes of concurrent jobs. */
+  claim(input: ClaimInput): Promise<ClaimResult>;
+  /** Same contract as finishAttempt; the common case is group-committed with the writes of concurrent jobs. */
+  finish(input: FinishInput): Promise<FinishResult>;
+};
+
+/** Times a batch statement is re-run after Postgres aborted it as a deadlock victim or serialization failure. */
+const CONFLICT_RETRIES = 3;
+
+/** Deadlock (40P01) or serialization failure (40001): the statement was rolled back whole and may simply run again. */
+function isTransientConflict(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const codes = [(e as { code?: unknown }).code, (e as { originalCode?: unknown }).originalCode, (e as { meta?: { code?: unknown } }).meta?.code];
+    if (codes.some((c) => c === '40P01' || c === '40001')) return true;
+    const message = e instanceof Error ? e.message : '';
+    if (/deadlock detected|could not serialize access/i.test(message)) return true;
+  }
+  return false;
+}
+
+async function retryConflicts<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt > CONFLICT_RETRIES || !isTransientConflict(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
+}
+
+/**
+ * The install path's writes with group commit: the claims and answers of concurrent jobs in this process go to
+ * Postgres together, one statement per batch (claims and answers in the same one), and each caller gets its own
+ * result once that statement committed.
+ * An attempt row is still written before its call is made, and an answer is still durable before its job is
+ * acknowledged; only the number of commits shrinks. Each write that the one-statement path does not settle takes
+ * the same general path as claimAttempt / finishAttempt, on its own.
+ */
+export function createAttemptWriter(db: Database, options: GroupCommitOptions = {}): AttemptWriter {
+  type Write = { kind: 'claim'; input: ClaimInput & { now: Date } } | { kind: 'finish'; input: FinishInput };
+  const writes = createGroupCommit(async (batch: Write[]): Promise<(ClaimResult | FastFinish | null)[]> => {
+    const claims = batch.flatMap((w) => (w.kind === 'claim' ? [w.input] : []));
+    const finishes = batch.flatMap((w) => (w.kind === 'finish' ? [w.input] : []));
+    const results = await retryConflicts(() => writeAttemptsMany(db, claims, finishes));
+    let c = 0;
+    let f = 0;
+    return batch.map((w) => (w.kind === 'claim' ? results.claims[c++]! : results.finishes[f++]!));
+  }, options);
+  return {
+    async claim(input) {
+      const now = input.now ?? new Date();
+      const fast = (await writes.submit({ kind: 'claim', input: { ...input, now } })) as ClaimResult | null;
+      return fast ?? claimAttemptLocked(db, input, now);
+    },
+    async finish(input) {
+      return settleFinish(db, input, (await writes.submit({ kind: 'finish', input })) as FastFinish);
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.ts';
 
 export type Database = PrismaClient;
@@ -14,18 +15,34 @@ export type DatabaseOptions = {
   onPoolError?: (error: Error) => void;
 };
 
+/** The pg pool under each Database (see poolOf). */
+const pools = new WeakMap<Database, pg.Pool>();
+
 /** Builds the Prisma client on adapter-pg (no native engine). Only an app's main.ts or a test calls this. */
 export function createDatabase(options: DatabaseOptions): Database {
-  const adapter = new PrismaPg(
-    {
-      connectionString: options.url,
-      max: options.poolMax ?? 10,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
-      idleTimeoutMillis: 30_000,
-    },
-    { onPoolError: options.onPoolError ?? (() => undefined) },
-  );
-  return new PrismaClient({ adapter });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  // The adapter listens for idle-connection errors on the pool and ends it on $disconnect.
+  const adapter = new PrismaPg(pool, { onPoolError: options.onPoolError ?? (() => undefined), disposeExternalPool: true });
+  const db = new PrismaClient({ adapter });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * The pg pool the Database runs on (the same connections), for the few statements on the install path that run for
+ * every job: a query through Prisma costs about 0.5 ms of CPU in the calling process before it reaches the driver
+ * (measured on the 2-core reference machine: `SELECT 1` 0.6 ms through Prisma, 0.1 ms through pg), which at
+ * thousands of jobs a second is most of a worker's CPU. Everything else goes through Prisma.
+ */
+export function poolOf(db: Database): pg.Pool {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('poolOf: this Database was not made by createDatabase');
+  return pool;
 }
 
 /** True when Postgres answers a trivial query within the pool's timeout. */

@@ -43,9 +43,6 @@ export function createGroupCommit<I, O>(commit: (inputs: I[]) => Promise<O[]>, o
     while (queue.length > 0 && inFlight < maxConcurrent) {
       const batch = queue.splice(0, maxBatch);
       inFlight++;
-      (globalThis as any).__gc ??= { n: 0, rows: 0 };
-      const g = (globalThis as any).__gc; g.n++; g.rows += batch.length;
-      if (g.n % 500 === 0) (process as any).getBuiltinModule("node:fs").appendFileSync("/tmp/gcstat.log", `GCSTAT ${process.pid} batches=${g.n} avg=${(g.rows / g.n).toFixed(1)}\n`);
       commit(batch.map((p) => p.input))
         .then(
           (results) => {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { luaScript } from './lua-script.ts';
 
 /**
  * Requests per second per Alibaba account (UserId), shared by every worker through Redis, because Alibaba
@@ -8,7 +9,7 @@ import type { Redis } from 'ioredis';
  * answer halves it (at most once per `decreaseCooldownMs`, so one burst of throttled answers counts once), and
  * every `increaseIntervalMs` without throttling adds `additiveIncrease` back, up to the configured maximum.
  */
-const TAKE = `
+const TAKE = luaScript(`
 local key = KEYS[1]
 local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local s = redis.call('hmget', key, 'rate', 'tokens', 'ts')
@@ -27,9 +28,9 @@ end
 redis.call('hset', key, 'rate', rate, 'tokens', tokens, 'ts', now)
 redis.call('pexpire', key, 3600000)
 return wait
-`;
+`);
 
-const ADAPT = `
+const ADAPT = luaScript(`
 local key = KEYS[1]
 local now, maxRate, minRate, kind = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local step, interval, cooldown = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -47,7 +48,7 @@ elseif rate < maxRate and now - changed >= interval then
 end
 redis.call('pexpire', key, 3600000)
 return tostring(rate)
-`;
+`);
 
 export type AccountRateLimiterOptions = {
   prefix: string;
@@ -64,6 +65,12 @@ export type AccountRateLimiterOptions = {
   /** ms during which further throttled answers do not halve the rate again (answers to calls sent before the last
    * decrease say nothing new). Default 200. */
   decreaseCooldownMs?: number;
+  /**
+   * ms during which further successes of an account are not reported to Redis again by this limiter: the rate only
+   * grows once per `increaseIntervalMs` anyway, so a report per call would cost a round trip each and change
+   * nothing. Throttled answers are always reported. Default 100.
+   */
+  successReportIntervalMs?: number;
   now?: () => number;
 };
 
@@ -81,10 +88,13 @@ export function createAccountRateLimiter(redis: Redis, options: AccountRateLimit
   const now = options.now ?? Date.now;
   const key = (userId: string) => `${options.prefix}:limits:account:${userId}`;
   const max = options.maxRatePerSecond;
+  const successReportIntervalMs = options.successReportIntervalMs ?? 100;
+  /** Per account: when this limiter last reported a success, and the rate Redis answered. */
+  const lastSuccessReport = new Map<string, { at: number; rate: number }>();
   const adapt = async (userId: string, kind: 'throttled' | 'success') =>
     Number(
-      await redis.eval(
-        ADAPT,
+      await ADAPT(
+        redis,
         1,
         key(userId),
         String(now()),
@@ -99,10 +109,21 @@ export function createAccountRateLimiter(redis: Redis, options: AccountRateLimit
   return {
     maxRatePerSecond: max,
     async take(userId) {
-      return Number(await redis.eval(TAKE, 1, key(userId), String(now()), String(max), String(options.burst ?? 1)));
+      return Number(await TAKE(redis, 1, key(userId), String(now()), String(max), String(options.burst ?? 1)));
     },
-    onThrottled: (userId) => adapt(userId, 'throttled'),
-    onSuccess: (userId) => adapt(userId, 'success'),
+    async onThrottled(userId) {
+      lastSuccessReport.delete(userId);
+      return adapt(userId, 'throttled');
+    },
+    async onSuccess(userId) {
+      const t = now();
+      const last = lastSuccessReport.get(userId);
+      if (last && t >= last.at && t - last.at < successReportIntervalMs) return last.rate;
+      const rate = await adapt(userId, 'success');
+      if (lastSuccessReport.size >= 10_000) lastSuccessReport.clear();
+      lastSuccessReport.set(userId, { at: t, rate });
+      return rate;
+    },
     async currentRate(userId) {
       const rate = await redis.hget(key(userId), 'rate');
       return rate === null ? max : Math.min(max, Number(rate));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaScript } from './lua-script.ts';
 
 /**
  * A cap on NodeInstall calls in flight across every rollout and every worker process, kept in Redis.
@@ -10,7 +11,7 @@ import type { Redis } from 'ioredis';
  * with nobody waiting, any rollout may use all the free capacity. So two rollouts sharing the cap each get about
  * half, and neither starves.
  */
-const ACQUIRE = `
+const ACQUIRE = luaScript(`
 local slots, holders, denied = KEYS[1], KEYS[2], KEYS[3]
 local cap, now, expiry, rollout, token, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 local expired = redis.call('zrangebyscore', slots, '-inf', now)
@@ -39,9 +40,9 @@ redis.call('hset', holders, token, rollout)
 redis.call('hincrby', holders, 'count:' .. rollout, 1)
 redis.call('zrem', denied, rollout)
 return 1
-`;
+`);
 
-const RELEASE = `
+const RELEASE = luaScript(`
 local slots, holders = KEYS[1], KEYS[2]
 local token = ARGV[1]
 if redis.call('zrem', slots, token) == 1 then
@@ -53,7 +54,7 @@ if redis.call('zrem', slots, token) == 1 then
   return 1
 end
 return 0
-`;
+`);
 
 export type GlobalConcurrencyOptions = {
   /** Key prefix shared by every process of one deployment. */
@@ -85,11 +86,11 @@ export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrency
     async tryAcquire(rolloutId) {
       const token = randomUUID();
       const t = now();
-      const granted = await redis.eval(ACQUIRE, 3, ...keys, String(options.cap), String(t), String(t + options.leaseMs), rolloutId, token, String(window));
+      const granted = await ACQUIRE(redis, 3, ...keys, String(options.cap), String(t), String(t + options.leaseMs), rolloutId, token, String(window));
       return granted === 1 ? token : null;
     },
     async release(token) {
-      await redis.eval(RELEASE, 2, keys[0]!, keys[1]!, token);
+      await RELEASE(redis, 2, keys[0]!, keys[1]!, token);
     },
     async inFlight() {
       await redis.zremrangebyscore(keys[0]!, '-inf', now());

@@ -4,9 +4,13 @@ import type { Logger } from '@fleet/logger';
 /**
  * Connection roles. A BullMQ worker must never give up on a command (`maxRetriesPerRequest: null`): it blocks on
  * Redis and rides out restarts. An API producer must fail fast (no offline queue, one retry) so the request
- * answers 503 instead of hanging while Redis is away.
+ * answers 503 instead of hanging while Redis is away. The worker's `limits` connection carries only the
+ * concurrency and rate-limit scripts, which every job runs several times: ioredis auto-pipelining sends the commands
+ * issued in one event-loop turn in one write, instead of one write (a system call and a wake-up of Redis) each. It
+ * rides out restarts like `worker`. Never give it to BullMQ, whose own commands are not safe under auto-pipelining
+ * (OptimalBits/bull#2276, taskforcesh/bullmq#457).
  */
-export type RedisRole = 'worker' | 'producer' | 'control';
+export type RedisRole = 'worker' | 'producer' | 'control' | 'limits';
 
 export function createRedisConnection(url: string, role: RedisRole, logger: Logger): Redis {
   const common = { lazyConnect: false, connectionName: `fleet-${role}` };
@@ -14,6 +18,7 @@ export function createRedisConnection(url: string, role: RedisRole, logger: Logg
     worker: { maxRetriesPerRequest: null, enableReadyCheck: true },
     producer: { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 5000 },
     control: { maxRetriesPerRequest: 3, connectTimeout: 2000 },
+    limits: { maxRetriesPerRequest: null, enableReadyCheck: true, enableAutoPipelining: true },
   }[role];
   const redis = new Redis(url, { ...common, ...byRole, retryStrategy: (times: number) => Math.min(times * 200, 2000) });
   let lastError = '';

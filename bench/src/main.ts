@@ -1,0 +1,182 @@
+/**
+ * `npm run bench` (full) and `npm run bench -- --quick` (what CI runs, so the harness never rots).
+ *
+ * Starts what it needs (a database of its own, a Redis prefix of its own, the simulator, API and worker apps as
+ * child processes), runs the six measurements of issue 7, prints a table and writes everything to
+ * bench/results/<timestamp>.json. Figures are ratios of runs made side by side in this one invocation: absolute
+ * times drift on shared machines. Nothing here asserts a time; the process fails only if the harness itself fails.
+ *
+ * Options: --quick, --workers <n> (worker processes, default 1), --instances <n> (per throughput run),
+ * --pairs 50:200,100:100 (C:L ms), --large <n> (the large rollout), --large-pair 200:20, --repeat <n> (runs per
+ * variant; the median is shown), --variants plain,bare,ours, --keep-db, --out <file>.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { createLogger } from '@fleet/logger';
+import { createCpuMeter } from './cpu.ts';
+import type { LargeRolloutResult } from './measure-large-rollout.ts';
+import { measureLargeRollout } from './measure-large-rollout.ts';
+import type { ThroughputContext, Variant } from './measure-throughput.ts';
+import { runners } from './measure-throughput.ts';
+import { repoRoot } from './processes.ts';
+import type { BenchResult, MachineFacts, PairResult } from './report.ts';
+import { evaluateTargets, renderReport } from './report.ts';
+import { startStack } from './stack.ts';
+import type { BenchStack } from './stack.ts';
+
+const FULL_PAIRS: [number, number][] = [
+  [50, 200],
+  [100, 100],
+  [200, 50],
+  [500, 20],
+];
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    workers: { type: 'string' },
+    instances: { type: 'string' },
+    pairs: { type: 'string' },
+    large: { type: 'string' },
+    'large-pair': { type: 'string' },
+    repeat: { type: 'string' },
+    variants: { type: 'string' },
+    'keep-db': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+  strict: true,
+});
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, not "${value}"`);
+  return n;
+}
+
+function parsePairs(name: string, value: string | undefined, fallback: [number, number][]): [number, number][] {
+  if (value === undefined) return fallback;
+  return value.split(',').map((p) => {
+    const [c, l] = p.split(':').map(Number);
+    if (!Number.isInteger(c) || !Number.isInteger(l) || c! < 1 || l! < 1) throw new Error(`--${name}: "${p}" is not C:L (concurrency:latency ms)`);
+    return [c!, l!];
+  });
+}
+
+const quick = args.quick;
+const settings = {
+  pairs: parsePairs('pairs', args.pairs, quick ? [[50, 20]] : FULL_PAIRS),
+  instances: positiveInt('instances', args.instances, quick ? 500 : 10_000),
+  repeat: positiveInt('repeat', args.repeat, 1),
+  variants: (args.variants?.split(',') ?? ['plain', 'bare', 'ours']) as Variant[],
+  workers: positiveInt('workers', args.workers, 1),
+  large: positiveInt('large', args.large, quick ? 2_000 : 100_000),
+  largePair: parsePairs('large-pair', args['large-pair'], [quick ? [50, 20] : [200, 20]])[0]!,
+  // Workers look for new rollouts this often. The product default is 1000 ms; a short run would mostly measure that
+  // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
+  rolloutPollMs: 100,
+};
+for (const v of settings.variants) if (!(v in runners)) throw new Error(`--variants: unknown variant "${v}" (plain, bare, ours)`);
+const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function machineFacts(stack: BenchStack): Promise<MachineFacts> {
+  const { rows } = await stack.db.query<{ server_version: string }>('SHOW server_version');
+  const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 3 });
+  const info = await redis.info('server');
+  await redis.quit();
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    postgres: `PostgreSQL ${rows[0]?.server_version.split(' ')[0] ?? '?'}`,
+    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? '?',
+    loadAverage: os.loadavg(),
+  };
+}
+
+/** Generous: five times the ideal duration plus a minute, so a slow machine gives slow figures rather than no figures. */
+const timeoutFor = (instances: number, concurrency: number, latencyMs: number) => Math.round((instances / (concurrency / (latencyMs / 1000))) * 5 * 1000 + 60_000);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const startedAt = new Date().toISOString();
+  const maxConcurrency = Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);
+  log(`fleet bench (${quick ? 'quick' : 'full'}): starting the stack`);
+  const stack = await startStack({ maxConcurrency, keepDatabase: args['keep-db'], latencyMs: settings.pairs[0]![1], rolloutPollMs: settings.rolloutPollMs, log });
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', () => undefined);
+  const cpu = createCpuMeter(stack, redis);
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log('interrupted: stopping the stack');
+    void stack.close().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const machine = await machineFacts(stack);
+    await stack.restartApi();
+    await stack.restartWorkers(settings.workers);
+
+    const throughput: PairResult[] = [];
+    for (const [pairIndex, [concurrency, latencyMs]] of settings.pairs.entries()) {
+      const ctx: ThroughputContext = { stack, redis, logger, cpu, timeoutMs: timeoutFor(settings.instances, concurrency, latencyMs), log };
+      const pair: PairResult = { concurrency, latencyMs, runs: [] };
+      for (let round = 0; round < settings.repeat; round++) {
+        for (const variant of settings.variants) {
+          log(`throughput C=${concurrency} L=${latencyMs} ms, ${settings.instances.toLocaleString('en-US')} instances: ${variant}${settings.repeat > 1 ? ` (round ${round + 1})` : ''}`);
+          const run = await runners[variant](ctx, concurrency, latencyMs, settings.instances, `${variant[0]}${pairIndex}r${round}x`);
+          const cpuSummary = Object.entries(run.cpuMsPerInstance).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+          log(`  ${run.throughput.toFixed(0)}/s, efficiency ${run.efficiency.toFixed(2)}, maxInFlight ${run.limits.maxInFlight}; CPU ms per instance: ${cpuSummary}`);
+          pair.runs.push(run);
+        }
+      }
+      throughput.push(pair);
+    }
+
+    const [largeC, largeL] = settings.largePair;
+    log(`large rollout: ${settings.large.toLocaleString('en-US')} instances at C=${largeC}, L=${largeL} ms`);
+    const large: LargeRolloutResult = await measureLargeRollout(stack, {
+      instances: settings.large,
+      midInstances,
+      smallInstances: 100,
+      concurrency: largeC,
+      latencyMs: largeL,
+      workers: settings.workers,
+      singleInsertSample: quick ? 500 : 10_000,
+      statusGapMs: quick ? 10 : 100,
+      idleStatusSamples: quick ? 30 : 200,
+      timeoutMs: timeoutFor(settings.large, largeC, largeL),
+      log,
+    });
+
+    const result: BenchResult = {
+      mode: quick ? 'quick' : 'full',
+      startedAt,
+      seconds: (Date.now() - started) / 1000,
+      machine,
+      settings: { ...settings, pairs: settings.pairs.map(([c, l]) => `${c}:${l}`), largePair: `${largeC}:${largeL}`, midInstances },
+      throughput,
+      large,
+      targets: evaluateTargets(throughput, large),
+    };
+    const outFile = args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+    await mkdir(path.dirname(outFile), { recursive: true });
+    await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`\n${renderReport(result)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+  } finally {
+    await redis.quit().catch(() => undefined);
+    await stack.close();
+  }
+}
+
+await main();

@@ -1,0 +1,210 @@
+import type { LargeRolloutResult } from './measure-large-rollout.ts';
+import type { ThroughputRun, Variant } from './measure-throughput.ts';
+
+export type MachineFacts = { cpus: number; cpuModel: string; memoryGiB: number; node: string; postgres: string; redis: string; loadAverage: number[] };
+
+export type PairResult = { concurrency: number; latencyMs: number; runs: ThroughputRun[] };
+
+export type BenchResult = {
+  mode: 'full' | 'quick';
+  startedAt: string;
+  seconds: number;
+  machine: MachineFacts;
+  settings: Record<string, unknown>;
+  throughput: PairResult[];
+  large: LargeRolloutResult;
+  /** The issue's targets, each with its figure and whether it was met on this run. */
+  targets: { target: string; figure: string; met: boolean }[];
+};
+
+const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
+const n2 = (v: number) => v.toFixed(2);
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(0)}%`;
+
+/** The median of a variant's runs for one (C, L) pair (runs repeat with --repeat). */
+export function medianRun(pair: PairResult, variant: Variant): ThroughputRun | undefined {
+  const runs = pair.runs.filter((r) => r.variant === variant).sort((a, b) => a.throughput - b.throughput);
+  return runs[Math.floor((runs.length - 1) / 2)];
+}
+
+function table(header: string[], rows: string[][], rightAlign = true): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (rightAlign && i > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  return [line(header), `|${widths.map((w, i) => (rightAlign && i > 0 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function evaluateTargets(throughput: PairResult[], large: LargeRolloutResult): BenchResult['targets'] {
+  const targets: BenchResult['targets'] = [];
+  for (const pair of throughput) {
+    const ours = medianRun(pair, 'ours');
+    const bare = medianRun(pair, 'bare');
+    if (ours && bare) {
+      const ratio = ours.efficiency / bare.efficiency;
+      targets.push({ target: `efficiency >= 0.9 x bare BullMQ at C=${pair.concurrency}, L=${pair.latencyMs} ms`, figure: n2(ratio), met: ratio >= 0.9 });
+    }
+    if (ours?.recorded) targets.push({ target: `every attempt recorded at C=${pair.concurrency}, L=${pair.latencyMs} ms`, figure: `${ours.recorded.attemptsAnswered}/${ours.instances}`, met: ours.recorded.allRecorded });
+  }
+  const big = large.creation.at(-1)!;
+  const mid = large.creation[0]!;
+  targets.push({
+    target: `creating ${n0(big.instances)} instances well under ${n0(big.instances)} single inserts`,
+    figure: `${(big.msTo202 / 1000).toFixed(1)} s vs ${large.singleInserts.extrapolatedSeconds.toFixed(0)} s`,
+    met: big.msTo202 / 1000 < large.singleInserts.extrapolatedSeconds / 3,
+  });
+  const memoryRatio = big.apiRssGrowthBytes / Math.max(1, mid.apiRssGrowthBytes);
+  targets.push({
+    target: `API memory flat in the instance count (growth at ${n0(big.instances)} vs ${n0(mid.instances)})`,
+    figure: `${mib(big.apiRssGrowthBytes)} vs ${mib(mid.apiRssGrowthBytes)}`,
+    // "Flat": ten times the instances may not cost much more than twice the memory.
+    met: memoryRatio <= 2,
+  });
+  targets.push({
+    target: `status p50/p99 at ${n0(large.run.instances)} within 2x of ${n0(large.smallInstances)} instances`,
+    figure: `${n2(large.statusLatency.ratioP50)}x / ${n2(large.statusLatency.ratioP99)}x`,
+    met: large.statusLatency.ratioP50 <= 2 && large.statusLatency.ratioP99 <= 2,
+  });
+  for (const w of large.workerMemory) {
+    targets.push({ target: `${w.worker} memory growth < 20% over the ${n0(large.run.instances)}-instance rollout (start to end)`, figure: pct(w.growthFromStart), met: w.growthFromStart < 0.2 });
+  }
+  const allHeld = throughput.every((p) => p.runs.every((r) => r.limits.held)) && large.run.limits.held;
+  targets.push({ target: 'simulator maxInFlight never above C', figure: allHeld ? 'held in every run' : 'EXCEEDED', met: allHeld });
+  return targets;
+}
+
+export function renderReport(result: BenchResult): string {
+  const out: string[] = [];
+  const m = result.machine;
+  out.push(
+    `Fleet benchmark (${result.mode}), ${result.startedAt}, ${result.seconds.toFixed(0)} s`,
+    `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, Node ${m.node}, ${m.postgres}, Redis ${m.redis}; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+    `Settings: ${Object.entries(result.settings)
+      .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
+      .join(', ')}`,
+    '',
+  );
+
+  const first = result.throughput[0];
+  const instances = first ? medianRun(first, 'ours')?.instances ?? 0 : 0;
+  out.push(`1-2. Throughput, ${n0(instances)} instances per run: instances/s (efficiency = throughput / (C/L)); ratios are of efficiencies`);
+  out.push(
+    table(
+      ['C', 'L ms', 'C/L /s', 'plain loop', 'bare BullMQ', 'ours', 'ours/bare', 'ours/plain', 'ours steady /s', 'ours to 202 ms'],
+      result.throughput.map((pair) => {
+        const plain = medianRun(pair, 'plain');
+        const bare = medianRun(pair, 'bare');
+        const ours = medianRun(pair, 'ours');
+        const cell = (r?: ThroughputRun) => (r ? `${n0(r.throughput)} (${n2(r.efficiency)})` : '-');
+        return [
+          String(pair.concurrency),
+          String(pair.latencyMs),
+          n0(pair.concurrency / (pair.latencyMs / 1000)),
+          cell(plain),
+          cell(bare),
+          cell(ours),
+          ours && bare ? n2(ours.efficiency / bare.efficiency) : '-',
+          ours && plain ? n2(ours.efficiency / plain.efficiency) : '-',
+          ours?.steadyThroughput ? n0(ours.steadyThroughput) : '-',
+          ours?.msTo202 !== undefined ? ms(ours.msTo202) : '-',
+        ];
+      }),
+    ),
+    '',
+  );
+
+  out.push('   CPU ms per instance (the machine has ' + `${m.cpus} cores; a figure near cores/rate means the machine was full)`);
+  out.push(
+    table(
+      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim', 'ours: worker', 'ours: postgres', 'ours: redis+sim+api', 'ours: all'],
+      result.throughput.map((pair) => {
+        const cpu = (v: Variant) => medianRun(pair, v)?.cpuMsPerInstance ?? {};
+        const f = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(2));
+        const sum = (c: Record<string, number>, keys: string[]) => keys.reduce((t, k) => t + (c[k] ?? 0), 0);
+        const [plain, bare, ours] = [cpu('plain'), cpu('bare'), cpu('ours')];
+        return [
+          String(pair.concurrency),
+          String(pair.latencyMs),
+          f(sum(plain, ['caller', 'simulator'])),
+          f(bare.caller),
+          f(sum(bare, ['redis', 'simulator'])),
+          f(ours.caller),
+          f(ours.postgres),
+          f(sum(ours, ['redis', 'simulator', 'api'])),
+          f(sum(ours, Object.keys(ours))),
+        ];
+      }),
+    ),
+    '',
+  );
+
+  const large = result.large;
+  out.push(`3. Creating a rollout (POST /v1/rollouts on a freshly started API process)`);
+  out.push(
+    table(
+      ['instances', 'time to 202', 'API RSS before', 'API RSS peak', 'growth'],
+      large.creation.map((c) => [n0(c.instances), `${(c.msTo202 / 1000).toFixed(2)} s`, mib(c.apiRssBeforeBytes), mib(c.apiRssPeakBytes), mib(c.apiRssGrowthBytes)]),
+    ),
+    `   ${n0(large.singleInserts.extrapolatedSecondsFor)} single-row INSERTs, one at a time: ${large.singleInserts.extrapolatedSeconds.toFixed(1)} s ` +
+      `(extrapolated from ${n0(large.singleInserts.measured)} measured at ${n0(large.singleInserts.perSecond)}/s)`,
+    '',
+  );
+
+  const s = large.statusLatency;
+  out.push(`4. GET /v1/rollouts/:id latency while the ${n0(large.run.instances)}-instance rollout runs (requests interleaved)`);
+  out.push(
+    table(
+      ['rollout', 'samples', 'p50 ms', 'p99 ms', 'max ms'],
+      [
+        [`${n0(large.run.instances)} instances, running`, String(s.large.samples), ms(s.large.p50Ms), ms(s.large.p99Ms), ms(s.large.maxMs)],
+        [`${n0(large.smallInstances)} instances, same moments`, String(s.smallSameTime.samples), ms(s.smallSameTime.p50Ms), ms(s.smallSameTime.p99Ms), ms(s.smallSameTime.maxMs)],
+        [`${n0(large.smallInstances)} instances, idle system`, String(s.smallIdle.samples), ms(s.smallIdle.p50Ms), ms(s.smallIdle.p99Ms), ms(s.smallIdle.maxMs)],
+      ],
+      false,
+    ),
+    `   ratio large/small: p50 ${n2(s.ratioP50)}x, p99 ${n2(s.ratioP99)}x`,
+    '',
+  );
+
+  out.push(
+    `5. Worker memory across the ${n0(large.run.instances)}-instance rollout (C=${large.concurrency}, L=${large.latencyMs} ms; ${large.run.throughput.toFixed(0)}/s, efficiency ${n2(large.run.efficiency)}, ${large.run.seconds.toFixed(1)} s)`,
+  );
+  out.push(
+    table(
+      ['worker', 'RSS at start', 'at 10% done', 'peak', 'at end', 'growth start->end', 'growth 10%->end'],
+      large.workerMemory.map((w) => [
+        w.worker,
+        mib(w.startRssBytes),
+        w.warmRssBytes ? mib(w.warmRssBytes) : '-',
+        mib(w.peakRssBytes),
+        mib(w.endRssBytes),
+        pct(w.growthFromStart),
+        w.growthFromWarm === null ? '-' : pct(w.growthFromWarm),
+      ]),
+      false,
+    ),
+    '',
+  );
+
+  out.push('6. Limits: simulator maxInFlight per run (must be <= C)');
+  out.push(
+    table(
+      ['C', 'L ms', 'plain loop', 'bare BullMQ', 'ours', 'held'],
+      [
+        ...result.throughput.map((pair) => {
+          const cell = (v: Variant) => {
+            const runs = pair.runs.filter((r) => r.variant === v);
+            return runs.length ? String(Math.max(...runs.map((r) => r.limits.maxInFlight))) : '-';
+          };
+          return [String(pair.concurrency), String(pair.latencyMs), cell('plain'), cell('bare'), cell('ours'), pair.runs.every((r) => r.limits.held) ? 'yes' : 'NO'];
+        }),
+        [String(large.concurrency), `${large.latencyMs} (large)`, '-', '-', String(large.run.limits.maxInFlight), large.run.limits.held ? 'yes' : 'NO'],
+      ],
+    ),
+    '',
+  );
+
+  out.push('Targets (figures, not tests)');
+  out.push(table(['target', 'figure', 'met'], result.targets.map((t) => [t.target, t.figure, t.met ? 'yes' : 'NO']), false));
+  return out.join('\n');
+}

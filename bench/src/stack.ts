@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import pg from 'pg';
+import { adminDatabaseUrl, deleteKeysWithPrefix, ensureMigratedTemplate, testRedisUrl } from '@fleet/testing';
+import type { ChildScript } from './processes.ts';
+import { freePort, repoRoot, spawnApp, spawnScript, waitForHttp, waitForOutput } from './processes.ts';
+
+/**
+ * Everything a benchmark run talks to: a database of its own (a copy of the migrated template, dropped at the end),
+ * a Redis key prefix of its own, and the product's real apps as child processes (simulator, API, workers). The
+ * reconciler is not started: its repairs and install verification (NodeStatus calls) are not part of the install
+ * path being measured, and its calls would share the simulator with it.
+ */
+export type BenchStack = {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  simUrl: string;
+  apiUrl: string;
+  /** The API's bootstrap admin key (FLEET_ADMIN_API_KEY), sent as `Authorization: Bearer`. */
+  apiKey: string;
+  userId: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  /** A read-only observer's pool on the bench database (the harness reads facts, it never writes product state). */
+  db: pg.Pool;
+  simulator: ChildScript;
+  api(): ChildScript;
+  workers(): ChildScript[];
+  /** Stops the running API (if any) and starts a fresh one. */
+  restartApi(): Promise<ChildScript>;
+  /** Stops the running workers (if any) and starts `count` fresh worker processes. */
+  restartWorkers(count: number): Promise<ChildScript[]>;
+  /** Stops every process, drops the database (unless kept) and deletes the Redis keys. Idempotent. */
+  close(): Promise<void>;
+};
+
+export type StackOptions = {
+  /** Highest rollout concurrency the run uses: our own limits are set at least this high so they never cap it. */
+  maxConcurrency: number;
+  /** Keep the bench database after the run (its name is printed). */
+  keepDatabase: boolean;
+  /** Simulator latency at start, ms (changed per run through /_sim/scenario). */
+  latencyMs: number;
+  /** How often workers look for new rollouts, ms (ROLLOUT_POLL_MS). */
+  rolloutPollMs: number;
+  log: (line: string) => void;
+};
+
+/**
+ * Extra Node flags for the API or worker processes, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+ * to see where a job's time goes (a CPU profile per process, written when it exits).
+ */
+function nodeArgs(variable: 'BENCH_API_NODE_ARGS' | 'BENCH_WORKER_NODE_ARGS'): string[] {
+  return process.env[variable]?.split(' ').filter(Boolean) ?? [];
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+export async function startStack(options: StackOptions): Promise<BenchStack> {
+  const tag = randomBytes(4).toString('hex');
+  const template = await ensureMigratedTemplate();
+  const databaseName = `fleet_bench_${tag}`;
+  const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${databaseName}" TEMPLATE "${template}"`);
+  } finally {
+    await admin.end();
+  }
+  const databaseUrl = withDatabase(adminDatabaseUrl(), databaseName);
+  options.log(`database ${databaseName} (a copy of the migrated template ${template})`);
+
+  const redisUrl = testRedisUrl();
+  const queuePrefix = `fleet-bench-${tag}`;
+  const [simPort, apiPort] = [await freePort(), await freePort()];
+  const simUrl = `http://127.0.0.1:${simPort}/`;
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiKey = `flt_bench_${randomBytes(24).toString('hex')}`;
+  const accessKeyId = 'LTAIbenchkey000001';
+  const accessKeySecret = `bench-secret-${randomBytes(8).toString('hex')}`;
+  const common = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: queuePrefix, CMS_ACCESS_KEY_ID: accessKeyId, CMS_ACCESS_KEY_SECRET: accessKeySecret };
+
+  const simulator = spawnApp('simulator', {
+    ...common,
+    SIMULATOR_PORT: String(simPort),
+    SIMULATOR_HOST: '127.0.0.1',
+    SIM_LATENCY_MS: String(options.latencyMs),
+    SIM_FAILURE_RATE: '0',
+    SIM_SEED: 'bench',
+    LOG_LEVEL: 'warn',
+  });
+  let api: ChildScript | null = null;
+  let workers: ChildScript[] = [];
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  db.on('error', () => undefined);
+  let closing: Promise<void> | null = null;
+
+  const stack: BenchStack = {
+    databaseUrl,
+    redisUrl,
+    queuePrefix,
+    simUrl,
+    apiUrl,
+    apiKey,
+    userId: '1234567898765432',
+    accessKeyId,
+    accessKeySecret,
+    db,
+    simulator,
+    api: () => {
+      if (!api) throw new Error('the API is not running');
+      return api;
+    },
+    workers: () => workers,
+    async restartApi() {
+      await api?.stop();
+      api = spawnApp('api', {
+        ...common,
+        PORT: String(apiPort),
+        HOST: '127.0.0.1',
+        FLEET_ADMIN_API_KEY: apiKey,
+        // Status sampling makes thousands of requests a minute with one key.
+        API_RATE_LIMIT_PER_MINUTE: '0',
+        LOG_LEVEL: 'warn',
+      }, 'api', nodeArgs('BENCH_API_NODE_ARGS'));
+      const started = api;
+      await waitForHttp(`${apiUrl}/readyz`, 60_000, () => started.output().slice(-4000));
+      // The bootstrap key is stored at start; the first authenticated call proves it.
+      const probe = await fetch(`${apiUrl}/v1/rollouts?limit=1`, { headers: { authorization: `Bearer ${apiKey}` } });
+      await probe.arrayBuffer();
+      if (probe.status !== 200) throw new Error(`the API refused the bench key: ${probe.status}\n${started.output().slice(-4000)}`);
+      return started;
+    },
+    async restartWorkers(count) {
+      await Promise.all(workers.map((w) => w.stop()));
+      workers = Array.from({ length: count }, (_, i) =>
+        spawnApp(
+          'worker',
+          {
+            ...common,
+            CMS_ENDPOINT: simUrl,
+            WORKER_ID: `bench-worker-${i + 1}`,
+            // Our own limits must not be what caps the run: the rollout's concurrency C is.
+            WORKER_CONCURRENCY: String(options.maxConcurrency),
+            GLOBAL_CONCURRENCY: String(options.maxConcurrency),
+            ACCOUNT_RATE_LIMIT_RPS: '1000000',
+            ACCOUNT_RATE_BURST: '1000000',
+            ROLLOUT_POLL_MS: String(options.rolloutPollMs),
+            // info: the start-up line is how the harness knows a worker is ready; per-attempt lines are debug.
+            LOG_LEVEL: 'info',
+          },
+          `worker-${i + 1}`,
+          nodeArgs('BENCH_WORKER_NODE_ARGS'),
+        ),
+      );
+      await Promise.all(workers.map((w) => waitForOutput(w, '"worker started"', 60_000)));
+      return workers;
+    },
+    close() {
+      closing ??= (async () => {
+        await Promise.allSettled([...workers.map((w) => w.stop()), api?.stop(), simulator.stop()]);
+        await db.end().catch(() => undefined);
+        await deleteKeysWithPrefix(queuePrefix, redisUrl).catch(() => undefined);
+        if (options.keepDatabase) {
+          options.log(`kept database ${databaseName}: ${databaseUrl}`);
+          return;
+        }
+        const dropper = new pg.Client({ connectionString: adminDatabaseUrl() });
+        await dropper.connect();
+        try {
+          await dropper.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+        } finally {
+          await dropper.end();
+        }
+      })();
+      return closing;
+    },
+  };
+  try {
+    await waitForHttp(`${simUrl}_sim/stats`, 60_000, () => simulator.output().slice(-4000));
+  } catch (error) {
+    await stack.close();
+    throw error;
+  }
+  return stack;
+}
+
+/** A baseline script (bench/src/baselines/<name>.ts) as its own process. */
+export function spawnBaseline(name: 'plain-loop' | 'bare-bullmq', env: Record<string, string>): ChildScript {
+  return spawnScript(name, path.join(repoRoot, 'bench', 'src', 'baselines', `${name}.ts`), env);
+}
