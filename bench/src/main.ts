@@ -100,8 +100,12 @@ async function machineFacts(stack: BenchStack): Promise<MachineFacts> {
   };
 }
 
-/** Generous: five times the ideal duration plus a minute, so a slow machine gives slow figures rather than no figures. */
-const timeoutFor = (instances: number, concurrency: number, latencyMs: number) => Math.round((instances / (concurrency / (latencyMs / 1000))) * 5 * 1000 + 60_000);
+/**
+ * Generous: five times the ideal duration plus a minute, and never less than 100 instances a second would take, so a
+ * slow machine or a slow write path gives slow figures rather than no figures.
+ */
+const timeoutFor = (instances: number, concurrency: number, latencyMs: number) =>
+  Math.round(Math.max((instances / (concurrency / (latencyMs / 1000))) * 5 * 1000 + 60_000, (instances / 100) * 1000));
 
 async function main(): Promise<void> {
   const started = Date.now();
