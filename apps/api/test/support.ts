@@ -118,7 +118,10 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     requestAs,
     createKey,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Hostile requests can leave sockets half-open; a test run must not wait on them to finish.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
       if (!shared) await deleteKeysWithPrefix(prefix);
       if (redis.status === 'ready') await redis.quit();
       else redis.disconnect();
