@@ -12,7 +12,7 @@ const WRONG_SECRET = 'wrong-secret-value-Yk4m';
 
 let h: WorkerHarness;
 beforeAll(async () => {
-  h = await startHarness({ latencyMs: 2, seed: 'secrets', errorRate500: 0.1, errorRate503: 0.1, hangRate: 0.05, malformedRate: 0.1, throttleQps: 60, failureRate: 0.1, notFoundRate: 0.1 });
+  h = await startHarness({ latencyMs: 2, seed: 'secrets', errorRate500: 0.1, errorRate503: 0.1, hangRate: 0.15, malformedRate: 0.1, throttleQps: 60, failureRate: 0.1, notFoundRate: 0.1 });
 });
 afterAll(async () => {
   await h.close();
