@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { DelayedError } from 'bullmq';
 import pRetry from 'p-retry';
 import type { CallResult, CmsClient } from '@fleet/cms-client';
 import { attemptOutcomeClass } from '@fleet/cms-client';
 import type { AttemptWriter, ClaimResult, Database, FinishResult } from '@fleet/db';
-import { completeRolloutIfDone, createAttemptWriter, isDatabaseUnavailableError } from '@fleet/db';
+import { completeRolloutIfDone, createAttemptWriter, isDatabaseUnavailableError, markAttemptAnswerLost } from '@fleet/db';
 import type { AccountRateLimiter, GlobalConcurrency } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import { withLogContext } from '@fleet/logger';
@@ -118,6 +119,26 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
     }
   }
 
+  /**
+   * After a lost answer with Force=true: asks NodeStatus whether the agent is up (running, or installing after the
+   * lost call). If so, a CallResult standing for the lost call's success, carrying the NodeStatus RequestId; null when
+   * it is not, or NodeStatus gave no clear answer (a new attempt follows then).
+   */
+  async function agentAlreadyUp(instanceId: string, replay: CallResult): Promise<CallResult | null> {
+    const status = await deps.cms.nodeStatus({ instanceId });
+    if (status.status !== 'running' && status.status !== 'installing') return null;
+    return {
+      ...status,
+      action: 'NodeInstall',
+      outcome: { kind: 'success' },
+      success: true,
+      errorCode: null,
+      errorMessage: `answer lost with its worker (replay refused with SignatureNonceUsed, RequestId ${replay.requestId ?? 'none'}); NodeStatus showed the agent ${status.status}`,
+      startedAt: replay.startedAt,
+      durationMs: replay.durationMs + status.durationMs,
+    };
+  }
+
   return async function processInstallJob(job: Job<InstallJobData>, token?: string): Promise<InstallJobOutcome> {
     const { rolloutId, instanceId } = job.data;
     const rolloutInstanceId = BigInt(job.data.rolloutInstanceId);
@@ -132,22 +153,25 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       const slot = await deps.globalConcurrency.tryAcquire(rolloutId);
       if (slot === null) return delay(job, token, 20 + random() * 80);
 
-      let claim: ClaimResult;
+      let claim: Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
       let result: CallResult;
       try {
-        claim = await persist('claiming an attempt', () =>
+        const claimed = await persist('claiming an attempt', () =>
           attempts.claim({
             rolloutInstanceId,
             rolloutId,
             workerId: deps.workerId,
+            // Every request is signed with a nonce and timestamp stored on its attempt row first, so that whoever
+            // takes over after this worker dies can send exactly this request again (see ClaimResult 'replay').
+            signatureNonce: randomUUID(),
             staleAfterMs: deps.callTimeoutMs + STALE_GRACE_MS,
             instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
             now: now(),
           }),
         );
-        if (claim.kind !== 'claimed') {
+        if (claimed.kind !== 'claimed' && claimed.kind !== 'replay') {
           await deps.globalConcurrency.release(slot);
-          switch (claim.kind) {
+          switch (claimed.kind) {
             case 'final':
             case 'missing':
               return 'skipped_final';
@@ -156,19 +180,50 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
               return delay(job, token, 1000);
             case 'busy':
               // Another delivery of this job may still be calling; look again once its call must have ended.
-              return delay(job, token, claim.retryAt.getTime() - Date.now() + random() * 1000);
+              return delay(job, token, claimed.retryAt.getTime() - Date.now() + random() * 1000);
             case 'closed':
-              deps.logger.info('instance closed without a call', { to: claim.to, reason: claim.reason });
+              deps.logger.info('instance closed without a call', { to: claimed.to, reason: claimed.reason });
               await afterFinal(rollout);
-              return claim.to === 'cancelled' ? 'cancelled' : 'failed';
+              return claimed.to === 'cancelled' ? 'cancelled' : 'failed';
           }
         }
-        if (claim.abandonedAttemptNo !== null) deps.logger.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
-        result = await deps.cms.nodeInstall({ userId: rollout.userId, instanceId, force: rollout.force });
+        claim = claimed;
+        if (claim.kind === 'replay') {
+          deps.logger.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', { attemptNo: claim.attemptNo });
+        } else if (claim.abandonedAttemptNo !== null) {
+          deps.logger.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
+        }
+        result = await deps.cms.nodeInstall({
+          userId: rollout.userId,
+          instanceId,
+          force: rollout.force,
+          ...(claim.signing ? { exactSigning: claim.signing } : {}),
+        });
       } catch (error) {
         // The claim or the call threw (Postgres gone for good, a programmer error): free the slot before failing.
         await deps.globalConcurrency.release(slot);
         throw error;
+      }
+
+      let inferred = false;
+      if (claim.kind === 'replay' && result.errorCode === 'SignatureNonceUsed') {
+        // The first copy of this request reached CloudMonitor; its answer died with its worker.
+        const fromStatus = rollout.force ? await agentAlreadyUp(instanceId, result) : null;
+        if (fromStatus) {
+          // With Force=true a new attempt would reinstall an agent that the lost call installed: the agent is up, so
+          // the lost call is recorded as the success it evidently was (the reconciler still verifies it).
+          result = fromStatus;
+          inferred = true;
+        } else {
+          // Close the attempt as such and come back at once for attempt N+1 (a new claim, under the limits again).
+          await deps.globalConcurrency.release(slot);
+          const attemptId = claim.attemptId;
+          const replayRequestId = result.requestId;
+          const at = result.finishedAt;
+          await persist('closing an attempt whose answer was lost', () => markAttemptAnswerLost(deps.db, { attemptId, at, replayRequestId }));
+          deps.logger.warn("the dead worker's call had reached CloudMonitor; its answer is lost, a new attempt follows", { attemptNo: claim.attemptNo, replayRequestId });
+          return delay(job, token, 1 + random() * 20);
+        }
       }
 
       const outcome = attemptOutcomeClass(result.outcome);
@@ -190,7 +245,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
           attemptId: claim.attemptId,
           attemptNo: claim.attemptNo,
           maxAttempts: policy.maxAttempts,
-          answer: toAnswer(result, fleetWide ? 'retryable' : outcome),
+          answer: inferred ? { ...toAnswer(result, outcome), outcomeKind: 'success_inferred' } : toAnswer(result, fleetWide ? 'retryable' : outcome),
           verdict,
           instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
           nextAttemptAt,

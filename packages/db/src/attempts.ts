@@ -11,8 +11,19 @@ import { createGroupCommit } from './group-commit.ts';
  * and attempt count it was decided from.
  */
 
+/** What an attempt's request is signed with: fixed at claim, so the very same request can be sent again. */
+export type AttemptSigning = { nonce: string; timestamp: Date };
+
 export type ClaimResult =
-  | { kind: 'claimed'; attemptId: bigint; attemptNo: number; abandonedAttemptNo: number | null }
+  /** A new attempt: make the call, signed with `signing` when the claim was given a nonce. */
+  | { kind: 'claimed'; attemptId: bigint; attemptNo: number; abandonedAttemptNo: number | null; signing: AttemptSigning | null }
+  /**
+   * The instance's last attempt belongs to a worker that died after claiming it: whether its call reached
+   * CloudMonitor is unknown. Send exactly its request again (`signing`, no re-sign). `SignatureNonceUsed` means the
+   * first copy arrived: record that with markAttemptAnswerLost and claim again (attempt N+1). Any other answer is
+   * this attempt's one real call: record it on this attempt.
+   */
+  | { kind: 'replay'; attemptId: bigint; attemptNo: number; signing: AttemptSigning }
   /** The instance is final: nothing to do (a duplicate delivery, or a repair raced us). */
   | { kind: 'final'; state: InstanceState }
   /** The claim itself ended the instance: its rollout was cancelled, or its in-progress timeout passed. */
@@ -29,9 +40,18 @@ type ClaimRow = {
   instance_started_at: Date | null;
   rollout_status: RolloutStatus;
   attempt_id: bigint | null;
-  started_at: Date | null;
+  /** When the attempt's call, or the latest replay of it, began: what staleness is measured from. */
+  busy_since: Date | null;
   finished_at: Date | null;
+  signature_nonce: string | null;
+  signed_at: Date | null;
 };
+
+/**
+ * A replay is sent only while CloudMonitor still remembers the nonce and accepts the timestamp (15 minutes either
+ * way); one minute of margin for clock skew. An older attempt is abandoned without knowing whether its call arrived.
+ */
+export const REPLAY_WINDOW_MS = 14 * 60_000;
 
 /** True when an instance first started at `startedAt` has run out of its in-progress time by `at`. */
 function isTimedOut(startedAt: Date | null, timeoutMs: number | null, at: Date): boolean {
@@ -39,9 +59,11 @@ function isTimedOut(startedAt: Date | null, timeoutMs: number | null, at: Date):
 }
 
 /**
- * Starts attempt N+1 of an instance: writes the attempt row (started, unfinished) before the HTTP call is made, so
- * that a call whose worker dies still leaves its row. An unfinished attempt started more than `staleAfterMs` ago
- * belongs to a dead worker: it is marked `abandoned` and a new attempt begins.
+ * Starts attempt N+1 of an instance: writes the attempt row (started, unfinished, with the nonce and timestamp its
+ * request will be signed with) before the HTTP call is made, so that a call whose worker dies still leaves its row.
+ * An unfinished attempt whose call (or latest replay) began more than `staleAfterMs` ago belongs to a dead worker:
+ * if it was signed within REPLAY_WINDOW_MS the claim answers `replay` (send the same request again, see
+ * ClaimResult); otherwise it is marked `abandoned` and a new attempt begins.
  */
 export async function claimAttempt(db: Database, input: ClaimInput): Promise<ClaimResult> {
   const now = input.now ?? new Date();
@@ -53,6 +75,11 @@ export type ClaimInput = {
   rolloutInstanceId: bigint;
   rolloutId: string;
   workerId: string;
+  /**
+   * SignatureNonce for the new attempt's request (its Timestamp is `now`), stored on the attempt row so the request
+   * can be replayed. Without one the attempt cannot be replayed, and a dead worker's attempt is simply abandoned.
+   */
+  signatureNonce?: string;
   staleAfterMs: number;
   /** The rollout's per-instance in-progress timeout, in ms (null: none). */
   instanceTimeoutMs?: number | null;
@@ -64,7 +91,7 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
   return db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<ClaimRow[]>`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at AS instance_started_at, r.status::text AS rollout_status,
-             a.id AS attempt_id, a.started_at, a.finished_at
+             a.id AS attempt_id, coalesce(a.replay_started_at, a.started_at) AS busy_since, a.finished_at, a.signature_nonce, a.signed_at
       FROM rollout_instance ri
       JOIN rollout r ON r.id = ri.rollout_id
       LEFT JOIN install_attempt a ON a.rollout_instance_id = ri.id AND a.attempt_no = ri.attempt_count
@@ -73,7 +100,7 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
     const row = rows[0];
     if (!row) return { kind: 'missing' };
     const inFlight = row.attempt_id !== null && row.finished_at === null;
-    const staleAt = row.started_at ? row.started_at.getTime() + input.staleAfterMs : 0;
+    const staleAt = row.busy_since ? row.busy_since.getTime() + input.staleAfterMs : 0;
     const previousAttemptStale = !inFlight || now.getTime() >= staleAt;
     const decision = decideInstance(row.state, {
       type: 'claim',
@@ -84,11 +111,24 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
     if (decision.type === 'ignore') return { kind: 'final', state: row.state };
     if (decision.type === 'wait') return row.rollout_status === 'paused' && !inFlight ? { kind: 'paused' } : { kind: 'busy', retryAt: new Date(staleAt) };
 
+    const replayable =
+      inFlight && row.signature_nonce !== null && row.signed_at !== null && now.getTime() - row.signed_at.getTime() < REPLAY_WINDOW_MS;
+    if (decision.to === 'in_progress' && replayable && row.attempt_id !== null) {
+      // The instance stays in_progress on this attempt; the replay's start makes it busy again for staleAfterMs.
+      const marked = await tx.$executeRaw`
+        UPDATE install_attempt SET replay_started_at = ${now}, replayed_by = ${input.workerId}
+        WHERE id = ${row.attempt_id} AND finished_at IS NULL`;
+      if (marked !== 1) throw new Error('guarded replay lost a race while holding the row lock');
+      return { kind: 'replay', attemptId: row.attempt_id, attemptNo: row.attempt_count, signing: { nonce: row.signature_nonce!, timestamp: row.signed_at! } };
+    }
     let abandonedAttemptNo: number | null = null;
     if (inFlight && row.attempt_id !== null) {
+      const why =
+        row.signature_nonce === null
+          ? 'worker stopped before recording the answer'
+          : 'worker stopped before recording the answer; too long ago to ask CloudMonitor whether the call arrived';
       await tx.$executeRaw`
-        UPDATE install_attempt SET outcome = 'abandoned', outcome_kind = 'abandoned', finished_at = ${now},
-          error_message = 'worker stopped before recording the answer'
+        UPDATE install_attempt SET outcome = 'abandoned', outcome_kind = 'abandoned', finished_at = ${now}, error_message = ${why}
         WHERE id = ${row.attempt_id} AND finished_at IS NULL`;
       abandonedAttemptNo = row.attempt_count;
     }
@@ -111,11 +151,12 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
           next_attempt_at = NULL, updated_at = ${now}
       WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${row.attempt_count}`;
     if (moved !== 1) throw new Error('guarded claim lost a race while holding the row lock');
+    const nonce = input.signatureNonce ?? null;
     const inserted = await tx.$queryRaw<{ id: bigint }[]>`
-      INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id)
-      VALUES (${input.rolloutInstanceId}, ${input.rolloutId}::uuid, ${attemptNo}, ${now}, ${input.workerId})
+      INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at)
+      VALUES (${input.rolloutInstanceId}, ${input.rolloutId}::uuid, ${attemptNo}, ${now}, ${input.workerId}, ${nonce}, ${nonce === null ? null : now})
       RETURNING id`;
-    return { kind: 'claimed', attemptId: inserted[0]!.id, attemptNo, abandonedAttemptNo };
+    return { kind: 'claimed', attemptId: inserted[0]!.id, attemptNo, abandonedAttemptNo, signing: nonce === null ? null : { nonce, timestamp: now } };
   });
 }
 
@@ -144,14 +185,21 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[]
     values:
       batch.length === 0
         ? null
-        : [batch.map((i) => String(i.rolloutInstanceId)), batch.map((i) => i.workerId), batch.map((i) => i.instanceTimeoutMs ?? null), batch.map((i) => i.now)],
+        : [
+            batch.map((i) => String(i.rolloutInstanceId)),
+            batch.map((i) => i.workerId),
+            batch.map((i) => i.instanceTimeoutMs ?? null),
+            batch.map((i) => i.now),
+            batch.map((i) => i.signatureNonce ?? null),
+          ],
     settle(rows) {
       const claimed = new Map(rows.map((row) => [BigInt(row.rollout_instance_id), row]));
       return inputs.map((input) => {
         const row = claimed.get(input.rolloutInstanceId);
         if (!row) return null;
         claimed.delete(input.rolloutInstanceId);
-        return { kind: 'claimed', attemptId: BigInt(row.id), attemptNo: row.attempt_no, abandonedAttemptNo: null };
+        const nonce = input.signatureNonce;
+        return { kind: 'claimed', attemptId: BigInt(row.id), attemptNo: row.attempt_no, abandonedAttemptNo: null, signing: nonce === undefined ? null : { nonce, timestamp: input.now } };
       });
     },
   };
@@ -164,11 +212,13 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[]
  * `rollout` instead, a freshly inserted rollout (statistics not gathered yet) made the planner walk every pending
  * instance of it for each batch.
  *
- * The claim of a batch, parameters $at..$at+3, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`.
+ * The claim of a batch, parameters $at..$at+4, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`.
  */
+const CLAIM_PARAMS = 5;
 const claimCtes = (at: number) => `
   claim_input AS (
-    SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[]) AS t(id, worker_id, timeout_ms, now)),
+    SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[], $${at + 4}::text[])
+      AS t(id, worker_id, timeout_ms, now, nonce)),
   claimed AS (
     UPDATE rollout_instance ri
     SET state = 'in_progress', attempt_count = ri.attempt_count + 1, started_at = coalesce(ri.started_at, i.now),
@@ -177,14 +227,30 @@ const claimCtes = (at: number) => `
     WHERE ri.id = ANY($${at}::bigint[]) AND ri.id = i.id AND ri.state = 'pending'
       AND (SELECT r.status FROM rollout r WHERE r.id = ri.rollout_id) = 'running'
       AND (i.timeout_ms IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => i.timeout_ms / 1000.0) > i.now)
-    RETURNING ri.id, ri.rollout_id, ri.attempt_count, i.worker_id, i.now),
+    RETURNING ri.id, ri.rollout_id, ri.attempt_count, i.worker_id, i.now, i.nonce),
   claim_inserted AS (
-    INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id)
-    SELECT id, rollout_id, attempt_count, now, worker_id FROM claimed
+    INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at)
+    SELECT id, rollout_id, attempt_count, now, worker_id, nonce, CASE WHEN nonce IS NULL THEN NULL ELSE now END FROM claimed
     RETURNING id, rollout_instance_id, attempt_no)`;
 
 const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
   SELECT id::text, rollout_instance_id::text, attempt_no FROM claim_inserted`;
+
+/**
+ * The replay of an attempt's exact request was refused with `SignatureNonceUsed`: the first copy reached
+ * CloudMonitor, and its answer died with its worker. The attempt is closed as `abandoned` (kind `answer_lost`, so a
+ * report can tell it from an attempt whose call may never have been made) and the next claim starts attempt N+1.
+ * Guarded: only an attempt still unfinished is closed; false when something else recorded it first.
+ */
+export async function markAttemptAnswerLost(db: Database, input: { attemptId: bigint; at: Date; replayRequestId: string | null }): Promise<boolean> {
+  const message =
+    'the call reached CloudMonitor but its worker stopped before recording the answer ' +
+    `(a replay of the same request was refused with SignatureNonceUsed${input.replayRequestId ? `, RequestId ${input.replayRequestId}` : ''})`;
+  const changed = await db.$executeRaw`
+    UPDATE install_attempt SET outcome = 'abandoned', outcome_kind = 'answer_lost', finished_at = ${input.at}, error_message = ${message}
+    WHERE id = ${input.attemptId} AND finished_at IS NULL`;
+  return changed === 1;
+}
 
 export type AttemptAnswer = {
   finishedAt: Date;
@@ -375,7 +441,7 @@ const FINISH_IN_PROGRESS_MANY = `WITH ${finishCtes(1)} ${finishRows}`;
  * rows (a claim needs a `pending` instance, an answer one `in_progress` on its attempt, both judged on the same
  * snapshot), so one round trip and one commit carry both.
  */
-const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(5)}
+const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(1 + CLAIM_PARAMS)}
   SELECT 'claim' AS kind, rollout_instance_id::text AS key, id::text AS attempt_id, attempt_no, NULL::boolean AS recorded, NULL::boolean AS moved
   FROM claim_inserted
   UNION ALL

@@ -4,8 +4,8 @@ export { insertRollout, findRollout, markRolloutEnqueued, countInstances, listRo
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';
 export { listInstances, findInstance, findInstanceWithAttempts, listOpenInstanceIds } from './instances.ts';
 export type { InstanceRecord, AttemptRecord, InstancePage } from './instances.ts';
-export { claimAttempt, finishAttempt, createAttemptWriter } from './attempts.ts';
-export type { ClaimResult, ClaimInput, AttemptAnswer, FinishInput, FinishResult, AttemptWriter } from './attempts.ts';
+export { claimAttempt, finishAttempt, createAttemptWriter, markAttemptAnswerLost, REPLAY_WINDOW_MS } from './attempts.ts';
+export type { ClaimResult, AttemptSigning, ClaimInput, AttemptAnswer, FinishInput, FinishResult, AttemptWriter } from './attempts.ts';
 export { createGroupCommit } from './group-commit.ts';
 export type { GroupCommit, GroupCommitOptions } from './group-commit.ts';
 export { Prisma } from './generated/prisma/client.ts';

@@ -11,7 +11,10 @@ export type OpenInstanceForRepair = {
   /** For a pending instance waiting out a retry backoff: when its next attempt is due. */
   nextAttemptAt: Date | null;
   attemptCount: number;
-  /** The latest attempt, if any: started but unfinished means a call may be in flight (or its worker died). */
+  /**
+   * The latest attempt, if any: started but unfinished means a call may be in flight (or its worker died). Started
+   * is when its call, or the latest replay of that call, began.
+   */
   attemptStartedAt: Date | null;
   attemptFinishedAt: Date | null;
   attemptWorkerId: string | null;
@@ -41,7 +44,7 @@ export async function listOpenInstancesForRepair(
     }[]
   >`
     SELECT ri.id, ri.instance_id, ri.state::text AS state, ri.next_attempt_at, ri.attempt_count,
-           a.started_at, a.finished_at, a.worker_id
+           coalesce(a.replay_started_at, a.started_at) AS started_at, a.finished_at, a.worker_id
     FROM rollout_instance ri
     LEFT JOIN install_attempt a ON a.rollout_instance_id = ri.id AND a.attempt_no = ri.attempt_count
     WHERE ri.rollout_id = ${rolloutId}::uuid AND ri.state = ${options.state}::"InstanceState" AND ri.id > ${after}
