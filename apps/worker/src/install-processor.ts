@@ -6,7 +6,8 @@ import type { CallResult, CmsClient } from '@fleet/cms-client';
 import { attemptOutcomeClass } from '@fleet/cms-client';
 import type { AttemptWriter, ClaimResult, Database, FinishResult } from '@fleet/db';
 import { completeRolloutIfDone, createAttemptWriter, isDatabaseUnavailableError, markAttemptAnswerLost } from '@fleet/db';
-import type { AccountRateLimiter, GlobalConcurrency } from '@fleet/limits';
+import type { AccountRateLimiter, CallAdmission, GlobalConcurrency } from '@fleet/limits';
+import { createCallAdmission } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import { withLogContext } from '@fleet/logger';
 import type { InstallJobData } from '@fleet/queue';
@@ -29,6 +30,8 @@ export type InstallProcessorDeps = {
   control: RolloutControlDeps;
   globalConcurrency: GlobalConcurrency;
   accountRate: AccountRateLimiter;
+  /** Takes the account's rate token and a global slot in one step; default built from the two limiters above. */
+  admission?: CallAdmission;
   logger: Logger;
   workerId: string;
   /** Deadline of one NodeInstall call, in ms; an unfinished attempt older than this plus a grace is abandoned. */
@@ -64,6 +67,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
   const random = deps.random ?? Math.random;
   const lastAbortCheck = new Map<string, number>();
   const attempts = deps.attempts ?? createAttemptWriter(deps.db);
+  const admission = deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency });
 
   // Postgres may be restarting while we hold an answer: keep trying to record it rather than lose a real call.
   const persist = <T>(what: string, fn: () => Promise<T>) =>
@@ -148,10 +152,10 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       if (rollout.status === 'paused') return delay(job, token, 1000);
 
       // Limits come before the claim: a claim writes the attempt row, which must mean the call is really made.
-      const wait = await deps.accountRate.take(rollout.userId);
-      if (wait > 0) return delay(job, token, wait + random() * 20);
-      const slot = await deps.globalConcurrency.tryAcquire(rolloutId);
-      if (slot === null) return delay(job, token, 20 + random() * 80);
+      const admitted = await admission.admit(rollout.userId, rolloutId);
+      if (admitted.kind === 'rate') return delay(job, token, admitted.waitMs + random() * 20);
+      if (admitted.kind === 'slot') return delay(job, token, 20 + random() * 80);
+      const { slot } = admitted;
 
       let claim: Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
       let result: CallResult;

@@ -9,24 +9,41 @@ import { luaScript } from './lua-script.ts';
  * answer halves it (at most once per `decreaseCooldownMs`, so one burst of throttled answers counts once), and
  * every `increaseIntervalMs` without throttling adds `additiveIncrease` back, up to the configured maximum.
  */
-const TAKE = luaScript(`
+/**
+ * Lua: `refill_tokens(key, now, maxRate, burst)` reads an account's bucket and returns its rate and its tokens
+ * refilled up to now; `save_tokens(key, rate, tokens, now)` writes it back. Shared with the call admission script
+ * (call-admission.ts), which takes a token and a global slot in one step.
+ */
+export const RATE_BUCKET_LUA = `
+local function refill_tokens(key, now, maxRate, burst)
+  local s = redis.call('hmget', key, 'rate', 'tokens', 'ts')
+  local rate = tonumber(s[1]) or maxRate
+  if rate > maxRate then rate = maxRate end
+  local tokens = tonumber(s[2]) or burst
+  local ts = tonumber(s[3]) or now
+  local cap = math.min(burst, math.max(1, rate))
+  return rate, math.min(cap, tokens + (now - ts) * rate / 1000)
+end
+local function save_tokens(key, rate, tokens, now)
+  redis.call('hset', key, 'rate', rate, 'tokens', tokens, 'ts', now)
+  redis.call('pexpire', key, 3600000)
+end
+local function token_wait(rate, tokens)
+  return math.ceil((1 - tokens) * 1000 / rate)
+end
+`;
+
+const TAKE = luaScript(`${RATE_BUCKET_LUA}
 local key = KEYS[1]
 local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local s = redis.call('hmget', key, 'rate', 'tokens', 'ts')
-local rate = tonumber(s[1]) or maxRate
-if rate > maxRate then rate = maxRate end
-local tokens = tonumber(s[2]) or burst
-local ts = tonumber(s[3]) or now
-local cap = math.min(burst, math.max(1, rate))
-tokens = math.min(cap, tokens + (now - ts) * rate / 1000)
+local rate, tokens = refill_tokens(key, now, maxRate, burst)
 local wait = 0
 if tokens >= 1 then
   tokens = tokens - 1
 else
-  wait = math.ceil((1 - tokens) * 1000 / rate)
+  wait = token_wait(rate, tokens)
 end
-redis.call('hset', key, 'rate', rate, 'tokens', tokens, 'ts', now)
-redis.call('pexpire', key, 3600000)
+save_tokens(key, rate, tokens, now)
 return wait
 `);
 
@@ -75,6 +92,8 @@ export type AccountRateLimiterOptions = {
 };
 
 export type AccountRateLimiter = {
+  /** Where and how it keeps its buckets, for scripts that take a token together with something else. */
+  readonly bucket: { key(userId: string): string; maxRatePerSecond: number; burst: number; now(): number };
   /** Takes a token: 0 when the call may go now, else the ms to wait before asking again. */
   take(userId: string): Promise<number>;
   onThrottled(userId: string): Promise<number>;
@@ -106,10 +125,12 @@ export function createAccountRateLimiter(redis: Redis, options: AccountRateLimit
         String(options.decreaseCooldownMs ?? 200),
       ),
     );
+  const burst = options.burst ?? 1;
   return {
     maxRatePerSecond: max,
+    bucket: { key, maxRatePerSecond: max, burst, now },
     async take(userId) {
-      return Number(await TAKE(redis, 1, key(userId), String(now()), String(max), String(options.burst ?? 1)));
+      return Number(await TAKE(redis, 1, key(userId), String(now()), String(max), String(burst)));
     },
     async onThrottled(userId) {
       lastSuccessReport.delete(userId);

@@ -11,35 +11,43 @@ import { luaScript } from './lua-script.ts';
  * with nobody waiting, any rollout may use all the free capacity. So two rollouts sharing the cap each get about
  * half, and neither starves.
  */
-const ACQUIRE = luaScript(`
-local slots, holders, denied = KEYS[1], KEYS[2], KEYS[3]
-local cap, now, expiry, rollout, token, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
-local expired = redis.call('zrangebyscore', slots, '-inf', now)
-for _, t in ipairs(expired) do
-  local owner = redis.call('hget', holders, t)
-  redis.call('hdel', holders, t)
-  if owner then
-    if redis.call('hincrby', holders, 'count:' .. owner, -1) <= 0 then redis.call('hdel', holders, 'count:' .. owner) end
+/**
+ * Lua: `acquire_slot(slots, holders, denied, cap, now, expiry, rollout, token, window)` frees expired leases, then
+ * grants a slot (1) or refuses it (0) as described above. Shared with the call admission script (call-admission.ts).
+ */
+export const GLOBAL_SLOT_LUA = `
+local function acquire_slot(slots, holders, denied, cap, now, expiry, rollout, token, window)
+  local expired = redis.call('zrangebyscore', slots, '-inf', now)
+  for _, t in ipairs(expired) do
+    local owner = redis.call('hget', holders, t)
+    redis.call('hdel', holders, t)
+    if owner then
+      if redis.call('hincrby', holders, 'count:' .. owner, -1) <= 0 then redis.call('hdel', holders, 'count:' .. owner) end
+    end
   end
+  redis.call('zremrangebyscore', slots, '-inf', now)
+  redis.call('zremrangebyscore', denied, '-inf', now - window)
+  local total = redis.call('zcard', slots)
+  local held = tonumber(redis.call('hget', holders, 'count:' .. rollout) or '0')
+  local contenders = redis.call('zcard', denied)
+  local deniedSelf = redis.call('zscore', denied, rollout)
+  if deniedSelf then contenders = contenders - 1 end
+  local share = math.ceil(cap / (contenders + 1))
+  if total >= cap or (contenders > 0 and held >= share) then
+    redis.call('zadd', denied, now, rollout)
+    redis.call('pexpire', denied, window * 2)
+    return 0
+  end
+  redis.call('zadd', slots, expiry, token)
+  redis.call('hset', holders, token, rollout)
+  redis.call('hincrby', holders, 'count:' .. rollout, 1)
+  redis.call('zrem', denied, rollout)
+  return 1
 end
-redis.call('zremrangebyscore', slots, '-inf', now)
-redis.call('zremrangebyscore', denied, '-inf', now - window)
-local total = redis.call('zcard', slots)
-local held = tonumber(redis.call('hget', holders, 'count:' .. rollout) or '0')
-local contenders = redis.call('zcard', denied)
-local deniedSelf = redis.call('zscore', denied, rollout)
-if deniedSelf then contenders = contenders - 1 end
-local share = math.ceil(cap / (contenders + 1))
-if total >= cap or (contenders > 0 and held >= share) then
-  redis.call('zadd', denied, now, rollout)
-  redis.call('pexpire', denied, window * 2)
-  return 0
-end
-redis.call('zadd', slots, expiry, token)
-redis.call('hset', holders, token, rollout)
-redis.call('hincrby', holders, 'count:' .. rollout, 1)
-redis.call('zrem', denied, rollout)
-return 1
+`;
+
+const ACQUIRE = luaScript(`${GLOBAL_SLOT_LUA}
+return acquire_slot(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]))
 `);
 
 const RELEASE = luaScript(`
@@ -69,6 +77,8 @@ export type GlobalConcurrencyOptions = {
 };
 
 export type GlobalConcurrency = {
+  /** Where and how it keeps its slots, for scripts that take a slot together with something else. */
+  readonly slots: { redis: Redis; keys: readonly [slots: string, holders: string, denied: string]; cap: number; leaseMs: number; fairnessWindowMs: number; now(): number };
   /** A slot token, or null when the cap (or the fair share) is reached. */
   tryAcquire(rolloutId: string): Promise<string | null>;
   release(token: string): Promise<void>;
@@ -79,10 +89,11 @@ export type GlobalConcurrency = {
 
 export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrencyOptions): GlobalConcurrency {
   const now = options.now ?? Date.now;
-  const keys = [`${options.prefix}:limits:global:slots`, `${options.prefix}:limits:global:holders`, `${options.prefix}:limits:global:denied`];
+  const keys = [`${options.prefix}:limits:global:slots`, `${options.prefix}:limits:global:holders`, `${options.prefix}:limits:global:denied`] as const;
   const window = options.fairnessWindowMs ?? 2000;
   return {
     cap: options.cap,
+    slots: { redis, keys, cap: options.cap, leaseMs: options.leaseMs, fairnessWindowMs: window, now },
     async tryAcquire(rolloutId) {
       const token = randomUUID();
       const t = now();

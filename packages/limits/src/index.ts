@@ -4,3 +4,5 @@ export { createAccountRateLimiter } from './account-rate-limiter.ts';
 export type { AccountRateLimiter, AccountRateLimiterOptions } from './account-rate-limiter.ts';
 export { readLimitsInForce } from './limits-view.ts';
 export type { LimitsInForce } from './limits-view.ts';
+export { createCallAdmission } from './call-admission.ts';
+export type { Admission, CallAdmission } from './call-admission.ts';
