@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { CmsClient } from '@fleet/cms-client';
 import type { Database, RolloutRecord } from '@fleet/db';
-import { claimAttempt, completeRolloutIfDone, countInstances, findRollout, iterateOpenInstancesForRepair, listRolloutsByStatus, listRolloutsClosedSince, raiseMissingManualInstallFlags } from '@fleet/db';
+import { claimAttempt, completeRolloutIfDone, countInstances, deleteFinishSecondsBefore, deleteIdempotencyRecordsBefore, findRollout, iterateOpenInstancesForRepair, listRolloutsByStatus, listRolloutsClosedSince, raiseMissingManualInstallFlags } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { advanceWaves } from '@fleet/rollout-control';
 import type { VerificationReport } from './install-verifier.ts';
@@ -32,6 +32,13 @@ export type ReconcilerDeps = {
   lookbackMs?: number;
   /** During a long pass the lease is renewed at least this often, in ms; default intervalMs. */
   leaseRenewEveryMs?: number;
+  /** Per-second finish counts (progress over the last minute) older than this are deleted each pass, in ms. Default 600000. */
+  finishSecondRetentionMs?: number;
+  /**
+   * Idempotency-Key records older than this are deleted each pass, in ms (a key may then be used again, as a new
+   * request). Default 86400000 (24 hours).
+   */
+  idempotencyRetentionMs?: number;
   now?: () => Date;
 };
 
@@ -49,6 +56,10 @@ export type ReconcileReport = {
   removedClosedRolloutJobs: number;
   /** in_progress instances of cancelled rollouts whose worker died, closed through the claim (no worker runs them). */
   closedOrphans: number;
+  /** Per-second finish counts deleted for being older than `finishSecondRetentionMs`. */
+  prunedFinishSeconds: number;
+  /** Idempotency-Key records deleted for being older than `idempotencyRetentionMs`. */
+  prunedIdempotencyRecords: number;
   queue: QueueRepairReport;
   verification: VerificationReport;
   /** Set when the pass stopped early (the lease was lost). */
@@ -75,6 +86,8 @@ function emptyReport(): ReconcileReport {
     flagsRaised: 0,
     removedClosedRolloutJobs: 0,
     closedOrphans: 0,
+    prunedFinishSeconds: 0,
+    prunedIdempotencyRecords: 0,
     queue: emptyQueueRepairReport(),
     verification: emptyVerificationReport(),
   };
@@ -99,14 +112,18 @@ function addQueueReport(total: QueueRepairReport, part: QueueRepairReport): void
  * - raise a manual-install flag for every instance that needs a manual install and has none.
  * For rollouts closed within `lookbackMs`: remove jobs they left in Redis, close in_progress instances of a
  * cancelled rollout whose worker died (through the claim), raise missing flags.
- * Then install verification (install-verifier.ts). It never decides an instance state itself: final states come
- * from the claim and the record of an attempt (packages/db attempts.ts, decided by the state machine), which
- * never move a final instance, and every NodeInstall call is made by a worker after its claim.
+ * Then install verification (install-verifier.ts). Each pass also deletes per-second finish counts older than
+ * `finishSecondRetentionMs`, which progress no longer reads, and Idempotency-Key records older than
+ * `idempotencyRetentionMs`. It never decides an instance state itself: final
+ * states come from the claim and the record of an attempt (packages/db attempts.ts, decided by the state machine),
+ * which never move a final instance, and every NodeInstall call is made by a worker after its claim.
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
   const renewEveryMs = deps.leaseRenewEveryMs ?? deps.intervalMs;
   const lookbackMs = deps.lookbackMs ?? 86_400_000;
+  const finishSecondRetentionMs = deps.finishSecondRetentionMs ?? 600_000;
+  const idempotencyRetentionMs = deps.idempotencyRetentionMs ?? 86_400_000;
   const queueDeps: QueueRepairDeps = { db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger, staleAttemptMs: deps.staleAttemptMs ?? 15_000, now };
   const verifierDeps = { db: deps.db, cms: deps.cms, logger: deps.logger, verifyWindowMs: deps.verifyWindowMs ?? 600_000, batchSize: deps.verifyBatchSize ?? 5000, now };
   /** Closed rollouts with nothing left to do, so later passes skip them (memory of this process only). */
@@ -191,6 +208,25 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return raised;
   }
 
+  /**
+   * Rows that only ever grow unless someone deletes them: per-second finish counts (the triggers add one per rollout
+   * and second with a finish; progress reads the last minute only) and Idempotency-Key records past their retention.
+   */
+  async function pruneExpired(report: ReconcileReport): Promise<void> {
+    const at = now().getTime();
+    try {
+      report.prunedFinishSeconds = await deleteFinishSecondsBefore(deps.db, new Date(at - finishSecondRetentionMs));
+    } catch (error) {
+      deps.logger.warn('deleting old per-second finish counts failed; will retry next pass', { error });
+    }
+    try {
+      report.prunedIdempotencyRecords = await deleteIdempotencyRecordsBefore(deps.db, new Date(at - idempotencyRetentionMs));
+      if (report.prunedIdempotencyRecords > 0) deps.logger.info('deleted expired Idempotency-Key records', { count: report.prunedIdempotencyRecords, olderThanMs: idempotencyRetentionMs });
+    } catch (error) {
+      deps.logger.warn('deleting expired Idempotency-Key records failed; will retry next pass', { error });
+    }
+  }
+
   async function pass(): Promise<ReconcileReport> {
     const report = emptyReport();
     if (!(await deps.lease.acquireOrRenew())) return report;
@@ -198,6 +234,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     report.leader = true;
     let armed = 0;
     try {
+      await pruneExpired(report);
       const open = await listRolloutsByStatus(deps.db, ['running', 'paused']);
       for (const rollout of open) {
         await stayLeader();

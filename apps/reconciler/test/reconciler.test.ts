@@ -84,6 +84,32 @@ describe('reconciler', () => {
     await reconciler.stop();
   });
 
+  it('deletes per-second finish counts older than ten minutes and keeps the last minute\'s', async () => {
+    const { rollout, instances } = await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 3, maxAttempts: 2, policy: {}, instanceIds: ['i-fs1', 'i-fs2', 'i-fs3'] });
+    const recent = new Date(Date.now() - 5_000);
+    await db.rolloutInstance.update({ where: { id: instances[0]!.id }, data: { state: 'succeeded', finishedAt: new Date(Date.now() - 11 * 60_000) } });
+    await db.rolloutInstance.update({ where: { id: instances[1]!.id }, data: { state: 'failed', finishedAt: new Date(Date.now() - 30 * 60_000) } });
+    await db.rolloutInstance.update({ where: { id: instances[2]!.id }, data: { state: 'succeeded', finishedAt: recent } });
+    expect(await db.rolloutFinishSecond.count({ where: { rolloutId: rollout.id } })).toBe(3);
+    const reconciler = makeReconciler('prune');
+    expect((await reconciler.runOnce()).prunedFinishSeconds).toBeGreaterThanOrEqual(2);
+    const left = await db.rolloutFinishSecond.findMany({ where: { rolloutId: rollout.id } });
+    expect(left.map((b) => [b.second.getTime(), b.count])).toEqual([[Math.floor(recent.getTime() / 1000) * 1000, 1]]);
+    expect((await reconciler.runOnce()).prunedFinishSeconds).toBe(0);
+    await reconciler.stop();
+  });
+
+  it('deletes Idempotency-Key records older than their retention and keeps younger ones', async () => {
+    const apiKeyId = crypto.randomUUID();
+    const record = (key: string, ageMs: number) => ({ apiKeyId, key, requestHash: 'h', resourceId: crypto.randomUUID(), status: 202, createdAt: new Date(Date.now() - ageMs) });
+    await db.idempotencyRecord.createMany({ data: [record('old-1', 25 * 3_600_000), record('old-2', 48 * 3_600_000), record('young', 3_600_000)] });
+    const reconciler = makeReconciler('idem');
+    expect((await reconciler.runOnce()).prunedIdempotencyRecords).toBe(2);
+    expect((await db.idempotencyRecord.findMany({ where: { apiKeyId } })).map((r) => r.key)).toEqual(['young']);
+    expect((await reconciler.runOnce()).prunedIdempotencyRecords).toBe(0);
+    await reconciler.stop();
+  });
+
   it('stops cleanly while its loop runs, and stop() is idempotent', async () => {
     const reconciler = makeReconciler('loop');
     reconciler.start();

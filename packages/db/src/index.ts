@@ -23,5 +23,5 @@ export { RECONCILER_ACTOR, raiseMissingManualInstallFlags, listManualInstallFlag
 export type { ManualInstallFlagRecord, ManualInstallFlagEventRecord, ManualInstallFlagPage, ManualInstallFlagDetail, ManualInstallFlagTransitionResult } from './manual-install-flags.ts';
 export { armInstallVerification, armReverification, listPendingVerifications, markInstancesVerified, recordAgentStatuses, failInstallVerification } from './verification.ts';
 export type { PendingVerification, VerificationFailureResult } from './verification.ts';
-export { iterateReportInstances, rolloutProgress, countVerifications, listRetryRollouts, setParentRollout, findParentRolloutId, PROGRESS_WINDOW_SECONDS } from './reports.ts';
+export { iterateReportInstances, rolloutProgress, deleteFinishSecondsBefore, countVerifications, listRetryRollouts, setParentRollout, findParentRolloutId, PROGRESS_WINDOW_SECONDS } from './reports.ts';
 export type { ReportInstanceRow, ReportScope, VerificationCounts } from './reports.ts';
