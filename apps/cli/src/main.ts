@@ -2,6 +2,8 @@
  * fleet: operator commands.
  *   up       create and migrate the database, then run simulator, api, worker and reconciler together
  *   migrate  create the database if needed and apply the committed migrations
+ *   check-migrations  exit 0 when the committed migrations produce exactly prisma/schema.prisma, 2 when not
+ *            (replayed in a scratch database made and dropped for the check)
  *   create-api-key --name <name> --role viewer|operator|admin (--user-id <UserId> ... | --all-accounts)
  *            make an API key in the database and print it once (stdout: the key alone)
  */
@@ -12,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { LOCAL_DEFAULTS, parseConfig, z } from '@fleet/config';
 import { createLogger } from '@fleet/logger';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
-import { ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
+import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const config = parseConfig(
@@ -72,6 +74,7 @@ const command = process.argv[2];
 try {
   if (command === 'up') await up();
   else if (command === 'migrate') await migrate();
+  else if (command === 'check-migrations') process.exit(await checkMigrations(config.DATABASE_URL, repoRoot));
   else if (command === 'create-api-key') {
     let created;
     try {
@@ -86,7 +89,7 @@ try {
         'It is shown this once: store it now. Use it as "Authorization: Bearer <key>".\n',
     );
   } else {
-    process.stderr.write(`usage: fleet up | migrate | create-api-key\n${CREATE_API_KEY_USAGE}\n`);
+    process.stderr.write(`usage: fleet up | migrate | check-migrations | create-api-key\n${CREATE_API_KEY_USAGE}\n`);
     process.exit(2);
   }
 } catch (error) {
