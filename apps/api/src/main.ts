@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { redactConfig } from '@fleet/config';
+import { redactConfig, stopOnSignal } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
@@ -38,25 +38,15 @@ const server: Server = app.listen(config.PORT, config.HOST, () => logger.info('a
 server.keepAliveTimeout = 65_000;
 answerClientErrorsWithProblems(server);
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    logger.warn('second signal, exiting now', { signal });
-    process.exit(1);
-  }
-  stopping = true;
-  logger.info('stopping api', { signal });
-  const deadline = setTimeout(() => {
-    logger.error('shutdown deadline passed, exiting');
-    process.exit(1);
-  }, 10_000);
-  deadline.unref();
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  await closed;
-  await Promise.allSettled([db.$disconnect(), redis.quit()]);
-  logger.info('api stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+// Past 10 s the process exits anyway (code 1): a client holding a connection open must not keep it alive.
+stopOnSignal({
+  name: 'api',
+  logger,
+  deadlineMs: 10_000,
+  async stop() {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await closed;
+    await Promise.allSettled([db.$disconnect(), redis.quit()]);
+  },
+});

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { LOCAL_DEFAULTS, env, parseConfig, z } from '@fleet/config';
+import { LOCAL_DEFAULTS, cmsClientEnv, env, parseConfig, z } from '@fleet/config';
 
 export const reconcilerConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
@@ -20,15 +20,8 @@ export const reconcilerConfigSchema = z.object({
   VERIFY_WINDOW_MS: env.positiveInt(600_000),
   /** Most instances whose agent status is checked per pass (NodeStatusList, 50 ids per call). */
   VERIFY_BATCH_SIZE: env.positiveInt(5000),
-  /** The CloudMonitor endpoint for NodeStatusList. Default: the local simulator. */
-  CMS_ENDPOINT: env.url(`http://127.0.0.1:${LOCAL_DEFAULTS.simulatorPort}/`),
-  CMS_ACCESS_KEY_ID: z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId),
-  CMS_ACCESS_KEY_SECRET: z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret),
-  /** STS token, when the AccessKey pair is temporary. */
-  CMS_SECURITY_TOKEN: z.string().min(1).optional(),
-  /** Deadline of one NodeStatusList call, in ms. */
-  CMS_TIMEOUT_MS: env.positiveInt(10_000),
-  CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
+  // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeStatusList call, in ms), CMS_METHOD.
+  ...cmsClientEnv,
   RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   LOG_LEVEL: env.logLevel(),
 });

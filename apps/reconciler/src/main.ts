@@ -1,5 +1,5 @@
 import { createCmsClient } from '@fleet/cms-client';
-import { redactConfig } from '@fleet/config';
+import { cmsClientOptions, redactConfig, stopOnSignal } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
@@ -13,16 +13,7 @@ logger.info('starting reconciler', { config: redactConfig(config) });
 
 const db = createDatabase({ url: config.DATABASE_URL, poolMax: 5, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
 const redis = createRedisConnection(config.REDIS_URL, 'control', logger);
-const cms = createCmsClient({
-  endpoint: config.CMS_ENDPOINT,
-  credentials: {
-    accessKeyId: config.CMS_ACCESS_KEY_ID,
-    accessKeySecret: config.CMS_ACCESS_KEY_SECRET,
-    ...(config.CMS_SECURITY_TOKEN ? { securityToken: config.CMS_SECURITY_TOKEN } : {}),
-  },
-  timeoutMs: config.CMS_TIMEOUT_MS,
-  method: config.CMS_METHOD,
-});
+const cms = createCmsClient(cmsClientOptions(config));
 const reconciler = createReconciler({
   db,
   redis,
@@ -40,18 +31,11 @@ const reconciler = createReconciler({
 reconciler.start();
 logger.info('reconciler started', { intervalMs: config.RECONCILE_INTERVAL_MS });
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    logger.warn('second signal, exiting now', { signal });
-    process.exit(1);
-  }
-  stopping = true;
-  logger.info('stopping reconciler', { signal });
-  await reconciler.stop();
-  await Promise.allSettled([cms.close(), db.$disconnect(), redis.quit()]);
-  logger.info('reconciler stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+stopOnSignal({
+  name: 'reconciler',
+  logger,
+  async stop() {
+    await reconciler.stop();
+    await Promise.allSettled([cms.close(), db.$disconnect(), redis.quit()]);
+  },
+});

@@ -4,34 +4,20 @@
  */
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimAttempt, completeRolloutIfDone, createDatabase } from '@fleet/db';
+import { describe, expect, it } from 'vitest';
+import { claimAttempt, completeRolloutIfDone } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createRedisConnection, installQueueName } from '@fleet/queue';
-import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
-import { capturingLogger, createEnqueuedRollout, instanceIds, makeReconciler, startSimulator } from './support.ts';
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import type { RunningSimulator } from './support.ts';
+import { capturingLogger, createEnqueuedRollout, instanceIds, makeReconciler, useReconcilerServices } from './support.ts';
 
 const { logger, lines } = capturingLogger('queue-repairs-test');
-let testDb: TestDatabase;
+const prefix = uniquePrefix('repairs');
 let db: Database;
 let redis: Redis;
-let simulator: Awaited<ReturnType<typeof startSimulator>>;
-const prefix = uniquePrefix('repairs');
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = createDatabase({ url: testDb.url, poolMax: 5 });
-  redis = createRedisConnection(testRedisUrl(), 'control', logger);
-  simulator = await startSimulator();
-});
-afterAll(async () => {
-  await deleteKeysWithPrefix(prefix);
-  await redis.quit();
-  await simulator.close();
-  await db.$disconnect();
-  await testDb.drop();
-});
+let simulator: RunningSimulator;
+useReconcilerServices({ prefix, logger }, (services) => ({ db, redis, simulator } = services));
 
 const reconciler = () => makeReconciler({ db, redis, prefix, logger, cms: simulator.cms, staleAttemptMs: 1000 });
 const queueOf = (rolloutId: string) => new Queue(installQueueName(rolloutId), { connection: redis, prefix });

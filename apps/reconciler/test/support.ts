@@ -1,23 +1,25 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import path from 'node:path';
-import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { createCmsClient } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
 import { createSimulator } from '@fleet/cms-simulator';
 import type { Scenario, Simulator } from '@fleet/cms-simulator';
 import type { Database } from '@fleet/db';
-import { insertRollout, markRolloutEnqueued } from '@fleet/db';
+import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { createLogger } from '@fleet/logger';
-import { enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
+import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
+import { collectLines, createTestDatabase, deleteKeysWithPrefix, freePort, testRedisUrl } from '@fleet/testing';
+import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
 import type { ReconcilerDeps } from '../src/reconciler.ts';
 import { createReconciler } from '../src/reconciler.ts';
+
+// The process helpers are shared with the worker's tests; the acceptance tests take them from here with the rest.
+export { freePort, spawnApp } from '@fleet/testing';
+export type { AppProcess } from '@fleet/testing';
 
 export const USER_ID = '1234567898765432';
 export const ACCESS_KEY_ID = 'LTAIreconcilertest01';
@@ -25,23 +27,14 @@ export const ACCESS_KEY_SECRET = 'reconciler-test-secret-Vw3nQ8';
 
 /** A logger whose lines a test can read (and check that a secret never reaches). */
 export function capturingLogger(service: string): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const logger = createLogger({
-    service,
-    level: 'debug',
-    secrets: [ACCESS_KEY_SECRET],
-    stream: new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    }),
-  });
-  return { logger, lines };
+  const { stream, lines } = collectLines();
+  return { logger: createLogger({ service, level: 'debug', secrets: [ACCESS_KEY_SECRET], stream }), lines };
 }
 
+export type RunningSimulator = { sim: Simulator; url: string; cms: CmsClient; close(): Promise<void> };
+
 /** The simulator on port 0 with our test AccessKey, and a CMS client signed for it. */
-export async function startSimulator(scenario: Partial<Scenario> & { seed?: string } = {}): Promise<{ sim: Simulator; url: string; cms: CmsClient; close(): Promise<void> }> {
+export async function startSimulator(scenario: Partial<Scenario> & { seed?: string } = {}): Promise<RunningSimulator> {
   const { seed, ...faults } = scenario;
   const sim = createSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, seed: seed ?? 'reconciler', faults: { latencyMs: 2, failureRate: 0, ...faults } });
   const { url } = await sim.start(0);
@@ -55,6 +48,37 @@ export async function startSimulator(scenario: Partial<Scenario> & { seed?: stri
       await sim.stop();
     },
   };
+}
+
+export type ReconcilerServices = { db: Database; redis: Redis; simulator: RunningSimulator };
+
+/**
+ * What a reconciler test file runs against, set up by hooks it registers: before the file's tests, a database of
+ * its own, a control connection to the shared Redis and the simulator (given to `onReady`); after them, the keys
+ * under `prefix` are deleted and everything is closed.
+ */
+export function useReconcilerServices(
+  options: { prefix: string; logger: Logger; scenario?: Parameters<typeof startSimulator>[0] },
+  onReady: (services: ReconcilerServices) => void,
+): void {
+  let testDb: TestDatabase | undefined;
+  let db: Database | undefined;
+  let redis: Redis | undefined;
+  let simulator: RunningSimulator | undefined;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = createDatabase({ url: testDb.url, poolMax: 5 });
+    redis = createRedisConnection(testRedisUrl(), 'control', options.logger);
+    simulator = await startSimulator(options.scenario);
+    onReady({ db, redis, simulator });
+  });
+  afterAll(async () => {
+    await deleteKeysWithPrefix(options.prefix);
+    await redis?.quit();
+    await simulator?.close();
+    await db?.$disconnect();
+    await testDb?.drop();
+  });
 }
 
 export function makeReconciler(
@@ -105,17 +129,6 @@ export function instanceIds(n: number, prefix = 'i-r'): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 /**
  * A Redis of a test's own, for tests that FLUSHALL it or take it away: the shared Redis on 6379 is used by other
  * test files and people at the same time. No persistence; killed by stop().
@@ -150,36 +163,6 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     url,
     port,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-export type AppProcess = { child: ChildProcess; pid: number; output: () => string; stop(signal?: NodeJS.Signals): Promise<number | null>; kill(): Promise<void> };
-
-/** Starts an app's real main.ts as its own process (node + tsx), with `env` on top of this process's environment. */
-export function spawnApp(app: 'api' | 'worker' | 'reconciler' | 'simulator', env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'apps', app, 'src', 'main.ts')], {
-    cwd: path.join(repo, 'apps', app),
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    pid: child.pid!,
-    output: () => out,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-    async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
     },

@@ -4,40 +4,28 @@
  * for manual installation with the right reason; operators' resolutions are re-verified.
  */
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
-import { createDatabase, transitionManualInstallFlag } from '@fleet/db';
+import { transitionManualInstallFlag } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { createRedisConnection } from '@fleet/queue';
-import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
-import { ACCESS_KEY_SECRET, USER_ID, capturingLogger, createEnqueuedRollout, makeReconciler, startSimulator } from './support.ts';
+import { uniquePrefix } from '@fleet/testing';
+import type { RunningSimulator } from './support.ts';
+import { ACCESS_KEY_SECRET, USER_ID, capturingLogger, createEnqueuedRollout, makeReconciler, useReconcilerServices } from './support.ts';
 
 const SEED = 'verify-seed';
 const AGENT_FAILURE_RATE = 0.3;
 const NOT_FOUND_RATE = 0.3;
 const { logger, lines } = capturingLogger('verification-test');
-let testDb: TestDatabase;
+const prefix = uniquePrefix('verify');
 let db: Database;
 let redis: Redis;
-let simulator: Awaited<ReturnType<typeof startSimulator>>;
-const prefix = uniquePrefix('verify');
-
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = createDatabase({ url: testDb.url, poolMax: 5 });
-  redis = createRedisConnection(testRedisUrl(), 'control', logger);
-  simulator = await startSimulator({ seed: SEED, installDurationMs: 300, agentFailureRate: AGENT_FAILURE_RATE, notFoundRate: NOT_FOUND_RATE });
-});
+let simulator: RunningSimulator;
+useReconcilerServices(
+  { prefix, logger, scenario: { seed: SEED, installDurationMs: 300, agentFailureRate: AGENT_FAILURE_RATE, notFoundRate: NOT_FOUND_RATE } },
+  (services) => ({ db, redis, simulator } = services),
+);
 afterEach(() => {
   simulator.sim.setScenario({ errorRate500: 0 });
-});
-afterAll(async () => {
-  await deleteKeysWithPrefix(prefix);
-  await redis.quit();
-  await simulator.close();
-  await db.$disconnect();
-  await testDb.drop();
 });
 
 /** Instance ids with the wanted fate under the simulator's seed and rates. */

@@ -1,5 +1,5 @@
 import { createSimulator } from '@fleet/cms-simulator';
-import { redactConfig } from '@fleet/config';
+import { redactConfig, stopOnSignal } from '@fleet/config';
 import { ConfigError } from '@fleet/errors';
 import { createLogger } from '@fleet/logger';
 import { loadConfig, simulatorOptionsFrom, type SimulatorConfig } from './config.ts';
@@ -29,25 +29,8 @@ async function main(): Promise<void> {
     return;
   }
 
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn('second signal: exiting without waiting', { signal });
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info('stopping', { signal });
-    simulator.stop().then(
-      // Nothing else holds the event loop, so the process ends by itself once the server is closed.
-      () => logger.info('stopped'),
-      (error: unknown) => {
-        logger.error('stop failed', { error });
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // Nothing else holds the event loop, so the process ends by itself once the server is closed.
+  stopOnSignal({ name: 'simulator', logger, stop: () => simulator.stop(), end: 'drain' });
 }
 
 await main();

@@ -1,19 +1,12 @@
 import { hostname } from 'node:os';
-import { LOCAL_DEFAULTS, env, parseConfig, z } from '@fleet/config';
+import { LOCAL_DEFAULTS, cmsClientEnv, env, parseConfig, z } from '@fleet/config';
 
 export const workerConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
   REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('fleet'),
-  /** The CloudMonitor endpoint. Default: the local simulator. */
-  CMS_ENDPOINT: env.url(`http://127.0.0.1:${LOCAL_DEFAULTS.simulatorPort}/`),
-  CMS_ACCESS_KEY_ID: z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId),
-  CMS_ACCESS_KEY_SECRET: z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret),
-  /** STS token, when the AccessKey pair is temporary. */
-  CMS_SECURITY_TOKEN: z.string().min(1).optional(),
-  /** Deadline of one NodeInstall call, in ms. */
-  CMS_TIMEOUT_MS: env.positiveInt(10_000),
-  CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
+  // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD.
+  ...cmsClientEnv,
   /** Most install jobs this process runs at once, over all rollouts. */
   WORKER_CONCURRENCY: env.positiveInt(200),
   /** Most NodeInstall calls in flight across all rollouts and all worker processes. Give every worker the same value. */

@@ -1,5 +1,5 @@
 import { createCmsClient } from '@fleet/cms-client';
-import { redactConfig } from '@fleet/config';
+import { cmsClientOptions, redactConfig, stopOnSignal } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
@@ -17,16 +17,7 @@ const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MA
 const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
 // The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
 const limitsConnection = createRedisConnection(config.REDIS_URL, 'limits', logger);
-const cms = createCmsClient({
-  endpoint: config.CMS_ENDPOINT,
-  credentials: {
-    accessKeyId: config.CMS_ACCESS_KEY_ID,
-    accessKeySecret: config.CMS_ACCESS_KEY_SECRET,
-    ...(config.CMS_SECURITY_TOKEN ? { securityToken: config.CMS_SECURITY_TOKEN } : {}),
-  },
-  timeoutMs: config.CMS_TIMEOUT_MS,
-  method: config.CMS_METHOD,
-});
+const cms = createCmsClient(cmsClientOptions(config));
 const control = { db, redis: connection, prefix: config.QUEUE_PREFIX, logger };
 const globalConcurrency = createGlobalConcurrency(limitsConnection, { prefix: config.QUEUE_PREFIX, cap: config.GLOBAL_CONCURRENCY, leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000 });
 const accountRate = createAccountRateLimiter(limitsConnection, { prefix: config.QUEUE_PREFIX, maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST });
@@ -57,18 +48,11 @@ const pool = createRolloutWorkerPool({
 await pool.start();
 logger.info('worker started', { workerId: config.WORKER_ID });
 
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) {
-    logger.warn('second signal, exiting now', { signal });
-    process.exit(1);
-  }
-  stopping = true;
-  logger.info('stopping worker', { signal });
-  await pool.stop();
-  await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit(), limitsConnection.quit()]);
-  logger.info('worker stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+stopOnSignal({
+  name: 'worker',
+  logger,
+  async stop() {
+    await pool.stop();
+    await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit(), limitsConnection.quit()]);
+  },
+});

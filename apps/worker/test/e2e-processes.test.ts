@@ -2,15 +2,12 @@
  * The whole product as separate processes, as `npm start` runs it: simulator, API and two worker processes, each
  * its real main.ts. A rollout goes in over REST and is read back over REST.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFailingInstance } from '@fleet/cms-simulator';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
-import type { AppProcess } from './support.ts';
-import { spawnApp } from './support.ts';
+import { createTestDatabase, deleteKeysWithPrefix, freePort, spawnApp, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import type { AppProcess, TestDatabase } from '@fleet/testing';
 
 const SECRET = 'e2e-secret-value-7Hq2';
 const KEY_ID = 'LTAIe2ekey00000001';
@@ -18,17 +15,6 @@ const SEED = 'e2e-seed';
 /** The API's bootstrap admin key (FLEET_ADMIN_API_KEY); every /v1 call sends it. */
 const ADMIN_KEY = `flt_e2e_${'k'.repeat(40)}`;
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,3 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { createCmsClient } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
@@ -18,7 +13,7 @@ import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import type { RetryPolicy } from '@fleet/rollout-domain';
 import { DEFAULT_RETRY_POLICY, defaultPolicy } from '@fleet/rollout-domain';
-import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import { collectLines, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createInstallProcessor } from '../src/install-processor.ts';
 import { createRolloutCache } from '../src/rollout-cache.ts';
@@ -47,18 +42,8 @@ export type WorkerHarness = {
 /** Real Postgres (own database), real Redis (own prefix), the simulator over real HTTP on port 0. */
 export async function startHarness(simOptions: Partial<Scenario> & { seed?: string } = {}): Promise<WorkerHarness> {
   const testDb: TestDatabase = await createTestDatabase();
-  const logLines: string[] = [];
-  const logger = createLogger({
-    service: 'worker-test',
-    level: 'debug',
-    secrets: [ACCESS_KEY_SECRET],
-    stream: new Writable({
-      write(chunk, _enc, cb) {
-        logLines.push(String(chunk));
-        cb();
-      },
-    }),
-  });
+  const { stream, lines: logLines } = collectLines();
+  const logger = createLogger({ service: 'worker-test', level: 'debug', secrets: [ACCESS_KEY_SECRET], stream });
   const db = createDatabase({ url: testDb.url, poolMax: 20 });
   const redis = createRedisConnection(testRedisUrl(), 'worker', logger);
   const prefix = uniquePrefix('worker');
@@ -167,33 +152,4 @@ export function instanceIds(n: number, prefix = 'i-w'): string[] {
 export async function rolloutFacts(db: Database, rolloutId: string) {
   const instances = await db.rolloutInstance.findMany({ where: { rolloutId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } }, orderBy: { instanceId: 'asc' } });
   return instances;
-}
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-export type AppProcess = { child: ChildProcess; output: () => string; stop(signal?: NodeJS.Signals): Promise<number | null>; kill(): Promise<void> };
-
-/** Starts an app's real main.ts as its own process (node + tsx), with `env` on top of this process's environment. */
-export function spawnApp(app: 'api' | 'worker' | 'reconciler' | 'simulator', env: Record<string, string>): AppProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'apps', app, 'src', 'main.ts')], {
-    cwd: path.join(repo, 'apps', app),
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => out,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
 }

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ConfigError } from '@fleet/errors';
 
 export { z };
+export { stopOnSignal } from './stop-on-signal.ts';
+export type { ShutdownLogger, StopOnSignalOptions } from './stop-on-signal.ts';
 
 /** Names of settings whose values never appear in a logged config. */
 const SECRET_NAME = /secret|password|token|api_?key/i;
@@ -54,3 +56,37 @@ export const LOCAL_DEFAULTS = Object.freeze({
   accessKeyId: 'LTAIsimulatorkey0001',
   accessKeySecret: 'simulator-secret-not-for-production',
 });
+
+/**
+ * The CloudMonitor client settings, spelled and defaulted the same in every app that calls CloudMonitor (worker,
+ * reconciler). An app spreads them into its schema and may redefine a field to say what its calls are.
+ */
+export const cmsClientEnv = {
+  /** The CloudMonitor endpoint. Default: the local simulator. */
+  CMS_ENDPOINT: env.url(`http://127.0.0.1:${LOCAL_DEFAULTS.simulatorPort}/`),
+  CMS_ACCESS_KEY_ID: z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId),
+  CMS_ACCESS_KEY_SECRET: z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret),
+  /** STS token, when the AccessKey pair is temporary. */
+  CMS_SECURITY_TOKEN: z.string().min(1).optional(),
+  /** Deadline of one call, in ms. Default 10000. */
+  CMS_TIMEOUT_MS: env.positiveInt(10_000),
+  /** `POST` (default, form body) or `GET` (every parameter in the query string). */
+  CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
+};
+
+/** The parsed CMS_* settings of an app's config. */
+export type CmsClientSettings = Readonly<z.output<z.ZodObject<typeof cmsClientEnv>>>;
+
+/** The options for `createCmsClient` (@fleet/cms-client) from an app's CMS_* settings; a security token only when set. */
+export function cmsClientOptions(settings: CmsClientSettings) {
+  return {
+    endpoint: settings.CMS_ENDPOINT,
+    credentials: {
+      accessKeyId: settings.CMS_ACCESS_KEY_ID,
+      accessKeySecret: settings.CMS_ACCESS_KEY_SECRET,
+      ...(settings.CMS_SECURITY_TOKEN ? { securityToken: settings.CMS_SECURITY_TOKEN } : {}),
+    },
+    timeoutMs: settings.CMS_TIMEOUT_MS,
+    method: settings.CMS_METHOD,
+  };
+}

@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
+import { describe, expect, it } from 'vitest';
 import {
   IdempotencyKeyTakenError,
   claimIdempotencyKey,
   createApiKey,
-  createDatabase,
   deleteIdempotencyRecordsBefore,
   findActiveApiKeyByHash,
   findIdempotencyRecord,
@@ -17,17 +14,10 @@ import {
   touchApiKeyLastUsed,
 } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
+import { useTestDatabase } from './support.ts';
 
-let testDb: TestDatabase;
 let db: Database;
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = createDatabase({ url: testDb.url, poolMax: 10 });
-});
-afterAll(async () => {
-  await db.$disconnect();
-  await testDb.drop();
-});
+useTestDatabase({ poolMax: 10 }, (opened) => (db = opened));
 
 const A = '1111111111111111';
 const B = '2222222222222222';

@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
+import { describe, expect, it } from 'vitest';
 import {
   armInstallVerification,
   armReverification,
   countManualInstallFlags,
-  createDatabase,
   failInstallVerification,
   findManualInstallFlag,
   insertRollout,
@@ -17,17 +14,10 @@ import {
   transitionManualInstallFlag,
 } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
+import { useTestDatabase } from './support.ts';
 
-let testDb: TestDatabase;
 let db: Database;
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = createDatabase({ url: testDb.url, poolMax: 10 });
-});
-afterAll(async () => {
-  await db.$disconnect();
-  await testDb.drop();
-});
+useTestDatabase({ poolMax: 10 }, (opened) => (db = opened));
 
 const USER = '1234567898765432';
 async function rolloutOf(ids: string[], userId = USER) {
