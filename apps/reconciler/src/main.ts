@@ -26,6 +26,7 @@ const reconciler = createReconciler({
   staleAttemptMs: config.RECONCILE_STALE_ATTEMPT_MS,
   verifyWindowMs: config.VERIFY_WINDOW_MS,
   verifyBatchSize: config.VERIFY_BATCH_SIZE,
+  idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_MS,
   lookbackMs: config.RECONCILE_LOOKBACK_MS,
 });
 reconciler.start();

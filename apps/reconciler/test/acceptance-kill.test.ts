@@ -24,7 +24,9 @@ const SEED = 'kill-seed';
 const FAILURE_RATE = 0.05;
 const INSTANCES = 1500;
 const CONCURRENCY = 40;
-const CALL_TIMEOUT_MS = 1000;
+// Long enough that no call times out on a loaded machine: an attempt that timed out cannot say whether its call
+// arrived, and this test compares rows with calls exactly.
+const CALL_TIMEOUT_MS = 3000;
 
 const { logger } = capturingLogger('kill-test');
 let privateRedis: PrivateRedis;
@@ -132,7 +134,10 @@ describe('kill -9 of worker processes during calls', () => {
       // Every answer recorded came from a call the simulator saw (by RequestId).
       const seenRequestIds = new Set(simulator.sim.instance(instance.instanceId).requestIds);
       const answered = instance.attempts.filter((a) => a.outcome !== 'abandoned');
-      for (const attempt of answered) expect(seenRequestIds.has(attempt.requestId!)).toBe(true);
+      for (const attempt of answered) {
+        expect(attempt.requestId, `attempt ${attempt.attemptNo} of ${instance.instanceId}: ${attempt.outcomeKind} ${attempt.errorCode}`).not.toBeNull();
+        expect(seenRequestIds.has(attempt.requestId!)).toBe(true);
+      }
       answerLost += instance.attempts.length - answered.length;
       replayed += instance.attempts.filter((a) => a.replayedBy !== null && a.outcome !== 'abandoned').length;
       // Never a second install of the same instance.
