@@ -8,7 +8,8 @@
  *
  * Options: --quick, --workers <n> (worker processes, default 1), --instances <n> (per throughput run),
  * --pairs 50:200,100:100 (C:L ms), --large <n> (the large rollout), --large-pair 200:20, --repeat <n> (runs per
- * variant; the median is shown), --variants plain,bare,ours, --keep-db, --out <file>.
+ * variant; the median is shown), --variants plain,bare,ours, --keep-db, --out <file>, --only creation (measurement 3
+ * alone: creating the --large and the 10,000-instance (quick: 500) rollouts, --repeat rounds, a minute or two).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,12 +19,12 @@ import { Redis } from 'ioredis';
 import { createLogger } from '@fleet/logger';
 import { createCpuMeter } from './cpu.ts';
 import type { LargeRolloutResult } from './measure-large-rollout.ts';
-import { measureLargeRollout } from './measure-large-rollout.ts';
+import { measureCreationOnly, measureLargeRollout } from './measure-large-rollout.ts';
 import type { ThroughputContext, Variant } from './measure-throughput.ts';
 import { runners } from './measure-throughput.ts';
 import { repoRoot } from './processes.ts';
-import type { BenchResult, MachineFacts, PairResult } from './report.ts';
-import { evaluateTargets, renderReport } from './report.ts';
+import type { BenchResult, CreationBenchResult, MachineFacts, PairResult } from './report.ts';
+import { evaluateTargets, renderCreationReport, renderReport } from './report.ts';
 import { startStack } from './stack.ts';
 import type { BenchStack } from './stack.ts';
 
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     variants: { type: 'string' },
     'keep-db': { type: 'boolean', default: false },
     out: { type: 'string' },
+    only: { type: 'string' },
   },
   strict: true,
 });
@@ -79,6 +81,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
+if (args.only !== undefined && args.only !== 'creation') throw new Error(`--only: unknown measurement "${args.only}" (creation)`);
 for (const v of settings.variants) if (!(v in runners)) throw new Error(`--variants: unknown variant "${v}" (plain, bare, ours)`);
 const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
 
@@ -128,6 +131,27 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     const machine = await machineFacts(stack);
+    const outFile = args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}${args.only ? `-${args.only}` : ''}.json`);
+    if (args.only === 'creation') {
+      const [largeC, largeL] = settings.largePair;
+      log(`rollout creation only: ${midInstances.toLocaleString('en-US')} and ${settings.large.toLocaleString('en-US')} instances, ${settings.repeat} round(s)`);
+      const creation = await measureCreationOnly(stack, {
+        instances: settings.large,
+        midInstances,
+        concurrency: largeC,
+        latencyMs: largeL,
+        workers: settings.workers,
+        singleInsertSample: quick ? 500 : 10_000,
+        timeoutMs: timeoutFor(settings.large, largeC, largeL),
+        rounds: settings.repeat,
+        log,
+      });
+      const result: CreationBenchResult = { mode: quick ? 'quick' : 'full', startedAt, seconds: (Date.now() - started) / 1000, machine, settings: { large: settings.large, midInstances, largePair: `${largeC}:${largeL}`, repeat: settings.repeat, workers: settings.workers }, ...creation };
+      await mkdir(path.dirname(outFile), { recursive: true });
+      await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`\n${renderCreationReport(result)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+      return;
+    }
     await stack.restartApi();
     await stack.restartWorkers(settings.workers);
 
@@ -173,7 +197,6 @@ async function main(): Promise<void> {
       large,
       targets: evaluateTargets(throughput, large),
     };
-    const outFile = args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
     await mkdir(path.dirname(outFile), { recursive: true });
     await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`\n${renderReport(result)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);

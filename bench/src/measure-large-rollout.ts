@@ -123,6 +123,47 @@ async function measureSingleInserts(stack: BenchStack, count: number): Promise<{
   }
 }
 
+export type CreationOnlyResult = {
+  creation: CreationFacts[][];
+  singleInserts: LargeRolloutResult['singleInserts'];
+};
+
+/**
+ * Measurement 3 alone (`--only creation`): the same steps as in measureLargeRollout (the single-insert sample, the
+ * mid-size creation on a fresh API while a worker runs it, then fresh workers and the large creation), `rounds`
+ * times, each rollout run to completion before the next so every creation meets the same conditions.
+ */
+export async function measureCreationOnly(
+  stack: BenchStack,
+  options: Pick<LargeRolloutOptions, 'instances' | 'midInstances' | 'concurrency' | 'latencyMs' | 'workers' | 'singleInsertSample' | 'timeoutMs' | 'log'> & { rounds: number },
+): Promise<CreationOnlyResult> {
+  const { concurrency, latencyMs, log } = options;
+  await prepareSimulator(stack, latencyMs);
+  log(`  single-row inserts: ${options.singleInsertSample.toLocaleString('en-US')} one at a time`);
+  const single = await measureSingleInserts(stack, options.singleInsertSample);
+  const creation: CreationFacts[][] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    const facts: CreationFacts[] = [];
+    for (const [label, count] of [
+      ['cmid', options.midInstances],
+      ['clarge', options.instances],
+    ] as const) {
+      await stack.restartWorkers(options.workers);
+      await prepareSimulator(stack, latencyMs);
+      log(`  creation of ${count.toLocaleString('en-US')} instances on a fresh API${options.rounds > 1 ? ` (round ${round + 1})` : ''}`);
+      const created = await measureCreation(stack, instanceIdsFor(`${label}${round}x`, count), concurrency);
+      log(`    ${(created.facts.msTo202 / 1000).toFixed(2)} s to 202, API RSS +${(created.facts.apiRssGrowthBytes / 1024 / 1024).toFixed(0)} MiB`);
+      facts.push(created.facts);
+      await waitForRolloutDone(stack, created.id, options.timeoutMs);
+    }
+    creation.push(facts);
+  }
+  return {
+    creation,
+    singleInserts: singleInsertFacts(options, single),
+  };
+}
+
 export async function measureLargeRollout(stack: BenchStack, options: LargeRolloutOptions): Promise<LargeRolloutResult> {
   const { concurrency, latencyMs, log } = options;
   await prepareSimulator(stack, latencyMs);
@@ -183,13 +224,7 @@ export async function measureLargeRollout(stack: BenchStack, options: LargeRollo
     concurrency,
     latencyMs,
     creation: [mid.facts, large.facts],
-    singleInserts: {
-      measured: options.singleInsertSample,
-      seconds: single.seconds,
-      perSecond: single.perSecond,
-      extrapolatedSecondsFor: options.instances,
-      extrapolatedSeconds: options.instances / single.perSecond,
-    },
+    singleInserts: singleInsertFacts(options, single),
     statusLatency: {
       large: largeSummary,
       smallSameTime: smallSummary,
@@ -220,5 +255,16 @@ export async function measureLargeRollout(stack: BenchStack, options: LargeRollo
       allRecorded: facts.attempts === options.instances && facts.attemptsAnswered === options.instances && facts.succeeded === options.instances,
       limits: limitFacts(stats, concurrency),
     },
+  };
+}
+
+/** The one-row-at-a-time baseline of creation, measured on a sample and extrapolated to the large rollout. */
+function singleInsertFacts(options: { singleInsertSample: number; instances: number }, single: { seconds: number; perSecond: number }) {
+  return {
+    measured: options.singleInsertSample,
+    seconds: single.seconds,
+    perSecond: single.perSecond,
+    extrapolatedSecondsFor: options.instances,
+    extrapolatedSeconds: options.instances / single.perSecond,
   };
 }

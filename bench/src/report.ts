@@ -1,4 +1,4 @@
-import type { LargeRolloutResult } from './measure-large-rollout.ts';
+import type { CreationOnlyResult, LargeRolloutResult } from './measure-large-rollout.ts';
 import type { ThroughputRun, Variant } from './measure-throughput.ts';
 
 export type MachineFacts = { cpus: number; cpuModel: string; memoryGiB: number; node: string; postgres: string; redis: string; loadAverage: number[] };
@@ -15,6 +15,15 @@ export type BenchResult = {
   large: LargeRolloutResult;
   /** The issue's targets, each with its figure and whether it was met on this run. */
   targets: { target: string; figure: string; met: boolean }[];
+};
+
+/** What `--only creation` writes: measurement 3 alone, one row pair per round. */
+export type CreationBenchResult = CreationOnlyResult & {
+  mode: 'full' | 'quick';
+  startedAt: string;
+  seconds: number;
+  machine: MachineFacts;
+  settings: Record<string, unknown>;
 };
 
 const n0 = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -207,4 +216,29 @@ export function renderReport(result: BenchResult): string {
   out.push('Targets (figures, not tests)');
   out.push(table(['target', 'figure', 'met'], result.targets.map((t) => [t.target, t.figure, t.met ? 'yes' : 'NO']), false));
   return out.join('\n');
+}
+
+/** The report of `--only creation`: measurement 3's table, one row per creation, then the medians per size. */
+export function renderCreationReport(result: CreationBenchResult): string {
+  const m = result.machine;
+  const rows = result.creation.flatMap((round, i) =>
+    round.map((c) => [String(i + 1), n0(c.instances), `${(c.msTo202 / 1000).toFixed(2)} s`, mib(c.apiRssBeforeBytes), mib(c.apiRssPeakBytes), mib(c.apiRssGrowthBytes)]),
+  );
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
+  const sizes = result.creation[0]?.map((c) => c.instances) ?? [];
+  const medians = sizes.map((size, column) => {
+    const runs = result.creation.map((round) => round[column]!);
+    return [n0(size), `${(median(runs.map((c) => c.msTo202)) / 1000).toFixed(2)} s`, mib(median(runs.map((c) => c.apiRssGrowthBytes)))];
+  });
+  const s = result.singleInserts;
+  return [
+    `Fleet benchmark (${result.mode}, creation only), ${result.startedAt}, ${result.seconds.toFixed(0)} s`,
+    `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, Node ${m.node}, ${m.postgres}, Redis ${m.redis}; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+    '',
+    '3. Creating a rollout (POST /v1/rollouts on a freshly started API process)',
+    table(['round', 'instances', 'time to 202', 'API RSS before', 'API RSS peak', 'growth'], rows),
+    '',
+    table(['instances', 'median time to 202', 'median growth'], medians),
+    `   ${n0(s.extrapolatedSecondsFor)} single-row INSERTs, one at a time: ${s.extrapolatedSeconds.toFixed(1)} s (extrapolated from ${n0(s.measured)} measured at ${n0(s.perSecond)}/s)`,
+  ].join('\n');
 }

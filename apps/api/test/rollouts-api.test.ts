@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimAttempt, finishAttempt } from '@fleet/db';
+import { INSERT_CHUNK, claimAttempt, finishAttempt } from '@fleet/db';
 import { installQueueName } from '@fleet/queue';
 import type { ApiHarness } from './support.ts';
 import { instanceIds, startApi, USER_ID } from './support.ts';
@@ -59,6 +59,42 @@ describe('POST /v1/rollouts', () => {
     expect(res.body.counts.total).toBe(10_000);
     expect(await api.db.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(10_000);
     expect((await waitingJobs(res.body.id)).length).toBe(10_000);
+  });
+
+  /** The rollout's rows in id order, and its queued jobs' data in the same order (by row id). */
+  async function rowsAndJobs(rolloutId: string) {
+    const rows = await api.db.rolloutInstance.findMany({ where: { rolloutId }, orderBy: { id: 'asc' }, select: { id: true, instanceId: true, waveNo: true, state: true } });
+    const jobs = (await waitingJobs(rolloutId)).map((j) => ({ jobId: j.id, ...j.data })).sort((a, b) => Number(a.rolloutInstanceId) - Number(b.rolloutInstanceId));
+    const jobOf = (row: (typeof rows)[number]) => ({ jobId: row.instanceId, rolloutId, rolloutInstanceId: row.id.toString(), instanceId: row.instanceId });
+    return { rows, jobs, jobOf };
+  }
+
+  it('a size that is not a multiple of the insert chunk: every id stored once in the order given, and exactly one job per row', async () => {
+    const ids = instanceIds(2 * INSERT_CHUNK + 345, 'i-cs');
+    const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, concurrency: 50 });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ counts: { total: ids.length, pending: ids.length }, wave: { current: 1, count: 1 }, duplicatesRemoved: 0 });
+    const { rows, jobs, jobOf } = await rowsAndJobs(res.body.id);
+    expect(rows.map((r) => r.instanceId)).toEqual(ids);
+    expect(rows.every((r) => r.waveNo === 1 && r.state === 'pending')).toBe(true);
+    expect(jobs).toEqual(rows.map(jobOf));
+    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
+  });
+
+  it('waves across chunk boundaries: rows get their wave by position, and only the first wave (one past a chunk) is enqueued', async () => {
+    const ids = instanceIds(2 * INSERT_CHUNK + 345, 'i-cw');
+    // Duplicates are dropped before the waves are planned: the plan counts distinct instances.
+    const withRepeats = [...ids.slice(0, 10), ...ids.slice(0, 3), ...ids.slice(10)];
+    const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: withRepeats, concurrency: 50, waves: { sizes: [INSERT_CHUNK + 1, 3000] } });
+    expect(res.status).toBe(202);
+    const waveSizes = [INSERT_CHUNK + 1, 3000, ids.length - INSERT_CHUNK - 1 - 3000];
+    expect(res.body).toMatchObject({ counts: { total: ids.length }, wave: { current: 1, count: waveSizes.length }, duplicatesRemoved: 3 });
+    const { rows, jobs, jobOf } = await rowsAndJobs(res.body.id);
+    expect(rows.map((r) => r.instanceId)).toEqual(ids);
+    const waveOf = (position: number) => (position < waveSizes[0]! ? 1 : position < waveSizes[0]! + waveSizes[1]! ? 2 : 3);
+    expect(rows.map((r) => r.waveNo)).toEqual(ids.map((_, position) => waveOf(position)));
+    expect(jobs).toEqual(rows.slice(0, waveSizes[0]).map(jobOf));
+    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
   });
 
   it('applies defaults: force false, concurrency 50, retry policy 4 attempts', async () => {

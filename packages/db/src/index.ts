@@ -1,8 +1,8 @@
 export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError } from './client.ts';
 export type { Database, DatabaseOptions } from './client.ts';
-export { insertRollout, findRollout, markRolloutEnqueued, countInstances, listRolloutsByStatus, completeRolloutIfDone } from './rollouts.ts';
+export { insertRollout, recordRollout, INSERT_CHUNK, findRollout, markRolloutEnqueued, countInstances, listRolloutsByStatus, completeRolloutIfDone } from './rollouts.ts';
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';
-export { listInstances, findInstance, findInstanceWithAttempts, listOpenInstanceIds } from './instances.ts';
+export { listInstances, findInstance, findInstanceWithAttempts, listOpenInstanceIds, iterateRolloutInstances } from './instances.ts';
 export type { InstanceRecord, AttemptRecord, InstancePage } from './instances.ts';
 export { claimAttempt, finishAttempt, createAttemptWriter, markAttemptAnswerLost, REPLAY_WINDOW_MS } from './attempts.ts';
 export type { ClaimResult, AttemptSigning, ClaimInput, AttemptAnswer, FinishInput, FinishResult, AttemptWriter } from './attempts.ts';

@@ -1,5 +1,6 @@
 import type { InstanceState } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
+import { Prisma } from './generated/prisma/client.ts';
 
 export type InstanceRecord = {
   id: bigint;
@@ -86,4 +87,27 @@ export async function listOpenInstanceIds(
     take: options.limit,
     select: { id: true, instanceId: true },
   });
+}
+
+/**
+ * A rollout's instances in id order (the order they were listed when it was created), `pageSize` rows a page,
+ * optionally only those of one wave: how the API hands a new rollout's first wave to the queue without holding all
+ * its rows. Keyset pages in id order (the (rollout_id, id) index): page N costs what page 1 costs.
+ */
+export async function* iterateRolloutInstances(
+  db: Database,
+  rolloutId: string,
+  options: { pageSize: number; waveNo?: number },
+): AsyncGenerator<{ id: bigint; instanceId: string; waveNo: number }[], void, void> {
+  const inWave = options.waveNo === undefined ? Prisma.empty : Prisma.sql`AND wave_no = ${options.waveNo}`;
+  let after = 0n;
+  for (;;) {
+    const rows = await db.$queryRaw<{ id: bigint; instance_id: string; wave_no: number }[]>`
+      SELECT id, instance_id, wave_no FROM rollout_instance
+      WHERE rollout_id = ${rolloutId}::uuid AND id > ${after} ${inWave}
+      ORDER BY id LIMIT ${options.pageSize}`;
+    if (rows.length > 0) yield rows.map((row) => ({ id: row.id, instanceId: row.instance_id, waveNo: row.wave_no }));
+    if (rows.length < options.pageSize) return;
+    after = rows[rows.length - 1]!.id;
+  }
 }

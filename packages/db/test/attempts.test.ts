@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
-import { claimAttempt, completeRolloutIfDone, createDatabase, finishAttempt, insertRollout, markAttemptAnswerLost, REPLAY_WINDOW_MS } from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support.ts';
+import { claimAttempt, completeRolloutIfDone, finishAttempt, insertRollout, markAttemptAnswerLost, REPLAY_WINDOW_MS } from '../src/index.ts';
 import type { AttemptAnswer, Database } from '../src/index.ts';
 
-let testDb: TestDatabase;
 let db: Database;
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = createDatabase({ url: testDb.url, poolMax: 10 });
-});
-afterAll(async () => {
-  await db.$disconnect();
-  await testDb.drop();
-});
+useTestDatabase({ poolMax: 10 }, (opened) => (db = opened));
 
 const USER = '1234567898765432';
 async function newInstance(instanceId = 'i-abc') {

@@ -1,19 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
-import { countInstances, createDatabase, deleteFinishSecondsBefore, insertRollout, PROGRESS_WINDOW_SECONDS, rolloutProgress } from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support.ts';
+import { countInstances, deleteFinishSecondsBefore, insertRollout, PROGRESS_WINDOW_SECONDS, rolloutProgress } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
 
-let testDb: TestDatabase;
 let db: Database;
-beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = createDatabase({ url: testDb.url, poolMax: 5 });
-});
-afterAll(async () => {
-  await db.$disconnect();
-  await testDb.drop();
-});
+useTestDatabase({ poolMax: 5 }, (opened) => (db = opened));
 
 const ids = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i.toString(36).padStart(4, '0')}`);
 async function rolloutOf(instanceIds: string[]) {

@@ -19,19 +19,56 @@ export function readIdempotencyKey(req: Request): string | undefined {
   return value;
 }
 
-/** JSON with object keys sorted, so two bodies that differ only in key order are the same request. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+/** Writes `value` as JSON with object keys sorted, piece by piece (see canonicalJson). */
+function writeCanonicalJson(value: unknown, write: (text: string) => void): void {
+  if (Array.isArray(value)) {
+    write('[');
+    value.forEach((item, i) => {
+      if (i > 0) write(',');
+      writeCanonicalJson(item, write);
+    });
+    write(']');
+    return;
+  }
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    write('{');
+    entries.forEach(([k, v], i) => {
+      write(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`);
+      writeCanonicalJson(v, write);
+    });
+    write('}');
+    return;
   }
-  return JSON.stringify(value) ?? 'null';
+  write(JSON.stringify(value) ?? 'null');
 }
 
-/** What an Idempotency-Key is bound to: SHA-256 of method, path and canonical body. */
+/** JSON with object keys sorted, so two bodies that differ only in key order are the same request. */
+export function canonicalJson(value: unknown): string {
+  const parts: string[] = [];
+  writeCanonicalJson(value, (text) => parts.push(text));
+  return parts.join('');
+}
+
+/** Canonical JSON is hashed in pieces of about this many characters, not built whole (a body may hold 100,000 ids). */
+const FINGERPRINT_PIECE_CHARS = 64 * 1024;
+
+/**
+ * What an Idempotency-Key is bound to: SHA-256 of method, path and canonical body. The canonical body goes into the
+ * hash a piece at a time, so a large body costs no second copy of itself; the digest is the same as hashing
+ * `${method} ${path}\n${canonicalJson(body)}` whole (records stored before keep matching).
+ */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${canonicalJson(body)}`).digest('hex');
+  const hash = createHash('sha256');
+  let piece = `${method} ${path}\n`;
+  writeCanonicalJson(body, (text) => {
+    piece += text;
+    if (piece.length >= FINGERPRINT_PIECE_CHARS) {
+      hash.update(piece);
+      piece = '';
+    }
+  });
+  return hash.update(piece).digest('hex');
 }

