@@ -4,7 +4,8 @@
  *      on an equally fresh API process (memory flat in the instance count?) and against single-row inserts
  *   4  GET /v1/rollouts/:id latency while it runs, interleaved with the same GET on a finished 100-instance rollout
  *      (same moment, same load: the difference is the instance count alone); also the small one on an idle system
- *   5  each worker process's RSS from the rollout's start to its end (fresh worker processes)
+ *   5  each worker process's RSS from the rollout's start to its end (fresh worker processes), then at the end of a
+ *      second rollout of the same size on the same processes: growth over the long run, past the warm-up
  */
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -39,6 +40,10 @@ export type WorkerMemoryFacts = {
   growthFromStart: number;
   /** (end - warm) / warm */
   growthFromWarm: number | null;
+  /** RSS at the end of a second rollout of the same size, run right after on the same process. */
+  afterSecondRssBytes: number;
+  /** (after second - end) / end: growth over the second rollout, once the process is warm. */
+  growthOverSecond: number;
 };
 
 export type LargeRolloutResult = {
@@ -217,6 +222,11 @@ export async function measureLargeRollout(stack: BenchStack, options: LargeRollo
   const seconds = (facts.finishedAtMs! - large.requestStartedAtMs) / 1000;
   const throughput = options.instances / seconds;
 
+  log(`  a second ${options.instances.toLocaleString('en-US')}-instance rollout on the same worker process(es)`);
+  const second = await createRollout(stack, instanceIdsFor('llarge2', options.instances), concurrency);
+  await waitForRolloutDone(stack, second.id, options.timeoutMs);
+  const afterSecond = await Promise.all(workerTraces.map(async (w) => (await readProcessMemory(w.pid))?.rssBytes ?? 0));
+
   const largeSummary = summarize(largeLatency);
   const smallSummary = summarize(smallLatency);
   return {
@@ -245,6 +255,8 @@ export async function measureLargeRollout(stack: BenchStack, options: LargeRollo
         hwmBytes: trace.hwmBytes,
         growthFromStart: (trace.lastRssBytes - start) / start,
         growthFromWarm: warmRss ? (trace.lastRssBytes - warmRss) / warmRss : null,
+        afterSecondRssBytes: afterSecond[i]!,
+        growthOverSecond: (afterSecond[i]! - trace.lastRssBytes) / trace.lastRssBytes,
       };
     }),
     run: {

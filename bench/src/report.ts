@@ -76,6 +76,11 @@ export function evaluateTargets(throughput: PairResult[], large: LargeRolloutRes
   });
   for (const w of large.workerMemory) {
     targets.push({ target: `${w.worker} memory growth < 20% over the ${n0(large.run.instances)}-instance rollout (start to end)`, figure: pct(w.growthFromStart), met: w.growthFromStart < 0.2 });
+    targets.push({
+      target: `${w.worker} memory growth < 20% over a second ${n0(large.run.instances)}-instance rollout (the long run, past warm-up)`,
+      figure: pct(w.growthOverSecond),
+      met: w.growthOverSecond < 0.2,
+    });
   }
   const allHeld = throughput.every((p) => p.runs.every((r) => r.limits.held)) && large.run.limits.held;
   targets.push({ target: 'simulator maxInFlight never above C', figure: allHeld ? 'held in every run' : 'EXCEEDED', met: allHeld });
@@ -180,7 +185,7 @@ export function renderReport(result: BenchResult): string {
   );
   out.push(
     table(
-      ['worker', 'RSS at start', 'at 10% done', 'peak', 'at end', 'growth start->end', 'growth 10%->end'],
+      ['worker', 'RSS at start', 'at 10% done', 'peak', 'at end', 'growth start->end', 'growth 10%->end', 'end of a 2nd rollout', 'growth over the 2nd'],
       large.workerMemory.map((w) => [
         w.worker,
         mib(w.startRssBytes),
@@ -189,6 +194,8 @@ export function renderReport(result: BenchResult): string {
         mib(w.endRssBytes),
         pct(w.growthFromStart),
         w.growthFromWarm === null ? '-' : pct(w.growthFromWarm),
+        mib(w.afterSecondRssBytes),
+        pct(w.growthOverSecond),
       ]),
       false,
     ),
