@@ -97,14 +97,15 @@ export async function listOpenInstanceIds(
 export async function* iterateRolloutInstances(
   db: Database,
   rolloutId: string,
-  options: { pageSize: number; waveNo?: number },
+  options: { pageSize: number; waveNo?: number; /** Only instances still `pending`. */ pendingOnly?: boolean },
 ): AsyncGenerator<{ id: bigint; instanceId: string; waveNo: number }[], void, void> {
   const inWave = options.waveNo === undefined ? Prisma.empty : Prisma.sql`AND wave_no = ${options.waveNo}`;
+  const pending = options.pendingOnly ? Prisma.sql`AND state = 'pending'` : Prisma.empty;
   let after = 0n;
   for (;;) {
     const rows = await db.$queryRaw<{ id: bigint; instance_id: string; wave_no: number }[]>`
       SELECT id, instance_id, wave_no FROM rollout_instance
-      WHERE rollout_id = ${rolloutId}::uuid AND id > ${after} ${inWave}
+      WHERE rollout_id = ${rolloutId}::uuid AND id > ${after} ${inWave} ${pending}
       ORDER BY id LIMIT ${options.pageSize}`;
     if (rows.length > 0) yield rows.map((row) => ({ id: row.id, instanceId: row.instance_id, waveNo: row.wave_no }));
     if (rows.length < options.pageSize) return;

@@ -89,7 +89,8 @@ async function isWaveOpen(db: Database, rolloutId: string, wave: number): Promis
 export type WaveStep =
   | { kind: 'wave_open' }
   | { kind: 'not_running' }
-  | { kind: 'advanced'; wave: number; instances: { id: bigint; instanceId: string }[] }
+  /** The rollout moved to `wave`: enqueue its pending instances (iterateRolloutInstances with `waveNo`, `pendingOnly`). */
+  | { kind: 'advanced'; wave: number }
   | { kind: 'paused'; reason: string }
   | { kind: 'last_wave_done' };
 
@@ -116,12 +117,7 @@ export async function advanceWaveIfDone(db: Database, rolloutId: string, options
   }
   const moved = await db.rollout.updateMany({ where: { id: rolloutId, status: 'running', currentWave: wave }, data: { currentWave: gate.nextWave, statusReason: null } });
   if (moved.count === 0) return { kind: 'not_running' };
-  const instances = await db.rolloutInstance.findMany({
-    where: { rolloutId, waveNo: gate.nextWave, state: 'pending' },
-    select: { id: true, instanceId: true },
-    orderBy: { id: 'asc' },
-  });
-  return { kind: 'advanced', wave: gate.nextWave, instances };
+  return { kind: 'advanced', wave: gate.nextWave };
 }
 
 /** Open instances of the waves allowed to run, for (re-)enqueueing. */

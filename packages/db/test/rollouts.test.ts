@@ -95,4 +95,15 @@ describe('iterateRolloutInstances', () => {
     expect(exact.sizes).toEqual([1001]);
     expect((await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 10, waveNo: 3 }))).sizes).toEqual([]);
   });
+
+  it('pendingOnly leaves out the instances of a wave that are no longer pending (what a wave start enqueues)', async () => {
+    const instanceIds = ids(30, 'i-pend');
+    const rollout = await recordRollout(db, newRollout(instanceIds, [10, 20]));
+    const wave2 = await db.rolloutInstance.findMany({ where: { rolloutId: rollout.id, waveNo: 2 }, orderBy: { id: 'asc' }, select: { id: true, instanceId: true, waveNo: true } });
+    const ended = wave2.filter((_, i) => i % 3 === 0);
+    await db.rolloutInstance.updateMany({ where: { id: { in: ended.map((r) => r.id) } }, data: { state: 'cancelled', finishedAt: new Date() } });
+    const pending = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 4, waveNo: 2, pendingOnly: true }));
+    expect(pending.rows).toEqual(wave2.filter((_, i) => i % 3 !== 0));
+    expect((await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 4, waveNo: 2 }))).rows).toEqual(wave2);
+  });
 });

@@ -1,11 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { Database, RolloutRecord, RolloutTransitionResult } from '@fleet/db';
-import { advanceWaveIfDone, completeRolloutIfDone, countInstances, transitionRollout, updateRolloutPolicy } from '@fleet/db';
+import { advanceWaveIfDone, completeRolloutIfDone, countInstances, iterateRolloutInstances, transitionRollout, updateRolloutPolicy } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { drainInstallQueue, enqueueInstallJobs, openInstallQueue, pauseInstallQueue, resumeInstallQueue } from '@fleet/queue';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { resolveCount, shouldAbort } from '@fleet/rollout-domain';
 import { readPolicy } from './policy-view.ts';
+
+/** Instances read from Postgres per page while a wave's jobs are enqueued. */
+const WAVE_ENQUEUE_PAGE = 5000;
 
 /**
  * Operations on a whole rollout, shared by the API (operator actions), the worker (waves, abort, fleet-wide
@@ -83,9 +86,11 @@ export async function advanceWaves(deps: RolloutControlDeps, rollout: Pick<Rollo
     const step = await advanceWaveIfDone(deps.db, rollout.id, { thresholdPercent: policy.waveSuccessThresholdPercent, approved });
     approved = false;
     if (step.kind === 'advanced') {
-      deps.logger.info('wave started', { rolloutId: rollout.id, wave: step.wave, instances: step.instances.length });
-      await withQueue(deps, rollout.id, (queue) => enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: step.instances }));
-      if (step.instances.length > 0) return;
+      // Pages read from Postgres as they are enqueued: a wave of any size is never held whole in memory.
+      const pages = iterateRolloutInstances(deps.db, rollout.id, { pageSize: WAVE_ENQUEUE_PAGE, waveNo: step.wave, pendingOnly: true });
+      const enqueued = await withQueue(deps, rollout.id, (queue) => enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: pages }));
+      deps.logger.info('wave started', { rolloutId: rollout.id, wave: step.wave, instances: enqueued });
+      if (enqueued > 0) return;
       continue; // an empty wave (all its instances ended otherwise): look at the next one
     }
     if (step.kind === 'paused') {
