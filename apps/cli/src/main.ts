@@ -42,12 +42,17 @@ async function up(): Promise<void> {
   await migrate();
   const children = new Map<string, ChildProcess>();
   let stopping = false;
+  let firstSignalAt = 0;
   const stopAll = (signal: NodeJS.Signals) => {
     if (stopping) {
+      // One Ctrl-C reaches this process more than once (from the terminal and relayed by npm / tsx): only a signal
+      // well after the first is a second request, which kills the apps.
+      if (Date.now() - firstSignalAt < 1000) return;
       for (const child of children.values()) child.kill('SIGKILL');
       return;
     }
     stopping = true;
+    firstSignalAt = Date.now();
     logger.info('stopping all apps', { signal });
     // The API stops first so no rollout arrives while the others drain; the simulator last.
     for (const child of children.values()) child.kill(signal);

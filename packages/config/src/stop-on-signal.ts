@@ -22,11 +22,18 @@ export type StopOnSignalOptions = {
    * exit code 1 if stop() failed; for an app whose stop() closes everything it opened.
    */
   end?: 'exit' | 'drain';
+  /**
+   * A signal within this many ms of the first is the same request arriving twice, not a second one: a Ctrl-C in a
+   * terminal reaches every process of the foreground group, and a supervisor (npm start, tsx) forwards it as well.
+   * Default 1000.
+   */
+  repeatWindowMs?: number;
 };
 
 /**
  * Makes the first SIGTERM or SIGINT stop the app (see StopOnSignalOptions for how the process then ends); a second
- * signal while it stops exits at once with code 1. Only an app's main.ts calls this, once its app has started.
+ * signal while it stops (later than `repeatWindowMs` after the first) exits at once with code 1. Only an app's
+ * main.ts calls this, once its app has started.
  */
 export function stopOnSignal(options: StopOnSignalOptions): void {
   const { name, logger } = options;
@@ -34,13 +41,20 @@ export function stopOnSignal(options: StopOnSignalOptions): void {
     if ((options.end ?? 'exit') === 'exit') process.exit(code);
     if (code !== 0) process.exitCode = code;
   };
+  const repeatWindowMs = options.repeatWindowMs ?? 1000;
   let stopping = false;
+  let firstAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
+      if (Date.now() - firstAt < repeatWindowMs) {
+        logger.info('signal repeated while stopping, taken as the same request', { signal });
+        return;
+      }
       logger.warn('second signal, exiting now', { signal });
       process.exit(1);
     }
     stopping = true;
+    firstAt = Date.now();
     logger.info(`stopping ${name}`, { signal });
     if (options.deadlineMs !== undefined) {
       setTimeout(() => {

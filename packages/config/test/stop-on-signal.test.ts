@@ -8,7 +8,7 @@ const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixture
 type Line = { level: string; message: string; signal?: string; error?: string };
 
 /** Runs the fixture app with `env`, sends `signals` (each once the line `after` has appeared), returns its exit and log lines. */
-async function runApp(env: Record<string, string>, signals: { signal: NodeJS.Signals; after: string }[]): Promise<{ code: number | null; lines: Line[] }> {
+async function runApp(env: Record<string, string>, signals: { signal: NodeJS.Signals; after: string; delayMs?: number }[]): Promise<{ code: number | null; lines: Line[] }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Line[] = [];
   const pending = [...signals];
@@ -20,7 +20,11 @@ async function runApp(env: Record<string, string>, signals: { signal: NodeJS.Sig
     for (const text of complete) {
       const parsed = JSON.parse(text) as Line;
       lines.push(parsed);
-      if (pending[0] && parsed.message === pending[0].after) child.kill(pending.shift()!.signal);
+      while (pending[0] && parsed.message === pending[0].after) {
+        const { signal, delayMs } = pending.shift()!;
+        if (delayMs) setTimeout(() => child.kill(signal), delayMs);
+        else child.kill(signal);
+      }
     }
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
@@ -51,12 +55,21 @@ describe('stopOnSignal', () => {
   });
 
   it('exits 1 at once on a second signal while stop() is still running', async () => {
-    const { code, lines } = await runApp({ STOP_MS: '-1' }, [
+    const { code, lines } = await runApp({ STOP_MS: '-1', REPEAT_WINDOW_MS: '100' }, [
       { signal: 'SIGTERM', after: 'ready' },
-      { signal: 'SIGINT', after: 'stop called' },
+      { signal: 'SIGINT', after: 'stop called', delayMs: 300 },
     ]);
     expect(code).toBe(1);
     expect(lines.at(-1)).toMatchObject({ level: 'warn', message: 'second signal, exiting now', signal: 'SIGINT' });
+  });
+
+  it('takes a signal repeated within repeatWindowMs (one Ctrl-C seen twice) as the same request and stops gracefully', async () => {
+    const { code, lines } = await runApp({ STOP_MS: '300' }, [
+      { signal: 'SIGINT', after: 'ready' },
+      { signal: 'SIGINT', after: 'stop called' },
+    ]);
+    expect(code).toBe(0);
+    expect(messages(lines)).toEqual(['ready', 'stopping signal-app', 'stop called', 'signal repeated while stopping, taken as the same request', 'signal-app stopped']);
   });
 
   it('exits 1 when stop() outlasts deadlineMs', async () => {
