@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
 import { transitionManualInstallFlag } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { uniquePrefix } from '@fleet/testing';
+import { deleteKeysWithPrefix, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
 import { ACCESS_KEY_SECRET, USER_ID, capturingLogger, createEnqueuedRollout, makeReconciler, useReconcilerServices } from './support.ts';
 
@@ -172,6 +172,8 @@ describe('manual-install flags', () => {
     expect((await a.runOnce()).flagsRaised).toBe(0);
     await a.stop();
     await b.stop();
+    // The replicas' own prefixes are not under the file's, which the shared clean-up removes.
+    await Promise.all([deleteKeysWithPrefix(`${prefix}-a`), deleteKeysWithPrefix(`${prefix}-b`)]);
   });
 
   it('re-verifies a flag an operator resolved: running keeps it resolved (reverified), still failing reopens it', async () => {

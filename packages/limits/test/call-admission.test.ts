@@ -5,8 +5,9 @@ import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency 
 
 const redis = new Redis(testRedisUrl());
 const prefix = uniquePrefix('limits-admit');
+const used = new Set<string>();
 afterAll(async () => {
-  await deleteKeysWithPrefix(prefix);
+  await Promise.all([...used].map((p) => deleteKeysWithPrefix(p)));
   await redis.quit();
 });
 
@@ -14,6 +15,7 @@ const USER = '1234567898765432';
 
 function limitsAt(name: string, clock: { now: number }, options: { cap: number; rate: number; burst: number }) {
   const p = `${prefix}-${name}`;
+  used.add(p);
   const rate = createAccountRateLimiter(redis, { prefix: p, maxRatePerSecond: options.rate, burst: options.burst, now: () => clock.now });
   const global = createGlobalConcurrency(redis, { prefix: p, cap: options.cap, leaseMs: 60_000, now: () => clock.now });
   return { rate, global, admission: createCallAdmission({ rate, global }) };

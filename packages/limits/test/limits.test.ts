@@ -6,7 +6,7 @@ import { createAccountRateLimiter, createGlobalConcurrency, readLimitsInForce } 
 const redis = new Redis(testRedisUrl());
 const prefix = uniquePrefix('limits');
 afterAll(async () => {
-  await deleteKeysWithPrefix(prefix);
+  await Promise.all([prefix, `${prefix}-cap`, `${prefix}-fair`].map((p) => deleteKeysWithPrefix(p)));
   await redis.quit();
 });
 
