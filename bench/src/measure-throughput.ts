@@ -54,6 +54,8 @@ export type ThroughputRun = {
 export type ThroughputContext = { stack: BenchStack; redis: Redis; logger: Logger; cpu: CpuMeter; timeoutMs: number; log: (line: string) => void };
 
 const rate = (count: number, fromMs: number | null, toMs: number | null) => (fromMs !== null && toMs !== null && toMs > fromMs ? count / ((toMs - fromMs) / 1000) : null);
+/** Instances per second between 10% and 90% of `instances` finished. */
+const steadyRate = (instances: number, p10AtMs: number | null, p90AtMs: number | null) => rate(Math.ceil(instances * 0.9) - Math.ceil(instances * 0.1), p10AtMs, p90AtMs);
 
 function finish(run: Omit<ThroughputRun, 'throughput' | 'efficiency' | 'seconds'>, startMs: number, endMs: number): ThroughputRun {
   const seconds = (endMs - startMs) / 1000;
@@ -106,7 +108,7 @@ export async function runPlain(ctx: ThroughputContext, concurrency: number, late
         concurrency,
         latencyMs,
         instances,
-        steadyThroughput: rate(Math.ceil(instances * 0.9) - Math.ceil(instances * 0.1), result.p10AtMs, result.p90AtMs),
+        steadyThroughput: steadyRate(instances, result.p10AtMs, result.p90AtMs),
         firstFinishSeconds: null,
         limits: limitFacts(stats, concurrency),
         cpuMsPerInstance,
@@ -144,7 +146,7 @@ export async function runBare(ctx: ThroughputContext, concurrency: number, laten
         concurrency,
         latencyMs,
         instances,
-        steadyThroughput: rate(Math.ceil(instances * 0.9) - Math.ceil(instances * 0.1), result.p10AtMs, result.p90AtMs),
+        steadyThroughput: steadyRate(instances, result.p10AtMs, result.p90AtMs),
         firstFinishSeconds: (result.firstCompletedAtMs - startMs) / 1000,
         limits: limitFacts(stats, concurrency),
         cpuMsPerInstance,
@@ -188,7 +190,7 @@ export async function runOurs(ctx: ThroughputContext, concurrency: number, laten
       concurrency,
       latencyMs,
       instances,
-      steadyThroughput: rate(Math.ceil(instances * 0.9) - Math.ceil(instances * 0.1), facts.p10FinishedAtMs, facts.p90FinishedAtMs),
+      steadyThroughput: steadyRate(instances, facts.p10FinishedAtMs, facts.p90FinishedAtMs),
       firstFinishSeconds: facts.firstInstanceFinishedAtMs === null ? null : (facts.firstInstanceFinishedAtMs - created.requestStartedAtMs) / 1000,
       limits: limitFacts(stats, concurrency),
       recorded: { attempts: facts.attempts, attemptsAnswered: facts.attemptsAnswered, succeeded: facts.succeeded, allRecorded },

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -146,16 +145,7 @@ export function traceMemory(pid: number, intervalMs = 200): { stop(): Promise<Me
   };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
+export { freePort } from '@fleet/testing';
 
 /** Waits until `url` answers 2xx, or throws after `timeoutMs` with what `describe` says about the process. */
 export async function waitForHttp(url: string, timeoutMs: number, describe: () => string): Promise<void> {

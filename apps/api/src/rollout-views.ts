@@ -4,8 +4,8 @@ import type { RolloutProgress } from '@fleet/rollout-domain';
 
 /** JSON shapes of the public API. Dates as ISO strings, database ids never shown. */
 
-/** `progress` (done / total, rate over the last minute, ETA) is shown when given (GET /v1/rollouts/:id). */
-export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts, progress?: RolloutProgress, limitsInForce?: LimitsInForce | null) {
+/** What every answer about a rollout shows of it. */
+function rolloutBaseView(rollout: RolloutRecord) {
   return {
     id: rollout.id,
     userId: rollout.userId,
@@ -13,6 +13,17 @@ export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts, prog
     statusReason: rollout.statusReason,
     force: rollout.force,
     concurrency: rollout.concurrency,
+    createdAt: rollout.createdAt.toISOString(),
+    updatedAt: rollout.updatedAt.toISOString(),
+    finishedAt: rollout.finishedAt?.toISOString() ?? null,
+    enqueued: rollout.enqueuedAt !== null,
+  };
+}
+
+/** `progress` (done / total, rate over the last minute, ETA) is shown when given (GET /v1/rollouts/:id). */
+export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts, progress?: RolloutProgress, limitsInForce?: LimitsInForce | null) {
+  return {
+    ...rolloutBaseView(rollout),
     policy: rollout.policy,
     /** The wave now allowed to run, of how many. */
     wave: { current: rollout.currentWave, count: rollout.waveCount },
@@ -24,10 +35,6 @@ export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts, prog
       accountRateNowRps: limitsInForce?.accountRateNowRps ?? null,
     },
     counts,
-    createdAt: rollout.createdAt.toISOString(),
-    updatedAt: rollout.updatedAt.toISOString(),
-    finishedAt: rollout.finishedAt?.toISOString() ?? null,
-    enqueued: rollout.enqueuedAt !== null,
     ...(progress ? { progress } : {}),
   };
 }
@@ -86,19 +93,7 @@ export function decodeCursor(cursor: string): bigint | null {
 
 /** A rollout in a listing: without counts per state, which would cost a query per rollout. */
 export function rolloutSummaryView(rollout: RolloutRecord) {
-  return {
-    id: rollout.id,
-    userId: rollout.userId,
-    status: rollout.status,
-    statusReason: rollout.statusReason,
-    force: rollout.force,
-    concurrency: rollout.concurrency,
-    totalInstances: rollout.totalInstances,
-    createdAt: rollout.createdAt.toISOString(),
-    updatedAt: rollout.updatedAt.toISOString(),
-    finishedAt: rollout.finishedAt?.toISOString() ?? null,
-    enqueued: rollout.enqueuedAt !== null,
-  };
+  return { ...rolloutBaseView(rollout), totalInstances: rollout.totalInstances };
 }
 
 /** Cursor of the rollout listing: the last rollout's creation time (ms) and id. */

@@ -13,7 +13,7 @@ import type { Database } from '@fleet/db';
 import { createTestDatabase, csvRecords, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { AppProcess, PrivateRedis } from './support.ts';
-import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, USER_ID, freePort, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+import { ACCESS_KEY_SECRET, appEnv, USER_ID, freePort, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
 
 const SEED = 'report-seed';
 const RATES = { failureRate: 0.05, notFoundRate: 0.01, agentFailureRate: 0.04 };
@@ -34,24 +34,10 @@ beforeAll(async () => {
   simulator = await startSimulator({ seed: SEED, ...RATES, latencyMs: 20, installDurationMs: 1000 });
   const apiPort = await freePort();
   apiUrl = `http://127.0.0.1:${apiPort}`;
-  const env = {
-    DATABASE_URL: testDb.url,
-    REDIS_URL: privateRedis.url,
-    QUEUE_PREFIX: uniquePrefix('report'),
-    CMS_ENDPOINT: simulator.url,
-    CMS_ACCESS_KEY_ID: ACCESS_KEY_ID,
-    CMS_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
-    CMS_TIMEOUT_MS: '2000',
-    ROLLOUT_POLL_MS: '200',
-    ACCOUNT_RATE_LIMIT_RPS: '100000',
-    ACCOUNT_RATE_BURST: '1000',
-    PORT: String(apiPort),
-    HOST: '127.0.0.1',
-    FLEET_ADMIN_API_KEY: ADMIN_KEY,
-    RECONCILE_INTERVAL_MS: '300',
-    VERIFY_WINDOW_MS: '3000',
-    LOG_LEVEL: 'warn',
-  };
+  const env = appEnv(
+    { databaseUrl: testDb.url, redisUrl: privateRedis.url, prefix: uniquePrefix('report'), simulatorUrl: simulator.url, callTimeoutMs: 2000 },
+    { PORT: String(apiPort), HOST: '127.0.0.1', FLEET_ADMIN_API_KEY: ADMIN_KEY, RECONCILE_INTERVAL_MS: '300', VERIFY_WINDOW_MS: '3000' },
+  );
   processes.push(spawnApp('api', env), spawnApp('worker', env), spawnApp('worker', env), spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }));
   await until('the API', async () => (await fetch(`${apiUrl}/readyz`).catch(() => null))?.ok, 40_000);
 }, 60_000);

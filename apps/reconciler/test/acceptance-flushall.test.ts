@@ -15,7 +15,7 @@ import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
 import { createReconciler } from '../src/reconciler.ts';
 import type { AppProcess, PrivateRedis } from './support.ts';
-import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+import { appEnv, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
 
 const SEED = 'flushall-seed';
 const FAILURE_RATE = 0.05;
@@ -37,22 +37,10 @@ beforeAll(async () => {
   db = createDatabase({ url: testDb.url, poolMax: 5 });
   redis = createRedisConnection(privateRedis.url, 'control', logger);
   simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 40, installDurationMs: 100 });
-  const env = {
-    DATABASE_URL: testDb.url,
-    REDIS_URL: privateRedis.url,
-    QUEUE_PREFIX: prefix,
-    CMS_ENDPOINT: simulator.url,
-    CMS_ACCESS_KEY_ID: ACCESS_KEY_ID,
-    CMS_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
-    CMS_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
-    LOCK_DURATION_MS: '2000',
-    ROLLOUT_POLL_MS: '200',
-    WORKER_CONCURRENCY: String(CONCURRENCY),
-    ACCOUNT_RATE_LIMIT_RPS: '100000',
-    ACCOUNT_RATE_BURST: '1000',
-    DB_POOL_MAX: '20',
-    LOG_LEVEL: 'warn',
-  };
+  const env = appEnv(
+    { databaseUrl: testDb.url, redisUrl: privateRedis.url, prefix, simulatorUrl: simulator.url, callTimeoutMs: CALL_TIMEOUT_MS },
+    { LOCK_DURATION_MS: '2000', WORKER_CONCURRENCY: String(CONCURRENCY), DB_POOL_MAX: '20' },
+  );
   workers.push(spawnApp('worker', { ...env, WORKER_ID: 'flush-w1' }), spawnApp('worker', { ...env, WORKER_ID: 'flush-w2' }));
 }, 60_000);
 

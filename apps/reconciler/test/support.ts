@@ -180,3 +180,28 @@ export async function until<T>(what: string, check: () => Promise<T>, timeoutMs 
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * Environment of the app processes (worker, reconciler, api) an acceptance test spawns: its database, Redis and
+ * queue prefix, the simulator with this file's credentials, quick rollout polling and an account rate that never
+ * binds; `overrides` last.
+ */
+export function appEnv(
+  services: { databaseUrl: string; redisUrl: string; prefix: string; simulatorUrl: string; callTimeoutMs: number },
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    QUEUE_PREFIX: services.prefix,
+    CMS_ENDPOINT: services.simulatorUrl,
+    CMS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    CMS_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
+    CMS_TIMEOUT_MS: String(services.callTimeoutMs),
+    ROLLOUT_POLL_MS: '200',
+    ACCOUNT_RATE_LIMIT_RPS: '100000',
+    ACCOUNT_RATE_BURST: '1000',
+    LOG_LEVEL: 'warn',
+    ...overrides,
+  };
+}

@@ -2,26 +2,29 @@ import type { InstanceState, RolloutProgress } from '@fleet/rollout-domain';
 import { computeProgress } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import { Prisma } from './generated/prisma/client.ts';
+import type { InstanceRecord } from './instances.ts';
 import type { InstanceCounts } from './rollouts.ts';
 
 /** Reads behind the failure report, progress and the retry of failed instances. */
 
 /** One instance as the failure report shows it. */
-export type ReportInstanceRow = {
-  id: bigint;
-  instanceId: string;
-  state: InstanceState;
-  attemptCount: number;
-  lastOutcome: string | null;
-  lastHttpStatus: number | null;
-  lastErrorCode: string | null;
-  lastErrorMessage: string | null;
-  lastRequestId: string | null;
-  needsManualInstall: boolean;
-  manualInstallReason: string | null;
+export type ReportInstanceRow = Pick<
+  InstanceRecord,
+  | 'id'
+  | 'instanceId'
+  | 'state'
+  | 'attemptCount'
+  | 'lastOutcome'
+  | 'lastHttpStatus'
+  | 'lastErrorCode'
+  | 'lastErrorMessage'
+  | 'lastRequestId'
+  | 'needsManualInstall'
+  | 'manualInstallReason'
+  | 'finishedAt'
+> & {
   verification: string | null;
   agentStatus: string | null;
-  finishedAt: Date | null;
   flagId: bigint | null;
   flagStatus: string | null;
 };
