@@ -18,7 +18,7 @@ import { createRedisConnection } from '@fleet/queue';
 import { createTestDatabase, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { AppProcess, PrivateRedis } from './support.ts';
-import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+import { ACCESS_KEY_SECRET, appEnv, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
 
 const SEED = 'kill-seed';
 const FAILURE_RATE = 0.05;
@@ -43,31 +43,21 @@ beforeAll(async () => {
   db = createDatabase({ url: testDb.url, poolMax: 5 });
   redis = createRedisConnection(privateRedis.url, 'control', logger);
   simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 50, installDurationMs: 100 });
-  env = {
-    DATABASE_URL: testDb.url,
-    REDIS_URL: privateRedis.url,
-    QUEUE_PREFIX: prefix,
-    CMS_ENDPOINT: simulator.url,
-    CMS_ACCESS_KEY_ID: ACCESS_KEY_ID,
-    CMS_ACCESS_KEY_SECRET: ACCESS_KEY_SECRET,
-    CMS_TIMEOUT_MS: String(CALL_TIMEOUT_MS),
-    LOCK_DURATION_MS: '2000',
-    ROLLOUT_POLL_MS: '200',
-    WORKER_CONCURRENCY: String(CONCURRENCY),
-    ACCOUNT_RATE_LIMIT_RPS: '100000',
-    ACCOUNT_RATE_BURST: '1000',
-    DB_POOL_MAX: '20',
-    LOG_LEVEL: 'warn',
-    // The real reconciler process: worker call timeout + the workers' 5 s grace.
-    RECONCILE_INTERVAL_MS: '500',
-    RECONCILE_STALE_ATTEMPT_MS: String(CALL_TIMEOUT_MS + 5000),
-    RECONCILER_ID: 'kill-reconciler',
-  };
-  processes.push(
-    spawnApp('worker', { ...env, WORKER_ID: 'kill-w1' }),
-    spawnApp('worker', { ...env, WORKER_ID: 'kill-w2' }),
-    spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }),
+  env = appEnv(
+    { databaseUrl: testDb.url, redisUrl: privateRedis.url, prefix, simulatorUrl: simulator.url, callTimeoutMs: CALL_TIMEOUT_MS },
+    {
+      LOCK_DURATION_MS: '2000',
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      DB_POOL_MAX: '20',
+      // The real reconciler process: worker call timeout + the workers' 5 s grace.
+      RECONCILE_INTERVAL_MS: '500',
+      RECONCILE_STALE_ATTEMPT_MS: String(CALL_TIMEOUT_MS + 5000),
+      RECONCILER_ID: 'kill-reconciler',
+    },
   );
+  startWorker('kill-w1');
+  startWorker('kill-w2');
+  processes.push(spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }));
 }, 60_000);
 
 afterAll(async () => {
@@ -79,17 +69,35 @@ afterAll(async () => {
   await privateRedis?.stop();
 });
 
-/** SIGKILL a worker at a moment it has calls in flight (attempt rows started, not finished). */
-async function killDuringCalls(rolloutId: string, worker: AppProcess, workerId: string): Promise<number> {
-  const inFlight = await until(
-    `${workerId} making calls`,
-    async () => db.installAttempt.count({ where: { rolloutId, workerId, finishedAt: null } }),
+/** The worker processes alive now, by WORKER_ID. */
+const live = new Map<string, AppProcess>();
+
+/**
+ * SIGKILL, of the live workers, one that has calls in flight at that moment (attempt rows started, not finished),
+ * whichever it is: BullMQ hands jobs to whichever worker asks first, so which one is busy is not fixed.
+ */
+async function killDuringCalls(rolloutId: string): Promise<{ workerId: string; inFlight: number }> {
+  const busy = await until(
+    'a worker making calls',
+    async () => {
+      const rows = await db.installAttempt.groupBy({ by: ['workerId'], where: { rolloutId, finishedAt: null, workerId: { in: [...live.keys()] } }, _count: true });
+      const top = rows.sort((a, b) => b._count - a._count)[0];
+      return top && top._count > 0 ? { workerId: top.workerId!, inFlight: top._count } : null;
+    },
     30_000,
     5,
   );
+  const worker = live.get(busy.workerId)!;
+  live.delete(busy.workerId);
   process.kill(worker.pid, 'SIGKILL');
   await worker.kill();
-  return inFlight;
+  return busy;
+}
+
+function startWorker(workerId: string): void {
+  const worker = spawnApp('worker', { ...env, WORKER_ID: workerId });
+  live.set(workerId, worker);
+  processes.push(worker);
 }
 
 describe('kill -9 of worker processes during calls', () => {
@@ -100,11 +108,11 @@ describe('kill -9 of worker processes during calls', () => {
     const finished = () => db.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
 
     await until('15% done', async () => (await finished()) >= INSTANCES * 0.15, 40_000, 20);
-    const firstKill = await killDuringCalls(rolloutId, processes[0]!, 'kill-w1');
-    processes.push(spawnApp('worker', { ...env, WORKER_ID: 'kill-w3' }));
+    const firstKill = await killDuringCalls(rolloutId);
+    startWorker('kill-w3');
 
     await until('45% done', async () => (await finished()) >= INSTANCES * 0.45, 40_000, 20);
-    const secondKill = await killDuringCalls(rolloutId, processes[1]!, 'kill-w2');
+    const secondKill = await killDuringCalls(rolloutId);
     expect(await finished()).toBeLessThan(INSTANCES);
 
     await until('the rollout completed', async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed', 50_000, 200);
@@ -144,11 +152,11 @@ describe('kill -9 of worker processes during calls', () => {
       expect(stats.installsByInstance[instance.instanceId] ?? 0).toBeLessThanOrEqual(1);
     }
     // The kills did interrupt calls, and the takeovers went through the replay.
-    expect(firstKill + secondKill).toBeGreaterThan(0);
+    expect(firstKill.inFlight + secondKill.inFlight).toBeGreaterThan(0);
     expect(answerLost + replayed).toBeGreaterThan(0);
     expect(stats.maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
     process.stdout.write(
-      `kill -9 acceptance: in flight at the kills ${firstKill} + ${secondKill}; attempts replayed and answered ${replayed}; ` +
+      `kill -9 acceptance: killed ${firstKill.workerId} with ${firstKill.inFlight} calls in flight, then ${secondKill.workerId} with ${secondKill.inFlight}; attempts replayed and answered ${replayed}; ` +
         `attempts whose call had arrived but whose answer died with the worker ${answerLost}; simulator calls = attempt rows for all ${INSTANCES} instances\n`,
     );
     for (const p of processes) expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
