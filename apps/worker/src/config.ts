@@ -7,7 +7,7 @@ export const workerConfigSchema = z.object({
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('fleet'),
   // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD.
   ...cmsClientEnv,
-  /** Most install jobs this process runs at once, over all rollouts. */
+  /** Most install jobs of one rollout this process runs at once (the rollout's own concurrency applies across processes). */
   WORKER_CONCURRENCY: env.positiveInt(200),
   /** Most NodeInstall calls in flight across all rollouts and all worker processes. Give every worker the same value. */
   GLOBAL_CONCURRENCY: env.positiveInt(500),

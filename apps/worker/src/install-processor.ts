@@ -9,7 +9,6 @@ import { completeRolloutIfDone, createAttemptWriter, isDatabaseUnavailableError,
 import type { AccountRateLimiter, CallAdmission, GlobalConcurrency } from '@fleet/limits';
 import { createCallAdmission } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
-import { withLogContext } from '@fleet/logger';
 import type { InstallJobData } from '@fleet/queue';
 import type { RolloutControlDeps } from '@fleet/rollout-control';
 import { abortIfThresholdCrossed, advanceWaves, pauseRollout } from '@fleet/rollout-control';
@@ -69,18 +68,26 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
   const attempts = deps.attempts ?? createAttemptWriter(deps.db);
   const admission = deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency });
 
-  // Postgres may be restarting while we hold an answer: keep trying to record it rather than lose a real call.
-  const persist = <T>(what: string, fn: () => Promise<T>) =>
-    pRetry(fn, {
+  // Postgres may be restarting while we hold an answer: keep trying to record it rather than lose a real call. The
+  // first try is a plain call (p-retry's bookkeeping on every write of every job is measurable CPU at thousands a second).
+  async function persist<T>(what: string, log: Logger, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isDatabaseUnavailableError(error)) throw error;
+      log.warn(`postgres unavailable while ${what}, retrying`, { attemptNumber: 1, error: (error as Error).message });
+    }
+    return pRetry(fn, {
       retries: 10,
       minTimeout: 200,
       maxTimeout: 5_000,
       randomize: true,
       shouldRetry: ({ error }) => isDatabaseUnavailableError(error),
       onFailedAttempt: ({ error, attemptNumber }) => {
-        if (isDatabaseUnavailableError(error)) deps.logger.warn(`postgres unavailable while ${what}, retrying`, { attemptNumber, error: error.message });
+        if (isDatabaseUnavailableError(error)) log.warn(`postgres unavailable while ${what}, retrying`, { attemptNumber: attemptNumber + 1, error: error.message });
       },
     });
+  }
 
   async function delay(job: Job<InstallJobData>, token: string | undefined, ms: number): Promise<never> {
     await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
@@ -97,7 +104,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
    */
   const completionChecks = trailingChecks(
     async (rolloutId: string) => {
-      if (await persist('completing the rollout', () => completeRolloutIfDone(deps.db, rolloutId))) {
+      if (await persist('completing the rollout', deps.logger.child({ rolloutId }), () => completeRolloutIfDone(deps.db, rolloutId))) {
         deps.rollouts.invalidate(rolloutId);
         deps.logger.info('rollout completed', { rolloutId });
       }
@@ -107,17 +114,17 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
   );
 
   /** After an instance reached a final state: abort check, next wave, completion. */
-  async function afterFinal(rollout: RolloutSettings): Promise<void> {
+  async function afterFinal(rollout: RolloutSettings, log: Logger): Promise<void> {
     const last = lastAbortCheck.get(rollout.id) ?? 0;
     if (rollout.policy.abort && Date.now() - last >= ABORT_CHECK_INTERVAL_MS) {
       lastAbortCheck.set(rollout.id, Date.now());
-      if (await persist('checking the abort threshold', () => abortIfThresholdCrossed(deps.control, { id: rollout.id, policy: rollout.policy }))) {
+      if (await persist('checking the abort threshold', log, () => abortIfThresholdCrossed(deps.control, { id: rollout.id, policy: rollout.policy }))) {
         deps.rollouts.invalidate(rollout.id);
         return;
       }
     }
     if (rollout.waveCount > 1) {
-      await persist('advancing waves', () => advanceWaves(deps.control, { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency }, { approved: false }));
+      await persist('advancing waves', log, () => advanceWaves(deps.control, { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency }, { approved: false }));
     } else {
       completionChecks.request(rollout.id);
     }
@@ -146,151 +153,152 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
   return async function processInstallJob(job: Job<InstallJobData>, token?: string): Promise<InstallJobOutcome> {
     const { rolloutId, instanceId } = job.data;
     const rolloutInstanceId = BigInt(job.data.rolloutInstanceId);
-    return withLogContext({ rolloutId, instanceId, jobId: job.id ?? instanceId }, async () => {
-      const rollout = await deps.rollouts.get(rolloutId);
-      if (!rollout || rollout.status === 'completed' || rollout.status === 'cancelled') return 'skipped_rollout_closed';
-      if (rollout.status === 'paused') return delay(job, token, 1000);
+    // A child logger rather than an AsyncLocalStorage context: the latter makes every promise of the process pay for
+    // async hooks, and a job makes dozens.
+    const log = deps.logger.child({ rolloutId, instanceId, jobId: job.id ?? instanceId });
+    const rollout = await deps.rollouts.get(rolloutId);
+    if (!rollout || rollout.status === 'completed' || rollout.status === 'cancelled') return 'skipped_rollout_closed';
+    if (rollout.status === 'paused') return delay(job, token, 1000);
 
-      // Limits come before the claim: a claim writes the attempt row, which must mean the call is really made.
-      const admitted = await admission.admit(rollout.userId, rolloutId);
-      if (admitted.kind === 'rate') return delay(job, token, admitted.waitMs + random() * 20);
-      if (admitted.kind === 'slot') return delay(job, token, 20 + random() * 80);
-      const { slot } = admitted;
+    // Limits come before the claim: a claim writes the attempt row, which must mean the call is really made.
+    const admitted = await admission.admit(rollout.userId, rolloutId);
+    if (admitted.kind === 'rate') return delay(job, token, admitted.waitMs + random() * 20);
+    if (admitted.kind === 'slot') return delay(job, token, 20 + random() * 80);
+    const { slot } = admitted;
 
-      let claim: Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
-      let result: CallResult;
-      try {
-        const claimed = await persist('claiming an attempt', () =>
-          attempts.claim({
-            rolloutInstanceId,
-            rolloutId,
-            workerId: deps.workerId,
-            // Every request is signed with a nonce and timestamp stored on its attempt row first, so that whoever
-            // takes over after this worker dies can send exactly this request again (see ClaimResult 'replay').
-            signatureNonce: randomUUID(),
-            staleAfterMs: deps.callTimeoutMs + STALE_GRACE_MS,
-            instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
-            now: now(),
-          }),
-        );
-        if (claimed.kind !== 'claimed' && claimed.kind !== 'replay') {
-          await deps.globalConcurrency.release(slot);
-          switch (claimed.kind) {
-            case 'final':
-            case 'missing':
-              return 'skipped_final';
-            case 'paused':
-              deps.rollouts.invalidate(rolloutId);
-              return delay(job, token, 1000);
-            case 'busy':
-              // Another delivery of this job may still be calling; look again once its call must have ended.
-              return delay(job, token, claimed.retryAt.getTime() - Date.now() + random() * 1000);
-            case 'closed':
-              deps.logger.info('instance closed without a call', { to: claimed.to, reason: claimed.reason });
-              await afterFinal(rollout);
-              return claimed.to === 'cancelled' ? 'cancelled' : 'failed';
-          }
-        }
-        claim = claimed;
-        if (claim.kind === 'replay') {
-          deps.logger.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', { attemptNo: claim.attemptNo });
-        } else if (claim.abandonedAttemptNo !== null) {
-          deps.logger.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
-        }
-        result = await deps.cms.nodeInstall({
-          userId: rollout.userId,
-          instanceId,
-          force: rollout.force,
-          ...(claim.signing ? { exactSigning: claim.signing } : {}),
-        });
-      } catch (error) {
-        // The claim or the call threw (Postgres gone for good, a programmer error): free the slot before failing.
-        await deps.globalConcurrency.release(slot);
-        throw error;
-      }
-
-      let inferred = false;
-      if (claim.kind === 'replay' && result.errorCode === 'SignatureNonceUsed') {
-        // The first copy of this request reached CloudMonitor; its answer died with its worker.
-        const fromStatus = rollout.force ? await agentAlreadyUp(instanceId, result) : null;
-        if (fromStatus) {
-          // With Force=true a new attempt would reinstall an agent that the lost call installed: the agent is up, so
-          // the lost call is recorded as the success it evidently was (the reconciler still verifies it).
-          result = fromStatus;
-          inferred = true;
-        } else {
-          // Close the attempt as such and come back at once for attempt N+1 (a new claim, under the limits again).
-          await deps.globalConcurrency.release(slot);
-          const attemptId = claim.attemptId;
-          const replayRequestId = result.requestId;
-          const at = result.finishedAt;
-          await persist('closing an attempt whose answer was lost', () => markAttemptAnswerLost(deps.db, { attemptId, at, replayRequestId }));
-          deps.logger.warn("the dead worker's call had reached CloudMonitor; its answer is lost, a new attempt follows", { attemptNo: claim.attemptNo, replayRequestId });
-          return delay(job, token, 1 + random() * 20);
-        }
-      }
-
-      const outcome = attemptOutcomeClass(result.outcome);
-      const kind = result.outcome.kind;
-      // The slot and the account's rate only concern the call, which is over: they are settled while the answer is
-      // recorded rather than before (one wait instead of three). The job still ends only once all three are done.
-      const released = deps.globalConcurrency.release(slot);
-      const adapted = kind === 'throttled' ? deps.accountRate.onThrottled(rollout.userId) : outcome === 'success' ? deps.accountRate.onSuccess(rollout.userId) : null;
-      const fleetWide = kind === 'fleet_wide';
-      const verdict: AttemptVerdict = fleetWide ? 'deferred' : outcome;
-      const policy = rollout.retry;
-      const nextAttemptAt =
-        verdict === 'retryable' ? new Date(now().getTime() + retryDelayMs(policy, claim.attemptNo, kind === 'throttled' ? 'throttled' : 'transient', random)) : null;
-      const retriesExhausted = outcome === 'retryable' && claim.attemptNo >= policy.maxAttempts;
-
-      const recorded = persist('recording an attempt', () =>
-        attempts.finish({
+    let claim: Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
+    let result: CallResult;
+    try {
+      const claimed = await persist('claiming an attempt', log, () =>
+        attempts.claim({
           rolloutInstanceId,
-          attemptId: claim.attemptId,
-          attemptNo: claim.attemptNo,
-          maxAttempts: policy.maxAttempts,
-          answer: inferred ? { ...toAnswer(result, outcome), outcomeKind: 'success_inferred' } : toAnswer(result, fleetWide ? 'retryable' : outcome),
-          verdict,
+          rolloutId,
+          workerId: deps.workerId,
+          // Every request is signed with a nonce and timestamp stored on its attempt row first, so that whoever
+          // takes over after this worker dies can send exactly this request again (see ClaimResult 'replay').
+          signatureNonce: randomUUID(),
+          staleAfterMs: deps.callTimeoutMs + STALE_GRACE_MS,
           instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
-          nextAttemptAt,
-          manualInstallReason:
-            outcome === 'success'
-              ? null
-              : manualInstallReasonFor({ outcomeKind: kind, errorCode: result.errorCode, errorMessage: result.errorMessage, httpStatus: result.httpStatus, retriesExhausted }),
+          now: now(),
         }),
       );
-      const [finish]: [FinishResult, ...unknown[]] = await Promise.all([recorded, released, adapted]);
-      const level = outcome === 'success' ? 'debug' : 'info';
-      // winston formats (context, redaction, JSON) every line before its transports drop those below the level, so a
-      // per-job debug line is only written when it will be kept.
-      if (deps.logger.isLevelEnabled(level)) {
-        deps.logger.log(level, 'NodeInstall attempt recorded', {
-          attemptNo: claim.attemptNo,
-          outcome: result.outcome,
-          httpStatus: result.httpStatus,
-          requestId: result.requestId,
-          durationMs: result.durationMs,
-          result: finish.kind === 'transitioned' ? finish.to : finish.kind,
-        });
+      if (claimed.kind !== 'claimed' && claimed.kind !== 'replay') {
+        await deps.globalConcurrency.release(slot);
+        switch (claimed.kind) {
+          case 'final':
+          case 'missing':
+            return 'skipped_final';
+          case 'paused':
+            deps.rollouts.invalidate(rolloutId);
+            return delay(job, token, 1000);
+          case 'busy':
+            // Another delivery of this job may still be calling; look again once its call must have ended.
+            return delay(job, token, claimed.retryAt.getTime() - Date.now() + random() * 1000);
+          case 'closed':
+            log.info('instance closed without a call', { to: claimed.to, reason: claimed.reason });
+            await afterFinal(rollout, log);
+            return claimed.to === 'cancelled' ? 'cancelled' : 'failed';
+        }
       }
+      claim = claimed;
+      if (claim.kind === 'replay') {
+        log.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', { attemptNo: claim.attemptNo });
+      } else if (claim.abandonedAttemptNo !== null) {
+        log.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
+      }
+      result = await deps.cms.nodeInstall({
+        userId: rollout.userId,
+        instanceId,
+        force: rollout.force,
+        ...(claim.signing ? { exactSigning: claim.signing } : {}),
+      });
+    } catch (error) {
+      // The claim or the call threw (Postgres gone for good, a programmer error): free the slot before failing.
+      await deps.globalConcurrency.release(slot);
+      throw error;
+    }
 
-      if (fleetWide) {
-        // Bad credentials, a signature mismatch or Forbidden fail every instance alike: stop the rollout at once
-        // with the reason instead of burning through the fleet. The instance waits (pending) for the resume.
-        await persist('pausing the rollout', () =>
-          pauseRollout(deps.control, rolloutId, `fleet-wide error ${result.errorCode ?? ''}: ${result.errorMessage ?? ''}`.slice(0, 500)),
-        );
-        deps.rollouts.invalidate(rolloutId);
+    let inferred = false;
+    if (claim.kind === 'replay' && result.errorCode === 'SignatureNonceUsed') {
+      // The first copy of this request reached CloudMonitor; its answer died with its worker.
+      const fromStatus = rollout.force ? await agentAlreadyUp(instanceId, result) : null;
+      if (fromStatus) {
+        // With Force=true a new attempt would reinstall an agent that the lost call installed: the agent is up, so
+        // the lost call is recorded as the success it evidently was (the reconciler still verifies it).
+        result = fromStatus;
+        inferred = true;
+      } else {
+        // Close the attempt as such and come back at once for attempt N+1 (a new claim, under the limits again).
+        await deps.globalConcurrency.release(slot);
+        const attemptId = claim.attemptId;
+        const replayRequestId = result.requestId;
+        const at = result.finishedAt;
+        await persist('closing an attempt whose answer was lost', log, () => markAttemptAnswerLost(deps.db, { attemptId, at, replayRequestId }));
+        log.warn("the dead worker's call had reached CloudMonitor; its answer is lost, a new attempt follows", { attemptNo: claim.attemptNo, replayRequestId });
+        return delay(job, token, 1 + random() * 20);
       }
-      if (finish.kind === 'duplicate') return 'duplicate';
-      if (finish.kind === 'recorded_only') return 'skipped_final';
-      if (finish.to === 'pending') {
-        deps.logger.debug('retry scheduled', { nextAttemptAt });
-        return delay(job, token, nextAttemptAt ? nextAttemptAt.getTime() - Date.now() : 1000);
-      }
-      await afterFinal(rollout);
-      return finish.to === 'succeeded' ? 'succeeded' : finish.to === 'cancelled' ? 'cancelled' : 'failed';
-    });
+    }
+
+    const outcome = attemptOutcomeClass(result.outcome);
+    const kind = result.outcome.kind;
+    // The slot and the account's rate only concern the call, which is over: they are settled while the answer is
+    // recorded rather than before (one wait instead of three). The job still ends only once all three are done.
+    const released = deps.globalConcurrency.release(slot);
+    const adapted = kind === 'throttled' ? deps.accountRate.onThrottled(rollout.userId) : outcome === 'success' ? deps.accountRate.onSuccess(rollout.userId) : null;
+    const fleetWide = kind === 'fleet_wide';
+    const verdict: AttemptVerdict = fleetWide ? 'deferred' : outcome;
+    const policy = rollout.retry;
+    const nextAttemptAt =
+      verdict === 'retryable' ? new Date(now().getTime() + retryDelayMs(policy, claim.attemptNo, kind === 'throttled' ? 'throttled' : 'transient', random)) : null;
+    const retriesExhausted = outcome === 'retryable' && claim.attemptNo >= policy.maxAttempts;
+
+    const recorded = persist('recording an attempt', log, () =>
+      attempts.finish({
+        rolloutInstanceId,
+        attemptId: claim.attemptId,
+        attemptNo: claim.attemptNo,
+        maxAttempts: policy.maxAttempts,
+        answer: inferred ? { ...toAnswer(result, outcome), outcomeKind: 'success_inferred' } : toAnswer(result, fleetWide ? 'retryable' : outcome),
+        verdict,
+        instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
+        nextAttemptAt,
+        manualInstallReason:
+          outcome === 'success'
+            ? null
+            : manualInstallReasonFor({ outcomeKind: kind, errorCode: result.errorCode, errorMessage: result.errorMessage, httpStatus: result.httpStatus, retriesExhausted }),
+      }),
+    );
+    const [finish]: [FinishResult, ...unknown[]] = await Promise.all([recorded, released, adapted]);
+    const level = outcome === 'success' ? 'debug' : 'info';
+    // winston formats (context, redaction, JSON) every line before its transports drop those below the level, so a
+    // per-job debug line is only written when it will be kept.
+    if (log.isLevelEnabled(level)) {
+      log.log(level, 'NodeInstall attempt recorded', {
+        attemptNo: claim.attemptNo,
+        outcome: result.outcome,
+        httpStatus: result.httpStatus,
+        requestId: result.requestId,
+        durationMs: result.durationMs,
+        result: finish.kind === 'transitioned' ? finish.to : finish.kind,
+      });
+    }
+
+    if (fleetWide) {
+      // Bad credentials, a signature mismatch or Forbidden fail every instance alike: stop the rollout at once
+      // with the reason instead of burning through the fleet. The instance waits (pending) for the resume.
+      await persist('pausing the rollout', log, () =>
+        pauseRollout(deps.control, rolloutId, `fleet-wide error ${result.errorCode ?? ''}: ${result.errorMessage ?? ''}`.slice(0, 500)),
+      );
+      deps.rollouts.invalidate(rolloutId);
+    }
+    if (finish.kind === 'duplicate') return 'duplicate';
+    if (finish.kind === 'recorded_only') return 'skipped_final';
+    if (finish.to === 'pending') {
+      log.debug('retry scheduled', { nextAttemptAt });
+      return delay(job, token, nextAttemptAt ? nextAttemptAt.getTime() - Date.now() : 1000);
+    }
+    await afterFinal(rollout, log);
+    return finish.to === 'succeeded' ? 'succeeded' : finish.to === 'cancelled' ? 'cancelled' : 'failed';
   };
 }
 

@@ -17,7 +17,9 @@ const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MA
 const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
 // The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
 const limitsConnection = createRedisConnection(config.REDIS_URL, 'limits', logger);
-const cms = createCmsClient(cmsClientOptions(config));
+// One keep-alive connection per call this process may have in flight (the global cap bounds them); with fewer, calls
+// past the pool's size would queue inside the client while holding a slot.
+const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY });
 const control = { db, redis: connection, prefix: config.QUEUE_PREFIX, logger };
 const globalConcurrency = createGlobalConcurrency(limitsConnection, { prefix: config.QUEUE_PREFIX, cap: config.GLOBAL_CONCURRENCY, leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000 });
 const accountRate = createAccountRateLimiter(limitsConnection, { prefix: config.QUEUE_PREFIX, maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST });
