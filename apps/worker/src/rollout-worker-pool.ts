@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Database } from '@fleet/db';
-import { listRolloutsByStatus } from '@fleet/db';
+import { listOpenRolloutsForWork } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { InstallJobData } from '@fleet/queue';
 import { installQueueName } from '@fleet/queue';
@@ -75,7 +75,7 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
   }
 
   async function discover(): Promise<void> {
-    const open = await listRolloutsByStatus(options.db, ['running', 'paused']);
+    const open = await listOpenRolloutsForWork(options.db);
     if (stopping) return;
     const openIds = new Set(open.map((r) => r.id));
     for (const rollout of open) {

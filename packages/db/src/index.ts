@@ -1,6 +1,6 @@
 export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError } from './client.ts';
 export type { Database, DatabaseOptions } from './client.ts';
-export { insertRollout, recordRollout, INSERT_CHUNK, findRollout, markRolloutEnqueued, countInstances, listRolloutsByStatus, completeRolloutIfDone } from './rollouts.ts';
+export { insertRollout, recordRollout, INSERT_CHUNK, findRollout, markRolloutEnqueued, countInstances, listRolloutsByStatus, listOpenRolloutsForWork, completeRolloutIfDone } from './rollouts.ts';
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';
 export { listInstances, findInstance, findInstanceWithAttempts, listOpenInstanceIds, iterateRolloutInstances } from './instances.ts';
 export type { InstanceRecord, AttemptRecord, InstancePage } from './instances.ts';
