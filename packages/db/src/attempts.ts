@@ -1,7 +1,7 @@
 import type { AttemptOutcomeClass, AttemptVerdict, InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { poolOf } from './client.ts';
+import { installPathPoolOf } from './client.ts';
 import type { GroupCommitOptions } from './group-commit.ts';
 import { createGroupCommit } from './group-commit.ts';
 
@@ -171,7 +171,7 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
 async function claimPendingMany(db: Database, inputs: (ClaimInput & { now: Date })[]): Promise<(ClaimResult | null)[]> {
   const plan = planClaims(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await poolOf(db).query<ClaimedRow>({ name: 'fleet_claim_pending_many', text: CLAIM_PENDING_MANY, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({ name: 'fleet_claim_pending_many', text: CLAIM_PENDING_MANY, values: plan.values });
   return plan.settle(rows);
 }
 
@@ -207,7 +207,8 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[]
 
 /**
  * The statements of the install path that run for every job go to pg directly, as named (prepared) statements: no
- * Prisma per-query cost in the worker (see poolOf) and no parse and plan per batch in Postgres. `ri.id = ANY(...)`
+ * Prisma per-query cost in the worker (see poolOf) and no parse and plan per batch in Postgres (on connections of
+ * their own, whose settings keep the cached plans on the primary keys: see installPathPoolOf). `ri.id = ANY(...)`
  * and the rollout's status as a sub-select keep the plan on the primary key whatever the statistics say: joined to
  * `rollout` instead, a freshly inserted rollout (statistics not gathered yet) made the planner walk every pending
  * instance of it for each batch.
@@ -332,7 +333,7 @@ async function settleFinish(db: Database, input: FinishInput, fast: FastFinish):
 async function finishInProgressMany(db: Database, inputs: FinishInput[]): Promise<FastFinish[]> {
   const plan = planFinishes(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await poolOf(db).query<FinishRow>({ name: 'fleet_finish_in_progress_many', text: FINISH_IN_PROGRESS_MANY, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<FinishRow>({ name: 'fleet_finish_in_progress_many', text: FINISH_IN_PROGRESS_MANY, values: plan.values });
   return plan.settle(rows);
 }
 
@@ -463,7 +464,7 @@ async function writeAttemptsMany(
     ]);
     return { claims: claimed, finishes: finished };
   }
-  const { rows } = await poolOf(db).query<{ kind: 'claim' | 'finish'; key: string; attempt_id: string; attempt_no: number; recorded: boolean; moved: boolean }>({
+  const { rows } = await installPathPoolOf(db).query<{ kind: 'claim' | 'finish'; key: string; attempt_id: string; attempt_no: number; recorded: boolean; moved: boolean }>({
     name: 'fleet_write_attempts_many',
     text: WRITE_ATTEMPTS_MANY,
     values: [...claimPlan.values, ...finishPlan.values],

@@ -1,0 +1,76 @@
+/**
+ * The install path's batch statements stay on the primary keys for the life of their connections. Postgres caches a
+ * generic plan per connection after five runs of a prepared statement; made while install_attempt was nearly empty
+ * (a fresh database), that plan read the whole table for every batch of answers. Here the statements are prepared
+ * on a fresh database, and the table then grows while they keep running: no batch may scan a table sequentially.
+ */
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase } from '@fleet/testing';
+import { createAttemptWriter, createDatabase, insertRollout } from '../src/index.ts';
+import type { Database } from '../src/index.ts';
+
+type TableStats = { relname: string; seq_scan: string; n_tup_upd: string };
+
+async function tableStats(db: Database): Promise<Map<string, { seqScans: number; updated: number }>> {
+  const rows = await db.$queryRaw<TableStats[]>`
+    SELECT relname::text AS relname, seq_scan::text AS seq_scan, n_tup_upd::text AS n_tup_upd FROM pg_stat_user_tables WHERE relname IN ('install_attempt', 'rollout_instance')`;
+  return new Map(rows.map((r) => [r.relname, { seqScans: Number(r.seq_scan), updated: Number(r.n_tup_upd) }]));
+}
+
+describe('install path plans', () => {
+  it('claims and answers batch after batch without a sequential scan, on a fresh database whose tables grow', async () => {
+    const testDb = await createTestDatabase();
+    const observer = createDatabase({ url: testDb.url, poolMax: 1 });
+    try {
+      const before = await tableStats(observer);
+      const worker = createDatabase({ url: testDb.url, poolMax: 2 });
+      const rounds = 30;
+      const perRound = 20;
+      try {
+        const { rollout, instances } = await insertRollout(worker, {
+          userId: '1234567898765432',
+          force: false,
+          concurrency: perRound,
+          maxAttempts: 3,
+          policy: {},
+          instanceIds: Array.from({ length: rounds * perRound }, (_, i) => `i-plan${i}`),
+        });
+        const writer = createAttemptWriter(worker);
+        for (let round = 0; round < rounds; round++) {
+          const batch = instances.slice(round * perRound, (round + 1) * perRound);
+          const claims = await Promise.all(
+            batch.map((instance) => writer.claim({ rolloutInstanceId: instance.id, rolloutId: rollout.id, workerId: 'w1', signatureNonce: `n-${instance.id}`, staleAfterMs: 60_000 })),
+          );
+          await Promise.all(
+            claims.map((claim, i) => {
+              if (claim.kind !== 'claimed') throw new Error(`expected a claim, got ${claim.kind}`);
+              return writer.finish({
+                rolloutInstanceId: batch[i]!.id,
+                attemptId: claim.attemptId,
+                attemptNo: claim.attemptNo,
+                maxAttempts: 3,
+                nextAttemptAt: null,
+                answer: { finishedAt: new Date(), durationMs: 5, httpStatus: 200, success: true, errorCode: '200', errorMessage: null, requestId: `R-${i}`, outcome: 'success', outcomeKind: 'success' },
+              });
+            }),
+          );
+        }
+      } finally {
+        // A backend reports its table statistics when it exits (or up to 10 s after going idle).
+        await worker.$disconnect();
+      }
+      const answered = rounds * perRound;
+      let after = await tableStats(observer);
+      for (let waited = 0; (after.get('install_attempt')?.updated ?? 0) - (before.get('install_attempt')?.updated ?? 0) < answered && waited < 15_000; waited += 250) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        after = await tableStats(observer);
+      }
+      expect((after.get('install_attempt')?.updated ?? 0) - (before.get('install_attempt')?.updated ?? 0)).toBe(answered);
+      expect((after.get('install_attempt')?.seqScans ?? 0) - (before.get('install_attempt')?.seqScans ?? 0)).toBe(0);
+      expect((after.get('rollout_instance')?.seqScans ?? 0) - (before.get('rollout_instance')?.seqScans ?? 0)).toBe(0);
+    } finally {
+      await observer.$disconnect();
+      await testDb.drop();
+    }
+  }, 60_000);
+});
