@@ -17,6 +17,8 @@ const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MA
 const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
 // The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
 const limitsConnection = createRedisConnection(config.REDIS_URL, 'limits', logger);
+// Subscribed to rollouts announced as they are enqueued (a connection in subscriber mode takes no other commands).
+const announcements = createRedisConnection(config.REDIS_URL, 'worker', logger);
 // One keep-alive connection per call this process may have in flight (the global cap bounds them); with fewer, calls
 // past the pool's size would queue inside the client while holding a slot.
 const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY });
@@ -42,6 +44,7 @@ const pool = createRolloutWorkerPool({
   }),
   logger,
   pollMs: config.ROLLOUT_POLL_MS,
+  announcements,
   maxConcurrencyPerRollout: config.WORKER_CONCURRENCY,
   lockDurationMs: config.LOCK_DURATION_MS,
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
@@ -55,6 +58,6 @@ stopOnSignal({
   logger,
   async stop() {
     await pool.stop();
-    await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit(), limitsConnection.quit()]);
+    await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit(), limitsConnection.quit(), announcements.quit()]);
   },
 });

@@ -5,7 +5,7 @@ import type { Database } from '@fleet/db';
 import { listOpenRolloutsForWork } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { InstallJobData } from '@fleet/queue';
-import { installQueueName } from '@fleet/queue';
+import { installQueueName, rolloutWorkChannel } from '@fleet/queue';
 
 /**
  * Per-rollout concurrency across many worker processes.
@@ -25,6 +25,12 @@ export type RolloutWorkerPoolOptions = {
   logger: Logger;
   /** How often open rollouts are looked up, in ms. */
   pollMs: number;
+  /**
+   * A connection of its own (it is put in subscriber mode) on which the pool listens for rollouts announced as
+   * they are enqueued (rolloutWorkChannel): each announcement makes it look at Postgres at once rather than at the
+   * next poll. Without one, only the poll finds new rollouts.
+   */
+  announcements?: Redis;
   /** Most jobs of one rollout this process runs at once (the rollout's own limit applies across processes). */
   maxConcurrencyPerRollout: number;
   /** BullMQ lock duration of an active job, in ms. */
@@ -90,17 +96,33 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
     await Promise.all([...workers].filter(([id]) => !openIds.has(id)).map(([id, worker]) => closeWorker(id, worker)));
   }
 
+  let refreshAgain = false;
   async function refresh(): Promise<void> {
     if (stopping) return;
-    refreshing ??= discover()
+    if (refreshing) {
+      // A look already under way may have read Postgres before what asked for this one was committed.
+      refreshAgain = true;
+      return refreshing;
+    }
+    refreshing = discover()
       .catch((error: unknown) => {
         options.logger.warn('looking up open rollouts failed; will retry', { error: (error as Error).message });
       })
       .finally(() => {
         refreshing = null;
+        if (refreshAgain) {
+          refreshAgain = false;
+          void refresh();
+        }
       });
     await refreshing;
   }
+
+  const channel = rolloutWorkChannel(options.prefix);
+  const onAnnouncement = (from: string, rolloutId: string) => {
+    if (from !== channel || workers.has(rolloutId)) return;
+    void refresh();
+  };
 
   function schedule(): void {
     timer = setTimeout(() => {
@@ -112,12 +134,20 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
 
   return {
     async start() {
+      if (options.announcements) {
+        options.announcements.on('message', onAnnouncement);
+        await options.announcements.subscribe(channel);
+      }
       await refresh();
       schedule();
     },
     stop() {
       stopping ??= (async () => {
         clearTimeout(timer);
+        if (options.announcements) {
+          options.announcements.off('message', onAnnouncement);
+          await options.announcements.unsubscribe(channel).catch(() => undefined);
+        }
         await refreshing;
         const all = [...workers.values()];
         workers.clear();

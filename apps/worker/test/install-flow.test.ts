@@ -39,6 +39,18 @@ describe('install jobs against the simulator', () => {
     expect(JSON.stringify(h.logLines)).not.toContain(ACCESS_KEY_SECRET);
   });
 
+  it('starts on a rollout as soon as it is enqueued, not at the next poll, when it listens for announcements', async () => {
+    h = await startHarness({ latencyMs: 5, seed: 'announce' });
+    // Polls an hour apart: only the announcement can make these pools look for the new rollout.
+    const listening = await h.startPool({ pollMs: 3_600_000 });
+    const deaf = await h.startPool({ pollMs: 3_600_000, announcements: false });
+    const rolloutId = await h.createRollout(instanceIds(50, 'i-an'), { concurrency: 5 });
+    await waitUntil(() => listening.activeRollouts().includes(rolloutId), 5_000);
+    await h.waitForRolloutStatus(rolloutId, 'completed', 20_000);
+    expect(deaf.activeRollouts()).toEqual([]);
+    expect(h.sim.stats().requests).toBe(50);
+  });
+
   it('holds the rollout limit with two worker pools on separate connections, every instance final exactly once', async () => {
     h = await startHarness({ latencyMs: 15, failureRate: 0.05, seed: 'flow-2' });
     const ids = instanceIds(600);

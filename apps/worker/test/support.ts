@@ -34,7 +34,7 @@ export type WorkerHarness = {
   logger: Logger;
   logLines: string[];
   createRollout(ids: string[], options?: { concurrency?: number | `${number}%`; retry?: Partial<RetryPolicy>; force?: boolean; userId?: string; policy?: Partial<RolloutPolicy> }): Promise<string>;
-  startPool(options?: { globalConcurrency?: number; accountRateLimitRps?: number; accountRateBurst?: number; maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number; accessKeyId?: string; accessKeySecret?: string; method?: 'GET' | 'POST' }): Promise<RolloutWorkerPool>;
+  startPool(options?: { pollMs?: number; announcements?: boolean; globalConcurrency?: number; accountRateLimitRps?: number; accountRateBurst?: number; maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number; accessKeyId?: string; accessKeySecret?: string; method?: 'GET' | 'POST' }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 };
@@ -93,6 +93,8 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
       // Each pool gets connections of its own, as a separate worker process would.
       const connection = createRedisConnection(testRedisUrl(), 'worker', logger);
       connections.push(connection);
+      const announcements = options.announcements === false ? undefined : createRedisConnection(testRedisUrl(), 'worker', logger);
+      if (announcements) connections.push(announcements);
       const pool = createRolloutWorkerPool({
         db,
         connection,
@@ -109,7 +111,8 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
           callTimeoutMs: options.callTimeoutMs ?? 2000,
         }),
         logger,
-        pollMs: 100,
+        pollMs: options.pollMs ?? 100,
+        ...(announcements ? { announcements } : {}),
         maxConcurrencyPerRollout: options.maxConcurrencyPerRollout ?? 100,
         lockDurationMs: options.lockDurationMs ?? 5000,
         shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,

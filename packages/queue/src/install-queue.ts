@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { Logger } from '@fleet/logger';
-import { installJobId, installQueueName } from './names.ts';
+import { installJobId, installQueueName, rolloutWorkChannel } from './names.ts';
 
 /**
  * What an install job carries. Only identifiers: the policy and state live in Postgres and are read when the job
@@ -72,12 +72,17 @@ async function* pagesOf(instances: readonly InstallJobInstance[] | AsyncIterable
  * ignores jobs whose instance is already final. Returns how many instances were handed over. On an error (Redis, or
  * a page that cannot be read) nothing more is sent, the chunks already sent are waited for, and the error is thrown;
  * what got through stays queued, and enqueueing again adds only the rest.
+ * Announces the rollout on rolloutWorkChannel first, so that workers open its queue while the jobs arrive (a worker
+ * that misses the message finds the rollout at its next look at Postgres).
  */
 export async function enqueueInstallJobs(
   queue: Queue<InstallJobData>,
   input: { rolloutId: string; concurrency: number; instances: readonly InstallJobInstance[] | AsyncIterable<readonly InstallJobInstance[]> },
 ): Promise<number> {
   await queue.setGlobalConcurrency(input.concurrency);
+  // The connection the queue was opened with (openInstallQueue); a queue made otherwise announces nothing.
+  const connection = queue.opts.connection;
+  if (connection instanceof Redis) await connection.publish(rolloutWorkChannel(queue.opts.prefix ?? DEFAULT_QUEUE_PREFIX), input.rolloutId);
   const inFlight: Promise<unknown>[] = [];
   let handed = 0;
   try {

@@ -12,3 +12,11 @@ export function installQueueName(rolloutId: string): string {
 export function installJobId(instanceId: string): string {
   return instanceId;
 }
+
+/**
+ * Pub/sub channel on which a rollout id is announced whenever work is handed to its queue (creation, retry, a wave
+ * start, a repair), so that worker processes start on it at once instead of at their next look at Postgres.
+ */
+export function rolloutWorkChannel(prefix: string): string {
+  return `${prefix}:events:rollout-work`;
+}
