@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { appNodeOptions } from '@fleet/config';
 
 /** The repository root (bench/src/ -> ../..). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -82,9 +83,9 @@ export function spawnScript(label: string, file: string, env: Record<string, str
   };
 }
 
-/** Starts one of the product's apps from its real main.ts. */
+/** Starts one of the product's apps from its real main.ts, with its node options (`nodeArgs` after them, to override). */
 export function spawnApp(app: 'api' | 'worker' | 'simulator', env: Record<string, string>, label: string = app, nodeArgs: string[] = []): ChildScript {
-  return spawnScript(label, path.join(repoRoot, 'apps', app, 'src', 'main.ts'), env, path.join(repoRoot, 'apps', app), nodeArgs);
+  return spawnScript(label, path.join(repoRoot, 'apps', app, 'src', 'main.ts'), env, path.join(repoRoot, 'apps', app), [...appNodeOptions(app), ...nodeArgs]);
 }
 
 export type ProcessMemory = { rssBytes: number; hwmBytes: number };

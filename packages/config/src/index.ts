@@ -3,6 +3,8 @@ import { ConfigError } from '@fleet/errors';
 
 export { z };
 export { stopOnSignal } from './stop-on-signal.ts';
+export { appNodeOptions } from './node-options.ts';
+export type { FleetApp } from './node-options.ts';
 export type { ShutdownLogger, StopOnSignalOptions } from './stop-on-signal.ts';
 
 /** Names of settings whose values never appear in a logged config. */
