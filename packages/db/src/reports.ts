@@ -123,8 +123,9 @@ export const PROGRESS_WINDOW_SECONDS = 60;
  * done / total, instances finished per second over the last minute, ETA.
  *
  * "Finished in the window (now - 60 s, now]" is summed from rollout_finish_second, the per-second counts the triggers
- * on rollout_instance keep (at most 61 rows), not counted over the (rollout_id, finished_at) index, which walks
- * every instance finished in the window (up to 100,000 at 2,000 finishes a second). Buckets are whole seconds, so
+ * on rollout_instance keep (at most 61 rows), not counted over the finished rows, which walked every instance
+ * finished in the window (up to 100,000 at 2,000 finishes a second; the (rollout_id, finished_at) index it used is
+ * gone since the migration install_path_indexes). Buckets are whole seconds, so
  * the window is rounded: it starts at `since` rounded to the nearest second (a second at the start counts whole when
  * more than half of it lies in the window; at exactly half it does not) and ends with the whole second `now` falls
  * in. The count is thus that of [round(since), now] plus any finishes later than `now` within now's second, which

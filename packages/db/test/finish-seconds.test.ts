@@ -40,7 +40,7 @@ async function finishInOneStatement(rows: { id: bigint; state: 'succeeded' | 'fa
     WHERE ri.id = t.id`;
 }
 
-/** The count rolloutProgress made before the buckets: exact, over the (rollout_id, finished_at) index. */
+/** The count rolloutProgress made before the buckets: exact, over the finished rows. */
 async function countFinishedExactly(rolloutId: string, now: Date): Promise<number> {
   const since = new Date(now.getTime() - PROGRESS_WINDOW_SECONDS * 1000);
   const rows = await db.$queryRaw<{ n: bigint }[]>`
