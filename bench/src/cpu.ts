@@ -26,12 +26,16 @@ type Snapshot = { byPid: Map<number, { label: string; seconds: number }>; redisS
 
 /**
  * Samples the CPU time of the processes that do a run's work: the ones named in `processes`, every Postgres
- * backend connected to the bench database, and the Redis server (whose counter also includes anyone else using it).
+ * backend connected to the bench database (`postgres:install-path`: the worker's claims and answers; `postgres`: the
+ * rest), and the Redis server (whose counter also includes anyone else using it).
  */
 export function createCpuMeter(stack: BenchStack, redis: Redis) {
-  async function postgresBackends(): Promise<number[]> {
-    const { rows } = await stack.db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-    return rows.map((r) => r.pid);
+  /** Backends of the bench database: those of the install path's connections (application_name `...:install-path`) apart. */
+  async function postgresBackends(): Promise<{ label: string; pid: number }[]> {
+    const { rows } = await stack.db.query<{ pid: number; install_path: boolean }>(
+      `SELECT pid, application_name LIKE '%:install-path' AS install_path FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    return rows.map((r) => ({ label: r.install_path ? 'postgres:install-path' : 'postgres', pid: r.pid }));
   }
   async function redisSeconds(): Promise<number> {
     const info = await redis.info('cpu');
@@ -39,7 +43,7 @@ export function createCpuMeter(stack: BenchStack, redis: Redis) {
     return field('used_cpu_user') + field('used_cpu_sys');
   }
   async function snapshot(processes: { label: string; pid: number }[]): Promise<Snapshot> {
-    const all = [...processes, ...(await postgresBackends()).map((pid) => ({ label: 'postgres', pid }))];
+    const all = [...processes, ...(await postgresBackends())];
     const byPid = new Map<number, { label: string; seconds: number }>();
     for (const p of all) {
       const seconds = await processCpuSeconds(p.pid);

@@ -130,7 +130,7 @@ export function renderReport(result: BenchResult): string {
   out.push('   CPU ms per instance (the machine has ' + `${m.cpus} cores; a figure near cores/rate means the machine was full)`);
   out.push(
     table(
-      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim', 'ours: worker', 'ours: postgres', 'ours: redis+sim+api', 'ours: all'],
+      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim', 'ours: worker', 'ours: postgres (install path)', 'ours: redis+sim+api', 'ours: all'],
       result.throughput.map((pair) => {
         const cpu = (v: Variant) => medianRun(pair, v)?.cpuMsPerInstance ?? {};
         const f = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(2));
@@ -143,7 +143,7 @@ export function renderReport(result: BenchResult): string {
           f(bare.caller),
           f(sum(bare, ['redis', 'simulator'])),
           f(ours.caller),
-          f(ours.postgres),
+          `${f(sum(ours, ['postgres', 'postgres:install-path']))} (${f(ours['postgres:install-path'])})`,
           f(sum(ours, ['redis', 'simulator', 'api'])),
           f(sum(ours, Object.keys(ours))),
         ];

@@ -13,7 +13,7 @@ const config = loadApiConfig(process.env);
 const logger = createLogger({ service: 'api', level: config.LOG_LEVEL, secrets: config.FLEET_ADMIN_API_KEY ? [config.FLEET_ADMIN_API_KEY] : [] });
 logger.info('starting api', { config: redactConfig(config) });
 
-const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
+const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-api', poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
 const redis = createRedisConnection(config.REDIS_URL, 'producer', logger);
 const app = createApp({
   db,

@@ -11,7 +11,7 @@ const config = loadReconcilerConfig(process.env);
 const logger = createLogger({ service: 'reconciler', level: config.LOG_LEVEL, secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''] });
 logger.info('starting reconciler', { config: redactConfig(config) });
 
-const db = createDatabase({ url: config.DATABASE_URL, poolMax: 5, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
+const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-reconciler', poolMax: 5, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
 const redis = createRedisConnection(config.REDIS_URL, 'control', logger);
 const cms = createCmsClient(cmsClientOptions(config));
 const reconciler = createReconciler({

@@ -13,7 +13,7 @@ const config = loadWorkerConfig(process.env);
 const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL, secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''] });
 logger.info('starting worker', { config: redactConfig(config) });
 
-const db = createDatabase({ url: config.DATABASE_URL, poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
+const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-worker', poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
 const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
 // The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
 const limitsConnection = createRedisConnection(config.REDIS_URL, 'limits', logger);

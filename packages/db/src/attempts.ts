@@ -208,10 +208,11 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[]
 /**
  * The statements of the install path that run for every job go to pg directly, as named (prepared) statements: no
  * Prisma per-query cost in the worker (see poolOf) and no parse and plan per batch in Postgres (on connections of
- * their own, whose settings keep the cached plans on the primary keys: see installPathPoolOf). `ri.id = ANY(...)`
- * and the rollout's status as a sub-select keep the plan on the primary key whatever the statistics say: joined to
- * `rollout` instead, a freshly inserted rollout (statistics not gathered yet) made the planner walk every pending
- * instance of it for each batch.
+ * their own, whose settings leave the planner one plan shape: see INSTALL_PATH_SESSION in client.ts). That shape is
+ * rows of a batch's input hashed, and the rows they name fetched by primary key (`ri.id = ANY(...)`), whatever the
+ * statistics say; the rollout's status is a sub-select on its primary key. The state guards compare `state::text`,
+ * which no index can serve: written `state = 'pending'`, a plan made while the table was small walked the
+ * (rollout_id, wave_no, state) index over every pending instance for each batch.
  *
  * The claim of a batch, parameters $at..$at+4, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`.
  */
@@ -225,7 +226,7 @@ const claimCtes = (at: number) => `
     SET state = 'in_progress', attempt_count = ri.attempt_count + 1, started_at = coalesce(ri.started_at, i.now),
         next_attempt_at = NULL, updated_at = i.now
     FROM claim_input i
-    WHERE ri.id = ANY($${at}::bigint[]) AND ri.id = i.id AND ri.state = 'pending'
+    WHERE ri.id = ANY($${at}::bigint[]) AND ri.id = i.id AND ri.state::text = 'pending'
       AND (SELECT r.status FROM rollout r WHERE r.id = ri.rollout_id) = 'running'
       AND (i.timeout_ms IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => i.timeout_ms / 1000.0) > i.now)
     RETURNING ri.id, ri.rollout_id, ri.attempt_count, i.worker_id, i.now, i.nonce),
@@ -234,7 +235,8 @@ const claimCtes = (at: number) => `
     SELECT id, rollout_id, attempt_count, now, worker_id, nonce, CASE WHEN nonce IS NULL THEN NULL ELSE now END FROM claimed
     RETURNING id, rollout_instance_id, attempt_no)`;
 
-const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
+/** Exported (with the two statements below) for the plan test only; the package's index does not export them. */
+export const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
   SELECT id::text, rollout_instance_id::text, attempt_no FROM claim_inserted`;
 
 /**
@@ -425,7 +427,7 @@ const finishCtes = (at: number) => {
       updated_at = now()
     FROM finish_input i
     WHERE ri.id = ANY(${p(1)}::bigint[]) AND ri.id = i.instance_id AND i.attempt_id IN (SELECT id FROM finish_recorded)
-      AND ri.state = 'in_progress' AND ri.attempt_count = i.attempt_no
+      AND ri.state::text = 'in_progress' AND ri.attempt_count = i.attempt_no
       AND (SELECT r.status FROM rollout r WHERE r.id = ri.rollout_id) = 'running'
       AND (i.timeout_ms IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => i.timeout_ms / 1000.0) > i.decided_at)
     RETURNING ri.id)`;
@@ -435,14 +437,14 @@ const finishRows = `
   SELECT i.attempt_id::text, i.attempt_id IN (SELECT id FROM finish_recorded) AS recorded, i.instance_id IN (SELECT id FROM finish_moved) AS moved
   FROM finish_input i`;
 
-const FINISH_IN_PROGRESS_MANY = `WITH ${finishCtes(1)} ${finishRows}`;
+export const FINISH_IN_PROGRESS_MANY = `WITH ${finishCtes(1)} ${finishRows}`;
 
 /**
  * Claims and answers of one group commit in one statement: the claims' CTEs and the answers' CTEs touch different
  * rows (a claim needs a `pending` instance, an answer one `in_progress` on its attempt, both judged on the same
  * snapshot), so one round trip and one commit carry both.
  */
-const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(1 + CLAIM_PARAMS)}
+export const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(1 + CLAIM_PARAMS)}
   SELECT 'claim' AS kind, rollout_instance_id::text AS key, id::text AS attempt_id, attempt_no, NULL::boolean AS recorded, NULL::boolean AS moved
   FROM claim_inserted
   UNION ALL

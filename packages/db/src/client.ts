@@ -15,6 +15,11 @@ export type DatabaseOptions = {
   onPoolError?: (error: Error) => void;
   /** Most connections for the install path's batch statements (installPathPoolOf), opened as they are needed. Default 4. */
   installPathPoolMax?: number;
+  /**
+   * Shown as `application_name` in pg_stat_activity (and in Postgres's logs with %a), so an operator can tell which
+   * app holds which connection: the install path's connections show it with `:install-path` appended.
+   */
+  applicationName?: string;
 };
 
 /** The pg pool under each Database (see poolOf), and the install path's own connections (see installPathPoolOf). */
@@ -22,16 +27,22 @@ const pools = new WeakMap<Database, pg.Pool>();
 const installPathPools = new WeakMap<Database, pg.Pool>();
 
 /**
- * Planner settings of the install path's connections. Its batch statements are prepared once per connection and,
- * after five runs, executed with a generic plan that Postgres keeps for the connection's life. Made while
- * install_attempt was still small (a fresh database, the first minutes of a deployment) that plan hashed a
- * sequential scan of the whole table for every batch of answers, so each batch cost more than the last (measured
- * with the install path's writes alone at 1,000 instances a second: Postgres CPU per instance 0.5 ms over a run of
- * 5,000, 0.7 ms over a run of 20,000; 28 million rows read for 10,000 answers). With sequential scans ruled out the plan is the primary-key lookups the
- * statements are written for, whatever the statistics said at the time, and `force_generic_plan` keeps Postgres
- * from planning the large statement again on every run (a custom plan each time cost about a third of its CPU).
+ * Planner settings of the install path's connections. Its batch statements are prepared once per connection and
+ * executed with a generic plan that Postgres keeps for the connection's life (`force_generic_plan`: planning the
+ * large statement on every run cost about a third of its CPU). A generic plan is made from the statistics of the
+ * moment, often a fresh database's, and it estimates every batch at ten rows whatever its size, so the settings leave
+ * it a single shape: no sequential scans and no nested loops (nor merge joins), hence each batch's input hashed and the
+ * rows it names fetched by primary key. Measured before each was ruled out, with the install path's writes alone:
+ * - a plan made while install_attempt was small hashed a sequential scan of the whole table for every batch of
+ *   answers, so each batch cost more than the last (Postgres CPU per instance 0.5 ms over a run of 5,000, 0.7 ms
+ *   over 20,000; 28 million rows read for 10,000 answers);
+ * - with sequential scans ruled out, the answers still joined their input in a nested loop, every attempt row
+ *   against every input row, building each input row as a composite value each time: a batch of 100 answers spent 9
+ *   of its 12 ms there. Ruling nested loops out as well took Postgres CPU per instance from 176 to 67 microseconds
+ *   (200 jobs in flight, 50 ms each, runs side by side).
+ * packages/db/test/install-path-plans.test.ts holds the shape.
  */
-const INSTALL_PATH_SESSION = '-c enable_seqscan=off -c plan_cache_mode=force_generic_plan';
+const INSTALL_PATH_SESSION = '-c enable_seqscan=off -c enable_nestloop=off -c enable_mergejoin=off -c plan_cache_mode=force_generic_plan';
 
 /** Builds the Prisma client on adapter-pg (no native engine). Only an app's main.ts or a test calls this. */
 export function createDatabase(options: DatabaseOptions): Database {
@@ -40,6 +51,7 @@ export function createDatabase(options: DatabaseOptions): Database {
     max: options.poolMax ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
+    ...(options.applicationName ? { application_name: options.applicationName } : {}),
   });
   // The adapter listens for idle-connection errors on the pool and ends it on $disconnect.
   const adapter = new PrismaPg(pool, { onPoolError: options.onPoolError ?? (() => undefined), disposeExternalPool: true });
@@ -51,6 +63,7 @@ export function createDatabase(options: DatabaseOptions): Database {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
     options: INSTALL_PATH_SESSION,
+    ...(options.applicationName ? { application_name: `${options.applicationName}:install-path` } : {}),
   });
   installPath.on('error', options.onPoolError ?? (() => undefined));
   installPathPools.set(db, installPath);

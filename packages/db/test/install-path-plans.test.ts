@@ -6,8 +6,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@fleet/testing';
+import { CLAIM_PENDING_MANY, FINISH_IN_PROGRESS_MANY, WRITE_ATTEMPTS_MANY } from '../src/attempts.ts';
+import { installPathPoolOf } from '../src/client.ts';
 import { createAttemptWriter, createDatabase, insertRollout } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
+
+type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] };
+
+function planNodes(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(planNodes)];
+}
+
+/** Parameters of a batch of claims, and of a batch of answers (see attempts.ts). */
+const CLAIM_PARAMS = 5;
+const FINISH_PARAMS = 17;
+const finishParams = (instanceId: string, attemptId: string) => [
+  [instanceId], [attemptId], [1], ['succeeded'], [new Date()], [5], [200], [true], ['200'], [null], ['R-1'], ['success'], ['success'], [null], [null], [null], [new Date()],
+];
 
 type TableStats = { relname: string; seq_scan: string; n_tup_upd: string };
 
@@ -73,4 +88,50 @@ describe('install path plans', () => {
       await testDb.drop();
     }
   }, 60_000);
+
+  it('plans every batch statement as hashed input and primary-key fetches, from the statistics of a nearly empty database', async () => {
+    // The generic plan is made once per connection from the statistics of that moment and kept; a nearly empty
+    // table is the statistics that once gave a walk of every pending instance (claims) and a nested loop of every
+    // attempt row against every input row (answers) for each batch.
+    const testDb = await createTestDatabase();
+    const db = createDatabase({ url: testDb.url, poolMax: 1 });
+    try {
+      await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 5, maxAttempts: 3, policy: {}, instanceIds: ['i-shape1', 'i-shape2'] });
+      await db.$executeRawUnsafe('ANALYZE rollout_instance');
+      await db.$executeRawUnsafe('ANALYZE install_attempt');
+      // With force_generic_plan (the install path's setting) the plan does not depend on the values: all null.
+      const statements = {
+        claims: { text: CLAIM_PENDING_MANY, params: CLAIM_PARAMS },
+        answers: { text: FINISH_IN_PROGRESS_MANY, params: FINISH_PARAMS },
+        both: { text: WRITE_ATTEMPTS_MANY, params: CLAIM_PARAMS + FINISH_PARAMS },
+      };
+      // A connection of the install path's own pool: the session settings under test are the product's.
+      const connection = await installPathPoolOf(db).connect();
+      try {
+        for (const [name, statement] of Object.entries(statements)) {
+          await connection.query(`PREPARE shape_${name} AS ${statement.text}`);
+          const nulls = Array.from({ length: statement.params }, () => 'NULL').join(', ');
+          const { rows } = await connection.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE shape_${name}(${nulls})`);
+          const nodes = planNodes(rows[0]!['QUERY PLAN'][0].Plan);
+          const joins = nodes.filter((n) => /Nested Loop|Merge Join/.test(n['Node Type'])).map((n) => n['Node Type']);
+          expect(joins, `${name}: joins`).toEqual([]);
+          const tableAccess = nodes
+            .filter((n) => n['Relation Name'] === 'rollout_instance' || n['Relation Name'] === 'install_attempt' || n['Relation Name'] === 'rollout')
+            .filter((n) => n['Node Type'] !== 'ModifyTable')
+            .map((n) => `${n['Node Type']} ${n['Relation Name']} ${n['Index Name'] ?? ''}`.trim());
+          expect(tableAccess.length, `${name}: table access`).toBeGreaterThan(0);
+          for (const access of tableAccess) expect(access, `${name}: every table read goes through its primary key`).toMatch(/^(Index Scan|Bitmap Heap Scan) (\w+)/);
+          const indexes = nodes.filter((n) => n['Index Name']).map((n) => n['Index Name']);
+          expect(indexes.length, `${name}: indexes used`).toBeGreaterThan(0);
+          for (const index of indexes) expect(index, `${name}: index`).toMatch(/^(rollout_instance|install_attempt|rollout)_pkey$/);
+        }
+      } finally {
+        connection.release();
+      }
+    } finally {
+      await db.$disconnect();
+      await testDb.drop();
+    }
+  }, 60_000);
 });
+
