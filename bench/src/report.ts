@@ -127,10 +127,13 @@ export function renderReport(result: BenchResult): string {
     '',
   );
 
-  out.push('   CPU ms per instance (the machine has ' + `${m.cpus} cores; a figure near cores/rate means the machine was full)`);
+  out.push(
+    '   CPU ms per instance (the machine has ' + `${m.cpus} cores; a figure near cores/rate means the machine was full). ` +
+      'bare/ours: the efficiency ratio to expect where both runs fill the machine, as each instance then costs its CPU time',
+  );
   out.push(
     table(
-      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim', 'ours: worker', 'ours: postgres (install path)', 'ours: redis+sim+api', 'ours: all'],
+      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim', 'bare: all', 'ours: worker', 'ours: postgres (install path)', 'ours: redis+sim+api', 'ours: all', 'bare/ours'],
       result.throughput.map((pair) => {
         const cpu = (v: Variant) => medianRun(pair, v)?.cpuMsPerInstance ?? {};
         const f = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(2));
@@ -142,10 +145,12 @@ export function renderReport(result: BenchResult): string {
           f(sum(plain, ['caller', 'simulator'])),
           f(bare.caller),
           f(sum(bare, ['redis', 'simulator'])),
+          f(sum(bare, Object.keys(bare))),
           f(ours.caller),
           `${f(sum(ours, ['postgres', 'postgres:install-path']))} (${f(ours['postgres:install-path'])})`,
           f(sum(ours, ['redis', 'simulator', 'api'])),
           f(sum(ours, Object.keys(ours))),
+          sum(ours, Object.keys(ours)) > 0 && sum(bare, Object.keys(bare)) > 0 ? n2(sum(bare, Object.keys(bare)) / sum(ours, Object.keys(ours))) : '-',
         ];
       }),
     ),
