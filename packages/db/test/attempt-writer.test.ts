@@ -16,6 +16,18 @@ async function newRollout(count: number) {
 function answer(outcome: AttemptAnswer['outcome'], extra: Partial<AttemptAnswer> = {}): AttemptAnswer {
   return { finishedAt: new Date(), durationMs: 5, httpStatus: 200, success: outcome === 'success', errorCode: outcome === 'success' ? '200' : '500', errorMessage: null, requestId: 'R-1', outcome, outcomeKind: outcome, ...extra };
 }
+/** rollout_finish_second of a rollout, and the same counted from its rows, as `second-ISO` -> n (zeros left out). */
+async function finishSeconds(rolloutId: string) {
+  const kept = await db.$queryRaw<{ second: Date; n: number }[]>`
+    SELECT second, n FROM rollout_finish_second WHERE rollout_id = ${rolloutId}::uuid AND n <> 0`;
+  const rows = await db.$queryRaw<{ second: Date; n: bigint }[]>`
+    SELECT date_trunc('second', finished_at) AS second, count(*) AS n FROM rollout_instance
+    WHERE rollout_id = ${rolloutId}::uuid AND finished_at IS NOT NULL GROUP BY 1`;
+  return {
+    kept: Object.fromEntries(kept.map((r) => [r.second.toISOString(), Number(r.n)])),
+    fromRows: Object.fromEntries(rows.map((r) => [r.second.toISOString(), Number(r.n)])),
+  };
+}
 /** Counts per state the slow way, to hold the trigger-kept counters against. */
 async function countRows(rolloutId: string) {
   const rows = await db.rolloutInstance.groupBy({ by: ['state'], where: { rolloutId }, _count: true });
@@ -158,6 +170,10 @@ describe('rollout state counters', () => {
         return writer.finish({ rolloutInstanceId: instances[n]!.id, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer(n < 6 ? 'success' : 'final'), nextAttemptAt: null });
       }),
     );
+    // The seconds of the finished instances move with the same statements.
+    const seconds = await finishSeconds(rollout.id);
+    expect(Object.values(seconds.fromRows).reduce((a, b) => a + b, 0)).toBe(8);
+    expect(seconds.kept).toEqual(seconds.fromRows);
     // A bulk write from elsewhere (a cancel, the reconciler, psql) moves the counters just the same.
     await db.$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending' AND id = ${instances[8]!.id}`;
     const counts = await countInstances(db, rollout.id);
@@ -174,5 +190,47 @@ describe('rollout state counters', () => {
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 10, failed: 0, cancelled: 4 });
     await db.rollout.delete({ where: { id: rollout.id } });
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 0 });
+  });
+
+  it('are moved exactly once by the batched claims and answers of every kind, and by claims again after a retry', async () => {
+    const { rollout, instances } = await newRollout(9);
+    const writer = createAttemptWriter(db);
+    const expectCountsMatchRows = async () => {
+      const { total, ...byState } = await countInstances(db, rollout.id);
+      expect(total).toBe(9);
+      expect(Object.fromEntries(Object.entries(byState).filter(([, n]) => n > 0))).toEqual(await countRows(rollout.id));
+      const seconds = await finishSeconds(rollout.id);
+      expect(seconds.kept).toEqual(seconds.fromRows);
+    };
+    const claimAll = (list: typeof instances) =>
+      Promise.all(list.map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', signatureNonce: `n-${i.id}-${Math.random()}`, staleAfterMs: 60_000 })));
+    const claims = await claimAll(instances);
+    expect(claims.every((c) => c.kind === 'claimed')).toBe(true);
+    await expectCountsMatchRows();
+    expect(await countInstances(db, rollout.id)).toMatchObject({ pending: 0, in_progress: 9 });
+
+    const outcomes = ['success', 'final', 'retryable'] as const;
+    const answered = await Promise.all(
+      claims.map((claim, n) => {
+        if (claim.kind !== 'claimed') throw new Error('expected claims');
+        const outcome = outcomes[n % 3]!;
+        return writer.finish({ rolloutInstanceId: instances[n]!.id, attemptId: claim.attemptId, attemptNo: claim.attemptNo, maxAttempts: 3, answer: answer(outcome), nextAttemptAt: outcome === 'retryable' ? new Date() : null });
+      }),
+    );
+    expect(answered.map((r) => (r.kind === 'transitioned' ? r.to : r.kind))).toEqual(instances.map((_, n) => ['succeeded', 'failed', 'pending'][n % 3]));
+    await expectCountsMatchRows();
+    expect(await countInstances(db, rollout.id)).toMatchObject({ pending: 3, in_progress: 0, succeeded: 3, failed: 3 });
+
+    // The retried instances are claimed again while their answers share statements with nothing else.
+    const retried = instances.filter((_, n) => n % 3 === 2);
+    const again = await claimAll(retried);
+    await Promise.all(
+      again.map((claim, n) => {
+        if (claim.kind !== 'claimed') throw new Error('expected claims');
+        return writer.finish({ rolloutInstanceId: retried[n]!.id, attemptId: claim.attemptId, attemptNo: claim.attemptNo, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
+      }),
+    );
+    await expectCountsMatchRows();
+    expect(await countInstances(db, rollout.id)).toMatchObject({ pending: 0, in_progress: 0, succeeded: 6, failed: 3 });
   });
 });
