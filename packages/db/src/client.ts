@@ -39,7 +39,7 @@ const installPathPools = new WeakMap<Database, pg.Pool>();
  * - with sequential scans ruled out, the answers still joined their input in a nested loop, every attempt row
  *   against every input row, building each input row as a composite value each time: a batch of 100 answers spent 9
  *   of its 12 ms there. Ruling nested loops out as well took Postgres CPU per instance from 176 to 67 microseconds
- *   (200 jobs in flight, 50 ms each, runs side by side).
+ *   (200 jobs in flight, 50 ms each, runs side by side; 67 to 104 in later runs of the new settings).
  * packages/db/test/install-path-plans.test.ts holds the shape.
  */
 const INSTALL_PATH_SESSION = '-c enable_seqscan=off -c enable_nestloop=off -c enable_mergejoin=off -c plan_cache_mode=force_generic_plan';

@@ -221,7 +221,7 @@ describe('rollout state counters', () => {
     await expectCountsMatchRows();
     expect(await countInstances(db, rollout.id)).toMatchObject({ pending: 3, in_progress: 0, succeeded: 3, failed: 3 });
 
-    // The retried instances are claimed again while their answers share statements with nothing else.
+    // The retried instances are claimed again (attempt 2) and answered.
     const retried = instances.filter((_, n) => n % 3 === 2);
     const again = await claimAll(retried);
     await Promise.all(
