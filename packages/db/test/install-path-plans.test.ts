@@ -135,3 +135,18 @@ describe('install path plans', () => {
   }, 60_000);
 });
 
+describe('database connections', () => {
+  it("name their app in pg_stat_activity, the install path's apart", async () => {
+    const testDb = await createTestDatabase();
+    const db = createDatabase({ url: testDb.url, poolMax: 1, applicationName: 'fleet-test' });
+    try {
+      const viaPrisma = await db.$queryRaw<{ name: string }[]>`SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()`;
+      expect(viaPrisma[0]?.name).toBe('fleet-test');
+      const { rows } = await installPathPoolOf(db).query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
+      expect(rows[0]?.name).toBe('fleet-test:install-path');
+    } finally {
+      await db.$disconnect();
+      await testDb.drop();
+    }
+  });
+});
