@@ -46,7 +46,8 @@ export type ThroughputRun = {
   apiRss?: { beforeBytes: number; peakBytes: number };
   /**
    * CPU milliseconds per instance, by process: the one doing the calls (plain loop, bare worker, our workers), the
-   * API, the simulator, the Postgres backends of the bench database and the Redis server (Redis counts anyone's use).
+   * API (ours) or the bench's own enqueue (bare), the simulator, the Postgres backends of the bench database and the
+   * Redis server (Redis counts anyone's use).
    */
   cpuMsPerInstance: CpuPerInstance;
 };
@@ -131,14 +132,21 @@ export async function runBare(ctx: ThroughputContext, concurrency: number, laten
     const ids = instanceIdsFor(idPrefix, instances);
     const cpu = await ctx.cpu.start([{ label: 'simulator', pid: ctx.stack.simulator.pid }]);
     const startMs = Date.now();
+    const enqueueCpuBefore = process.cpuUsage();
     await enqueueInstallJobs(queue, { rolloutId, concurrency, instances: ids.map((instanceId, i) => ({ id: BigInt(i + 1), instanceId })) });
+    const enqueueCpu = process.cpuUsage(enqueueCpuBefore);
     const result = await awaitResult<{ firstCompletedAtMs: number; p10AtMs: number; p90AtMs: number; lastCompletedAtMs: number; cpuSeconds: number }>(
       child,
       (l) => 'lastCompletedAtMs' in l,
       ctx.timeoutMs,
     );
-    // The bench process itself enqueued the jobs (its CPU is not counted, as the API's is not for ours).
-    const cpuMsPerInstance = { caller: (result.cpuSeconds * 1000) / instances, ...(await cpu.stop(instances)) };
+    // The bench process enqueued the jobs, as the API does for ours (counted there as `api`): its CPU while it did
+    // is this run's `enqueue`.
+    const cpuMsPerInstance = {
+      caller: (result.cpuSeconds * 1000) / instances,
+      enqueue: (enqueueCpu.user + enqueueCpu.system) / 1000 / instances,
+      ...(await cpu.stop(instances)),
+    };
     const stats = await simStats(ctx.stack);
     return finish(
       {

@@ -133,7 +133,7 @@ export function renderReport(result: BenchResult): string {
   );
   out.push(
     table(
-      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim', 'bare: all', 'ours: worker', 'ours: postgres (install path)', 'ours: redis+sim+api', 'ours: all', 'bare/ours'],
+      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim+enqueue', 'bare: all', 'ours: worker', 'ours: postgres (install path)', 'ours: redis+sim+api', 'ours: all', 'bare/ours'],
       result.throughput.map((pair) => {
         const cpu = (v: Variant) => medianRun(pair, v)?.cpuMsPerInstance ?? {};
         const f = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(2));
@@ -144,7 +144,7 @@ export function renderReport(result: BenchResult): string {
           String(pair.latencyMs),
           f(sum(plain, ['caller', 'simulator'])),
           f(bare.caller),
-          f(sum(bare, ['redis', 'simulator'])),
+          f(sum(bare, ['redis', 'simulator', 'enqueue'])),
           f(sum(bare, Object.keys(bare))),
           f(ours.caller),
           `${f(sum(ours, ['postgres', 'postgres:install-path']))} (${f(ours['postgres:install-path'])})`,
