@@ -5,6 +5,8 @@ import { DependencyUnavailableError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { isDatabaseUnavailableError } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
+import type { BackgroundEnqueues } from './background-enqueues.ts';
+import { createBackgroundEnqueues } from './background-enqueues.ts';
 import { accessLog } from './http/access-log.ts';
 import { authenticate, rolloutTenancyGuard } from './http/auth.ts';
 import { jsonBodyGuard, requireJsonWhenBodyPresent } from './http/json-guard.ts';
@@ -31,6 +33,11 @@ export type ApiDeps = {
   bodyLimitBytes: number;
   /** Requests per API key per window (0: off). Default 600 per 60,000 ms. */
   rateLimit?: { limit: number; windowMs?: number };
+  /**
+   * Where a new rollout's enqueue runs, and how long its POST waits for it (see background-enqueues.ts). main.ts
+   * passes its own, to drain it on stop. Default: the POST waits for the whole enqueue.
+   */
+  enqueues?: BackgroundEnqueues;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -56,10 +63,11 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   // Another tenant's rollout is a 404 for every route under it, whoever wrote the route.
   app.use('/v1/rollouts/:id', rolloutTenancyGuard(deps));
-  app.use(rolloutRoutes(deps));
+  const enqueues = deps.enqueues ?? createBackgroundEnqueues({ waitMs: 2 ** 31 - 1 });
+  app.use(rolloutRoutes({ ...deps, enqueues }));
   app.use(rolloutControlRoutes(deps));
   app.use(rolloutReportRoutes(deps));
-  app.use(rolloutRetryRoutes(deps));
+  app.use(rolloutRetryRoutes({ ...deps, enqueues }));
   app.use(manualInstallFlagRoutes(deps));
   app.use(apiKeyRoutes(deps));
   app.use(notFoundHandler);

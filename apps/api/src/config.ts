@@ -24,6 +24,12 @@ export const apiConfigSchema = z.object({
       .regex(/^[A-Za-z0-9._~+/=-]{32,512}$/, 'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (e.g. the output of `openssl rand -base64 32`)')
       .optional(),
   ),
+  /**
+   * How long POST /v1/rollouts (and a retry) waits for the new rollout's jobs to be in Redis before answering 202, in
+   * ms. A rollout enqueued by then is answered `enqueued: true`; a larger one `enqueued: false`, its enqueue going on
+   * in the background (GET shows `enqueued` when it is done). 0: answer as soon as the rollout is recorded.
+   */
+  ENQUEUE_WAIT_MS: env.nonNegativeInt(1000),
   /** Requests per API key per minute (a fixed window kept in Redis, shared by every API process); 0 turns it off. */
   API_RATE_LIMIT_PER_MINUTE: env.nonNegativeInt(600),
   LOG_LEVEL: env.logLevel(),

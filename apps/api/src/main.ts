@@ -4,6 +4,7 @@ import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
 import { createApp } from './app.ts';
+import { createBackgroundEnqueues } from './background-enqueues.ts';
 import { storeBootstrapAdminKey } from './bootstrap-admin-key.ts';
 import { loadApiConfig } from './config.ts';
 import { answerClientErrorsWithProblems } from './http/client-error.ts';
@@ -15,6 +16,7 @@ logger.info('starting api', { config: redactConfig(config) });
 
 const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-api', poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
 const redis = createRedisConnection(config.REDIS_URL, 'producer', logger);
+const enqueues = createBackgroundEnqueues({ waitMs: config.ENQUEUE_WAIT_MS });
 const app = createApp({
   db,
   redis,
@@ -23,6 +25,7 @@ const app = createApp({
   maxInstancesPerRollout: config.MAX_INSTANCES_PER_ROLLOUT,
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   rateLimit: { limit: config.API_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
+  enqueues,
 });
 
 if (config.FLEET_ADMIN_API_KEY) {
@@ -47,6 +50,9 @@ stopOnSignal({
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await closed;
+    // Enqueues of rollouts answered before their jobs were all in Redis; past the deadline the reconciler finishes them.
+    if (enqueues.running() > 0) logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
+    await enqueues.drain();
     await Promise.allSettled([db.$disconnect(), redis.quit()]);
   },
 });

@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSERT_CHUNK, claimAttempt, finishAttempt } from '@fleet/db';
 import { installQueueName } from '@fleet/queue';
+import { waitFor } from '@fleet/testing';
 import type { ApiHarness } from './support.ts';
 import { instanceIds, startApi, USER_ID } from './support.ts';
 
@@ -59,6 +60,24 @@ describe('POST /v1/rollouts', () => {
     expect(res.body.counts.total).toBe(10_000);
     expect(await api.db.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(10_000);
     expect((await waitingJobs(res.body.id)).length).toBe(10_000);
+  });
+
+  it('answers a rollout whose enqueue outlasts ENQUEUE_WAIT_MS at once with enqueued false, and enqueues it all in the background', async () => {
+    const quick = await startApi({ sharedWith: api, enqueueWaitMs: 0 });
+    try {
+      const ids = instanceIds(3_000, 'i-bg');
+      const res = await quick.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, concurrency: 50 });
+      expect(res.status).toBe(202);
+      expect(res.body).toMatchObject({ enqueued: false, counts: { total: 3_000, pending: 3_000 } });
+      // Recorded before the answer: every row is there at once.
+      expect(await api.db.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(3_000);
+      const enqueued = await waitFor('enqueued', async () => ((await api.request('GET', `/v1/rollouts/${res.body.id}`)).body.enqueued === true ? true : null), { timeoutMs: 30_000 });
+      expect(enqueued).toBe(true);
+      expect(quick.enqueues.running()).toBe(0);
+      expect((await waitingJobs(res.body.id)).length).toBe(3_000);
+    } finally {
+      await quick.close();
+    }
   });
 
   /** The rollout's rows in id order, and its queued jobs' data in the same order (by row id). */

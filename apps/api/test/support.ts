@@ -10,6 +10,8 @@ import { createRedisConnection } from '@fleet/queue';
 import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createApp } from '../src/app.ts';
+import type { BackgroundEnqueues } from '../src/background-enqueues.ts';
+import { createBackgroundEnqueues } from '../src/background-enqueues.ts';
 import { answerClientErrorsWithProblems } from '../src/http/client-error.ts';
 
 export type ApiResponse = { status: number; headers: Headers; body: any };
@@ -18,6 +20,8 @@ export type ApiHarness = {
   url: string;
   /** The Express app itself (to read its registered routes). */
   app: Express;
+  /** Where its rollouts' enqueues run (drained by close()). */
+  enqueues: BackgroundEnqueues;
   db: Database;
   redis: Redis;
   prefix: string;
@@ -43,6 +47,8 @@ export type StartApiOptions = {
   rateLimit?: { limit: number; windowMs?: number };
   /** Run a second API process over the same database and Redis prefix as this one (as several processes do). */
   sharedWith?: ApiHarness;
+  /** ENQUEUE_WAIT_MS of this API. Default: a POST waits for its whole enqueue. */
+  enqueueWaitMs?: number;
 };
 
 /** The real API on a port of its own, over a private database and a private BullMQ prefix. */
@@ -69,7 +75,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     redis.once('error', () => resolve());
   });
   const prefix = shared?.prefix ?? uniquePrefix('api');
+  const enqueues = createBackgroundEnqueues({ waitMs: options.enqueueWaitMs ?? 2 ** 31 - 1 });
   const app = createApp({
+    enqueues,
     db,
     redis,
     logger,
@@ -107,6 +115,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
   const harness: ApiHarness & { dbUrl: string } = {
     url,
     app,
+    enqueues,
     dbUrl,
     db,
     redis,
@@ -122,6 +131,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await enqueues.drain();
       if (!shared) await deleteKeysWithPrefix(prefix);
       if (redis.status === 'ready') await redis.quit();
       else redis.disconnect();

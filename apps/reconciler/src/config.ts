@@ -7,8 +7,12 @@ export const reconcilerConfigSchema = z.object({
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('fleet'),
   /** Pause between reconcile passes, in ms. */
   RECONCILE_INTERVAL_MS: env.positiveInt(10_000),
-  /** A rollout recorded this long ago, in ms, whose enqueue never finished, is enqueued by the reconciler. */
-  ENQUEUE_GRACE_MS: env.positiveInt(15_000),
+  /**
+   * A rollout recorded this long ago, in ms, whose enqueue never finished, is enqueued by the reconciler. The API
+   * enqueues after its 202 (ENQUEUE_WAIT_MS), some 10 to 15 s for 100,000 instances on two cores: the grace leaves
+   * it room, so that the reconciler does not enqueue the same rollout alongside a live API.
+   */
+  ENQUEUE_GRACE_MS: env.positiveInt(60_000),
   /**
    * An unfinished NodeInstall attempt older than this, in ms, belongs to a dead worker: its instance's lost job is
    * re-enqueued. The workers' CMS_TIMEOUT_MS plus their 5000 ms grace (default 10000 + 5000).

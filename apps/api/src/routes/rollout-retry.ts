@@ -7,6 +7,7 @@ import { iterateReportInstances, iterateRolloutInstances, listRetryRollouts, mar
 import type { Logger } from '@fleet/logger';
 import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/queue';
 import { INSTANCE_STATES } from '@fleet/rollout-domain';
+import type { BackgroundEnqueues } from '../background-enqueues.ts';
 import { loadVisibleRollout, requireRole } from '../http/auth.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
@@ -14,7 +15,14 @@ import { causeOf } from '../failure-report.ts';
 import { instanceIdSchema, rolloutIdSchema } from '../rollout-schemas.ts';
 import { rolloutView } from '../rollout-views.ts';
 
-export type RolloutRetryRoutesDeps = { db: Database; redis: Redis; queuePrefix: string; logger: Logger };
+export type RolloutRetryRoutesDeps = {
+  db: Database;
+  redis: Redis;
+  queuePrefix: string;
+  logger: Logger;
+  /** Runs the new rollout's enqueue, answering once it is done or its wait is over (see background-enqueues.ts). */
+  enqueues: BackgroundEnqueues;
+};
 
 const RETRY_PATH = '/v1/rollouts/:id/retry';
 
@@ -107,20 +115,22 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     // reconciler still enqueues it; the answer is then a 500 and says nothing was linked.
     await setParentRollout(deps.db, rollout.id, original.id);
     const log = deps.logger.child({ rolloutId: rollout.id });
-    const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
-    let enqueued = false;
-    try {
-      const instances = iterateRolloutInstances(deps.db, rollout.id, { pageSize: ENQUEUE_PAGE });
-      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances });
-      await markRolloutEnqueued(deps.db, rollout.id);
-      enqueued = true;
-    } catch (error) {
-      log.warn('retry rollout recorded but not fully enqueued; the reconciler will finish it', { error });
-    } finally {
-      await queue.close().catch(() => undefined);
-    }
+    const enqueued = await deps.enqueues.start(async () => {
+      const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
+      try {
+        const instances = iterateRolloutInstances(deps.db, rollout.id, { pageSize: ENQUEUE_PAGE });
+        await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances });
+        await markRolloutEnqueued(deps.db, rollout.id);
+        return true;
+      } catch (error) {
+        log.warn('retry rollout recorded but not fully enqueued; the reconciler will finish it', { error });
+        return false;
+      } finally {
+        await queue.close().catch(() => undefined);
+      }
+    });
     const total = rollout.totalInstances;
-    log.info('retry rollout created', { parentRolloutId: original.id, cause: body.cause ?? null, instances: total });
+    log.info('retry rollout created', { parentRolloutId: original.id, cause: body.cause ?? null, instances: total, enqueued });
     const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];
     res
       .status(202)

@@ -23,6 +23,7 @@ import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/q
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { INSTANCE_STATES, planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import { DependencyUnavailableError } from '@fleet/errors';
+import type { BackgroundEnqueues } from '../background-enqueues.ts';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
 import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
@@ -41,6 +42,8 @@ export type RolloutRoutesDeps = {
   queuePrefix: string;
   maxInstancesPerRollout: number;
   logger: Logger;
+  /** Runs the enqueue of a new rollout, answering once it is done or its wait is over (see background-enqueues.ts). */
+  enqueues: BackgroundEnqueues;
 };
 
 function requireJson(req: Request): void {
@@ -169,9 +172,10 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     req.body = undefined;
     const { rollout, duplicatesRemoved } = recorded;
     const log = deps.logger.child({ rolloutId: rollout.id });
-    const enqueued = await enqueueFirstWave(rollout, log);
+    // Recorded and durable: the jobs follow, answered once they are all in Redis or when the wait is over.
+    const enqueued = await deps.enqueues.start(() => enqueueFirstWave(rollout, log));
     const total = rollout.totalInstances;
-    log.info('rollout created', { userId: rollout.userId, instances: total, duplicatesRemoved, keyPrefix: principal.keyPrefix });
+    log.info('rollout created', { userId: rollout.userId, instances: total, duplicatesRemoved, enqueued, keyPrefix: principal.keyPrefix });
     const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];
     res
       .status(202)
@@ -242,14 +246,15 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
       role: 'operator',
       summary: 'Create a rollout',
       description:
-        'Records the rollout and all its instances in one transaction, then enqueues one install job per instance. Instance ids are de-duplicated (`duplicatesRemoved`). ' +
+        'Records the rollout and all its instances in one transaction, then enqueues one install job per instance (of the first wave). Instance ids are de-duplicated (`duplicatesRemoved`). ' +
+        'The answer waits for the enqueue at most ENQUEUE_WAIT_MS (default 1 s): `enqueued: true` when every job is in the queue; `enqueued: false` when it continues in the background (a large rollout), until GET shows it true. ' +
         'An account outside the API key answers 404. With `Idempotency-Key`, the same key and body return the original rollout (`Idempotent-Replayed: true`); the same key with another body answers 422. ' +
         'Redis unreachable: 503 and nothing is recorded.',
       headers: [{ name: 'Idempotency-Key', description: '1 to 255 visible ASCII characters; scoped to the API key', schema: idempotencyKeySchema }],
       body: createRolloutSchema(maxInstancesPerRollout),
       idempotent: true,
       responses: {
-        202: { description: 'Accepted: the rollout is recorded and enqueued (or a replay of an earlier request with this Idempotency-Key)', schema: createdRolloutSchema, headers: { Location: 'the rollout', 'Idempotent-Replayed': '`true` when this answers an earlier request with the same Idempotency-Key' } },
+        202: { description: 'Accepted: the rollout is recorded, and enqueued or being enqueued (`enqueued`); or a replay of an earlier request with this Idempotency-Key', schema: createdRolloutSchema, headers: { Location: 'the rollout', 'Idempotent-Replayed': '`true` when this answers an earlier request with the same Idempotency-Key' } },
       },
     },
     {
