@@ -123,6 +123,21 @@ export async function rolloutFacts(stack: BenchStack, id: string): Promise<Rollo
   };
 }
 
+/**
+ * Polls Postgres until every job of the rollout's first wave is in Redis (`enqueued_at` set: the API may answer 202
+ * before, see ENQUEUE_WAIT_MS) and returns when that was, epoch ms; throws after `timeoutMs`.
+ */
+export async function waitForEnqueued(stack: BenchStack, id: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await stack.db.query<{ enqueued_at: Date | null }>(`SELECT enqueued_at FROM rollout WHERE id = $1::uuid`, [id]);
+    const at = rows[0]?.enqueued_at;
+    if (at) return at.getTime();
+    if (Date.now() > deadline) throw new Error(`rollout ${id} not enqueued after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Polls Postgres until the rollout is `completed` (or another final status), or throws after `timeoutMs`. */
 export async function waitForRolloutDone(stack: BenchStack, id: string, timeoutMs: number, onTick?: () => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;

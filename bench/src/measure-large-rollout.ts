@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
-import { createRollout, getRollout, limitFacts, prepareSimulator, rolloutFacts, simStats, waitForRolloutDone } from './clients.ts';
+import { createRollout, getRollout, limitFacts, prepareSimulator, rolloutFacts, simStats, waitForEnqueued, waitForRolloutDone } from './clients.ts';
 import type { MemoryTrace } from './processes.ts';
 import { readProcessMemory, sleep, traceMemory } from './processes.ts';
 import type { BenchStack } from './stack.ts';
@@ -18,6 +18,8 @@ import type { BenchStack } from './stack.ts';
 export type CreationFacts = {
   instances: number;
   msTo202: number;
+  /** From the request to the last job of the rollout in Redis (the enqueue may go on after the 202). */
+  msToEnqueued: number;
   apiRssBeforeBytes: number;
   apiRssPeakBytes: number;
   /** peak - before */
@@ -80,16 +82,18 @@ export function summarize(values: number[]): LatencySummary {
   return { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? NaN };
 }
 
-/** Posts a rollout on a freshly started API process and traces that process's RSS during the request. */
+/** Posts a rollout on a freshly started API process and traces that process's RSS until all its jobs are in Redis. */
 async function measureCreation(stack: BenchStack, ids: string[], concurrency: number): Promise<{ id: string; facts: CreationFacts; requestStartedAtMs: number }> {
   const api = await stack.restartApi();
   await sleep(500);
   const before = (await readProcessMemory(api.pid))?.rssBytes ?? 0;
   const trace = traceMemory(api.pid, 25);
   let created;
+  let enqueuedAtMs: number;
   let memory: MemoryTrace;
   try {
     created = await createRollout(stack, ids, concurrency);
+    enqueuedAtMs = await waitForEnqueued(stack, created.id, 600_000);
   } finally {
     memory = await trace.stop();
   }
@@ -97,7 +101,14 @@ async function measureCreation(stack: BenchStack, ids: string[], concurrency: nu
   return {
     id: created.id,
     requestStartedAtMs: created.requestStartedAtMs,
-    facts: { instances: ids.length, msTo202: created.msTo202, apiRssBeforeBytes: before, apiRssPeakBytes: peak, apiRssGrowthBytes: peak - before },
+    facts: {
+      instances: ids.length,
+      msTo202: created.msTo202,
+      msToEnqueued: Math.max(created.msTo202, enqueuedAtMs - created.requestStartedAtMs),
+      apiRssBeforeBytes: before,
+      apiRssPeakBytes: peak,
+      apiRssGrowthBytes: peak - before,
+    },
   };
 }
 

@@ -14,7 +14,7 @@ import type { Logger } from '@fleet/logger';
 import { enqueueInstallJobs, installQueueName, openInstallQueue } from '@fleet/queue';
 import { baselineEnvVars, instanceIdsFor } from './baselines/baseline-env.ts';
 import type { CpuMeter, CpuPerInstance } from './cpu.ts';
-import { createRollout, limitFacts, prepareSimulator, rolloutFacts, simStats, waitForRolloutDone } from './clients.ts';
+import { createRollout, limitFacts, prepareSimulator, rolloutFacts, simStats, waitForEnqueued, waitForRolloutDone } from './clients.ts';
 import type { CreatedRollout } from './clients.ts';
 import type { ChildScript, MemoryTrace } from './processes.ts';
 import { sleep, traceMemory } from './processes.ts';
@@ -183,6 +183,7 @@ export async function runOurs(ctx: ThroughputContext, concurrency: number, laten
   let apiTrace: MemoryTrace;
   try {
     created = await createRollout(stack, ids, concurrency);
+    await waitForEnqueued(stack, created.id, ctx.timeoutMs);
   } finally {
     apiTrace = await apiMemory.stop();
   }
