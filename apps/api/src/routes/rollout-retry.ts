@@ -3,11 +3,12 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConflictError, DependencyUnavailableError, ValidationError } from '@fleet/errors';
 import type { Database, Prisma } from '@fleet/db';
-import { iterateReportInstances, iterateRolloutInstances, listRetryRollouts, markRolloutEnqueued, recordRollout, setParentRollout } from '@fleet/db';
+import { iterateReportInstances, listRetryRollouts, recordRollout, setParentRollout } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/queue';
+import { isRedisReachable } from '@fleet/queue';
 import { INSTANCE_STATES } from '@fleet/rollout-domain';
 import type { BackgroundEnqueues } from '../background-enqueues.ts';
+import { enqueueNewRollout } from '../enqueue-rollout.ts';
 import { loadVisibleRollout, requireRole } from '../http/auth.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
@@ -25,9 +26,6 @@ export type RolloutRetryRoutesDeps = {
 };
 
 const RETRY_PATH = '/v1/rollouts/:id/retry';
-
-/** Instance rows read back per page to enqueue the new rollout (as POST /v1/rollouts does). */
-const ENQUEUE_PAGE = 5_000;
 
 export const retryRolloutBodySchema = z.strictObject({
   /** Only the instances of this failure cause (a `cause` of GET /v1/rollouts/:id/report). */
@@ -115,20 +113,8 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     // reconciler still enqueues it; the answer is then a 500 and says nothing was linked.
     await setParentRollout(deps.db, rollout.id, original.id);
     const log = deps.logger.child({ rolloutId: rollout.id });
-    const enqueued = await deps.enqueues.start(async () => {
-      const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
-      try {
-        const instances = iterateRolloutInstances(deps.db, rollout.id, { pageSize: ENQUEUE_PAGE });
-        await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances });
-        await markRolloutEnqueued(deps.db, rollout.id);
-        return true;
-      } catch (error) {
-        log.warn('retry rollout recorded but not fully enqueued; the reconciler will finish it', { error });
-        return false;
-      } finally {
-        await queue.close().catch(() => undefined);
-      }
-    });
+    // One wave (see the policy above): the whole retry is enqueued, after the 202 if it takes longer than the wait.
+    const enqueued = await deps.enqueues.start(() => enqueueNewRollout(deps, rollout, log));
     const total = rollout.totalInstances;
     log.info('retry rollout created', { parentRolloutId: original.id, cause: body.cause ?? null, instances: total, enqueued });
     const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];

@@ -10,20 +10,19 @@ import {
   countInstances,
   findIdempotencyRecord,
   findInstanceWithAttempts,
-  iterateRolloutInstances,
   listInstances,
   listRollouts,
-  markRolloutEnqueued,
   recordRollout,
   rolloutProgress,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { readLimitsInForce } from '@fleet/limits';
-import { enqueueInstallJobs, isRedisReachable, openInstallQueue } from '@fleet/queue';
+import { isRedisReachable } from '@fleet/queue';
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { INSTANCE_STATES, planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import { DependencyUnavailableError } from '@fleet/errors';
 import type { BackgroundEnqueues } from '../background-enqueues.ts';
+import { enqueueNewRollout } from '../enqueue-rollout.ts';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
 import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
@@ -51,12 +50,6 @@ function requireJson(req: Request): void {
 }
 
 const ROLLOUTS_PATH = '/v1/rollouts';
-
-/**
- * Instance rows read back per page when a new rollout's first wave is enqueued. The API holds about one page (and
- * the few addBulk chunks on their way) at a time, whatever the rollout's size.
- */
-const ENQUEUE_PAGE = 5_000;
 
 /** The ids in their first order, each once. The list itself when there is no duplicate (the usual case): no copy. */
 function withoutDuplicates(ids: readonly string[]): readonly string[] {
@@ -141,26 +134,6 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     }
   }
 
-  /**
-   * Hands the first wave to Redis; later waves wait in Postgres until their gate opens. The rows are read back a
-   * page at a time as the queue takes them, so the API never holds every row of a large rollout. False when the
-   * enqueue did not finish: the rollout stays `enqueuedAt: null` and the reconciler finishes it.
-   */
-  async function enqueueFirstWave(rollout: RolloutRecord, log: Logger): Promise<boolean> {
-    const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
-    try {
-      const firstWave = iterateRolloutInstances(deps.db, rollout.id, { waveNo: 1, pageSize: ENQUEUE_PAGE });
-      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: firstWave });
-      await markRolloutEnqueued(deps.db, rollout.id);
-      return true;
-    } catch (error) {
-      log.warn('rollout recorded but not fully enqueued; the reconciler will finish it', { error });
-      return false;
-    } finally {
-      await queue.close().catch(() => undefined);
-    }
-  }
-
   router.post(ROLLOUTS_PATH, async (req, res) => {
     const principal = requireRole(req, 'operator');
     requireJson(req);
@@ -173,7 +146,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     const { rollout, duplicatesRemoved } = recorded;
     const log = deps.logger.child({ rolloutId: rollout.id });
     // Recorded and durable: the jobs follow, answered once they are all in Redis or when the wait is over.
-    const enqueued = await deps.enqueues.start(() => enqueueFirstWave(rollout, log));
+    const enqueued = await deps.enqueues.start(() => enqueueNewRollout(deps, rollout, log));
     const total = rollout.totalInstances;
     log.info('rollout created', { userId: rollout.userId, instances: total, duplicatesRemoved, enqueued, keyPrefix: principal.keyPrefix });
     const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];
