@@ -63,7 +63,7 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   // Another tenant's rollout is a 404 for every route under it, whoever wrote the route.
   app.use('/v1/rollouts/:id', rolloutTenancyGuard(deps));
-  const enqueues = deps.enqueues ?? createBackgroundEnqueues({ waitMs: 2 ** 31 - 1 });
+  const enqueues = deps.enqueues ?? createBackgroundEnqueues();
   app.use(rolloutRoutes({ ...deps, enqueues }));
   app.use(rolloutControlRoutes(deps));
   app.use(rolloutReportRoutes(deps));

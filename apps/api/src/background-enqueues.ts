@@ -21,16 +21,19 @@ export type BackgroundEnqueues = {
   running(): number;
 };
 
-export function createBackgroundEnqueues(options: { waitMs: number }): BackgroundEnqueues {
+/** `waitMs` unset: every POST waits for its whole enqueue (nothing outlives its request). */
+export function createBackgroundEnqueues(options: { waitMs?: number } = {}): BackgroundEnqueues {
+  const { waitMs } = options;
   const inFlight = new Set<Promise<boolean>>();
   return {
     async start(enqueue) {
       const done = enqueue().catch(() => false);
       inFlight.add(done);
       void done.finally(() => inFlight.delete(done));
+      if (waitMs === undefined) return done;
       let timer: NodeJS.Timeout | undefined;
       const waited = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), options.waitMs);
+        timer = setTimeout(() => resolve(false), waitMs);
       });
       try {
         return await Promise.race([done, waited]);

@@ -12,6 +12,12 @@ describe('createBackgroundEnqueues', () => {
     expect(enqueues.running()).toBe(0);
   });
 
+  it('without a wait, answers only once the enqueue has ended', async () => {
+    const enqueues = createBackgroundEnqueues();
+    expect(await enqueues.start(() => after(50, true))).toBe(true);
+    expect(enqueues.running()).toBe(0);
+  });
+
   it('answers false once the wait is over, keeps the enqueue running, and drain() waits for it', async () => {
     const enqueues = createBackgroundEnqueues({ waitMs: 10 });
     let finished = false;

@@ -75,7 +75,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     redis.once('error', () => resolve());
   });
   const prefix = shared?.prefix ?? uniquePrefix('api');
-  const enqueues = createBackgroundEnqueues({ waitMs: options.enqueueWaitMs ?? 2 ** 31 - 1 });
+  const enqueues = createBackgroundEnqueues(options.enqueueWaitMs === undefined ? {} : { waitMs: options.enqueueWaitMs });
   const app = createApp({
     enqueues,
     db,
