@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOCAL_DEFAULTS, appNodeOptions, parseConfig, z } from '@fleet/config';
+import { LOCAL_DEFAULTS, appLaunchArgs, parseConfig, z } from '@fleet/config';
 import { createLogger } from '@fleet/logger';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
@@ -58,7 +58,7 @@ async function up(): Promise<void> {
     for (const child of children.values()) child.kill(signal);
   };
   for (const app of config.FLEET_APPS) {
-    const child = spawn(process.execPath, [...appNodeOptions(app), '--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts')], {
+    const child = spawn(process.execPath, appLaunchArgs(app, repoRoot), {
       cwd: path.join(repoRoot, 'apps', app),
       env: process.env,
       stdio: ['ignore', 'inherit', 'inherit'],

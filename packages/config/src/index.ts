@@ -3,7 +3,7 @@ import { ConfigError } from '@fleet/errors';
 
 export { z };
 export { stopOnSignal } from './stop-on-signal.ts';
-export { appNodeOptions } from './node-options.ts';
+export { appLaunchArgs, appNodeOptions } from './node-options.ts';
 export type { FleetApp } from './node-options.ts';
 export type { ShutdownLogger, StopOnSignalOptions } from './stop-on-signal.ts';
 

@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /** The product's processes, each started from `apps/<app>/src/main.ts`. */
 export type FleetApp = 'simulator' | 'api' | 'worker' | 'reconciler';
 
@@ -14,4 +16,9 @@ export type FleetApp = 'simulator' | 'api' | 'worker' | 'reconciler';
  */
 export function appNodeOptions(app: FleetApp): string[] {
   return app === 'api' ? ['--max-old-space-size=256'] : [];
+}
+
+/** What follows `node` to start an app of the repository at `repoRoot` from its main.ts (run with its folder as cwd). */
+export function appLaunchArgs(app: FleetApp, repoRoot: string): string[] {
+  return [...appNodeOptions(app), '--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts')];
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { appNodeOptions } from '@fleet/config';
+import { appLaunchArgs } from '@fleet/config';
 import type { FleetApp } from '@fleet/config';
 import { repoRoot } from './test-database.ts';
 
@@ -22,7 +22,7 @@ export type AppProcess = {
 /** Starts an app's real main.ts as its own process (node + tsx), with `env` on top of this process's environment. */
 export function spawnApp(app: AppName, env: Record<string, string>): AppProcess {
   const root = repoRoot();
-  const child = spawn(process.execPath, [...appNodeOptions(app), '--import', 'tsx', path.join(root, 'apps', app, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, appLaunchArgs(app, root), {
     cwd: path.join(root, 'apps', app),
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
