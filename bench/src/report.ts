@@ -1,4 +1,4 @@
-import type { CreationOnlyResult, LargeRolloutResult } from './measure-large-rollout.ts';
+import type { CreationFacts, CreationOnlyResult, LargeRolloutResult } from './measure-large-rollout.ts';
 import type { ThroughputRun, Variant } from './measure-throughput.ts';
 
 export type MachineFacts = { cpus: number; cpuModel: string; memoryGiB: number; node: string; postgres: string; redis: string; loadAverage: number[] };
@@ -139,18 +139,19 @@ export function renderReport(result: BenchResult): string {
         const f = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(2));
         const sum = (c: Record<string, number>, keys: string[]) => keys.reduce((t, k) => t + (c[k] ?? 0), 0);
         const [plain, bare, ours] = [cpu('plain'), cpu('bare'), cpu('ours')];
+        const [bareAll, oursAll] = [sum(bare, Object.keys(bare)), sum(ours, Object.keys(ours))];
         return [
           String(pair.concurrency),
           String(pair.latencyMs),
           f(sum(plain, ['caller', 'simulator'])),
           f(bare.caller),
           f(sum(bare, ['redis', 'simulator', 'enqueue'])),
-          f(sum(bare, Object.keys(bare))),
+          f(bareAll),
           f(ours.caller),
           `${f(sum(ours, ['postgres', 'postgres:install-path']))} (${f(ours['postgres:install-path'])})`,
           f(sum(ours, ['redis', 'simulator', 'api'])),
-          f(sum(ours, Object.keys(ours))),
-          sum(ours, Object.keys(ours)) > 0 && sum(bare, Object.keys(bare)) > 0 ? n2(sum(bare, Object.keys(bare)) / sum(ours, Object.keys(ours))) : '-',
+          f(oursAll),
+          oursAll > 0 && bareAll > 0 ? n2(bareAll / oursAll) : '-',
         ];
       }),
     ),
@@ -162,14 +163,7 @@ export function renderReport(result: BenchResult): string {
   out.push(
     table(
       ['instances', 'time to 202', 'all jobs queued', 'API RSS before', 'API RSS peak', 'growth'],
-      large.creation.map((c) => [
-        n0(c.instances),
-        `${(c.msTo202 / 1000).toFixed(2)} s`,
-        `${(c.msToEnqueued / 1000).toFixed(2)} s`,
-        mib(c.apiRssBeforeBytes),
-        mib(c.apiRssPeakBytes),
-        mib(c.apiRssGrowthBytes),
-      ]),
+      large.creation.map(creationCells),
     ),
     `   ${n0(large.singleInserts.extrapolatedSecondsFor)} single-row INSERTs, one at a time: ${large.singleInserts.extrapolatedSeconds.toFixed(1)} s ` +
       `(extrapolated from ${n0(large.singleInserts.measured)} measured at ${n0(large.singleInserts.perSecond)}/s)`,
@@ -237,11 +231,16 @@ export function renderReport(result: BenchResult): string {
   return out.join('\n');
 }
 
+/** One creation as measurement 3's table shows it: instances, time to 202, all jobs queued, API RSS before, peak, growth. */
+function creationCells(c: CreationFacts): string[] {
+  return [n0(c.instances), `${(c.msTo202 / 1000).toFixed(2)} s`, `${(c.msToEnqueued / 1000).toFixed(2)} s`, mib(c.apiRssBeforeBytes), mib(c.apiRssPeakBytes), mib(c.apiRssGrowthBytes)];
+}
+
 /** The report of `--only creation`: measurement 3's table, one row per creation, then the medians per size. */
 export function renderCreationReport(result: CreationBenchResult): string {
   const m = result.machine;
   const rows = result.creation.flatMap((round, i) =>
-    round.map((c) => [String(i + 1), n0(c.instances), `${(c.msTo202 / 1000).toFixed(2)} s`, `${(c.msToEnqueued / 1000).toFixed(2)} s`, mib(c.apiRssBeforeBytes), mib(c.apiRssPeakBytes), mib(c.apiRssGrowthBytes)]),
+    round.map((c) => [String(i + 1), ...creationCells(c)]),
   );
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
   const sizes = result.creation[0]?.map((c) => c.instances) ?? [];
