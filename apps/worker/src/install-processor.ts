@@ -29,7 +29,10 @@ export type InstallProcessorDeps = {
   control: RolloutControlDeps;
   globalConcurrency: GlobalConcurrency;
   accountRate: AccountRateLimiter;
-  /** Takes the account's rate token and a global slot in one step; default built from the two limiters above. */
+  /**
+   * Takes the account's rate token and a global slot in one step, and gives slots back; default built from the two
+   * limiters above. Pass one to flush its waiting releases on shutdown (CallAdmission.flush).
+   */
   admission?: CallAdmission;
   logger: Logger;
   workerId: string;
@@ -183,7 +186,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
         }),
       );
       if (claimed.kind !== 'claimed' && claimed.kind !== 'replay') {
-        await deps.globalConcurrency.release(slot);
+        admission.release(slot);
         switch (claimed.kind) {
           case 'final':
           case 'missing':
@@ -214,7 +217,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       });
     } catch (error) {
       // The claim or the call threw (Postgres gone for good, a programmer error): free the slot before failing.
-      await deps.globalConcurrency.release(slot);
+      admission.release(slot);
       throw error;
     }
 
@@ -229,7 +232,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
         inferred = true;
       } else {
         // Close the attempt as such and come back at once for attempt N+1 (a new claim, under the limits again).
-        await deps.globalConcurrency.release(slot);
+        admission.release(slot);
         const attemptId = claim.attemptId;
         const replayRequestId = result.requestId;
         const at = result.finishedAt;
@@ -241,9 +244,9 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
 
     const outcome = attemptOutcomeClass(result.outcome);
     const kind = result.outcome.kind;
-    // The slot and the account's rate only concern the call, which is over: they are settled while the answer is
-    // recorded rather than before (one wait instead of three). The job still ends only once all three are done.
-    const released = deps.globalConcurrency.release(slot);
+    // The slot and the account's rate only concern the call, which is over: the slot goes back with this process's
+    // next admit (CallAdmission.release), the rate learns of the answer while the answer is recorded.
+    admission.release(slot);
     const adapted = kind === 'throttled' ? deps.accountRate.onThrottled(rollout.userId) : outcome === 'success' ? deps.accountRate.onSuccess(rollout.userId) : null;
     const fleetWide = kind === 'fleet_wide';
     const verdict: AttemptVerdict = fleetWide ? 'deferred' : outcome;
@@ -268,7 +271,7 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
             : manualInstallReasonFor({ outcomeKind: kind, errorCode: result.errorCode, errorMessage: result.errorMessage, httpStatus: result.httpStatus, retriesExhausted }),
       }),
     );
-    const [finish]: [FinishResult, ...unknown[]] = await Promise.all([recorded, released, adapted]);
+    const [finish]: [FinishResult, ...unknown[]] = await Promise.all([recorded, adapted]);
     const level = outcome === 'success' ? 'debug' : 'info';
     // winston formats (context, redaction, JSON) every line before its transports drop those below the level, so a
     // per-job debug line is only written when it will be kept.

@@ -2,7 +2,7 @@ import { createCmsClient } from '@fleet/cms-client';
 import { cmsClientOptions, redactConfig, stopOnSignal } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
-import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
+import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection } from '@fleet/queue';
 import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
@@ -25,6 +25,11 @@ const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: confi
 const control = { db, redis: connection, prefix: config.QUEUE_PREFIX, logger };
 const globalConcurrency = createGlobalConcurrency(limitsConnection, { prefix: config.QUEUE_PREFIX, cap: config.GLOBAL_CONCURRENCY, leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000 });
 const accountRate = createAccountRateLimiter(limitsConnection, { prefix: config.QUEUE_PREFIX, maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST });
+// Slots of finished calls go back with the next admit (one round trip per call instead of two); flushed on stop.
+const admission = createCallAdmission(
+  { rate: accountRate, global: globalConcurrency },
+  { onReleaseError: (error) => logger.warn('giving call slots back failed; retrying (their leases expire regardless)', { error: (error as Error).message }) },
+);
 // The API shows the limits in force; workers publish them.
 await connection.hset(`${config.QUEUE_PREFIX}:limits:config`, { globalConcurrency: config.GLOBAL_CONCURRENCY, accountRateLimitRps: config.ACCOUNT_RATE_LIMIT_RPS });
 const pool = createRolloutWorkerPool({
@@ -38,6 +43,7 @@ const pool = createRolloutWorkerPool({
     control,
     globalConcurrency,
     accountRate,
+    admission,
     logger,
     workerId: config.WORKER_ID,
     callTimeoutMs: config.CMS_TIMEOUT_MS,
@@ -58,6 +64,7 @@ stopOnSignal({
   logger,
   async stop() {
     await pool.stop();
+    await admission.flush().catch(() => undefined);
     await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit(), limitsConnection.quit(), announcements.quit()]);
   },
 });

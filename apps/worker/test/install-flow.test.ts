@@ -37,6 +37,9 @@ describe('install jobs against the simulator', () => {
     expect(stats.maxInFlight).toBeLessThanOrEqual(20);
     expect(stats.maxInFlight).toBeGreaterThan(1);
     expect(JSON.stringify(h.logLines)).not.toContain(ACCESS_KEY_SECRET);
+    // Every global slot went back (slots of the last calls leave by themselves within a few ms: CallAdmission.release).
+    const { redis, prefix } = h;
+    await waitUntil(async () => (await redis.zcard(`${prefix}:limits:global:slots`)) === 0, 2_000);
   });
 
   it('starts on a rollout as soon as it is enqueued, not at the next poll, when it listens for announcements', async () => {

@@ -50,10 +50,10 @@ const ACQUIRE = luaScript(`${GLOBAL_SLOT_LUA}
 return acquire_slot(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]))
 `);
 
-const RELEASE = luaScript(`
-local slots, holders = KEYS[1], KEYS[2]
-local token = ARGV[1]
-if redis.call('zrem', slots, token) == 1 then
+/** Lua: `release_slot(slots, holders, token)` gives a slot back (1), or finds it already gone (0): idempotent. */
+export const RELEASE_SLOT_LUA = `
+local function release_slot(slots, holders, token)
+  if redis.call('zrem', slots, token) == 0 then return 0 end
   local owner = redis.call('hget', holders, token)
   redis.call('hdel', holders, token)
   if owner then
@@ -61,7 +61,13 @@ if redis.call('zrem', slots, token) == 1 then
   end
   return 1
 end
-return 0
+`;
+
+/** Releases every token in ARGV; answers how many were still held. */
+const RELEASE = luaScript(`${RELEASE_SLOT_LUA}
+local released = 0
+for i = 1, #ARGV do released = released + release_slot(KEYS[1], KEYS[2], ARGV[i]) end
+return released
 `);
 
 export type GlobalConcurrencyOptions = {
@@ -82,6 +88,8 @@ export type GlobalConcurrency = {
   /** A slot token, or null when the cap (or the fair share) is reached. */
   tryAcquire(rolloutId: string): Promise<string | null>;
   release(token: string): Promise<void>;
+  /** Several slots in one round trip (idempotent, like release). */
+  releaseMany(tokens: readonly string[]): Promise<void>;
   /** Calls in flight now, over all rollouts. */
   inFlight(): Promise<number>;
   readonly cap: number;
@@ -102,6 +110,9 @@ export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrency
     },
     async release(token) {
       await RELEASE(redis, 2, keys[0]!, keys[1]!, token);
+    },
+    async releaseMany(tokens) {
+      if (tokens.length > 0) await RELEASE(redis, 2, keys[0]!, keys[1]!, ...tokens);
     },
     async inFlight() {
       await redis.zremrangebyscore(keys[0]!, '-inf', now());

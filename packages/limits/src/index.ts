@@ -5,4 +5,4 @@ export type { AccountRateLimiter, AccountRateLimiterOptions } from './account-ra
 export { readLimitsInForce } from './limits-view.ts';
 export type { LimitsInForce } from './limits-view.ts';
 export { createCallAdmission } from './call-admission.ts';
-export type { Admission, CallAdmission } from './call-admission.ts';
+export type { Admission, CallAdmission, CallAdmissionOptions } from './call-admission.ts';

@@ -13,13 +13,27 @@ afterAll(async () => {
 
 const USER = '1234567898765432';
 
-function limitsAt(name: string, clock: { now: number }, options: { cap: number; rate: number; burst: number }) {
+function limitsAt(
+  name: string,
+  clock: { now: number },
+  options: { cap: number; rate: number; burst: number; redis?: Redis; releaseDelayMs?: number; onReleaseError?: (error: unknown) => void },
+) {
   const p = `${prefix}-${name}`;
   used.add(p);
-  const rate = createAccountRateLimiter(redis, { prefix: p, maxRatePerSecond: options.rate, burst: options.burst, now: () => clock.now });
-  const global = createGlobalConcurrency(redis, { prefix: p, cap: options.cap, leaseMs: 60_000, now: () => clock.now });
-  return { rate, global, admission: createCallAdmission({ rate, global }) };
+  const client = options.redis ?? redis;
+  const rate = createAccountRateLimiter(client, { prefix: p, maxRatePerSecond: options.rate, burst: options.burst, now: () => clock.now });
+  const global = createGlobalConcurrency(client, { prefix: p, cap: options.cap, leaseMs: 60_000, now: () => clock.now });
+  const admission = createCallAdmission(
+    { rate, global },
+    { ...(options.releaseDelayMs !== undefined ? { releaseDelayMs: options.releaseDelayMs } : {}), ...(options.onReleaseError ? { onReleaseError: options.onReleaseError } : {}) },
+  );
+  return { rate, global, admission };
 }
+
+const slotOf = (a: Awaited<ReturnType<ReturnType<typeof createCallAdmission>['admit']>>) => {
+  if (a.kind !== 'admitted') throw new Error(`expected admitted, got ${a.kind}`);
+  return a.slot;
+};
 
 describe('call admission (rate token and global slot in one step)', () => {
   it('admits within both limits, across admission instances, and shares buckets and slots with take / tryAcquire', async () => {
@@ -61,5 +75,66 @@ describe('call admission (rate token and global slot in one step)', () => {
     // big holds 1 of 2 (its fair share) while small waits: big is refused, small admitted.
     expect(await l.admission.admit(USER, 'big')).toEqual({ kind: 'slot' });
     expect(await l.admission.admit('5555666677778888', 'small')).toMatchObject({ kind: 'admitted' });
+  });
+
+  it('gives a slot back with the next admit, in the same round trip, before the cap is judged', async () => {
+    const clock = { now: 3_000_000 };
+    // No timer can fire during the test: only the next admit can carry the release.
+    const l = limitsAt('ride', clock, { cap: 1, rate: 1000, burst: 1000, releaseDelayMs: 60_000 });
+    const first = slotOf(await l.admission.admit(USER, 'r1'));
+    expect(await l.admission.admit(USER, 'r1')).toEqual({ kind: 'slot' });
+    l.admission.release(first);
+    // Not given back yet: it still counts as a call in flight, so the cap is never exceeded.
+    expect(await redis.zrange(l.global.slots.keys[0], 0, -1)).toEqual([first]);
+    const second = slotOf(await l.admission.admit(USER, 'r1'));
+    expect(await redis.zrange(l.global.slots.keys[0], 0, -1)).toEqual([second]);
+    // The holder's count follows: one slot held by r1, none left by the first.
+    expect(await redis.hgetall(l.global.slots.keys[1])).toEqual({ [second]: 'r1', 'count:r1': '1' });
+    // An admit the rate refuses gives back what it carries too.
+    const slow = limitsAt('ride-rate', clock, { cap: 5, rate: 1, burst: 1, releaseDelayMs: 60_000 });
+    const only = slotOf(await slow.admission.admit(USER, 'r1'));
+    slow.admission.release(only);
+    expect(await slow.admission.admit(USER, 'r1')).toMatchObject({ kind: 'rate' });
+    expect(await slow.global.inFlight()).toBe(0);
+  });
+
+  it('gives a slot back by itself after releaseDelayMs when no admit comes, and at once on flush', async () => {
+    const clock = { now: 4_000_000 };
+    const l = limitsAt('timer', clock, { cap: 5, rate: 1000, burst: 1000, releaseDelayMs: 30 });
+    const slots = await Promise.all([1, 2, 3].map(() => l.admission.admit(USER, 'r1').then(slotOf)));
+    l.admission.release(slots[0]!);
+    l.admission.release(slots[1]!);
+    expect(await l.global.inFlight()).toBe(3);
+    const deadline = Date.now() + 5_000;
+    while ((await l.global.inFlight()) > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(await redis.zrange(l.global.slots.keys[0], 0, -1)).toEqual([slots[2]]);
+    const slow = limitsAt('timer', clock, { cap: 5, rate: 1000, burst: 1000, releaseDelayMs: 60_000 });
+    slow.admission.release(slots[2]!);
+    expect(await l.global.inFlight()).toBe(1);
+    await slow.admission.flush();
+    expect(await l.global.inFlight()).toBe(0);
+    expect(await redis.hgetall(l.global.slots.keys[1])).toEqual({});
+  });
+
+  it('keeps slots whose release failed with Redis unreachable, and gives them back once it is reachable', async () => {
+    const clock = { now: 5_000_000 };
+    const flaky = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    await flaky.connect();
+    const errors: unknown[] = [];
+    const l = limitsAt('flaky', clock, { cap: 2, rate: 1000, burst: 1000, redis: flaky, releaseDelayMs: 60_000, onReleaseError: (e) => errors.push(e) });
+    try {
+      const slot = slotOf(await l.admission.admit(USER, 'r1'));
+      l.admission.release(slot);
+      flaky.disconnect();
+      await expect(l.admission.admit(USER, 'r1')).rejects.toThrow();
+      expect(errors).toHaveLength(1);
+      while (flaky.status !== 'end') await new Promise((r) => setTimeout(r, 5));
+      await flaky.connect();
+      expect(await redis.zrange(l.global.slots.keys[0], 0, -1)).toEqual([slot]);
+      await l.admission.flush();
+      expect(await redis.zcard(l.global.slots.keys[0])).toBe(0);
+    } finally {
+      flaky.disconnect();
+    }
   });
 });
