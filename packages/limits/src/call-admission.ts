@@ -70,6 +70,11 @@ export function createCallAdmission(limits: { rate: AccountRateLimiter; global: 
   /** Slots of finished calls not yet given back. */
   let toRelease: string[] = [];
   let timer: NodeJS.Timeout | null = null;
+  /**
+   * The timer's delay: releaseDelayMs, doubled after each failed release up to a second, so that Redis being away
+   * costs a try (and a warning) a second rather than two hundred.
+   */
+  let retryDelayMs = releaseDelayMs;
 
   /** Takes the waiting slots for one round trip; on failure they go back to wait for the next. */
   function takeReleases(): string[] {
@@ -83,12 +88,13 @@ export function createCallAdmission(limits: { rate: AccountRateLimiter; global: 
   }
   function putBack(tokens: string[], error: unknown): void {
     options.onReleaseError?.(error);
+    retryDelayMs = Math.max(releaseDelayMs, Math.min(1_000, retryDelayMs * 2));
     toRelease.push(...tokens);
     arm();
   }
   function arm(): void {
     if (timer || toRelease.length === 0) return;
-    timer = setTimeout(() => void flush(), releaseDelayMs);
+    timer = setTimeout(() => void flush(), retryDelayMs);
     timer.unref();
   }
   async function flush(): Promise<void> {
@@ -96,6 +102,7 @@ export function createCallAdmission(limits: { rate: AccountRateLimiter; global: 
     if (tokens.length === 0) return;
     try {
       await limits.global.releaseMany(tokens);
+      retryDelayMs = releaseDelayMs;
     } catch (error) {
       putBack(tokens, error);
     }
@@ -128,6 +135,7 @@ export function createCallAdmission(limits: { rate: AccountRateLimiter; global: 
         if (releasing.length > 0) putBack(releasing, error);
         throw error;
       }
+      retryDelayMs = releaseDelayMs;
       const [code, wait] = answer;
       if (code === 1) return { kind: 'admitted', slot: token };
       if (code === 2) return { kind: 'rate', waitMs: wait };

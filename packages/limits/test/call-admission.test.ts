@@ -137,4 +137,21 @@ describe('call admission (rate token and global slot in one step)', () => {
       flaky.disconnect();
     }
   });
+
+  it('backs off while Redis stays unreachable: a try every doubling delay, not every releaseDelayMs', async () => {
+    const clock = { now: 6_000_000 };
+    const gone = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    await gone.connect();
+    const errors: unknown[] = [];
+    const l = limitsAt('gone', clock, { cap: 2, rate: 1000, burst: 1000, redis: gone, releaseDelayMs: 5, onReleaseError: (e) => errors.push(e) });
+    const slot = slotOf(await l.admission.admit(USER, 'r1'));
+    gone.disconnect();
+    l.admission.release(slot);
+    await new Promise((r) => setTimeout(r, 400));
+    // Tries at about 5, 15, 35, 75, 155 and 315 ms: a handful, where a fixed 5 ms would have made about 80.
+    expect(errors.length).toBeGreaterThanOrEqual(3);
+    expect(errors.length).toBeLessThanOrEqual(10);
+    // The slot is still held in Redis (nothing could give it back); its lease would free it.
+    expect(await redis.zrange(l.global.slots.keys[0], 0, -1)).toEqual([slot]);
+  });
 });
