@@ -30,6 +30,15 @@ function limitsAt(
   return { rate, global, admission };
 }
 
+/** Limits on a connection of their own that fails at once while disconnected (no offline queue, no reconnect). */
+async function limitsOnUnreliableRedis(name: string, clock: { now: number }, releaseDelayMs: number) {
+  const client = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  await client.connect();
+  const errors: unknown[] = [];
+  const limits = limitsAt(name, clock, { cap: 2, rate: 1000, burst: 1000, redis: client, releaseDelayMs, onReleaseError: (e) => errors.push(e) });
+  return { client, errors, ...limits };
+}
+
 const slotOf = (a: Awaited<ReturnType<ReturnType<typeof createCallAdmission>['admit']>>) => {
   if (a.kind !== 'admitted') throw new Error(`expected admitted, got ${a.kind}`);
   return a.slot;
@@ -117,11 +126,8 @@ describe('call admission (rate token and global slot in one step)', () => {
   });
 
   it('keeps slots whose release failed with Redis unreachable, and gives them back once it is reachable', async () => {
-    const clock = { now: 5_000_000 };
-    const flaky = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    await flaky.connect();
-    const errors: unknown[] = [];
-    const l = limitsAt('flaky', clock, { cap: 2, rate: 1000, burst: 1000, redis: flaky, releaseDelayMs: 60_000, onReleaseError: (e) => errors.push(e) });
+    const l = await limitsOnUnreliableRedis('flaky', { now: 5_000_000 }, 60_000);
+    const { client: flaky, errors } = l;
     try {
       const slot = slotOf(await l.admission.admit(USER, 'r1'));
       l.admission.release(slot);
@@ -139,11 +145,8 @@ describe('call admission (rate token and global slot in one step)', () => {
   });
 
   it('backs off while Redis stays unreachable: a try every doubling delay, not every releaseDelayMs', async () => {
-    const clock = { now: 6_000_000 };
-    const gone = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    await gone.connect();
-    const errors: unknown[] = [];
-    const l = limitsAt('gone', clock, { cap: 2, rate: 1000, burst: 1000, redis: gone, releaseDelayMs: 5, onReleaseError: (e) => errors.push(e) });
+    const l = await limitsOnUnreliableRedis('gone', { now: 6_000_000 }, 5);
+    const { client: gone, errors } = l;
     const slot = slotOf(await l.admission.admit(USER, 'r1'));
     gone.disconnect();
     l.admission.release(slot);
