@@ -9,6 +9,11 @@ import { enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
  * the few addBulk chunks on their way) at a time, whatever the rollout's size.
  */
 const ENQUEUE_PAGE = 5_000;
+/**
+ * The first page is small: its jobs reach Redis, and the workers, before the next pages are read (reading 5,000 rows
+ * first took 20 to 50 ms on the 2-core reference machine, 250 about 5 ms).
+ */
+const FIRST_ENQUEUE_PAGE = 250;
 
 /**
  * Hands a newly recorded rollout's first wave to Redis (a rollout without waves is all wave 1); later waves wait in
@@ -19,7 +24,7 @@ const ENQUEUE_PAGE = 5_000;
 export async function enqueueNewRollout(deps: { db: Database; redis: Redis; queuePrefix: string }, rollout: RolloutRecord, log: Logger): Promise<boolean> {
   const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
   try {
-    const firstWave = iterateRolloutInstances(deps.db, rollout.id, { waveNo: 1, pageSize: ENQUEUE_PAGE });
+    const firstWave = iterateRolloutInstances(deps.db, rollout.id, { waveNo: 1, pageSize: ENQUEUE_PAGE, firstPageSize: FIRST_ENQUEUE_PAGE });
     await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: firstWave });
     await markRolloutEnqueued(deps.db, rollout.id);
     return true;

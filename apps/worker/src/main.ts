@@ -1,6 +1,6 @@
 import { createCmsClient } from '@fleet/cms-client';
 import { cmsClientOptions, redactConfig, stopOnSignal } from '@fleet/config';
-import { createDatabase } from '@fleet/db';
+import { createDatabase, warmInstallPath } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection } from '@fleet/queue';
@@ -56,6 +56,8 @@ const pool = createRolloutWorkerPool({
   shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
 });
 
+// The install path's connections and statements, ready before the first rollout's first claims (best effort).
+void warmInstallPath(db).catch((error: unknown) => logger.warn('could not prepare the install path ahead of the first claims', { error: (error as Error).message }));
 await pool.start();
 logger.info('worker started', { workerId: config.WORKER_ID });
 

@@ -171,7 +171,7 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
 async function claimPendingMany(db: Database, inputs: (ClaimInput & { now: Date })[]): Promise<(ClaimResult | null)[]> {
   const plan = planClaims(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({ name: 'fleet_claim_pending_many', text: CLAIM_PENDING_MANY, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({ name: STATEMENT_NAMES.claims, text: CLAIM_PENDING_MANY, values: plan.values });
   return plan.settle(rows);
 }
 
@@ -217,6 +217,10 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[]
  * The claim of a batch, parameters $at..$at+4, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`.
  */
 const CLAIM_PARAMS = 5;
+/** Parameters of finishCtes. */
+const FINISH_PARAMS = 17;
+/** Each batch statement's name: pg prepares it once per connection under that name. */
+const STATEMENT_NAMES = { claims: 'fleet_claim_pending_many', finishes: 'fleet_finish_in_progress_many', both: 'fleet_write_attempts_many' } as const;
 const claimCtes = (at: number) => `
   claim_input AS (
     SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[], $${at + 4}::text[])
@@ -335,7 +339,7 @@ async function settleFinish(db: Database, input: FinishInput, fast: FastFinish):
 async function finishInProgressMany(db: Database, inputs: FinishInput[]): Promise<FastFinish[]> {
   const plan = planFinishes(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<FinishRow>({ name: 'fleet_finish_in_progress_many', text: FINISH_IN_PROGRESS_MANY, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<FinishRow>({ name: STATEMENT_NAMES.finishes, text: FINISH_IN_PROGRESS_MANY, values: plan.values });
   return plan.settle(rows);
 }
 
@@ -467,7 +471,7 @@ async function writeAttemptsMany(
     return { claims: claimed, finishes: finished };
   }
   const { rows } = await installPathPoolOf(db).query<{ kind: 'claim' | 'finish'; key: string; attempt_id: string; attempt_no: number; recorded: boolean; moved: boolean }>({
-    name: 'fleet_write_attempts_many',
+    name: STATEMENT_NAMES.both,
     text: WRITE_ATTEMPTS_MANY,
     values: [...claimPlan.values, ...finishPlan.values],
   });
@@ -510,6 +514,27 @@ async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict
       WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${input.attemptNo}`;
     return { kind: 'transitioned', to: decision.to, reason: decision.reason };
   });
+}
+
+/**
+ * Opens `connections` of the install path's connections and prepares its three batch statements on each, so that a
+ * worker's first rollout does not wait for connections to open and statements to be parsed and planned while its
+ * first jobs claim (tens of milliseconds each on the 2-core reference machine). Each statement runs once with empty
+ * input: it touches no row. Best effort: a worker starts without it should Postgres not answer.
+ */
+export async function warmInstallPath(db: Database, connections = 2): Promise<void> {
+  const pool = installPathPoolOf(db);
+  const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
+  try {
+    for (const client of clients) {
+      const none = (n: number) => Array.from({ length: n }, () => []);
+      await client.query({ name: STATEMENT_NAMES.claims, text: CLAIM_PENDING_MANY, values: none(CLAIM_PARAMS) });
+      await client.query({ name: STATEMENT_NAMES.finishes, text: FINISH_IN_PROGRESS_MANY, values: none(FINISH_PARAMS) });
+      await client.query({ name: STATEMENT_NAMES.both, text: WRITE_ATTEMPTS_MANY, values: none(CLAIM_PARAMS + FINISH_PARAMS) });
+    }
+  } finally {
+    for (const client of clients) client.release();
+  }
 }
 
 export type AttemptWriter = {

@@ -61,7 +61,9 @@ export function createDatabase(options: DatabaseOptions): Database {
     connectionString: options.url,
     max: options.installPathPoolMax ?? 4,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
-    idleTimeoutMillis: 30_000,
+    // Kept for minutes rather than seconds: each holds its prepared statements and their plans (warmInstallPath), which
+    // a reopened connection would make again while the next rollout's first jobs wait.
+    idleTimeoutMillis: 300_000,
     options: INSTALL_PATH_SESSION,
     ...(options.applicationName ? { application_name: `${options.applicationName}:install-path` } : {}),
   });

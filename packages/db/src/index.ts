@@ -4,7 +4,7 @@ export { insertRollout, recordRollout, INSERT_CHUNK, findRollout, markRolloutEnq
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';
 export { listInstances, findInstance, findInstanceWithAttempts, listOpenInstanceIds, iterateRolloutInstances } from './instances.ts';
 export type { InstanceRecord, AttemptRecord, InstancePage } from './instances.ts';
-export { claimAttempt, finishAttempt, createAttemptWriter, markAttemptAnswerLost, REPLAY_WINDOW_MS } from './attempts.ts';
+export { claimAttempt, finishAttempt, createAttemptWriter, markAttemptAnswerLost, warmInstallPath, REPLAY_WINDOW_MS } from './attempts.ts';
 export type { ClaimResult, AttemptSigning, ClaimInput, AttemptAnswer, FinishInput, FinishResult, AttemptWriter } from './attempts.ts';
 export { createGroupCommit } from './group-commit.ts';
 export type { GroupCommit, GroupCommitOptions } from './group-commit.ts';

@@ -97,18 +97,25 @@ export async function listOpenInstanceIds(
 export async function* iterateRolloutInstances(
   db: Database,
   rolloutId: string,
-  options: { pageSize: number; waveNo?: number; /** Only instances still `pending`. */ pendingOnly?: boolean },
+  options: {
+    pageSize: number;
+    /** Size of the first page only (default pageSize): a small one gets the first rows to their consumer sooner. */
+    firstPageSize?: number;
+    waveNo?: number;
+    /** Only instances still `pending`. */
+    pendingOnly?: boolean;
+  },
 ): AsyncGenerator<{ id: bigint; instanceId: string; waveNo: number }[], void, void> {
   const inWave = options.waveNo === undefined ? Prisma.empty : Prisma.sql`AND wave_no = ${options.waveNo}`;
   const pending = options.pendingOnly ? Prisma.sql`AND state = 'pending'` : Prisma.empty;
   let after = 0n;
-  for (;;) {
+  for (let limit = options.firstPageSize ?? options.pageSize; ; limit = options.pageSize) {
     const rows = await db.$queryRaw<{ id: bigint; instance_id: string; wave_no: number }[]>`
       SELECT id, instance_id, wave_no FROM rollout_instance
       WHERE rollout_id = ${rolloutId}::uuid AND id > ${after} ${inWave} ${pending}
-      ORDER BY id LIMIT ${options.pageSize}`;
+      ORDER BY id LIMIT ${limit}`;
     if (rows.length > 0) yield rows.map((row) => ({ id: row.id, instanceId: row.instance_id, waveNo: row.wave_no }));
-    if (rows.length < options.pageSize) return;
+    if (rows.length < limit) return;
     after = rows[rows.length - 1]!.id;
   }
 }

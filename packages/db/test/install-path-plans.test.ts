@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@fleet/testing';
 import { CLAIM_PENDING_MANY, FINISH_IN_PROGRESS_MANY, WRITE_ATTEMPTS_MANY } from '../src/attempts.ts';
 import { installPathPoolOf } from '../src/client.ts';
-import { createAttemptWriter, createDatabase, insertRollout } from '../src/index.ts';
+import { createAttemptWriter, createDatabase, insertRollout, warmInstallPath } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
 
 type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] };
@@ -144,6 +144,41 @@ describe('database connections', () => {
       expect(viaPrisma[0]?.name).toBe('fleet-test');
       const { rows } = await installPathPoolOf(db).query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
       expect(rows[0]?.name).toBe('fleet-test:install-path');
+    } finally {
+      await db.$disconnect();
+      await testDb.drop();
+    }
+  });
+
+  it('warmInstallPath opens the install path connections with the three batch statements prepared on each', async () => {
+    const testDb = await createTestDatabase();
+    const db = createDatabase({ url: testDb.url, poolMax: 1, applicationName: 'fleet-warm' });
+    try {
+      const pool = installPathPoolOf(db);
+      expect(pool.totalCount).toBe(0);
+      await warmInstallPath(db, 2);
+      expect(pool.totalCount).toBe(2);
+      const names = ['fleet_claim_pending_many', 'fleet_finish_in_progress_many', 'fleet_write_attempts_many'];
+      const clients = await Promise.all([pool.connect(), pool.connect()]);
+      try {
+        const pids = new Set<number>();
+        for (const client of clients) {
+          const { rows } = await client.query<{ name: string; pid: number }>('SELECT name, pg_backend_pid() AS pid FROM pg_prepared_statements ORDER BY name');
+          expect(rows.map((r) => r.name)).toEqual(names);
+          pids.add(rows[0]!.pid);
+        }
+        expect(pids.size).toBe(2);
+      } finally {
+        for (const client of clients) client.release();
+      }
+      // The warmed connections then carry batches as usual (same statement names, same text), and wrote nothing before.
+      expect(await db.installAttempt.count()).toBe(0);
+      const { rollout, instances } = await insertRollout(db, { userId: '1', force: false, concurrency: 2, maxAttempts: 1, policy: {}, instanceIds: ['i-warm-1', 'i-warm-2'] });
+      await db.rollout.update({ where: { id: rollout.id }, data: { status: 'running' } });
+      const writer = createAttemptWriter(db);
+      const claims = await Promise.all(instances.map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w', staleAfterMs: 60_000 })));
+      expect(claims.map((c) => c.kind)).toEqual(['claimed', 'claimed']);
+      expect(pool.totalCount).toBe(2);
     } finally {
       await db.$disconnect();
       await testDb.drop();

@@ -90,6 +90,13 @@ describe('iterateRolloutInstances', () => {
     const secondWave = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 4096, waveNo: 2 }));
     expect(secondWave.rows).toEqual(stored.slice(1001));
 
+    // A small first page, then full ones: the same rows.
+    const smallFirst = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 2000, firstPageSize: 250 }));
+    expect(smallFirst.rows).toEqual(stored);
+    expect(smallFirst.sizes).toEqual([250, ...Array.from({ length: Math.floor((stored.length - 250) / 2000) }, () => 2000), (stored.length - 250) % 2000]);
+    // A first page that is all there is ends there.
+    expect((await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 2000, firstPageSize: 5000, waveNo: 1 }))).sizes).toEqual([1001]);
+
     // A page size that divides the count exactly ends with one empty read, not an empty page.
     const exact = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 1001, waveNo: 1 }));
     expect(exact.sizes).toEqual([1001]);
