@@ -524,10 +524,10 @@ async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict
  */
 export async function warmInstallPath(db: Database, connections = 2): Promise<void> {
   const pool = installPathPoolOf(db);
+  const none = (n: number) => Array.from({ length: n }, () => []);
   const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
   try {
     for (const client of clients) {
-      const none = (n: number) => Array.from({ length: n }, () => []);
       await client.query({ name: STATEMENT_NAMES.claims, text: CLAIM_PENDING_MANY, values: none(CLAIM_PARAMS) });
       await client.query({ name: STATEMENT_NAMES.finishes, text: FINISH_IN_PROGRESS_MANY, values: none(FINISH_PARAMS) });
       await client.query({ name: STATEMENT_NAMES.both, text: WRITE_ATTEMPTS_MANY, values: none(CLAIM_PARAMS + FINISH_PARAMS) });
