@@ -171,7 +171,7 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
 async function claimPendingMany(db: Database, inputs: (ClaimInput & { now: Date })[]): Promise<(ClaimResult | null)[]> {
   const plan = planClaims(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({ name: STATEMENT_NAMES.claims, text: CLAIM_PENDING_MANY, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({ name: CLAIMS.name, text: CLAIMS.text, values: plan.values });
   return plan.settle(rows);
 }
 
@@ -219,8 +219,6 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[]
 const CLAIM_PARAMS = 5;
 /** Parameters of finishCtes. */
 const FINISH_PARAMS = 17;
-/** Each batch statement's name: pg prepares it once per connection under that name. */
-const STATEMENT_NAMES = { claims: 'fleet_claim_pending_many', finishes: 'fleet_finish_in_progress_many', both: 'fleet_write_attempts_many' } as const;
 const claimCtes = (at: number) => `
   claim_input AS (
     SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[], $${at + 4}::text[])
@@ -239,8 +237,7 @@ const claimCtes = (at: number) => `
     SELECT id, rollout_id, attempt_count, now, worker_id, nonce, CASE WHEN nonce IS NULL THEN NULL ELSE now END FROM claimed
     RETURNING id, rollout_instance_id, attempt_no)`;
 
-/** Exported (with the two statements below) for the plan test only; the package's index does not export them. */
-export const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
+const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
   SELECT id::text, rollout_instance_id::text, attempt_no FROM claim_inserted`;
 
 /**
@@ -339,7 +336,7 @@ async function settleFinish(db: Database, input: FinishInput, fast: FastFinish):
 async function finishInProgressMany(db: Database, inputs: FinishInput[]): Promise<FastFinish[]> {
   const plan = planFinishes(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<FinishRow>({ name: STATEMENT_NAMES.finishes, text: FINISH_IN_PROGRESS_MANY, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<FinishRow>({ name: FINISHES.name, text: FINISHES.text, values: plan.values });
   return plan.settle(rows);
 }
 
@@ -441,19 +438,28 @@ const finishRows = `
   SELECT i.attempt_id::text, i.attempt_id IN (SELECT id FROM finish_recorded) AS recorded, i.instance_id IN (SELECT id FROM finish_moved) AS moved
   FROM finish_input i`;
 
-export const FINISH_IN_PROGRESS_MANY = `WITH ${finishCtes(1)} ${finishRows}`;
+const FINISH_IN_PROGRESS_MANY = `WITH ${finishCtes(1)} ${finishRows}`;
 
 /**
  * Claims and answers of one group commit in one statement: the claims' CTEs and the answers' CTEs touch different
  * rows (a claim needs a `pending` instance, an answer one `in_progress` on its attempt, both judged on the same
  * snapshot), so one round trip and one commit carry both.
  */
-export const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(1 + CLAIM_PARAMS)}
+const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(1 + CLAIM_PARAMS)}
   SELECT 'claim' AS kind, rollout_instance_id::text AS key, id::text AS attempt_id, attempt_no, NULL::boolean AS recorded, NULL::boolean AS moved
   FROM claim_inserted
   UNION ALL
   SELECT 'finish', NULL, i.attempt_id::text, NULL, i.attempt_id IN (SELECT id FROM finish_recorded), i.instance_id IN (SELECT id FROM finish_moved)
   FROM finish_input i`;
+
+/**
+ * The install path's three batch statements: each is prepared once per connection under its name (so one name, one
+ * text), and takes `params` arrays. Used by the batch functions and warmInstallPath; exported for the plan test only.
+ */
+const CLAIMS = { name: 'fleet_claim_pending_many', text: CLAIM_PENDING_MANY, params: CLAIM_PARAMS } as const;
+const FINISHES = { name: 'fleet_finish_in_progress_many', text: FINISH_IN_PROGRESS_MANY, params: FINISH_PARAMS } as const;
+const BOTH = { name: 'fleet_write_attempts_many', text: WRITE_ATTEMPTS_MANY, params: CLAIM_PARAMS + FINISH_PARAMS } as const;
+export const INSTALL_PATH_STATEMENTS = { claims: CLAIMS, answers: FINISHES, both: BOTH } as const;
 
 /** One group commit's claims and answers, in one statement when it has both. */
 async function writeAttemptsMany(
@@ -471,8 +477,8 @@ async function writeAttemptsMany(
     return { claims: claimed, finishes: finished };
   }
   const { rows } = await installPathPoolOf(db).query<{ kind: 'claim' | 'finish'; key: string; attempt_id: string; attempt_no: number; recorded: boolean; moved: boolean }>({
-    name: STATEMENT_NAMES.both,
-    text: WRITE_ATTEMPTS_MANY,
+    name: BOTH.name,
+    text: BOTH.text,
     values: [...claimPlan.values, ...finishPlan.values],
   });
   return {
@@ -524,14 +530,15 @@ async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict
  */
 export async function warmInstallPath(db: Database, connections = 2): Promise<void> {
   const pool = installPathPoolOf(db);
-  const none = (n: number) => Array.from({ length: n }, () => []);
   const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
   try {
-    for (const client of clients) {
-      await client.query({ name: STATEMENT_NAMES.claims, text: CLAIM_PENDING_MANY, values: none(CLAIM_PARAMS) });
-      await client.query({ name: STATEMENT_NAMES.finishes, text: FINISH_IN_PROGRESS_MANY, values: none(FINISH_PARAMS) });
-      await client.query({ name: STATEMENT_NAMES.both, text: WRITE_ATTEMPTS_MANY, values: none(CLAIM_PARAMS + FINISH_PARAMS) });
-    }
+    await Promise.all(
+      clients.map(async (client) => {
+        for (const { name, text, params } of Object.values(INSTALL_PATH_STATEMENTS)) {
+          await client.query({ name, text, values: Array.from({ length: params }, () => []) });
+        }
+      }),
+    );
   } finally {
     for (const client of clients) client.release();
   }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@fleet/testing';
-import { CLAIM_PENDING_MANY, FINISH_IN_PROGRESS_MANY, WRITE_ATTEMPTS_MANY } from '../src/attempts.ts';
+import { INSTALL_PATH_STATEMENTS } from '../src/attempts.ts';
 import { installPathPoolOf } from '../src/client.ts';
 import { createAttemptWriter, createDatabase, insertRollout, warmInstallPath } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
@@ -17,9 +17,6 @@ function planNodes(node: PlanNode): PlanNode[] {
   return [node, ...(node.Plans ?? []).flatMap(planNodes)];
 }
 
-/** Parameters of a batch of claims, and of a batch of answers (see attempts.ts). */
-const CLAIM_PARAMS = 5;
-const FINISH_PARAMS = 17;
 const finishParams = (instanceId: string, attemptId: string) => [
   [instanceId], [attemptId], [1], ['succeeded'], [new Date()], [5], [200], [true], ['200'], [null], ['R-1'], ['success'], ['success'], [null], [null], [null], [new Date()],
 ];
@@ -100,15 +97,10 @@ describe('install path plans', () => {
       await db.$executeRawUnsafe('ANALYZE rollout_instance');
       await db.$executeRawUnsafe('ANALYZE install_attempt');
       // With force_generic_plan (the install path's setting) the plan does not depend on the values: all null.
-      const statements = {
-        claims: { text: CLAIM_PENDING_MANY, params: CLAIM_PARAMS },
-        answers: { text: FINISH_IN_PROGRESS_MANY, params: FINISH_PARAMS },
-        both: { text: WRITE_ATTEMPTS_MANY, params: CLAIM_PARAMS + FINISH_PARAMS },
-      };
       // A connection of the install path's own pool: the session settings under test are the product's.
       const connection = await installPathPoolOf(db).connect();
       try {
-        for (const [name, statement] of Object.entries(statements)) {
+        for (const [name, statement] of Object.entries(INSTALL_PATH_STATEMENTS)) {
           await connection.query(`PREPARE shape_${name} AS ${statement.text}`);
           const nulls = Array.from({ length: statement.params }, () => 'NULL').join(', ');
           const { rows } = await connection.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE shape_${name}(${nulls})`);
