@@ -99,6 +99,9 @@ export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrency
   const now = options.now ?? Date.now;
   const keys = [`${options.prefix}:limits:global:slots`, `${options.prefix}:limits:global:holders`, `${options.prefix}:limits:global:denied`] as const;
   const window = options.fairnessWindowMs ?? 2000;
+  async function releaseMany(tokens: readonly string[]): Promise<void> {
+    if (tokens.length > 0) await RELEASE(redis, 2, keys[0]!, keys[1]!, ...tokens);
+  }
   return {
     cap: options.cap,
     slots: { redis, keys, cap: options.cap, leaseMs: options.leaseMs, fairnessWindowMs: window, now },
@@ -108,12 +111,8 @@ export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrency
       const granted = await ACQUIRE(redis, 3, ...keys, String(options.cap), String(t), String(t + options.leaseMs), rolloutId, token, String(window));
       return granted === 1 ? token : null;
     },
-    async release(token) {
-      await RELEASE(redis, 2, keys[0]!, keys[1]!, token);
-    },
-    async releaseMany(tokens) {
-      if (tokens.length > 0) await RELEASE(redis, 2, keys[0]!, keys[1]!, ...tokens);
-    },
+    release: (token) => releaseMany([token]),
+    releaseMany,
     async inFlight() {
       await redis.zremrangebyscore(keys[0]!, '-inf', now());
       return redis.zcard(keys[0]!);
