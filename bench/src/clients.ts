@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { waitFor } from '@fleet/testing';
 import type { BenchStack } from './stack.ts';
 
 /** What the harness reads from `GET /_sim/stats` (a subset). */
@@ -128,14 +129,12 @@ export async function rolloutFacts(stack: BenchStack, id: string): Promise<Rollo
  * before, see ENQUEUE_WAIT_MS) and returns when that was, epoch ms; throws after `timeoutMs`.
  */
 export async function waitForEnqueued(stack: BenchStack, id: string, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { rows } = await stack.db.query<{ enqueued_at: Date | null }>(`SELECT enqueued_at FROM rollout WHERE id = $1::uuid`, [id]);
-    const at = rows[0]?.enqueued_at;
-    if (at) return at.getTime();
-    if (Date.now() > deadline) throw new Error(`rollout ${id} not enqueued after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const enqueuedAt = await waitFor(
+    `rollout ${id} enqueued`,
+    async () => (await stack.db.query<{ enqueued_at: Date | null }>(`SELECT enqueued_at FROM rollout WHERE id = $1::uuid`, [id])).rows[0]?.enqueued_at,
+    { timeoutMs, intervalMs: 20 },
+  );
+  return enqueuedAt.getTime();
 }
 
 /** Polls Postgres until the rollout is `completed` (or another final status), or throws after `timeoutMs`. */
