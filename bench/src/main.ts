@@ -9,7 +9,9 @@
  * Options: --quick, --workers <n> (worker processes, default 1), --instances <n> (per throughput run),
  * --pairs 50:200,100:100 (C:L ms), --large <n> (the large rollout), --large-pair 200:20, --repeat <n> (runs per
  * variant; the median is shown), --variants plain,bare,ours, --keep-db, --out <file>, --only creation (measurement 3
- * alone: creating the --large and the 10,000-instance (quick: 500) rollouts, --repeat rounds, a minute or two).
+ * alone: creating the --large and the 10,000-instance (quick: 500) rollouts, --repeat rounds, a minute or two),
+ * --only install-path (measurement 7 alone: the install path's Postgres CPU per instance against the floor of a bare
+ * insert and update, --repeat rounds, under a minute; it also ends every full and quick run).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,13 +20,15 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createLogger } from '@fleet/logger';
 import { createCpuMeter } from './cpu.ts';
+import { measureInstallPath } from './measure-install-path.ts';
+import type { InstallPathResult } from './measure-install-path.ts';
 import type { LargeRolloutResult } from './measure-large-rollout.ts';
 import { measureCreationOnly, measureLargeRollout } from './measure-large-rollout.ts';
 import type { ThroughputContext, Variant } from './measure-throughput.ts';
 import { runners } from './measure-throughput.ts';
 import { repoRoot } from './processes.ts';
 import type { BenchResult, CreationBenchResult, MachineFacts, PairResult } from './report.ts';
-import { evaluateTargets, renderCreationReport, renderReport } from './report.ts';
+import { evaluateTargets, renderCreationReport, renderInstallPathReport, renderReport } from './report.ts';
 import { startStack } from './stack.ts';
 import type { BenchStack } from './stack.ts';
 
@@ -81,7 +85,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-if (args.only !== undefined && args.only !== 'creation') throw new Error(`--only: unknown measurement "${args.only}" (creation)`);
+if (args.only !== undefined && args.only !== 'creation' && args.only !== 'install-path') throw new Error(`--only: unknown measurement "${args.only}" (creation, install-path)`);
 for (const v of settings.variants) if (!(v in runners)) throw new Error(`--variants: unknown variant "${v}" (plain, bare, ours)`);
 const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
 
@@ -110,9 +114,22 @@ async function machineFacts(stack: BenchStack): Promise<MachineFacts> {
 const timeoutFor = (instances: number, concurrency: number, latencyMs: number) =>
   Math.round(Math.max((instances / (concurrency / (latencyMs / 1000))) * 5 * 1000 + 60_000, (instances / 100) * 1000));
 
+/** Measurement 7: batches of 1 (an idle system), 25 (about what a busy worker's batches hold at C=200) and 100. */
+const installPathSettings = { batches: quick ? [1, 25] : [1, 25, 100], instances: quick ? 500 : 5_000 };
+
+function measureInstallPathNow(rounds: number): Promise<InstallPathResult> {
+  log(`install path alone: Postgres CPU per instance, batches of ${installPathSettings.batches.join(', ')}, ${rounds} round(s)`);
+  return measureInstallPath({ ...installPathSettings, rounds, log });
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const startedAt = new Date().toISOString();
+  if (args.only === 'install-path') {
+    const installPath = await measureInstallPathNow(Math.max(settings.repeat, 3));
+    process.stdout.write(`\n${renderInstallPathReport(installPath)}\n`);
+    return;
+  }
   const maxConcurrency = Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);
   log(`fleet bench (${quick ? 'quick' : 'full'}): starting the stack`);
   const stack = await startStack({ maxConcurrency, keepDatabase: args['keep-db'], latencyMs: settings.pairs[0]![1], rolloutPollMs: settings.rolloutPollMs, log });
@@ -186,6 +203,7 @@ async function main(): Promise<void> {
       timeoutMs: timeoutFor(settings.large, largeC, largeL),
       log,
     });
+    const installPath = await measureInstallPathNow(quick ? 1 : Math.max(settings.repeat, 3));
 
     const result: BenchResult = {
       mode: quick ? 'quick' : 'full',
@@ -195,6 +213,7 @@ async function main(): Promise<void> {
       settings: { ...settings, pairs: settings.pairs.map(([c, l]) => `${c}:${l}`), largePair: `${largeC}:${largeL}`, midInstances },
       throughput,
       large,
+      installPath,
       targets: evaluateTargets(throughput, large),
     };
     await mkdir(path.dirname(outFile), { recursive: true });

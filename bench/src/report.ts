@@ -1,3 +1,4 @@
+import type { InstallPathResult } from './measure-install-path.ts';
 import type { CreationFacts, CreationOnlyResult, LargeRolloutResult } from './measure-large-rollout.ts';
 import type { ThroughputRun, Variant } from './measure-throughput.ts';
 
@@ -13,6 +14,8 @@ export type BenchResult = {
   settings: Record<string, unknown>;
   throughput: PairResult[];
   large: LargeRolloutResult;
+  /** Measurement 7 (a diagnostic): the install path's Postgres CPU per instance, alone, against the floor. */
+  installPath: InstallPathResult;
   /** The issue's targets, each with its figure and whether it was met on this run. */
   targets: { target: string; figure: string; met: boolean }[];
 };
@@ -244,9 +247,24 @@ export function renderReport(result: BenchResult): string {
     '',
   );
 
+  out.push(renderInstallPathReport(result.installPath), '');
+
   out.push('Targets (figures, not tests)');
   out.push(table(['target', 'figure', 'met'], result.targets.map((t) => [t.target, t.figure, t.met ? 'yes' : 'NO']), false));
   return out.join('\n');
+}
+
+/** Measurement 7's table: the install path's Postgres CPU per instance, alone, against the floor. */
+export function renderInstallPathReport(result: InstallPathResult): string {
+  const rounds = result.rows[0]?.runs.length ?? 0;
+  return [
+    `7. The install path's Postgres CPU alone (nothing else running): microseconds per instance for its claim and answer,`,
+    `   median of ${rounds} run(s) of ${n0(result.rows[0]?.instances ?? 0)} instances; floor: a bare table, a row inserted per claim and updated per answer`,
+    table(
+      ['batch', 'ours us', 'floor us', 'ours/floor', 'runs (ours / floor us)'],
+      result.rows.map((r) => [String(r.batch), r.oursUs.toFixed(0), r.floorUs.toFixed(0), `${(r.oursUs / r.floorUs).toFixed(1)}x`, r.runs.map((x) => `${x.oursUs.toFixed(0)} / ${x.floorUs.toFixed(0)}`).join(', ')]),
+    ),
+  ].join('\n');
 }
 
 /** One creation as measurement 3's table shows it: instances, time to 202, all jobs queued, API RSS before, peak, growth. */

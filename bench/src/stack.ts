@@ -55,7 +55,8 @@ function nodeArgs(variable: 'BENCH_API_NODE_ARGS' | 'BENCH_WORKER_NODE_ARGS'): s
   return process.env[variable]?.split(' ').filter(Boolean) ?? [];
 }
 
-function withDatabase(url: string, database: string): string {
+/** `url` with its database name replaced by `database`. */
+export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
