@@ -7,11 +7,11 @@
  * times drift on shared machines. Nothing here asserts a time; the process fails only if the harness itself fails.
  *
  * Options: --quick, --workers <n> (worker processes, default 1), --instances <n> (per throughput run),
- * --pairs 50:200,100:100 (C:L ms), --large <n> (the large rollout), --large-pair 200:20, --repeat <n> (runs per
- * variant; the median is shown), --variants plain,bare,ours, --keep-db, --out <file>, --only creation (measurement 3
+ * --pairs 50:200,100:100 (C:L ms), --large <n> (the large rollout), --large-pair 200:20, --repeat <n> (rounds, each
+ * running every variant once; the median run is shown, and ratios are the median of the rounds' ratios), --variants plain,bare,ours, --keep-db, --out <file>, --only creation (measurement 3
  * alone: creating the --large and the 10,000-instance (quick: 500) rollouts, --repeat rounds, a minute or two),
  * --only install-path (measurement 7 alone: the install path's Postgres CPU per instance against the floor of a bare
- * insert and update, --repeat rounds, under a minute; it also ends every full and quick run).
+ * insert and update, --repeat rounds but at least three, under a minute; it also ends every full and quick run).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -127,7 +127,10 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   if (args.only === 'install-path') {
     const installPath = await measureInstallPathNow(Math.max(settings.repeat, 3));
-    process.stdout.write(`\n${renderInstallPathReport(installPath)}\n`);
+    const outFile = args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}-install-path.json`);
+    await mkdir(path.dirname(outFile), { recursive: true });
+    await writeFile(outFile, `${JSON.stringify({ startedAt, seconds: (Date.now() - started) / 1000, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, installPath }, null, 2)}\n`);
+    process.stdout.write(`\n${renderInstallPathReport(installPath)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
     return;
   }
   const maxConcurrency = Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);

@@ -7,13 +7,14 @@
  * statements, connections and settings as a worker) through rounds of `batch` claims plus the answers of the previous
  * round's claims, one group commit each, as a busy worker's batches look. The floor does the same rounds on a table
  * of its own with nothing but a primary key and one unique key: a row inserted per claim, that row updated per
- * answer, one statement and one commit per round. The difference is what the product's guards, instance states,
+ * answer, one statement and one commit per round, on a connection with the install path's planner settings (a plan
+ * cached once, none made per round). The difference is what the product's guards, instance states,
  * per-state counters and indexes cost per instance. Runs alternate (ours, floor) and repeat; medians are shown.
  * CPU is read from /proc for the backends that ran the statements.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createAttemptWriter, createDatabase, iterateRolloutInstances, recordRollout } from '@fleet/db';
+import { INSTALL_PATH_SESSION, createAttemptWriter, createDatabase, iterateRolloutInstances, recordRollout } from '@fleet/db';
 import type { AttemptAnswer, Database } from '@fleet/db';
 import { adminDatabaseUrl, ensureMigratedTemplate } from '@fleet/testing';
 import { processCpuSeconds } from './cpu.ts';
@@ -97,7 +98,7 @@ async function runFloor(client: pg.Client, observer: pg.Client, database: string
     name: 'bench_floor_round',
     text: `WITH claimed AS (INSERT INTO bench_floor_attempt (instance_id, attempt_no, started_at) SELECT i, 1, now() FROM unnest($1::bigint[]) AS i RETURNING id),
       answered AS (UPDATE bench_floor_attempt a SET finished_at = now(), request_id = r.request_id FROM unnest($2::bigint[], $3::text[]) AS r(instance_id, request_id)
-        WHERE a.instance_id = r.instance_id AND a.attempt_no = 1 RETURNING a.id)
+        WHERE a.instance_id = ANY($2::bigint[]) AND a.attempt_no = 1 AND a.instance_id = r.instance_id RETURNING a.id)
       SELECT (SELECT count(*) FROM claimed) AS claimed, (SELECT count(*) FROM answered) AS answered`,
   };
   let previous: number[] = [];
@@ -122,7 +123,7 @@ export async function measureInstallPath(options: Options): Promise<InstallPathR
   await admin.query(`CREATE DATABASE "${database}" TEMPLATE "${template}"`);
   const url = withDatabase(adminDatabaseUrl(), database);
   const observer = new pg.Client({ connectionString: url });
-  const floorClient = new pg.Client({ connectionString: url, application_name: 'bench:floor' });
+  const floorClient = new pg.Client({ connectionString: url, application_name: 'bench:floor', options: INSTALL_PATH_SESSION });
   const db = createDatabase({ url, applicationName: 'bench', installPathPoolMax: 1 });
   try {
     await observer.connect();

@@ -42,7 +42,7 @@ const installPathPools = new WeakMap<Database, pg.Pool>();
  *   (200 jobs in flight, 50 ms each, runs side by side; 67 to 104 in later runs of the new settings).
  * packages/db/test/install-path-plans.test.ts holds the shape.
  */
-const INSTALL_PATH_SESSION = '-c enable_seqscan=off -c enable_nestloop=off -c enable_mergejoin=off -c plan_cache_mode=force_generic_plan';
+export const INSTALL_PATH_SESSION = '-c enable_seqscan=off -c enable_nestloop=off -c enable_mergejoin=off -c plan_cache_mode=force_generic_plan';
 
 /** Builds the Prisma client on adapter-pg (no native engine). Only an app's main.ts or a test calls this. */
 export function createDatabase(options: DatabaseOptions): Database {

@@ -1,4 +1,4 @@
-export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError } from './client.ts';
+export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError, INSTALL_PATH_SESSION } from './client.ts';
 export type { Database, DatabaseOptions } from './client.ts';
 export { insertRollout, recordRollout, INSERT_CHUNK, findRollout, markRolloutEnqueued, countInstances, listRolloutsByStatus, listOpenRolloutsForWork, completeRolloutIfDone } from './rollouts.ts';
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';
