@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AccountRateLimiter } from './account-rate-limiter.ts';
 import { RATE_BUCKET_LUA } from './account-rate-limiter.ts';
 import type { GlobalConcurrency } from './global-concurrency.ts';
-import { GLOBAL_SLOT_LUA, RELEASE_SLOT_LUA } from './global-concurrency.ts';
+import { GLOBAL_SLOT_LUA } from './global-concurrency.ts';
 import { luaScript } from './lua-script.ts';
 
 /**
@@ -17,7 +17,7 @@ import { luaScript } from './lua-script.ts';
  * The script answers {1, 0} when admitted, {2, wait ms} when the rate says wait, {3, 0} when the cap (or the fair
  * share) is reached.
  */
-const ADMIT = luaScript(`${RATE_BUCKET_LUA}${GLOBAL_SLOT_LUA}${RELEASE_SLOT_LUA}
+const ADMIT = luaScript(`${RATE_BUCKET_LUA}${GLOBAL_SLOT_LUA}
 for i = 10, #ARGV do release_slot(KEYS[2], KEYS[3], ARGV[i]) end
 local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local rate, tokens = refill_tokens(KEYS[1], now, maxRate, burst)

@@ -11,21 +11,27 @@ import { luaScript } from './lua-script.ts';
  * with nobody waiting, any rollout may use all the free capacity. So two rollouts sharing the cap each get about
  * half, and neither starves.
  */
+/** Lua: `release_slot(slots, holders, token)` gives a slot back (1), or finds it already gone (0): idempotent. */
+const RELEASE_SLOT_LUA = `
+local function release_slot(slots, holders, token)
+  if redis.call('zrem', slots, token) == 0 then return 0 end
+  local owner = redis.call('hget', holders, token)
+  redis.call('hdel', holders, token)
+  if owner then
+    if redis.call('hincrby', holders, 'count:' .. owner, -1) <= 0 then redis.call('hdel', holders, 'count:' .. owner) end
+  end
+  return 1
+end
+`;
+
 /**
  * Lua: `acquire_slot(slots, holders, denied, cap, now, expiry, rollout, token, window)` frees expired leases, then
- * grants a slot (1) or refuses it (0) as described above. Shared with the call admission script (call-admission.ts).
+ * grants a slot (1) or refuses it (0) as described above. Includes release_slot (an expired lease is released like
+ * any other). Shared with the call admission script (call-admission.ts).
  */
-export const GLOBAL_SLOT_LUA = `
+export const GLOBAL_SLOT_LUA = `${RELEASE_SLOT_LUA}
 local function acquire_slot(slots, holders, denied, cap, now, expiry, rollout, token, window)
-  local expired = redis.call('zrangebyscore', slots, '-inf', now)
-  for _, t in ipairs(expired) do
-    local owner = redis.call('hget', holders, t)
-    redis.call('hdel', holders, t)
-    if owner then
-      if redis.call('hincrby', holders, 'count:' .. owner, -1) <= 0 then redis.call('hdel', holders, 'count:' .. owner) end
-    end
-  end
-  redis.call('zremrangebyscore', slots, '-inf', now)
+  for _, t in ipairs(redis.call('zrangebyscore', slots, '-inf', now)) do release_slot(slots, holders, t) end
   redis.call('zremrangebyscore', denied, '-inf', now - window)
   local total = redis.call('zcard', slots)
   local held = tonumber(redis.call('hget', holders, 'count:' .. rollout) or '0')
@@ -50,18 +56,6 @@ const ACQUIRE = luaScript(`${GLOBAL_SLOT_LUA}
 return acquire_slot(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]))
 `);
 
-/** Lua: `release_slot(slots, holders, token)` gives a slot back (1), or finds it already gone (0): idempotent. */
-export const RELEASE_SLOT_LUA = `
-local function release_slot(slots, holders, token)
-  if redis.call('zrem', slots, token) == 0 then return 0 end
-  local owner = redis.call('hget', holders, token)
-  redis.call('hdel', holders, token)
-  if owner then
-    if redis.call('hincrby', holders, 'count:' .. owner, -1) <= 0 then redis.call('hdel', holders, 'count:' .. owner) end
-  end
-  return 1
-end
-`;
 
 /** Releases every token in ARGV; answers how many were still held. */
 const RELEASE = luaScript(`${RELEASE_SLOT_LUA}
