@@ -16,9 +16,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { INSTALL_PATH_SESSION, createAttemptWriter, createDatabase, iterateRolloutInstances, recordRollout } from '@fleet/db';
 import type { AttemptAnswer, Database } from '@fleet/db';
-import { adminDatabaseUrl, ensureMigratedTemplate } from '@fleet/testing';
+import { createTestDatabase } from '@fleet/testing';
 import { processCpuSeconds } from './cpu.ts';
-import { withDatabase } from './stack.ts';
 
 export type InstallPathRow = {
   batch: number;
@@ -116,12 +115,8 @@ async function runFloor(client: pg.Client, observer: pg.Client, database: string
 }
 
 export async function measureInstallPath(options: Options): Promise<InstallPathResult> {
-  const template = await ensureMigratedTemplate();
-  const database = `fleet_bench_ip_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}" TEMPLATE "${template}"`);
-  const url = withDatabase(adminDatabaseUrl(), database);
+  const created = await createTestDatabase();
+  const { url, name: database } = created;
   const observer = new pg.Client({ connectionString: url });
   const floorClient = new pg.Client({ connectionString: url, application_name: 'bench:floor', options: INSTALL_PATH_SESSION });
   const db = createDatabase({ url, applicationName: 'bench', installPathPoolMax: 1 });
@@ -144,7 +139,6 @@ export async function measureInstallPath(options: Options): Promise<InstallPathR
     await db.$disconnect();
     await floorClient.end().catch(() => undefined);
     await observer.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
-    await admin.end();
+    await created.drop().catch(() => undefined);
   }
 }

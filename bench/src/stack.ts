@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
-import { adminDatabaseUrl, deleteKeysWithPrefix, ensureMigratedTemplate, testRedisUrl } from '@fleet/testing';
+import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl } from '@fleet/testing';
 import type { ChildScript } from './processes.ts';
 import { freePort, repoRoot, spawnApp, spawnScript, waitForHttp, waitForOutput } from './processes.ts';
 
@@ -55,26 +55,11 @@ function nodeArgs(variable: 'BENCH_API_NODE_ARGS' | 'BENCH_WORKER_NODE_ARGS'): s
   return process.env[variable]?.split(' ').filter(Boolean) ?? [];
 }
 
-/** `url` with its database name replaced by `database`. */
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
 export async function startStack(options: StackOptions): Promise<BenchStack> {
   const tag = randomBytes(4).toString('hex');
-  const template = await ensureMigratedTemplate();
-  const databaseName = `fleet_bench_${tag}`;
-  const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${databaseName}" TEMPLATE "${template}"`);
-  } finally {
-    await admin.end();
-  }
-  const databaseUrl = withDatabase(adminDatabaseUrl(), databaseName);
-  options.log(`database ${databaseName} (a copy of the migrated template ${template})`);
+  const database = await createTestDatabase();
+  const databaseUrl = database.url;
+  options.log(`database ${database.name} (a copy of the migrated template)`);
 
   const redisUrl = testRedisUrl();
   const queuePrefix = `fleet-bench-${tag}`;
@@ -168,16 +153,10 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
         await db.end().catch(() => undefined);
         await deleteKeysWithPrefix(queuePrefix, redisUrl).catch(() => undefined);
         if (options.keepDatabase) {
-          options.log(`kept database ${databaseName}: ${databaseUrl}`);
+          options.log(`kept database ${database.name}: ${databaseUrl}`);
           return;
         }
-        const dropper = new pg.Client({ connectionString: adminDatabaseUrl() });
-        await dropper.connect();
-        try {
-          await dropper.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
-        } finally {
-          await dropper.end();
-        }
+        await database.drop();
       })();
       return closing;
     },
