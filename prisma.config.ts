@@ -22,7 +22,8 @@ class CatalogAsTextClient extends pg.Client {
     // pg's Pool calls query with a callback; a direct caller may use the promise form. Both are covered.
     if (typeof args[last] === 'function') {
       const callback = args[last] as (err: Error | null, res?: pg.QueryResult) => void;
-      args[last] = (err: Error | null, res?: pg.QueryResult) => callback(err, err ? res : reportCatalogTypesAsText(res));
+      args[last] = (err: Error | null, res?: pg.QueryResult) =>
+        callback(err, err ? res : reportCatalogTypesAsText(res));
     }
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const result = (super.query as any)(...args);

@@ -47,7 +47,11 @@ export function limitFacts(stats: SimStats, concurrency: number) {
 export type CreatedRollout = { id: string; msTo202: number; requestStartedAtMs: number };
 
 /** `POST /v1/rollouts` with the bench's admin key; times the request to its 202. */
-export async function createRollout(stack: BenchStack, instanceIds: readonly string[], concurrency: number): Promise<CreatedRollout> {
+export async function createRollout(
+  stack: BenchStack,
+  instanceIds: readonly string[],
+  concurrency: number,
+): Promise<CreatedRollout> {
   const body = JSON.stringify({ userId: stack.userId, instanceIds, force: true, concurrency });
   const requestStartedAtMs = Date.now();
   const t0 = performance.now();
@@ -58,7 +62,8 @@ export async function createRollout(stack: BenchStack, instanceIds: readonly str
   });
   const answer = (await res.json()) as { id?: string };
   const msTo202 = performance.now() - t0;
-  if (res.status !== 202 || !answer.id) throw new Error(`POST /v1/rollouts answered ${res.status}: ${JSON.stringify(answer).slice(0, 500)}`);
+  if (res.status !== 202 || !answer.id)
+    throw new Error(`POST /v1/rollouts answered ${res.status}: ${JSON.stringify(answer).slice(0, 500)}`);
   return { id: answer.id, msTo202, requestStartedAtMs };
 }
 
@@ -67,10 +72,13 @@ export type RolloutStatusView = { status: string; counts: Record<string, number>
 /** `GET /v1/rollouts/:id`, timed (ms, the whole answer read). */
 export async function getRollout(stack: BenchStack, id: string): Promise<{ ms: number; view: RolloutStatusView }> {
   const t0 = performance.now();
-  const res = await fetch(`${stack.apiUrl}/v1/rollouts/${id}`, { headers: { authorization: `Bearer ${stack.apiKey}` } });
+  const res = await fetch(`${stack.apiUrl}/v1/rollouts/${id}`, {
+    headers: { authorization: `Bearer ${stack.apiKey}` },
+  });
   const view = (await res.json()) as RolloutStatusView;
   const ms = performance.now() - t0;
-  if (res.status !== 200) throw new Error(`GET /v1/rollouts/${id} answered ${res.status}: ${JSON.stringify(view).slice(0, 500)}`);
+  if (res.status !== 200)
+    throw new Error(`GET /v1/rollouts/${id} answered ${res.status}: ${JSON.stringify(view).slice(0, 500)}`);
   return { ms, view };
 }
 
@@ -131,22 +139,40 @@ export async function rolloutFacts(stack: BenchStack, id: string): Promise<Rollo
 export async function waitForEnqueued(stack: BenchStack, id: string, timeoutMs: number): Promise<number> {
   const enqueuedAt = await waitFor(
     `rollout ${id} enqueued`,
-    async () => (await stack.db.query<{ enqueued_at: Date | null }>(`SELECT enqueued_at FROM rollout WHERE id = $1::uuid`, [id])).rows[0]?.enqueued_at,
+    async () =>
+      (await stack.db.query<{ enqueued_at: Date | null }>(`SELECT enqueued_at FROM rollout WHERE id = $1::uuid`, [id]))
+        .rows[0]?.enqueued_at,
     { timeoutMs, intervalMs: 20 },
   );
   return enqueuedAt.getTime();
 }
 
 /** Polls Postgres until the rollout is `completed` (or another final status), or throws after `timeoutMs`. */
-export async function waitForRolloutDone(stack: BenchStack, id: string, timeoutMs: number, onTick?: () => void): Promise<void> {
+export async function waitForRolloutDone(
+  stack: BenchStack,
+  id: string,
+  timeoutMs: number,
+  onTick?: () => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { rows } = await stack.db.query<{ status: string }>(`SELECT status::text AS status FROM rollout WHERE id = $1::uuid`, [id]);
+    const { rows } = await stack.db.query<{ status: string }>(
+      `SELECT status::text AS status FROM rollout WHERE id = $1::uuid`,
+      [id],
+    );
     const status = rows[0]?.status;
     if (status === 'completed' || status === 'cancelled') return;
     if (Date.now() > deadline) {
-      const counts = await stack.db.query(`SELECT state::text, count(*)::int AS n FROM rollout_instance WHERE rollout_id = $1::uuid GROUP BY state`, [id]);
-      throw new Error(`rollout ${id} still ${status} after ${timeoutMs} ms: ${JSON.stringify(counts.rows)}\n${stack.workers().map((w) => w.output().slice(-3000)).join('\n')}`);
+      const counts = await stack.db.query(
+        `SELECT state::text, count(*)::int AS n FROM rollout_instance WHERE rollout_id = $1::uuid GROUP BY state`,
+        [id],
+      );
+      throw new Error(
+        `rollout ${id} still ${status} after ${timeoutMs} ms: ${JSON.stringify(counts.rows)}\n${stack
+          .workers()
+          .map((w) => w.output().slice(-3000))
+          .join('\n')}`,
+      );
     }
     onTick?.();
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -64,7 +64,12 @@ export function createCpuMeter(stack: BenchStack, redis: Redis) {
             totals[label] = (totals[label] ?? 0) + seconds - (before.byPid.get(pid)?.seconds ?? 0);
           }
           totals.redis = after.redisSeconds - before.redisSeconds;
-          return Object.fromEntries(Object.entries(totals).map(([label, seconds]) => [label, Math.round(((seconds * 1000) / instances) * 1000) / 1000]));
+          return Object.fromEntries(
+            Object.entries(totals).map(([label, seconds]) => [
+              label,
+              Math.round(((seconds * 1000) / instances) * 1000) / 1000,
+            ]),
+          );
         },
       };
     },

@@ -67,7 +67,8 @@ function parsePairs(name: string, value: string | undefined, fallback: [number, 
   if (value === undefined) return fallback;
   return value.split(',').map((p) => {
     const [c, l] = p.split(':').map(Number);
-    if (!Number.isInteger(c) || !Number.isInteger(l) || c! < 1 || l! < 1) throw new Error(`--${name}: "${p}" is not C:L (concurrency:latency ms)`);
+    if (!Number.isInteger(c) || !Number.isInteger(l) || c! < 1 || l! < 1)
+      throw new Error(`--${name}: "${p}" is not C:L (concurrency:latency ms)`);
     return [c!, l!];
   });
 }
@@ -85,8 +86,10 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-if (args.only !== undefined && args.only !== 'creation' && args.only !== 'install-path') throw new Error(`--only: unknown measurement "${args.only}" (creation, install-path)`);
-for (const v of settings.variants) if (!(v in runners)) throw new Error(`--variants: unknown variant "${v}" (plain, bare, ours)`);
+if (args.only !== undefined && args.only !== 'creation' && args.only !== 'install-path')
+  throw new Error(`--only: unknown measurement "${args.only}" (creation, install-path)`);
+for (const v of settings.variants)
+  if (!(v in runners)) throw new Error(`--variants: unknown variant "${v}" (plain, bare, ours)`);
 const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -118,7 +121,9 @@ const timeoutFor = (instances: number, concurrency: number, latencyMs: number) =
 const installPathSettings = { batches: quick ? [1, 25] : [1, 25, 100], instances: quick ? 500 : 5_000 };
 
 function measureInstallPathNow(rounds: number): Promise<InstallPathResult> {
-  log(`install path alone: Postgres CPU per instance, batches of ${installPathSettings.batches.join(', ')}, ${rounds} round(s)`);
+  log(
+    `install path alone: Postgres CPU per instance, batches of ${installPathSettings.batches.join(', ')}, ${rounds} round(s)`,
+  );
   return measureInstallPath({ ...installPathSettings, rounds, log });
 }
 
@@ -127,15 +132,27 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   if (args.only === 'install-path') {
     const installPath = await measureInstallPathNow(Math.max(settings.repeat, 3));
-    const outFile = args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}-install-path.json`);
+    const outFile =
+      args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}-install-path.json`);
     await mkdir(path.dirname(outFile), { recursive: true });
-    await writeFile(outFile, `${JSON.stringify({ startedAt, seconds: (Date.now() - started) / 1000, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, installPath }, null, 2)}\n`);
-    process.stdout.write(`\n${renderInstallPathReport(installPath)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+    await writeFile(
+      outFile,
+      `${JSON.stringify({ startedAt, seconds: (Date.now() - started) / 1000, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, installPath }, null, 2)}\n`,
+    );
+    process.stdout.write(
+      `\n${renderInstallPathReport(installPath)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`,
+    );
     return;
   }
   const maxConcurrency = Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);
   log(`fleet bench (${quick ? 'quick' : 'full'}): starting the stack`);
-  const stack = await startStack({ maxConcurrency, keepDatabase: args['keep-db'], latencyMs: settings.pairs[0]![1], rolloutPollMs: settings.rolloutPollMs, log });
+  const stack = await startStack({
+    maxConcurrency,
+    keepDatabase: args['keep-db'],
+    latencyMs: settings.pairs[0]![1],
+    rolloutPollMs: settings.rolloutPollMs,
+    log,
+  });
   const logger = createLogger({ service: 'bench', level: 'warn' });
   const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => undefined);
@@ -151,10 +168,19 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     const machine = await machineFacts(stack);
-    const outFile = args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}${args.only ? `-${args.only}` : ''}.json`);
+    const outFile =
+      args.out ??
+      path.join(
+        repoRoot,
+        'bench',
+        'results',
+        `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}${args.only ? `-${args.only}` : ''}.json`,
+      );
     if (args.only === 'creation') {
       const [largeC, largeL] = settings.largePair;
-      log(`rollout creation only: ${midInstances.toLocaleString('en-US')} and ${settings.large.toLocaleString('en-US')} instances, ${settings.repeat} round(s)`);
+      log(
+        `rollout creation only: ${midInstances.toLocaleString('en-US')} and ${settings.large.toLocaleString('en-US')} instances, ${settings.repeat} round(s)`,
+      );
       const creation = await measureCreationOnly(stack, {
         instances: settings.large,
         midInstances,
@@ -166,7 +192,20 @@ async function main(): Promise<void> {
         rounds: settings.repeat,
         log,
       });
-      const result: CreationBenchResult = { mode: quick ? 'quick' : 'full', startedAt, seconds: (Date.now() - started) / 1000, machine, settings: { large: settings.large, midInstances, largePair: `${largeC}:${largeL}`, repeat: settings.repeat, workers: settings.workers }, ...creation };
+      const result: CreationBenchResult = {
+        mode: quick ? 'quick' : 'full',
+        startedAt,
+        seconds: (Date.now() - started) / 1000,
+        machine,
+        settings: {
+          large: settings.large,
+          midInstances,
+          largePair: `${largeC}:${largeL}`,
+          repeat: settings.repeat,
+          workers: settings.workers,
+        },
+        ...creation,
+      };
       await mkdir(path.dirname(outFile), { recursive: true });
       await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`\n${renderCreationReport(result)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
@@ -177,14 +216,33 @@ async function main(): Promise<void> {
 
     const throughput: PairResult[] = [];
     for (const [pairIndex, [concurrency, latencyMs]] of settings.pairs.entries()) {
-      const ctx: ThroughputContext = { stack, redis, logger, cpu, timeoutMs: timeoutFor(settings.instances, concurrency, latencyMs), log };
+      const ctx: ThroughputContext = {
+        stack,
+        redis,
+        logger,
+        cpu,
+        timeoutMs: timeoutFor(settings.instances, concurrency, latencyMs),
+        log,
+      };
       const pair: PairResult = { concurrency, latencyMs, runs: [] };
       for (let round = 0; round < settings.repeat; round++) {
         for (const variant of settings.variants) {
-          log(`throughput C=${concurrency} L=${latencyMs} ms, ${settings.instances.toLocaleString('en-US')} instances: ${variant}${settings.repeat > 1 ? ` (round ${round + 1})` : ''}`);
-          const run = await runners[variant](ctx, concurrency, latencyMs, settings.instances, `${variant[0]}${pairIndex}r${round}x`);
-          const cpuSummary = Object.entries(run.cpuMsPerInstance).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-          log(`  ${run.throughput.toFixed(0)}/s, efficiency ${run.efficiency.toFixed(2)}, maxInFlight ${run.limits.maxInFlight}; CPU ms per instance: ${cpuSummary}`);
+          log(
+            `throughput C=${concurrency} L=${latencyMs} ms, ${settings.instances.toLocaleString('en-US')} instances: ${variant}${settings.repeat > 1 ? ` (round ${round + 1})` : ''}`,
+          );
+          const run = await runners[variant](
+            ctx,
+            concurrency,
+            latencyMs,
+            settings.instances,
+            `${variant[0]}${pairIndex}r${round}x`,
+          );
+          const cpuSummary = Object.entries(run.cpuMsPerInstance)
+            .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+            .join(', ');
+          log(
+            `  ${run.throughput.toFixed(0)}/s, efficiency ${run.efficiency.toFixed(2)}, maxInFlight ${run.limits.maxInFlight}; CPU ms per instance: ${cpuSummary}`,
+          );
           pair.runs.push(run);
         }
       }
@@ -213,7 +271,12 @@ async function main(): Promise<void> {
       startedAt,
       seconds: (Date.now() - started) / 1000,
       machine,
-      settings: { ...settings, pairs: settings.pairs.map(([c, l]) => `${c}:${l}`), largePair: `${largeC}:${largeL}`, midInstances },
+      settings: {
+        ...settings,
+        pairs: settings.pairs.map(([c, l]) => `${c}:${l}`),
+        largePair: `${largeC}:${largeL}`,
+        midInstances,
+      },
       throughput,
       large,
       installPath,

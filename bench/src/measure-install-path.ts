@@ -14,7 +14,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { INSTALL_PATH_SESSION, createAttemptWriter, createDatabase, iterateRolloutInstances, recordRollout } from '@fleet/db';
+import {
+  INSTALL_PATH_SESSION,
+  createAttemptWriter,
+  createDatabase,
+  iterateRolloutInstances,
+  recordRollout,
+} from '@fleet/db';
 import type { AttemptAnswer, Database } from '@fleet/db';
 import { createTestDatabase } from '@fleet/testing';
 import { processCpuSeconds } from './cpu.ts';
@@ -37,7 +43,10 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 /** CPU seconds of the backends of `database` whose application_name is `name`. */
 async function backendCpuSeconds(observer: pg.Client, database: string, name: string): Promise<number> {
-  const { rows } = await observer.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [database, name]);
+  const { rows } = await observer.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
+    [database, name],
+  );
   let total = 0;
   for (const { pid } of rows) total += (await processCpuSeconds(pid)) ?? 0;
   return total;
@@ -54,13 +63,30 @@ const ANSWER: Omit<AttemptAnswer, 'finishedAt' | 'requestId'> = {
 };
 
 /** Rounds of `batch` claims plus the previous round's answers through the worker's writer; CPU us per instance. */
-async function runOurs(db: Database, observer: pg.Client, database: string, instances: number, batch: number): Promise<number> {
+async function runOurs(
+  db: Database,
+  observer: pg.Client,
+  database: string,
+  instances: number,
+  batch: number,
+): Promise<number> {
   const warmUp = 2 * batch;
-  const ids = Array.from({ length: instances + warmUp }, (_, i) => `i-bench${randomBytes(3).toString('hex')}${String(i).padStart(7, '0')}`);
-  const rollout = await recordRollout(db, { userId: '1234567898765432', force: true, concurrency: batch, maxAttempts: 3, policy: {}, instanceIds: ids });
+  const ids = Array.from(
+    { length: instances + warmUp },
+    (_, i) => `i-bench${randomBytes(3).toString('hex')}${String(i).padStart(7, '0')}`,
+  );
+  const rollout = await recordRollout(db, {
+    userId: '1234567898765432',
+    force: true,
+    concurrency: batch,
+    maxAttempts: 3,
+    policy: {},
+    instanceIds: ids,
+  });
   await observer.query(`UPDATE rollout SET status = 'running' WHERE id = $1::uuid`, [rollout.id]);
   const rowIds: bigint[] = [];
-  for await (const page of iterateRolloutInstances(db, rollout.id, { pageSize: 5_000 })) for (const row of page) rowIds.push(row.id);
+  for await (const page of iterateRolloutInstances(db, rollout.id, { pageSize: 5_000 }))
+    for (const row of page) rowIds.push(row.id);
   // One batch in flight, as large as a round: each round is exactly one statement.
   const writer = createAttemptWriter(db, { maxConcurrentBatches: 1, maxBatch: 2 * batch });
   let previous: { id: bigint; attemptId: bigint; attemptNo: number }[] = [];
@@ -68,12 +94,28 @@ async function runOurs(db: Database, observer: pg.Client, database: string, inst
   for (let start = 0; start < rowIds.length; start += batch) {
     if (start === warmUp) cpuAtStart = await backendCpuSeconds(observer, database, 'bench:install-path');
     const chunk = rowIds.slice(start, start + batch);
-    const claims = chunk.map((id) => writer.claim({ rolloutInstanceId: id, rolloutId: rollout.id, workerId: 'bench', signatureNonce: randomBytes(8).toString('hex'), staleAfterMs: 60_000 }));
+    const claims = chunk.map((id) =>
+      writer.claim({
+        rolloutInstanceId: id,
+        rolloutId: rollout.id,
+        workerId: 'bench',
+        signatureNonce: randomBytes(8).toString('hex'),
+        staleAfterMs: 60_000,
+      }),
+    );
     const answers = previous.map((p) =>
-      writer.finish({ rolloutInstanceId: p.id, attemptId: p.attemptId, attemptNo: p.attemptNo, maxAttempts: 3, answer: { ...ANSWER, finishedAt: new Date(), requestId: randomBytes(8).toString('hex') }, nextAttemptAt: null }),
+      writer.finish({
+        rolloutInstanceId: p.id,
+        attemptId: p.attemptId,
+        attemptNo: p.attemptNo,
+        maxAttempts: 3,
+        answer: { ...ANSWER, finishedAt: new Date(), requestId: randomBytes(8).toString('hex') },
+        nextAttemptAt: null,
+      }),
     );
     const [claimed, answered] = await Promise.all([Promise.all(claims), Promise.all(answers)]);
-    for (const a of answered) if (a.kind !== 'transitioned') throw new Error(`install path bench: an answer was ${a.kind}`);
+    for (const a of answered)
+      if (a.kind !== 'transitioned') throw new Error(`install path bench: an answer was ${a.kind}`);
     previous = claimed.map((c, i) => {
       if (c.kind !== 'claimed') throw new Error(`install path bench: a claim was ${c.kind}`);
       return { id: chunk[i]!, attemptId: c.attemptId, attemptNo: c.attemptNo };
@@ -86,7 +128,13 @@ async function runOurs(db: Database, observer: pg.Client, database: string, inst
 }
 
 /** The same rounds on a bare table: insert per claim, update of that row per answer, one statement per round. */
-async function runFloor(client: pg.Client, observer: pg.Client, database: string, instances: number, batch: number): Promise<number> {
+async function runFloor(
+  client: pg.Client,
+  observer: pg.Client,
+  database: string,
+  instances: number,
+  batch: number,
+): Promise<number> {
   const warmUp = 2 * batch;
   await client.query('DROP TABLE IF EXISTS bench_floor_attempt');
   await client.query(
@@ -118,7 +166,11 @@ export async function measureInstallPath(options: Options): Promise<InstallPathR
   const created = await createTestDatabase();
   const { url, name: database } = created;
   const observer = new pg.Client({ connectionString: url });
-  const floorClient = new pg.Client({ connectionString: url, application_name: 'bench:floor', options: INSTALL_PATH_SESSION });
+  const floorClient = new pg.Client({
+    connectionString: url,
+    application_name: 'bench:floor',
+    options: INSTALL_PATH_SESSION,
+  });
   const db = createDatabase({ url, applicationName: 'bench', installPathPoolMax: 1 });
   try {
     await observer.connect();
@@ -130,9 +182,17 @@ export async function measureInstallPath(options: Options): Promise<InstallPathR
         const oursUs = await runOurs(db, observer, database, options.instances, batch);
         const floorUs = await runFloor(floorClient, observer, database, options.instances, batch);
         runs.push({ oursUs, floorUs });
-        options.log(`  batch ${batch}, round ${round + 1}: ours ${oursUs.toFixed(0)} us, floor ${floorUs.toFixed(0)} us of Postgres CPU per instance`);
+        options.log(
+          `  batch ${batch}, round ${round + 1}: ours ${oursUs.toFixed(0)} us, floor ${floorUs.toFixed(0)} us of Postgres CPU per instance`,
+        );
       }
-      rows.push({ batch, instances: options.instances, oursUs: median(runs.map((r) => r.oursUs)), floorUs: median(runs.map((r) => r.floorUs)), runs });
+      rows.push({
+        batch,
+        instances: options.instances,
+        oursUs: median(runs.map((r) => r.oursUs)),
+        floorUs: median(runs.map((r) => r.floorUs)),
+        runs,
+      });
     }
     return { rows };
   } finally {

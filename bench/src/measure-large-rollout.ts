@@ -10,7 +10,16 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
-import { createRollout, getRollout, limitFacts, prepareSimulator, rolloutFacts, simStats, waitForEnqueued, waitForRolloutDone } from './clients.ts';
+import {
+  createRollout,
+  getRollout,
+  limitFacts,
+  prepareSimulator,
+  rolloutFacts,
+  simStats,
+  waitForEnqueued,
+  waitForRolloutDone,
+} from './clients.ts';
 import type { MemoryTrace } from './processes.ts';
 import { readProcessMemory, sleep, traceMemory } from './processes.ts';
 import type { BenchStack } from './stack.ts';
@@ -53,10 +62,29 @@ export type LargeRolloutResult = {
   concurrency: number;
   latencyMs: number;
   creation: CreationFacts[];
-  singleInserts: { measured: number; seconds: number; perSecond: number; extrapolatedSecondsFor: number; extrapolatedSeconds: number };
-  statusLatency: { large: LatencySummary; smallSameTime: LatencySummary; smallIdle: LatencySummary; ratioP50: number; ratioP99: number };
+  singleInserts: {
+    measured: number;
+    seconds: number;
+    perSecond: number;
+    extrapolatedSecondsFor: number;
+    extrapolatedSeconds: number;
+  };
+  statusLatency: {
+    large: LatencySummary;
+    smallSameTime: LatencySummary;
+    smallIdle: LatencySummary;
+    ratioP50: number;
+    ratioP99: number;
+  };
   workerMemory: WorkerMemoryFacts[];
-  run: { instances: number; seconds: number; throughput: number; efficiency: number; allRecorded: boolean; limits: ReturnType<typeof limitFacts> };
+  run: {
+    instances: number;
+    seconds: number;
+    throughput: number;
+    efficiency: number;
+    allRecorded: boolean;
+    limits: ReturnType<typeof limitFacts>;
+  };
 };
 
 export type LargeRolloutOptions = {
@@ -83,7 +111,11 @@ export function summarize(values: number[]): LatencySummary {
 }
 
 /** Posts a rollout on a freshly started API process and traces that process's RSS until all its jobs are in Redis. */
-async function measureCreation(stack: BenchStack, ids: string[], concurrency: number): Promise<{ id: string; facts: CreationFacts; requestStartedAtMs: number }> {
+async function measureCreation(
+  stack: BenchStack,
+  ids: string[],
+  concurrency: number,
+): Promise<{ id: string; facts: CreationFacts; requestStartedAtMs: number }> {
   const api = await stack.restartApi();
   await sleep(500);
   const before = (await readProcessMemory(api.pid))?.rssBytes ?? 0;
@@ -129,7 +161,10 @@ async function measureSingleInserts(stack: BenchStack, count: number): Promise<{
     const ids = instanceIdsFor('single', count);
     const t0 = performance.now();
     for (const instanceId of ids) {
-      await client.query('INSERT INTO rollout_instance (rollout_id, instance_id) VALUES ($1::uuid, $2) RETURNING id', [rolloutId, instanceId]);
+      await client.query('INSERT INTO rollout_instance (rollout_id, instance_id) VALUES ($1::uuid, $2) RETURNING id', [
+        rolloutId,
+        instanceId,
+      ]);
     }
     const seconds = (performance.now() - t0) / 1000;
     await client.query('DELETE FROM rollout WHERE id = $1::uuid', [rolloutId]);
@@ -151,7 +186,10 @@ export type CreationOnlyResult = {
  */
 export async function measureCreationOnly(
   stack: BenchStack,
-  options: Pick<LargeRolloutOptions, 'instances' | 'midInstances' | 'concurrency' | 'latencyMs' | 'workers' | 'singleInsertSample' | 'timeoutMs' | 'log'> & { rounds: number },
+  options: Pick<
+    LargeRolloutOptions,
+    'instances' | 'midInstances' | 'concurrency' | 'latencyMs' | 'workers' | 'singleInsertSample' | 'timeoutMs' | 'log'
+  > & { rounds: number },
 ): Promise<CreationOnlyResult> {
   const { concurrency, latencyMs, log } = options;
   await prepareSimulator(stack, latencyMs);
@@ -166,9 +204,13 @@ export async function measureCreationOnly(
     ] as const) {
       await stack.restartWorkers(options.workers);
       await prepareSimulator(stack, latencyMs);
-      log(`  creation of ${count.toLocaleString('en-US')} instances on a fresh API${options.rounds > 1 ? ` (round ${round + 1})` : ''}`);
+      log(
+        `  creation of ${count.toLocaleString('en-US')} instances on a fresh API${options.rounds > 1 ? ` (round ${round + 1})` : ''}`,
+      );
       const created = await measureCreation(stack, instanceIdsFor(`${label}${round}x`, count), concurrency);
-      log(`    ${(created.facts.msTo202 / 1000).toFixed(2)} s to 202, API RSS +${(created.facts.apiRssGrowthBytes / 1024 / 1024).toFixed(0)} MiB`);
+      log(
+        `    ${(created.facts.msTo202 / 1000).toFixed(2)} s to 202, API RSS +${(created.facts.apiRssGrowthBytes / 1024 / 1024).toFixed(0)} MiB`,
+      );
       facts.push(created.facts);
       await waitForRolloutDone(stack, created.id, options.timeoutMs);
     }
@@ -180,7 +222,10 @@ export async function measureCreationOnly(
   };
 }
 
-export async function measureLargeRollout(stack: BenchStack, options: LargeRolloutOptions): Promise<LargeRolloutResult> {
+export async function measureLargeRollout(
+  stack: BenchStack,
+  options: LargeRolloutOptions,
+): Promise<LargeRolloutResult> {
   const { concurrency, latencyMs, log } = options;
   await prepareSimulator(stack, latencyMs);
 
@@ -219,7 +264,10 @@ export async function measureLargeRollout(stack: BenchStack, options: LargeRollo
     const done = (view.counts.succeeded ?? 0) + (view.counts.failed ?? 0) + (view.counts.cancelled ?? 0);
     if (done >= options.instances * 0.1) workerTraces.forEach((w, i) => (warm[i] ??= w.trace.latest()));
     if (view.status === 'completed' || view.status === 'cancelled') break;
-    if (Date.now() > deadline) throw new Error(`the ${options.instances}-instance rollout did not finish within ${options.timeoutMs} ms (${done} done)`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the ${options.instances}-instance rollout did not finish within ${options.timeoutMs} ms (${done} done)`,
+      );
     if (Date.now() - lastReport > 10_000) {
       log(`    ${done.toLocaleString('en-US')} / ${options.instances.toLocaleString('en-US')} done`);
       lastReport = Date.now();
@@ -275,14 +323,20 @@ export async function measureLargeRollout(stack: BenchStack, options: LargeRollo
       seconds,
       throughput,
       efficiency: throughput / (concurrency / (latencyMs / 1000)),
-      allRecorded: facts.attempts === options.instances && facts.attemptsAnswered === options.instances && facts.succeeded === options.instances,
+      allRecorded:
+        facts.attempts === options.instances &&
+        facts.attemptsAnswered === options.instances &&
+        facts.succeeded === options.instances,
       limits: limitFacts(stats, concurrency),
     },
   };
 }
 
 /** The one-row-at-a-time baseline of creation, measured on a sample and extrapolated to the large rollout. */
-function singleInsertFacts(options: { singleInsertSample: number; instances: number }, single: { seconds: number; perSecond: number }) {
+function singleInsertFacts(
+  options: { singleInsertSample: number; instances: number },
+  single: { seconds: number; perSecond: number },
+) {
   return {
     measured: options.singleInsertSample,
     seconds: single.seconds,

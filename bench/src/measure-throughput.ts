@@ -14,7 +14,15 @@ import type { Logger } from '@fleet/logger';
 import { enqueueInstallJobs, installQueueName, openInstallQueue } from '@fleet/queue';
 import { baselineEnvVars, instanceIdsFor } from './baselines/baseline-env.ts';
 import type { CpuMeter, CpuPerInstance } from './cpu.ts';
-import { createRollout, limitFacts, prepareSimulator, rolloutFacts, simStats, waitForEnqueued, waitForRolloutDone } from './clients.ts';
+import {
+  createRollout,
+  limitFacts,
+  prepareSimulator,
+  rolloutFacts,
+  simStats,
+  waitForEnqueued,
+  waitForRolloutDone,
+} from './clients.ts';
 import type { CreatedRollout } from './clients.ts';
 import type { ChildScript, MemoryTrace } from './processes.ts';
 import { sleep, traceMemory } from './processes.ts';
@@ -52,30 +60,57 @@ export type ThroughputRun = {
   cpuMsPerInstance: CpuPerInstance;
 };
 
-export type ThroughputContext = { stack: BenchStack; redis: Redis; logger: Logger; cpu: CpuMeter; timeoutMs: number; log: (line: string) => void };
+export type ThroughputContext = {
+  stack: BenchStack;
+  redis: Redis;
+  logger: Logger;
+  cpu: CpuMeter;
+  timeoutMs: number;
+  log: (line: string) => void;
+};
 
-const rate = (count: number, fromMs: number | null, toMs: number | null) => (fromMs !== null && toMs !== null && toMs > fromMs ? count / ((toMs - fromMs) / 1000) : null);
+const rate = (count: number, fromMs: number | null, toMs: number | null) =>
+  fromMs !== null && toMs !== null && toMs > fromMs ? count / ((toMs - fromMs) / 1000) : null;
 /** Instances per second between 10% and 90% of `instances` finished. */
-const steadyRate = (instances: number, p10AtMs: number | null, p90AtMs: number | null) => rate(Math.ceil(instances * 0.9) - Math.ceil(instances * 0.1), p10AtMs, p90AtMs);
+const steadyRate = (instances: number, p10AtMs: number | null, p90AtMs: number | null) =>
+  rate(Math.ceil(instances * 0.9) - Math.ceil(instances * 0.1), p10AtMs, p90AtMs);
 
-function finish(run: Omit<ThroughputRun, 'throughput' | 'efficiency' | 'seconds'>, startMs: number, endMs: number): ThroughputRun {
+function finish(
+  run: Omit<ThroughputRun, 'throughput' | 'efficiency' | 'seconds'>,
+  startMs: number,
+  endMs: number,
+): ThroughputRun {
   const seconds = (endMs - startMs) / 1000;
   const throughput = run.instances / seconds;
   return { ...run, seconds, throughput, efficiency: throughput / (run.concurrency / (run.latencyMs / 1000)) };
 }
 
-async function awaitResult<T>(child: ChildScript, has: (line: Record<string, unknown>) => boolean, timeoutMs: number): Promise<T> {
+async function awaitResult<T>(
+  child: ChildScript,
+  has: (line: Record<string, unknown>) => boolean,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const line = child.jsonLines().find((l) => has(l as Record<string, unknown>));
     if (line) return line as T;
-    if (child.child.exitCode !== null) throw new Error(`${child.label} exited (${child.child.exitCode}) without a result\n${child.output().slice(-4000)}`);
-    if (Date.now() > deadline) throw new Error(`${child.label}: no result within ${timeoutMs} ms\n${child.output().slice(-4000)}`);
+    if (child.child.exitCode !== null)
+      throw new Error(
+        `${child.label} exited (${child.child.exitCode}) without a result\n${child.output().slice(-4000)}`,
+      );
+    if (Date.now() > deadline)
+      throw new Error(`${child.label}: no result within ${timeoutMs} ms\n${child.output().slice(-4000)}`);
     await sleep(20);
   }
 }
 
-function baselineEnv(ctx: ThroughputContext, concurrency: number, instances: number, idPrefix: string, queueName: string) {
+function baselineEnv(
+  ctx: ThroughputContext,
+  concurrency: number,
+  instances: number,
+  idPrefix: string,
+  queueName: string,
+) {
   const { stack } = ctx;
   return baselineEnvVars({
     simUrl: stack.simUrl,
@@ -91,16 +126,25 @@ function baselineEnv(ctx: ThroughputContext, concurrency: number, instances: num
   });
 }
 
-export async function runPlain(ctx: ThroughputContext, concurrency: number, latencyMs: number, instances: number, idPrefix: string): Promise<ThroughputRun> {
+export async function runPlain(
+  ctx: ThroughputContext,
+  concurrency: number,
+  latencyMs: number,
+  instances: number,
+  idPrefix: string,
+): Promise<ThroughputRun> {
   await prepareSimulator(ctx.stack, latencyMs);
   const cpu = await ctx.cpu.start([{ label: 'simulator', pid: ctx.stack.simulator.pid }]);
   const child = spawnBaseline('plain-loop', baselineEnv(ctx, concurrency, instances, idPrefix, 'unused'));
   try {
-    const result = await awaitResult<{ startedAtMs: number; finishedAtMs: number; p10AtMs: number; p90AtMs: number; completed: number; cpuSeconds: number }>(
-      child,
-      (l) => 'finishedAtMs' in l,
-      ctx.timeoutMs,
-    );
+    const result = await awaitResult<{
+      startedAtMs: number;
+      finishedAtMs: number;
+      p10AtMs: number;
+      p90AtMs: number;
+      completed: number;
+      cpuSeconds: number;
+    }>(child, (l) => 'finishedAtMs' in l, ctx.timeoutMs);
     const cpuMsPerInstance = { caller: (result.cpuSeconds * 1000) / instances, ...(await cpu.stop(instances)) };
     const stats = await simStats(ctx.stack);
     return finish(
@@ -122,10 +166,19 @@ export async function runPlain(ctx: ThroughputContext, concurrency: number, late
   }
 }
 
-export async function runBare(ctx: ThroughputContext, concurrency: number, latencyMs: number, instances: number, idPrefix: string): Promise<ThroughputRun> {
+export async function runBare(
+  ctx: ThroughputContext,
+  concurrency: number,
+  latencyMs: number,
+  instances: number,
+  idPrefix: string,
+): Promise<ThroughputRun> {
   await prepareSimulator(ctx.stack, latencyMs);
   const rolloutId = randomUUID();
-  const child = spawnBaseline('bare-bullmq', baselineEnv(ctx, concurrency, instances, idPrefix, installQueueName(rolloutId)));
+  const child = spawnBaseline(
+    'bare-bullmq',
+    baselineEnv(ctx, concurrency, instances, idPrefix, installQueueName(rolloutId)),
+  );
   const queue = openInstallQueue(ctx.redis, rolloutId, ctx.stack.queuePrefix, ctx.logger);
   try {
     await awaitResult(child, (l) => l.ready === true, 60_000);
@@ -133,13 +186,19 @@ export async function runBare(ctx: ThroughputContext, concurrency: number, laten
     const cpu = await ctx.cpu.start([{ label: 'simulator', pid: ctx.stack.simulator.pid }]);
     const startMs = Date.now();
     const enqueueCpuBefore = process.cpuUsage();
-    await enqueueInstallJobs(queue, { rolloutId, concurrency, instances: ids.map((instanceId, i) => ({ id: BigInt(i + 1), instanceId })) });
+    await enqueueInstallJobs(queue, {
+      rolloutId,
+      concurrency,
+      instances: ids.map((instanceId, i) => ({ id: BigInt(i + 1), instanceId })),
+    });
     const enqueueCpu = process.cpuUsage(enqueueCpuBefore);
-    const result = await awaitResult<{ firstCompletedAtMs: number; p10AtMs: number; p90AtMs: number; lastCompletedAtMs: number; cpuSeconds: number }>(
-      child,
-      (l) => 'lastCompletedAtMs' in l,
-      ctx.timeoutMs,
-    );
+    const result = await awaitResult<{
+      firstCompletedAtMs: number;
+      p10AtMs: number;
+      p90AtMs: number;
+      lastCompletedAtMs: number;
+      cpuSeconds: number;
+    }>(child, (l) => 'lastCompletedAtMs' in l, ctx.timeoutMs);
     // The bench process enqueued the jobs, as the API does for ours (counted there as `api`): its CPU while it did
     // is this run's `enqueue`.
     const cpuMsPerInstance = {
@@ -169,7 +228,13 @@ export async function runBare(ctx: ThroughputContext, concurrency: number, laten
   }
 }
 
-export async function runOurs(ctx: ThroughputContext, concurrency: number, latencyMs: number, instances: number, idPrefix: string): Promise<ThroughputRun> {
+export async function runOurs(
+  ctx: ThroughputContext,
+  concurrency: number,
+  latencyMs: number,
+  instances: number,
+  idPrefix: string,
+): Promise<ThroughputRun> {
   const { stack } = ctx;
   await prepareSimulator(stack, latencyMs);
   const ids = instanceIdsFor(idPrefix, instances);
@@ -191,8 +256,12 @@ export async function runOurs(ctx: ThroughputContext, concurrency: number, laten
   const cpuMsPerInstance = await cpu.stop(instances);
   const facts = await rolloutFacts(stack, created.id);
   const stats = await simStats(stack);
-  const allRecorded = facts.attempts === instances && facts.attemptsAnswered === instances && facts.succeeded === instances;
-  if (!allRecorded) ctx.log(`  WARNING: ${created.id}: ${facts.succeeded} succeeded, ${facts.attemptsAnswered}/${facts.attempts} attempts answered, of ${instances}`);
+  const allRecorded =
+    facts.attempts === instances && facts.attemptsAnswered === instances && facts.succeeded === instances;
+  if (!allRecorded)
+    ctx.log(
+      `  WARNING: ${created.id}: ${facts.succeeded} succeeded, ${facts.attemptsAnswered}/${facts.attempts} attempts answered, of ${instances}`,
+    );
   return finish(
     {
       variant: 'ours',
@@ -200,9 +269,17 @@ export async function runOurs(ctx: ThroughputContext, concurrency: number, laten
       latencyMs,
       instances,
       steadyThroughput: steadyRate(instances, facts.p10FinishedAtMs, facts.p90FinishedAtMs),
-      firstFinishSeconds: facts.firstInstanceFinishedAtMs === null ? null : (facts.firstInstanceFinishedAtMs - created.requestStartedAtMs) / 1000,
+      firstFinishSeconds:
+        facts.firstInstanceFinishedAtMs === null
+          ? null
+          : (facts.firstInstanceFinishedAtMs - created.requestStartedAtMs) / 1000,
       limits: limitFacts(stats, concurrency),
-      recorded: { attempts: facts.attempts, attemptsAnswered: facts.attemptsAnswered, succeeded: facts.succeeded, allRecorded },
+      recorded: {
+        attempts: facts.attempts,
+        attemptsAnswered: facts.attemptsAnswered,
+        succeeded: facts.succeeded,
+        allRecorded,
+      },
       msTo202: created.msTo202,
       apiRss: { beforeBytes: apiTrace.firstRssBytes, peakBytes: apiTrace.peakRssBytes },
       cpuMsPerInstance,

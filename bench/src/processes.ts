@@ -31,7 +31,13 @@ export type ChildScript = {
  * production (`node --import tsx apps/<name>/src/main.ts`). The child's pid is the Node process itself, so its
  * memory can be read from /proc.
  */
-export function spawnScript(label: string, file: string, env: Record<string, string>, cwd = path.dirname(file), nodeArgs: string[] = []): ChildScript {
+export function spawnScript(
+  label: string,
+  file: string,
+  env: Record<string, string>,
+  cwd = path.dirname(file),
+  nodeArgs: string[] = [],
+): ChildScript {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file], {
     cwd,
     env: { ...process.env, ...env },
@@ -84,8 +90,16 @@ export function spawnScript(label: string, file: string, env: Record<string, str
 }
 
 /** Starts one of the product's apps from its real main.ts, with its node options (`nodeArgs` after them, to override). */
-export function spawnApp(app: 'api' | 'worker' | 'simulator', env: Record<string, string>, label: string = app, nodeArgs: string[] = []): ChildScript {
-  return spawnScript(label, path.join(repoRoot, 'apps', app, 'src', 'main.ts'), env, path.join(repoRoot, 'apps', app), [...appNodeOptions(app), ...nodeArgs]);
+export function spawnApp(
+  app: 'api' | 'worker' | 'simulator',
+  env: Record<string, string>,
+  label: string = app,
+  nodeArgs: string[] = [],
+): ChildScript {
+  return spawnScript(label, path.join(repoRoot, 'apps', app, 'src', 'main.ts'), env, path.join(repoRoot, 'apps', app), [
+    ...appNodeOptions(app),
+    ...nodeArgs,
+  ]);
 }
 
 export type ProcessMemory = { rssBytes: number; hwmBytes: number };
@@ -171,7 +185,10 @@ export async function waitForOutput(script: ChildScript, text: string, timeoutMs
   void script.exited.then(() => (exited = true));
   while (!script.output().includes(text)) {
     if (exited) throw new Error(`${script.label} exited before printing "${text}"\n${script.output().slice(-4000)}`);
-    if (Date.now() > deadline) throw new Error(`${script.label} did not print "${text}" within ${timeoutMs} ms\n${script.output().slice(-4000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${script.label} did not print "${text}" within ${timeoutMs} ms\n${script.output().slice(-4000)}`,
+      );
     await sleep(50);
   }
 }

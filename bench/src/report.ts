@@ -2,7 +2,15 @@ import type { InstallPathResult } from './measure-install-path.ts';
 import type { CreationFacts, CreationOnlyResult, LargeRolloutResult } from './measure-large-rollout.ts';
 import type { ThroughputRun, Variant } from './measure-throughput.ts';
 
-export type MachineFacts = { cpus: number; cpuModel: string; memoryGiB: number; node: string; postgres: string; redis: string; loadAverage: number[] };
+export type MachineFacts = {
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+  redis: string;
+  loadAverage: number[];
+};
 
 export type PairResult = { concurrency: number; latencyMs: number; runs: ThroughputRun[] };
 
@@ -47,7 +55,11 @@ export function medianRun(pair: PairResult, variant: Variant): ThroughputRun | u
  * those ratios (the mean of the middle two for an even count). Drift between rounds (a warming JIT, a noisy
  * neighbour) then moves both runs of a ratio instead of pairing one round's run with another round's.
  */
-export function roundRatio(pair: PairResult, variant: Variant, baseline: Variant): { median: number; rounds: number[] } | undefined {
+export function roundRatio(
+  pair: PairResult,
+  variant: Variant,
+  baseline: Variant,
+): { median: number; rounds: number[] } | undefined {
   const of = (v: Variant) => pair.runs.filter((r) => r.variant === v);
   const ours = of(variant);
   const base = of(baseline);
@@ -58,12 +70,18 @@ export function roundRatio(pair: PairResult, variant: Variant, baseline: Variant
   return { median: sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2, rounds };
 }
 
-const ratioFigure = (ratio: { median: number; rounds: number[] }) => (ratio.rounds.length > 1 ? `${n2(ratio.median)} (rounds ${ratio.rounds.map(n2).join(', ')})` : n2(ratio.median));
+const ratioFigure = (ratio: { median: number; rounds: number[] }) =>
+  ratio.rounds.length > 1 ? `${n2(ratio.median)} (rounds ${ratio.rounds.map(n2).join(', ')})` : n2(ratio.median);
 
 function table(header: string[], rows: string[][], rightAlign = true): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (rightAlign && i > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
-  return [line(header), `|${widths.map((w, i) => (rightAlign && i > 0 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...rows.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (rightAlign && i > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((w, i) => (rightAlign && i > 0 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
 }
 
 export function evaluateTargets(throughput: PairResult[], large: LargeRolloutResult): BenchResult['targets'] {
@@ -71,8 +89,18 @@ export function evaluateTargets(throughput: PairResult[], large: LargeRolloutRes
   for (const pair of throughput) {
     const ours = medianRun(pair, 'ours');
     const ratio = roundRatio(pair, 'ours', 'bare');
-    if (ratio) targets.push({ target: `efficiency >= 0.9 x bare BullMQ at C=${pair.concurrency}, L=${pair.latencyMs} ms`, figure: ratioFigure(ratio), met: ratio.median >= 0.9 });
-    if (ours?.recorded) targets.push({ target: `every attempt recorded at C=${pair.concurrency}, L=${pair.latencyMs} ms`, figure: `${ours.recorded.attemptsAnswered}/${ours.instances}`, met: ours.recorded.allRecorded });
+    if (ratio)
+      targets.push({
+        target: `efficiency >= 0.9 x bare BullMQ at C=${pair.concurrency}, L=${pair.latencyMs} ms`,
+        figure: ratioFigure(ratio),
+        met: ratio.median >= 0.9,
+      });
+    if (ours?.recorded)
+      targets.push({
+        target: `every attempt recorded at C=${pair.concurrency}, L=${pair.latencyMs} ms`,
+        figure: `${ours.recorded.attemptsAnswered}/${ours.instances}`,
+        met: ours.recorded.allRecorded,
+      });
   }
   const big = large.creation.at(-1)!;
   const mid = large.creation[0]!;
@@ -94,7 +122,11 @@ export function evaluateTargets(throughput: PairResult[], large: LargeRolloutRes
     met: large.statusLatency.ratioP50 <= 2 && large.statusLatency.ratioP99 <= 2,
   });
   for (const w of large.workerMemory) {
-    targets.push({ target: `${w.worker} memory growth < 20% over the ${n0(large.run.instances)}-instance rollout (start to end)`, figure: pct(w.growthFromStart), met: w.growthFromStart < 0.2 });
+    targets.push({
+      target: `${w.worker} memory growth < 20% over the ${n0(large.run.instances)}-instance rollout (start to end)`,
+      figure: pct(w.growthFromStart),
+      met: w.growthFromStart < 0.2,
+    });
     targets.push({
       target: `${w.worker} memory growth < 20% over a second ${n0(large.run.instances)}-instance rollout (the long run, past warm-up)`,
       figure: pct(w.growthOverSecond),
@@ -102,7 +134,11 @@ export function evaluateTargets(throughput: PairResult[], large: LargeRolloutRes
     });
   }
   const allHeld = throughput.every((p) => p.runs.every((r) => r.limits.held)) && large.run.limits.held;
-  targets.push({ target: 'simulator maxInFlight never above C', figure: allHeld ? 'held in every run' : 'EXCEEDED', met: allHeld });
+  targets.push({
+    target: 'simulator maxInFlight never above C',
+    figure: allHeld ? 'held in every run' : 'EXCEEDED',
+    met: allHeld,
+  });
   return targets;
 }
 
@@ -119,11 +155,24 @@ export function renderReport(result: BenchResult): string {
   );
 
   const first = result.throughput[0];
-  const instances = first ? medianRun(first, 'ours')?.instances ?? 0 : 0;
-  out.push(`1-2. Throughput, ${n0(instances)} instances per run: instances/s (efficiency = throughput / (C/L)); ratios are of efficiencies, round by round (the median of the rounds' ratios; runs shown: the median run of each)`);
+  const instances = first ? (medianRun(first, 'ours')?.instances ?? 0) : 0;
+  out.push(
+    `1-2. Throughput, ${n0(instances)} instances per run: instances/s (efficiency = throughput / (C/L)); ratios are of efficiencies, round by round (the median of the rounds' ratios; runs shown: the median run of each)`,
+  );
   out.push(
     table(
-      ['C', 'L ms', 'C/L /s', 'plain loop', 'bare BullMQ', 'ours', 'ours/bare', 'ours/plain', 'ours steady /s', 'ours to 202 ms'],
+      [
+        'C',
+        'L ms',
+        'C/L /s',
+        'plain loop',
+        'bare BullMQ',
+        'ours',
+        'ours/bare',
+        'ours/plain',
+        'ours steady /s',
+        'ours to 202 ms',
+      ],
       result.throughput.map((pair) => {
         const plain = medianRun(pair, 'plain');
         const bare = medianRun(pair, 'bare');
@@ -149,12 +198,25 @@ export function renderReport(result: BenchResult): string {
   );
 
   out.push(
-    '   CPU ms per instance (the machine has ' + `${m.cpus} cores; a figure near cores/rate means the machine was full). ` +
+    '   CPU ms per instance (the machine has ' +
+      `${m.cpus} cores; a figure near cores/rate means the machine was full). ` +
       'bare/ours: the efficiency ratio to expect where both runs fill the machine, as each instance then costs its CPU time',
   );
   out.push(
     table(
-      ['C', 'L ms', 'plain: loop+sim', 'bare: worker', 'bare: redis+sim+enqueue', 'bare: all', 'ours: worker', 'ours: postgres (install path)', 'ours: redis+sim+api', 'ours: all', 'bare/ours'],
+      [
+        'C',
+        'L ms',
+        'plain: loop+sim',
+        'bare: worker',
+        'bare: redis+sim+enqueue',
+        'bare: all',
+        'ours: worker',
+        'ours: postgres (install path)',
+        'ours: redis+sim+api',
+        'ours: all',
+        'bare/ours',
+      ],
       result.throughput.map((pair) => {
         const cpu = (v: Variant) => medianRun(pair, v)?.cpuMsPerInstance ?? {};
         const f = (n: number | undefined) => (n === undefined ? '-' : n.toFixed(2));
@@ -192,14 +254,34 @@ export function renderReport(result: BenchResult): string {
   );
 
   const s = large.statusLatency;
-  out.push(`4. GET /v1/rollouts/:id latency while the ${n0(large.run.instances)}-instance rollout runs (requests interleaved)`);
+  out.push(
+    `4. GET /v1/rollouts/:id latency while the ${n0(large.run.instances)}-instance rollout runs (requests interleaved)`,
+  );
   out.push(
     table(
       ['rollout', 'samples', 'p50 ms', 'p99 ms', 'max ms'],
       [
-        [`${n0(large.run.instances)} instances, running`, String(s.large.samples), ms(s.large.p50Ms), ms(s.large.p99Ms), ms(s.large.maxMs)],
-        [`${n0(large.smallInstances)} instances, same moments`, String(s.smallSameTime.samples), ms(s.smallSameTime.p50Ms), ms(s.smallSameTime.p99Ms), ms(s.smallSameTime.maxMs)],
-        [`${n0(large.smallInstances)} instances, idle system`, String(s.smallIdle.samples), ms(s.smallIdle.p50Ms), ms(s.smallIdle.p99Ms), ms(s.smallIdle.maxMs)],
+        [
+          `${n0(large.run.instances)} instances, running`,
+          String(s.large.samples),
+          ms(s.large.p50Ms),
+          ms(s.large.p99Ms),
+          ms(s.large.maxMs),
+        ],
+        [
+          `${n0(large.smallInstances)} instances, same moments`,
+          String(s.smallSameTime.samples),
+          ms(s.smallSameTime.p50Ms),
+          ms(s.smallSameTime.p99Ms),
+          ms(s.smallSameTime.maxMs),
+        ],
+        [
+          `${n0(large.smallInstances)} instances, idle system`,
+          String(s.smallIdle.samples),
+          ms(s.smallIdle.p50Ms),
+          ms(s.smallIdle.p99Ms),
+          ms(s.smallIdle.maxMs),
+        ],
       ],
       false,
     ),
@@ -212,7 +294,17 @@ export function renderReport(result: BenchResult): string {
   );
   out.push(
     table(
-      ['worker', 'RSS at start', 'at 10% done', 'peak', 'at end', 'growth start->end', 'growth 10%->end', 'end of a 2nd rollout', 'growth over the 2nd'],
+      [
+        'worker',
+        'RSS at start',
+        'at 10% done',
+        'peak',
+        'at end',
+        'growth start->end',
+        'growth 10%->end',
+        'end of a 2nd rollout',
+        'growth over the 2nd',
+      ],
       large.workerMemory.map((w) => [
         w.worker,
         mib(w.startRssBytes),
@@ -239,9 +331,23 @@ export function renderReport(result: BenchResult): string {
             const runs = pair.runs.filter((r) => r.variant === v);
             return runs.length ? String(Math.max(...runs.map((r) => r.limits.maxInFlight))) : '-';
           };
-          return [String(pair.concurrency), String(pair.latencyMs), cell('plain'), cell('bare'), cell('ours'), pair.runs.every((r) => r.limits.held) ? 'yes' : 'NO'];
+          return [
+            String(pair.concurrency),
+            String(pair.latencyMs),
+            cell('plain'),
+            cell('bare'),
+            cell('ours'),
+            pair.runs.every((r) => r.limits.held) ? 'yes' : 'NO',
+          ];
         }),
-        [String(large.concurrency), `${large.latencyMs} (large)`, '-', '-', String(large.run.limits.maxInFlight), large.run.limits.held ? 'yes' : 'NO'],
+        [
+          String(large.concurrency),
+          `${large.latencyMs} (large)`,
+          '-',
+          '-',
+          String(large.run.limits.maxInFlight),
+          large.run.limits.held ? 'yes' : 'NO',
+        ],
       ],
     ),
     '',
@@ -250,7 +356,13 @@ export function renderReport(result: BenchResult): string {
   out.push(renderInstallPathReport(result.installPath), '');
 
   out.push('Targets (figures, not tests)');
-  out.push(table(['target', 'figure', 'met'], result.targets.map((t) => [t.target, t.figure, t.met ? 'yes' : 'NO']), false));
+  out.push(
+    table(
+      ['target', 'figure', 'met'],
+      result.targets.map((t) => [t.target, t.figure, t.met ? 'yes' : 'NO']),
+      false,
+    ),
+  );
   return out.join('\n');
 }
 
@@ -262,27 +374,42 @@ export function renderInstallPathReport(result: InstallPathResult): string {
     `   median of ${rounds} run(s) of ${n0(result.rows[0]?.instances ?? 0)} instances; floor: a bare table, a row inserted per claim and updated per answer`,
     table(
       ['batch', 'ours us', 'floor us', 'ours/floor', 'runs (ours / floor us)'],
-      result.rows.map((r) => [String(r.batch), r.oursUs.toFixed(0), r.floorUs.toFixed(0), `${(r.oursUs / r.floorUs).toFixed(1)}x`, r.runs.map((x) => `${x.oursUs.toFixed(0)} / ${x.floorUs.toFixed(0)}`).join(', ')]),
+      result.rows.map((r) => [
+        String(r.batch),
+        r.oursUs.toFixed(0),
+        r.floorUs.toFixed(0),
+        `${(r.oursUs / r.floorUs).toFixed(1)}x`,
+        r.runs.map((x) => `${x.oursUs.toFixed(0)} / ${x.floorUs.toFixed(0)}`).join(', '),
+      ]),
     ),
   ].join('\n');
 }
 
 /** One creation as measurement 3's table shows it: instances, time to 202, all jobs queued, API RSS before, peak, growth. */
 function creationCells(c: CreationFacts): string[] {
-  return [n0(c.instances), `${(c.msTo202 / 1000).toFixed(2)} s`, `${(c.msToEnqueued / 1000).toFixed(2)} s`, mib(c.apiRssBeforeBytes), mib(c.apiRssPeakBytes), mib(c.apiRssGrowthBytes)];
+  return [
+    n0(c.instances),
+    `${(c.msTo202 / 1000).toFixed(2)} s`,
+    `${(c.msToEnqueued / 1000).toFixed(2)} s`,
+    mib(c.apiRssBeforeBytes),
+    mib(c.apiRssPeakBytes),
+    mib(c.apiRssGrowthBytes),
+  ];
 }
 
 /** The report of `--only creation`: measurement 3's table, one row per creation, then the medians per size. */
 export function renderCreationReport(result: CreationBenchResult): string {
   const m = result.machine;
-  const rows = result.creation.flatMap((round, i) =>
-    round.map((c) => [String(i + 1), ...creationCells(c)]),
-  );
+  const rows = result.creation.flatMap((round, i) => round.map((c) => [String(i + 1), ...creationCells(c)]));
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
   const sizes = result.creation[0]?.map((c) => c.instances) ?? [];
   const medians = sizes.map((size, column) => {
     const runs = result.creation.map((round) => round[column]!);
-    return [n0(size), `${(median(runs.map((c) => c.msTo202)) / 1000).toFixed(2)} s`, mib(median(runs.map((c) => c.apiRssGrowthBytes)))];
+    return [
+      n0(size),
+      `${(median(runs.map((c) => c.msTo202)) / 1000).toFixed(2)} s`,
+      mib(median(runs.map((c) => c.apiRssGrowthBytes))),
+    ];
   });
   const s = result.singleInserts;
   return [

@@ -69,7 +69,13 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
   const apiKey = `flt_bench_${randomBytes(24).toString('hex')}`;
   const accessKeyId = 'LTAIbenchkey000001';
   const accessKeySecret = `bench-secret-${randomBytes(8).toString('hex')}`;
-  const common = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: queuePrefix, CMS_ACCESS_KEY_ID: accessKeyId, CMS_ACCESS_KEY_SECRET: accessKeySecret };
+  const common = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: queuePrefix,
+    CMS_ACCESS_KEY_ID: accessKeyId,
+    CMS_ACCESS_KEY_SECRET: accessKeySecret,
+  };
 
   const simulator = spawnApp('simulator', {
     ...common,
@@ -105,21 +111,27 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     workers: () => workers,
     async restartApi() {
       await api?.stop();
-      api = spawnApp('api', {
-        ...common,
-        PORT: String(apiPort),
-        HOST: '127.0.0.1',
-        FLEET_ADMIN_API_KEY: apiKey,
-        // Status sampling makes thousands of requests a minute with one key.
-        API_RATE_LIMIT_PER_MINUTE: '0',
-        LOG_LEVEL: 'warn',
-      }, 'api', nodeArgs('BENCH_API_NODE_ARGS'));
+      api = spawnApp(
+        'api',
+        {
+          ...common,
+          PORT: String(apiPort),
+          HOST: '127.0.0.1',
+          FLEET_ADMIN_API_KEY: apiKey,
+          // Status sampling makes thousands of requests a minute with one key.
+          API_RATE_LIMIT_PER_MINUTE: '0',
+          LOG_LEVEL: 'warn',
+        },
+        'api',
+        nodeArgs('BENCH_API_NODE_ARGS'),
+      );
       const started = api;
       await waitForHttp(`${apiUrl}/readyz`, 60_000, () => started.output().slice(-4000));
       // The bootstrap key is stored at start; the first authenticated call proves it.
       const probe = await fetch(`${apiUrl}/v1/rollouts?limit=1`, { headers: { authorization: `Bearer ${apiKey}` } });
       await probe.arrayBuffer();
-      if (probe.status !== 200) throw new Error(`the API refused the bench key: ${probe.status}\n${started.output().slice(-4000)}`);
+      if (probe.status !== 200)
+        throw new Error(`the API refused the bench key: ${probe.status}\n${started.output().slice(-4000)}`);
       return started;
     },
     async restartWorkers(count) {

@@ -6,7 +6,9 @@ import { medianRun, roundRatio } from '../src/report.ts';
 /** Runs of one pair in the order the harness makes them: each round runs every variant once. */
 function pair(rounds: Partial<Record<Variant, number>>[]): PairResult {
   const runs = rounds.flatMap((round) =>
-    Object.entries(round).map(([variant, efficiency]) => ({ variant, efficiency, throughput: efficiency * 1000 }) as unknown as ThroughputRun),
+    Object.entries(round).map(
+      ([variant, efficiency]) => ({ variant, efficiency, throughput: efficiency * 1000 }) as unknown as ThroughputRun,
+    ),
   );
   return { concurrency: 100, latencyMs: 100, runs };
 }
@@ -14,13 +16,28 @@ function pair(rounds: Partial<Record<Variant, number>>[]): PairResult {
 describe('roundRatio', () => {
   it('divides each run by the baseline run of its own round, not by the baseline median', () => {
     // Round 2 ran slow for both: its ratio is 1.0, though ours' 0.5 is far below bare's median (0.9).
-    const ratio = roundRatio(pair([{ bare: 0.9, ours: 0.81 }, { bare: 0.5, ours: 0.5 }, { bare: 1.0, ours: 0.7 }]), 'ours', 'bare')!;
+    const ratio = roundRatio(
+      pair([
+        { bare: 0.9, ours: 0.81 },
+        { bare: 0.5, ours: 0.5 },
+        { bare: 1.0, ours: 0.7 },
+      ]),
+      'ours',
+      'bare',
+    )!;
     expect(ratio.rounds.map((r) => Number(r.toFixed(2)))).toEqual([0.9, 1, 0.7]);
     expect(ratio.median).toBeCloseTo(0.9);
   });
 
   it('takes the mean of the middle two for an even number of rounds', () => {
-    const ratio = roundRatio(pair([{ bare: 1, ours: 0.9 }, { bare: 1, ours: 0.7 }]), 'ours', 'bare')!;
+    const ratio = roundRatio(
+      pair([
+        { bare: 1, ours: 0.9 },
+        { bare: 1, ours: 0.7 },
+      ]),
+      'ours',
+      'bare',
+    )!;
     expect(ratio.median).toBeCloseTo(0.8);
   });
 

@@ -5,7 +5,10 @@ import { userIdSchema } from './rollout-schemas.ts';
 /** A label for people: printable ASCII, no control or direction-changing characters that could disguise it. */
 export const apiKeyNameSchema = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9 ._:@()-]{0,99}$/, 'must be 1 to 100 characters: letters, digits, space and . _ : @ ( ) -, starting with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9 ._:@()-]{0,99}$/,
+    'must be 1 to 100 characters: letters, digits, space and . _ : @ ( ) -, starting with a letter or digit',
+  );
 
 export const createApiKeySchema = z
   .strictObject({
@@ -13,13 +16,19 @@ export const createApiKeySchema = z
     /** viewer: read; operator: also create, pause, resume, retry; admin: also cancel and manage keys. */
     role: z.enum(API_ROLES),
     /** Accounts the key may act for (1 to 100, duplicates removed). Required unless allAccounts. */
-    userIds: z.array(userIdSchema).min(1, 'must list at least one account UserId').max(100, 'must list at most 100 account UserIds').optional(),
+    userIds: z
+      .array(userIdSchema)
+      .min(1, 'must list at least one account UserId')
+      .max(100, 'must list at most 100 account UserIds')
+      .optional(),
     /** Every account, now and later. Only a key that itself has every account may make one. */
     allAccounts: z.boolean().default(false),
   })
   .superRefine((body, ctx) => {
-    if (body.allAccounts && body.userIds !== undefined) ctx.addIssue({ code: 'custom', path: ['userIds'], message: 'must be absent when allAccounts is true' });
-    if (!body.allAccounts && body.userIds === undefined) ctx.addIssue({ code: 'custom', path: ['userIds'], message: 'is required unless allAccounts is true' });
+    if (body.allAccounts && body.userIds !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['userIds'], message: 'must be absent when allAccounts is true' });
+    if (!body.allAccounts && body.userIds === undefined)
+      ctx.addIssue({ code: 'custom', path: ['userIds'], message: 'is required unless allAccounts is true' });
   });
 
 export const apiKeyIdSchema = z.string().uuid('must be an API key id (UUID)');

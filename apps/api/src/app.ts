@@ -50,13 +50,30 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(securityHeaders);
   app.use(accessLog(deps.logger));
   app.use(healthRoutes(deps));
-  app.use(docsRoutes({ operations: () => [...healthOperations, ...docsOperations, ...rolloutOperations(deps.maxInstancesPerRollout), ...rolloutControlOperations, ...apiKeyOperations, ...rolloutReportOperations, ...rolloutRetryOperations, ...manualInstallFlagOperations] }));
+  app.use(
+    docsRoutes({
+      operations: () => [
+        ...healthOperations,
+        ...docsOperations,
+        ...rolloutOperations(deps.maxInstancesPerRollout),
+        ...rolloutControlOperations,
+        ...apiKeyOperations,
+        ...rolloutReportOperations,
+        ...rolloutRetryOperations,
+        ...manualInstallFlagOperations,
+      ],
+    }),
+  );
   // Everything under /v1, including routes added below later: a key first (before a body is even read), then its
   // rate limit, then the body (JSON only, size and nesting limited, no prototype keys).
   app.use(
     '/v1',
     authenticate(deps),
-    rateLimitPerKey(deps, { limit: deps.rateLimit?.limit ?? 600, windowMs: deps.rateLimit?.windowMs ?? 60_000, prefix: deps.queuePrefix }),
+    rateLimitPerKey(deps, {
+      limit: deps.rateLimit?.limit ?? 600,
+      windowMs: deps.rateLimit?.windowMs ?? 60_000,
+      prefix: deps.queuePrefix,
+    }),
     requireJsonWhenBodyPresent,
     express.json({ limit: deps.bodyLimitBytes, strict: true }),
     jsonBodyGuard,

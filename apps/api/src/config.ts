@@ -7,7 +7,10 @@ export const apiConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
   REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
   /** BullMQ key prefix; every app of one deployment must use the same. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('fleet'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('fleet'),
   /** Most instances in one rollout (after de-duplication). */
   MAX_INSTANCES_PER_ROLLOUT: env.positiveInt(100_000),
   /** Largest accepted request body, in bytes. 100,000 instance ids of 22 characters take about 2.7 MB. */
@@ -21,7 +24,10 @@ export const apiConfigSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z
       .string()
-      .regex(/^[A-Za-z0-9._~+/=-]{32,512}$/, 'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (e.g. the output of `openssl rand -base64 32`)')
+      .regex(
+        /^[A-Za-z0-9._~+/=-]{32,512}$/,
+        'must be 32 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (e.g. the output of `openssl rand -base64 32`)',
+      )
       .optional(),
   ),
   /**

@@ -21,10 +21,18 @@ const FIRST_ENQUEUE_PAGE = 250;
  * holds every row of a large rollout. Never rejects: false when the enqueue did not finish, and the rollout then
  * stays `enqueuedAt: null` for the reconciler to finish.
  */
-export async function enqueueNewRollout(deps: { db: Database; redis: Redis; queuePrefix: string }, rollout: RolloutRecord, log: Logger): Promise<boolean> {
+export async function enqueueNewRollout(
+  deps: { db: Database; redis: Redis; queuePrefix: string },
+  rollout: RolloutRecord,
+  log: Logger,
+): Promise<boolean> {
   const queue = openInstallQueue(deps.redis, rollout.id, deps.queuePrefix, log);
   try {
-    const firstWave = iterateRolloutInstances(deps.db, rollout.id, { waveNo: 1, pageSize: ENQUEUE_PAGE, firstPageSize: FIRST_ENQUEUE_PAGE });
+    const firstWave = iterateRolloutInstances(deps.db, rollout.id, {
+      waveNo: 1,
+      pageSize: ENQUEUE_PAGE,
+      firstPageSize: FIRST_ENQUEUE_PAGE,
+    });
     await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: firstWave });
     await markRolloutEnqueued(deps.db, rollout.id);
     return true;

@@ -43,7 +43,9 @@ export type FailureGroupView = {
   instancesTruncated: boolean;
 };
 
-type GroupAccumulator = Omit<FailureGroupView, 'recommendedAction' | 'instancesTruncated'> & { outcomeKinds: Record<string, number> };
+type GroupAccumulator = Omit<FailureGroupView, 'recommendedAction' | 'instancesTruncated'> & {
+  outcomeKinds: Record<string, number>;
+};
 
 export function reportInstanceView(row: ReportInstanceRow): ReportInstanceView {
   return {
@@ -53,7 +55,12 @@ export function reportInstanceView(row: ReportInstanceRow): ReportInstanceView {
     attempts: row.attemptCount,
     lastError:
       row.lastErrorCode !== null || row.lastErrorMessage !== null
-        ? { code: row.lastErrorCode, message: row.lastErrorMessage, httpStatus: row.lastHttpStatus, outcome: row.lastOutcome }
+        ? {
+            code: row.lastErrorCode,
+            message: row.lastErrorMessage,
+            httpStatus: row.lastHttpStatus,
+            outcome: row.lastOutcome,
+          }
         : null,
     manualInstallReason: row.manualInstallReason,
     verification: row.verification,
@@ -110,7 +117,9 @@ export function createFailureGrouper(options: { instancesPerGroup: number }) {
           groups.set(cause.cause, group);
         }
         group.count++;
-        if (row.manualInstallReason) group.manualInstallReasons[row.manualInstallReason] = (group.manualInstallReasons[row.manualInstallReason] ?? 0) + 1;
+        if (row.manualInstallReason)
+          group.manualInstallReasons[row.manualInstallReason] =
+            (group.manualInstallReasons[row.manualInstallReason] ?? 0) + 1;
         if (row.lastOutcome) group.outcomeKinds[row.lastOutcome] = (group.outcomeKinds[row.lastOutcome] ?? 0) + 1;
         if (group.instances.length < options.instancesPerGroup) group.instances.push(reportInstanceView(row));
       }
@@ -119,10 +128,18 @@ export function createFailureGrouper(options: { instancesPerGroup: number }) {
     result(): { total: number; groups: FailureGroupView[] } {
       const views = [...groups.values()]
         // Largest first; ties: failed installs before failed verifications, then by cause (stable across calls).
-        .sort((a, b) => b.count - a.count || (a.kind === b.kind ? 0 : a.kind === 'install_failed' ? -1 : 1) || (a.cause < b.cause ? -1 : a.cause > b.cause ? 1 : 0))
+        .sort(
+          (a, b) =>
+            b.count - a.count ||
+            (a.kind === b.kind ? 0 : a.kind === 'install_failed' ? -1 : 1) ||
+            (a.cause < b.cause ? -1 : a.cause > b.cause ? 1 : 0),
+        )
         .map(({ outcomeKinds, ...group }) => ({
           ...group,
-          recommendedAction: recommendedActionFor(mostFrequent(group.manualInstallReasons), group.kind === 'install_failed' ? mostFrequent(outcomeKinds) : null),
+          recommendedAction: recommendedActionFor(
+            mostFrequent(group.manualInstallReasons),
+            group.kind === 'install_failed' ? mostFrequent(outcomeKinds) : null,
+          ),
           instancesTruncated: group.count > group.instances.length,
         }));
       return { total, groups: views };
@@ -189,7 +206,11 @@ export function csvRow(rolloutId: string, row: ReportInstanceRow): string {
  * previous one, so memory holds one page whatever the size. Stops early (and stops reading Postgres) when the
  * client goes away.
  */
-export async function streamCsv(res: Response, rolloutId: string, pages: AsyncGenerator<ReportInstanceRow[], void, void>): Promise<void> {
+export async function streamCsv(
+  res: Response,
+  rolloutId: string,
+  pages: AsyncGenerator<ReportInstanceRow[], void, void>,
+): Promise<void> {
   let closed = false;
   res.once('close', () => {
     closed = true;

@@ -11,10 +11,19 @@ import { answerClientErrorsWithProblems } from './http/client-error.ts';
 
 const config = loadApiConfig(process.env);
 // The bootstrap key is masked by value wherever it would appear, like the AccessKey secret in the worker.
-const logger = createLogger({ service: 'api', level: config.LOG_LEVEL, secrets: config.FLEET_ADMIN_API_KEY ? [config.FLEET_ADMIN_API_KEY] : [] });
+const logger = createLogger({
+  service: 'api',
+  level: config.LOG_LEVEL,
+  secrets: config.FLEET_ADMIN_API_KEY ? [config.FLEET_ADMIN_API_KEY] : [],
+});
 logger.info('starting api', { config: redactConfig(config) });
 
-const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-api', poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
+const db = createDatabase({
+  url: config.DATABASE_URL,
+  applicationName: 'fleet-api',
+  poolMax: config.DB_POOL_MAX,
+  onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }),
+});
 const redis = createRedisConnection(config.REDIS_URL, 'producer', logger);
 const enqueues = createBackgroundEnqueues({ waitMs: config.ENQUEUE_WAIT_MS });
 const app = createApp({
@@ -37,7 +46,9 @@ if (config.FLEET_ADMIN_API_KEY) {
   await Promise.race([stored, new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
 }
 
-const server: Server = app.listen(config.PORT, config.HOST, () => logger.info('api listening', { port: config.PORT, host: config.HOST }));
+const server: Server = app.listen(config.PORT, config.HOST, () =>
+  logger.info('api listening', { port: config.PORT, host: config.HOST }),
+);
 server.keepAliveTimeout = 65_000;
 answerClientErrorsWithProblems(server);
 
@@ -51,7 +62,8 @@ stopOnSignal({
     server.closeIdleConnections();
     await closed;
     // Enqueues of rollouts answered before their jobs were all in Redis; past the deadline the reconciler finishes them.
-    if (enqueues.running() > 0) logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
+    if (enqueues.running() > 0)
+      logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
     await enqueues.drain();
     await Promise.allSettled([db.$disconnect(), redis.quit()]);
   },

@@ -25,7 +25,10 @@ export type ApiOperation = {
   body?: z.ZodType;
   /** Accepts `Idempotency-Key` (and may answer 422). */
   idempotent?: boolean;
-  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string; headers?: Record<string, string> }>;
+  responses: Record<
+    number,
+    { description: string; schema?: z.ZodType; contentType?: string; headers?: Record<string, string> }
+  >;
 };
 
 type JsonSchema = Record<string, unknown>;
@@ -40,7 +43,11 @@ export type OpenApiDocument = {
 
 /** JSON Schema 2020-12 (what OpenAPI 3.1 uses) of what a client sends. */
 export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+  }) as JsonSchema;
   return rest;
 }
 
@@ -50,7 +57,10 @@ export function openApiPath(expressPath: string): string {
 }
 
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: PROBLEM_REF } } });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: PROBLEM_REF } },
+});
 
 function parameters(schema: z.ZodObject | undefined, location: 'path' | 'query'): unknown[] {
   if (!schema) return [];
@@ -59,7 +69,13 @@ function parameters(schema: z.ZodObject | undefined, location: 'path' | 'query')
   const required = new Set((json.required ?? []) as string[]);
   return Object.entries(properties).map(([name, property]) => {
     const { description, ...propertySchema } = property;
-    return { name, in: location, required: location === 'path' || required.has(name), ...(description ? { description } : {}), schema: propertySchema };
+    return {
+      name,
+      in: location,
+      required: location === 'path' || required.has(name),
+      ...(description ? { description } : {}),
+      schema: propertySchema,
+    };
   });
 }
 
@@ -69,8 +85,23 @@ function operationObject(operation: ApiOperation): Record<string, unknown> {
   for (const [status, response] of Object.entries(operation.responses)) {
     responses[status] = {
       description: response.description,
-      ...(response.headers ? { headers: Object.fromEntries(Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) } : {}),
-      ...(response.schema ? { content: { [response.contentType ?? 'application/json']: { schema: toJsonSchema(response.schema, 'output') } } } : {}),
+      ...(response.headers
+        ? {
+            headers: Object.fromEntries(
+              Object.entries(response.headers).map(([name, description]) => [
+                name,
+                { description, schema: { type: 'string' } },
+              ]),
+            ),
+          }
+        : {}),
+      ...(response.schema
+        ? {
+            content: {
+              [response.contentType ?? 'application/json']: { schema: toJsonSchema(response.schema, 'output') },
+            },
+          }
+        : {}),
     };
   }
   const hasInput = Boolean(operation.params || operation.query || operation.body || operation.headers);
@@ -90,7 +121,13 @@ function operationObject(operation: ApiOperation): Record<string, unknown> {
   const params = [
     ...parameters(operation.params, 'path'),
     ...parameters(operation.query, 'query'),
-    ...(operation.headers ?? []).map((h) => ({ name: h.name, in: 'header', required: h.required ?? false, description: h.description, schema: toJsonSchema(h.schema) })),
+    ...(operation.headers ?? []).map((h) => ({
+      name: h.name,
+      in: 'header',
+      required: h.required ?? false,
+      description: h.description,
+      schema: toJsonSchema(h.schema),
+    })),
   ];
   return {
     operationId: operation.operationId,
@@ -100,12 +137,18 @@ function operationObject(operation: ApiOperation): Record<string, unknown> {
     'x-required-role': operation.role,
     ...(isPublic ? { security: [] } : {}),
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(operation.body ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(operation.body) } } } } : {}),
+    ...(operation.body
+      ? { requestBody: { required: true, content: { 'application/json': { schema: toJsonSchema(operation.body) } } } }
+      : {}),
     responses,
   };
 }
 
-export function buildOpenApiDocument(options: { operations: readonly ApiOperation[]; routes: readonly RegisteredRoute[]; version: string }): OpenApiDocument {
+export function buildOpenApiDocument(options: {
+  operations: readonly ApiOperation[];
+  routes: readonly RegisteredRoute[];
+  version: string;
+}): OpenApiDocument {
   const paths: OpenApiDocument['paths'] = {};
   for (const operation of options.operations) {
     (paths[openApiPath(operation.path)] ??= {})[operation.method] = operationObject(operation);
@@ -115,7 +158,12 @@ export function buildOpenApiDocument(options: { operations: readonly ApiOperatio
     if (method === 'head' || method === 'options') continue;
     const entry = (paths[openApiPath(route.path)] ??= {});
     if (entry[method]) continue;
-    const pathParams = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const pathParams = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
     entry[method] = {
       summary: `${route.method} ${route.path} (undocumented)`,
       description: 'This route is registered but has no description in the document yet.',
@@ -125,7 +173,11 @@ export function buildOpenApiDocument(options: { operations: readonly ApiOperatio
       responses: { default: problem('See the route') },
     };
   }
-  const tags = [...new Set(Object.values(paths).flatMap((ops) => Object.values(ops).flatMap((op) => (op as { tags?: string[] }).tags ?? [])))].map((name) => ({ name }));
+  const tags = [
+    ...new Set(
+      Object.values(paths).flatMap((ops) => Object.values(ops).flatMap((op) => (op as { tags?: string[] }).tags ?? [])),
+    ),
+  ].map((name) => ({ name }));
   return {
     openapi: '3.1.0',
     info: {
@@ -139,7 +191,13 @@ export function buildOpenApiDocument(options: { operations: readonly ApiOperatio
     tags,
     paths,
     components: {
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (`flt_...`), made by an admin (POST /v1/api-keys) or by `npm run create-api-key`' } },
+      securitySchemes: {
+        bearerAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key (`flt_...`), made by an admin (POST /v1/api-keys) or by `npm run create-api-key`',
+        },
+      },
       schemas: { Problem: toJsonSchema(problemSchema, 'output') },
     },
   };

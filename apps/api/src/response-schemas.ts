@@ -17,10 +17,15 @@ export const problemSchema = z.object({
   instance: z.string().optional(),
   code: z.string().describe('machine-readable error code'),
   requestId: z.string().optional(),
-  errors: z.array(z.object({ field: z.string(), pointer: z.string().describe('RFC 6901 JSON pointer'), message: z.string() })).optional(),
+  errors: z
+    .array(z.object({ field: z.string(), pointer: z.string().describe('RFC 6901 JSON pointer'), message: z.string() }))
+    .optional(),
 });
 
-const countsSchema = z.object({ total: z.number().int(), ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, z.number().int()])) });
+const countsSchema = z.object({
+  total: z.number().int(),
+  ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, z.number().int()])),
+});
 
 export const rolloutSchema = z.object({
   id: z.uuid(),
@@ -30,11 +35,18 @@ export const rolloutSchema = z.object({
   force: z.boolean(),
   concurrency: z.number().int(),
   policy: z.record(z.string(), z.unknown()),
-  wave: z.object({ current: z.number().int().describe('the wave now allowed to run (1-based)'), count: z.number().int() }),
+  wave: z.object({
+    current: z.number().int().describe('the wave now allowed to run (1-based)'),
+    count: z.number().int(),
+  }),
   limits: z
     .object({
       concurrency: z.number().int().describe("this rollout's calls in flight, across all workers"),
-      globalConcurrency: z.number().int().nullable().describe('calls in flight over all rollouts (null: no worker has started yet)'),
+      globalConcurrency: z
+        .number()
+        .int()
+        .nullable()
+        .describe('calls in flight over all rollouts (null: no worker has started yet)'),
       accountRateLimitRps: z.number().nullable().describe("the account's configured NodeInstall rate"),
       accountRateNowRps: z.number().nullable().describe("the account's rate now, after adapting to throttling"),
     })
@@ -46,9 +58,13 @@ export const rolloutSchema = z.object({
   enqueued: z.boolean().describe('every instance has been handed to the queue'),
 });
 
-export const createdRolloutSchema = rolloutSchema.extend({ duplicatesRemoved: z.number().int().describe('instance ids given more than once') });
+export const createdRolloutSchema = rolloutSchema.extend({
+  duplicatesRemoved: z.number().int().describe('instance ids given more than once'),
+});
 
-export const rolloutSummarySchema = rolloutSchema.omit({ counts: true, policy: true, wave: true, limits: true }).extend({ totalInstances: z.number().int() });
+export const rolloutSummarySchema = rolloutSchema
+  .omit({ counts: true, policy: true, wave: true, limits: true })
+  .extend({ totalInstances: z.number().int() });
 
 export const rolloutPageSchema = z.object({ items: z.array(rolloutSummarySchema), nextCursor: z.string().nullable() });
 
@@ -57,7 +73,13 @@ export const instanceSchema = z.object({
   state: z.enum(INSTANCE_STATES as [string, ...string[]]),
   attemptCount: z.number().int(),
   lastError: z
-    .object({ outcome: z.string().nullable(), httpStatus: z.number().int().nullable(), code: z.string().nullable(), message: z.string().nullable(), requestId: z.string().nullable() })
+    .object({
+      outcome: z.string().nullable(),
+      httpStatus: z.number().int().nullable(),
+      code: z.string().nullable(),
+      message: z.string().nullable(),
+      requestId: z.string().nullable(),
+    })
     .nullable(),
   lastRequestId: z.string().nullable(),
   nextAttemptAt: isoDate.nullable(),
@@ -100,7 +122,9 @@ export const apiKeySchema = z.object({
   lastUsedAt: isoDate.nullable(),
 });
 
-export const createdApiKeySchema = apiKeySchema.extend({ key: z.string().describe('the key itself: shown in this answer only, store it now') });
+export const createdApiKeySchema = apiKeySchema.extend({
+  key: z.string().describe('the key itself: shown in this answer only, store it now'),
+});
 
 export const apiKeyListSchema = z.object({ items: z.array(apiKeySchema) });
 

@@ -13,7 +13,10 @@ export const countSpecSchema = z.union([
 
 export const concurrencySchema = z.union([
   z.number().int().min(1).max(10_000),
-  countSpecSchema.refine((v) => typeof v === 'string', 'a number of calls must be at most 10000') as z.ZodType<`${number}%`>,
+  countSpecSchema.refine(
+    (v) => typeof v === 'string',
+    'a number of calls must be at most 10000',
+  ) as z.ZodType<`${number}%`>,
 ]);
 
 export const wavePlanSchema = z.union([
@@ -45,7 +48,12 @@ export const policyFields = {
   waveSuccessThresholdPercent: z.number().min(0).max(100).default(DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT),
   abort: abortPolicySchema.optional(),
   /** Longest time from an instance's first call to its final state, in ms; past it the instance fails (timed out). */
-  instanceTimeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).optional(),
+  instanceTimeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(7 * 24 * 3600 * 1000)
+    .optional(),
 };
 
 /** PATCH /v1/rollouts/:id: any of the live-changeable policy fields; null removes an optional one. */
@@ -55,7 +63,13 @@ export const patchRolloutSchema = z
     retry: retryPatchSchema.optional(),
     waveSuccessThresholdPercent: z.number().min(0).max(100).optional(),
     abort: abortPolicySchema.nullable().optional(),
-    instanceTimeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).nullable().optional(),
+    instanceTimeoutMs: z
+      .number()
+      .int()
+      .min(1000)
+      .max(7 * 24 * 3600 * 1000)
+      .nullable()
+      .optional(),
   })
   .refine((p) => Object.keys(p).length > 0, { message: 'name at least one policy field to change' });
 export type PatchRolloutBody = z.output<typeof patchRolloutSchema>;
@@ -87,7 +101,9 @@ export function applyPolicyPatch(current: RolloutPolicy, patch: PatchRolloutBody
   return {
     ...current,
     ...(patch.concurrency !== undefined ? { concurrency: patch.concurrency } : {}),
-    ...(patch.waveSuccessThresholdPercent !== undefined ? { waveSuccessThresholdPercent: patch.waveSuccessThresholdPercent } : {}),
+    ...(patch.waveSuccessThresholdPercent !== undefined
+      ? { waveSuccessThresholdPercent: patch.waveSuccessThresholdPercent }
+      : {}),
     ...(patch.abort !== undefined ? { abort: patch.abort } : {}),
     ...(patch.instanceTimeoutMs !== undefined ? { instanceTimeoutMs: patch.instanceTimeoutMs } : {}),
     retry,

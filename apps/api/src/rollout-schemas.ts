@@ -6,7 +6,9 @@ import { DEFAULT_RETRY_POLICY, INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/
 export const userIdSchema = z.string().regex(/^\d{16}$/, 'must be a 16-digit Alibaba Cloud account UserId');
 
 /** ECS instance ids: `i-` then lowercase letters and digits (old ones are short, current ones 22 characters). */
-export const instanceIdSchema = z.string().regex(/^i-[a-z0-9]{1,62}$/, 'must be an ECS instance id: "i-" followed by lowercase letters and digits');
+export const instanceIdSchema = z
+  .string()
+  .regex(/^i-[a-z0-9]{1,62}$/, 'must be an ECS instance id: "i-" followed by lowercase letters and digits');
 
 export const retryPolicySchema = z
   .strictObject({
@@ -17,12 +19,18 @@ export const retryPolicySchema = z
     /** Longest backoff, in ms. */
     maxDelayMs: z.number().int().min(10).max(3_600_000).default(DEFAULT_RETRY_POLICY.maxDelayMs),
   })
-  .refine((r) => r.maxDelayMs >= r.baseDelayMs, { message: 'maxDelayMs must not be below baseDelayMs', path: ['maxDelayMs'] });
+  .refine((r) => r.maxDelayMs >= r.baseDelayMs, {
+    message: 'maxDelayMs must not be below baseDelayMs',
+    path: ['maxDelayMs'],
+  });
 
 export function createRolloutSchema(maxInstances: number) {
   return z.strictObject({
     userId: userIdSchema,
-    instanceIds: z.array(instanceIdSchema).min(1, 'must list at least one instance id').max(maxInstances, `must list at most ${maxInstances} instance ids`),
+    instanceIds: z
+      .array(instanceIdSchema)
+      .min(1, 'must list at least one instance id')
+      .max(maxInstances, `must list at most ${maxInstances} instance ids`),
     /** Reinstall even where the agent already runs. */
     force: z.boolean().default(false),
     retry: retryPolicySchema.default({ ...DEFAULT_RETRY_POLICY }),

@@ -21,7 +21,12 @@ function rolloutBaseView(rollout: RolloutRecord) {
 }
 
 /** `progress` (done / total, rate over the last minute, ETA) is shown when given (GET /v1/rollouts/:id). */
-export function rolloutView(rollout: RolloutRecord, counts: InstanceCounts, progress?: RolloutProgress, limitsInForce?: LimitsInForce | null) {
+export function rolloutView(
+  rollout: RolloutRecord,
+  counts: InstanceCounts,
+  progress?: RolloutProgress,
+  limitsInForce?: LimitsInForce | null,
+) {
   return {
     ...rolloutBaseView(rollout),
     policy: rollout.policy,
@@ -103,6 +108,8 @@ export function encodeRolloutCursor(position: { createdAt: Date; id: string }): 
 
 /** Decodes a cursor made by encodeRolloutCursor; null when it is not one. */
 export function decodeRolloutCursor(cursor: string): { createdAt: Date; id: string } | null {
-  const match = /^(\d{1,15})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const match = /^(\d{1,15})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('utf8'),
+  );
   return match ? { createdAt: new Date(Number(match[1])), id: match[2]! } : null;
 }

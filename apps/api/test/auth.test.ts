@@ -36,18 +36,25 @@ describe('authentication', () => {
     ['a key with characters outside the token syntax', 'Bearer flt_abc<script>', true],
     ['a key longer than 512 characters', `Bearer ${'a'.repeat(600)}`, true],
     ['the key hash instead of the key', 'HASH', true],
-  ])('%s: 401 problem+json with WWW-Authenticate: Bearer, and nothing read', async (_name, authorization, invalidToken) => {
-    const headers: Record<string, string> = {};
-    if (authorization === 'HASH') headers.authorization = `Bearer ${hashApiKey(api.adminKey)}`;
-    else if (authorization !== null) headers.authorization = authorization;
-    const res = await api.requestAs(null, 'GET', '/v1/rollouts', undefined, headers);
-    expectProblem(res, 401, 'unauthenticated');
-    expect(res.headers.get('www-authenticate')).toBe(invalidToken ? 'Bearer realm="fleet", error="invalid_token"' : 'Bearer realm="fleet"');
-    expect(res.headers.get('x-request-id')).toBeTruthy();
-  });
+  ])(
+    '%s: 401 problem+json with WWW-Authenticate: Bearer, and nothing read',
+    async (_name, authorization, invalidToken) => {
+      const headers: Record<string, string> = {};
+      if (authorization === 'HASH') headers.authorization = `Bearer ${hashApiKey(api.adminKey)}`;
+      else if (authorization !== null) headers.authorization = authorization;
+      const res = await api.requestAs(null, 'GET', '/v1/rollouts', undefined, headers);
+      expectProblem(res, 401, 'unauthenticated');
+      expect(res.headers.get('www-authenticate')).toBe(
+        invalidToken ? 'Bearer realm="fleet", error="invalid_token"' : 'Bearer realm="fleet"',
+      );
+      expect(res.headers.get('x-request-id')).toBeTruthy();
+    },
+  );
 
   it('accepts the scheme in any case', async () => {
-    const res = await api.requestAs(null, 'GET', '/v1/rollouts', undefined, { authorization: `bearer ${api.adminKey}` });
+    const res = await api.requestAs(null, 'GET', '/v1/rollouts', undefined, {
+      authorization: `bearer ${api.adminKey}`,
+    });
     expect(res.status).toBe(200);
   });
 
@@ -57,16 +64,21 @@ describe('authentication', () => {
     expect((await api.request('DELETE', `/v1/api-keys/${id}`)).status).toBe(204);
     const res = await api.requestAs(key, 'GET', '/v1/rollouts');
     expectProblem(res, 401, 'unauthenticated');
-    expect(res.body.detail).toBe((await api.requestAs('flt_unknownunknownunknownunknown', 'GET', '/v1/rollouts')).body.detail);
+    expect(res.body.detail).toBe(
+      (await api.requestAs('flt_unknownunknownunknownunknown', 'GET', '/v1/rollouts')).body.detail,
+    );
   });
 
   it('checks the key before reading the body: an unauthenticated malformed body is a 401, not a 400', async () => {
-    const res = await api.requestAs(null, 'POST', '/v1/rollouts', '{"userId": ', { 'content-type': 'application/json' });
+    const res = await api.requestAs(null, 'POST', '/v1/rollouts', '{"userId": ', {
+      'content-type': 'application/json',
+    });
     expectProblem(res, 401, 'unauthenticated');
   });
 
   it('leaves /healthz, /readyz, /openapi.json and /docs public', async () => {
-    for (const p of ['/healthz', '/readyz', '/openapi.json', '/docs']) expect((await api.requestAs(null, 'GET', p)).status).toBe(200);
+    for (const p of ['/healthz', '/readyz', '/openapi.json', '/docs'])
+      expect((await api.requestAs(null, 'GET', p)).status).toBe(200);
   });
 
   it('logs failures with the key prefix only, never the key, each line with the request id', async () => {
@@ -104,33 +116,68 @@ describe('roles', () => {
   it('a viewer reads but may not create a rollout (403, nothing written)', async () => {
     expect((await api.requestAs(viewer, 'GET', '/v1/rollouts')).status).toBe(200);
     const before = await api.db.rollout.count();
-    expectProblem(await api.requestAs(viewer, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-abc'] }), 403, 'forbidden');
+    expectProblem(
+      await api.requestAs(viewer, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-abc'] }),
+      403,
+      'forbidden',
+    );
     expect(await api.db.rollout.count()).toBe(before);
   });
 
   it('an operator creates rollouts but may not manage keys', async () => {
-    const created = await api.requestAs(operator, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-role1'] });
+    const created = await api.requestAs(operator, 'POST', '/v1/rollouts', {
+      userId: USER_ID,
+      instanceIds: ['i-role1'],
+    });
     expect(created.status).toBe(202);
     expect((await api.db.rollout.findUniqueOrThrow({ where: { id: created.body.id } })).createdByKeyId).not.toBeNull();
     expectProblem(await api.requestAs(operator, 'GET', '/v1/api-keys'), 403, 'forbidden');
-    expectProblem(await api.requestAs(operator, 'POST', '/v1/api-keys', { name: 'x', role: 'viewer', userIds: [USER_ID] }), 403, 'forbidden');
+    expectProblem(
+      await api.requestAs(operator, 'POST', '/v1/api-keys', { name: 'x', role: 'viewer', userIds: [USER_ID] }),
+      403,
+      'forbidden',
+    );
   });
 
   it('a viewer may not write anywhere under /v1, routes added later included (403 before the route runs)', async () => {
     expectProblem(await api.requestAs(viewer, 'PATCH', '/v1/anything-added-later', {}), 403, 'forbidden');
-    expectProblem(await api.requestAs(viewer, 'DELETE', '/v1/api-keys/00000000-0000-4000-8000-000000000000'), 403, 'forbidden');
+    expectProblem(
+      await api.requestAs(viewer, 'DELETE', '/v1/api-keys/00000000-0000-4000-8000-000000000000'),
+      403,
+      'forbidden',
+    );
   });
 
   it('answers a role check before looking anything up: 403 for a viewer whatever the rollout id', async () => {
-    expectProblem(await api.requestAs(viewer, 'POST', '/v1/rollouts', 'not json', { 'content-type': 'text/plain' }), 403, 'forbidden');
+    expectProblem(
+      await api.requestAs(viewer, 'POST', '/v1/rollouts', 'not json', { 'content-type': 'text/plain' }),
+      403,
+      'forbidden',
+    );
   });
 
   it('a scoped admin manages keys within its accounts only', async () => {
-    const made = await api.requestAs(scopedAdmin, 'POST', '/v1/api-keys', { name: 'ci deploy', role: 'operator', userIds: [USER_ID, USER_ID] });
+    const made = await api.requestAs(scopedAdmin, 'POST', '/v1/api-keys', {
+      name: 'ci deploy',
+      role: 'operator',
+      userIds: [USER_ID, USER_ID],
+    });
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ role: 'operator', userIds: [USER_ID], allAccounts: false });
-    expectProblem(await api.requestAs(scopedAdmin, 'POST', '/v1/api-keys', { name: 'x', role: 'viewer', userIds: [USER_ID, OTHER_USER] }), 404, 'not_found');
-    expectProblem(await api.requestAs(scopedAdmin, 'POST', '/v1/api-keys', { name: 'x', role: 'admin', allAccounts: true }), 403, 'forbidden');
+    expectProblem(
+      await api.requestAs(scopedAdmin, 'POST', '/v1/api-keys', {
+        name: 'x',
+        role: 'viewer',
+        userIds: [USER_ID, OTHER_USER],
+      }),
+      404,
+      'not_found',
+    );
+    expectProblem(
+      await api.requestAs(scopedAdmin, 'POST', '/v1/api-keys', { name: 'x', role: 'admin', allAccounts: true }),
+      403,
+      'forbidden',
+    );
     const other = await api.createKey('viewer', [OTHER_USER]);
     const mixed = await api.createKey('viewer', [USER_ID, OTHER_USER]);
     const listed = await api.requestAs(scopedAdmin, 'GET', '/v1/api-keys');
@@ -147,7 +194,11 @@ describe('roles', () => {
 
 describe('key management', () => {
   it('makes a key shown once, which then works with its role and accounts; the key and its hash never appear again', async () => {
-    const made = await api.request('POST', '/v1/api-keys', { name: 'reporting', role: 'viewer', userIds: [THIRD_USER] });
+    const made = await api.request('POST', '/v1/api-keys', {
+      name: 'reporting',
+      role: 'viewer',
+      userIds: [THIRD_USER],
+    });
     expect(made.status).toBe(201);
     expect(made.headers.get('location')).toBe(`/v1/api-keys/${made.body.id}`);
     expect(made.headers.get('cache-control')).toBe('no-store');
@@ -169,7 +220,13 @@ describe('key management', () => {
       expect(text).not.toContain(stored.keyHash);
       expect(text).not.toContain('keyHash');
     }
-    expect(one.body).toMatchObject({ id: made.body.id, name: 'reporting', role: 'viewer', userIds: [THIRD_USER], revokedAt: null });
+    expect(one.body).toMatchObject({
+      id: made.body.id,
+      name: 'reporting',
+      role: 'viewer',
+      userIds: [THIRD_USER],
+      revokedAt: null,
+    });
     expect(api.logLines.join('\n')).not.toContain(key);
 
     expect((await api.request('DELETE', `/v1/api-keys/${made.body.id}`)).status).toBe(204);
@@ -194,7 +251,12 @@ describe('key management', () => {
   });
 
   it('refuses Idempotency-Key when making a key (a key cannot be shown twice)', async () => {
-    const res = await api.request('POST', '/v1/api-keys', { name: 'x', role: 'viewer', userIds: [USER_ID] }, { 'idempotency-key': 'k1' });
+    const res = await api.request(
+      'POST',
+      '/v1/api-keys',
+      { name: 'x', role: 'viewer', userIds: [USER_ID] },
+      { 'idempotency-key': 'k1' },
+    );
     expectProblem(res, 400, 'validation_failed');
   });
 });
@@ -215,27 +277,58 @@ describe('the bootstrap admin key and the CLI', () => {
 
   it('`create-api-key` prints a key on stdout alone, which the API accepts with the given role and accounts', async () => {
     const dbUrl = (api as ApiHarness & { dbUrl: string }).dbUrl;
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps/cli/src/main.ts'), 'create-api-key', '--name', 'cli made', '--role', 'operator', '--user-id', OTHER_USER], {
-      cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: dbUrl },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'apps/cli/src/main.ts'),
+        'create-api-key',
+        '--name',
+        'cli made',
+        '--role',
+        'operator',
+        '--user-id',
+        OTHER_USER,
+      ],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, DATABASE_URL: dbUrl },
+      },
+    );
     const key = stdout.trim();
     expect(key).toMatch(/^flt_[A-Za-z0-9_-]{43}$/);
     expect(stderr).toContain('shown this once');
     expect(stderr).not.toContain(key);
     const created = await api.requestAs(key, 'POST', '/v1/rollouts', { userId: OTHER_USER, instanceIds: ['i-cli1'] });
     expect(created.status).toBe(202);
-    expect((await api.requestAs(key, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-cli1'] })).status).toBe(404);
+    expect(
+      (await api.requestAs(key, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-cli1'] })).status,
+    ).toBe(404);
     expect((await api.requestAs(key, 'GET', '/v1/api-keys')).status).toBe(403);
   });
 
   it('`create-api-key` refuses bad arguments with exit code 2 and writes nothing', async () => {
     const before = await api.db.apiKey.count();
     const dbUrl = (api as ApiHarness & { dbUrl: string }).dbUrl;
-    const failed = await run(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'apps/cli/src/main.ts'), 'create-api-key', '--name', 'x', '--role', 'root', '--all-accounts'], {
-      cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: dbUrl },
-    }).then(
+    const failed = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'apps/cli/src/main.ts'),
+        'create-api-key',
+        '--name',
+        'x',
+        '--role',
+        'root',
+        '--all-accounts',
+      ],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, DATABASE_URL: dbUrl },
+      },
+    ).then(
       () => null,
       (error: { code: number; stderr: string }) => error,
     );

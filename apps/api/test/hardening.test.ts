@@ -6,7 +6,17 @@ import { createLogger } from '@fleet/logger';
 import { problemErrorHandler } from '../src/http/problem.ts';
 import { listRoutes } from '../src/http/route-list.ts';
 import { openApiPath } from '../src/openapi.ts';
-import { apiKeyListSchema, createdApiKeySchema, createdRolloutSchema, instanceDetailSchema, instancePageSchema, problemSchema, readinessSchema, rolloutPageSchema, rolloutSchema } from '../src/response-schemas.ts';
+import {
+  apiKeyListSchema,
+  createdApiKeySchema,
+  createdRolloutSchema,
+  instanceDetailSchema,
+  instancePageSchema,
+  problemSchema,
+  readinessSchema,
+  rolloutPageSchema,
+  rolloutSchema,
+} from '../src/response-schemas.ts';
 import type { ApiHarness } from './support.ts';
 import { instanceIds, startApi, USER_ID } from './support.ts';
 
@@ -19,14 +29,28 @@ afterAll(async () => {
 });
 
 /** A request with full control over method, path, headers and raw body (fetch normalises too much). */
-function rawRequest(url: string, options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+function rawRequest(
+  url: string,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: target.hostname, port: target.port, method: options.method ?? 'GET', path: options.path, headers: options.headers ?? {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers ?? {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     if (options.body !== undefined) req.write(options.body);
     req.end();
@@ -56,7 +80,10 @@ describe('security headers', () => {
 describe('errors leak nothing', () => {
   it('an unexpected error answers a generic 500 problem: no stack, no message; the log has them with the request id', async () => {
     const lines: string[] = [];
-    const logger = createLogger({ service: 'test', stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+    const logger = createLogger({
+      service: 'test',
+      stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }),
+    });
     const app = express();
     app.get('/boom', () => {
       throw new Error('connection to 10.0.0.7:5432 failed for user fleet_admin');
@@ -65,7 +92,9 @@ describe('errors leak nothing', () => {
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {
-      const res = await rawRequest(`http://127.0.0.1:${(server.address() as { port: number }).port}`, { path: '/boom' });
+      const res = await rawRequest(`http://127.0.0.1:${(server.address() as { port: number }).port}`, {
+        path: '/boom',
+      });
       expect(res.status).toBe(500);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.text).not.toContain('10.0.0.7');
@@ -78,14 +107,20 @@ describe('errors leak nothing', () => {
   });
 
   it('headers over the limit get a 431 problem+json, not a bare Node answer', async () => {
-    const res = await rawRequest(api.url, { path: '/v1/rollouts', headers: { authorization: `Bearer ${api.adminKey}`, 'x-junk': 'a'.repeat(20_000) } });
+    const res = await rawRequest(api.url, {
+      path: '/v1/rollouts',
+      headers: { authorization: `Bearer ${api.adminKey}`, 'x-junk': 'a'.repeat(20_000) },
+    });
     expect(res.status).toBe(431);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(JSON.parse(res.text)).toMatchObject({ status: 431, code: 'headers_too_large' });
   });
 
   it('a path with broken percent-encoding gets a 400 problem', async () => {
-    const res = await rawRequest(api.url, { path: '/v1/rollouts/%E0%A4%A', headers: { authorization: `Bearer ${api.adminKey}` } });
+    const res = await rawRequest(api.url, {
+      path: '/v1/rollouts/%E0%A4%A',
+      headers: { authorization: `Bearer ${api.adminKey}` },
+    });
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.text).not.toContain('URIError');
@@ -96,7 +131,9 @@ describe('body limits', () => {
   it('refuses JSON nested deeper than 32 levels with 400 naming the place (100,000 levels do not crash it)', async () => {
     for (const depth of [40, 100_000]) {
       const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-      const res = await api.request('POST', '/v1/rollouts', `{"userId":"${USER_ID}","instanceIds":${nested}}`, { 'content-type': 'application/json' });
+      const res = await api.request('POST', '/v1/rollouts', `{"userId":"${USER_ID}","instanceIds":${nested}}`, {
+        'content-type': 'application/json',
+      });
       expect(res.status).toBe(400);
       expect(res.body.errors[0].field).toMatch(/^instanceIds(\[0\])+$/);
     }
@@ -104,7 +141,12 @@ describe('body limits', () => {
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('refuses a %s key anywhere in the body', async (key) => {
-    const res = await api.request('POST', '/v1/rollouts', `{"userId":"${USER_ID}","instanceIds":["i-abc"],"retry":{"${key}":{"polluted":true}}}`, { 'content-type': 'application/json' });
+    const res = await api.request(
+      'POST',
+      '/v1/rollouts',
+      `{"userId":"${USER_ID}","instanceIds":["i-abc"],"retry":{"${key}":{"polluted":true}}}`,
+      { 'content-type': 'application/json' },
+    );
     expect(res.status).toBe(400);
     expect(res.body.errors[0]).toMatchObject({ field: `retry.${key}`, message: 'forbidden field name' });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -157,7 +199,10 @@ describe('OpenAPI document and docs page', () => {
     const doc = res.body;
     expect(doc.openapi).toBe('3.1.0');
     for (const route of listRoutes(api.app)) {
-      expect(doc.paths[openApiPath(route.path)]?.[route.method.toLowerCase()], `${route.method} ${route.path}`).toBeDefined();
+      expect(
+        doc.paths[openApiPath(route.path)]?.[route.method.toLowerCase()],
+        `${route.method} ${route.path}`,
+      ).toBeDefined();
     }
     const create = doc.paths['/v1/rollouts'].post;
     const body = create.requestBody.content['application/json'].schema;
@@ -165,24 +210,39 @@ describe('OpenAPI document and docs page', () => {
     expect(body.required).toEqual(['userId', 'instanceIds']);
     expect(body.properties.instanceIds.maxItems).toBe(5000);
     expect(body.properties.userId.pattern).toBe('^\\d{16}$');
-    expect(create.parameters.find((p: { name: string }) => p.name === 'Idempotency-Key')).toMatchObject({ in: 'header' });
-    expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '404', '413', '415', '422', '429', '503']));
+    expect(create.parameters.find((p: { name: string }) => p.name === 'Idempotency-Key')).toMatchObject({
+      in: 'header',
+    });
+    expect(Object.keys(create.responses)).toEqual(
+      expect.arrayContaining(['202', '400', '401', '403', '404', '413', '415', '422', '429', '503']),
+    );
     expect(create['x-required-role']).toBe('operator');
     expect(doc.paths['/v1/rollouts/{id}'].get.parameters[0]).toMatchObject({ name: 'id', in: 'path', required: true });
     expect(doc.paths['/healthz'].get.security).toEqual([]);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     const listQuery = doc.paths['/v1/rollouts'].get.parameters.find((p: { name: string }) => p.name === 'limit');
-    expect(listQuery).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200 } });
+    expect(listQuery).toMatchObject({
+      in: 'query',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: 200 },
+    });
   });
 
   it('answers match the response schemas the document is made from', async () => {
-    const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-contract1', 'i-contract2'] });
+    const created = await api.request('POST', '/v1/rollouts', {
+      userId: USER_ID,
+      instanceIds: ['i-contract1', 'i-contract2'],
+    });
     createdRolloutSchema.parse(created.body);
     rolloutSchema.parse((await api.request('GET', `/v1/rollouts/${created.body.id}`)).body);
     rolloutPageSchema.parse((await api.request('GET', '/v1/rollouts')).body);
     instancePageSchema.parse((await api.request('GET', `/v1/rollouts/${created.body.id}/instances`)).body);
-    instanceDetailSchema.parse((await api.request('GET', `/v1/rollouts/${created.body.id}/instances/i-contract1`)).body);
-    createdApiKeySchema.parse((await api.request('POST', '/v1/api-keys', { name: 'contract', role: 'viewer', userIds: [USER_ID] })).body);
+    instanceDetailSchema.parse(
+      (await api.request('GET', `/v1/rollouts/${created.body.id}/instances/i-contract1`)).body,
+    );
+    createdApiKeySchema.parse(
+      (await api.request('POST', '/v1/api-keys', { name: 'contract', role: 'viewer', userIds: [USER_ID] })).body,
+    );
     apiKeyListSchema.parse((await api.request('GET', '/v1/api-keys')).body);
     readinessSchema.parse((await api.request('GET', '/readyz')).body);
     problemSchema.parse((await api.request('GET', '/v1/rollouts/nope')).body);
@@ -200,7 +260,8 @@ describe('OpenAPI document and docs page', () => {
     expect(csp).not.toContain('script-src');
     const doc = (await api.requestAs(null, 'GET', '/openapi.json')).body;
     for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
-      for (const method of Object.keys(methods)) expect(html).toContain(`<span class="m ${method}">${method}</span> <code>${path}</code>`);
+      for (const method of Object.keys(methods))
+        expect(html).toContain(`<span class="m ${method}">${method}</span> <code>${path}</code>`);
     }
     // The inline stylesheet is exactly the one the policy allows.
     const style = /<style>([\s\S]*?)<\/style>/.exec(html)![1]!;

@@ -44,11 +44,16 @@ function send(h: Hostile): Promise<Answer> {
   else if (as !== 'none') headers.authorization = `Bearer ${keys[as]}`;
   if (h.body !== undefined) headers['content-length'] = String(Buffer.byteLength(h.body));
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: target.hostname, port: target.port, method: h.method, path: h.path, headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      { host: target.hostname, port: target.port, method: h.method, path: h.path, headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     if (h.body !== undefined) req.write(h.body);
     req.end();
@@ -101,7 +106,13 @@ const BAD_VALUES: [string, unknown][] = [
   ['a hex string', '0x10'],
 ];
 
-const validRollout = () => ({ userId: USER_ID, instanceIds: ['i-fuzz1', 'i-fuzz2'], force: false, concurrency: 10, retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 } });
+const validRollout = () => ({
+  userId: USER_ID,
+  instanceIds: ['i-fuzz1', 'i-fuzz2'],
+  force: false,
+  concurrency: 10,
+  retry: { maxAttempts: 3, baseDelayMs: 100, maxDelayMs: 1000 },
+});
 
 /** Sets `path` (dots, `[0]`) in a copy of `body`. */
 function withField(body: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
@@ -129,7 +140,18 @@ function generate(): Hostile[] {
     out.push({ name, method: 'POST', path, headers: json(body), body: JSON.stringify(body), expect: 400, ...extra });
 
   // 1. Every field of a rollout x every bad value.
-  const rolloutFields = ['userId', 'instanceIds', 'instanceIds[0]', 'instanceIds[1]', 'force', 'concurrency', 'retry', 'retry.maxAttempts', 'retry.baseDelayMs', 'retry.maxDelayMs'];
+  const rolloutFields = [
+    'userId',
+    'instanceIds',
+    'instanceIds[0]',
+    'instanceIds[1]',
+    'force',
+    'concurrency',
+    'retry',
+    'retry.maxAttempts',
+    'retry.baseDelayMs',
+    'retry.maxDelayMs',
+  ];
   for (const field of rolloutFields) {
     for (const [label, value] of BAD_VALUES) {
       if (ACCEPTED[field]?.(value)) continue;
@@ -139,8 +161,36 @@ function generate(): Hostile[] {
   }
 
   // 2. Mass assignment: fields the client must not set, and look-alikes of real ones.
-  for (const field of ['id', 'status', 'statusReason', 'createdByKeyId', 'enqueuedAt', 'totalInstances', 'parentRolloutId', 'userIds', 'allAccounts', 'role', 'isAdmin', '__proto__', 'constructor', 'prototype', '', ' userId', 'userId\u0000', 'USERID', 'user_id', 'userId ']) {
-    out.push({ name: `rollout with extra field ${JSON.stringify(field)}`, method: 'POST', path: '/v1/rollouts', headers: json(null), body: JSON.stringify(validRollout()).replace(/^\{/, `{${JSON.stringify(field)}:"x",`), expect: 400 });
+  for (const field of [
+    'id',
+    'status',
+    'statusReason',
+    'createdByKeyId',
+    'enqueuedAt',
+    'totalInstances',
+    'parentRolloutId',
+    'userIds',
+    'allAccounts',
+    'role',
+    'isAdmin',
+    '__proto__',
+    'constructor',
+    'prototype',
+    '',
+    ' userId',
+    'userId\u0000',
+    'USERID',
+    'user_id',
+    'userId ',
+  ]) {
+    out.push({
+      name: `rollout with extra field ${JSON.stringify(field)}`,
+      method: 'POST',
+      path: '/v1/rollouts',
+      headers: json(null),
+      body: JSON.stringify(validRollout()).replace(/^\{/, `{${JSON.stringify(field)}:"x",`),
+      expect: 400,
+    });
   }
 
   // 3. Content types (a valid rollout body, so only the type is wrong).
@@ -166,12 +216,41 @@ function generate(): Hostile[] {
       ['a valid rollout', JSON.stringify(validRollout())],
       ['a form', 'userId=1234567898765432&instanceIds=i-abc'],
     ] as const) {
-      out.push({ name: `POST rollout as ${type ?? '(no content type)'} with ${label}`, method: 'POST', path: '/v1/rollouts', headers: type ? { 'content-type': type } : {}, body, expect: statuses });
-      out.push({ name: `POST api key as ${type ?? '(no content type)'} with ${label}`, method: 'POST', path: '/v1/api-keys', headers: type ? { 'content-type': type } : {}, body, expect: statuses, as: 'admin' });
+      out.push({
+        name: `POST rollout as ${type ?? '(no content type)'} with ${label}`,
+        method: 'POST',
+        path: '/v1/rollouts',
+        headers: type ? { 'content-type': type } : {},
+        body,
+        expect: statuses,
+      });
+      out.push({
+        name: `POST api key as ${type ?? '(no content type)'} with ${label}`,
+        method: 'POST',
+        path: '/v1/api-keys',
+        headers: type ? { 'content-type': type } : {},
+        body,
+        expect: statuses,
+        as: 'admin',
+      });
     }
   }
-  out.push({ name: 'gzip-encoded body that is not gzip', method: 'POST', path: '/v1/rollouts', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: JSON.stringify(validRollout()), expect: [400, 415] });
-  out.push({ name: 'unknown content encoding', method: 'POST', path: '/v1/rollouts', headers: { 'content-type': 'application/json', 'content-encoding': 'br2' }, body: JSON.stringify(validRollout()), expect: 415 });
+  out.push({
+    name: 'gzip-encoded body that is not gzip',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    body: JSON.stringify(validRollout()),
+    expect: [400, 415],
+  });
+  out.push({
+    name: 'unknown content encoding',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: { 'content-type': 'application/json', 'content-encoding': 'br2' },
+    body: JSON.stringify(validRollout()),
+    expect: 415,
+  });
 
   // 4. Malformed JSON.
   const malformed: (string | Buffer)[] = [
@@ -200,7 +279,16 @@ function generate(): Hostile[] {
     '',
     ' ',
   ];
-  malformed.forEach((body, i) => out.push({ name: `malformed JSON #${i}`, method: 'POST', path: '/v1/rollouts', headers: { 'content-type': 'application/json' }, body, expect: [400] }));
+  malformed.forEach((body, i) =>
+    out.push({
+      name: `malformed JSON #${i}`,
+      method: 'POST',
+      path: '/v1/rollouts',
+      headers: { 'content-type': 'application/json' },
+      body,
+      expect: [400],
+    }),
+  );
 
   // 5. Authentication: every route x missing and bogus keys.
   const someRoutes: [string, string, string?][] = [
@@ -252,21 +340,68 @@ function generate(): Hostile[] {
 
   // 6. Roles: a viewer writing, an operator managing keys.
   for (const [method, path, body] of someRoutes.filter(([m, p]) => m !== 'GET' || p === '/v1/api-keys')) {
-    out.push({ name: `viewer ${method} ${path}`, method, path, ...(body ? { headers: { 'content-type': 'application/json' }, body } : {}), as: 'viewer', expect: 403 });
+    out.push({
+      name: `viewer ${method} ${path}`,
+      method,
+      path,
+      ...(body ? { headers: { 'content-type': 'application/json' }, body } : {}),
+      as: 'viewer',
+      expect: 403,
+    });
   }
   for (const [method, path, body] of someRoutes.filter(([, p]) => p.startsWith('/v1/api-keys'))) {
-    out.push({ name: `operator ${method} ${path}`, method, path, ...(body ? { headers: { 'content-type': 'application/json' }, body } : {}), as: 'operator', expect: 403 });
+    out.push({
+      name: `operator ${method} ${path}`,
+      method,
+      path,
+      ...(body ? { headers: { 'content-type': 'application/json' }, body } : {}),
+      as: 'operator',
+      expect: 403,
+    });
   }
 
   // 7. Another tenant's objects.
   post('rollout for another tenant', '/v1/rollouts', { ...validRollout(), userId: OTHER_TENANT }, { expect: 404 });
   out.push({ name: 'read another tenant rollout', method: 'GET', path: '/v1/rollouts/:foreign', expect: 404 });
-  out.push({ name: 'read another tenant instances', method: 'GET', path: '/v1/rollouts/:foreign/instances', expect: 404 });
-  out.push({ name: 'read another tenant instance', method: 'GET', path: '/v1/rollouts/:foreign/instances/i-foreign1', expect: 404 });
+  out.push({
+    name: 'read another tenant instances',
+    method: 'GET',
+    path: '/v1/rollouts/:foreign/instances',
+    expect: 404,
+  });
+  out.push({
+    name: 'read another tenant instance',
+    method: 'GET',
+    path: '/v1/rollouts/:foreign/instances/i-foreign1',
+    expect: 404,
+  });
   out.push({ name: 'list another tenant', method: 'GET', path: `/v1/rollouts?userId=${OTHER_TENANT}`, expect: 404 });
-  out.push({ name: 'key for another tenant', method: 'POST', path: '/v1/api-keys', headers: json(null), body: JSON.stringify({ name: 'x', role: 'admin', userIds: [OTHER_TENANT] }), as: 'admin', expect: 404 });
-  out.push({ name: 'all-accounts key from a scoped admin', method: 'POST', path: '/v1/api-keys', headers: json(null), body: JSON.stringify({ name: 'x', role: 'admin', allAccounts: true }), as: 'admin', expect: 403 });
-  out.push({ name: 'write on another tenant rollout', method: 'POST', path: '/v1/rollouts/:foreign/cancel', headers: json(null), body: '{}', expect: 404 });
+  out.push({
+    name: 'key for another tenant',
+    method: 'POST',
+    path: '/v1/api-keys',
+    headers: json(null),
+    body: JSON.stringify({ name: 'x', role: 'admin', userIds: [OTHER_TENANT] }),
+    as: 'admin',
+    expect: 404,
+  });
+  out.push({
+    name: 'all-accounts key from a scoped admin',
+    method: 'POST',
+    path: '/v1/api-keys',
+    headers: json(null),
+    body: JSON.stringify({ name: 'x', role: 'admin', allAccounts: true }),
+    as: 'admin',
+    expect: 403,
+  });
+  out.push({
+    name: 'write on another tenant rollout',
+    method: 'POST',
+    path: '/v1/rollouts/:foreign/cancel',
+    headers: json(null),
+    body: '{}',
+    expect: 404,
+  });
 
   // 8. Queries.
   const badQueries = [
@@ -299,7 +434,12 @@ function generate(): Hostile[] {
     out.push({ name: `list instances ?${q}`, method: 'GET', path: `/v1/rollouts/:real/instances?${q}`, expect: 400 });
     out.push({ name: `list api keys ?${q}`, method: 'GET', path: `/v1/api-keys?${q}`, as: 'admin', expect: 400 });
     out.push({ name: `report ?${q}`, method: 'GET', path: `/v1/rollouts/:real/report?${q}`, expect: 400 });
-    out.push({ name: `list manual-install flags ?${q}`, method: 'GET', path: `/v1/manual-install-flags?${q}`, expect: 400 });
+    out.push({
+      name: `list manual-install flags ?${q}`,
+      method: 'GET',
+      path: `/v1/manual-install-flags?${q}`,
+      expect: 400,
+    });
   }
 
   // 9. Paths and methods.
@@ -325,14 +465,51 @@ function generate(): Hostile[] {
     out.push({ name: `GET instances of ${id.slice(0, 40)}`, method: 'GET', path: `/v1/rollouts/${id}/instances` });
     out.push({ name: `DELETE api key ${id.slice(0, 40)}`, method: 'DELETE', path: `/v1/api-keys/${id}`, as: 'admin' });
   }
-  for (const instanceId of ['I-UPPER', 'i-', 'i-abc%00', `i-${'a'.repeat(100)}`, "i-abc'--", '%3Cscript%3E', 'i-%C4%B1', '..%2F..']) {
-    out.push({ name: `GET instance ${instanceId}`, method: 'GET', path: `/v1/rollouts/:real/instances/${instanceId}`, expect: 400 });
+  for (const instanceId of [
+    'I-UPPER',
+    'i-',
+    'i-abc%00',
+    `i-${'a'.repeat(100)}`,
+    "i-abc'--",
+    '%3Cscript%3E',
+    'i-%C4%B1',
+    '..%2F..',
+  ]) {
+    out.push({
+      name: `GET instance ${instanceId}`,
+      method: 'GET',
+      path: `/v1/rollouts/:real/instances/${instanceId}`,
+      expect: 400,
+    });
   }
   for (const method of ['PUT', 'PATCH', 'DELETE', 'POST']) {
-    out.push({ name: `${method} on an unknown rollout`, method, path: `/v1/rollouts/${randomUUID()}`, headers: json(null), body: '{}', expect: 404 });
+    out.push({
+      name: `${method} on an unknown rollout`,
+      method,
+      path: `/v1/rollouts/${randomUUID()}`,
+      headers: json(null),
+      body: '{}',
+      expect: 404,
+    });
   }
-  for (const method of ['PUT', 'PATCH', 'DELETE']) out.push({ name: `${method} on the collection`, method, path: '/v1/rollouts', headers: json(null), body: '{}', expect: 404 });
-  out.push({ name: 'PUT api keys', method: 'PUT', path: '/v1/api-keys', headers: json(null), body: '{}', as: 'admin', expect: 404 });
+  for (const method of ['PUT', 'PATCH', 'DELETE'])
+    out.push({
+      name: `${method} on the collection`,
+      method,
+      path: '/v1/rollouts',
+      headers: json(null),
+      body: '{}',
+      expect: 404,
+    });
+  out.push({
+    name: 'PUT api keys',
+    method: 'PUT',
+    path: '/v1/api-keys',
+    headers: json(null),
+    body: '{}',
+    as: 'admin',
+    expect: 404,
+  });
 
   // 10. API keys: every field x every bad value.
   const validKey = () => ({ name: 'fuzz key', role: 'viewer', userIds: [USER_ID] });
@@ -342,14 +519,22 @@ function generate(): Hostile[] {
       post(`api key ${field} = ${label}`, '/v1/api-keys', withField(validKey(), field, value), { as: 'admin' });
     }
   }
-  for (const role of ['root', 'ADMIN', 'Admin', 'superuser', 'admin ', 'viewer\u0000']) post(`api key role ${JSON.stringify(role)}`, '/v1/api-keys', { ...validKey(), role }, { as: 'admin' });
+  for (const role of ['root', 'ADMIN', 'Admin', 'superuser', 'admin ', 'viewer\u0000'])
+    post(`api key role ${JSON.stringify(role)}`, '/v1/api-keys', { ...validKey(), role }, { as: 'admin' });
 
   // 10b. Bodies of the other write routes, on objects where even a valid body changes nothing (a running rollout
   // cannot be retried; flag 999999999 does not exist): whatever the route checks first, the answer is 4xx.
   for (const field of ['cause', 'instanceIds', 'force', 'concurrency']) {
-    for (const [label, value] of BAD_VALUES) post(`retry ${field} = ${label}`, '/v1/rollouts/:real/retry', { [field]: value }, { expect: undefined });
+    for (const [label, value] of BAD_VALUES)
+      post(`retry ${field} = ${label}`, '/v1/rollouts/:real/retry', { [field]: value }, { expect: undefined });
   }
-  for (const [label, value] of BAD_VALUES) post(`flag note = ${label}`, '/v1/manual-install-flags/999999999/acknowledge', { note: value }, { expect: undefined });
+  for (const [label, value] of BAD_VALUES)
+    post(
+      `flag note = ${label}`,
+      '/v1/manual-install-flags/999999999/acknowledge',
+      { note: value },
+      { expect: undefined },
+    );
 
   // 11. Idempotency-Key on an otherwise valid rollout.
   for (const [label, value] of [
@@ -360,18 +545,83 @@ function generate(): Hostile[] {
     ['a tab', 'a\tb'],
     ['only spaces', '   x   y'],
   ] as const) {
-    out.push({ name: `Idempotency-Key ${label}`, method: 'POST', path: '/v1/rollouts', headers: { 'content-type': 'application/json', 'idempotency-key': value }, body: JSON.stringify(validRollout()), expect: 400 });
+    out.push({
+      name: `Idempotency-Key ${label}`,
+      method: 'POST',
+      path: '/v1/rollouts',
+      headers: { 'content-type': 'application/json', 'idempotency-key': value },
+      body: JSON.stringify(validRollout()),
+      expect: 400,
+    });
   }
 
   // 12. Size.
-  out.push({ name: 'more instances than the maximum', method: 'POST', path: '/v1/rollouts', headers: json(null), body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(MAX_INSTANCES + 1) }), expect: 400 });
-  out.push({ name: 'the maximum plus one, all the same id', method: 'POST', path: '/v1/rollouts', headers: json(null), body: JSON.stringify({ userId: USER_ID, instanceIds: Array(MAX_INSTANCES + 1).fill('i-same') }), expect: 400 });
-  out.push({ name: 'a body over the size limit', method: 'POST', path: '/v1/rollouts', headers: json(null), body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(30_000) }), expect: 413 });
-  out.push({ name: 'a 1 MB userId', method: 'POST', path: '/v1/rollouts', headers: json(null), body: JSON.stringify({ userId: '1'.repeat(1_000_000), instanceIds: ['i-abc'] }), expect: 413 });
-  out.push({ name: '100,000 levels of nesting', method: 'POST', path: '/v1/rollouts', headers: json(null), body: `{"userId":"${USER_ID}","instanceIds":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, expect: 400 });
-  out.push({ name: '10,000 unknown fields', method: 'POST', path: '/v1/rollouts', headers: json(null), body: JSON.stringify({ ...validRollout(), ...Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`f${i}`, i])) }), expect: 400 });
-  out.push({ name: 'headers over 16 KB', method: 'GET', path: '/v1/rollouts', headers: { 'x-padding': 'p'.repeat(20_000) }, expect: 431 });
-  out.push({ name: 'a Content-Length larger than the limit', method: 'POST', path: '/v1/rollouts', headers: { 'content-type': 'application/json', 'x-declared': 'huge' }, body: 'x'.repeat(BODY_LIMIT + 1), expect: 413 });
+  out.push({
+    name: 'more instances than the maximum',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: json(null),
+    body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(MAX_INSTANCES + 1) }),
+    expect: 400,
+  });
+  out.push({
+    name: 'the maximum plus one, all the same id',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: json(null),
+    body: JSON.stringify({ userId: USER_ID, instanceIds: Array(MAX_INSTANCES + 1).fill('i-same') }),
+    expect: 400,
+  });
+  out.push({
+    name: 'a body over the size limit',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: json(null),
+    body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(30_000) }),
+    expect: 413,
+  });
+  out.push({
+    name: 'a 1 MB userId',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: json(null),
+    body: JSON.stringify({ userId: '1'.repeat(1_000_000), instanceIds: ['i-abc'] }),
+    expect: 413,
+  });
+  out.push({
+    name: '100,000 levels of nesting',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: json(null),
+    body: `{"userId":"${USER_ID}","instanceIds":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+    expect: 400,
+  });
+  out.push({
+    name: '10,000 unknown fields',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: json(null),
+    body: JSON.stringify({
+      ...validRollout(),
+      ...Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`f${i}`, i])),
+    }),
+    expect: 400,
+  });
+  out.push({
+    name: 'headers over 16 KB',
+    method: 'GET',
+    path: '/v1/rollouts',
+    headers: { 'x-padding': 'p'.repeat(20_000) },
+    expect: 431,
+  });
+  out.push({
+    name: 'a Content-Length larger than the limit',
+    method: 'POST',
+    path: '/v1/rollouts',
+    headers: { 'content-type': 'application/json', 'x-declared': 'huge' },
+    body: 'x'.repeat(BODY_LIMIT + 1),
+    expect: 413,
+  });
 
   return out;
 }
@@ -387,7 +637,11 @@ function resolve(h: Hostile): Hostile {
       .replaceAll(':operator-upper', keys.operator.toUpperCase())
       .replaceAll(':operator-suffix', `${keys.operator}x`)
       .replaceAll(':operator', keys.operator);
-  return { ...h, path: swap(h.path), ...(typeof h.as === 'object' ? { as: { authorization: swap(h.as.authorization) } } : {}) };
+  return {
+    ...h,
+    path: swap(h.path),
+    ...(typeof h.as === 'object' ? { as: { authorization: swap(h.as.authorization) } } : {}),
+  };
 }
 
 async function runAll(requests: Hostile[], parallel: number): Promise<{ request: Hostile; answer: Answer }[]> {
@@ -411,7 +665,10 @@ async function snapshot() {
     api.db.apiKey.count(),
     api.db.idempotencyRecord.count(),
     api.db.installAttempt.count(),
-    api.db.apiKey.findMany({ select: { id: true, revokedAt: true, lastUsedAt: true, role: true, userIds: true }, orderBy: { id: 'asc' } }),
+    api.db.apiKey.findMany({
+      select: { id: true, revokedAt: true, lastUsedAt: true, role: true, userIds: true },
+      orderBy: { id: 'asc' },
+    }),
     api.redis.keys(`${api.prefix}:install.*`),
   ]);
   return { rollouts, instances, apiKeys, idempotency, attempts, keyRows, queueKeys: queueKeys.length };
@@ -426,7 +683,10 @@ beforeAll(async () => {
   await api.db.apiKey.update({ where: { id: revoked.id }, data: { revokedAt: new Date() } });
   keys = { operator: operator.key, viewer: viewer.key, admin: admin.key, revoked: revoked.key };
   ids = { viewer: viewer.id, admin: admin.id, revoked: revoked.id };
-  const mine = await api.requestAs(operator.key, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-fuzz1', 'i-fuzz2'] });
+  const mine = await api.requestAs(operator.key, 'POST', '/v1/rollouts', {
+    userId: USER_ID,
+    instanceIds: ['i-fuzz1', 'i-fuzz2'],
+  });
   expect(mine.status).toBe(202);
   rolloutId = mine.body.id;
   const foreign = await api.request('POST', '/v1/rollouts', { userId: OTHER_TENANT, instanceIds: ['i-foreign1'] });
@@ -459,7 +719,8 @@ describe('hostile and malformed requests against the running API', () => {
       if (answer.status < 400 || answer.status >= 500) problems.push(`status ${answer.status}`);
       const expected = request.expect === undefined ? undefined : [request.expect].flat();
       if (expected && !expected.includes(answer.status)) problems.push(`expected ${expected.join('|')}`);
-      if (!/^application\/problem\+json/.test(String(answer.headers['content-type']))) problems.push(`content-type ${answer.headers['content-type']}`);
+      if (!/^application\/problem\+json/.test(String(answer.headers['content-type'])))
+        problems.push(`content-type ${answer.headers['content-type']}`);
       let body: Record<string, unknown> | undefined;
       try {
         body = JSON.parse(answer.text);
@@ -468,14 +729,25 @@ describe('hostile and malformed requests against the running API', () => {
       }
       if (body) {
         if (body.status !== answer.status) problems.push('problem status differs');
-        if (typeof body.code !== 'string' || typeof body.title !== 'string' || !String(body.type).startsWith('urn:fleet-rollout:problem:')) problems.push('not a problem document');
-        if (answer.status === 400 && body.code === 'validation_failed' && !Array.isArray(body.errors)) problems.push('no field list');
+        if (
+          typeof body.code !== 'string' ||
+          typeof body.title !== 'string' ||
+          !String(body.type).startsWith('urn:fleet-rollout:problem:')
+        )
+          problems.push('not a problem document');
+        if (answer.status === 400 && body.code === 'validation_failed' && !Array.isArray(body.errors))
+          problems.push('no field list');
       }
-      if (/\n\s+at |node_modules|\.ts:\d+|Prisma|SELECT |INSERT /.test(answer.text)) problems.push('internal detail in the answer');
+      if (/\n\s+at |node_modules|\.ts:\d+|Prisma|SELECT |INSERT /.test(answer.text))
+        problems.push('internal detail in the answer');
       if (!answer.headers['x-request-id']) problems.push('no X-Request-Id');
       if (answer.headers['x-content-type-options'] !== 'nosniff') problems.push('no nosniff');
-      if (answer.status === 401 && !String(answer.headers['www-authenticate']).startsWith('Bearer')) problems.push('401 without WWW-Authenticate');
-      if (problems.length > 0) failures.push(`${request.name} (${request.method} ${request.path.slice(0, 80)}): ${problems.join(', ')} -> ${answer.status} ${answer.text.slice(0, 200)}`);
+      if (answer.status === 401 && !String(answer.headers['www-authenticate']).startsWith('Bearer'))
+        problems.push('401 without WWW-Authenticate');
+      if (problems.length > 0)
+        failures.push(
+          `${request.name} (${request.method} ${request.path.slice(0, 80)}): ${problems.join(', ')} -> ${answer.status} ${answer.text.slice(0, 200)}`,
+        );
     }
     expect(failures, `${failures.length} of ${results.length} answers were wrong`).toEqual([]);
 
@@ -488,9 +760,22 @@ describe('hostile and malformed requests against the running API', () => {
   });
 
   it('still serves a valid request afterwards (the suite above is not refusing everything)', async () => {
-    const res = await send({ name: 'control', method: 'POST', path: '/v1/rollouts', headers: { 'content-type': 'application/json' }, body: JSON.stringify(validRollout()) });
+    const res = await send({
+      name: 'control',
+      method: 'POST',
+      path: '/v1/rollouts',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(validRollout()),
+    });
     expect(res.status).toBe(202);
-    const key = await send({ name: 'control', method: 'POST', path: '/v1/api-keys', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'fuzz key', role: 'viewer', userIds: [USER_ID] }), as: 'admin' });
+    const key = await send({
+      name: 'control',
+      method: 'POST',
+      path: '/v1/api-keys',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'fuzz key', role: 'viewer', userIds: [USER_ID] }),
+      as: 'admin',
+    });
     expect(key.status).toBe(201);
   });
 });

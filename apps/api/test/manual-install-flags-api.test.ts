@@ -15,10 +15,26 @@ afterAll(async () => {
 
 /** A finished rollout of `userId` whose instances all failed for want of Server Guard, flagged by the reconciler. */
 async function flaggedRollout(userId: string, ids: string[]): Promise<string> {
-  const { rollout } = await insertRollout(api.db, { userId, force: false, concurrency: 5, maxAttempts: 2, policy: {}, instanceIds: ids });
+  const { rollout } = await insertRollout(api.db, {
+    userId,
+    force: false,
+    concurrency: 5,
+    maxAttempts: 2,
+    policy: {},
+    instanceIds: ids,
+  });
   await api.db.rolloutInstance.updateMany({
     where: { rolloutId: rollout.id },
-    data: { state: 'failed', attemptCount: 1, finishedAt: new Date(), needsManualInstall: true, manualInstallReason: 'no_server_guard_agent', lastErrorCode: '400', lastErrorMessage: 'Server Guard offline', lastRequestId: 'R-1' },
+    data: {
+      state: 'failed',
+      attemptCount: 1,
+      finishedAt: new Date(),
+      needsManualInstall: true,
+      manualInstallReason: 'no_server_guard_agent',
+      lastErrorCode: '400',
+      lastErrorMessage: 'Server Guard offline',
+      lastRequestId: 'R-1',
+    },
   });
   await api.db.rollout.update({ where: { id: rollout.id }, data: { status: 'completed', finishedAt: new Date() } });
   expect(await raiseMissingManualInstallFlags(api.db, rollout.id)).toBe(ids.length);
@@ -35,27 +51,40 @@ describe('GET /v1/manual-install-flags', () => {
     expect(all.status).toBe(200);
     expect(all.body.items).toHaveLength(5);
     expect(new Set(all.body.items.map((f: any) => f.rolloutId))).toEqual(new Set([first, second]));
-    expect(all.body.items[0]).toMatchObject({ userId: USER_ID, reason: 'no_server_guard_agent', status: 'open', lastRequestId: 'R-1', detail: '400: Server Guard offline' });
+    expect(all.body.items[0]).toMatchObject({
+      userId: USER_ID,
+      reason: 'no_server_guard_agent',
+      status: 'open',
+      lastRequestId: 'R-1',
+      detail: '400: Server Guard offline',
+    });
     expect(all.body.items[0].recommendedAction).toMatch(/Server Guard/);
 
     const paged: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await api.request('GET', `/v1/manual-install-flags?userId=${USER_ID}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: any = await api.request(
+        'GET',
+        `/v1/manual-install-flags?userId=${USER_ID}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       paged.push(...page.body.items.map((f: any) => f.id));
       cursor = page.body.nextCursor;
     } while (cursor);
     expect(paged).toEqual(all.body.items.map((f: any) => f.id));
 
     expect((await api.request('GET', `/v1/manual-install-flags?rolloutId=${second}`)).body.items).toHaveLength(2);
-    expect((await api.request('GET', `/v1/manual-install-flags?userId=${USER_ID}&status=closed`)).body.items).toHaveLength(0);
+    expect(
+      (await api.request('GET', `/v1/manual-install-flags?userId=${USER_ID}&status=closed`)).body.items,
+    ).toHaveLength(0);
 
     const tenant = await api.createKey('viewer', [OTHER_USER]);
     const own = await api.requestAs(tenant.key, 'GET', '/v1/manual-install-flags');
     expect(own.body.items.map((f: any) => f.userId)).toEqual([OTHER_USER, OTHER_USER]);
     expect((await api.requestAs(tenant.key, 'GET', `/v1/manual-install-flags?userId=${USER_ID}`)).status).toBe(404);
     expect((await api.requestAs(tenant.key, 'GET', `/v1/manual-install-flags?rolloutId=${first}`)).status).toBe(404);
-    expect((await api.requestAs(tenant.key, 'GET', `/v1/manual-install-flags/${all.body.items[0].id}`)).status).toBe(404);
+    expect((await api.requestAs(tenant.key, 'GET', `/v1/manual-install-flags/${all.body.items[0].id}`)).status).toBe(
+      404,
+    );
     expect((await api.request('GET', '/v1/manual-install-flags?status=gone')).status).toBe(400);
   });
 });
@@ -68,13 +97,21 @@ describe('moving a manual-install flag', () => {
 
     const ack = await api.request('POST', `${path}/acknowledge`, { note: 'on it' });
     expect(ack.status).toBe(200);
-    expect(ack.body).toMatchObject({ status: 'acknowledged', note: 'on it', acknowledgedBy: expect.stringContaining('test admin') });
+    expect(ack.body).toMatchObject({
+      status: 'acknowledged',
+      note: 'on it',
+      acknowledgedBy: expect.stringContaining('test admin'),
+    });
     expect((await api.request('POST', `${path}/acknowledge`)).status).toBe(200);
 
     expect((await api.request('POST', `${path}/resolve`, {})).status).toBe(400);
     const resolved = await api.request('POST', `${path}/resolve`, { note: 'installed the agent by hand' });
     expect(resolved.status).toBe(200);
-    expect(resolved.body).toMatchObject({ status: 'resolved', resolvedBy: expect.stringContaining('test admin'), instance: { state: 'failed', verification: 'pending', verifyDeadlineAt: null } });
+    expect(resolved.body).toMatchObject({
+      status: 'resolved',
+      resolvedBy: expect.stringContaining('test admin'),
+      instance: { state: 'failed', verification: 'pending', verifyDeadlineAt: null },
+    });
 
     const refused = await api.request('POST', `${path}/acknowledge`);
     expect(refused.status).toBe(409);
@@ -98,7 +135,9 @@ describe('moving a manual-install flag', () => {
   it('lets exactly one of two simultaneous acknowledgements write history', async () => {
     const rolloutId = await flaggedRollout(USER_ID, ['i-race1']);
     const flag = (await api.request('GET', `/v1/manual-install-flags?rolloutId=${rolloutId}`)).body.items[0];
-    const answers = await Promise.all([1, 2, 3].map(() => api.request('POST', `/v1/manual-install-flags/${flag.id}/acknowledge`)));
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => api.request('POST', `/v1/manual-install-flags/${flag.id}/acknowledge`)),
+    );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
     const events = await api.db.manualInstallFlagEvent.findMany({ where: { flagId: BigInt(flag.id) } });
     expect(events.map((e) => e.action).sort()).toEqual(['acknowledged', 'flagged']);
@@ -109,9 +148,13 @@ describe('moving a manual-install flag', () => {
     const flag = (await api.request('GET', `/v1/manual-install-flags?rolloutId=${rolloutId}`)).body.items[0];
     const viewer = await api.createKey('viewer', [USER_ID]);
     expect((await api.requestAs(viewer.key, 'GET', `/v1/manual-install-flags/${flag.id}`)).status).toBe(200);
-    expect((await api.requestAs(viewer.key, 'POST', `/v1/manual-install-flags/${flag.id}/acknowledge`)).status).toBe(403);
+    expect((await api.requestAs(viewer.key, 'POST', `/v1/manual-install-flags/${flag.id}/acknowledge`)).status).toBe(
+      403,
+    );
     expect((await api.request('GET', '/v1/manual-install-flags/999999999')).status).toBe(404);
     expect((await api.request('GET', '/v1/manual-install-flags/abc')).status).toBe(400);
-    expect((await api.request('POST', `/v1/manual-install-flags/${flag.id}/close`, { note: 'x', extra: 1 })).status).toBe(400);
+    expect(
+      (await api.request('POST', `/v1/manual-install-flags/${flag.id}/close`, { note: 'x', extra: 1 })).status,
+    ).toBe(400);
   });
 });

@@ -46,7 +46,8 @@ describe('rate limit per API key', () => {
   it('holds across API processes: requests spread over two processes share one count', async () => {
     const { key } = await api.createKey('viewer', [USER_ID]);
     const statuses: number[] = [];
-    for (let i = 0; i < LIMIT + 2; i++) statuses.push((await (i % 2 === 0 ? api : second).requestAs(key, 'GET', '/v1/rollouts')).status);
+    for (let i = 0; i < LIMIT + 2; i++)
+      statuses.push((await (i % 2 === 0 ? api : second).requestAs(key, 'GET', '/v1/rollouts')).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(LIMIT);
     expect(statuses.slice(LIMIT)).toEqual([429, 429]);
   });
@@ -77,7 +78,11 @@ describe('rate limit per API key', () => {
   });
 
   it('with Redis unreachable the limit is not enforced (fail open): reads go on, POST answers 503', async () => {
-    const down = await startApi({ rateLimit: { limit: 1, windowMs: 3_600_000 }, sharedWith: api, redisUrl: 'redis://127.0.0.1:1' });
+    const down = await startApi({
+      rateLimit: { limit: 1, windowMs: 3_600_000 },
+      sharedWith: api,
+      redisUrl: 'redis://127.0.0.1:1',
+    });
     try {
       const { key } = await api.createKey('operator', [USER_ID]);
       for (let i = 0; i < 3; i++) expect((await down.requestAs(key, 'GET', '/v1/rollouts')).status).toBe(200);

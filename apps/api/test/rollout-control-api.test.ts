@@ -17,21 +17,42 @@ function queueOf(rolloutId: string) {
 }
 
 async function create(body: Record<string, unknown> = {}) {
-  const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: instanceIds(40, 'i-ctl'), ...body });
+  const res = await api.request('POST', '/v1/rollouts', {
+    userId: USER_ID,
+    instanceIds: instanceIds(40, 'i-ctl'),
+    ...body,
+  });
   expect(res.status).toBe(202);
   return res.body;
 }
 
 describe('rollout policy at creation', () => {
   it('resolves a percentage concurrency, plans waves and enqueues only the first wave', async () => {
-    const created = await create({ concurrency: '10%', waves: { sizes: [2, '25%'] }, waveSuccessThresholdPercent: 95, abort: { failureThresholdPercent: 20 }, instanceTimeoutMs: 60_000 });
+    const created = await create({
+      concurrency: '10%',
+      waves: { sizes: [2, '25%'] },
+      waveSuccessThresholdPercent: 95,
+      abort: { failureThresholdPercent: 20 },
+      instanceTimeoutMs: 60_000,
+    });
     expect(created).toMatchObject({ concurrency: 4, wave: { current: 1, count: 5 }, limits: { concurrency: 4 } });
-    expect(created.policy).toMatchObject({ concurrency: '10%', waves: { sizes: [2, '25%'] }, waveSuccessThresholdPercent: 95, abort: { failureThresholdPercent: 20, minFinished: 10 }, instanceTimeoutMs: 60_000 });
+    expect(created.policy).toMatchObject({
+      concurrency: '10%',
+      waves: { sizes: [2, '25%'] },
+      waveSuccessThresholdPercent: 95,
+      abort: { failureThresholdPercent: 20, minFinished: 10 },
+      instanceTimeoutMs: 60_000,
+    });
     const queue = queueOf(created.id);
     expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['i-ctl000000', 'i-ctl000001']);
     expect(await queue.getGlobalConcurrency()).toBe(4);
     await queue.close();
-    const waves = await api.db.rolloutInstance.groupBy({ by: ['waveNo'], where: { rolloutId: created.id }, _count: true, orderBy: { waveNo: 'asc' } });
+    const waves = await api.db.rolloutInstance.groupBy({
+      by: ['waveNo'],
+      where: { rolloutId: created.id },
+      _count: true,
+      orderBy: { waveNo: 'asc' },
+    });
     expect(waves.map((w) => w._count)).toEqual([2, 10, 10, 10, 8]);
     const status = await api.request('GET', `/v1/rollouts/${created.id}`);
     expect(status.body).toMatchObject({ wave: { current: 1, count: 5 }, limits: { concurrency: 4 } });
@@ -72,7 +93,12 @@ describe('operator actions', () => {
     expect((await api.request('POST', `${path}/resume`)).body).toMatchObject({ status: 'running', changed: false });
 
     const cancelled = await api.request('POST', `${path}/cancel`, { reason: 'wrong fleet' });
-    expect(cancelled.body).toMatchObject({ status: 'cancelled', statusReason: 'wrong fleet', changed: true, counts: { cancelled: 40, pending: 0 } });
+    expect(cancelled.body).toMatchObject({
+      status: 'cancelled',
+      statusReason: 'wrong fleet',
+      changed: true,
+      counts: { cancelled: 40, pending: 0 },
+    });
     expect(await queue.count()).toBe(0);
     expect((await api.request('POST', `${path}/cancel`)).body).toMatchObject({ status: 'cancelled', changed: false });
 
@@ -87,9 +113,22 @@ describe('operator actions', () => {
   it('PATCH changes the policy of a live rollout and the cross-worker concurrency in Redis', async () => {
     const created = await create({ concurrency: 5 });
     const path = `/v1/rollouts/${created.id}`;
-    const res = await api.request('PATCH', path, { concurrency: '50%', retry: { maxAttempts: 2 }, abort: { failureThresholdPercent: 10, minFinished: 5 }, instanceTimeoutMs: null });
+    const res = await api.request('PATCH', path, {
+      concurrency: '50%',
+      retry: { maxAttempts: 2 },
+      abort: { failureThresholdPercent: 10, minFinished: 5 },
+      instanceTimeoutMs: null,
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ concurrency: 20, policy: { concurrency: '50%', retry: { maxAttempts: 2, baseDelayMs: 1000 }, abort: { failureThresholdPercent: 10, minFinished: 5 }, instanceTimeoutMs: null } });
+    expect(res.body).toMatchObject({
+      concurrency: 20,
+      policy: {
+        concurrency: '50%',
+        retry: { maxAttempts: 2, baseDelayMs: 1000 },
+        abort: { failureThresholdPercent: 10, minFinished: 5 },
+        instanceTimeoutMs: null,
+      },
+    });
     const queue = queueOf(created.id);
     expect(await queue.getGlobalConcurrency()).toBe(20);
     await queue.close();

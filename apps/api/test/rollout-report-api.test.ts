@@ -4,7 +4,12 @@
  */
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failInstallVerification, insertRollout, raiseMissingManualInstallFlags, transitionManualInstallFlag } from '@fleet/db';
+import {
+  failInstallVerification,
+  insertRollout,
+  raiseMissingManualInstallFlags,
+  transitionManualInstallFlag,
+} from '@fleet/db';
 import { installQueueName } from '@fleet/queue';
 import { csvRecords } from '@fleet/testing';
 import type { ApiHarness } from './support.ts';
@@ -22,13 +27,38 @@ const NO_GUARD = (id: string) =>
   `The Server Guard (Aegis) agent is not installed or not online on instance ${id}, so the CloudMonitor agent cannot be installed remotely. Log on to the instance and install the CloudMonitor agent manually.`;
 
 async function newRollout(ids: string[], status: 'running' | 'completed' | 'cancelled' = 'completed') {
-  const { rollout } = await insertRollout(api.db, { userId: USER_ID, force: true, concurrency: 7, maxAttempts: 3, policy: { concurrency: 7, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60000 } }, instanceIds: ids });
-  await api.db.rolloutInstance.updateMany({ where: { rolloutId: rollout.id }, data: { state: 'succeeded', attemptCount: 1, finishedAt: new Date(Date.now() - 3_600_000), lastRequestId: 'R-ok' } });
-  await api.db.rollout.update({ where: { id: rollout.id }, data: { status, enqueuedAt: new Date(), ...(status === 'running' ? {} : { finishedAt: new Date() }) } });
+  const { rollout } = await insertRollout(api.db, {
+    userId: USER_ID,
+    force: true,
+    concurrency: 7,
+    maxAttempts: 3,
+    policy: { concurrency: 7, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60000 } },
+    instanceIds: ids,
+  });
+  await api.db.rolloutInstance.updateMany({
+    where: { rolloutId: rollout.id },
+    data: { state: 'succeeded', attemptCount: 1, finishedAt: new Date(Date.now() - 3_600_000), lastRequestId: 'R-ok' },
+  });
+  await api.db.rollout.update({
+    where: { id: rollout.id },
+    data: { status, enqueuedAt: new Date(), ...(status === 'running' ? {} : { finishedAt: new Date() }) },
+  });
   return rollout.id;
 }
 
-async function failInstall(rolloutId: string, instanceId: string, f: { code: string; message: string; reason: string; requestId: string; attempts?: number; httpStatus?: number; outcome?: string }) {
+async function failInstall(
+  rolloutId: string,
+  instanceId: string,
+  f: {
+    code: string;
+    message: string;
+    reason: string;
+    requestId: string;
+    attempts?: number;
+    httpStatus?: number;
+    outcome?: string;
+  },
+) {
   await api.db.rolloutInstance.update({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
     data: {
@@ -46,7 +76,10 @@ async function failInstall(rolloutId: string, instanceId: string, f: { code: str
 }
 
 async function failVerification(rolloutId: string, instanceId: string, agentStatus: 'install_faild' | 'not_installed') {
-  const row = await api.db.rolloutInstance.update({ where: { rolloutId_instanceId: { rolloutId, instanceId } }, data: { verification: 'pending', verifyDeadlineAt: new Date() } });
+  const row = await api.db.rolloutInstance.update({
+    where: { rolloutId_instanceId: { rolloutId, instanceId } },
+    data: { verification: 'pending', verifyDeadlineAt: new Date() },
+  });
   const outcome = await failInstallVerification(api.db, {
     rolloutInstanceId: row.id,
     reason: agentStatus === 'install_faild' ? 'install_failed_on_host' : 'agent_not_running',
@@ -60,9 +93,22 @@ async function failVerification(rolloutId: string, instanceId: string, agentStat
 async function rolloutWithFailures(label: string) {
   const ids = instanceIds(12, `i-${label}`);
   const rolloutId = await newRollout(ids);
-  for (const [i, id] of ids.slice(0, 3).entries()) await failInstall(rolloutId, id, { code: '400', message: NO_GUARD(id), reason: 'no_server_guard_agent', requestId: `R-guard-${i}`, attempts: 1 });
+  for (const [i, id] of ids.slice(0, 3).entries())
+    await failInstall(rolloutId, id, {
+      code: '400',
+      message: NO_GUARD(id),
+      reason: 'no_server_guard_agent',
+      requestId: `R-guard-${i}`,
+      attempts: 1,
+    });
   for (const [i, id] of ids.slice(3, 5).entries()) {
-    await failInstall(rolloutId, id, { code: 'InvalidInstanceId.NotFound', message: `The specified instance ${id} does not exist.`, reason: 'instance_not_found', requestId: `R-nf-${i}`, httpStatus: 404 });
+    await failInstall(rolloutId, id, {
+      code: 'InvalidInstanceId.NotFound',
+      message: `The specified instance ${id} does not exist.`,
+      reason: 'instance_not_found',
+      requestId: `R-nf-${i}`,
+      httpStatus: 404,
+    });
   }
   for (const id of ids.slice(5, 7)) await failVerification(rolloutId, id, 'install_faild');
   await raiseMissingManualInstallFlags(api.db, rolloutId);
@@ -128,12 +174,21 @@ describe('GET /v1/rollouts/:id/report', () => {
   it('streams the same instances as CSV, one row each, quoted correctly and safe to open in a spreadsheet', async () => {
     const { rolloutId, ids } = await rolloutWithFailures('csv');
     // Hostile text from a remote API: a formula, a quote, a comma and a line break.
-    await failInstall(rolloutId, ids[7]!, { code: '=HYPERLINK("http://evil")', message: '-2+3 "quoted", with comma\nand a line', reason: 'rejected', requestId: '@R-odd' });
+    await failInstall(rolloutId, ids[7]!, {
+      code: '=HYPERLINK("http://evil")',
+      message: '-2+3 "quoted", with comma\nand a line',
+      reason: 'rejected',
+      requestId: '@R-odd',
+    });
     const json = await api.request('GET', `/v1/rollouts/${rolloutId}/report?instancesPerGroup=1000`);
-    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv`, { headers: { authorization: `Bearer ${api.adminKey}` } });
+    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv`, {
+      headers: { authorization: `Bearer ${api.adminKey}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
-    expect(res.headers.get('content-disposition')).toMatch(new RegExp(`^attachment; filename="rollout-${rolloutId}-failures-.+\\.csv"$`));
+    expect(res.headers.get('content-disposition')).toMatch(
+      new RegExp(`^attachment; filename="rollout-${rolloutId}-failures-.+\\.csv"$`),
+    );
     const text = await res.text();
     const rows = csvRecords(text);
     expect(rows).toHaveLength(json.body.failures.total);
@@ -164,7 +219,9 @@ describe('GET /v1/rollouts/:id/report', () => {
 
   it('lists every instance with scope=all', async () => {
     const { rolloutId } = await rolloutWithFailures('all');
-    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv&scope=all`, { headers: { authorization: `Bearer ${api.adminKey}` } });
+    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv&scope=all`, {
+      headers: { authorization: `Bearer ${api.adminKey}` },
+    });
     const rows = csvRecords(await res.text());
     expect(rows).toHaveLength(12);
     expect(rows.filter((r) => r.cause === '').map((r) => r.state)).toEqual(Array(5).fill('succeeded'));
@@ -178,7 +235,9 @@ describe('GET /v1/rollouts/:id/report', () => {
         last_request_id = 'R-' || id, needs_manual_install = true, manual_install_reason = 'no_server_guard_agent'
       WHERE rollout_id = ${rolloutId}::uuid`;
     const started = Date.now();
-    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv`, { headers: { authorization: `Bearer ${api.adminKey}` } });
+    const res = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv`, {
+      headers: { authorization: `Bearer ${api.adminKey}` },
+    });
     let bytes = 0;
     let newlines = 0;
     let chunks = 0;
@@ -189,12 +248,18 @@ describe('GET /v1/rollouts/:id/report', () => {
     }
     expect(newlines).toBe(100_001);
     expect(chunks).toBeGreaterThan(10);
-    process.stdout.write(`100,000-instance CSV: ${(bytes / 1e6).toFixed(1)} MB in ${Date.now() - started} ms, ${chunks} chunks\n`);
+    process.stdout.write(
+      `100,000-instance CSV: ${(bytes / 1e6).toFixed(1)} MB in ${Date.now() - started} ms, ${chunks} chunks\n`,
+    );
     const json = await api.request('GET', `/v1/rollouts/${rolloutId}/report?instancesPerGroup=5`);
-    expect(json.body.failures).toMatchObject({ total: 100_000, causes: 1, groups: [{ count: 100_000, instancesTruncated: true }] });
+    expect(json.body.failures).toMatchObject({
+      total: 100_000,
+      causes: 1,
+      groups: [{ count: 100_000, instancesTruncated: true }],
+    });
   }, 120_000);
 
-  it('refuses a bad query and hides another tenant\'s rollout', async () => {
+  it("refuses a bad query and hides another tenant's rollout", async () => {
     const { rolloutId } = await rolloutWithFailures('ten');
     expect((await api.request('GET', `/v1/rollouts/${rolloutId}/report?format=xml`)).status).toBe(400);
     expect((await api.request('GET', `/v1/rollouts/${rolloutId}/report?bogus=1`)).status).toBe(400);
@@ -210,12 +275,29 @@ describe('progress on GET /v1/rollouts/:id', () => {
     const rolloutId = await newRollout(ids, 'running');
     // 40 done: 30 within the last minute (0.5 per second), 10 long ago; 60 to go.
     await api.db.rolloutInstance.updateMany({ where: { rolloutId }, data: { state: 'pending', finishedAt: null } });
-    const rows = await api.db.rolloutInstance.findMany({ where: { rolloutId }, orderBy: { id: 'asc' }, select: { id: true } });
-    await api.db.rolloutInstance.updateMany({ where: { id: { in: rows.slice(0, 30).map((r) => r.id) } }, data: { state: 'succeeded', finishedAt: new Date(Date.now() - 10_000) } });
-    await api.db.rolloutInstance.updateMany({ where: { id: { in: rows.slice(30, 40).map((r) => r.id) } }, data: { state: 'failed', finishedAt: new Date(Date.now() - 600_000) } });
+    const rows = await api.db.rolloutInstance.findMany({
+      where: { rolloutId },
+      orderBy: { id: 'asc' },
+      select: { id: true },
+    });
+    await api.db.rolloutInstance.updateMany({
+      where: { id: { in: rows.slice(0, 30).map((r) => r.id) } },
+      data: { state: 'succeeded', finishedAt: new Date(Date.now() - 10_000) },
+    });
+    await api.db.rolloutInstance.updateMany({
+      where: { id: { in: rows.slice(30, 40).map((r) => r.id) } },
+      data: { state: 'failed', finishedAt: new Date(Date.now() - 600_000) },
+    });
     const res = await api.request('GET', `/v1/rollouts/${rolloutId}`);
     expect(res.status).toBe(200);
-    expect(res.body.progress).toMatchObject({ done: 40, total: 100, fraction: 0.4, ratePerSecond: 0.5, windowSeconds: 60, etaSeconds: 120 });
+    expect(res.body.progress).toMatchObject({
+      done: 40,
+      total: 100,
+      fraction: 0.4,
+      ratePerSecond: 0.5,
+      windowSeconds: 60,
+      etaSeconds: 120,
+    });
     expect(Date.parse(res.body.progress.etaAt) - Date.now()).toBeGreaterThan(100_000);
   });
 });
@@ -233,10 +315,24 @@ describe('POST /v1/rollouts/:id/retry', () => {
     const res = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { concurrency: 3 });
     expect(res.status).toBe(202);
     expect(res.headers.get('location')).toBe(`/v1/rollouts/${res.body.id}`);
-    expect(res.body).toMatchObject({ parentRolloutId: rolloutId, userId: USER_ID, status: 'running', concurrency: 3, force: true, counts: { total: 7, pending: 7 }, retryOf: { rolloutId, cause: null, instances: 7 } });
-    const retried = await api.db.rolloutInstance.findMany({ where: { rolloutId: res.body.id }, orderBy: { instanceId: 'asc' } });
+    expect(res.body).toMatchObject({
+      parentRolloutId: rolloutId,
+      userId: USER_ID,
+      status: 'running',
+      concurrency: 3,
+      force: true,
+      counts: { total: 7, pending: 7 },
+      retryOf: { rolloutId, cause: null, instances: 7 },
+    });
+    const retried = await api.db.rolloutInstance.findMany({
+      where: { rolloutId: res.body.id },
+      orderBy: { instanceId: 'asc' },
+    });
     expect(retried.map((i) => i.instanceId)).toEqual(ids.slice(0, 7).sort());
-    expect(await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).toMatchObject({ parentRolloutId: rolloutId, maxAttempts: 3 });
+    expect(await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).toMatchObject({
+      parentRolloutId: rolloutId,
+      maxAttempts: 3,
+    });
     const queue = new Queue(installQueueName(res.body.id), { connection: api.redis, prefix: api.prefix });
     expect((await queue.getRanges(['wait'], 0, -1)).sort()).toEqual(ids.slice(0, 7).sort());
     expect(await queue.getGlobalConcurrency()).toBe(3);
@@ -246,7 +342,9 @@ describe('POST /v1/rollouts/:id/retry', () => {
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('retry_in_progress');
     const report = await api.request('GET', `/v1/rollouts/${rolloutId}/report`);
-    expect(report.body.retries).toEqual([expect.objectContaining({ id: res.body.id, status: 'running', totalInstances: 7 })]);
+    expect(report.body.retries).toEqual([
+      expect.objectContaining({ id: res.body.id, status: 'running', totalInstances: 7 }),
+    ]);
     expect((await api.request('GET', `/v1/rollouts/${res.body.id}/report`)).body.parentRolloutId).toBe(rolloutId);
   });
 
@@ -260,11 +358,23 @@ describe('POST /v1/rollouts/:id/retry', () => {
     await api.db.rollout.update({ where: { id: byCause.body.id }, data: { status: 'completed' } });
 
     // An operator installed one by hand (resolved) and gave up on another (closed).
-    const flags = await api.db.manualInstallFlag.findMany({ where: { rolloutId, instanceId: { in: [ids[0]!, ids[1]!] } }, orderBy: { instanceId: 'asc' } });
-    await transitionManualInstallFlag(api.db, { flagId: flags[0]!.id, event: { type: 'resolve' }, actor: 'ops', note: 'done by hand' });
+    const flags = await api.db.manualInstallFlag.findMany({
+      where: { rolloutId, instanceId: { in: [ids[0]!, ids[1]!] } },
+      orderBy: { instanceId: 'asc' },
+    });
+    await transitionManualInstallFlag(api.db, {
+      flagId: flags[0]!.id,
+      event: { type: 'resolve' },
+      actor: 'ops',
+      note: 'done by hand',
+    });
     await transitionManualInstallFlag(api.db, { flagId: flags[1]!.id, event: { type: 'close' }, actor: 'ops' });
     const guardCause = report.body.failures.groups[0].cause;
-    const chosen = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { cause: guardCause, instanceIds: [ids[2]], force: false });
+    const chosen = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, {
+      cause: guardCause,
+      instanceIds: [ids[2]],
+      force: false,
+    });
     expect(chosen.status).toBe(202);
     expect(chosen.body).toMatchObject({ force: false, retryOf: { instances: 1 } });
     await api.db.rollout.update({ where: { id: chosen.body.id }, data: { status: 'completed' } });

@@ -31,7 +31,12 @@ async function waitingJobs(rolloutId: string) {
 describe('POST /v1/rollouts', () => {
   it('records the rollout, de-duplicates instance ids, enqueues one job per instance and answers 202 with Location', async () => {
     const ids = ['i-bp1h4adlltjc1d48goaq', 'i-22jja5c2l', 'i-bp1h4adlltjc1d48goaq', 'i-abcdefgh123456'];
-    const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, force: true, concurrency: 2 });
+    const res = await api.request('POST', '/v1/rollouts', {
+      userId: USER_ID,
+      instanceIds: ids,
+      force: true,
+      concurrency: 2,
+    });
     expect(res.status).toBe(202);
     expect(res.headers.get('location')).toBe(`/v1/rollouts/${res.body.id}`);
     expect(res.body).toMatchObject({
@@ -42,7 +47,10 @@ describe('POST /v1/rollouts', () => {
       duplicatesRemoved: 1,
       counts: { total: 3, pending: 3, in_progress: 0, succeeded: 0, failed: 0, cancelled: 0 },
     });
-    const stored = await api.db.rolloutInstance.findMany({ where: { rolloutId: res.body.id }, orderBy: { instanceId: 'asc' } });
+    const stored = await api.db.rolloutInstance.findMany({
+      where: { rolloutId: res.body.id },
+      orderBy: { instanceId: 'asc' },
+    });
     expect(stored.map((i) => i.instanceId)).toEqual(['i-22jja5c2l', 'i-abcdefgh123456', 'i-bp1h4adlltjc1d48goaq']);
     expect(stored.every((i) => i.state === 'pending' && i.attemptCount === 0)).toBe(true);
     const jobs = await waitingJobs(res.body.id);
@@ -71,7 +79,11 @@ describe('POST /v1/rollouts', () => {
       expect(res.body).toMatchObject({ enqueued: false, counts: { total: 3_000, pending: 3_000 } });
       // Recorded before the answer: every row is there at once.
       expect(await api.db.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(3_000);
-      const enqueued = await waitFor('enqueued', async () => ((await api.request('GET', `/v1/rollouts/${res.body.id}`)).body.enqueued === true ? true : null), { timeoutMs: 30_000 });
+      const enqueued = await waitFor(
+        'enqueued',
+        async () => ((await api.request('GET', `/v1/rollouts/${res.body.id}`)).body.enqueued === true ? true : null),
+        { timeoutMs: 30_000 },
+      );
       expect(enqueued).toBe(true);
       expect(quick.enqueues.running()).toBe(0);
       expect((await waitingJobs(res.body.id)).length).toBe(3_000);
@@ -82,9 +94,20 @@ describe('POST /v1/rollouts', () => {
 
   /** The rollout's rows in id order, and its queued jobs' data in the same order (by row id). */
   async function rowsAndJobs(rolloutId: string) {
-    const rows = await api.db.rolloutInstance.findMany({ where: { rolloutId }, orderBy: { id: 'asc' }, select: { id: true, instanceId: true, waveNo: true, state: true } });
-    const jobs = (await waitingJobs(rolloutId)).map((j) => ({ jobId: j.id, ...j.data })).sort((a, b) => Number(a.rolloutInstanceId) - Number(b.rolloutInstanceId));
-    const jobOf = (row: (typeof rows)[number]) => ({ jobId: row.instanceId, rolloutId, rolloutInstanceId: row.id.toString(), instanceId: row.instanceId });
+    const rows = await api.db.rolloutInstance.findMany({
+      where: { rolloutId },
+      orderBy: { id: 'asc' },
+      select: { id: true, instanceId: true, waveNo: true, state: true },
+    });
+    const jobs = (await waitingJobs(rolloutId))
+      .map((j) => ({ jobId: j.id, ...j.data }))
+      .sort((a, b) => Number(a.rolloutInstanceId) - Number(b.rolloutInstanceId));
+    const jobOf = (row: (typeof rows)[number]) => ({
+      jobId: row.instanceId,
+      rolloutId,
+      rolloutInstanceId: row.id.toString(),
+      instanceId: row.instanceId,
+    });
     return { rows, jobs, jobOf };
   }
 
@@ -92,7 +115,11 @@ describe('POST /v1/rollouts', () => {
     const ids = instanceIds(2 * INSERT_CHUNK + 345, 'i-cs');
     const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, concurrency: 50 });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ counts: { total: ids.length, pending: ids.length }, wave: { current: 1, count: 1 }, duplicatesRemoved: 0 });
+    expect(res.body).toMatchObject({
+      counts: { total: ids.length, pending: ids.length },
+      wave: { current: 1, count: 1 },
+      duplicatesRemoved: 0,
+    });
     const { rows, jobs, jobOf } = await rowsAndJobs(res.body.id);
     expect(rows.map((r) => r.instanceId)).toEqual(ids);
     expect(rows.every((r) => r.waveNo === 1 && r.state === 'pending')).toBe(true);
@@ -104,13 +131,23 @@ describe('POST /v1/rollouts', () => {
     const ids = instanceIds(2 * INSERT_CHUNK + 345, 'i-cw');
     // Duplicates are dropped before the waves are planned: the plan counts distinct instances.
     const withRepeats = [...ids.slice(0, 10), ...ids.slice(0, 3), ...ids.slice(10)];
-    const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: withRepeats, concurrency: 50, waves: { sizes: [INSERT_CHUNK + 1, 3000] } });
+    const res = await api.request('POST', '/v1/rollouts', {
+      userId: USER_ID,
+      instanceIds: withRepeats,
+      concurrency: 50,
+      waves: { sizes: [INSERT_CHUNK + 1, 3000] },
+    });
     expect(res.status).toBe(202);
     const waveSizes = [INSERT_CHUNK + 1, 3000, ids.length - INSERT_CHUNK - 1 - 3000];
-    expect(res.body).toMatchObject({ counts: { total: ids.length }, wave: { current: 1, count: waveSizes.length }, duplicatesRemoved: 3 });
+    expect(res.body).toMatchObject({
+      counts: { total: ids.length },
+      wave: { current: 1, count: waveSizes.length },
+      duplicatesRemoved: 3,
+    });
     const { rows, jobs, jobOf } = await rowsAndJobs(res.body.id);
     expect(rows.map((r) => r.instanceId)).toEqual(ids);
-    const waveOf = (position: number) => (position < waveSizes[0]! ? 1 : position < waveSizes[0]! + waveSizes[1]! ? 2 : 3);
+    const waveOf = (position: number) =>
+      position < waveSizes[0]! ? 1 : position < waveSizes[0]! + waveSizes[1]! ? 2 : 3;
     expect(rows.map((r) => r.waveNo)).toEqual(ids.map((_, position) => waveOf(position)));
     expect(jobs).toEqual(rows.slice(0, waveSizes[0]).map(jobOf));
     expect((await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
@@ -119,7 +156,11 @@ describe('POST /v1/rollouts', () => {
   it('applies defaults: force false, concurrency 50, retry policy 4 attempts', async () => {
     const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-default1'] });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ force: false, concurrency: 50, policy: { retry: { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 60000 } } });
+    expect(res.body).toMatchObject({
+      force: false,
+      concurrency: 50,
+      policy: { retry: { maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 60000 } },
+    });
   });
 
   const badBodies: [string, unknown, string][] = [
@@ -130,23 +171,38 @@ describe('POST /v1/rollouts', () => {
     ['instanceIds not an array', { userId: USER_ID, instanceIds: 'i-abc' }, 'instanceIds'],
     ['an instance id with upper case', { userId: USER_ID, instanceIds: ['i-abc', 'i-ABC'] }, 'instanceIds[1]'],
     ['an instance id without i- prefix', { userId: USER_ID, instanceIds: ['abc'] }, 'instanceIds[0]'],
-    ['an instance id with SQL in it', { userId: USER_ID, instanceIds: ["i-a'; DROP TABLE rollout;--"] }, 'instanceIds[0]'],
+    [
+      'an instance id with SQL in it',
+      { userId: USER_ID, instanceIds: ["i-a'; DROP TABLE rollout;--"] },
+      'instanceIds[0]',
+    ],
     ['force as a string', { userId: USER_ID, instanceIds: ['i-abc'], force: 'true' }, 'force'],
     ['concurrency zero', { userId: USER_ID, instanceIds: ['i-abc'], concurrency: 0 }, 'concurrency'],
     ['concurrency fractional', { userId: USER_ID, instanceIds: ['i-abc'], concurrency: 1.5 }, 'concurrency'],
     ['an unknown field', { userId: USER_ID, instanceIds: ['i-abc'], status: 'completed' }, 'status'],
-    ['retry attempts out of range', { userId: USER_ID, instanceIds: ['i-abc'], retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
+    [
+      'retry attempts out of range',
+      { userId: USER_ID, instanceIds: ['i-abc'], retry: { maxAttempts: 0 } },
+      'retry.maxAttempts',
+    ],
     ['a JSON array body', [1, 2], '(body)'],
   ];
-  it.each(badBodies)('rejects %s with 400 problem+json naming the field, and writes nothing', async (_name, body, field) => {
-    const before = await rowCounts();
-    const res = await api.request('POST', '/v1/rollouts', body);
-    expect(res.status).toBe(400);
-    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status: 400, code: 'validation_failed', type: expect.stringContaining('validation_failed') });
-    expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
-    expect(await rowCounts()).toEqual(before);
-  });
+  it.each(badBodies)(
+    'rejects %s with 400 problem+json naming the field, and writes nothing',
+    async (_name, body, field) => {
+      const before = await rowCounts();
+      const res = await api.request('POST', '/v1/rollouts', body);
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({
+        status: 400,
+        code: 'validation_failed',
+        type: expect.stringContaining('validation_failed'),
+      });
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+      expect(await rowCounts()).toEqual(before);
+    },
+  );
 
   it('rejects more instances than the configured maximum', async () => {
     const small = await startApi({ maxInstancesPerRollout: 3 });
@@ -161,10 +217,14 @@ describe('POST /v1/rollouts', () => {
   });
 
   it('answers malformed JSON with 400 and a non-JSON content type with 415', async () => {
-    const malformed = await api.request('POST', '/v1/rollouts', '{"userId": "1', { 'content-type': 'application/json' });
+    const malformed = await api.request('POST', '/v1/rollouts', '{"userId": "1', {
+      'content-type': 'application/json',
+    });
     expect(malformed.status).toBe(400);
     expect(malformed.body.code).toBe('malformed_json');
-    const form = await api.request('POST', '/v1/rollouts', 'userId=1', { 'content-type': 'application/x-www-form-urlencoded' });
+    const form = await api.request('POST', '/v1/rollouts', 'userId=1', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     expect(form.status).toBe(415);
     expect(form.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
@@ -182,7 +242,13 @@ describe('GET rollout, instances and instance', () => {
     const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-get1', 'i-get2'] });
     const res = await api.request('GET', `/v1/rollouts/${created.body.id}`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: created.body.id, userId: USER_ID, status: 'running', force: false, counts: { total: 2, pending: 2 } });
+    expect(res.body).toMatchObject({
+      id: created.body.id,
+      userId: USER_ID,
+      status: 'running',
+      force: false,
+      counts: { total: 2, pending: 2 },
+    });
     expect(typeof res.body.createdAt).toBe('string');
     const unknown = await api.request('GET', '/v1/rollouts/00000000-0000-4000-8000-000000000000');
     expect(unknown.status).toBe(404);
@@ -198,7 +264,10 @@ describe('GET rollout, instances and instance', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: { status: number; body: any } = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      const res: { status: number; body: any } = await api.request(
+        'GET',
+        `/v1/rollouts/${created.body.id}/instances?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(res.status).toBe(200);
       seen.push(...res.body.items.map((i: { instanceId: string }) => i.instanceId));
       cursor = res.body.nextCursor;
@@ -206,11 +275,20 @@ describe('GET rollout, instances and instance', () => {
     } while (cursor);
     expect(pages).toBe(3);
     expect(seen).toEqual(ids);
-    const first = await api.db.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id, instanceId: ids[0]! } });
-    await api.db.rolloutInstance.update({ where: { id: first.id }, data: { state: 'failed', lastErrorCode: '400', lastErrorMessage: 'nope' } });
+    const first = await api.db.rolloutInstance.findFirstOrThrow({
+      where: { rolloutId: created.body.id, instanceId: ids[0]! },
+    });
+    await api.db.rolloutInstance.update({
+      where: { id: first.id },
+      data: { state: 'failed', lastErrorCode: '400', lastErrorMessage: 'nope' },
+    });
     const failed = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?state=failed`);
     expect(failed.body.items).toHaveLength(1);
-    expect(failed.body.items[0]).toMatchObject({ instanceId: ids[0], state: 'failed', lastError: { code: '400', message: 'nope' } });
+    expect(failed.body.items[0]).toMatchObject({
+      instanceId: ids[0],
+      state: 'failed',
+      lastError: { code: '400', message: 'nope' },
+    });
     const badState = await api.request('GET', `/v1/rollouts/${created.body.id}/instances?state=done`);
     expect(badState.status).toBe(400);
     expect(badState.body.errors[0].field).toBe('state');
@@ -223,7 +301,12 @@ describe('GET rollout, instances and instance', () => {
   it('returns one instance with all its attempts and their RequestIds', async () => {
     const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-detail1'] });
     const instance = await api.db.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id } });
-    const claim = await claimAttempt(api.db, { rolloutInstanceId: instance.id, rolloutId: created.body.id, workerId: 'w1', staleAfterMs: 10_000 });
+    const claim = await claimAttempt(api.db, {
+      rolloutInstanceId: instance.id,
+      rolloutId: created.body.id,
+      workerId: 'w1',
+      staleAfterMs: 10_000,
+    });
     if (claim.kind !== 'claimed') throw new Error('expected a claim');
     await finishAttempt(api.db, {
       rolloutInstanceId: instance.id,
@@ -231,13 +314,35 @@ describe('GET rollout, instances and instance', () => {
       attemptNo: claim.attemptNo,
       maxAttempts: 3,
       nextAttemptAt: new Date(),
-      answer: { finishedAt: new Date(), durationMs: 12, httpStatus: 503, success: null, errorCode: 'ServiceUnavailable', errorMessage: 'busy', requestId: 'REQ-1', outcome: 'retryable', outcomeKind: 'retryable' },
+      answer: {
+        finishedAt: new Date(),
+        durationMs: 12,
+        httpStatus: 503,
+        success: null,
+        errorCode: 'ServiceUnavailable',
+        errorMessage: 'busy',
+        requestId: 'REQ-1',
+        outcome: 'retryable',
+        outcomeKind: 'retryable',
+      },
     });
     const res = await api.request('GET', `/v1/rollouts/${created.body.id}/instances/i-detail1`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ instanceId: 'i-detail1', state: 'pending', attemptCount: 1, lastRequestId: 'REQ-1' });
+    expect(res.body).toMatchObject({
+      instanceId: 'i-detail1',
+      state: 'pending',
+      attemptCount: 1,
+      lastRequestId: 'REQ-1',
+    });
     expect(res.body.attempts).toEqual([
-      expect.objectContaining({ attemptNo: 1, httpStatus: 503, errorCode: 'ServiceUnavailable', requestId: 'REQ-1', outcome: 'retryable', durationMs: 12 }),
+      expect.objectContaining({
+        attemptNo: 1,
+        httpStatus: 503,
+        errorCode: 'ServiceUnavailable',
+        requestId: 'REQ-1',
+        outcome: 'retryable',
+        durationMs: 12,
+      }),
     ]);
     const missing = await api.request('GET', `/v1/rollouts/${created.body.id}/instances/i-nothere`);
     expect(missing.status).toBe(404);
@@ -280,26 +385,46 @@ describe('GET /v1/rollouts', () => {
   it('lists the rollouts newest first in pages, filters by account and status, and rejects a forged cursor', async () => {
     const other = '9999999999999999';
     const mine: string[] = [];
-    for (let i = 0; i < 5; i++) mine.push((await api.request('POST', '/v1/rollouts', { userId: other, instanceIds: [`i-list${i}`] })).body.id);
+    for (let i = 0; i < 5; i++)
+      mine.push((await api.request('POST', '/v1/rollouts', { userId: other, instanceIds: [`i-list${i}`] })).body.id);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { status: number; body: any } = await api.request('GET', `/v1/rollouts?userId=${other}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const res: { status: number; body: any } = await api.request(
+        'GET',
+        `/v1/rollouts?userId=${other}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(res.status).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.items.map((r: { id: string }) => r.id));
       cursor = res.body.nextCursor;
     } while (cursor);
     // Newest first; rollouts made in the same millisecond are ordered by id.
-    const expected = (await api.db.rollout.findMany({ where: { userId: other }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })).map((r) => r.id);
+    const expected = (
+      await api.db.rollout.findMany({ where: { userId: other }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+    ).map((r) => r.id);
     expect(seen).toEqual(expected);
     expect(new Set(seen)).toEqual(new Set(mine));
     const first = (await api.request('GET', `/v1/rollouts?userId=${other}&limit=1`)).body.items[0];
-    expect(first).toMatchObject({ id: expected[0], userId: other, status: 'running', totalInstances: 1, enqueued: true });
+    expect(first).toMatchObject({
+      id: expected[0],
+      userId: other,
+      status: 'running',
+      totalInstances: 1,
+      enqueued: true,
+    });
     await api.db.rollout.update({ where: { id: mine[0]! }, data: { status: 'cancelled' } });
     const cancelled = await api.request('GET', `/v1/rollouts?userId=${other}&status=cancelled`);
     expect(cancelled.body.items.map((r: { id: string }) => r.id)).toEqual([mine[0]]);
-    for (const bad of ['status=done', 'limit=0', 'limit=201', 'cursor=abc', 'userId=123', 'sort=id', 'limit=1&limit=2']) {
+    for (const bad of [
+      'status=done',
+      'limit=0',
+      'limit=201',
+      'cursor=abc',
+      'userId=123',
+      'sort=id',
+      'limit=1&limit=2',
+    ]) {
       const res = await api.request('GET', `/v1/rollouts?${bad}`);
       expect(res.status, bad).toBe(400);
       expect(res.body.code).toBe('validation_failed');

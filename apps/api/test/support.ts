@@ -31,7 +31,13 @@ export type ApiHarness = {
   /** A request with the harness's admin key, unless `headers` carries its own `authorization`. */
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   /** A request with `key` as Bearer key, or with no Authorization header when `key` is null. */
-  requestAs(key: string | null, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  requestAs(
+    key: string | null,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse>;
   /** Makes a key straight in the database (not through the API) and returns it. */
   createKey(role: ApiRole, accounts: readonly string[] | 'all', name?: string): Promise<{ id: string; key: string }>;
   close(): Promise<void>;
@@ -75,7 +81,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     redis.once('error', () => resolve());
   });
   const prefix = shared?.prefix ?? uniquePrefix('api');
-  const enqueues = createBackgroundEnqueues(options.enqueueWaitMs === undefined ? {} : { waitMs: options.enqueueWaitMs });
+  const enqueues = createBackgroundEnqueues(
+    options.enqueueWaitMs === undefined ? {} : { waitMs: options.enqueueWaitMs },
+  );
   const app = createApp({
     enqueues,
     db,
@@ -92,14 +100,25 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
   answerClientErrorsWithProblems(server);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const createKey: ApiHarness['createKey'] = async (role, accounts, name = `test ${role}`) => {
-    const { record, key } = await createApiKey(db, { name, role, userIds: accounts === 'all' ? [] : accounts, allAccounts: accounts === 'all', createdById: null });
+    const { record, key } = await createApiKey(db, {
+      name,
+      role,
+      userIds: accounts === 'all' ? [] : accounts,
+      allAccounts: accounts === 'all',
+      createdById: null,
+    });
     return { id: record.id, key };
   };
-  const adminKey = shared?.adminKey ?? (options.databaseUrl ? generateApiKey() : (await createKey('admin', 'all', 'test admin')).key);
+  const adminKey =
+    shared?.adminKey ?? (options.databaseUrl ? generateApiKey() : (await createKey('admin', 'all', 'test admin')).key);
   const requestAs: ApiHarness['requestAs'] = async (key, method, path, body, headers = {}) => {
     const init: RequestInit = {
       method,
-      headers: { ...(key === null ? {} : { authorization: `Bearer ${key}` }), ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+        ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
     };
     if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
     const res = await fetch(url + path, init);
@@ -123,7 +142,13 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     logLines,
     adminKey,
     request: (method, path, body, headers = {}) =>
-      requestAs(Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? null : adminKey, method, path, body, headers),
+      requestAs(
+        Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? null : adminKey,
+        method,
+        path,
+        body,
+        headers,
+      ),
     requestAs,
     createKey,
     async close() {

@@ -61,8 +61,15 @@ const CASES: Record<string, TenancyCase> = {
       expectNotFound(res);
       // Exactly what a rollout that does not exist answers, apart from the id.
       const missing = await api.requestAs(keyB, 'GET', '/v1/rollouts/00000000-0000-4000-8000-000000000000');
-      expect({ ...res.body, detail: undefined, instance: undefined, requestId: undefined }).toEqual({ ...missing.body, detail: undefined, instance: undefined, requestId: undefined });
-      expect(res.body.detail.replace(f.rolloutId, 'X')).toBe(missing.body.detail.replace('00000000-0000-4000-8000-000000000000', 'X'));
+      expect({ ...res.body, detail: undefined, instance: undefined, requestId: undefined }).toEqual({
+        ...missing.body,
+        detail: undefined,
+        instance: undefined,
+        requestId: undefined,
+      });
+      expect(res.body.detail.replace(f.rolloutId, 'X')).toBe(
+        missing.body.detail.replace('00000000-0000-4000-8000-000000000000', 'X'),
+      );
     },
     allowed: (res) => expect(res.status).toBe(200),
   },
@@ -115,14 +122,17 @@ const CASES: Record<string, TenancyCase> = {
     allowed: (res) => expect(res.status).toBe(200),
   },
   'POST /v1/manual-install-flags/:id/acknowledge': {
-    call: (key, f) => api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/acknowledge`, { note: 'mine now' }),
+    call: (key, f) =>
+      api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/acknowledge`, { note: 'mine now' }),
     allowed: (res) => expect(res.body.status).toBe('acknowledged'),
   },
   'POST /v1/manual-install-flags/:id/resolve': {
-    call: (key, f) => api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/resolve`, { note: 'installed by hand' }),
+    call: (key, f) =>
+      api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/resolve`, { note: 'installed by hand' }),
   },
   'POST /v1/manual-install-flags/:id/close': {
-    call: (key, f) => api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/close`, { note: 'decommissioned' }),
+    call: (key, f) =>
+      api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/close`, { note: 'decommissioned' }),
   },
   'DELETE /v1/api-keys/:id': {
     call: (key, f) => api.requestAs(key, 'DELETE', `/v1/api-keys/${f.keyOfA.id}`),
@@ -139,14 +149,20 @@ const CASES: Record<string, TenancyCase> = {
 function genericRolloutCase(method: string, path: string): TenancyCase {
   return {
     call: (key, f) => {
-      const url = path.replace(':id', f.rolloutId).replace(':instanceId', f.instanceId).replace(/:[A-Za-z0-9_]+/g, 'x');
+      const url = path
+        .replace(':id', f.rolloutId)
+        .replace(':instanceId', f.instanceId)
+        .replace(/:[A-Za-z0-9_]+/g, 'x');
       return api.requestAs(key, method, url, method === 'GET' || method === 'DELETE' ? undefined : {});
     },
   };
 }
 
 function caseFor(method: string, path: string): TenancyCase | undefined {
-  return CASES[routeKey(method, path)] ?? (path.startsWith('/v1/rollouts/:id') ? genericRolloutCase(method, path) : undefined);
+  return (
+    CASES[routeKey(method, path)] ??
+    (path.startsWith('/v1/rollouts/:id') ? genericRolloutCase(method, path) : undefined)
+  );
 }
 
 async function snapshot() {
@@ -170,15 +186,31 @@ beforeAll(async () => {
   api = await startApi();
   keyA = (await api.createKey('admin', [TENANT_A], 'admin of A')).key;
   keyB = (await api.createKey('admin', [TENANT_B], 'admin of B')).key;
-  const created = await api.requestAs(keyA, 'POST', '/v1/rollouts', { userId: TENANT_A, instanceIds: ['i-tenanta1', 'i-tenanta2'] });
+  const created = await api.requestAs(keyA, 'POST', '/v1/rollouts', {
+    userId: TENANT_A,
+    instanceIds: ['i-tenanta1', 'i-tenanta2'],
+  });
   expect(created.status).toBe(202);
   await api.requestAs(keyB, 'POST', '/v1/rollouts', { userId: TENANT_B, instanceIds: ['i-tenantb1'] });
-  const instance = await api.db.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id, instanceId: 'i-tenanta1' } });
+  const instance = await api.db.rolloutInstance.findFirstOrThrow({
+    where: { rolloutId: created.body.id, instanceId: 'i-tenanta1' },
+  });
   // A manual-install flag of tenant A, as the reconciler would raise it.
   const flag = await api.db.manualInstallFlag.create({
-    data: { rolloutInstanceId: instance.id, rolloutId: created.body.id, userId: TENANT_A, instanceId: 'i-tenanta1', reason: 'no_server_guard_agent' },
+    data: {
+      rolloutInstanceId: instance.id,
+      rolloutId: created.body.id,
+      userId: TENANT_A,
+      instanceId: 'i-tenanta1',
+      reason: 'no_server_guard_agent',
+    },
   });
-  fixture = { rolloutId: created.body.id, instanceId: 'i-tenanta1', keyOfA: await api.createKey('viewer', [TENANT_A], 'viewer of A'), flagId: flag.id.toString() };
+  fixture = {
+    rolloutId: created.body.id,
+    instanceId: 'i-tenanta1',
+    keyOfA: await api.createKey('viewer', [TENANT_A], 'viewer of A'),
+    flagId: flag.id.toString(),
+  };
 });
 afterAll(async () => {
   await api.close();
@@ -188,14 +220,20 @@ describe('cross-tenant access on every route', () => {
   it('every registered route is public by design or has a cross-tenant case', () => {
     const routes = listRoutes(api.app).filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS');
     expect(routes.length).toBeGreaterThanOrEqual(9);
-    const uncovered = routes.map((r) => routeKey(r.method, r.path)).filter((k) => !PUBLIC_ROUTES.has(k) && !caseFor(...(k.split(' ') as [string, string])));
+    const uncovered = routes
+      .map((r) => routeKey(r.method, r.path))
+      .filter((k) => !PUBLIC_ROUTES.has(k) && !caseFor(...(k.split(' ') as [string, string])));
     expect(uncovered, `routes without a cross-tenant case (add them to CASES in ${import.meta.url})`).toEqual([]);
-    const outsideV1 = routes.filter((r) => !r.path.startsWith('/v1/') && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)));
+    const outsideV1 = routes.filter(
+      (r) => !r.path.startsWith('/v1/') && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)),
+    );
     expect(outsideV1, 'a route outside /v1 is not authenticated').toEqual([]);
   });
 
   it("refuses another tenant's admin on every route with a 404 (or hides the objects), and changes nothing", async () => {
-    const routes = listRoutes(api.app).filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS' && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)));
+    const routes = listRoutes(api.app).filter(
+      (r) => r.method !== 'HEAD' && r.method !== 'OPTIONS' && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)),
+    );
     const keys = [...new Set([...routes.map((r) => routeKey(r.method, r.path)), ...Object.keys(CASES)])];
     const before = await snapshot();
     const tried: string[] = [];
@@ -213,7 +251,9 @@ describe('cross-tenant access on every route', () => {
 
   it("answers tenant A's own key on the same requests (the refusals above are about tenancy)", async () => {
     // Revoking A's viewer key goes last, as it changes what the other controls see.
-    const keys = Object.keys(CASES).sort((a, b) => Number(a === 'DELETE /v1/api-keys/:id') - Number(b === 'DELETE /v1/api-keys/:id'));
+    const keys = Object.keys(CASES).sort(
+      (a, b) => Number(a === 'DELETE /v1/api-keys/:id') - Number(b === 'DELETE /v1/api-keys/:id'),
+    );
     for (const key of keys) {
       const tenancyCase = CASES[key]!;
       if (!tenancyCase.allowed) continue;
@@ -231,7 +271,9 @@ describe('cross-tenant access on every route', () => {
 
   it('the tenancy guard answers 404 for a route under a rollout before the route validates anything', async () => {
     // A route nobody registered under another tenant's rollout: the guard answers first, with 404 either way.
-    const res = await api.requestAs(keyB, 'POST', `/v1/rollouts/${fixture.rolloutId}/no-such-action`, { nonsense: true });
+    const res = await api.requestAs(keyB, 'POST', `/v1/rollouts/${fixture.rolloutId}/no-such-action`, {
+      nonsense: true,
+    });
     expectNotFound(res);
   });
 });

@@ -16,19 +16,39 @@ export const CREATE_API_KEY_USAGE = `usage: fleet create-api-key --name <name> -
 
 const argsSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._:@()-]{0,99}$/, 'must be 1 to 100 characters: letters, digits, space and . _ : @ ( ) -'),
+    name: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9 ._:@()-]{0,99}$/,
+        'must be 1 to 100 characters: letters, digits, space and . _ : @ ( ) -',
+      ),
     role: z.enum(['viewer', 'operator', 'admin']),
     'user-id': z.array(z.string().regex(/^\d{16}$/, 'must be a 16-digit account UserId')).default([]),
     'all-accounts': z.boolean().default(false),
   })
-  .refine((a) => a['all-accounts'] !== a['user-id'].length > 0, { message: 'give --user-id (one or more) or --all-accounts, not both', path: ['user-id'] });
+  .refine((a) => a['all-accounts'] !== a['user-id'].length > 0, {
+    message: 'give --user-id (one or more) or --all-accounts, not both',
+    path: ['user-id'],
+  });
 
-export type CreatedApiKey = { id: string; key: string; keyPrefix: string; role: string; userIds: string[]; allAccounts: boolean };
+export type CreatedApiKey = {
+  id: string;
+  key: string;
+  keyPrefix: string;
+  role: string;
+  userIds: string[];
+  allAccounts: boolean;
+};
 
 export async function createApiKeyCommand(databaseUrl: string, argv: string[]): Promise<CreatedApiKey> {
   const { values } = parseArgs({
     args: argv,
-    options: { name: { type: 'string' }, role: { type: 'string' }, 'user-id': { type: 'string', multiple: true }, 'all-accounts': { type: 'boolean' } },
+    options: {
+      name: { type: 'string' },
+      role: { type: 'string' },
+      'user-id': { type: 'string', multiple: true },
+      'all-accounts': { type: 'boolean' },
+    },
     strict: true,
     allowPositionals: false,
   });
@@ -52,7 +72,15 @@ export async function createApiKeyCommand(databaseUrl: string, argv: string[]): 
   try {
     await client.query(
       `INSERT INTO api_key (id, name, key_prefix, key_hash, role, user_ids, all_accounts) VALUES ($1, $2, $3, $4, $5::"ApiRole", $6::text[], $7)`,
-      [created.id, args.name, created.keyPrefix, createHash('sha256').update(key, 'utf8').digest('hex'), created.role, created.userIds, created.allAccounts],
+      [
+        created.id,
+        args.name,
+        created.keyPrefix,
+        createHash('sha256').update(key, 'utf8').digest('hex'),
+        created.role,
+        created.userIds,
+        created.allAccounts,
+      ],
     );
   } finally {
     await client.end();

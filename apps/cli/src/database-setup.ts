@@ -47,11 +47,24 @@ export async function checkMigrations(databaseUrl: string, repoRoot: string): Pr
   await ensureDatabaseExists(scratch.toString());
   try {
     return await new Promise<number>((resolve, reject) => {
-      const child = spawn('npx', ['prisma', 'migrate', 'diff', '--from-migrations', 'prisma/migrations', '--to-schema-datamodel', 'prisma/schema.prisma', '--exit-code'], {
-        cwd: repoRoot,
-        env: { ...process.env, DATABASE_URL: scratch.toString(), CHECKPOINT_DISABLE: '1' },
-        stdio: ['ignore', 'inherit', 'inherit'],
-      });
+      const child = spawn(
+        'npx',
+        [
+          'prisma',
+          'migrate',
+          'diff',
+          '--from-migrations',
+          'prisma/migrations',
+          '--to-schema-datamodel',
+          'prisma/schema.prisma',
+          '--exit-code',
+        ],
+        {
+          cwd: repoRoot,
+          env: { ...process.env, DATABASE_URL: scratch.toString(), CHECKPOINT_DISABLE: '1' },
+          stdio: ['ignore', 'inherit', 'inherit'],
+        },
+      );
       child.on('error', reject);
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
     });

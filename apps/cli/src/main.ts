@@ -24,7 +24,12 @@ const config = parseConfig(
     FLEET_APPS: z
       .string()
       .default('simulator,api,worker,reconciler')
-      .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.enum(['simulator', 'api', 'worker', 'reconciler'])).min(1)),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   }),

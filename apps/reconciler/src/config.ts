@@ -4,7 +4,10 @@ import { LOCAL_DEFAULTS, cmsClientEnv, env, parseConfig, z } from '@fleet/config
 export const reconcilerConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
   REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('fleet'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('fleet'),
   /** Pause between reconcile passes, in ms. */
   RECONCILE_INTERVAL_MS: env.positiveInt(10_000),
   /**

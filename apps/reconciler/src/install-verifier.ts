@@ -1,6 +1,13 @@
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
 import type { Database, PendingVerification } from '@fleet/db';
-import { armInstallVerification, armReverification, failInstallVerification, listPendingVerifications, markInstancesVerified, recordAgentStatuses } from '@fleet/db';
+import {
+  armInstallVerification,
+  armReverification,
+  failInstallVerification,
+  listPendingVerifications,
+  markInstancesVerified,
+  recordAgentStatuses,
+} from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { AgentLookup, VerificationFailureReason } from '@fleet/rollout-domain';
 import { decideVerification } from '@fleet/rollout-domain';
@@ -41,24 +48,49 @@ export type VerificationReport = {
 };
 
 export function emptyVerificationReport(): VerificationReport {
-  return { armed: 0, rearmed: 0, checked: 0, verified: 0, reverified: 0, flagged: 0, reopened: 0, waiting: 0, lookupErrors: 0 };
+  return {
+    armed: 0,
+    rearmed: 0,
+    checked: 0,
+    verified: 0,
+    reverified: 0,
+    flagged: 0,
+    reopened: 0,
+    waiting: 0,
+    lookupErrors: 0,
+  };
 }
 
 /** Instance ids named in one log line; the counts are always complete. */
 const LOGGED_IDS = 20;
 
-function lookupOf(instanceId: string, statuses: Map<string, string>, chunkOf: Map<string, NodeStatusListChunkResult>): AgentLookup {
+function lookupOf(
+  instanceId: string,
+  statuses: Map<string, string>,
+  chunkOf: Map<string, NodeStatusListChunkResult>,
+): AgentLookup {
   const status = statuses.get(instanceId);
   if (status !== undefined) return { kind: 'reported', agentStatus: status };
   const chunk = chunkOf.get(instanceId);
   if (!chunk || chunk.outcome.kind === 'success') return { kind: 'absent' };
   if (chunk.outcome.kind === 'final' || chunk.outcome.kind === 'fleet_wide') {
-    return { kind: 'permanent_error', outcomeKind: chunk.outcome.kind, errorCode: chunk.errorCode, errorMessage: chunk.errorMessage, httpStatus: chunk.httpStatus };
+    return {
+      kind: 'permanent_error',
+      outcomeKind: chunk.outcome.kind,
+      errorCode: chunk.errorCode,
+      errorMessage: chunk.errorMessage,
+      httpStatus: chunk.httpStatus,
+    };
   }
   return { kind: 'transient_error', detail: chunk.outcome.reason };
 }
 
-async function verifyAccount(deps: InstallVerifierDeps, userId: string, pending: PendingVerification[], report: VerificationReport): Promise<void> {
+async function verifyAccount(
+  deps: InstallVerifierDeps,
+  userId: string,
+  pending: PendingVerification[],
+  report: VerificationReport,
+): Promise<void> {
   const result = await deps.cms.nodeStatusList({ instanceIds: pending.map((p) => p.instanceId) });
   const chunkOf = new Map<string, NodeStatusListChunkResult>();
   for (const chunk of result.chunks) for (const id of chunk.instanceIds) chunkOf.set(id, chunk);
@@ -67,14 +99,21 @@ async function verifyAccount(deps: InstallVerifierDeps, userId: string, pending:
     deps.logger.warn('NodeStatusList failed for some instances; they are looked at again next pass', {
       userId,
       chunks: failedChunks.length,
-      errors: failedChunks.slice(0, 3).map((c) => ({ errorCode: c.errorCode, outcome: c.outcome, requestId: c.requestId })),
+      errors: failedChunks
+        .slice(0, 3)
+        .map((c) => ({ errorCode: c.errorCode, outcome: c.outcome, requestId: c.requestId })),
     });
   }
 
   const now = deps.now();
   const verified: bigint[] = [];
   const seen: { id: bigint; agentStatus: string }[] = [];
-  const failures: { instance: PendingVerification; reason: VerificationFailureReason; agentStatus: string | null; detail: string }[] = [];
+  const failures: {
+    instance: PendingVerification;
+    reason: VerificationFailureReason;
+    agentStatus: string | null;
+    detail: string;
+  }[] = [];
   for (const instance of pending) {
     const lookup = lookupOf(instance.instanceId, result.statuses, chunkOf);
     if (lookup.kind === 'transient_error') report.lookupErrors++;
@@ -88,7 +127,12 @@ async function verifyAccount(deps: InstallVerifierDeps, userId: string, pending:
         if (decision.agentStatus !== null) seen.push({ id: instance.id, agentStatus: decision.agentStatus });
         break;
       case 'failed':
-        failures.push({ instance, reason: decision.reason, agentStatus: decision.agentStatus, detail: decision.detail });
+        failures.push({
+          instance,
+          reason: decision.reason,
+          agentStatus: decision.agentStatus,
+          detail: decision.detail,
+        });
         break;
     }
   }
@@ -129,11 +173,15 @@ async function verifyAccount(deps: InstallVerifierDeps, userId: string, pending:
       instanceIds: [...entry.flagged, ...entry.reopened].slice(0, LOGGED_IDS),
     });
   }
-  if (marked.reverified > 0) deps.logger.info('manually installed agents re-verified running', { userId, reverified: marked.reverified });
+  if (marked.reverified > 0)
+    deps.logger.info('manually installed agents re-verified running', { userId, reverified: marked.reverified });
 }
 
 /** Puts the rollout's succeeded, never-verified instances up for verification. Returns how many. */
-export async function armRolloutVerification(deps: Pick<InstallVerifierDeps, 'db' | 'verifyWindowMs'>, rolloutId: string): Promise<number> {
+export async function armRolloutVerification(
+  deps: Pick<InstallVerifierDeps, 'db' | 'verifyWindowMs'>,
+  rolloutId: string,
+): Promise<number> {
   return armInstallVerification(deps.db, rolloutId, deps.verifyWindowMs);
 }
 
@@ -153,7 +201,11 @@ export async function verifyInstalls(deps: InstallVerifierDeps): Promise<Verific
     try {
       await verifyAccount(deps, userId, instances, report);
     } catch (error) {
-      deps.logger.warn('verifying installs of an account failed; will retry next pass', { userId, instances: instances.length, error });
+      deps.logger.warn('verifying installs of an account failed; will retry next pass', {
+        userId,
+        instances: instances.length,
+        error,
+      });
     }
   }
   return report;

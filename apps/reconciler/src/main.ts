@@ -8,10 +8,19 @@ import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
 
 const config = loadReconcilerConfig(process.env);
-const logger = createLogger({ service: 'reconciler', level: config.LOG_LEVEL, secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''] });
+const logger = createLogger({
+  service: 'reconciler',
+  level: config.LOG_LEVEL,
+  secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''],
+});
 logger.info('starting reconciler', { config: redactConfig(config) });
 
-const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-reconciler', poolMax: 5, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
+const db = createDatabase({
+  url: config.DATABASE_URL,
+  applicationName: 'fleet-reconciler',
+  poolMax: 5,
+  onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }),
+});
 const redis = createRedisConnection(config.REDIS_URL, 'control', logger);
 const cms = createCmsClient(cmsClientOptions(config));
 const reconciler = createReconciler({
@@ -20,7 +29,11 @@ const reconciler = createReconciler({
   prefix: config.QUEUE_PREFIX,
   logger,
   cms,
-  lease: createLeaderLease(redis, { key: `${config.QUEUE_PREFIX}:reconciler:leader`, holder: config.RECONCILER_ID, ttlMs: Math.max(30_000, config.RECONCILE_INTERVAL_MS * 3) }),
+  lease: createLeaderLease(redis, {
+    key: `${config.QUEUE_PREFIX}:reconciler:leader`,
+    holder: config.RECONCILER_ID,
+    ttlMs: Math.max(30_000, config.RECONCILE_INTERVAL_MS * 3),
+  }),
   intervalMs: config.RECONCILE_INTERVAL_MS,
   enqueueGraceMs: config.ENQUEUE_GRACE_MS,
   staleAttemptMs: config.RECONCILE_STALE_ATTEMPT_MS,

@@ -4,7 +4,14 @@ import type { Database, OpenInstanceForRepair, RolloutRecord } from '@fleet/db';
 import { findInstanceStates, findRollout, iterateOpenInstancesForRepair, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { InstallJobData } from '@fleet/queue';
-import { enqueueInstallJobs, installJobId, installQueueName, openInstallQueue, pauseInstallQueue, resumeInstallQueue } from '@fleet/queue';
+import {
+  enqueueInstallJobs,
+  installJobId,
+  installQueueName,
+  openInstallQueue,
+  pauseInstallQueue,
+  resumeInstallQueue,
+} from '@fleet/queue';
 import type { InstanceState } from '@fleet/rollout-domain';
 import { isFinalInstanceState } from '@fleet/rollout-domain';
 
@@ -49,7 +56,16 @@ export type QueueRepairReport = {
 };
 
 export function emptyQueueRepairReport(): QueueRepairReport {
-  return { concurrencyRestored: 0, pauseStateRestored: 0, requeuedPending: 0, requeuedStale: 0, requeuedFailedJobs: 0, removedFinalJobs: 0, deferredRequeue: 0, openRunnable: 0 };
+  return {
+    concurrencyRestored: 0,
+    pauseStateRestored: 0,
+    requeuedPending: 0,
+    requeuedStale: 0,
+    requeuedFailedJobs: 0,
+    removedFinalJobs: 0,
+    deferredRequeue: 0,
+    openRunnable: 0,
+  };
 }
 
 /** Instances read from Postgres (and job keys checked in Redis) per round trip. */
@@ -58,7 +74,12 @@ const PAGE = 5000;
 const LOGGED_IDS = 20;
 
 /** Which of `instanceIds` have no job key in the rollout's queue (one pipelined EXISTS per id). */
-async function missingJobIds(redis: Redis, prefix: string, rolloutId: string, instanceIds: readonly string[]): Promise<Set<string>> {
+async function missingJobIds(
+  redis: Redis,
+  prefix: string,
+  rolloutId: string,
+  instanceIds: readonly string[],
+): Promise<Set<string>> {
   const base = `${prefix}:${installQueueName(rolloutId)}:`;
   const pipeline = redis.pipeline();
   for (const id of instanceIds) pipeline.exists(base + installJobId(id));
@@ -97,10 +118,15 @@ async function removeJobs(queue: Queue<InstallJobData>, jobIds: readonly string[
 }
 
 /** States in Postgres of the instances behind `jobIds` (job id = instance id), looked up a page at a time. */
-async function instanceStatesOf(db: Database, rolloutId: string, jobIds: readonly string[]): Promise<Map<string, { id: bigint; state: InstanceState }>> {
+async function instanceStatesOf(
+  db: Database,
+  rolloutId: string,
+  jobIds: readonly string[],
+): Promise<Map<string, { id: bigint; state: InstanceState }>> {
   const states = new Map<string, { id: bigint; state: InstanceState }>();
   for (let i = 0; i < jobIds.length; i += PAGE) {
-    for (const [instanceId, value] of await findInstanceStates(db, rolloutId, jobIds.slice(i, i + PAGE))) states.set(instanceId, value);
+    for (const [instanceId, value] of await findInstanceStates(db, rolloutId, jobIds.slice(i, i + PAGE)))
+      states.set(instanceId, value);
   }
   return states;
 }
@@ -119,7 +145,10 @@ function isJobOfFinalInstance(states: Map<string, { state: InstanceState }>, job
  * - open instances of runnable waves whose job key is missing are re-added (pending ones once due, in_progress
  *   ones once their attempt is stale).
  */
-export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: RolloutRecord): Promise<QueueRepairReport> {
+export async function repairOpenRolloutQueue(
+  deps: QueueRepairDeps,
+  rollout: RolloutRecord,
+): Promise<QueueRepairReport> {
   const report = emptyQueueRepairReport();
   const log = deps.logger.child({ rolloutId: rollout.id });
   const queue = openInstallQueue(deps.redis, rollout.id, deps.prefix, log);
@@ -132,7 +161,11 @@ export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: Rol
     if (concurrency !== fresh.concurrency) {
       await queue.setGlobalConcurrency(fresh.concurrency);
       report.concurrencyRestored++;
-      log.warn('repaired: restored the queue concurrency from Postgres', { rolloutId: rollout.id, found: concurrency, restored: fresh.concurrency });
+      log.warn('repaired: restored the queue concurrency from Postgres', {
+        rolloutId: rollout.id,
+        found: concurrency,
+        restored: fresh.concurrency,
+      });
     }
     const queuePaused = await queue.isPaused();
     if (fresh.status === 'paused' && !queuePaused) {
@@ -147,7 +180,11 @@ export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: Rol
 
     const now = deps.now();
     const toRequeue: { id: bigint; instanceId: string }[] = [];
-    const requeued = { pending: [] as string[], stale: [] as { instanceId: string; attemptNo: number; startedAt: string | null; workerId: string | null }[], failedJobs: [] as string[] };
+    const requeued = {
+      pending: [] as string[],
+      stale: [] as { instanceId: string; attemptNo: number; startedAt: string | null; workerId: string | null }[],
+      failedJobs: [] as string[],
+    };
 
     // Jobs BullMQ gave up on, and delayed jobs of instances that ended meanwhile. Both sets are small: waiting
     // jobs of final instances are not looked for here, a worker takes them soon and they end as no-ops.
@@ -164,7 +201,12 @@ export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: Rol
       }
     }
     report.removedFinalJobs += await removeJobs(queue, finalJobIds);
-    if (finalJobIds.length > 0) log.info('repaired: removed jobs of instances already final', { rolloutId: rollout.id, jobs: finalJobIds.length, instanceIds: finalJobIds.slice(0, LOGGED_IDS) });
+    if (finalJobIds.length > 0)
+      log.info('repaired: removed jobs of instances already final', {
+        rolloutId: rollout.id,
+        jobs: finalJobIds.length,
+        instanceIds: finalJobIds.slice(0, LOGGED_IDS),
+      });
 
     // Open instances whose job is gone from Redis.
     const alreadyRequeued = new Set(requeued.failedJobs);
@@ -172,7 +214,12 @@ export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: Rol
     let inFlightWithoutJob = 0;
     for await (const page of iterateOpenInstancesForRepair(deps.db, rollout.id, { pageSize: PAGE })) {
       report.openRunnable += page.length;
-      const missing = await missingJobIds(deps.redis, deps.prefix, rollout.id, page.map((i) => i.instanceId));
+      const missing = await missingJobIds(
+        deps.redis,
+        deps.prefix,
+        rollout.id,
+        page.map((i) => i.instanceId),
+      );
       for (const instance of page) {
         if (!missing.has(instance.instanceId) || alreadyRequeued.has(instance.instanceId)) continue;
         const decision = decideRequeue(instance, now, deps.staleAttemptMs);
@@ -181,7 +228,12 @@ export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: Rol
         else if (decision === 'requeue_pending') lostPending.push({ id: instance.id, instanceId: instance.instanceId });
         else {
           toRequeue.push({ id: instance.id, instanceId: instance.instanceId });
-          requeued.stale.push({ instanceId: instance.instanceId, attemptNo: instance.attemptCount, startedAt: instance.attemptStartedAt?.toISOString() ?? null, workerId: instance.attemptWorkerId });
+          requeued.stale.push({
+            instanceId: instance.instanceId,
+            attemptNo: instance.attemptCount,
+            startedAt: instance.attemptStartedAt?.toISOString() ?? null,
+            workerId: instance.attemptWorkerId,
+          });
         }
       }
     }
@@ -190,7 +242,11 @@ export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: Rol
       // longer includes them: new jobs now could put more than `concurrency` calls in flight. They end within a
       // call timeout (or go stale, if their worker died too); the pending instances are re-added then.
       report.deferredRequeue = lostPending.length;
-      log.warn('re-enqueue deferred: calls whose jobs Redis lost may still be in flight', { rolloutId: rollout.id, inFlight: inFlightWithoutJob, pending: lostPending.length });
+      log.warn('re-enqueue deferred: calls whose jobs Redis lost may still be in flight', {
+        rolloutId: rollout.id,
+        inFlight: inFlightWithoutJob,
+        pending: lostPending.length,
+      });
     } else {
       for (const instance of lostPending) {
         toRequeue.push(instance);
@@ -205,13 +261,25 @@ export async function repairOpenRolloutQueue(deps: QueueRepairDeps, rollout: Rol
       report.requeuedStale = requeued.stale.length;
       report.requeuedFailedJobs = requeued.failedJobs.length;
       if (requeued.pending.length > 0) {
-        log.warn('repaired: re-enqueued pending instances whose job was missing from Redis', { rolloutId: rollout.id, instances: requeued.pending.length, instanceIds: requeued.pending.slice(0, LOGGED_IDS) });
+        log.warn('repaired: re-enqueued pending instances whose job was missing from Redis', {
+          rolloutId: rollout.id,
+          instances: requeued.pending.length,
+          instanceIds: requeued.pending.slice(0, LOGGED_IDS),
+        });
       }
       if (requeued.stale.length > 0) {
-        log.warn('repaired: re-enqueued in_progress instances whose worker died and whose job was missing', { rolloutId: rollout.id, instances: requeued.stale.length, staleAttempts: requeued.stale.slice(0, LOGGED_IDS) });
+        log.warn('repaired: re-enqueued in_progress instances whose worker died and whose job was missing', {
+          rolloutId: rollout.id,
+          instances: requeued.stale.length,
+          staleAttempts: requeued.stale.slice(0, LOGGED_IDS),
+        });
       }
       if (requeued.failedJobs.length > 0) {
-        log.warn('repaired: re-enqueued open instances whose job BullMQ had failed', { rolloutId: rollout.id, instances: requeued.failedJobs.length, instanceIds: requeued.failedJobs.slice(0, LOGGED_IDS) });
+        log.warn('repaired: re-enqueued open instances whose job BullMQ had failed', {
+          rolloutId: rollout.id,
+          instances: requeued.failedJobs.length,
+          instanceIds: requeued.failedJobs.slice(0, LOGGED_IDS),
+        });
       }
     }
     return report;
@@ -229,7 +297,12 @@ export async function sweepClosedRolloutQueue(deps: QueueRepairDeps, rolloutId: 
     const states = await instanceStatesOf(deps.db, rolloutId, jobIds);
     const finalJobIds = jobIds.filter((jobId) => isJobOfFinalInstance(states, jobId));
     const removed = await removeJobs(queue, finalJobIds);
-    if (removed > 0) log.info('repaired: removed jobs a closed rollout left in Redis', { rolloutId, jobs: removed, instanceIds: finalJobIds.slice(0, LOGGED_IDS) });
+    if (removed > 0)
+      log.info('repaired: removed jobs a closed rollout left in Redis', {
+        rolloutId,
+        jobs: removed,
+        instanceIds: finalJobIds.slice(0, LOGGED_IDS),
+      });
     return removed;
   } finally {
     await queue.close().catch(() => undefined);

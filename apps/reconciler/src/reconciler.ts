@@ -1,14 +1,30 @@
 import type { Redis } from 'ioredis';
 import type { CmsClient } from '@fleet/cms-client';
 import type { Database, RolloutRecord } from '@fleet/db';
-import { claimAttempt, completeRolloutIfDone, countInstances, deleteFinishSecondsBefore, deleteIdempotencyRecordsBefore, findRollout, iterateOpenInstancesForRepair, listRolloutsByStatus, listRolloutsClosedSince, raiseMissingManualInstallFlags } from '@fleet/db';
+import {
+  claimAttempt,
+  completeRolloutIfDone,
+  countInstances,
+  deleteFinishSecondsBefore,
+  deleteIdempotencyRecordsBefore,
+  findRollout,
+  iterateOpenInstancesForRepair,
+  listRolloutsByStatus,
+  listRolloutsClosedSince,
+  raiseMissingManualInstallFlags,
+} from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { advanceWaves } from '@fleet/rollout-control';
 import type { VerificationReport } from './install-verifier.ts';
 import { armRolloutVerification, emptyVerificationReport, verifyInstalls } from './install-verifier.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import type { QueueRepairDeps, QueueRepairReport } from './queue-repairs.ts';
-import { emptyQueueRepairReport, enqueueUnfinishedRollout, repairOpenRolloutQueue, sweepClosedRolloutQueue } from './queue-repairs.ts';
+import {
+  emptyQueueRepairReport,
+  enqueueUnfinishedRollout,
+  repairOpenRolloutQueue,
+  sweepClosedRolloutQueue,
+} from './queue-repairs.ts';
 
 export type ReconcilerDeps = {
   db: Database;
@@ -124,8 +140,22 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const lookbackMs = deps.lookbackMs ?? 86_400_000;
   const finishSecondRetentionMs = deps.finishSecondRetentionMs ?? 600_000;
   const idempotencyRetentionMs = deps.idempotencyRetentionMs ?? 86_400_000;
-  const queueDeps: QueueRepairDeps = { db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger, staleAttemptMs: deps.staleAttemptMs ?? 15_000, now };
-  const verifierDeps = { db: deps.db, cms: deps.cms, logger: deps.logger, verifyWindowMs: deps.verifyWindowMs ?? 600_000, batchSize: deps.verifyBatchSize ?? 5000, now };
+  const queueDeps: QueueRepairDeps = {
+    db: deps.db,
+    redis: deps.redis,
+    prefix: deps.prefix,
+    logger: deps.logger,
+    staleAttemptMs: deps.staleAttemptMs ?? 15_000,
+    now,
+  };
+  const verifierDeps = {
+    db: deps.db,
+    cms: deps.cms,
+    logger: deps.logger,
+    verifyWindowMs: deps.verifyWindowMs ?? 600_000,
+    batchSize: deps.verifyBatchSize ?? 5000,
+    now,
+  };
   /** Closed rollouts with nothing left to do, so later passes skip them (memory of this process only). */
   const settled = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
@@ -135,7 +165,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   async function stayLeader(): Promise<void> {
     if (Date.now() - lastLeaseAt < renewEveryMs) return;
-    if (!(await deps.lease.acquireOrRenew())) throw new LeaseLostError('the reconciler lease passed to another replica');
+    if (!(await deps.lease.acquireOrRenew()))
+      throw new LeaseLostError('the reconciler lease passed to another replica');
     lastLeaseAt = Date.now();
   }
 
@@ -153,7 +184,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     if (rollout.enqueuedAt === null) {
       if (now().getTime() - rollout.createdAt.getTime() >= deps.enqueueGraceMs) {
         const count = await enqueueUnfinishedRollout(queueDeps, rollout);
-        deps.logger.warn('repaired: enqueued a rollout whose enqueue had not finished', { rolloutId: rollout.id, instances: count });
+        deps.logger.warn('repaired: enqueued a rollout whose enqueue had not finished', {
+          rolloutId: rollout.id,
+          instances: count,
+        });
         report.enqueuedRollouts++;
       }
     } else {
@@ -161,10 +195,17 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       addQueueReport(report.queue, repaired);
       if (repaired.openRunnable === 0 && rollout.status === 'running' && rollout.currentWave < rollout.waveCount) {
         // The last instance of the wave ended but its worker died before starting the next wave.
-        await advanceWaves({ db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger }, rollout, { approved: false });
+        await advanceWaves({ db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger }, rollout, {
+          approved: false,
+        });
         const after = await findRollout(deps.db, rollout.id);
         if (after && (after.currentWave !== rollout.currentWave || after.status !== rollout.status)) {
-          deps.logger.warn('repaired: moved on a rollout stuck between waves', { rolloutId: rollout.id, wave: rollout.currentWave, nowWave: after.currentWave, status: after.status });
+          deps.logger.warn('repaired: moved on a rollout stuck between waves', {
+            rolloutId: rollout.id,
+            wave: rollout.currentWave,
+            nowWave: after.currentWave,
+            status: after.status,
+          });
           report.advancedWaves++;
         }
       }
@@ -187,14 +228,28 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       for (const instance of page) {
         const inFlight = instance.attemptStartedAt !== null && instance.attemptFinishedAt === null;
         if (inFlight && now().getTime() - instance.attemptStartedAt!.getTime() < staleAfterMs) continue;
-        const claim = await claimAttempt(deps.db, { rolloutInstanceId: instance.id, rolloutId, workerId: 'reconciler', staleAfterMs, now: now() });
+        const claim = await claimAttempt(deps.db, {
+          rolloutInstanceId: instance.id,
+          rolloutId,
+          workerId: 'reconciler',
+          staleAfterMs,
+          now: now(),
+        });
         if (claim.kind === 'closed') closedIds.push(instance.instanceId);
         // A cancelled rollout never lets a claim start an attempt (states.ts); if that ever changed, say so loudly.
-        else if (claim.kind === 'claimed') deps.logger.error('claim on a cancelled rollout started an attempt; no call will be made for it', { rolloutId, instanceId: instance.instanceId });
+        else if (claim.kind === 'claimed')
+          deps.logger.error('claim on a cancelled rollout started an attempt; no call will be made for it', {
+            rolloutId,
+            instanceId: instance.instanceId,
+          });
       }
     }
     if (closedIds.length > 0) {
-      deps.logger.warn('repaired: closed in_progress instances of a cancelled rollout whose worker died', { rolloutId, instances: closedIds.length, instanceIds: closedIds.slice(0, 20) });
+      deps.logger.warn('repaired: closed in_progress instances of a cancelled rollout whose worker died', {
+        rolloutId,
+        instances: closedIds.length,
+        instanceIds: closedIds.slice(0, 20),
+      });
     }
     return closedIds.length;
   }
@@ -220,8 +275,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       deps.logger.warn('deleting old per-second finish counts failed; will retry next pass', { error });
     }
     try {
-      report.prunedIdempotencyRecords = await deleteIdempotencyRecordsBefore(deps.db, new Date(at - idempotencyRetentionMs));
-      if (report.prunedIdempotencyRecords > 0) deps.logger.info('deleted expired Idempotency-Key records', { count: report.prunedIdempotencyRecords, olderThanMs: idempotencyRetentionMs });
+      report.prunedIdempotencyRecords = await deleteIdempotencyRecordsBefore(
+        deps.db,
+        new Date(at - idempotencyRetentionMs),
+      );
+      if (report.prunedIdempotencyRecords > 0)
+        deps.logger.info('deleted expired Idempotency-Key records', {
+          count: report.prunedIdempotencyRecords,
+          olderThanMs: idempotencyRetentionMs,
+        });
     } catch (error) {
       deps.logger.warn('deleting expired Idempotency-Key records failed; will retry next pass', { error });
     }
@@ -239,8 +301,16 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       for (const rollout of open) {
         await stayLeader();
         await guarded('open rollout repairs', rollout.id, () => reconcileOpenRollout(rollout, report));
-        await guarded('raising manual-install flags', rollout.id, async () => void (await raiseFlags(rollout.id, report)));
-        await guarded('arming install verification', rollout.id, async () => void (armed += await armRolloutVerification(verifierDeps, rollout.id)));
+        await guarded(
+          'raising manual-install flags',
+          rollout.id,
+          async () => void (await raiseFlags(rollout.id, report)),
+        );
+        await guarded(
+          'arming install verification',
+          rollout.id,
+          async () => void (armed += await armRolloutVerification(verifierDeps, rollout.id)),
+        );
       }
 
       const recentlyClosed = await listRolloutsClosedSince(deps.db, new Date(now().getTime() - lookbackMs));
@@ -259,7 +329,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           const counts = await countInstances(deps.db, rollout.id);
           // Nothing can change for it any more: no open instance, no job left, every flag raised, every succeeded
           // instance armed (pending verifications are found by the verification sweep, not per rollout).
-          if (removed === 0 && raised === 0 && newlyArmed === 0 && counts.pending + counts.in_progress === 0) settled.add(rollout.id);
+          if (removed === 0 && raised === 0 && newlyArmed === 0 && counts.pending + counts.in_progress === 0)
+            settled.add(rollout.id);
         });
       }
 

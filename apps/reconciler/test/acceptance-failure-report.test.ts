@@ -13,7 +13,17 @@ import type { Database } from '@fleet/db';
 import { createTestDatabase, csvRecords, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { AppProcess, PrivateRedis } from './support.ts';
-import { ACCESS_KEY_SECRET, appEnv, USER_ID, freePort, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+import {
+  ACCESS_KEY_SECRET,
+  appEnv,
+  USER_ID,
+  freePort,
+  instanceIds,
+  spawnApp,
+  startPrivateRedis,
+  startSimulator,
+  until,
+} from './support.ts';
 
 const SEED = 'report-seed';
 const RATES = { failureRate: 0.05, notFoundRate: 0.01, agentFailureRate: 0.04 };
@@ -35,10 +45,27 @@ beforeAll(async () => {
   const apiPort = await freePort();
   apiUrl = `http://127.0.0.1:${apiPort}`;
   const env = appEnv(
-    { databaseUrl: testDb.url, redisUrl: privateRedis.url, prefix: uniquePrefix('report'), simulatorUrl: simulator.url, callTimeoutMs: 2000 },
-    { PORT: String(apiPort), HOST: '127.0.0.1', FLEET_ADMIN_API_KEY: ADMIN_KEY, RECONCILE_INTERVAL_MS: '300', VERIFY_WINDOW_MS: '3000' },
+    {
+      databaseUrl: testDb.url,
+      redisUrl: privateRedis.url,
+      prefix: uniquePrefix('report'),
+      simulatorUrl: simulator.url,
+      callTimeoutMs: 2000,
+    },
+    {
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      FLEET_ADMIN_API_KEY: ADMIN_KEY,
+      RECONCILE_INTERVAL_MS: '300',
+      VERIFY_WINDOW_MS: '3000',
+    },
   );
-  processes.push(spawnApp('api', env), spawnApp('worker', env), spawnApp('worker', env), spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }));
+  processes.push(
+    spawnApp('api', env),
+    spawnApp('worker', env),
+    spawnApp('worker', env),
+    spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }),
+  );
   await until('the API', async () => (await fetch(`${apiUrl}/readyz`).catch(() => null))?.ok, 40_000);
 }, 60_000);
 
@@ -57,9 +84,15 @@ describe('a 5% failing fleet with agents that never come up', () => {
     const ids = instanceIds(INSTANCES, 'i-rp');
     const unknown = new Set(ids.filter((id) => isUnknownInstance(SEED, id, RATES.notFoundRate)));
     const noGuard = new Set(ids.filter((id) => !unknown.has(id) && isFailingInstance(SEED, id, RATES.failureRate)));
-    const agentFails = new Set(ids.filter((id) => !unknown.has(id) && !noGuard.has(id) && isAgentFailingInstance(SEED, id, RATES.agentFailureRate)));
+    const agentFails = new Set(
+      ids.filter(
+        (id) => !unknown.has(id) && !noGuard.has(id) && isAgentFailingInstance(SEED, id, RATES.agentFailureRate),
+      ),
+    );
     // Healthy instances whose agent is removed right after NodeInstall succeeded: NodeStatus never shows it running.
-    const gone = new Set(ids.filter((id) => !unknown.has(id) && !noGuard.has(id) && !agentFails.has(id)).slice(100, 100 + GONE));
+    const gone = new Set(
+      ids.filter((id) => !unknown.has(id) && !noGuard.has(id) && !agentFails.has(id)).slice(100, 100 + GONE),
+    );
     expect(noGuard.size).toBeGreaterThan(20);
     expect(unknown.size).toBeGreaterThan(2);
     expect(agentFails.size).toBeGreaterThan(15);
@@ -77,7 +110,10 @@ describe('a 5% failing fleet with agents that never come up', () => {
     await until(
       'the gone agents removed',
       async () => {
-        const done = await db.rolloutInstance.findMany({ where: { rolloutId, instanceId: { in: [...gone] }, state: 'succeeded' }, select: { instanceId: true } });
+        const done = await db.rolloutInstance.findMany({
+          where: { rolloutId, instanceId: { in: [...gone] }, state: 'succeeded' },
+          select: { instanceId: true },
+        });
         for (const { instanceId } of done) {
           if (removed.has(instanceId)) continue;
           expect((await simulator.cms.nodeUninstall({ instanceId })).outcome.kind).toBe('success');
@@ -89,44 +125,68 @@ describe('a 5% failing fleet with agents that never come up', () => {
       10,
     );
 
-    await until('the rollout completed and every install verified or flagged', async () => {
-      const rollout = await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
-      const undecided = await db.rolloutInstance.count({ where: { rolloutId, state: 'succeeded', OR: [{ verification: null }, { verification: 'pending' }] } });
-      return rollout.status === 'completed' && undecided === 0;
-    }, 50_000, 250);
+    await until(
+      'the rollout completed and every install verified or flagged',
+      async () => {
+        const rollout = await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+        const undecided = await db.rolloutInstance.count({
+          where: { rolloutId, state: 'succeeded', OR: [{ verification: null }, { verification: 'pending' }] },
+        });
+        return rollout.status === 'completed' && undecided === 0;
+      },
+      50_000,
+      250,
+    );
 
     // Every instance where it matters ended as expected, flagged with the right reason.
     const expected = new Map<string, { state: string; verification: string | null; reason: string | null }>();
     for (const id of ids) {
       if (unknown.has(id)) expected.set(id, { state: 'failed', verification: null, reason: 'instance_not_found' });
-      else if (noGuard.has(id)) expected.set(id, { state: 'failed', verification: null, reason: 'no_server_guard_agent' });
-      else if (agentFails.has(id)) expected.set(id, { state: 'succeeded', verification: 'failed', reason: 'install_failed_on_host' });
-      else if (gone.has(id)) expected.set(id, { state: 'succeeded', verification: 'failed', reason: 'agent_not_running' });
+      else if (noGuard.has(id))
+        expected.set(id, { state: 'failed', verification: null, reason: 'no_server_guard_agent' });
+      else if (agentFails.has(id))
+        expected.set(id, { state: 'succeeded', verification: 'failed', reason: 'install_failed_on_host' });
+      else if (gone.has(id))
+        expected.set(id, { state: 'succeeded', verification: 'failed', reason: 'agent_not_running' });
       else expected.set(id, { state: 'succeeded', verification: 'verified', reason: null });
     }
     const instances = await db.rolloutInstance.findMany({ where: { rolloutId } });
-    const flags = new Map((await db.manualInstallFlag.findMany({ where: { rolloutId } })).map((f) => [f.instanceId, f]));
+    const flags = new Map(
+      (await db.manualInstallFlag.findMany({ where: { rolloutId } })).map((f) => [f.instanceId, f]),
+    );
     for (const instance of instances) {
       const want = expected.get(instance.instanceId)!;
-      expect({ id: instance.instanceId, state: instance.state, verification: instance.verification, reason: instance.manualInstallReason }).toEqual({
+      expect({
+        id: instance.instanceId,
+        state: instance.state,
+        verification: instance.verification,
+        reason: instance.manualInstallReason,
+      }).toEqual({
         id: instance.instanceId,
         ...want,
       });
       expect(instance.needsManualInstall).toBe(want.reason !== null);
       if (want.reason === null) expect(flags.has(instance.instanceId)).toBe(false);
-      else expect(flags.get(instance.instanceId)).toMatchObject({ status: 'open', reason: want.reason, userId: USER_ID });
+      else
+        expect(flags.get(instance.instanceId)).toMatchObject({ status: 'open', reason: want.reason, userId: USER_ID });
     }
     const flaggedCount = unknown.size + noGuard.size + agentFails.size + gone.size;
     expect(flags.size).toBe(flaggedCount);
 
     // The report: one group per cause, with the right members.
     const report = (await (await get(`/v1/rollouts/${rolloutId}/report?instancesPerGroup=1000`)).json()) as any;
-    expect(report).toMatchObject({ status: 'completed', counts: { total: INSTANCES, failed: unknown.size + noGuard.size }, failures: { total: flaggedCount, causes: 4 } });
+    expect(report).toMatchObject({
+      status: 'completed',
+      counts: { total: INSTANCES, failed: unknown.size + noGuard.size },
+      failures: { total: flaggedCount, causes: 4 },
+    });
     expect(report.manualInstallFlags.open).toBe(flaggedCount);
     const groups = new Map<string, any>(report.failures.groups.map((g: any) => [g.errorCode, g]));
     const members = (code: string) => new Set(groups.get(code).instances.map((i: any) => i.instanceId));
     expect(members('400')).toEqual(noGuard);
-    expect(groups.get('400').cause).toMatch(/^400: The Server Guard \(Aegis\) agent is not installed or not online on instance <instance>/);
+    expect(groups.get('400').cause).toMatch(
+      /^400: The Server Guard \(Aegis\) agent is not installed or not online on instance <instance>/,
+    );
     expect(groups.get('400').manualInstallReasons).toEqual({ no_server_guard_agent: noGuard.size });
     expect(members('InvalidInstanceId.NotFound')).toEqual(unknown);
     expect(members('agent:install_faild')).toEqual(agentFails);
@@ -145,7 +205,8 @@ describe('a 5% failing fleet with agents that never come up', () => {
     const rows = csvRecords(await csv.text());
     expect(rows).toHaveLength(flaggedCount);
     const fromJson = new Map<string, { cause: string; instance: any }>();
-    for (const group of report.failures.groups) for (const instance of group.instances) fromJson.set(instance.instanceId, { cause: group.cause, instance });
+    for (const group of report.failures.groups)
+      for (const instance of group.instances) fromJson.set(instance.instanceId, { cause: group.cause, instance });
     for (const row of rows) {
       const json = fromJson.get(row.instance_id!)!;
       expect(json).toBeDefined();

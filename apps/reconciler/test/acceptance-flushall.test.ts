@@ -15,7 +15,16 @@ import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
 import { createReconciler } from '../src/reconciler.ts';
 import type { AppProcess, PrivateRedis } from './support.ts';
-import { appEnv, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+import {
+  appEnv,
+  capturingLogger,
+  createEnqueuedRollout,
+  instanceIds,
+  spawnApp,
+  startPrivateRedis,
+  startSimulator,
+  until,
+} from './support.ts';
 
 const SEED = 'flushall-seed';
 const FAILURE_RATE = 0.05;
@@ -38,10 +47,19 @@ beforeAll(async () => {
   redis = createRedisConnection(privateRedis.url, 'control', logger);
   simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 40, installDurationMs: 100 });
   const env = appEnv(
-    { databaseUrl: testDb.url, redisUrl: privateRedis.url, prefix, simulatorUrl: simulator.url, callTimeoutMs: CALL_TIMEOUT_MS },
+    {
+      databaseUrl: testDb.url,
+      redisUrl: privateRedis.url,
+      prefix,
+      simulatorUrl: simulator.url,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+    },
     { LOCK_DURATION_MS: '2000', WORKER_CONCURRENCY: String(CONCURRENCY), DB_POOL_MAX: '20' },
   );
-  workers.push(spawnApp('worker', { ...env, WORKER_ID: 'flush-w1' }), spawnApp('worker', { ...env, WORKER_ID: 'flush-w2' }));
+  workers.push(
+    spawnApp('worker', { ...env, WORKER_ID: 'flush-w1' }),
+    spawnApp('worker', { ...env, WORKER_ID: 'flush-w2' }),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -70,7 +88,10 @@ describe('FLUSHALL in the middle of a rollout', () => {
     reconciler.start();
     try {
       const ids = instanceIds(INSTANCES, 'i-fl');
-      const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { concurrency: CONCURRENCY, maxAttempts: 4 });
+      const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, {
+        concurrency: CONCURRENCY,
+        maxAttempts: 4,
+      });
 
       const finished = () => db.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
       await until('a quarter of the rollout done', async () => (await finished()) >= INSTANCES / 4, 40_000, 20);
@@ -79,9 +100,17 @@ describe('FLUSHALL in the middle of a rollout', () => {
       logger.info('test: FLUSHALL done', { finishedBefore: flushedAt });
       expect(flushedAt).toBeLessThan(INSTANCES * 0.75);
 
-      await until('the rollout completed', async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed', 50_000, 200);
+      await until(
+        'the rollout completed',
+        async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
+        50_000,
+        200,
+      );
 
-      const instances = await db.rolloutInstance.findMany({ where: { rolloutId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } } });
+      const instances = await db.rolloutInstance.findMany({
+        where: { rolloutId },
+        include: { attempts: { orderBy: { attemptNo: 'asc' } } },
+      });
       expect(instances).toHaveLength(INSTANCES);
       const calls = simulator.sim.stats().callsByInstance;
       const expectedFailed = new Set(ids.filter((id) => isFailingInstance(SEED, id, FAILURE_RATE)));
@@ -102,13 +131,17 @@ describe('FLUSHALL in the middle of a rollout', () => {
       expect(simulator.sim.stats().maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
       // The reconciler is what brought the rollout back.
       expect(lines.some((l) => l.includes('restored the queue concurrency') && l.includes(rolloutId))).toBe(true);
-      expect(lines.some((l) => l.includes('re-enqueued pending instances whose job was missing') && l.includes(rolloutId))).toBe(true);
+      expect(
+        lines.some((l) => l.includes('re-enqueued pending instances whose job was missing') && l.includes(rolloutId)),
+      ).toBe(true);
     } finally {
       await reconciler.stop();
       if (process.env.ACCEPTANCE_LOG_DIR) {
         const { writeFileSync } = await import('node:fs');
         writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/flushall-reconciler.log`, lines.join(''));
-        workers.forEach((w, i) => writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/flushall-worker-${i + 1}.log`, w.output()));
+        workers.forEach((w, i) =>
+          writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/flushall-worker-${i + 1}.log`, w.output()),
+        );
       }
     }
   });

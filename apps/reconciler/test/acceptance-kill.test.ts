@@ -18,7 +18,17 @@ import { createRedisConnection } from '@fleet/queue';
 import { createTestDatabase, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { AppProcess, PrivateRedis } from './support.ts';
-import { ACCESS_KEY_SECRET, appEnv, capturingLogger, createEnqueuedRollout, instanceIds, spawnApp, startPrivateRedis, startSimulator, until } from './support.ts';
+import {
+  ACCESS_KEY_SECRET,
+  appEnv,
+  capturingLogger,
+  createEnqueuedRollout,
+  instanceIds,
+  spawnApp,
+  startPrivateRedis,
+  startSimulator,
+  until,
+} from './support.ts';
 
 const SEED = 'kill-seed';
 const FAILURE_RATE = 0.05;
@@ -44,7 +54,13 @@ beforeAll(async () => {
   redis = createRedisConnection(privateRedis.url, 'control', logger);
   simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 50, installDurationMs: 100 });
   env = appEnv(
-    { databaseUrl: testDb.url, redisUrl: privateRedis.url, prefix, simulatorUrl: simulator.url, callTimeoutMs: CALL_TIMEOUT_MS },
+    {
+      databaseUrl: testDb.url,
+      redisUrl: privateRedis.url,
+      prefix,
+      simulatorUrl: simulator.url,
+      callTimeoutMs: CALL_TIMEOUT_MS,
+    },
     {
       LOCK_DURATION_MS: '2000',
       WORKER_CONCURRENCY: String(CONCURRENCY),
@@ -80,7 +96,11 @@ async function killDuringCalls(rolloutId: string): Promise<{ workerId: string; i
   const busy = await until(
     'a worker making calls',
     async () => {
-      const rows = await db.installAttempt.groupBy({ by: ['workerId'], where: { rolloutId, finishedAt: null, workerId: { in: [...live.keys()] } }, _count: true });
+      const rows = await db.installAttempt.groupBy({
+        by: ['workerId'],
+        where: { rolloutId, finishedAt: null, workerId: { in: [...live.keys()] } },
+        _count: true,
+      });
       const top = rows.sort((a, b) => b._count - a._count)[0];
       return top && top._count > 0 ? { workerId: top.workerId!, inFlight: top._count } : null;
     },
@@ -104,7 +124,11 @@ describe('kill -9 of worker processes during calls', () => {
   it('completes the rollout; no instance final twice; attempt rows match the simulator calls; nothing installed twice', async () => {
     const ids = instanceIds(INSTANCES, 'i-kl');
     // force=false: a call repeated after an unknown outcome (its worker died) must not reinstall a running agent.
-    const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { concurrency: CONCURRENCY, maxAttempts: 4, force: false });
+    const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, {
+      concurrency: CONCURRENCY,
+      maxAttempts: 4,
+      force: false,
+    });
     const finished = () => db.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
 
     await until('15% done', async () => (await finished()) >= INSTANCES * 0.15, 40_000, 20);
@@ -115,9 +139,17 @@ describe('kill -9 of worker processes during calls', () => {
     const secondKill = await killDuringCalls(rolloutId);
     expect(await finished()).toBeLessThan(INSTANCES);
 
-    await until('the rollout completed', async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed', 50_000, 200);
+    await until(
+      'the rollout completed',
+      async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
+      50_000,
+      200,
+    );
 
-    const instances = await db.rolloutInstance.findMany({ where: { rolloutId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } } });
+    const instances = await db.rolloutInstance.findMany({
+      where: { rolloutId },
+      include: { attempts: { orderBy: { attemptNo: 'asc' } } },
+    });
     expect(instances).toHaveLength(INSTANCES);
     const stats = simulator.sim.stats();
     let answerLost = 0;
@@ -143,7 +175,10 @@ describe('kill -9 of worker processes during calls', () => {
       const seenRequestIds = new Set(simulator.sim.instance(instance.instanceId).requestIds);
       const answered = instance.attempts.filter((a) => a.outcome !== 'abandoned');
       for (const attempt of answered) {
-        expect(attempt.requestId, `attempt ${attempt.attemptNo} of ${instance.instanceId}: ${attempt.outcomeKind} ${attempt.errorCode}`).not.toBeNull();
+        expect(
+          attempt.requestId,
+          `attempt ${attempt.attemptNo} of ${instance.instanceId}: ${attempt.outcomeKind} ${attempt.errorCode}`,
+        ).not.toBeNull();
         expect(seenRequestIds.has(attempt.requestId!)).toBe(true);
       }
       answerLost += instance.attempts.length - answered.length;

@@ -10,7 +10,13 @@ import type { Database } from '@fleet/db';
 import { createRedisConnection, installQueueName } from '@fleet/queue';
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
-import { capturingLogger, createEnqueuedRollout, instanceIds, makeReconciler, useReconcilerServices } from './support.ts';
+import {
+  capturingLogger,
+  createEnqueuedRollout,
+  instanceIds,
+  makeReconciler,
+  useReconcilerServices,
+} from './support.ts';
 
 const { logger, lines } = capturingLogger('queue-repairs-test');
 const prefix = uniquePrefix('repairs');
@@ -47,7 +53,14 @@ describe('lost jobs', () => {
     const queue = queueOf(rolloutId);
     expect(await queue.getGlobalConcurrency()).toBe(4);
     await queue.close();
-    expect(lines.some((l) => l.includes('re-enqueued pending instances whose job was missing') && l.includes(rolloutId) && l.includes('"instances":12'))).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l.includes('re-enqueued pending instances whose job was missing') &&
+          l.includes(rolloutId) &&
+          l.includes('"instances":12'),
+      ),
+    ).toBe(true);
 
     const second = await r.runOnce();
     expect(second.queue).toMatchObject({ requeuedPending: 0, concurrencyRestored: 0 });
@@ -57,7 +70,13 @@ describe('lost jobs', () => {
   it('leaves instances whose job still exists alone, whatever its state', async () => {
     const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, instanceIds(5, 'i-kept'));
     const r = reconciler();
-    expect((await r.runOnce()).queue).toMatchObject({ requeuedPending: 0, requeuedStale: 0, requeuedFailedJobs: 0, removedFinalJobs: 0, concurrencyRestored: 0 });
+    expect((await r.runOnce()).queue).toMatchObject({
+      requeuedPending: 0,
+      requeuedStale: 0,
+      requeuedFailedJobs: 0,
+      removedFinalJobs: 0,
+      concurrencyRestored: 0,
+    });
     expect(await jobIdsIn(rolloutId, ['wait'])).toHaveLength(5);
     await r.stop();
   });
@@ -65,7 +84,12 @@ describe('lost jobs', () => {
   it('leaves an in_progress instance whose call may be in flight, and re-adds it once its attempt is stale, never finalising it', async () => {
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ['i-stuck1']);
     const instance = instances[0]!;
-    const claim = await claimAttempt(db, { rolloutInstanceId: instance.id, rolloutId, workerId: 'killed-worker', staleAfterMs: 60_000 });
+    const claim = await claimAttempt(db, {
+      rolloutInstanceId: instance.id,
+      rolloutId,
+      workerId: 'killed-worker',
+      staleAfterMs: 60_000,
+    });
     expect(claim.kind).toBe('claimed');
     await loseQueue(rolloutId);
 
@@ -74,23 +98,44 @@ describe('lost jobs', () => {
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual([]);
 
     // The worker died: its attempt is older than call timeout + grace.
-    await db.installAttempt.updateMany({ where: { rolloutInstanceId: instance.id }, data: { startedAt: new Date(Date.now() - 5000) } });
+    await db.installAttempt.updateMany({
+      where: { rolloutInstanceId: instance.id },
+      data: { startedAt: new Date(Date.now() - 5000) },
+    });
     expect((await r.runOnce()).queue).toMatchObject({ requeuedStale: 1 });
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual(['i-stuck1']);
-    expect(await db.rolloutInstance.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({ state: 'in_progress', attemptCount: 1 });
+    expect(await db.rolloutInstance.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({
+      state: 'in_progress',
+      attemptCount: 1,
+    });
     expect(lines.some((l) => l.includes('worker died') && l.includes('killed-worker'))).toBe(true);
     await r.stop();
   });
 
   it('defers re-adding lost pending jobs while calls whose jobs were lost may still be in flight, so the concurrency limit holds', async () => {
-    const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ['i-defer1', 'i-defer2', 'i-defer3'], { concurrency: 2 });
-    await claimAttempt(db, { rolloutInstanceId: instances[0]!.id, rolloutId, workerId: 'live-worker', staleAfterMs: 60_000 });
+    const { rolloutId, instances } = await createEnqueuedRollout(
+      db,
+      redis,
+      prefix,
+      logger,
+      ['i-defer1', 'i-defer2', 'i-defer3'],
+      { concurrency: 2 },
+    );
+    await claimAttempt(db, {
+      rolloutInstanceId: instances[0]!.id,
+      rolloutId,
+      workerId: 'live-worker',
+      staleAfterMs: 60_000,
+    });
     await loseQueue(rolloutId);
     const r = reconciler();
     expect((await r.runOnce()).queue).toMatchObject({ deferredRequeue: 2, requeuedPending: 0, concurrencyRestored: 1 });
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual([]);
     // The call ended (here: its worker died and the attempt went stale): everything comes back.
-    await db.installAttempt.updateMany({ where: { rolloutInstanceId: instances[0]!.id }, data: { startedAt: new Date(Date.now() - 5000) } });
+    await db.installAttempt.updateMany({
+      where: { rolloutInstanceId: instances[0]!.id },
+      data: { startedAt: new Date(Date.now() - 5000) },
+    });
     expect((await r.runOnce()).queue).toMatchObject({ deferredRequeue: 0, requeuedPending: 2, requeuedStale: 1 });
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual(['i-defer1', 'i-defer2', 'i-defer3']);
     await r.stop();
@@ -98,11 +143,17 @@ describe('lost jobs', () => {
 
   it('waits out a retry backoff before re-adding a pending instance', async () => {
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ['i-backoff1']);
-    await db.rolloutInstance.update({ where: { id: instances[0]!.id }, data: { attemptCount: 1, nextAttemptAt: new Date(Date.now() + 60_000) } });
+    await db.rolloutInstance.update({
+      where: { id: instances[0]!.id },
+      data: { attemptCount: 1, nextAttemptAt: new Date(Date.now() + 60_000) },
+    });
     await loseQueue(rolloutId);
     const r = reconciler();
     expect((await r.runOnce()).queue.requeuedPending).toBe(0);
-    await db.rolloutInstance.update({ where: { id: instances[0]!.id }, data: { nextAttemptAt: new Date(Date.now() - 1) } });
+    await db.rolloutInstance.update({
+      where: { id: instances[0]!.id },
+      data: { nextAttemptAt: new Date(Date.now() - 1) },
+    });
     expect((await r.runOnce()).queue.requeuedPending).toBe(1);
     await r.stop();
   });
@@ -119,7 +170,10 @@ describe('lost jobs', () => {
 
   it('enqueues only the first wave of a rollout whose enqueue never finished', async () => {
     const ids = instanceIds(5, 'i-unenq');
-    const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { waveSizes: [3, 2], enqueue: false });
+    const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, {
+      waveSizes: [3, 2],
+      enqueue: false,
+    });
     await db.rollout.update({ where: { id: rolloutId }, data: { createdAt: new Date(Date.now() - 60_000) } });
     const r = reconciler();
     expect((await r.runOnce()).enqueuedRollouts).toBe(1);
@@ -134,9 +188,13 @@ describe('jobs and queue state that disagree with Postgres', () => {
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ids);
     // BullMQ gives up on every job (as when Postgres stayed down through all of BullMQ's own attempts).
     const workerConnection = createRedisConnection(testRedisUrl(), 'worker', logger);
-    const worker = new Worker(installQueueName(rolloutId), async () => {
-      throw new UnrecoverableError('postgres unavailable');
-    }, { connection: workerConnection, prefix });
+    const worker = new Worker(
+      installQueueName(rolloutId),
+      async () => {
+        throw new UnrecoverableError('postgres unavailable');
+      },
+      { connection: workerConnection, prefix },
+    );
     await new Promise<void>((resolve) => {
       let failed = 0;
       worker.on('failed', () => ++failed === 3 && resolve());
@@ -144,7 +202,10 @@ describe('jobs and queue state that disagree with Postgres', () => {
     await worker.close();
     await workerConnection.quit();
     expect(await jobIdsIn(rolloutId, ['failed'])).toEqual([...ids].sort());
-    await db.rolloutInstance.update({ where: { id: instances[2]!.id }, data: { state: 'succeeded', finishedAt: new Date() } });
+    await db.rolloutInstance.update({
+      where: { id: instances[2]!.id },
+      data: { state: 'succeeded', finishedAt: new Date() },
+    });
 
     const r = reconciler();
     const report = await r.runOnce();
@@ -155,9 +216,16 @@ describe('jobs and queue state that disagree with Postgres', () => {
     // A delayed job whose instance became final meanwhile (e.g. a duplicate delivery waiting out a busy claim).
     const queue = queueOf(rolloutId);
     await queue.remove('i-bullfail2');
-    await queue.add('node-install', { rolloutId, rolloutInstanceId: instances[1]!.id.toString(), instanceId: 'i-bullfail2' }, { jobId: 'i-bullfail2', delay: 60_000 });
+    await queue.add(
+      'node-install',
+      { rolloutId, rolloutInstanceId: instances[1]!.id.toString(), instanceId: 'i-bullfail2' },
+      { jobId: 'i-bullfail2', delay: 60_000 },
+    );
     await queue.close();
-    await db.rolloutInstance.update({ where: { id: instances[1]!.id }, data: { state: 'failed', finishedAt: new Date() } });
+    await db.rolloutInstance.update({
+      where: { id: instances[1]!.id },
+      data: { state: 'failed', finishedAt: new Date() },
+    });
     expect((await r.runOnce()).queue.removedFinalJobs).toBe(1);
     expect(await jobIdsIn(rolloutId, ['delayed'])).toEqual([]);
     await r.stop();
@@ -181,25 +249,40 @@ describe('jobs and queue state that disagree with Postgres', () => {
   it('starts the next wave of a rollout whose current wave ended without starting it (its worker died in between)', async () => {
     const ids = instanceIds(5, 'i-stuckwave');
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { waveSizes: [2, 3] });
-    await db.rolloutInstance.updateMany({ where: { id: { in: instances.slice(0, 2).map((i) => i.id) } }, data: { state: 'succeeded', finishedAt: new Date() } });
+    await db.rolloutInstance.updateMany({
+      where: { id: { in: instances.slice(0, 2).map((i) => i.id) } },
+      data: { state: 'succeeded', finishedAt: new Date() },
+    });
     const r = reconciler();
     expect((await r.runOnce()).advancedWaves).toBe(1);
-    expect(await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).toMatchObject({ status: 'running', currentWave: 2 });
+    expect(await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).toMatchObject({
+      status: 'running',
+      currentWave: 2,
+    });
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual(expect.arrayContaining(ids.slice(2)));
     expect((await r.runOnce()).advancedWaves).toBe(0);
     await r.stop();
   });
 
-  it('closes an in_progress instance of a cancelled rollout once its dead worker\'s attempt is stale, without a call', async () => {
+  it("closes an in_progress instance of a cancelled rollout once its dead worker's attempt is stale, without a call", async () => {
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ['i-orphan1', 'i-orphan2']);
     await claimAttempt(db, { rolloutInstanceId: instances[0]!.id, rolloutId, workerId: 'dead', staleAfterMs: 60_000 });
     await db.rollout.update({ where: { id: rolloutId }, data: { status: 'cancelled', finishedAt: new Date() } });
-    await db.rolloutInstance.update({ where: { id: instances[1]!.id }, data: { state: 'cancelled', finishedAt: new Date() } });
+    await db.rolloutInstance.update({
+      where: { id: instances[1]!.id },
+      data: { state: 'cancelled', finishedAt: new Date() },
+    });
     const r = reconciler();
     expect((await r.runOnce()).closedOrphans).toBe(0);
-    await db.installAttempt.updateMany({ where: { rolloutInstanceId: instances[0]!.id }, data: { startedAt: new Date(Date.now() - 5000) } });
+    await db.installAttempt.updateMany({
+      where: { rolloutInstanceId: instances[0]!.id },
+      data: { startedAt: new Date(Date.now() - 5000) },
+    });
     expect((await r.runOnce()).closedOrphans).toBe(1);
-    const orphan = await db.rolloutInstance.findUniqueOrThrow({ where: { id: instances[0]!.id }, include: { attempts: true } });
+    const orphan = await db.rolloutInstance.findUniqueOrThrow({
+      where: { id: instances[0]!.id },
+      include: { attempts: true },
+    });
     expect(orphan).toMatchObject({ state: 'cancelled', attemptCount: 1 });
     expect(orphan.attempts.map((a) => a.outcome)).toEqual(['abandoned']);
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual([]);

@@ -59,7 +59,14 @@ describe('reconciler', () => {
   });
 
   it('enqueues a rollout whose enqueue never happened, once the grace period has passed', async () => {
-    const { rollout } = await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 3, maxAttempts: 2, policy: {}, instanceIds: ['i-r1', 'i-r2', 'i-r3'] });
+    const { rollout } = await insertRollout(db, {
+      userId: '1234567898765432',
+      force: false,
+      concurrency: 3,
+      maxAttempts: 2,
+      policy: {},
+      instanceIds: ['i-r1', 'i-r2', 'i-r3'],
+    });
     const reconciler = makeReconciler('enq');
     expect((await reconciler.runOnce()).enqueuedRollouts).toBe(0);
     await db.rollout.update({ where: { id: rollout.id }, data: { createdAt: new Date(Date.now() - 60_000) } });
@@ -74,7 +81,14 @@ describe('reconciler', () => {
   });
 
   it('completes a running rollout whose instances are all final', async () => {
-    const { rollout } = await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 3, maxAttempts: 2, policy: {}, instanceIds: ['i-f1', 'i-f2'] });
+    const { rollout } = await insertRollout(db, {
+      userId: '1234567898765432',
+      force: false,
+      concurrency: 3,
+      maxAttempts: 2,
+      policy: {},
+      instanceIds: ['i-f1', 'i-f2'],
+    });
     await db.rollout.update({ where: { id: rollout.id }, data: { enqueuedAt: new Date() } });
     const reconciler = makeReconciler('done');
     expect((await reconciler.runOnce()).completedRollouts).toBe(0);
@@ -84,12 +98,28 @@ describe('reconciler', () => {
     await reconciler.stop();
   });
 
-  it('deletes per-second finish counts older than ten minutes and keeps the last minute\'s', async () => {
-    const { rollout, instances } = await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 3, maxAttempts: 2, policy: {}, instanceIds: ['i-fs1', 'i-fs2', 'i-fs3'] });
+  it("deletes per-second finish counts older than ten minutes and keeps the last minute's", async () => {
+    const { rollout, instances } = await insertRollout(db, {
+      userId: '1234567898765432',
+      force: false,
+      concurrency: 3,
+      maxAttempts: 2,
+      policy: {},
+      instanceIds: ['i-fs1', 'i-fs2', 'i-fs3'],
+    });
     const recent = new Date(Date.now() - 5_000);
-    await db.rolloutInstance.update({ where: { id: instances[0]!.id }, data: { state: 'succeeded', finishedAt: new Date(Date.now() - 11 * 60_000) } });
-    await db.rolloutInstance.update({ where: { id: instances[1]!.id }, data: { state: 'failed', finishedAt: new Date(Date.now() - 30 * 60_000) } });
-    await db.rolloutInstance.update({ where: { id: instances[2]!.id }, data: { state: 'succeeded', finishedAt: recent } });
+    await db.rolloutInstance.update({
+      where: { id: instances[0]!.id },
+      data: { state: 'succeeded', finishedAt: new Date(Date.now() - 11 * 60_000) },
+    });
+    await db.rolloutInstance.update({
+      where: { id: instances[1]!.id },
+      data: { state: 'failed', finishedAt: new Date(Date.now() - 30 * 60_000) },
+    });
+    await db.rolloutInstance.update({
+      where: { id: instances[2]!.id },
+      data: { state: 'succeeded', finishedAt: recent },
+    });
     expect(await db.rolloutFinishSecond.count({ where: { rolloutId: rollout.id } })).toBe(3);
     const reconciler = makeReconciler('prune');
     expect((await reconciler.runOnce()).prunedFinishSeconds).toBeGreaterThanOrEqual(2);
@@ -101,8 +131,17 @@ describe('reconciler', () => {
 
   it('deletes Idempotency-Key records older than their retention and keeps younger ones', async () => {
     const apiKeyId = crypto.randomUUID();
-    const record = (key: string, ageMs: number) => ({ apiKeyId, key, requestHash: 'h', resourceId: crypto.randomUUID(), status: 202, createdAt: new Date(Date.now() - ageMs) });
-    await db.idempotencyRecord.createMany({ data: [record('old-1', 25 * 3_600_000), record('old-2', 48 * 3_600_000), record('young', 3_600_000)] });
+    const record = (key: string, ageMs: number) => ({
+      apiKeyId,
+      key,
+      requestHash: 'h',
+      resourceId: crypto.randomUUID(),
+      status: 202,
+      createdAt: new Date(Date.now() - ageMs),
+    });
+    await db.idempotencyRecord.createMany({
+      data: [record('old-1', 25 * 3_600_000), record('old-2', 48 * 3_600_000), record('young', 3_600_000)],
+    });
     const reconciler = makeReconciler('idem');
     expect((await reconciler.runOnce()).prunedIdempotencyRecords).toBe(2);
     expect((await db.idempotencyRecord.findMany({ where: { apiKeyId } })).map((r) => r.key)).toEqual(['young']);
@@ -123,12 +162,16 @@ describe('reconciler', () => {
 describe('reconciler config', () => {
   it('has defaults that run locally and names a bad variable', () => {
     const config = loadReconcilerConfig({});
-    expect(config).toMatchObject({ RECONCILE_INTERVAL_MS: 10_000, QUEUE_PREFIX: 'fleet', REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(config).toMatchObject({
+      RECONCILE_INTERVAL_MS: 10_000,
+      QUEUE_PREFIX: 'fleet',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+    });
     expect(Object.isFrozen(config)).toBe(true);
     expect(() => loadReconcilerConfig({ RECONCILE_INTERVAL_MS: 'soon' })).toThrow(/RECONCILE_INTERVAL_MS/);
   });
 
-  it('reads the verification, staleness and CMS settings with the worker\'s CMS defaults', () => {
+  it("reads the verification, staleness and CMS settings with the worker's CMS defaults", () => {
     const config = loadReconcilerConfig({});
     expect(config).toMatchObject({
       VERIFY_WINDOW_MS: 600_000,
@@ -140,7 +183,10 @@ describe('reconciler config', () => {
       CMS_METHOD: 'POST',
     });
     expect(config.CMS_ACCESS_KEY_SECRET.length).toBeGreaterThan(0);
-    expect(loadReconcilerConfig({ VERIFY_WINDOW_MS: '3000', CMS_ENDPOINT: 'http://sim:1/' })).toMatchObject({ VERIFY_WINDOW_MS: 3000, CMS_ENDPOINT: 'http://sim:1/' });
+    expect(loadReconcilerConfig({ VERIFY_WINDOW_MS: '3000', CMS_ENDPOINT: 'http://sim:1/' })).toMatchObject({
+      VERIFY_WINDOW_MS: 3000,
+      CMS_ENDPOINT: 'http://sim:1/',
+    });
     expect(() => loadReconcilerConfig({ VERIFY_WINDOW_MS: '0' })).toThrow(/VERIFY_WINDOW_MS/);
     expect(() => loadReconcilerConfig({ CMS_ENDPOINT: 'not a url' })).toThrow(/CMS_ENDPOINT/);
   });

@@ -36,9 +36,17 @@ export type RunningSimulator = { sim: Simulator; url: string; cms: CmsClient; cl
 /** The simulator on port 0 with our test AccessKey, and a CMS client signed for it. */
 export async function startSimulator(scenario: Partial<Scenario> & { seed?: string } = {}): Promise<RunningSimulator> {
   const { seed, ...faults } = scenario;
-  const sim = createSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, seed: seed ?? 'reconciler', faults: { latencyMs: 2, failureRate: 0, ...faults } });
+  const sim = createSimulator({
+    accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET },
+    seed: seed ?? 'reconciler',
+    faults: { latencyMs: 2, failureRate: 0, ...faults },
+  });
   const { url } = await sim.start(0);
-  const cms = createCmsClient({ endpoint: url, credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET }, timeoutMs: 2000 });
+  const cms = createCmsClient({
+    endpoint: url,
+    credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+    timeoutMs: 2000,
+  });
   return {
     sim,
     url,
@@ -102,7 +110,13 @@ export async function createEnqueuedRollout(
   prefix: string,
   logger: Logger,
   ids: string[],
-  options: { concurrency?: number; maxAttempts?: number; force?: boolean; waveSizes?: number[]; enqueue?: boolean } = {},
+  options: {
+    concurrency?: number;
+    maxAttempts?: number;
+    force?: boolean;
+    waveSizes?: number[];
+    enqueue?: boolean;
+  } = {},
 ): Promise<{ rolloutId: string; instances: { id: bigint; instanceId: string }[] }> {
   const concurrency = options.concurrency ?? 10;
   const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: options.maxAttempts ?? 3, baseDelayMs: 20, maxDelayMs: 100 };
@@ -137,9 +151,13 @@ export type PrivateRedis = { url: string; port: number; stop(): Promise<void> };
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -170,13 +188,19 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
 }
 
 /** Polls until `check` is truthy; the error names what was awaited and the last value seen. */
-export async function until<T>(what: string, check: () => Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<NonNullable<T>> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     last = await check();
     if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

@@ -10,7 +10,14 @@ import { transitionManualInstallFlag } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { deleteKeysWithPrefix, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
-import { ACCESS_KEY_SECRET, USER_ID, capturingLogger, createEnqueuedRollout, makeReconciler, useReconcilerServices } from './support.ts';
+import {
+  ACCESS_KEY_SECRET,
+  USER_ID,
+  capturingLogger,
+  createEnqueuedRollout,
+  makeReconciler,
+  useReconcilerServices,
+} from './support.ts';
 
 const SEED = 'verify-seed';
 const AGENT_FAILURE_RATE = 0.3;
@@ -21,7 +28,16 @@ let db: Database;
 let redis: Redis;
 let simulator: RunningSimulator;
 useReconcilerServices(
-  { prefix, logger, scenario: { seed: SEED, installDurationMs: 300, agentFailureRate: AGENT_FAILURE_RATE, notFoundRate: NOT_FOUND_RATE } },
+  {
+    prefix,
+    logger,
+    scenario: {
+      seed: SEED,
+      installDurationMs: 300,
+      agentFailureRate: AGENT_FAILURE_RATE,
+      notFoundRate: NOT_FOUND_RATE,
+    },
+  },
   (services) => ({ db, redis, simulator } = services),
 );
 afterEach(() => {
@@ -35,7 +51,12 @@ function idsWhere(n: number, label: string, fate: 'healthy' | 'agent_fails' | 'u
     const id = `i-${label}${i.toString(36)}`;
     const agentFails = isAgentFailingInstance(SEED, id, AGENT_FAILURE_RATE);
     const unknown = isUnknownInstance(SEED, id, NOT_FOUND_RATE);
-    if ((fate === 'healthy' && !agentFails && !unknown) || (fate === 'agent_fails' && agentFails && !unknown) || (fate === 'unknown' && unknown)) out.push(id);
+    if (
+      (fate === 'healthy' && !agentFails && !unknown) ||
+      (fate === 'agent_fails' && agentFails && !unknown) ||
+      (fate === 'unknown' && unknown)
+    )
+      out.push(id);
   }
   return out;
 }
@@ -49,13 +70,20 @@ async function succeededRollout(ids: string[], options: { finishedAt?: Date; ins
   }
   await db.rolloutInstance.updateMany({
     where: { rolloutId },
-    data: { state: 'succeeded', attemptCount: 1, lastRequestId: 'R-install', finishedAt: options.finishedAt ?? new Date() },
+    data: {
+      state: 'succeeded',
+      attemptCount: 1,
+      lastRequestId: 'R-install',
+      finishedAt: options.finishedAt ?? new Date(),
+    },
   });
   return { rolloutId, instances };
 }
 
-const reconciler = (verifyWindowMs = 60_000) => makeReconciler({ db, redis, prefix, logger, cms: simulator.cms, verifyWindowMs });
-const instance = (rolloutId: string, instanceId: string) => db.rolloutInstance.findUniqueOrThrow({ where: { rolloutId_instanceId: { rolloutId, instanceId } } });
+const reconciler = (verifyWindowMs = 60_000) =>
+  makeReconciler({ db, redis, prefix, logger, cms: simulator.cms, verifyWindowMs });
+const instance = (rolloutId: string, instanceId: string) =>
+  db.rolloutInstance.findUniqueOrThrow({ where: { rolloutId_instanceId: { rolloutId, instanceId } } });
 const flagOf = (rolloutId: string, instanceId: string) =>
   db.manualInstallFlag.findFirst({ where: { rolloutId, instanceId }, include: { events: { orderBy: { id: 'asc' } } } });
 
@@ -68,15 +96,24 @@ describe('install verification', () => {
     const r = reconciler();
     const first = await r.runOnce();
     expect(first.verification).toMatchObject({ armed: 1, verified: 0 });
-    expect(await instance(rolloutId, id!)).toMatchObject({ state: 'succeeded', verification: 'pending', agentStatus: 'installing' });
+    expect(await instance(rolloutId, id!)).toMatchObject({
+      state: 'succeeded',
+      verification: 'pending',
+      agentStatus: 'installing',
+    });
     let verifiedInPass = 0;
-    for (const deadline = Date.now() + 15_000; verifiedInPass === 0 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 15_000; verifiedInPass === 0 && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 250));
       verifiedInPass = (await r.runOnce()).verification.verified;
     }
     expect(verifiedInPass).toBeGreaterThanOrEqual(1);
     const verified = await instance(rolloutId, id!);
-    expect(verified).toMatchObject({ state: 'succeeded', verification: 'verified', agentStatus: 'running', needsManualInstall: false });
+    expect(verified).toMatchObject({
+      state: 'succeeded',
+      verification: 'verified',
+      agentStatus: 'running',
+      needsManualInstall: false,
+    });
     expect(verified.verifiedAt).not.toBeNull();
     expect(await flagOf(rolloutId, id!)).toBeNull();
     await r.stop();
@@ -96,7 +133,12 @@ describe('install verification', () => {
       manualInstallReason: 'install_failed_on_host',
     });
     const flag = await flagOf(rolloutId, id!);
-    expect(flag).toMatchObject({ status: 'open', reason: 'install_failed_on_host', userId: USER_ID, lastRequestId: 'R-install' });
+    expect(flag).toMatchObject({
+      status: 'open',
+      reason: 'install_failed_on_host',
+      userId: USER_ID,
+      lastRequestId: 'R-install',
+    });
     expect(flag!.events.map((e) => e.action)).toEqual(['flagged']);
     expect(lines.some((l) => l.includes('flagged for manual installation') && l.includes(rolloutId))).toBe(true);
     await r.stop();
@@ -109,8 +151,16 @@ describe('install verification', () => {
     const old = await succeededRollout([late!], { installOnSimulator: [], finishedAt: new Date(Date.now() - 120_000) });
     const r = reconciler();
     await r.runOnce();
-    expect(await instance(rolloutId, early!)).toMatchObject({ verification: 'pending', agentStatus: 'not_installed', needsManualInstall: false });
-    expect(await instance(old.rolloutId, late!)).toMatchObject({ verification: 'failed', agentStatus: 'not_installed', manualInstallReason: 'agent_not_running' });
+    expect(await instance(rolloutId, early!)).toMatchObject({
+      verification: 'pending',
+      agentStatus: 'not_installed',
+      needsManualInstall: false,
+    });
+    expect(await instance(old.rolloutId, late!)).toMatchObject({
+      verification: 'failed',
+      agentStatus: 'not_installed',
+      manualInstallReason: 'agent_not_running',
+    });
     expect(await flagOf(old.rolloutId, late!)).toMatchObject({ status: 'open', reason: 'agent_not_running' });
     await r.stop();
   });
@@ -132,10 +182,16 @@ describe('install verification', () => {
 
   it('flags instance_not_found when NodeStatusList does not know the instance after the window', async () => {
     const [id] = idsWhere(1, 'ghost', 'unknown');
-    const { rolloutId } = await succeededRollout([id!], { installOnSimulator: [], finishedAt: new Date(Date.now() - 120_000) });
+    const { rolloutId } = await succeededRollout([id!], {
+      installOnSimulator: [],
+      finishedAt: new Date(Date.now() - 120_000),
+    });
     const r = reconciler();
     await r.runOnce();
-    expect(await instance(rolloutId, id!)).toMatchObject({ verification: 'failed', manualInstallReason: 'instance_not_found' });
+    expect(await instance(rolloutId, id!)).toMatchObject({
+      verification: 'failed',
+      manualInstallReason: 'instance_not_found',
+    });
     await r.stop();
   });
 });
@@ -165,7 +221,12 @@ describe('manual-install flags', () => {
     const flags = await db.manualInstallFlag.findMany({ where: { rolloutId }, include: { events: true } });
     expect(flags).toHaveLength(3);
     for (const flag of flags) {
-      expect(flag).toMatchObject({ status: 'open', reason: 'no_server_guard_agent', lastRequestId: 'R-fail', userId: USER_ID });
+      expect(flag).toMatchObject({
+        status: 'open',
+        reason: 'no_server_guard_agent',
+        lastRequestId: 'R-fail',
+        userId: USER_ID,
+      });
       expect(flag.detail).toContain('Server Guard');
       expect(flag.events.map((e) => e.action)).toEqual(['flagged']);
     }
@@ -179,7 +240,10 @@ describe('manual-install flags', () => {
   it('re-verifies a flag an operator resolved: running keeps it resolved (reverified), still failing reopens it', async () => {
     const [fixed] = idsWhere(1, 'fixed', 'healthy');
     const [broken] = idsWhere(1, 'broken', 'agent_fails');
-    const { rolloutId } = await succeededRollout([fixed!, broken!], { installOnSimulator: [broken!], finishedAt: new Date(Date.now() - 120_000) });
+    const { rolloutId } = await succeededRollout([fixed!, broken!], {
+      installOnSimulator: [broken!],
+      finishedAt: new Date(Date.now() - 120_000),
+    });
     await new Promise((resolve) => setTimeout(resolve, 350));
     const r = reconciler();
     await r.runOnce();
@@ -191,7 +255,12 @@ describe('manual-install flags', () => {
     // The operator logs on and installs by hand (the simulator now has the agent on `fixed`), then resolves both.
     await simulator.cms.nodeInstall({ userId: USER_ID, instanceId: fixed!, force: true });
     for (const flag of [fixedFlag!, brokenFlag!]) {
-      const resolved = await transitionManualInstallFlag(db, { flagId: flag.id, event: { type: 'resolve' }, actor: 'ops@example', note: 'installed by hand' });
+      const resolved = await transitionManualInstallFlag(db, {
+        flagId: flag.id,
+        event: { type: 'resolve' },
+        actor: 'ops@example',
+        note: 'installed by hand',
+      });
       expect(resolved).toMatchObject({ kind: 'changed', to: 'resolved' });
     }
     expect(await instance(rolloutId, fixed!)).toMatchObject({ verification: 'pending', verifyDeadlineAt: null });

@@ -2,7 +2,8 @@ import type { SimulatorOptions } from '@fleet/cms-simulator';
 import { env, LOCAL_DEFAULTS, parseConfig, z } from '@fleet/config';
 
 /** An empty variable (`SIM_HANG_RATE=`) means "not set", not zero. */
-const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema);
 
 /** A share in [0, 1]. */
 const rate = (fallback: number) => unsetIfEmpty(z.coerce.number().min(0).max(1).default(fallback));

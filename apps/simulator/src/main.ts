@@ -11,7 +11,10 @@ async function main(): Promise<void> {
     config = loadConfig(process.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    createLogger({ service: 'simulator' }).error('invalid configuration', { variable: error.variable, message: error.message });
+    createLogger({ service: 'simulator' }).error('invalid configuration', {
+      variable: error.variable,
+      message: error.message,
+    });
     process.exitCode = 1;
     return;
   }

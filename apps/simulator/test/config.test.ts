@@ -49,7 +49,13 @@ describe('simulator config', () => {
       CMS_ACCESS_KEY_SECRET: 'other-secret',
       LOG_LEVEL: 'debug',
     });
-    expect(config).toMatchObject({ port: 0, host: '0.0.0.0', seed: 'load-test', accessKeyId: 'LTAIother', logLevel: 'debug' });
+    expect(config).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      seed: 'load-test',
+      accessKeyId: 'LTAIother',
+      logLevel: 'debug',
+    });
     expect(config.scenario).toEqual({
       latencyMs: 5,
       latencyTailMs: 500,
@@ -69,7 +75,10 @@ describe('simulator config', () => {
   });
 
   it('an empty variable counts as unset, not as zero', () => {
-    expect(loadConfig({ SIM_FAILURE_RATE: '', SIMULATOR_PORT: '' })).toMatchObject({ port: 8787, scenario: { failureRate: 0.05 } });
+    expect(loadConfig({ SIM_FAILURE_RATE: '', SIMULATOR_PORT: '' })).toMatchObject({
+      port: 8787,
+      scenario: { failureRate: 0.05 },
+    });
   });
 
   it.each([

@@ -4,7 +4,10 @@ import { LOCAL_DEFAULTS, cmsClientEnv, env, parseConfig, z } from '@fleet/config
 export const workerConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
   REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('fleet'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('fleet'),
   // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD.
   ...cmsClientEnv,
   /** Most install jobs of one rollout this process runs at once (the rollout's own concurrency applies across processes). */

@@ -5,7 +5,12 @@ import pRetry from 'p-retry';
 import type { CallResult, CmsClient } from '@fleet/cms-client';
 import { attemptOutcomeClass } from '@fleet/cms-client';
 import type { AttemptWriter, ClaimResult, Database, FinishResult } from '@fleet/db';
-import { completeRolloutIfDone, createAttemptWriter, isDatabaseUnavailableError, markAttemptAnswerLost } from '@fleet/db';
+import {
+  completeRolloutIfDone,
+  createAttemptWriter,
+  isDatabaseUnavailableError,
+  markAttemptAnswerLost,
+} from '@fleet/db';
 import type { AccountRateLimiter, CallAdmission, GlobalConcurrency } from '@fleet/limits';
 import { createCallAdmission } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
@@ -50,13 +55,7 @@ const ABORT_CHECK_INTERVAL_MS = 250;
 const COMPLETION_CHECK_INTERVAL_MS = 50;
 
 export type InstallJobOutcome =
-  | 'skipped_final'
-  | 'skipped_rollout_closed'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'retry_scheduled'
-  | 'duplicate';
+  'skipped_final' | 'skipped_rollout_closed' | 'succeeded' | 'failed' | 'cancelled' | 'retry_scheduled' | 'duplicate';
 
 /**
  * Runs one install job: wait for the account's rate and a global slot, claim an attempt in Postgres, call
@@ -87,7 +86,11 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       randomize: true,
       shouldRetry: ({ error }) => isDatabaseUnavailableError(error),
       onFailedAttempt: ({ error, attemptNumber }) => {
-        if (isDatabaseUnavailableError(error)) log.warn(`postgres unavailable while ${what}, retrying`, { attemptNumber: attemptNumber + 1, error: error.message });
+        if (isDatabaseUnavailableError(error))
+          log.warn(`postgres unavailable while ${what}, retrying`, {
+            attemptNumber: attemptNumber + 1,
+            error: error.message,
+          });
       },
     });
   }
@@ -107,13 +110,18 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
    */
   const completionChecks = trailingChecks(
     async (rolloutId: string) => {
-      if (await persist('completing the rollout', deps.logger.child({ rolloutId }), () => completeRolloutIfDone(deps.db, rolloutId))) {
+      if (
+        await persist('completing the rollout', deps.logger.child({ rolloutId }), () =>
+          completeRolloutIfDone(deps.db, rolloutId),
+        )
+      ) {
         deps.rollouts.invalidate(rolloutId);
         deps.logger.info('rollout completed', { rolloutId });
       }
     },
     COMPLETION_CHECK_INTERVAL_MS,
-    (rolloutId, error) => deps.logger.warn('checking whether the rollout is done failed; the reconciler will', { rolloutId, error }),
+    (rolloutId, error) =>
+      deps.logger.warn('checking whether the rollout is done failed; the reconciler will', { rolloutId, error }),
   );
 
   /** After an instance reached a final state: abort check, next wave, completion. */
@@ -121,13 +129,23 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
     const last = lastAbortCheck.get(rollout.id) ?? 0;
     if (rollout.policy.abort && Date.now() - last >= ABORT_CHECK_INTERVAL_MS) {
       lastAbortCheck.set(rollout.id, Date.now());
-      if (await persist('checking the abort threshold', log, () => abortIfThresholdCrossed(deps.control, { id: rollout.id, policy: rollout.policy }))) {
+      if (
+        await persist('checking the abort threshold', log, () =>
+          abortIfThresholdCrossed(deps.control, { id: rollout.id, policy: rollout.policy }),
+        )
+      ) {
         deps.rollouts.invalidate(rollout.id);
         return;
       }
     }
     if (rollout.waveCount > 1) {
-      await persist('advancing waves', log, () => advanceWaves(deps.control, { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency }, { approved: false }));
+      await persist('advancing waves', log, () =>
+        advanceWaves(
+          deps.control,
+          { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency },
+          { approved: false },
+        ),
+      );
     } else {
       completionChecks.request(rollout.id);
     }
@@ -205,7 +223,9 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       }
       claim = claimed;
       if (claim.kind === 'replay') {
-        log.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', { attemptNo: claim.attemptNo });
+        log.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', {
+          attemptNo: claim.attemptNo,
+        });
       } else if (claim.abandonedAttemptNo !== null) {
         log.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
       }
@@ -236,8 +256,13 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
         const attemptId = claim.attemptId;
         const replayRequestId = result.requestId;
         const at = result.finishedAt;
-        await persist('closing an attempt whose answer was lost', log, () => markAttemptAnswerLost(deps.db, { attemptId, at, replayRequestId }));
-        log.warn("the dead worker's call had reached CloudMonitor; its answer is lost, a new attempt follows", { attemptNo: claim.attemptNo, replayRequestId });
+        await persist('closing an attempt whose answer was lost', log, () =>
+          markAttemptAnswerLost(deps.db, { attemptId, at, replayRequestId }),
+        );
+        log.warn("the dead worker's call had reached CloudMonitor; its answer is lost, a new attempt follows", {
+          attemptNo: claim.attemptNo,
+          replayRequestId,
+        });
         return delay(job, token, 1 + random() * 20);
       }
     }
@@ -247,12 +272,22 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
     // The slot and the account's rate only concern the call, which is over: the slot goes back with this process's
     // next admit (CallAdmission.release), the rate learns of the answer while the answer is recorded.
     admission.release(slot);
-    const adapted = kind === 'throttled' ? deps.accountRate.onThrottled(rollout.userId) : outcome === 'success' ? deps.accountRate.onSuccess(rollout.userId) : null;
+    const adapted =
+      kind === 'throttled'
+        ? deps.accountRate.onThrottled(rollout.userId)
+        : outcome === 'success'
+          ? deps.accountRate.onSuccess(rollout.userId)
+          : null;
     const fleetWide = kind === 'fleet_wide';
     const verdict: AttemptVerdict = fleetWide ? 'deferred' : outcome;
     const policy = rollout.retry;
     const nextAttemptAt =
-      verdict === 'retryable' ? new Date(now().getTime() + retryDelayMs(policy, claim.attemptNo, kind === 'throttled' ? 'throttled' : 'transient', random)) : null;
+      verdict === 'retryable'
+        ? new Date(
+            now().getTime() +
+              retryDelayMs(policy, claim.attemptNo, kind === 'throttled' ? 'throttled' : 'transient', random),
+          )
+        : null;
     const retriesExhausted = outcome === 'retryable' && claim.attemptNo >= policy.maxAttempts;
 
     const recorded = persist('recording an attempt', log, () =>
@@ -261,14 +296,22 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
         attemptId: claim.attemptId,
         attemptNo: claim.attemptNo,
         maxAttempts: policy.maxAttempts,
-        answer: inferred ? { ...toAnswer(result, outcome), outcomeKind: 'success_inferred' } : toAnswer(result, fleetWide ? 'retryable' : outcome),
+        answer: inferred
+          ? { ...toAnswer(result, outcome), outcomeKind: 'success_inferred' }
+          : toAnswer(result, fleetWide ? 'retryable' : outcome),
         verdict,
         instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
         nextAttemptAt,
         manualInstallReason:
           outcome === 'success'
             ? null
-            : manualInstallReasonFor({ outcomeKind: kind, errorCode: result.errorCode, errorMessage: result.errorMessage, httpStatus: result.httpStatus, retriesExhausted }),
+            : manualInstallReasonFor({
+                outcomeKind: kind,
+                errorCode: result.errorCode,
+                errorMessage: result.errorMessage,
+                httpStatus: result.httpStatus,
+                retriesExhausted,
+              }),
       }),
     );
     const [finish]: [FinishResult, ...unknown[]] = await Promise.all([recorded, adapted]);
@@ -290,7 +333,11 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       // Bad credentials, a signature mismatch or Forbidden fail every instance alike: stop the rollout at once
       // with the reason instead of burning through the fleet. The instance waits (pending) for the resume.
       await persist('pausing the rollout', log, () =>
-        pauseRollout(deps.control, rolloutId, `fleet-wide error ${result.errorCode ?? ''}: ${result.errorMessage ?? ''}`.slice(0, 500)),
+        pauseRollout(
+          deps.control,
+          rolloutId,
+          `fleet-wide error ${result.errorCode ?? ''}: ${result.errorMessage ?? ''}`.slice(0, 500),
+        ),
       );
       deps.rollouts.invalidate(rolloutId);
     }
@@ -309,8 +356,15 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
  * Runs `check(key)` after every request, sparingly: per key at most one check at a time and at most one start per
  * `intervalMs`; a request made while a check runs or waits is answered by the next check, which starts after it.
  */
-function trailingChecks(check: (key: string) => Promise<void>, intervalMs: number, onError: (key: string, error: unknown) => void): { request(key: string): void } {
-  const states = new Map<string, { requested: boolean; running: boolean; timer: NodeJS.Timeout | null; lastStart: number }>();
+function trailingChecks(
+  check: (key: string) => Promise<void>,
+  intervalMs: number,
+  onError: (key: string, error: unknown) => void,
+): { request(key: string): void } {
+  const states = new Map<
+    string,
+    { requested: boolean; running: boolean; timer: NodeJS.Timeout | null; lastStart: number }
+  >();
   function pump(key: string): void {
     const state = states.get(key);
     if (!state || state.running || state.timer) return;

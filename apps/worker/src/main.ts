@@ -10,10 +10,19 @@ import { createRolloutCache } from './rollout-cache.ts';
 import { createRolloutWorkerPool } from './rollout-worker-pool.ts';
 
 const config = loadWorkerConfig(process.env);
-const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL, secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''] });
+const logger = createLogger({
+  service: 'worker',
+  level: config.LOG_LEVEL,
+  secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''],
+});
 logger.info('starting worker', { config: redactConfig(config) });
 
-const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-worker', poolMax: config.DB_POOL_MAX, onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }) });
+const db = createDatabase({
+  url: config.DATABASE_URL,
+  applicationName: 'fleet-worker',
+  poolMax: config.DB_POOL_MAX,
+  onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }),
+});
 const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
 // The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
 const limitsConnection = createRedisConnection(config.REDIS_URL, 'limits', logger);
@@ -23,15 +32,31 @@ const announcements = createRedisConnection(config.REDIS_URL, 'worker', logger);
 // past the pool's size would queue inside the client while holding a slot.
 const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY });
 const control = { db, redis: connection, prefix: config.QUEUE_PREFIX, logger };
-const globalConcurrency = createGlobalConcurrency(limitsConnection, { prefix: config.QUEUE_PREFIX, cap: config.GLOBAL_CONCURRENCY, leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000 });
-const accountRate = createAccountRateLimiter(limitsConnection, { prefix: config.QUEUE_PREFIX, maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST });
+const globalConcurrency = createGlobalConcurrency(limitsConnection, {
+  prefix: config.QUEUE_PREFIX,
+  cap: config.GLOBAL_CONCURRENCY,
+  leaseMs: config.CMS_TIMEOUT_MS * 2 + 10_000,
+});
+const accountRate = createAccountRateLimiter(limitsConnection, {
+  prefix: config.QUEUE_PREFIX,
+  maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS,
+  burst: config.ACCOUNT_RATE_BURST,
+});
 // Slots of finished calls go back with the next admit (one round trip per call instead of two); flushed on stop.
 const admission = createCallAdmission(
   { rate: accountRate, global: globalConcurrency },
-  { onReleaseError: (error) => logger.warn('giving call slots back failed; retrying (their leases expire regardless)', { error: (error as Error).message }) },
+  {
+    onReleaseError: (error) =>
+      logger.warn('giving call slots back failed; retrying (their leases expire regardless)', {
+        error: (error as Error).message,
+      }),
+  },
 );
 // The API shows the limits in force; workers publish them.
-await connection.hset(`${config.QUEUE_PREFIX}:limits:config`, { globalConcurrency: config.GLOBAL_CONCURRENCY, accountRateLimitRps: config.ACCOUNT_RATE_LIMIT_RPS });
+await connection.hset(`${config.QUEUE_PREFIX}:limits:config`, {
+  globalConcurrency: config.GLOBAL_CONCURRENCY,
+  accountRateLimitRps: config.ACCOUNT_RATE_LIMIT_RPS,
+});
 const pool = createRolloutWorkerPool({
   db,
   connection,
@@ -57,7 +82,9 @@ const pool = createRolloutWorkerPool({
 });
 
 // The install path's connections and statements, ready before the first rollout's first claims (best effort).
-void warmInstallPath(db).catch((error: unknown) => logger.warn('could not prepare the install path ahead of the first claims', { error: (error as Error).message }));
+void warmInstallPath(db).catch((error: unknown) =>
+  logger.warn('could not prepare the install path ahead of the first claims', { error: (error as Error).message }),
+);
 await pool.start();
 logger.info('worker started', { workerId: config.WORKER_ID });
 
@@ -67,6 +94,12 @@ stopOnSignal({
   async stop() {
     await pool.stop();
     await admission.flush().catch(() => undefined);
-    await Promise.allSettled([cms.close(), db.$disconnect(), connection.quit(), limitsConnection.quit(), announcements.quit()]);
+    await Promise.allSettled([
+      cms.close(),
+      db.$disconnect(),
+      connection.quit(),
+      limitsConnection.quit(),
+      announcements.quit(),
+    ]);
   },
 });

@@ -69,7 +69,9 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
       autorun: true,
     });
     worker.on('error', (error) => log.warn('install worker error', { error: error.message }));
-    worker.on('failed', (job, error) => log.warn('install job failed', { jobId: job?.id, error: error.message, attemptsMade: job?.attemptsMade }));
+    worker.on('failed', (job, error) =>
+      log.warn('install job failed', { jobId: job?.id, error: error.message, attemptsMade: job?.attemptsMade }),
+    );
     log.info('working on rollout', { concurrency: worker.concurrency });
     return worker;
   }

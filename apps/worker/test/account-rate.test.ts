@@ -23,7 +23,10 @@ describe('per-account rate limit', () => {
   it('holds across two worker pools: no second sees more calls than the rate allows', async () => {
     h = await startHarness({ latencyMs: 5, throttleQps: 55 });
     const rolloutId = await h.createRollout(instanceIds(240, 'i-rt'), { concurrency: 50 });
-    await Promise.all([h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1 }), h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1 })]);
+    await Promise.all([
+      h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1 }),
+      h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1 }),
+    ]);
     const started = Date.now();
     await h.waitForRolloutStatus(rolloutId, 'completed');
     const seconds = (Date.now() - started) / 1000;
@@ -36,7 +39,10 @@ describe('per-account rate limit', () => {
   it('halves the account rate on Throttling answers and recovers it while calls succeed', async () => {
     // Alibaba allows 30/s for this account but we believe 200/s: we get throttled and must slow down.
     h = await startHarness({ latencyMs: 5, throttleQps: 30 });
-    const rolloutId = await h.createRollout(instanceIds(300, 'i-am'), { concurrency: 40, retry: { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 400 } });
+    const rolloutId = await h.createRollout(instanceIds(300, 'i-am'), {
+      concurrency: 40,
+      retry: { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 400 },
+    });
     await h.startPool({ accountRateLimitRps: 200, accountRateBurst: 1 });
     await h.waitForRolloutStatus(rolloutId, 'completed', 120_000);
     const limiter = createAccountRateLimiter(h.redis, { prefix: h.prefix, maxRatePerSecond: 200 });
@@ -55,7 +61,15 @@ describe('per-account rate limit', () => {
   it('adapts in Redis, shared by every limiter instance: multiplicative decrease once per cooldown, additive increase per interval', async () => {
     h = await startHarness();
     let clock = 1_000_000;
-    const make = () => createAccountRateLimiter(h!.redis, { prefix: h!.prefix, maxRatePerSecond: 100, additiveIncrease: 10, increaseIntervalMs: 1000, decreaseCooldownMs: 1000, now: () => clock });
+    const make = () =>
+      createAccountRateLimiter(h!.redis, {
+        prefix: h!.prefix,
+        maxRatePerSecond: 100,
+        additiveIncrease: 10,
+        increaseIntervalMs: 1000,
+        decreaseCooldownMs: 1000,
+        now: () => clock,
+      });
     const one = make();
     const two = make();
     expect(await one.currentRate('9999999999999999')).toBe(100);

@@ -5,7 +5,12 @@ import { loadWorkerConfig } from '../src/config.ts';
 describe('worker config', () => {
   it('targets the local simulator with its built-in key pair by default', () => {
     const config = loadWorkerConfig({});
-    expect(config).toMatchObject({ CMS_ENDPOINT: 'http://127.0.0.1:8787/', CMS_TIMEOUT_MS: 10_000, CMS_METHOD: 'POST', QUEUE_PREFIX: 'fleet' });
+    expect(config).toMatchObject({
+      CMS_ENDPOINT: 'http://127.0.0.1:8787/',
+      CMS_TIMEOUT_MS: 10_000,
+      CMS_METHOD: 'POST',
+      QUEUE_PREFIX: 'fleet',
+    });
     expect(config.CMS_ACCESS_KEY_ID.length).toBeGreaterThan(0);
   });
 
@@ -17,7 +22,11 @@ describe('worker config', () => {
   });
 
   it('never shows the AccessKey secret, the STS token or a password in the logged config', () => {
-    const config = loadWorkerConfig({ CMS_ACCESS_KEY_SECRET: 'topsecret-value', CMS_SECURITY_TOKEN: 'sts-token-value', DATABASE_URL: 'postgresql://app:pw-value@db:5432/fleet' });
+    const config = loadWorkerConfig({
+      CMS_ACCESS_KEY_SECRET: 'topsecret-value',
+      CMS_SECURITY_TOKEN: 'sts-token-value',
+      DATABASE_URL: 'postgresql://app:pw-value@db:5432/fleet',
+    });
     const shown = JSON.stringify(redactConfig(config));
     expect(shown).not.toContain('topsecret-value');
     expect(shown).not.toContain('sts-token-value');

@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFailingInstance } from '@fleet/cms-simulator';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { createTestDatabase, deleteKeysWithPrefix, freePort, spawnApp, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  freePort,
+  spawnApp,
+  testRedisUrl,
+  uniquePrefix,
+} from '@fleet/testing';
 import type { AppProcess, TestDatabase } from '@fleet/testing';
 
 const SECRET = 'e2e-secret-value-7Hq2';
@@ -96,25 +103,44 @@ describe('the product end to end, with two worker processes', () => {
     const expectedFailed = ids.filter((id) => isFailingInstance(SEED, id, 0.05));
     expect(status).toMatchObject({
       status: 'completed',
-      counts: { total: 1000, pending: 0, in_progress: 0, succeeded: 1000 - expectedFailed.length, failed: expectedFailed.length, cancelled: 0 },
+      counts: {
+        total: 1000,
+        pending: 0,
+        in_progress: 0,
+        succeeded: 1000 - expectedFailed.length,
+        failed: expectedFailed.length,
+        cancelled: 0,
+      },
     });
 
     const failedIds: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await (await fetch(`${apiUrl}${location}/instances?state=failed&limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: auth })).json();
+      const page: any = await (
+        await fetch(`${apiUrl}${location}/instances?state=failed&limit=500${cursor ? `&cursor=${cursor}` : ''}`, {
+          headers: auth,
+        })
+      ).json();
       failedIds.push(...page.items.map((i: { instanceId: string }) => i.instanceId));
       cursor = page.nextCursor;
     } while (cursor);
     expect(failedIds.sort()).toEqual([...expectedFailed].sort());
 
     const rolloutId = location.split('/').pop()!;
-    const withoutRequestId = await db.rolloutInstance.count({ where: { rolloutId, attempts: { none: { requestId: { not: null } } } } });
+    const withoutRequestId = await db.rolloutInstance.count({
+      where: { rolloutId, attempts: { none: { requestId: { not: null } } } },
+    });
     expect(withoutRequestId).toBe(0);
     expect(await db.installAttempt.count({ where: { rolloutId } })).toBe(1000);
 
-    const detail: any = await (await fetch(`${apiUrl}${location}/instances/${expectedFailed[0]}`, { headers: auth })).json();
-    expect(detail).toMatchObject({ state: 'failed', needsManualInstall: true, manualInstallReason: 'no_server_guard_agent' });
+    const detail: any = await (
+      await fetch(`${apiUrl}${location}/instances/${expectedFailed[0]}`, { headers: auth })
+    ).json();
+    expect(detail).toMatchObject({
+      state: 'failed',
+      needsManualInstall: true,
+      manualInstallReason: 'no_server_guard_agent',
+    });
     expect(detail.attempts[0].requestId).toMatch(/^[0-9A-F-]{36}$/i);
 
     const stats: any = await (await fetch(`${simUrl}_sim/stats`)).json();

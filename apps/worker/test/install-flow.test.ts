@@ -29,7 +29,11 @@ describe('install jobs against the simulator', () => {
       expect(instance.attempts[0]!.finishedAt).not.toBeNull();
     }
     const failed = facts.find((i) => i.state === 'failed')!;
-    expect(failed).toMatchObject({ needsManualInstall: true, manualInstallReason: 'no_server_guard_agent', lastErrorCode: '400' });
+    expect(failed).toMatchObject({
+      needsManualInstall: true,
+      manualInstallReason: 'no_server_guard_agent',
+      lastErrorCode: '400',
+    });
     expect(failed.attempts[0]).toMatchObject({ outcome: 'final', success: false, httpStatus: 200 });
 
     const stats = h.sim.stats();
@@ -71,12 +75,21 @@ describe('install jobs against the simulator', () => {
   it('retries transient 503s with backoff up to maxAttempts, then fails the instance as retries exhausted', async () => {
     h = await startHarness({ latencyMs: 1, errorRate503: 1 });
     const ids = instanceIds(20);
-    const rolloutId = await h.createRollout(ids, { concurrency: 5, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50 } });
+    const rolloutId = await h.createRollout(ids, {
+      concurrency: 5,
+      retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50 },
+    });
     await h.startPool();
     await h.waitForRolloutStatus(rolloutId, 'completed');
     const facts = await rolloutFacts(h.db, rolloutId);
     for (const instance of facts) {
-      expect(instance).toMatchObject({ state: 'failed', attemptCount: 3, needsManualInstall: true, manualInstallReason: 'retries_exhausted', lastHttpStatus: 503 });
+      expect(instance).toMatchObject({
+        state: 'failed',
+        attemptCount: 3,
+        needsManualInstall: true,
+        manualInstallReason: 'retries_exhausted',
+        lastHttpStatus: 503,
+      });
       expect(instance.attempts.map((a) => [a.attemptNo, a.outcome, a.errorCode])).toEqual([
         [1, 'retryable', 'ServiceUnavailable'],
         [2, 'retryable', 'ServiceUnavailable'],
@@ -84,7 +97,9 @@ describe('install jobs against the simulator', () => {
       ]);
       expect(instance.attempts.every((a) => a.requestId)).toBe(true);
       // the gap between attempts is at least half the backoff step (equal jitter)
-      expect(instance.attempts[1]!.startedAt.getTime() - instance.attempts[0]!.finishedAt!.getTime()).toBeGreaterThanOrEqual(9);
+      expect(
+        instance.attempts[1]!.startedAt.getTime() - instance.attempts[0]!.finishedAt!.getTime(),
+      ).toBeGreaterThanOrEqual(9);
     }
     expect(Object.values(h.sim.stats().callsByInstance)).toEqual(Array(20).fill(3));
   });
@@ -92,7 +107,10 @@ describe('install jobs against the simulator', () => {
   it('succeeds on a later attempt once the transient failures stop', async () => {
     h = await startHarness({ latencyMs: 1, errorRate503: 1 });
     const ids = instanceIds(10);
-    const rolloutId = await h.createRollout(ids, { concurrency: 10, retry: { maxAttempts: 4, baseDelayMs: 300, maxDelayMs: 300 } });
+    const rolloutId = await h.createRollout(ids, {
+      concurrency: 10,
+      retry: { maxAttempts: 4, baseDelayMs: 300, maxDelayMs: 300 },
+    });
     await h.startPool();
     const sim = h.sim;
     await waitUntil(() => Object.keys(sim.stats().callsByInstance).length === 10);
@@ -115,20 +133,33 @@ describe('install jobs against the simulator', () => {
     await h.waitForRolloutStatus(rolloutId, 'completed');
     const facts = await rolloutFacts(h.db, rolloutId);
     for (const instance of facts) {
-      expect(instance).toMatchObject({ state: 'failed', attemptCount: 1, manualInstallReason: 'instance_not_found', lastHttpStatus: 404 });
-      expect(instance.attempts[0]).toMatchObject({ outcome: 'final', httpStatus: 404, errorCode: 'InvalidInstanceId.NotFound' });
+      expect(instance).toMatchObject({
+        state: 'failed',
+        attemptCount: 1,
+        manualInstallReason: 'instance_not_found',
+        lastHttpStatus: 404,
+      });
+      expect(instance.attempts[0]).toMatchObject({
+        outcome: 'final',
+        httpStatus: 404,
+        errorCode: 'InvalidInstanceId.NotFound',
+      });
     }
   });
 
   it('treats calls that hang past the timeout as transient and bounds their retries', async () => {
     h = await startHarness({ latencyMs: 1, hangRate: 1 });
-    const rolloutId = await h.createRollout(instanceIds(4), { retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 } });
+    const rolloutId = await h.createRollout(instanceIds(4), {
+      retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+    });
     await h.startPool({ callTimeoutMs: 300 });
     await h.waitForRolloutStatus(rolloutId, 'completed');
     const facts = await rolloutFacts(h.db, rolloutId);
     for (const instance of facts) {
       expect(instance).toMatchObject({ state: 'failed', attemptCount: 2, manualInstallReason: 'retries_exhausted' });
-      expect(instance.attempts.every((a) => a.outcome === 'retryable' && a.errorCode === 'Timeout' && a.httpStatus === null)).toBe(true);
+      expect(
+        instance.attempts.every((a) => a.outcome === 'retryable' && a.errorCode === 'Timeout' && a.httpStatus === null),
+      ).toBe(true);
     }
   });
 
@@ -140,11 +171,18 @@ describe('install jobs against the simulator', () => {
     await h.waitForRolloutStatus(rolloutId, 'completed');
     // Deliver every job again (BullMQ removed the completed ones, so these are new jobs for the same instances).
     await h.db.rollout.update({ where: { id: rolloutId }, data: { status: 'running' } });
-    const instances = await h.db.rolloutInstance.findMany({ where: { rolloutId }, select: { id: true, instanceId: true } });
+    const instances = await h.db.rolloutInstance.findMany({
+      where: { rolloutId },
+      select: { id: true, instanceId: true },
+    });
     const queue = openInstallQueue(h.redis, rolloutId, h.prefix, h.logger);
     await enqueueInstallJobs(queue, { rolloutId, concurrency: 10, instances });
     await pool.refresh();
-    await waitUntil(async () => (await queue.getJobCounts('waiting', 'active', 'delayed')).waiting === 0 && (await queue.getActiveCount()) === 0);
+    await waitUntil(
+      async () =>
+        (await queue.getJobCounts('waiting', 'active', 'delayed')).waiting === 0 &&
+        (await queue.getActiveCount()) === 0,
+    );
     await queue.close();
     const facts = await rolloutFacts(h.db, rolloutId);
     expect(facts.map((i) => i.attempts.length)).toEqual([1, 1, 1, 1, 1]);

@@ -34,8 +34,16 @@ afterAll(async () => {
 
 describe('limits across three worker processes', () => {
   it('hold the per-rollout concurrency, the global cap and the per-account rate, and share the cap fairly', async () => {
-    const a = await h.createRollout(instanceIds(INSTANCES, 'i-a'), { concurrency: CONCURRENCY_A, userId: ACCOUNT_A, retry: { maxAttempts: 5 } });
-    const b = await h.createRollout(instanceIds(INSTANCES, 'i-b'), { concurrency: CONCURRENCY_B, userId: ACCOUNT_B, retry: { maxAttempts: 5 } });
+    const a = await h.createRollout(instanceIds(INSTANCES, 'i-a'), {
+      concurrency: CONCURRENCY_A,
+      userId: ACCOUNT_A,
+      retry: { maxAttempts: 5 },
+    });
+    const b = await h.createRollout(instanceIds(INSTANCES, 'i-b'), {
+      concurrency: CONCURRENCY_B,
+      userId: ACCOUNT_B,
+      retry: { maxAttempts: 5 },
+    });
     const env = {
       DATABASE_URL: h.dbUrl,
       REDIS_URL: 'redis://127.0.0.1:6379',
@@ -55,7 +63,10 @@ describe('limits across three worker processes', () => {
     let otherShareAtFirstDone = -1;
     const deadline = Date.now() + 240_000;
     for (;;) {
-      const [ra, rb] = await Promise.all([h.db.rollout.findUniqueOrThrow({ where: { id: a } }), h.db.rollout.findUniqueOrThrow({ where: { id: b } })]);
+      const [ra, rb] = await Promise.all([
+        h.db.rollout.findUniqueOrThrow({ where: { id: a } }),
+        h.db.rollout.findUniqueOrThrow({ where: { id: b } }),
+      ]);
       if (otherShareAtFirstDone < 0 && (ra.status === 'completed' || rb.status === 'completed')) {
         const other = ra.status === 'completed' ? b : a;
         const counts = await countInstances(h.db, other);

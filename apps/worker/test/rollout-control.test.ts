@@ -26,7 +26,13 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 30
 }
 
 /** Instance ids whose fate in the simulator is known: `failing` of them fail, the rest succeed. */
-function idsWithFates(seed: string, rate: number, ok: number, failing: number, tag: string): { ok: string[]; failing: string[] } {
+function idsWithFates(
+  seed: string,
+  rate: number,
+  ok: number,
+  failing: number,
+  tag: string,
+): { ok: string[]; failing: string[] } {
   const result = { ok: [] as string[], failing: [] as string[] };
   for (let i = 0; result.ok.length < ok || result.failing.length < failing; i++) {
     const id = `i-${tag}${i.toString(36)}`;
@@ -64,7 +70,10 @@ describe('waves', () => {
     const canary = idsWithFates(seed, 0.3, 3, 2, 'c');
     const rest = idsWithFates(seed, 0.3, 20, 0, 'r');
     const ids = [...canary.ok, ...canary.failing, ...rest.ok];
-    const rolloutId = await h.createRollout(ids, { concurrency: 5, policy: { waves: { sizes: [5, 10] }, waveSuccessThresholdPercent: 90 } });
+    const rolloutId = await h.createRollout(ids, {
+      concurrency: 5,
+      policy: { waves: { sizes: [5, 10] }, waveSuccessThresholdPercent: 90 },
+    });
     await h.startPool();
     await h.waitForRolloutStatus(rolloutId, 'paused');
     const paused = (await findRollout(h.db, rolloutId))!;
@@ -72,7 +81,9 @@ describe('waves', () => {
     expect(paused.currentWave).toBe(1);
     await sleep(500);
     const before = await rolloutFacts(h.db, rolloutId);
-    expect(before.filter((f) => f.waveNo > 1).every((f) => f.state === 'pending' && f.attempts.length === 0)).toBe(true);
+    expect(before.filter((f) => f.waveNo > 1).every((f) => f.state === 'pending' && f.attempts.length === 0)).toBe(
+      true,
+    );
     expect(h.sim.stats().requests).toBe(5);
 
     const resumed = await resumeRollout(control(h), rolloutId);
@@ -80,7 +91,12 @@ describe('waves', () => {
     await h.waitForRolloutStatus(rolloutId, 'completed');
     const after = await rolloutFacts(h.db, rolloutId);
     expect(after.filter((f) => f.state === 'succeeded')).toHaveLength(23);
-    expect(after.filter((f) => f.state === 'failed').map((f) => f.instanceId).sort()).toEqual([...canary.failing].sort());
+    expect(
+      after
+        .filter((f) => f.state === 'failed')
+        .map((f) => f.instanceId)
+        .sort(),
+    ).toEqual([...canary.failing].sort());
   });
 });
 
@@ -89,7 +105,10 @@ describe('abort threshold', () => {
     const seed = 'abort';
     h = await startHarness({ latencyMs: 20, failureRate: 0.5, seed });
     const ids = instanceIds(200, 'i-ab');
-    const rolloutId = await h.createRollout(ids, { concurrency: 4, policy: { abort: { failureThresholdPercent: 30, minFinished: 10 } } });
+    const rolloutId = await h.createRollout(ids, {
+      concurrency: 4,
+      policy: { abort: { failureThresholdPercent: 30, minFinished: 10 } },
+    });
     await h.startPool();
     await h.waitForRolloutStatus(rolloutId, 'cancelled');
     const rollout = (await findRollout(h.db, rolloutId))!;
@@ -128,7 +147,11 @@ describe('fleet-wide errors', () => {
     const touched = facts.filter((f) => f.attempts.length > 0);
     expect(touched.length).toBeGreaterThan(0);
     expect(touched.length).toBeLessThanOrEqual(5 + 5);
-    expect(touched.flatMap((f) => f.attempts).every((a) => a.outcomeKind === 'fleet_wide' && a.errorCode === 'SignatureDoesNotMatch')).toBe(true);
+    expect(
+      touched
+        .flatMap((f) => f.attempts)
+        .every((a) => a.outcomeKind === 'fleet_wide' && a.errorCode === 'SignatureDoesNotMatch'),
+    ).toBe(true);
 
     await h.startPool();
     await resumeRollout(control(h), rolloutId);

@@ -12,7 +12,17 @@ const WRONG_SECRET = 'wrong-secret-value-Yk4m';
 
 let h: WorkerHarness;
 beforeAll(async () => {
-  h = await startHarness({ latencyMs: 2, seed: 'secrets', errorRate500: 0.1, errorRate503: 0.1, hangRate: 0.15, malformedRate: 0.1, throttleQps: 60, failureRate: 0.1, notFoundRate: 0.1 });
+  h = await startHarness({
+    latencyMs: 2,
+    seed: 'secrets',
+    errorRate500: 0.1,
+    errorRate503: 0.1,
+    hangRate: 0.15,
+    malformedRate: 0.1,
+    throttleQps: 60,
+    failureRate: 0.1,
+    notFoundRate: 0.1,
+  });
 });
 afterAll(async () => {
   await h.close();
@@ -43,7 +53,10 @@ async function dumpRedis(prefix: string): Promise<string> {
 describe('secret hygiene', () => {
   it('keeps the secret out of logs, rows and Redis after every error class', async () => {
     // Transient faults, throttling, permanent per-instance failures...
-    const first = await h.createRollout(instanceIds(80, 'i-s'), { concurrency: 10, retry: { maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 30 } });
+    const first = await h.createRollout(instanceIds(80, 'i-s'), {
+      concurrency: 10,
+      retry: { maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 30 },
+    });
     const good = await h.startPool({ callTimeoutMs: 250 });
     await h.waitForRolloutStatus(first, 'completed', 90_000);
     // ...the same fleet again without the transient faults, so that every instance reaches its own answer: under the
@@ -63,15 +76,30 @@ describe('secret hygiene', () => {
     const third = await h.createRollout(instanceIds(5, 'i-k'), { retry: { maxAttempts: 2 } });
     await h.startPool({ accessKeyId: 'LTAIunknownkey0000', accessKeySecret: ACCESS_KEY_SECRET });
     await h.waitForRolloutStatus(third, 'paused');
-    const reasons = await h.db.rollout.findMany({ where: { id: { in: [second, third] } }, select: { statusReason: true } });
-    expect(reasons.map((r) => r.statusReason).sort()).toEqual([expect.stringMatching(/^fleet-wide error InvalidAccessKeyId\.NotFound/), expect.stringMatching(/^fleet-wide error SignatureDoesNotMatch/)]);
+    const reasons = await h.db.rollout.findMany({
+      where: { id: { in: [second, third] } },
+      select: { statusReason: true },
+    });
+    expect(reasons.map((r) => r.statusReason).sort()).toEqual([
+      expect.stringMatching(/^fleet-wide error InvalidAccessKeyId\.NotFound/),
+      expect.stringMatching(/^fleet-wide error SignatureDoesNotMatch/),
+    ]);
 
     const attempts = await h.db.installAttempt.findMany();
     const kinds = new Set(attempts.map((a) => a.outcomeKind));
     const codes = new Set(attempts.map((a) => a.errorCode));
     for (const kind of ['success', 'retryable', 'throttled', 'final', 'fleet_wide']) expect(kinds).toContain(kind);
     expect(JSON.stringify(await h.db.rollout.findMany())).not.toContain(WRONG_SECRET);
-    for (const code of ['InternalError', 'ServiceUnavailable', 'Timeout', 'MalformedResponse', 'InvalidInstanceId.NotFound', '400', 'SignatureDoesNotMatch', 'InvalidAccessKeyId.NotFound']) {
+    for (const code of [
+      'InternalError',
+      'ServiceUnavailable',
+      'Timeout',
+      'MalformedResponse',
+      'InvalidInstanceId.NotFound',
+      '400',
+      'SignatureDoesNotMatch',
+      'InvalidAccessKeyId.NotFound',
+    ]) {
       expect(codes).toContain(code);
     }
     expect([...codes].some((c) => c?.startsWith('Throttling'))).toBe(true);
@@ -79,8 +107,9 @@ describe('secret hygiene', () => {
     expect(signatureMismatch.errorMessage).toContain('string to sign');
     expect(signatureMismatch.errorMessage).toContain(ACCESS_KEY_ID.slice(0, 4));
 
-    const rows = JSON.stringify({ attempts, instances: await h.db.rolloutInstance.findMany(), rollouts: await h.db.rollout.findMany() }, (_k, v) =>
-      typeof v === 'bigint' ? v.toString() : v,
+    const rows = JSON.stringify(
+      { attempts, instances: await h.db.rolloutInstance.findMany(), rollouts: await h.db.rollout.findMany() },
+      (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
     );
     const logs = h.logLines.join('');
     const redis = await dumpRedis(h.prefix);

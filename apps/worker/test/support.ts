@@ -33,8 +33,30 @@ export type WorkerHarness = {
   simUrl: string;
   logger: Logger;
   logLines: string[];
-  createRollout(ids: string[], options?: { concurrency?: number | `${number}%`; retry?: Partial<RetryPolicy>; force?: boolean; userId?: string; policy?: Partial<RolloutPolicy> }): Promise<string>;
-  startPool(options?: { pollMs?: number; announcements?: boolean; globalConcurrency?: number; accountRateLimitRps?: number; accountRateBurst?: number; maxConcurrencyPerRollout?: number; lockDurationMs?: number; shutdownTimeoutMs?: number; callTimeoutMs?: number; accessKeyId?: string; accessKeySecret?: string; method?: 'GET' | 'POST' }): Promise<RolloutWorkerPool>;
+  createRollout(
+    ids: string[],
+    options?: {
+      concurrency?: number | `${number}%`;
+      retry?: Partial<RetryPolicy>;
+      force?: boolean;
+      userId?: string;
+      policy?: Partial<RolloutPolicy>;
+    },
+  ): Promise<string>;
+  startPool(options?: {
+    pollMs?: number;
+    announcements?: boolean;
+    globalConcurrency?: number;
+    accountRateLimitRps?: number;
+    accountRateBurst?: number;
+    maxConcurrencyPerRollout?: number;
+    lockDurationMs?: number;
+    shutdownTimeoutMs?: number;
+    callTimeoutMs?: number;
+    accessKeyId?: string;
+    accessKeySecret?: string;
+    method?: 'GET' | 'POST';
+  }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 };
@@ -48,7 +70,11 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
   const redis = createRedisConnection(testRedisUrl(), 'worker', logger);
   const prefix = uniquePrefix('worker');
   const { seed, ...faults } = simOptions;
-  const sim = createSimulator({ accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET }, seed: seed ?? 'fleet', faults: { latencyMs: 5, failureRate: 0, ...faults } });
+  const sim = createSimulator({
+    accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET },
+    seed: seed ?? 'fleet',
+    faults: { latencyMs: 5, failureRate: 0, ...faults },
+  });
   const { url: simUrl } = await sim.start(0);
   const pools: RolloutWorkerPool[] = [];
   const clients: CmsClient[] = [];
@@ -65,7 +91,12 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
     logLines,
     async createRollout(ids, options = {}) {
       const retry = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 20, maxDelayMs: 100, ...options.retry };
-      const policy: RolloutPolicy = { ...defaultPolicy(), ...options.policy, concurrency: options.concurrency ?? options.policy?.concurrency ?? 10, retry };
+      const policy: RolloutPolicy = {
+        ...defaultPolicy(),
+        ...options.policy,
+        concurrency: options.concurrency ?? options.policy?.concurrency ?? 10,
+        retry,
+      };
       const concurrency = resolveCount(policy.concurrency, ids.length);
       const { rollout, instances } = await insertRollout(db, {
         userId: options.userId ?? USER_ID,
@@ -77,7 +108,11 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
         waveSizes: planWaveSizes(policy.waves, ids.length),
       });
       const queue = openInstallQueue(redis, rollout.id, prefix, logger);
-      await enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency, instances: instances.filter((i) => i.waveNo === 1) });
+      await enqueueInstallJobs(queue, {
+        rolloutId: rollout.id,
+        concurrency,
+        instances: instances.filter((i) => i.waveNo === 1),
+      });
       await queue.close();
       await markRolloutEnqueued(db, rollout.id);
       return rollout.id;
@@ -85,7 +120,10 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
     async startPool(options = {}) {
       const cms = createCmsClient({
         endpoint: simUrl,
-        credentials: { accessKeyId: options.accessKeyId ?? ACCESS_KEY_ID, accessKeySecret: options.accessKeySecret ?? ACCESS_KEY_SECRET },
+        credentials: {
+          accessKeyId: options.accessKeyId ?? ACCESS_KEY_ID,
+          accessKeySecret: options.accessKeySecret ?? ACCESS_KEY_SECRET,
+        },
         timeoutMs: options.callTimeoutMs ?? 2000,
         method: options.method ?? 'POST',
       });
@@ -93,7 +131,8 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
       // Each pool gets connections of its own, as a separate worker process would.
       const connection = createRedisConnection(testRedisUrl(), 'worker', logger);
       connections.push(connection);
-      const announcements = options.announcements === false ? undefined : createRedisConnection(testRedisUrl(), 'worker', logger);
+      const announcements =
+        options.announcements === false ? undefined : createRedisConnection(testRedisUrl(), 'worker', logger);
       if (announcements) connections.push(announcements);
       const pool = createRolloutWorkerPool({
         db,
@@ -104,8 +143,16 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
           cms,
           rollouts: createRolloutCache(db, { ttlMs: 200 }),
           control: { db, redis: connection, prefix, logger },
-          globalConcurrency: createGlobalConcurrency(connection, { prefix, cap: options.globalConcurrency ?? 1000, leaseMs: 30_000 }),
-          accountRate: createAccountRateLimiter(connection, { prefix, maxRatePerSecond: options.accountRateLimitRps ?? 100_000, burst: options.accountRateBurst ?? 1000 }),
+          globalConcurrency: createGlobalConcurrency(connection, {
+            prefix,
+            cap: options.globalConcurrency ?? 1000,
+            leaseMs: 30_000,
+          }),
+          accountRate: createAccountRateLimiter(connection, {
+            prefix,
+            maxRatePerSecond: options.accountRateLimitRps ?? 100_000,
+            burst: options.accountRateBurst ?? 1000,
+          }),
           logger,
           workerId: `test-${pools.length}`,
           callTimeoutMs: options.callTimeoutMs ?? 2000,
@@ -128,7 +175,9 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
         if (rollout.status === status) return;
         if (Date.now() > deadline) {
           const counts = await db.rolloutInstance.groupBy({ by: ['state'], where: { rolloutId }, _count: true });
-          throw new Error(`rollout ${rolloutId} is ${rollout.status}, not ${status}, after ${timeoutMs} ms; instances: ${JSON.stringify(counts)}`);
+          throw new Error(
+            `rollout ${rolloutId} is ${rollout.status}, not ${status}, after ${timeoutMs} ms; instances: ${JSON.stringify(counts)}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -153,6 +202,10 @@ export function instanceIds(n: number, prefix = 'i-w'): string[] {
 
 /** Attempt rows and final states of a rollout, for assertions. */
 export async function rolloutFacts(db: Database, rolloutId: string) {
-  const instances = await db.rolloutInstance.findMany({ where: { rolloutId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } }, orderBy: { instanceId: 'asc' } });
+  const instances = await db.rolloutInstance.findMany({
+    where: { rolloutId },
+    include: { attempts: { orderBy: { attemptNo: 'asc' } } },
+    orderBy: { instanceId: 'asc' },
+  });
   return instances;
 }

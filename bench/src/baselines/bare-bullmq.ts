@@ -37,7 +37,14 @@ const worker = new Worker<InstallJobData>(
     const result = await cms.nodeInstall({ userId: env.userId, instanceId: job.data.instanceId, force: true });
     return result.success;
   },
-  { connection, prefix: env.queuePrefix, concurrency: env.concurrency, lockDuration: 30_000, stalledInterval: 30_000, autorun: true },
+  {
+    connection,
+    prefix: env.queuePrefix,
+    concurrency: env.concurrency,
+    lockDuration: 30_000,
+    stalledInterval: 30_000,
+    autorun: true,
+  },
 );
 worker.on('error', (error) => process.stderr.write(`bare worker error: ${error.message}\n`));
 worker.on('completed', (_job, ok: boolean) => {
@@ -48,7 +55,9 @@ worker.on('completed', (_job, ok: boolean) => {
   if (completed === marks.p90) p90AtMs = Date.now();
   if (completed === env.instanceCount) {
     const cpu = process.cpuUsage(cpuAtReady);
-    process.stdout.write(`${JSON.stringify({ firstCompletedAtMs, p10AtMs, p90AtMs, lastCompletedAtMs: Date.now(), completed, succeeded, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ firstCompletedAtMs, p10AtMs, p90AtMs, lastCompletedAtMs: Date.now(), completed, succeeded, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`,
+    );
   }
 });
 await worker.waitUntilReady();

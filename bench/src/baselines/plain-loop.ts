@@ -42,4 +42,6 @@ await Promise.all(
 const finishedAtMs = Date.now();
 const cpu = process.cpuUsage(cpuAtStart);
 await cms.close();
-process.stdout.write(`${JSON.stringify({ startedAtMs, finishedAtMs, p10AtMs, p90AtMs, completed: done, succeeded, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ startedAtMs, finishedAtMs, p10AtMs, p90AtMs, completed: done, succeeded, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`,
+);

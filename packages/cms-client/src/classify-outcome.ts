@@ -40,7 +40,11 @@ export type CallOutcomeKind = CallOutcome['kind'];
 
 /** A call that produced no HTTP response at all. */
 export type TransportFailure =
-  | { kind: 'network_error'; /** e.g. ECONNRESET, UND_ERR_SOCKET; null if unknown */ code: string | null; message: string }
+  | {
+      kind: 'network_error';
+      /** e.g. ECONNRESET, UND_ERR_SOCKET; null if unknown */ code: string | null;
+      message: string;
+    }
   | { kind: 'timeout'; timeoutMs: number };
 
 /** Everything a call can end in: a parsed response (document or malformed) or a transport failure. */
@@ -63,8 +67,13 @@ const NAMED_CODE_RULES: readonly NamedCodeRule[] = [
   { test: exact('InvalidTimeStamp.Expired', 'SignatureNonceUsed'), kind: 'resign' },
   {
     test: (code) =>
-      exact('SignatureDoesNotMatch', 'IncompleteSignature', 'InvalidSignatureMethod', 'AccessForbidden', 'InvalidVersion')(code) ||
-      prefix('InvalidAccessKeyId', 'Forbidden', 'InvalidSecurityToken', 'InvalidAction')(code),
+      exact(
+        'SignatureDoesNotMatch',
+        'IncompleteSignature',
+        'InvalidSignatureMethod',
+        'AccessForbidden',
+        'InvalidVersion',
+      )(code) || prefix('InvalidAccessKeyId', 'Forbidden', 'InvalidSecurityToken', 'InvalidAction')(code),
     kind: 'fleet_wide',
   },
   { test: prefix('ServiceUnavailable', 'InternalError'), kind: 'retryable' },

@@ -100,7 +100,14 @@ const STATUS_BY_NAME: ReadonlyMap<string, NodeAgentStatus> = new Map<string, Nod
 /** Case-insensitive; spaces and hyphens count as underscores; anything unrecognised (or absent) is `unknown`. */
 export function normalizeNodeStatus(raw: string | null | undefined): NodeAgentStatus {
   if (raw === null || raw === undefined) return 'unknown';
-  return STATUS_BY_NAME.get(raw.trim().toLowerCase().replace(/[\s-]+/g, '_')) ?? 'unknown';
+  return (
+    STATUS_BY_NAME.get(
+      raw
+        .trim()
+        .toLowerCase()
+        .replace(/[\s-]+/g, '_'),
+    ) ?? 'unknown'
+  );
 }
 
 export type NodeInstallInput = {
@@ -187,7 +194,12 @@ function argumentError(message: string): FleetError {
 // setTimeout fires at once for delays above 2^31-1 ms, which would turn a huge timeout into an instant one.
 const MAX_TIMER_MS = 2_147_483_647;
 
-function positiveInteger(name: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInteger(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value <= 0 || value > max) {
     throw optionsError(`${name} must be a positive integer not above ${max}`);
@@ -249,7 +261,8 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
   }
   const credentials = options.credentials;
   if (typeof credentials !== 'object' || credentials === null) throw optionsError('credentials are required');
-  if (!nonEmptyString(credentials.accessKeyId)) throw optionsError('credentials.accessKeyId must be a non-empty string');
+  if (!nonEmptyString(credentials.accessKeyId))
+    throw optionsError('credentials.accessKeyId must be a non-empty string');
   // Never include the value in the message: it is the secret.
   if (!nonEmptyString(credentials.accessKeySecret)) {
     throw optionsError('credentials.accessKeySecret must be a non-empty string');
@@ -309,7 +322,12 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
   }
 
   /** One HTTP exchange, aborted after `budgetMs`. A timeout is reported against the configured timeoutMs. */
-  async function observe(action: string, params: ActionParams | undefined, budgetMs: number, signing?: ExactSigning): Promise<CallObservation> {
+  async function observe(
+    action: string,
+    params: ActionParams | undefined,
+    budgetMs: number,
+    signing?: ExactSigning,
+  ): Promise<CallObservation> {
     const prepared = prepareRequest(endpoint, {
       action,
       params: params ?? {},
@@ -335,7 +353,9 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
         signal: controller.signal,
       });
       const contentTypeHeader = response.headers['content-type'];
-      const contentType = Array.isArray(contentTypeHeader) ? (contentTypeHeader[0] ?? null) : (contentTypeHeader ?? null);
+      const contentType = Array.isArray(contentTypeHeader)
+        ? (contentTypeHeader[0] ?? null)
+        : (contentTypeHeader ?? null);
       const text = await readBody(response.body);
       // undici ends the body stream before the pool learns (via a deferred 'drain' event) that the connection is
       // free again; a caller that issues its next call straight away would otherwise open a second socket, and
@@ -363,7 +383,8 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
 
   function toResult(action: string, observation: CallObservation, startedAt: Date, started: number): Attempt {
     const outcome = classifyOutcome(observation);
-    const safeOutcome: CallOutcome = outcome.kind === 'success' ? outcome : { kind: outcome.kind, reason: redact(outcome.reason) };
+    const safeOutcome: CallOutcome =
+      outcome.kind === 'success' ? outcome : { kind: outcome.kind, reason: redact(outcome.reason) };
     const base = {
       action,
       outcome: safeOutcome,
@@ -430,7 +451,12 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     }
   }
 
-  async function attempt(action: string, params: ActionParams | undefined, budgetMs: number, signing?: ExactSigning): Promise<Attempt> {
+  async function attempt(
+    action: string,
+    params: ActionParams | undefined,
+    budgetMs: number,
+    signing?: ExactSigning,
+  ): Promise<Attempt> {
     const startedAt = now();
     const started = performance.now();
     const observation = await observe(action, params, budgetMs, signing);
@@ -452,7 +478,11 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     const second = await attempt(action, params, remainingMs);
     return {
       document: second.document,
-      result: { ...second.result, resigned: true, requestIds: [...first.result.requestIds, ...second.result.requestIds] },
+      result: {
+        ...second.result,
+        resigned: true,
+        requestIds: [...first.result.requestIds, ...second.result.requestIds],
+      },
     };
   }
 

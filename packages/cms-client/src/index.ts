@@ -14,7 +14,13 @@ export type {
 export { attemptOutcomeClass, classifyOutcome, recommendedAction, RECOMMENDED_ACTIONS } from './classify-outcome.ts';
 export type { CallObservation, CallOutcome, CallOutcomeKind, TransportFailure } from './classify-outcome.ts';
 export { parseResponse } from './parse-response.ts';
-export type { MalformedResponse, NodeStatusRecord, ParsedDocument, ParsedResponse, RawResponse } from './parse-response.ts';
+export type {
+  MalformedResponse,
+  NodeStatusRecord,
+  ParsedDocument,
+  ParsedResponse,
+  RawResponse,
+} from './parse-response.ts';
 export {
   buildSignedParams,
   DEFAULT_API_VERSION,

@@ -75,7 +75,8 @@ const xmlParser = new XMLParser({
   trimValues: true,
   ignoreDeclaration: true,
   ignorePiTags: true,
-  isArray: (tagName, jPath) => tagName === 'NodeStatus' && typeof jPath === 'string' && jPath.endsWith('NodeStatusList.NodeStatus'),
+  isArray: (tagName, jPath) =>
+    tagName === 'NodeStatus' && typeof jPath === 'string' && jPath.endsWith('NodeStatusList.NodeStatus'),
 });
 
 type JsonObject = Record<string, unknown>;
@@ -204,7 +205,11 @@ function parseXml(raw: RawResponse, text: string, contentType: string): ParsedRe
   const validation = XMLValidator.validate(text);
   if (validation !== true) {
     const looksHtml = /^<(!doctype\s+html|html)\b/i.test(text) || contentType.includes('html');
-    return malformed(raw, looksHtml ? null : 'XML', `${looksHtml ? 'HTML page' : 'invalid XML'}: ${validation.err.msg}`);
+    return malformed(
+      raw,
+      looksHtml ? null : 'XML',
+      `${looksHtml ? 'HTML page' : 'invalid XML'}: ${validation.err.msg}`,
+    );
   }
   let parsed: unknown;
   try {
@@ -221,7 +226,11 @@ function parseXml(raw: RawResponse, text: string, contentType: string): ParsedRe
   // `<NodeInstallResponse>` (any `<Action>Response`) or the gateway's `<Error>`; a well-formed `<html>` page is not.
   if (rootName !== 'Error' && !rootName.endsWith('Response')) {
     const what = rootName.toLowerCase() === 'html' ? 'HTML page' : `unexpected XML root <${rootName}>`;
-    return malformed(raw, rootName.toLowerCase() === 'html' ? null : 'XML', `${what}${contentType ? ` (${contentType})` : ''}`);
+    return malformed(
+      raw,
+      rootName.toLowerCase() === 'html' ? null : 'XML',
+      `${what}${contentType ? ` (${contentType})` : ''}`,
+    );
   }
   const root = parsed[rootName];
   if (!isObject(root)) return malformed(raw, 'XML', `XML root <${rootName}> has no child elements`);

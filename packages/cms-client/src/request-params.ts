@@ -80,7 +80,8 @@ function flattenActionParams(params: ActionParams): Record<string, string> {
     if (typeof value === 'string') flat[name] = value;
     else if (typeof value === 'boolean') flat[name] = value ? 'true' : 'false';
     else if (Array.isArray(value)) value.forEach((item, index) => (flat[`${name}.${index + 1}`] = item));
-    else throw new FleetError('cms_request_invalid', `action parameter ${name} must be a string, boolean or string list`);
+    else
+      throw new FleetError('cms_request_invalid', `action parameter ${name} must be a string, boolean or string list`);
   }
   return flat;
 }
@@ -152,7 +153,15 @@ export function prepareRequest(endpoint: string | URL, input: SignedParamsInput)
   const pathname = base.pathname === '' ? '/' : base.pathname;
   if (input.method === 'GET') {
     const path = `${pathname}?${encoded}`;
-    return { method: 'GET', url: `${base.origin}${path}`, origin: base.origin, path, headers: {}, body: undefined, params };
+    return {
+      method: 'GET',
+      url: `${base.origin}${path}`,
+      origin: base.origin,
+      path,
+      headers: {},
+      body: undefined,
+      params,
+    };
   }
   return {
     method: 'POST',

@@ -9,7 +9,13 @@ import { FleetError } from '@fleet/errors';
 // encodeURIComponent already leaves exactly A-Z a-z 0-9 - _ . ~ ! ' ( ) * unencoded and emits upper-case hex for
 // everything else (as UTF-8). Alibaba's gateway keeps only the RFC 3986 unreserved set, so the five sub-delims that
 // encodeURIComponent spares are encoded afterwards. Table lookup instead of charCodeAt().toString(16) in the hot path.
-const SUB_DELIMS_ENCODED: Readonly<Record<string, string>> = { '!': '%21', "'": '%27', '(': '%28', ')': '%29', '*': '%2A' };
+const SUB_DELIMS_ENCODED: Readonly<Record<string, string>> = {
+  '!': '%21',
+  "'": '%27',
+  '(': '%28',
+  ')': '%29',
+  '*': '%2A',
+};
 
 /** RFC 3986 percent-encoding as Alibaba's gateway applies it: only A-Z a-z 0-9 - _ . ~ stay as they are. */
 export function percentEncode(value: string): string {
@@ -19,9 +25,13 @@ export function percentEncode(value: string): string {
   } catch (cause) {
     // encodeURIComponent throws URIError on a lone UTF-16 surrogate: such a string has no UTF-8 form, so neither
     // side could agree on its bytes. Surface it as a named programmer error instead of a bare URIError.
-    throw new FleetError('signature_input_invalid', 'a parameter name or value is not well-formed UTF-16 (lone surrogate)', {
-      cause,
-    });
+    throw new FleetError(
+      'signature_input_invalid',
+      'a parameter name or value is not well-formed UTF-16 (lone surrogate)',
+      {
+        cause,
+      },
+    );
   }
   return encoded.replace(/[!'()*]/g, (c) => SUB_DELIMS_ENCODED[c] ?? c);
 }

@@ -62,8 +62,16 @@ const TABLE: Row[] = [
   ['action ErrorCode 503', doc({ success: false, errorCode: '503' }), 'retryable'],
   ['action ErrorCode 504', doc({ success: false, errorCode: '504' }), 'retryable'],
   ['network ECONNRESET', { kind: 'network_error', code: 'ECONNRESET', message: 'read ECONNRESET' }, 'retryable'],
-  ['network ECONNREFUSED', { kind: 'network_error', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, 'retryable'],
-  ['network socket hang up', { kind: 'network_error', code: 'UND_ERR_SOCKET', message: 'other side closed' }, 'retryable'],
+  [
+    'network ECONNREFUSED',
+    { kind: 'network_error', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' },
+    'retryable',
+  ],
+  [
+    'network socket hang up',
+    { kind: 'network_error', code: 'UND_ERR_SOCKET', message: 'other side closed' },
+    'retryable',
+  ],
   ['network error without code', { kind: 'network_error', code: null, message: 'socket hang up' }, 'retryable'],
   ['timeout', { kind: 'timeout', timeoutMs: 10_000 }, 'retryable'],
   ['malformed body on 200', malformed(200), 'retryable'],
@@ -123,8 +131,13 @@ describe('classifyOutcome table', () => {
 describe('classifyOutcome reasons', () => {
   it('names the code, the HTTP status and the message', () => {
     expect(
-      classifyOutcome(doc({ httpStatus: 400, code: 'Throttling.User', message: 'Request was denied due to user flow control.' })),
-    ).toEqual({ kind: 'throttled', reason: 'Throttling.User (HTTP 400): Request was denied due to user flow control.' });
+      classifyOutcome(
+        doc({ httpStatus: 400, code: 'Throttling.User', message: 'Request was denied due to user flow control.' }),
+      ),
+    ).toEqual({
+      kind: 'throttled',
+      reason: 'Throttling.User (HTTP 400): Request was denied due to user flow control.',
+    });
   });
 
   it('describes action-level, transport and malformed outcomes exactly', () => {
@@ -144,8 +157,14 @@ describe('classifyOutcome reasons', () => {
       kind: 'retryable',
       reason: 'network error ECONNRESET: read ECONNRESET',
     });
-    expect(classifyOutcome(malformed(200))).toEqual({ kind: 'retryable', reason: 'malformed response (HTTP 200): empty body' });
-    expect(classifyOutcome(malformed(403))).toEqual({ kind: 'fleet_wide', reason: 'HTTP 403, malformed body: empty body' });
+    expect(classifyOutcome(malformed(200))).toEqual({
+      kind: 'retryable',
+      reason: 'malformed response (HTTP 200): empty body',
+    });
+    expect(classifyOutcome(malformed(403))).toEqual({
+      kind: 'fleet_wide',
+      reason: 'HTTP 403, malformed body: empty body',
+    });
   });
 });
 

@@ -37,7 +37,11 @@ function verifying(ok: Responder): Responder {
   return (request, res) =>
     request.signatureValid
       ? ok(request, res)
-      : json(400, { RequestId: 'R-SIG', Code: 'SignatureDoesNotMatch', Message: 'Specified signature is not matched.' });
+      : json(400, {
+          RequestId: 'R-SIG',
+          Code: 'SignatureDoesNotMatch',
+          Message: 'Specified signature is not matched.',
+        });
 }
 
 const installOk = verifying(() => json(200, { RequestId: 'R-OK-1', ErrorCode: 200, Success: true }));
@@ -195,7 +199,9 @@ describe('createCmsClient over real HTTP', () => {
     const html = await cms.nodeInstall({ userId: USER_ID, instanceId: 'i-1' });
     expect(html.outcome).toEqual({ kind: 'retryable', reason: 'malformed response (HTTP 502): HTML page (text/html)' });
     expect(html.errorCode).toBe('MalformedResponse');
-    expect(html.errorMessage).toBe('HTML page (text/html); body starts: <html><body><h1>502 Bad Gateway</h1></body></html>');
+    expect(html.errorMessage).toBe(
+      'HTML page (text/html); body starts: <html><body><h1>502 Bad Gateway</h1></body></html>',
+    );
     const empty = await cms.nodeInstall({ userId: USER_ID, instanceId: 'i-1' });
     expect(empty.outcome).toEqual({ kind: 'retryable', reason: 'malformed response (HTTP 200): empty body' });
     expect(empty.httpStatus).toBe(200);
@@ -203,8 +209,14 @@ describe('createCmsClient over real HTTP', () => {
 
   it('a body larger than maxResponseBytes is a malformed result, not an unbounded read', async () => {
     const server = await serve(() => ({ status: 200, body: `{"RequestId":"${'x'.repeat(5000)}","Success":true}` }));
-    const result = await client(server.url, { maxResponseBytes: 1024 }).nodeInstall({ userId: USER_ID, instanceId: 'i-1' });
-    expect(result.outcome).toEqual({ kind: 'retryable', reason: 'malformed response (HTTP 200): body longer than 1024 bytes' });
+    const result = await client(server.url, { maxResponseBytes: 1024 }).nodeInstall({
+      userId: USER_ID,
+      instanceId: 'i-1',
+    });
+    expect(result.outcome).toEqual({
+      kind: 'retryable',
+      reason: 'malformed response (HTTP 200): body longer than 1024 bytes',
+    });
   });
 });
 
@@ -265,7 +277,11 @@ describe('re-signing', () => {
     const server = await serve(
       verifying(() =>
         (call += 1) === 1
-          ? json(400, { RequestId: 'R-EXP', Code: 'InvalidTimeStamp.Expired', Message: 'Specified time stamp or date value is expired.' })
+          ? json(400, {
+              RequestId: 'R-EXP',
+              Code: 'InvalidTimeStamp.Expired',
+              Message: 'Specified time stamp or date value is expired.',
+            })
           : json(200, { RequestId: 'R-AFTER', ErrorCode: 200, Success: true }),
       ),
     );
@@ -279,7 +295,9 @@ describe('re-signing', () => {
   });
 
   it('re-signs only once: a second SignatureNonceUsed is returned as a resign outcome', async () => {
-    const server = await serve(() => json(400, { RequestId: 'R-N', Code: 'SignatureNonceUsed', Message: 'nonce used' }));
+    const server = await serve(() =>
+      json(400, { RequestId: 'R-N', Code: 'SignatureNonceUsed', Message: 'nonce used' }),
+    );
     const result = await client(server.url).nodeInstall({ userId: USER_ID, instanceId: 'i-1' });
     expect(server.requests).toHaveLength(2);
     expect(result.outcome).toEqual({ kind: 'resign', reason: 'SignatureNonceUsed (HTTP 400): nonce used' });

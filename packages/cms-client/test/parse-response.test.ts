@@ -123,7 +123,11 @@ describe('parseResponse: JSON', () => {
   });
 
   it('keeps a long numeric RequestId exact when it arrives as a string', () => {
-    const parsed = parseResponse({ status: 200, contentType: JSON_TYPE, body: '{"RequestId":"12345678987654321","Success":true}' });
+    const parsed = parseResponse({
+      status: 200,
+      contentType: JSON_TYPE,
+      body: '{"RequestId":"12345678987654321","Success":true}',
+    });
     expect(parsed.requestId).toBe('12345678987654321');
   });
 });
@@ -249,12 +253,17 @@ describe('parseResponse: malformed bodies never throw', () => {
       format: null,
       requestId: null,
       reason: 'HTML page (text/html)',
-      excerpt: '<html> <head><title>502 Bad Gateway</title></head> <body><center><h1>502 Bad Gateway</h1></center></body> </html>',
+      excerpt:
+        '<html> <head><title>502 Bad Gateway</title></head> <body><center><h1>502 Bad Gateway</h1></center></body> </html>',
     });
   });
 
   it('an HTML page that is not well-formed XML is malformed', () => {
-    const parsed = parseResponse({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><html><body><br></body></html>' });
+    const parsed = parseResponse({
+      status: 200,
+      contentType: 'text/html',
+      body: '<!DOCTYPE html><html><body><br></body></html>',
+    });
     expect(parsed.kind).toBe('malformed');
     expect(parsed.kind === 'malformed' && parsed.reason.startsWith('HTML page')).toBe(true);
   });
@@ -272,7 +281,11 @@ describe('parseResponse: malformed bodies never throw', () => {
   });
 
   it('truncated JSON is malformed but the RequestId is salvaged', () => {
-    const parsed = parseResponse({ status: 200, contentType: JSON_TYPE, body: '{"RequestId":"R-77","ErrorCode":200,"Succ' });
+    const parsed = parseResponse({
+      status: 200,
+      contentType: JSON_TYPE,
+      body: '{"RequestId":"R-77","ErrorCode":200,"Succ',
+    });
     expect(parsed.kind).toBe('malformed');
     expect(parsed.requestId).toBe('R-77');
     expect(parsed.kind === 'malformed' && parsed.format).toBe('JSON');
@@ -304,11 +317,15 @@ describe('parseResponse: malformed bodies never throw', () => {
       requestId: 'R-1',
       reason: 'document carries none of Success, ErrorCode or Code',
     });
-    expect(parseResponse({ status: 200, contentType: XML_TYPE, body: '<Foo><Success>true</Success></Foo>' })).toMatchObject({
+    expect(
+      parseResponse({ status: 200, contentType: XML_TYPE, body: '<Foo><Success>true</Success></Foo>' }),
+    ).toMatchObject({
       kind: 'malformed',
       reason: 'unexpected XML root <Foo> (text/xml;charset=utf-8)',
     });
-    expect(parseResponse({ status: 200, contentType: XML_TYPE, body: '<AResponse/><BResponse/>' }).kind).toBe('malformed');
+    expect(parseResponse({ status: 200, contentType: XML_TYPE, body: '<AResponse/><BResponse/>' }).kind).toBe(
+      'malformed',
+    );
   });
 
   it('a long body is cut to a 200-character excerpt', () => {

@@ -75,7 +75,10 @@ describe('buildSignedParams', () => {
   });
 
   it('sends false as the string "false" and omits undefined parameters', () => {
-    const params = buildSignedParams({ ...NODE_INSTALL, params: { InstanceId: 'i-1', Force: false, UserId: undefined } });
+    const params = buildSignedParams({
+      ...NODE_INSTALL,
+      params: { InstanceId: 'i-1', Force: false, UserId: undefined },
+    });
     expect(params['Force']).toBe('false');
     expect('UserId' in params).toBe(false);
   });

@@ -31,7 +31,9 @@ function signedUrl(i: number): string {
     Force: 'true',
   };
   params.Signature = computeSignature('GET', params, secret);
-  return `${url}?${Object.entries(params).map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join('&')}`;
+  return `${url}?${Object.entries(params)
+    .map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`)
+    .join('&')}`;
 }
 
 function get(target: string): Promise<number> {

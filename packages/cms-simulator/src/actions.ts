@@ -11,7 +11,12 @@ import type { Scenario } from './scenario.ts';
  */
 
 export type ActionAnswer =
-  | { readonly kind: 'result'; readonly rootName: string; readonly errorCode: number; readonly document: DocumentObject }
+  | {
+      readonly kind: 'result';
+      readonly rootName: string;
+      readonly errorCode: number;
+      readonly document: DocumentObject;
+    }
   | ({ readonly kind: 'error' } & GatewayRejection);
 
 export type ActionContext = {
@@ -27,17 +32,34 @@ export type ActionContext = {
 export const INSTANCE_ID_PATTERN = /^i-[a-z0-9]+$/;
 export const USER_ID_PATTERN = /^[0-9]{1,32}$/;
 
-function result(ctx: ActionContext, action: string, errorCode: number, errorMessage: string, fields: DocumentObject = {}): ActionAnswer {
+function result(
+  ctx: ActionContext,
+  action: string,
+  errorCode: number,
+  errorMessage: string,
+  fields: DocumentObject = {},
+): ActionAnswer {
   return {
     kind: 'result',
     rootName: `${action}Response`,
     errorCode,
-    document: { RequestId: ctx.requestId, Success: errorCode === 200, ErrorCode: errorCode, ErrorMessage: errorMessage, ...fields },
+    document: {
+      RequestId: ctx.requestId,
+      Success: errorCode === 200,
+      ErrorCode: errorCode,
+      ErrorMessage: errorMessage,
+      ...fields,
+    },
   };
 }
 
 function instanceNotFound(instanceId: string): ActionAnswer {
-  return { kind: 'error', status: 404, code: 'InvalidInstanceId.NotFound', message: `The specified instance ${instanceId} does not exist.` };
+  return {
+    kind: 'error',
+    status: 404,
+    code: 'InvalidInstanceId.NotFound',
+    message: `The specified instance ${instanceId} does not exist.`,
+  };
 }
 
 function required(params: RequestParams, name: string): string | ActionAnswer {
@@ -46,7 +68,12 @@ function required(params: RequestParams, name: string): string | ActionAnswer {
 }
 
 function invalidInstanceId(ctx: ActionContext, action: string, instanceId: string): ActionAnswer {
-  return result(ctx, action, 400, `The parameter InstanceId is invalid: "${instanceId}" is not an ECS instance id (i-...).`);
+  return result(
+    ctx,
+    action,
+    400,
+    `The parameter InstanceId is invalid: "${instanceId}" is not an ECS instance id (i-...).`,
+  );
 }
 
 function nodeInstall(ctx: ActionContext): ActionAnswer {
@@ -55,7 +82,12 @@ function nodeInstall(ctx: ActionContext): ActionAnswer {
   const instanceId = required(ctx.params, 'InstanceId');
   if (typeof instanceId !== 'string') return instanceId;
   if (!USER_ID_PATTERN.test(userId)) {
-    return result(ctx, 'NodeInstall', 400, `The parameter UserId is invalid: "${userId}" is not an account id (digits).`);
+    return result(
+      ctx,
+      'NodeInstall',
+      400,
+      `The parameter UserId is invalid: "${userId}" is not an account id (digits).`,
+    );
   }
   if (!INSTANCE_ID_PATTERN.test(instanceId)) return invalidInstanceId(ctx, 'NodeInstall', instanceId);
   const forceParam = ctx.params.Force?.toLowerCase();
@@ -106,7 +138,10 @@ function nodeStatus(ctx: ActionContext): ActionAnswer {
 function nodeStatusList(ctx: ActionContext): ActionAnswer {
   const list = required(ctx.params, 'InstanceIds');
   if (typeof list !== 'string') return list;
-  const instanceIds = list.split(',').map((id) => id.trim()).filter((id) => id !== '');
+  const instanceIds = list
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
   const malformed = instanceIds.find((id) => !INSTANCE_ID_PATTERN.test(id));
   if (malformed !== undefined) return invalidInstanceId(ctx, 'NodeStatusList', malformed);
   const entries = [...new Set(instanceIds)]

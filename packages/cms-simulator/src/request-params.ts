@@ -46,7 +46,11 @@ export function decodeComponent(text: string, plusIsSpace: boolean): string {
  * Parses `a=1&b=2` into `target`. A name without `=` gets the empty value; empty names are skipped; when a name
  * repeats, the last value wins.
  */
-export function parseParams(encoded: string, plusIsSpace: boolean, target: RequestParams = emptyParams()): RequestParams {
+export function parseParams(
+  encoded: string,
+  plusIsSpace: boolean,
+  target: RequestParams = emptyParams(),
+): RequestParams {
   if (encoded === '') return target;
   for (const pair of encoded.split('&')) {
     if (pair === '') continue;

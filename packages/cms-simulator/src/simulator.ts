@@ -130,20 +130,38 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     pendingAnswers.add(timer);
   }
 
-  function gatewayError(format: ResponseFormat, requestId: string, status: number, code: string, message: string): Outcome {
-    return { status, code, rendered: renderDocument(format, 'Error', gatewayErrorDocument(requestId, hostId, code, message)) };
+  function gatewayError(
+    format: ResponseFormat,
+    requestId: string,
+    status: number,
+    code: string,
+    message: string,
+  ): Outcome {
+    return {
+      status,
+      code,
+      rendered: renderDocument(format, 'Error', gatewayErrorDocument(requestId, hostId, code, message)),
+    };
   }
 
   function actionOutcome(format: ResponseFormat, requestId: string, answer: ActionAnswer): Outcome {
     if (answer.kind === 'error') return gatewayError(format, requestId, answer.status, answer.code, answer.message);
-    return { status: 200, code: String(answer.errorCode), rendered: renderDocument(format, answer.rootName, answer.document) };
+    return {
+      status: 200,
+      code: String(answer.errorCode),
+      rendered: renderDocument(format, answer.rootName, answer.document),
+    };
   }
 
   /** A broken answer: half of the real body under its real status (200), or a load balancer's HTML page (502). */
   function malformed(outcome: Outcome): Outcome {
     if (random() < 0.5) {
       const body = outcome.rendered.body;
-      return { status: 200, code: 'Malformed', rendered: { ...outcome.rendered, body: body.slice(0, Math.floor(body.length / 2)) } };
+      return {
+        status: 200,
+        code: 'Malformed',
+        rendered: { ...outcome.rendered, body: body.slice(0, Math.floor(body.length / 2)) },
+      };
     }
     return { status: 502, code: 'Malformed', rendered: { contentType: 'text/html', body: BAD_GATEWAY_HTML } };
   }
@@ -169,7 +187,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     if (throttle.isThrottled(throttleKey, scenario.throttleQps, nowMs)) {
       stats.rejected(true);
       logAnswer(params, requestId, 400, 'Throttling.User');
-      answerLater(res, gatewayError(format, requestId, 400, 'Throttling.User', 'Request was denied due to user flow control.'), requestId);
+      answerLater(
+        res,
+        gatewayError(format, requestId, 400, 'Throttling.User', 'Request was denied due to user flow control.'),
+        requestId,
+      );
       return;
     }
 
@@ -184,9 +206,21 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const current = scenario;
     let injected: Outcome | undefined;
     if (current.errorRate500 > 0 && random() < current.errorRate500) {
-      injected = gatewayError(format, requestId, 500, 'InternalError', 'The request processing has failed due to some unknown error, exception or failure.');
+      injected = gatewayError(
+        format,
+        requestId,
+        500,
+        'InternalError',
+        'The request processing has failed due to some unknown error, exception or failure.',
+      );
     } else if (current.errorRate503 > 0 && random() < current.errorRate503) {
-      injected = gatewayError(format, requestId, 503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.');
+      injected = gatewayError(
+        format,
+        requestId,
+        503,
+        'ServiceUnavailable',
+        'The request has failed due to a temporary failure of the server.',
+      );
     } else if (current.hangRate > 0 && random() < current.hangRate) {
       // Never answered: the socket stays open until the client gives up or stop() closes it. No timer is involved.
       stats.answered('Hang');
@@ -253,7 +287,10 @@ export function createSimulator(options: SimulatorOptions): Simulator {
 
   function sendJson(res: http.ServerResponse, status: number, value: unknown): void {
     const body = JSON.stringify(value);
-    res.writeHead(status, { 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(status, {
+      'Content-Type': 'application/json;charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+    });
     res.end(body);
   }
 
@@ -319,7 +356,13 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     stats.rejected(false);
     answerLater(
       res,
-      gatewayError(responseFormat(params.Format), requestId, 405, 'UnsupportedHTTPMethod', `Specified http method ${req.method ?? ''} is not supported.`),
+      gatewayError(
+        responseFormat(params.Format),
+        requestId,
+        405,
+        'UnsupportedHTTPMethod',
+        `Specified http method ${req.method ?? ''} is not supported.`,
+      ),
       requestId,
     );
   }
@@ -349,7 +392,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         });
       });
       const address = server.address() as AddressInfo;
-      const urlHost = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      const urlHost =
+        host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
       const url = `http://${urlHost}:${address.port}/`;
       logger.info('cms simulator listening', { url, scenario });
       return { port: address.port, url };

@@ -17,7 +17,11 @@ import {
 
 const simulator = useSimulators();
 
-const installParams = (instanceId: string, userId = USER_ID) => ({ UserId: userId, InstanceId: instanceId, Force: 'true' });
+const installParams = (instanceId: string, userId = USER_ID) => ({
+  UserId: userId,
+  InstanceId: instanceId,
+  Force: 'true',
+});
 
 /** A random() that replays `values` in order, then 0.99 forever. */
 function scripted(...values: number[]): () => number {
@@ -51,12 +55,15 @@ describe('throttling', () => {
     // The first admitted request was at +100 ms; at +1100 ms it has left the window, the other two have not.
     clock += 600;
     expect((await callJson(running.url, 'NodeInstall', installParams('i-thrlater1'))).status).toBe(200);
-    expect((await callJson(running.url, 'NodeInstall', installParams('i-thrlater2'))).body.Code).toBe('Throttling.User');
+    expect((await callJson(running.url, 'NodeInstall', installParams('i-thrlater2'))).body.Code).toBe(
+      'Throttling.User',
+    );
   });
 
   it('throttleQps 0 means no limit', async () => {
     const { url } = await simulator({ faults: { throttleQps: 0 } });
-    for (let i = 0; i < 20; i++) expect((await callJson(url, 'NodeInstall', installParams(`i-free${i}`))).status).toBe(200);
+    for (let i = 0; i < 20; i++)
+      expect((await callJson(url, 'NodeInstall', installParams(`i-free${i}`))).status).toBe(200);
   });
 });
 
@@ -65,8 +72,17 @@ describe('injected server errors', () => {
     const running = await simulator({ faults: { errorRate500: 1 } });
     const response = await callJson(running.url, 'NodeInstall', installParams('i-e500'));
     expect(response.status).toBe(500);
-    expect(response.body).toMatchObject({ Code: 'InternalError', RequestId: expect.any(String), HostId: expect.any(String) });
-    expect(running.sim.stats()).toMatchObject({ requests: 1, callsByInstance: { 'i-e500': 1 }, installsByInstance: {}, byCode: { InternalError: 1 } });
+    expect(response.body).toMatchObject({
+      Code: 'InternalError',
+      RequestId: expect.any(String),
+      HostId: expect.any(String),
+    });
+    expect(running.sim.stats()).toMatchObject({
+      requests: 1,
+      callsByInstance: { 'i-e500': 1 },
+      installsByInstance: {},
+      byCode: { InternalError: 1 },
+    });
     expect(running.sim.instance('i-e500').status).toBe('not_installed');
   });
 
@@ -79,7 +95,10 @@ describe('injected server errors', () => {
 
   it('rates between 0 and 1 follow the injected random()', async () => {
     // draws: 500? (0.1 < 0.5 yes) | 500? (0.9 no), 503? (0.1 < 0.5 yes) | 500? no, 503? no -> answered
-    const { url } = await simulator({ faults: { errorRate500: 0.5, errorRate503: 0.5 }, random: scripted(0.1, 0.9, 0.1, 0.9, 0.9) });
+    const { url } = await simulator({
+      faults: { errorRate500: 0.5, errorRate503: 0.5 },
+      random: scripted(0.1, 0.9, 0.1, 0.9, 0.9),
+    });
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await callJson(url, 'NodeStatus', { InstanceId: 'i-rates' })).status);
     expect(statuses).toEqual([500, 503, 200]);
@@ -111,10 +130,15 @@ describe('hanging requests', () => {
   it('hangRate = 1 -> no answer; the client aborts; the request leaves inFlight; stop() returns promptly', async () => {
     const running = await simulator({ faults: { hangRate: 1 } });
     const controller = new AbortController();
-    const pending = rawRequest(`${running.url}?${encodeParams(signedParams('NodeInstall', installParams('i-hang1')))}`, {
-      signal: controller.signal,
-    });
-    await vi.waitFor(() => expect(running.sim.stats()).toMatchObject({ inFlight: 1, requests: 1, byCode: { Hang: 1 } }));
+    const pending = rawRequest(
+      `${running.url}?${encodeParams(signedParams('NodeInstall', installParams('i-hang1')))}`,
+      {
+        signal: controller.signal,
+      },
+    );
+    await vi.waitFor(() =>
+      expect(running.sim.stats()).toMatchObject({ inFlight: 1, requests: 1, byCode: { Hang: 1 } }),
+    );
     controller.abort();
     await expect(pending).rejects.toThrow();
     await vi.waitFor(() => expect(running.sim.stats().inFlight).toBe(0));
@@ -124,7 +148,9 @@ describe('hanging requests', () => {
     running.sim.setScenario({ hangRate: 0 });
     expect((await rawRequest(`${running.url}_sim/stats`, { agent })).status).toBe(200);
     running.sim.setScenario({ hangRate: 1 });
-    const stillHanging = rawRequest(`${running.url}?${encodeParams(signedParams('NodeInstall', installParams('i-hang2')))}`).catch((error: Error) => error);
+    const stillHanging = rawRequest(
+      `${running.url}?${encodeParams(signedParams('NodeInstall', installParams('i-hang2')))}`,
+    ).catch((error: Error) => error);
     await sleep(50);
     const before = Date.now();
     await running.sim.stop();
@@ -149,7 +175,11 @@ describe('hanging requests', () => {
 describe('latency', () => {
   it('answers take between 0.5x and 1.5x latencyMs, plus the tail when drawn', async () => {
     // Draws per request: latency fraction, then the tail draw.
-    const { url } = await simulator({ latencyMs: 100, latencyTailMs: 300, random: scripted(0, 0.5, 1, 0.5, 0.5, 0.001) });
+    const { url } = await simulator({
+      latencyMs: 100,
+      latencyTailMs: 300,
+      random: scripted(0, 0.5, 1, 0.5, 0.5, 0.001),
+    });
     const timings: number[] = [];
     for (let i = 0; i < 3; i++) {
       const before = performance.now();
@@ -170,7 +200,10 @@ describe('scenario control', () => {
     const initial = await simJson(running.url, '/_sim/scenario');
     expect(initial.body).toEqual({ ...DEFAULT_SCENARIO, latencyMs: 0, failureRate: 0 });
 
-    const updated = await simJson(running.url, '/_sim/scenario', { method: 'POST', body: { errorRate503: 1, throttleQps: 10 } });
+    const updated = await simJson(running.url, '/_sim/scenario', {
+      method: 'POST',
+      body: { errorRate503: 1, throttleQps: 10 },
+    });
     expect(updated.status).toBe(200);
     expect(updated.body).toEqual({ ...initial.body, errorRate503: 1, throttleQps: 10 });
     expect(running.sim.scenario()).toEqual(updated.body);

@@ -29,22 +29,43 @@ function xmlField(body: string, name: string): string | undefined {
 }
 
 describe('accepted requests', () => {
-  it.each(['GET', 'POST'] as const)('a correctly signed %s NodeInstall in JSON is accepted with Success true', async (method) => {
-    const response = await callJson(running.url, 'NodeInstall', { UserId: USER_ID, InstanceId: INSTANCE, Force: 'true' }, { method });
-    expect(response.status).toBe(200);
-    expect(response.headers['content-type']).toMatch(/application\/json/);
-    expect(response.body).toEqual({ RequestId: expect.stringMatching(UUID_UPPER), Success: true, ErrorCode: 200, ErrorMessage: '' });
-    expect(response.headers['x-acs-request-id']).toBe(response.body.RequestId);
-  });
+  it.each(['GET', 'POST'] as const)(
+    'a correctly signed %s NodeInstall in JSON is accepted with Success true',
+    async (method) => {
+      const response = await callJson(
+        running.url,
+        'NodeInstall',
+        { UserId: USER_ID, InstanceId: INSTANCE, Force: 'true' },
+        { method },
+      );
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toMatch(/application\/json/);
+      expect(response.body).toEqual({
+        RequestId: expect.stringMatching(UUID_UPPER),
+        Success: true,
+        ErrorCode: 200,
+        ErrorMessage: '',
+      });
+      expect(response.headers['x-acs-request-id']).toBe(response.body.RequestId);
+    },
+  );
 
-  it.each(['GET', 'POST'] as const)('a correctly signed %s NodeInstall with Format=XML answers NodeInstallResponse XML', async (method) => {
-    const response = await callAction(running.url, 'NodeInstall', { UserId: USER_ID, InstanceId: INSTANCE }, { method, format: 'XML' });
-    expect(response.status).toBe(200);
-    expect(response.headers['content-type']).toMatch(/text\/xml/);
-    expect(response.body).toMatch(
-      /^<\?xml version="1.0" encoding="UTF-8"\?><NodeInstallResponse><RequestId>[0-9A-F-]{36}<\/RequestId><Success>true<\/Success><ErrorCode>200<\/ErrorCode><\/NodeInstallResponse>$/,
-    );
-  });
+  it.each(['GET', 'POST'] as const)(
+    'a correctly signed %s NodeInstall with Format=XML answers NodeInstallResponse XML',
+    async (method) => {
+      const response = await callAction(
+        running.url,
+        'NodeInstall',
+        { UserId: USER_ID, InstanceId: INSTANCE },
+        { method, format: 'XML' },
+      );
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toMatch(/text\/xml/);
+      expect(response.body).toMatch(
+        /^<\?xml version="1.0" encoding="UTF-8"\?><NodeInstallResponse><RequestId>[0-9A-F-]{36}<\/RequestId><Success>true<\/Success><ErrorCode>200<\/ErrorCode><\/NodeInstallResponse>$/,
+      );
+    },
+  );
 
   it('Format is case-insensitive and an unknown Format falls back to JSON', async () => {
     const xml = await callAction(running.url, 'NodeStatus', { InstanceId: INSTANCE }, { format: 'xml' });
@@ -70,7 +91,7 @@ describe('accepted requests', () => {
 
   it('values with spaces, reserved characters and multi-byte UTF-8 verify (query: %20; form body: + is a space)', async () => {
     // The action ignores unknown parameters, but they are signed like any other.
-    const extra = { Note: 'a b+c*d~e!f(g)h\'i/j:k=l&m 阿里云 ✓' };
+    const extra = { Note: "a b+c*d~e!f(g)h'i/j:k=l&m 阿里云 ✓" };
     const get = await callJson(running.url, 'NodeStatus', { InstanceId: INSTANCE, ...extra });
     expect(get.status).toBe(200);
 
@@ -136,39 +157,52 @@ describe('signature verification', () => {
   function alterOneByte(value: string): string {
     const index = Math.floor(value.length / 2);
     const char = value[index]!;
-    const replacement = /[0-9]/.test(char) ? String((Number(char) + 1) % 10) : char === 'a' ? 'b' : char === 'A' ? 'B' : /[a-z]/.test(char) ? 'a' : 'A';
+    const replacement = /[0-9]/.test(char)
+      ? String((Number(char) + 1) % 10)
+      : char === 'a'
+        ? 'b'
+        : char === 'A'
+          ? 'B'
+          : /[a-z]/.test(char)
+            ? 'a'
+            : 'A';
     return value.slice(0, index) + replacement + value.slice(index + 1);
   }
 
-  it.each(['GET', 'POST'] as const)('%s: one altered byte in any signed parameter -> 400 SignatureDoesNotMatch naming the server string to sign', async (method) => {
-    const original = signedParams('NodeInstall', actionParams, { method });
-    const names = Object.keys(original).filter((name) => name !== 'Signature');
-    expect(names).toHaveLength(11);
-    for (const name of names) {
-      const tampered = { ...original, [name]: alterOneByte(original[name]!) };
-      if (name === 'Timestamp') tampered.Timestamp = isoSeconds(Date.parse(original.Timestamp!) + 1000);
-      const response = await sendParams(running.url, method, tampered);
-      const body = JSON.parse(response.body);
-      // An altered AccessKeyId, SignatureMethod or SignatureVersion is refused by its own earlier check.
-      if (name === 'AccessKeyId') {
-        expect(response.status, name).toBe(404);
-        expect(body.Code, name).toBe('InvalidAccessKeyId.NotFound');
-        continue;
+  it.each(['GET', 'POST'] as const)(
+    '%s: one altered byte in any signed parameter -> 400 SignatureDoesNotMatch naming the server string to sign',
+    async (method) => {
+      const original = signedParams('NodeInstall', actionParams, { method });
+      const names = Object.keys(original).filter((name) => name !== 'Signature');
+      expect(names).toHaveLength(11);
+      for (const name of names) {
+        const tampered = { ...original, [name]: alterOneByte(original[name]!) };
+        if (name === 'Timestamp') tampered.Timestamp = isoSeconds(Date.parse(original.Timestamp!) + 1000);
+        const response = await sendParams(running.url, method, tampered);
+        const body = JSON.parse(response.body);
+        // An altered AccessKeyId, SignatureMethod or SignatureVersion is refused by its own earlier check.
+        if (name === 'AccessKeyId') {
+          expect(response.status, name).toBe(404);
+          expect(body.Code, name).toBe('InvalidAccessKeyId.NotFound');
+          continue;
+        }
+        if (name === 'SignatureMethod') {
+          expect(body.Code, name).toBe('InvalidSignatureMethod');
+          continue;
+        }
+        if (name === 'SignatureVersion') {
+          expect(body.Code, name).toBe('InvalidSignatureVersion');
+          continue;
+        }
+        expect(response.status, name).toBe(400);
+        expect(body.Code, name).toBe('SignatureDoesNotMatch');
+        const expected = testStringToSign(method, tampered);
+        expect(body.Message, name).toBe(
+          `Specified signature is not matched with our calculation. server string to sign is:${expected}`,
+        );
       }
-      if (name === 'SignatureMethod') {
-        expect(body.Code, name).toBe('InvalidSignatureMethod');
-        continue;
-      }
-      if (name === 'SignatureVersion') {
-        expect(body.Code, name).toBe('InvalidSignatureVersion');
-        continue;
-      }
-      expect(response.status, name).toBe(400);
-      expect(body.Code, name).toBe('SignatureDoesNotMatch');
-      const expected = testStringToSign(method, tampered);
-      expect(body.Message, name).toBe(`Specified signature is not matched with our calculation. server string to sign is:${expected}`);
-    }
-  });
+    },
+  );
 
   it('one altered byte in the Signature -> SignatureDoesNotMatch', async () => {
     const params = signedParams('NodeInstall', actionParams);
@@ -190,9 +224,14 @@ describe('signature verification', () => {
   });
 
   it('signed with the wrong secret -> SignatureDoesNotMatch, in XML when Format=XML', async () => {
-    const response = await callAction(running.url, 'NodeInstall', actionParams, { secret: 'not-the-secret', format: 'XML' });
+    const response = await callAction(running.url, 'NodeInstall', actionParams, {
+      secret: 'not-the-secret',
+      format: 'XML',
+    });
     expect(response.status).toBe(400);
-    expect(response.body).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Error><RequestId>[0-9A-F-]{36}<\/RequestId><HostId>metrics.cn-hangzhou.aliyuncs.com<\/HostId><Code>SignatureDoesNotMatch<\/Code><Message>/);
+    expect(response.body).toMatch(
+      /^<\?xml version="1.0" encoding="UTF-8"\?><Error><RequestId>[0-9A-F-]{36}<\/RequestId><HostId>metrics.cn-hangzhou.aliyuncs.com<\/HostId><Code>SignatureDoesNotMatch<\/Code><Message>/,
+    );
     expect(response.body).toContain('<Recommend>');
     expect(xmlField(response.body, 'Message')).toContain('server string to sign is:GET&amp;%2F&amp;AccessKeyId%3D');
   });
@@ -213,24 +252,31 @@ describe('signature verification', () => {
     ['16 minutes in the past', -16 * 60_000],
     ['16 minutes in the future', 16 * 60_000],
   ])('Timestamp %s -> 400 InvalidTimeStamp.Expired', async (_label, offset) => {
-    const response = await callJson(running.url, 'NodeInstall', actionParams, { timestamp: isoSeconds(Date.now() + offset) });
+    const response = await callJson(running.url, 'NodeInstall', actionParams, {
+      timestamp: isoSeconds(Date.now() + offset),
+    });
     expect(response.status).toBe(400);
     expect(response.body.Code).toBe('InvalidTimeStamp.Expired');
   });
 
   it('Timestamp 14 minutes off is still accepted', async () => {
-    const response = await callJson(running.url, 'NodeInstall', actionParams, { timestamp: isoSeconds(Date.now() - 14 * 60_000) });
+    const response = await callJson(running.url, 'NodeInstall', actionParams, {
+      timestamp: isoSeconds(Date.now() - 14 * 60_000),
+    });
     expect(response.status).toBe(200);
   });
 
-  it.each(['2024-01-01T00:00:00.000Z', '2024-01-01 00:00:00', '2024-02-30T00:00:00Z', 'yesterday', '2024-01-01T00:00:00+08:00'])(
-    'Timestamp %j -> 400 InvalidTimeStamp.Format',
-    async (timestamp) => {
-      const response = await callJson(running.url, 'NodeInstall', actionParams, { timestamp });
-      expect(response.status).toBe(400);
-      expect(response.body.Code).toBe('InvalidTimeStamp.Format');
-    },
-  );
+  it.each([
+    '2024-01-01T00:00:00.000Z',
+    '2024-01-01 00:00:00',
+    '2024-02-30T00:00:00Z',
+    'yesterday',
+    '2024-01-01T00:00:00+08:00',
+  ])('Timestamp %j -> 400 InvalidTimeStamp.Format', async (timestamp) => {
+    const response = await callJson(running.url, 'NodeInstall', actionParams, { timestamp });
+    expect(response.status).toBe(400);
+    expect(response.body.Code).toBe('InvalidTimeStamp.Format');
+  });
 
   it('a SignatureNonce used twice -> the second is refused with SignatureNonceUsed, even with a fresh Timestamp', async () => {
     const first = await callJson(running.url, 'NodeInstall', actionParams, { nonce: 'fixed-nonce-1' });
@@ -247,7 +293,8 @@ describe('signature verification', () => {
     let clock = Date.parse('2025-01-01T00:00:00Z');
     const timed = await startSimulator({ now: () => clock });
     try {
-      const send = () => callJson(timed.url, 'NodeStatus', { InstanceId: INSTANCE }, { nonce: 'n-1', timestamp: isoSeconds(clock) });
+      const send = () =>
+        callJson(timed.url, 'NodeStatus', { InstanceId: INSTANCE }, { nonce: 'n-1', timestamp: isoSeconds(clock) });
       expect((await send()).status).toBe(200);
       clock += 14 * 60_000;
       expect((await send()).body.Code).toBe('SignatureNonceUsed');
@@ -265,15 +312,21 @@ describe('signature verification', () => {
     expect(good.status).toBe(200);
   });
 
-  it.each(['Action', 'Version', 'AccessKeyId', 'Signature', 'SignatureMethod', 'SignatureVersion', 'SignatureNonce', 'Timestamp'])(
-    'missing %s -> 400 Missing<Name>',
-    async (name) => {
-      const response = await callJson(running.url, 'NodeInstall', actionParams, { omit: [name] });
-      expect(response.status).toBe(400);
-      expect(response.body.Code).toBe(`Missing${name}`);
-      expect(response.body.Message).toBe(`${name} is mandatory for this action.`);
-    },
-  );
+  it.each([
+    'Action',
+    'Version',
+    'AccessKeyId',
+    'Signature',
+    'SignatureMethod',
+    'SignatureVersion',
+    'SignatureNonce',
+    'Timestamp',
+  ])('missing %s -> 400 Missing<Name>', async (name) => {
+    const response = await callJson(running.url, 'NodeInstall', actionParams, { omit: [name] });
+    expect(response.status).toBe(400);
+    expect(response.body.Code).toBe(`Missing${name}`);
+    expect(response.body.Message).toBe(`${name} is mandatory for this action.`);
+  });
 
   it.each(['UserId', 'InstanceId'])('NodeInstall without %s -> 400 Missing<Name>', async (name) => {
     const params: Record<string, string> = { ...actionParams };

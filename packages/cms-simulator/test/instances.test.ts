@@ -1,10 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isFailingInstance, isUnknownInstance, instanceFraction } from '../src/index.ts';
-import { USER_ID, callAction, callJson, instanceIds, simJson, sleep, startSimulator, type Running, useSimulators } from './support/client.ts';
+import {
+  USER_ID,
+  callAction,
+  callJson,
+  instanceIds,
+  simJson,
+  sleep,
+  startSimulator,
+  type Running,
+  useSimulators,
+} from './support/client.ts';
 
 const simulator = useSimulators();
 
-const install = (url: string, instanceId: string, force = 'true') => callJson(url, 'NodeInstall', { UserId: USER_ID, InstanceId: instanceId, Force: force });
+const install = (url: string, instanceId: string, force = 'true') =>
+  callJson(url, 'NodeInstall', { UserId: USER_ID, InstanceId: instanceId, Force: force });
 const status = (url: string, instanceId: string) => callJson(url, 'NodeStatus', { InstanceId: instanceId });
 
 describe('instance fate helpers', () => {
@@ -69,7 +80,12 @@ describe('NodeInstall outcomes per instance', () => {
 
   it('a failing instance answers Success false in XML too', async () => {
     const { url } = await simulator({ failureRate: 1 });
-    const response = await callAction(url, 'NodeInstall', { UserId: USER_ID, InstanceId: 'i-xmlfail1' }, { format: 'XML' });
+    const response = await callAction(
+      url,
+      'NodeInstall',
+      { UserId: USER_ID, InstanceId: 'i-xmlfail1' },
+      { format: 'XML' },
+    );
     expect(response.status).toBe(200);
     expect(response.body).toContain('<Success>false</Success><ErrorCode>400</ErrorCode><ErrorMessage>The Server Guard');
   });
@@ -94,7 +110,11 @@ describe('NodeInstall outcomes per instance', () => {
     const { url } = await simulator();
     const response = await callJson(url, 'NodeInstall', params);
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ Success: false, ErrorCode: 400, ErrorMessage: expect.stringContaining(name) });
+    expect(response.body).toMatchObject({
+      Success: false,
+      ErrorCode: 400,
+      ErrorMessage: expect.stringContaining(name),
+    });
   });
 });
 
@@ -102,7 +122,13 @@ describe('install lifecycle', () => {
   it('not_installed -> installing -> running after installDurationMs', async () => {
     const { url } = await simulator({ installDurationMs: 400 });
     const id = 'i-lifecycle01';
-    expect((await status(url, id)).body).toMatchObject({ Success: true, ErrorCode: 200, InstanceId: id, Status: 'not_installed', AutoInstall: true });
+    expect((await status(url, id)).body).toMatchObject({
+      Success: true,
+      ErrorCode: 200,
+      InstanceId: id,
+      Status: 'not_installed',
+      AutoInstall: true,
+    });
     expect((await install(url, id)).body.Success).toBe(true);
     expect((await status(url, id)).body.Status).toBe('installing');
     await sleep(500);
@@ -218,7 +244,9 @@ describe('NodeStatusList', () => {
     const { url } = await simulator({ notFoundRate: 0.5, seed: 'nf' });
     const ids = instanceIds(10, 'i-nf');
     const response = await callJson(url, 'NodeStatusList', { InstanceIds: ids.join(',') });
-    const listed = (response.body.NodeStatusList as { NodeStatus: { InstanceId: string }[] }).NodeStatus.map((s) => s.InstanceId);
+    const listed = (response.body.NodeStatusList as { NodeStatus: { InstanceId: string }[] }).NodeStatus.map(
+      (s) => s.InstanceId,
+    );
     expect(listed).toEqual(ids.filter((id) => !isUnknownInstance('nf', id, 0.5)));
     expect(listed.length).toBeLessThan(ids.length);
   });

@@ -17,7 +17,12 @@ afterEach(async () => {
 
 /** @alicloud/pop-core (Node): encodeURIComponent, then the five characters it spares. */
 function popCoreEncode(text: string): string {
-  return encodeURIComponent(text).replace(/!/g, '%21').replace(/'/g, '%27').replace(/\(/g, '%28').replace(/\)/g, '%29').replace(/\*/g, '%2A');
+  return encodeURIComponent(text)
+    .replace(/!/g, '%21')
+    .replace(/'/g, '%27')
+    .replace(/\(/g, '%28')
+    .replace(/\)/g, '%29')
+    .replace(/\*/g, '%2A');
 }
 
 /** pop-core's timestamp: UTC fields padded by hand, no milliseconds. */
@@ -120,7 +125,12 @@ function javaSdkRequest(endpoint: string, action: string, params: Record<string,
 
 describe('requests signed like the official SDKs', () => {
   it.each(['GET', 'POST'] as const)('pop-core style %s NodeInstall verifies and installs', async (method) => {
-    const response = await popCoreRequest(running.url, 'NodeInstall', { UserId: USER_ID, InstanceId: 'i-bp1popcore0001', Force: 'false' }, method);
+    const response = await popCoreRequest(
+      running.url,
+      'NodeInstall',
+      { UserId: USER_ID, InstanceId: 'i-bp1popcore0001', Force: 'false' },
+      method,
+    );
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({ Success: true, ErrorCode: 200 });
     expect(running.sim.stats().installsByInstance).toEqual({ 'i-bp1popcore0001': 1 });
@@ -133,13 +143,23 @@ describe('requests signed like the official SDKs', () => {
   });
 
   it.each(['GET', 'POST'] as const)('Java SDK style %s NodeInstall verifies', async (method) => {
-    const response = await javaSdkRequest(running.url, 'NodeInstall', { UserId: USER_ID, InstanceId: 'i-bp1javasdk0001', Force: 'true' }, method);
+    const response = await javaSdkRequest(
+      running.url,
+      'NodeInstall',
+      { UserId: USER_ID, InstanceId: 'i-bp1javasdk0001', Force: 'true' },
+      method,
+    );
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toMatchObject({ Success: true, ErrorCode: 200 });
   });
 
   it('Java SDK style POST with a value holding spaces, * and ~ (form body: spaces as +) verifies', async () => {
-    const response = await javaSdkRequest(running.url, 'NodeStatus', { InstanceId: 'i-bp1javasdk0002', Note: 'a b*c~d 云' }, 'POST');
+    const response = await javaSdkRequest(
+      running.url,
+      'NodeStatus',
+      { InstanceId: 'i-bp1javasdk0002', Note: 'a b*c~d 云' },
+      'POST',
+    );
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body).Status).toBe('not_installed');
   });

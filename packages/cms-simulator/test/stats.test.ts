@@ -1,7 +1,16 @@
 import { PassThrough } from 'node:stream';
 import { createLogger } from '@fleet/logger';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SECRET, USER_ID, callJson, simJson, sleep, startSimulator, type Running, useSimulators } from './support/client.ts';
+import {
+  SECRET,
+  USER_ID,
+  callJson,
+  simJson,
+  sleep,
+  startSimulator,
+  type Running,
+  useSimulators,
+} from './support/client.ts';
 
 const simulator = useSimulators();
 
@@ -88,8 +97,15 @@ describe('reset', () => {
       callsByInstance: {},
       installsByInstance: {},
     });
-    expect(running.sim.instance('i-rs1')).toMatchObject({ status: 'not_installed', installCalls: 0, installs: 0, requestIds: [] });
-    expect((await callJson(running.url, 'NodeStatus', { InstanceId: 'i-rs1' }, { nonce: 'reused-after-reset' })).status).toBe(200);
+    expect(running.sim.instance('i-rs1')).toMatchObject({
+      status: 'not_installed',
+      installCalls: 0,
+      installs: 0,
+      requestIds: [],
+    });
+    expect(
+      (await callJson(running.url, 'NodeStatus', { InstanceId: 'i-rs1' }, { nonce: 'reused-after-reset' })).status,
+    ).toBe(200);
     expect(running.sim.scenario().throttleQps).toBe(100);
   });
 
@@ -112,7 +128,12 @@ describe('logging', () => {
     const logger = createLogger({ service: 'cms-simulator-test', level: 'debug', stream, secrets: [SECRET] });
     const running = await simulator({ logger });
     await install(running.url, 'i-log1');
-    await callJson(running.url, 'NodeInstall', { UserId: USER_ID, InstanceId: 'i-log2' }, { secret: 'bad-secret-value' });
+    await callJson(
+      running.url,
+      'NodeInstall',
+      { UserId: USER_ID, InstanceId: 'i-log2' },
+      { secret: 'bad-secret-value' },
+    );
     running.sim.setScenario({ latencyMs: 0 });
     await running.sim.stop();
     await sleep(20);

@@ -14,7 +14,10 @@ const SECRET_NAME = /secret|password|token|api_?key/i;
  * Parses `env` once with `schema` and returns a frozen, typed config. Fails with a ConfigError naming the first
  * variable at fault. Only `main.ts` of an app calls this, with `process.env`.
  */
-export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): Readonly<z.output<S>> {
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): Readonly<z.output<S>> {
   const result = schema.safeParse(env);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -29,7 +32,8 @@ export function redactConfig(config: Readonly<Record<string, unknown>>): Record<
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (SECRET_NAME.test(key)) out[key] = value === undefined || value === '' ? value : '[redacted]';
-    else if (typeof value === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(value)) out[key] = value.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:[redacted]@');
+    else if (typeof value === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(value))
+      out[key] = value.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:[redacted]@');
     else out[key] = value;
   }
   return out;

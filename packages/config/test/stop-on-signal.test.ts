@@ -8,8 +8,14 @@ const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixture
 type Line = { level: string; message: string; signal?: string; error?: string };
 
 /** Runs the fixture app with `env`, sends `signals` (each once the line `after` has appeared), returns its exit and log lines. */
-async function runApp(env: Record<string, string>, signals: { signal: NodeJS.Signals; after: string; delayMs?: number }[]): Promise<{ code: number | null; lines: Line[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+async function runApp(
+  env: Record<string, string>,
+  signals: { signal: NodeJS.Signals; after: string; delayMs?: number }[],
+): Promise<{ code: number | null; lines: Line[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Line[] = [];
   const pending = [...signals];
   let buffered = '';
@@ -69,11 +75,19 @@ describe('stopOnSignal', () => {
       { signal: 'SIGINT', after: 'stop called' },
     ]);
     expect(code).toBe(0);
-    expect(messages(lines)).toEqual(['ready', 'stopping signal-app', 'stop called', 'signal repeated while stopping, taken as the same request', 'signal-app stopped']);
+    expect(messages(lines)).toEqual([
+      'ready',
+      'stopping signal-app',
+      'stop called',
+      'signal repeated while stopping, taken as the same request',
+      'signal-app stopped',
+    ]);
   });
 
   it('exits 1 when stop() outlasts deadlineMs', async () => {
-    const { code, lines } = await runApp({ STOP_MS: '-1', DEADLINE_MS: '200' }, [{ signal: 'SIGTERM', after: 'ready' }]);
+    const { code, lines } = await runApp({ STOP_MS: '-1', DEADLINE_MS: '200' }, [
+      { signal: 'SIGTERM', after: 'ready' },
+    ]);
     expect(code).toBe(1);
     expect(lines.at(-1)).toMatchObject({ level: 'error', message: 'shutdown deadline passed, exiting' });
   });

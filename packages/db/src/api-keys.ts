@@ -105,10 +105,14 @@ export async function findApiKey(db: Database, id: string): Promise<ApiKeyRecord
  * Keys, newest first. `withinUserIds`: only keys bound to a subset of these accounts (what an admin limited to
  * those accounts may manage); null: every key.
  */
-export async function listApiKeys(db: Database, options: { withinUserIds: readonly string[] | null; limit: number }): Promise<ApiKeyRecord[]> {
+export async function listApiKeys(
+  db: Database,
+  options: { withinUserIds: readonly string[] | null; limit: number },
+): Promise<ApiKeyRecord[]> {
   const rows = await db.apiKey.findMany({
     // Overlap narrows the rows; "contained in" is checked below, as Prisma has no `<@` filter. Scoped admins have few keys.
-    where: options.withinUserIds === null ? {} : { allAccounts: false, userIds: { hasSome: [...options.withinUserIds] } },
+    where:
+      options.withinUserIds === null ? {} : { allAccounts: false, userIds: { hasSome: [...options.withinUserIds] } },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     select: SELECT,
     ...(options.withinUserIds === null ? { take: options.limit } : {}),
@@ -116,7 +120,9 @@ export async function listApiKeys(db: Database, options: { withinUserIds: readon
   const records = rows.map(toRecord);
   if (options.withinUserIds === null) return records;
   const allowed = new Set(options.withinUserIds);
-  return records.filter((k) => !k.allAccounts && k.userIds.length > 0 && k.userIds.every((u) => allowed.has(u))).slice(0, options.limit);
+  return records
+    .filter((k) => !k.allAccounts && k.userIds.length > 0 && k.userIds.every((u) => allowed.has(u)))
+    .slice(0, options.limit);
 }
 
 /** Revokes a key (a guarded write). False when it was already revoked or does not exist. */
@@ -129,9 +135,18 @@ export async function revokeApiKey(db: Database, id: string, at = new Date()): P
  * Records that a key was used, at most once per `minIntervalMs` per key (a guarded write, so many API processes
  * do not pile up updates of the same row).
  */
-export async function touchApiKeyLastUsed(db: Database, id: string, at = new Date(), minIntervalMs = 60_000): Promise<void> {
+export async function touchApiKeyLastUsed(
+  db: Database,
+  id: string,
+  at = new Date(),
+  minIntervalMs = 60_000,
+): Promise<void> {
   await db.apiKey.updateMany({
-    where: { id, revokedAt: null, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(at.getTime() - minIntervalMs) } }] },
+    where: {
+      id,
+      revokedAt: null,
+      OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(at.getTime() - minIntervalMs) } }],
+    },
     data: { lastUsedAt: at },
   });
 }
@@ -143,17 +158,32 @@ export type BootstrapKeyResult = { record: ApiKeyRecord; created: boolean };
  * Idempotent, safe when several API processes start at once (upsert on the unique hash). A bootstrap key that an
  * admin revoked stays revoked: restarting the API must not undo a revocation (set a new value instead).
  */
-export async function ensureBootstrapAdminKey(db: Database, key: string, name = 'bootstrap admin (FLEET_ADMIN_API_KEY)'): Promise<BootstrapKeyResult> {
+export async function ensureBootstrapAdminKey(
+  db: Database,
+  key: string,
+  name = 'bootstrap admin (FLEET_ADMIN_API_KEY)',
+): Promise<BootstrapKeyResult> {
   const keyHash = hashApiKey(key);
   const id = randomUUID();
   const upsert = () =>
     db.apiKey.upsert({
       where: { keyHash },
-      create: { id, name, keyPrefix: apiKeyShownPrefix(key), keyHash, role: 'admin', userIds: [], allAccounts: true, createdById: null },
+      create: {
+        id,
+        name,
+        keyPrefix: apiKeyShownPrefix(key),
+        keyHash,
+        role: 'admin',
+        userIds: [],
+        allAccounts: true,
+        createdById: null,
+      },
       update: { role: 'admin', allAccounts: true },
       select: SELECT,
     });
   // Two processes inserting the same hash at once: the loser sees a unique violation (P2002); the row now exists.
-  const row = await upsert().catch((error: { code?: string }) => (error?.code === 'P2002' ? upsert() : Promise.reject(error)));
+  const row = await upsert().catch((error: { code?: string }) =>
+    error?.code === 'P2002' ? upsert() : Promise.reject(error),
+  );
   return { record: toRecord(row), created: row.id === id };
 }

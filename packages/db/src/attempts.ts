@@ -16,7 +16,13 @@ export type AttemptSigning = { nonce: string; timestamp: Date };
 
 export type ClaimResult =
   /** A new attempt: make the call, signed with `signing` when the claim was given a nonce. */
-  | { kind: 'claimed'; attemptId: bigint; attemptNo: number; abandonedAttemptNo: number | null; signing: AttemptSigning | null }
+  | {
+      kind: 'claimed';
+      attemptId: bigint;
+      attemptNo: number;
+      abandonedAttemptNo: number | null;
+      signing: AttemptSigning | null;
+    }
   /**
    * The instance's last attempt belongs to a worker that died after claiming it: whether its call reached
    * CloudMonitor is unknown. Send exactly its request again (`signing`, no re-sign). `SignatureNonceUsed` means the
@@ -109,17 +115,28 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
       timedOut: isTimedOut(row.instance_started_at, input.instanceTimeoutMs ?? null, now),
     });
     if (decision.type === 'ignore') return { kind: 'final', state: row.state };
-    if (decision.type === 'wait') return row.rollout_status === 'paused' && !inFlight ? { kind: 'paused' } : { kind: 'busy', retryAt: new Date(staleAt) };
+    if (decision.type === 'wait')
+      return row.rollout_status === 'paused' && !inFlight
+        ? { kind: 'paused' }
+        : { kind: 'busy', retryAt: new Date(staleAt) };
 
     const replayable =
-      inFlight && row.signature_nonce !== null && row.signed_at !== null && now.getTime() - row.signed_at.getTime() < REPLAY_WINDOW_MS;
+      inFlight &&
+      row.signature_nonce !== null &&
+      row.signed_at !== null &&
+      now.getTime() - row.signed_at.getTime() < REPLAY_WINDOW_MS;
     if (decision.to === 'in_progress' && replayable && row.attempt_id !== null) {
       // The instance stays in_progress on this attempt; the replay's start makes it busy again for staleAfterMs.
       const marked = await tx.$executeRaw`
         UPDATE install_attempt SET replay_started_at = ${now}, replayed_by = ${input.workerId}
         WHERE id = ${row.attempt_id} AND finished_at IS NULL`;
       if (marked !== 1) throw new Error('guarded replay lost a race while holding the row lock');
-      return { kind: 'replay', attemptId: row.attempt_id, attemptNo: row.attempt_count, signing: { nonce: row.signature_nonce!, timestamp: row.signed_at! } };
+      return {
+        kind: 'replay',
+        attemptId: row.attempt_id,
+        attemptNo: row.attempt_count,
+        signing: { nonce: row.signature_nonce!, timestamp: row.signed_at! },
+      };
     }
     let abandonedAttemptNo: number | null = null;
     if (inFlight && row.attempt_id !== null) {
@@ -156,7 +173,13 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
       INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at)
       VALUES (${input.rolloutInstanceId}, ${input.rolloutId}::uuid, ${attemptNo}, ${now}, ${input.workerId}, ${nonce}, ${nonce === null ? null : now})
       RETURNING id`;
-    return { kind: 'claimed', attemptId: inserted[0]!.id, attemptNo, abandonedAttemptNo, signing: nonce === null ? null : { nonce, timestamp: now } };
+    return {
+      kind: 'claimed',
+      attemptId: inserted[0]!.id,
+      attemptNo,
+      abandonedAttemptNo,
+      signing: nonce === null ? null : { nonce, timestamp: now },
+    };
   });
 }
 
@@ -171,14 +194,21 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
 async function claimPendingMany(db: Database, inputs: (ClaimInput & { now: Date })[]): Promise<(ClaimResult | null)[]> {
   const plan = planClaims(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({ name: CLAIMS.name, text: CLAIMS.text, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({
+    name: CLAIMS.name,
+    text: CLAIMS.text,
+    values: plan.values,
+  });
   return plan.settle(rows);
 }
 
 type ClaimedRow = { id: string; rollout_instance_id: string; attempt_no: number };
 
 /** The statement parameters of a batch of claims (null: nothing to send), and how to read its rows back per input. */
-function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[] | null; settle(rows: ClaimedRow[]): (ClaimResult | null)[] } {
+function planClaims(inputs: (ClaimInput & { now: Date })[]): {
+  values: unknown[] | null;
+  settle(rows: ClaimedRow[]): (ClaimResult | null)[];
+} {
   const seen = new Set<bigint>();
   const batch = inputs.filter((input) => !seen.has(input.rolloutInstanceId) && seen.add(input.rolloutInstanceId));
   return {
@@ -199,7 +229,13 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): { values: unknown[]
         if (!row) return null;
         claimed.delete(input.rolloutInstanceId);
         const nonce = input.signatureNonce;
-        return { kind: 'claimed', attemptId: BigInt(row.id), attemptNo: row.attempt_no, abandonedAttemptNo: null, signing: nonce === undefined ? null : { nonce, timestamp: input.now } };
+        return {
+          kind: 'claimed',
+          attemptId: BigInt(row.id),
+          attemptNo: row.attempt_no,
+          abandonedAttemptNo: null,
+          signing: nonce === undefined ? null : { nonce, timestamp: input.now },
+        };
       });
     },
   };
@@ -246,7 +282,10 @@ const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
  * report can tell it from an attempt whose call may never have been made) and the next claim starts attempt N+1.
  * Guarded: only an attempt still unfinished is closed; false when something else recorded it first.
  */
-export async function markAttemptAnswerLost(db: Database, input: { attemptId: bigint; at: Date; replayRequestId: string | null }): Promise<boolean> {
+export async function markAttemptAnswerLost(
+  db: Database,
+  input: { attemptId: bigint; at: Date; replayRequestId: string | null },
+): Promise<boolean> {
   const message =
     'the call reached CloudMonitor but its worker stopped before recording the answer ' +
     `(a replay of the same request was refused with SignatureNonceUsed${input.replayRequestId ? `, RequestId ${input.replayRequestId}` : ''})`;
@@ -306,7 +345,11 @@ type FastFinish = FinishResult | 'general' | 'recorded';
 
 function finishFacts(input: FinishInput) {
   const verdict = input.verdict ?? input.answer.outcome;
-  return { verdict, timeoutMs: input.instanceTimeoutMs ?? null, decidedAt: input.nextAttemptAt ?? input.answer.finishedAt };
+  return {
+    verdict,
+    timeoutMs: input.instanceTimeoutMs ?? null,
+    decidedAt: input.nextAttemptAt ?? input.answer.finishedAt,
+  };
 }
 
 async function settleFinish(db: Database, input: FinishInput, fast: FastFinish): Promise<FinishResult> {
@@ -336,7 +379,11 @@ async function settleFinish(db: Database, input: FinishInput, fast: FastFinish):
 async function finishInProgressMany(db: Database, inputs: FinishInput[]): Promise<FastFinish[]> {
   const plan = planFinishes(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<FinishRow>({ name: FINISHES.name, text: FINISHES.text, values: plan.values });
+  const { rows } = await installPathPoolOf(db).query<FinishRow>({
+    name: FINISHES.name,
+    text: FINISHES.text,
+    values: plan.values,
+  });
   return plan.settle(rows);
 }
 
@@ -346,7 +393,14 @@ type FinishRow = { attempt_id: string; recorded: boolean; moved: boolean };
 function planFinishes(inputs: FinishInput[]): { values: unknown[] | null; settle(rows: FinishRow[]): FastFinish[] } {
   const plans = inputs.map((input) => {
     const { verdict } = finishFacts(input);
-    const expected = decideInstance('in_progress', { type: 'attempt_finished', outcome: verdict, attemptNo: input.attemptNo, maxAttempts: input.maxAttempts, rolloutStatus: 'running', timedOut: false });
+    const expected = decideInstance('in_progress', {
+      type: 'attempt_finished',
+      outcome: verdict,
+      attemptNo: input.attemptNo,
+      maxAttempts: input.maxAttempts,
+      rolloutStatus: 'running',
+      timedOut: false,
+    });
     return expected.type === 'transition' ? { input, to: expected.to, reason: expected.reason } : null;
   });
   const instances = new Set<bigint>();
@@ -457,8 +511,16 @@ const WRITE_ATTEMPTS_MANY = `WITH ${claimCtes(1)}, ${finishCtes(1 + CLAIM_PARAMS
  * text), and takes `params` arrays. Used by the batch functions and warmInstallPath; exported for the plan test only.
  */
 const CLAIMS = { name: 'fleet_claim_pending_many', text: CLAIM_PENDING_MANY, params: CLAIM_PARAMS } as const;
-const FINISHES = { name: 'fleet_finish_in_progress_many', text: FINISH_IN_PROGRESS_MANY, params: FINISH_PARAMS } as const;
-const BOTH = { name: 'fleet_write_attempts_many', text: WRITE_ATTEMPTS_MANY, params: CLAIM_PARAMS + FINISH_PARAMS } as const;
+const FINISHES = {
+  name: 'fleet_finish_in_progress_many',
+  text: FINISH_IN_PROGRESS_MANY,
+  params: FINISH_PARAMS,
+} as const;
+const BOTH = {
+  name: 'fleet_write_attempts_many',
+  text: WRITE_ATTEMPTS_MANY,
+  params: CLAIM_PARAMS + FINISH_PARAMS,
+} as const;
 export const INSTALL_PATH_STATEMENTS = { claims: CLAIMS, answers: FINISHES, both: BOTH } as const;
 
 /** One group commit's claims and answers, in one statement when it has both. */
@@ -476,22 +538,45 @@ async function writeAttemptsMany(
     ]);
     return { claims: claimed, finishes: finished };
   }
-  const { rows } = await installPathPoolOf(db).query<{ kind: 'claim' | 'finish'; key: string; attempt_id: string; attempt_no: number; recorded: boolean; moved: boolean }>({
+  const { rows } = await installPathPoolOf(db).query<{
+    kind: 'claim' | 'finish';
+    key: string;
+    attempt_id: string;
+    attempt_no: number;
+    recorded: boolean;
+    moved: boolean;
+  }>({
     name: BOTH.name,
     text: BOTH.text,
     values: [...claimPlan.values, ...finishPlan.values],
   });
   return {
-    claims: claimPlan.settle(rows.filter((r) => r.kind === 'claim').map((r) => ({ id: r.attempt_id, rollout_instance_id: r.key, attempt_no: r.attempt_no }))),
-    finishes: finishPlan.settle(rows.filter((r) => r.kind === 'finish').map((r) => ({ attempt_id: r.attempt_id, recorded: r.recorded, moved: r.moved }))),
+    claims: claimPlan.settle(
+      rows
+        .filter((r) => r.kind === 'claim')
+        .map((r) => ({ id: r.attempt_id, rollout_instance_id: r.key, attempt_no: r.attempt_no })),
+    ),
+    finishes: finishPlan.settle(
+      rows
+        .filter((r) => r.kind === 'finish')
+        .map((r) => ({ attempt_id: r.attempt_id, recorded: r.recorded, moved: r.moved })),
+    ),
   };
 }
 
 /** The general path: lock the instance, read it and its rollout, ask the state machine, write with a guard. */
-async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict: AttemptVerdict, timeoutMs: number | null, decidedAt: Date): Promise<FinishResult> {
+async function moveInstanceAfterAnswer(
+  db: Database,
+  input: FinishInput,
+  verdict: AttemptVerdict,
+  timeoutMs: number | null,
+  decidedAt: Date,
+): Promise<FinishResult> {
   const a = input.answer;
   return db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ state: InstanceState; attempt_count: number; started_at: Date | null; rollout_status: RolloutStatus }[]>`
+    const rows = await tx.$queryRaw<
+      { state: InstanceState; attempt_count: number; started_at: Date | null; rollout_status: RolloutStatus }[]
+    >`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at, r.status::text AS rollout_status
       FROM rollout_instance ri JOIN rollout r ON r.id = ri.rollout_id
       WHERE ri.id = ${input.rolloutInstanceId} FOR UPDATE OF ri`;
@@ -507,7 +592,12 @@ async function moveInstanceAfterAnswer(db: Database, input: FinishInput, verdict
     });
     if (decision.type !== 'transition') return { kind: 'recorded_only' };
     const isFinal = decision.to !== 'pending';
-    const manual = decision.to === 'failed' ? (decision.reason === 'instance timed out' ? 'timed_out' : (input.manualInstallReason ?? null)) : null;
+    const manual =
+      decision.to === 'failed'
+        ? decision.reason === 'instance timed out'
+          ? 'timed_out'
+          : (input.manualInstallReason ?? null)
+        : null;
     await tx.$executeRaw`
       UPDATE rollout_instance SET
         state = ${decision.to}::"InstanceState",
@@ -557,7 +647,11 @@ const CONFLICT_RETRIES = 3;
 /** Deadlock (40P01) or serialization failure (40001): the statement was rolled back whole and may simply run again. */
 function isTransientConflict(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const codes = [(e as { code?: unknown }).code, (e as { originalCode?: unknown }).originalCode, (e as { meta?: { code?: unknown } }).meta?.code];
+    const codes = [
+      (e as { code?: unknown }).code,
+      (e as { originalCode?: unknown }).originalCode,
+      (e as { meta?: { code?: unknown } }).meta?.code,
+    ];
     if (codes.some((c) => c === '40P01' || c === '40001')) return true;
     const message = e instanceof Error ? e.message : '';
     if (/deadlock detected|could not serialize access/i.test(message)) return true;

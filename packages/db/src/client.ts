@@ -42,7 +42,8 @@ const installPathPools = new WeakMap<Database, pg.Pool>();
  *   (200 jobs in flight, 50 ms each, runs side by side; 67 to 104 in later runs of the new settings).
  * packages/db/test/install-path-plans.test.ts holds the shape.
  */
-export const INSTALL_PATH_SESSION = '-c enable_seqscan=off -c enable_nestloop=off -c enable_mergejoin=off -c plan_cache_mode=force_generic_plan';
+export const INSTALL_PATH_SESSION =
+  '-c enable_seqscan=off -c enable_nestloop=off -c enable_mergejoin=off -c plan_cache_mode=force_generic_plan';
 
 /** Builds the Prisma client on adapter-pg (no native engine). Only an app's main.ts or a test calls this. */
 export function createDatabase(options: DatabaseOptions): Database {
@@ -54,7 +55,10 @@ export function createDatabase(options: DatabaseOptions): Database {
     ...(options.applicationName ? { application_name: options.applicationName } : {}),
   });
   // The adapter listens for idle-connection errors on the pool and ends it on $disconnect.
-  const adapter = new PrismaPg(pool, { onPoolError: options.onPoolError ?? (() => undefined), disposeExternalPool: true });
+  const adapter = new PrismaPg(pool, {
+    onPoolError: options.onPoolError ?? (() => undefined),
+    disposeExternalPool: true,
+  });
   const db = new PrismaClient({ adapter });
   pools.set(db, pool);
   const installPath = new pg.Pool({

@@ -25,7 +25,10 @@ type Pending<I, O> = { input: I; resolve: (value: O) => void; reject: (error: un
  * `commit` receives a batch and must return one result per input, in the same order; if it throws, every write of
  * that batch is rejected with the error (nothing of it was committed: it was one statement).
  */
-export function createGroupCommit<I, O>(commit: (inputs: I[]) => Promise<O[]>, options: GroupCommitOptions = {}): GroupCommit<I, O> {
+export function createGroupCommit<I, O>(
+  commit: (inputs: I[]) => Promise<O[]>,
+  options: GroupCommitOptions = {},
+): GroupCommit<I, O> {
   const maxBatch = options.maxBatch ?? 200;
   const maxConcurrent = options.maxConcurrentBatches ?? 2;
   const queue: Pending<I, O>[] = [];
@@ -46,7 +49,8 @@ export function createGroupCommit<I, O>(commit: (inputs: I[]) => Promise<O[]>, o
       commit(batch.map((p) => p.input))
         .then(
           (results) => {
-            if (results.length !== batch.length) throw new Error(`group commit: ${results.length} results for ${batch.length} writes`);
+            if (results.length !== batch.length)
+              throw new Error(`group commit: ${results.length} results for ${batch.length} writes`);
             batch.forEach((p, i) => p.resolve(results[i]!));
           },
           (error: unknown) => batch.forEach((p) => p.reject(error)),

@@ -23,12 +23,19 @@ export type IdempotencyRecord = {
 /** The Idempotency-Key was recorded by another request first (its transaction has committed). */
 export class IdempotencyKeyTakenError extends FleetError {
   override name = 'IdempotencyKeyTakenError';
-  constructor(readonly apiKeyId: string, readonly key: string) {
+  constructor(
+    readonly apiKeyId: string,
+    readonly key: string,
+  ) {
     super('idempotency_key_taken', 'the Idempotency-Key was used by a concurrent request');
   }
 }
 
-export async function findIdempotencyRecord(db: Database, apiKeyId: string, key: string): Promise<IdempotencyRecord | null> {
+export async function findIdempotencyRecord(
+  db: Database,
+  apiKeyId: string,
+  key: string,
+): Promise<IdempotencyRecord | null> {
   return db.idempotencyRecord.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
 }
 

@@ -1,27 +1,116 @@
 export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError, INSTALL_PATH_SESSION } from './client.ts';
 export type { Database, DatabaseOptions } from './client.ts';
-export { insertRollout, recordRollout, INSERT_CHUNK, findRollout, markRolloutEnqueued, countInstances, listRolloutsByStatus, listOpenRolloutsForWork, completeRolloutIfDone } from './rollouts.ts';
+export {
+  insertRollout,
+  recordRollout,
+  INSERT_CHUNK,
+  findRollout,
+  markRolloutEnqueued,
+  countInstances,
+  listRolloutsByStatus,
+  listOpenRolloutsForWork,
+  completeRolloutIfDone,
+} from './rollouts.ts';
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';
-export { listInstances, findInstance, findInstanceWithAttempts, listOpenInstanceIds, iterateRolloutInstances } from './instances.ts';
+export {
+  listInstances,
+  findInstance,
+  findInstanceWithAttempts,
+  listOpenInstanceIds,
+  iterateRolloutInstances,
+} from './instances.ts';
 export type { InstanceRecord, AttemptRecord, InstancePage } from './instances.ts';
-export { claimAttempt, finishAttempt, createAttemptWriter, markAttemptAnswerLost, warmInstallPath, REPLAY_WINDOW_MS } from './attempts.ts';
-export type { ClaimResult, AttemptSigning, ClaimInput, AttemptAnswer, FinishInput, FinishResult, AttemptWriter } from './attempts.ts';
+export {
+  claimAttempt,
+  finishAttempt,
+  createAttemptWriter,
+  markAttemptAnswerLost,
+  warmInstallPath,
+  REPLAY_WINDOW_MS,
+} from './attempts.ts';
+export type {
+  ClaimResult,
+  AttemptSigning,
+  ClaimInput,
+  AttemptAnswer,
+  FinishInput,
+  FinishResult,
+  AttemptWriter,
+} from './attempts.ts';
 export { createGroupCommit } from './group-commit.ts';
 export type { GroupCommit, GroupCommitOptions } from './group-commit.ts';
 export { Prisma } from './generated/prisma/client.ts';
-export { transitionRollout, updateRolloutPolicy, countWave, advanceWaveIfDone, listRunnableInstances } from './rollout-transitions.ts';
+export {
+  transitionRollout,
+  updateRolloutPolicy,
+  countWave,
+  advanceWaveIfDone,
+  listRunnableInstances,
+} from './rollout-transitions.ts';
 export type { RolloutTransitionResult, WaveCounts, WaveStep } from './rollout-transitions.ts';
-export { API_KEY_PREFIX, API_ROLES, hashApiKey, apiKeyShownPrefix, generateApiKey, createApiKey, findActiveApiKeyByHash, findApiKey, listApiKeys, revokeApiKey, touchApiKeyLastUsed, ensureBootstrapAdminKey } from './api-keys.ts';
+export {
+  API_KEY_PREFIX,
+  API_ROLES,
+  hashApiKey,
+  apiKeyShownPrefix,
+  generateApiKey,
+  createApiKey,
+  findActiveApiKeyByHash,
+  findApiKey,
+  listApiKeys,
+  revokeApiKey,
+  touchApiKeyLastUsed,
+  ensureBootstrapAdminKey,
+} from './api-keys.ts';
 export type { ApiRole, ApiKeyRecord, NewApiKey, BootstrapKeyResult } from './api-keys.ts';
-export { IdempotencyKeyTakenError, findIdempotencyRecord, claimIdempotencyKey, deleteIdempotencyRecordsBefore } from './idempotency.ts';
+export {
+  IdempotencyKeyTakenError,
+  findIdempotencyRecord,
+  claimIdempotencyKey,
+  deleteIdempotencyRecordsBefore,
+} from './idempotency.ts';
 export type { IdempotencyRecord } from './idempotency.ts';
 export { listRollouts } from './rollout-list.ts';
 export type { RolloutListPosition, RolloutListPage } from './rollout-list.ts';
-export { listOpenInstancesForRepair, iterateOpenInstancesForRepair, findInstanceStates, listRolloutsClosedSince } from './reconcile-queries.ts';
+export {
+  listOpenInstancesForRepair,
+  iterateOpenInstancesForRepair,
+  findInstanceStates,
+  listRolloutsClosedSince,
+} from './reconcile-queries.ts';
 export type { OpenInstanceForRepair, RolloutForSweep } from './reconcile-queries.ts';
-export { RECONCILER_ACTOR, raiseMissingManualInstallFlags, listManualInstallFlags, findManualInstallFlag, transitionManualInstallFlag, countManualInstallFlags } from './manual-install-flags.ts';
-export type { ManualInstallFlagRecord, ManualInstallFlagEventRecord, ManualInstallFlagPage, ManualInstallFlagDetail, ManualInstallFlagTransitionResult } from './manual-install-flags.ts';
-export { armInstallVerification, armReverification, listPendingVerifications, markInstancesVerified, recordAgentStatuses, failInstallVerification } from './verification.ts';
+export {
+  RECONCILER_ACTOR,
+  raiseMissingManualInstallFlags,
+  listManualInstallFlags,
+  findManualInstallFlag,
+  transitionManualInstallFlag,
+  countManualInstallFlags,
+} from './manual-install-flags.ts';
+export type {
+  ManualInstallFlagRecord,
+  ManualInstallFlagEventRecord,
+  ManualInstallFlagPage,
+  ManualInstallFlagDetail,
+  ManualInstallFlagTransitionResult,
+} from './manual-install-flags.ts';
+export {
+  armInstallVerification,
+  armReverification,
+  listPendingVerifications,
+  markInstancesVerified,
+  recordAgentStatuses,
+  failInstallVerification,
+} from './verification.ts';
 export type { PendingVerification, VerificationFailureResult } from './verification.ts';
-export { iterateReportInstances, rolloutProgress, deleteFinishSecondsBefore, countVerifications, listRetryRollouts, setParentRollout, findParentRolloutId, PROGRESS_WINDOW_SECONDS } from './reports.ts';
+export {
+  iterateReportInstances,
+  rolloutProgress,
+  deleteFinishSecondsBefore,
+  countVerifications,
+  listRetryRollouts,
+  setParentRollout,
+  findParentRolloutId,
+  PROGRESS_WINDOW_SECONDS,
+} from './reports.ts';
 export type { ReportInstanceRow, ReportScope, VerificationCounts } from './reports.ts';

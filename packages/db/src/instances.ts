@@ -50,7 +50,11 @@ export async function listInstances(
   options: { state?: InstanceState; limit: number; after?: bigint },
 ): Promise<InstancePage> {
   const rows = (await db.rolloutInstance.findMany({
-    where: { rolloutId, ...(options.state ? { state: options.state } : {}), ...(options.after !== undefined ? { id: { gt: options.after } } : {}) },
+    where: {
+      rolloutId,
+      ...(options.state ? { state: options.state } : {}),
+      ...(options.after !== undefined ? { id: { gt: options.after } } : {}),
+    },
     orderBy: { id: 'asc' },
     take: options.limit + 1,
   })) as InstanceRecord[];
@@ -59,8 +63,14 @@ export async function listInstances(
   return { instances, nextCursor: hasMore ? instances[instances.length - 1]!.id : null };
 }
 
-export async function findInstance(db: Database, rolloutId: string, instanceId: string): Promise<InstanceRecord | null> {
-  return (await db.rolloutInstance.findUnique({ where: { rolloutId_instanceId: { rolloutId, instanceId } } })) as InstanceRecord | null;
+export async function findInstance(
+  db: Database,
+  rolloutId: string,
+  instanceId: string,
+): Promise<InstanceRecord | null> {
+  return (await db.rolloutInstance.findUnique({
+    where: { rolloutId_instanceId: { rolloutId, instanceId } },
+  })) as InstanceRecord | null;
 }
 
 export async function findInstanceWithAttempts(
@@ -82,7 +92,11 @@ export async function listOpenInstanceIds(
   options: { limit: number; after?: bigint },
 ): Promise<{ id: bigint; instanceId: string }[]> {
   return db.rolloutInstance.findMany({
-    where: { rolloutId, state: { in: ['pending', 'in_progress'] }, ...(options.after !== undefined ? { id: { gt: options.after } } : {}) },
+    where: {
+      rolloutId,
+      state: { in: ['pending', 'in_progress'] },
+      ...(options.after !== undefined ? { id: { gt: options.after } } : {}),
+    },
     orderBy: { id: 'asc' },
     take: options.limit,
     select: { id: true, instanceId: true },

@@ -82,7 +82,14 @@ export type ManualInstallFlagPage = { flags: ManualInstallFlagRecord[]; nextCurs
  */
 export async function listManualInstallFlags(
   db: Database,
-  options: { userIds: readonly string[] | null; userId?: string; status?: ManualFlagStatus; rolloutId?: string; limit: number; after?: bigint },
+  options: {
+    userIds: readonly string[] | null;
+    userId?: string;
+    status?: ManualFlagStatus;
+    rolloutId?: string;
+    limit: number;
+    after?: bigint;
+  },
 ): Promise<ManualInstallFlagPage> {
   const userFilter =
     options.userId !== undefined
@@ -109,23 +116,44 @@ export async function listManualInstallFlags(
 
 export type ManualInstallFlagDetail = ManualInstallFlagRecord & {
   events: ManualInstallFlagEventRecord[];
-  instance: { state: string; verification: string | null; agentStatus: string | null; verifyDeadlineAt: Date | null; verifiedAt: Date | null; attemptCount: number } | null;
+  instance: {
+    state: string;
+    verification: string | null;
+    agentStatus: string | null;
+    verifyDeadlineAt: Date | null;
+    verifiedAt: Date | null;
+    attemptCount: number;
+  } | null;
 };
 
 export async function findManualInstallFlag(db: Database, id: bigint): Promise<ManualInstallFlagDetail | null> {
-  const flag = (await db.manualInstallFlag.findUnique({ where: { id }, include: { events: { orderBy: { id: 'asc' } } } })) as
-    | (ManualInstallFlagRecord & { events: ManualInstallFlagEventRecord[] })
-    | null;
+  const flag = (await db.manualInstallFlag.findUnique({
+    where: { id },
+    include: { events: { orderBy: { id: 'asc' } } },
+  })) as (ManualInstallFlagRecord & { events: ManualInstallFlagEventRecord[] }) | null;
   if (!flag) return null;
   const instance = await db.rolloutInstance.findUnique({
     where: { id: flag.rolloutInstanceId },
-    select: { state: true, verification: true, agentStatus: true, verifyDeadlineAt: true, verifiedAt: true, attemptCount: true },
+    select: {
+      state: true,
+      verification: true,
+      agentStatus: true,
+      verifyDeadlineAt: true,
+      verifiedAt: true,
+      attemptCount: true,
+    },
   });
   return { ...flag, instance };
 }
 
 export type ManualInstallFlagTransitionResult =
-  | { kind: 'changed'; from: ManualFlagStatus; to: ManualFlagStatus; action: ManualFlagAction; flag: ManualInstallFlagRecord }
+  | {
+      kind: 'changed';
+      from: ManualFlagStatus;
+      to: ManualFlagStatus;
+      action: ManualFlagAction;
+      flag: ManualInstallFlagRecord;
+    }
   | { kind: 'unchanged'; flag: ManualInstallFlagRecord }
   | { kind: 'refused'; reason: string; flag: ManualInstallFlagRecord }
   | { kind: 'missing' };
@@ -137,14 +165,23 @@ export type ManualInstallFlagTransitionResult =
  */
 export async function transitionManualInstallFlag(
   db: Database,
-  input: { flagId: bigint; event: Extract<ManualFlagEvent, { type: 'acknowledge' | 'resolve' | 'close' }>; actor: string; note?: string | null; now?: Date },
+  input: {
+    flagId: bigint;
+    event: Extract<ManualFlagEvent, { type: 'acknowledge' | 'resolve' | 'close' }>;
+    actor: string;
+    note?: string | null;
+    now?: Date;
+  },
 ): Promise<ManualInstallFlagTransitionResult> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const flag = (await db.manualInstallFlag.findUnique({ where: { id: input.flagId } })) as ManualInstallFlagRecord | null;
+    const flag = (await db.manualInstallFlag.findUnique({
+      where: { id: input.flagId },
+    })) as ManualInstallFlagRecord | null;
     if (!flag) return { kind: 'missing' };
     const decision = decideManualFlag(flag.status, input.event);
     if (decision.type === 'unchanged') return { kind: 'unchanged', flag };
-    if (decision.type === 'refuse' || decision.type === 'ignore') return { kind: 'refused', reason: decision.reason, flag };
+    if (decision.type === 'refuse' || decision.type === 'ignore')
+      return { kind: 'refused', reason: decision.reason, flag };
     const now = input.now ?? new Date();
     const note = input.note ?? null;
     const moved = await db.$transaction(async (tx) => {
@@ -159,7 +196,14 @@ export async function transitionManualInstallFlag(
       });
       if (updated.count === 0) return null;
       await tx.manualInstallFlagEvent.create({
-        data: { flagId: flag.id, at: now, action: decision.action, actor: input.actor, note, detail: { from: decision.from, to: decision.to } },
+        data: {
+          flagId: flag.id,
+          at: now,
+          action: decision.action,
+          actor: input.actor,
+          note,
+          detail: { from: decision.from, to: decision.to },
+        },
       });
       if (decision.action === 'resolved') {
         await tx.$executeRaw`
@@ -175,7 +219,10 @@ export async function transitionManualInstallFlag(
 }
 
 /** Flags of one rollout per status (the (rollout_id, status) index). */
-export async function countManualInstallFlags(db: Database, rolloutId: string): Promise<Record<ManualFlagStatus, number>> {
+export async function countManualInstallFlags(
+  db: Database,
+  rolloutId: string,
+): Promise<Record<ManualFlagStatus, number>> {
   const rows = await db.$queryRaw<{ status: ManualFlagStatus; n: bigint }[]>`
     SELECT status::text AS status, count(*) AS n FROM manual_install_flag WHERE rollout_id = ${rolloutId}::uuid GROUP BY status`;
   const counts: Record<ManualFlagStatus, number> = { open: 0, acknowledged: 0, resolved: 0, closed: 0 };

@@ -64,11 +64,19 @@ export async function listOpenInstancesForRepair(
 }
 
 /** Every page of a rollout's runnable open instances: pending ones, then in_progress ones. */
-export async function* iterateOpenInstancesForRepair(db: Database, rolloutId: string, options: { pageSize: number }): AsyncGenerator<OpenInstanceForRepair[], void, void> {
+export async function* iterateOpenInstancesForRepair(
+  db: Database,
+  rolloutId: string,
+  options: { pageSize: number },
+): AsyncGenerator<OpenInstanceForRepair[], void, void> {
   for (const state of ['pending', 'in_progress'] as const) {
     let after: bigint | undefined;
     for (;;) {
-      const page = await listOpenInstancesForRepair(db, rolloutId, { state, limit: options.pageSize, ...(after !== undefined ? { after } : {}) });
+      const page = await listOpenInstancesForRepair(db, rolloutId, {
+        state,
+        limit: options.pageSize,
+        ...(after !== undefined ? { after } : {}),
+      });
       if (page.length > 0) yield page;
       if (page.length < options.pageSize) break;
       after = page[page.length - 1]!.id;
@@ -91,16 +99,30 @@ export async function findInstanceStates(
   return out;
 }
 
-export type RolloutForSweep = { id: string; userId: string; status: RolloutStatus; concurrency: number; finishedAt: Date | null };
+export type RolloutForSweep = {
+  id: string;
+  userId: string;
+  status: RolloutStatus;
+  concurrency: number;
+  finishedAt: Date | null;
+};
 
 /**
  * Rollouts the reconciler still looks after besides the open ones: closed (completed, cancelled) since `since`.
  * Their last instances may still need a manual-install flag, a verification, or leftover jobs removed.
  */
 export async function listRolloutsClosedSince(db: Database, since: Date): Promise<RolloutForSweep[]> {
-  const rows = await db.$queryRaw<{ id: string; user_id: string; status: RolloutStatus; concurrency: number; finished_at: Date | null }[]>`
+  const rows = await db.$queryRaw<
+    { id: string; user_id: string; status: RolloutStatus; concurrency: number; finished_at: Date | null }[]
+  >`
     SELECT id::text AS id, user_id, status::text AS status, concurrency, finished_at FROM rollout
     WHERE status IN ('completed', 'cancelled') AND coalesce(finished_at, updated_at) >= ${since}
     ORDER BY coalesce(finished_at, updated_at)`;
-  return rows.map((r) => ({ id: r.id, userId: r.user_id, status: r.status, concurrency: r.concurrency, finishedAt: r.finished_at }));
+  return rows.map((r) => ({
+    id: r.id,
+    userId: r.user_id,
+    status: r.status,
+    concurrency: r.concurrency,
+    finishedAt: r.finished_at,
+  }));
 }

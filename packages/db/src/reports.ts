@@ -61,10 +61,19 @@ const SEGMENTS: Record<ReportScope, Segment[]> = {
     { state: 'failed', verificationFailedOnly: false },
     { state: 'succeeded', verificationFailedOnly: true },
   ],
-  all: (['failed', 'succeeded', 'cancelled', 'in_progress', 'pending'] as const).map((state) => ({ state, verificationFailedOnly: false })),
+  all: (['failed', 'succeeded', 'cancelled', 'in_progress', 'pending'] as const).map((state) => ({
+    state,
+    verificationFailedOnly: false,
+  })),
 };
 
-async function reportPage(db: Database, rolloutId: string, segment: Segment, after: bigint, limit: number): Promise<ReportInstanceRow[]> {
+async function reportPage(
+  db: Database,
+  rolloutId: string,
+  segment: Segment,
+  after: bigint,
+  limit: number,
+): Promise<ReportInstanceRow[]> {
   const rows = await db.$queryRaw<RawReportRow[]>`
     SELECT ri.id, ri.instance_id, ri.state::text AS state, ri.attempt_count, ri.last_outcome, ri.last_http_status,
            ri.last_error_code, ri.last_error_message, ri.last_request_id, ri.needs_manual_install, ri.manual_install_reason,
@@ -132,7 +141,12 @@ export const PROGRESS_WINDOW_SECONDS = 60;
  * exist only when `now` is in the past or a writer's clock runs ahead: at most about half a second's finishes out
  * of 60, and none on average.
  */
-export async function rolloutProgress(db: Database, rolloutId: string, counts: InstanceCounts, now: Date = new Date()): Promise<RolloutProgress> {
+export async function rolloutProgress(
+  db: Database,
+  rolloutId: string,
+  counts: InstanceCounts,
+  now: Date = new Date(),
+): Promise<RolloutProgress> {
   const since = now.getTime() - PROGRESS_WINDOW_SECONDS * 1000;
   const fromSecond = new Date(Math.round(since / 1000) * 1000);
   const rows = await db.$queryRaw<{ n: bigint | null }[]>`
@@ -177,7 +191,10 @@ export async function countVerifications(db: Database, rolloutId: string): Promi
 }
 
 /** Rollouts made by retrying `rolloutId` (POST /v1/rollouts/:id/retry), oldest first. */
-export async function listRetryRollouts(db: Database, rolloutId: string): Promise<{ id: string; status: string; totalInstances: number; createdAt: Date }[]> {
+export async function listRetryRollouts(
+  db: Database,
+  rolloutId: string,
+): Promise<{ id: string; status: string; totalInstances: number; createdAt: Date }[]> {
   return db.rollout.findMany({
     where: { parentRolloutId: rolloutId },
     orderBy: { createdAt: 'asc' },

@@ -15,7 +15,11 @@ export type RolloutTransitionResult =
   | { kind: 'refused'; reason: string; rollout: RolloutRecord }
   | { kind: 'missing' };
 
-export async function transitionRollout(db: Database, rolloutId: string, event: RolloutEvent): Promise<RolloutTransitionResult> {
+export async function transitionRollout(
+  db: Database,
+  rolloutId: string,
+  event: RolloutEvent,
+): Promise<RolloutTransitionResult> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const rollout = (await db.rollout.findUnique({ where: { id: rolloutId } })) as RolloutRecord | null;
     if (!rollout) return { kind: 'missing' };
@@ -100,8 +104,15 @@ export type WaveStep =
  * for a person because the wave's success rate is below the threshold. `approved`: an operator resumed after such
  * a pause, so the threshold is not asked again. Guarded on `current_wave`, so only one caller advances a wave.
  */
-export async function advanceWaveIfDone(db: Database, rolloutId: string, options: { thresholdPercent: number; approved?: boolean }): Promise<WaveStep> {
-  const rollout = await db.rollout.findUnique({ where: { id: rolloutId }, select: { status: true, currentWave: true, waveCount: true } });
+export async function advanceWaveIfDone(
+  db: Database,
+  rolloutId: string,
+  options: { thresholdPercent: number; approved?: boolean },
+): Promise<WaveStep> {
+  const rollout = await db.rollout.findUnique({
+    where: { id: rolloutId },
+    select: { status: true, currentWave: true, waveCount: true },
+  });
   if (!rollout || rollout.status !== 'running') return { kind: 'not_running' };
   const wave = rollout.currentWave;
   if (await isWaveOpen(db, rolloutId, wave)) return { kind: 'wave_open' };
@@ -109,19 +120,35 @@ export async function advanceWaveIfDone(db: Database, rolloutId: string, options
   const counts = await countWave(db, rolloutId, wave);
   const gate = options.approved
     ? ({ type: 'advance', nextWave: wave + 1 } as const)
-    : decideWaveGate({ wave, waveCount: rollout.waveCount, succeeded: counts.succeeded, failed: counts.failed, thresholdPercent: options.thresholdPercent });
+    : decideWaveGate({
+        wave,
+        waveCount: rollout.waveCount,
+        succeeded: counts.succeeded,
+        failed: counts.failed,
+        thresholdPercent: options.thresholdPercent,
+      });
   if (gate.type === 'complete') return { kind: 'last_wave_done' };
   if (gate.type === 'pause') {
-    const paused = await db.rollout.updateMany({ where: { id: rolloutId, status: 'running', currentWave: wave }, data: { status: 'paused', statusReason: gate.reason } });
+    const paused = await db.rollout.updateMany({
+      where: { id: rolloutId, status: 'running', currentWave: wave },
+      data: { status: 'paused', statusReason: gate.reason },
+    });
     return paused.count === 1 ? { kind: 'paused', reason: gate.reason } : { kind: 'not_running' };
   }
-  const moved = await db.rollout.updateMany({ where: { id: rolloutId, status: 'running', currentWave: wave }, data: { currentWave: gate.nextWave, statusReason: null } });
+  const moved = await db.rollout.updateMany({
+    where: { id: rolloutId, status: 'running', currentWave: wave },
+    data: { currentWave: gate.nextWave, statusReason: null },
+  });
   if (moved.count === 0) return { kind: 'not_running' };
   return { kind: 'advanced', wave: gate.nextWave };
 }
 
 /** Open instances of the waves allowed to run, for (re-)enqueueing. */
-export async function listRunnableInstances(db: Database, rolloutId: string, options: { upToWave: number; limit: number; after?: bigint }) {
+export async function listRunnableInstances(
+  db: Database,
+  rolloutId: string,
+  options: { upToWave: number; limit: number; after?: bigint },
+) {
   return db.rolloutInstance.findMany({
     where: {
       rolloutId,

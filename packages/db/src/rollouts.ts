@@ -73,7 +73,8 @@ function waveNumbers(waveSizes: readonly number[], start: number, count: number)
 function waveSizesOf(rollout: NewRollout): readonly number[] {
   const total = rollout.instanceIds.length;
   const waveSizes = rollout.waveSizes && rollout.waveSizes.length > 0 ? rollout.waveSizes : [total];
-  if (waveSizes.reduce((sum, size) => sum + size, 0) !== total) throw new Error('wave sizes do not add up to the instance count');
+  if (waveSizes.reduce((sum, size) => sum + size, 0) !== total)
+    throw new Error('wave sizes do not add up to the instance count');
   return waveSizes;
 }
 
@@ -141,7 +142,11 @@ const INSERT_TRANSACTION = { timeout: 120_000, maxWait: 10_000 };
  * per instance comes back: memory stays that of one chunk whatever the size. Read
  * the rows afterwards page by page (iterateRolloutInstances), e.g. to enqueue them.
  */
-export async function recordRollout(db: Database, rollout: NewRollout, options: InsertRolloutOptions = {}): Promise<RolloutRecord> {
+export async function recordRollout(
+  db: Database,
+  rollout: NewRollout,
+  options: InsertRolloutOptions = {},
+): Promise<RolloutRecord> {
   const id = randomUUID();
   const waveSizes = waveSizesOf(rollout);
   return db.$transaction((tx) => insertRolloutRows(tx, id, rollout, waveSizes, options), INSERT_TRANSACTION);
@@ -193,7 +198,10 @@ export async function countInstances(db: Database, rolloutId: string): Promise<I
 }
 
 export async function listRolloutsByStatus(db: Database, statuses: RolloutStatus[]): Promise<RolloutRecord[]> {
-  return (await db.rollout.findMany({ where: { status: { in: statuses } }, orderBy: { createdAt: 'asc' } })) as RolloutRecord[];
+  return (await db.rollout.findMany({
+    where: { status: { in: statuses } },
+    orderBy: { createdAt: 'asc' },
+  })) as RolloutRecord[];
 }
 
 /**
@@ -216,7 +224,9 @@ export async function listOpenRolloutsForWork(db: Database): Promise<{ id: strin
  * so it goes to pg as a prepared statement rather than through Prisma (see listOpenRolloutsForWork).
  */
 export async function completeRolloutIfDone(db: Database, rolloutId: string): Promise<boolean> {
-  const from = (['running', 'paused'] as const).filter((s) => decideRollout(s, { type: 'all_instances_final' }).type === 'transition');
+  const from = (['running', 'paused'] as const).filter(
+    (s) => decideRollout(s, { type: 'all_instances_final' }).type === 'transition',
+  );
   const { rowCount } = await poolOf(db).query({
     name: 'fleet_complete_rollout_if_done',
     text: `UPDATE rollout SET status = 'completed', finished_at = now(), updated_at = now()

@@ -45,9 +45,21 @@ export type PendingVerification = {
 };
 
 /** Instances awaiting verification, earliest deadline first, at most `limit` (the (verification, verify_deadline_at) index). */
-export async function listPendingVerifications(db: Database, options: { limit: number }): Promise<PendingVerification[]> {
+export async function listPendingVerifications(
+  db: Database,
+  options: { limit: number },
+): Promise<PendingVerification[]> {
   const rows = await db.$queryRaw<
-    { id: bigint; rollout_id: string; user_id: string; instance_id: string; state: string; verify_deadline_at: Date; flag_id: bigint | null; flag_status: ManualFlagStatus | null }[]
+    {
+      id: bigint;
+      rollout_id: string;
+      user_id: string;
+      instance_id: string;
+      state: string;
+      verify_deadline_at: Date;
+      flag_id: bigint | null;
+      flag_status: ManualFlagStatus | null;
+    }[]
   >`
     SELECT ri.id, ri.rollout_id::text AS rollout_id, r.user_id, ri.instance_id, ri.state::text AS state, ri.verify_deadline_at,
            f.id AS flag_id, f.status::text AS flag_status
@@ -73,7 +85,11 @@ export async function listPendingVerifications(db: Database, options: { limit: n
  * Marks instances verified (the agent reports running) and, for those an operator had resolved by hand, writes the
  * flag's `reverified` event. One statement. Returns how many were verified and how many of them were re-verified.
  */
-export async function markInstancesVerified(db: Database, ids: readonly bigint[], now: Date = new Date()): Promise<{ verified: number; reverified: number }> {
+export async function markInstancesVerified(
+  db: Database,
+  ids: readonly bigint[],
+  now: Date = new Date(),
+): Promise<{ verified: number; reverified: number }> {
   if (ids.length === 0) return { verified: 0, reverified: 0 };
   const from = manualFlagStatusesAllowing({ type: 'reverify_passed' }) as string[];
   const rows = await db.$queryRaw<{ verified: bigint; reverified: bigint }[]>`
@@ -93,7 +109,10 @@ export async function markInstancesVerified(db: Database, ids: readonly bigint[]
 }
 
 /** Records the agent status last seen on instances still awaiting verification (for operators; one statement). */
-export async function recordAgentStatuses(db: Database, seen: readonly { id: bigint; agentStatus: string }[]): Promise<void> {
+export async function recordAgentStatuses(
+  db: Database,
+  seen: readonly { id: bigint; agentStatus: string }[],
+): Promise<void> {
   if (seen.length === 0) return;
   await db.$executeRaw`
     UPDATE rollout_instance ri SET agent_status = s.agent_status, updated_at = now()
@@ -118,11 +137,25 @@ export type VerificationFailureResult =
  */
 export async function failInstallVerification(
   db: Database,
-  input: { rolloutInstanceId: bigint; reason: VerificationFailureReason; agentStatus: string | null; detail: string; now?: Date },
+  input: {
+    rolloutInstanceId: bigint;
+    reason: VerificationFailureReason;
+    agentStatus: string | null;
+    detail: string;
+    now?: Date;
+  },
 ): Promise<VerificationFailureResult> {
   const now = input.now ?? new Date();
   return db.$transaction(async (tx) => {
-    const moved = await tx.$queryRaw<{ rollout_id: string; instance_id: string; user_id: string; last_request_id: string | null; manual_install_reason: string }[]>`
+    const moved = await tx.$queryRaw<
+      {
+        rollout_id: string;
+        instance_id: string;
+        user_id: string;
+        last_request_id: string | null;
+        manual_install_reason: string;
+      }[]
+    >`
       UPDATE rollout_instance ri SET
         verification = 'failed', agent_status = coalesce(${input.agentStatus}, ri.agent_status), verified_at = NULL,
         manual_install_reason = CASE WHEN ri.needs_manual_install AND ri.manual_install_reason IS NOT NULL THEN ri.manual_install_reason ELSE ${input.reason} END,
@@ -135,7 +168,12 @@ export async function failInstallVerification(
     const flags = await tx.$queryRaw<{ id: bigint; status: ManualFlagStatus }[]>`
       SELECT id, status::text AS status FROM manual_install_flag WHERE rollout_instance_id = ${input.rolloutInstanceId} FOR UPDATE`;
     const flag = flags[0];
-    const detail = { source: 'verification', reason: input.reason, agentStatus: input.agentStatus, detail: input.detail };
+    const detail = {
+      source: 'verification',
+      reason: input.reason,
+      agentStatus: input.agentStatus,
+      detail: input.detail,
+    };
     if (!flag) {
       const inserted = await tx.$queryRaw<{ id: bigint }[]>`
         INSERT INTO manual_install_flag (rollout_instance_id, rollout_id, user_id, instance_id, reason, detail, last_request_id, created_at, updated_at)

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { completeRolloutIfDone, countInstances, createAttemptWriter, createGroupCommit, insertRollout } from '../src/index.ts';
+import {
+  completeRolloutIfDone,
+  countInstances,
+  createAttemptWriter,
+  createGroupCommit,
+  insertRollout,
+} from '../src/index.ts';
 import type { AttemptAnswer, Database } from '../src/index.ts';
 import { useTestDatabase } from './support.ts';
 
@@ -11,10 +17,28 @@ let rolloutSeq = 0;
 async function newRollout(count: number) {
   const ids = Array.from({ length: count }, (_, i) => `i-w${rolloutSeq}x${i}`);
   rolloutSeq++;
-  return insertRollout(db, { userId: USER, force: false, concurrency: 50, maxAttempts: 3, policy: {}, instanceIds: ids });
+  return insertRollout(db, {
+    userId: USER,
+    force: false,
+    concurrency: 50,
+    maxAttempts: 3,
+    policy: {},
+    instanceIds: ids,
+  });
 }
 function answer(outcome: AttemptAnswer['outcome'], extra: Partial<AttemptAnswer> = {}): AttemptAnswer {
-  return { finishedAt: new Date(), durationMs: 5, httpStatus: 200, success: outcome === 'success', errorCode: outcome === 'success' ? '200' : '500', errorMessage: null, requestId: 'R-1', outcome, outcomeKind: outcome, ...extra };
+  return {
+    finishedAt: new Date(),
+    durationMs: 5,
+    httpStatus: 200,
+    success: outcome === 'success',
+    errorCode: outcome === 'success' ? '200' : '500',
+    errorMessage: null,
+    requestId: 'R-1',
+    outcome,
+    outcomeKind: outcome,
+    ...extra,
+  };
 }
 /** rollout_finish_second of a rollout, and the same counted from its rows, as `second-ISO` -> n (zeros left out). */
 async function finishSeconds(rolloutId: string) {
@@ -75,7 +99,11 @@ describe('createAttemptWriter', () => {
   it('claims many instances of concurrent jobs in one go: each gets its own attempt row, written before the claim resolves', async () => {
     const { rollout, instances } = await newRollout(20);
     const writer = createAttemptWriter(db);
-    const claims = await Promise.all(instances.map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 })));
+    const claims = await Promise.all(
+      instances.map((i) =>
+        writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 }),
+      ),
+    );
     expect(claims.every((c) => c.kind === 'claimed' && c.attemptNo === 1)).toBe(true);
     const attemptIds = claims.map((c) => (c.kind === 'claimed' ? c.attemptId : null));
     expect(new Set(attemptIds).size).toBe(20);
@@ -89,7 +117,10 @@ describe('createAttemptWriter', () => {
     const { rollout, instances } = await newRollout(1);
     const writer = createAttemptWriter(db);
     const input = { rolloutInstanceId: instances[0]!.id, rolloutId: rollout.id, staleAfterMs: 60_000 };
-    const [a, b] = await Promise.all([writer.claim({ ...input, workerId: 'w1' }), writer.claim({ ...input, workerId: 'w2' })]);
+    const [a, b] = await Promise.all([
+      writer.claim({ ...input, workerId: 'w1' }),
+      writer.claim({ ...input, workerId: 'w2' }),
+    ]);
     expect([a.kind, b.kind].sort()).toEqual(['busy', 'claimed']);
     expect(await db.installAttempt.count({ where: { rolloutInstanceId: instances[0]!.id } })).toBe(1);
   });
@@ -97,7 +128,11 @@ describe('createAttemptWriter', () => {
   it('records the answers of concurrent jobs together; a second delivery of an answer is a duplicate and changes nothing', async () => {
     const { rollout, instances } = await newRollout(10);
     const writer = createAttemptWriter(db);
-    const claims = await Promise.all(instances.map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 })));
+    const claims = await Promise.all(
+      instances.map((i) =>
+        writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 }),
+      ),
+    );
     const finishes = claims.map((claim, n) => {
       if (claim.kind !== 'claimed') throw new Error('expected claims');
       const outcome = n % 3 === 0 ? 'retryable' : n % 3 === 1 ? 'final' : 'success';
@@ -112,35 +147,74 @@ describe('createAttemptWriter', () => {
       };
     });
     const results = await Promise.all(finishes.map((f) => writer.finish(f)));
-    expect(results.map((r) => (r.kind === 'transitioned' ? r.to : r.kind))).toEqual(finishes.map((f) => ({ retryable: 'pending', final: 'failed', success: 'succeeded' })[f.answer.outcome as 'retryable' | 'final' | 'success']));
-    const again = await Promise.all(finishes.map((f) => writer.finish({ ...f, answer: answer('success', { requestId: 'R-late' }) })));
+    expect(results.map((r) => (r.kind === 'transitioned' ? r.to : r.kind))).toEqual(
+      finishes.map(
+        (f) =>
+          ({ retryable: 'pending', final: 'failed', success: 'succeeded' })[
+            f.answer.outcome as 'retryable' | 'final' | 'success'
+          ],
+      ),
+    );
+    const again = await Promise.all(
+      finishes.map((f) => writer.finish({ ...f, answer: answer('success', { requestId: 'R-late' }) })),
+    );
     expect(again.every((r) => r.kind === 'duplicate')).toBe(true);
 
-    const rows = await db.rolloutInstance.findMany({ where: { rolloutId: rollout.id }, include: { attempts: true }, orderBy: { id: 'asc' } });
+    const rows = await db.rolloutInstance.findMany({
+      where: { rolloutId: rollout.id },
+      include: { attempts: true },
+      orderBy: { id: 'asc' },
+    });
     for (const [n, row] of rows.entries()) {
       expect(row.attempts).toHaveLength(1);
       expect(row.attempts[0]).toMatchObject({ requestId: `R-${n}`, outcome: finishes[n]!.answer.outcome });
       expect(row.lastRequestId).toBe(`R-${n}`);
       if (row.state === 'pending') expect(row.nextAttemptAt).not.toBeNull();
-      if (row.state === 'failed') expect(row).toMatchObject({ needsManualInstall: true, manualInstallReason: 'rejected' });
-      if (row.state === 'succeeded') expect(row).toMatchObject({ needsManualInstall: false, finishedAt: expect.any(Date) });
+      if (row.state === 'failed')
+        expect(row).toMatchObject({ needsManualInstall: true, manualInstallReason: 'rejected' });
+      if (row.state === 'succeeded')
+        expect(row).toMatchObject({ needsManualInstall: false, finishedAt: expect.any(Date) });
     }
   });
 
   it('carries claims and answers submitted at the same moment in one statement, each answered with its own result', async () => {
     const { rollout, instances } = await newRollout(6);
     const writer = createAttemptWriter(db);
-    const first = await Promise.all(instances.slice(0, 3).map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 })));
+    const first = await Promise.all(
+      instances
+        .slice(0, 3)
+        .map((i) =>
+          writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 }),
+        ),
+    );
     const mixed = await Promise.all([
       ...first.map((claim, n) => {
         if (claim.kind !== 'claimed') throw new Error('expected claims');
-        return writer.finish({ rolloutInstanceId: instances[n]!.id, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
+        return writer.finish({
+          rolloutInstanceId: instances[n]!.id,
+          attemptId: claim.attemptId,
+          attemptNo: 1,
+          maxAttempts: 3,
+          answer: answer('success'),
+          nextAttemptAt: null,
+        });
       }),
-      ...instances.slice(3).map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w2', staleAfterMs: 60_000 })),
+      ...instances
+        .slice(3)
+        .map((i) =>
+          writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w2', staleAfterMs: 60_000 }),
+        ),
       // a claim of an instance answered in this very batch: it sees the instance as it was (in_progress) and waits
-      writer.claim({ rolloutInstanceId: instances[0]!.id, rolloutId: rollout.id, workerId: 'w3', staleAfterMs: 60_000 }),
+      writer.claim({
+        rolloutInstanceId: instances[0]!.id,
+        rolloutId: rollout.id,
+        workerId: 'w3',
+        staleAfterMs: 60_000,
+      }),
     ]);
-    expect(mixed.slice(0, 3)).toEqual([0, 1, 2].map(() => expect.objectContaining({ kind: 'transitioned', to: 'succeeded' })));
+    expect(mixed.slice(0, 3)).toEqual(
+      [0, 1, 2].map(() => expect.objectContaining({ kind: 'transitioned', to: 'succeeded' })),
+    );
     expect(mixed.slice(3, 6)).toEqual([0, 1, 2].map(() => expect.objectContaining({ kind: 'claimed', attemptNo: 1 })));
     expect(['busy', 'final']).toContain(mixed[6]!.kind);
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 6, succeeded: 3, in_progress: 3, pending: 0 });
@@ -151,7 +225,11 @@ describe('createAttemptWriter', () => {
     const { rollout, instances } = await newRollout(2);
     await db.rollout.update({ where: { id: rollout.id }, data: { status: 'paused' } });
     const writer = createAttemptWriter(db);
-    const claims = await Promise.all(instances.map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 })));
+    const claims = await Promise.all(
+      instances.map((i) =>
+        writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 }),
+      ),
+    );
     expect(claims).toEqual([{ kind: 'paused' }, { kind: 'paused' }]);
     expect(await db.installAttempt.count({ where: { rolloutId: rollout.id } })).toBe(0);
   });
@@ -163,11 +241,24 @@ describe('rollout state counters', () => {
     const writer = createAttemptWriter(db);
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 12, pending: 12 });
 
-    const claimed = await Promise.all(instances.slice(0, 8).map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 })));
+    const claimed = await Promise.all(
+      instances
+        .slice(0, 8)
+        .map((i) =>
+          writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', staleAfterMs: 60_000 }),
+        ),
+    );
     await Promise.all(
       claimed.map((claim, n) => {
         if (claim.kind !== 'claimed') throw new Error('expected claims');
-        return writer.finish({ rolloutInstanceId: instances[n]!.id, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer(n < 6 ? 'success' : 'final'), nextAttemptAt: null });
+        return writer.finish({
+          rolloutInstanceId: instances[n]!.id,
+          attemptId: claim.attemptId,
+          attemptNo: 1,
+          maxAttempts: 3,
+          answer: answer(n < 6 ? 'success' : 'final'),
+          nextAttemptAt: null,
+        });
       }),
     );
     // The seconds of the finished instances move with the same statements.
@@ -203,7 +294,17 @@ describe('rollout state counters', () => {
       expect(seconds.kept).toEqual(seconds.fromRows);
     };
     const claimAll = (list: typeof instances) =>
-      Promise.all(list.map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w1', signatureNonce: `n-${i.id}-${Math.random()}`, staleAfterMs: 60_000 })));
+      Promise.all(
+        list.map((i) =>
+          writer.claim({
+            rolloutInstanceId: i.id,
+            rolloutId: rollout.id,
+            workerId: 'w1',
+            signatureNonce: `n-${i.id}-${Math.random()}`,
+            staleAfterMs: 60_000,
+          }),
+        ),
+      );
     const claims = await claimAll(instances);
     expect(claims.every((c) => c.kind === 'claimed')).toBe(true);
     await expectCountsMatchRows();
@@ -214,10 +315,19 @@ describe('rollout state counters', () => {
       claims.map((claim, n) => {
         if (claim.kind !== 'claimed') throw new Error('expected claims');
         const outcome = outcomes[n % 3]!;
-        return writer.finish({ rolloutInstanceId: instances[n]!.id, attemptId: claim.attemptId, attemptNo: claim.attemptNo, maxAttempts: 3, answer: answer(outcome), nextAttemptAt: outcome === 'retryable' ? new Date() : null });
+        return writer.finish({
+          rolloutInstanceId: instances[n]!.id,
+          attemptId: claim.attemptId,
+          attemptNo: claim.attemptNo,
+          maxAttempts: 3,
+          answer: answer(outcome),
+          nextAttemptAt: outcome === 'retryable' ? new Date() : null,
+        });
       }),
     );
-    expect(answered.map((r) => (r.kind === 'transitioned' ? r.to : r.kind))).toEqual(instances.map((_, n) => ['succeeded', 'failed', 'pending'][n % 3]));
+    expect(answered.map((r) => (r.kind === 'transitioned' ? r.to : r.kind))).toEqual(
+      instances.map((_, n) => ['succeeded', 'failed', 'pending'][n % 3]),
+    );
     await expectCountsMatchRows();
     expect(await countInstances(db, rollout.id)).toMatchObject({ pending: 3, in_progress: 0, succeeded: 3, failed: 3 });
 
@@ -227,7 +337,14 @@ describe('rollout state counters', () => {
     await Promise.all(
       again.map((claim, n) => {
         if (claim.kind !== 'claimed') throw new Error('expected claims');
-        return writer.finish({ rolloutInstanceId: retried[n]!.id, attemptId: claim.attemptId, attemptNo: claim.attemptNo, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
+        return writer.finish({
+          rolloutInstanceId: retried[n]!.id,
+          attemptId: claim.attemptId,
+          attemptNo: claim.attemptNo,
+          maxAttempts: 3,
+          answer: answer('success'),
+          nextAttemptAt: null,
+        });
       }),
     );
     await expectCountsMatchRows();

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from './support.ts';
-import { claimAttempt, completeRolloutIfDone, finishAttempt, insertRollout, markAttemptAnswerLost, REPLAY_WINDOW_MS } from '../src/index.ts';
+import {
+  claimAttempt,
+  completeRolloutIfDone,
+  finishAttempt,
+  insertRollout,
+  markAttemptAnswerLost,
+  REPLAY_WINDOW_MS,
+} from '../src/index.ts';
 import type { AttemptAnswer, Database } from '../src/index.ts';
 
 let db: Database;
@@ -8,11 +15,29 @@ useTestDatabase({ poolMax: 10 }, (opened) => (db = opened));
 
 const USER = '1234567898765432';
 async function newInstance(instanceId = 'i-abc') {
-  const { rollout, instances } = await insertRollout(db, { userId: USER, force: false, concurrency: 5, maxAttempts: 3, policy: {}, instanceIds: [instanceId] });
+  const { rollout, instances } = await insertRollout(db, {
+    userId: USER,
+    force: false,
+    concurrency: 5,
+    maxAttempts: 3,
+    policy: {},
+    instanceIds: [instanceId],
+  });
   return { rolloutId: rollout.id, rolloutInstanceId: instances[0]!.id };
 }
 function answer(outcome: AttemptAnswer['outcome'], extra: Partial<AttemptAnswer> = {}): AttemptAnswer {
-  return { finishedAt: new Date(), durationMs: 5, httpStatus: 200, success: outcome === 'success', errorCode: outcome === 'success' ? '200' : '500', errorMessage: null, requestId: 'R-1', outcome, outcomeKind: outcome, ...extra };
+  return {
+    finishedAt: new Date(),
+    durationMs: 5,
+    httpStatus: 200,
+    success: outcome === 'success',
+    errorCode: outcome === 'success' ? '200' : '500',
+    errorMessage: null,
+    requestId: 'R-1',
+    outcome,
+    outcomeKind: outcome,
+    ...extra,
+  };
 }
 
 describe('claimAttempt', () => {
@@ -20,7 +45,10 @@ describe('claimAttempt', () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
     expect(claim).toMatchObject({ kind: 'claimed', attemptNo: 1, abandonedAttemptNo: null });
-    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId }, include: { attempts: true } });
+    const instance = await db.rolloutInstance.findUniqueOrThrow({
+      where: { id: rolloutInstanceId },
+      include: { attempts: true },
+    });
     expect(instance).toMatchObject({ state: 'in_progress', attemptCount: 1 });
     expect(instance.attempts).toEqual([expect.objectContaining({ attemptNo: 1, finishedAt: null, workerId: 'w1' })]);
   });
@@ -39,9 +67,21 @@ describe('claimAttempt', () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const t0 = new Date('2026-01-01T00:00:00Z');
     await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'dead', staleAfterMs: 1000, now: t0 });
-    const early = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, now: new Date(t0.getTime() + 500) });
+    const early = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      now: new Date(t0.getTime() + 500),
+    });
     expect(early).toEqual({ kind: 'busy', retryAt: new Date(t0.getTime() + 1000) });
-    const late = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, now: new Date(t0.getTime() + 1500) });
+    const late = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      now: new Date(t0.getTime() + 1500),
+    });
     expect(late).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: 1 });
     const attempts = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
     expect(attempts.map((a) => [a.attemptNo, a.outcome])).toEqual([
@@ -54,8 +94,18 @@ describe('claimAttempt', () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
     if (claim.kind !== 'claimed') throw new Error('expected claim');
-    await finishAttempt(db, { rolloutInstanceId, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
-    expect(await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 0 })).toEqual({ kind: 'final', state: 'succeeded' });
+    await finishAttempt(db, {
+      rolloutInstanceId,
+      attemptId: claim.attemptId,
+      attemptNo: 1,
+      maxAttempts: 3,
+      answer: answer('success'),
+      nextAttemptAt: null,
+    });
+    expect(await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 0 })).toEqual({
+      kind: 'final',
+      state: 'succeeded',
+    });
     expect(await db.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
   });
 });
@@ -65,11 +115,24 @@ describe('finishAttempt', () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
     if (claim.kind !== 'claimed') throw new Error('expected claim');
-    const input = { rolloutInstanceId, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null };
-    const [first, second] = [await finishAttempt(db, input), await finishAttempt(db, { ...input, answer: answer('final', { requestId: 'R-2' }) })];
+    const input = {
+      rolloutInstanceId,
+      attemptId: claim.attemptId,
+      attemptNo: 1,
+      maxAttempts: 3,
+      answer: answer('success'),
+      nextAttemptAt: null,
+    };
+    const [first, second] = [
+      await finishAttempt(db, input),
+      await finishAttempt(db, { ...input, answer: answer('final', { requestId: 'R-2' }) }),
+    ];
     expect(first).toMatchObject({ kind: 'transitioned', to: 'succeeded' });
     expect(second).toEqual({ kind: 'duplicate' });
-    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId }, include: { attempts: true } });
+    const instance = await db.rolloutInstance.findUniqueOrThrow({
+      where: { id: rolloutInstanceId },
+      include: { attempts: true },
+    });
     expect(instance.state).toBe('succeeded');
     expect(instance.attempts).toHaveLength(1);
     expect(instance.attempts[0]).toMatchObject({ requestId: 'R-1', outcome: 'success' });
@@ -93,19 +156,47 @@ describe('finishAttempt', () => {
       expect(res).toMatchObject({ kind: 'transitioned', to: n < 3 ? 'pending' : 'failed' });
     }
     const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId } });
-    expect(instance).toMatchObject({ state: 'failed', attemptCount: 3, needsManualInstall: true, manualInstallReason: 'retries_exhausted', lastHttpStatus: 503 });
+    expect(instance).toMatchObject({
+      state: 'failed',
+      attemptCount: 3,
+      needsManualInstall: true,
+      manualInstallReason: 'retries_exhausted',
+      lastHttpStatus: 503,
+    });
   });
 
   it('stores the nonce and timestamp an attempt is signed with, on both claim paths', async () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const t0 = new Date('2026-01-01T00:00:00.123Z');
-    const fast = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 1000, signatureNonce: 'nonce-1', now: t0 });
+    const fast = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w1',
+      staleAfterMs: 1000,
+      signatureNonce: 'nonce-1',
+      now: t0,
+    });
     expect(fast).toMatchObject({ kind: 'claimed', attemptNo: 1, signing: { nonce: 'nonce-1', timestamp: t0 } });
     // A stale attempt without a stored nonce (written before signing was stored) cannot be replayed: the general path abandons it.
-    await db.installAttempt.updateMany({ where: { rolloutInstanceId }, data: { signatureNonce: null, signedAt: null } });
+    await db.installAttempt.updateMany({
+      where: { rolloutInstanceId },
+      data: { signatureNonce: null, signedAt: null },
+    });
     const t1 = new Date(t0.getTime() + 2000);
-    const general = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, signatureNonce: 'nonce-2', now: t1 });
-    expect(general).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: 1, signing: { nonce: 'nonce-2', timestamp: t1 } });
+    const general = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      signatureNonce: 'nonce-2',
+      now: t1,
+    });
+    expect(general).toMatchObject({
+      kind: 'claimed',
+      attemptNo: 2,
+      abandonedAttemptNo: 1,
+      signing: { nonce: 'nonce-2', timestamp: t1 },
+    });
     const rows = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
     expect(rows.map((a) => [a.attemptNo, a.outcome, a.signatureNonce, a.signedAt?.toISOString() ?? null])).toEqual([
       [1, 'abandoned', null, null],
@@ -113,44 +204,127 @@ describe('finishAttempt', () => {
     ]);
   });
 
-  it('answers replay for a dead worker\'s signed attempt, once per staleness period, with its original signing', async () => {
+  it("answers replay for a dead worker's signed attempt, once per staleness period, with its original signing", async () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const t0 = new Date('2026-01-01T00:00:00Z');
-    const first = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'dead', staleAfterMs: 1000, signatureNonce: 'n-first', now: t0 });
+    const first = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'dead',
+      staleAfterMs: 1000,
+      signatureNonce: 'n-first',
+      now: t0,
+    });
     if (first.kind !== 'claimed') throw new Error('expected claim');
     const at = (ms: number) => new Date(t0.getTime() + ms);
-    const replay = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, signatureNonce: 'n-other', now: at(1500) });
-    expect(replay).toEqual({ kind: 'replay', attemptId: first.attemptId, attemptNo: 1, signing: { nonce: 'n-first', timestamp: t0 } });
+    const replay = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      signatureNonce: 'n-other',
+      now: at(1500),
+    });
+    expect(replay).toEqual({
+      kind: 'replay',
+      attemptId: first.attemptId,
+      attemptNo: 1,
+      signing: { nonce: 'n-first', timestamp: t0 },
+    });
     // The replay makes the attempt busy again: a concurrent delivery waits for it, as for the first call.
-    expect(await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w3', staleAfterMs: 1000, signatureNonce: 'n3', now: at(2000) })).toEqual({
+    expect(
+      await claimAttempt(db, {
+        rolloutInstanceId,
+        rolloutId,
+        workerId: 'w3',
+        staleAfterMs: 1000,
+        signatureNonce: 'n3',
+        now: at(2000),
+      }),
+    ).toEqual({
       kind: 'busy',
       retryAt: at(2500),
     });
     // The replayer died too: the next one replays the same request again.
-    expect(await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w3', staleAfterMs: 1000, signatureNonce: 'n3', now: at(2600) })).toMatchObject({
+    expect(
+      await claimAttempt(db, {
+        rolloutInstanceId,
+        rolloutId,
+        workerId: 'w3',
+        staleAfterMs: 1000,
+        signatureNonce: 'n3',
+        now: at(2600),
+      }),
+    ).toMatchObject({
       kind: 'replay',
       attemptNo: 1,
       signing: { nonce: 'n-first' },
     });
     const row = await db.installAttempt.findUniqueOrThrow({ where: { id: first.attemptId } });
-    expect(row).toMatchObject({ finishedAt: null, outcome: null, workerId: 'dead', replayedBy: 'w3', replayStartedAt: at(2600) });
+    expect(row).toMatchObject({
+      finishedAt: null,
+      outcome: null,
+      workerId: 'dead',
+      replayedBy: 'w3',
+      replayStartedAt: at(2600),
+    });
     expect(await db.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
 
     // A replay's real answer is the attempt's answer; the instance moves on it as on any first answer.
-    const res = await finishAttempt(db, { rolloutInstanceId, attemptId: first.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
+    const res = await finishAttempt(db, {
+      rolloutInstanceId,
+      attemptId: first.attemptId,
+      attemptNo: 1,
+      maxAttempts: 3,
+      answer: answer('success'),
+      nextAttemptAt: null,
+    });
     expect(res).toMatchObject({ kind: 'transitioned', to: 'succeeded' });
   });
 
   it('closes a replayed attempt whose call had arrived as answer_lost, and the next claim starts attempt N+1', async () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const t0 = new Date('2026-01-01T00:00:00Z');
-    const first = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'dead', staleAfterMs: 1000, signatureNonce: 'n-a', now: t0 });
+    const first = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'dead',
+      staleAfterMs: 1000,
+      signatureNonce: 'n-a',
+      now: t0,
+    });
     if (first.kind !== 'claimed') throw new Error('expected claim');
-    const replay = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, signatureNonce: 'n-b', now: new Date(t0.getTime() + 1500) });
+    const replay = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      signatureNonce: 'n-b',
+      now: new Date(t0.getTime() + 1500),
+    });
     expect(replay.kind).toBe('replay');
-    expect(await markAttemptAnswerLost(db, { attemptId: first.attemptId, at: new Date(t0.getTime() + 1600), replayRequestId: 'R-replay' })).toBe(true);
-    expect(await markAttemptAnswerLost(db, { attemptId: first.attemptId, at: new Date(t0.getTime() + 1700), replayRequestId: 'R-replay' })).toBe(false);
-    const next = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, signatureNonce: 'n-c', now: new Date(t0.getTime() + 1800) });
+    expect(
+      await markAttemptAnswerLost(db, {
+        attemptId: first.attemptId,
+        at: new Date(t0.getTime() + 1600),
+        replayRequestId: 'R-replay',
+      }),
+    ).toBe(true);
+    expect(
+      await markAttemptAnswerLost(db, {
+        attemptId: first.attemptId,
+        at: new Date(t0.getTime() + 1700),
+        replayRequestId: 'R-replay',
+      }),
+    ).toBe(false);
+    const next = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      signatureNonce: 'n-c',
+      now: new Date(t0.getTime() + 1800),
+    });
     expect(next).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: null, signing: { nonce: 'n-c' } });
     const rows = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
     expect(rows.map((a) => [a.attemptNo, a.outcome, a.outcomeKind])).toEqual([
@@ -164,8 +338,22 @@ describe('finishAttempt', () => {
   it('abandons instead of replaying once the signed timestamp is too old for CloudMonitor to judge the nonce', async () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const t0 = new Date('2026-01-01T00:00:00Z');
-    await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'dead', staleAfterMs: 1000, signatureNonce: 'n-old', now: t0 });
-    const late = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, signatureNonce: 'n-new', now: new Date(t0.getTime() + REPLAY_WINDOW_MS) });
+    await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'dead',
+      staleAfterMs: 1000,
+      signatureNonce: 'n-old',
+      now: t0,
+    });
+    const late = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      signatureNonce: 'n-new',
+      now: new Date(t0.getTime() + REPLAY_WINDOW_MS),
+    });
     expect(late).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: 1 });
     const rows = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
     expect(rows[0]).toMatchObject({ outcome: 'abandoned', outcomeKind: 'abandoned' });
@@ -175,12 +363,34 @@ describe('finishAttempt', () => {
   it('keeps the real answer of an abandoned attempt without moving the instance that went on', async () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const t0 = new Date('2026-01-01T00:00:00Z');
-    const slow = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'slow', staleAfterMs: 1000, now: t0 });
-    await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 1000, now: new Date(t0.getTime() + 2000) });
+    const slow = await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'slow',
+      staleAfterMs: 1000,
+      now: t0,
+    });
+    await claimAttempt(db, {
+      rolloutInstanceId,
+      rolloutId,
+      workerId: 'w2',
+      staleAfterMs: 1000,
+      now: new Date(t0.getTime() + 2000),
+    });
     if (slow.kind !== 'claimed') throw new Error('expected claim');
-    const res = await finishAttempt(db, { rolloutInstanceId, attemptId: slow.attemptId, attemptNo: 1, maxAttempts: 3, answer: answer('success'), nextAttemptAt: null });
+    const res = await finishAttempt(db, {
+      rolloutInstanceId,
+      attemptId: slow.attemptId,
+      attemptNo: 1,
+      maxAttempts: 3,
+      answer: answer('success'),
+      nextAttemptAt: null,
+    });
     expect(res).toEqual({ kind: 'recorded_only' });
-    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId }, include: { attempts: { orderBy: { attemptNo: 'asc' } } } });
+    const instance = await db.rolloutInstance.findUniqueOrThrow({
+      where: { id: rolloutInstanceId },
+      include: { attempts: { orderBy: { attemptNo: 'asc' } } },
+    });
     expect(instance.state).toBe('in_progress');
     expect(instance.attempts.map((a) => a.outcome)).toEqual(['success', null]);
   });
@@ -188,12 +398,31 @@ describe('finishAttempt', () => {
 
 describe('completeRolloutIfDone', () => {
   it('completes a rollout only once every instance is final', async () => {
-    const { rollout, instances } = await insertRollout(db, { userId: USER, force: false, concurrency: 5, maxAttempts: 1, policy: {}, instanceIds: ['i-c1', 'i-c2'] });
+    const { rollout, instances } = await insertRollout(db, {
+      userId: USER,
+      force: false,
+      concurrency: 5,
+      maxAttempts: 1,
+      policy: {},
+      instanceIds: ['i-c1', 'i-c2'],
+    });
     for (const [i, inst] of instances.entries()) {
       expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
-      const claim = await claimAttempt(db, { rolloutInstanceId: inst.id, rolloutId: rollout.id, workerId: 'w', staleAfterMs: 1000 });
+      const claim = await claimAttempt(db, {
+        rolloutInstanceId: inst.id,
+        rolloutId: rollout.id,
+        workerId: 'w',
+        staleAfterMs: 1000,
+      });
       if (claim.kind !== 'claimed') throw new Error('expected claim');
-      await finishAttempt(db, { rolloutInstanceId: inst.id, attemptId: claim.attemptId, attemptNo: 1, maxAttempts: 1, answer: answer(i === 0 ? 'success' : 'final'), nextAttemptAt: null });
+      await finishAttempt(db, {
+        rolloutInstanceId: inst.id,
+        attemptId: claim.attemptId,
+        attemptNo: 1,
+        maxAttempts: 1,
+        answer: answer(i === 0 ? 'success' : 'final'),
+        nextAttemptAt: null,
+      });
     }
     expect(await completeRolloutIfDone(db, rollout.id)).toBe(true);
     expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);

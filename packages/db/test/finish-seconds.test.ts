@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from './support.ts';
-import { countInstances, deleteFinishSecondsBefore, insertRollout, PROGRESS_WINDOW_SECONDS, rolloutProgress } from '../src/index.ts';
+import {
+  countInstances,
+  deleteFinishSecondsBefore,
+  insertRollout,
+  PROGRESS_WINDOW_SECONDS,
+  rolloutProgress,
+} from '../src/index.ts';
 import type { Database } from '../src/index.ts';
 
 let db: Database;
@@ -8,7 +14,14 @@ useTestDatabase({ poolMax: 5 }, (opened) => (db = opened));
 
 const ids = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i.toString(36).padStart(4, '0')}`);
 async function rolloutOf(instanceIds: string[]) {
-  const { rollout, instances } = await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 5, maxAttempts: 3, policy: {}, instanceIds });
+  const { rollout, instances } = await insertRollout(db, {
+    userId: '1234567898765432',
+    force: false,
+    concurrency: 5,
+    maxAttempts: 3,
+    policy: {},
+    instanceIds,
+  });
   return { rolloutId: rollout.id, instances };
 }
 
@@ -33,7 +46,9 @@ async function expectBucketsMatchRows(rolloutIds: string[]): Promise<void> {
 }
 
 /** One statement finishing many instances, as the worker's batched answers do: (row id, state, finished_at). */
-async function finishInOneStatement(rows: { id: bigint; state: 'succeeded' | 'failed' | 'cancelled' | 'pending'; at: Date | null }[]): Promise<number> {
+async function finishInOneStatement(
+  rows: { id: bigint; state: 'succeeded' | 'failed' | 'cancelled' | 'pending'; at: Date | null }[],
+): Promise<number> {
   return db.$executeRaw`
     UPDATE rollout_instance AS ri SET state = t.state::"InstanceState", finished_at = t.at, updated_at = now()
     FROM unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.state)}::text[], ${rows.map((r) => r.at)}::timestamptz[]) AS t(id, state, at)
@@ -68,8 +83,13 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
     const b = await rolloutOf(['i-ins-seed-b']);
     // One statement, two rollouts, the edges of seconds (.000 and .999) and one instance still pending.
     const rows = [
-      [a.rolloutId, 'i-ins1', at(0)], [a.rolloutId, 'i-ins2', at(999)], [a.rolloutId, 'i-ins3', at(1000)], [a.rolloutId, 'i-ins4', at(1500)],
-      [b.rolloutId, 'i-ins5', at(999)], [b.rolloutId, 'i-ins6', at(-1)], [b.rolloutId, 'i-ins7', null],
+      [a.rolloutId, 'i-ins1', at(0)],
+      [a.rolloutId, 'i-ins2', at(999)],
+      [a.rolloutId, 'i-ins3', at(1000)],
+      [a.rolloutId, 'i-ins4', at(1500)],
+      [b.rolloutId, 'i-ins5', at(999)],
+      [b.rolloutId, 'i-ins6', at(-1)],
+      [b.rolloutId, 'i-ins7', null],
     ] as const;
     await db.$executeRaw`
       INSERT INTO rollout_instance (rollout_id, instance_id, state, finished_at)
@@ -88,19 +108,27 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
     const a = await rolloutOf(ids(120, 'i-upa'));
     const b = await rolloutOf(ids(80, 'i-upb'));
     // Claims: pending -> in_progress, finished_at stays null: no bucket.
-    await db.rolloutInstance.updateMany({ where: { rolloutId: { in: [a.rolloutId, b.rolloutId] } }, data: { state: 'in_progress' } });
+    await db.rolloutInstance.updateMany({
+      where: { rolloutId: { in: [a.rolloutId, b.rolloutId] } },
+      data: { state: 'in_progress' },
+    });
     expect(await db.rolloutFinishSecond.count({ where: { rolloutId: { in: [a.rolloutId, b.rolloutId] } } })).toBe(0);
     // Answers in batches that span both rollouts and several seconds, like the worker's group commits.
     const all = [...a.instances, ...b.instances];
     const states = ['succeeded', 'failed', 'cancelled'] as const;
     for (let start = 0; start < all.length; start += 50) {
-      const batch = all.slice(start, start + 50).map((inst, k) => ({ id: inst.id, state: states[(start + k) % 3]!, at: at(start * 37 + k * 113) }));
+      const batch = all
+        .slice(start, start + 50)
+        .map((inst, k) => ({ id: inst.id, state: states[(start + k) % 3]!, at: at(start * 37 + k * 113) }));
       expect(await finishInOneStatement(batch)).toBe(batch.length);
       await expectBucketsMatchRows([a.rolloutId, b.rolloutId]);
     }
     const before = await buckets([a.rolloutId, b.rolloutId]);
     // Verification bookkeeping touches finished rows without moving finished_at: buckets unchanged.
-    await db.rolloutInstance.updateMany({ where: { rolloutId: a.rolloutId, state: 'succeeded' }, data: { verification: 'pending' } });
+    await db.rolloutInstance.updateMany({
+      where: { rolloutId: a.rolloutId, state: 'succeeded' },
+      data: { verification: 'pending' },
+    });
     expect(await buckets([a.rolloutId, b.rolloutId])).toEqual(before);
     // A finished_at moved to another second leaves one bucket for the other.
     await db.rolloutInstance.update({ where: { id: a.instances[0]!.id }, data: { finishedAt: at(90_000) } });
@@ -110,23 +138,41 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
 
   it('takes an instance back out when a retry moves it to pending (finished_at null)', async () => {
     const { rolloutId, instances } = await rolloutOf(ids(6, 'i-rt'));
-    await finishInOneStatement(instances.map((inst, k) => ({ id: inst.id, state: 'failed', at: at(200_000 + (k % 2) * 1000) })));
-    expect(await buckets([rolloutId])).toEqual({ [`${rolloutId} ${at(200_000).toISOString()}`]: 3, [`${rolloutId} ${at(201_000).toISOString()}`]: 3 });
+    await finishInOneStatement(
+      instances.map((inst, k) => ({ id: inst.id, state: 'failed', at: at(200_000 + (k % 2) * 1000) })),
+    );
+    expect(await buckets([rolloutId])).toEqual({
+      [`${rolloutId} ${at(200_000).toISOString()}`]: 3,
+      [`${rolloutId} ${at(201_000).toISOString()}`]: 3,
+    });
     // Three retried in one statement, one of them from the second second; a retried one finishing again later.
     await finishInOneStatement([0, 2, 1].map((k) => ({ id: instances[k]!.id, state: 'pending', at: null })));
-    expect(await buckets([rolloutId])).toEqual({ [`${rolloutId} ${at(200_000).toISOString()}`]: 1, [`${rolloutId} ${at(201_000).toISOString()}`]: 2 });
+    expect(await buckets([rolloutId])).toEqual({
+      [`${rolloutId} ${at(200_000).toISOString()}`]: 1,
+      [`${rolloutId} ${at(201_000).toISOString()}`]: 2,
+    });
     await finishInOneStatement([{ id: instances[0]!.id, state: 'succeeded', at: at(230_500) }]);
     await expectBucketsMatchRows([rolloutId]);
     // Every instance of a second retried: its bucket reads 0 (kept until pruned), never negative.
     await finishInOneStatement([4].map((k) => ({ id: instances[k]!.id, state: 'pending', at: null })));
-    expect(await db.rolloutFinishSecond.findUniqueOrThrow({ where: { rolloutId_second: { rolloutId, second: at(200_000) } } })).toMatchObject({ count: 0 });
+    expect(
+      await db.rolloutFinishSecond.findUniqueOrThrow({
+        where: { rolloutId_second: { rolloutId, second: at(200_000) } },
+      }),
+    ).toMatchObject({ count: 0 });
     await expectBucketsMatchRows([rolloutId]);
   });
 
   it('takes deleted instances out, and goes with its rollout when the rollout is deleted', async () => {
     const { rolloutId, instances } = await rolloutOf(ids(10, 'i-del'));
     const other = await rolloutOf(ids(4, 'i-keep'));
-    await finishInOneStatement([...instances, ...other.instances].map((inst, k) => ({ id: inst.id, state: 'succeeded', at: at(300_000 + (k % 3) * 1000) })));
+    await finishInOneStatement(
+      [...instances, ...other.instances].map((inst, k) => ({
+        id: inst.id,
+        state: 'succeeded',
+        at: at(300_000 + (k % 3) * 1000),
+      })),
+    );
     await db.rolloutInstance.deleteMany({ where: { id: { in: instances.slice(0, 4).map((i) => i.id) } } });
     await expectBucketsMatchRows([rolloutId, other.rolloutId]);
     await db.rollout.delete({ where: { id: rolloutId } });
@@ -145,9 +191,14 @@ describe('rolloutProgress from the buckets', () => {
     const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const finishes = instances.map((inst) => {
       const second = 600 - Math.floor(random() * 150);
-      return { id: inst.id, state: 'succeeded' as const, at: at((second - 1) * 1000 + 250 + Math.floor(random() * 501)) };
+      return {
+        id: inst.id,
+        state: 'succeeded' as const,
+        at: at((second - 1) * 1000 + 250 + Math.floor(random() * 501)),
+      };
     });
-    for (let start = 0; start < finishes.length; start += 100) await finishInOneStatement(finishes.slice(start, start + 100));
+    for (let start = 0; start < finishes.length; start += 100)
+      await finishInOneStatement(finishes.slice(start, start + 100));
     // Also earlier moments, 0.9 s into their seconds (`since` at .9 rounds up past finishes at .25-.75).
     for (const moment of [now, at(579_900), at(554_900), at(530_900)]) {
       const exact = await countFinishedExactly(rolloutId, moment);
@@ -159,7 +210,10 @@ describe('rolloutProgress from the buckets', () => {
   it('rounds the start of the window to the nearest second, as documented', async () => {
     const { rolloutId, instances } = await rolloutOf(ids(2, 'i-rnd'));
     // Both finish in the second [T0 + 940 s, T0 + 941 s).
-    await finishInOneStatement([{ id: instances[0]!.id, state: 'succeeded', at: at(940_200) }, { id: instances[1]!.id, state: 'failed', at: at(940_800) }]);
+    await finishInOneStatement([
+      { id: instances[0]!.id, state: 'succeeded', at: at(940_200) },
+      { id: instances[1]!.id, state: 'failed', at: at(940_800) },
+    ]);
     // since = 940.3 s: 0.7 of that second lies in the window, so both count (exactly, only the one at .8 would).
     expect(await countFinishedExactly(rolloutId, at(1_000_300))).toBe(1);
     expect(await finishedInWindow(rolloutId, at(1_000_300))).toBe(2);
@@ -185,7 +239,9 @@ describe('deleteFinishSecondsBefore', () => {
     expect(before).toBeGreaterThanOrEqual(2);
     expect(await deleteFinishSecondsBefore(db, cutOff)).toBe(before);
     expect(await db.rolloutFinishSecond.count({ where: { second: { lt: cutOff } } })).toBe(0);
-    expect(await buckets([a.rolloutId, b.rolloutId])).toEqual({ [`${a.rolloutId} ${new Date(Math.floor(recent.getTime() / 1000) * 1000).toISOString()}`]: 1 });
+    expect(await buckets([a.rolloutId, b.rolloutId])).toEqual({
+      [`${a.rolloutId} ${new Date(Math.floor(recent.getTime() / 1000) * 1000).toISOString()}`]: 1,
+    });
     // Progress over the last minute is unaffected.
     expect(await finishedInWindow(a.rolloutId, new Date())).toBe(1);
   });

@@ -18,7 +18,23 @@ function planNodes(node: PlanNode): PlanNode[] {
 }
 
 const finishParams = (instanceId: string, attemptId: string) => [
-  [instanceId], [attemptId], [1], ['succeeded'], [new Date()], [5], [200], [true], ['200'], [null], ['R-1'], ['success'], ['success'], [null], [null], [null], [new Date()],
+  [instanceId],
+  [attemptId],
+  [1],
+  ['succeeded'],
+  [new Date()],
+  [5],
+  [200],
+  [true],
+  ['200'],
+  [null],
+  ['R-1'],
+  ['success'],
+  ['success'],
+  [null],
+  [null],
+  [null],
+  [new Date()],
 ];
 
 type TableStats = { relname: string; seq_scan: string; n_tup_upd: string };
@@ -51,7 +67,15 @@ describe('install path plans', () => {
         for (let round = 0; round < rounds; round++) {
           const batch = instances.slice(round * perRound, (round + 1) * perRound);
           const claims = await Promise.all(
-            batch.map((instance) => writer.claim({ rolloutInstanceId: instance.id, rolloutId: rollout.id, workerId: 'w1', signatureNonce: `n-${instance.id}`, staleAfterMs: 60_000 })),
+            batch.map((instance) =>
+              writer.claim({
+                rolloutInstanceId: instance.id,
+                rolloutId: rollout.id,
+                workerId: 'w1',
+                signatureNonce: `n-${instance.id}`,
+                staleAfterMs: 60_000,
+              }),
+            ),
           );
           await Promise.all(
             claims.map((claim, i) => {
@@ -62,7 +86,17 @@ describe('install path plans', () => {
                 attemptNo: claim.attemptNo,
                 maxAttempts: 3,
                 nextAttemptAt: null,
-                answer: { finishedAt: new Date(), durationMs: 5, httpStatus: 200, success: true, errorCode: '200', errorMessage: null, requestId: `R-${i}`, outcome: 'success', outcomeKind: 'success' },
+                answer: {
+                  finishedAt: new Date(),
+                  durationMs: 5,
+                  httpStatus: 200,
+                  success: true,
+                  errorCode: '200',
+                  errorMessage: null,
+                  requestId: `R-${i}`,
+                  outcome: 'success',
+                  outcomeKind: 'success',
+                },
               });
             }),
           );
@@ -73,11 +107,18 @@ describe('install path plans', () => {
       }
       const answered = rounds * perRound;
       let after = await tableStats(observer);
-      for (let waited = 0; (after.get('install_attempt')?.updated ?? 0) - (before.get('install_attempt')?.updated ?? 0) < answered && waited < 15_000; waited += 250) {
+      for (
+        let waited = 0;
+        (after.get('install_attempt')?.updated ?? 0) - (before.get('install_attempt')?.updated ?? 0) < answered &&
+        waited < 15_000;
+        waited += 250
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         after = await tableStats(observer);
       }
-      expect((after.get('install_attempt')?.updated ?? 0) - (before.get('install_attempt')?.updated ?? 0)).toBe(answered);
+      expect((after.get('install_attempt')?.updated ?? 0) - (before.get('install_attempt')?.updated ?? 0)).toBe(
+        answered,
+      );
       expect((after.get('install_attempt')?.seqScans ?? 0) - (before.get('install_attempt')?.seqScans ?? 0)).toBe(0);
       expect((after.get('rollout_instance')?.seqScans ?? 0) - (before.get('rollout_instance')?.seqScans ?? 0)).toBe(0);
     } finally {
@@ -93,7 +134,14 @@ describe('install path plans', () => {
     const testDb = await createTestDatabase();
     const db = createDatabase({ url: testDb.url, poolMax: 1 });
     try {
-      await insertRollout(db, { userId: '1234567898765432', force: false, concurrency: 5, maxAttempts: 3, policy: {}, instanceIds: ['i-shape1', 'i-shape2'] });
+      await insertRollout(db, {
+        userId: '1234567898765432',
+        force: false,
+        concurrency: 5,
+        maxAttempts: 3,
+        policy: {},
+        instanceIds: ['i-shape1', 'i-shape2'],
+      });
       await db.$executeRawUnsafe('ANALYZE rollout_instance');
       await db.$executeRawUnsafe('ANALYZE install_attempt');
       // With force_generic_plan (the install path's setting) the plan does not depend on the values: all null.
@@ -103,19 +151,30 @@ describe('install path plans', () => {
         for (const [name, statement] of Object.entries(INSTALL_PATH_STATEMENTS)) {
           await connection.query(`PREPARE shape_${name} AS ${statement.text}`);
           const nulls = Array.from({ length: statement.params }, () => 'NULL').join(', ');
-          const { rows } = await connection.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE shape_${name}(${nulls})`);
+          const { rows } = await connection.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+            `EXPLAIN (FORMAT JSON) EXECUTE shape_${name}(${nulls})`,
+          );
           const nodes = planNodes(rows[0]!['QUERY PLAN'][0].Plan);
           const joins = nodes.filter((n) => /Nested Loop|Merge Join/.test(n['Node Type'])).map((n) => n['Node Type']);
           expect(joins, `${name}: joins`).toEqual([]);
           const tableAccess = nodes
-            .filter((n) => n['Relation Name'] === 'rollout_instance' || n['Relation Name'] === 'install_attempt' || n['Relation Name'] === 'rollout')
+            .filter(
+              (n) =>
+                n['Relation Name'] === 'rollout_instance' ||
+                n['Relation Name'] === 'install_attempt' ||
+                n['Relation Name'] === 'rollout',
+            )
             .filter((n) => n['Node Type'] !== 'ModifyTable')
             .map((n) => `${n['Node Type']} ${n['Relation Name']} ${n['Index Name'] ?? ''}`.trim());
           expect(tableAccess.length, `${name}: table access`).toBeGreaterThan(0);
-          for (const access of tableAccess) expect(access, `${name}: every table read goes through its primary key`).toMatch(/^(Index Scan|Bitmap Heap Scan) (\w+)/);
+          for (const access of tableAccess)
+            expect(access, `${name}: every table read goes through its primary key`).toMatch(
+              /^(Index Scan|Bitmap Heap Scan) (\w+)/,
+            );
           const indexes = nodes.filter((n) => n['Index Name']).map((n) => n['Index Name']);
           expect(indexes.length, `${name}: indexes used`).toBeGreaterThan(0);
-          for (const index of indexes) expect(index, `${name}: index`).toMatch(/^(rollout_instance|install_attempt|rollout)_pkey$/);
+          for (const index of indexes)
+            expect(index, `${name}: index`).toMatch(/^(rollout_instance|install_attempt|rollout)_pkey$/);
         }
       } finally {
         connection.release();
@@ -132,9 +191,13 @@ describe('database connections', () => {
     const testDb = await createTestDatabase();
     const db = createDatabase({ url: testDb.url, poolMax: 1, applicationName: 'fleet-test' });
     try {
-      const viaPrisma = await db.$queryRaw<{ name: string }[]>`SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()`;
+      const viaPrisma = await db.$queryRaw<
+        { name: string }[]
+      >`SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()`;
       expect(viaPrisma[0]?.name).toBe('fleet-test');
-      const { rows } = await installPathPoolOf(db).query<{ name: string }>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
+      const { rows } = await installPathPoolOf(db).query<{ name: string }>(
+        'SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+      );
       expect(rows[0]?.name).toBe('fleet-test:install-path');
     } finally {
       await db.$disconnect();
@@ -155,7 +218,9 @@ describe('database connections', () => {
       try {
         const pids = new Set<number>();
         for (const client of clients) {
-          const { rows } = await client.query<{ name: string; pid: number }>('SELECT name, pg_backend_pid() AS pid FROM pg_prepared_statements ORDER BY name');
+          const { rows } = await client.query<{ name: string; pid: number }>(
+            'SELECT name, pg_backend_pid() AS pid FROM pg_prepared_statements ORDER BY name',
+          );
           expect(rows.map((r) => r.name)).toEqual(names);
           pids.add(rows[0]!.pid);
         }
@@ -165,10 +230,21 @@ describe('database connections', () => {
       }
       // The warmed connections then carry batches as usual (same statement names, same text), and wrote nothing before.
       expect(await db.installAttempt.count()).toBe(0);
-      const { rollout, instances } = await insertRollout(db, { userId: '1', force: false, concurrency: 2, maxAttempts: 1, policy: {}, instanceIds: ['i-warm-1', 'i-warm-2'] });
+      const { rollout, instances } = await insertRollout(db, {
+        userId: '1',
+        force: false,
+        concurrency: 2,
+        maxAttempts: 1,
+        policy: {},
+        instanceIds: ['i-warm-1', 'i-warm-2'],
+      });
       await db.rollout.update({ where: { id: rollout.id }, data: { status: 'running' } });
       const writer = createAttemptWriter(db);
-      const claims = await Promise.all(instances.map((i) => writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w', staleAfterMs: 60_000 })));
+      const claims = await Promise.all(
+        instances.map((i) =>
+          writer.claim({ rolloutInstanceId: i.id, rolloutId: rollout.id, workerId: 'w', staleAfterMs: 60_000 }),
+        ),
+      );
       expect(claims.map((c) => c.kind)).toEqual(['claimed', 'claimed']);
       expect(pool.totalCount).toBe(2);
     } finally {

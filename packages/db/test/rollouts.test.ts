@@ -6,7 +6,8 @@ import type { Database, NewRollout } from '../src/index.ts';
 let db: Database;
 useTestDatabase({ poolMax: 5 }, (opened) => (db = opened));
 
-const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
+const ids = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
 const newRollout = (instanceIds: string[], waveSizes?: number[]): NewRollout => ({
   userId: '1234567898765432',
   force: false,
@@ -19,7 +20,11 @@ const newRollout = (instanceIds: string[], waveSizes?: number[]): NewRollout => 
 
 /** Every row of the rollout in id order, as [instance id, wave]. */
 async function storedRows(rolloutId: string): Promise<[string, number][]> {
-  const rows = await db.rolloutInstance.findMany({ where: { rolloutId }, orderBy: { id: 'asc' }, select: { instanceId: true, waveNo: true } });
+  const rows = await db.rolloutInstance.findMany({
+    where: { rolloutId },
+    orderBy: { id: 'asc' },
+    select: { instanceId: true, waveNo: true },
+  });
   return rows.map((r) => [r.instanceId, r.waveNo]);
 }
 
@@ -39,8 +44,14 @@ describe('recordRollout: instances inserted INSERT_CHUNK at a time', () => {
     const instanceIds = ids(2 * INSERT_CHUNK + 7, 'i-ck');
     const waveSizes = [INSERT_CHUNK - 1, 3, INSERT_CHUNK - 2, 7];
     const rollout = await recordRollout(db, newRollout(instanceIds, waveSizes));
-    expect(rollout).toMatchObject({ totalInstances: instanceIds.length, waveCount: 4, currentWave: 1, enqueuedAt: null });
-    const expectedWave = (position: number) => (position < INSERT_CHUNK - 1 ? 1 : position < INSERT_CHUNK + 2 ? 2 : position < 2 * INSERT_CHUNK ? 3 : 4);
+    expect(rollout).toMatchObject({
+      totalInstances: instanceIds.length,
+      waveCount: 4,
+      currentWave: 1,
+      enqueuedAt: null,
+    });
+    const expectedWave = (position: number) =>
+      position < INSERT_CHUNK - 1 ? 1 : position < INSERT_CHUNK + 2 ? 2 : position < 2 * INSERT_CHUNK ? 3 : 4;
     expect(await storedRows(rollout.id)).toEqual(instanceIds.map((id, position) => [id, expectedWave(position)]));
     expect((await countInstances(db, rollout.id)).pending).toBe(instanceIds.length);
   });
@@ -65,7 +76,11 @@ describe('recordRollout: instances inserted INSERT_CHUNK at a time', () => {
     const { rollout, instances } = await insertRollout(db, newRollout(instanceIds, [2, INSERT_CHUNK + 1]));
     expect(instances.map((i) => i.instanceId)).toEqual(instanceIds);
     expect(instances.map((i) => i.waveNo)).toEqual(instanceIds.map((_, p) => (p < 2 ? 1 : 2)));
-    const stored = await db.rolloutInstance.findMany({ where: { rolloutId: rollout.id }, orderBy: { id: 'asc' }, select: { id: true } });
+    const stored = await db.rolloutInstance.findMany({
+      where: { rolloutId: rollout.id },
+      orderBy: { id: 'asc' },
+      select: { id: true },
+    });
     expect(instances.map((i) => i.id)).toEqual(stored.map((s) => s.id));
   });
 });
@@ -76,13 +91,20 @@ describe('iterateRolloutInstances', () => {
     await db.$queryRaw`SELECT setval(pg_get_serial_sequence('rollout_instance', 'id'), 99500)::text`;
     const instanceIds = ids(INSERT_CHUNK + 1234, 'i-it');
     const rollout = await recordRollout(db, newRollout(instanceIds, [1001, instanceIds.length - 1001]));
-    const stored = await db.rolloutInstance.findMany({ where: { rolloutId: rollout.id }, orderBy: { id: 'asc' }, select: { id: true, instanceId: true, waveNo: true } });
+    const stored = await db.rolloutInstance.findMany({
+      where: { rolloutId: rollout.id },
+      orderBy: { id: 'asc' },
+      select: { id: true, instanceId: true, waveNo: true },
+    });
     expect(stored[0]!.id).toBeLessThan(100_000n);
     expect(stored.at(-1)!.id).toBeGreaterThanOrEqual(100_000n);
 
     const all = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 1000 }));
     expect(all.rows).toEqual(stored);
-    expect(all.sizes).toEqual([...Array.from({ length: Math.floor(stored.length / 1000) }, () => 1000), stored.length % 1000]);
+    expect(all.sizes).toEqual([
+      ...Array.from({ length: Math.floor(stored.length / 1000) }, () => 1000),
+      stored.length % 1000,
+    ]);
 
     const firstWave = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 1000, waveNo: 1 }));
     expect(firstWave.rows).toEqual(stored.slice(0, 1001));
@@ -93,9 +115,16 @@ describe('iterateRolloutInstances', () => {
     // A small first page, then full ones: the same rows.
     const smallFirst = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 2000, firstPageSize: 250 }));
     expect(smallFirst.rows).toEqual(stored);
-    expect(smallFirst.sizes).toEqual([250, ...Array.from({ length: Math.floor((stored.length - 250) / 2000) }, () => 2000), (stored.length - 250) % 2000]);
+    expect(smallFirst.sizes).toEqual([
+      250,
+      ...Array.from({ length: Math.floor((stored.length - 250) / 2000) }, () => 2000),
+      (stored.length - 250) % 2000,
+    ]);
     // A first page that is all there is ends there.
-    expect((await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 2000, firstPageSize: 5000, waveNo: 1 }))).sizes).toEqual([1001]);
+    expect(
+      (await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 2000, firstPageSize: 5000, waveNo: 1 })))
+        .sizes,
+    ).toEqual([1001]);
 
     // A page size that divides the count exactly ends with one empty read, not an empty page.
     const exact = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 1001, waveNo: 1 }));
@@ -106,10 +135,19 @@ describe('iterateRolloutInstances', () => {
   it('pendingOnly leaves out the instances of a wave that are no longer pending (what a wave start enqueues)', async () => {
     const instanceIds = ids(30, 'i-pend');
     const rollout = await recordRollout(db, newRollout(instanceIds, [10, 20]));
-    const wave2 = await db.rolloutInstance.findMany({ where: { rolloutId: rollout.id, waveNo: 2 }, orderBy: { id: 'asc' }, select: { id: true, instanceId: true, waveNo: true } });
+    const wave2 = await db.rolloutInstance.findMany({
+      where: { rolloutId: rollout.id, waveNo: 2 },
+      orderBy: { id: 'asc' },
+      select: { id: true, instanceId: true, waveNo: true },
+    });
     const ended = wave2.filter((_, i) => i % 3 === 0);
-    await db.rolloutInstance.updateMany({ where: { id: { in: ended.map((r) => r.id) } }, data: { state: 'cancelled', finishedAt: new Date() } });
-    const pending = await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 4, waveNo: 2, pendingOnly: true }));
+    await db.rolloutInstance.updateMany({
+      where: { id: { in: ended.map((r) => r.id) } },
+      data: { state: 'cancelled', finishedAt: new Date() },
+    });
+    const pending = await collect(
+      iterateRolloutInstances(db, rollout.id, { pageSize: 4, waveNo: 2, pendingOnly: true }),
+    );
     expect(pending.rows).toEqual(wave2.filter((_, i) => i % 3 !== 0));
     expect((await collect(iterateRolloutInstances(db, rollout.id, { pageSize: 4, waveNo: 2 }))).rows).toEqual(wave2);
   });

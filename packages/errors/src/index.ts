@@ -16,7 +16,10 @@ export class FleetError extends Error {
 /** A setting in the environment is missing or malformed. `variable` names it. */
 export class ConfigError extends FleetError {
   override name = 'ConfigError';
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super('config_invalid', `${variable}: ${message}`);
   }
 }
@@ -62,8 +65,18 @@ export class ConflictError extends ApiError {
 /** A dependency (Postgres, Redis) cannot be reached; the API answers 503. */
 export class DependencyUnavailableError extends ApiError {
   override name = 'DependencyUnavailableError';
-  constructor(readonly dependency: 'postgres' | 'redis', options: FleetErrorOptions = {}) {
-    super(503, `${dependency}_unavailable`, 'Service unavailable', `${dependency} is unavailable, try again later`, [], options);
+  constructor(
+    readonly dependency: 'postgres' | 'redis',
+    options: FleetErrorOptions = {},
+  ) {
+    super(
+      503,
+      `${dependency}_unavailable`,
+      'Service unavailable',
+      `${dependency} is unavailable, try again later`,
+      [],
+      options,
+    );
   }
 }
 

@@ -13,7 +13,12 @@ describe('errors', () => {
   it('carries status, code and fields for API errors', () => {
     const v = new ValidationError('bad', [{ path: 'userId', message: 'wrong' }]);
     expect(v).toBeInstanceOf(ApiError);
-    expect(v).toMatchObject({ status: 400, code: 'validation_failed', name: 'ValidationError', fields: [{ path: 'userId', message: 'wrong' }] });
+    expect(v).toMatchObject({
+      status: 400,
+      code: 'validation_failed',
+      name: 'ValidationError',
+      fields: [{ path: 'userId', message: 'wrong' }],
+    });
     expect(new NotFoundError('rollout x')).toMatchObject({ status: 404, message: 'rollout x was not found' });
   });
 });

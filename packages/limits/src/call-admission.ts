@@ -62,7 +62,10 @@ export type CallAdmissionOptions = {
 };
 
 /** Runs on the global limiter's Redis connection; the account buckets must live in the same Redis. */
-export function createCallAdmission(limits: { rate: AccountRateLimiter; global: GlobalConcurrency }, options: CallAdmissionOptions = {}): CallAdmission {
+export function createCallAdmission(
+  limits: { rate: AccountRateLimiter; global: GlobalConcurrency },
+  options: CallAdmissionOptions = {},
+): CallAdmission {
   const { bucket } = limits.rate;
   const { slots } = limits.global;
   const { redis } = slots;

@@ -56,7 +56,6 @@ const ACQUIRE = luaScript(`${GLOBAL_SLOT_LUA}
 return acquire_slot(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6]))
 `);
 
-
 /** Releases every token in ARGV; answers how many were still held. */
 const RELEASE = luaScript(`${RELEASE_SLOT_LUA}
 local released = 0
@@ -78,7 +77,14 @@ export type GlobalConcurrencyOptions = {
 
 export type GlobalConcurrency = {
   /** Where and how it keeps its slots, for scripts that take a slot together with something else. */
-  readonly slots: { redis: Redis; keys: readonly [slots: string, holders: string, denied: string]; cap: number; leaseMs: number; fairnessWindowMs: number; now(): number };
+  readonly slots: {
+    redis: Redis;
+    keys: readonly [slots: string, holders: string, denied: string];
+    cap: number;
+    leaseMs: number;
+    fairnessWindowMs: number;
+    now(): number;
+  };
   /** A slot token, or null when the cap (or the fair share) is reached. */
   tryAcquire(rolloutId: string): Promise<string | null>;
   release(token: string): Promise<void>;
@@ -91,7 +97,11 @@ export type GlobalConcurrency = {
 
 export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrencyOptions): GlobalConcurrency {
   const now = options.now ?? Date.now;
-  const keys = [`${options.prefix}:limits:global:slots`, `${options.prefix}:limits:global:holders`, `${options.prefix}:limits:global:denied`] as const;
+  const keys = [
+    `${options.prefix}:limits:global:slots`,
+    `${options.prefix}:limits:global:holders`,
+    `${options.prefix}:limits:global:denied`,
+  ] as const;
   const window = options.fairnessWindowMs ?? 2000;
   async function releaseMany(tokens: readonly string[]): Promise<void> {
     if (tokens.length > 0) await RELEASE(redis, 2, keys[0]!, keys[1]!, ...tokens);
@@ -102,7 +112,17 @@ export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrency
     async tryAcquire(rolloutId) {
       const token = randomUUID();
       const t = now();
-      const granted = await ACQUIRE(redis, 3, ...keys, String(options.cap), String(t), String(t + options.leaseMs), rolloutId, token, String(window));
+      const granted = await ACQUIRE(
+        redis,
+        3,
+        ...keys,
+        String(options.cap),
+        String(t),
+        String(t + options.leaseMs),
+        rolloutId,
+        token,
+        String(window),
+      );
       return granted === 1 ? token : null;
     },
     release: (token) => releaseMany([token]),

@@ -11,7 +11,10 @@ export type LimitsInForce = {
 
 /** What the workers publish about the limits in force, and one account's adapted rate, for status answers. */
 export async function readLimitsInForce(redis: Redis, prefix: string, userId: string): Promise<LimitsInForce> {
-  const [config, rate] = await Promise.all([redis.hgetall(`${prefix}:limits:config`), redis.hget(`${prefix}:limits:account:${userId}`, 'rate')]);
+  const [config, rate] = await Promise.all([
+    redis.hgetall(`${prefix}:limits:config`),
+    redis.hget(`${prefix}:limits:account:${userId}`, 'rate'),
+  ]);
   const configured = config.accountRateLimitRps ? Number(config.accountRateLimitRps) : null;
   return {
     globalConcurrency: config.globalConcurrency ? Number(config.globalConcurrency) : null,

@@ -16,26 +16,58 @@ const USER = '1234567898765432';
 function limitsAt(
   name: string,
   clock: { now: number },
-  options: { cap: number; rate: number; burst: number; redis?: Redis; releaseDelayMs?: number; onReleaseError?: (error: unknown) => void },
+  options: {
+    cap: number;
+    rate: number;
+    burst: number;
+    redis?: Redis;
+    releaseDelayMs?: number;
+    onReleaseError?: (error: unknown) => void;
+  },
 ) {
   const p = `${prefix}-${name}`;
   used.add(p);
   const client = options.redis ?? redis;
-  const rate = createAccountRateLimiter(client, { prefix: p, maxRatePerSecond: options.rate, burst: options.burst, now: () => clock.now });
-  const global = createGlobalConcurrency(client, { prefix: p, cap: options.cap, leaseMs: 60_000, now: () => clock.now });
+  const rate = createAccountRateLimiter(client, {
+    prefix: p,
+    maxRatePerSecond: options.rate,
+    burst: options.burst,
+    now: () => clock.now,
+  });
+  const global = createGlobalConcurrency(client, {
+    prefix: p,
+    cap: options.cap,
+    leaseMs: 60_000,
+    now: () => clock.now,
+  });
   const admission = createCallAdmission(
     { rate, global },
-    { ...(options.releaseDelayMs !== undefined ? { releaseDelayMs: options.releaseDelayMs } : {}), ...(options.onReleaseError ? { onReleaseError: options.onReleaseError } : {}) },
+    {
+      ...(options.releaseDelayMs !== undefined ? { releaseDelayMs: options.releaseDelayMs } : {}),
+      ...(options.onReleaseError ? { onReleaseError: options.onReleaseError } : {}),
+    },
   );
   return { rate, global, admission };
 }
 
 /** Limits on a connection of their own that fails at once while disconnected (no offline queue, no reconnect). */
 async function limitsOnUnreliableRedis(name: string, clock: { now: number }, releaseDelayMs: number) {
-  const client = new Redis(testRedisUrl(), { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  const client = new Redis(testRedisUrl(), {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
   await client.connect();
   const errors: unknown[] = [];
-  const limits = limitsAt(name, clock, { cap: 2, rate: 1000, burst: 1000, redis: client, releaseDelayMs, onReleaseError: (e) => errors.push(e) });
+  const limits = limitsAt(name, clock, {
+    cap: 2,
+    rate: 1000,
+    burst: 1000,
+    redis: client,
+    releaseDelayMs,
+    onReleaseError: (e) => errors.push(e),
+  });
   return { client, errors, ...limits };
 }
 

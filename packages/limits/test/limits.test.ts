@@ -32,7 +32,12 @@ describe('global concurrency', () => {
   it('keeps a rollout at its fair share while another rollout is waiting', async () => {
     const clock = 1_000;
     const g = createGlobalConcurrency(redis, { prefix: `${prefix}-fair`, cap: 4, leaseMs: 60_000, now: () => clock });
-    const first = [await g.tryAcquire('big'), await g.tryAcquire('big'), await g.tryAcquire('big'), await g.tryAcquire('big')];
+    const first = [
+      await g.tryAcquire('big'),
+      await g.tryAcquire('big'),
+      await g.tryAcquire('big'),
+      await g.tryAcquire('big'),
+    ];
     expect(first.every((t) => t !== null)).toBe(true); // nobody waiting: all free capacity may be used
     expect(await g.tryAcquire('small')).toBeNull(); // full: small is refused and now counts as waiting
     await g.release(first[0]!);
@@ -44,7 +49,11 @@ describe('global concurrency', () => {
 describe('limits in force', () => {
   it('reads the configuration workers publish and an account adapted rate', async () => {
     await redis.hset(`${prefix}:limits:config`, { globalConcurrency: 500, accountRateLimitRps: 50 });
-    expect(await readLimitsInForce(redis, prefix, '1234567898765432')).toEqual({ globalConcurrency: 500, accountRateLimitRps: 50, accountRateNowRps: 50 });
+    expect(await readLimitsInForce(redis, prefix, '1234567898765432')).toEqual({
+      globalConcurrency: 500,
+      accountRateLimitRps: 50,
+      accountRateNowRps: 50,
+    });
     const limiter = createAccountRateLimiter(redis, { prefix, maxRatePerSecond: 50 });
     await limiter.onThrottled('1234567898765432');
     expect((await readLimitsInForce(redis, prefix, '1234567898765432')).accountRateNowRps).toBe(25);

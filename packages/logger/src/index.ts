@@ -30,11 +30,18 @@ export function makeRedactor(secretValues: readonly string[]) {
     if (seen.has(value)) return '[circular]';
     seen.add(value);
     if (value instanceof Error) {
-      return { name: value.name, message: scrub(value.message), code: (value as { code?: unknown }).code, stack: value.stack ? scrub(value.stack) : undefined, cause: value.cause === undefined ? undefined : visit(value.cause, depth + 1, seen) };
+      return {
+        name: value.name,
+        message: scrub(value.message),
+        code: (value as { code?: unknown }).code,
+        stack: value.stack ? scrub(value.stack) : undefined,
+        cause: value.cause === undefined ? undefined : visit(value.cause, depth + 1, seen),
+      };
     }
     if (Array.isArray(value)) return value.map((v) => visit(v, depth + 1, seen));
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v != null && v !== '' ? REDACTED : visit(v, depth + 1, seen);
+    for (const [k, v] of Object.entries(value))
+      out[k] = SECRET_KEY.test(k) && v != null && v !== '' ? REDACTED : visit(v, depth + 1, seen);
     return out;
   };
   return (value: unknown) => visit(value, 0, new WeakSet());

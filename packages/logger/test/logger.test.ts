@@ -41,7 +41,14 @@ describe('logger', () => {
     });
     logger.info('outside');
     const [inside, outside] = lines();
-    expect(inside).toMatchObject({ message: 'inside', service: 'test', requestId: 'req-1', rolloutId: 'r-1', instanceId: 'i-abc', level: 'info' });
+    expect(inside).toMatchObject({
+      message: 'inside',
+      service: 'test',
+      requestId: 'req-1',
+      rolloutId: 'r-1',
+      instanceId: 'i-abc',
+      level: 'info',
+    });
     expect(outside!.requestId).toBeUndefined();
   });
 });

@@ -36,7 +36,12 @@ const ADD_BULK_IN_FLIGHT = 3;
 /** An instance to enqueue: its rollout_instance row id and its ECS instance id. */
 export type InstallJobInstance = { id: bigint; instanceId: string };
 
-export function openInstallQueue(connection: Redis, rolloutId: string, prefix: string, logger: Logger): Queue<InstallJobData> {
+export function openInstallQueue(
+  connection: Redis,
+  rolloutId: string,
+  prefix: string,
+  logger: Logger,
+): Queue<InstallJobData> {
   const queue = new Queue<InstallJobData>(installQueueName(rolloutId), { connection, prefix });
   queue.on('error', (error) => logger.warn('install queue error', { rolloutId, error: error.message }));
   return queue;
@@ -59,7 +64,9 @@ function installJob(rolloutId: string, instance: InstallJobInstance) {
   };
 }
 
-async function* pagesOf(instances: readonly InstallJobInstance[] | AsyncIterable<readonly InstallJobInstance[]>): AsyncGenerator<readonly InstallJobInstance[]> {
+async function* pagesOf(
+  instances: readonly InstallJobInstance[] | AsyncIterable<readonly InstallJobInstance[]>,
+): AsyncGenerator<readonly InstallJobInstance[]> {
   if (Symbol.asyncIterator in instances) yield* instances;
   else yield instances;
 }
@@ -77,12 +84,17 @@ async function* pagesOf(instances: readonly InstallJobInstance[] | AsyncIterable
  */
 export async function enqueueInstallJobs(
   queue: Queue<InstallJobData>,
-  input: { rolloutId: string; concurrency: number; instances: readonly InstallJobInstance[] | AsyncIterable<readonly InstallJobInstance[]> },
+  input: {
+    rolloutId: string;
+    concurrency: number;
+    instances: readonly InstallJobInstance[] | AsyncIterable<readonly InstallJobInstance[]>;
+  },
 ): Promise<number> {
   await queue.setGlobalConcurrency(input.concurrency);
   // The connection the queue was opened with (openInstallQueue); a queue made otherwise announces nothing.
   const connection = queue.opts.connection;
-  if (connection instanceof Redis) await connection.publish(rolloutWorkChannel(queue.opts.prefix ?? DEFAULT_QUEUE_PREFIX), input.rolloutId);
+  if (connection instanceof Redis)
+    await connection.publish(rolloutWorkChannel(queue.opts.prefix ?? DEFAULT_QUEUE_PREFIX), input.rolloutId);
   const inFlight: Promise<unknown>[] = [];
   let handed = 0;
   try {

@@ -1,7 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@fleet/logger';
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
-import { createRedisConnection, enqueueInstallJobs, installQueueName, isRedisReachable, openInstallQueue } from '../src/index.ts';
+import {
+  createRedisConnection,
+  enqueueInstallJobs,
+  installQueueName,
+  isRedisReachable,
+  openInstallQueue,
+} from '../src/index.ts';
 
 const logger = createLogger({ service: 'queue-test', silent: true });
 const prefix = uniquePrefix('queue');
@@ -35,7 +41,10 @@ describe('install queue, pages of instances', () => {
     const rolloutId = '22222222-2222-4222-8222-222222222222';
     const queue = openInstallQueue(redis, rolloutId, prefix, logger);
     const pageSizes = [1501, 1, 999, 2301];
-    const instances = Array.from({ length: pageSizes.reduce((a, b) => a + b, 0) }, (_, i) => ({ id: BigInt(i + 1), instanceId: `i-p${i}` }));
+    const instances = Array.from({ length: pageSizes.reduce((a, b) => a + b, 0) }, (_, i) => ({
+      id: BigInt(i + 1),
+      instanceId: `i-p${i}`,
+    }));
     async function* pages() {
       let start = 0;
       for (const size of pageSizes) {
@@ -61,10 +70,18 @@ describe('install queue, pages of instances', () => {
       yield first;
       throw new Error('postgres went away');
     }
-    await expect(enqueueInstallJobs(queue, { rolloutId, concurrency: 3, instances: pages() })).rejects.toThrow('postgres went away');
+    await expect(enqueueInstallJobs(queue, { rolloutId, concurrency: 3, instances: pages() })).rejects.toThrow(
+      'postgres went away',
+    );
     // The chunks sent before the failure have landed by the time it rejects; enqueueing again only adds the rest.
     expect(await queue.getWaitingCount()).toBe(1200);
-    expect(await enqueueInstallJobs(queue, { rolloutId, concurrency: 3, instances: [...first, { id: 1201n, instanceId: 'i-e1200' }] })).toBe(1201);
+    expect(
+      await enqueueInstallJobs(queue, {
+        rolloutId,
+        concurrency: 3,
+        instances: [...first, { id: 1201n, instanceId: 'i-e1200' }],
+      }),
+    ).toBe(1201);
     expect(await queue.getWaitingCount()).toBe(1201);
     await queue.obliterate({ force: true });
     await queue.close();

@@ -1,3 +1,10 @@
-export { pauseRollout, resumeRollout, cancelRollout, changeRolloutPolicy, advanceWaves, abortIfThresholdCrossed } from './rollout-control.ts';
+export {
+  pauseRollout,
+  resumeRollout,
+  cancelRollout,
+  changeRolloutPolicy,
+  advanceWaves,
+  abortIfThresholdCrossed,
+} from './rollout-control.ts';
 export type { RolloutControlDeps } from './rollout-control.ts';
 export { readPolicy } from './policy-view.ts';

@@ -1,8 +1,21 @@
 import type { Redis } from 'ioredis';
 import type { Database, RolloutRecord, RolloutTransitionResult } from '@fleet/db';
-import { advanceWaveIfDone, completeRolloutIfDone, countInstances, iterateRolloutInstances, transitionRollout, updateRolloutPolicy } from '@fleet/db';
+import {
+  advanceWaveIfDone,
+  completeRolloutIfDone,
+  countInstances,
+  iterateRolloutInstances,
+  transitionRollout,
+  updateRolloutPolicy,
+} from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { drainInstallQueue, enqueueInstallJobs, openInstallQueue, pauseInstallQueue, resumeInstallQueue } from '@fleet/queue';
+import {
+  drainInstallQueue,
+  enqueueInstallJobs,
+  openInstallQueue,
+  pauseInstallQueue,
+  resumeInstallQueue,
+} from '@fleet/queue';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { resolveCount, shouldAbort } from '@fleet/rollout-domain';
 import { readPolicy } from './policy-view.ts';
@@ -17,7 +30,11 @@ const WAVE_ENQUEUE_PAGE = 5000;
  */
 export type RolloutControlDeps = { db: Database; redis: Redis; prefix: string; logger: Logger };
 
-async function withQueue<T>(deps: RolloutControlDeps, rolloutId: string, fn: (queue: ReturnType<typeof openInstallQueue>) => Promise<T>): Promise<T> {
+async function withQueue<T>(
+  deps: RolloutControlDeps,
+  rolloutId: string,
+  fn: (queue: ReturnType<typeof openInstallQueue>) => Promise<T>,
+): Promise<T> {
   const queue = openInstallQueue(deps.redis, rolloutId, deps.prefix, deps.logger);
   try {
     return await fn(queue);
@@ -27,7 +44,12 @@ async function withQueue<T>(deps: RolloutControlDeps, rolloutId: string, fn: (qu
 }
 
 /** Tells Redis about a rollout transition; a failure is logged, not thrown (Postgres already holds the truth). */
-async function tellQueue(deps: RolloutControlDeps, rolloutId: string, what: string, fn: (queue: ReturnType<typeof openInstallQueue>) => Promise<void>): Promise<void> {
+async function tellQueue(
+  deps: RolloutControlDeps,
+  rolloutId: string,
+  what: string,
+  fn: (queue: ReturnType<typeof openInstallQueue>) => Promise<void>,
+): Promise<void> {
   try {
     await withQueue(deps, rolloutId, fn);
   } catch (error) {
@@ -35,9 +57,14 @@ async function tellQueue(deps: RolloutControlDeps, rolloutId: string, what: stri
   }
 }
 
-export async function pauseRollout(deps: RolloutControlDeps, rolloutId: string, reason: string): Promise<RolloutTransitionResult> {
+export async function pauseRollout(
+  deps: RolloutControlDeps,
+  rolloutId: string,
+  reason: string,
+): Promise<RolloutTransitionResult> {
   const result = await transitionRollout(deps.db, rolloutId, { type: 'pause', reason });
-  if (result.kind === 'changed' || result.kind === 'unchanged') await tellQueue(deps, rolloutId, 'pause the queue', pauseInstallQueue);
+  if (result.kind === 'changed' || result.kind === 'unchanged')
+    await tellQueue(deps, rolloutId, 'pause the queue', pauseInstallQueue);
   if (result.kind === 'changed') deps.logger.warn('rollout paused', { rolloutId, reason });
   return result;
 }
@@ -54,17 +81,30 @@ export async function resumeRollout(deps: RolloutControlDeps, rolloutId: string)
   return result;
 }
 
-export async function cancelRollout(deps: RolloutControlDeps, rolloutId: string, reason: string): Promise<RolloutTransitionResult> {
+export async function cancelRollout(
+  deps: RolloutControlDeps,
+  rolloutId: string,
+  reason: string,
+): Promise<RolloutTransitionResult> {
   const result = await transitionRollout(deps.db, rolloutId, { type: 'cancel', reason });
-  if (result.kind === 'changed' || result.kind === 'unchanged') await tellQueue(deps, rolloutId, 'drain the queue', drainInstallQueue);
+  if (result.kind === 'changed' || result.kind === 'unchanged')
+    await tellQueue(deps, rolloutId, 'drain the queue', drainInstallQueue);
   if (result.kind === 'changed') deps.logger.warn('rollout cancelled', { rolloutId, reason });
   return result;
 }
 
 /** Applies a new policy to an open rollout: Postgres first, then the queue's cross-worker concurrency. */
-export async function changeRolloutPolicy(deps: RolloutControlDeps, rollout: RolloutRecord, policy: RolloutPolicy): Promise<RolloutRecord | null> {
+export async function changeRolloutPolicy(
+  deps: RolloutControlDeps,
+  rollout: RolloutRecord,
+  policy: RolloutPolicy,
+): Promise<RolloutRecord | null> {
   const concurrency = resolveCount(policy.concurrency, rollout.totalInstances);
-  const updated = await updateRolloutPolicy(deps.db, rollout.id, { policy: policy as never, concurrency, maxAttempts: policy.retry.maxAttempts });
+  const updated = await updateRolloutPolicy(deps.db, rollout.id, {
+    policy: policy as never,
+    concurrency,
+    maxAttempts: policy.retry.maxAttempts,
+  });
   if (!updated) return null;
   await tellQueue(deps, rollout.id, 'set the queue concurrency', async (queue) => {
     await queue.setGlobalConcurrency(concurrency);
@@ -79,16 +119,29 @@ export async function changeRolloutPolicy(deps: RolloutControlDeps, rollout: Rol
  * Starts the next wave(s) while the current one is finished and passes its gate; enqueues their instances.
  * Returns the wave now running, or null if the rollout stopped (paused at a gate, or not running).
  */
-export async function advanceWaves(deps: RolloutControlDeps, rollout: Pick<RolloutRecord, 'id' | 'policy' | 'concurrency'>, options: { approved: boolean }): Promise<void> {
+export async function advanceWaves(
+  deps: RolloutControlDeps,
+  rollout: Pick<RolloutRecord, 'id' | 'policy' | 'concurrency'>,
+  options: { approved: boolean },
+): Promise<void> {
   const policy = readPolicy(rollout.policy);
   let approved = options.approved;
   for (;;) {
-    const step = await advanceWaveIfDone(deps.db, rollout.id, { thresholdPercent: policy.waveSuccessThresholdPercent, approved });
+    const step = await advanceWaveIfDone(deps.db, rollout.id, {
+      thresholdPercent: policy.waveSuccessThresholdPercent,
+      approved,
+    });
     approved = false;
     if (step.kind === 'advanced') {
       // Pages read from Postgres as they are enqueued: a wave of any size is never held whole in memory.
-      const pages = iterateRolloutInstances(deps.db, rollout.id, { pageSize: WAVE_ENQUEUE_PAGE, waveNo: step.wave, pendingOnly: true });
-      const enqueued = await withQueue(deps, rollout.id, (queue) => enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: pages }));
+      const pages = iterateRolloutInstances(deps.db, rollout.id, {
+        pageSize: WAVE_ENQUEUE_PAGE,
+        waveNo: step.wave,
+        pendingOnly: true,
+      });
+      const enqueued = await withQueue(deps, rollout.id, (queue) =>
+        enqueueInstallJobs(queue, { rolloutId: rollout.id, concurrency: rollout.concurrency, instances: pages }),
+      );
       deps.logger.info('wave started', { rolloutId: rollout.id, wave: step.wave, instances: enqueued });
       if (enqueued > 0) return;
       continue; // an empty wave (all its instances ended otherwise): look at the next one
@@ -97,13 +150,17 @@ export async function advanceWaves(deps: RolloutControlDeps, rollout: Pick<Rollo
       await tellQueue(deps, rollout.id, 'pause the queue', pauseInstallQueue);
       deps.logger.warn('rollout paused at a wave gate', { rolloutId: rollout.id, reason: step.reason });
     }
-    if (step.kind === 'last_wave_done' && (await completeRolloutIfDone(deps.db, rollout.id))) deps.logger.info('rollout completed', { rolloutId: rollout.id });
+    if (step.kind === 'last_wave_done' && (await completeRolloutIfDone(deps.db, rollout.id)))
+      deps.logger.info('rollout completed', { rolloutId: rollout.id });
     return;
   }
 }
 
 /** Cancels the rest of the rollout when failures cross its abort threshold. True if it did. */
-export async function abortIfThresholdCrossed(deps: RolloutControlDeps, rollout: Pick<RolloutRecord, 'id' | 'policy'>): Promise<boolean> {
+export async function abortIfThresholdCrossed(
+  deps: RolloutControlDeps,
+  rollout: Pick<RolloutRecord, 'id' | 'policy'>,
+): Promise<boolean> {
   const policy = readPolicy(rollout.policy);
   if (!policy.abort) return false;
   const counts = await countInstances(deps.db, rollout.id);

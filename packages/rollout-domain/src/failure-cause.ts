@@ -88,9 +88,10 @@ export const MANUAL_INSTALL_ACTIONS: Readonly<Record<string, string>> = Object.f
     'Check the instance id, the account (UserId) and the region: CloudMonitor does not know this instance. Correct the list, or close the flag if the instance is gone.',
   permission_denied:
     'Fix the AccessKey or its RAM permissions for CloudMonitor (credentials, signature or access were refused), then retry these instances.',
-  rejected: 'CloudMonitor refused the request for this instance: read the error message, correct the cause or install the agent by hand, quoting the RequestId to support.',
+  rejected:
+    'CloudMonitor refused the request for this instance: read the error message, correct the cause or install the agent by hand, quoting the RequestId to support.',
   timed_out:
-    'No final answer within the rollout\'s per-instance time limit (instanceTimeoutMs): retry these instances with a longer limit or a lower concurrency, or install by hand.',
+    "No final answer within the rollout's per-instance time limit (instanceTimeoutMs): retry these instances with a longer limit or a lower concurrency, or install by hand.",
   retries_exhausted:
     'Transient errors (throttling, 5xx, timeouts) persisted through every attempt: retry these instances later with a lower concurrency; install by hand if it repeats.',
 });

@@ -10,7 +10,14 @@ export {
   decideInstance,
   decideRollout,
 } from './states.ts';
-export type { AttemptOutcomeClass, AttemptVerdict, InstanceEvent, InstanceDecision, RolloutEvent, RolloutDecision } from './states.ts';
+export type {
+  AttemptOutcomeClass,
+  AttemptVerdict,
+  InstanceEvent,
+  InstanceDecision,
+  RolloutEvent,
+  RolloutDecision,
+} from './states.ts';
 export { DEFAULT_RETRY_POLICY, THROTTLE_DELAY_FACTOR, retryDelayMs } from './retry-policy.ts';
 export type { RetryPolicy, RetryReason } from './retry-policy.ts';
 export { ManualInstallReason, manualInstallReasonFor } from './manual-install.ts';
@@ -25,7 +32,13 @@ export {
   DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
 } from './policy.ts';
 export type { CountSpec, WavePlan, AbortPolicy, RolloutPolicy, WaveGateDecision } from './policy.ts';
-export { ManualFlagStatus, MANUAL_FLAG_STATUSES, decideManualFlag, isFinalManualFlagStatus, manualFlagStatusesAllowing } from './manual-install-flag.ts';
+export {
+  ManualFlagStatus,
+  MANUAL_FLAG_STATUSES,
+  decideManualFlag,
+  isFinalManualFlagStatus,
+  manualFlagStatusesAllowing,
+} from './manual-install-flag.ts';
 export type { ManualFlagAction, ManualFlagEvent, ManualFlagDecision } from './manual-install-flag.ts';
 export { InstallVerification, decideVerification } from './install-verification.ts';
 export type { AgentLookup, VerificationDecision, VerificationFailureReason } from './install-verification.ts';

@@ -39,7 +39,13 @@ export type AgentLookup =
   /** The call failed in a way a later call may not: throttled, 5xx, timeout, network. */
   | { kind: 'transient_error'; detail: string }
   /** The call failed for good (the client's `final` or `fleet_wide`). */
-  | { kind: 'permanent_error'; outcomeKind: string; errorCode: string | null; errorMessage: string | null; httpStatus: number | null };
+  | {
+      kind: 'permanent_error';
+      outcomeKind: string;
+      errorCode: string | null;
+      errorMessage: string | null;
+      httpStatus: number | null;
+    };
 
 export type VerificationDecision =
   | { type: 'verified'; agentStatus: string }
@@ -53,7 +59,12 @@ export function decideVerification(lookup: AgentLookup, input: { now: Date; dead
     case 'reported':
       if (lookup.agentStatus === 'running') return { type: 'verified', agentStatus: lookup.agentStatus };
       if (lookup.agentStatus === 'install_faild') {
-        return { type: 'failed', reason: 'install_failed_on_host', agentStatus: lookup.agentStatus, detail: 'NodeStatus reports install_faild: the agent failed to install on the host' };
+        return {
+          type: 'failed',
+          reason: 'install_failed_on_host',
+          agentStatus: lookup.agentStatus,
+          detail: 'NodeStatus reports install_faild: the agent failed to install on the host',
+        };
       }
       if (!pastDeadline) return { type: 'wait', agentStatus: lookup.agentStatus };
       return {
@@ -64,13 +75,29 @@ export function decideVerification(lookup: AgentLookup, input: { now: Date; dead
       };
     case 'absent':
       if (!pastDeadline) return { type: 'wait', agentStatus: null };
-      return { type: 'failed', reason: 'instance_not_found', agentStatus: null, detail: 'NodeStatusList did not report the instance: CloudMonitor does not know it' };
+      return {
+        type: 'failed',
+        reason: 'instance_not_found',
+        agentStatus: null,
+        detail: 'NodeStatusList did not report the instance: CloudMonitor does not know it',
+      };
     case 'transient_error':
       return { type: 'wait', agentStatus: null };
     case 'permanent_error': {
       if (!pastDeadline) return { type: 'wait', agentStatus: null };
-      const reason = manualInstallReasonFor({ outcomeKind: lookup.outcomeKind, errorCode: lookup.errorCode, errorMessage: lookup.errorMessage, httpStatus: lookup.httpStatus, retriesExhausted: false });
-      return { type: 'failed', reason, agentStatus: null, detail: `NodeStatus failed: ${lookup.errorCode ?? 'error'}${lookup.errorMessage ? `: ${lookup.errorMessage}` : ''}` };
+      const reason = manualInstallReasonFor({
+        outcomeKind: lookup.outcomeKind,
+        errorCode: lookup.errorCode,
+        errorMessage: lookup.errorMessage,
+        httpStatus: lookup.httpStatus,
+        retriesExhausted: false,
+      });
+      return {
+        type: 'failed',
+        reason,
+        agentStatus: null,
+        detail: `NodeStatus failed: ${lookup.errorCode ?? 'error'}${lookup.errorMessage ? `: ${lookup.errorMessage}` : ''}`,
+      };
     }
     default:
       return assertNever(lookup, 'agent lookup');

@@ -59,11 +59,13 @@ export function decideManualFlag(status: ManualFlagStatus, event: ManualFlagEven
       if (status === 'acknowledged') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} flag cannot be acknowledged` };
     case 'resolve':
-      if (status === 'open' || status === 'acknowledged') return { type: 'transition', from: status, to: 'resolved', action: 'resolved' };
+      if (status === 'open' || status === 'acknowledged')
+        return { type: 'transition', from: status, to: 'resolved', action: 'resolved' };
       if (status === 'resolved') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} flag cannot be resolved` };
     case 'close':
-      if (status === 'open' || status === 'acknowledged' || status === 'resolved') return { type: 'transition', from: status, to: 'closed', action: 'closed' };
+      if (status === 'open' || status === 'acknowledged' || status === 'resolved')
+        return { type: 'transition', from: status, to: 'closed', action: 'closed' };
       return { type: 'unchanged', status };
     case 'reverify_passed':
       if (status === 'resolved') return { type: 'transition', from: status, to: 'resolved', action: 'reverified' };

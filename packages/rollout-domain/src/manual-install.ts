@@ -27,7 +27,12 @@ export function manualInstallReasonFor(facts: FailedCallFacts): ManualInstallRea
   if (facts.retriesExhausted) return 'retries_exhausted';
   const code = facts.errorCode ?? '';
   if (facts.httpStatus === 404 || code === '404' || /NotFound/i.test(code)) return 'instance_not_found';
-  if (facts.outcomeKind === 'fleet_wide' || facts.httpStatus === 403 || code === '403' || /Forbidden|AccessKey|Signature/i.test(code)) {
+  if (
+    facts.outcomeKind === 'fleet_wide' ||
+    facts.httpStatus === 403 ||
+    code === '403' ||
+    /Forbidden|AccessKey|Signature/i.test(code)
+  ) {
     return 'permission_denied';
   }
   if (/server ?guard|aegis/i.test(facts.errorMessage ?? '')) return 'no_server_guard_agent';

@@ -37,7 +37,14 @@ export type RolloutPolicy = {
 export const DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT = 90;
 
 export function defaultPolicy(): RolloutPolicy {
-  return { concurrency: 50, retry: { ...DEFAULT_RETRY_POLICY }, waves: null, waveSuccessThresholdPercent: DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT, abort: null, instanceTimeoutMs: null };
+  return {
+    concurrency: 50,
+    retry: { ...DEFAULT_RETRY_POLICY },
+    waves: null,
+    waveSuccessThresholdPercent: DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
+    abort: null,
+    instanceTimeoutMs: null,
+  };
 }
 
 /** A count spec as a number of instances out of `total`: percentages round up, and never give less than 1. */
@@ -61,7 +68,10 @@ export function planWaveSizes(plan: WavePlan | null, total: number): number[] {
       const spec = plan.sizes[Math.min(index, plan.sizes.length - 1)]!;
       size = resolveCount(spec, total);
     } else {
-      size = index === 0 ? resolveCount(plan.canary, total) : Math.max(previous + 1, Math.ceil(previous * plan.growthFactor));
+      size =
+        index === 0
+          ? resolveCount(plan.canary, total)
+          : Math.max(previous + 1, Math.ceil(previous * plan.growthFactor));
     }
     size = Math.min(size, remaining);
     sizes.push(size);
@@ -82,30 +92,43 @@ export function waveNumbers(sizes: readonly number[]): number[] {
 }
 
 export type WaveGateDecision =
-  | { type: 'advance'; nextWave: number }
-  | { type: 'complete' }
-  | { type: 'pause'; reason: string };
+  { type: 'advance'; nextWave: number } | { type: 'complete' } | { type: 'pause'; reason: string };
 
 /**
  * A wave has finished (none of its instances is open). Start the next one, finish the rollout, or pause for a
  * person because the wave's success rate is below the threshold.
  */
-export function decideWaveGate(input: { wave: number; waveCount: number; succeeded: number; failed: number; thresholdPercent: number }): WaveGateDecision {
+export function decideWaveGate(input: {
+  wave: number;
+  waveCount: number;
+  succeeded: number;
+  failed: number;
+  thresholdPercent: number;
+}): WaveGateDecision {
   const finished = input.succeeded + input.failed;
   const rate = finished === 0 ? 100 : (input.succeeded / finished) * 100;
   if (rate < input.thresholdPercent) {
-    return { type: 'pause', reason: `wave ${input.wave} success rate ${rate.toFixed(1)}% is below the ${input.thresholdPercent}% threshold` };
+    return {
+      type: 'pause',
+      reason: `wave ${input.wave} success rate ${rate.toFixed(1)}% is below the ${input.thresholdPercent}% threshold`,
+    };
   }
   return input.wave >= input.waveCount ? { type: 'complete' } : { type: 'advance', nextWave: input.wave + 1 };
 }
 
 /** True when the failures so far cross the abort threshold (and enough instances have finished to judge). */
-export function shouldAbort(abort: AbortPolicy | null, counts: { succeeded: number; failed: number }): { abort: boolean; reason: string } {
+export function shouldAbort(
+  abort: AbortPolicy | null,
+  counts: { succeeded: number; failed: number },
+): { abort: boolean; reason: string } {
   if (!abort) return { abort: false, reason: '' };
   const finished = counts.succeeded + counts.failed;
   if (finished < Math.max(1, abort.minFinished)) return { abort: false, reason: '' };
   const rate = (counts.failed / finished) * 100;
   return rate >= abort.failureThresholdPercent
-    ? { abort: true, reason: `aborted: ${counts.failed} of ${finished} finished instances failed (${rate.toFixed(1)}% >= ${abort.failureThresholdPercent}%)` }
+    ? {
+        abort: true,
+        reason: `aborted: ${counts.failed} of ${finished} finished instances failed (${rate.toFixed(1)}% >= ${abort.failureThresholdPercent}%)`,
+      }
     : { abort: false, reason: '' };
 }

@@ -12,7 +12,11 @@ export type RetryPolicy = {
   maxDelayMs: number;
 };
 
-export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({ maxAttempts: 4, baseDelayMs: 1000, maxDelayMs: 60_000 });
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  maxAttempts: 4,
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+});
 
 /** Throttling answers back off harder than other transient failures: the account, not the instance, is the problem. */
 export const THROTTLE_DELAY_FACTOR = 4;
@@ -24,7 +28,12 @@ export type RetryReason = 'transient' | 'throttled';
  * of many instances spread out while each still waits a predictable minimum. `attemptNo` is the attempt that just
  * failed (1-based); `random` returns [0, 1).
  */
-export function retryDelayMs(policy: RetryPolicy, attemptNo: number, reason: RetryReason, random: () => number = Math.random): number {
+export function retryDelayMs(
+  policy: RetryPolicy,
+  attemptNo: number,
+  reason: RetryReason,
+  random: () => number = Math.random,
+): number {
   const factor = reason === 'throttled' ? THROTTLE_DELAY_FACTOR : 1;
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * factor * 2 ** Math.max(0, attemptNo - 1));
   const half = exponential / 2;

@@ -15,7 +15,13 @@ export type RolloutProgress = {
   etaAt: string | null;
 };
 
-export function computeProgress(input: { done: number; total: number; finishedInWindow: number; windowSeconds: number; now: Date }): RolloutProgress {
+export function computeProgress(input: {
+  done: number;
+  total: number;
+  finishedInWindow: number;
+  windowSeconds: number;
+  now: Date;
+}): RolloutProgress {
   const remaining = Math.max(0, input.total - input.done);
   const rate = input.windowSeconds > 0 ? input.finishedInWindow / input.windowSeconds : 0;
   const etaSeconds = remaining === 0 ? 0 : rate > 0 ? Math.ceil(remaining / rate) : null;

@@ -62,7 +62,14 @@ export type AttemptVerdict = AttemptOutcomeClass | 'deferred';
 
 export type InstanceEvent =
   | { type: 'claim'; previousAttemptStale: boolean; rolloutStatus: RolloutStatus; timedOut: boolean }
-  | { type: 'attempt_finished'; outcome: AttemptVerdict; attemptNo: number; maxAttempts: number; rolloutStatus: RolloutStatus; timedOut: boolean }
+  | {
+      type: 'attempt_finished';
+      outcome: AttemptVerdict;
+      attemptNo: number;
+      maxAttempts: number;
+      rolloutStatus: RolloutStatus;
+      timedOut: boolean;
+    }
   | { type: 'cancel' };
 
 export type InstanceDecision =
@@ -78,10 +85,16 @@ export function decideInstance(state: InstanceState, event: InstanceEvent): Inst
       if (isFinalInstanceState(state)) return { type: 'ignore', reason: `instance already ${state}` };
       const callMayBeInFlight = state === 'in_progress' && !event.previousAttemptStale;
       if (callMayBeInFlight) return { type: 'wait', reason: 'an attempt is in flight' };
-      if (isFinalRolloutStatus(event.rolloutStatus)) return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
+      if (isFinalRolloutStatus(event.rolloutStatus))
+        return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
       if (event.rolloutStatus === 'paused') return { type: 'wait', reason: 'rollout paused' };
       if (event.timedOut) return { type: 'transition', from: state, to: 'failed', reason: 'instance timed out' };
-      return { type: 'transition', from: state, to: 'in_progress', reason: state === 'pending' ? 'attempt started' : 'previous attempt abandoned' };
+      return {
+        type: 'transition',
+        from: state,
+        to: 'in_progress',
+        reason: state === 'pending' ? 'attempt started' : 'previous attempt abandoned',
+      };
     }
     case 'attempt_finished': {
       if (state !== 'in_progress') return { type: 'ignore', reason: `instance is ${state}, not in_progress` };
@@ -94,9 +107,15 @@ export function decideInstance(state: InstanceState, event: InstanceEvent): Inst
         case 'deferred':
           return cancelled
             ? { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` }
-            : { type: 'transition', from: state, to: 'pending', reason: 'fleet-wide error, waits for the rollout to resume' };
+            : {
+                type: 'transition',
+                from: state,
+                to: 'pending',
+                reason: 'fleet-wide error, waits for the rollout to resume',
+              };
         case 'retryable':
-          if (cancelled) return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
+          if (cancelled)
+            return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
           if (event.timedOut) return { type: 'transition', from: state, to: 'failed', reason: 'instance timed out' };
           return event.attemptNo < event.maxAttempts
             ? { type: 'transition', from: state, to: 'pending', reason: 'transient failure, will retry' }
@@ -114,7 +133,11 @@ export function decideInstance(state: InstanceState, event: InstanceEvent): Inst
   }
 }
 
-export type RolloutEvent = { type: 'pause'; reason: string } | { type: 'resume' } | { type: 'cancel'; reason: string } | { type: 'all_instances_final' };
+export type RolloutEvent =
+  | { type: 'pause'; reason: string }
+  | { type: 'resume' }
+  | { type: 'cancel'; reason: string }
+  | { type: 'all_instances_final' };
 
 export type RolloutDecision =
   | { type: 'transition'; from: RolloutStatus; to: RolloutStatus; reason: string | null }
@@ -134,11 +157,13 @@ export function decideRollout(status: RolloutStatus, event: RolloutEvent): Rollo
       if (status === 'running') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be resumed` };
     case 'cancel':
-      if (status === 'running' || status === 'paused') return { type: 'transition', from: status, to: 'cancelled', reason: event.reason };
+      if (status === 'running' || status === 'paused')
+        return { type: 'transition', from: status, to: 'cancelled', reason: event.reason };
       if (status === 'cancelled') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be cancelled` };
     case 'all_instances_final':
-      if (status === 'running' || status === 'paused') return { type: 'transition', from: status, to: 'completed', reason: null };
+      if (status === 'running' || status === 'paused')
+        return { type: 'transition', from: status, to: 'completed', reason: null };
       return { type: 'unchanged', status };
     default:
       return assertNever(event, 'rollout event');

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { failureCauseOf, MANUAL_INSTALL_ACTIONS, ManualInstallReason, manualInstallAction, normaliseErrorMessage } from '../src/index.ts';
+import {
+  failureCauseOf,
+  MANUAL_INSTALL_ACTIONS,
+  ManualInstallReason,
+  manualInstallAction,
+  normaliseErrorMessage,
+} from '../src/index.ts';
 
 const failed = (lastErrorCode: string | null, lastErrorMessage: string | null) => ({
   state: 'failed',
@@ -12,14 +18,18 @@ const failed = (lastErrorCode: string | null, lastErrorMessage: string | null) =
 
 describe('normaliseErrorMessage', () => {
   it('replaces instance ids, UUIDs, times, numbers and quoted values with placeholders', () => {
-    expect(normaliseErrorMessage('The specified instance i-bp1h4adlltjc1d48goaq does not exist.')).toBe('The specified instance <instance> does not exist.');
-    expect(normaliseErrorMessage('Request 0F6E2D1C-8A4B-4C3D-9E8F-1A2B3C4D5E6F failed after 3 tries at 2026-01-01T00:00:00.123Z')).toBe(
-      'Request <uuid> failed after <n> tries at <time>',
+    expect(normaliseErrorMessage('The specified instance i-bp1h4adlltjc1d48goaq does not exist.')).toBe(
+      'The specified instance <instance> does not exist.',
     );
-    expect(normaliseErrorMessage('The parameter InstanceId is invalid: "i-x,y" is not an ECS instance id (i-...).')).toBe(
-      'The parameter InstanceId is invalid: <value> is not an ECS instance id (i-...).',
-    );
-    expect(normaliseErrorMessage("no complete response within 10000 ms")).toBe('no complete response within <n> ms');
+    expect(
+      normaliseErrorMessage(
+        'Request 0F6E2D1C-8A4B-4C3D-9E8F-1A2B3C4D5E6F failed after 3 tries at 2026-01-01T00:00:00.123Z',
+      ),
+    ).toBe('Request <uuid> failed after <n> tries at <time>');
+    expect(
+      normaliseErrorMessage('The parameter InstanceId is invalid: "i-x,y" is not an ECS instance id (i-...).'),
+    ).toBe('The parameter InstanceId is invalid: <value> is not an ECS instance id (i-...).');
+    expect(normaliseErrorMessage('no complete response within 10000 ms')).toBe('no complete response within <n> ms');
   });
 
   it('keeps words that merely contain i- and collapses whitespace', () => {
@@ -47,7 +57,14 @@ describe('failureCauseOf', () => {
   });
 
   it('groups a succeeded install whose agent never came up by its agent status', () => {
-    const cause = failureCauseOf({ state: 'succeeded', lastErrorCode: null, lastErrorMessage: null, verification: 'failed', agentStatus: 'install_faild', manualInstallReason: 'install_failed_on_host' });
+    const cause = failureCauseOf({
+      state: 'succeeded',
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      verification: 'failed',
+      agentStatus: 'install_faild',
+      manualInstallReason: 'install_failed_on_host',
+    });
     expect(cause).toMatchObject({ kind: 'verification_failed', errorCode: 'agent:install_faild' });
     expect(cause.cause).toBe('agent:install_faild: NodeInstall succeeded but the agent failed to install on the host');
   });

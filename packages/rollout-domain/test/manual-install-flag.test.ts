@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { decideManualFlag, isFinalManualFlagStatus, MANUAL_FLAG_STATUSES, manualFlagStatusesAllowing } from '../src/index.ts';
+import {
+  decideManualFlag,
+  isFinalManualFlagStatus,
+  MANUAL_FLAG_STATUSES,
+  manualFlagStatusesAllowing,
+} from '../src/index.ts';
 import type { ManualFlagEvent, ManualFlagStatus } from '../src/index.ts';
 
-const EVENTS: ManualFlagEvent[] = [{ type: 'acknowledge' }, { type: 'resolve' }, { type: 'close' }, { type: 'reverify_passed' }, { type: 'reverify_failed' }];
+const EVENTS: ManualFlagEvent[] = [
+  { type: 'acknowledge' },
+  { type: 'resolve' },
+  { type: 'close' },
+  { type: 'reverify_passed' },
+  { type: 'reverify_failed' },
+];
 
 describe('manual-install flag state machine', () => {
   it('follows the documented transitions for every status and event', () => {
@@ -18,10 +29,34 @@ describe('manual-install flag state machine', () => {
       ]),
     );
     expect(table).toEqual({
-      open: { acknowledge: 'acknowledged (acknowledged)', resolve: 'resolved (resolved)', close: 'closed (closed)', reverify_passed: 'ignore', reverify_failed: 'ignore' },
-      acknowledged: { acknowledge: 'unchanged', resolve: 'resolved (resolved)', close: 'closed (closed)', reverify_passed: 'ignore', reverify_failed: 'ignore' },
-      resolved: { acknowledge: 'refuse', resolve: 'unchanged', close: 'closed (closed)', reverify_passed: 'resolved (reverified)', reverify_failed: 'open (reopened)' },
-      closed: { acknowledge: 'refuse', resolve: 'refuse', close: 'unchanged', reverify_passed: 'ignore', reverify_failed: 'ignore' },
+      open: {
+        acknowledge: 'acknowledged (acknowledged)',
+        resolve: 'resolved (resolved)',
+        close: 'closed (closed)',
+        reverify_passed: 'ignore',
+        reverify_failed: 'ignore',
+      },
+      acknowledged: {
+        acknowledge: 'unchanged',
+        resolve: 'resolved (resolved)',
+        close: 'closed (closed)',
+        reverify_passed: 'ignore',
+        reverify_failed: 'ignore',
+      },
+      resolved: {
+        acknowledge: 'refuse',
+        resolve: 'unchanged',
+        close: 'closed (closed)',
+        reverify_passed: 'resolved (reverified)',
+        reverify_failed: 'open (reopened)',
+      },
+      closed: {
+        acknowledge: 'refuse',
+        resolve: 'refuse',
+        close: 'unchanged',
+        reverify_passed: 'ignore',
+        reverify_failed: 'ignore',
+      },
     });
   });
 
@@ -38,6 +73,10 @@ describe('manual-install flag state machine', () => {
   });
 
   it('explains a refusal with the status it came from', () => {
-    expect(decideManualFlag('closed' as ManualFlagStatus, { type: 'resolve' })).toEqual({ type: 'refuse', status: 'closed', reason: 'a closed flag cannot be resolved' });
+    expect(decideManualFlag('closed' as ManualFlagStatus, { type: 'resolve' })).toEqual({
+      type: 'refuse',
+      status: 'closed',
+      reason: 'a closed flag cannot be resolved',
+    });
   });
 });

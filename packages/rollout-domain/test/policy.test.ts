@@ -32,8 +32,13 @@ describe('wave plans', () => {
 
 describe('wave gate', () => {
   it('advances, completes, or pauses below the threshold', () => {
-    expect(decideWaveGate({ wave: 1, waveCount: 3, succeeded: 9, failed: 1, thresholdPercent: 90 })).toEqual({ type: 'advance', nextWave: 2 });
-    expect(decideWaveGate({ wave: 3, waveCount: 3, succeeded: 10, failed: 0, thresholdPercent: 90 })).toEqual({ type: 'complete' });
+    expect(decideWaveGate({ wave: 1, waveCount: 3, succeeded: 9, failed: 1, thresholdPercent: 90 })).toEqual({
+      type: 'advance',
+      nextWave: 2,
+    });
+    expect(decideWaveGate({ wave: 3, waveCount: 3, succeeded: 10, failed: 0, thresholdPercent: 90 })).toEqual({
+      type: 'complete',
+    });
     const paused = decideWaveGate({ wave: 1, waveCount: 3, succeeded: 8, failed: 2, thresholdPercent: 90 });
     expect(paused).toEqual({ type: 'pause', reason: 'wave 1 success rate 80.0% is below the 90% threshold' });
   });

@@ -27,10 +27,27 @@ describe('retry delay', () => {
 describe('manual install reason', () => {
   const base = { outcomeKind: 'final', errorCode: null, errorMessage: null, httpStatus: 200, retriesExhausted: false };
   it('names each category', () => {
-    expect(manualInstallReasonFor({ ...base, retriesExhausted: true, outcomeKind: 'retryable' })).toBe('retries_exhausted');
-    expect(manualInstallReasonFor({ ...base, httpStatus: 404, errorCode: 'InvalidInstanceId.NotFound' })).toBe('instance_not_found');
-    expect(manualInstallReasonFor({ ...base, outcomeKind: 'fleet_wide', httpStatus: 400, errorCode: 'SignatureDoesNotMatch' })).toBe('permission_denied');
-    expect(manualInstallReasonFor({ ...base, errorCode: '400', errorMessage: 'The Server Guard agent is not online on the instance' })).toBe('no_server_guard_agent');
+    expect(manualInstallReasonFor({ ...base, retriesExhausted: true, outcomeKind: 'retryable' })).toBe(
+      'retries_exhausted',
+    );
+    expect(manualInstallReasonFor({ ...base, httpStatus: 404, errorCode: 'InvalidInstanceId.NotFound' })).toBe(
+      'instance_not_found',
+    );
+    expect(
+      manualInstallReasonFor({
+        ...base,
+        outcomeKind: 'fleet_wide',
+        httpStatus: 400,
+        errorCode: 'SignatureDoesNotMatch',
+      }),
+    ).toBe('permission_denied');
+    expect(
+      manualInstallReasonFor({
+        ...base,
+        errorCode: '400',
+        errorMessage: 'The Server Guard agent is not online on the instance',
+      }),
+    ).toBe('no_server_guard_agent');
     expect(manualInstallReasonFor({ ...base, errorCode: '400', errorMessage: 'bad request' })).toBe('rejected');
   });
 });

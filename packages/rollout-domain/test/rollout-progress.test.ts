@@ -17,8 +17,18 @@ describe('computeProgress', () => {
   });
 
   it('has no ETA when nothing finished in the window, and 0 when done', () => {
-    expect(computeProgress({ done: 10, total: 100, finishedInWindow: 0, windowSeconds: 60, now })).toMatchObject({ ratePerSecond: 0, etaSeconds: null, etaAt: null });
-    expect(computeProgress({ done: 100, total: 100, finishedInWindow: 0, windowSeconds: 60, now })).toMatchObject({ fraction: 1, etaSeconds: 0 });
-    expect(computeProgress({ done: 0, total: 0, finishedInWindow: 0, windowSeconds: 60, now })).toMatchObject({ fraction: 1, etaSeconds: 0 });
+    expect(computeProgress({ done: 10, total: 100, finishedInWindow: 0, windowSeconds: 60, now })).toMatchObject({
+      ratePerSecond: 0,
+      etaSeconds: null,
+      etaAt: null,
+    });
+    expect(computeProgress({ done: 100, total: 100, finishedInWindow: 0, windowSeconds: 60, now })).toMatchObject({
+      fraction: 1,
+      etaSeconds: 0,
+    });
+    expect(computeProgress({ done: 0, total: 0, finishedInWindow: 0, windowSeconds: 60, now })).toMatchObject({
+      fraction: 1,
+      etaSeconds: 0,
+    });
   });
 });

@@ -1,34 +1,88 @@
 import { describe, expect, it } from 'vitest';
-import { decideInstance, decideRollout, FINAL_INSTANCE_STATES, INSTANCE_STATES, ROLLOUT_STATUSES } from '../src/index.ts';
+import {
+  decideInstance,
+  decideRollout,
+  FINAL_INSTANCE_STATES,
+  INSTANCE_STATES,
+  ROLLOUT_STATUSES,
+} from '../src/index.ts';
 
-const claim = (over: Partial<{ previousAttemptStale: boolean; rolloutStatus: 'running' | 'paused' | 'completed' | 'cancelled'; timedOut: boolean }> = {}) =>
-  ({ type: 'claim', previousAttemptStale: true, rolloutStatus: 'running', timedOut: false, ...over }) as const;
-const finished = (outcome: 'success' | 'retryable' | 'final' | 'deferred', over: Partial<{ attemptNo: number; maxAttempts: number; rolloutStatus: 'running' | 'paused' | 'cancelled'; timedOut: boolean }> = {}) =>
-  ({ type: 'attempt_finished', outcome, attemptNo: 1, maxAttempts: 3, rolloutStatus: 'running', timedOut: false, ...over }) as const;
+const claim = (
+  over: Partial<{
+    previousAttemptStale: boolean;
+    rolloutStatus: 'running' | 'paused' | 'completed' | 'cancelled';
+    timedOut: boolean;
+  }> = {},
+) => ({ type: 'claim', previousAttemptStale: true, rolloutStatus: 'running', timedOut: false, ...over }) as const;
+const finished = (
+  outcome: 'success' | 'retryable' | 'final' | 'deferred',
+  over: Partial<{
+    attemptNo: number;
+    maxAttempts: number;
+    rolloutStatus: 'running' | 'paused' | 'cancelled';
+    timedOut: boolean;
+  }> = {},
+) =>
+  ({
+    type: 'attempt_finished',
+    outcome,
+    attemptNo: 1,
+    maxAttempts: 3,
+    rolloutStatus: 'running',
+    timedOut: false,
+    ...over,
+  }) as const;
 
 describe('instance state machine', () => {
   it('claims a pending instance of a running rollout into in_progress', () => {
-    expect(decideInstance('pending', claim())).toEqual({ type: 'transition', from: 'pending', to: 'in_progress', reason: 'attempt started' });
+    expect(decideInstance('pending', claim())).toEqual({
+      type: 'transition',
+      from: 'pending',
+      to: 'in_progress',
+      reason: 'attempt started',
+    });
   });
 
   it('waits while another attempt on an in_progress instance may still be in flight, whatever the rollout does', () => {
     expect(decideInstance('in_progress', claim({ previousAttemptStale: false })).type).toBe('wait');
-    expect(decideInstance('in_progress', claim({ previousAttemptStale: false, rolloutStatus: 'cancelled' })).type).toBe('wait');
+    expect(decideInstance('in_progress', claim({ previousAttemptStale: false, rolloutStatus: 'cancelled' })).type).toBe(
+      'wait',
+    );
   });
 
   it('takes over an in_progress instance whose attempt is stale', () => {
-    expect(decideInstance('in_progress', claim())).toMatchObject({ type: 'transition', from: 'in_progress', to: 'in_progress' });
+    expect(decideInstance('in_progress', claim())).toMatchObject({
+      type: 'transition',
+      from: 'in_progress',
+      to: 'in_progress',
+    });
   });
 
   it('starts nothing for a paused rollout and cancels what a cancelled rollout still holds', () => {
-    expect(decideInstance('pending', claim({ rolloutStatus: 'paused' }))).toEqual({ type: 'wait', reason: 'rollout paused' });
-    expect(decideInstance('pending', claim({ rolloutStatus: 'cancelled' }))).toMatchObject({ type: 'transition', to: 'cancelled' });
-    expect(decideInstance('in_progress', claim({ rolloutStatus: 'cancelled' }))).toMatchObject({ type: 'transition', to: 'cancelled' });
+    expect(decideInstance('pending', claim({ rolloutStatus: 'paused' }))).toEqual({
+      type: 'wait',
+      reason: 'rollout paused',
+    });
+    expect(decideInstance('pending', claim({ rolloutStatus: 'cancelled' }))).toMatchObject({
+      type: 'transition',
+      to: 'cancelled',
+    });
+    expect(decideInstance('in_progress', claim({ rolloutStatus: 'cancelled' }))).toMatchObject({
+      type: 'transition',
+      to: 'cancelled',
+    });
   });
 
   it('fails an instance past its in-progress timeout instead of calling again', () => {
-    expect(decideInstance('pending', claim({ timedOut: true }))).toMatchObject({ type: 'transition', to: 'failed', reason: 'instance timed out' });
-    expect(decideInstance('in_progress', finished('retryable', { timedOut: true }))).toMatchObject({ to: 'failed', reason: 'instance timed out' });
+    expect(decideInstance('pending', claim({ timedOut: true }))).toMatchObject({
+      type: 'transition',
+      to: 'failed',
+      reason: 'instance timed out',
+    });
+    expect(decideInstance('in_progress', finished('retryable', { timedOut: true }))).toMatchObject({
+      to: 'failed',
+      reason: 'instance timed out',
+    });
   });
 
   it.each(FINAL_INSTANCE_STATES)('never leaves the final state %s, whatever the event', (state) => {
@@ -40,18 +94,27 @@ describe('instance state machine', () => {
   it('maps attempt outcomes: success -> succeeded, final -> failed, even in a cancelled rollout', () => {
     expect(decideInstance('in_progress', finished('success'))).toMatchObject({ to: 'succeeded' });
     expect(decideInstance('in_progress', finished('final'))).toMatchObject({ to: 'failed' });
-    expect(decideInstance('in_progress', finished('success', { rolloutStatus: 'cancelled' }))).toMatchObject({ to: 'succeeded' });
+    expect(decideInstance('in_progress', finished('success', { rolloutStatus: 'cancelled' }))).toMatchObject({
+      to: 'succeeded',
+    });
   });
 
   it('sends a retryable failure back to pending while attempts remain, and fails it on the last attempt', () => {
     expect(decideInstance('in_progress', finished('retryable', { attemptNo: 2 }))).toMatchObject({ to: 'pending' });
-    expect(decideInstance('in_progress', finished('retryable', { attemptNo: 3 }))).toMatchObject({ to: 'failed', reason: 'retries exhausted' });
+    expect(decideInstance('in_progress', finished('retryable', { attemptNo: 3 }))).toMatchObject({
+      to: 'failed',
+      reason: 'retries exhausted',
+    });
   });
 
   it('puts a fleet-wide (deferred) failure back to pending without counting it, and cancels it in a cancelled rollout', () => {
     expect(decideInstance('in_progress', finished('deferred', { attemptNo: 3 }))).toMatchObject({ to: 'pending' });
-    expect(decideInstance('in_progress', finished('deferred', { rolloutStatus: 'cancelled' }))).toMatchObject({ to: 'cancelled' });
-    expect(decideInstance('in_progress', finished('retryable', { rolloutStatus: 'cancelled' }))).toMatchObject({ to: 'cancelled' });
+    expect(decideInstance('in_progress', finished('deferred', { rolloutStatus: 'cancelled' }))).toMatchObject({
+      to: 'cancelled',
+    });
+    expect(decideInstance('in_progress', finished('retryable', { rolloutStatus: 'cancelled' }))).toMatchObject({
+      to: 'cancelled',
+    });
   });
 
   it('ignores an attempt answer for an instance that is not in_progress (late duplicate)', () => {
@@ -70,12 +133,21 @@ describe('instance state machine', () => {
 
 describe('rollout state machine', () => {
   it('pauses, resumes and cancels only from the allowed states', () => {
-    expect(decideRollout('running', { type: 'pause', reason: 'operator' })).toMatchObject({ type: 'transition', to: 'paused' });
-    expect(decideRollout('paused', { type: 'pause', reason: 'operator' })).toEqual({ type: 'unchanged', status: 'paused' });
+    expect(decideRollout('running', { type: 'pause', reason: 'operator' })).toMatchObject({
+      type: 'transition',
+      to: 'paused',
+    });
+    expect(decideRollout('paused', { type: 'pause', reason: 'operator' })).toEqual({
+      type: 'unchanged',
+      status: 'paused',
+    });
     expect(decideRollout('completed', { type: 'pause', reason: 'operator' }).type).toBe('refuse');
     expect(decideRollout('paused', { type: 'resume' })).toMatchObject({ type: 'transition', to: 'running' });
     expect(decideRollout('cancelled', { type: 'resume' }).type).toBe('refuse');
-    expect(decideRollout('paused', { type: 'cancel', reason: 'operator' })).toMatchObject({ type: 'transition', to: 'cancelled' });
+    expect(decideRollout('paused', { type: 'cancel', reason: 'operator' })).toMatchObject({
+      type: 'transition',
+      to: 'cancelled',
+    });
     expect(decideRollout('completed', { type: 'cancel', reason: 'operator' }).type).toBe('refuse');
   });
 

@@ -16,7 +16,8 @@ export function parseCsv(text: string): string[][] {
         }
         quoted = false;
         i++;
-        if (i < text.length && text[i] !== ',' && text[i] !== '\r') throw new Error(`malformed CSV at ${i}: text after a closing quote`);
+        if (i < text.length && text[i] !== ',' && text[i] !== '\r')
+          throw new Error(`malformed CSV at ${i}: text after a closing quote`);
         continue;
       }
       cell += c;

@@ -68,7 +68,11 @@ export async function ensureMigratedTemplate(): Promise<string> {
         });
         await run('npx', ['prisma', 'migrate', 'deploy'], {
           cwd: root,
-          env: { ...process.env, DATABASE_URL: withDatabase(adminDatabaseUrl(), `${template}_building`), CHECKPOINT_DISABLE: '1' },
+          env: {
+            ...process.env,
+            DATABASE_URL: withDatabase(adminDatabaseUrl(), `${template}_building`),
+            CHECKPOINT_DISABLE: '1',
+          },
         });
         await admin.query(`ALTER DATABASE "${template}_building" RENAME TO "${template}"`);
       }

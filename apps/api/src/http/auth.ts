@@ -59,9 +59,17 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const LAST_USED_EVERY_MS = 60_000;
 
 function unauthenticated(res: Response, invalidToken: boolean): ApiError {
-  res.setHeader('WWW-Authenticate', invalidToken ? 'Bearer realm="fleet", error="invalid_token"' : 'Bearer realm="fleet"');
+  res.setHeader(
+    'WWW-Authenticate',
+    invalidToken ? 'Bearer realm="fleet", error="invalid_token"' : 'Bearer realm="fleet"',
+  );
   // One answer for missing, malformed, unknown and revoked keys: the caller learns nothing about which keys exist.
-  return new ApiError(401, 'unauthenticated', 'Unauthorized', 'A valid API key is required: Authorization: Bearer <key>');
+  return new ApiError(
+    401,
+    'unauthenticated',
+    'Unauthorized',
+    'A valid API key is required: Authorization: Bearer <key>',
+  );
 }
 
 function principalOf(record: ApiKeyRecord): ApiPrincipal {
@@ -96,7 +104,12 @@ export function authenticate(deps: { db: Database; logger: Logger }): RequestHan
     }
     const record = await findActiveApiKeyByHash(deps.db, hashApiKey(key));
     if (!record) {
-      deps.logger.warn('authentication failed', { reason: 'unknown or revoked key', keyPrefix: apiKeyShownPrefix(key), method: req.method, path: req.path });
+      deps.logger.warn('authentication failed', {
+        reason: 'unknown or revoked key',
+        keyPrefix: apiKeyShownPrefix(key),
+        method: req.method,
+        path: req.path,
+      });
       throw unauthenticated(res, true);
     }
     req.auth = principalOf(record);
@@ -119,7 +132,13 @@ export function authenticate(deps: { db: Database; logger: Logger }): RequestHan
 
 /** The caller of a `/v1` request. Throws 401 if the route was mounted outside the authenticated tree by mistake. */
 export function requireAuth(req: Request): ApiPrincipal {
-  if (!req.auth) throw new ApiError(401, 'unauthenticated', 'Unauthorized', 'A valid API key is required: Authorization: Bearer <key>');
+  if (!req.auth)
+    throw new ApiError(
+      401,
+      'unauthenticated',
+      'Unauthorized',
+      'A valid API key is required: Authorization: Bearer <key>',
+    );
   return req.auth;
 }
 
@@ -127,7 +146,12 @@ export function requireAuth(req: Request): ApiPrincipal {
 export function requireRole(req: Request, role: ApiRole): ApiPrincipal {
   const principal = requireAuth(req);
   if (!roleAtLeast(principal.role, role)) {
-    throw new ApiError(403, 'forbidden', 'Forbidden', `This operation needs the ${role} role; this API key has the ${principal.role} role`);
+    throw new ApiError(
+      403,
+      'forbidden',
+      'Forbidden',
+      `This operation needs the ${role} role; this API key has the ${principal.role} role`,
+    );
   }
   return principal;
 }

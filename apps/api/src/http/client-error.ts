@@ -21,7 +21,12 @@ export function answerClientErrorsWithProblems(server: Server): void {
       type: `urn:fleet-rollout:problem:${code}`,
       title: STATUS_CODES[status],
       status,
-      detail: status === 431 ? 'The request headers are too large' : status === 408 ? 'The request was not received in time' : 'The request could not be parsed as HTTP',
+      detail:
+        status === 431
+          ? 'The request headers are too large'
+          : status === 408
+            ? 'The request was not received in time'
+            : 'The request could not be parsed as HTTP',
       code,
       requestId,
     });

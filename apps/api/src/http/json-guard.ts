@@ -26,16 +26,23 @@ export const jsonBodyGuard: RequestHandler = (req, _res, next) => {
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop()!;
     if (depth > MAX_JSON_DEPTH) {
-      throw new ValidationError(`body is invalid: nested deeper than ${MAX_JSON_DEPTH} levels`, [{ path, message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
+      throw new ValidationError(`body is invalid: nested deeper than ${MAX_JSON_DEPTH} levels`, [
+        { path, message: `nested deeper than ${MAX_JSON_DEPTH} levels` },
+      ]);
     }
     if (Array.isArray(value)) {
       value.forEach((item, i) => {
-        if (item !== null && typeof item === 'object') stack.push({ value: item, path: pathOf(path, i), depth: depth + 1 });
+        if (item !== null && typeof item === 'object')
+          stack.push({ value: item, path: pathOf(path, i), depth: depth + 1 });
       });
     } else {
       for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-        if (FORBIDDEN_KEYS.has(key)) throw new ValidationError(`body is invalid: ${pathOf(path, key)}: forbidden field name`, [{ path: pathOf(path, key), message: 'forbidden field name' }]);
-        if (item !== null && typeof item === 'object') stack.push({ value: item, path: pathOf(path, key), depth: depth + 1 });
+        if (FORBIDDEN_KEYS.has(key))
+          throw new ValidationError(`body is invalid: ${pathOf(path, key)}: forbidden field name`, [
+            { path: pathOf(path, key), message: 'forbidden field name' },
+          ]);
+        if (item !== null && typeof item === 'object')
+          stack.push({ value: item, path: pathOf(path, key), depth: depth + 1 });
       }
     }
   }
@@ -50,9 +57,13 @@ function hasBody(req: Request): boolean {
 }
 
 export function unsupportedMediaType(req: Request): ApiError {
-  return new ApiError(415, 'unsupported_media_type', 'Unsupported media type', 'The request body must be application/json', [
-    { path: '', message: `content-type ${req.get('content-type') ?? '(none)'} is not application/json` },
-  ]);
+  return new ApiError(
+    415,
+    'unsupported_media_type',
+    'Unsupported media type',
+    'The request body must be application/json',
+    [{ path: '', message: `content-type ${req.get('content-type') ?? '(none)'} is not application/json` }],
+  );
 }
 
 /** A request that carries a body must say it is JSON (415 otherwise): no route reads any other format. */

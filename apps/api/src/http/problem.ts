@@ -33,26 +33,42 @@ export function problemFromApiError(error: ApiError, instance: string): Problem 
   const requestId = currentLogContext().requestId;
   if (requestId) problem.requestId = requestId;
   if (error.fields.length > 0) {
-    problem.errors = error.fields.map((f) => ({ field: f.path || '(body)', pointer: toPointer(f.path), message: f.message }));
+    problem.errors = error.fields.map((f) => ({
+      field: f.path || '(body)',
+      pointer: toPointer(f.path),
+      message: f.message,
+    }));
   }
   return problem;
 }
 
 function toPointer(path: string): string {
   if (!path) return '';
-  return `/${path.replace(/\[(\d+)\]/g, '.$1').split('.').filter(Boolean).map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')}`;
+  return `/${path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter(Boolean)
+    .map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1'))
+    .join('/')}`;
 }
 
 /** Errors that body-parser raises for a malformed or oversized body, mapped to what the client did wrong. */
 function fromBodyParserError(error: Error & { type?: string; status?: number }): ApiError | null {
   switch (error.type) {
     case 'entity.parse.failed':
-      return new ApiError(400, 'malformed_json', 'Malformed JSON', 'The request body is not valid JSON', [{ path: '', message: 'invalid JSON' }]);
+      return new ApiError(400, 'malformed_json', 'Malformed JSON', 'The request body is not valid JSON', [
+        { path: '', message: 'invalid JSON' },
+      ]);
     case 'entity.too.large':
       return new ApiError(413, 'body_too_large', 'Request body too large', 'The request body exceeds the size limit');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new ApiError(415, 'unsupported_encoding', 'Unsupported encoding', 'The request body encoding is not supported');
+      return new ApiError(
+        415,
+        'unsupported_encoding',
+        'Unsupported encoding',
+        'The request body encoding is not supported',
+      );
     case 'request.aborted':
       return new ApiError(400, 'request_aborted', 'Request aborted', 'The request body was not received completely');
     default:
@@ -69,12 +85,23 @@ export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
     const error = toError(thrown);
     const known = error instanceof ApiError ? error : fromBodyParserError(error);
     if (known) {
-      if (known.status >= 500) logger.warn('request failed', { status: known.status, code: known.code, error: error.message, cause: error.cause });
+      if (known.status >= 500)
+        logger.warn('request failed', {
+          status: known.status,
+          code: known.code,
+          error: error.message,
+          cause: error.cause,
+        });
       res.status(known.status).type(PROBLEM_CONTENT_TYPE).json(problemFromApiError(known, req.originalUrl));
       return;
     }
     logger.error('unhandled error in request', { error, method: req.method, path: req.path });
-    const internal = new ApiError(500, 'internal_error', 'Internal server error', 'An unexpected error occurred; it has been logged');
+    const internal = new ApiError(
+      500,
+      'internal_error',
+      'Internal server error',
+      'An unexpected error occurred; it has been logged',
+    );
     res.status(500).type(PROBLEM_CONTENT_TYPE).json(problemFromApiError(internal, req.originalUrl));
   };
 }

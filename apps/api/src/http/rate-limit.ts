@@ -58,9 +58,17 @@ export function rateLimitPerKey(deps: { redis: Redis; logger: Logger }, options:
     try {
       count = Number(
         await Promise.race([
-          deps.redis.eval(COUNT_SCRIPT, 1, `${options.prefix}:ratelimit:${principal.keyId}:${window}`, String(windowMs * 2)),
+          deps.redis.eval(
+            COUNT_SCRIPT,
+            1,
+            `${options.prefix}:ratelimit:${principal.keyId}:${window}`,
+            String(windowMs * 2),
+          ),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`rate limit counter did not answer within ${timeoutMs} ms`)), timeoutMs);
+            timer = setTimeout(
+              () => reject(new Error(`rate limit counter did not answer within ${timeoutMs} ms`)),
+              timeoutMs,
+            );
           }),
         ]),
       );
@@ -77,7 +85,12 @@ export function rateLimitPerKey(deps: { redis: Redis; logger: Logger }, options:
     if (count > options.limit) {
       res.setHeader('Retry-After', String(resetSeconds));
       deps.logger.info('rate limit exceeded', { keyPrefix: principal.keyPrefix, limit: options.limit, windowMs });
-      throw new ApiError(429, 'rate_limited', 'Too many requests', `This API key may make ${options.limit} requests per ${windowMs / 1000} s; retry after ${resetSeconds} s`);
+      throw new ApiError(
+        429,
+        'rate_limited',
+        'Too many requests',
+        `This API key may make ${options.limit} requests per ${windowMs / 1000} s; retry after ${resetSeconds} s`,
+      );
     }
     next();
   };

@@ -1,7 +1,8 @@
 import type { RequestHandler, Response } from 'express';
 
 /** For JSON answers: nothing may be loaded, framed or run on the strength of a response of this API. */
-export const API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+export const API_CONTENT_SECURITY_POLICY =
+  "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /**
  * Security headers on every answer (set by hand: the few we need do not justify a dependency). An HTML page that

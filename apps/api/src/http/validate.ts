@@ -5,7 +5,10 @@ import { ValidationError } from '@fleet/errors';
 const MAX_FIELD_PROBLEMS = 20;
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 /** Parses `value` with `schema` or throws a ValidationError naming every field at fault (up to a limit). */

@@ -57,7 +57,9 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
     if (!req.is('application/json')) throw unsupportedMediaType(req);
     // A key is shown once; a replay could not show it again, so a retried request must not look idempotent.
     if (req.get('idempotency-key') !== undefined) {
-      throw new ValidationError('Idempotency-Key is not supported here: a key is shown only once', [{ path: 'Idempotency-Key', message: 'not supported when making an API key' }]);
+      throw new ValidationError('Idempotency-Key is not supported here: a key is shown only once', [
+        { path: 'Idempotency-Key', message: 'not supported when making an API key' },
+      ]);
     }
     const body = parseOrThrow(createApiKeySchema, req.body, 'api key');
     if (body.allAccounts && !admin.allAccounts) {
@@ -65,15 +67,34 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
     }
     const userIds = body.allAccounts ? [] : [...new Set(body.userIds ?? [])];
     for (const userId of userIds) assertAccountVisible(req, userId);
-    const { record, key } = await createApiKey(deps.db, { name: body.name, role: body.role, userIds, allAccounts: body.allAccounts, createdById: admin.keyId });
-    deps.logger.info('api key created', { keyId: record.id, keyPrefix: record.keyPrefix, role: record.role, allAccounts: record.allAccounts, accounts: record.userIds.length, by: admin.keyPrefix });
-    res.status(201).location(`${API_KEYS_PATH}/${record.id}`).json({ ...apiKeyView(record), key });
+    const { record, key } = await createApiKey(deps.db, {
+      name: body.name,
+      role: body.role,
+      userIds,
+      allAccounts: body.allAccounts,
+      createdById: admin.keyId,
+    });
+    deps.logger.info('api key created', {
+      keyId: record.id,
+      keyPrefix: record.keyPrefix,
+      role: record.role,
+      allAccounts: record.allAccounts,
+      accounts: record.userIds.length,
+      by: admin.keyPrefix,
+    });
+    res
+      .status(201)
+      .location(`${API_KEYS_PATH}/${record.id}`)
+      .json({ ...apiKeyView(record), key });
   });
 
   router.get(API_KEYS_PATH, async (req, res) => {
     const admin = requireRole(req, 'admin');
     const query = parseOrThrow(listApiKeysQuerySchema, req.query, 'query');
-    const keys = await listApiKeys(deps.db, { withinUserIds: admin.allAccounts ? null : [...admin.userIds], limit: query.limit });
+    const keys = await listApiKeys(deps.db, {
+      withinUserIds: admin.allAccounts ? null : [...admin.userIds],
+      limit: query.limit,
+    });
     res.json({ items: keys.map(apiKeyView) });
   });
 
@@ -86,7 +107,8 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
     const admin = requireRole(req, 'admin');
     const key = await loadManageableKey(req, admin);
     // Idempotent: revoking a revoked key answers the same.
-    if (await revokeApiKey(deps.db, key.id)) deps.logger.info('api key revoked', { keyId: key.id, keyPrefix: key.keyPrefix, by: admin.keyPrefix });
+    if (await revokeApiKey(deps.db, key.id))
+      deps.logger.info('api key revoked', { keyId: key.id, keyPrefix: key.keyPrefix, by: admin.keyPrefix });
     res.status(204).end();
   });
 
@@ -104,7 +126,13 @@ export const apiKeyOperations: ApiOperation[] = [
     description:
       'An admin bound to some accounts may only make keys within those accounts (another account answers 404) and may not make an allAccounts key (403). Idempotency-Key is refused here: the key cannot be shown twice.',
     body: createApiKeySchema,
-    responses: { 201: { description: 'Made; store `key` now, it is not shown again', schema: createdApiKeySchema, headers: { Location: 'the key' } } },
+    responses: {
+      201: {
+        description: 'Made; store `key` now, it is not shown again',
+        schema: createdApiKeySchema,
+        headers: { Location: 'the key' },
+      },
+    },
   },
   {
     method: 'get',

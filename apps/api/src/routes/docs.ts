@@ -19,7 +19,11 @@ export function docsRoutes(options: { operations: () => readonly ApiOperation[] 
   let page: string | undefined;
   // Built on first use: by then every route of the app is registered.
   const documentFor = (app: Parameters<typeof listRoutes>[0]) =>
-    (document ??= buildOpenApiDocument({ operations: options.operations(), routes: listRoutes(app), version: API_VERSION }));
+    (document ??= buildOpenApiDocument({
+      operations: options.operations(),
+      routes: listRoutes(app),
+      version: API_VERSION,
+    }));
 
   router.get('/openapi.json', (req, res) => {
     res.json(documentFor(req.app));
@@ -88,10 +92,15 @@ type OperationObject = {
 function renderOperation(path: string, method: string, op: OperationObject): string {
   const params = op.parameters?.length
     ? `<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>required</th><th>schema</th></tr>${op.parameters
-        .map((p) => `<tr><td><code>${escapeHtml(p.name)}</code>${p.description ? `<br>${escapeHtml(p.description)}` : ''}</td><td>${escapeHtml(p.in)}</td><td>${p.required ? 'yes' : 'no'}</td><td><code>${escapeHtml(JSON.stringify(p.schema))}</code></td></tr>`)
+        .map(
+          (p) =>
+            `<tr><td><code>${escapeHtml(p.name)}</code>${p.description ? `<br>${escapeHtml(p.description)}` : ''}</td><td>${escapeHtml(p.in)}</td><td>${p.required ? 'yes' : 'no'}</td><td><code>${escapeHtml(JSON.stringify(p.schema))}</code></td></tr>`,
+        )
         .join('')}</table>`
     : '';
-  const body = op.requestBody ? `<h4>Request body (application/json)</h4>${json(Object.values(op.requestBody.content)[0]?.schema)}` : '';
+  const body = op.requestBody
+    ? `<h4>Request body (application/json)</h4>${json(Object.values(op.requestBody.content)[0]?.schema)}`
+    : '';
   const responses = Object.entries(op.responses ?? {})
     .map(([status, r]) => {
       const [type, content] = Object.entries(r.content ?? {})[0] ?? [];

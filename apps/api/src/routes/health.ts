@@ -15,13 +15,26 @@ export function healthRoutes(deps: { db: Database; redis: Redis }): Router {
   router.get('/readyz', async (_req, res) => {
     const [postgres, redis] = await Promise.all([isDatabaseReachable(deps.db), isRedisReachable(deps.redis)]);
     const ready = postgres && redis;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', dependencies: { postgres: postgres ? 'up' : 'down', redis: redis ? 'up' : 'down' } });
+    res
+      .status(ready ? 200 : 503)
+      .json({
+        status: ready ? 'ready' : 'unavailable',
+        dependencies: { postgres: postgres ? 'up' : 'down', redis: redis ? 'up' : 'down' },
+      });
   });
   return router;
 }
 
 export const healthOperations: ApiOperation[] = [
-  { method: 'get', path: '/healthz', operationId: 'getHealth', tag: 'health', role: 'public', summary: 'The process is up', responses: { 200: { description: 'Up', schema: healthSchema } } },
+  {
+    method: 'get',
+    path: '/healthz',
+    operationId: 'getHealth',
+    tag: 'health',
+    role: 'public',
+    summary: 'The process is up',
+    responses: { 200: { description: 'Up', schema: healthSchema } },
+  },
   {
     method: 'get',
     path: '/readyz',
@@ -29,6 +42,9 @@ export const healthOperations: ApiOperation[] = [
     tag: 'health',
     role: 'public',
     summary: 'Postgres and Redis both answer; `dependencies` says which does not',
-    responses: { 200: { description: 'Ready', schema: readinessSchema }, 503: { description: 'A dependency is down', schema: readinessSchema } },
+    responses: {
+      200: { description: 'Ready', schema: readinessSchema },
+      503: { description: 'A dependency is down', schema: readinessSchema },
+    },
   },
 ];

@@ -7,7 +7,14 @@ import { findManualInstallFlag, listManualInstallFlags, transitionManualInstallF
 import type { Logger } from '@fleet/logger';
 import { MANUAL_FLAG_STATUSES } from '@fleet/rollout-domain';
 import type { ManualFlagStatus } from '@fleet/rollout-domain';
-import { assertAccountVisible, canSeeAccount, loadVisibleRollout, requireAuth, requireRole, visibleUserIds } from '../http/auth.ts';
+import {
+  assertAccountVisible,
+  canSeeAccount,
+  loadVisibleRollout,
+  requireAuth,
+  requireRole,
+  visibleUserIds,
+} from '../http/auth.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { recommendedActionFor } from '../failure-report.ts';
@@ -35,7 +42,9 @@ export const flagIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a ma
 
 const noteSchema = z.string().trim().min(1).max(2000);
 export const flagActionBodySchema = z.strictObject({ note: noteSchema.optional() });
-export const resolveFlagBodySchema = z.strictObject({ note: noteSchema.describe('what was done on the host, for the history') });
+export const resolveFlagBodySchema = z.strictObject({
+  note: noteSchema.describe('what was done on the host, for the history'),
+});
 
 function flagView(flag: ManualInstallFlagRecord) {
   return {
@@ -71,7 +80,13 @@ function flagDetailView(flag: ManualInstallFlagDetail) {
           verifiedAt: flag.instance.verifiedAt?.toISOString() ?? null,
         }
       : null,
-    history: flag.events.map((e) => ({ at: e.at.toISOString(), action: e.action, actor: e.actor, note: e.note, detail: e.detail ?? null })),
+    history: flag.events.map((e) => ({
+      at: e.at.toISOString(),
+      action: e.action,
+      actor: e.actor,
+      note: e.note,
+      detail: e.detail ?? null,
+    })),
   };
 }
 
@@ -101,7 +116,10 @@ export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Rout
   router.get(FLAGS_PATH, async (req, res) => {
     const query = parseOrThrow(listFlagsQuerySchema, req.query, 'query');
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (after === null) throw new ValidationError('query is invalid: cursor: not a cursor of this API', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+    if (after === null)
+      throw new ValidationError('query is invalid: cursor: not a cursor of this API', [
+        { path: 'cursor', message: 'not a cursor returned by this API' },
+      ]);
     if (query.userId !== undefined) assertAccountVisible(req, query.userId);
     if (query.rolloutId !== undefined) await loadVisibleRollout(deps, req, query.rolloutId);
     const page = await listManualInstallFlags(deps.db, {
@@ -112,7 +130,10 @@ export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Rout
       ...(query.rolloutId !== undefined ? { rolloutId: query.rolloutId } : {}),
       ...(after !== undefined ? { after } : {}),
     });
-    res.json({ items: page.flags.map(flagView), nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor) });
+    res.json({
+      items: page.flags.map(flagView),
+      nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
+    });
   });
 
   router.get(FLAG_PATH, async (req, res) => {
@@ -129,11 +150,24 @@ export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Rout
       requireRole(req, 'operator');
       const body = parseOrThrow(action.body, req.body ?? {}, 'body');
       const flag = await loadVisibleFlag(deps, req);
-      const result = await transitionManualInstallFlag(deps.db, { flagId: flag.id, event: action.event, actor: actorOf(req), note: body.note ?? null });
+      const result = await transitionManualInstallFlag(deps.db, {
+        flagId: flag.id,
+        event: action.event,
+        actor: actorOf(req),
+        note: body.note ?? null,
+      });
       if (result.kind === 'missing') throw new NotFoundError(`manual-install flag ${flag.id}`);
-      if (result.kind === 'refused') throw new ConflictError('flag_transition_refused', `${result.reason} (it is ${result.flag.status})`);
+      if (result.kind === 'refused')
+        throw new ConflictError('flag_transition_refused', `${result.reason} (it is ${result.flag.status})`);
       if (result.kind === 'changed') {
-        deps.logger.info('manual-install flag moved', { flagId: flag.id.toString(), rolloutId: flag.rolloutId, instanceId: flag.instanceId, from: result.from, to: result.to, actor: actorOf(req) });
+        deps.logger.info('manual-install flag moved', {
+          flagId: flag.id.toString(),
+          rolloutId: flag.rolloutId,
+          instanceId: flag.instanceId,
+          from: result.from,
+          to: result.to,
+          actor: actorOf(req),
+        });
       }
       const updated = await findManualInstallFlag(deps.db, flag.id);
       res.json(flagDetailView(updated!));
@@ -146,7 +180,7 @@ export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Rout
 const flagParams = z.strictObject({ id: flagIdSchema });
 const transitionResponses = {
   200: { description: 'The flag with its history (also when it already was in the status asked for)' },
-  409: { description: 'The flag state machine does not allow this move from the flag\'s status' },
+  409: { description: "The flag state machine does not allow this move from the flag's status" },
 };
 
 export const manualInstallFlagOperations: ApiOperation[] = [
@@ -187,7 +221,8 @@ export const manualInstallFlagOperations: ApiOperation[] = [
     operationId: 'resolveManualInstallFlag',
     tag: 'manual-install-flags',
     role: 'operator',
-    summary: 'Resolve a flag: the agent was installed by hand. The reconciler re-verifies it with NodeStatus; not running reopens the flag',
+    summary:
+      'Resolve a flag: the agent was installed by hand. The reconciler re-verifies it with NodeStatus; not running reopens the flag',
     params: flagParams,
     body: resolveFlagBodySchema,
     responses: transitionResponses,
@@ -198,7 +233,7 @@ export const manualInstallFlagOperations: ApiOperation[] = [
     operationId: 'closeManualInstallFlag',
     tag: 'manual-install-flags',
     role: 'operator',
-    summary: 'Close a flag without installing (won\'t fix: decommissioned, out of scope)',
+    summary: "Close a flag without installing (won't fix: decommissioned, out of scope)",
     params: flagParams,
     body: flagActionBodySchema,
     responses: transitionResponses,

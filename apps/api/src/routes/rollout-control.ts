@@ -66,7 +66,8 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     const patch = parseOrThrow(patchRolloutSchema, req.body, 'policy change');
     const policy = applyPolicyPatch(readPolicy(rollout.policy), patch);
     const updated = await changeRolloutPolicy(control, rollout, policy);
-    if (!updated) throw new ConflictError('rollout_state_conflict', `a ${rollout.status} rollout's policy cannot be changed`);
+    if (!updated)
+      throw new ConflictError('rollout_state_conflict', `a ${rollout.status} rollout's policy cannot be changed`);
     res.json(rolloutView(updated, await countInstances(deps.db, rollout.id)));
   });
 
@@ -76,7 +77,10 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
 const reasonBodySchema = z.strictObject({ reason: z.string().min(1).max(500).optional() });
 const rolloutParams = z.strictObject({ id: rolloutIdSchema });
 const transitionResponses = (what: string) => ({
-  200: { description: `The rollout after the ${what} (\`changed: false\` when it already was so)`, schema: rolloutSchema.extend({ changed: z.boolean() }) },
+  200: {
+    description: `The rollout after the ${what} (\`changed: false\` when it already was so)`,
+    schema: rolloutSchema.extend({ changed: z.boolean() }),
+  },
   409: { description: `The rollout's status does not allow a ${what}` },
 });
 

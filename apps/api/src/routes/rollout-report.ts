@@ -1,7 +1,15 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Database } from '@fleet/db';
-import { countInstances, countManualInstallFlags, countVerifications, findParentRolloutId, iterateReportInstances, listRetryRollouts, rolloutProgress } from '@fleet/db';
+import {
+  countInstances,
+  countManualInstallFlags,
+  countVerifications,
+  findParentRolloutId,
+  iterateReportInstances,
+  listRetryRollouts,
+  rolloutProgress,
+} from '@fleet/db';
 import { loadVisibleRollout } from '../http/auth.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
@@ -43,7 +51,11 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
       res.setHeader('Content-Type', 'text/csv; charset=utf-8');
       res.setHeader('Content-Disposition', `attachment; filename="rollout-${rollout.id}-${query.scope}-${stamp}.csv"`);
       try {
-        await streamCsv(res, rollout.id, iterateReportInstances(deps.db, rollout.id, { scope: query.scope, pageSize: PAGE_SIZE }));
+        await streamCsv(
+          res,
+          rollout.id,
+          iterateReportInstances(deps.db, rollout.id, { scope: query.scope, pageSize: PAGE_SIZE }),
+        );
       } catch (error) {
         // The status line is gone already: all that is left is to cut the download short, so it is not taken
         // for a complete file.
@@ -62,7 +74,8 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
       listRetryRollouts(deps.db, rollout.id),
     ]);
     const grouper = createFailureGrouper({ instancesPerGroup: query.instancesPerGroup });
-    for await (const page of iterateReportInstances(deps.db, rollout.id, { scope: 'failures', pageSize: PAGE_SIZE })) grouper.add(page);
+    for await (const page of iterateReportInstances(deps.db, rollout.id, { scope: 'failures', pageSize: PAGE_SIZE }))
+      grouper.add(page);
     const failures = grouper.result();
     res.json({
       rolloutId: rollout.id,
@@ -70,7 +83,12 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
       status: rollout.status,
       statusReason: rollout.statusReason,
       parentRolloutId,
-      retries: retries.map((r) => ({ id: r.id, status: r.status, totalInstances: r.totalInstances, createdAt: r.createdAt.toISOString() })),
+      retries: retries.map((r) => ({
+        id: r.id,
+        status: r.status,
+        totalInstances: r.totalInstances,
+        createdAt: r.createdAt.toISOString(),
+      })),
       generatedAt: new Date().toISOString(),
       counts,
       progress,
@@ -90,7 +108,8 @@ export const rolloutReportOperations: ApiOperation[] = [
     operationId: 'getRolloutReport',
     tag: 'rollouts',
     role: 'viewer',
-    summary: 'Failure report of a rollout: failures grouped by cause with the recommended action; CSV for the people who install by hand',
+    summary:
+      'Failure report of a rollout: failures grouped by cause with the recommended action; CSV for the people who install by hand',
     description:
       'Counts per state, install verification and manual-install flag counts, progress (done / total, instances finished per second over the last minute, ETA), ' +
       'and the failed instances (failed NodeInstall, or an agent that never reported running afterwards) grouped by cause: the error code plus the error message ' +

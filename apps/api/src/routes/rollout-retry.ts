@@ -61,10 +61,19 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     const body = parseOrThrow(retryRolloutBodySchema, req.body ?? {}, 'body');
     const original = await loadVisibleRollout(deps, req, req.params.id);
     if (original.status === 'running' || original.status === 'paused') {
-      throw new ConflictError('rollout_not_finished', `rollout ${original.id} is ${original.status}: retry it once it is completed or cancelled`);
+      throw new ConflictError(
+        'rollout_not_finished',
+        `rollout ${original.id} is ${original.status}: retry it once it is completed or cancelled`,
+      );
     }
-    const openRetry = (await listRetryRollouts(deps.db, original.id)).find((r) => r.status === 'running' || r.status === 'paused');
-    if (openRetry) throw new ConflictError('retry_in_progress', `rollout ${original.id} is being retried by rollout ${openRetry.id}, which is ${openRetry.status}`);
+    const openRetry = (await listRetryRollouts(deps.db, original.id)).find(
+      (r) => r.status === 'running' || r.status === 'paused',
+    );
+    if (openRetry)
+      throw new ConflictError(
+        'retry_in_progress',
+        `rollout ${original.id} is being retried by rollout ${openRetry.id}, which is ${openRetry.status}`,
+      );
 
     const wanted = body.instanceIds ? new Set(body.instanceIds) : null;
     const chosen: string[] = [];
@@ -80,7 +89,7 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     }
     if (body.cause !== undefined && !causeSeen) {
       throw new ValidationError('body is invalid: cause: no failed instance of this rollout has this cause', [
-        { path: 'cause', message: 'not a cause of this rollout\'s failures (see GET /v1/rollouts/:id/report)' },
+        { path: 'cause', message: "not a cause of this rollout's failures (see GET /v1/rollouts/:id/report)" },
       ]);
     }
     if (wanted) {
@@ -89,16 +98,25 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       if (refused.length > 0) {
         throw new ValidationError(
           `body is invalid: instanceIds[${refused[0]!.index}]: not a failed instance of this rollout${body.cause !== undefined ? ' with this cause' : ''} awaiting a retry`,
-          refused.slice(0, MAX_LISTED).map(({ index }) => ({ path: `instanceIds[${index}]`, message: 'not a failed instance of this rollout awaiting a retry' })),
+          refused
+            .slice(0, MAX_LISTED)
+            .map(({ index }) => ({
+              path: `instanceIds[${index}]`,
+              message: 'not a failed instance of this rollout awaiting a retry',
+            })),
         );
       }
     }
-    if (chosen.length === 0) throw new ConflictError('nothing_to_retry', `rollout ${original.id} has no failed instance left to retry`);
+    if (chosen.length === 0)
+      throw new ConflictError('nothing_to_retry', `rollout ${original.id} has no failed instance left to retry`);
 
     if (!(await isRedisReachable(deps.redis))) throw new DependencyUnavailableError('redis');
     const instanceIds = [...new Set(chosen)];
     const concurrency = body.concurrency ?? original.concurrency;
-    const storedPolicy = typeof original.policy === 'object' && original.policy !== null ? (original.policy as Record<string, unknown>) : {};
+    const storedPolicy =
+      typeof original.policy === 'object' && original.policy !== null
+        ? (original.policy as Record<string, unknown>)
+        : {};
     const rollout = await recordRollout(deps.db, {
       userId: original.userId,
       force: body.force ?? original.force,
@@ -116,12 +134,23 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     // One wave (see the policy above): the whole retry is enqueued, after the 202 if it takes longer than the wait.
     const enqueued = await deps.enqueues.start(() => enqueueNewRollout(deps, rollout, log));
     const total = rollout.totalInstances;
-    log.info('retry rollout created', { parentRolloutId: original.id, cause: body.cause ?? null, instances: total, enqueued });
-    const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];
+    log.info('retry rollout created', {
+      parentRolloutId: original.id,
+      cause: body.cause ?? null,
+      instances: total,
+      enqueued,
+    });
+    const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<
+      typeof rolloutView
+    >[1];
     res
       .status(202)
       .location(`/v1/rollouts/${rollout.id}`)
-      .json({ ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts), parentRolloutId: original.id, retryOf: { rolloutId: original.id, cause: body.cause ?? null, instances: total } });
+      .json({
+        ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts),
+        parentRolloutId: original.id,
+        retryOf: { rolloutId: original.id, cause: body.cause ?? null, instances: total },
+      });
   });
 
   return router;
@@ -134,7 +163,8 @@ export const rolloutRetryOperations: ApiOperation[] = [
     operationId: 'retryRollout',
     tag: 'rollouts',
     role: 'operator',
-    summary: 'Retry the failed instances of a finished rollout (all, one cause\'s, or chosen ones) as a new rollout linked to it',
+    summary:
+      "Retry the failed instances of a finished rollout (all, one cause's, or chosen ones) as a new rollout linked to it",
     description:
       'Only a completed or cancelled rollout can be retried (409 `rollout_not_finished`), one retry at a time (409 `retry_in_progress`). ' +
       'Instances whose manual-install flag was resolved or closed are left out. Nothing left: 409 `nothing_to_retry`. ' +

@@ -30,9 +30,30 @@ import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import { policyFromCreateBody } from '../rollout-policy-schemas.ts';
 import type { ApiOperation } from '../openapi.ts';
-import { createRolloutSchema, instanceIdSchema, listInstancesQuerySchema, listRolloutsQuerySchema, rolloutIdSchema } from '../rollout-schemas.ts';
-import { attemptView, decodeCursor, decodeRolloutCursor, encodeCursor, encodeRolloutCursor, instanceView, rolloutSummaryView, rolloutView } from '../rollout-views.ts';
-import { createdRolloutSchema, instanceDetailSchema, instancePageSchema, rolloutPageSchema, rolloutSchema } from '../response-schemas.ts';
+import {
+  createRolloutSchema,
+  instanceIdSchema,
+  listInstancesQuerySchema,
+  listRolloutsQuerySchema,
+  rolloutIdSchema,
+} from '../rollout-schemas.ts';
+import {
+  attemptView,
+  decodeCursor,
+  decodeRolloutCursor,
+  encodeCursor,
+  encodeRolloutCursor,
+  instanceView,
+  rolloutSummaryView,
+  rolloutView,
+} from '../rollout-views.ts';
+import {
+  createdRolloutSchema,
+  instanceDetailSchema,
+  instancePageSchema,
+  rolloutPageSchema,
+  rolloutSchema,
+} from '../response-schemas.ts';
 
 export type RolloutRoutesDeps = {
   db: Database;
@@ -65,11 +86,21 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
    * Answers a request whose Idempotency-Key was seen before: the same request gets the original rollout (as it is
    * now) with the original status and `Idempotent-Replayed: true`; a different request with that key gets 422.
    */
-  async function replayRollout(req: Request, res: Response, earlier: IdempotencyRecord, requestHash: string, duplicatesRemoved: number): Promise<void> {
+  async function replayRollout(
+    req: Request,
+    res: Response,
+    earlier: IdempotencyRecord,
+    requestHash: string,
+    duplicatesRemoved: number,
+  ): Promise<void> {
     if (earlier.requestHash !== requestHash) {
-      throw new ApiError(422, 'idempotency_key_reused', 'Idempotency-Key reused', 'This Idempotency-Key was already used with a different request; use a new key for a new rollout', [
-        { path: 'Idempotency-Key', message: 'already used with a different request body' },
-      ]);
+      throw new ApiError(
+        422,
+        'idempotency_key_reused',
+        'Idempotency-Key reused',
+        'This Idempotency-Key was already used with a different request; use a new key for a new rollout',
+        [{ path: 'Idempotency-Key', message: 'already used with a different request body' }],
+      );
     }
     if (!earlier.resourceId) throw new NotFoundError('the rollout of this Idempotency-Key');
     const rollout = await loadVisibleRollout(deps, req, earlier.resourceId);
@@ -84,7 +115,11 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
    * Validates the request and records the rollout with all its instances (or answers a replay of an earlier request
    * with this Idempotency-Key and returns null). Everything that holds the whole id list lives in this function.
    */
-  async function recordRequestedRollout(req: Request, res: Response, principal: ApiPrincipal): Promise<{ rollout: RolloutRecord; duplicatesRemoved: number } | null> {
+  async function recordRequestedRollout(
+    req: Request,
+    res: Response,
+    principal: ApiPrincipal,
+  ): Promise<{ rollout: RolloutRecord; duplicatesRemoved: number } | null> {
     const idempotencyKey = readIdempotencyKey(req);
     const body = parseOrThrow(createSchema, req.body, 'rollout');
     // An account outside the key answers like an account that does not exist (404), never 403.
@@ -92,7 +127,13 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     const instanceIds = withoutDuplicates(body.instanceIds);
     const duplicatesRemoved = body.instanceIds.length - instanceIds.length;
     const idempotency =
-      idempotencyKey === undefined ? undefined : { apiKeyId: principal.keyId, key: idempotencyKey, requestHash: requestFingerprint('POST', ROLLOUTS_PATH, req.body) };
+      idempotencyKey === undefined
+        ? undefined
+        : {
+            apiKeyId: principal.keyId,
+            key: idempotencyKey,
+            requestHash: requestFingerprint('POST', ROLLOUTS_PATH, req.body),
+          };
     if (idempotency) {
       const earlier = await findIdempotencyRecord(deps.db, idempotency.apiKeyId, idempotency.key);
       if (earlier) {
@@ -119,7 +160,12 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
         },
         // The key is recorded in the rollout's own transaction: both exist or neither, and a concurrent request
         // with the same key waits on the primary key, then finds it taken and rolls back whole.
-        idempotency ? { inTransaction: (tx, rolloutId) => claimIdempotencyKey(tx, { ...idempotency, resourceId: rolloutId, status: 202 }) } : {},
+        idempotency
+          ? {
+              inTransaction: (tx, rolloutId) =>
+                claimIdempotencyKey(tx, { ...idempotency, resourceId: rolloutId, status: 202 }),
+            }
+          : {},
       );
       return { rollout, duplicatesRemoved };
     } catch (error) {
@@ -148,8 +194,16 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     // Recorded and durable: the jobs follow, answered once they are all in Redis or when the wait is over.
     const enqueued = await deps.enqueues.start(() => enqueueNewRollout(deps, rollout, log));
     const total = rollout.totalInstances;
-    log.info('rollout created', { userId: rollout.userId, instances: total, duplicatesRemoved, enqueued, keyPrefix: principal.keyPrefix });
-    const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<typeof rolloutView>[1];
+    log.info('rollout created', {
+      userId: rollout.userId,
+      instances: total,
+      duplicatesRemoved,
+      enqueued,
+      keyPrefix: principal.keyPrefix,
+    });
+    const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<
+      typeof rolloutView
+    >[1];
     res
       .status(202)
       .location(`${ROLLOUTS_PATH}/${rollout.id}`)
@@ -159,7 +213,10 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   router.get(ROLLOUTS_PATH, async (req, res) => {
     const query = parseOrThrow(listRolloutsQuerySchema, req.query, 'query');
     const after = query.cursor === undefined ? undefined : decodeRolloutCursor(query.cursor);
-    if (after === null) throw new ValidationError('query is invalid: cursor: not a cursor of this API', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+    if (after === null)
+      throw new ValidationError('query is invalid: cursor: not a cursor of this API', [
+        { path: 'cursor', message: 'not a cursor returned by this API' },
+      ]);
     if (query.userId !== undefined) assertAccountVisible(req, query.userId);
     const page = await listRollouts(deps.db, {
       userIds: query.userId !== undefined ? [query.userId] : visibleUserIds(req),
@@ -167,7 +224,10 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
       ...(query.status ? { status: query.status as RolloutStatus } : {}),
       ...(after ? { after } : {}),
     });
-    res.json({ items: page.rollouts.map(rolloutSummaryView), nextCursor: page.next ? encodeRolloutCursor(page.next) : null });
+    res.json({
+      items: page.rollouts.map(rolloutSummaryView),
+      nextCursor: page.next ? encodeRolloutCursor(page.next) : null,
+    });
   });
 
   router.get('/v1/rollouts/:id', async (req, res) => {
@@ -185,14 +245,20 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     const id = parseOrThrow(rolloutIdSchema, req.params.id, 'rollout id');
     const query = parseOrThrow(listInstancesQuerySchema, req.query, 'query');
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (after === null) throw new ValidationError('query is invalid: cursor: not a cursor of this API', [{ path: 'cursor', message: 'not a cursor returned by this API' }]);
+    if (after === null)
+      throw new ValidationError('query is invalid: cursor: not a cursor of this API', [
+        { path: 'cursor', message: 'not a cursor returned by this API' },
+      ]);
     await loadVisibleRollout(deps, req, id);
     const page = await listInstances(deps.db, id, {
       limit: query.limit,
       ...(query.state ? { state: query.state as InstanceState } : {}),
       ...(after !== undefined ? { after } : {}),
     });
-    res.json({ items: page.instances.map(instanceView), nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor) });
+    res.json({
+      items: page.instances.map(instanceView),
+      nextCursor: page.nextCursor === null ? null : encodeCursor(page.nextCursor),
+    });
   });
 
   router.get('/v1/rollouts/:id/instances/:instanceId', async (req, res) => {
@@ -223,11 +289,25 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
         'The answer waits for the enqueue at most ENQUEUE_WAIT_MS (default 1 s): `enqueued: true` when every job is in the queue; `enqueued: false` when it continues in the background (a large rollout), until GET shows it true. ' +
         'An account outside the API key answers 404. With `Idempotency-Key`, the same key and body return the original rollout (`Idempotent-Replayed: true`); the same key with another body answers 422. ' +
         'Redis unreachable: 503 and nothing is recorded.',
-      headers: [{ name: 'Idempotency-Key', description: '1 to 255 visible ASCII characters; scoped to the API key', schema: idempotencyKeySchema }],
+      headers: [
+        {
+          name: 'Idempotency-Key',
+          description: '1 to 255 visible ASCII characters; scoped to the API key',
+          schema: idempotencyKeySchema,
+        },
+      ],
       body: createRolloutSchema(maxInstancesPerRollout),
       idempotent: true,
       responses: {
-        202: { description: 'Accepted: the rollout is recorded, and enqueued or being enqueued (`enqueued`); or a replay of an earlier request with this Idempotency-Key', schema: createdRolloutSchema, headers: { Location: 'the rollout', 'Idempotent-Replayed': '`true` when this answers an earlier request with the same Idempotency-Key' } },
+        202: {
+          description:
+            'Accepted: the rollout is recorded, and enqueued or being enqueued (`enqueued`); or a replay of an earlier request with this Idempotency-Key',
+          schema: createdRolloutSchema,
+          headers: {
+            Location: 'the rollout',
+            'Idempotent-Replayed': '`true` when this answers an earlier request with the same Idempotency-Key',
+          },
+        },
       },
     },
     {
@@ -238,7 +318,12 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
       role: 'viewer',
       summary: 'List the rollouts the API key may see, newest first',
       query: listRolloutsQuerySchema,
-      responses: { 200: { description: 'A page of rollouts; pass `nextCursor` as `cursor` for the next one', schema: rolloutPageSchema } },
+      responses: {
+        200: {
+          description: 'A page of rollouts; pass `nextCursor` as `cursor` for the next one',
+          schema: rolloutPageSchema,
+        },
+      },
     },
     {
       method: 'get',

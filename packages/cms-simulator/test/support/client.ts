@@ -11,8 +11,13 @@ export function rfc3986(text: string): string {
   let out = '';
   for (const byte of Buffer.from(text, 'utf8')) {
     const unreserved =
-      (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39) ||
-      byte === 0x2d || byte === 0x5f || byte === 0x2e || byte === 0x7e;
+      (byte >= 0x41 && byte <= 0x5a) ||
+      (byte >= 0x61 && byte <= 0x7a) ||
+      (byte >= 0x30 && byte <= 0x39) ||
+      byte === 0x2d ||
+      byte === 0x5f ||
+      byte === 0x2e ||
+      byte === 0x7e;
     out += unreserved ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
@@ -53,7 +58,11 @@ export type CallOptions = {
 };
 
 /** Action params plus every public parameter, signed. */
-export function signedParams(action: string, actionParams: Record<string, string>, options: CallOptions = {}): Record<string, string> {
+export function signedParams(
+  action: string,
+  actionParams: Record<string, string>,
+  options: CallOptions = {},
+): Record<string, string> {
   const params: Record<string, string> = {
     Action: action,
     Version: options.version ?? '2017-03-01',
@@ -81,7 +90,13 @@ export type RawResponse = { status: number; headers: http.IncomingHttpHeaders; b
 
 export function rawRequest(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string; agent?: http.Agent | false; signal?: AbortSignal } = {},
+  init: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    agent?: http.Agent | false;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -90,7 +105,9 @@ export function rawRequest(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
@@ -100,10 +117,18 @@ export function rawRequest(
 }
 
 /** Sends already-signed params the way an RPC client does: in the query (GET) or as a form body (POST). */
-export function sendParams(baseUrl: string, method: 'GET' | 'POST', params: Record<string, string>): Promise<RawResponse> {
+export function sendParams(
+  baseUrl: string,
+  method: 'GET' | 'POST',
+  params: Record<string, string>,
+): Promise<RawResponse> {
   const encoded = encodeParams(params);
   if (method === 'GET') return rawRequest(`${baseUrl}?${encoded}`);
-  return rawRequest(baseUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: encoded });
+  return rawRequest(baseUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: encoded,
+  });
 }
 
 export function callAction(
@@ -116,12 +141,25 @@ export function callAction(
   return sendParams(baseUrl, method, signedParams(action, actionParams, { ...options, method }));
 }
 
-export async function callJson(baseUrl: string, action: string, actionParams: Record<string, string>, options: CallOptions = {}) {
+export async function callJson(
+  baseUrl: string,
+  action: string,
+  actionParams: Record<string, string>,
+  options: CallOptions = {},
+) {
   const response = await callAction(baseUrl, action, actionParams, options);
-  return { status: response.status, body: JSON.parse(response.body) as Record<string, unknown>, headers: response.headers };
+  return {
+    status: response.status,
+    body: JSON.parse(response.body) as Record<string, unknown>,
+    headers: response.headers,
+  };
 }
 
-export async function simJson(baseUrl: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+export async function simJson(
+  baseUrl: string,
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
   const response = await rawRequest(new URL(path, baseUrl).toString(), {
     method: init.method ?? 'GET',
     headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
