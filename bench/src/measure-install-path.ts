@@ -196,7 +196,7 @@ export async function measureInstallPath(options: Options): Promise<InstallPathR
     }
     return { rows };
   } finally {
-    await db.$disconnect();
+    await db.close();
     await floorClient.end().catch(() => undefined);
     await observer.end().catch(() => undefined);
     await created.drop().catch(() => undefined);

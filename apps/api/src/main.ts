@@ -65,6 +65,6 @@ stopOnSignal({
     if (enqueues.running() > 0)
       logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
     await enqueues.drain();
-    await Promise.allSettled([db.$disconnect(), redis.quit()]);
+    await Promise.allSettled([db.close(), redis.quit()]);
   },
 });

@@ -97,9 +97,12 @@ describe('authentication', () => {
     await api.requestAs(key, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-abc'] });
     await api.requestAs(key, 'GET', '/v1/rollouts?limit=0');
     await new Promise((r) => setTimeout(r, 200));
-    expect((await api.db.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt).toBeNull();
+    expect((await api.db.prisma.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt).toBeNull();
     expect((await api.requestAs(key, 'GET', '/v1/rollouts')).status).toBe(200);
-    await waitFor('lastUsedAt', async () => (await api.db.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt);
+    await waitFor(
+      'lastUsedAt',
+      async () => (await api.db.prisma.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt,
+    );
   });
 });
 
@@ -115,13 +118,13 @@ describe('roles', () => {
 
   it('a viewer reads but may not create a rollout (403, nothing written)', async () => {
     expect((await api.requestAs(viewer, 'GET', '/v1/rollouts')).status).toBe(200);
-    const before = await api.db.rollout.count();
+    const before = await api.db.prisma.rollout.count();
     expectProblem(
       await api.requestAs(viewer, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-abc'] }),
       403,
       'forbidden',
     );
-    expect(await api.db.rollout.count()).toBe(before);
+    expect(await api.db.prisma.rollout.count()).toBe(before);
   });
 
   it('an operator creates rollouts but may not manage keys', async () => {
@@ -130,7 +133,9 @@ describe('roles', () => {
       instanceIds: ['i-role1'],
     });
     expect(created.status).toBe(202);
-    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: created.body.id } })).createdByKeyId).not.toBeNull();
+    expect(
+      (await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: created.body.id } })).createdByKeyId,
+    ).not.toBeNull();
     expectProblem(await api.requestAs(operator, 'GET', '/v1/api-keys'), 403, 'forbidden');
     expectProblem(
       await api.requestAs(operator, 'POST', '/v1/api-keys', { name: 'x', role: 'viewer', userIds: [USER_ID] }),
@@ -188,7 +193,7 @@ describe('roles', () => {
     expect(listed.body.items.every((k: { allAccounts: boolean }) => !k.allAccounts)).toBe(true);
     expectProblem(await api.requestAs(scopedAdmin, 'DELETE', `/v1/api-keys/${other.id}`), 404, 'not_found');
     expectProblem(await api.requestAs(scopedAdmin, 'GET', `/v1/api-keys/${mixed.id}`), 404, 'not_found');
-    expect((await api.db.apiKey.findUniqueOrThrow({ where: { id: other.id } })).revokedAt).toBeNull();
+    expect((await api.db.prisma.apiKey.findUniqueOrThrow({ where: { id: other.id } })).revokedAt).toBeNull();
   });
 });
 
@@ -205,7 +210,7 @@ describe('key management', () => {
     const key: string = made.body.key;
     expect(key).toMatch(/^flt_[A-Za-z0-9_-]{43}$/);
     expect(made.body.keyPrefix).toBe(key.slice(0, 12));
-    const stored = await api.db.apiKey.findUniqueOrThrow({ where: { id: made.body.id } });
+    const stored = await api.db.prisma.apiKey.findUniqueOrThrow({ where: { id: made.body.id } });
     expect(stored.keyHash).toBe(hashApiKey(key));
     expect(JSON.stringify(stored)).not.toContain(key);
 
@@ -243,11 +248,11 @@ describe('key management', () => {
     ['a key hash given by the caller', { name: 'x', role: 'viewer', userIds: [USER_ID], keyHash: 'ab' }, 'keyHash'],
     ['an empty userIds', { name: 'x', role: 'viewer', userIds: [] }, 'userIds'],
   ])('refuses a key with %s (400 naming the field, nothing written)', async (_name, body, field) => {
-    const before = await api.db.apiKey.count();
+    const before = await api.db.prisma.apiKey.count();
     const res = await api.request('POST', '/v1/api-keys', body);
     expectProblem(res, 400, 'validation_failed');
     expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
-    expect(await api.db.apiKey.count()).toBe(before);
+    expect(await api.db.prisma.apiKey.count()).toBe(before);
   });
 
   it('refuses Idempotency-Key when making a key (a key cannot be shown twice)', async () => {
@@ -266,7 +271,7 @@ describe('the bootstrap admin key and the CLI', () => {
     const key = generateApiKey();
     const [a, b] = await Promise.all([ensureBootstrapAdminKey(api.db, key), ensureBootstrapAdminKey(api.db, key)]);
     expect(a.record.id).toBe(b.record.id);
-    expect(await api.db.apiKey.count({ where: { keyHash: hashApiKey(key) } })).toBe(1);
+    expect(await api.db.prisma.apiKey.count({ where: { keyHash: hashApiKey(key) } })).toBe(1);
     expect(a.record).toMatchObject({ role: 'admin', allAccounts: true });
     expect((await api.requestAs(key, 'GET', '/v1/api-keys')).status).toBe(200);
     await api.request('DELETE', `/v1/api-keys/${a.record.id}`);
@@ -309,7 +314,7 @@ describe('the bootstrap admin key and the CLI', () => {
   });
 
   it('`create-api-key` refuses bad arguments with exit code 2 and writes nothing', async () => {
-    const before = await api.db.apiKey.count();
+    const before = await api.db.prisma.apiKey.count();
     const dbUrl = (api as ApiHarness & { dbUrl: string }).dbUrl;
     const failed = await run(
       process.execPath,
@@ -334,6 +339,6 @@ describe('the bootstrap admin key and the CLI', () => {
     );
     expect(failed?.code).toBe(2);
     expect(failed?.stderr).toContain('--role');
-    expect(await api.db.apiKey.count()).toBe(before);
+    expect(await api.db.prisma.apiKey.count()).toBe(before);
   });
 });

@@ -660,12 +660,12 @@ async function runAll(requests: Hostile[], parallel: number): Promise<{ request:
 
 async function snapshot() {
   const [rollouts, instances, apiKeys, idempotency, attempts, keyRows, queueKeys] = await Promise.all([
-    api.db.rollout.count(),
-    api.db.rolloutInstance.count(),
-    api.db.apiKey.count(),
-    api.db.idempotencyRecord.count(),
-    api.db.installAttempt.count(),
-    api.db.apiKey.findMany({
+    api.db.prisma.rollout.count(),
+    api.db.prisma.rolloutInstance.count(),
+    api.db.prisma.apiKey.count(),
+    api.db.prisma.idempotencyRecord.count(),
+    api.db.prisma.installAttempt.count(),
+    api.db.prisma.apiKey.findMany({
       select: { id: true, revokedAt: true, lastUsedAt: true, role: true, userIds: true },
       orderBy: { id: 'asc' },
     }),
@@ -680,7 +680,7 @@ beforeAll(async () => {
   const viewer = await api.createKey('viewer', [USER_ID], 'fuzz viewer');
   const admin = await api.createKey('admin', [USER_ID], 'fuzz scoped admin');
   const revoked = await api.createKey('admin', 'all', 'fuzz revoked');
-  await api.db.apiKey.update({ where: { id: revoked.id }, data: { revokedAt: new Date() } });
+  await api.db.prisma.apiKey.update({ where: { id: revoked.id }, data: { revokedAt: new Date() } });
   keys = { operator: operator.key, viewer: viewer.key, admin: admin.key, revoked: revoked.key };
   ids = { viewer: viewer.id, admin: admin.id, revoked: revoked.id };
   const mine = await api.requestAs(operator.key, 'POST', '/v1/rollouts', {
@@ -694,7 +694,7 @@ beforeAll(async () => {
   foreignRolloutId = foreign.body.id;
   // Successful requests record the key's last use after answering; let those writes land before the snapshot.
   await waitFor('last use of the setup keys', async () => {
-    const rows = await api.db.apiKey.findMany({ where: { id: { in: [operator.id] } } });
+    const rows = await api.db.prisma.apiKey.findMany({ where: { id: { in: [operator.id] } } });
     return rows.every((r) => r.lastUsedAt !== null);
   });
   await new Promise((r) => setTimeout(r, 100));

@@ -13,7 +13,7 @@ afterAll(async () => {
 const body = (ids: string[]) => ({ userId: USER_ID, instanceIds: ids, concurrency: 5 });
 
 async function rolloutCount() {
-  return api.db.rollout.count();
+  return api.db.prisma.rollout.count();
 }
 
 describe('Idempotency-Key on POST /v1/rollouts', () => {
@@ -39,7 +39,7 @@ describe('Idempotency-Key on POST /v1/rollouts', () => {
     expect(again.headers.get('location')).toBe(`/v1/rollouts/${first.body.id}`);
     expect(again.body).toMatchObject({ id: first.body.id, duplicatesRemoved: 1, counts: { total: 2 } });
     expect(await rolloutCount()).toBe(count);
-    const record = await api.db.idempotencyRecord.findFirstOrThrow({ where: { key: 'deploy-2024-06-01-a' } });
+    const record = await api.db.prisma.idempotencyRecord.findFirstOrThrow({ where: { key: 'deploy-2024-06-01-a' } });
     expect(record).toMatchObject({ resourceId: first.body.id, status: 202 });
   });
 
@@ -65,7 +65,7 @@ describe('Idempotency-Key on POST /v1/rollouts', () => {
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
     expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
     expect(await rolloutCount()).toBe(count + 1);
-    expect(await api.db.rolloutInstance.count({ where: { rolloutId: answers[0]!.body.id } })).toBe(2);
+    expect(await api.db.prisma.rolloutInstance.count({ where: { rolloutId: answers[0]!.body.id } })).toBe(2);
   });
 
   it('concurrent requests with one key and different bodies: one rollout, the others 422', async () => {
@@ -100,7 +100,7 @@ describe('Idempotency-Key on POST /v1/rollouts', () => {
       { 'idempotency-key': 'fix-then-retry' },
     );
     expect(bad.status).toBe(400);
-    expect(await api.db.idempotencyRecord.count({ where: { key: 'fix-then-retry' } })).toBe(0);
+    expect(await api.db.prisma.idempotencyRecord.count({ where: { key: 'fix-then-retry' } })).toBe(0);
     const good = await api.request('POST', '/v1/rollouts', body(['i-fixed1']), { 'idempotency-key': 'fix-then-retry' });
     expect(good.status).toBe(202);
     expect(good.headers.get('idempotent-replayed')).toBeNull();
@@ -145,7 +145,7 @@ describe('Idempotency-Key on POST /v1/rollouts', () => {
       expect(fresh.status).toBe(503);
       expect(fresh.body.code).toBe('redis_unavailable');
       expect(await rolloutCount()).toBe(count);
-      expect(await api.db.idempotencyRecord.count({ where: { key: 'during-outage' } })).toBe(0);
+      expect(await api.db.prisma.idempotencyRecord.count({ where: { key: 'during-outage' } })).toBe(0);
     } finally {
       await down.close();
     }

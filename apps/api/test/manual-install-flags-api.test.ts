@@ -23,7 +23,7 @@ async function flaggedRollout(userId: string, ids: string[]): Promise<string> {
     policy: {},
     instanceIds: ids,
   });
-  await api.db.rolloutInstance.updateMany({
+  await api.db.prisma.rolloutInstance.updateMany({
     where: { rolloutId: rollout.id },
     data: {
       state: 'failed',
@@ -36,7 +36,10 @@ async function flaggedRollout(userId: string, ids: string[]): Promise<string> {
       lastRequestId: 'R-1',
     },
   });
-  await api.db.rollout.update({ where: { id: rollout.id }, data: { status: 'completed', finishedAt: new Date() } });
+  await api.db.prisma.rollout.update({
+    where: { id: rollout.id },
+    data: { status: 'completed', finishedAt: new Date() },
+  });
   expect(await raiseMissingManualInstallFlags(api.db, rollout.id)).toBe(ids.length);
   return rollout.id;
 }
@@ -139,7 +142,7 @@ describe('moving a manual-install flag', () => {
       [1, 2, 3].map(() => api.request('POST', `/v1/manual-install-flags/${flag.id}/acknowledge`)),
     );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
-    const events = await api.db.manualInstallFlagEvent.findMany({ where: { flagId: BigInt(flag.id) } });
+    const events = await api.db.prisma.manualInstallFlagEvent.findMany({ where: { flagId: BigInt(flag.id) } });
     expect(events.map((e) => e.action).sort()).toEqual(['acknowledged', 'flagged']);
   });
 

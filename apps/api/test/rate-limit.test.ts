@@ -55,10 +55,10 @@ describe('rate limit per API key', () => {
   it('a rate-limited POST writes nothing', async () => {
     const { key } = await api.createKey('operator', [USER_ID]);
     for (let i = 0; i < LIMIT; i++) await api.requestAs(key, 'GET', '/v1/rollouts');
-    const before = await api.db.rollout.count();
+    const before = await api.db.prisma.rollout.count();
     const res = await api.requestAs(key, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-limited1'] });
     expect(res.status).toBe(429);
-    expect(await api.db.rollout.count()).toBe(before);
+    expect(await api.db.prisma.rollout.count()).toBe(before);
   });
 
   it('a new window starts a new count', async () => {

@@ -47,7 +47,7 @@ describe('rollout policy at creation', () => {
     expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['i-ctl000000', 'i-ctl000001']);
     expect(await queue.getGlobalConcurrency()).toBe(4);
     await queue.close();
-    const waves = await api.db.rolloutInstance.groupBy({
+    const waves = await api.db.prisma.rolloutInstance.groupBy({
       by: ['waveNo'],
       where: { rolloutId: created.id },
       _count: true,
@@ -132,7 +132,7 @@ describe('operator actions', () => {
     const queue = queueOf(created.id);
     expect(await queue.getGlobalConcurrency()).toBe(20);
     await queue.close();
-    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: created.id } })).maxAttempts).toBe(2);
+    expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: created.id } })).maxAttempts).toBe(2);
     const removed = await api.request('PATCH', path, { abort: null });
     expect(removed.body.policy.abort).toBeNull();
   });
@@ -147,7 +147,7 @@ describe('operator actions', () => {
     const res = await api.request('PATCH', `/v1/rollouts/${created.id}`, body);
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
-    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: created.id } })).concurrency).toBe(5);
+    expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: created.id } })).concurrency).toBe(5);
   });
 
   it('refuses a reason that is not a short string', async () => {
@@ -155,7 +155,7 @@ describe('operator actions', () => {
     const res = await api.request('POST', `/v1/rollouts/${created.id}/pause`, { reason: 'x'.repeat(501) });
     expect(res.status).toBe(400);
     expect((await api.request('POST', `/v1/rollouts/${created.id}/pause`, { why: 'x' })).status).toBe(400);
-    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: created.id } })).status).toBe('running');
+    expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: created.id } })).status).toBe('running');
   });
 
   it('needs an operator key to pause and an admin key to cancel', async () => {

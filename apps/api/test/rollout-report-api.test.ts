@@ -35,11 +35,11 @@ async function newRollout(ids: string[], status: 'running' | 'completed' | 'canc
     policy: { concurrency: 7, retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60000 } },
     instanceIds: ids,
   });
-  await api.db.rolloutInstance.updateMany({
+  await api.db.prisma.rolloutInstance.updateMany({
     where: { rolloutId: rollout.id },
     data: { state: 'succeeded', attemptCount: 1, finishedAt: new Date(Date.now() - 3_600_000), lastRequestId: 'R-ok' },
   });
-  await api.db.rollout.update({
+  await api.db.prisma.rollout.update({
     where: { id: rollout.id },
     data: { status, enqueuedAt: new Date(), ...(status === 'running' ? {} : { finishedAt: new Date() }) },
   });
@@ -59,7 +59,7 @@ async function failInstall(
     outcome?: string;
   },
 ) {
-  await api.db.rolloutInstance.update({
+  await api.db.prisma.rolloutInstance.update({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
     data: {
       state: 'failed',
@@ -76,7 +76,7 @@ async function failInstall(
 }
 
 async function failVerification(rolloutId: string, instanceId: string, agentStatus: 'install_faild' | 'not_installed') {
-  const row = await api.db.rolloutInstance.update({
+  const row = await api.db.prisma.rolloutInstance.update({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
     data: { verification: 'pending', verifyDeadlineAt: new Date() },
   });
@@ -230,7 +230,7 @@ describe('GET /v1/rollouts/:id/report', () => {
   it('streams a 100,000-instance CSV page by page', async () => {
     const ids = instanceIds(100_000, 'i-big');
     const rolloutId = await newRollout(ids);
-    await api.db.$executeRaw`
+    await api.db.prisma.$executeRaw`
       UPDATE rollout_instance SET state = 'failed', last_error_code = '400', last_error_message = 'The Server Guard agent is not online on instance ' || instance_id,
         last_request_id = 'R-' || id, needs_manual_install = true, manual_install_reason = 'no_server_guard_agent'
       WHERE rollout_id = ${rolloutId}::uuid`;
@@ -274,17 +274,20 @@ describe('progress on GET /v1/rollouts/:id', () => {
     const ids = instanceIds(100, 'i-prog');
     const rolloutId = await newRollout(ids, 'running');
     // 40 done: 30 within the last minute (0.5 per second), 10 long ago; 60 to go.
-    await api.db.rolloutInstance.updateMany({ where: { rolloutId }, data: { state: 'pending', finishedAt: null } });
-    const rows = await api.db.rolloutInstance.findMany({
+    await api.db.prisma.rolloutInstance.updateMany({
+      where: { rolloutId },
+      data: { state: 'pending', finishedAt: null },
+    });
+    const rows = await api.db.prisma.rolloutInstance.findMany({
       where: { rolloutId },
       orderBy: { id: 'asc' },
       select: { id: true },
     });
-    await api.db.rolloutInstance.updateMany({
+    await api.db.prisma.rolloutInstance.updateMany({
       where: { id: { in: rows.slice(0, 30).map((r) => r.id) } },
       data: { state: 'succeeded', finishedAt: new Date(Date.now() - 10_000) },
     });
-    await api.db.rolloutInstance.updateMany({
+    await api.db.prisma.rolloutInstance.updateMany({
       where: { id: { in: rows.slice(30, 40).map((r) => r.id) } },
       data: { state: 'failed', finishedAt: new Date(Date.now() - 600_000) },
     });
@@ -324,12 +327,12 @@ describe('POST /v1/rollouts/:id/retry', () => {
       counts: { total: 7, pending: 7 },
       retryOf: { rolloutId, cause: null, instances: 7 },
     });
-    const retried = await api.db.rolloutInstance.findMany({
+    const retried = await api.db.prisma.rolloutInstance.findMany({
       where: { rolloutId: res.body.id },
       orderBy: { instanceId: 'asc' },
     });
     expect(retried.map((i) => i.instanceId)).toEqual(ids.slice(0, 7).sort());
-    expect(await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).toMatchObject({
+    expect(await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).toMatchObject({
       parentRolloutId: rolloutId,
       maxAttempts: 3,
     });
@@ -355,10 +358,10 @@ describe('POST /v1/rollouts/:id/retry', () => {
     const byCause = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { cause: notFoundCause });
     expect(byCause.status).toBe(202);
     expect(byCause.body.retryOf).toEqual({ rolloutId, cause: notFoundCause, instances: 2 });
-    await api.db.rollout.update({ where: { id: byCause.body.id }, data: { status: 'completed' } });
+    await api.db.prisma.rollout.update({ where: { id: byCause.body.id }, data: { status: 'completed' } });
 
     // An operator installed one by hand (resolved) and gave up on another (closed).
-    const flags = await api.db.manualInstallFlag.findMany({
+    const flags = await api.db.prisma.manualInstallFlag.findMany({
       where: { rolloutId, instanceId: { in: [ids[0]!, ids[1]!] } },
       orderBy: { instanceId: 'asc' },
     });
@@ -377,7 +380,7 @@ describe('POST /v1/rollouts/:id/retry', () => {
     });
     expect(chosen.status).toBe(202);
     expect(chosen.body).toMatchObject({ force: false, retryOf: { instances: 1 } });
-    await api.db.rollout.update({ where: { id: chosen.body.id }, data: { status: 'completed' } });
+    await api.db.prisma.rollout.update({ where: { id: chosen.body.id }, data: { status: 'completed' } });
 
     const handled = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, { instanceIds: [ids[0]] });
     expect(handled.status).toBe(400);

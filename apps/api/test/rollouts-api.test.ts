@@ -15,7 +15,10 @@ afterAll(async () => {
 });
 
 async function rowCounts() {
-  const [rollouts, instances] = await Promise.all([api.db.rollout.count(), api.db.rolloutInstance.count()]);
+  const [rollouts, instances] = await Promise.all([
+    api.db.prisma.rollout.count(),
+    api.db.prisma.rolloutInstance.count(),
+  ]);
   return { rollouts, instances };
 }
 
@@ -47,7 +50,7 @@ describe('POST /v1/rollouts', () => {
       duplicatesRemoved: 1,
       counts: { total: 3, pending: 3, in_progress: 0, succeeded: 0, failed: 0, cancelled: 0 },
     });
-    const stored = await api.db.rolloutInstance.findMany({
+    const stored = await api.db.prisma.rolloutInstance.findMany({
       where: { rolloutId: res.body.id },
       orderBy: { instanceId: 'asc' },
     });
@@ -66,7 +69,7 @@ describe('POST /v1/rollouts', () => {
     const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, concurrency: 50 });
     expect(res.status).toBe(202);
     expect(res.body.counts.total).toBe(10_000);
-    expect(await api.db.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(10_000);
+    expect(await api.db.prisma.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(10_000);
     expect((await waitingJobs(res.body.id)).length).toBe(10_000);
   });
 
@@ -78,7 +81,7 @@ describe('POST /v1/rollouts', () => {
       expect(res.status).toBe(202);
       expect(res.body).toMatchObject({ enqueued: false, counts: { total: 3_000, pending: 3_000 } });
       // Recorded before the answer: every row is there at once.
-      expect(await api.db.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(3_000);
+      expect(await api.db.prisma.rolloutInstance.count({ where: { rolloutId: res.body.id } })).toBe(3_000);
       const enqueued = await waitFor(
         'enqueued',
         async () => ((await api.request('GET', `/v1/rollouts/${res.body.id}`)).body.enqueued === true ? true : null),
@@ -94,7 +97,7 @@ describe('POST /v1/rollouts', () => {
 
   /** The rollout's rows in id order, and its queued jobs' data in the same order (by row id). */
   async function rowsAndJobs(rolloutId: string) {
-    const rows = await api.db.rolloutInstance.findMany({
+    const rows = await api.db.prisma.rolloutInstance.findMany({
       where: { rolloutId },
       orderBy: { id: 'asc' },
       select: { id: true, instanceId: true, waveNo: true, state: true },
@@ -124,7 +127,7 @@ describe('POST /v1/rollouts', () => {
     expect(rows.map((r) => r.instanceId)).toEqual(ids);
     expect(rows.every((r) => r.waveNo === 1 && r.state === 'pending')).toBe(true);
     expect(jobs).toEqual(rows.map(jobOf));
-    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
+    expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
   });
 
   it('waves across chunk boundaries: rows get their wave by position, and only the first wave (one past a chunk) is enqueued', async () => {
@@ -150,7 +153,7 @@ describe('POST /v1/rollouts', () => {
       position < waveSizes[0]! ? 1 : position < waveSizes[0]! + waveSizes[1]! ? 2 : 3;
     expect(rows.map((r) => r.waveNo)).toEqual(ids.map((_, position) => waveOf(position)));
     expect(jobs).toEqual(rows.slice(0, waveSizes[0]).map(jobOf));
-    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
+    expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
   });
 
   it('applies defaults: force false, concurrency 50, retry policy 4 attempts', async () => {
@@ -210,7 +213,7 @@ describe('POST /v1/rollouts', () => {
       const res = await small.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: instanceIds(4) });
       expect(res.status).toBe(400);
       expect(res.body.errors[0].field).toBe('instanceIds');
-      expect(await small.db.rollout.count()).toBe(0);
+      expect(await small.db.prisma.rollout.count()).toBe(0);
     } finally {
       await small.close();
     }
@@ -275,10 +278,10 @@ describe('GET rollout, instances and instance', () => {
     } while (cursor);
     expect(pages).toBe(3);
     expect(seen).toEqual(ids);
-    const first = await api.db.rolloutInstance.findFirstOrThrow({
+    const first = await api.db.prisma.rolloutInstance.findFirstOrThrow({
       where: { rolloutId: created.body.id, instanceId: ids[0]! },
     });
-    await api.db.rolloutInstance.update({
+    await api.db.prisma.rolloutInstance.update({
       where: { id: first.id },
       data: { state: 'failed', lastErrorCode: '400', lastErrorMessage: 'nope' },
     });
@@ -300,7 +303,7 @@ describe('GET rollout, instances and instance', () => {
 
   it('returns one instance with all its attempts and their RequestIds', async () => {
     const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-detail1'] });
-    const instance = await api.db.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id } });
+    const instance = await api.db.prisma.rolloutInstance.findFirstOrThrow({ where: { rolloutId: created.body.id } });
     const claim = await claimAttempt(api.db, {
       rolloutInstanceId: instance.id,
       rolloutId: created.body.id,
@@ -368,7 +371,7 @@ describe('health', () => {
       expect(res.status).toBe(503);
       expect(res.body.code).toBe('redis_unavailable');
       expect(Date.now() - started).toBeLessThan(5000);
-      expect(await down.db.rollout.count()).toBe(0);
+      expect(await down.db.prisma.rollout.count()).toBe(0);
     } finally {
       await down.close();
     }
@@ -401,7 +404,10 @@ describe('GET /v1/rollouts', () => {
     } while (cursor);
     // Newest first; rollouts made in the same millisecond are ordered by id.
     const expected = (
-      await api.db.rollout.findMany({ where: { userId: other }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+      await api.db.prisma.rollout.findMany({
+        where: { userId: other },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      })
     ).map((r) => r.id);
     expect(seen).toEqual(expected);
     expect(new Set(seen)).toEqual(new Set(mine));
@@ -413,7 +419,7 @@ describe('GET /v1/rollouts', () => {
       totalInstances: 1,
       enqueued: true,
     });
-    await api.db.rollout.update({ where: { id: mine[0]! }, data: { status: 'cancelled' } });
+    await api.db.prisma.rollout.update({ where: { id: mine[0]! }, data: { status: 'cancelled' } });
     const cancelled = await api.request('GET', `/v1/rollouts?userId=${other}&status=cancelled`);
     expect(cancelled.body.items.map((r: { id: string }) => r.id)).toEqual([mine[0]]);
     for (const bad of [

@@ -160,7 +160,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
       if (!shared) await deleteKeysWithPrefix(prefix);
       if (redis.status === 'ready') await redis.quit();
       else redis.disconnect();
-      await db.$disconnect();
+      await db.close();
       await testDb?.drop();
     },
   };

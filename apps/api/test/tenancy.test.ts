@@ -138,7 +138,7 @@ const CASES: Record<string, TenancyCase> = {
     call: (key, f) => api.requestAs(key, 'DELETE', `/v1/api-keys/${f.keyOfA.id}`),
     refused: async (res, f) => {
       expectNotFound(res);
-      expect((await api.db.apiKey.findUniqueOrThrow({ where: { id: f.keyOfA.id } })).revokedAt).toBeNull();
+      expect((await api.db.prisma.apiKey.findUniqueOrThrow({ where: { id: f.keyOfA.id } })).revokedAt).toBeNull();
     },
     // Runs last among the positive controls (see below): it revokes the key.
     allowed: (res) => expect(res.status).toBe(204),
@@ -167,16 +167,16 @@ function caseFor(method: string, path: string): TenancyCase | undefined {
 
 async function snapshot() {
   const [rollout, instances, flag, counts] = await Promise.all([
-    api.db.rollout.findUniqueOrThrow({ where: { id: fixture.rolloutId } }),
-    api.db.rolloutInstance.findMany({ where: { rolloutId: fixture.rolloutId }, orderBy: { id: 'asc' } }),
-    api.db.manualInstallFlag.findUniqueOrThrow({ where: { id: BigInt(fixture.flagId) } }),
+    api.db.prisma.rollout.findUniqueOrThrow({ where: { id: fixture.rolloutId } }),
+    api.db.prisma.rolloutInstance.findMany({ where: { rolloutId: fixture.rolloutId }, orderBy: { id: 'asc' } }),
+    api.db.prisma.manualInstallFlag.findUniqueOrThrow({ where: { id: BigInt(fixture.flagId) } }),
     Promise.all([
-      api.db.rollout.count(),
-      api.db.rolloutInstance.count(),
-      api.db.apiKey.count(),
-      api.db.idempotencyRecord.count(),
-      api.db.installAttempt.count(),
-      api.db.manualInstallFlagEvent.count(),
+      api.db.prisma.rollout.count(),
+      api.db.prisma.rolloutInstance.count(),
+      api.db.prisma.apiKey.count(),
+      api.db.prisma.idempotencyRecord.count(),
+      api.db.prisma.installAttempt.count(),
+      api.db.prisma.manualInstallFlagEvent.count(),
     ]),
   ]);
   return { rollout, instances, flag, counts };
@@ -192,11 +192,11 @@ beforeAll(async () => {
   });
   expect(created.status).toBe(202);
   await api.requestAs(keyB, 'POST', '/v1/rollouts', { userId: TENANT_B, instanceIds: ['i-tenantb1'] });
-  const instance = await api.db.rolloutInstance.findFirstOrThrow({
+  const instance = await api.db.prisma.rolloutInstance.findFirstOrThrow({
     where: { rolloutId: created.body.id, instanceId: 'i-tenanta1' },
   });
   // A manual-install flag of tenant A, as the reconciler would raise it.
-  const flag = await api.db.manualInstallFlag.create({
+  const flag = await api.db.prisma.manualInstallFlag.create({
     data: {
       rolloutInstanceId: instance.id,
       rolloutId: created.body.id,

@@ -50,6 +50,6 @@ stopOnSignal({
   logger,
   async stop() {
     await reconciler.stop();
-    await Promise.allSettled([cms.close(), db.$disconnect(), redis.quit()]);
+    await Promise.allSettled([cms.close(), db.close(), redis.quit()]);
   },
 });

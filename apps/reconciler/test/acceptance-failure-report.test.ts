@@ -72,7 +72,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(processes.map((p) => p.kill()));
   await simulator?.close();
-  await db?.$disconnect();
+  await db?.close();
   await testDb?.drop();
   await privateRedis?.stop();
 });
@@ -110,7 +110,7 @@ describe('a 5% failing fleet with agents that never come up', () => {
     await until(
       'the gone agents removed',
       async () => {
-        const done = await db.rolloutInstance.findMany({
+        const done = await db.prisma.rolloutInstance.findMany({
           where: { rolloutId, instanceId: { in: [...gone] }, state: 'succeeded' },
           select: { instanceId: true },
         });
@@ -128,8 +128,8 @@ describe('a 5% failing fleet with agents that never come up', () => {
     await until(
       'the rollout completed and every install verified or flagged',
       async () => {
-        const rollout = await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
-        const undecided = await db.rolloutInstance.count({
+        const rollout = await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+        const undecided = await db.prisma.rolloutInstance.count({
           where: { rolloutId, state: 'succeeded', OR: [{ verification: null }, { verification: 'pending' }] },
         });
         return rollout.status === 'completed' && undecided === 0;
@@ -150,9 +150,9 @@ describe('a 5% failing fleet with agents that never come up', () => {
         expected.set(id, { state: 'succeeded', verification: 'failed', reason: 'agent_not_running' });
       else expected.set(id, { state: 'succeeded', verification: 'verified', reason: null });
     }
-    const instances = await db.rolloutInstance.findMany({ where: { rolloutId } });
+    const instances = await db.prisma.rolloutInstance.findMany({ where: { rolloutId } });
     const flags = new Map(
-      (await db.manualInstallFlag.findMany({ where: { rolloutId } })).map((f) => [f.instanceId, f]),
+      (await db.prisma.manualInstallFlag.findMany({ where: { rolloutId } })).map((f) => [f.instanceId, f]),
     );
     for (const instance of instances) {
       const want = expected.get(instance.instanceId)!;

@@ -66,7 +66,7 @@ afterAll(async () => {
   await Promise.all(workers.map((w) => w.kill()));
   await redis?.quit().catch(() => undefined);
   await simulator?.close();
-  await db?.$disconnect();
+  await db?.close();
   await testDb?.drop();
   await privateRedis?.stop();
 });
@@ -93,7 +93,8 @@ describe('FLUSHALL in the middle of a rollout', () => {
         maxAttempts: 4,
       });
 
-      const finished = () => db.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
+      const finished = () =>
+        db.prisma.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
       await until('a quarter of the rollout done', async () => (await finished()) >= INSTANCES / 4, 40_000, 20);
       const flushedAt = await finished();
       expect(await redis.flushall()).toBe('OK');
@@ -102,12 +103,12 @@ describe('FLUSHALL in the middle of a rollout', () => {
 
       await until(
         'the rollout completed',
-        async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
+        async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
         50_000,
         200,
       );
 
-      const instances = await db.rolloutInstance.findMany({
+      const instances = await db.prisma.rolloutInstance.findMany({
         where: { rolloutId },
         include: { attempts: { orderBy: { attemptNo: 'asc' } } },
       });

@@ -80,7 +80,7 @@ afterAll(async () => {
   await Promise.all(processes.map((p) => p.kill()));
   await redis?.quit().catch(() => undefined);
   await simulator?.close();
-  await db?.$disconnect();
+  await db?.close();
   await testDb?.drop();
   await privateRedis?.stop();
 });
@@ -96,7 +96,7 @@ async function killDuringCalls(rolloutId: string): Promise<{ workerId: string; i
   const busy = await until(
     'a worker making calls',
     async () => {
-      const rows = await db.installAttempt.groupBy({
+      const rows = await db.prisma.installAttempt.groupBy({
         by: ['workerId'],
         where: { rolloutId, finishedAt: null, workerId: { in: [...live.keys()] } },
         _count: true,
@@ -129,7 +129,8 @@ describe('kill -9 of worker processes during calls', () => {
       maxAttempts: 4,
       force: false,
     });
-    const finished = () => db.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
+    const finished = () =>
+      db.prisma.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
 
     await until('15% done', async () => (await finished()) >= INSTANCES * 0.15, 40_000, 20);
     const firstKill = await killDuringCalls(rolloutId);
@@ -141,12 +142,12 @@ describe('kill -9 of worker processes during calls', () => {
 
     await until(
       'the rollout completed',
-      async () => (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
+      async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
       50_000,
       200,
     );
 
-    const instances = await db.rolloutInstance.findMany({
+    const instances = await db.prisma.rolloutInstance.findMany({
       where: { rolloutId },
       include: { attempts: { orderBy: { attemptNo: 'asc' } } },
     });

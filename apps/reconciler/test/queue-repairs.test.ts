@@ -98,13 +98,13 @@ describe('lost jobs', () => {
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual([]);
 
     // The worker died: its attempt is older than call timeout + grace.
-    await db.installAttempt.updateMany({
+    await db.prisma.installAttempt.updateMany({
       where: { rolloutInstanceId: instance.id },
       data: { startedAt: new Date(Date.now() - 5000) },
     });
     expect((await r.runOnce()).queue).toMatchObject({ requeuedStale: 1 });
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual(['i-stuck1']);
-    expect(await db.rolloutInstance.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({
+    expect(await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: instance.id } })).toMatchObject({
       state: 'in_progress',
       attemptCount: 1,
     });
@@ -132,7 +132,7 @@ describe('lost jobs', () => {
     expect((await r.runOnce()).queue).toMatchObject({ deferredRequeue: 2, requeuedPending: 0, concurrencyRestored: 1 });
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual([]);
     // The call ended (here: its worker died and the attempt went stale): everything comes back.
-    await db.installAttempt.updateMany({
+    await db.prisma.installAttempt.updateMany({
       where: { rolloutInstanceId: instances[0]!.id },
       data: { startedAt: new Date(Date.now() - 5000) },
     });
@@ -143,14 +143,14 @@ describe('lost jobs', () => {
 
   it('waits out a retry backoff before re-adding a pending instance', async () => {
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ['i-backoff1']);
-    await db.rolloutInstance.update({
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[0]!.id },
       data: { attemptCount: 1, nextAttemptAt: new Date(Date.now() + 60_000) },
     });
     await loseQueue(rolloutId);
     const r = reconciler();
     expect((await r.runOnce()).queue.requeuedPending).toBe(0);
-    await db.rolloutInstance.update({
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[0]!.id },
       data: { nextAttemptAt: new Date(Date.now() - 1) },
     });
@@ -174,7 +174,7 @@ describe('lost jobs', () => {
       waveSizes: [3, 2],
       enqueue: false,
     });
-    await db.rollout.update({ where: { id: rolloutId }, data: { createdAt: new Date(Date.now() - 60_000) } });
+    await db.prisma.rollout.update({ where: { id: rolloutId }, data: { createdAt: new Date(Date.now() - 60_000) } });
     const r = reconciler();
     expect((await r.runOnce()).enqueuedRollouts).toBe(1);
     expect(await jobIdsIn(rolloutId, ['wait'])).toEqual(ids.slice(0, 3).sort());
@@ -202,7 +202,7 @@ describe('jobs and queue state that disagree with Postgres', () => {
     await worker.close();
     await workerConnection.quit();
     expect(await jobIdsIn(rolloutId, ['failed'])).toEqual([...ids].sort());
-    await db.rolloutInstance.update({
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[2]!.id },
       data: { state: 'succeeded', finishedAt: new Date() },
     });
@@ -222,7 +222,7 @@ describe('jobs and queue state that disagree with Postgres', () => {
       { jobId: 'i-bullfail2', delay: 60_000 },
     );
     await queue.close();
-    await db.rolloutInstance.update({
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[1]!.id },
       data: { state: 'failed', finishedAt: new Date() },
     });
@@ -235,10 +235,10 @@ describe('jobs and queue state that disagree with Postgres', () => {
     const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ['i-pausedq1']);
     const queue = queueOf(rolloutId);
     const r = reconciler();
-    await db.rollout.update({ where: { id: rolloutId }, data: { status: 'paused' } });
+    await db.prisma.rollout.update({ where: { id: rolloutId }, data: { status: 'paused' } });
     expect((await r.runOnce()).queue.pauseStateRestored).toBe(1);
     expect(await queue.isPaused()).toBe(true);
-    await db.rollout.update({ where: { id: rolloutId }, data: { status: 'running' } });
+    await db.prisma.rollout.update({ where: { id: rolloutId }, data: { status: 'running' } });
     expect((await r.runOnce()).queue.pauseStateRestored).toBe(1);
     expect(await queue.isPaused()).toBe(false);
     expect((await r.runOnce()).queue.pauseStateRestored).toBe(0);
@@ -249,13 +249,13 @@ describe('jobs and queue state that disagree with Postgres', () => {
   it('starts the next wave of a rollout whose current wave ended without starting it (its worker died in between)', async () => {
     const ids = instanceIds(5, 'i-stuckwave');
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { waveSizes: [2, 3] });
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { id: { in: instances.slice(0, 2).map((i) => i.id) } },
       data: { state: 'succeeded', finishedAt: new Date() },
     });
     const r = reconciler();
     expect((await r.runOnce()).advancedWaves).toBe(1);
-    expect(await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).toMatchObject({
+    expect(await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).toMatchObject({
       status: 'running',
       currentWave: 2,
     });
@@ -267,19 +267,19 @@ describe('jobs and queue state that disagree with Postgres', () => {
   it("closes an in_progress instance of a cancelled rollout once its dead worker's attempt is stale, without a call", async () => {
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ['i-orphan1', 'i-orphan2']);
     await claimAttempt(db, { rolloutInstanceId: instances[0]!.id, rolloutId, workerId: 'dead', staleAfterMs: 60_000 });
-    await db.rollout.update({ where: { id: rolloutId }, data: { status: 'cancelled', finishedAt: new Date() } });
-    await db.rolloutInstance.update({
+    await db.prisma.rollout.update({ where: { id: rolloutId }, data: { status: 'cancelled', finishedAt: new Date() } });
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[1]!.id },
       data: { state: 'cancelled', finishedAt: new Date() },
     });
     const r = reconciler();
     expect((await r.runOnce()).closedOrphans).toBe(0);
-    await db.installAttempt.updateMany({
+    await db.prisma.installAttempt.updateMany({
       where: { rolloutInstanceId: instances[0]!.id },
       data: { startedAt: new Date(Date.now() - 5000) },
     });
     expect((await r.runOnce()).closedOrphans).toBe(1);
-    const orphan = await db.rolloutInstance.findUniqueOrThrow({
+    const orphan = await db.prisma.rolloutInstance.findUniqueOrThrow({
       where: { id: instances[0]!.id },
       include: { attempts: true },
     });
@@ -292,7 +292,10 @@ describe('jobs and queue state that disagree with Postgres', () => {
   it('completes a rollout whose instances all ended and removes the jobs it left in Redis', async () => {
     const ids = instanceIds(4, 'i-leftover');
     const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids);
-    await db.rolloutInstance.updateMany({ where: { rolloutId }, data: { state: 'succeeded', finishedAt: new Date() } });
+    await db.prisma.rolloutInstance.updateMany({
+      where: { rolloutId },
+      data: { state: 'succeeded', finishedAt: new Date() },
+    });
     const r = reconciler();
     const report = await r.runOnce();
     expect(report.completedRollouts).toBe(1);

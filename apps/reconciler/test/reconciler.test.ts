@@ -29,7 +29,7 @@ afterAll(async () => {
   await deleteKeysWithPrefix(prefix);
   await redis.quit();
   await simulator.close();
-  await db.$disconnect();
+  await db.close();
   await testDb.drop();
 });
 
@@ -69,13 +69,13 @@ describe('reconciler', () => {
     });
     const reconciler = makeReconciler('enq');
     expect((await reconciler.runOnce()).enqueuedRollouts).toBe(0);
-    await db.rollout.update({ where: { id: rollout.id }, data: { createdAt: new Date(Date.now() - 60_000) } });
+    await db.prisma.rollout.update({ where: { id: rollout.id }, data: { createdAt: new Date(Date.now() - 60_000) } });
     expect((await reconciler.runOnce()).enqueuedRollouts).toBe(1);
     const queue = new Queue(installQueueName(rollout.id), { connection: redis, prefix });
     expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['i-r1', 'i-r2', 'i-r3']);
     expect(await queue.getGlobalConcurrency()).toBe(3);
     await queue.close();
-    expect((await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).enqueuedAt).not.toBeNull();
+    expect((await db.prisma.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).enqueuedAt).not.toBeNull();
     expect((await reconciler.runOnce()).enqueuedRollouts).toBe(0);
     await reconciler.stop();
   });
@@ -89,12 +89,12 @@ describe('reconciler', () => {
       policy: {},
       instanceIds: ['i-f1', 'i-f2'],
     });
-    await db.rollout.update({ where: { id: rollout.id }, data: { enqueuedAt: new Date() } });
+    await db.prisma.rollout.update({ where: { id: rollout.id }, data: { enqueuedAt: new Date() } });
     const reconciler = makeReconciler('done');
     expect((await reconciler.runOnce()).completedRollouts).toBe(0);
-    await db.rolloutInstance.updateMany({ where: { rolloutId: rollout.id }, data: { state: 'succeeded' } });
+    await db.prisma.rolloutInstance.updateMany({ where: { rolloutId: rollout.id }, data: { state: 'succeeded' } });
     expect((await reconciler.runOnce()).completedRollouts).toBe(1);
-    expect((await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status).toBe('completed');
+    expect((await db.prisma.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status).toBe('completed');
     await reconciler.stop();
   });
 
@@ -108,22 +108,22 @@ describe('reconciler', () => {
       instanceIds: ['i-fs1', 'i-fs2', 'i-fs3'],
     });
     const recent = new Date(Date.now() - 5_000);
-    await db.rolloutInstance.update({
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[0]!.id },
       data: { state: 'succeeded', finishedAt: new Date(Date.now() - 11 * 60_000) },
     });
-    await db.rolloutInstance.update({
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[1]!.id },
       data: { state: 'failed', finishedAt: new Date(Date.now() - 30 * 60_000) },
     });
-    await db.rolloutInstance.update({
+    await db.prisma.rolloutInstance.update({
       where: { id: instances[2]!.id },
       data: { state: 'succeeded', finishedAt: recent },
     });
-    expect(await db.rolloutFinishSecond.count({ where: { rolloutId: rollout.id } })).toBe(3);
+    expect(await db.prisma.rolloutFinishSecond.count({ where: { rolloutId: rollout.id } })).toBe(3);
     const reconciler = makeReconciler('prune');
     expect((await reconciler.runOnce()).prunedFinishSeconds).toBeGreaterThanOrEqual(2);
-    const left = await db.rolloutFinishSecond.findMany({ where: { rolloutId: rollout.id } });
+    const left = await db.prisma.rolloutFinishSecond.findMany({ where: { rolloutId: rollout.id } });
     expect(left.map((b) => [b.second.getTime(), b.count])).toEqual([[Math.floor(recent.getTime() / 1000) * 1000, 1]]);
     expect((await reconciler.runOnce()).prunedFinishSeconds).toBe(0);
     await reconciler.stop();
@@ -139,12 +139,12 @@ describe('reconciler', () => {
       status: 202,
       createdAt: new Date(Date.now() - ageMs),
     });
-    await db.idempotencyRecord.createMany({
+    await db.prisma.idempotencyRecord.createMany({
       data: [record('old-1', 25 * 3_600_000), record('old-2', 48 * 3_600_000), record('young', 3_600_000)],
     });
     const reconciler = makeReconciler('idem');
     expect((await reconciler.runOnce()).prunedIdempotencyRecords).toBe(2);
-    expect((await db.idempotencyRecord.findMany({ where: { apiKeyId } })).map((r) => r.key)).toEqual(['young']);
+    expect((await db.prisma.idempotencyRecord.findMany({ where: { apiKeyId } })).map((r) => r.key)).toEqual(['young']);
     expect((await reconciler.runOnce()).prunedIdempotencyRecords).toBe(0);
     await reconciler.stop();
   });

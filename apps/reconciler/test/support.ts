@@ -84,7 +84,7 @@ export function useReconcilerServices(
     await deleteKeysWithPrefix(options.prefix);
     await redis?.quit();
     await simulator?.close();
-    await db?.$disconnect();
+    await db?.close();
     await testDb?.drop();
   });
 }

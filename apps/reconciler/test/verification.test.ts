@@ -68,7 +68,7 @@ async function succeededRollout(ids: string[], options: { finishedAt?: Date; ins
     const result = await simulator.cms.nodeInstall({ userId: USER_ID, instanceId: id, force: true });
     expect(result.outcome.kind).toBe('success');
   }
-  await db.rolloutInstance.updateMany({
+  await db.prisma.rolloutInstance.updateMany({
     where: { rolloutId },
     data: {
       state: 'succeeded',
@@ -83,9 +83,12 @@ async function succeededRollout(ids: string[], options: { finishedAt?: Date; ins
 const reconciler = (verifyWindowMs = 60_000) =>
   makeReconciler({ db, redis, prefix, logger, cms: simulator.cms, verifyWindowMs });
 const instance = (rolloutId: string, instanceId: string) =>
-  db.rolloutInstance.findUniqueOrThrow({ where: { rolloutId_instanceId: { rolloutId, instanceId } } });
+  db.prisma.rolloutInstance.findUniqueOrThrow({ where: { rolloutId_instanceId: { rolloutId, instanceId } } });
 const flagOf = (rolloutId: string, instanceId: string) =>
-  db.manualInstallFlag.findFirst({ where: { rolloutId, instanceId }, include: { events: { orderBy: { id: 'asc' } } } });
+  db.prisma.manualInstallFlag.findFirst({
+    where: { rolloutId, instanceId },
+    include: { events: { orderBy: { id: 'asc' } } },
+  });
 
 describe('install verification', () => {
   it('waits while the agent is installing, then marks the instance verified once NodeStatus reports running', async () => {
@@ -200,7 +203,7 @@ describe('manual-install flags', () => {
   it('raises exactly one flag with a flagged event per failed install, even with two reconcilers at once', async () => {
     const ids = ['i-flagfail1', 'i-flagfail2', 'i-flagfail3'];
     const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids);
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { rolloutId },
       data: {
         state: 'failed',
@@ -218,7 +221,7 @@ describe('manual-install flags', () => {
     const b = makeReconciler({ db, redis, prefix: `${prefix}-b`, logger, cms: simulator.cms });
     const [ra, rb] = await Promise.all([a.runOnce(), b.runOnce()]);
     expect(ra.flagsRaised + rb.flagsRaised).toBe(3);
-    const flags = await db.manualInstallFlag.findMany({ where: { rolloutId }, include: { events: true } });
+    const flags = await db.prisma.manualInstallFlag.findMany({ where: { rolloutId }, include: { events: true } });
     expect(flags).toHaveLength(3);
     for (const flag of flags) {
       expect(flag).toMatchObject({

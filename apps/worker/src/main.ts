@@ -96,7 +96,7 @@ stopOnSignal({
     await admission.flush().catch(() => undefined);
     await Promise.allSettled([
       cms.close(),
-      db.$disconnect(),
+      db.close(),
       connection.quit(),
       limitsConnection.quit(),
       announcements.quit(),

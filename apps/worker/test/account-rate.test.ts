@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 async function maxCallsInAnySecond(h: WorkerHarness): Promise<number> {
-  const rows = await h.db.$queryRaw<{ n: bigint }[]>`
+  const rows = await h.db.prisma.$queryRaw<{ n: bigint }[]>`
     SELECT count(*) AS n FROM install_attempt GROUP BY date_trunc('second', started_at) ORDER BY n DESC LIMIT 1`;
   return Number(rows[0]?.n ?? 0);
 }
@@ -48,12 +48,12 @@ describe('per-account rate limit', () => {
     const limiter = createAccountRateLimiter(h.redis, { prefix: h.prefix, maxRatePerSecond: 200 });
     const stats = h.sim.stats();
     expect(stats.throttled).toBeGreaterThan(0);
-    const throttledAttempts = await h.db.installAttempt.count({ where: { outcomeKind: 'throttled' } });
+    const throttledAttempts = await h.db.prisma.installAttempt.count({ where: { outcomeKind: 'throttled' } });
     expect(throttledAttempts).toBe(stats.throttled);
     // A client that kept to 200/s against a 30/s account would see ~85% of its calls throttled; adapting keeps
     // it to a fraction of that.
     expect(stats.throttled / (stats.throttled + 300)).toBeLessThan(0.5);
-    expect(await h.db.rolloutInstance.count({ where: { rolloutId, state: 'succeeded' } })).toBe(300);
+    expect(await h.db.prisma.rolloutInstance.count({ where: { rolloutId, state: 'succeeded' } })).toBe(300);
     const adapted = await limiter.currentRate(USER_ID);
     expect(adapted).toBeLessThan(200);
   });

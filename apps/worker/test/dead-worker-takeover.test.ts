@@ -27,7 +27,7 @@ async function dieAfterClaim(
   instanceId: string,
   options: { sent: boolean; force: boolean },
 ): Promise<void> {
-  const instance = await harness.db.rolloutInstance.findUniqueOrThrow({
+  const instance = await harness.db.prisma.rolloutInstance.findUniqueOrThrow({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
   });
   const claimedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 10_000);
@@ -76,15 +76,13 @@ describe('a worker taking over the attempt of a dead worker', () => {
       [...(await rolloutFacts(h.db, forced)), ...(await rolloutFacts(h.db, unforced))].map((i) => [i.instanceId, i]),
     );
     const attempts = (id: string) =>
-      facts
-        .get(id)!
-        .attempts.map((a) => ({
-          no: a.attemptNo,
-          outcome: a.outcome,
-          kind: a.outcomeKind,
-          by: a.workerId,
-          replayedBy: a.replayedBy,
-        }));
+      facts.get(id)!.attempts.map((a) => ({
+        no: a.attemptNo,
+        outcome: a.outcome,
+        kind: a.outcomeKind,
+        by: a.workerId,
+        replayedBy: a.replayedBy,
+      }));
 
     // Never sent: the replay is the attempt's one call, answered and recorded on attempt 1.
     expect(attempts('i-neversent')).toEqual([

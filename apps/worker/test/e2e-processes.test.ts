@@ -78,7 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(processes.map((p) => p.kill()));
   await deleteKeysWithPrefix(prefix);
-  await db.$disconnect();
+  await db.close();
   await testDb.drop();
 });
 
@@ -127,11 +127,11 @@ describe('the product end to end, with two worker processes', () => {
     expect(failedIds.sort()).toEqual([...expectedFailed].sort());
 
     const rolloutId = location.split('/').pop()!;
-    const withoutRequestId = await db.rolloutInstance.count({
+    const withoutRequestId = await db.prisma.rolloutInstance.count({
       where: { rolloutId, attempts: { none: { requestId: { not: null } } } },
     });
     expect(withoutRequestId).toBe(0);
-    expect(await db.installAttempt.count({ where: { rolloutId } })).toBe(1000);
+    expect(await db.prisma.installAttempt.count({ where: { rolloutId } })).toBe(1000);
 
     const detail: any = await (
       await fetch(`${apiUrl}${location}/instances/${expectedFailed[0]}`, { headers: auth })
@@ -148,7 +148,7 @@ describe('the product end to end, with two worker processes', () => {
     expect(stats.maxInFlight).toBeLessThanOrEqual(20);
     expect(Object.values(stats.callsByInstance).every((n) => n === 1)).toBe(true);
     // both worker processes took part
-    const workers = await db.installAttempt.groupBy({ by: ['workerId'], where: { rolloutId }, _count: true });
+    const workers = await db.prisma.installAttempt.groupBy({ by: ['workerId'], where: { rolloutId }, _count: true });
     expect(workers.length).toBe(2);
 
     for (const p of processes) {

@@ -170,8 +170,8 @@ describe('install jobs against the simulator', () => {
     const pool = await h.startPool();
     await h.waitForRolloutStatus(rolloutId, 'completed');
     // Deliver every job again (BullMQ removed the completed ones, so these are new jobs for the same instances).
-    await h.db.rollout.update({ where: { id: rolloutId }, data: { status: 'running' } });
-    const instances = await h.db.rolloutInstance.findMany({
+    await h.db.prisma.rollout.update({ where: { id: rolloutId }, data: { status: 'running' } });
+    const instances = await h.db.prisma.rolloutInstance.findMany({
       where: { rolloutId },
       select: { id: true, instanceId: true },
     });
@@ -200,9 +200,9 @@ describe('install jobs against the simulator', () => {
     await pool.stop();
     const callsAtStop = sim.stats().requests;
     expect(sim.stats().inFlight).toBe(0);
-    expect(await h.db.installAttempt.count({ where: { rolloutId, finishedAt: null } })).toBe(0);
-    expect(await h.db.rolloutInstance.count({ where: { rolloutId, state: 'in_progress' } })).toBe(0);
-    const done = await h.db.rolloutInstance.count({ where: { rolloutId, state: 'succeeded' } });
+    expect(await h.db.prisma.installAttempt.count({ where: { rolloutId, finishedAt: null } })).toBe(0);
+    expect(await h.db.prisma.rolloutInstance.count({ where: { rolloutId, state: 'in_progress' } })).toBe(0);
+    const done = await h.db.prisma.rolloutInstance.count({ where: { rolloutId, state: 'succeeded' } });
     expect(done).toBe(callsAtStop);
     expect(done).toBeLessThan(100);
     await new Promise((r) => setTimeout(r, 500));

@@ -64,8 +64,8 @@ describe('limits across three worker processes', () => {
     const deadline = Date.now() + 240_000;
     for (;;) {
       const [ra, rb] = await Promise.all([
-        h.db.rollout.findUniqueOrThrow({ where: { id: a } }),
-        h.db.rollout.findUniqueOrThrow({ where: { id: b } }),
+        h.db.prisma.rollout.findUniqueOrThrow({ where: { id: a } }),
+        h.db.prisma.rollout.findUniqueOrThrow({ where: { id: b } }),
       ]);
       if (otherShareAtFirstDone < 0 && (ra.status === 'completed' || rb.status === 'completed')) {
         const other = ra.status === 'completed' ? b : a;
@@ -85,7 +85,7 @@ describe('limits across three worker processes', () => {
     expect(stats.maxInFlightByUserId[ACCOUNT_A]).toBeLessThanOrEqual(CONCURRENCY_A);
     expect(stats.maxInFlightByUserId[ACCOUNT_B]).toBeLessThanOrEqual(GLOBAL_CAP);
     expect(stats.throttled).toBe(0);
-    const perSecond = await h.db.$queryRaw<{ user_id: string; n: bigint }[]>`
+    const perSecond = await h.db.prisma.$queryRaw<{ user_id: string; n: bigint }[]>`
       SELECT r.user_id, max(c.n) AS n FROM (
         SELECT a.rollout_id, date_trunc('second', a.started_at) AS s, count(*) AS n FROM install_attempt a GROUP BY 1, 2) c
       JOIN rollout r ON r.id = c.rollout_id GROUP BY r.user_id`;
@@ -95,9 +95,9 @@ describe('limits across three worker processes', () => {
     expect(stats.maxInFlight).toBeGreaterThanOrEqual(GLOBAL_CAP - 4);
     // Fairness: the two shared the cap, so when one finished the other was nearly done too.
     expect(otherShareAtFirstDone).toBeGreaterThan(0.6);
-    const attempts = await h.db.installAttempt.count();
+    const attempts = await h.db.prisma.installAttempt.count();
     expect(attempts).toBe(2 * INSTANCES);
-    const workersUsed = await h.db.installAttempt.groupBy({ by: ['workerId'], _count: true });
+    const workersUsed = await h.db.prisma.installAttempt.groupBy({ by: ['workerId'], _count: true });
     expect(workersUsed).toHaveLength(3);
   }, 300_000);
 });

@@ -201,7 +201,7 @@ describe('operator actions', () => {
     await sleep(1000);
     expect(sim.stats().requests).toBe(atOneSecond);
     expect(atOneSecond).toBeLessThan(150);
-    expect(await h.db.rolloutInstance.count({ where: { rolloutId, state: 'in_progress' } })).toBe(0);
+    expect(await h.db.prisma.rolloutInstance.count({ where: { rolloutId, state: 'in_progress' } })).toBe(0);
 
     expect((await resumeRollout(control(h), rolloutId)).kind).toBe('changed');
     await h.waitForRolloutStatus(rolloutId, 'completed');

@@ -76,7 +76,7 @@ describe('secret hygiene', () => {
     const third = await h.createRollout(instanceIds(5, 'i-k'), { retry: { maxAttempts: 2 } });
     await h.startPool({ accessKeyId: 'LTAIunknownkey0000', accessKeySecret: ACCESS_KEY_SECRET });
     await h.waitForRolloutStatus(third, 'paused');
-    const reasons = await h.db.rollout.findMany({
+    const reasons = await h.db.prisma.rollout.findMany({
       where: { id: { in: [second, third] } },
       select: { statusReason: true },
     });
@@ -85,11 +85,11 @@ describe('secret hygiene', () => {
       expect.stringMatching(/^fleet-wide error SignatureDoesNotMatch/),
     ]);
 
-    const attempts = await h.db.installAttempt.findMany();
+    const attempts = await h.db.prisma.installAttempt.findMany();
     const kinds = new Set(attempts.map((a) => a.outcomeKind));
     const codes = new Set(attempts.map((a) => a.errorCode));
     for (const kind of ['success', 'retryable', 'throttled', 'final', 'fleet_wide']) expect(kinds).toContain(kind);
-    expect(JSON.stringify(await h.db.rollout.findMany())).not.toContain(WRONG_SECRET);
+    expect(JSON.stringify(await h.db.prisma.rollout.findMany())).not.toContain(WRONG_SECRET);
     for (const code of [
       'InternalError',
       'ServiceUnavailable',
@@ -108,7 +108,11 @@ describe('secret hygiene', () => {
     expect(signatureMismatch.errorMessage).toContain(ACCESS_KEY_ID.slice(0, 4));
 
     const rows = JSON.stringify(
-      { attempts, instances: await h.db.rolloutInstance.findMany(), rollouts: await h.db.rollout.findMany() },
+      {
+        attempts,
+        instances: await h.db.prisma.rolloutInstance.findMany(),
+        rollouts: await h.db.prisma.rollout.findMany(),
+      },
       (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
     );
     const logs = h.logLines.join('');

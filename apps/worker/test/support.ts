@@ -171,10 +171,10 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
     async waitForRolloutStatus(rolloutId, status, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const rollout = await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+        const rollout = await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
         if (rollout.status === status) return;
         if (Date.now() > deadline) {
-          const counts = await db.rolloutInstance.groupBy({ by: ['state'], where: { rolloutId }, _count: true });
+          const counts = await db.prisma.rolloutInstance.groupBy({ by: ['state'], where: { rolloutId }, _count: true });
           throw new Error(
             `rollout ${rolloutId} is ${rollout.status}, not ${status}, after ${timeoutMs} ms; instances: ${JSON.stringify(counts)}`,
           );
@@ -189,7 +189,7 @@ export async function startHarness(simOptions: Partial<Scenario> & { seed?: stri
       await sim.stop();
       await deleteKeysWithPrefix(prefix);
       await redis.quit();
-      await db.$disconnect();
+      await db.close();
       await testDb.drop();
     },
   };
@@ -202,7 +202,7 @@ export function instanceIds(n: number, prefix = 'i-w'): string[] {
 
 /** Attempt rows and final states of a rollout, for assertions. */
 export async function rolloutFacts(db: Database, rolloutId: string) {
-  const instances = await db.rolloutInstance.findMany({
+  const instances = await db.prisma.rolloutInstance.findMany({
     where: { rolloutId },
     include: { attempts: { orderBy: { attemptNo: 'asc' } } },
     orderBy: { instanceId: 'asc' },

@@ -74,7 +74,7 @@ export type NewApiKey = {
 /** Makes a key and stores its hash. Returns the record and the key, which must be shown once and never again. */
 export async function createApiKey(db: Database, input: NewApiKey): Promise<{ record: ApiKeyRecord; key: string }> {
   const key = generateApiKey();
-  const row = await db.apiKey.create({
+  const row = await db.prisma.apiKey.create({
     data: {
       id: randomUUID(),
       name: input.name,
@@ -92,12 +92,12 @@ export async function createApiKey(db: Database, input: NewApiKey): Promise<{ re
 
 /** The key whose hash this is, unless it was revoked. */
 export async function findActiveApiKeyByHash(db: Database, keyHash: string): Promise<ApiKeyRecord | null> {
-  const row = await db.apiKey.findFirst({ where: { keyHash, revokedAt: null }, select: SELECT });
+  const row = await db.prisma.apiKey.findFirst({ where: { keyHash, revokedAt: null }, select: SELECT });
   return row ? toRecord(row) : null;
 }
 
 export async function findApiKey(db: Database, id: string): Promise<ApiKeyRecord | null> {
-  const row = await db.apiKey.findUnique({ where: { id }, select: SELECT });
+  const row = await db.prisma.apiKey.findUnique({ where: { id }, select: SELECT });
   return row ? toRecord(row) : null;
 }
 
@@ -109,7 +109,7 @@ export async function listApiKeys(
   db: Database,
   options: { withinUserIds: readonly string[] | null; limit: number },
 ): Promise<ApiKeyRecord[]> {
-  const rows = await db.apiKey.findMany({
+  const rows = await db.prisma.apiKey.findMany({
     // Overlap narrows the rows; "contained in" is checked below, as Prisma has no `<@` filter. Scoped admins have few keys.
     where:
       options.withinUserIds === null ? {} : { allAccounts: false, userIds: { hasSome: [...options.withinUserIds] } },
@@ -127,7 +127,7 @@ export async function listApiKeys(
 
 /** Revokes a key (a guarded write). False when it was already revoked or does not exist. */
 export async function revokeApiKey(db: Database, id: string, at = new Date()): Promise<boolean> {
-  const { count } = await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
+  const { count } = await db.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
   return count > 0;
 }
 
@@ -141,7 +141,7 @@ export async function touchApiKeyLastUsed(
   at = new Date(),
   minIntervalMs = 60_000,
 ): Promise<void> {
-  await db.apiKey.updateMany({
+  await db.prisma.apiKey.updateMany({
     where: {
       id,
       revokedAt: null,
@@ -166,7 +166,7 @@ export async function ensureBootstrapAdminKey(
   const keyHash = hashApiKey(key);
   const id = randomUUID();
   const upsert = () =>
-    db.apiKey.upsert({
+    db.prisma.apiKey.upsert({
       where: { keyHash },
       create: {
         id,

@@ -1,7 +1,6 @@
 import type { AttemptOutcomeClass, AttemptVerdict, InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { installPathPoolOf } from './client.ts';
 import type { GroupCommitOptions } from './group-commit.ts';
 import { createGroupCommit } from './group-commit.ts';
 
@@ -94,7 +93,7 @@ export type ClaimInput = {
 
 /** The general path of a claim: lock the instance, read it, its rollout and its last attempt, ask the state machine. */
 async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): Promise<ClaimResult> {
-  return db.$transaction(async (tx) => {
+  return db.prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<ClaimRow[]>`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at AS instance_started_at, r.status::text AS rollout_status,
              a.id AS attempt_id, coalesce(a.replay_started_at, a.started_at) AS busy_since, a.finished_at, a.signature_nonce, a.signed_at
@@ -194,7 +193,7 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
 async function claimPendingMany(db: Database, inputs: (ClaimInput & { now: Date })[]): Promise<(ClaimResult | null)[]> {
   const plan = planClaims(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<ClaimedRow>({
+  const { rows } = await db.installPath.query<ClaimedRow>({
     name: CLAIMS.name,
     text: CLAIMS.text,
     values: plan.values,
@@ -243,7 +242,7 @@ function planClaims(inputs: (ClaimInput & { now: Date })[]): {
 
 /**
  * The statements of the install path that run for every job go to pg directly, as named (prepared) statements: no
- * Prisma per-query cost in the worker (see poolOf) and no parse and plan per batch in Postgres (on connections of
+ * Prisma per-query cost in the worker (see Database.pool) and no parse and plan per batch in Postgres (on connections of
  * their own, whose settings leave the planner one plan shape: see INSTALL_PATH_SESSION in client.ts). That shape is
  * rows of a batch's input hashed, and the rows they name fetched by primary key (`ri.id = ANY(...)`), whatever the
  * statistics say; the rollout's status is a sub-select on its primary key. The state guards compare `state::text`,
@@ -289,7 +288,7 @@ export async function markAttemptAnswerLost(
   const message =
     'the call reached CloudMonitor but its worker stopped before recording the answer ' +
     `(a replay of the same request was refused with SignatureNonceUsed${input.replayRequestId ? `, RequestId ${input.replayRequestId}` : ''})`;
-  const changed = await db.$executeRaw`
+  const changed = await db.prisma.$executeRaw`
     UPDATE install_attempt SET outcome = 'abandoned', outcome_kind = 'answer_lost', finished_at = ${input.at}, error_message = ${message}
     WHERE id = ${input.attemptId} AND finished_at IS NULL`;
   return changed === 1;
@@ -357,7 +356,7 @@ async function settleFinish(db: Database, input: FinishInput, fast: FastFinish):
   const { verdict, timeoutMs, decidedAt } = finishFacts(input);
   if (fast === 'general') {
     const a = input.answer;
-    const recorded = await db.$executeRaw`
+    const recorded = await db.prisma.$executeRaw`
       UPDATE install_attempt SET
         finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
         error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
@@ -379,7 +378,7 @@ async function settleFinish(db: Database, input: FinishInput, fast: FastFinish):
 async function finishInProgressMany(db: Database, inputs: FinishInput[]): Promise<FastFinish[]> {
   const plan = planFinishes(inputs);
   if (!plan.values) return plan.settle([]);
-  const { rows } = await installPathPoolOf(db).query<FinishRow>({
+  const { rows } = await db.installPath.query<FinishRow>({
     name: FINISHES.name,
     text: FINISHES.text,
     values: plan.values,
@@ -538,7 +537,7 @@ async function writeAttemptsMany(
     ]);
     return { claims: claimed, finishes: finished };
   }
-  const { rows } = await installPathPoolOf(db).query<{
+  const { rows } = await db.installPath.query<{
     kind: 'claim' | 'finish';
     key: string;
     attempt_id: string;
@@ -573,7 +572,7 @@ async function moveInstanceAfterAnswer(
   decidedAt: Date,
 ): Promise<FinishResult> {
   const a = input.answer;
-  return db.$transaction(async (tx) => {
+  return db.prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<
       { state: InstanceState; attempt_count: number; started_at: Date | null; rollout_status: RolloutStatus }[]
     >`
@@ -619,7 +618,7 @@ async function moveInstanceAfterAnswer(
  * input: it touches no row. Best effort: a worker starts without it should Postgres not answer.
  */
 export async function warmInstallPath(db: Database, connections = 2): Promise<void> {
-  const pool = installPathPoolOf(db);
+  const pool = db.installPath;
   const clients = await Promise.all(Array.from({ length: connections }, () => pool.connect()));
   try {
     await Promise.all(

@@ -2,7 +2,28 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.ts';
 
-export type Database = PrismaClient;
+/**
+ * The connections of the system of record, each named: an app's main.ts (or a test) makes one with createDatabase and
+ * passes it down; `close()` ends all of them.
+ */
+export type Database = {
+  /** Everything but the install path's per-job statements goes through Prisma. */
+  readonly prisma: PrismaClient;
+  /**
+   * The pg pool Prisma runs on (the same connections), for the few statements on the install path that run for
+   * every job: a query through Prisma costs about 0.5 ms of CPU in the calling process before it reaches the driver
+   * (measured on the 2-core reference machine: `SELECT 1` 0.6 ms through Prisma, 0.1 ms through pg), which at
+   * thousands of jobs a second is most of a worker's CPU.
+   */
+  readonly pool: pg.Pool;
+  /**
+   * Connections of their own for the install path's batch statements (claims and answers of many jobs in one
+   * statement, see attempts/), opened with INSTALL_PATH_SESSION so that their cached plans stay on the primary keys.
+   */
+  readonly installPath: pg.Pool;
+  /** Ends Prisma and both pools. Idempotent: later calls wait for the first one. */
+  close(): Promise<void>;
+};
 
 export type DatabaseOptions = {
   /** postgresql:// URL of the system of record. */
@@ -13,7 +34,7 @@ export type DatabaseOptions = {
   connectionTimeoutMs?: number;
   /** Called with errors of idle pooled connections (e.g. Postgres restarted), which must not crash the process. */
   onPoolError?: (error: Error) => void;
-  /** Most connections for the install path's batch statements (installPathPoolOf), opened as they are needed. Default 4. */
+  /** Most connections for the install path's batch statements (Database.installPath), opened as they are needed. Default 4. */
   installPathPoolMax?: number;
   /**
    * Shown as `application_name` in pg_stat_activity (and in Postgres's logs with %a), so an operator can tell which
@@ -21,10 +42,6 @@ export type DatabaseOptions = {
    */
   applicationName?: string;
 };
-
-/** The pg pool under each Database (see poolOf), and the install path's own connections (see installPathPoolOf). */
-const pools = new WeakMap<Database, pg.Pool>();
-const installPathPools = new WeakMap<Database, pg.Pool>();
 
 /**
  * Planner settings of the install path's connections. Its batch statements are prepared once per connection and
@@ -45,8 +62,9 @@ const installPathPools = new WeakMap<Database, pg.Pool>();
 export const INSTALL_PATH_SESSION =
   '-c enable_seqscan=off -c enable_nestloop=off -c enable_mergejoin=off -c plan_cache_mode=force_generic_plan';
 
-/** Builds the Prisma client on adapter-pg (no native engine). Only an app's main.ts or a test calls this. */
+/** Builds the Prisma client on adapter-pg (no native engine) and the install path's pool. Only an app's main.ts or a test calls this. */
 export function createDatabase(options: DatabaseOptions): Database {
+  const onPoolError = options.onPoolError ?? (() => undefined);
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.poolMax ?? 10,
@@ -54,13 +72,12 @@ export function createDatabase(options: DatabaseOptions): Database {
     idleTimeoutMillis: 30_000,
     ...(options.applicationName ? { application_name: options.applicationName } : {}),
   });
-  // The adapter listens for idle-connection errors on the pool and ends it on $disconnect.
-  const adapter = new PrismaPg(pool, {
-    onPoolError: options.onPoolError ?? (() => undefined),
-    disposeExternalPool: true,
-  });
-  const db = new PrismaClient({ adapter });
-  pools.set(db, pool);
+  // Idle-connection errors (e.g. Postgres restarted) are heard on the pool itself, so it has a listener whether or not
+  // Prisma is connected. The adapter does not end the pool (disposeExternalPool: false): close() ends it, once, after
+  // Prisma has let go of it.
+  pool.on('error', onPoolError);
+  const adapter = new PrismaPg(pool, { disposeExternalPool: false });
+  const prisma = new PrismaClient({ adapter });
   const installPath = new pg.Pool({
     connectionString: options.url,
     max: options.installPathPoolMax ?? 4,
@@ -71,42 +88,25 @@ export function createDatabase(options: DatabaseOptions): Database {
     options: INSTALL_PATH_SESSION,
     ...(options.applicationName ? { application_name: `${options.applicationName}:install-path` } : {}),
   });
-  installPath.on('error', options.onPoolError ?? (() => undefined));
-  installPathPools.set(db, installPath);
-  // $disconnect ends the adapter's pool; the install path's must end with it.
-  const disconnect = db.$disconnect.bind(db);
-  db.$disconnect = async () => {
-    await Promise.all([disconnect(), installPath.ended ? undefined : installPath.end()]);
+  installPath.on('error', onPoolError);
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      try {
+        await prisma.$disconnect();
+      } finally {
+        await Promise.all([pool.end(), installPath.end()]);
+      }
+    })();
+    return closing;
   };
-  return db;
-}
-
-/**
- * The pg pool the Database runs on (the same connections), for the few statements on the install path that run for
- * every job: a query through Prisma costs about 0.5 ms of CPU in the calling process before it reaches the driver
- * (measured on the 2-core reference machine: `SELECT 1` 0.6 ms through Prisma, 0.1 ms through pg), which at
- * thousands of jobs a second is most of a worker's CPU. Everything else goes through Prisma.
- */
-export function poolOf(db: Database): pg.Pool {
-  const pool = pools.get(db);
-  if (!pool) throw new Error('poolOf: this Database was not made by createDatabase');
-  return pool;
-}
-
-/**
- * Connections of their own for the install path's batch statements (claims and answers of many jobs in one
- * statement, see attempts.ts), opened with INSTALL_PATH_SESSION so that their cached plans stay on the primary keys.
- */
-export function installPathPoolOf(db: Database): pg.Pool {
-  const pool = installPathPools.get(db);
-  if (!pool) throw new Error('installPathPoolOf: this Database was not made by createDatabase');
-  return pool;
+  return { prisma, pool, installPath, close };
 }
 
 /** True when Postgres answers a trivial query within the pool's timeout. */
 export async function isDatabaseReachable(db: Database): Promise<boolean> {
   try {
-    await db.$queryRaw`SELECT 1`;
+    await db.prisma.$queryRaw`SELECT 1`;
     return true;
   } catch {
     return false;

@@ -36,7 +36,7 @@ export async function findIdempotencyRecord(
   apiKeyId: string,
   key: string,
 ): Promise<IdempotencyRecord | null> {
-  return db.idempotencyRecord.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
+  return db.prisma.idempotencyRecord.findUnique({ where: { apiKeyId_key: { apiKeyId, key } } });
 }
 
 /**
@@ -58,6 +58,6 @@ export async function claimIdempotencyKey(
 
 /** Forgets records made before `before` (a key may then be used again). Returns how many went. */
 export async function deleteIdempotencyRecordsBefore(db: Database, before: Date): Promise<number> {
-  const { count } = await db.idempotencyRecord.deleteMany({ where: { createdAt: { lt: before } } });
+  const { count } = await db.prisma.idempotencyRecord.deleteMany({ where: { createdAt: { lt: before } } });
   return count;
 }

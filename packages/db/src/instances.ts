@@ -49,7 +49,7 @@ export async function listInstances(
   rolloutId: string,
   options: { state?: InstanceState; limit: number; after?: bigint },
 ): Promise<InstancePage> {
-  const rows = (await db.rolloutInstance.findMany({
+  const rows = (await db.prisma.rolloutInstance.findMany({
     where: {
       rolloutId,
       ...(options.state ? { state: options.state } : {}),
@@ -68,7 +68,7 @@ export async function findInstance(
   rolloutId: string,
   instanceId: string,
 ): Promise<InstanceRecord | null> {
-  return (await db.rolloutInstance.findUnique({
+  return (await db.prisma.rolloutInstance.findUnique({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
   })) as InstanceRecord | null;
 }
@@ -78,7 +78,7 @@ export async function findInstanceWithAttempts(
   rolloutId: string,
   instanceId: string,
 ): Promise<(InstanceRecord & { attempts: AttemptRecord[] }) | null> {
-  const row = await db.rolloutInstance.findUnique({
+  const row = await db.prisma.rolloutInstance.findUnique({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
     include: { attempts: { orderBy: { attemptNo: 'asc' } } },
   });
@@ -91,7 +91,7 @@ export async function listOpenInstanceIds(
   rolloutId: string,
   options: { limit: number; after?: bigint },
 ): Promise<{ id: bigint; instanceId: string }[]> {
-  return db.rolloutInstance.findMany({
+  return db.prisma.rolloutInstance.findMany({
     where: {
       rolloutId,
       state: { in: ['pending', 'in_progress'] },
@@ -124,7 +124,7 @@ export async function* iterateRolloutInstances(
   const pending = options.pendingOnly ? Prisma.sql`AND state = 'pending'` : Prisma.empty;
   let after = 0n;
   for (let limit = options.firstPageSize ?? options.pageSize; ; limit = options.pageSize) {
-    const rows = await db.$queryRaw<{ id: bigint; instance_id: string; wave_no: number }[]>`
+    const rows = await db.prisma.$queryRaw<{ id: bigint; instance_id: string; wave_no: number }[]>`
       SELECT id, instance_id, wave_no FROM rollout_instance
       WHERE rollout_id = ${rolloutId}::uuid AND id > ${after} ${inWave} ${pending}
       ORDER BY id LIMIT ${limit}`;

@@ -53,7 +53,7 @@ const RAISE_CHUNK = 5000;
 export async function raiseMissingManualInstallFlags(db: Database, rolloutId: string): Promise<number> {
   let total = 0;
   for (;;) {
-    const raised = await db.$executeRaw`
+    const raised = await db.prisma.$executeRaw`
       WITH raised AS (
         INSERT INTO manual_install_flag (rollout_instance_id, rollout_id, user_id, instance_id, reason, detail, last_request_id)
         SELECT ri.id, ri.rollout_id, r.user_id, ri.instance_id, coalesce(ri.manual_install_reason, 'rejected'),
@@ -99,7 +99,7 @@ export async function listManualInstallFlags(
       : options.userIds === null
         ? {}
         : { userId: { in: [...options.userIds] } };
-  const rows = (await db.manualInstallFlag.findMany({
+  const rows = (await db.prisma.manualInstallFlag.findMany({
     where: {
       ...userFilter,
       ...(options.status ? { status: options.status } : {}),
@@ -127,12 +127,12 @@ export type ManualInstallFlagDetail = ManualInstallFlagRecord & {
 };
 
 export async function findManualInstallFlag(db: Database, id: bigint): Promise<ManualInstallFlagDetail | null> {
-  const flag = (await db.manualInstallFlag.findUnique({
+  const flag = (await db.prisma.manualInstallFlag.findUnique({
     where: { id },
     include: { events: { orderBy: { id: 'asc' } } },
   })) as (ManualInstallFlagRecord & { events: ManualInstallFlagEventRecord[] }) | null;
   if (!flag) return null;
-  const instance = await db.rolloutInstance.findUnique({
+  const instance = await db.prisma.rolloutInstance.findUnique({
     where: { id: flag.rolloutInstanceId },
     select: {
       state: true,
@@ -174,7 +174,7 @@ export async function transitionManualInstallFlag(
   },
 ): Promise<ManualInstallFlagTransitionResult> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const flag = (await db.manualInstallFlag.findUnique({
+    const flag = (await db.prisma.manualInstallFlag.findUnique({
       where: { id: input.flagId },
     })) as ManualInstallFlagRecord | null;
     if (!flag) return { kind: 'missing' };
@@ -184,7 +184,7 @@ export async function transitionManualInstallFlag(
       return { kind: 'refused', reason: decision.reason, flag };
     const now = input.now ?? new Date();
     const note = input.note ?? null;
-    const moved = await db.$transaction(async (tx) => {
+    const moved = await db.prisma.$transaction(async (tx) => {
       const updated = await tx.manualInstallFlag.updateMany({
         where: { id: flag.id, status: decision.from },
         data: {
@@ -223,7 +223,7 @@ export async function countManualInstallFlags(
   db: Database,
   rolloutId: string,
 ): Promise<Record<ManualFlagStatus, number>> {
-  const rows = await db.$queryRaw<{ status: ManualFlagStatus; n: bigint }[]>`
+  const rows = await db.prisma.$queryRaw<{ status: ManualFlagStatus; n: bigint }[]>`
     SELECT status::text AS status, count(*) AS n FROM manual_install_flag WHERE rollout_id = ${rolloutId}::uuid GROUP BY status`;
   const counts: Record<ManualFlagStatus, number> = { open: 0, acknowledged: 0, resolved: 0, closed: 0 };
   for (const row of rows) counts[row.status] = Number(row.n);

@@ -31,7 +31,7 @@ export async function listOpenInstancesForRepair(
   options: { state: 'pending' | 'in_progress'; limit: number; after?: bigint },
 ): Promise<OpenInstanceForRepair[]> {
   const after = options.after ?? -1n;
-  const rows = await db.$queryRaw<
+  const rows = await db.prisma.$queryRaw<
     {
       id: bigint;
       instance_id: string;
@@ -92,7 +92,7 @@ export async function findInstanceStates(
 ): Promise<Map<string, { id: bigint; state: InstanceState }>> {
   const out = new Map<string, { id: bigint; state: InstanceState }>();
   if (instanceIds.length === 0) return out;
-  const rows = await db.$queryRaw<{ id: bigint; instance_id: string; state: InstanceState }[]>`
+  const rows = await db.prisma.$queryRaw<{ id: bigint; instance_id: string; state: InstanceState }[]>`
     SELECT id, instance_id, state::text AS state FROM rollout_instance
     WHERE rollout_id = ${rolloutId}::uuid AND instance_id = ANY(${instanceIds as string[]}::text[])`;
   for (const row of rows) out.set(row.instance_id, { id: row.id, state: row.state });
@@ -112,7 +112,7 @@ export type RolloutForSweep = {
  * Their last instances may still need a manual-install flag, a verification, or leftover jobs removed.
  */
 export async function listRolloutsClosedSince(db: Database, since: Date): Promise<RolloutForSweep[]> {
-  const rows = await db.$queryRaw<
+  const rows = await db.prisma.$queryRaw<
     { id: string; user_id: string; status: RolloutStatus; concurrency: number; finished_at: Date | null }[]
   >`
     SELECT id::text AS id, user_id, status::text AS status, concurrency, finished_at FROM rollout

@@ -74,7 +74,7 @@ async function reportPage(
   after: bigint,
   limit: number,
 ): Promise<ReportInstanceRow[]> {
-  const rows = await db.$queryRaw<RawReportRow[]>`
+  const rows = await db.prisma.$queryRaw<RawReportRow[]>`
     SELECT ri.id, ri.instance_id, ri.state::text AS state, ri.attempt_count, ri.last_outcome, ri.last_http_status,
            ri.last_error_code, ri.last_error_message, ri.last_request_id, ri.needs_manual_install, ri.manual_install_reason,
            ri.verification, ri.agent_status, ri.finished_at, f.id AS flag_id, f.status::text AS flag_status
@@ -149,7 +149,7 @@ export async function rolloutProgress(
 ): Promise<RolloutProgress> {
   const since = now.getTime() - PROGRESS_WINDOW_SECONDS * 1000;
   const fromSecond = new Date(Math.round(since / 1000) * 1000);
-  const rows = await db.$queryRaw<{ n: bigint | null }[]>`
+  const rows = await db.prisma.$queryRaw<{ n: bigint | null }[]>`
     SELECT sum(n) AS n FROM rollout_finish_second WHERE rollout_id = ${rolloutId}::uuid AND second >= ${fromSecond} AND second <= ${now}`;
   return computeProgress({
     done: counts.succeeded + counts.failed + counts.cancelled,
@@ -167,7 +167,7 @@ export async function rolloutProgress(
  * Returns how many rows went.
  */
 export async function deleteFinishSecondsBefore(db: Database, before: Date): Promise<number> {
-  return db.$executeRaw`
+  return db.prisma.$executeRaw`
     DELETE FROM rollout_finish_second WHERE (rollout_id, second) IN (
       SELECT rollout_id, second FROM rollout_finish_second WHERE second < ${before} ORDER BY rollout_id, second FOR UPDATE)`;
 }
@@ -176,7 +176,7 @@ export type VerificationCounts = { pending: number; verified: number; failed: nu
 
 /** Verification outcome of a rollout's succeeded installs. */
 export async function countVerifications(db: Database, rolloutId: string): Promise<VerificationCounts> {
-  const rows = await db.$queryRaw<{ verification: string | null; n: bigint }[]>`
+  const rows = await db.prisma.$queryRaw<{ verification: string | null; n: bigint }[]>`
     SELECT verification, count(*) AS n FROM rollout_instance
     WHERE rollout_id = ${rolloutId}::uuid AND state = 'succeeded' GROUP BY verification`;
   const counts: VerificationCounts = { pending: 0, verified: 0, failed: 0, notChecked: 0 };
@@ -195,7 +195,7 @@ export async function listRetryRollouts(
   db: Database,
   rolloutId: string,
 ): Promise<{ id: string; status: string; totalInstances: number; createdAt: Date }[]> {
-  return db.rollout.findMany({
+  return db.prisma.rollout.findMany({
     where: { parentRolloutId: rolloutId },
     orderBy: { createdAt: 'asc' },
     select: { id: true, status: true, totalInstances: true, createdAt: true },
@@ -204,10 +204,10 @@ export async function listRetryRollouts(
 
 /** Links a retry rollout to the rollout it retries. */
 export async function setParentRollout(db: Database, rolloutId: string, parentRolloutId: string): Promise<void> {
-  await db.rollout.updateMany({ where: { id: rolloutId, parentRolloutId: null }, data: { parentRolloutId } });
+  await db.prisma.rollout.updateMany({ where: { id: rolloutId, parentRolloutId: null }, data: { parentRolloutId } });
 }
 
 export async function findParentRolloutId(db: Database, rolloutId: string): Promise<string | null> {
-  const row = await db.rollout.findUnique({ where: { id: rolloutId }, select: { parentRolloutId: true } });
+  const row = await db.prisma.rollout.findUnique({ where: { id: rolloutId }, select: { parentRolloutId: true } });
   return row?.parentRolloutId ?? null;
 }

@@ -16,7 +16,7 @@ export async function listRollouts(
   options: { userIds: readonly string[] | null; status?: RolloutStatus; limit: number; after?: RolloutListPosition },
 ): Promise<RolloutListPage> {
   const { after } = options;
-  const rows = (await db.rollout.findMany({
+  const rows = (await db.prisma.rollout.findMany({
     where: {
       ...(options.userIds === null ? {} : { userId: { in: [...options.userIds] } }),
       ...(options.status ? { status: options.status } : {}),

@@ -21,13 +21,13 @@ export async function transitionRollout(
   event: RolloutEvent,
 ): Promise<RolloutTransitionResult> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const rollout = (await db.rollout.findUnique({ where: { id: rolloutId } })) as RolloutRecord | null;
+    const rollout = (await db.prisma.rollout.findUnique({ where: { id: rolloutId } })) as RolloutRecord | null;
     if (!rollout) return { kind: 'missing' };
     const decision = decideRollout(rollout.status, event);
     if (decision.type === 'unchanged') return { kind: 'unchanged', rollout };
     if (decision.type === 'refuse') return { kind: 'refused', reason: decision.reason, rollout };
     const now = new Date();
-    const changed = await db.$transaction(async (tx) => {
+    const changed = await db.prisma.$transaction(async (tx) => {
       const moved = await tx.rollout.updateMany({
         where: { id: rolloutId, status: decision.from },
         data: {
@@ -46,7 +46,7 @@ export async function transitionRollout(
       return true;
     });
     if (changed) {
-      const updated = (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
+      const updated = (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
       return { kind: 'changed', from: decision.from, to: decision.to, rollout: updated };
     }
     // Someone else moved it between our read and write: decide again from what is there now.
@@ -60,18 +60,18 @@ export async function updateRolloutPolicy(
   rolloutId: string,
   update: { policy: Prisma.InputJsonValue; concurrency: number; maxAttempts: number },
 ): Promise<RolloutRecord | null> {
-  const moved = await db.rollout.updateMany({
+  const moved = await db.prisma.rollout.updateMany({
     where: { id: rolloutId, status: { in: ['running', 'paused'] } },
     data: { policy: update.policy, concurrency: update.concurrency, maxAttempts: update.maxAttempts },
   });
   if (moved.count === 0) return null;
-  return (await db.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
+  return (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
 }
 
 export type WaveCounts = { open: number; succeeded: number; failed: number; cancelled: number };
 
 export async function countWave(db: Database, rolloutId: string, wave: number): Promise<WaveCounts> {
-  const rows = await db.$queryRaw<{ state: string; n: bigint }[]>`
+  const rows = await db.prisma.$queryRaw<{ state: string; n: bigint }[]>`
     SELECT state::text AS state, count(*) AS n FROM rollout_instance
     WHERE rollout_id = ${rolloutId}::uuid AND wave_no = ${wave} GROUP BY state`;
   const counts: WaveCounts = { open: 0, succeeded: 0, failed: 0, cancelled: 0 };
@@ -84,7 +84,7 @@ export async function countWave(db: Database, rolloutId: string, wave: number): 
 }
 
 async function isWaveOpen(db: Database, rolloutId: string, wave: number): Promise<boolean> {
-  const rows = await db.$queryRaw<unknown[]>`
+  const rows = await db.prisma.$queryRaw<unknown[]>`
     SELECT 1 FROM rollout_instance
     WHERE rollout_id = ${rolloutId}::uuid AND wave_no = ${wave} AND state IN ('pending', 'in_progress') LIMIT 1`;
   return rows.length > 0;
@@ -109,7 +109,7 @@ export async function advanceWaveIfDone(
   rolloutId: string,
   options: { thresholdPercent: number; approved?: boolean },
 ): Promise<WaveStep> {
-  const rollout = await db.rollout.findUnique({
+  const rollout = await db.prisma.rollout.findUnique({
     where: { id: rolloutId },
     select: { status: true, currentWave: true, waveCount: true },
   });
@@ -129,13 +129,13 @@ export async function advanceWaveIfDone(
       });
   if (gate.type === 'complete') return { kind: 'last_wave_done' };
   if (gate.type === 'pause') {
-    const paused = await db.rollout.updateMany({
+    const paused = await db.prisma.rollout.updateMany({
       where: { id: rolloutId, status: 'running', currentWave: wave },
       data: { status: 'paused', statusReason: gate.reason },
     });
     return paused.count === 1 ? { kind: 'paused', reason: gate.reason } : { kind: 'not_running' };
   }
-  const moved = await db.rollout.updateMany({
+  const moved = await db.prisma.rollout.updateMany({
     where: { id: rolloutId, status: 'running', currentWave: wave },
     data: { currentWave: gate.nextWave, statusReason: null },
   });
@@ -149,7 +149,7 @@ export async function listRunnableInstances(
   rolloutId: string,
   options: { upToWave: number; limit: number; after?: bigint },
 ) {
-  return db.rolloutInstance.findMany({
+  return db.prisma.rolloutInstance.findMany({
     where: {
       rolloutId,
       waveNo: { lte: options.upToWave },

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { INSTANCE_STATES, decideRollout } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { poolOf } from './client.ts';
 import { Prisma } from './generated/prisma/client.ts';
 
 export type InstanceCounts = { total: number } & Record<InstanceState, number>;
@@ -149,7 +148,7 @@ export async function recordRollout(
 ): Promise<RolloutRecord> {
   const id = randomUUID();
   const waveSizes = waveSizesOf(rollout);
-  return db.$transaction((tx) => insertRolloutRows(tx, id, rollout, waveSizes, options), INSERT_TRANSACTION);
+  return db.prisma.$transaction((tx) => insertRolloutRows(tx, id, rollout, waveSizes, options), INSERT_TRANSACTION);
 }
 
 /**
@@ -163,7 +162,7 @@ export async function insertRollout(
 ): Promise<{ rollout: RolloutRecord; instances: InstanceRow[] }> {
   const id = randomUUID();
   const waveSizes = waveSizesOf(rollout);
-  return db.$transaction(async (tx) => {
+  return db.prisma.$transaction(async (tx) => {
     const instances: InstanceRow[] = [];
     const record = await insertRolloutRows(tx, id, rollout, waveSizes, options, (rows) => {
       for (const row of rows) instances.push(row);
@@ -173,11 +172,11 @@ export async function insertRollout(
 }
 
 export async function findRollout(db: Database, id: string): Promise<RolloutRecord | null> {
-  return (await db.rollout.findUnique({ where: { id } })) as RolloutRecord | null;
+  return (await db.prisma.rollout.findUnique({ where: { id } })) as RolloutRecord | null;
 }
 
 export async function markRolloutEnqueued(db: Database, id: string): Promise<void> {
-  await db.rollout.updateMany({ where: { id, enqueuedAt: null }, data: { enqueuedAt: new Date() } });
+  await db.prisma.rollout.updateMany({ where: { id, enqueuedAt: null }, data: { enqueuedAt: new Date() } });
 }
 
 /**
@@ -186,7 +185,7 @@ export async function markRolloutEnqueued(db: Database, id: string): Promise<voi
  * what counting the rollout's rows would give.
  */
 export async function countInstances(db: Database, rolloutId: string): Promise<InstanceCounts> {
-  const rows = await db.$queryRaw<{ state: InstanceState; n: number }[]>`
+  const rows = await db.prisma.$queryRaw<{ state: InstanceState; n: number }[]>`
     SELECT state::text AS state, n FROM rollout_state_count WHERE rollout_id = ${rolloutId}::uuid`;
   const counts = Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])) as InstanceCounts;
   counts.total = 0;
@@ -198,7 +197,7 @@ export async function countInstances(db: Database, rolloutId: string): Promise<I
 }
 
 export async function listRolloutsByStatus(db: Database, statuses: RolloutStatus[]): Promise<RolloutRecord[]> {
-  return (await db.rollout.findMany({
+  return (await db.prisma.rollout.findMany({
     where: { status: { in: statuses } },
     orderBy: { createdAt: 'asc' },
   })) as RolloutRecord[];
@@ -209,7 +208,7 @@ export async function listRolloutsByStatus(db: Database, statuses: RolloutStatus
  * Straight to pg as a prepared statement: through Prisma each poll costs the worker about a millisecond of CPU.
  */
 export async function listOpenRolloutsForWork(db: Database): Promise<{ id: string; concurrency: number }[]> {
-  const { rows } = await poolOf(db).query<{ id: string; concurrency: number }>({
+  const { rows } = await db.pool.query<{ id: string; concurrency: number }>({
     name: 'fleet_open_rollouts_for_work',
     text: `SELECT id::text AS id, concurrency FROM rollout WHERE status IN ('running', 'paused') ORDER BY created_at`,
   });
@@ -227,7 +226,7 @@ export async function completeRolloutIfDone(db: Database, rolloutId: string): Pr
   const from = (['running', 'paused'] as const).filter(
     (s) => decideRollout(s, { type: 'all_instances_final' }).type === 'transition',
   );
-  const { rowCount } = await poolOf(db).query({
+  const { rowCount } = await db.pool.query({
     name: 'fleet_complete_rollout_if_done',
     text: `UPDATE rollout SET status = 'completed', finished_at = now(), updated_at = now()
       WHERE id = $1::uuid AND status::text = ANY($2::text[])

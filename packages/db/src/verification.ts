@@ -16,7 +16,7 @@ import { RECONCILER_ACTOR } from './manual-install-flags.ts';
  * by `finished_at + windowMs`. Returns how many were armed.
  */
 export async function armInstallVerification(db: Database, rolloutId: string, windowMs: number): Promise<number> {
-  return db.$executeRaw`
+  return db.prisma.$executeRaw`
     UPDATE rollout_instance
     SET verification = 'pending', verify_deadline_at = coalesce(finished_at, now()) + ${windowMs}::double precision * interval '1 millisecond', updated_at = now()
     WHERE rollout_id = ${rolloutId}::uuid AND state = 'succeeded' AND verification IS NULL`;
@@ -27,7 +27,7 @@ export async function armInstallVerification(db: Database, rolloutId: string, wi
  * the window starts now. Served by the (verification, verify_deadline_at) index.
  */
 export async function armReverification(db: Database, windowMs: number, now: Date = new Date()): Promise<number> {
-  return db.$executeRaw`
+  return db.prisma.$executeRaw`
     UPDATE rollout_instance
     SET verify_deadline_at = ${now}::timestamptz + ${windowMs}::double precision * interval '1 millisecond', updated_at = ${now}
     WHERE verification = 'pending' AND verify_deadline_at IS NULL`;
@@ -49,7 +49,7 @@ export async function listPendingVerifications(
   db: Database,
   options: { limit: number },
 ): Promise<PendingVerification[]> {
-  const rows = await db.$queryRaw<
+  const rows = await db.prisma.$queryRaw<
     {
       id: bigint;
       rollout_id: string;
@@ -92,7 +92,7 @@ export async function markInstancesVerified(
 ): Promise<{ verified: number; reverified: number }> {
   if (ids.length === 0) return { verified: 0, reverified: 0 };
   const from = manualFlagStatusesAllowing({ type: 'reverify_passed' }) as string[];
-  const rows = await db.$queryRaw<{ verified: bigint; reverified: bigint }[]>`
+  const rows = await db.prisma.$queryRaw<{ verified: bigint; reverified: bigint }[]>`
     WITH verified AS (
       UPDATE rollout_instance SET verification = 'verified', verified_at = ${now}, agent_status = 'running', updated_at = ${now}
       WHERE id = ANY(${ids as bigint[]}::bigint[]) AND verification = 'pending'
@@ -114,7 +114,7 @@ export async function recordAgentStatuses(
   seen: readonly { id: bigint; agentStatus: string }[],
 ): Promise<void> {
   if (seen.length === 0) return;
-  await db.$executeRaw`
+  await db.prisma.$executeRaw`
     UPDATE rollout_instance ri SET agent_status = s.agent_status, updated_at = now()
     FROM unnest(${seen.map((s) => s.id)}::bigint[], ${seen.map((s) => s.agentStatus)}::text[]) AS s(id, agent_status)
     WHERE ri.id = s.id AND ri.verification = 'pending' AND ri.agent_status IS DISTINCT FROM s.agent_status`;
@@ -146,7 +146,7 @@ export async function failInstallVerification(
   },
 ): Promise<VerificationFailureResult> {
   const now = input.now ?? new Date();
-  return db.$transaction(async (tx) => {
+  return db.prisma.$transaction(async (tx) => {
     const moved = await tx.$queryRaw<
       {
         rollout_id: string;

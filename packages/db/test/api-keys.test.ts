@@ -31,7 +31,7 @@ describe('api keys', () => {
       allAccounts: false,
       createdById: null,
     });
-    const row = await db.apiKey.findUniqueOrThrow({ where: { id: record.id } });
+    const row = await db.prisma.apiKey.findUniqueOrThrow({ where: { id: record.id } });
     expect(row.keyHash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(row)).not.toContain(key);
     expect((await findActiveApiKeyByHash(db, hashApiKey(key)))?.id).toBe(record.id);
@@ -82,9 +82,9 @@ describe('api keys', () => {
     const t0 = new Date('2030-01-01T00:00:00Z');
     await touchApiKeyLastUsed(db, record.id, t0, 60_000);
     await touchApiKeyLastUsed(db, record.id, new Date(t0.getTime() + 30_000), 60_000);
-    expect((await db.apiKey.findUniqueOrThrow({ where: { id: record.id } })).lastUsedAt).toEqual(t0);
+    expect((await db.prisma.apiKey.findUniqueOrThrow({ where: { id: record.id } })).lastUsedAt).toEqual(t0);
     await touchApiKeyLastUsed(db, record.id, new Date(t0.getTime() + 61_000), 60_000);
-    expect((await db.apiKey.findUniqueOrThrow({ where: { id: record.id } })).lastUsedAt).toEqual(
+    expect((await db.prisma.apiKey.findUniqueOrThrow({ where: { id: record.id } })).lastUsedAt).toEqual(
       new Date(t0.getTime() + 61_000),
     );
   });
@@ -117,7 +117,7 @@ describe('idempotency records', () => {
       allAccounts: false,
       createdById: null,
     });
-    const before = await db.rollout.count();
+    const before = await db.prisma.rollout.count();
     const results = await Promise.allSettled([
       newRollout(record.id, 'same'),
       newRollout(record.id, 'same'),
@@ -130,12 +130,14 @@ describe('idempotency records', () => {
         .filter((r) => r.status === 'rejected')
         .every((r) => (r as PromiseRejectedResult).reason instanceof IdempotencyKeyTakenError),
     ).toBe(true);
-    expect(await db.rollout.count()).toBe(before + 1);
+    expect(await db.prisma.rollout.count()).toBe(before + 1);
     const stored = await findIdempotencyRecord(db, record.id, 'same');
     expect(stored?.resourceId).toBe(
       (made[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof newRollout>>>).value.rollout.id,
     );
-    expect((await db.rollout.findUniqueOrThrow({ where: { id: stored!.resourceId! } })).createdByKeyId).toBe(record.id);
+    expect((await db.prisma.rollout.findUniqueOrThrow({ where: { id: stored!.resourceId! } })).createdByKeyId).toBe(
+      record.id,
+    );
     expect(await deleteIdempotencyRecordsBefore(db, new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(1);
     expect(await findIdempotencyRecord(db, record.id, 'same')).toBeNull();
   });
@@ -159,7 +161,10 @@ describe('listRollouts', () => {
       );
     // Newest first; rollouts made in the same millisecond are ordered by id.
     const expected = (
-      await db.rollout.findMany({ where: { id: { in: made } }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] })
+      await db.prisma.rollout.findMany({
+        where: { id: { in: made } },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      })
     ).map((r) => r.id);
     const first = await listRollouts(db, { userIds: [B], limit: 2 });
     expect(first.rollouts.map((r) => r.id)).toEqual(expected.slice(0, 2));

@@ -42,9 +42,9 @@ function answer(outcome: AttemptAnswer['outcome'], extra: Partial<AttemptAnswer>
 }
 /** rollout_finish_second of a rollout, and the same counted from its rows, as `second-ISO` -> n (zeros left out). */
 async function finishSeconds(rolloutId: string) {
-  const kept = await db.$queryRaw<{ second: Date; n: number }[]>`
+  const kept = await db.prisma.$queryRaw<{ second: Date; n: number }[]>`
     SELECT second, n FROM rollout_finish_second WHERE rollout_id = ${rolloutId}::uuid AND n <> 0`;
-  const rows = await db.$queryRaw<{ second: Date; n: bigint }[]>`
+  const rows = await db.prisma.$queryRaw<{ second: Date; n: bigint }[]>`
     SELECT date_trunc('second', finished_at) AS second, count(*) AS n FROM rollout_instance
     WHERE rollout_id = ${rolloutId}::uuid AND finished_at IS NOT NULL GROUP BY 1`;
   return {
@@ -54,7 +54,7 @@ async function finishSeconds(rolloutId: string) {
 }
 /** Counts per state the slow way, to hold the trigger-kept counters against. */
 async function countRows(rolloutId: string) {
-  const rows = await db.rolloutInstance.groupBy({ by: ['state'], where: { rolloutId }, _count: true });
+  const rows = await db.prisma.rolloutInstance.groupBy({ by: ['state'], where: { rolloutId }, _count: true });
   return Object.fromEntries(rows.map((r) => [r.state, r._count]));
 }
 
@@ -107,7 +107,7 @@ describe('createAttemptWriter', () => {
     expect(claims.every((c) => c.kind === 'claimed' && c.attemptNo === 1)).toBe(true);
     const attemptIds = claims.map((c) => (c.kind === 'claimed' ? c.attemptId : null));
     expect(new Set(attemptIds).size).toBe(20);
-    const rows = await db.installAttempt.findMany({ where: { rolloutId: rollout.id } });
+    const rows = await db.prisma.installAttempt.findMany({ where: { rolloutId: rollout.id } });
     expect(rows.map((r) => r.id).sort()).toEqual([...attemptIds].sort());
     expect(rows.every((r) => r.finishedAt === null && r.workerId === 'w1')).toBe(true);
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 20, pending: 0, in_progress: 20 });
@@ -122,7 +122,7 @@ describe('createAttemptWriter', () => {
       writer.claim({ ...input, workerId: 'w2' }),
     ]);
     expect([a.kind, b.kind].sort()).toEqual(['busy', 'claimed']);
-    expect(await db.installAttempt.count({ where: { rolloutInstanceId: instances[0]!.id } })).toBe(1);
+    expect(await db.prisma.installAttempt.count({ where: { rolloutInstanceId: instances[0]!.id } })).toBe(1);
   });
 
   it('records the answers of concurrent jobs together; a second delivery of an answer is a duplicate and changes nothing', async () => {
@@ -160,7 +160,7 @@ describe('createAttemptWriter', () => {
     );
     expect(again.every((r) => r.kind === 'duplicate')).toBe(true);
 
-    const rows = await db.rolloutInstance.findMany({
+    const rows = await db.prisma.rolloutInstance.findMany({
       where: { rolloutId: rollout.id },
       include: { attempts: true },
       orderBy: { id: 'asc' },
@@ -218,12 +218,12 @@ describe('createAttemptWriter', () => {
     expect(mixed.slice(3, 6)).toEqual([0, 1, 2].map(() => expect.objectContaining({ kind: 'claimed', attemptNo: 1 })));
     expect(['busy', 'final']).toContain(mixed[6]!.kind);
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 6, succeeded: 3, in_progress: 3, pending: 0 });
-    expect(await db.installAttempt.count({ where: { rolloutId: rollout.id } })).toBe(6);
+    expect(await db.prisma.installAttempt.count({ where: { rolloutId: rollout.id } })).toBe(6);
   });
 
   it('takes the general path when the one-statement guard does not hold: a paused rollout starts nothing', async () => {
     const { rollout, instances } = await newRollout(2);
-    await db.rollout.update({ where: { id: rollout.id }, data: { status: 'paused' } });
+    await db.prisma.rollout.update({ where: { id: rollout.id }, data: { status: 'paused' } });
     const writer = createAttemptWriter(db);
     const claims = await Promise.all(
       instances.map((i) =>
@@ -231,7 +231,7 @@ describe('createAttemptWriter', () => {
       ),
     );
     expect(claims).toEqual([{ kind: 'paused' }, { kind: 'paused' }]);
-    expect(await db.installAttempt.count({ where: { rolloutId: rollout.id } })).toBe(0);
+    expect(await db.prisma.installAttempt.count({ where: { rolloutId: rollout.id } })).toBe(0);
   });
 });
 
@@ -266,7 +266,8 @@ describe('rollout state counters', () => {
     expect(Object.values(seconds.fromRows).reduce((a, b) => a + b, 0)).toBe(8);
     expect(seconds.kept).toEqual(seconds.fromRows);
     // A bulk write from elsewhere (a cancel, the reconciler, psql) moves the counters just the same.
-    await db.$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending' AND id = ${instances[8]!.id}`;
+    await db.prisma
+      .$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending' AND id = ${instances[8]!.id}`;
     const counts = await countInstances(db, rollout.id);
     expect(counts).toMatchObject({ total: 12, pending: 3, in_progress: 0, succeeded: 6, failed: 2, cancelled: 1 });
     const { total, ...byState } = counts;
@@ -274,12 +275,13 @@ describe('rollout state counters', () => {
     expect(total).toBe(12);
 
     expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
-    await db.$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending'`;
+    await db.prisma
+      .$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending'`;
     expect(await completeRolloutIfDone(db, rollout.id)).toBe(true);
 
-    await db.rolloutInstance.deleteMany({ where: { rolloutId: rollout.id, state: 'failed' } });
+    await db.prisma.rolloutInstance.deleteMany({ where: { rolloutId: rollout.id, state: 'failed' } });
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 10, failed: 0, cancelled: 4 });
-    await db.rollout.delete({ where: { id: rollout.id } });
+    await db.prisma.rollout.delete({ where: { id: rollout.id } });
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 0 });
   });
 

@@ -45,7 +45,7 @@ describe('claimAttempt', () => {
     const { rolloutId, rolloutInstanceId } = await newInstance();
     const claim = await claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w1', staleAfterMs: 60_000 });
     expect(claim).toMatchObject({ kind: 'claimed', attemptNo: 1, abandonedAttemptNo: null });
-    const instance = await db.rolloutInstance.findUniqueOrThrow({
+    const instance = await db.prisma.rolloutInstance.findUniqueOrThrow({
       where: { id: rolloutInstanceId },
       include: { attempts: true },
     });
@@ -60,7 +60,7 @@ describe('claimAttempt', () => {
       claimAttempt(db, { rolloutInstanceId, rolloutId, workerId: 'w2', staleAfterMs: 60_000 }),
     ]);
     expect([a.kind, b.kind].sort()).toEqual(['busy', 'claimed']);
-    expect(await db.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
+    expect(await db.prisma.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
   });
 
   it('abandons a stale unfinished attempt (its worker died) and starts the next one', async () => {
@@ -83,7 +83,10 @@ describe('claimAttempt', () => {
       now: new Date(t0.getTime() + 1500),
     });
     expect(late).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: 1 });
-    const attempts = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
+    const attempts = await db.prisma.installAttempt.findMany({
+      where: { rolloutInstanceId },
+      orderBy: { attemptNo: 'asc' },
+    });
     expect(attempts.map((a) => [a.attemptNo, a.outcome])).toEqual([
       [1, 'abandoned'],
       [2, null],
@@ -106,7 +109,7 @@ describe('claimAttempt', () => {
       kind: 'final',
       state: 'succeeded',
     });
-    expect(await db.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
+    expect(await db.prisma.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
   });
 });
 
@@ -129,7 +132,7 @@ describe('finishAttempt', () => {
     ];
     expect(first).toMatchObject({ kind: 'transitioned', to: 'succeeded' });
     expect(second).toEqual({ kind: 'duplicate' });
-    const instance = await db.rolloutInstance.findUniqueOrThrow({
+    const instance = await db.prisma.rolloutInstance.findUniqueOrThrow({
       where: { id: rolloutInstanceId },
       include: { attempts: true },
     });
@@ -155,7 +158,7 @@ describe('finishAttempt', () => {
       });
       expect(res).toMatchObject({ kind: 'transitioned', to: n < 3 ? 'pending' : 'failed' });
     }
-    const instance = await db.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId } });
+    const instance = await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: rolloutInstanceId } });
     expect(instance).toMatchObject({
       state: 'failed',
       attemptCount: 3,
@@ -178,7 +181,7 @@ describe('finishAttempt', () => {
     });
     expect(fast).toMatchObject({ kind: 'claimed', attemptNo: 1, signing: { nonce: 'nonce-1', timestamp: t0 } });
     // A stale attempt without a stored nonce (written before signing was stored) cannot be replayed: the general path abandons it.
-    await db.installAttempt.updateMany({
+    await db.prisma.installAttempt.updateMany({
       where: { rolloutInstanceId },
       data: { signatureNonce: null, signedAt: null },
     });
@@ -197,7 +200,10 @@ describe('finishAttempt', () => {
       abandonedAttemptNo: 1,
       signing: { nonce: 'nonce-2', timestamp: t1 },
     });
-    const rows = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
+    const rows = await db.prisma.installAttempt.findMany({
+      where: { rolloutInstanceId },
+      orderBy: { attemptNo: 'asc' },
+    });
     expect(rows.map((a) => [a.attemptNo, a.outcome, a.signatureNonce, a.signedAt?.toISOString() ?? null])).toEqual([
       [1, 'abandoned', null, null],
       [2, null, 'nonce-2', t1.toISOString()],
@@ -260,7 +266,7 @@ describe('finishAttempt', () => {
       attemptNo: 1,
       signing: { nonce: 'n-first' },
     });
-    const row = await db.installAttempt.findUniqueOrThrow({ where: { id: first.attemptId } });
+    const row = await db.prisma.installAttempt.findUniqueOrThrow({ where: { id: first.attemptId } });
     expect(row).toMatchObject({
       finishedAt: null,
       outcome: null,
@@ -268,7 +274,7 @@ describe('finishAttempt', () => {
       replayedBy: 'w3',
       replayStartedAt: at(2600),
     });
-    expect(await db.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
+    expect(await db.prisma.installAttempt.count({ where: { rolloutInstanceId } })).toBe(1);
 
     // A replay's real answer is the attempt's answer; the instance moves on it as on any first answer.
     const res = await finishAttempt(db, {
@@ -326,7 +332,10 @@ describe('finishAttempt', () => {
       now: new Date(t0.getTime() + 1800),
     });
     expect(next).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: null, signing: { nonce: 'n-c' } });
-    const rows = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
+    const rows = await db.prisma.installAttempt.findMany({
+      where: { rolloutInstanceId },
+      orderBy: { attemptNo: 'asc' },
+    });
     expect(rows.map((a) => [a.attemptNo, a.outcome, a.outcomeKind])).toEqual([
       [1, 'abandoned', 'answer_lost'],
       [2, null, null],
@@ -355,7 +364,10 @@ describe('finishAttempt', () => {
       now: new Date(t0.getTime() + REPLAY_WINDOW_MS),
     });
     expect(late).toMatchObject({ kind: 'claimed', attemptNo: 2, abandonedAttemptNo: 1 });
-    const rows = await db.installAttempt.findMany({ where: { rolloutInstanceId }, orderBy: { attemptNo: 'asc' } });
+    const rows = await db.prisma.installAttempt.findMany({
+      where: { rolloutInstanceId },
+      orderBy: { attemptNo: 'asc' },
+    });
     expect(rows[0]).toMatchObject({ outcome: 'abandoned', outcomeKind: 'abandoned' });
     expect(rows[0]!.errorMessage).toContain('too long ago');
   });
@@ -387,7 +399,7 @@ describe('finishAttempt', () => {
       nextAttemptAt: null,
     });
     expect(res).toEqual({ kind: 'recorded_only' });
-    const instance = await db.rolloutInstance.findUniqueOrThrow({
+    const instance = await db.prisma.rolloutInstance.findUniqueOrThrow({
       where: { id: rolloutInstanceId },
       include: { attempts: { orderBy: { attemptNo: 'asc' } } },
     });
@@ -426,6 +438,8 @@ describe('completeRolloutIfDone', () => {
     }
     expect(await completeRolloutIfDone(db, rollout.id)).toBe(true);
     expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
-    expect(await db.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).toMatchObject({ status: 'completed' });
+    expect(await db.prisma.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).toMatchObject({
+      status: 'completed',
+    });
   });
 });

@@ -27,13 +27,15 @@ async function rolloutOf(instanceIds: string[]) {
 
 /** The triggers' buckets of these rollouts, zero counts left out, as `rolloutId second-ISO` -> n. */
 async function buckets(rolloutIds: string[]): Promise<Record<string, number>> {
-  const rows = await db.rolloutFinishSecond.findMany({ where: { rolloutId: { in: rolloutIds }, count: { not: 0 } } });
+  const rows = await db.prisma.rolloutFinishSecond.findMany({
+    where: { rolloutId: { in: rolloutIds }, count: { not: 0 } },
+  });
   return Object.fromEntries(rows.map((r) => [`${r.rolloutId} ${r.second.toISOString()}`, r.count]));
 }
 
 /** What the buckets must equal: the rows themselves grouped by rollout and second. */
 async function groupedRows(rolloutIds: string[]): Promise<Record<string, number>> {
-  const rows = await db.$queryRaw<{ rollout_id: string; second: Date; n: bigint }[]>`
+  const rows = await db.prisma.$queryRaw<{ rollout_id: string; second: Date; n: bigint }[]>`
     SELECT rollout_id::text AS rollout_id, date_trunc('second', finished_at) AS second, count(*) AS n FROM rollout_instance
     WHERE rollout_id = ANY(${rolloutIds}::uuid[]) AND finished_at IS NOT NULL GROUP BY 1, 2`;
   return Object.fromEntries(rows.map((r) => [`${r.rollout_id} ${r.second.toISOString()}`, Number(r.n)]));
@@ -49,7 +51,7 @@ async function expectBucketsMatchRows(rolloutIds: string[]): Promise<void> {
 async function finishInOneStatement(
   rows: { id: bigint; state: 'succeeded' | 'failed' | 'cancelled' | 'pending'; at: Date | null }[],
 ): Promise<number> {
-  return db.$executeRaw`
+  return db.prisma.$executeRaw`
     UPDATE rollout_instance AS ri SET state = t.state::"InstanceState", finished_at = t.at, updated_at = now()
     FROM unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((r) => r.state)}::text[], ${rows.map((r) => r.at)}::timestamptz[]) AS t(id, state, at)
     WHERE ri.id = t.id`;
@@ -58,7 +60,7 @@ async function finishInOneStatement(
 /** The count rolloutProgress made before the buckets: exact, over the finished rows. */
 async function countFinishedExactly(rolloutId: string, now: Date): Promise<number> {
   const since = new Date(now.getTime() - PROGRESS_WINDOW_SECONDS * 1000);
-  const rows = await db.$queryRaw<{ n: bigint }[]>`
+  const rows = await db.prisma.$queryRaw<{ n: bigint }[]>`
     SELECT count(*) AS n FROM rollout_instance WHERE rollout_id = ${rolloutId}::uuid AND finished_at > ${since} AND finished_at <= ${now}`;
   return Number(rows[0]!.n);
 }
@@ -75,7 +77,7 @@ const at = (ms: number) => new Date(T0 + ms);
 describe('rollout_finish_second, kept by the triggers on rollout_instance', () => {
   it('has no buckets for a new rollout, whose instances are all pending', async () => {
     const { rolloutId } = await rolloutOf(ids(50, 'i-new'));
-    expect(await db.rolloutFinishSecond.count({ where: { rolloutId } })).toBe(0);
+    expect(await db.prisma.rolloutFinishSecond.count({ where: { rolloutId } })).toBe(0);
   });
 
   it('counts instances inserted already finished, per rollout and second, whatever the milliseconds', async () => {
@@ -91,7 +93,7 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
       [b.rolloutId, 'i-ins6', at(-1)],
       [b.rolloutId, 'i-ins7', null],
     ] as const;
-    await db.$executeRaw`
+    await db.prisma.$executeRaw`
       INSERT INTO rollout_instance (rollout_id, instance_id, state, finished_at)
       SELECT r, i, CASE WHEN f IS NULL THEN 'pending' ELSE 'succeeded' END::"InstanceState", f
       FROM unnest(${rows.map((r) => r[0])}::uuid[], ${rows.map((r) => r[1])}::text[], ${rows.map((r) => r[2])}::timestamptz[]) AS t(r, i, f)`;
@@ -108,11 +110,13 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
     const a = await rolloutOf(ids(120, 'i-upa'));
     const b = await rolloutOf(ids(80, 'i-upb'));
     // Claims: pending -> in_progress, finished_at stays null: no bucket.
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { rolloutId: { in: [a.rolloutId, b.rolloutId] } },
       data: { state: 'in_progress' },
     });
-    expect(await db.rolloutFinishSecond.count({ where: { rolloutId: { in: [a.rolloutId, b.rolloutId] } } })).toBe(0);
+    expect(
+      await db.prisma.rolloutFinishSecond.count({ where: { rolloutId: { in: [a.rolloutId, b.rolloutId] } } }),
+    ).toBe(0);
     // Answers in batches that span both rollouts and several seconds, like the worker's group commits.
     const all = [...a.instances, ...b.instances];
     const states = ['succeeded', 'failed', 'cancelled'] as const;
@@ -125,13 +129,13 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
     }
     const before = await buckets([a.rolloutId, b.rolloutId]);
     // Verification bookkeeping touches finished rows without moving finished_at: buckets unchanged.
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { rolloutId: a.rolloutId, state: 'succeeded' },
       data: { verification: 'pending' },
     });
     expect(await buckets([a.rolloutId, b.rolloutId])).toEqual(before);
     // A finished_at moved to another second leaves one bucket for the other.
-    await db.rolloutInstance.update({ where: { id: a.instances[0]!.id }, data: { finishedAt: at(90_000) } });
+    await db.prisma.rolloutInstance.update({ where: { id: a.instances[0]!.id }, data: { finishedAt: at(90_000) } });
     await expectBucketsMatchRows([a.rolloutId, b.rolloutId]);
     expect((await buckets([a.rolloutId]))[`${a.rolloutId} ${at(90_000).toISOString()}`]).toBe(1);
   });
@@ -156,7 +160,7 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
     // Every instance of a second retried: its bucket reads 0 (kept until pruned), never negative.
     await finishInOneStatement([4].map((k) => ({ id: instances[k]!.id, state: 'pending', at: null })));
     expect(
-      await db.rolloutFinishSecond.findUniqueOrThrow({
+      await db.prisma.rolloutFinishSecond.findUniqueOrThrow({
         where: { rolloutId_second: { rolloutId, second: at(200_000) } },
       }),
     ).toMatchObject({ count: 0 });
@@ -173,10 +177,10 @@ describe('rollout_finish_second, kept by the triggers on rollout_instance', () =
         at: at(300_000 + (k % 3) * 1000),
       })),
     );
-    await db.rolloutInstance.deleteMany({ where: { id: { in: instances.slice(0, 4).map((i) => i.id) } } });
+    await db.prisma.rolloutInstance.deleteMany({ where: { id: { in: instances.slice(0, 4).map((i) => i.id) } } });
     await expectBucketsMatchRows([rolloutId, other.rolloutId]);
-    await db.rollout.delete({ where: { id: rolloutId } });
-    expect(await db.rolloutFinishSecond.count({ where: { rolloutId } })).toBe(0);
+    await db.prisma.rollout.delete({ where: { id: rolloutId } });
+    expect(await db.prisma.rolloutFinishSecond.count({ where: { rolloutId } })).toBe(0);
     await expectBucketsMatchRows([other.rolloutId]);
   });
 });
@@ -235,10 +239,10 @@ describe('deleteFinishSecondsBefore', () => {
       { id: b.instances[0]!.id, state: 'failed', at: old },
     ]);
     const cutOff = new Date(Date.now() - 10 * 60_000);
-    const before = await db.rolloutFinishSecond.count({ where: { second: { lt: cutOff } } });
+    const before = await db.prisma.rolloutFinishSecond.count({ where: { second: { lt: cutOff } } });
     expect(before).toBeGreaterThanOrEqual(2);
     expect(await deleteFinishSecondsBefore(db, cutOff)).toBe(before);
-    expect(await db.rolloutFinishSecond.count({ where: { second: { lt: cutOff } } })).toBe(0);
+    expect(await db.prisma.rolloutFinishSecond.count({ where: { second: { lt: cutOff } } })).toBe(0);
     expect(await buckets([a.rolloutId, b.rolloutId])).toEqual({
       [`${a.rolloutId} ${new Date(Math.floor(recent.getTime() / 1000) * 1000).toISOString()}`]: 1,
     });

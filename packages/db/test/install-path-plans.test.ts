@@ -7,7 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@fleet/testing';
 import { INSTALL_PATH_STATEMENTS } from '../src/attempts.ts';
-import { installPathPoolOf } from '../src/client.ts';
 import { createAttemptWriter, createDatabase, insertRollout, warmInstallPath } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
 
@@ -40,7 +39,7 @@ const finishParams = (instanceId: string, attemptId: string) => [
 type TableStats = { relname: string; seq_scan: string; n_tup_upd: string };
 
 async function tableStats(db: Database): Promise<Map<string, { seqScans: number; updated: number }>> {
-  const rows = await db.$queryRaw<TableStats[]>`
+  const rows = await db.prisma.$queryRaw<TableStats[]>`
     SELECT relname::text AS relname, seq_scan::text AS seq_scan, n_tup_upd::text AS n_tup_upd FROM pg_stat_user_tables WHERE relname IN ('install_attempt', 'rollout_instance')`;
   return new Map(rows.map((r) => [r.relname, { seqScans: Number(r.seq_scan), updated: Number(r.n_tup_upd) }]));
 }
@@ -103,7 +102,7 @@ describe('install path plans', () => {
         }
       } finally {
         // A backend reports its table statistics when it exits (or up to 10 s after going idle).
-        await worker.$disconnect();
+        await worker.close();
       }
       const answered = rounds * perRound;
       let after = await tableStats(observer);
@@ -122,7 +121,7 @@ describe('install path plans', () => {
       expect((after.get('install_attempt')?.seqScans ?? 0) - (before.get('install_attempt')?.seqScans ?? 0)).toBe(0);
       expect((after.get('rollout_instance')?.seqScans ?? 0) - (before.get('rollout_instance')?.seqScans ?? 0)).toBe(0);
     } finally {
-      await observer.$disconnect();
+      await observer.close();
       await testDb.drop();
     }
   }, 60_000);
@@ -142,11 +141,11 @@ describe('install path plans', () => {
         policy: {},
         instanceIds: ['i-shape1', 'i-shape2'],
       });
-      await db.$executeRawUnsafe('ANALYZE rollout_instance');
-      await db.$executeRawUnsafe('ANALYZE install_attempt');
+      await db.prisma.$executeRawUnsafe('ANALYZE rollout_instance');
+      await db.prisma.$executeRawUnsafe('ANALYZE install_attempt');
       // With force_generic_plan (the install path's setting) the plan does not depend on the values: all null.
       // A connection of the install path's own pool: the session settings under test are the product's.
-      const connection = await installPathPoolOf(db).connect();
+      const connection = await db.installPath.connect();
       try {
         for (const [name, statement] of Object.entries(INSTALL_PATH_STATEMENTS)) {
           await connection.query(`PREPARE shape_${name} AS ${statement.text}`);
@@ -180,7 +179,7 @@ describe('install path plans', () => {
         connection.release();
       }
     } finally {
-      await db.$disconnect();
+      await db.close();
       await testDb.drop();
     }
   }, 60_000);
@@ -191,16 +190,16 @@ describe('database connections', () => {
     const testDb = await createTestDatabase();
     const db = createDatabase({ url: testDb.url, poolMax: 1, applicationName: 'fleet-test' });
     try {
-      const viaPrisma = await db.$queryRaw<
+      const viaPrisma = await db.prisma.$queryRaw<
         { name: string }[]
       >`SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()`;
       expect(viaPrisma[0]?.name).toBe('fleet-test');
-      const { rows } = await installPathPoolOf(db).query<{ name: string }>(
+      const { rows } = await db.installPath.query<{ name: string }>(
         'SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()',
       );
       expect(rows[0]?.name).toBe('fleet-test:install-path');
     } finally {
-      await db.$disconnect();
+      await db.close();
       await testDb.drop();
     }
   });
@@ -209,7 +208,7 @@ describe('database connections', () => {
     const testDb = await createTestDatabase();
     const db = createDatabase({ url: testDb.url, poolMax: 1, applicationName: 'fleet-warm' });
     try {
-      const pool = installPathPoolOf(db);
+      const pool = db.installPath;
       expect(pool.totalCount).toBe(0);
       await warmInstallPath(db, 2);
       expect(pool.totalCount).toBe(2);
@@ -229,7 +228,7 @@ describe('database connections', () => {
         for (const client of clients) client.release();
       }
       // The warmed connections then carry batches as usual (same statement names, same text), and wrote nothing before.
-      expect(await db.installAttempt.count()).toBe(0);
+      expect(await db.prisma.installAttempt.count()).toBe(0);
       const { rollout, instances } = await insertRollout(db, {
         userId: '1',
         force: false,
@@ -238,7 +237,7 @@ describe('database connections', () => {
         policy: {},
         instanceIds: ['i-warm-1', 'i-warm-2'],
       });
-      await db.rollout.update({ where: { id: rollout.id }, data: { status: 'running' } });
+      await db.prisma.rollout.update({ where: { id: rollout.id }, data: { status: 'running' } });
       const writer = createAttemptWriter(db);
       const claims = await Promise.all(
         instances.map((i) =>
@@ -248,7 +247,7 @@ describe('database connections', () => {
       expect(claims.map((c) => c.kind)).toEqual(['claimed', 'claimed']);
       expect(pool.totalCount).toBe(2);
     } finally {
-      await db.$disconnect();
+      await db.close();
       await testDb.drop();
     }
   });

@@ -32,7 +32,7 @@ async function rolloutOf(ids: string[], userId = USER) {
   return { rolloutId: rollout.id, instances };
 }
 async function failInstalls(rolloutId: string) {
-  await db.rolloutInstance.updateMany({
+  await db.prisma.rolloutInstance.updateMany({
     where: { rolloutId },
     data: {
       state: 'failed',
@@ -56,7 +56,7 @@ describe('raiseMissingManualInstallFlags', () => {
     ]);
     expect(raised[0] + raised[1]).toBe(3);
     expect(await raiseMissingManualInstallFlags(db, rolloutId)).toBe(0);
-    const flags = await db.manualInstallFlag.findMany({ where: { rolloutId }, include: { events: true } });
+    const flags = await db.prisma.manualInstallFlag.findMany({ where: { rolloutId }, include: { events: true } });
     expect(flags).toHaveLength(3);
     expect(flags[0]).toMatchObject({
       status: 'open',
@@ -79,7 +79,7 @@ describe('transitionManualInstallFlag', () => {
     const { rolloutId } = await rolloutOf(['i-tr1']);
     await failInstalls(rolloutId);
     await raiseMissingManualInstallFlags(db, rolloutId);
-    const flag = await db.manualInstallFlag.findFirstOrThrow({ where: { rolloutId } });
+    const flag = await db.prisma.manualInstallFlag.findFirstOrThrow({ where: { rolloutId } });
     const at = new Date('2026-02-01T00:00:00Z');
     expect(
       await transitionManualInstallFlag(db, { flagId: flag.id, event: { type: 'acknowledge' }, actor: 'ann', now: at }),
@@ -103,7 +103,7 @@ describe('transitionManualInstallFlag', () => {
       to: 'resolved',
       flag: { note: 'installed by hand', resolvedBy: 'ann' },
     });
-    expect(await db.rolloutInstance.findUniqueOrThrow({ where: { id: flag.rolloutInstanceId } })).toMatchObject({
+    expect(await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: flag.rolloutInstanceId } })).toMatchObject({
       verification: 'pending',
       verifyDeadlineAt: null,
     });
@@ -126,7 +126,7 @@ describe('transitionManualInstallFlag', () => {
     const { rolloutId } = await rolloutOf(['i-tr2']);
     await failInstalls(rolloutId);
     await raiseMissingManualInstallFlags(db, rolloutId);
-    const flag = await db.manualInstallFlag.findFirstOrThrow({ where: { rolloutId } });
+    const flag = await db.prisma.manualInstallFlag.findFirstOrThrow({ where: { rolloutId } });
     const results = await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
         transitionManualInstallFlag(db, { flagId: flag.id, event: { type: 'close' }, actor: `op${i}` }),
@@ -134,7 +134,7 @@ describe('transitionManualInstallFlag', () => {
     );
     expect(results.filter((r) => r.kind === 'changed')).toHaveLength(1);
     expect(results.filter((r) => r.kind === 'unchanged')).toHaveLength(4);
-    expect(await db.manualInstallFlagEvent.count({ where: { flagId: flag.id, action: 'closed' } })).toBe(1);
+    expect(await db.prisma.manualInstallFlagEvent.count({ where: { flagId: flag.id, action: 'closed' } })).toBe(1);
   });
 });
 
@@ -171,10 +171,10 @@ describe('install verification writes', () => {
   it('arms succeeded instances once, verifies them, and records what the agent reported while pending', async () => {
     const { rolloutId, instances } = await rolloutOf(['i-v1', 'i-v2', 'i-v3']);
     const finishedAt = new Date(Date.now() - 1000);
-    await db.rolloutInstance.updateMany({ where: { rolloutId }, data: { state: 'succeeded', finishedAt } });
+    await db.prisma.rolloutInstance.updateMany({ where: { rolloutId }, data: { state: 'succeeded', finishedAt } });
     expect(await armInstallVerification(db, rolloutId, 60_000)).toBe(3);
     expect(await armInstallVerification(db, rolloutId, 60_000)).toBe(0);
-    const armed = await db.rolloutInstance.findUniqueOrThrow({ where: { id: instances[0]!.id } });
+    const armed = await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: instances[0]!.id } });
     expect(armed.verifyDeadlineAt!.getTime()).toBe(finishedAt.getTime() + 60_000);
     const pending = (await listPendingVerifications(db, { limit: 1000 })).filter((p) => p.rolloutId === rolloutId);
     expect(pending.map((p) => p.instanceId)).toEqual(['i-v1', 'i-v2', 'i-v3']);
@@ -184,7 +184,7 @@ describe('install verification writes', () => {
     });
     expect(await markInstancesVerified(db, [instances[0]!.id])).toEqual({ verified: 0, reverified: 0 });
     await recordAgentStatuses(db, [{ id: instances[2]!.id, agentStatus: 'installing' }]);
-    expect(await db.rolloutInstance.findUniqueOrThrow({ where: { id: instances[2]!.id } })).toMatchObject({
+    expect(await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: instances[2]!.id } })).toMatchObject({
       verification: 'pending',
       agentStatus: 'installing',
     });
@@ -192,7 +192,7 @@ describe('install verification writes', () => {
 
   it('fails a verification into a flag once; a second reconciler finds it decided', async () => {
     const { rolloutId, instances } = await rolloutOf(['i-vf1']);
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { rolloutId },
       data: { state: 'succeeded', finishedAt: new Date(), lastRequestId: 'R-ok' },
     });
@@ -205,14 +205,14 @@ describe('install verification writes', () => {
     };
     const [a, b] = await Promise.all([failInstallVerification(db, input), failInstallVerification(db, input)]);
     expect([a.kind, b.kind].sort()).toEqual(['flagged', 'stale']);
-    expect(await db.rolloutInstance.findUniqueOrThrow({ where: { id: instances[0]!.id } })).toMatchObject({
+    expect(await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: instances[0]!.id } })).toMatchObject({
       state: 'succeeded',
       verification: 'failed',
       needsManualInstall: true,
       manualInstallReason: 'agent_not_running',
       agentStatus: 'not_installed',
     });
-    expect(await db.manualInstallFlag.findFirstOrThrow({ where: { rolloutId } })).toMatchObject({
+    expect(await db.prisma.manualInstallFlag.findFirstOrThrow({ where: { rolloutId } })).toMatchObject({
       reason: 'agent_not_running',
       detail: 'still not_installed',
       lastRequestId: 'R-ok',
@@ -225,7 +225,7 @@ describe('install verification writes', () => {
     const { rolloutId, instances } = await rolloutOf(['i-rv1', 'i-rv2']);
     await failInstalls(rolloutId);
     await raiseMissingManualInstallFlags(db, rolloutId);
-    const flags = await db.manualInstallFlag.findMany({ where: { rolloutId }, orderBy: { instanceId: 'asc' } });
+    const flags = await db.prisma.manualInstallFlag.findMany({ where: { rolloutId }, orderBy: { instanceId: 'asc' } });
     for (const flag of flags)
       await transitionManualInstallFlag(db, {
         flagId: flag.id,
@@ -236,7 +236,9 @@ describe('install verification writes', () => {
     const now = new Date();
     expect(await armReverification(db, 5000, now)).toBeGreaterThanOrEqual(2);
     expect(
-      (await db.rolloutInstance.findUniqueOrThrow({ where: { id: instances[0]!.id } })).verifyDeadlineAt!.getTime(),
+      (
+        await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: instances[0]!.id } })
+      ).verifyDeadlineAt!.getTime(),
     ).toBe(now.getTime() + 5000);
     expect(await markInstancesVerified(db, [instances[0]!.id])).toEqual({ verified: 1, reverified: 1 });
     expect(
@@ -247,7 +249,7 @@ describe('install verification writes', () => {
         detail: 'stopped',
       }),
     ).toMatchObject({ kind: 'reopened' });
-    const after = await db.manualInstallFlag.findMany({
+    const after = await db.prisma.manualInstallFlag.findMany({
       where: { rolloutId },
       orderBy: { instanceId: 'asc' },
       include: { events: { orderBy: { id: 'asc' } } },
@@ -257,7 +259,7 @@ describe('install verification writes', () => {
       ['open', ['flagged', 'resolved', 'reopened']],
     ]);
     // The instance keeps the reason it needed a manual install for in the first place.
-    expect(await db.rolloutInstance.findUniqueOrThrow({ where: { id: instances[1]!.id } })).toMatchObject({
+    expect(await db.prisma.rolloutInstance.findUniqueOrThrow({ where: { id: instances[1]!.id } })).toMatchObject({
       state: 'failed',
       verification: 'failed',
       manualInstallReason: 'instance_not_found',

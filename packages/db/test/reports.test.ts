@@ -33,15 +33,15 @@ async function rolloutOf(instanceIds: string[], waveSizes?: number[]) {
 describe('iterateReportInstances', () => {
   it('pages failed installs, then failed verifications, in id order, whatever the page size', async () => {
     const { rolloutId, instances } = await rolloutOf(ids(25, 'i-pg'));
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { id: { in: instances.slice(0, 11).map((i) => i.id) } },
       data: { state: 'failed' },
     });
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { id: { in: instances.slice(11, 25).map((i) => i.id) } },
       data: { state: 'succeeded', verification: 'verified' },
     });
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { id: { in: instances.slice(20, 24).map((i) => i.id) } },
       data: { verification: 'failed', agentStatus: 'install_faild' },
     });
@@ -60,11 +60,11 @@ describe('rolloutProgress and counts', () => {
   it('measures instances finished in the last minute and the ETA of the rest', async () => {
     const { rolloutId, instances } = await rolloutOf(ids(10, 'i-pr'));
     const now = new Date();
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { id: { in: instances.slice(0, 6).map((i) => i.id) } },
       data: { state: 'succeeded', finishedAt: new Date(now.getTime() - 5_000) },
     });
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { id: { in: instances.slice(6, 7).map((i) => i.id) } },
       data: { state: 'failed', finishedAt: new Date(now.getTime() - 120_000) },
     });
@@ -77,11 +77,11 @@ describe('rolloutProgress and counts', () => {
 describe('reconciler reads', () => {
   it('lists the open instances of waves allowed to run, with their latest attempt', async () => {
     const { rolloutId, instances } = await rolloutOf(ids(5, 'i-op'), [2, 3]);
-    await db.rolloutInstance.update({ where: { id: instances[0]!.id }, data: { state: 'succeeded' } });
+    await db.prisma.rolloutInstance.update({ where: { id: instances[0]!.id }, data: { state: 'succeeded' } });
     expect(
       (await listOpenInstancesForRepair(db, rolloutId, { state: 'pending', limit: 100 })).map((i) => i.instanceId),
     ).toEqual([instances[1]!.instanceId]);
-    await db.rollout.update({ where: { id: rolloutId }, data: { currentWave: 2 } });
+    await db.prisma.rollout.update({ where: { id: rolloutId }, data: { currentWave: 2 } });
     const open = await listOpenInstancesForRepair(db, rolloutId, { state: 'pending', limit: 2 });
     expect(open.map((i) => i.instanceId)).toEqual(instances.slice(1, 3).map((i) => i.instanceId));
     expect(open[0]).toMatchObject({ state: 'pending', attemptCount: 0, attemptStartedAt: null });

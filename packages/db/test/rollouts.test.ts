@@ -20,7 +20,7 @@ const newRollout = (instanceIds: string[], waveSizes?: number[]): NewRollout => 
 
 /** Every row of the rollout in id order, as [instance id, wave]. */
 async function storedRows(rolloutId: string): Promise<[string, number][]> {
-  const rows = await db.rolloutInstance.findMany({
+  const rows = await db.prisma.rolloutInstance.findMany({
     where: { rolloutId },
     orderBy: { id: 'asc' },
     select: { instanceId: true, waveNo: true },
@@ -60,15 +60,17 @@ describe('recordRollout: instances inserted INSERT_CHUNK at a time', () => {
     const instanceIds = ids(INSERT_CHUNK + 10, 'i-rb');
     // A repeat inside the second chunk breaks (rollout_id, instance_id) after the first chunk went in.
     instanceIds[INSERT_CHUNK + 5] = instanceIds[INSERT_CHUNK + 4]!;
-    const before = { rollouts: await db.rollout.count(), instances: await db.rolloutInstance.count() };
+    const before = { rollouts: await db.prisma.rollout.count(), instances: await db.prisma.rolloutInstance.count() };
     await expect(recordRollout(db, newRollout(instanceIds))).rejects.toThrow();
-    expect({ rollouts: await db.rollout.count(), instances: await db.rolloutInstance.count() }).toEqual(before);
+    expect({ rollouts: await db.prisma.rollout.count(), instances: await db.prisma.rolloutInstance.count() }).toEqual(
+      before,
+    );
   });
 
   it('refuses wave sizes that do not add up to the instance count, before writing anything', async () => {
-    const before = await db.rollout.count();
+    const before = await db.prisma.rollout.count();
     await expect(recordRollout(db, newRollout(ids(10, 'i-ws'), [4, 5]))).rejects.toThrow('wave sizes do not add up');
-    expect(await db.rollout.count()).toBe(before);
+    expect(await db.prisma.rollout.count()).toBe(before);
   });
 
   it('insertRollout returns every row in the order given, with row ids and waves', async () => {
@@ -76,7 +78,7 @@ describe('recordRollout: instances inserted INSERT_CHUNK at a time', () => {
     const { rollout, instances } = await insertRollout(db, newRollout(instanceIds, [2, INSERT_CHUNK + 1]));
     expect(instances.map((i) => i.instanceId)).toEqual(instanceIds);
     expect(instances.map((i) => i.waveNo)).toEqual(instanceIds.map((_, p) => (p < 2 ? 1 : 2)));
-    const stored = await db.rolloutInstance.findMany({
+    const stored = await db.prisma.rolloutInstance.findMany({
       where: { rolloutId: rollout.id },
       orderBy: { id: 'asc' },
       select: { id: true },
@@ -88,10 +90,10 @@ describe('recordRollout: instances inserted INSERT_CHUNK at a time', () => {
 describe('iterateRolloutInstances', () => {
   it('pages through every row in id order, or one wave only, whatever the page size (row ids crossing 99,999 to 100,000)', async () => {
     // Row ids that gain a digit inside the rollout: the keyset must follow the bigint, not its text ("100000" < "99999").
-    await db.$queryRaw`SELECT setval(pg_get_serial_sequence('rollout_instance', 'id'), 99500)::text`;
+    await db.prisma.$queryRaw`SELECT setval(pg_get_serial_sequence('rollout_instance', 'id'), 99500)::text`;
     const instanceIds = ids(INSERT_CHUNK + 1234, 'i-it');
     const rollout = await recordRollout(db, newRollout(instanceIds, [1001, instanceIds.length - 1001]));
-    const stored = await db.rolloutInstance.findMany({
+    const stored = await db.prisma.rolloutInstance.findMany({
       where: { rolloutId: rollout.id },
       orderBy: { id: 'asc' },
       select: { id: true, instanceId: true, waveNo: true },
@@ -135,13 +137,13 @@ describe('iterateRolloutInstances', () => {
   it('pendingOnly leaves out the instances of a wave that are no longer pending (what a wave start enqueues)', async () => {
     const instanceIds = ids(30, 'i-pend');
     const rollout = await recordRollout(db, newRollout(instanceIds, [10, 20]));
-    const wave2 = await db.rolloutInstance.findMany({
+    const wave2 = await db.prisma.rolloutInstance.findMany({
       where: { rolloutId: rollout.id, waveNo: 2 },
       orderBy: { id: 'asc' },
       select: { id: true, instanceId: true, waveNo: true },
     });
     const ended = wave2.filter((_, i) => i % 3 === 0);
-    await db.rolloutInstance.updateMany({
+    await db.prisma.rolloutInstance.updateMany({
       where: { id: { in: ended.map((r) => r.id) } },
       data: { state: 'cancelled', finishedAt: new Date() },
     });

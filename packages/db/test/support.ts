@@ -17,7 +17,7 @@ export function useTestDatabase(options: { poolMax: number }, onOpen: (db: Datab
     onOpen(db);
   });
   afterAll(async () => {
-    await db?.$disconnect();
+    await db?.close();
     await testDb?.drop();
   });
 }
