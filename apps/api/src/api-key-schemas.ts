@@ -13,7 +13,7 @@ export const apiKeyNameSchema = z
 export const createApiKeySchema = z
   .strictObject({
     name: apiKeyNameSchema,
-    /** viewer: read; operator: also create, pause, resume, retry; admin: also cancel and manage keys. */
+    /** viewer: read; operator: also create, pause, resume, cancel, retry; admin: also manage keys. */
     role: z.enum(API_ROLES),
     /** Accounts the key may act for (1 to 100, duplicates removed). Required unless allAccounts. */
     userIds: z

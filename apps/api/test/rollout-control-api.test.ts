@@ -158,15 +158,31 @@ describe('operator actions', () => {
     expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: created.id } })).status).toBe('running');
   });
 
-  it('needs an operator key to pause and an admin key to cancel', async () => {
+  it('lets an operator key pause, change and cancel (on-call can stop a bad rollout), and refuses a viewer key', async () => {
     const created = await create();
     const viewer = (await api.createKey('viewer', [USER_ID])).key;
     const operator = (await api.createKey('operator', [USER_ID])).key;
     expect((await api.requestAs(viewer, 'POST', `/v1/rollouts/${created.id}/pause`)).status).toBe(403);
+    const refused = await api.requestAs(viewer, 'POST', `/v1/rollouts/${created.id}/cancel`);
+    expect(refused.status).toBe(403);
+    expect(refused.body.detail).toBe('This operation needs the operator role; this API key has the viewer role');
+    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: created.id } })).status).toBe('running');
     expect((await api.requestAs(operator, 'POST', `/v1/rollouts/${created.id}/pause`)).status).toBe(200);
-    expect((await api.requestAs(operator, 'POST', `/v1/rollouts/${created.id}/cancel`)).status).toBe(403);
     expect((await api.requestAs(operator, 'PATCH', `/v1/rollouts/${created.id}`, { concurrency: 2 })).status).toBe(200);
     const other = (await api.createKey('admin', ['9999999999999999'])).key;
     expect((await api.requestAs(other, 'POST', `/v1/rollouts/${created.id}/cancel`)).status).toBe(404);
+    const cancelled = await api.requestAs(operator, 'POST', `/v1/rollouts/${created.id}/cancel`, { reason: 'on-call' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', statusReason: 'on-call', changed: true });
+    // API keys stay admin-only.
+    expect((await api.requestAs(operator, 'GET', '/v1/api-keys')).status).toBe(403);
+  });
+
+  it('documents cancel as an operator action in the OpenAPI document and its role table', async () => {
+    const doc = (await api.requestAs(null, 'GET', '/openapi.json')).body;
+    expect(doc.paths['/v1/rollouts/{id}/cancel'].post['x-required-role']).toBe('operator');
+    expect(doc.paths['/v1/api-keys'].post['x-required-role']).toBe('admin');
+    expect(doc.info.description).toContain('`operator` also creates, pauses, resumes, cancels and retries rollouts');
+    expect(doc.info.description).toContain('`admin` also manages API keys');
   });
 });

@@ -9,9 +9,9 @@
  *   loadVisibleRollout(deps, req, id)    the rollout, or 404 when it does not exist or belongs to another tenant
  *   visibleUserIds(req)                  the accounts to filter listings by (null: every account)
  *
- * Roles: viewer reads; operator also creates, pauses, resumes and retries; admin also cancels and manages keys.
- * `authenticate` already refuses writes (anything but GET/HEAD/OPTIONS) to viewers; a route that needs admin
- * says so with requireRole.
+ * Roles: viewer reads; operator also creates, pauses, resumes, cancels and retries rollouts and handles manual-install
+ * flags; admin also manages API keys. `authenticate` already refuses writes (anything but GET/HEAD/OPTIONS) to
+ * viewers; a route that needs admin says so with requireRole.
  */
 import { AsyncResource } from 'node:async_hooks';
 import type { Request, RequestHandler, Response } from 'express';

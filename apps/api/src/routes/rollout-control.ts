@@ -52,8 +52,10 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     res.json(await answer(await resumeRollout(control, rollout.id), rollout.id));
   });
 
+  // Operators cancel: on-call must be able to stop a bad rollout, not only pause it. Cancelling touches one
+  // rollout of the key's own accounts, like pause; admin is kept for what reaches beyond that (API keys).
   router.post('/v1/rollouts/:id/cancel', async (req, res) => {
-    requireRole(req, 'admin');
+    requireRole(req, 'operator');
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     const reason = optionalReason(req) ?? 'cancelled by an operator';
     res.json(await answer(await cancelRollout(control, rollout.id, reason), rollout.id));
@@ -112,7 +114,7 @@ export const rolloutControlOperations: ApiOperation[] = [
     path: '/v1/rollouts/:id/cancel',
     operationId: 'cancelRollout',
     tag: 'rollout control',
-    role: 'admin',
+    role: 'operator',
     summary: 'Cancel a rollout: instances not started become cancelled; calls in flight finish and are recorded',
     params: rolloutParams,
     body: reasonBodySchema,
