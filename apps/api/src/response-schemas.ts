@@ -56,10 +56,24 @@ export const rolloutSchema = z.object({
   updatedAt: isoDate,
   finishedAt: isoDate.nullable(),
   enqueued: z.boolean().describe('every instance has been handed to the queue'),
+  parentRolloutId: z
+    .uuid()
+    .nullable()
+    .describe('the rollout this one retries (POST /v1/rollouts/:id/retry); null for a first rollout'),
 });
 
 export const createdRolloutSchema = rolloutSchema.extend({
   duplicatesRemoved: z.number().int().describe('instance ids given more than once'),
+});
+
+/** The 202 of POST /v1/rollouts/:id/retry. */
+export const retriedRolloutSchema = rolloutSchema.extend({
+  parentRolloutId: z.uuid().describe('the rollout retried'),
+  retryOf: z.object({
+    rolloutId: z.uuid(),
+    cause: z.string().nullable().describe('the failure cause retried, if one was chosen'),
+    instances: z.number().int().describe('instances in the retry'),
+  }),
 });
 
 export const rolloutSummarySchema = rolloutSchema

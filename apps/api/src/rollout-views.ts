@@ -17,16 +17,21 @@ function rolloutBaseView(rollout: RolloutRecord) {
     updatedAt: rollout.updatedAt.toISOString(),
     finishedAt: rollout.finishedAt?.toISOString() ?? null,
     enqueued: rollout.enqueuedAt !== null,
+    /** The rollout this one retries; null for a first rollout. */
+    parentRolloutId: rollout.parentRolloutId,
   };
 }
 
-/** `progress` (done / total, rate over the last minute, ETA) is shown when given (GET /v1/rollouts/:id). */
+/**
+ * `limitsInForce` is required (null when Redis did not answer, see readRolloutLimits) so that no answer shows
+ * nulls for limits a GET would show. `progress` (done / total, rate, ETA) is shown when given (GET /v1/rollouts/:id).
+ */
 export function rolloutView(
   rollout: RolloutRecord,
   counts: InstanceCounts,
-  progress?: RolloutProgress,
-  limitsInForce?: LimitsInForce | null,
+  extra: { limitsInForce: LimitsInForce | null; progress?: RolloutProgress },
 ) {
+  const { limitsInForce, progress } = extra;
   return {
     ...rolloutBaseView(rollout),
     policy: rollout.policy,

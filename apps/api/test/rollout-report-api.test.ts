@@ -12,6 +12,7 @@ import {
 } from '@fleet/db';
 import { installQueueName } from '@fleet/queue';
 import { csvRecords } from '@fleet/testing';
+import { retriedRolloutSchema, rolloutSchema } from '../src/response-schemas.ts';
 import type { ApiHarness } from './support.ts';
 import { instanceIds, startApi, USER_ID } from './support.ts';
 
@@ -349,6 +350,32 @@ describe('POST /v1/rollouts/:id/retry', () => {
       expect.objectContaining({ id: res.body.id, status: 'running', totalInstances: 7 }),
     ]);
     expect((await api.request('GET', `/v1/rollouts/${res.body.id}/report`)).body.parentRolloutId).toBe(rolloutId);
+  });
+
+  it('shows parentRolloutId on GET and in the listing of a retry (null for the original), and the 202 shows the limits GET shows', async () => {
+    const { rolloutId } = await rolloutWithFailures('link');
+    // What the workers publish about the limits in force (worker main.ts).
+    await api.redis.hset(`${api.prefix}:limits:config`, { globalConcurrency: 500, accountRateLimitRps: 50 });
+    try {
+      const res = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, {});
+      expect(res.status).toBe(202);
+      const limits = { concurrency: 7, globalConcurrency: 500, accountRateLimitRps: 50, accountRateNowRps: 50 };
+      expect(res.body).toMatchObject({ parentRolloutId: rolloutId, limits });
+      const got = await api.request('GET', `/v1/rollouts/${res.body.id}`);
+      expect(got.body).toMatchObject({ id: res.body.id, parentRolloutId: rolloutId, limits });
+      expect(res.body.limits).toEqual(got.body.limits);
+      expect((await api.request('GET', `/v1/rollouts/${rolloutId}`)).body.parentRolloutId).toBeNull();
+      const listed = (await api.request('GET', `/v1/rollouts?limit=200`)).body.items as {
+        id: string;
+        parentRolloutId: string | null;
+      }[];
+      expect(listed.find((r) => r.id === res.body.id)?.parentRolloutId).toBe(rolloutId);
+      expect(listed.find((r) => r.id === rolloutId)?.parentRolloutId).toBeNull();
+      retriedRolloutSchema.parse(res.body);
+      rolloutSchema.parse(got.body);
+    } finally {
+      await api.redis.del(`${api.prefix}:limits:config`);
+    }
   });
 
   it('retries one cause, or chosen instances, and leaves instances an operator handled by hand', async () => {

@@ -156,6 +156,29 @@ describe('POST /v1/rollouts', () => {
     expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: res.body.id } })).enqueuedAt).not.toBeNull();
   });
 
+  it('answers the 202 (and its Idempotency-Key replay) with the limits GET shows: global cap and account rate, not nulls', async () => {
+    // What the workers publish about the limits in force (worker main.ts).
+    await api.redis.hset(`${api.prefix}:limits:config`, { globalConcurrency: 500, accountRateLimitRps: 50 });
+    try {
+      const body = { userId: USER_ID, instanceIds: ['i-limits1', 'i-limits2'], concurrency: 2 };
+      const created = await api.request('POST', '/v1/rollouts', body, { 'idempotency-key': 'limits-1' });
+      expect(created.status).toBe(202);
+      const limits = { concurrency: 2, globalConcurrency: 500, accountRateLimitRps: 50, accountRateNowRps: 50 };
+      expect(created.body.limits).toEqual(limits);
+      expect(created.body.parentRolloutId).toBeNull();
+      const got = await api.request('GET', `/v1/rollouts/${created.body.id}`);
+      expect(got.body.limits).toEqual(limits);
+      expect(got.body.parentRolloutId).toBeNull();
+      const replayed = await api.request('POST', '/v1/rollouts', body, { 'idempotency-key': 'limits-1' });
+      expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+      expect(replayed.body.limits).toEqual(limits);
+      const paused = await api.request('POST', `/v1/rollouts/${created.body.id}/pause`);
+      expect(paused.body.limits).toEqual(limits);
+    } finally {
+      await api.redis.del(`${api.prefix}:limits:config`);
+    }
+  });
+
   it('applies defaults: force false, concurrency 50, retry policy 4 attempts', async () => {
     const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-default1'] });
     expect(res.status).toBe(202);

@@ -45,6 +45,8 @@ export type RolloutRecord = {
   createdAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;
+  /** The rollout this one retries (POST /v1/rollouts/:id/retry); null for a first rollout. */
+  parentRolloutId: string | null;
 };
 
 /**

@@ -13,6 +13,7 @@ import { parseOrThrow } from '../http/validate.ts';
 import { applyPolicyPatch, patchRolloutSchema } from '../rollout-policy-schemas.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { rolloutSchema } from '../response-schemas.ts';
+import { readRolloutLimits } from '../rollout-limits.ts';
 import { rolloutIdSchema } from '../rollout-schemas.ts';
 import { rolloutView } from '../rollout-views.ts';
 
@@ -29,7 +30,11 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
   async function answer(result: RolloutTransitionResult, id: string) {
     if (result.kind === 'missing') throw new NotFoundError(`rollout ${id}`);
     if (result.kind === 'refused') throw new ConflictError('rollout_state_conflict', result.reason);
-    return { ...rolloutView(result.rollout, await countInstances(deps.db, id)), changed: result.kind === 'changed' };
+    const [counts, limitsInForce] = await Promise.all([
+      countInstances(deps.db, id),
+      readRolloutLimits(deps, result.rollout.userId),
+    ]);
+    return { ...rolloutView(result.rollout, counts, { limitsInForce }), changed: result.kind === 'changed' };
   }
 
   /** The optional `{ "reason": "..." }` body of pause/resume/cancel. */
@@ -70,7 +75,11 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     const updated = await changeRolloutPolicy(control, rollout, policy);
     if (!updated)
       throw new ConflictError('rollout_state_conflict', `a ${rollout.status} rollout's policy cannot be changed`);
-    res.json(rolloutView(updated, await countInstances(deps.db, rollout.id)));
+    const [counts, limitsInForce] = await Promise.all([
+      countInstances(deps.db, rollout.id),
+      readRolloutLimits(deps, rollout.userId),
+    ]);
+    res.json(rolloutView(updated, counts, { limitsInForce }));
   });
 
   return router;

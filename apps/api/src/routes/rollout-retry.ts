@@ -13,6 +13,8 @@ import { loadVisibleRollout, requireRole } from '../http/auth.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { causeOf } from '../failure-report.ts';
+import { readRolloutLimits } from '../rollout-limits.ts';
+import { retriedRolloutSchema } from '../response-schemas.ts';
 import { instanceIdSchema, rolloutIdSchema } from '../rollout-schemas.ts';
 import { rolloutView } from '../rollout-views.ts';
 
@@ -98,12 +100,10 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       if (refused.length > 0) {
         throw new ValidationError(
           `body is invalid: instanceIds[${refused[0]!.index}]: not a failed instance of this rollout${body.cause !== undefined ? ' with this cause' : ''} awaiting a retry`,
-          refused
-            .slice(0, MAX_LISTED)
-            .map(({ index }) => ({
-              path: `instanceIds[${index}]`,
-              message: 'not a failed instance of this rollout awaiting a retry',
-            })),
+          refused.slice(0, MAX_LISTED).map(({ index }) => ({
+            path: `instanceIds[${index}]`,
+            message: 'not a failed instance of this rollout awaiting a retry',
+          })),
         );
       }
     }
@@ -143,12 +143,14 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<
       typeof rolloutView
     >[1];
+    const limitsInForce = await readRolloutLimits(deps, rollout.userId);
     res
       .status(202)
       .location(`/v1/rollouts/${rollout.id}`)
       .json({
-        ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts),
-        parentRolloutId: original.id,
+        ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null, parentRolloutId: original.id }, counts, {
+          limitsInForce,
+        }),
         retryOf: { rolloutId: original.id, cause: body.cause ?? null, instances: total },
       });
   });
@@ -172,7 +174,11 @@ export const rolloutRetryOperations: ApiOperation[] = [
     params: z.strictObject({ id: rolloutIdSchema }),
     body: retryRolloutBodySchema,
     responses: {
-      202: { description: 'The follow-up rollout, with `parentRolloutId`', headers: { Location: 'the new rollout' } },
+      202: {
+        description: 'The follow-up rollout, with `parentRolloutId` and `retryOf`',
+        schema: retriedRolloutSchema,
+        headers: { Location: 'the new rollout' },
+      },
       409: { description: 'Not finished, already being retried, or nothing to retry' },
     },
   },

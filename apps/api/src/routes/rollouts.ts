@@ -16,7 +16,6 @@ import {
   rolloutProgress,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { readLimitsInForce } from '@fleet/limits';
 import { isRedisReachable } from '@fleet/queue';
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { INSTANCE_STATES, planWaveSizes, resolveCount } from '@fleet/rollout-domain';
@@ -28,6 +27,7 @@ import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds }
 import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow } from '../http/validate.ts';
+import { readRolloutLimits } from '../rollout-limits.ts';
 import { policyFromCreateBody } from '../rollout-policy-schemas.ts';
 import type { ApiOperation } from '../openapi.ts';
 import {
@@ -104,11 +104,15 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     }
     if (!earlier.resourceId) throw new NotFoundError('the rollout of this Idempotency-Key');
     const rollout = await loadVisibleRollout(deps, req, earlier.resourceId);
+    const [counts, limitsInForce] = await Promise.all([
+      countInstances(deps.db, rollout.id),
+      readRolloutLimits(deps, rollout.userId),
+    ]);
     res
       .status(earlier.status ?? 202)
       .location(`${ROLLOUTS_PATH}/${rollout.id}`)
       .setHeader('Idempotent-Replayed', 'true')
-      .json({ ...rolloutView(rollout, await countInstances(deps.db, rollout.id)), duplicatesRemoved });
+      .json({ ...rolloutView(rollout, counts, { limitsInForce }), duplicatesRemoved });
   }
 
   /**
@@ -204,10 +208,14 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     const counts = { total, ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])), pending: total } as Parameters<
       typeof rolloutView
     >[1];
+    const limitsInForce = await readRolloutLimits(deps, rollout.userId);
     res
       .status(202)
       .location(`${ROLLOUTS_PATH}/${rollout.id}`)
-      .json({ ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts), duplicatesRemoved });
+      .json({
+        ...rolloutView({ ...rollout, enqueuedAt: enqueued ? new Date() : null }, counts, { limitsInForce }),
+        duplicatesRemoved,
+      });
   });
 
   router.get(ROLLOUTS_PATH, async (req, res) => {
@@ -233,12 +241,11 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   router.get('/v1/rollouts/:id', async (req, res) => {
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     const counts = await countInstances(deps.db, rollout.id);
-    const [progress, inForce] = await Promise.all([
+    const [progress, limitsInForce] = await Promise.all([
       rolloutProgress(deps.db, rollout.id, counts),
-      // Redis holds what the workers publish; without it the status still answers, without those figures.
-      readLimitsInForce(deps.redis, deps.queuePrefix, rollout.userId).catch(() => null),
+      readRolloutLimits(deps, rollout.userId),
     ]);
-    res.json(rolloutView(rollout, counts, progress, inForce));
+    res.json(rolloutView(rollout, counts, { limitsInForce, progress }));
   });
 
   router.get('/v1/rollouts/:id/instances', async (req, res) => {

@@ -1,0 +1,15 @@
+import type { Redis } from 'ioredis';
+import type { LimitsInForce } from '@fleet/limits';
+import { readLimitsInForce } from '@fleet/limits';
+
+/**
+ * The limits in force for an account's rollouts (global cap, account rate), as the workers publish them in Redis.
+ * Every answer that shows a rollout's `limits` reads them here, so a 202 shows what a GET shows. Null when Redis
+ * does not answer: the rollout still answers, without those figures.
+ */
+export async function readRolloutLimits(
+  deps: { redis: Redis; queuePrefix: string },
+  userId: string,
+): Promise<LimitsInForce | null> {
+  return readLimitsInForce(deps.redis, deps.queuePrefix, userId).catch(() => null);
+}
