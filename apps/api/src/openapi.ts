@@ -114,7 +114,7 @@ function operationObject(operation: ApiOperation): Record<string, unknown> {
     responses['503'] = problem('Postgres or Redis unavailable; retry later');
   }
   if (operation.body) {
-    responses['413'] = problem('Body larger than the limit');
+    responses['413'] = problem('Body larger than the limit (BODY_LIMIT_BYTES); the detail says both sizes in bytes');
     responses['415'] = problem('Body is not application/json');
   }
   if (operation.idempotent) responses['422'] = problem('Idempotency-Key already used with a different request');

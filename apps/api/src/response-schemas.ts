@@ -18,7 +18,18 @@ export const problemSchema = z.object({
   code: z.string().describe('machine-readable error code'),
   requestId: z.string().optional(),
   errors: z
-    .array(z.object({ field: z.string(), pointer: z.string().describe('RFC 6901 JSON pointer'), message: z.string() }))
+    .array(
+      z.object({
+        field: z.string().describe('the field at fault: `instanceIds[3]` (body), `limit` (query), `id` (path)'),
+        pointer: z
+          .string()
+          .describe(
+            'RFC 6901 JSON pointer: into the body when `in` is body (or absent), else to the parameter by name (`/id`)',
+          ),
+        message: z.string().describe('what is allowed, and the value refused (cut after 40 characters)'),
+        in: z.enum(['body', 'query', 'path', 'header']).optional().describe('where the field is'),
+      }),
+    )
     .optional(),
 });
 

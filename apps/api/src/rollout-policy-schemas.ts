@@ -2,22 +2,32 @@ import { z } from 'zod';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { DEFAULT_RETRY_POLICY, DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT, defaultPolicy } from '@fleet/rollout-domain';
 
-/** A count of instances, or a share of the rollout such as "10%" or "2.5%". */
-export const countSpecSchema = z.union([
-  z.number().int().min(1).max(100_000),
-  z
-    .string()
-    .regex(/^(100|[1-9]?\d)(\.\d{1,2})?%$/, 'must be a number of instances or a percentage such as "10%"')
-    .refine((s) => Number(s.slice(0, -1)) > 0, 'a percentage must be above 0%') as z.ZodType<`${number}%`>,
-]);
+/**
+ * An integer from 1 to `max`, or a percentage above 0% and at most 100% with up to two decimals ("10%", "2.5%"),
+ * every refusal saying the whole allowed range in `message` (a union alone answers zod's "Invalid input").
+ */
+function countOrPercentSchema(max: number, message: string) {
+  return z.union(
+    [
+      z.number({ error: message }).int({ error: message }).min(1, { error: message }).max(max, { error: message }),
+      z
+        .string()
+        // abort: a string that is no percentage at all gets this one message, not the refinement's too.
+        .regex(/^(100|[1-9]?\d)(\.\d{1,2})?%$/, { error: message, abort: true })
+        .refine((s) => Number(s.slice(0, -1)) > 0, 'a percentage must be above 0%') as z.ZodType<`${number}%`>,
+    ],
+    { error: message },
+  );
+}
 
-export const concurrencySchema = z.union([
-  z.number().int().min(1).max(10_000),
-  countSpecSchema.refine(
-    (v) => typeof v === 'string',
-    'a number of calls must be at most 10000',
-  ) as z.ZodType<`${number}%`>,
-]);
+export const COUNT_SPEC_MESSAGE = 'must be an integer from 1 to 100000, or a percentage such as "10%"';
+export const CONCURRENCY_MESSAGE = 'must be an integer from 1 to 10000, or a percentage such as "10%"';
+
+/** A count of instances, or a share of the rollout such as "10%" or "2.5%". */
+export const countSpecSchema = countOrPercentSchema(100_000, COUNT_SPEC_MESSAGE);
+
+/** Most NodeInstall calls in flight: a number of calls, or a share of the rollout's instances. */
+export const concurrencySchema = countOrPercentSchema(10_000, CONCURRENCY_MESSAGE);
 
 export const wavePlanSchema = z.union([
   /** Explicit wave sizes; the last one repeats until every instance has a wave, e.g. [1, 5, "20%"]. */

@@ -24,7 +24,14 @@ export class ConfigError extends FleetError {
   }
 }
 
-export type FieldProblem = { path: string; message: string };
+/** Where in the request a field at fault is. */
+export type FieldLocation = 'body' | 'query' | 'path' | 'header';
+
+/**
+ * A field at fault: `path` is its place within `in` (default `body`): `instanceIds[3]` in the body, `limit` in the
+ * query, `id` among the path parameters, `Idempotency-Key` among the headers.
+ */
+export type FieldProblem = { path: string; message: string; in?: FieldLocation };
 
 /** An error the API answers with a problem+json document (RFC 9457). */
 export class ApiError extends FleetError {

@@ -20,6 +20,7 @@ import type { ApiKeyRecord, ApiRole, Database, RolloutRecord } from '@fleet/db';
 import { apiKeyShownPrefix, findActiveApiKeyByHash, findRollout, hashApiKey, touchApiKeyLastUsed } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { rolloutIdSchema } from '../rollout-schemas.ts';
+import type { InputLocation } from './validate.ts';
 import { parseOrThrow } from './validate.ts';
 
 /** The caller, once its key is known. */
@@ -176,10 +177,16 @@ export function visibleUserIds(req: Request): readonly string[] | null {
 
 /**
  * The rollout `id` names (400 if `id` is not a rollout id), or 404 when there is none or it belongs to an account
- * outside the caller's key; both 404s are the same answer. Every route that takes a rollout id uses this.
+ * outside the caller's key; both 404s are the same answer. Every route that takes a rollout id uses this. `from`
+ * says where the id came from, for the 400 (default: the path parameter `id`, as in `/v1/rollouts/:id`).
  */
-export async function loadVisibleRollout(deps: { db: Database }, req: Request, id: unknown): Promise<RolloutRecord> {
-  const rolloutId = parseOrThrow(rolloutIdSchema, id, 'rollout id');
+export async function loadVisibleRollout(
+  deps: { db: Database },
+  req: Request,
+  id: unknown,
+  from: InputLocation = { in: 'path', name: 'id' },
+): Promise<RolloutRecord> {
+  const rolloutId = parseOrThrow(rolloutIdSchema, id, 'rollout id', from);
   const rollout = await findRollout(deps.db, rolloutId);
   if (!rollout || !canSeeAccount(requireAuth(req), rollout.userId)) throw new NotFoundError(`rollout ${rolloutId}`);
   return rollout;

@@ -13,7 +13,7 @@ export function readIdempotencyKey(req: Request): string | undefined {
   if (value === undefined) return undefined;
   if (!idempotencyKeySchema.safeParse(value).success) {
     throw new ValidationError('Idempotency-Key is invalid: must be 1 to 255 visible ASCII characters', [
-      { path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+      { path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters', in: 'header' },
     ]);
   }
   return value;

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { FieldLocation } from '@fleet/errors';
 import { ApiError, toError } from '@fleet/errors';
 import type { Logger } from '@fleet/logger';
 import { currentLogContext } from '@fleet/logger';
@@ -12,7 +13,12 @@ export type Problem = {
   instance?: string;
   code: string;
   requestId?: string;
-  errors?: { field: string; pointer: string; message: string }[];
+  /**
+   * The fields at fault. `in` says where: `body` (then `pointer` is an RFC 6901 pointer into the body, as RFC 9457
+   * uses it), `query`, `path` (a path parameter such as `id`) or `header`; for those three `pointer` points into
+   * that location's parameters by name (`/id`), as a body pointer would into the body.
+   */
+  errors?: { field: string; pointer: string; message: string; in?: FieldLocation }[];
 };
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -34,9 +40,10 @@ export function problemFromApiError(error: ApiError, instance: string): Problem 
   if (requestId) problem.requestId = requestId;
   if (error.fields.length > 0) {
     problem.errors = error.fields.map((f) => ({
-      field: f.path || '(body)',
+      field: f.path || (f.in === undefined || f.in === 'body' ? '(body)' : `(${f.in})`),
       pointer: toPointer(f.path),
       message: f.message,
+      ...(f.in ? { in: f.in } : {}),
     }));
   }
   return problem;
@@ -52,15 +59,37 @@ function toPointer(path: string): string {
     .join('/')}`;
 }
 
+/** What body-parser (raw-body) puts on its errors: `length` is the declared Content-Length, `received` what came. */
+type BodyParserError = Error & { type?: string; status?: number; limit?: number; length?: number; received?: number };
+
+/**
+ * 413 saying the limit. A declared Content-Length over it is refused before reading (`length`); a chunked body
+ * is cut once it passes the limit, so only "at least" is known (`received`: the bytes read until then).
+ */
+function bodyTooLarge(error: BodyParserError): ApiError {
+  const limit = typeof error.limit === 'number' ? error.limit : null;
+  const size =
+    typeof error.length === 'number'
+      ? `is ${error.length} bytes`
+      : typeof error.received === 'number'
+        ? `is at least ${error.received} bytes`
+        : 'is too large';
+  const detail =
+    limit === null
+      ? `The request body ${size}, over the size limit (BODY_LIMIT_BYTES)`
+      : `The request body ${size}; the limit is ${limit} bytes (BODY_LIMIT_BYTES)`;
+  return new ApiError(413, 'body_too_large', 'Request body too large', detail);
+}
+
 /** Errors that body-parser raises for a malformed or oversized body, mapped to what the client did wrong. */
-function fromBodyParserError(error: Error & { type?: string; status?: number }): ApiError | null {
+function fromBodyParserError(error: BodyParserError): ApiError | null {
   switch (error.type) {
     case 'entity.parse.failed':
       return new ApiError(400, 'malformed_json', 'Malformed JSON', 'The request body is not valid JSON', [
         { path: '', message: 'invalid JSON' },
       ]);
     case 'entity.too.large':
-      return new ApiError(413, 'body_too_large', 'Request body too large', 'The request body exceeds the size limit');
+      return bodyTooLarge(error);
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new ApiError(

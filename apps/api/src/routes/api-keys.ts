@@ -8,7 +8,7 @@ import type { Logger } from '@fleet/logger';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, requireRole } from '../http/auth.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
-import { parseOrThrow } from '../http/validate.ts';
+import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { apiKeyIdSchema, createApiKeySchema, listApiKeysQuerySchema } from '../api-key-schemas.ts';
 import { apiKeyListSchema, apiKeySchema, createdApiKeySchema } from '../response-schemas.ts';
@@ -45,7 +45,7 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
   const router = Router();
 
   const loadManageableKey = async (req: Request, admin: ApiPrincipal) => {
-    const id = parseOrThrow(apiKeyIdSchema, req.params.id, 'api key id');
+    const id = parsePathParam(apiKeyIdSchema, req, 'id', 'api key id');
     const key = await findApiKey(deps.db, id);
     // Another tenant's key answers like a key that does not exist.
     if (!key || !canManage(admin, key)) throw new NotFoundError(`api key ${id}`);
@@ -58,10 +58,10 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
     // A key is shown once; a replay could not show it again, so a retried request must not look idempotent.
     if (req.get('idempotency-key') !== undefined) {
       throw new ValidationError('Idempotency-Key is not supported here: a key is shown only once', [
-        { path: 'Idempotency-Key', message: 'not supported when making an API key' },
+        { path: 'Idempotency-Key', message: 'not supported when making an API key', in: 'header' },
       ]);
     }
-    const body = parseOrThrow(createApiKeySchema, req.body, 'api key');
+    const body = parseOrThrow(createApiKeySchema, req.body, 'api key', { in: 'body' });
     if (body.allAccounts && !admin.allAccounts) {
       throw new ApiError(403, 'forbidden', 'Forbidden', 'Only an API key for every account may make another one');
     }
@@ -90,7 +90,7 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
 
   router.get(API_KEYS_PATH, async (req, res) => {
     const admin = requireRole(req, 'admin');
-    const query = parseOrThrow(listApiKeysQuerySchema, req.query, 'query');
+    const query = parseOrThrow(listApiKeysQuerySchema, req.query, 'query', { in: 'query' });
     const keys = await listApiKeys(deps.db, {
       withinUserIds: admin.allAccounts ? null : [...admin.userIds],
       limit: query.limit,

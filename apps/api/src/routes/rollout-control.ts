@@ -40,7 +40,7 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
   /** The optional `{ "reason": "..." }` body of pause/resume/cancel. */
   function optionalReason(req: Request): string | null {
     if (req.body === undefined) return null;
-    return parseOrThrow(reasonBodySchema, req.body, 'body').reason ?? null;
+    return parseOrThrow(reasonBodySchema, req.body, 'body', { in: 'body' }).reason ?? null;
   }
 
   router.post('/v1/rollouts/:id/pause', async (req, res) => {
@@ -70,7 +70,7 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     requireRole(req, 'operator');
     if (!req.is('application/json')) throw unsupportedMediaType(req);
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
-    const patch = parseOrThrow(patchRolloutSchema, req.body, 'policy change');
+    const patch = parseOrThrow(patchRolloutSchema, req.body, 'policy change', { in: 'body' });
     const policy = applyPolicyPatch(readPolicy(rollout.policy), patch);
     const updated = await changeRolloutPolicy(control, rollout, policy);
     if (!updated)

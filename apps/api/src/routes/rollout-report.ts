@@ -42,7 +42,7 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
   const router = Router();
 
   router.get(REPORT_PATH, async (req, res) => {
-    const query = parseOrThrow(rolloutReportQuerySchema, req.query, 'query');
+    const query = parseOrThrow(rolloutReportQuerySchema, req.query, 'query', { in: 'query' });
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
 
     if (query.format === 'csv') {

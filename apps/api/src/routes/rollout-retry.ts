@@ -10,7 +10,7 @@ import { INSTANCE_STATES } from '@fleet/rollout-domain';
 import type { BackgroundEnqueues } from '../background-enqueues.ts';
 import { enqueueNewRollout } from '../enqueue-rollout.ts';
 import { loadVisibleRollout, requireRole } from '../http/auth.ts';
-import { parseOrThrow } from '../http/validate.ts';
+import { parseOrThrow, showValue } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { causeOf } from '../failure-report.ts';
 import { readRolloutLimits } from '../rollout-limits.ts';
@@ -29,6 +29,8 @@ export type RolloutRetryRoutesDeps = {
 
 const RETRY_PATH = '/v1/rollouts/:id/retry';
 
+const RETRY_CONCURRENCY_MESSAGE = 'must be an integer from 1 to 10000';
+
 export const retryRolloutBodySchema = z.strictObject({
   /** Only the instances of this failure cause (a `cause` of GET /v1/rollouts/:id/report). */
   cause: z.string().min(1).max(2000).optional(),
@@ -37,7 +39,12 @@ export const retryRolloutBodySchema = z.strictObject({
   /** Default: the original rollout's. */
   force: z.boolean().optional(),
   /** Default: the original rollout's. */
-  concurrency: z.number().int().min(1).max(10_000).optional(),
+  concurrency: z
+    .number({ error: RETRY_CONCURRENCY_MESSAGE })
+    .int({ error: RETRY_CONCURRENCY_MESSAGE })
+    .min(1, { error: RETRY_CONCURRENCY_MESSAGE })
+    .max(10_000, { error: RETRY_CONCURRENCY_MESSAGE })
+    .optional(),
 });
 
 /** Flag statuses meaning an operator dealt with the instance by hand: a retry leaves it alone. */
@@ -60,7 +67,7 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
 
   router.post(RETRY_PATH, async (req, res) => {
     const principal = requireRole(req, 'operator');
-    const body = parseOrThrow(retryRolloutBodySchema, req.body ?? {}, 'body');
+    const body = parseOrThrow(retryRolloutBodySchema, req.body ?? {}, 'body', { in: 'body' });
     const original = await loadVisibleRollout(deps, req, req.params.id);
     if (original.status === 'running' || original.status === 'paused') {
       throw new ConflictError(
@@ -91,7 +98,11 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     }
     if (body.cause !== undefined && !causeSeen) {
       throw new ValidationError('body is invalid: cause: no failed instance of this rollout has this cause', [
-        { path: 'cause', message: "not a cause of this rollout's failures (see GET /v1/rollouts/:id/report)" },
+        {
+          path: 'cause',
+          message: `not a cause of this rollout's failures (see GET /v1/rollouts/:id/report); got ${showValue(body.cause)}`,
+          in: 'body',
+        },
       ]);
     }
     if (wanted) {
@@ -99,10 +110,11 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       const refused = body.instanceIds!.map((id, index) => ({ id, index })).filter(({ id }) => !chosenSet.has(id));
       if (refused.length > 0) {
         throw new ValidationError(
-          `body is invalid: instanceIds[${refused[0]!.index}]: not a failed instance of this rollout${body.cause !== undefined ? ' with this cause' : ''} awaiting a retry`,
-          refused.slice(0, MAX_LISTED).map(({ index }) => ({
+          `body is invalid: instanceIds[${refused[0]!.index}]: not a failed instance of this rollout${body.cause !== undefined ? ' with this cause' : ''} awaiting a retry; got ${showValue(refused[0]!.id)}`,
+          refused.slice(0, MAX_LISTED).map(({ id, index }) => ({
             path: `instanceIds[${index}]`,
-            message: 'not a failed instance of this rollout awaiting a retry',
+            message: `not a failed instance of this rollout awaiting a retry; got ${showValue(id)}`,
+            in: 'body' as const,
           })),
         );
       }

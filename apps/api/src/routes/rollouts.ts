@@ -26,7 +26,7 @@ import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
 import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
-import { parseOrThrow } from '../http/validate.ts';
+import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import { readRolloutLimits } from '../rollout-limits.ts';
 import { policyFromCreateBody } from '../rollout-policy-schemas.ts';
 import type { ApiOperation } from '../openapi.ts';
@@ -99,7 +99,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
         'idempotency_key_reused',
         'Idempotency-Key reused',
         'This Idempotency-Key was already used with a different request; use a new key for a new rollout',
-        [{ path: 'Idempotency-Key', message: 'already used with a different request body' }],
+        [{ path: 'Idempotency-Key', message: 'already used with a different request body', in: 'header' }],
       );
     }
     if (!earlier.resourceId) throw new NotFoundError('the rollout of this Idempotency-Key');
@@ -125,7 +125,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     principal: ApiPrincipal,
   ): Promise<{ rollout: RolloutRecord; duplicatesRemoved: number } | null> {
     const idempotencyKey = readIdempotencyKey(req);
-    const body = parseOrThrow(createSchema, req.body, 'rollout');
+    const body = parseOrThrow(createSchema, req.body, 'rollout', { in: 'body' });
     // An account outside the key answers like an account that does not exist (404), never 403.
     assertAccountVisible(req, body.userId);
     const instanceIds = withoutDuplicates(body.instanceIds);
@@ -219,11 +219,11 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   });
 
   router.get(ROLLOUTS_PATH, async (req, res) => {
-    const query = parseOrThrow(listRolloutsQuerySchema, req.query, 'query');
+    const query = parseOrThrow(listRolloutsQuerySchema, req.query, 'query', { in: 'query' });
     const after = query.cursor === undefined ? undefined : decodeRolloutCursor(query.cursor);
     if (after === null)
       throw new ValidationError('query is invalid: cursor: not a cursor of this API', [
-        { path: 'cursor', message: 'not a cursor returned by this API' },
+        { path: 'cursor', message: 'not a cursor returned by this API', in: 'query' },
       ]);
     if (query.userId !== undefined) assertAccountVisible(req, query.userId);
     const page = await listRollouts(deps.db, {
@@ -249,12 +249,12 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   });
 
   router.get('/v1/rollouts/:id/instances', async (req, res) => {
-    const id = parseOrThrow(rolloutIdSchema, req.params.id, 'rollout id');
-    const query = parseOrThrow(listInstancesQuerySchema, req.query, 'query');
+    const id = parsePathParam(rolloutIdSchema, req, 'id', 'rollout id');
+    const query = parseOrThrow(listInstancesQuerySchema, req.query, 'query', { in: 'query' });
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (after === null)
       throw new ValidationError('query is invalid: cursor: not a cursor of this API', [
-        { path: 'cursor', message: 'not a cursor returned by this API' },
+        { path: 'cursor', message: 'not a cursor returned by this API', in: 'query' },
       ]);
     await loadVisibleRollout(deps, req, id);
     const page = await listInstances(deps.db, id, {
@@ -269,8 +269,8 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   });
 
   router.get('/v1/rollouts/:id/instances/:instanceId', async (req, res) => {
-    const id = parseOrThrow(rolloutIdSchema, req.params.id, 'rollout id');
-    const instanceId = parseOrThrow(instanceIdSchema, req.params.instanceId, 'instance id');
+    const id = parsePathParam(rolloutIdSchema, req, 'id', 'rollout id');
+    const instanceId = parsePathParam(instanceIdSchema, req, 'instanceId', 'instance id');
     await loadVisibleRollout(deps, req, id);
     const instance = await findInstanceWithAttempts(deps.db, id, instanceId);
     if (!instance) throw new NotFoundError(`instance ${instanceId} in rollout ${id}`);
