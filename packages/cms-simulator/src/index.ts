@@ -1,8 +1,16 @@
 export { createSimulator } from './simulator.ts';
-export type { Simulator, SimulatorOptions } from './simulator.ts';
+export type { ScenarioReport, Simulator, SimulatorOptions } from './simulator.ts';
 export type { SimulatorStats } from './stats.ts';
 export { DEFAULT_SCENARIO, ScenarioError, SCENARIO_FIELDS, validateScenarioPatch } from './scenario.ts';
 export type { Scenario } from './scenario.ts';
+export {
+  DEFAULT_SCENARIO_PROFILE,
+  isScenarioProfile,
+  SCENARIO_PROFILE_NAMES,
+  SCENARIO_PROFILES,
+  scenarioOverrides,
+} from './scenario-profiles.ts';
+export type { ScenarioProfile } from './scenario-profiles.ts';
 export { isFailingInstance, isAgentFailingInstance, isUnknownInstance, instanceFraction } from './instance-fate.ts';
 export type { InstanceFateKind } from './instance-fate.ts';
 export { AgentStatus } from './agent-lifecycle.ts';

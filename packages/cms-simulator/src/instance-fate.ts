@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { seededFraction } from './seeded-fraction.ts';
 
 /**
  * Which instances misbehave, as pure functions of (seed, instance id, rate). A test computes the same answer the
@@ -12,9 +12,7 @@ export type InstanceFateKind = 'no-server-guard' | 'agent-install-fails' | 'unkn
 
 /** A uniform fraction in [0, 1): the top 53 bits of sha256(`${seed}:${kind}:${instanceId}`). */
 export function instanceFraction(seed: string, kind: InstanceFateKind, instanceId: string): number {
-  const digest = createHash('sha256').update(`${seed}:${kind}:${instanceId}`, 'utf8').digest();
-  // 53 bits so the division is exact in a double and the result is strictly below 1 (a rate of 1 hits every id).
-  return Number(digest.readBigUInt64BE(0) >> 11n) / 2 ** 53;
+  return seededFraction(`${seed}:${kind}:${instanceId}`);
 }
 
 /**

@@ -15,26 +15,43 @@ import {
   type ResponseFormat,
 } from './render.ts';
 import { emptyParams, normaliseRequestTarget, parseParams, type RequestParams } from './request-params.ts';
-import { DEFAULT_SCENARIO, ScenarioError, validateScenarioPatch, type Scenario } from './scenario.ts';
+import { createScriptedDraws, createSeededDraws } from './request-draws.ts';
+import { ScenarioError, validateScenarioPatch, type Scenario } from './scenario.ts';
+import {
+  DEFAULT_SCENARIO_PROFILE,
+  isScenarioProfile,
+  SCENARIO_PROFILE_NAMES,
+  SCENARIO_PROFILES,
+  scenarioOverrides,
+  type ScenarioProfile,
+} from './scenario-profiles.ts';
 import { createStatsRecorder, type SimulatorStats } from './stats.ts';
 import { createThrottle } from './throttle.ts';
 
 export type SimulatorOptions = {
   /** AccessKeyId -> AccessKeySecret pairs the gateway accepts. */
   accessKeys: Record<string, string>;
-  /** Mean simulated latency per API answer, ms. Default 50. */
+  /**
+   * The preset every scenario knob starts from (scenario-profiles.ts); the options below and `faults` are applied
+   * over it. Default `deterministic`.
+   */
+  profile?: ScenarioProfile;
+  /** Mean simulated latency per API answer, ms. Default: the profile's (50). */
   latencyMs?: number;
-  /** Extra latency added to about 1% of answers, ms. Default 0. */
+  /** Extra latency added to about 1% of answers, ms. Default: the profile's (deterministic 0, realistic 1000). */
   latencyTailMs?: number;
-  /** Share of instances without a Server Guard agent (NodeInstall fails on them every time). Default 0.05. */
+  /** Share of instances without a Server Guard agent (NodeInstall fails on them every time). Default: the profile's. */
   failureRate?: number;
-  /** Share of instances where NodeInstall is accepted but the agent ends in `install_faild`. Default 0. */
+  /** Share of instances where NodeInstall is accepted but the agent ends in `install_faild`. Default: the profile's. */
   agentFailureRate?: number;
-  /** Share of instance ids that do not exist (HTTP 404). Default 0. */
+  /** Share of instance ids that do not exist (HTTP 404). Default: the profile's. */
   notFoundRate?: number;
-  /** Time from an accepted NodeInstall until NodeStatus leaves `installing`, ms. Default 2000. */
+  /** Time from an accepted NodeInstall until NodeStatus leaves `installing`, ms. Default: the profile's (2000). */
   installDurationMs?: number;
-  /** Seed of the per-instance fate hashes (see `isFailingInstance`). Default `fleet`. */
+  /**
+   * Seed of the per-instance fates (see `isFailingInstance`) and of the per-request fault draws (request-draws.ts).
+   * Default `fleet`.
+   */
   seed?: string;
   /** Any scenario field (fault rates, throttleQps, ...), applied over the options above. */
   faults?: Partial<Scenario>;
@@ -44,7 +61,10 @@ export type SimulatorOptions = {
   logger?: Logger;
   /** Epoch ms; drives timestamp checks, nonce expiry, throttling and install progress. Default `Date.now`. */
   now?: () => number;
-  /** Uniform [0, 1); drives latency and injected faults. Default `Math.random`. */
+  /**
+   * Uniform [0, 1). Drives latency; when given, it also drives the injected faults in call order (tests script it).
+   * Default: `Math.random` for latency, and faults drawn from the seed per (action, instance, n-th call).
+   */
   random?: () => number;
 };
 
@@ -54,11 +74,18 @@ export type Simulator = {
   /** Stops listening, drops open and hung connections and pending delayed answers. Idempotent. */
   stop(): Promise<void>;
   stats(): SimulatorStats;
-  /** Zeroes the stats and forgets install state, nonces and throttle windows. The scenario stays. */
+  /** The profile the scenario started from. */
+  readonly profile: ScenarioProfile;
+  /**
+   * Zeroes the stats and forgets install state, nonces, throttle windows and the per-request draw counts (so the
+   * same calls after a reset meet the same seeded faults again). The scenario stays.
+   */
   reset(): void;
   scenario(): Scenario;
   /** Merges `partial` into the scenario and returns the result; throws ScenarioError on a bad field. */
   setScenario(partial: Partial<Scenario>): Scenario;
+  /** What `GET /_sim/scenario` answers: the profile, the knobs that differ from it, and every knob's value. */
+  scenarioReport(): ScenarioReport;
   instance(instanceId: string): InstanceReport;
   readonly server: http.Server;
 };
@@ -70,6 +97,12 @@ const TAIL_PROBABILITY = 0.01;
 
 type Outcome = { status: number; code: string; rendered: RenderedBody };
 
+export type ScenarioReport = Scenario & {
+  profile: ScenarioProfile;
+  /** Knobs whose value is not the profile's, set by an option, a SIM_* variable or `POST /_sim/scenario`. */
+  overrides: (keyof Scenario)[];
+};
+
 export function createSimulator(options: SimulatorOptions): Simulator {
   const accessKeys = new Map(Object.entries(options.accessKeys));
   const now = options.now ?? Date.now;
@@ -79,8 +112,14 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     options.logger ?? createLogger({ service: 'cms-simulator', level: 'warn', secrets: [...accessKeys.values()] })
   ).child({ component: 'cms-simulator' });
 
+  const profile = options.profile ?? DEFAULT_SCENARIO_PROFILE;
+  // Options may come from untyped code (a JSON file, a script); a wrong name must not start a default simulator.
+  if (!isScenarioProfile(profile)) {
+    throw new ScenarioError(`unknown profile "${String(profile)}"; known: ${SCENARIO_PROFILE_NAMES.join(', ')}`);
+  }
+  const seed = options.seed ?? 'fleet';
   let scenario: Scenario = {
-    ...DEFAULT_SCENARIO,
+    ...SCENARIO_PROFILES[profile],
     ...validateScenarioPatch({
       latencyMs: options.latencyMs,
       latencyTailMs: options.latencyTailMs,
@@ -95,7 +134,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   const stats = createStatsRecorder();
   const nonces = createNonceStore(SIGNATURE_WINDOW_MS, NONCE_CAPACITY);
   const throttle = createThrottle();
-  const instances = createInstanceDirectory(options.seed ?? 'fleet', () => scenario);
+  const instances = createInstanceDirectory(seed, () => scenario);
+  const draws = options.random ? createScriptedDraws(options.random) : createSeededDraws(seed);
   const pendingAnswers = new Set<NodeJS.Timeout>();
 
   function latency(): number {
@@ -154,8 +194,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   }
 
   /** A broken answer: half of the real body under its real status (200), or a load balancer's HTML page (502). */
-  function malformed(outcome: Outcome): Outcome {
-    if (random() < 0.5) {
+  function malformed(outcome: Outcome, draw: () => number): Outcome {
+    if (draw() < 0.5) {
       const body = outcome.rendered.body;
       return {
         status: 200,
@@ -203,9 +243,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
 
     // Injected faults stand for the backend failing: 500/503/hang happen before the action runs (nothing changes),
     // a malformed answer after it (the install may have started although the client cannot read that it did).
+    // Drawn only now, past the throttle: throttling depends on timing, and must not shift an instance's seeded draws.
     const current = scenario;
+    const draw = draws.forRequest(verdict.action, instanceId);
     let injected: Outcome | undefined;
-    if (current.errorRate500 > 0 && random() < current.errorRate500) {
+    if (current.errorRate500 > 0 && draw() < current.errorRate500) {
       injected = gatewayError(
         format,
         requestId,
@@ -213,7 +255,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         'InternalError',
         'The request processing has failed due to some unknown error, exception or failure.',
       );
-    } else if (current.errorRate503 > 0 && random() < current.errorRate503) {
+    } else if (current.errorRate503 > 0 && draw() < current.errorRate503) {
       injected = gatewayError(
         format,
         requestId,
@@ -221,7 +263,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         'ServiceUnavailable',
         'The request has failed due to a temporary failure of the server.',
       );
-    } else if (current.hangRate > 0 && random() < current.hangRate) {
+    } else if (current.hangRate > 0 && draw() < current.hangRate) {
       // Never answered: the socket stays open until the client gives up or stop() closes it. No timer is involved.
       stats.answered('Hang');
       logAnswer(params, requestId, 0, 'Hang');
@@ -232,7 +274,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       answerLater(res, injected, requestId);
       return;
     }
-    const breakAnswer = current.malformedRate > 0 && random() < current.malformedRate;
+    const breakAnswer = current.malformedRate > 0 && draw() < current.malformedRate;
 
     const handler = ACTIONS[verdict.action]!;
     const answer = handler({
@@ -244,7 +286,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       onInstallStarted: (id) => stats.installStarted(id),
     });
     let outcome = actionOutcome(format, requestId, answer);
-    if (breakAnswer) outcome = malformed(outcome);
+    if (breakAnswer) outcome = malformed(outcome, draw);
     logAnswer(params, requestId, outcome.status, outcome.code);
     answerLater(res, outcome, requestId);
   }
@@ -298,7 +340,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   function serveControl(req: http.IncomingMessage, res: http.ServerResponse, path: string): void {
     const method = req.method ?? 'GET';
     if (path === '/_sim/stats' && method === 'GET') return sendJson(res, 200, stats.snapshot());
-    if (path === '/_sim/scenario' && method === 'GET') return sendJson(res, 200, scenario);
+    if (path === '/_sim/scenario' && method === 'GET') return sendJson(res, 200, simulator.scenarioReport());
     if (path === '/_sim/scenario' && method === 'POST') {
       return readBody(req, res, (body) => {
         let patch: unknown;
@@ -308,7 +350,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
           return sendJson(res, 400, { error: 'the body must be a JSON object' });
         }
         try {
-          sendJson(res, 200, simulator.setScenario(validateScenarioPatch(patch)));
+          simulator.setScenario(validateScenarioPatch(patch));
+          sendJson(res, 200, simulator.scenarioReport());
         } catch (error) {
           if (error instanceof ScenarioError) return sendJson(res, 400, { error: error.message });
           throw error;
@@ -395,7 +438,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       const urlHost =
         host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
       const url = `http://${urlHost}:${address.port}/`;
-      logger.info('cms simulator listening', { url, scenario });
+      logger.info('cms simulator listening', { url, profile, scenario });
       return { port: address.port, url };
     },
     stop() {
@@ -413,11 +456,13 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       return stopping;
     },
     stats: () => stats.snapshot(),
+    profile,
     reset() {
       stats.reset();
       instances.clear();
       nonces.clear();
       throttle.clear();
+      draws.clear();
       logger.info('cms simulator reset');
     },
     scenario: () => ({ ...scenario }),
@@ -426,6 +471,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       logger.info('cms simulator scenario changed', { scenario });
       return { ...scenario };
     },
+    scenarioReport: () => ({ profile, overrides: scenarioOverrides(profile, scenario), ...scenario }),
     instance(instanceId) {
       return instances.describe(instanceId, now(), {
         installCalls: stats.installCalls(instanceId),

@@ -195,18 +195,36 @@ describe('latency', () => {
 });
 
 describe('scenario control', () => {
-  it('GET /_sim/scenario returns the whole scenario; POST merges a partial one and answers the result', async () => {
+  it('GET /_sim/scenario returns the profile, its overrides and the whole scenario; POST merges a partial one and answers the result', async () => {
     const running = await simulator({ latencyMs: 0, failureRate: 0 });
     const initial = await simJson(running.url, '/_sim/scenario');
-    expect(initial.body).toEqual({ ...DEFAULT_SCENARIO, latencyMs: 0, failureRate: 0 });
+    expect(initial.body).toEqual({
+      profile: 'deterministic',
+      overrides: ['latencyMs', 'failureRate'],
+      ...DEFAULT_SCENARIO,
+      latencyMs: 0,
+      failureRate: 0,
+    });
 
     const updated = await simJson(running.url, '/_sim/scenario', {
       method: 'POST',
       body: { errorRate503: 1, throttleQps: 10 },
     });
     expect(updated.status).toBe(200);
-    expect(updated.body).toEqual({ ...initial.body, errorRate503: 1, throttleQps: 10 });
-    expect(running.sim.scenario()).toEqual(updated.body);
+    expect(updated.body).toEqual({
+      ...initial.body,
+      overrides: ['latencyMs', 'errorRate503', 'throttleQps', 'failureRate'],
+      errorRate503: 1,
+      throttleQps: 10,
+    });
+    expect(running.sim.scenarioReport()).toEqual(updated.body);
+    expect(running.sim.scenario()).toEqual({
+      ...DEFAULT_SCENARIO,
+      latencyMs: 0,
+      failureRate: 0,
+      errorRate503: 1,
+      throttleQps: 10,
+    });
     expect((await callJson(running.url, 'NodeStatus', { InstanceId: 'i-sc1' })).status).toBe(503);
 
     await simJson(running.url, '/_sim/scenario', { method: 'POST', body: { errorRate503: 0 } });

@@ -170,12 +170,14 @@ export async function simJson(
 
 export type Running = { sim: Simulator; url: string };
 
-/** Starts a simulator on port 0 with the test key, no latency and no failing instances unless asked. */
+/**
+ * Starts a simulator on port 0 with the test key; without a profile, with no latency and no failing instances
+ * unless asked (a profile asked for brings its own values).
+ */
 export async function startSimulator(options: Partial<SimulatorOptions> = {}): Promise<Running> {
   const sim = createSimulator({
     accessKeys: { [KEY_ID]: SECRET },
-    latencyMs: 0,
-    failureRate: 0,
+    ...(options.profile === undefined ? { latencyMs: 0, failureRate: 0 } : {}),
     ...options,
   });
   const { url } = await sim.start(0);
