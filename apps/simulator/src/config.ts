@@ -1,14 +1,32 @@
-import type { SimulatorOptions } from '@fleet/cms-simulator';
+import {
+  DEFAULT_SCENARIO_PROFILE,
+  SCENARIO_PROFILE_NAMES,
+  SCENARIO_PROFILES,
+  type Scenario,
+  type ScenarioProfile,
+  type SimulatorOptions,
+} from '@fleet/cms-simulator';
 import { env, LOCAL_DEFAULTS, parseConfig, z } from '@fleet/config';
 
 /** An empty variable (`SIM_HANG_RATE=`) means "not set", not zero. */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === '' ? undefined : value), schema);
 
+// The scenario knobs have no default of their own: an unset one takes the value of SIM_PROFILE's preset
+// (@fleet/cms-simulator's SCENARIO_PROFILES), so a set one always wins over the profile.
 /** A share in [0, 1]. */
-const rate = (fallback: number) => unsetIfEmpty(z.coerce.number().min(0).max(1).default(fallback));
+const rate = () => unsetIfEmpty(z.coerce.number().min(0).max(1).optional());
 /** Milliseconds, >= 0. */
-const millis = (fallback: number) => unsetIfEmpty(env.nonNegativeInt(fallback));
+const millis = () => unsetIfEmpty(z.coerce.number().int().min(0).optional());
+
+const profile = unsetIfEmpty(
+  z
+    .enum(SCENARIO_PROFILE_NAMES as [ScenarioProfile, ...ScenarioProfile[]], {
+      error: (issue) =>
+        `must be one of ${SCENARIO_PROFILE_NAMES.join(', ')}; got ${JSON.stringify(String(issue.input).slice(0, 40))}`,
+    })
+    .default(DEFAULT_SCENARIO_PROFILE),
+);
 
 const schema = z
   .object({
@@ -16,56 +34,69 @@ const schema = z
     SIMULATOR_PORT: unsetIfEmpty(env.port(LOCAL_DEFAULTS.simulatorPort)),
     /** Interface to listen on; default 127.0.0.1 (loopback only). */
     SIMULATOR_HOST: unsetIfEmpty(z.string().min(1).default('127.0.0.1')),
-    /** Mean answer latency, ms; default 50. */
-    SIM_LATENCY_MS: millis(50),
-    /** Extra latency on about 1% of answers, ms; default 0. */
-    SIM_LATENCY_TAIL_MS: millis(0),
-    /** Share of instances without a Server Guard agent (NodeInstall always fails); default 0.05. */
-    SIM_FAILURE_RATE: rate(0.05),
-    /** Share of instances whose agent ends in install_faild after an accepted NodeInstall; default 0. */
-    SIM_AGENT_FAILURE_RATE: rate(0),
-    /** Share of instance ids that do not exist (HTTP 404); default 0. */
-    SIM_NOT_FOUND_RATE: rate(0),
-    /** Time from an accepted NodeInstall until the agent runs (or fails), ms; default 2000. */
-    SIM_INSTALL_DURATION_MS: millis(2000),
-    /** Seed of the per-instance fate; the same seed fails the same instances; default `fleet`. */
+    /**
+     * The preset the knobs below start from: `deterministic` (default: only the 5% of instances without a Server
+     * Guard agent fail, nothing is ever retried) or `realistic` (no-agent, 5xx, hangs, malformed bodies and
+     * throttling at real-estate rates). docs/simulator.md lists both.
+     */
+    SIM_PROFILE: profile,
+    // Each knob below defaults to the profile's value (deterministic / realistic).
+    /** Mean answer latency, ms (50 / 50). */
+    SIM_LATENCY_MS: millis(),
+    /** Extra latency on about 1% of answers, ms (0 / 1000). */
+    SIM_LATENCY_TAIL_MS: millis(),
+    /** Share of instances without a Server Guard agent: NodeInstall always fails (0.05 / 0.03). */
+    SIM_FAILURE_RATE: rate(),
+    /** Share of instances whose agent ends in install_faild after an accepted NodeInstall (0 / 0.01). */
+    SIM_AGENT_FAILURE_RATE: rate(),
+    /** Share of instance ids that do not exist, HTTP 404 (0 / 0.005). */
+    SIM_NOT_FOUND_RATE: rate(),
+    /** Time from an accepted NodeInstall until the agent runs (or fails), ms (2000 / 2000). */
+    SIM_INSTALL_DURATION_MS: millis(),
+    /** Seed of the instance fates and request faults; the same seed fails the same instances; default `fleet`. */
     SIM_SEED: unsetIfEmpty(z.string().min(1).default('fleet')),
-    /** Share of requests answered HTTP 500 InternalError; default 0. */
-    SIM_ERROR_RATE_500: rate(0),
-    /** Share of requests answered HTTP 503 ServiceUnavailable; default 0. */
-    SIM_ERROR_RATE_503: rate(0),
-    /** Share of requests never answered; default 0. */
-    SIM_HANG_RATE: rate(0),
-    /** Share of requests answered with a truncated body or an HTML 502 page; default 0. */
-    SIM_MALFORMED_RATE: rate(0),
-    /** Requests per second per UserId before Throttling.User; default 0 = no limit. */
-    SIM_THROTTLE_QPS: unsetIfEmpty(env.nonNegativeInt(0)),
+    /** Share of requests answered HTTP 500 InternalError (0 / 0.01). */
+    SIM_ERROR_RATE_500: rate(),
+    /** Share of requests answered HTTP 503 ServiceUnavailable (0 / 0.02). */
+    SIM_ERROR_RATE_503: rate(),
+    /** Share of requests never answered (0 / 0.005). */
+    SIM_HANG_RATE: rate(),
+    /** Share of requests answered with a truncated body or an HTML 502 page (0 / 0.005). */
+    SIM_MALFORMED_RATE: rate(),
+    /** Requests per second per UserId before Throttling.User; 0 = no limit (0 / 50). */
+    SIM_THROTTLE_QPS: unsetIfEmpty(z.coerce.number().int().min(0).optional()),
     /** The one AccessKey pair the simulator accepts; defaults to the local, non-production pair. */
     CMS_ACCESS_KEY_ID: unsetIfEmpty(z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId)),
     CMS_ACCESS_KEY_SECRET: unsetIfEmpty(z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret)),
     LOG_LEVEL: unsetIfEmpty(env.logLevel()),
   })
-  .transform((vars) => ({
-    port: vars.SIMULATOR_PORT,
-    host: vars.SIMULATOR_HOST,
-    seed: vars.SIM_SEED,
-    accessKeyId: vars.CMS_ACCESS_KEY_ID,
-    accessKeySecret: vars.CMS_ACCESS_KEY_SECRET,
-    logLevel: vars.LOG_LEVEL,
-    scenario: Object.freeze({
-      latencyMs: vars.SIM_LATENCY_MS,
-      latencyTailMs: vars.SIM_LATENCY_TAIL_MS,
-      failureRate: vars.SIM_FAILURE_RATE,
-      agentFailureRate: vars.SIM_AGENT_FAILURE_RATE,
-      notFoundRate: vars.SIM_NOT_FOUND_RATE,
-      installDurationMs: vars.SIM_INSTALL_DURATION_MS,
-      errorRate500: vars.SIM_ERROR_RATE_500,
-      errorRate503: vars.SIM_ERROR_RATE_503,
-      hangRate: vars.SIM_HANG_RATE,
-      malformedRate: vars.SIM_MALFORMED_RATE,
-      throttleQps: vars.SIM_THROTTLE_QPS,
-    }),
-  }));
+  .transform((vars) => {
+    const preset = SCENARIO_PROFILES[vars.SIM_PROFILE];
+    const scenario: Scenario = {
+      latencyMs: vars.SIM_LATENCY_MS ?? preset.latencyMs,
+      latencyTailMs: vars.SIM_LATENCY_TAIL_MS ?? preset.latencyTailMs,
+      failureRate: vars.SIM_FAILURE_RATE ?? preset.failureRate,
+      agentFailureRate: vars.SIM_AGENT_FAILURE_RATE ?? preset.agentFailureRate,
+      notFoundRate: vars.SIM_NOT_FOUND_RATE ?? preset.notFoundRate,
+      installDurationMs: vars.SIM_INSTALL_DURATION_MS ?? preset.installDurationMs,
+      errorRate500: vars.SIM_ERROR_RATE_500 ?? preset.errorRate500,
+      errorRate503: vars.SIM_ERROR_RATE_503 ?? preset.errorRate503,
+      hangRate: vars.SIM_HANG_RATE ?? preset.hangRate,
+      malformedRate: vars.SIM_MALFORMED_RATE ?? preset.malformedRate,
+      throttleQps: vars.SIM_THROTTLE_QPS ?? preset.throttleQps,
+    };
+    return {
+      port: vars.SIMULATOR_PORT,
+      host: vars.SIMULATOR_HOST,
+      seed: vars.SIM_SEED,
+      accessKeyId: vars.CMS_ACCESS_KEY_ID,
+      accessKeySecret: vars.CMS_ACCESS_KEY_SECRET,
+      logLevel: vars.LOG_LEVEL,
+      profile: vars.SIM_PROFILE,
+      /** The effective knobs: the profile's preset with every set SIM_* variable applied over it. */
+      scenario: Object.freeze(scenario),
+    };
+  });
 
 export type SimulatorConfig = Readonly<z.output<typeof schema>>;
 
@@ -76,21 +107,11 @@ export function loadConfig(environment: Record<string, string | undefined>): Sim
 
 /** What createSimulator needs from the config (the caller adds its logger). */
 export function simulatorOptionsFrom(config: SimulatorConfig): SimulatorOptions {
+  // The whole effective scenario goes over the profile, so the simulator knows which knobs were overridden.
   return {
     accessKeys: { [config.accessKeyId]: config.accessKeySecret },
     seed: config.seed,
-    latencyMs: config.scenario.latencyMs,
-    latencyTailMs: config.scenario.latencyTailMs,
-    failureRate: config.scenario.failureRate,
-    agentFailureRate: config.scenario.agentFailureRate,
-    notFoundRate: config.scenario.notFoundRate,
-    installDurationMs: config.scenario.installDurationMs,
-    faults: {
-      errorRate500: config.scenario.errorRate500,
-      errorRate503: config.scenario.errorRate503,
-      hangRate: config.scenario.hangRate,
-      malformedRate: config.scenario.malformedRate,
-      throttleQps: config.scenario.throttleQps,
-    },
+    profile: config.profile,
+    faults: { ...config.scenario },
   };
 }

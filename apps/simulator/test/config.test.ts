@@ -1,3 +1,4 @@
+import { DEFAULT_SCENARIO, SCENARIO_PROFILES } from '@fleet/cms-simulator';
 import { ConfigError } from '@fleet/errors';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, simulatorOptionsFrom } from '../src/config.ts';
@@ -12,6 +13,7 @@ describe('simulator config', () => {
       accessKeyId: 'LTAIsimulatorkey0001',
       accessKeySecret: 'simulator-secret-not-for-production',
       logLevel: 'info',
+      profile: 'deterministic',
       scenario: {
         latencyMs: 50,
         latencyTailMs: 0,
@@ -73,6 +75,67 @@ describe('simulator config', () => {
     expect(options.accessKeys).toEqual({ LTAIother: 'other-secret' });
     expect(options.faults).toMatchObject({ throttleQps: 50, hangRate: 0.001 });
   });
+
+  it('the default profile is deterministic, the same knobs with SIM_PROFILE=deterministic as with nothing set', () => {
+    expect(loadConfig({}).scenario).toEqual(DEFAULT_SCENARIO);
+    expect(loadConfig({ SIM_PROFILE: 'deterministic' })).toEqual(loadConfig({}));
+    expect(loadConfig({ SIM_PROFILE: '' }).profile).toBe('deterministic');
+  });
+
+  it('SIM_PROFILE=realistic takes every unset knob from the realistic preset', () => {
+    const config = loadConfig({ SIM_PROFILE: 'realistic' });
+    expect(config.profile).toBe('realistic');
+    expect(config.scenario).toEqual({
+      latencyMs: 50,
+      latencyTailMs: 1000,
+      failureRate: 0.03,
+      agentFailureRate: 0.01,
+      notFoundRate: 0.005,
+      installDurationMs: 2000,
+      errorRate500: 0.01,
+      errorRate503: 0.02,
+      hangRate: 0.005,
+      malformedRate: 0.005,
+      throttleQps: 50,
+    });
+    expect(config.scenario).toEqual(SCENARIO_PROFILES.realistic);
+    expect(simulatorOptionsFrom(config)).toMatchObject({ profile: 'realistic', faults: SCENARIO_PROFILES.realistic });
+  });
+
+  it('an explicit SIM_* variable wins over the profile, an empty one does not', () => {
+    const config = loadConfig({
+      SIM_PROFILE: 'realistic',
+      SIM_THROTTLE_QPS: '0',
+      SIM_ERROR_RATE_503: '0.25',
+      SIM_FAILURE_RATE: '0',
+      SIM_HANG_RATE: '',
+    });
+    expect(config.scenario).toEqual({
+      ...SCENARIO_PROFILES.realistic,
+      throttleQps: 0,
+      errorRate503: 0.25,
+      failureRate: 0,
+    });
+    // And under the default profile, a set variable wins over the deterministic preset the same way.
+    expect(loadConfig({ SIM_HANG_RATE: '0.5' }).scenario).toEqual({ ...DEFAULT_SCENARIO, hangRate: 0.5 });
+  });
+
+  it.each(['chaos', 'Realistic', '1'])(
+    'SIM_PROFILE=%s is refused naming the variable and the allowed values',
+    (value) => {
+      let thrown: unknown;
+      try {
+        loadConfig({ SIM_PROFILE: value });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).variable).toBe('SIM_PROFILE');
+      expect((thrown as ConfigError).message).toBe(
+        `SIM_PROFILE: must be one of deterministic, realistic; got "${value}"`,
+      );
+    },
+  );
 
   it('an empty variable counts as unset, not as zero', () => {
     expect(loadConfig({ SIM_FAILURE_RATE: '', SIMULATOR_PORT: '' })).toMatchObject({
