@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { createCmsClient } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
 import { createSimulator } from '@fleet/cms-simulator';
-import type { Scenario, Simulator } from '@fleet/cms-simulator';
+import type { Scenario, ScenarioProfile, Simulator } from '@fleet/cms-simulator';
 import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
@@ -61,19 +61,24 @@ export type WorkerHarness = {
   close(): Promise<void>;
 };
 
-/** Real Postgres (own database), real Redis (own prefix), the simulator over real HTTP on port 0. */
-export async function startHarness(simOptions: Partial<Scenario> & { seed?: string } = {}): Promise<WorkerHarness> {
+/**
+ * Real Postgres (own database), real Redis (own prefix), the simulator over real HTTP on port 0. Without a profile
+ * the simulator answers fast and fails no instance unless told; a profile brings its own rates (faults still win).
+ */
+export async function startHarness(
+  simOptions: Partial<Scenario> & { seed?: string; profile?: ScenarioProfile } = {},
+): Promise<WorkerHarness> {
   const testDb: TestDatabase = await createTestDatabase();
   const { stream, lines: logLines } = collectLines();
   const logger = createLogger({ service: 'worker-test', level: 'debug', secrets: [ACCESS_KEY_SECRET], stream });
   const db = createDatabase({ url: testDb.url, poolMax: 20 });
   const redis = createRedisConnection(testRedisUrl(), 'worker', logger);
   const prefix = uniquePrefix('worker');
-  const { seed, ...faults } = simOptions;
+  const { seed, profile, ...faults } = simOptions;
   const sim = createSimulator({
     accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET },
     seed: seed ?? 'fleet',
-    faults: { latencyMs: 5, failureRate: 0, ...faults },
+    ...(profile ? { profile, faults } : { faults: { latencyMs: 5, failureRate: 0, ...faults } }),
   });
   const { url: simUrl } = await sim.start(0);
   const pools: RolloutWorkerPool[] = [];
