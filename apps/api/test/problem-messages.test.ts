@@ -59,7 +59,7 @@ describe('a refused concurrency says the allowed range', () => {
         message: 'must be an integer from 1 to 100000, or a percentage such as "10%"; got 0',
       }),
     ]);
-    await api.db.rollout.update({ where: { id: created.body.id }, data: { status: 'completed' } });
+    await api.db.prisma.rollout.update({ where: { id: created.body.id }, data: { status: 'completed' } });
     const retry = await api.request('POST', `/v1/rollouts/${created.body.id}/retry`, { concurrency: 0 });
     expect(retry.status).toBe(400);
     expect(retry.body.errors).toEqual([
@@ -99,8 +99,11 @@ describe('a refused instance id is shown, cut short and escaped', () => {
 
   it('names a retried instance id that is not a failure of the rollout by index and value', async () => {
     const created = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-msg3'] });
-    await api.db.rolloutInstance.updateMany({ where: { rolloutId: created.body.id }, data: { state: 'failed' } });
-    await api.db.rollout.update({ where: { id: created.body.id }, data: { status: 'completed' } });
+    await api.db.prisma.rolloutInstance.updateMany({
+      where: { rolloutId: created.body.id },
+      data: { state: 'failed' },
+    });
+    await api.db.prisma.rollout.update({ where: { id: created.body.id }, data: { status: 'completed' } });
     const res = await api.request('POST', `/v1/rollouts/${created.body.id}/retry`, {
       instanceIds: ['i-msg3', 'i-other'],
     });

@@ -166,7 +166,7 @@ describe('operator actions', () => {
     const refused = await api.requestAs(viewer, 'POST', `/v1/rollouts/${created.id}/cancel`);
     expect(refused.status).toBe(403);
     expect(refused.body.detail).toBe('This operation needs the operator role; this API key has the viewer role');
-    expect((await api.db.rollout.findUniqueOrThrow({ where: { id: created.id } })).status).toBe('running');
+    expect((await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: created.id } })).status).toBe('running');
     expect((await api.requestAs(operator, 'POST', `/v1/rollouts/${created.id}/pause`)).status).toBe(200);
     expect((await api.requestAs(operator, 'PATCH', `/v1/rollouts/${created.id}`, { concurrency: 2 })).status).toBe(200);
     const other = (await api.createKey('admin', ['9999999999999999'])).key;
