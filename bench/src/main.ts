@@ -8,7 +8,8 @@
  *
  * Options: --quick, --workers <n> (worker processes, default 1), --instances <n> (per throughput run),
  * --pairs 50:200,100:100 (C:L ms), --large <n> (the large rollout), --large-pair 200:20, --repeat <n> (rounds, each
- * running every variant once; the median run is shown, and ratios are the median of the rounds' ratios), --variants plain,bare,ours, --keep-db, --out <file>, --only creation (measurement 3
+ * running every variant once; the median run is shown, and ratios are the median of the rounds' ratios),
+ * --variants plain,bare,ours, --keep-db, --out <file>, --only creation (measurement 3
  * alone: creating the --large and the 10,000-instance (quick: 500) rollouts, --repeat rounds, a minute or two),
  * --only install-path (measurement 7 alone: the install path's Postgres CPU per instance against the floor of a bare
  * insert and update, --repeat rounds but at least three, under a minute; it also ends every full and quick run).
@@ -227,8 +228,10 @@ async function main(): Promise<void> {
       const pair: PairResult = { concurrency, latencyMs, runs: [] };
       for (let round = 0; round < settings.repeat; round++) {
         for (const variant of settings.variants) {
+          const roundLabel = settings.repeat > 1 ? ` (round ${round + 1})` : '';
           log(
-            `throughput C=${concurrency} L=${latencyMs} ms, ${settings.instances.toLocaleString('en-US')} instances: ${variant}${settings.repeat > 1 ? ` (round ${round + 1})` : ''}`,
+            `throughput C=${concurrency} L=${latencyMs} ms, ${settings.instances.toLocaleString('en-US')} instances: ` +
+              `${variant}${roundLabel}`,
           );
           const run = await runners[variant](
             ctx,
@@ -241,7 +244,8 @@ async function main(): Promise<void> {
             .map(([k, v]) => `${k} ${v.toFixed(2)}`)
             .join(', ');
           log(
-            `  ${run.throughput.toFixed(0)}/s, efficiency ${run.efficiency.toFixed(2)}, maxInFlight ${run.limits.maxInFlight}; CPU ms per instance: ${cpuSummary}`,
+            `  ${run.throughput.toFixed(0)}/s, efficiency ${run.efficiency.toFixed(2)}, ` +
+              `maxInFlight ${run.limits.maxInFlight}; CPU ms per instance: ${cpuSummary}`,
           );
           pair.runs.push(run);
         }

@@ -143,8 +143,10 @@ async function runFloor(
   );
   const statement = {
     name: 'bench_floor_round',
-    text: `WITH claimed AS (INSERT INTO bench_floor_attempt (instance_id, attempt_no, started_at) SELECT i, 1, now() FROM unnest($1::bigint[]) AS i RETURNING id),
-      answered AS (UPDATE bench_floor_attempt a SET finished_at = now(), request_id = r.request_id FROM unnest($2::bigint[], $3::text[]) AS r(instance_id, request_id)
+    text: `WITH claimed AS (INSERT INTO bench_floor_attempt (instance_id, attempt_no, started_at)
+        SELECT i, 1, now() FROM unnest($1::bigint[]) AS i RETURNING id),
+      answered AS (UPDATE bench_floor_attempt a SET finished_at = now(), request_id = r.request_id
+        FROM unnest($2::bigint[], $3::text[]) AS r(instance_id, request_id)
         WHERE a.instance_id = ANY($2::bigint[]) AND a.attempt_no = 1 AND a.instance_id = r.instance_id RETURNING a.id)
       SELECT (SELECT count(*) FROM claimed) AS claimed, (SELECT count(*) FROM answered) AS answered`,
   };

@@ -73,6 +73,13 @@ export function roundRatio(
 const ratioFigure = (ratio: { median: number; rounds: number[] }) =>
   ratio.rounds.length > 1 ? `${n2(ratio.median)} (rounds ${ratio.rounds.map(n2).join(', ')})` : n2(ratio.median);
 
+function machineLine(m: MachineFacts): string {
+  return (
+    `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, Node ${m.node}, ${m.postgres}, ` +
+    `Redis ${m.redis}; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}`
+  );
+}
+
 function table(header: string[], rows: string[][], rightAlign = true): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
@@ -147,7 +154,7 @@ export function renderReport(result: BenchResult): string {
   const m = result.machine;
   out.push(
     `Fleet benchmark (${result.mode}), ${result.startedAt}, ${result.seconds.toFixed(0)} s`,
-    `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, Node ${m.node}, ${m.postgres}, Redis ${m.redis}; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+    machineLine(m),
     `Settings: ${Object.entries(result.settings)
       .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : String(v)}`)
       .join(', ')}`,
@@ -157,7 +164,8 @@ export function renderReport(result: BenchResult): string {
   const first = result.throughput[0];
   const instances = first ? (medianRun(first, 'ours')?.instances ?? 0) : 0;
   out.push(
-    `1-2. Throughput, ${n0(instances)} instances per run: instances/s (efficiency = throughput / (C/L)); ratios are of efficiencies, round by round (the median of the rounds' ratios; runs shown: the median run of each)`,
+    `1-2. Throughput, ${n0(instances)} instances per run: instances/s (efficiency = throughput / (C/L)); ` +
+      "ratios are of efficiencies, round by round (the median of the rounds' ratios; runs shown: the median run of each)",
   );
   out.push(
     table(
@@ -290,7 +298,9 @@ export function renderReport(result: BenchResult): string {
   );
 
   out.push(
-    `5. Worker memory across the ${n0(large.run.instances)}-instance rollout (C=${large.concurrency}, L=${large.latencyMs} ms; ${large.run.throughput.toFixed(0)}/s, efficiency ${n2(large.run.efficiency)}, ${large.run.seconds.toFixed(1)} s)`,
+    `5. Worker memory across the ${n0(large.run.instances)}-instance rollout ` +
+      `(C=${large.concurrency}, L=${large.latencyMs} ms; ${large.run.throughput.toFixed(0)}/s, ` +
+      `efficiency ${n2(large.run.efficiency)}, ${large.run.seconds.toFixed(1)} s)`,
   );
   out.push(
     table(
@@ -399,7 +409,6 @@ function creationCells(c: CreationFacts): string[] {
 
 /** The report of `--only creation`: measurement 3's table, one row per creation, then the medians per size. */
 export function renderCreationReport(result: CreationBenchResult): string {
-  const m = result.machine;
   const rows = result.creation.flatMap((round, i) => round.map((c) => [String(i + 1), ...creationCells(c)]));
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
   const sizes = result.creation[0]?.map((c) => c.instances) ?? [];
@@ -414,12 +423,13 @@ export function renderCreationReport(result: CreationBenchResult): string {
   const s = result.singleInserts;
   return [
     `Fleet benchmark (${result.mode}, creation only), ${result.startedAt}, ${result.seconds.toFixed(0)} s`,
-    `Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGiB.toFixed(1)} GiB RAM, Node ${m.node}, ${m.postgres}, Redis ${m.redis}; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}`,
+    machineLine(result.machine),
     '',
     '3. Creating a rollout (POST /v1/rollouts on a freshly started API process)',
     table(['round', 'instances', 'time to 202', 'all jobs queued', 'API RSS before', 'API RSS peak', 'growth'], rows),
     '',
     table(['instances', 'median time to 202', 'median growth'], medians),
-    `   ${n0(s.extrapolatedSecondsFor)} single-row INSERTs, one at a time: ${s.extrapolatedSeconds.toFixed(1)} s (extrapolated from ${n0(s.measured)} measured at ${n0(s.perSecond)}/s)`,
+    `   ${n0(s.extrapolatedSecondsFor)} single-row INSERTs, one at a time: ${s.extrapolatedSeconds.toFixed(1)} s ` +
+      `(extrapolated from ${n0(s.measured)} measured at ${n0(s.perSecond)}/s)`,
   ].join('\n');
 }

@@ -184,8 +184,10 @@ export function buildOpenApiDocument(options: {
       title: 'Fleet rollout API',
       version: options.version,
       description:
-        'Installs the CloudMonitor agent on ECS fleets. Every `/v1` request needs `Authorization: Bearer <API key>`. Roles: `viewer` reads; `operator` also creates, pauses, resumes, cancels and retries rollouts; `admin` also manages API keys. ' +
-        'An object of an account outside the key answers 404, exactly like one that does not exist. Errors are RFC 9457 `application/problem+json`. Each key is rate limited (429 with `Retry-After`).',
+        'Installs the CloudMonitor agent on ECS fleets. Every `/v1` request needs `Authorization: Bearer <API key>`. ' +
+        'Roles: `viewer` reads; `operator` also creates, pauses, resumes, cancels and retries rollouts; `admin` also manages API keys. ' +
+        'An object of an account outside the key answers 404, exactly like one that does not exist. ' +
+        'Errors are RFC 9457 `application/problem+json`. Each key is rate limited (429 with `Retry-After`).',
     },
     security: [{ bearerAuth: [] }],
     tags,

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBootstrapAdminKey, generateApiKey, hashApiKey } from '@fleet/db';
 import { waitFor } from '@fleet/testing';
-import type { ApiHarness } from './support.ts';
+import type { ApiHarness, ApiResponse } from './support.ts';
 import { startApi, USER_ID } from './support.ts';
 
 const OTHER_USER = '2222222222222222';
@@ -21,7 +21,7 @@ afterAll(async () => {
   await api.close();
 });
 
-function expectProblem(res: { status: number; headers: Headers; body: any }, status: number, code: string) {
+function expectProblem(res: ApiResponse, status: number, code: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(res.body).toMatchObject({ status, code });

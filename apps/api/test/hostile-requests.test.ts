@@ -116,10 +116,11 @@ const validRollout = () => ({
 
 /** Sets `path` (dots, `[0]`) in a copy of `body`. */
 function withField(body: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
-  const copy = structuredClone(body) as Record<string, any>;
+  const copy = structuredClone(body);
   const parts = path.replace(/\[(\d+)\]/g, '.$1').split('.');
+  // An array is indexed by the same string keys ('0') as an object, so one record type walks both.
   let node = copy;
-  for (const part of parts.slice(0, -1)) node = node[part];
+  for (const part of parts.slice(0, -1)) node = node[part] as Record<string, unknown>;
   node[parts[parts.length - 1]!] = value;
   return copy;
 }

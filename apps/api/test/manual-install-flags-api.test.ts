@@ -1,7 +1,7 @@
 /** The manual-install flag API over real HTTP: listing across rollouts, history, and guarded operator moves. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertRollout, raiseMissingManualInstallFlags } from '@fleet/db';
-import type { ApiHarness } from './support.ts';
+import type { ApiHarness, ApiResponse } from './support.ts';
 import { instanceIds, startApi, USER_ID } from './support.ts';
 
 const OTHER_USER = '2222222222222222';
@@ -53,7 +53,7 @@ describe('GET /v1/manual-install-flags', () => {
     const all = await api.request('GET', `/v1/manual-install-flags?userId=${USER_ID}&limit=100`);
     expect(all.status).toBe(200);
     expect(all.body.items).toHaveLength(5);
-    expect(new Set(all.body.items.map((f: any) => f.rolloutId))).toEqual(new Set([first, second]));
+    expect(new Set(all.body.items.map((f: { rolloutId: string }) => f.rolloutId))).toEqual(new Set([first, second]));
     expect(all.body.items[0]).toMatchObject({
       userId: USER_ID,
       reason: 'no_server_guard_agent',
@@ -66,14 +66,14 @@ describe('GET /v1/manual-install-flags', () => {
     const paged: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await api.request(
+      const page: ApiResponse = await api.request(
         'GET',
         `/v1/manual-install-flags?userId=${USER_ID}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
       );
-      paged.push(...page.body.items.map((f: any) => f.id));
+      paged.push(...page.body.items.map((f: { id: string }) => f.id));
       cursor = page.body.nextCursor;
     } while (cursor);
-    expect(paged).toEqual(all.body.items.map((f: any) => f.id));
+    expect(paged).toEqual(all.body.items.map((f: { id: string }) => f.id));
 
     expect((await api.request('GET', `/v1/manual-install-flags?rolloutId=${second}`)).body.items).toHaveLength(2);
     expect(
@@ -82,7 +82,7 @@ describe('GET /v1/manual-install-flags', () => {
 
     const tenant = await api.createKey('viewer', [OTHER_USER]);
     const own = await api.requestAs(tenant.key, 'GET', '/v1/manual-install-flags');
-    expect(own.body.items.map((f: any) => f.userId)).toEqual([OTHER_USER, OTHER_USER]);
+    expect(own.body.items.map((f: { userId: string }) => f.userId)).toEqual([OTHER_USER, OTHER_USER]);
     expect((await api.requestAs(tenant.key, 'GET', `/v1/manual-install-flags?userId=${USER_ID}`)).status).toBe(404);
     expect((await api.requestAs(tenant.key, 'GET', `/v1/manual-install-flags?rolloutId=${first}`)).status).toBe(404);
     expect((await api.requestAs(tenant.key, 'GET', `/v1/manual-install-flags/${all.body.items[0].id}`)).status).toBe(
@@ -126,7 +126,7 @@ describe('moving a manual-install flag', () => {
 
     const detail = await api.request('GET', path);
     expect(detail.status).toBe(200);
-    expect(detail.body.history.map((e: any) => [e.action, e.note])).toEqual([
+    expect(detail.body.history.map((e: { action: string; note: string | null }) => [e.action, e.note])).toEqual([
       ['flagged', null],
       ['acknowledged', 'on it'],
       ['resolved', 'installed the agent by hand'],

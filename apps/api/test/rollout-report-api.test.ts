@@ -25,7 +25,8 @@ afterAll(async () => {
 });
 
 const NO_GUARD = (id: string) =>
-  `The Server Guard (Aegis) agent is not installed or not online on instance ${id}, so the CloudMonitor agent cannot be installed remotely. Log on to the instance and install the CloudMonitor agent manually.`;
+  `The Server Guard (Aegis) agent is not installed or not online on instance ${id}, ` +
+  'so the CloudMonitor agent cannot be installed remotely. Log on to the instance and install the CloudMonitor agent manually.';
 
 async function newRollout(ids: string[], status: 'running' | 'completed' | 'cancelled' = 'completed') {
   const { rollout } = await insertRollout(api.db, {
@@ -131,16 +132,24 @@ describe('GET /v1/rollouts/:id/report', () => {
       progress: { done: 12, total: 12, fraction: 1, etaSeconds: 0 },
       failures: { total: 7, causes: 3 },
     });
-    const groups = res.body.failures.groups as any[];
+    type FailureGroupBody = {
+      errorCode: string;
+      count: number;
+      kind: string;
+      cause: string;
+      sampleMessage: string;
+      manualInstallReasons: Record<string, number>;
+      recommendedAction: string;
+      instances: { state: string; verification: string | null; agentStatus: string | null }[];
+    };
+    const groups: FailureGroupBody[] = res.body.failures.groups;
     expect(groups.map((g) => [g.errorCode, g.count, g.kind])).toEqual([
       ['400', 3, 'install_failed'],
       ['InvalidInstanceId.NotFound', 2, 'install_failed'],
       ['agent:install_faild', 2, 'verification_failed'],
     ]);
-    const [guard, notFound, agent] = groups;
-    expect(guard.cause).toBe(
-      '400: The Server Guard (Aegis) agent is not installed or not online on instance <instance>, so the CloudMonitor agent cannot be installed remotely. Log on to the instance and install the CloudMonitor agent manually.',
-    );
+    const [guard, notFound, agent] = groups as [FailureGroupBody, FailureGroupBody, FailureGroupBody];
+    expect(guard.cause).toBe(`400: ${NO_GUARD('<instance>')}`);
     expect(guard.sampleMessage).toBe(NO_GUARD(ids[0]!));
     expect(guard.manualInstallReasons).toEqual({ no_server_guard_agent: 3 });
     expect(guard.recommendedAction).toMatch(/Server Guard/);
@@ -157,7 +166,7 @@ describe('GET /v1/rollouts/:id/report', () => {
     expect(notFound.cause).toBe('InvalidInstanceId.NotFound: The specified instance <instance> does not exist.');
     expect(notFound.recommendedAction).toMatch(/instance id/);
     expect(agent).toMatchObject({ manualInstallReasons: { install_failed_on_host: 2 }, instancesTruncated: false });
-    expect(agent.instances.map((i: any) => [i.state, i.verification, i.agentStatus])).toEqual([
+    expect(agent.instances.map((i) => [i.state, i.verification, i.agentStatus])).toEqual([
       ['succeeded', 'failed', 'install_faild'],
       ['succeeded', 'failed', 'install_faild'],
     ]);
@@ -232,7 +241,8 @@ describe('GET /v1/rollouts/:id/report', () => {
     const ids = instanceIds(100_000, 'i-big');
     const rolloutId = await newRollout(ids);
     await api.db.prisma.$executeRaw`
-      UPDATE rollout_instance SET state = 'failed', last_error_code = '400', last_error_message = 'The Server Guard agent is not online on instance ' || instance_id,
+      UPDATE rollout_instance SET state = 'failed', last_error_code = '400',
+        last_error_message = 'The Server Guard agent is not online on instance ' || instance_id,
         last_request_id = 'R-' || id, needs_manual_install = true, manual_install_reason = 'no_server_guard_agent'
       WHERE rollout_id = ${rolloutId}::uuid`;
     const started = Date.now();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSERT_CHUNK, claimAttempt, finishAttempt } from '@fleet/db';
 import { installQueueName } from '@fleet/queue';
 import { waitFor } from '@fleet/testing';
-import type { ApiHarness } from './support.ts';
+import type { ApiHarness, ApiResponse } from './support.ts';
 import { instanceIds, startApi, USER_ID } from './support.ts';
 
 let api: ApiHarness;
@@ -290,7 +290,7 @@ describe('GET rollout, instances and instance', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res: { status: number; body: any } = await api.request(
+      const res: ApiResponse = await api.request(
         'GET',
         `/v1/rollouts/${created.body.id}/instances?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
       );
@@ -416,7 +416,7 @@ describe('GET /v1/rollouts', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { status: number; body: any } = await api.request(
+      const res: ApiResponse = await api.request(
         'GET',
         `/v1/rollouts?userId=${other}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
       );

@@ -174,25 +174,47 @@ describe('a 5% failing fleet with agents that never come up', () => {
     expect(flags.size).toBe(flaggedCount);
 
     // The report: one group per cause, with the right members.
-    const report = (await (await get(`/v1/rollouts/${rolloutId}/report?instancesPerGroup=1000`)).json()) as any;
+    type ReportInstance = {
+      instanceId: string;
+      state: string;
+      lastRequestId: string | null;
+      attempts: number;
+      manualInstallReason: string | null;
+      verification: string | null;
+      agentStatus: string | null;
+      manualInstallFlag: { status: string } | null;
+    };
+    type ReportGroup = {
+      errorCode: string;
+      cause: string;
+      count: number;
+      recommendedAction: string;
+      manualInstallReasons: Record<string, number>;
+      instances: ReportInstance[];
+    };
+    const report = (await (await get(`/v1/rollouts/${rolloutId}/report?instancesPerGroup=1000`)).json()) as {
+      manualInstallFlags: { open: number };
+      failures: { groups: ReportGroup[] };
+    };
     expect(report).toMatchObject({
       status: 'completed',
       counts: { total: INSTANCES, failed: unknown.size + noGuard.size },
       failures: { total: flaggedCount, causes: 4 },
     });
     expect(report.manualInstallFlags.open).toBe(flaggedCount);
-    const groups = new Map<string, any>(report.failures.groups.map((g: any) => [g.errorCode, g]));
-    const members = (code: string) => new Set(groups.get(code).instances.map((i: any) => i.instanceId));
+    const groups = new Map(report.failures.groups.map((g) => [g.errorCode, g]));
+    const group = (code: string): ReportGroup => groups.get(code) ?? expect.fail(`no failure group ${code}`);
+    const members = (code: string) => new Set(group(code).instances.map((i) => i.instanceId));
     expect(members('400')).toEqual(noGuard);
-    expect(groups.get('400').cause).toMatch(
+    expect(group('400').cause).toMatch(
       /^400: The Server Guard \(Aegis\) agent is not installed or not online on instance <instance>/,
     );
-    expect(groups.get('400').manualInstallReasons).toEqual({ no_server_guard_agent: noGuard.size });
+    expect(group('400').manualInstallReasons).toEqual({ no_server_guard_agent: noGuard.size });
     expect(members('InvalidInstanceId.NotFound')).toEqual(unknown);
     expect(members('agent:install_faild')).toEqual(agentFails);
-    expect(groups.get('agent:install_faild').manualInstallReasons).toEqual({ install_failed_on_host: agentFails.size });
+    expect(group('agent:install_faild').manualInstallReasons).toEqual({ install_failed_on_host: agentFails.size });
     expect(members('agent:uninstalled')).toEqual(gone);
-    expect(groups.get('agent:uninstalled').manualInstallReasons).toEqual({ agent_not_running: GONE });
+    expect(group('agent:uninstalled').manualInstallReasons).toEqual({ agent_not_running: GONE });
     for (const group of report.failures.groups) {
       expect(group.count).toBe(group.instances.length);
       expect(group.recommendedAction.length).toBeGreaterThan(20);
@@ -204,7 +226,7 @@ describe('a 5% failing fleet with agents that never come up', () => {
     expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
     const rows = csvRecords(await csv.text());
     expect(rows).toHaveLength(flaggedCount);
-    const fromJson = new Map<string, { cause: string; instance: any }>();
+    const fromJson = new Map<string, { cause: string; instance: ReportInstance }>();
     for (const group of report.failures.groups)
       for (const instance of group.instances) fromJson.set(instance.instanceId, { cause: group.cause, instance });
     for (const row of rows) {

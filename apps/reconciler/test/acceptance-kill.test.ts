@@ -192,7 +192,8 @@ describe('kill -9 of worker processes during calls', () => {
     expect(answerLost + replayed).toBeGreaterThan(0);
     expect(stats.maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
     process.stdout.write(
-      `kill -9 acceptance: killed ${firstKill.workerId} with ${firstKill.inFlight} calls in flight, then ${secondKill.workerId} with ${secondKill.inFlight}; attempts replayed and answered ${replayed}; ` +
+      `kill -9 acceptance: killed ${firstKill.workerId} with ${firstKill.inFlight} calls in flight, ` +
+        `then ${secondKill.workerId} with ${secondKill.inFlight}; attempts replayed and answered ${replayed}; ` +
         `attempts whose call had arrived but whose answer died with the worker ${answerLost}; simulator calls = attempt rows for all ${INSTANCES} instances\n`,
     );
     for (const p of processes) expect(p.output()).not.toContain(ACCESS_KEY_SECRET);

@@ -165,7 +165,9 @@ export function createInstallProcessor(deps: InstallProcessorDeps) {
       outcome: { kind: 'success' },
       success: true,
       errorCode: null,
-      errorMessage: `answer lost with its worker (replay refused with SignatureNonceUsed, RequestId ${replay.requestId ?? 'none'}); NodeStatus showed the agent ${status.status}`,
+      errorMessage:
+        `answer lost with its worker (replay refused with SignatureNonceUsed, RequestId ${replay.requestId ?? 'none'}); ` +
+        `NodeStatus showed the agent ${status.status}`,
       startedAt: replay.startedAt,
       durationMs: replay.durationMs + status.durationMs,
     };

@@ -93,11 +93,11 @@ describe('the product end to end, with two worker processes', () => {
     });
     expect(created.status).toBe(202);
     const location = created.headers.get('location')!;
-    let status: any;
+    let status: { status: string };
     const deadline = Date.now() + 120_000;
     do {
       await new Promise((r) => setTimeout(r, 250));
-      status = await (await fetch(apiUrl + location, { headers: auth })).json();
+      status = (await (await fetch(apiUrl + location, { headers: auth })).json()) as typeof status;
     } while (status.status !== 'completed' && Date.now() < deadline);
 
     const expectedFailed = ids.filter((id) => isFailingInstance(SEED, id, 0.05));
@@ -116,12 +116,12 @@ describe('the product end to end, with two worker processes', () => {
     const failedIds: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = await (
+      const page = (await (
         await fetch(`${apiUrl}${location}/instances?state=failed&limit=500${cursor ? `&cursor=${cursor}` : ''}`, {
           headers: auth,
         })
-      ).json();
-      failedIds.push(...page.items.map((i: { instanceId: string }) => i.instanceId));
+      ).json()) as { items: { instanceId: string }[]; nextCursor: string | null };
+      failedIds.push(...page.items.map((i) => i.instanceId));
       cursor = page.nextCursor;
     } while (cursor);
     expect(failedIds.sort()).toEqual([...expectedFailed].sort());
@@ -133,17 +133,21 @@ describe('the product end to end, with two worker processes', () => {
     expect(withoutRequestId).toBe(0);
     expect(await db.prisma.installAttempt.count({ where: { rolloutId } })).toBe(1000);
 
-    const detail: any = await (
+    const detail = (await (
       await fetch(`${apiUrl}${location}/instances/${expectedFailed[0]}`, { headers: auth })
-    ).json();
+    ).json()) as { attempts: { requestId: string | null }[] };
     expect(detail).toMatchObject({
       state: 'failed',
       needsManualInstall: true,
       manualInstallReason: 'no_server_guard_agent',
     });
-    expect(detail.attempts[0].requestId).toMatch(/^[0-9A-F-]{36}$/i);
+    expect(detail.attempts[0]!.requestId).toMatch(/^[0-9A-F-]{36}$/i);
 
-    const stats: any = await (await fetch(`${simUrl}_sim/stats`)).json();
+    const stats = (await (await fetch(`${simUrl}_sim/stats`)).json()) as {
+      requests: number;
+      maxInFlight: number;
+      callsByInstance: Record<string, number>;
+    };
     expect(stats.requests).toBe(1000);
     expect(stats.maxInFlight).toBeLessThanOrEqual(20);
     expect(Object.values(stats.callsByInstance).every((n) => n === 1)).toBe(true);

@@ -55,9 +55,10 @@ worker.on('completed', (_job, ok: boolean) => {
   if (completed === marks.p90) p90AtMs = Date.now();
   if (completed === env.instanceCount) {
     const cpu = process.cpuUsage(cpuAtReady);
-    process.stdout.write(
-      `${JSON.stringify({ firstCompletedAtMs, p10AtMs, p90AtMs, lastCompletedAtMs: Date.now(), completed, succeeded, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`,
-    );
+    const lastCompletedAtMs = Date.now();
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    const summary = { firstCompletedAtMs, p10AtMs, p90AtMs, lastCompletedAtMs, completed, succeeded, cpuSeconds };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
   }
 });
 await worker.waitUntilReady();

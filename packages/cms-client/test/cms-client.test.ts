@@ -141,7 +141,10 @@ describe('createCmsClient over real HTTP', () => {
       verifying(() => ({
         status: 200,
         contentType: 'text/xml',
-        body: '<?xml version="1.0" encoding="UTF-8"?><NodeStatusResponse><RequestId>R-X</RequestId><ErrorCode>200</ErrorCode><Success>true</Success><InstanceId>i-a</InstanceId><Status>Running</Status><AutoInstall>true</AutoInstall></NodeStatusResponse>',
+        body:
+          '<?xml version="1.0" encoding="UTF-8"?><NodeStatusResponse><RequestId>R-X</RequestId>' +
+          '<ErrorCode>200</ErrorCode><Success>true</Success><InstanceId>i-a</InstanceId>' +
+          '<Status>Running</Status><AutoInstall>true</AutoInstall></NodeStatusResponse>',
       })),
     );
     const cms = client(server.url, { format: 'XML' });

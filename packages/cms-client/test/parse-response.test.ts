@@ -137,7 +137,10 @@ describe('parseResponse: XML', () => {
     const parsed = parseResponse({
       status: 200,
       contentType: XML_TYPE,
-      body: '<?xml version="1.0" encoding="UTF-8"?>\n<NodeInstallResponse>\n  <RequestId>0012345678901234567</RequestId>\n  <ErrorCode>200</ErrorCode>\n  <Success>true</Success>\n</NodeInstallResponse>',
+      body:
+        '<?xml version="1.0" encoding="UTF-8"?>\n<NodeInstallResponse>\n' +
+        '  <RequestId>0012345678901234567</RequestId>\n  <ErrorCode>200</ErrorCode>\n' +
+        '  <Success>true</Success>\n</NodeInstallResponse>',
     });
     expect(parsed).toEqual(
       documentWith({ format: 'XML', requestId: '0012345678901234567', errorCode: '200', success: true }),
@@ -148,7 +151,10 @@ describe('parseResponse: XML', () => {
     const parsed = parseResponse({
       status: 200,
       contentType: XML_TYPE,
-      body: '<NodeStatusResponse><RequestId>12E3</RequestId><ErrorCode>0200</ErrorCode><Success>false</Success><ErrorMessage>1.50</ErrorMessage><InstanceId>00123</InstanceId><Status>0x1F</Status></NodeStatusResponse>',
+      body:
+        '<NodeStatusResponse><RequestId>12E3</RequestId><ErrorCode>0200</ErrorCode>' +
+        '<Success>false</Success><ErrorMessage>1.50</ErrorMessage><InstanceId>00123</InstanceId>' +
+        '<Status>0x1F</Status></NodeStatusResponse>',
     });
     expect(parsed).toEqual(
       documentWith({
@@ -186,7 +192,9 @@ describe('parseResponse: XML', () => {
     const parsed = parseResponse({
       status: 200,
       contentType: XML_TYPE,
-      body: '<NodeInstallResponse><RequestId>R</RequestId><ErrorCode>404</ErrorCode><Success>false</Success><ErrorMessage>instance not found</ErrorMessage></NodeInstallResponse>',
+      body:
+        '<NodeInstallResponse><RequestId>R</RequestId><ErrorCode>404</ErrorCode><Success>false</Success>' +
+        '<ErrorMessage>instance not found</ErrorMessage></NodeInstallResponse>',
     });
     expect(parsed).toEqual(
       documentWith({
@@ -203,7 +211,11 @@ describe('parseResponse: XML', () => {
     const parsed = parseResponse({
       status: 200,
       contentType: XML_TYPE,
-      body: '<NodeStatusListResponse><RequestId>R</RequestId><Success>true</Success><ErrorCode>200</ErrorCode><NodeStatusList><NodeStatus><InstanceId>i-a</InstanceId><Status>Not_Installed</Status><AutoInstall>true</AutoInstall></NodeStatus></NodeStatusList></NodeStatusListResponse>',
+      body:
+        '<NodeStatusListResponse><RequestId>R</RequestId><Success>true</Success>' +
+        '<ErrorCode>200</ErrorCode><NodeStatusList><NodeStatus><InstanceId>i-a</InstanceId>' +
+        '<Status>Not_Installed</Status><AutoInstall>true</AutoInstall></NodeStatus></NodeStatusList>' +
+        '</NodeStatusListResponse>',
     });
     expect(parsed.kind === 'document' && parsed.nodeStatusList).toEqual([
       { instanceId: 'i-a', status: 'Not_Installed', autoInstall: true },
@@ -214,7 +226,11 @@ describe('parseResponse: XML', () => {
     const two = parseResponse({
       status: 200,
       contentType: XML_TYPE,
-      body: '<NodeStatusListResponse><Success>true</Success><NodeStatusList><NodeStatus><InstanceId>i-a</InstanceId><Status>running</Status></NodeStatus><NodeStatus><InstanceId>i-b</InstanceId><Status>stopped</Status><AutoInstall>false</AutoInstall></NodeStatus></NodeStatusList></NodeStatusListResponse>',
+      body:
+        '<NodeStatusListResponse><Success>true</Success><NodeStatusList><NodeStatus>' +
+        '<InstanceId>i-a</InstanceId><Status>running</Status></NodeStatus><NodeStatus>' +
+        '<InstanceId>i-b</InstanceId><Status>stopped</Status><AutoInstall>false</AutoInstall>' +
+        '</NodeStatus></NodeStatusList></NodeStatusListResponse>',
     });
     expect(two.kind === 'document' && two.nodeStatusList).toEqual([
       { instanceId: 'i-a', status: 'running', autoInstall: null },
@@ -232,7 +248,9 @@ describe('parseResponse: XML', () => {
     const parsed = parseResponse({
       status: 200,
       contentType: XML_TYPE,
-      body: '<NodeStatusResponse><Success>true</Success><InstanceId>i-a</InstanceId><Status>installing</Status><AutoInstall>false</AutoInstall></NodeStatusResponse>',
+      body:
+        '<NodeStatusResponse><Success>true</Success><InstanceId>i-a</InstanceId>' +
+        '<Status>installing</Status><AutoInstall>false</AutoInstall></NodeStatusResponse>',
     });
     expect(parsed).toEqual(
       documentWith({ format: 'XML', success: true, instanceId: 'i-a', status: 'installing', autoInstall: false }),

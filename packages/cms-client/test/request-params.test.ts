@@ -62,7 +62,10 @@ describe('buildSignedParams', () => {
       Signature: 'fjOxXGDzo0+Hd1JoKq+QXE+eU6o=',
     });
     expect(stringToSign('POST', withoutSignature(params))).toBe(
-      'POST&%2F&AccessKeyId%3Dtestid%26Action%3DNodeInstall%26Force%3Dtrue%26Format%3DJSON%26InstanceId%3Di-bp1h4adlltjc1d48goaq%26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3Dnonce-0001%26SignatureVersion%3D1.0%26Timestamp%3D2024-05-06T07%253A08%253A09Z%26UserId%3D1234567898765432%26Version%3D2017-03-01',
+      'POST&%2F&AccessKeyId%3Dtestid%26Action%3DNodeInstall%26Force%3Dtrue%26Format%3DJSON' +
+        '%26InstanceId%3Di-bp1h4adlltjc1d48goaq%26SignatureMethod%3DHMAC-SHA1' +
+        '%26SignatureNonce%3Dnonce-0001%26SignatureVersion%3D1.0' +
+        '%26Timestamp%3D2024-05-06T07%253A08%253A09Z%26UserId%3D1234567898765432%26Version%3D2017-03-01',
     );
   });
 

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SCENARIO } from '../src/index.ts';
 import {
   USER_ID,
@@ -11,7 +11,6 @@ import {
   simJson,
   sleep,
   startSimulator,
-  type Running,
   useSimulators,
 } from './support/client.ts';
 

@@ -1,16 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { createLogger } from '@fleet/logger';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  SECRET,
-  USER_ID,
-  callJson,
-  simJson,
-  sleep,
-  startSimulator,
-  type Running,
-  useSimulators,
-} from './support/client.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { SECRET, USER_ID, callJson, simJson, sleep, useSimulators } from './support/client.ts';
 
 const simulator = useSimulators();
 

@@ -154,7 +154,9 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
         UPDATE rollout_instance SET state = ${decision.to}::"InstanceState", finished_at = ${now}, updated_at = ${now}, next_attempt_at = NULL,
           last_outcome = ${timedOut ? 'timed_out' : 'cancelled'},
           last_error_code = CASE WHEN ${timedOut} THEN 'InstanceTimeout' ELSE last_error_code END,
-          last_error_message = CASE WHEN ${timedOut} THEN ${`no final answer within the instance timeout of ${input.instanceTimeoutMs ?? 0} ms`} ELSE last_error_message END,
+          last_error_message = CASE WHEN ${timedOut}
+            THEN ${`no final answer within the instance timeout of ${input.instanceTimeoutMs ?? 0} ms`}
+            ELSE last_error_message END,
           needs_manual_install = ${timedOut}, manual_install_reason = ${timedOut ? 'timed_out' : null}
         WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${row.attempt_count}`;
       if (moved !== 1) throw new Error('guarded close lost a race while holding the row lock');

@@ -18,7 +18,8 @@ import { RECONCILER_ACTOR } from './manual-install-flags.ts';
 export async function armInstallVerification(db: Database, rolloutId: string, windowMs: number): Promise<number> {
   return db.prisma.$executeRaw`
     UPDATE rollout_instance
-    SET verification = 'pending', verify_deadline_at = coalesce(finished_at, now()) + ${windowMs}::double precision * interval '1 millisecond', updated_at = now()
+    SET verification = 'pending', updated_at = now(),
+      verify_deadline_at = coalesce(finished_at, now()) + ${windowMs}::double precision * interval '1 millisecond'
     WHERE rollout_id = ${rolloutId}::uuid AND state = 'succeeded' AND verification IS NULL`;
 }
 
@@ -158,7 +159,8 @@ export async function failInstallVerification(
     >`
       UPDATE rollout_instance ri SET
         verification = 'failed', agent_status = coalesce(${input.agentStatus}, ri.agent_status), verified_at = NULL,
-        manual_install_reason = CASE WHEN ri.needs_manual_install AND ri.manual_install_reason IS NOT NULL THEN ri.manual_install_reason ELSE ${input.reason} END,
+        manual_install_reason = CASE WHEN ri.needs_manual_install AND ri.manual_install_reason IS NOT NULL
+          THEN ri.manual_install_reason ELSE ${input.reason} END,
         needs_manual_install = true, updated_at = ${now}
       FROM rollout r
       WHERE ri.id = ${input.rolloutInstanceId} AND ri.verification = 'pending' AND r.id = ri.rollout_id

@@ -266,8 +266,8 @@ describe('rollout state counters', () => {
     expect(Object.values(seconds.fromRows).reduce((a, b) => a + b, 0)).toBe(8);
     expect(seconds.kept).toEqual(seconds.fromRows);
     // A bulk write from elsewhere (a cancel, the reconciler, psql) moves the counters just the same.
-    await db.prisma
-      .$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending' AND id = ${instances[8]!.id}`;
+    await db.prisma.$executeRaw`UPDATE rollout_instance SET state = 'cancelled'
+      WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending' AND id = ${instances[8]!.id}`;
     const counts = await countInstances(db, rollout.id);
     expect(counts).toMatchObject({ total: 12, pending: 3, in_progress: 0, succeeded: 6, failed: 2, cancelled: 1 });
     const { total, ...byState } = counts;

@@ -16,31 +16,12 @@ function planNodes(node: PlanNode): PlanNode[] {
   return [node, ...(node.Plans ?? []).flatMap(planNodes)];
 }
 
-const finishParams = (instanceId: string, attemptId: string) => [
-  [instanceId],
-  [attemptId],
-  [1],
-  ['succeeded'],
-  [new Date()],
-  [5],
-  [200],
-  [true],
-  ['200'],
-  [null],
-  ['R-1'],
-  ['success'],
-  ['success'],
-  [null],
-  [null],
-  [null],
-  [new Date()],
-];
-
 type TableStats = { relname: string; seq_scan: string; n_tup_upd: string };
 
 async function tableStats(db: Database): Promise<Map<string, { seqScans: number; updated: number }>> {
   const rows = await db.prisma.$queryRaw<TableStats[]>`
-    SELECT relname::text AS relname, seq_scan::text AS seq_scan, n_tup_upd::text AS n_tup_upd FROM pg_stat_user_tables WHERE relname IN ('install_attempt', 'rollout_instance')`;
+    SELECT relname::text AS relname, seq_scan::text AS seq_scan, n_tup_upd::text AS n_tup_upd
+    FROM pg_stat_user_tables WHERE relname IN ('install_attempt', 'rollout_instance')`;
   return new Map(rows.map((r) => [r.relname, { seqScans: Number(r.seq_scan), updated: Number(r.n_tup_upd) }]));
 }
 

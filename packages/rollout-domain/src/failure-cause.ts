@@ -79,21 +79,30 @@ function verificationMessage(reason: string | null, agentStatus: string | null):
  */
 export const MANUAL_INSTALL_ACTIONS: Readonly<Record<string, string>> = Object.freeze({
   no_server_guard_agent:
-    'Log on to each instance and install the CloudMonitor agent by hand: Server Guard (Aegis) is not installed or not online, so NodeInstall cannot reach it. Or bring Server Guard online, then retry these instances.',
+    'Log on to each instance and install the CloudMonitor agent by hand: ' +
+    'Server Guard (Aegis) is not installed or not online, so NodeInstall cannot reach it. ' +
+    'Or bring Server Guard online, then retry these instances.',
   install_failed_on_host:
-    'NodeInstall was accepted but the agent failed to install on the host (install_faild): log on, check disk space, network access to CloudMonitor and OS support, install the agent by hand, then resolve the flag.',
+    'NodeInstall was accepted but the agent failed to install on the host (install_faild): log on, ' +
+    'check disk space, network access to CloudMonitor and OS support, install the agent by hand, ' +
+    'then resolve the flag.',
   agent_not_running:
     'NodeInstall was accepted but the agent never reported running: log on, start or reinstall the agent by hand, then resolve the flag so it is re-verified.',
   instance_not_found:
-    'Check the instance id, the account (UserId) and the region: CloudMonitor does not know this instance. Correct the list, or close the flag if the instance is gone.',
+    'Check the instance id, the account (UserId) and the region: ' +
+    'CloudMonitor does not know this instance. Correct the list, ' +
+    'or close the flag if the instance is gone.',
   permission_denied:
     'Fix the AccessKey or its RAM permissions for CloudMonitor (credentials, signature or access were refused), then retry these instances.',
   rejected:
-    'CloudMonitor refused the request for this instance: read the error message, correct the cause or install the agent by hand, quoting the RequestId to support.',
+    'CloudMonitor refused the request for this instance: read the error message, ' +
+    'correct the cause or install the agent by hand, quoting the RequestId to support.',
   timed_out:
-    "No final answer within the rollout's per-instance time limit (instanceTimeoutMs): retry these instances with a longer limit or a lower concurrency, or install by hand.",
+    "No final answer within the rollout's per-instance time limit (instanceTimeoutMs): " +
+    'retry these instances with a longer limit or a lower concurrency, or install by hand.',
   retries_exhausted:
-    'Transient errors (throttling, 5xx, timeouts) persisted through every attempt: retry these instances later with a lower concurrency; install by hand if it repeats.',
+    'Transient errors (throttling, 5xx, timeouts) persisted through every attempt: ' +
+    'retry these instances later with a lower concurrency; install by hand if it repeats.',
 });
 
 export function manualInstallAction(reason: string | null | undefined): string | null {

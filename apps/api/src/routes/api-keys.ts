@@ -124,7 +124,8 @@ export const apiKeyOperations: ApiOperation[] = [
     role: 'admin',
     summary: 'Make an API key (the key is in this answer only)',
     description:
-      'An admin bound to some accounts may only make keys within those accounts (another account answers 404) and may not make an allAccounts key (403). Idempotency-Key is refused here: the key cannot be shown twice.',
+      'An admin bound to some accounts may only make keys within those accounts (another account answers 404) ' +
+      'and may not make an allAccounts key (403). Idempotency-Key is refused here: the key cannot be shown twice.',
     body: createApiKeySchema,
     responses: {
       201: {

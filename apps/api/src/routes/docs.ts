@@ -68,7 +68,14 @@ pre{background:#f4f6f9;padding:.6rem;overflow:auto;max-height:24rem}
 .role{float:right;font-size:12px;color:#5b6472}table{border-collapse:collapse;width:100%}
 td,th{border:1px solid #d6dbe3;padding:.25rem .4rem;text-align:left;vertical-align:top}`;
 
-const DOCS_CONTENT_SECURITY_POLICY = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
+const DOCS_CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `style-src 'sha256-${STYLE_HASH}'`,
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -94,7 +101,9 @@ function renderOperation(path: string, method: string, op: OperationObject): str
     ? `<h4>Parameters</h4><table><tr><th>name</th><th>in</th><th>required</th><th>schema</th></tr>${op.parameters
         .map(
           (p) =>
-            `<tr><td><code>${escapeHtml(p.name)}</code>${p.description ? `<br>${escapeHtml(p.description)}` : ''}</td><td>${escapeHtml(p.in)}</td><td>${p.required ? 'yes' : 'no'}</td><td><code>${escapeHtml(JSON.stringify(p.schema))}</code></td></tr>`,
+            `<tr><td><code>${escapeHtml(p.name)}</code>${p.description ? `<br>${escapeHtml(p.description)}` : ''}</td>` +
+            `<td>${escapeHtml(p.in)}</td><td>${p.required ? 'yes' : 'no'}</td>` +
+            `<td><code>${escapeHtml(JSON.stringify(p.schema))}</code></td></tr>`,
         )
         .join('')}</table>`
     : '';
@@ -108,7 +117,14 @@ function renderOperation(path: string, method: string, op: OperationObject): str
       return `<li><b>${escapeHtml(status)}</b> ${escapeHtml(r.description)}${type ? ` <code>${escapeHtml(type)}</code>` : ''}${schema}</li>`;
     })
     .join('');
-  return `<details id="${escapeHtml(op.operationId ?? `${method}-${path}`)}"><summary><span class="m ${escapeHtml(method)}">${escapeHtml(method)}</span> <code>${escapeHtml(path)}</code> ${escapeHtml(op.summary ?? '')}<span class="role">${escapeHtml(op['x-required-role'] ?? '')}</span></summary>${op.description ? `<p>${escapeHtml(op.description)}</p>` : ''}${params}${body}<h4>Responses</h4><ul>${responses}</ul></details>`;
+  const summary =
+    `<summary><span class="m ${escapeHtml(method)}">${escapeHtml(method)}</span> <code>${escapeHtml(path)}</code> ` +
+    `${escapeHtml(op.summary ?? '')}<span class="role">${escapeHtml(op['x-required-role'] ?? '')}</span></summary>`;
+  const description = op.description ? `<p>${escapeHtml(op.description)}</p>` : '';
+  return (
+    `<details id="${escapeHtml(op.operationId ?? `${method}-${path}`)}">${summary}${description}` +
+    `${params}${body}<h4>Responses</h4><ul>${responses}</ul></details>`
+  );
 }
 
 export function renderDocsPage(document: OpenApiDocument): string {
@@ -121,5 +137,15 @@ export function renderDocsPage(document: OpenApiDocument): string {
     }
   }
   const sections = [...byTag.entries()].map(([tag, ops]) => `<h2>${escapeHtml(tag)}</h2>${ops.join('')}`).join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(document.info.title)}</title><style>${STYLE}</style></head><body><h1>${escapeHtml(document.info.title)} <small>${escapeHtml(document.info.version)}</small></h1><p>${escapeHtml(document.info.description)}</p><p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). Errors: <code>application/problem+json</code> (RFC 9457).</p>${sections}</body></html>`;
+  const title = escapeHtml(document.info.title);
+  return [
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width,initial-scale=1">',
+    `<title>${title}</title><style>${STYLE}</style></head><body>`,
+    `<h1>${title} <small>${escapeHtml(document.info.version)}</small></h1>`,
+    `<p>${escapeHtml(document.info.description)}</p>`,
+    '<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). ',
+    'Errors: <code>application/problem+json</code> (RFC 9457).</p>',
+    `${sections}</body></html>`,
+  ].join('');
 }

@@ -15,12 +15,10 @@ export function healthRoutes(deps: { db: Database; redis: Redis }): Router {
   router.get('/readyz', async (_req, res) => {
     const [postgres, redis] = await Promise.all([isDatabaseReachable(deps.db), isRedisReachable(deps.redis)]);
     const ready = postgres && redis;
-    res
-      .status(ready ? 200 : 503)
-      .json({
-        status: ready ? 'ready' : 'unavailable',
-        dependencies: { postgres: postgres ? 'up' : 'down', redis: redis ? 'up' : 'down' },
-      });
+    res.status(ready ? 200 : 503).json({
+      status: ready ? 'ready' : 'unavailable',
+      dependencies: { postgres: postgres ? 'up' : 'down', redis: redis ? 'up' : 'down' },
+    });
   });
   return router;
 }

@@ -111,9 +111,11 @@ export const rolloutReportOperations: ApiOperation[] = [
     summary:
       'Failure report of a rollout: failures grouped by cause with the recommended action; CSV for the people who install by hand',
     description:
-      'Counts per state, install verification and manual-install flag counts, progress (done / total, instances finished per second over the last minute, ETA), ' +
-      'and the failed instances (failed NodeInstall, or an agent that never reported running afterwards) grouped by cause: the error code plus the error message ' +
-      'with instance ids, UUIDs, numbers and quoted values replaced by placeholders. `?format=csv` streams one row per instance (`scope=all`: every instance).',
+      'Counts per state, install verification and manual-install flag counts, ' +
+      'progress (done / total, instances finished per second over the last minute, ETA), ' +
+      'and the failed instances (failed NodeInstall, or an agent that never reported running afterwards) grouped by cause: ' +
+      'the error code plus the error message with instance ids, UUIDs, numbers and quoted values replaced by placeholders. ' +
+      '`?format=csv` streams one row per instance (`scope=all`: every instance).',
     params: z.strictObject({ id: rolloutIdSchema }),
     query: rolloutReportQuerySchema,
     responses: {

@@ -109,8 +109,10 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       const chosenSet = new Set(chosen);
       const refused = body.instanceIds!.map((id, index) => ({ id, index })).filter(({ id }) => !chosenSet.has(id));
       if (refused.length > 0) {
+        const withCause = body.cause !== undefined ? ' with this cause' : '';
         throw new ValidationError(
-          `body is invalid: instanceIds[${refused[0]!.index}]: not a failed instance of this rollout${body.cause !== undefined ? ' with this cause' : ''} awaiting a retry; got ${showValue(refused[0]!.id)}`,
+          `body is invalid: instanceIds[${refused[0]!.index}]: not a failed instance of this rollout${withCause} awaiting a retry; ` +
+            `got ${showValue(refused[0]!.id)}`,
           refused.slice(0, MAX_LISTED).map(({ id, index }) => ({
             path: `instanceIds[${index}]`,
             message: `not a failed instance of this rollout awaiting a retry; got ${showValue(id)}`,

@@ -292,9 +292,12 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
       role: 'operator',
       summary: 'Create a rollout',
       description:
-        'Records the rollout and all its instances in one transaction, then enqueues one install job per instance (of the first wave). Instance ids are de-duplicated (`duplicatesRemoved`). ' +
-        'The answer waits for the enqueue at most ENQUEUE_WAIT_MS (default 1 s): `enqueued: true` when every job is in the queue; `enqueued: false` when it continues in the background (a large rollout), until GET shows it true. ' +
-        'An account outside the API key answers 404. With `Idempotency-Key`, the same key and body return the original rollout (`Idempotent-Replayed: true`); the same key with another body answers 422. ' +
+        'Records the rollout and all its instances in one transaction, then enqueues one install job per instance (of the first wave). ' +
+        'Instance ids are de-duplicated (`duplicatesRemoved`). ' +
+        'The answer waits for the enqueue at most ENQUEUE_WAIT_MS (default 1 s): `enqueued: true` when every job is in the queue; ' +
+        '`enqueued: false` when it continues in the background (a large rollout), until GET shows it true. ' +
+        'An account outside the API key answers 404. With `Idempotency-Key`, the same key and body return the original rollout ' +
+        '(`Idempotent-Replayed: true`); the same key with another body answers 422. ' +
         'Redis unreachable: 503 and nothing is recorded.',
       headers: [
         {
