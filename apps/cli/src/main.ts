@@ -11,30 +11,14 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOCAL_DEFAULTS, appLaunchArgs, parseConfig, z } from '@fleet/config';
+import { appLaunchArgs, parseConfig } from '@fleet/config';
 import { createLogger } from '@fleet/logger';
+import { cliConfigSchema } from './config.ts';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const config = parseConfig(
-  z.object({
-    DATABASE_URL: z.string().url().default(LOCAL_DEFAULTS.databaseUrl),
-    /** Apps `up` starts, comma-separated. */
-    FLEET_APPS: z
-      .string()
-      .default('simulator,api,worker,reconciler')
-      .transform((s) =>
-        s
-          .split(',')
-          .map((a) => a.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.enum(['simulator', 'api', 'worker', 'reconciler'])).min(1)),
-    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
-  }),
-  process.env,
-);
+const config = parseConfig(cliConfigSchema, process.env);
 const logger = createLogger({ service: 'cli', level: config.LOG_LEVEL });
 
 async function migrate(): Promise<void> {

@@ -115,3 +115,6 @@ export function simulatorOptionsFrom(config: SimulatorConfig): SimulatorOptions 
     faults: { ...config.scenario },
   };
 }
+
+/** The schema itself, for the test that checks docs/operations.md documents every variable it parses. */
+export { schema as simulatorConfigSchema };

@@ -6,3 +6,4 @@ export { parseCsv, csvRecords } from './csv.ts';
 export { spawnApp, freePort } from './app-process.ts';
 export type { AppName, AppProcess } from './app-process.ts';
 export { collectLines } from './log-lines.ts';
+export { configVariableNames, undocumentedVariables } from './documented-variables.ts';

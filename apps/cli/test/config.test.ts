@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { z } from '@fleet/config';
+import { configVariableNames, undocumentedVariables } from '@fleet/testing';
+import { cliConfigSchema } from '../src/config.ts';
+
+describe('cli config', () => {
+  it('every variable it parses is in the configuration table of docs/operations.md, for the cli', () => {
+    expect(undocumentedVariables(cliConfigSchema, 'docs/operations.md', 'cli')).toEqual([]);
+  });
+
+  it('the documentation check reads the schema and the table: a variable nobody documented is reported', () => {
+    expect(configVariableNames(cliConfigSchema)).toEqual(['DATABASE_URL', 'FLEET_APPS', 'LOG_LEVEL']);
+    const withAnUndocumentedOne = cliConfigSchema.extend({ FLEET_NOT_A_DOCUMENTED_VARIABLE: z.string().optional() });
+    expect(undocumentedVariables(withAnUndocumentedOne, 'docs/operations.md', 'cli')).toEqual([
+      'FLEET_NOT_A_DOCUMENTED_VARIABLE',
+    ]);
+    // Documented, but for other apps only: not documented for this one.
+    expect(undocumentedVariables(z.object({ SIM_SEED: z.string() }), 'docs/operations.md', 'cli')).toEqual([
+      'SIM_SEED',
+    ]);
+  });
+});
