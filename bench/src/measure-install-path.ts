@@ -25,7 +25,7 @@ import type { AttemptAnswer, Database } from '@fleet/db';
 import { createTestDatabase } from '@fleet/testing';
 import { processCpuSeconds } from './cpu.ts';
 
-export type InstallPathRow = {
+type InstallPathRow = {
   batch: number;
   /** Instances per run, after two warm-up rounds. */
   instances: number;

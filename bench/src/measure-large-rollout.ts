@@ -35,9 +35,9 @@ export type CreationFacts = {
   apiRssGrowthBytes: number;
 };
 
-export type LatencySummary = { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
+type LatencySummary = { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
 
-export type WorkerMemoryFacts = {
+type WorkerMemoryFacts = {
   worker: string;
   /** When the large rollout was posted (the worker had already run the 100-instance rollout). */
   startRssBytes: number;
@@ -104,7 +104,7 @@ export type LargeRolloutOptions = {
   log: (line: string) => void;
 };
 
-export function summarize(values: number[]): LatencySummary {
+function summarize(values: number[]): LatencySummary {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
   return { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? NaN };

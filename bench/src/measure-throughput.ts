@@ -126,7 +126,7 @@ function baselineEnv(
   });
 }
 
-export async function runPlain(
+async function runPlain(
   ctx: ThroughputContext,
   concurrency: number,
   latencyMs: number,
@@ -166,7 +166,7 @@ export async function runPlain(
   }
 }
 
-export async function runBare(
+async function runBare(
   ctx: ThroughputContext,
   concurrency: number,
   latencyMs: number,

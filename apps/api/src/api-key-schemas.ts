@@ -3,7 +3,7 @@ import { API_ROLES } from '@fleet/db';
 import { userIdSchema } from './rollout-schemas.ts';
 
 /** A label for people: printable ASCII, no control or direction-changing characters that could disguise it. */
-export const apiKeyNameSchema = z
+const apiKeyNameSchema = z
   .string()
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9 ._:@()-]{0,99}$/,

@@ -47,7 +47,7 @@ type GroupAccumulator = Omit<FailureGroupView, 'recommendedAction' | 'instancesT
   outcomeKinds: Record<string, number>;
 };
 
-export function reportInstanceView(row: ReportInstanceRow): ReportInstanceView {
+function reportInstanceView(row: ReportInstanceRow): ReportInstanceView {
   return {
     instanceId: row.instanceId,
     state: row.state,
@@ -148,7 +148,7 @@ export function createFailureGrouper(options: { instancesPerGroup: number }) {
 }
 
 /** CSV columns, one row per instance. */
-export const CSV_COLUMNS = [
+const CSV_COLUMNS = [
   'rollout_id',
   'instance_id',
   'state',
@@ -171,14 +171,14 @@ export const CSV_COLUMNS = [
  * `=`, `+`, `-`, `@`, tab or carriage return is prefixed with `'` so a spreadsheet shows it as text instead of
  * running it as a formula (CSV injection: error messages come from a remote API).
  */
-export function csvCell(value: string | number | null | undefined): string {
+function csvCell(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '';
   let text = String(value);
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-export function csvRow(rolloutId: string, row: ReportInstanceRow): string {
+function csvRow(rolloutId: string, row: ReportInstanceRow): string {
   const failed = row.state === 'failed' || row.verification === 'failed';
   const cause = failed ? causeOf(row).cause : '';
   const cells = [

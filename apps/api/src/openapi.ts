@@ -42,7 +42,7 @@ export type OpenApiDocument = {
 };
 
 /** JSON Schema 2020-12 (what OpenAPI 3.1 uses) of what a client sends. */
-export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+function toJsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
     target: 'draft-2020-12',
     io,

@@ -87,13 +87,13 @@ export const retriedRolloutSchema = rolloutSchema.extend({
   }),
 });
 
-export const rolloutSummarySchema = rolloutSchema
+const rolloutSummarySchema = rolloutSchema
   .omit({ counts: true, policy: true, wave: true, limits: true })
   .extend({ totalInstances: z.number().int() });
 
 export const rolloutPageSchema = z.object({ items: z.array(rolloutSummarySchema), nextCursor: z.string().nullable() });
 
-export const instanceSchema = z.object({
+const instanceSchema = z.object({
   instanceId: z.string(),
   state: z.enum(INSTANCE_STATES as [string, ...string[]]),
   attemptCount: z.number().int(),
@@ -118,7 +118,7 @@ export const instanceSchema = z.object({
 
 export const instancePageSchema = z.object({ items: z.array(instanceSchema), nextCursor: z.string().nullable() });
 
-export const attemptSchema = z.object({
+const attemptSchema = z.object({
   attemptNo: z.number().int(),
   startedAt: isoDate,
   finishedAt: isoDate.nullable(),

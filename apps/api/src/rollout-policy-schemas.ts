@@ -20,30 +20,30 @@ function countOrPercentSchema(max: number, message: string) {
   );
 }
 
-export const COUNT_SPEC_MESSAGE = 'must be an integer from 1 to 100000, or a percentage such as "10%"';
-export const CONCURRENCY_MESSAGE = 'must be an integer from 1 to 10000, or a percentage such as "10%"';
+const COUNT_SPEC_MESSAGE = 'must be an integer from 1 to 100000, or a percentage such as "10%"';
+const CONCURRENCY_MESSAGE = 'must be an integer from 1 to 10000, or a percentage such as "10%"';
 
 /** A count of instances, or a share of the rollout such as "10%" or "2.5%". */
-export const countSpecSchema = countOrPercentSchema(100_000, COUNT_SPEC_MESSAGE);
+const countSpecSchema = countOrPercentSchema(100_000, COUNT_SPEC_MESSAGE);
 
 /** Most NodeInstall calls in flight: a number of calls, or a share of the rollout's instances. */
-export const concurrencySchema = countOrPercentSchema(10_000, CONCURRENCY_MESSAGE);
+const concurrencySchema = countOrPercentSchema(10_000, CONCURRENCY_MESSAGE);
 
-export const wavePlanSchema = z.union([
+const wavePlanSchema = z.union([
   /** Explicit wave sizes; the last one repeats until every instance has a wave, e.g. [1, 5, "20%"]. */
   z.strictObject({ sizes: z.array(countSpecSchema).min(1).max(100) }),
   /** A canary wave, then each wave growthFactor times the previous. */
   z.strictObject({ canary: countSpecSchema, growthFactor: z.number().min(1.1).max(10) }),
 ]);
 
-export const abortPolicySchema = z.strictObject({
+const abortPolicySchema = z.strictObject({
   /** Cancel the rest once failed / finished reaches this percentage... */
   failureThresholdPercent: z.number().gt(0).max(100),
   /** ...and at least this many instances have finished. */
   minFinished: z.number().int().min(1).max(100_000).default(10),
 });
 
-export const retryPatchSchema = z.strictObject({
+const retryPatchSchema = z.strictObject({
   maxAttempts: z.number().int().min(1).max(10).optional(),
   baseDelayMs: z.number().int().min(10).max(600_000).optional(),
   maxDelayMs: z.number().int().min(10).max(3_600_000).optional(),

@@ -10,7 +10,7 @@ export const instanceIdSchema = z
   .string()
   .regex(/^i-[a-z0-9]{1,62}$/, 'must be an ECS instance id: "i-" followed by lowercase letters and digits');
 
-export const retryPolicySchema = z
+const retryPolicySchema = z
   .strictObject({
     /** Most NodeInstall calls per instance, the first included. */
     maxAttempts: z.number().int().min(1).max(10).default(DEFAULT_RETRY_POLICY.maxAttempts),
@@ -38,7 +38,6 @@ export function createRolloutSchema(maxInstances: number) {
     ...policyFields,
   });
 }
-export type CreateRolloutBody = z.output<ReturnType<typeof createRolloutSchema>>;
 
 export const rolloutIdSchema = z.string().uuid('must be a rollout id (UUID)');
 

@@ -58,7 +58,7 @@ export type ReconcilerDeps = {
   now?: () => Date;
 };
 
-export type ReconcileReport = {
+type ReconcileReport = {
   leader: boolean;
   /** Rollouts whose unfinished enqueue was driven. */
   enqueuedRollouts: number;

@@ -22,7 +22,7 @@ export { freePort, spawnApp } from '@fleet/testing';
 export type { AppProcess } from '@fleet/testing';
 
 export const USER_ID = '1234567898765432';
-export const ACCESS_KEY_ID = 'LTAIreconcilertest01';
+const ACCESS_KEY_ID = 'LTAIreconcilertest01';
 export const ACCESS_KEY_SECRET = 'reconciler-test-secret-Vw3nQ8';
 
 /** A logger whose lines a test can read (and check that a secret never reaches). */

@@ -29,8 +29,8 @@ export type ActionContext = {
   onInstallStarted(instanceId: string): void;
 };
 
-export const INSTANCE_ID_PATTERN = /^i-[a-z0-9]+$/;
-export const USER_ID_PATTERN = /^[0-9]{1,32}$/;
+const INSTANCE_ID_PATTERN = /^i-[a-z0-9]+$/;
+const USER_ID_PATTERN = /^[0-9]{1,32}$/;
 
 function result(
   ctx: ActionContext,

@@ -46,7 +46,7 @@ const REQUIRED_PUBLIC_PARAMS = [
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$/;
 
 /** `YYYY-MM-DDThh:mm:ssZ` (UTC, no milliseconds) to epoch ms; undefined when malformed or not a real date. */
-export function parseTimestamp(text: string): number | undefined {
+function parseTimestamp(text: string): number | undefined {
   const match = TIMESTAMP.exec(text);
   if (!match) return undefined;
   const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [

@@ -13,7 +13,7 @@ export function newRequestId(): string {
 }
 
 /** A response document: scalar leaves, nested objects, and arrays (which repeat their element name in XML). */
-export type DocumentValue = string | number | boolean | DocumentObject | readonly DocumentObject[];
+type DocumentValue = string | number | boolean | DocumentObject | readonly DocumentObject[];
 export type DocumentObject = { readonly [name: string]: DocumentValue };
 
 export type RenderedBody = { contentType: string; body: string };

@@ -30,7 +30,7 @@ function decodeLeniently(text: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-export function decodeComponent(text: string, plusIsSpace: boolean): string {
+function decodeComponent(text: string, plusIsSpace: boolean): string {
   const spaced = plusIsSpace && text.includes('+') ? text.replaceAll('+', ' ') : text;
   if (!spaced.includes('%')) return spaced;
   try {

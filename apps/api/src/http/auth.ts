@@ -48,7 +48,7 @@ declare global {
 const ROLE_RANK: Record<ApiRole, number> = { viewer: 0, operator: 1, admin: 2 };
 
 /** True when `have` includes everything `need` may do. */
-export function roleAtLeast(have: ApiRole, need: ApiRole): boolean {
+function roleAtLeast(have: ApiRole, need: ApiRole): boolean {
   return ROLE_RANK[have] >= ROLE_RANK[need];
 }
 

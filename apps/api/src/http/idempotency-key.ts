@@ -19,7 +19,7 @@ export function readIdempotencyKey(req: Request): string | undefined {
   return value;
 }
 
-/** Writes `value` as JSON with object keys sorted, piece by piece (see canonicalJson). */
+/** Writes `value` as JSON with object keys sorted (two bodies that differ only in key order are the same request), piece by piece. */
 function writeCanonicalJson(value: unknown, write: (text: string) => void): void {
   if (Array.isArray(value)) {
     write('[');
@@ -45,20 +45,13 @@ function writeCanonicalJson(value: unknown, write: (text: string) => void): void
   write(JSON.stringify(value) ?? 'null');
 }
 
-/** JSON with object keys sorted, so two bodies that differ only in key order are the same request. */
-export function canonicalJson(value: unknown): string {
-  const parts: string[] = [];
-  writeCanonicalJson(value, (text) => parts.push(text));
-  return parts.join('');
-}
-
 /** Canonical JSON is hashed in pieces of about this many characters, not built whole (a body may hold 100,000 ids). */
 const FINGERPRINT_PIECE_CHARS = 64 * 1024;
 
 /**
  * What an Idempotency-Key is bound to: SHA-256 of method, path and canonical body. The canonical body goes into the
  * hash a piece at a time, so a large body costs no second copy of itself; the digest is the same as hashing
- * `${method} ${path}\n${canonicalJson(body)}` whole (records stored before keep matching).
+ * `${method} ${path}\n` and the whole canonical body at once (records stored before keep matching).
  */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
   const hash = createHash('sha256');

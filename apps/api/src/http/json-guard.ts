@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { ApiError, ValidationError } from '@fleet/errors';
 
 /** Deepest nesting accepted in a JSON body (the deepest real body, a rollout's retry policy, is 2). */
-export const MAX_JSON_DEPTH = 32;
+const MAX_JSON_DEPTH = 32;
 
 /**
  * Keys refused anywhere in a body. JSON.parse makes them plain own properties, but code that copies or merges

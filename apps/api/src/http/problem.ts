@@ -5,7 +5,7 @@ import type { Logger } from '@fleet/logger';
 import { currentLogContext } from '@fleet/logger';
 
 /** RFC 9457 problem details, with the fields at fault when the request was malformed. */
-export type Problem = {
+type Problem = {
   type: string;
   title: string;
   status: number;
@@ -21,13 +21,13 @@ export type Problem = {
   errors?: { field: string; pointer: string; message: string; in?: FieldLocation }[];
 };
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 function problemType(code: string): string {
   return `urn:fleet-rollout:problem:${code}`;
 }
 
-export function problemFromApiError(error: ApiError, instance: string): Problem {
+function problemFromApiError(error: ApiError, instance: string): Problem {
   const problem: Problem = {
     type: problemType(error.code),
     title: error.title,

@@ -6,7 +6,7 @@ import { ValidationError } from '@fleet/errors';
 /** Most field problems listed in one answer; a 100,000-element array of bad ids must not make a 100,000-line answer. */
 const MAX_FIELD_PROBLEMS = 20;
 /** Characters of a refused value shown back; the rest is cut, so a 1 MB string never makes a 1 MB answer. */
-export const SHOWN_VALUE_CHARS = 40;
+const SHOWN_VALUE_CHARS = 40;
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>(

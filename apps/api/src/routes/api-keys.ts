@@ -14,7 +14,7 @@ import { apiKeyIdSchema, createApiKeySchema, listApiKeysQuerySchema } from '../a
 import { apiKeyListSchema, apiKeySchema, createdApiKeySchema } from '../response-schemas.ts';
 
 /** The API shape of a key: never its hash, and the key itself only in the answer that made it. */
-export function apiKeyView(key: ApiKeyRecord) {
+function apiKeyView(key: ApiKeyRecord) {
   return {
     id: key.id,
     name: key.name,

@@ -6,7 +6,7 @@ import { listRoutes } from '../http/route-list.ts';
 import type { ApiOperation, OpenApiDocument } from '../openapi.ts';
 import { buildOpenApiDocument } from '../openapi.ts';
 
-export const API_VERSION = '1.0.0';
+const API_VERSION = '1.0.0';
 
 /**
  * `/openapi.json`: the OpenAPI 3.1 document. `/docs`: the same document as a readable HTML page, rendered here on
@@ -127,7 +127,7 @@ function renderOperation(path: string, method: string, op: OperationObject): str
   );
 }
 
-export function renderDocsPage(document: OpenApiDocument): string {
+function renderDocsPage(document: OpenApiDocument): string {
   const byTag = new Map<string, string[]>();
   for (const [path, methods] of Object.entries(document.paths)) {
     for (const [method, op] of Object.entries(methods) as [string, OperationObject][]) {

@@ -26,7 +26,7 @@ export type ManualInstallFlagRoutesDeps = { db: Database; logger: Logger };
 const FLAGS_PATH = '/v1/manual-install-flags';
 const FLAG_PATH = '/v1/manual-install-flags/:id';
 
-export const listFlagsQuerySchema = z.strictObject({
+const listFlagsQuerySchema = z.strictObject({
   /** One account (must be one the API key may see); default every account the key may see. */
   userId: userIdSchema.optional(),
   status: z.enum(MANUAL_FLAG_STATUSES as [ManualFlagStatus, ...ManualFlagStatus[]]).optional(),
@@ -38,11 +38,11 @@ export const listFlagsQuerySchema = z.strictObject({
     .optional(),
 });
 
-export const flagIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a manual-install flag id');
+const flagIdSchema = z.string().regex(/^[1-9][0-9]{0,18}$/, 'must be a manual-install flag id');
 
 const noteSchema = z.string().trim().min(1).max(2000);
-export const flagActionBodySchema = z.strictObject({ note: noteSchema.optional() });
-export const resolveFlagBodySchema = z.strictObject({
+const flagActionBodySchema = z.strictObject({ note: noteSchema.optional() });
+const resolveFlagBodySchema = z.strictObject({
   note: noteSchema.describe('what was done on the host, for the history'),
 });
 

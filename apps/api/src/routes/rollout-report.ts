@@ -20,7 +20,7 @@ export type RolloutReportRoutesDeps = { db: Database };
 
 const REPORT_PATH = '/v1/rollouts/:id/report';
 
-export const rolloutReportQuerySchema = z.strictObject({
+const rolloutReportQuerySchema = z.strictObject({
   /** `json` (default): counts, progress and failures grouped by cause. `csv`: one row per instance, streamed. */
   format: z.enum(['json', 'csv']).default('json'),
   /** `failures` (default): failed installs and failed verifications. `all`: every instance (CSV only makes sense). */

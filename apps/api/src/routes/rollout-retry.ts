@@ -31,7 +31,7 @@ const RETRY_PATH = '/v1/rollouts/:id/retry';
 
 const RETRY_CONCURRENCY_MESSAGE = 'must be an integer from 1 to 10000';
 
-export const retryRolloutBodySchema = z.strictObject({
+const retryRolloutBodySchema = z.strictObject({
   /** Only the instances of this failure cause (a `cause` of GET /v1/rollouts/:id/report). */
   cause: z.string().min(1).max(2000).optional(),
   /** Only these instances (each must be a failed instance of the rollout, of `cause` if given). */

@@ -8,7 +8,7 @@ import { computeSignature } from '../../src/index.ts';
  * and which socket carried it, and lets each test script the reply.
  */
 
-export type ReceivedRequest = {
+type ReceivedRequest = {
   method: string;
   /** The raw request target as sent, e.g. `/?Action=...`. */
   rawUrl: string;

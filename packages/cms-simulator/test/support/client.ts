@@ -7,7 +7,7 @@ import { createSimulator, type Simulator, type SimulatorOptions } from '../../sr
  * A small signer written for the tests, deliberately not the one in @fleet/cms-client, so a shared mistake in the
  * production signer cannot make the simulator agree with it: byte-wise RFC 3986 encoding of UTF-8.
  */
-export function rfc3986(text: string): string {
+function rfc3986(text: string): string {
   let out = '';
   for (const byte of Buffer.from(text, 'utf8')) {
     const unreserved =
@@ -32,7 +32,7 @@ export function testStringToSign(method: string, params: Record<string, string>)
   return `${method}&${rfc3986('/')}&${rfc3986(canonical)}`;
 }
 
-export function testSign(method: string, params: Record<string, string>, secret: string): string {
+function testSign(method: string, params: Record<string, string>, secret: string): string {
   return createHmac('sha1', `${secret}&`).update(testStringToSign(method, params)).digest('base64');
 }
 
