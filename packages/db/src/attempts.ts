@@ -1,4 +1,11 @@
-import type { AttemptOutcomeClass, AttemptVerdict, InstanceState, RolloutStatus } from '@fleet/rollout-domain';
+import { assertNever } from '@fleet/errors';
+import type {
+  AttemptOutcomeClass,
+  AttemptVerdict,
+  InstanceState,
+  InstanceTransitionCause,
+  RolloutStatus,
+} from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import type { GroupCommitOptions } from './group-commit.ts';
@@ -32,7 +39,7 @@ export type ClaimResult =
   /** The instance is final: nothing to do (a duplicate delivery, or a repair raced us). */
   | { kind: 'final'; state: InstanceState }
   /** The claim itself ended the instance: its rollout was cancelled, or its in-progress timeout passed. */
-  | { kind: 'closed'; to: InstanceState; reason: string }
+  | { kind: 'closed'; to: InstanceState; cause: InstanceTransitionCause; reason: string }
   /** Another worker's call for this instance may still be in flight; look again at `retryAt`. */
   | { kind: 'busy'; retryAt: Date }
   /** The rollout is paused: start nothing. */
@@ -149,7 +156,7 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
       abandonedAttemptNo = row.attempt_count;
     }
     if (decision.to !== 'in_progress') {
-      const timedOut = decision.to === 'failed';
+      const timedOut = decision.cause === 'timed_out';
       const moved = await tx.$executeRaw`
         UPDATE rollout_instance SET state = ${decision.to}::"InstanceState", finished_at = ${now}, updated_at = ${now}, next_attempt_at = NULL,
           last_outcome = ${timedOut ? 'timed_out' : 'cancelled'},
@@ -157,10 +164,10 @@ async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): P
           last_error_message = CASE WHEN ${timedOut}
             THEN ${`no final answer within the instance timeout of ${input.instanceTimeoutMs ?? 0} ms`}
             ELSE last_error_message END,
-          needs_manual_install = ${timedOut}, manual_install_reason = ${timedOut ? 'timed_out' : null}
+          needs_manual_install = ${timedOut}, manual_install_reason = ${manualInstallReasonAfter(decision.cause, null)}
         WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${row.attempt_count}`;
       if (moved !== 1) throw new Error('guarded close lost a race while holding the row lock');
-      return { kind: 'closed', to: decision.to, reason: decision.reason };
+      return { kind: 'closed', to: decision.to, cause: decision.cause, reason: decision.reason };
     }
     const attemptNo = row.attempt_count + 1;
     const moved = await tx.$executeRaw`
@@ -311,7 +318,7 @@ export type AttemptAnswer = {
 
 export type FinishResult =
   /** The instance moved (`to`): succeeded, failed, or back to pending for a retry. */
-  | { kind: 'transitioned'; to: InstanceState; reason: string }
+  | { kind: 'transitioned'; to: InstanceState; cause: InstanceTransitionCause; reason: string }
   /** The answer was recorded on its attempt row, but the instance had moved on (a newer attempt, or final). */
   | { kind: 'recorded_only' }
   /** This attempt's answer was already recorded: a duplicate delivery. Nothing changed. */
@@ -402,7 +409,9 @@ function planFinishes(inputs: FinishInput[]): { values: unknown[] | null; settle
       rolloutStatus: 'running',
       timedOut: false,
     });
-    return expected.type === 'transition' ? { input, to: expected.to, reason: expected.reason } : null;
+    return expected.type === 'transition'
+      ? { input, to: expected.to, cause: expected.cause, reason: expected.reason }
+      : null;
   });
   const instances = new Set<bigint>();
   const attempts = new Set<bigint>();
@@ -432,7 +441,7 @@ function planFinishes(inputs: FinishInput[]): { values: unknown[] | null; settle
             col((p) => p.input.answer.outcome),
             col((p) => p.input.answer.outcomeKind),
             col((p) => (p.to === 'pending' ? p.input.nextAttemptAt : null)),
-            col((p) => (p.to === 'failed' ? (p.input.manualInstallReason ?? null) : null)),
+            col((p) => manualInstallReasonAfter(p.cause, p.input.manualInstallReason ?? null)),
             col((p) => p.input.instanceTimeoutMs ?? null),
             col((p) => finishFacts(p.input).decidedAt),
           ],
@@ -444,7 +453,7 @@ function planFinishes(inputs: FinishInput[]): { values: unknown[] | null; settle
         if (!plan || plan.input !== input) return 'general';
         const row = byAttempt.get(input.attemptId);
         if (!row || !row.recorded) return { kind: 'duplicate' };
-        return row.moved ? { kind: 'transitioned', to: plan.to, reason: plan.reason } : 'recorded';
+        return row.moved ? { kind: 'transitioned', to: plan.to, cause: plan.cause, reason: plan.reason } : 'recorded';
       });
     },
   };
@@ -565,6 +574,30 @@ async function writeAttemptsMany(
   };
 }
 
+/**
+ * What an instance that moved for `cause` is flagged for manual install with (null: not flagged). A timeout names
+ * itself; a failure on an answer keeps the reason the worker read from that answer (`given`); nothing else flags.
+ */
+function manualInstallReasonAfter(cause: InstanceTransitionCause, given: string | null): string | null {
+  switch (cause) {
+    case 'timed_out':
+      return 'timed_out';
+    case 'permanent_failure':
+    case 'retries_exhausted':
+      return given;
+    case 'attempt_started':
+    case 'previous_attempt_abandoned':
+    case 'rollout_closed':
+    case 'rollout_cancelled':
+    case 'install_succeeded':
+    case 'transient_failure':
+    case 'fleet_wide_error':
+      return null;
+    default:
+      return assertNever(cause, 'instance transition cause');
+  }
+}
+
 /** The general path: lock the instance, read it and its rollout, ask the state machine, write with a guard. */
 async function moveInstanceAfterAnswer(
   db: Database,
@@ -593,12 +626,7 @@ async function moveInstanceAfterAnswer(
     });
     if (decision.type !== 'transition') return { kind: 'recorded_only' };
     const isFinal = decision.to !== 'pending';
-    const manual =
-      decision.to === 'failed'
-        ? decision.reason === 'instance timed out'
-          ? 'timed_out'
-          : (input.manualInstallReason ?? null)
-        : null;
+    const manual = manualInstallReasonAfter(decision.cause, input.manualInstallReason ?? null);
     await tx.$executeRaw`
       UPDATE rollout_instance SET
         state = ${decision.to}::"InstanceState",
@@ -609,7 +637,7 @@ async function moveInstanceAfterAnswer(
         needs_manual_install = ${manual !== null}, manual_install_reason = ${manual},
         updated_at = now()
       WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${input.attemptNo}`;
-    return { kind: 'transitioned', to: decision.to, reason: decision.reason };
+    return { kind: 'transitioned', to: decision.to, cause: decision.cause, reason: decision.reason };
   });
 }
 

@@ -9,12 +9,15 @@ export {
   isFinalRolloutStatus,
   decideInstance,
   decideRollout,
+  InstanceTransitionCause,
 } from './states.ts';
 export type {
   AttemptOutcomeClass,
   AttemptVerdict,
   InstanceEvent,
   InstanceDecision,
+  InstanceIgnoreCause,
+  InstanceWaitCause,
   RolloutEvent,
   RolloutDecision,
 } from './states.ts';

@@ -2,18 +2,18 @@
  * The rollout and instance state machines: every state, every allowed transition, decided by pure functions.
  * Nothing here does I/O; callers persist a decision with a guarded write (`WHERE state = from`).
  *
- * Instance transitions:
- *   pending      --claim (rollout running)-->          in_progress  (a worker starts a NodeInstall call)
- *   in_progress  --claim (previous attempt stale)-->   in_progress  (its worker died; that attempt is abandoned)
- *   pending | stale in_progress --claim (instance timeout passed)--> failed   (timed out)
- *   pending | stale in_progress --claim (rollout cancelled)-->       cancelled
- *   in_progress  --attempt success-->                  succeeded
- *   in_progress  --attempt final-->                    failed
- *   in_progress  --attempt retryable-->                pending      (attempts and time left: retried after a backoff)
- *   in_progress  --attempt retryable-->                failed       (no attempts or no time left)
- *   in_progress  --attempt deferred-->                 pending      (fleet-wide error: not this instance's fault, not counted)
- *   in_progress  --attempt retryable|deferred (rollout cancelled)--> cancelled
- *   pending      --cancel-->                           cancelled    (a running call is never cut off; it finishes first)
+ * Instance transitions, [with the cause a decision names]:
+ *   pending      --claim (rollout running)-->          in_progress  [attempt_started] (a worker starts a NodeInstall call)
+ *   in_progress  --claim (previous attempt stale)-->   in_progress  [previous_attempt_abandoned] (its worker died)
+ *   pending | stale in_progress --claim (instance timeout passed)--> failed     [timed_out]
+ *   pending | stale in_progress --claim (rollout cancelled)-->       cancelled  [rollout_closed]
+ *   in_progress  --attempt success-->                  succeeded    [install_succeeded]
+ *   in_progress  --attempt final-->                    failed       [permanent_failure]
+ *   in_progress  --attempt retryable-->                pending      [transient_failure] (attempts and time left: retried after a backoff)
+ *   in_progress  --attempt retryable-->                failed       [retries_exhausted | timed_out] (no attempts or no time left)
+ *   in_progress  --attempt deferred-->                 pending      [fleet_wide_error] (not this instance's fault, not counted)
+ *   in_progress  --attempt retryable|deferred (rollout cancelled)--> cancelled  [rollout_closed]
+ *   pending      --cancel-->                           cancelled    [rollout_cancelled] (a running call is never cut off; it finishes first)
  *   succeeded | failed | cancelled: final, nothing leaves them.
  *
  * Rollout transitions:
@@ -72,62 +72,96 @@ export type InstanceEvent =
     }
   | { type: 'cancel' };
 
+/**
+ * Why an instance moves, as code branches on it (exhaustive `switch` with assertNever); a decision's `reason` says the
+ * same in words, for logs and people, and is never compared.
+ */
+export const InstanceTransitionCause = {
+  /** pending -> in_progress: a worker starts a call. */
+  attempt_started: 'attempt_started',
+  /** in_progress -> in_progress: the previous attempt's worker died; a new attempt (or a replay) takes over. */
+  previous_attempt_abandoned: 'previous_attempt_abandoned',
+  /** -> cancelled: the rollout is over (cancelled, or completed around this instance). */
+  rollout_closed: 'rollout_closed',
+  /** -> cancelled: the cancel event reached a pending instance. */
+  rollout_cancelled: 'rollout_cancelled',
+  /** -> failed: the instance's in-progress timeout passed. */
+  timed_out: 'timed_out',
+  /** -> succeeded. */
+  install_succeeded: 'install_succeeded',
+  /** -> failed: an answer that no retry can change. */
+  permanent_failure: 'permanent_failure',
+  /** -> failed: a transient failure on the last attempt. */
+  retries_exhausted: 'retries_exhausted',
+  /** -> pending: a transient failure with attempts left. */
+  transient_failure: 'transient_failure',
+  /** -> pending: a fleet-wide error, not this instance's fault and not counted; waits for the rollout to resume. */
+  fleet_wide_error: 'fleet_wide_error',
+} as const;
+export type InstanceTransitionCause = (typeof InstanceTransitionCause)[keyof typeof InstanceTransitionCause];
+
+/** Why an event changes nothing: the instance is final, or (for an answer) no longer in_progress. */
+export type InstanceIgnoreCause = 'instance_final' | 'not_in_progress';
+/** Why an event must wait: a call may be in flight, or the rollout is paused. */
+export type InstanceWaitCause = 'attempt_in_flight' | 'rollout_paused';
+
 export type InstanceDecision =
-  | { type: 'transition'; from: InstanceState; to: InstanceState; reason: string }
+  | { type: 'transition'; from: InstanceState; to: InstanceState; cause: InstanceTransitionCause; reason: string }
   /** Nothing to do: the event is late or duplicate (at-least-once delivery), and the state already says enough. */
-  | { type: 'ignore'; reason: string }
+  | { type: 'ignore'; cause: InstanceIgnoreCause; reason: string }
   /** Not now: a call may be in flight, or the rollout is paused; look again later. */
-  | { type: 'wait'; reason: string };
+  | { type: 'wait'; cause: InstanceWaitCause; reason: string };
+
+const move = (
+  from: InstanceState,
+  to: InstanceState,
+  cause: InstanceTransitionCause,
+  reason: string,
+): InstanceDecision => ({ type: 'transition', from, to, cause, reason });
 
 export function decideInstance(state: InstanceState, event: InstanceEvent): InstanceDecision {
   switch (event.type) {
     case 'claim': {
-      if (isFinalInstanceState(state)) return { type: 'ignore', reason: `instance already ${state}` };
+      if (isFinalInstanceState(state))
+        return { type: 'ignore', cause: 'instance_final', reason: `instance already ${state}` };
       const callMayBeInFlight = state === 'in_progress' && !event.previousAttemptStale;
-      if (callMayBeInFlight) return { type: 'wait', reason: 'an attempt is in flight' };
+      if (callMayBeInFlight) return { type: 'wait', cause: 'attempt_in_flight', reason: 'an attempt is in flight' };
       if (isFinalRolloutStatus(event.rolloutStatus))
-        return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
-      if (event.rolloutStatus === 'paused') return { type: 'wait', reason: 'rollout paused' };
-      if (event.timedOut) return { type: 'transition', from: state, to: 'failed', reason: 'instance timed out' };
-      return {
-        type: 'transition',
-        from: state,
-        to: 'in_progress',
-        reason: state === 'pending' ? 'attempt started' : 'previous attempt abandoned',
-      };
+        return move(state, 'cancelled', 'rollout_closed', `rollout ${event.rolloutStatus}`);
+      if (event.rolloutStatus === 'paused') return { type: 'wait', cause: 'rollout_paused', reason: 'rollout paused' };
+      if (event.timedOut) return move(state, 'failed', 'timed_out', 'instance timed out');
+      return state === 'pending'
+        ? move(state, 'in_progress', 'attempt_started', 'attempt started')
+        : move(state, 'in_progress', 'previous_attempt_abandoned', 'previous attempt abandoned');
     }
     case 'attempt_finished': {
-      if (state !== 'in_progress') return { type: 'ignore', reason: `instance is ${state}, not in_progress` };
+      if (state !== 'in_progress')
+        return { type: 'ignore', cause: 'not_in_progress', reason: `instance is ${state}, not in_progress` };
       const cancelled = isFinalRolloutStatus(event.rolloutStatus);
       switch (event.outcome) {
         case 'success':
-          return { type: 'transition', from: state, to: 'succeeded', reason: 'NodeInstall succeeded' };
+          return move(state, 'succeeded', 'install_succeeded', 'NodeInstall succeeded');
         case 'final':
-          return { type: 'transition', from: state, to: 'failed', reason: 'permanent failure' };
+          return move(state, 'failed', 'permanent_failure', 'permanent failure');
         case 'deferred':
           return cancelled
-            ? { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` }
-            : {
-                type: 'transition',
-                from: state,
-                to: 'pending',
-                reason: 'fleet-wide error, waits for the rollout to resume',
-              };
+            ? move(state, 'cancelled', 'rollout_closed', `rollout ${event.rolloutStatus}`)
+            : move(state, 'pending', 'fleet_wide_error', 'fleet-wide error, waits for the rollout to resume');
         case 'retryable':
-          if (cancelled)
-            return { type: 'transition', from: state, to: 'cancelled', reason: `rollout ${event.rolloutStatus}` };
-          if (event.timedOut) return { type: 'transition', from: state, to: 'failed', reason: 'instance timed out' };
+          if (cancelled) return move(state, 'cancelled', 'rollout_closed', `rollout ${event.rolloutStatus}`);
+          if (event.timedOut) return move(state, 'failed', 'timed_out', 'instance timed out');
           return event.attemptNo < event.maxAttempts
-            ? { type: 'transition', from: state, to: 'pending', reason: 'transient failure, will retry' }
-            : { type: 'transition', from: state, to: 'failed', reason: 'retries exhausted' };
+            ? move(state, 'pending', 'transient_failure', 'transient failure, will retry')
+            : move(state, 'failed', 'retries_exhausted', 'retries exhausted');
         default:
           return assertNever(event.outcome, 'attempt outcome');
       }
     }
     case 'cancel':
-      if (state === 'pending') return { type: 'transition', from: state, to: 'cancelled', reason: 'rollout cancelled' };
-      if (state === 'in_progress') return { type: 'wait', reason: 'a call is in flight; it finishes first' };
-      return { type: 'ignore', reason: `instance already ${state}` };
+      if (state === 'pending') return move(state, 'cancelled', 'rollout_cancelled', 'rollout cancelled');
+      if (state === 'in_progress')
+        return { type: 'wait', cause: 'attempt_in_flight', reason: 'a call is in flight; it finishes first' };
+      return { type: 'ignore', cause: 'instance_final', reason: `instance already ${state}` };
     default:
       return assertNever(event, 'instance event');
   }

@@ -4,6 +4,7 @@ import {
   decideRollout,
   FINAL_INSTANCE_STATES,
   INSTANCE_STATES,
+  InstanceTransitionCause,
   ROLLOUT_STATUSES,
 } from '../src/index.ts';
 
@@ -39,6 +40,7 @@ describe('instance state machine', () => {
       type: 'transition',
       from: 'pending',
       to: 'in_progress',
+      cause: 'attempt_started',
       reason: 'attempt started',
     });
   });
@@ -61,6 +63,7 @@ describe('instance state machine', () => {
   it('starts nothing for a paused rollout and cancels what a cancelled rollout still holds', () => {
     expect(decideInstance('pending', claim({ rolloutStatus: 'paused' }))).toEqual({
       type: 'wait',
+      cause: 'rollout_paused',
       reason: 'rollout paused',
     });
     expect(decideInstance('pending', claim({ rolloutStatus: 'cancelled' }))).toMatchObject({
@@ -77,11 +80,11 @@ describe('instance state machine', () => {
     expect(decideInstance('pending', claim({ timedOut: true }))).toMatchObject({
       type: 'transition',
       to: 'failed',
-      reason: 'instance timed out',
+      cause: 'timed_out',
     });
     expect(decideInstance('in_progress', finished('retryable', { timedOut: true }))).toMatchObject({
       to: 'failed',
-      reason: 'instance timed out',
+      cause: 'timed_out',
     });
   });
 
@@ -103,7 +106,7 @@ describe('instance state machine', () => {
     expect(decideInstance('in_progress', finished('retryable', { attemptNo: 2 }))).toMatchObject({ to: 'pending' });
     expect(decideInstance('in_progress', finished('retryable', { attemptNo: 3 }))).toMatchObject({
       to: 'failed',
-      reason: 'retries exhausted',
+      cause: 'retries_exhausted',
     });
   });
 
@@ -124,6 +127,46 @@ describe('instance state machine', () => {
   it('cancels pending instances but lets a running call finish first', () => {
     expect(decideInstance('pending', { type: 'cancel' })).toMatchObject({ type: 'transition', to: 'cancelled' });
     expect(decideInstance('in_progress', { type: 'cancel' }).type).toBe('wait');
+  });
+
+  it.each([
+    ['pending', claim(), 'transition', 'in_progress', 'attempt_started'],
+    ['in_progress', claim(), 'transition', 'in_progress', 'previous_attempt_abandoned'],
+    ['in_progress', claim({ previousAttemptStale: false }), 'wait', undefined, 'attempt_in_flight'],
+    ['pending', claim({ rolloutStatus: 'paused' }), 'wait', undefined, 'rollout_paused'],
+    ['pending', claim({ rolloutStatus: 'completed' }), 'transition', 'cancelled', 'rollout_closed'],
+    ['pending', claim({ timedOut: true }), 'transition', 'failed', 'timed_out'],
+    ['failed', claim(), 'ignore', undefined, 'instance_final'],
+    ['in_progress', finished('success'), 'transition', 'succeeded', 'install_succeeded'],
+    ['in_progress', finished('final'), 'transition', 'failed', 'permanent_failure'],
+    ['in_progress', finished('retryable'), 'transition', 'pending', 'transient_failure'],
+    ['in_progress', finished('retryable', { attemptNo: 3 }), 'transition', 'failed', 'retries_exhausted'],
+    ['in_progress', finished('retryable', { attemptNo: 3, timedOut: true }), 'transition', 'failed', 'timed_out'],
+    ['in_progress', finished('deferred'), 'transition', 'pending', 'fleet_wide_error'],
+    ['in_progress', finished('deferred', { rolloutStatus: 'cancelled' }), 'transition', 'cancelled', 'rollout_closed'],
+    ['pending', finished('success'), 'ignore', undefined, 'not_in_progress'],
+    ['pending', { type: 'cancel' } as const, 'transition', 'cancelled', 'rollout_cancelled'],
+    ['in_progress', { type: 'cancel' } as const, 'wait', undefined, 'attempt_in_flight'],
+    ['succeeded', { type: 'cancel' } as const, 'ignore', undefined, 'instance_final'],
+  ] as const)('from %s on %o decides %s to %s, cause %s (with a reason in words)', (state, event, type, to, cause) => {
+    const decision = decideInstance(state, event);
+    expect(decision).toMatchObject({ type, cause, ...(to ? { to } : {}) });
+    expect(decision.reason).toMatch(/\w/);
+  });
+
+  it('has a cause for every documented transition and no other', () => {
+    expect(Object.keys(InstanceTransitionCause).sort()).toEqual([
+      'attempt_started',
+      'fleet_wide_error',
+      'install_succeeded',
+      'permanent_failure',
+      'previous_attempt_abandoned',
+      'retries_exhausted',
+      'rollout_cancelled',
+      'rollout_closed',
+      'timed_out',
+      'transient_failure',
+    ]);
   });
 
   it('has exactly the five documented states', () => {
