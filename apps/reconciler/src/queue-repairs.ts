@@ -21,7 +21,7 @@ import { isFinalInstanceState } from '@fleet/rollout-domain';
  * that Postgres says is finished is taken out.
  *
  * Re-adding a job is always safe: the job id is the instance id (adding one that exists is a no-op), and the
- * worker's claim (packages/db attempts.ts) skips final instances and waits out, or abandons, an attempt another
+ * worker's claim (packages/db attempts/claim-locked.ts) skips final instances and waits out, or abandons, an attempt another
  * worker may still be making. So the only care needed here is not to re-add what is still in flight: a job is only
  * re-added when its key is really missing, and an in_progress instance only once its attempt is stale.
  */

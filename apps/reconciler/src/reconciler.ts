@@ -131,7 +131,7 @@ function addQueueReport(total: QueueRepairReport, part: QueueRepairReport): void
  * Then install verification (install-verifier.ts). Each pass also deletes per-second finish counts older than
  * `finishSecondRetentionMs`, which progress no longer reads, and Idempotency-Key records older than
  * `idempotencyRetentionMs`. It never decides an instance state itself: final
- * states come from the claim and the record of an attempt (packages/db attempts.ts, decided by the state machine),
+ * states come from the claim and the record of an attempt (packages/db attempts/, decided by the state machine),
  * which never move a final instance, and every NodeInstall call is made by a worker after its claim.
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {

@@ -27,7 +27,7 @@ export {
   markAttemptAnswerLost,
   warmInstallPath,
   REPLAY_WINDOW_MS,
-} from './attempts.ts';
+} from './attempts/index.ts';
 export type {
   ClaimResult,
   AttemptSigning,
@@ -36,7 +36,7 @@ export type {
   FinishInput,
   FinishResult,
   AttemptWriter,
-} from './attempts.ts';
+} from './attempts/index.ts';
 export { createGroupCommit } from './group-commit.ts';
 export type { GroupCommit, GroupCommitOptions } from './group-commit.ts';
 export { Prisma } from './generated/prisma/client.ts';

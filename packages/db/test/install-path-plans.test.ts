@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase } from '@fleet/testing';
-import { INSTALL_PATH_STATEMENTS } from '../src/attempts.ts';
+import { INSTALL_PATH_STATEMENTS } from '../src/attempts/statements.ts';
 import { createAttemptWriter, createDatabase, insertRollout, warmInstallPath } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
 

@@ -1,0 +1,89 @@
+import type {
+  AttemptOutcomeClass,
+  AttemptVerdict,
+  InstanceState,
+  InstanceTransitionCause,
+} from '@fleet/rollout-domain';
+
+/** What an attempt's request is signed with: fixed at claim, so the very same request can be sent again. */
+export type AttemptSigning = { nonce: string; timestamp: Date };
+
+export type ClaimResult =
+  /** A new attempt: make the call, signed with `signing` when the claim was given a nonce. */
+  | {
+      kind: 'claimed';
+      attemptId: bigint;
+      attemptNo: number;
+      abandonedAttemptNo: number | null;
+      signing: AttemptSigning | null;
+    }
+  /**
+   * The instance's last attempt belongs to a worker that died after claiming it: whether its call reached
+   * CloudMonitor is unknown. Send exactly its request again (`signing`, no re-sign). `SignatureNonceUsed` means the
+   * first copy arrived: record that with markAttemptAnswerLost and claim again (attempt N+1). Any other answer is
+   * this attempt's one real call: record it on this attempt.
+   */
+  | { kind: 'replay'; attemptId: bigint; attemptNo: number; signing: AttemptSigning }
+  /** The instance is final: nothing to do (a duplicate delivery, or a repair raced us). */
+  | { kind: 'final'; state: InstanceState }
+  /** The claim itself ended the instance: its rollout was cancelled, or its in-progress timeout passed. */
+  | { kind: 'closed'; to: InstanceState; cause: InstanceTransitionCause; reason: string }
+  /** Another worker's call for this instance may still be in flight; look again at `retryAt`. */
+  | { kind: 'busy'; retryAt: Date }
+  /** The rollout is paused: start nothing. */
+  | { kind: 'paused' }
+  | { kind: 'missing' };
+
+export type ClaimInput = {
+  rolloutInstanceId: bigint;
+  rolloutId: string;
+  workerId: string;
+  /**
+   * SignatureNonce for the new attempt's request (its Timestamp is `now`), stored on the attempt row so the request
+   * can be replayed. Without one the attempt cannot be replayed, and a dead worker's attempt is simply abandoned.
+   */
+  signatureNonce?: string;
+  staleAfterMs: number;
+  /** The rollout's per-instance in-progress timeout, in ms (null: none). */
+  instanceTimeoutMs?: number | null;
+  now?: Date;
+};
+
+export type AttemptAnswer = {
+  finishedAt: Date;
+  durationMs: number;
+  httpStatus: number | null;
+  success: boolean | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  requestId: string | null;
+  outcome: AttemptOutcomeClass;
+  /** The client's finer classification (throttled, fleet_wide, ...). */
+  outcomeKind: string;
+};
+
+export type FinishResult =
+  /** The instance moved (`to`): succeeded, failed, or back to pending for a retry. */
+  | { kind: 'transitioned'; to: InstanceState; cause: InstanceTransitionCause; reason: string }
+  /** The answer was recorded on its attempt row, but the instance had moved on (a newer attempt, or final). */
+  | { kind: 'recorded_only' }
+  /** This attempt's answer was already recorded: a duplicate delivery. Nothing changed. */
+  | { kind: 'duplicate' };
+
+export type FinishInput = {
+  rolloutInstanceId: bigint;
+  attemptId: bigint;
+  attemptNo: number;
+  maxAttempts: number;
+  answer: AttemptAnswer;
+  /** For a retry: when the next attempt is due. */
+  nextAttemptAt: Date | null;
+  manualInstallReason?: string | null;
+  /** What the answer means for the instance; default the answer's outcome. `deferred` for fleet-wide errors. */
+  verdict?: AttemptVerdict;
+  /** The rollout's per-instance in-progress timeout, in ms (null: none). */
+  instanceTimeoutMs?: number | null;
+};
+
+/** What the one-statement path left to do: `general` (it did not apply) or `recorded` (answer stored, instance not moved). */
+export type FastFinish = FinishResult | 'general' | 'recorded';
