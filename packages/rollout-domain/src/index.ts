@@ -38,6 +38,7 @@ export type { CountSpec, WavePlan, AbortPolicy, RolloutPolicy, WaveGateDecision 
 export {
   ManualFlagStatus,
   MANUAL_FLAG_STATUSES,
+  CURRENT_MANUAL_FLAG_STATUSES,
   decideManualFlag,
   isFinalManualFlagStatus,
   manualFlagStatusesAllowing,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CURRENT_MANUAL_FLAG_STATUSES,
   decideManualFlag,
   isFinalManualFlagStatus,
   MANUAL_FLAG_STATUSES,
@@ -13,6 +14,7 @@ const EVENTS: ManualFlagEvent[] = [
   { type: 'close' },
   { type: 'reverify_passed' },
   { type: 'reverify_failed' },
+  { type: 'needed_again' },
 ];
 
 describe('manual-install flag state machine', () => {
@@ -35,6 +37,7 @@ describe('manual-install flag state machine', () => {
         close: 'closed (closed)',
         reverify_passed: 'ignore',
         reverify_failed: 'ignore',
+        needed_again: 'open (reflagged)',
       },
       acknowledged: {
         acknowledge: 'unchanged',
@@ -42,6 +45,7 @@ describe('manual-install flag state machine', () => {
         close: 'closed (closed)',
         reverify_passed: 'ignore',
         reverify_failed: 'ignore',
+        needed_again: 'acknowledged (reflagged)',
       },
       resolved: {
         acknowledge: 'refuse',
@@ -49,6 +53,7 @@ describe('manual-install flag state machine', () => {
         close: 'closed (closed)',
         reverify_passed: 'resolved (reverified)',
         reverify_failed: 'open (reopened)',
+        needed_again: 'open (reopened)',
       },
       closed: {
         acknowledge: 'refuse',
@@ -56,6 +61,7 @@ describe('manual-install flag state machine', () => {
         close: 'unchanged',
         reverify_passed: 'ignore',
         reverify_failed: 'ignore',
+        needed_again: 'ignore',
       },
     });
   });
@@ -63,6 +69,12 @@ describe('manual-install flag state machine', () => {
   it('never leaves closed, the only final status', () => {
     for (const event of EVENTS) expect(decideManualFlag('closed', event).type).not.toBe('transition');
     expect(MANUAL_FLAG_STATUSES.filter(isFinalManualFlagStatus)).toEqual(['closed']);
+  });
+
+  it("keeps a host's current flag through a later rollout's failure, except a closed one, which a new flag replaces", () => {
+    expect(CURRENT_MANUAL_FLAG_STATUSES).toEqual(['open', 'acknowledged', 'resolved']);
+    expect(manualFlagStatusesAllowing({ type: 'needed_again' })).toEqual(CURRENT_MANUAL_FLAG_STATUSES);
+    expect(decideManualFlag('closed', { type: 'needed_again' })).toMatchObject({ type: 'ignore' });
   });
 
   it('names the statuses each event may move a flag from (the guard of the write)', () => {
