@@ -40,8 +40,30 @@ async function flaggedRollout(userId: string, ids: string[]): Promise<string> {
     where: { id: rollout.id },
     data: { status: 'completed', finishedAt: new Date() },
   });
-  expect(await raiseMissingManualInstallFlags(api.db, rollout.id)).toBe(ids.length);
+  expect((await raiseMissingManualInstallFlags(api.db, rollout.id)).flagged).toBe(ids.length);
   return rollout.id;
+}
+
+/** What the worker leaves of a retry whose installs all failed again, and the reconciler's raise after it. */
+async function failAgain(rolloutId: string) {
+  await api.db.prisma.rolloutInstance.updateMany({
+    where: { rolloutId },
+    data: {
+      state: 'failed',
+      attemptCount: 2,
+      finishedAt: new Date(),
+      needsManualInstall: true,
+      manualInstallReason: 'retries_exhausted',
+      lastErrorCode: '503',
+      lastErrorMessage: 'ServiceUnavailable',
+      lastRequestId: `R-${rolloutId.slice(0, 8)}`,
+    },
+  });
+  await api.db.prisma.rollout.update({
+    where: { id: rolloutId },
+    data: { status: 'completed', finishedAt: new Date() },
+  });
+  return raiseMissingManualInstallFlags(api.db, rolloutId);
 }
 
 describe('GET /v1/manual-install-flags', () => {
@@ -89,6 +111,74 @@ describe('GET /v1/manual-install-flags', () => {
       404,
     );
     expect((await api.request('GET', '/v1/manual-install-flags?status=gone')).status).toBe(400);
+  });
+});
+
+describe('flags across retries', () => {
+  it('keeps one flag per host through a rollout and two retries, found by each; resolving or closing it ends it for the host', async () => {
+    const hosts = instanceIds(4, 'i-rt');
+    const original = await flaggedRollout(USER_ID, hosts);
+    const retry1 = await api.request('POST', `/v1/rollouts/${original}/retry`, {});
+    expect(retry1.status).toBe(202);
+    expect(await failAgain(retry1.body.id)).toEqual({ flagged: 0, reflagged: 4, reopened: 0 });
+    const retry2 = await api.request('POST', `/v1/rollouts/${retry1.body.id}/retry`, {});
+    expect(retry2.body.retryOf.instances).toBe(4);
+    expect(await failAgain(retry2.body.id)).toEqual({ flagged: 0, reflagged: 4, reopened: 0 });
+    const chain = [original, retry1.body.id, retry2.body.id];
+
+    // Four flags for four hosts, whichever of the three rollouts they are listed by.
+    const byRollout = await Promise.all(
+      chain.map((id) => api.request('GET', `/v1/manual-install-flags?rolloutId=${id}&limit=100`)),
+    );
+    const ids = byRollout[0]!.body.items.map((f: { id: string }) => f.id);
+    expect(ids).toHaveLength(4);
+    for (const page of byRollout) expect(page.body.items.map((f: { id: string }) => f.id)).toEqual(ids);
+    expect(byRollout[0]!.body.items.map((f: { instanceId: string }) => f.instanceId)).toEqual(hosts);
+    expect(byRollout[0]!.body.items[0]).toMatchObject({
+      rolloutId: retry2.body.id,
+      rolloutIds: chain,
+      status: 'open',
+      reason: 'retries_exhausted',
+      detail: '503: ServiceUnavailable',
+    });
+    const hostFlags = await api.request('GET', `/v1/manual-install-flags?userId=${USER_ID}&status=open&limit=1000`);
+    expect(hostFlags.body.items.filter((f: { instanceId: string }) => hosts.includes(f.instanceId))).toHaveLength(4);
+    const detail = await api.request('GET', `/v1/manual-install-flags/${ids[0]}`);
+    expect(
+      detail.body.history.map((e: { action: string; detail: { rolloutId: string } }) => [e.action, e.detail.rolloutId]),
+    ).toEqual([
+      ['flagged', original],
+      ['reflagged', retry1.body.id],
+      ['reflagged', retry2.body.id],
+    ]);
+
+    // Resolved on one host, closed on another, wherever they were found: the next retry leaves both out.
+    const resolved = await api.request('POST', `/v1/manual-install-flags/${ids[0]}/resolve`, { note: 'by hand' });
+    expect(resolved.body).toMatchObject({ status: 'resolved', instance: { verification: 'pending' } });
+    expect((await api.request('POST', `/v1/manual-install-flags/${ids[1]}/close`, {})).body.status).toBe('closed');
+    for (const id of chain) {
+      const listed = await api.request('GET', `/v1/manual-install-flags?rolloutId=${id}`);
+      expect(listed.body.items.map((f: { status: string }) => f.status)).toEqual([
+        'resolved',
+        'closed',
+        'open',
+        'open',
+      ]);
+      const report = await api.request('GET', `/v1/rollouts/${id}/report`);
+      expect(report.body.manualInstallFlags).toEqual({ open: 2, acknowledged: 0, resolved: 1, closed: 1 });
+    }
+    const retry3 = await api.request('POST', `/v1/rollouts/${retry2.body.id}/retry`, {});
+    expect(retry3.status).toBe(202);
+    expect(retry3.body.retryOf.instances).toBe(2);
+    const retried = await api.db.prisma.rolloutInstance.findMany({
+      where: { rolloutId: retry3.body.id },
+      orderBy: { instanceId: 'asc' },
+    });
+    expect(retried.map((i) => i.instanceId)).toEqual(hosts.slice(2));
+    // The original rollout's own retry leaves them out as well.
+    await api.db.prisma.rollout.update({ where: { id: retry3.body.id }, data: { status: 'completed' } });
+    const refused = await api.request('POST', `/v1/rollouts/${original}/retry`, { instanceIds: [hosts[0]] });
+    expect(refused.status).toBe(400);
   });
 });
 

@@ -1,3 +1,4 @@
+import { assertNever } from '@fleet/errors';
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
 import type { Database, PendingVerification } from '@fleet/db';
 import {
@@ -40,6 +41,8 @@ export type VerificationReport = {
   reverified: number;
   /** Verifications that failed and raised a manual-install flag. */
   flagged: number;
+  /** Verifications that failed on a host whose open or acknowledged flag (from another rollout) got the failure too. */
+  reflagged: number;
   /** Resolved flags reopened: the agent is still not running. */
   reopened: number;
   waiting: number;
@@ -55,6 +58,7 @@ export function emptyVerificationReport(): VerificationReport {
     verified: 0,
     reverified: 0,
     flagged: 0,
+    reflagged: 0,
     reopened: 0,
     waiting: 0,
     lookupErrors: 0,
@@ -142,7 +146,10 @@ async function verifyAccount(
   report.reverified += marked.reverified;
   await recordAgentStatuses(deps.db, seen);
 
-  const byRollout = new Map<string, { flagged: string[]; reopened: string[]; reasons: Record<string, number> }>();
+  const byRollout = new Map<
+    string,
+    { flagged: string[]; reflagged: string[]; reopened: string[]; reasons: Record<string, number> }
+  >();
   for (const failure of failures) {
     const outcome = await failInstallVerification(deps.db, {
       rolloutInstanceId: failure.instance.id,
@@ -152,15 +159,25 @@ async function verifyAccount(
       now,
     });
     if (outcome.kind === 'stale') continue;
-    const entry = byRollout.get(failure.instance.rolloutId) ?? { flagged: [], reopened: [], reasons: {} };
+    const entry = byRollout.get(failure.instance.rolloutId) ?? {
+      flagged: [],
+      reflagged: [],
+      reopened: [],
+      reasons: {},
+    };
     byRollout.set(failure.instance.rolloutId, entry);
     entry.reasons[failure.reason] = (entry.reasons[failure.reason] ?? 0) + 1;
-    if (outcome.kind === 'flagged') {
-      report.flagged++;
-      entry.flagged.push(failure.instance.instanceId);
-    } else if (outcome.kind === 'reopened') {
-      report.reopened++;
-      entry.reopened.push(failure.instance.instanceId);
+    switch (outcome.kind) {
+      case 'flagged':
+      case 'reflagged':
+      case 'reopened':
+        report[outcome.kind]++;
+        entry[outcome.kind].push(failure.instance.instanceId);
+        break;
+      case 'recorded':
+        break;
+      default:
+        assertNever(outcome, 'verification failure outcome');
     }
   }
   for (const [rolloutId, entry] of byRollout) {
@@ -168,9 +185,10 @@ async function verifyAccount(
       rolloutId,
       userId,
       flagged: entry.flagged.length,
+      reflagged: entry.reflagged.length,
       reopened: entry.reopened.length,
       reasons: entry.reasons,
-      instanceIds: [...entry.flagged, ...entry.reopened].slice(0, LOGGED_IDS),
+      instanceIds: [...entry.flagged, ...entry.reflagged, ...entry.reopened].slice(0, LOGGED_IDS),
     });
   }
   if (marked.reverified > 0)

@@ -66,8 +66,13 @@ type ReconcileReport = {
   completedRollouts: number;
   /** Rollouts stuck between waves (the current wave finished, the next never started) moved on. */
   advancedWaves: number;
-  /** Manual-install flags raised for failed installs. */
+  /** Manual-install flags raised for failed installs (hosts that had no flag that is not closed). */
   flagsRaised: number;
+  /**
+   * Failed installs whose host's flag, raised in an earlier rollout (a retry's parent), was kept: the failure added to
+   * its history, a resolved flag reopened. Flags are per host, not per rollout.
+   */
+  flagsCarried: number;
   /** Leftover jobs of closed rollouts removed. */
   removedClosedRolloutJobs: number;
   /** in_progress instances of cancelled rollouts whose worker died, closed through the claim (no worker runs them). */
@@ -100,6 +105,7 @@ function emptyReport(): ReconcileReport {
     completedRollouts: 0,
     advancedWaves: 0,
     flagsRaised: 0,
+    flagsCarried: 0,
     removedClosedRolloutJobs: 0,
     closedOrphans: 0,
     prunedFinishSeconds: 0,
@@ -254,13 +260,20 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return closedIds.length;
   }
 
+  /** Raises or carries the rollout's missing flags; returns how many of its instances got one. */
   async function raiseFlags(rolloutId: string, report: ReconcileReport): Promise<number> {
-    const raised = await raiseMissingManualInstallFlags(deps.db, rolloutId);
-    if (raised > 0) {
-      deps.logger.info('flagged instances for manual installation', { rolloutId, flags: raised });
-      report.flagsRaised += raised;
+    const { flagged, reflagged, reopened } = await raiseMissingManualInstallFlags(deps.db, rolloutId, now());
+    if (flagged + reflagged + reopened > 0) {
+      deps.logger.info('flagged instances for manual installation', {
+        rolloutId,
+        flags: flagged,
+        carried: reflagged + reopened,
+        reopened,
+      });
+      report.flagsRaised += flagged;
+      report.flagsCarried += reflagged + reopened;
     }
-    return raised;
+    return flagged + reflagged + reopened;
   }
 
   /**

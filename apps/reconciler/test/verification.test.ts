@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
-import { transitionManualInstallFlag } from '@fleet/db';
+import { setParentRollout, transitionManualInstallFlag } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { deleteKeysWithPrefix, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
@@ -238,6 +238,64 @@ describe('manual-install flags', () => {
     await b.stop();
     // The replicas' own prefixes are not under the file's, which the shared clean-up removes.
     await Promise.all([deleteKeysWithPrefix(`${prefix}-a`), deleteKeysWithPrefix(`${prefix}-b`)]);
+  });
+
+  it('keeps one flag per host through a rollout and two retries failing on the same hosts', async () => {
+    const ids = ['i-retryfail1', 'i-retryfail2', 'i-retryfail3'];
+    const r = reconciler();
+    const rollouts: string[] = [];
+    const reports = [];
+    for (const round of [0, 1, 2]) {
+      const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { enqueue: false });
+      if (round > 0) await setParentRollout(db, rolloutId, rollouts[round - 1]!);
+      await db.prisma.rolloutInstance.updateMany({
+        where: { rolloutId },
+        data: {
+          state: 'failed',
+          finishedAt: new Date(),
+          attemptCount: 3,
+          needsManualInstall: true,
+          manualInstallReason: round === 0 ? 'no_server_guard_agent' : 'retries_exhausted',
+          lastRequestId: `R-round${round}`,
+        },
+      });
+      rollouts.push(rolloutId);
+      const report = await r.runOnce();
+      reports.push({ raised: report.flagsRaised, carried: report.flagsCarried });
+    }
+    expect(reports).toEqual([
+      { raised: 3, carried: 0 },
+      { raised: 0, carried: 3 },
+      { raised: 0, carried: 3 },
+    ]);
+    const flags = await db.prisma.manualInstallFlag.findMany({
+      where: { userId: USER_ID, instanceId: { in: ids } },
+      include: { events: { orderBy: { id: 'asc' } }, occurrences: true },
+    });
+    expect(flags).toHaveLength(3);
+    for (const flag of flags) {
+      expect(flag).toMatchObject({
+        status: 'open',
+        rolloutId: rollouts[2],
+        reason: 'retries_exhausted',
+        lastRequestId: 'R-round2',
+      });
+      expect(flag.events.map((e) => [e.action, (e.detail as { rolloutId: string }).rolloutId])).toEqual([
+        ['flagged', rollouts[0]],
+        ['reflagged', rollouts[1]],
+        ['reflagged', rollouts[2]],
+      ]);
+      expect(flag.occurrences.map((o) => o.rolloutId).sort()).toEqual([...rollouts].sort());
+    }
+    expect(
+      lines.some((l) => {
+        const line = JSON.parse(l);
+        return line.message === 'flagged instances for manual installation' && line.rolloutId === rollouts[2];
+      }),
+    ).toBe(true);
+    // Nothing more to raise on the next pass, for any of the three.
+    expect(await r.runOnce()).toMatchObject({ flagsRaised: 0, flagsCarried: 0 });
+    await r.stop();
   });
 
   it('re-verifies a flag an operator resolved: running keeps it resolved (reverified), still failing reopens it', async () => {

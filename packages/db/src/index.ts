@@ -79,8 +79,9 @@ export {
   listRolloutsClosedSince,
 } from './reconcile-queries.ts';
 export type { OpenInstanceForRepair, RolloutForSweep } from './reconcile-queries.ts';
+export { RECONCILER_ACTOR } from './manual-install-flag-raise.ts';
+export type { FlagRaiseCounts } from './manual-install-flag-raise.ts';
 export {
-  RECONCILER_ACTOR,
   raiseMissingManualInstallFlags,
   listManualInstallFlags,
   findManualInstallFlag,

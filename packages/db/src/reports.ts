@@ -25,6 +25,11 @@ export type ReportInstanceRow = Pick<
 > & {
   verification: string | null;
   agentStatus: string | null;
+  /**
+   * The host's current manual-install flag (the one not closed, else its latest closed one), whatever rollout raised
+   * it: flags are per host and carried across rollouts, and this is the one an operator acts on. The retry of failed
+   * instances leaves out those whose host's flag is resolved or closed.
+   */
   flagId: bigint | null;
   flagStatus: string | null;
 };
@@ -79,7 +84,13 @@ async function reportPage(
            ri.last_error_code, ri.last_error_message, ri.last_request_id, ri.needs_manual_install, ri.manual_install_reason,
            ri.verification, ri.agent_status, ri.finished_at, f.id AS flag_id, f.status::text AS flag_status
     FROM rollout_instance ri
-    LEFT JOIN manual_install_flag f ON f.rollout_instance_id = ri.id
+    JOIN rollout r ON r.id = ri.rollout_id
+    LEFT JOIN LATERAL (
+      SELECT f.id, f.status FROM manual_install_flag f
+      WHERE f.user_id = r.user_id AND f.instance_id = ri.instance_id
+      ORDER BY f.status = 'closed', f.id DESC
+      LIMIT 1
+    ) f ON true
     WHERE ri.rollout_id = ${rolloutId}::uuid AND ri.state = ${segment.state}::"InstanceState" AND ri.id > ${after}
       ${segment.verificationFailedOnly ? Prisma.sql`AND ri.verification = 'failed'` : Prisma.empty}
     ORDER BY ri.id

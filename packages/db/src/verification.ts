@@ -1,7 +1,7 @@
 import type { ManualFlagStatus, VerificationFailureReason } from '@fleet/rollout-domain';
 import { decideManualFlag, manualFlagStatusesAllowing } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { RECONCILER_ACTOR } from './manual-install-flags.ts';
+import { RECONCILER_ACTOR, raiseFlagsForHosts } from './manual-install-flag-raise.ts';
 
 /**
  * Install verification writes (the reconciler's). The instance state stays what NodeInstall made it (`succeeded`
@@ -66,7 +66,8 @@ export async function listPendingVerifications(
            f.id AS flag_id, f.status::text AS flag_status
     FROM rollout_instance ri
     JOIN rollout r ON r.id = ri.rollout_id
-    LEFT JOIN manual_install_flag f ON f.rollout_instance_id = ri.id
+    LEFT JOIN manual_install_flag_occurrence o ON o.rollout_instance_id = ri.id
+    LEFT JOIN manual_install_flag f ON f.id = o.flag_id
     WHERE ri.verification = 'pending' AND ri.verify_deadline_at IS NOT NULL
     ORDER BY ri.verify_deadline_at, ri.id
     LIMIT ${options.limit}`;
@@ -101,7 +102,9 @@ export async function markInstancesVerified(
     ), reverified AS (
       INSERT INTO manual_install_flag_event (flag_id, at, action, actor, detail)
       SELECT f.id, ${now}, 'reverified', ${RECONCILER_ACTOR}, jsonb_build_object('agentStatus', 'running')
-      FROM manual_install_flag f JOIN verified v ON f.rollout_instance_id = v.id
+      FROM verified v
+      JOIN manual_install_flag_occurrence o ON o.rollout_instance_id = v.id
+      JOIN manual_install_flag f ON f.id = o.flag_id
       WHERE f.status::text = ANY(${from}::text[])
       RETURNING flag_id
     )
@@ -122,19 +125,23 @@ export async function recordAgentStatuses(
 }
 
 export type VerificationFailureResult =
-  /** A new manual-install flag was raised. */
+  /** A new manual-install flag was raised: the host had none that was not closed. */
   | { kind: 'flagged'; flagId: bigint }
-  /** The operator's resolved flag went back to open: the agent is still not running. */
+  /** The host's open or acknowledged flag, raised in another rollout, got this failure too. */
+  | { kind: 'reflagged'; flagId: bigint }
+  /** A resolved flag went back to open: the agent is still (or again) not running. */
   | { kind: 'reopened'; flagId: bigint }
-  /** Recorded on the instance; its flag was in a status this does not change (e.g. closed). */
+  /** Recorded on the instance; its flag was in a status this does not change (e.g. closed), or none could be had. */
   | { kind: 'recorded'; flagId: bigint | null }
   /** The instance was no longer pending verification (another reconciler decided it first). */
   | { kind: 'stale' };
 
 /**
  * A failed verification, in one transaction: the instance gets `verification = failed`, `needs_manual_install`
- * and (unless it already had one, from a failed install) the reason; then its flag is raised, or reopened when
- * an operator had resolved it.
+ * and (unless it already had one, from a failed install) the reason. Then, when this rollout instance already has a
+ * flag (an operator resolved it and this was the re-verification), that flag is reopened; otherwise the host's flag
+ * is raised or carried over (manual-install-flag-raise.ts). The instance row is locked by the first statement,
+ * before any flag row, as raising requires.
  */
 export async function failInstallVerification(
   db: Database,
@@ -151,10 +158,12 @@ export async function failInstallVerification(
     const moved = await tx.$queryRaw<
       {
         rollout_id: string;
+        parent_rollout_id: string | null;
         instance_id: string;
         user_id: string;
         last_request_id: string | null;
         manual_install_reason: string;
+        attempt_count: number;
       }[]
     >`
       UPDATE rollout_instance ri SET
@@ -164,39 +173,54 @@ export async function failInstallVerification(
         needs_manual_install = true, updated_at = ${now}
       FROM rollout r
       WHERE ri.id = ${input.rolloutInstanceId} AND ri.verification = 'pending' AND r.id = ri.rollout_id
-      RETURNING ri.rollout_id::text AS rollout_id, ri.instance_id, r.user_id, ri.last_request_id, ri.manual_install_reason`;
+      RETURNING ri.rollout_id::text AS rollout_id, r.parent_rollout_id::text AS parent_rollout_id, ri.instance_id, r.user_id,
+                ri.last_request_id, ri.manual_install_reason, ri.attempt_count`;
     const instance = moved[0];
     if (!instance) return { kind: 'stale' };
-    const flags = await tx.$queryRaw<{ id: bigint; status: ManualFlagStatus }[]>`
-      SELECT id, status::text AS status FROM manual_install_flag WHERE rollout_instance_id = ${input.rolloutInstanceId} FOR UPDATE`;
-    const flag = flags[0];
-    const detail = {
-      source: 'verification',
+    const history = {
+      source: 'verification' as const,
       reason: input.reason,
       agentStatus: input.agentStatus,
       detail: input.detail,
     };
+    const flags = await tx.$queryRaw<{ id: bigint; status: ManualFlagStatus }[]>`
+      SELECT f.id, f.status::text AS status
+      FROM manual_install_flag_occurrence o JOIN manual_install_flag f ON f.id = o.flag_id
+      WHERE o.rollout_instance_id = ${input.rolloutInstanceId}
+      FOR UPDATE OF f`;
+    const flag = flags[0];
     if (!flag) {
-      const inserted = await tx.$queryRaw<{ id: bigint }[]>`
-        INSERT INTO manual_install_flag (rollout_instance_id, rollout_id, user_id, instance_id, reason, detail, last_request_id, created_at, updated_at)
-        VALUES (${input.rolloutInstanceId}, ${instance.rollout_id}::uuid, ${instance.user_id}, ${instance.instance_id}, ${instance.manual_install_reason},
-                ${input.detail}, ${instance.last_request_id}, ${now}, ${now})
-        ON CONFLICT (rollout_instance_id) DO NOTHING
-        RETURNING id`;
-      if (!inserted[0]) return { kind: 'recorded', flagId: null };
-      await tx.$executeRaw`
-        INSERT INTO manual_install_flag_event (flag_id, at, action, actor, detail)
-        VALUES (${inserted[0].id}, ${now}, 'flagged', ${RECONCILER_ACTOR}, ${JSON.stringify(detail)}::jsonb)`;
-      return { kind: 'flagged', flagId: inserted[0].id };
+      const [raised] = await raiseFlagsForHosts(
+        tx,
+        [
+          {
+            rolloutInstanceId: input.rolloutInstanceId,
+            rolloutId: instance.rollout_id,
+            parentRolloutId: instance.parent_rollout_id,
+            userId: instance.user_id,
+            instanceId: instance.instance_id,
+            reason: instance.manual_install_reason,
+            detail: input.detail,
+            lastRequestId: instance.last_request_id,
+            attemptCount: instance.attempt_count,
+            history,
+          },
+        ],
+        now,
+      );
+      // Left to the reconciler's sweep (raiseMissingManualInstallFlags): the instance needs a manual install now.
+      if (!raised) return { kind: 'recorded', flagId: null };
+      return { kind: raised.action, flagId: raised.flagId };
     }
     const decision = decideManualFlag(flag.status, { type: 'reverify_failed' });
     if (decision.type !== 'transition') return { kind: 'recorded', flagId: flag.id };
-    await tx.$executeRaw`
+    const reopened = await tx.$executeRaw`
       UPDATE manual_install_flag SET status = ${decision.to}::"ManualFlagStatus", detail = ${input.detail}, updated_at = ${now}
       WHERE id = ${flag.id} AND status::text = ${decision.from}`;
+    if (reopened === 0) return { kind: 'recorded', flagId: flag.id };
     await tx.$executeRaw`
       INSERT INTO manual_install_flag_event (flag_id, at, action, actor, detail)
-      VALUES (${flag.id}, ${now}, ${decision.action}, ${RECONCILER_ACTOR}, ${JSON.stringify(detail)}::jsonb)`;
+      VALUES (${flag.id}, ${now}, ${decision.action}, ${RECONCILER_ACTOR}, ${JSON.stringify(history)}::jsonb)`;
     return { kind: 'reopened', flagId: flag.id };
   });
 }

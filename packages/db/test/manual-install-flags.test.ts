@@ -20,6 +20,7 @@ let db: Database;
 useTestDatabase({ poolMax: 10 }, (opened) => (db = opened));
 
 const USER = '1234567898765432';
+const NOTHING_RAISED = { flagged: 0, reflagged: 0, reopened: 0 };
 async function rolloutOf(ids: string[], userId = USER) {
   const { rollout, instances } = await insertRollout(db, {
     userId,
@@ -54,8 +55,8 @@ describe('raiseMissingManualInstallFlags', () => {
       raiseMissingManualInstallFlags(db, rolloutId),
       raiseMissingManualInstallFlags(db, rolloutId),
     ]);
-    expect(raised[0] + raised[1]).toBe(3);
-    expect(await raiseMissingManualInstallFlags(db, rolloutId)).toBe(0);
+    expect(raised[0].flagged + raised[1].flagged).toBe(3);
+    expect(await raiseMissingManualInstallFlags(db, rolloutId)).toEqual(NOTHING_RAISED);
     const flags = await db.prisma.manualInstallFlag.findMany({ where: { rolloutId }, include: { events: true } });
     expect(flags).toHaveLength(3);
     expect(flags[0]).toMatchObject({
@@ -218,7 +219,7 @@ describe('install verification writes', () => {
       lastRequestId: 'R-ok',
       status: 'open',
     });
-    expect(await raiseMissingManualInstallFlags(db, rolloutId)).toBe(0);
+    expect(await raiseMissingManualInstallFlags(db, rolloutId)).toEqual(NOTHING_RAISED);
   });
 
   it('re-verifies a resolved flag: the window starts when armed; running writes reverified, failing reopens', async () => {

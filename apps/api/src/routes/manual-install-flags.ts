@@ -30,7 +30,13 @@ const listFlagsQuerySchema = z.strictObject({
   /** One account (must be one the API key may see); default every account the key may see. */
   userId: userIdSchema.optional(),
   status: z.enum(MANUAL_FLAG_STATUSES as [ManualFlagStatus, ...ManualFlagStatus[]]).optional(),
-  rolloutId: rolloutIdSchema.optional(),
+  /**
+   * Flags raised in this rollout: a flag is per host and carried across the rollouts that failed on it (a rollout and
+   * its retries), so it is found by any of them (its `rolloutIds`), not only by its latest (`rolloutId`).
+   */
+  rolloutId: rolloutIdSchema
+    .optional()
+    .describe('flags raised in this rollout, including flags carried on from or to its retries (see rolloutIds)'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z
     .string()
@@ -49,7 +55,10 @@ const resolveFlagBodySchema = z.strictObject({
 function flagView(flag: ManualInstallFlagRecord) {
   return {
     id: flag.id.toString(),
+    /** The latest rollout that failed on the host. */
     rolloutId: flag.rolloutId,
+    /** Every rollout that failed on the host while this flag was current, oldest first. */
+    rolloutIds: flag.rolloutIds,
     userId: flag.userId,
     instanceId: flag.instanceId,
     reason: flag.reason,
@@ -108,7 +117,9 @@ function actorOf(req: Request): string {
  * Manual-install flags across rollouts: list them for the accounts the key may see, read one with its history,
  * and move it (acknowledge, resolve: the reconciler re-verifies with NodeStatus, close: won't fix). Moves follow
  * the flag state machine (@fleet/rollout-domain manual-install-flag.ts); a move it refuses answers 409; repeating
- * the move that led to the current status answers 200 without a new history entry.
+ * the move that led to the current status answers 200 without a new history entry. A flag is a host's (account and
+ * instance), carried across the rollouts that fail on it: moving it moves it for the host, whichever rollout it is
+ * found by, and a retry leaves out hosts whose flag is resolved or closed.
  */
 export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Router {
   const router = Router();
@@ -191,6 +202,11 @@ export const manualInstallFlagOperations: ApiOperation[] = [
     tag: 'manual-install-flags',
     role: 'viewer',
     summary: 'Instances that need a manual install, across rollouts, for the accounts the key may see',
+    description:
+      'One flag per host (account and instance id) until it is closed: when a retry (or any later rollout) fails on a host ' +
+      'again, its open or acknowledged flag is kept, with a `reflagged` history entry naming the rollout, and a resolved ' +
+      'one is reopened; after a close a new flag is raised. `rolloutId` is the latest rollout, `rolloutIds` all of them; ' +
+      'the `rolloutId` filter matches any of them.',
     query: listFlagsQuerySchema,
     responses: { 200: { description: 'A page of flags; pass `nextCursor` as `cursor` for the next one' } },
   },

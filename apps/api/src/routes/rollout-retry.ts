@@ -47,7 +47,11 @@ const retryRolloutBodySchema = z.strictObject({
     .optional(),
 });
 
-/** Flag statuses meaning an operator dealt with the instance by hand: a retry leaves it alone. */
+/**
+ * Flag statuses meaning an operator dealt with the host by hand: a retry leaves it alone. The status is that of the
+ * host's current flag (a report row's `flagStatus`), whichever rollout raised it: flags are per host and carried
+ * across a rollout and its retries, so resolving or closing it in any of them ends it for the host.
+ */
 const HANDLED_FLAG_STATUSES = new Set(['resolved', 'closed']);
 /** Instance ids named in a 422 answer. */
 const MAX_LISTED = 20;
