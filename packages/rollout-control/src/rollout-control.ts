@@ -43,7 +43,12 @@ async function withQueue<T>(
   }
 }
 
-/** Tells Redis about a rollout transition; a failure is logged, not thrown (Postgres already holds the truth). */
+/**
+ * Tells Redis about a rollout transition; a failure is logged, not thrown (Postgres already holds the truth). A
+ * connection that is not ready is not waited for: BullMQ would wait for it as long as it takes to come back, and
+ * the operator's pause or cancel (already decided) would hang with it. What Redis missed, the reconciler puts
+ * right (it pauses or resumes a queue to match the rollout's status, and removes the jobs of closed rollouts).
+ */
 async function tellQueue(
   deps: RolloutControlDeps,
   rolloutId: string,
@@ -51,6 +56,7 @@ async function tellQueue(
   fn: (queue: ReturnType<typeof openInstallQueue>) => Promise<void>,
 ): Promise<void> {
   try {
+    if (deps.redis.status !== 'ready') throw new Error(`the Redis connection is ${deps.redis.status}`);
     await withQueue(deps, rolloutId, fn);
   } catch (error) {
     deps.logger.warn(`could not ${what} in Redis; workers still obey the status in Postgres`, { rolloutId, error });

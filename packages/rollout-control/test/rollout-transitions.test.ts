@@ -4,6 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findRollout } from '@fleet/db';
+import { createLogger } from '@fleet/logger';
+import { createRedisConnection } from '@fleet/queue';
+import { collectLines } from '@fleet/testing';
 import { abortIfThresholdCrossed, cancelRollout, pauseRollout, resumeRollout } from '../src/index.ts';
 import type { ControlServices } from './support.ts';
 import { finishInstances, instanceIds, logged, startedRollout, useControlServices, waitingJobIds } from './support.ts';
@@ -114,6 +117,27 @@ describe('cancelRollout', () => {
     expect(await pauseRollout(services, rollout.id, 'x')).toMatchObject({ kind: 'refused' });
     expect(await resumeRollout(services, rollout.id)).toMatchObject({ kind: 'refused' });
     await queue.close();
+  });
+
+  it('still cancels in Postgres when Redis cannot be told, and says so in the log', async () => {
+    const { stream, lines } = collectLines();
+    const logger = createLogger({ service: 'control-test', stream });
+    // Nothing listens on port 1: every command fails at once.
+    const unreachable = createRedisConnection('redis://127.0.0.1:1', 'producer', logger);
+    const { rollout, queue } = await startedRollout(services, instanceIds(2, 'i-cr'));
+    try {
+      const result = await cancelRollout({ ...services, redis: unreachable, logger }, rollout.id, 'redis is down');
+      expect(result).toMatchObject({ kind: 'changed', to: 'cancelled' });
+      expect(await findRollout(services.db, rollout.id)).toMatchObject({ status: 'cancelled' });
+      expect(logged(lines, 'could not drain the queue in Redis; workers still obey the status in Postgres')).toEqual([
+        expect.objectContaining({ rolloutId: rollout.id, level: 'warn' }),
+      ]);
+      // The jobs are still there; workers skip them because the rollout is cancelled in Postgres.
+      expect(await waitingJobIds(queue)).toHaveLength(2);
+    } finally {
+      unreachable.disconnect();
+      await queue.close();
+    }
   });
 });
 
