@@ -38,6 +38,32 @@ const countsSchema = z.object({
   ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, z.number().int()])),
 });
 
+export const progressSchema = z
+  .object({
+    done: z.number().int().describe('instances in a final state (succeeded, failed, cancelled)'),
+    total: z.number().int(),
+    fraction: z.number().describe('done / total, 0..1'),
+    ratePerSecond: z
+      .number()
+      .nullable()
+      .describe('instances finished per second over `windowSeconds`; null once the rollout is completed or cancelled'),
+    windowSeconds: z
+      .number()
+      .describe(
+        "seconds the rate is measured over: the last 60, or the rollout's age while it is younger (at least 1; 0.1 s steps)",
+      ),
+    etaSeconds: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'seconds until every instance is final at that rate; 0 when all are; ' +
+          'null when nothing finished in the window, while paused, and once completed or cancelled',
+      ),
+    etaAt: isoDate.nullable().describe('the time of `etaSeconds`; null when it is null'),
+  })
+  .describe('how far and how fast (GET /v1/rollouts/:id only)');
+
 export const rolloutSchema = z.object({
   id: z.uuid(),
   userId: z.string(),
@@ -63,6 +89,7 @@ export const rolloutSchema = z.object({
     })
     .describe('the limits in force'),
   counts: countsSchema,
+  progress: progressSchema.optional(),
   createdAt: isoDate,
   updatedAt: isoDate,
   finishedAt: isoDate.nullable(),
@@ -88,7 +115,7 @@ export const retriedRolloutSchema = rolloutSchema.extend({
 });
 
 const rolloutSummarySchema = rolloutSchema
-  .omit({ counts: true, policy: true, wave: true, limits: true })
+  .omit({ counts: true, progress: true, policy: true, wave: true, limits: true })
   .extend({ totalInstances: z.number().int() });
 
 export const rolloutPageSchema = z.object({ items: z.array(rolloutSummarySchema), nextCursor: z.string().nullable() });

@@ -24,7 +24,7 @@ function rolloutBaseView(rollout: RolloutRecord) {
 
 /**
  * `limitsInForce` is required (null when Redis did not answer, see readRolloutLimits) so that no answer shows
- * nulls for limits a GET would show. `progress` (done / total, rate, ETA) is shown when given (GET /v1/rollouts/:id).
+ * nulls for limits a GET would show. `progress` (done / total, rate, ETA; see rolloutProgress) is shown when given (GET /v1/rollouts/:id).
  */
 export function rolloutView(
   rollout: RolloutRecord,

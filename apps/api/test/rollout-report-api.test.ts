@@ -129,7 +129,8 @@ describe('GET /v1/rollouts/:id/report', () => {
       counts: { total: 12, succeeded: 7, failed: 5, pending: 0, in_progress: 0, cancelled: 0 },
       verification: { failed: 2, verified: 0, pending: 0, notChecked: 5 },
       manualInstallFlags: { open: 7, acknowledged: 0, resolved: 0, closed: 0 },
-      progress: { done: 12, total: 12, fraction: 1, etaSeconds: 0 },
+      // Completed: over, so no rate and no ETA.
+      progress: { done: 12, total: 12, fraction: 1, ratePerSecond: null, etaSeconds: null, etaAt: null },
       failures: { total: 7, causes: 3 },
     });
     type FailureGroupBody = {
@@ -284,6 +285,11 @@ describe('progress on GET /v1/rollouts/:id', () => {
   it('shows done / total, the rate over the last minute and an ETA for a running rollout', async () => {
     const ids = instanceIds(100, 'i-prog');
     const rolloutId = await newRollout(ids, 'running');
+    // Ten minutes old: the rate is over the whole last minute.
+    await api.db.prisma.rollout.update({
+      where: { id: rolloutId },
+      data: { createdAt: new Date(Date.now() - 600_000) },
+    });
     // 40 done: 30 within the last minute (0.5 per second), 10 long ago; 60 to go.
     await api.db.prisma.rolloutInstance.updateMany({
       where: { rolloutId },
@@ -313,6 +319,77 @@ describe('progress on GET /v1/rollouts/:id', () => {
       etaSeconds: 120,
     });
     expect(Date.parse(res.body.progress.etaAt) - Date.now()).toBeGreaterThan(100_000);
+    rolloutSchema.parse(res.body);
+  });
+
+  it('measures a rollout 5 s old over those 5 s: about 20 a second and an ETA of about 95 s, not 1.73 and 1094 s', async () => {
+    const rolloutId = await newRollout(instanceIds(2000, 'i-young'), 'running');
+    const createdAt = Date.now() - 5_000;
+    await api.db.prisma.rollout.update({ where: { id: rolloutId }, data: { createdAt: new Date(createdAt) } });
+    await api.db.prisma.rolloutInstance.updateMany({
+      where: { rolloutId },
+      data: { state: 'pending', finishedAt: null },
+    });
+    // 104 finished in its first 5 seconds (what the operator saw: 1.73 a second over 60 s is 104).
+    const rows = await api.db.prisma.rolloutInstance.findMany({
+      where: { rolloutId },
+      orderBy: { id: 'asc' },
+      select: { id: true },
+      take: 104,
+    });
+    await api.db.prisma.$executeRaw`
+      UPDATE rollout_instance AS ri SET state = 'succeeded', finished_at = t.at
+      FROM unnest(${rows.map((r) => r.id)}::bigint[], ${rows.map((_, k) => new Date(createdAt + 100 + k * 45))}::timestamptz[]) AS t(id, at)
+      WHERE ri.id = t.id`;
+    const res = await api.request('GET', `/v1/rollouts/${rolloutId}`);
+    expect(res.status).toBe(200);
+    const { progress } = res.body;
+    expect(progress).toMatchObject({ done: 104, total: 2000 });
+    // The window is the rollout's age: 5 s plus however long this test took since.
+    expect(progress.windowSeconds).toBeGreaterThanOrEqual(5);
+    expect(progress.windowSeconds).toBeLessThan(10);
+    // The rate is over the exact age; windowSeconds shows it in 0.1 s steps.
+    expect(Math.abs(progress.ratePerSecond - 104 / progress.windowSeconds)).toBeLessThan(0.5);
+    expect(progress.ratePerSecond).toBeGreaterThan(10);
+    expect(progress.etaSeconds).toBeGreaterThanOrEqual(91);
+    expect(progress.etaSeconds).toBeLessThan(190);
+    rolloutSchema.parse(res.body);
+  });
+
+  it('shows a completed or cancelled rollout with no rate and no ETA, and a paused one with no ETA', async () => {
+    for (const status of ['completed', 'cancelled'] as const) {
+      const rolloutId = await newRollout(instanceIds(10, `i-over-${status}`), status);
+      // Finished a second ago: the rate would read 10 over the last minute.
+      await api.db.prisma.rolloutInstance.updateMany({
+        where: { rolloutId },
+        data: { finishedAt: new Date(Date.now() - 1_000) },
+      });
+      const res = await api.request('GET', `/v1/rollouts/${rolloutId}`);
+      expect(res.body.progress, status).toMatchObject({
+        done: 10,
+        fraction: 1,
+        ratePerSecond: null,
+        etaSeconds: null,
+        etaAt: null,
+      });
+    }
+    const rolloutId = await newRollout(instanceIds(10, 'i-paused'), 'running');
+    await api.db.prisma.rollout.update({
+      where: { id: rolloutId },
+      data: { status: 'paused', createdAt: new Date(Date.now() - 600_000) },
+    });
+    const rows = await api.db.prisma.rolloutInstance.findMany({ where: { rolloutId }, select: { id: true }, take: 4 });
+    await api.db.prisma.rolloutInstance.updateMany({
+      where: { rolloutId, id: { notIn: rows.map((r) => r.id) } },
+      data: { state: 'pending', finishedAt: null },
+    });
+    await api.db.prisma.rolloutInstance.updateMany({
+      where: { id: { in: rows.map((r) => r.id) } },
+      data: { finishedAt: new Date(Date.now() - 1_000) },
+    });
+    const paused = await api.request('GET', `/v1/rollouts/${rolloutId}`);
+    expect(paused.body.progress).toMatchObject({ done: 4, etaSeconds: null, etaAt: null });
+    expect(paused.body.progress.ratePerSecond).toBeCloseTo(4 / 60, 2);
   });
 });
 

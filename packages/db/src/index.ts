@@ -113,5 +113,6 @@ export {
   setParentRollout,
   findParentRolloutId,
   PROGRESS_WINDOW_SECONDS,
+  PROGRESS_MIN_WINDOW_SECONDS,
 } from './reports.ts';
 export type { ReportInstanceRow, ReportScope, VerificationCounts } from './reports.ts';

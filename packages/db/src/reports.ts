@@ -1,9 +1,9 @@
 import type { InstanceState, RolloutProgress } from '@fleet/rollout-domain';
-import { computeProgress } from '@fleet/rollout-domain';
+import { computeProgress, isFinalRolloutStatus } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import { Prisma } from './generated/prisma/client.ts';
 import type { InstanceRecord } from './instances.ts';
-import type { InstanceCounts } from './rollouts.ts';
+import type { InstanceCounts, RolloutRecord } from './rollouts.ts';
 
 /** Reads behind the failure report, progress and the retry of failed instances. */
 
@@ -136,37 +136,61 @@ export async function* iterateReportInstances(
   }
 }
 
-/** Width of the window `ratePerSecond` is measured over, in seconds. */
+/** Longest window `ratePerSecond` is measured over, in seconds: the last minute. */
 export const PROGRESS_WINDOW_SECONDS = 60;
 
 /**
- * done / total, instances finished per second over the last minute, ETA.
+ * Shortest window, in seconds. A rollout younger than this is measured as if it were this old, so the first
+ * finish of a rollout 50 ms old does not read as 20 a second; from then on its rate is over its whole age.
+ */
+export const PROGRESS_MIN_WINDOW_SECONDS = 1;
+
+/**
+ * done / total, instances finished per second over the window, ETA; for a finished rollout no rate and no ETA,
+ * for a paused one no ETA (see computeProgress).
  *
- * "Finished in the window (now - 60 s, now]" is summed from rollout_finish_second, the per-second counts the triggers
- * on rollout_instance keep (at most 61 rows), not counted over the finished rows, which walked every instance
- * finished in the window (up to 100,000 at 2,000 finishes a second; the (rollout_id, finished_at) index it used is
- * gone since the migration install_path_indexes). Buckets are whole seconds, so
- * the window is rounded: it starts at `since` rounded to the nearest second (a second at the start counts whole when
- * more than half of it lies in the window; at exactly half it does not) and ends with the whole second `now` falls
- * in. The count is thus that of [round(since), now] plus any finishes later than `now` within now's second, which
- * exist only when `now` is in the past or a writer's clock runs ahead: at most about half a second's finishes out
- * of 60, and none on average.
+ * The window is the last minute, or the rollout's age (since it was created; its first call follows within the
+ * enqueue) while it is younger than that, but at least PROGRESS_MIN_WINDOW_SECONDS: dividing a young rollout's
+ * finishes by a whole minute made a rollout 5 s old look twelve times slower than it was.
+ *
+ * Finishes are summed from rollout_finish_second, the per-second counts the triggers on rollout_instance keep (at
+ * most 61 rows), not counted over the finished rows, which walked every instance finished in the window (up to
+ * 100,000 at 2,000 finishes a second; the (rollout_id, finished_at) index it used is gone since the migration
+ * install_path_indexes). Buckets are whole seconds, so the window is rounded. A minute-long window starts at
+ * `since` = now - 60 s rounded to the nearest second (a second at the start counts whole when more than half of
+ * it lies in the window; at exactly half it does not). A young rollout's window starts with the whole second it
+ * was created in: none of its instances finished before it existed, so that is exact. Both end with the whole
+ * second `now` falls in: the count is thus that of the window plus any finishes later than `now` within now's
+ * second, which exist only when `now` is in the past or a writer's clock runs ahead.
  */
 export async function rolloutProgress(
   db: Database,
-  rolloutId: string,
+  rollout: Pick<RolloutRecord, 'id' | 'status' | 'createdAt'>,
   counts: InstanceCounts,
   now: Date = new Date(),
 ): Promise<RolloutProgress> {
-  const since = now.getTime() - PROGRESS_WINDOW_SECONDS * 1000;
-  const fromSecond = new Date(Math.round(since / 1000) * 1000);
-  const rows = await db.prisma.$queryRaw<{ n: bigint | null }[]>`
-    SELECT sum(n) AS n FROM rollout_finish_second WHERE rollout_id = ${rolloutId}::uuid AND second >= ${fromSecond} AND second <= ${now}`;
+  const ageMs = now.getTime() - rollout.createdAt.getTime();
+  const young = ageMs < PROGRESS_WINDOW_SECONDS * 1000;
+  const windowSeconds = young ? Math.max(PROGRESS_MIN_WINDOW_SECONDS, ageMs / 1000) : PROGRESS_WINDOW_SECONDS;
+  const fromSecond = young
+    ? new Date(Math.floor(rollout.createdAt.getTime() / 1000) * 1000)
+    : new Date(Math.round((now.getTime() - PROGRESS_WINDOW_SECONDS * 1000) / 1000) * 1000);
+  // A finished rollout shows no rate: nothing to read.
+  const finishedInWindow = isFinalRolloutStatus(rollout.status)
+    ? 0
+    : Number(
+        (
+          await db.prisma.$queryRaw<{ n: bigint | null }[]>`
+            SELECT sum(n) AS n FROM rollout_finish_second
+            WHERE rollout_id = ${rollout.id}::uuid AND second >= ${fromSecond} AND second <= ${now}`
+        )[0]?.n ?? 0,
+      );
   return computeProgress({
     done: counts.succeeded + counts.failed + counts.cancelled,
     total: counts.total,
-    finishedInWindow: Number(rows[0]?.n ?? 0),
-    windowSeconds: PROGRESS_WINDOW_SECONDS,
+    finishedInWindow,
+    windowSeconds,
+    status: rollout.status,
     now,
   });
 }

@@ -3,6 +3,7 @@ import { useTestDatabase } from './support.ts';
 import {
   countInstances,
   deleteFinishSecondsBefore,
+  findRollout,
   insertRollout,
   PROGRESS_WINDOW_SECONDS,
   rolloutProgress,
@@ -22,6 +23,8 @@ async function rolloutOf(instanceIds: string[]) {
     policy: {},
     instanceIds,
   });
+  // Made long before every moment these tests measure at: the window is the whole last minute, never the age.
+  await db.prisma.rollout.update({ where: { id: rollout.id }, data: { createdAt: new Date(T0 - 86_400_000) } });
   return { rolloutId: rollout.id, instances };
 }
 
@@ -67,8 +70,10 @@ async function countFinishedExactly(rolloutId: string, now: Date): Promise<numbe
 
 /** finishedInWindow as rolloutProgress saw it (ratePerSecond is it / 60 rounded to 0.01, so this recovers it exactly). */
 async function finishedInWindow(rolloutId: string, now: Date): Promise<number> {
-  const progress = await rolloutProgress(db, rolloutId, await countInstances(db, rolloutId), now);
-  return Math.round(progress.ratePerSecond * progress.windowSeconds);
+  const rollout = (await findRollout(db, rolloutId))!;
+  const progress = await rolloutProgress(db, rollout, await countInstances(db, rolloutId), now);
+  expect(progress.windowSeconds).toBe(PROGRESS_WINDOW_SECONDS);
+  return Math.round(progress.ratePerSecond! * progress.windowSeconds);
 }
 
 const T0 = Date.parse('2026-11-28T12:00:00.000Z');

@@ -3,14 +3,17 @@ import {
   countInstances,
   countVerifications,
   findInstanceStates,
+  findRollout,
   insertRollout,
   iterateReportInstances,
   listOpenInstancesForRepair,
   listRetryRollouts,
+  PROGRESS_MIN_WINDOW_SECONDS,
+  PROGRESS_WINDOW_SECONDS,
   rolloutProgress,
   setParentRollout,
 } from '../src/index.ts';
-import type { Database } from '../src/index.ts';
+import type { Database, RolloutRecord } from '../src/index.ts';
 import { useTestDatabase } from './support.ts';
 
 let db: Database;
@@ -57,20 +60,106 @@ describe('iterateReportInstances', () => {
 });
 
 describe('rolloutProgress and counts', () => {
+  /** A rollout of `n` instances made `ageMs` before `now`, with `finished` of them finished at the given times. */
+  async function rolloutAged(prefix: string, n: number, createdAt: Date, finishes: Date[]) {
+    const { rolloutId, instances } = await rolloutOf(ids(n, prefix));
+    await db.prisma.rollout.update({ where: { id: rolloutId }, data: { createdAt } });
+    for (const [k, at] of finishes.entries())
+      await db.prisma.rolloutInstance.update({
+        where: { id: instances[k]!.id },
+        data: { state: 'succeeded', finishedAt: at },
+      });
+    return (await findRollout(db, rolloutId))!;
+  }
+  const progressOf = async (rollout: RolloutRecord, now: Date) =>
+    rolloutProgress(db, rollout, await countInstances(db, rollout.id), now);
+
   it('measures instances finished in the last minute and the ETA of the rest', async () => {
-    const { rolloutId, instances } = await rolloutOf(ids(10, 'i-pr'));
     const now = new Date();
-    await db.prisma.rolloutInstance.updateMany({
-      where: { id: { in: instances.slice(0, 6).map((i) => i.id) } },
-      data: { state: 'succeeded', finishedAt: new Date(now.getTime() - 5_000) },
+    const rollout = await rolloutAged('i-pr', 10, new Date(now.getTime() - 600_000), [
+      ...Array.from({ length: 6 }, () => new Date(now.getTime() - 5_000)),
+    ]);
+    const instances = await db.prisma.rolloutInstance.findMany({
+      where: { rolloutId: rollout.id, state: 'pending' },
+      orderBy: { id: 'asc' },
     });
-    await db.prisma.rolloutInstance.updateMany({
-      where: { id: { in: instances.slice(6, 7).map((i) => i.id) } },
+    await db.prisma.rolloutInstance.update({
+      where: { id: instances[0]!.id },
       data: { state: 'failed', finishedAt: new Date(now.getTime() - 120_000) },
     });
-    const progress = await rolloutProgress(db, rolloutId, await countInstances(db, rolloutId), now);
-    expect(progress).toMatchObject({ done: 7, total: 10, ratePerSecond: 0.1, etaSeconds: 30 });
-    expect(await countVerifications(db, rolloutId)).toEqual({ pending: 0, verified: 0, failed: 0, notChecked: 6 });
+    const progress = await progressOf(rollout, now);
+    expect(progress).toMatchObject({ done: 7, total: 10, ratePerSecond: 0.1, windowSeconds: 60, etaSeconds: 30 });
+    expect(await countVerifications(db, rollout.id)).toEqual({ pending: 0, verified: 0, failed: 0, notChecked: 6 });
+  });
+
+  it('measures a rollout younger than a minute over its age, not over 60 s (5 s in: 20 a second, not 1.67)', async () => {
+    const createdAt = new Date('2026-11-30T10:00:00.700Z');
+    const now = new Date(createdAt.getTime() + 5_000);
+    // 100 finished in its 5 seconds, the first 50 ms after it was made (within the second it was made in).
+    const finishes = Array.from({ length: 100 }, (_, k) => new Date(createdAt.getTime() + 50 + k * 49));
+    const rollout = await rolloutAged('i-young', 2000, createdAt, finishes);
+    expect(await progressOf(rollout, now)).toMatchObject({
+      done: 100,
+      total: 2000,
+      ratePerSecond: 20,
+      windowSeconds: 5,
+      etaSeconds: 95,
+      etaAt: new Date(now.getTime() + 95_000).toISOString(),
+    });
+    // 59.9 s in: still its age; 60 s and later: the last minute.
+    expect(await progressOf(rollout, new Date(createdAt.getTime() + 59_900))).toMatchObject({ windowSeconds: 59.9 });
+    expect(await progressOf(rollout, new Date(createdAt.getTime() + 61_000))).toMatchObject({
+      windowSeconds: PROGRESS_WINDOW_SECONDS,
+    });
+  });
+
+  it('measures a rollout younger than a second as a second old (PROGRESS_MIN_WINDOW_SECONDS)', async () => {
+    expect(PROGRESS_MIN_WINDOW_SECONDS).toBe(1);
+    const createdAt = new Date('2026-11-30T11:00:00.000Z');
+    const rollout = await rolloutAged('i-baby', 100, createdAt, [
+      new Date(createdAt.getTime() + 40),
+      new Date(createdAt.getTime() + 45),
+    ]);
+    // 2 finishes 50 ms in: 2 a second, not 40.
+    expect(await progressOf(rollout, new Date(createdAt.getTime() + 50))).toMatchObject({
+      ratePerSecond: 2,
+      windowSeconds: 1,
+      etaSeconds: 49,
+    });
+  });
+
+  it.each(['completed', 'cancelled'] as const)(
+    'shows a %s rollout with no rate, no ETA and no etaAt: it is over',
+    async (status) => {
+      const now = new Date();
+      const rollout = await rolloutAged(`i-over-${status}`, 4, new Date(now.getTime() - 30_000), [
+        ...Array.from({ length: 4 }, () => new Date(now.getTime() - 2_000)),
+      ]);
+      await db.prisma.rollout.update({ where: { id: rollout.id }, data: { status, finishedAt: now } });
+      const over = (await findRollout(db, rollout.id))!;
+      expect(await progressOf(over, now)).toMatchObject({
+        done: 4,
+        total: 4,
+        fraction: 1,
+        ratePerSecond: null,
+        etaSeconds: null,
+        etaAt: null,
+      });
+    },
+  );
+
+  it('shows a paused rollout with its rate but no ETA', async () => {
+    const now = new Date();
+    const rollout = await rolloutAged('i-paused', 10, new Date(now.getTime() - 600_000), [
+      ...Array.from({ length: 6 }, () => new Date(now.getTime() - 5_000)),
+    ]);
+    await db.prisma.rollout.update({ where: { id: rollout.id }, data: { status: 'paused' } });
+    expect(await progressOf((await findRollout(db, rollout.id))!, now)).toMatchObject({
+      done: 6,
+      ratePerSecond: 0.1,
+      etaSeconds: null,
+      etaAt: null,
+    });
   });
 });
 

@@ -34,7 +34,7 @@ const PAGE_SIZE = 2000;
 
 /**
  * GET /v1/rollouts/:id/report: what happened and what to do about it. JSON: counts per state, verification and
- * flag counts, progress (done / total, rate over the last minute, ETA), and failures grouped by cause, each group
+ * flag counts, progress (done / total, rate over the last minute or the rollout's age, ETA), and failures grouped by cause, each group
  * with its count, the recommended action and its instances (last RequestId, attempts, last error). CSV: the same
  * instances, one row each, streamed with backpressure for whoever logs on to the hosts.
  */
@@ -67,7 +67,7 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
 
     const counts = await countInstances(deps.db, rollout.id);
     const [progress, verification, flags, parentRolloutId, retries] = await Promise.all([
-      rolloutProgress(deps.db, rollout.id, counts),
+      rolloutProgress(deps.db, rollout, counts),
       countVerifications(deps.db, rollout.id),
       countManualInstallFlags(deps.db, rollout.id),
       findParentRolloutId(deps.db, rollout.id),
@@ -112,7 +112,8 @@ export const rolloutReportOperations: ApiOperation[] = [
       'Failure report of a rollout: failures grouped by cause with the recommended action; CSV for the people who install by hand',
     description:
       'Counts per state, install verification and manual-install flag counts, ' +
-      'progress (done / total, instances finished per second over the last minute, ETA), ' +
+      "progress (done / total, instances finished per second over the last minute or, while younger, the rollout's age " +
+      '(`windowSeconds`), ETA; no rate and no ETA once completed or cancelled, no ETA while paused), ' +
       'and the failed instances (failed NodeInstall, or an agent that never reported running afterwards) grouped by cause: ' +
       'the error code plus the error message with instance ids, UUIDs, numbers and quoted values replaced by placeholders. ' +
       '`?format=csv` streams one row per instance (`scope=all`: every instance).',

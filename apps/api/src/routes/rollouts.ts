@@ -242,7 +242,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     const counts = await countInstances(deps.db, rollout.id);
     const [progress, limitsInForce] = await Promise.all([
-      rolloutProgress(deps.db, rollout.id, counts),
+      rolloutProgress(deps.db, rollout, counts),
       readRolloutLimits(deps, rollout.userId),
     ]);
     res.json(rolloutView(rollout, counts, { limitsInForce, progress }));
@@ -341,7 +341,14 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
       operationId: 'getRollout',
       tag: 'rollouts',
       role: 'viewer',
-      summary: 'A rollout with its counts per instance state',
+      summary: 'A rollout with its counts per instance state, its limits in force and its progress',
+      description:
+        '`progress.ratePerSecond` is instances finished per second over `progress.windowSeconds`: ' +
+        "the last 60 s, or the rollout's age while it is younger (at least 1 s). " +
+        '`etaSeconds` / `etaAt` are when every instance is final at that rate: 0 when all are, ' +
+        'null when nothing finished in the window and while paused. ' +
+        'A completed or cancelled rollout shows `ratePerSecond`, `etaSeconds` and `etaAt` null. ' +
+        '`parentRolloutId`: the rollout a retry retries (null for a first rollout).',
       params: rolloutParams,
       responses: { 200: { description: 'The rollout', schema: rolloutSchema } },
     },
