@@ -38,7 +38,7 @@ const countsSchema = z.object({
   ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, z.number().int()])),
 });
 
-export const progressSchema = z
+const progressSchema = z
   .object({
     done: z.number().int().describe('instances in a final state (succeeded, failed, cancelled)'),
     total: z.number().int(),
