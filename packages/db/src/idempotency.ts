@@ -1,5 +1,5 @@
-import { FleetError } from '@fleet/errors';
 import type { Database } from './client.ts';
+import { IdempotencyKeyTakenError } from './errors.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 
 /**
@@ -19,17 +19,6 @@ export type IdempotencyRecord = {
   status: number | null;
   createdAt: Date;
 };
-
-/** The Idempotency-Key was recorded by another request first (its transaction has committed). */
-export class IdempotencyKeyTakenError extends FleetError {
-  override name = 'IdempotencyKeyTakenError';
-  constructor(
-    readonly apiKeyId: string,
-    readonly key: string,
-  ) {
-    super('idempotency_key_taken', 'the Idempotency-Key was used by a concurrent request');
-  }
-}
 
 export async function findIdempotencyRecord(
   db: Database,

@@ -1,5 +1,7 @@
 export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError, INSTALL_PATH_SESSION } from './client.ts';
 export type { Database, DatabaseOptions } from './client.ts';
+export { DatabaseError, IdempotencyKeyTakenError, GuardedWriteRaceError, WaveSizesMismatchError } from './errors.ts';
+export type { DatabaseErrorCode } from './errors.ts';
 export {
   insertRollout,
   recordRollout,
@@ -63,12 +65,7 @@ export {
   ensureBootstrapAdminKey,
 } from './api-keys.ts';
 export type { ApiRole, ApiKeyRecord, NewApiKey, BootstrapKeyResult } from './api-keys.ts';
-export {
-  IdempotencyKeyTakenError,
-  findIdempotencyRecord,
-  claimIdempotencyKey,
-  deleteIdempotencyRecordsBefore,
-} from './idempotency.ts';
+export { findIdempotencyRecord, claimIdempotencyKey, deleteIdempotencyRecordsBefore } from './idempotency.ts';
 export type { IdempotencyRecord } from './idempotency.ts';
 export { listRollouts } from './rollout-list.ts';
 export type { RolloutListPosition, RolloutListPage } from './rollout-list.ts';

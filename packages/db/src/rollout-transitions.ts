@@ -1,6 +1,7 @@
 import type { RolloutEvent, RolloutStatus } from '@fleet/rollout-domain';
 import { decideRollout, decideWaveGate } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
+import { GuardedWriteRaceError } from './errors.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 import type { RolloutRecord } from './rollouts.ts';
 
@@ -51,7 +52,11 @@ export async function transitionRollout(
     }
     // Someone else moved it between our read and write: decide again from what is there now.
   }
-  throw new Error(`rollout ${rolloutId}: transition ${event.type} kept losing races`);
+  throw new GuardedWriteRaceError(
+    'rollout',
+    rolloutId,
+    `rollout ${rolloutId}: transition ${event.type} kept losing races`,
+  );
 }
 
 /** Replaces policy fields of an open rollout. Refused (null) once the rollout is completed or cancelled. */

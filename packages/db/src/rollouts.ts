@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { INSTANCE_STATES, decideRollout } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
+import { WaveSizesMismatchError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
 
 export type InstanceCounts = { total: number } & Record<InstanceState, number>;
@@ -74,8 +75,8 @@ function waveNumbers(waveSizes: readonly number[], start: number, count: number)
 function waveSizesOf(rollout: NewRollout): readonly number[] {
   const total = rollout.instanceIds.length;
   const waveSizes = rollout.waveSizes && rollout.waveSizes.length > 0 ? rollout.waveSizes : [total];
-  if (waveSizes.reduce((sum, size) => sum + size, 0) !== total)
-    throw new Error('wave sizes do not add up to the instance count');
+  const inWaves = waveSizes.reduce((sum, size) => sum + size, 0);
+  if (inWaves !== total) throw new WaveSizesMismatchError(total, inWaves);
   return waveSizes;
 }
 

@@ -128,7 +128,10 @@ describe('idempotency records', () => {
     expect(
       results
         .filter((r) => r.status === 'rejected')
-        .every((r) => (r as PromiseRejectedResult).reason instanceof IdempotencyKeyTakenError),
+        .every((r) => {
+          const reason = (r as PromiseRejectedResult).reason as IdempotencyKeyTakenError;
+          return reason instanceof IdempotencyKeyTakenError && reason.code === 'idempotency_key_taken';
+        }),
     ).toBe(true);
     expect(await db.prisma.rollout.count()).toBe(before + 1);
     const stored = await findIdempotencyRecord(db, record.id, 'same');

@@ -70,6 +70,12 @@ describe('recordRollout: instances inserted INSERT_CHUNK at a time', () => {
   it('refuses wave sizes that do not add up to the instance count, before writing anything', async () => {
     const before = await db.prisma.rollout.count();
     await expect(recordRollout(db, newRollout(ids(10, 'i-ws'), [4, 5]))).rejects.toThrow('wave sizes do not add up');
+    await expect(recordRollout(db, newRollout(ids(10, 'i-ws'), [4, 5]))).rejects.toMatchObject({
+      name: 'WaveSizesMismatchError',
+      code: 'wave_sizes_mismatch',
+      instanceCount: 10,
+      waveSizesTotal: 9,
+    });
     expect(await db.prisma.rollout.count()).toBe(before);
   });
 

@@ -1,6 +1,7 @@
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from '../client.ts';
+import { GuardedWriteRaceError } from '../errors.ts';
 import { isTimedOut } from './instance-timeout.ts';
 import { manualInstallReasonAfter } from './manual-install-reason.ts';
 import type { ClaimInput, ClaimResult } from './types.ts';
@@ -23,6 +24,10 @@ type ClaimRow = {
   signature_nonce: string | null;
   signed_at: Date | null;
 };
+
+/** Under the row lock no other writer can move the row: a guarded write that finds it moved is a broken invariant. */
+const lostRace = (table: 'rollout_instance' | 'install_attempt', id: bigint, write: string) =>
+  new GuardedWriteRaceError(table, String(id), `${write} lost a race while holding the row lock`);
 
 /** The general path of a claim: lock the instance, read it, its rollout and its last attempt, ask the state machine. */
 export async function claimAttemptLocked(db: Database, input: ClaimInput, now: Date): Promise<ClaimResult> {
@@ -62,7 +67,7 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
       const marked = await tx.$executeRaw`
         UPDATE install_attempt SET replay_started_at = ${now}, replayed_by = ${input.workerId}
         WHERE id = ${row.attempt_id} AND finished_at IS NULL`;
-      if (marked !== 1) throw new Error('guarded replay lost a race while holding the row lock');
+      if (marked !== 1) throw lostRace('install_attempt', row.attempt_id, 'guarded replay');
       return {
         kind: 'replay',
         attemptId: row.attempt_id,
@@ -92,7 +97,7 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
             ELSE last_error_message END,
           needs_manual_install = ${timedOut}, manual_install_reason = ${manualInstallReasonAfter(decision.cause, null)}
         WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${row.attempt_count}`;
-      if (moved !== 1) throw new Error('guarded close lost a race while holding the row lock');
+      if (moved !== 1) throw lostRace('rollout_instance', input.rolloutInstanceId, 'guarded close');
       return { kind: 'closed', to: decision.to, cause: decision.cause, reason: decision.reason };
     }
     const attemptNo = row.attempt_count + 1;
@@ -101,7 +106,7 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
       SET state = 'in_progress', attempt_count = ${attemptNo}, started_at = coalesce(started_at, ${now}),
           next_attempt_at = NULL, updated_at = ${now}
       WHERE id = ${input.rolloutInstanceId} AND state::text = ${decision.from} AND attempt_count = ${row.attempt_count}`;
-    if (moved !== 1) throw new Error('guarded claim lost a race while holding the row lock');
+    if (moved !== 1) throw lostRace('rollout_instance', input.rolloutInstanceId, 'guarded claim');
     const nonce = input.signatureNonce ?? null;
     const inserted = await tx.$queryRaw<{ id: bigint }[]>`
       INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at)
