@@ -34,7 +34,7 @@ export class GuardedWriteRaceError extends DatabaseError {
   override name = 'GuardedWriteRaceError';
   constructor(
     /** The table whose row kept moving. */
-    readonly table: 'rollout' | 'rollout_instance' | 'install_attempt',
+    readonly table: 'rollout' | 'rollout_instance' | 'install_attempt' | 'manual_install_flag',
     /** Its primary key, as text. */
     readonly id: string,
     message: string,

@@ -1,7 +1,7 @@
-import { FleetError } from '@fleet/errors';
 import type { ManualFlagAction, ManualFlagEvent, ManualFlagStatus } from '@fleet/rollout-domain';
 import { decideManualFlag } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
+import { GuardedWriteRaceError } from './errors.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 import type { FlagNeed, FlagRaiseCounts } from './manual-install-flag-raise.ts';
 import { countFlagRaises, raiseFlagsForHosts } from './manual-install-flag-raise.ts';
@@ -292,8 +292,9 @@ export async function transitionManualInstallFlag(
     if (moved) return { kind: 'changed', from: decision.from, to: decision.to, action: decision.action, flag: moved };
     // Someone moved it between our read and our write: decide again from what is there now.
   }
-  throw new FleetError(
-    'flag_transition_contended',
+  throw new GuardedWriteRaceError(
+    'manual_install_flag',
+    String(input.flagId),
     `manual-install flag ${input.flagId}: transition ${input.event.type} kept losing races`,
   );
 }

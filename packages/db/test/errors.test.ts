@@ -12,6 +12,9 @@ import {
   GuardedWriteRaceError,
   insertRollout,
   isDatabaseUnavailableError,
+  listManualInstallFlags,
+  raiseMissingManualInstallFlags,
+  transitionManualInstallFlag,
   transitionRollout,
   WaveSizesMismatchError,
 } from '../src/index.ts';
@@ -33,7 +36,10 @@ async function newRollout(instanceId: string) {
 }
 
 /** Until the returned function runs, every UPDATE of `table`'s row `id` is skipped (the row stays as it was). */
-async function skipUpdatesOf(table: 'rollout' | 'rollout_instance', id: string): Promise<() => Promise<void>> {
+async function skipUpdatesOf(
+  table: 'rollout' | 'rollout_instance' | 'manual_install_flag',
+  id: string,
+): Promise<() => Promise<void>> {
   const name = `skip_${table}_${id.replace(/\W/g, '')}`;
   await db.prisma.$executeRawUnsafe(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN IF OLD.id::text = '${id}' THEN RETURN NULL; END IF; RETURN NEW; END $$`);
@@ -84,6 +90,35 @@ describe('db errors', () => {
       await restore();
     }
     expect(await db.prisma.installAttempt.count({ where: { rolloutInstanceId } })).toBe(0);
+  });
+
+  it('a manual-install flag transition whose guarded write never lands gives up with GuardedWriteRaceError', async () => {
+    const { rollout } = await newRollout('i-race-flag');
+    await db.prisma.rolloutInstance.updateMany({
+      where: { rolloutId: rollout.id },
+      data: { state: 'failed', finishedAt: new Date(), needsManualInstall: true, manualInstallReason: 'rejected' },
+    });
+    await raiseMissingManualInstallFlags(db, rollout.id);
+    const [flag] = (await listManualInstallFlags(db, { userIds: null, rolloutId: rollout.id, limit: 10 })).flags;
+    const restore = await skipUpdatesOf('manual_install_flag', String(flag!.id));
+    try {
+      const failure = await transitionManualInstallFlag(db, {
+        flagId: flag!.id,
+        event: { type: 'acknowledge' },
+        actor: 'alice',
+      }).catch((e) => e);
+      expect(failure).toBeInstanceOf(GuardedWriteRaceError);
+      expect(failure).toMatchObject({
+        code: 'guarded_write_lost_race',
+        table: 'manual_install_flag',
+        id: String(flag!.id),
+      });
+    } finally {
+      await restore();
+    }
+    expect(await db.prisma.manualInstallFlagEvent.count({ where: { flagId: flag!.id, action: 'acknowledged' } })).toBe(
+      0,
+    );
   });
 
   it('wave sizes that do not add up throw WaveSizesMismatchError with both counts', async () => {
