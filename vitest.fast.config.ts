@@ -11,7 +11,8 @@ export default defineConfig({
     include: [
       'packages/{errors,rollout-domain,cms-client,cms-simulator,logger,testing}/test/**/*.test.ts',
       'packages/config/test/config.test.ts',
-      'apps/*/test/config*.test.ts',
+      'apps/*/test/config.test.ts',
+      'apps/*/test/config-documented.test.ts',
       'apps/api/test/background-enqueues.test.ts',
       'apps/worker/test/exact-signing-replay.test.ts',
       'apps/cli/test/readme.test.ts',
