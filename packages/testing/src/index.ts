@@ -5,5 +5,7 @@ export { waitFor } from './wait-for.ts';
 export { parseCsv, csvRecords } from './csv.ts';
 export { spawnApp, freePort } from './app-process.ts';
 export type { AppName, AppProcess } from './app-process.ts';
-export { collectLines } from './log-lines.ts';
+export { capturingLogger } from './capturing-logger.ts';
+export type { CapturedLogger, LogEntry } from './capturing-logger.ts';
+export { instanceIds } from './instance-ids.ts';
 export { configVariableNames, undocumentedVariables } from './documented-variables.ts';
