@@ -1,8 +1,6 @@
 import { request as httpRequest } from 'node:http';
-import { Writable } from 'node:stream';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@fleet/logger';
 import { problemErrorHandler } from '../src/http/problem.ts';
 import { listRoutes } from '../src/http/route-list.ts';
 import { openApiPath } from '../src/openapi.ts';
@@ -18,7 +16,8 @@ import {
   rolloutSchema,
 } from '../src/response-schemas.ts';
 import type { ApiHarness } from './support.ts';
-import { instanceIds, startApi, USER_ID } from './support.ts';
+import { startApi, USER_ID } from './support.ts';
+import { capturingLogger, instanceIds } from '@fleet/testing';
 
 let api: ApiHarness;
 beforeAll(async () => {
@@ -79,11 +78,7 @@ describe('security headers', () => {
 
 describe('errors leak nothing', () => {
   it('an unexpected error answers a generic 500 problem: no stack, no message; the log has them with the request id', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      service: 'test',
-      stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }),
-    });
+    const { logger, lines } = capturingLogger({ service: 'test' });
     const app = express();
     app.get('/boom', () => {
       throw new Error('connection to 10.0.0.7:5432 failed for user fleet_admin');
@@ -135,7 +130,7 @@ describe('body limits', () => {
         'content-type': 'application/json',
       });
       expect(res.status).toBe(400);
-      expect(res.body.errors[0].field).toMatch(/^instanceIds(\[0\])+$/);
+      expect(res.body.errors[0].field).toMatch(/^instanceIds(\[0\], 'i-bp')+$/);
     }
     expect((await api.request('GET', '/healthz')).status).toBe(200);
   });
@@ -155,7 +150,10 @@ describe('body limits', () => {
   it('refuses a body over the size limit with 413 problem+json', async () => {
     const small = await startApi({ sharedWith: api, bodyLimitBytes: 1024 });
     try {
-      const res = await small.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: instanceIds(200) });
+      const res = await small.request('POST', '/v1/rollouts', {
+        userId: USER_ID,
+        instanceIds: instanceIds(200, 'i-bp'),
+      });
       expect(res.status).toBe(413);
       expect(res.body.code).toBe('body_too_large');
     } finally {

@@ -7,9 +7,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '@fleet/testing';
+import { instanceIds, waitFor } from '@fleet/testing';
 import type { ApiHarness } from './support.ts';
-import { instanceIds, startApi, USER_ID } from './support.ts';
+import { startApi, USER_ID } from './support.ts';
 
 const OTHER_TENANT = '7777777777777777';
 const MAX_INSTANCES = 1000;
@@ -562,7 +562,7 @@ function generate(): Hostile[] {
     method: 'POST',
     path: '/v1/rollouts',
     headers: json(null),
-    body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(MAX_INSTANCES + 1) }),
+    body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(MAX_INSTANCES + 1, 'i-bp') }),
     expect: 400,
   });
   out.push({
@@ -578,7 +578,7 @@ function generate(): Hostile[] {
     method: 'POST',
     path: '/v1/rollouts',
     headers: json(null),
-    body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(30_000) }),
+    body: JSON.stringify({ userId: USER_ID, instanceIds: instanceIds(30_000, 'i-bp') }),
     expect: 413,
   });
   out.push({

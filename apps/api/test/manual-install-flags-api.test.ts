@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertRollout, raiseMissingManualInstallFlags } from '@fleet/db';
 import type { ApiHarness, ApiResponse } from './support.ts';
-import { instanceIds, startApi, USER_ID } from './support.ts';
+import { startApi, USER_ID } from './support.ts';
+import { instanceIds } from '@fleet/testing';
 
 const OTHER_USER = '2222222222222222';
 let api: ApiHarness;

@@ -2,7 +2,8 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installQueueName } from '@fleet/queue';
 import type { ApiHarness } from './support.ts';
-import { instanceIds, startApi, USER_ID } from './support.ts';
+import { startApi, USER_ID } from './support.ts';
+import { instanceIds } from '@fleet/testing';
 
 let api: ApiHarness;
 beforeAll(async () => {

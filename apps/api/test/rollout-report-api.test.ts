@@ -11,10 +11,10 @@ import {
   transitionManualInstallFlag,
 } from '@fleet/db';
 import { installQueueName } from '@fleet/queue';
-import { csvRecords } from '@fleet/testing';
+import { csvRecords, instanceIds } from '@fleet/testing';
 import { retriedRolloutSchema, rolloutSchema } from '../src/response-schemas.ts';
 import type { ApiHarness } from './support.ts';
-import { instanceIds, startApi, USER_ID } from './support.ts';
+import { startApi, USER_ID } from './support.ts';
 
 let api: ApiHarness;
 beforeAll(async () => {

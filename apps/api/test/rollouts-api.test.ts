@@ -2,9 +2,9 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSERT_CHUNK, claimAttempt, finishAttempt } from '@fleet/db';
 import { installQueueName } from '@fleet/queue';
-import { waitFor } from '@fleet/testing';
+import { instanceIds, waitFor } from '@fleet/testing';
 import type { ApiHarness, ApiResponse } from './support.ts';
-import { instanceIds, startApi, USER_ID } from './support.ts';
+import { startApi, USER_ID } from './support.ts';
 
 let api: ApiHarness;
 beforeAll(async () => {
@@ -65,7 +65,7 @@ describe('POST /v1/rollouts', () => {
   });
 
   it('stores a 10,000-instance rollout whole and enqueues every instance', async () => {
-    const ids = instanceIds(10_000);
+    const ids = instanceIds(10_000, 'i-bp');
     const res = await api.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ids, concurrency: 50 });
     expect(res.status).toBe(202);
     expect(res.body.counts.total).toBe(10_000);
@@ -233,7 +233,7 @@ describe('POST /v1/rollouts', () => {
   it('rejects more instances than the configured maximum', async () => {
     const small = await startApi({ maxInstancesPerRollout: 3 });
     try {
-      const res = await small.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: instanceIds(4) });
+      const res = await small.request('POST', '/v1/rollouts', { userId: USER_ID, instanceIds: instanceIds(4, 'i-bp') });
       expect(res.status).toBe(400);
       expect(res.body.errors[0].field).toBe('instanceIds');
       expect(await small.db.prisma.rollout.count()).toBe(0);

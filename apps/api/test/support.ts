@@ -1,13 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
-import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { createApiKey, createDatabase, generateApiKey } from '@fleet/db';
 import type { ApiRole, Database } from '@fleet/db';
-import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
-import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import { capturingLogger, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createApp } from '../src/app.ts';
 import type { BackgroundEnqueues } from '../src/background-enqueues.ts';
@@ -69,17 +67,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
   const shared = options.sharedWith as (ApiHarness & { dbUrl?: string }) | undefined;
   const testDb: TestDatabase | null = shared || options.databaseUrl ? null : await createTestDatabase();
   const dbUrl = shared?.dbUrl ?? options.databaseUrl ?? testDb!.url;
-  const logLines: string[] = [];
-  const logger = createLogger({
-    service: 'api-test',
-    level: 'debug',
-    stream: new Writable({
-      write(chunk, _enc, cb) {
-        logLines.push(String(chunk));
-        cb();
-      },
-    }),
-  });
+  const { logger, lines: logLines } = capturingLogger({ service: 'api-test' });
   const db = createDatabase({ url: dbUrl, poolMax: 5 });
   const redis = createRedisConnection(options.redisUrl ?? testRedisUrl(), 'producer', logger);
   await new Promise<void>((resolve) => {
@@ -172,10 +160,6 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     },
   };
   return harness;
-}
-
-export function instanceIds(n: number, prefix = 'i-bp'): string[] {
-  return Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(6, '0')}`);
 }
 
 export const USER_ID = '1234567898765432';

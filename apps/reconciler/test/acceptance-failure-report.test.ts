@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { createTestDatabase, csvRecords, uniquePrefix } from '@fleet/testing';
+import { createTestDatabase, csvRecords, instanceIds, uniquePrefix, waitFor } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { AppProcess, PrivateRedis } from './support.ts';
 import {
@@ -18,11 +18,9 @@ import {
   appEnv,
   USER_ID,
   freePort,
-  instanceIds,
   spawnApp,
   startPrivateRedis,
   startSimulator,
-  until,
 } from './support.ts';
 
 const SEED = 'report-seed';
@@ -66,7 +64,7 @@ beforeAll(async () => {
     spawnApp('worker', env),
     spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }),
   );
-  await until('the API', async () => (await fetch(`${apiUrl}/readyz`).catch(() => null))?.ok, 40_000);
+  await waitFor('the API', async () => (await fetch(`${apiUrl}/readyz`).catch(() => null))?.ok, { timeoutMs: 40_000 });
 }, 60_000);
 
 afterAll(async () => {
@@ -107,7 +105,7 @@ describe('a 5% failing fleet with agents that never come up', () => {
 
     // The agent of each `gone` instance disappears as soon as its NodeInstall succeeded (while it is still installing).
     const removed = new Set<string>();
-    await until(
+    await waitFor(
       'the gone agents removed',
       async () => {
         const done = await db.prisma.rolloutInstance.findMany({
@@ -121,11 +119,10 @@ describe('a 5% failing fleet with agents that never come up', () => {
         }
         return removed.size === GONE;
       },
-      40_000,
-      10,
+      { timeoutMs: 40_000, intervalMs: 10 },
     );
 
-    await until(
+    await waitFor(
       'the rollout completed and every install verified or flagged',
       async () => {
         const rollout = await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
@@ -134,8 +131,7 @@ describe('a 5% failing fleet with agents that never come up', () => {
         });
         return rollout.status === 'completed' && undecided === 0;
       },
-      50_000,
-      250,
+      { timeoutMs: 50_000, intervalMs: 250 },
     );
 
     // Every instance where it matters ended as expected, flagged with the right reason.

@@ -10,20 +10,18 @@ import { isFailingInstance } from '@fleet/cms-simulator';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createRedisConnection } from '@fleet/queue';
-import { createTestDatabase, uniquePrefix } from '@fleet/testing';
+import { capturingLogger, createTestDatabase, instanceIds, uniquePrefix, waitFor } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
 import { createReconciler } from '../src/reconciler.ts';
 import type { AppProcess, PrivateRedis } from './support.ts';
 import {
+  ACCESS_KEY_SECRET,
   appEnv,
-  capturingLogger,
   createEnqueuedRollout,
-  instanceIds,
   spawnApp,
   startPrivateRedis,
   startSimulator,
-  until,
 } from './support.ts';
 
 const SEED = 'flushall-seed';
@@ -32,7 +30,7 @@ const INSTANCES = 2000;
 const CONCURRENCY = 50;
 const CALL_TIMEOUT_MS = 2000;
 
-const { logger, lines } = capturingLogger('flushall-test');
+const { logger, lines } = capturingLogger({ service: 'flushall-test', secrets: [ACCESS_KEY_SECRET] });
 let privateRedis: PrivateRedis;
 let testDb: TestDatabase;
 let db: Database;
@@ -95,17 +93,19 @@ describe('FLUSHALL in the middle of a rollout', () => {
 
       const finished = () =>
         db.prisma.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
-      await until('a quarter of the rollout done', async () => (await finished()) >= INSTANCES / 4, 40_000, 20);
+      await waitFor('a quarter of the rollout done', async () => (await finished()) >= INSTANCES / 4, {
+        timeoutMs: 40_000,
+        intervalMs: 20,
+      });
       const flushedAt = await finished();
       expect(await redis.flushall()).toBe('OK');
       logger.info('test: FLUSHALL done', { finishedBefore: flushedAt });
       expect(flushedAt).toBeLessThan(INSTANCES * 0.75);
 
-      await until(
+      await waitFor(
         'the rollout completed',
         async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
-        50_000,
-        200,
+        { timeoutMs: 50_000, intervalMs: 200 },
       );
 
       const instances = await db.prisma.rolloutInstance.findMany({

@@ -15,19 +15,16 @@ import { isFailingInstance } from '@fleet/cms-simulator';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createRedisConnection } from '@fleet/queue';
-import { createTestDatabase, uniquePrefix } from '@fleet/testing';
+import { capturingLogger, createTestDatabase, instanceIds, uniquePrefix, waitFor } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { AppProcess, PrivateRedis } from './support.ts';
 import {
   ACCESS_KEY_SECRET,
   appEnv,
-  capturingLogger,
   createEnqueuedRollout,
-  instanceIds,
   spawnApp,
   startPrivateRedis,
   startSimulator,
-  until,
 } from './support.ts';
 
 const SEED = 'kill-seed';
@@ -38,7 +35,7 @@ const CONCURRENCY = 40;
 // arrived, and this test compares rows with calls exactly.
 const CALL_TIMEOUT_MS = 3000;
 
-const { logger } = capturingLogger('kill-test');
+const { logger } = capturingLogger({ service: 'kill-test', secrets: [ACCESS_KEY_SECRET] });
 let privateRedis: PrivateRedis;
 let testDb: TestDatabase;
 let db: Database;
@@ -93,7 +90,7 @@ const live = new Map<string, AppProcess>();
  * whichever it is: BullMQ hands jobs to whichever worker asks first, so which one is busy is not fixed.
  */
 async function killDuringCalls(rolloutId: string): Promise<{ workerId: string; inFlight: number }> {
-  const busy = await until(
+  const busy = await waitFor(
     'a worker making calls',
     async () => {
       const rows = await db.prisma.installAttempt.groupBy({
@@ -104,8 +101,7 @@ async function killDuringCalls(rolloutId: string): Promise<{ workerId: string; i
       const top = rows.sort((a, b) => b._count - a._count)[0];
       return top && top._count > 0 ? { workerId: top.workerId!, inFlight: top._count } : null;
     },
-    30_000,
-    5,
+    { timeoutMs: 30_000, intervalMs: 5 },
   );
   const worker = live.get(busy.workerId)!;
   live.delete(busy.workerId);
@@ -132,19 +128,24 @@ describe('kill -9 of worker processes during calls', () => {
     const finished = () =>
       db.prisma.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
 
-    await until('15% done', async () => (await finished()) >= INSTANCES * 0.15, 40_000, 20);
+    await waitFor('15% done', async () => (await finished()) >= INSTANCES * 0.15, {
+      timeoutMs: 40_000,
+      intervalMs: 20,
+    });
     const firstKill = await killDuringCalls(rolloutId);
     startWorker('kill-w3');
 
-    await until('45% done', async () => (await finished()) >= INSTANCES * 0.45, 40_000, 20);
+    await waitFor('45% done', async () => (await finished()) >= INSTANCES * 0.45, {
+      timeoutMs: 40_000,
+      intervalMs: 20,
+    });
     const secondKill = await killDuringCalls(rolloutId);
     expect(await finished()).toBeLessThan(INSTANCES);
 
-    await until(
+    await waitFor(
       'the rollout completed',
       async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
-      50_000,
-      200,
+      { timeoutMs: 50_000, intervalMs: 200 },
     );
 
     const instances = await db.prisma.rolloutInstance.findMany({

@@ -8,17 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { claimAttempt, completeRolloutIfDone } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createRedisConnection, installQueueName } from '@fleet/queue';
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import { capturingLogger, deleteKeysWithPrefix, instanceIds, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
-import {
-  capturingLogger,
-  createEnqueuedRollout,
-  instanceIds,
-  makeReconciler,
-  useReconcilerServices,
-} from './support.ts';
+import { ACCESS_KEY_SECRET, createEnqueuedRollout, makeReconciler, useReconcilerServices } from './support.ts';
 
-const { logger, lines } = capturingLogger('queue-repairs-test');
+const { logger, lines } = capturingLogger({ service: 'queue-repairs-test', secrets: [ACCESS_KEY_SECRET] });
 const prefix = uniquePrefix('repairs');
 let db: Database;
 let redis: Redis;

@@ -8,10 +8,9 @@ import type { Scenario, Simulator } from '@fleet/cms-simulator';
 import type { Database } from '@fleet/db';
 import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { createLogger } from '@fleet/logger';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
-import { collectLines, createTestDatabase, deleteKeysWithPrefix, freePort, testRedisUrl } from '@fleet/testing';
+import { createTestDatabase, deleteKeysWithPrefix, freePort, testRedisUrl } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
 import type { ReconcilerDeps } from '../src/reconciler.ts';
@@ -24,12 +23,6 @@ export type { AppProcess } from '@fleet/testing';
 export const USER_ID = '1234567898765432';
 const ACCESS_KEY_ID = 'LTAIreconcilertest01';
 export const ACCESS_KEY_SECRET = 'reconciler-test-secret-Vw3nQ8';
-
-/** A logger whose lines a test can read (and check that a secret never reaches). */
-export function capturingLogger(service: string): { logger: Logger; lines: string[] } {
-  const { stream, lines } = collectLines();
-  return { logger: createLogger({ service, level: 'debug', secrets: [ACCESS_KEY_SECRET], stream }), lines };
-}
 
 export type RunningSimulator = { sim: Simulator; url: string; cms: CmsClient; close(): Promise<void> };
 
@@ -139,10 +132,6 @@ export async function createEnqueuedRollout(
   return { rolloutId: rollout.id, instances: instances.map((i) => ({ id: i.id, instanceId: i.instanceId })) };
 }
 
-export function instanceIds(n: number, prefix = 'i-r'): string[] {
-  return Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
-}
-
 /**
  * A Redis of a test's own, for tests that FLUSHALL it or take it away: the shared Redis on 6379 is used by other
  * test files and people at the same time. No persistence; killed by stop().
@@ -185,24 +174,6 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await exited;
     },
   };
-}
-
-/** Polls until `check` is truthy; the error names what was awaited and the last value seen. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T>,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    last = await check();
-    if (last) return last as NonNullable<T>;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /**

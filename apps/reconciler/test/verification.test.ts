@@ -8,21 +8,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
 import { setParentRollout, transitionManualInstallFlag } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { deleteKeysWithPrefix, uniquePrefix } from '@fleet/testing';
+import { capturingLogger, deleteKeysWithPrefix, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
-import {
-  ACCESS_KEY_SECRET,
-  USER_ID,
-  capturingLogger,
-  createEnqueuedRollout,
-  makeReconciler,
-  useReconcilerServices,
-} from './support.ts';
+import { ACCESS_KEY_SECRET, USER_ID, createEnqueuedRollout, makeReconciler, useReconcilerServices } from './support.ts';
 
 const SEED = 'verify-seed';
 const AGENT_FAILURE_RATE = 0.3;
 const NOT_FOUND_RATE = 0.3;
-const { logger, lines } = capturingLogger('verification-test');
+const { logger, lines } = capturingLogger({ service: 'verification-test', secrets: [ACCESS_KEY_SECRET] });
 const prefix = uniquePrefix('verify');
 let db: Database;
 let redis: Redis;

@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAccountRateLimiter } from '@fleet/limits';
 import type { WorkerHarness } from './support.ts';
-import { instanceIds, startHarness, USER_ID } from './support.ts';
+import { startHarness, USER_ID } from './support.ts';
+import { instanceIds } from '@fleet/testing';
 
 let h: WorkerHarness | undefined;
 afterEach(async () => {

@@ -13,6 +13,7 @@ import {
   spawnApp,
   testRedisUrl,
   uniquePrefix,
+  waitFor,
 } from '@fleet/testing';
 import type { AppProcess, TestDatabase } from '@fleet/testing';
 
@@ -22,20 +23,6 @@ const SEED = 'e2e-seed';
 /** The API's bootstrap admin key (FLEET_ADMIN_API_KEY); every /v1 call sends it. */
 const ADMIN_KEY = `flt_e2e_${'k'.repeat(40)}`;
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
-
-async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 let testDb: TestDatabase;
 let db: Database;
@@ -71,8 +58,9 @@ beforeAll(async () => {
     LOG_LEVEL: 'debug',
   };
   processes.push(spawnApp('simulator', env), spawnApp('api', env), spawnApp('worker', env), spawnApp('worker', env));
-  await waitForHttp(`${simUrl}_sim/stats`);
-  await waitForHttp(`${apiUrl}/readyz`);
+  // A fetch refused until a process listens throws, which waitFor takes as not yet.
+  await waitFor('the simulator', async () => (await fetch(`${simUrl}_sim/stats`)).ok, { intervalMs: 100 });
+  await waitFor('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, { intervalMs: 100 });
 }, 90_000);
 
 afterAll(async () => {

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Scenario } from '@fleet/cms-simulator';
 import { isFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
 import type { WorkerHarness } from './support.ts';
-import { instanceIds, rolloutFacts, startHarness } from './support.ts';
+import { rolloutFacts, startHarness } from './support.ts';
+import { instanceIds } from '@fleet/testing';
 
 let h: WorkerHarness | undefined;
 afterEach(async () => {

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isFailingInstance } from '@fleet/cms-simulator';
 import { enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import type { WorkerHarness } from './support.ts';
-import { ACCESS_KEY_SECRET, instanceIds, rolloutFacts, startHarness } from './support.ts';
+import { ACCESS_KEY_SECRET, rolloutFacts, startHarness } from './support.ts';
+import { instanceIds, waitFor } from '@fleet/testing';
 
 let h: WorkerHarness | undefined;
 afterEach(async () => {
@@ -13,7 +14,7 @@ afterEach(async () => {
 describe('install jobs against the simulator', () => {
   it('completes 1,000 instances at concurrency 20 with 5% failing: failures are exactly the failing instances, limit held', async () => {
     h = await startHarness({ latencyMs: 10, failureRate: 0.05, seed: 'flow-1' });
-    const ids = instanceIds(1000);
+    const ids = instanceIds(1000, 'i-w');
     const rolloutId = await h.createRollout(ids, { concurrency: 20 });
     await h.startPool({ maxConcurrencyPerRollout: 100 });
     await h.waitForRolloutStatus(rolloutId, 'completed');
@@ -43,7 +44,10 @@ describe('install jobs against the simulator', () => {
     expect(JSON.stringify(h.logLines)).not.toContain(ACCESS_KEY_SECRET);
     // Every global slot went back (slots of the last calls leave by themselves within a few ms: CallAdmission.release).
     const { redis, prefix } = h;
-    await waitUntil(async () => (await redis.zcard(`${prefix}:limits:global:slots`)) === 0, 2_000);
+    await waitFor('no global slot held', async () => (await redis.zcard(`${prefix}:limits:global:slots`)) === 0, {
+      timeoutMs: 2_000,
+      intervalMs: 20,
+    });
   });
 
   it('starts on a rollout as soon as it is enqueued, not at the next poll, when it listens for announcements', async () => {
@@ -52,7 +56,10 @@ describe('install jobs against the simulator', () => {
     const listening = await h.startPool({ pollMs: 3_600_000 });
     const deaf = await h.startPool({ pollMs: 3_600_000, announcements: false });
     const rolloutId = await h.createRollout(instanceIds(50, 'i-an'), { concurrency: 5 });
-    await waitUntil(() => listening.activeRollouts().includes(rolloutId), 5_000);
+    await waitFor('the listening pool on the rollout', () => listening.activeRollouts().includes(rolloutId), {
+      timeoutMs: 5_000,
+      intervalMs: 20,
+    });
     await h.waitForRolloutStatus(rolloutId, 'completed', 20_000);
     expect(deaf.activeRollouts()).toEqual([]);
     expect(h.sim.stats().requests).toBe(50);
@@ -60,7 +67,7 @@ describe('install jobs against the simulator', () => {
 
   it('holds the rollout limit with two worker pools on separate connections, every instance final exactly once', async () => {
     h = await startHarness({ latencyMs: 15, failureRate: 0.05, seed: 'flow-2' });
-    const ids = instanceIds(600);
+    const ids = instanceIds(600, 'i-w');
     const rolloutId = await h.createRollout(ids, { concurrency: 12 });
     await Promise.all([h.startPool({ maxConcurrencyPerRollout: 12 }), h.startPool({ maxConcurrencyPerRollout: 12 })]);
     await h.waitForRolloutStatus(rolloutId, 'completed');
@@ -74,7 +81,7 @@ describe('install jobs against the simulator', () => {
 
   it('retries transient 503s with backoff up to maxAttempts, then fails the instance as retries exhausted', async () => {
     h = await startHarness({ latencyMs: 1, errorRate503: 1 });
-    const ids = instanceIds(20);
+    const ids = instanceIds(20, 'i-w');
     const rolloutId = await h.createRollout(ids, {
       concurrency: 5,
       retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50 },
@@ -106,14 +113,16 @@ describe('install jobs against the simulator', () => {
 
   it('succeeds on a later attempt once the transient failures stop', async () => {
     h = await startHarness({ latencyMs: 1, errorRate503: 1 });
-    const ids = instanceIds(10);
+    const ids = instanceIds(10, 'i-w');
     const rolloutId = await h.createRollout(ids, {
       concurrency: 10,
       retry: { maxAttempts: 4, baseDelayMs: 300, maxDelayMs: 300 },
     });
     await h.startPool();
     const sim = h.sim;
-    await waitUntil(() => Object.keys(sim.stats().callsByInstance).length === 10);
+    await waitFor('a call for each of the 10 instances', () => Object.keys(sim.stats().callsByInstance).length === 10, {
+      intervalMs: 20,
+    });
     sim.setScenario({ errorRate503: 0 });
     await h.waitForRolloutStatus(rolloutId, 'completed');
     const facts = await rolloutFacts(h.db, rolloutId);
@@ -128,7 +137,7 @@ describe('install jobs against the simulator', () => {
 
   it('fails unknown instances (404) at once, without retrying', async () => {
     h = await startHarness({ latencyMs: 1, notFoundRate: 1 });
-    const rolloutId = await h.createRollout(instanceIds(5), { retry: { maxAttempts: 4 } });
+    const rolloutId = await h.createRollout(instanceIds(5, 'i-w'), { retry: { maxAttempts: 4 } });
     await h.startPool();
     await h.waitForRolloutStatus(rolloutId, 'completed');
     const facts = await rolloutFacts(h.db, rolloutId);
@@ -149,7 +158,7 @@ describe('install jobs against the simulator', () => {
 
   it('treats calls that hang past the timeout as transient and bounds their retries', async () => {
     h = await startHarness({ latencyMs: 1, hangRate: 1 });
-    const rolloutId = await h.createRollout(instanceIds(4), {
+    const rolloutId = await h.createRollout(instanceIds(4, 'i-w'), {
       retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
     });
     await h.startPool({ callTimeoutMs: 300 });
@@ -165,7 +174,7 @@ describe('install jobs against the simulator', () => {
 
   it('ignores a second delivery of a finished instance: no second call, no second attempt row', async () => {
     h = await startHarness({ latencyMs: 1 });
-    const ids = instanceIds(5);
+    const ids = instanceIds(5, 'i-w');
     const rolloutId = await h.createRollout(ids);
     const pool = await h.startPool();
     await h.waitForRolloutStatus(rolloutId, 'completed');
@@ -178,10 +187,12 @@ describe('install jobs against the simulator', () => {
     const queue = openInstallQueue(h.redis, rolloutId, h.prefix, h.logger);
     await enqueueInstallJobs(queue, { rolloutId, concurrency: 10, instances });
     await pool.refresh();
-    await waitUntil(
+    await waitFor(
+      'no job waiting or active',
       async () =>
         (await queue.getJobCounts('waiting', 'active', 'delayed')).waiting === 0 &&
         (await queue.getActiveCount()) === 0,
+      { intervalMs: 20 },
     );
     await queue.close();
     const facts = await rolloutFacts(h.db, rolloutId);
@@ -192,11 +203,11 @@ describe('install jobs against the simulator', () => {
 
   it('on stop(), lets running calls finish and record, takes no new job, and leaves the rest for the next worker', async () => {
     h = await startHarness({ latencyMs: 300 });
-    const ids = instanceIds(100);
+    const ids = instanceIds(100, 'i-w');
     const rolloutId = await h.createRollout(ids, { concurrency: 10 });
     const pool = await h.startPool();
     const sim = h.sim;
-    await waitUntil(() => sim.stats().inFlight >= 5);
+    await waitFor('5 calls in flight', () => sim.stats().inFlight >= 5, { intervalMs: 20 });
     await pool.stop();
     const callsAtStop = sim.stats().requests;
     expect(sim.stats().inFlight).toBe(0);
@@ -214,11 +225,3 @@ describe('install jobs against the simulator', () => {
     expect(facts.every((i) => i.state === 'succeeded' && i.attempts.length === 1)).toBe(true);
   });
 });
-
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countInstances } from '@fleet/db';
-import { spawnApp } from '@fleet/testing';
+import { instanceIds, spawnApp } from '@fleet/testing';
 import type { AppProcess } from '@fleet/testing';
 import type { WorkerHarness } from './support.ts';
-import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, instanceIds, startHarness } from './support.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness } from './support.ts';
 
 const ACCOUNT_A = '1111111111111111';
 const ACCOUNT_B = '2222222222222222';

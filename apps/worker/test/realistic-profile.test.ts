@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFailingInstance, isUnknownInstance, SCENARIO_PROFILES } from '@fleet/cms-simulator';
 import type { WorkerHarness } from './support.ts';
-import { instanceIds, rolloutFacts, startHarness } from './support.ts';
+import { rolloutFacts, startHarness } from './support.ts';
+import { instanceIds } from '@fleet/testing';
 
 let h: WorkerHarness | undefined;
 afterEach(async () => {

@@ -7,7 +7,8 @@ import { isFailingInstance } from '@fleet/cms-simulator';
 import { findRollout } from '@fleet/db';
 import { cancelRollout, changeRolloutPolicy, pauseRollout, readPolicy, resumeRollout } from '@fleet/rollout-control';
 import type { WorkerHarness } from './support.ts';
-import { instanceIds, rolloutFacts, startHarness } from './support.ts';
+import { rolloutFacts, startHarness } from './support.ts';
+import { instanceIds, waitFor } from '@fleet/testing';
 
 let h: WorkerHarness | undefined;
 afterEach(async () => {
@@ -17,14 +18,6 @@ afterEach(async () => {
 
 const control = (w: WorkerHarness) => ({ db: w.db, redis: w.redis, prefix: w.prefix, logger: w.logger });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
-}
-
 /** Instance ids whose fate in the simulator is known: `failing` of them fail, the rest succeed. */
 function idsWithFates(
   seed: string,
@@ -192,7 +185,7 @@ describe('operator actions', () => {
     const rolloutId = await h.createRollout(ids, { concurrency: 10 });
     await h.startPool();
     const sim = h.sim;
-    await waitUntil(() => sim.stats().requests >= 30);
+    await waitFor('30 calls', () => sim.stats().requests >= 30, { intervalMs: 20 });
     expect((await pauseRollout(control(h), rolloutId, 'operator looks')).kind).toBe('changed');
     expect((await pauseRollout(control(h), rolloutId, 'again')).kind).toBe('unchanged');
     await sleep(1000);
@@ -215,9 +208,9 @@ describe('operator actions', () => {
     const rolloutId = await h.createRollout(instanceIds(120, 'i-cx'), { concurrency: 8 });
     await h.startPool();
     const sim = h.sim;
-    await waitUntil(() => sim.stats().requests >= 20);
+    await waitFor('20 calls', () => sim.stats().requests >= 20, { intervalMs: 20 });
     expect((await cancelRollout(control(h), rolloutId, 'wrong fleet')).kind).toBe('changed');
-    await waitUntil(() => sim.stats().inFlight === 0);
+    await waitFor('no call in flight', () => sim.stats().inFlight === 0, { intervalMs: 20 });
     await sleep(300);
     const calls = sim.stats().requests;
     const facts = await rolloutFacts(h.db, rolloutId);
@@ -237,14 +230,14 @@ describe('operator actions', () => {
     expect((await findRollout(h.db, rolloutId))!.concurrency).toBe(20);
     await h.startPool({ maxConcurrencyPerRollout: 50 });
     const sim = h.sim;
-    await waitUntil(() => sim.stats().requests >= 60);
+    await waitFor('60 calls', () => sim.stats().requests >= 60, { intervalMs: 20 });
     expect(sim.stats().maxInFlight).toBeLessThanOrEqual(20);
     const rollout = (await findRollout(h.db, rolloutId))!;
     const updated = await changeRolloutPolicy(control(h), rollout, { ...readPolicy(rollout.policy), concurrency: 4 });
     expect(updated!.concurrency).toBe(4);
     await sleep(300); // calls already in flight under the old limit finish
     sim.reset();
-    await waitUntil(() => sim.stats().requests >= 40);
+    await waitFor('40 calls', () => sim.stats().requests >= 40, { intervalMs: 20 });
     expect(sim.stats().maxInFlight).toBeLessThanOrEqual(4);
     await h.waitForRolloutStatus(rolloutId, 'completed');
   });

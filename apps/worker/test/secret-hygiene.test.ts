@@ -4,9 +4,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testRedisUrl } from '@fleet/testing';
+import { instanceIds, testRedisUrl } from '@fleet/testing';
 import type { WorkerHarness } from './support.ts';
-import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, instanceIds, startHarness } from './support.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, startHarness } from './support.ts';
 
 const WRONG_SECRET = 'wrong-secret-value-Yk4m';
 

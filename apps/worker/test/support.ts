@@ -6,14 +6,13 @@ import type { Scenario, ScenarioProfile, Simulator } from '@fleet/cms-simulator'
 import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { createLogger } from '@fleet/logger';
 import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import type { RetryPolicy } from '@fleet/rollout-domain';
 import { DEFAULT_RETRY_POLICY, defaultPolicy } from '@fleet/rollout-domain';
-import { collectLines, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import { capturingLogger, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createInstallProcessor } from '../src/install-processor.ts';
 import { createRolloutCache } from '../src/rollout-cache.ts';
@@ -69,8 +68,7 @@ export async function startHarness(
   simOptions: Partial<Scenario> & { seed?: string; profile?: ScenarioProfile } = {},
 ): Promise<WorkerHarness> {
   const testDb: TestDatabase = await createTestDatabase();
-  const { stream, lines: logLines } = collectLines();
-  const logger = createLogger({ service: 'worker-test', level: 'debug', secrets: [ACCESS_KEY_SECRET], stream });
+  const { logger, lines: logLines } = capturingLogger({ service: 'worker-test', secrets: [ACCESS_KEY_SECRET] });
   const db = createDatabase({ url: testDb.url, poolMax: 20 });
   const redis = createRedisConnection(testRedisUrl(), 'worker', logger);
   const prefix = uniquePrefix('worker');
@@ -199,10 +197,6 @@ export async function startHarness(
     },
   };
   return harness;
-}
-
-export function instanceIds(n: number, prefix = 'i-w'): string[] {
-  return Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
 }
 
 /** Attempt rows and final states of a rollout, for assertions. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isFailingInstance, isUnknownInstance, instanceFraction } from '../src/index.ts';
-import { USER_ID, callAction, callJson, instanceIds, simJson, sleep, useSimulators } from './support/client.ts';
+import { USER_ID, callAction, callJson, simJson, sleep, useSimulators } from './support/client.ts';
+import { instanceIds } from '@fleet/testing';
 
 const simulator = useSimulators();
 
@@ -9,7 +10,7 @@ const install = (url: string, instanceId: string, force = 'true') =>
 const status = (url: string, instanceId: string) => callJson(url, 'NodeStatus', { InstanceId: instanceId });
 
 describe('instance fate helpers', () => {
-  const ids = instanceIds(2000);
+  const ids = instanceIds(2000, 'i-bp1test');
 
   it('are deterministic functions of seed and instance id', () => {
     for (const id of ids.slice(0, 50)) {
@@ -44,7 +45,7 @@ describe('instance fate helpers', () => {
 describe('NodeInstall outcomes per instance', () => {
   it('fails exactly on the instances isFailingInstance names, every time, with a Server Guard message', async () => {
     const { url } = await simulator({ failureRate: 0.2, seed: 'fleet-test' });
-    const ids = instanceIds(60);
+    const ids = instanceIds(60, 'i-bp1test');
     const expectedFailing = ids.filter((id) => isFailingInstance('fleet-test', id, 0.2));
     expect(expectedFailing.length).toBeGreaterThan(3);
     expect(expectedFailing.length).toBeLessThan(30);
@@ -82,8 +83,8 @@ describe('NodeInstall outcomes per instance', () => {
 
   it('an unknown instance -> 404 InvalidInstanceId.NotFound, for NodeInstall and NodeStatus', async () => {
     const { url } = await simulator({ notFoundRate: 0.3, seed: 's1' });
-    const unknown = instanceIds(40).find((id) => isUnknownInstance('s1', id, 0.3))!;
-    const known = instanceIds(40).find((id) => !isUnknownInstance('s1', id, 0.3))!;
+    const unknown = instanceIds(40, 'i-bp1test').find((id) => isUnknownInstance('s1', id, 0.3))!;
+    const known = instanceIds(40, 'i-bp1test').find((id) => !isUnknownInstance('s1', id, 0.3))!;
     const response = await install(url, unknown);
     expect(response.status).toBe(404);
     expect(response.body).toMatchObject({ Code: 'InvalidInstanceId.NotFound', HostId: expect.any(String) });
@@ -127,7 +128,7 @@ describe('install lifecycle', () => {
 
   it('an agent-failing instance is accepted, then ends in install_faild', async () => {
     const { url } = await simulator({ installDurationMs: 400, agentFailureRate: 0.5, seed: 'af' });
-    const id = instanceIds(40).find((candidate) => isAgentFailingInstance('af', candidate, 0.5))!;
+    const id = instanceIds(40, 'i-bp1test').find((candidate) => isAgentFailingInstance('af', candidate, 0.5))!;
     expect((await install(url, id)).body.Success).toBe(true);
     expect((await status(url, id)).body.Status).toBe('installing');
     await sleep(500);

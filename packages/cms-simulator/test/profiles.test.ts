@@ -7,7 +7,8 @@ import {
   createSimulator,
   scenarioOverrides,
 } from '../src/index.ts';
-import { USER_ID, callAction, instanceIds, simJson, useSimulators } from './support/client.ts';
+import { USER_ID, callAction, simJson, useSimulators } from './support/client.ts';
+import { instanceIds } from '@fleet/testing';
 
 const simulator = useSimulators();
 

@@ -1,5 +1,4 @@
-import { PassThrough } from 'node:stream';
-import { createLogger } from '@fleet/logger';
+import { capturingLogger } from '@fleet/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { SECRET, USER_ID, callJson, simJson, sleep, useSimulators } from './support/client.ts';
 
@@ -113,10 +112,7 @@ describe('reset', () => {
 
 describe('logging', () => {
   it('never writes the AccessKey secret, even at debug level and on signature errors', async () => {
-    const stream = new PassThrough();
-    const lines: string[] = [];
-    stream.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
-    const logger = createLogger({ service: 'cms-simulator-test', level: 'debug', stream, secrets: [SECRET] });
+    const { logger, lines } = capturingLogger({ service: 'cms-simulator-test', secrets: [SECRET] });
     const running = await simulator({ logger });
     await install(running.url, 'i-log1');
     await callJson(

@@ -9,11 +9,11 @@ import {
   rolloutProgress,
 } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
+import { instanceIds as ids } from '@fleet/testing';
 
 let db: Database;
 useTestDatabase({ poolMax: 5 }, (opened) => (db = opened));
 
-const ids = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i.toString(36).padStart(4, '0')}`);
 async function rolloutOf(instanceIds: string[]) {
   const { rollout, instances } = await insertRollout(db, {
     userId: '1234567898765432',

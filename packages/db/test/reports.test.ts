@@ -15,11 +15,11 @@ import {
 } from '../src/index.ts';
 import type { Database, RolloutRecord } from '../src/index.ts';
 import { useTestDatabase } from './support.ts';
+import { instanceIds as ids } from '@fleet/testing';
 
 let db: Database;
 useTestDatabase({ poolMax: 5 }, (opened) => (db = opened));
 
-const ids = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i.toString(36).padStart(4, '0')}`);
 async function rolloutOf(instanceIds: string[], waveSizes?: number[]) {
   const { rollout, instances } = await insertRollout(db, {
     userId: '1234567898765432',

@@ -2,12 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { useTestDatabase } from './support.ts';
 import { INSERT_CHUNK, countInstances, insertRollout, iterateRolloutInstances, recordRollout } from '../src/index.ts';
 import type { Database, NewRollout } from '../src/index.ts';
+import { instanceIds as ids } from '@fleet/testing';
 
 let db: Database;
 useTestDatabase({ poolMax: 5 }, (opened) => (db = opened));
 
-const ids = (n: number, prefix: string) =>
-  Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
 const newRollout = (instanceIds: string[], waveSizes?: number[]): NewRollout => ({
   userId: '1234567898765432',
   force: false,

@@ -187,10 +187,6 @@ export async function startSimulator(options: Partial<SimulatorOptions> = {}): P
   return { sim, url };
 }
 
-export function instanceIds(count: number, prefix = 'i-bp1test'): string[] {
-  return Array.from({ length: count }, (_, i) => `${prefix}${i.toString(36).padStart(5, '0')}`);
-}
-
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A `simulator(options)` starter for one test file; every simulator it started is stopped after each test. */
