@@ -130,7 +130,7 @@ describe('body limits', () => {
         'content-type': 'application/json',
       });
       expect(res.status).toBe(400);
-      expect(res.body.errors[0].field).toMatch(/^instanceIds(\[0\], 'i-bp')+$/);
+      expect(res.body.errors[0].field).toMatch(/^instanceIds(\[0\])+$/);
     }
     expect((await api.request('GET', '/healthz')).status).toBe(200);
   });

@@ -45,7 +45,7 @@ describe('rollout policy at creation', () => {
       instanceTimeoutMs: 60_000,
     });
     const queue = queueOf(created.id);
-    expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['i-ctl000000', 'i-ctl000001']);
+    expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['i-ctl00000', 'i-ctl00001']);
     expect(await queue.getGlobalConcurrency()).toBe(4);
     await queue.close();
     const waves = await api.db.prisma.rolloutInstance.groupBy({
