@@ -4,12 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findRollout } from '@fleet/db';
-import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
-import { collectLines } from '@fleet/testing';
+import { capturingLogger, instanceIds } from '@fleet/testing';
 import { abortIfThresholdCrossed, cancelRollout, pauseRollout, resumeRollout } from '../src/index.ts';
 import type { ControlServices } from './support.ts';
-import { finishInstances, instanceIds, logged, startedRollout, useControlServices, waitingJobIds } from './support.ts';
+import { finishInstances, logged, startedRollout, useControlServices, waitingJobIds } from './support.ts';
 
 let services: ControlServices;
 useControlServices('control-transitions', (opened) => (services = opened));
@@ -120,8 +119,7 @@ describe('cancelRollout', () => {
   });
 
   it('still cancels in Postgres when Redis cannot be told, and says so in the log', async () => {
-    const { stream, lines } = collectLines();
-    const logger = createLogger({ service: 'control-test', stream });
+    const { logger, lines } = capturingLogger({ service: 'control-test' });
     // Nothing listens on port 1: every command fails at once.
     const unreachable = createRedisConnection('redis://127.0.0.1:1', 'producer', logger);
     const { rollout, queue } = await startedRollout(services, instanceIds(2, 'i-cr'));

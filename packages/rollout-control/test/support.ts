@@ -2,12 +2,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import type { Database } from '@fleet/db';
 import { createDatabase, insertRollout } from '@fleet/db';
-import { createLogger } from '@fleet/logger';
-import type { Logger } from '@fleet/logger';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import { DEFAULT_RETRY_POLICY, defaultPolicy } from '@fleet/rollout-domain';
 import type { InstanceState, RolloutPolicy } from '@fleet/rollout-domain';
-import { collectLines, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import { capturingLogger, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { RolloutControlDeps } from '../src/index.ts';
 
@@ -27,8 +25,7 @@ export function useControlServices(label: string, onOpen: (services: ControlServ
   beforeAll(async () => {
     testDb = await createTestDatabase();
     db = createDatabase({ url: testDb.url, poolMax: 5 });
-    const { stream, lines } = collectLines();
-    const logger: Logger = createLogger({ service: `${label}-test`, level: 'debug', stream });
+    const { logger, lines } = capturingLogger({ service: `${label}-test` });
     redis = createRedisConnection(testRedisUrl(), 'control', logger);
     onOpen({ db, redis, prefix, logger, lines });
   });
@@ -38,10 +35,6 @@ export function useControlServices(label: string, onOpen: (services: ControlServ
     await db?.close();
     await testDb?.drop();
   });
-}
-
-export function instanceIds(n: number, prefix: string): string[] {
-  return Array.from({ length: n }, (_, i) => `${prefix}${i.toString(36).padStart(3, '0')}`);
 }
 
 /**

@@ -8,7 +8,8 @@ import { findRollout } from '@fleet/db';
 import { defaultPolicy } from '@fleet/rollout-domain';
 import { advanceWaves, changeRolloutPolicy, readPolicy } from '../src/index.ts';
 import type { ControlServices } from './support.ts';
-import { finishInstances, instanceIds, logged, startedRollout, useControlServices, waitingJobIds } from './support.ts';
+import { finishInstances, logged, startedRollout, useControlServices, waitingJobIds } from './support.ts';
+import { instanceIds } from '@fleet/testing';
 
 let services: ControlServices;
 useControlServices('control-waves', (opened) => (services = opened));
