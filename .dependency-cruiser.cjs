@@ -35,6 +35,23 @@ module.exports = {
       },
     },
     {
+      name: 'not-in-package-json',
+      severity: 'error',
+      comment:
+        'An npm package imported by a workspace whose package.json does not list it (knip lets a type import of ioredis ' +
+        'pass when bullmq, which brings it, is listed).',
+      from: {},
+      // vitest is the repository's one test runner, a root devDependency that every workspace's tests use.
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'], pathNot: '^node_modules/vitest/' },
+    },
+    {
+      name: 'no-dev-dependency-in-src',
+      severity: 'error',
+      comment: "What an app's or package's src/ imports is a dependency, not a devDependency: it runs in production.",
+      from: { path: '^(apps|packages)/[^/]+/src/' },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       comment: 'An import that does not resolve (a typo, or a dependency that is not installed).',
@@ -44,7 +61,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)node_modules/|^packages/db/src/generated/' },
+    // node_modules stay in the graph as leaves (not-in-package-json reads them), only not followed.
+    exclude: { path: '^packages/db/src/generated/' },
     // Type-only imports count: a cycle through types is still a cycle a reader has to untangle.
     tsPreCompilationDeps: true,
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'node', 'default'] },
