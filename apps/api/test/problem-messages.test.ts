@@ -137,6 +137,8 @@ describe('a refused path parameter is labelled as the path parameter', () => {
       ['GET', '/v1/rollouts/nope/instances'],
       ['GET', '/v1/rollouts/nope/report'],
       ['PATCH', '/v1/rollouts/nope'],
+      ['GET', '/v1/manual-install-flags/nope'],
+      ['POST', '/v1/manual-install-flags/nope/acknowledge'],
     ] as const) {
       const res = await api.request(method, path, method === 'GET' ? undefined : { concurrency: 2 });
       expect(res.status, `${method} ${path}`).toBe(400);

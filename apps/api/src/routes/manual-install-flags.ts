@@ -15,7 +15,7 @@ import {
   requireRole,
   visibleUserIds,
 } from '../http/auth.ts';
-import { parseOrThrow } from '../http/validate.ts';
+import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { recommendedActionFor } from '../failure-report.ts';
 import { decodeCursor, encodeCursor } from '../rollout-views.ts';
@@ -101,7 +101,7 @@ function flagDetailView(flag: ManualInstallFlagDetail) {
 
 /** The flag `id` names, or 404 when there is none or it belongs to an account outside the caller's key. */
 async function loadVisibleFlag(deps: ManualInstallFlagRoutesDeps, req: Request): Promise<ManualInstallFlagDetail> {
-  const id = parseOrThrow(flagIdSchema, req.params.id, 'manual-install flag id');
+  const id = parsePathParam(flagIdSchema, req, 'id', 'manual-install flag id');
   const flag = await findManualInstallFlag(deps.db, BigInt(id));
   if (!flag || !canSeeAccount(requireAuth(req), flag.userId)) throw new NotFoundError(`manual-install flag ${id}`);
   return flag;
@@ -125,7 +125,7 @@ export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Rout
   const router = Router();
 
   router.get(FLAGS_PATH, async (req, res) => {
-    const query = parseOrThrow(listFlagsQuerySchema, req.query, 'query');
+    const query = parseOrThrow(listFlagsQuerySchema, req.query, 'query', { in: 'query' });
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     if (after === null)
       throw new ValidationError('query is invalid: cursor: not a cursor of this API', [
@@ -159,8 +159,9 @@ export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Rout
   for (const action of actions) {
     router.post(action.path, async (req, res) => {
       requireRole(req, 'operator');
-      const body = parseOrThrow(action.body, req.body ?? {}, 'body');
+      // The path parameter is judged first, as on the rollout routes: a bad id is a 400 whatever the body says.
       const flag = await loadVisibleFlag(deps, req);
+      const body = parseOrThrow(action.body, req.body ?? {}, 'body', { in: 'body' });
       const result = await transitionManualInstallFlag(deps.db, {
         flagId: flag.id,
         event: action.event,
