@@ -2,7 +2,12 @@ import { createCmsClient } from '@fleet/cms-client';
 import { cmsClientOptions, redactConfig, stopOnSignal } from '@fleet/config';
 import { createDatabase, warmInstallPath } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
-import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency } from '@fleet/limits';
+import {
+  createAccountRateLimiter,
+  createCallAdmission,
+  createGlobalConcurrency,
+  publishLimitsConfig,
+} from '@fleet/limits';
 import { createRedisConnection } from '@fleet/queue';
 import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
@@ -53,7 +58,7 @@ const admission = createCallAdmission(
   },
 );
 // The API shows the limits in force; workers publish them.
-await connection.hset(`${config.QUEUE_PREFIX}:limits:config`, {
+await publishLimitsConfig(connection, config.QUEUE_PREFIX, {
   globalConcurrency: config.GLOBAL_CONCURRENCY,
   accountRateLimitRps: config.ACCOUNT_RATE_LIMIT_RPS,
 });

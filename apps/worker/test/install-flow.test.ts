@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFailingInstance } from '@fleet/cms-simulator';
+import { createGlobalConcurrency } from '@fleet/limits';
 import { enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import type { WorkerHarness } from './support.ts';
 import { ACCESS_KEY_SECRET, rolloutFacts, startHarness } from './support.ts';
@@ -43,8 +44,8 @@ describe('install jobs against the simulator', () => {
     expect(stats.maxInFlight).toBeGreaterThan(1);
     expect(JSON.stringify(h.logLines)).not.toContain(ACCESS_KEY_SECRET);
     // Every global slot went back (slots of the last calls leave by themselves within a few ms: CallAdmission.release).
-    const { redis, prefix } = h;
-    await waitFor('no global slot held', async () => (await redis.zcard(`${prefix}:limits:global:slots`)) === 0, {
+    const slots = createGlobalConcurrency(h.redis, { prefix: h.prefix, cap: 20, leaseMs: 30_000 });
+    await waitFor('no global slot held', async () => (await slots.inFlight()) === 0, {
       timeoutMs: 2_000,
       intervalMs: 20,
     });

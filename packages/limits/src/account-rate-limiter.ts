@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { accountRateKey } from './limits-keys.ts';
 import { luaScript } from './lua-script.ts';
 
 /**
@@ -105,7 +106,7 @@ export type AccountRateLimiter = {
 
 export function createAccountRateLimiter(redis: Redis, options: AccountRateLimiterOptions): AccountRateLimiter {
   const now = options.now ?? Date.now;
-  const key = (userId: string) => `${options.prefix}:limits:account:${userId}`;
+  const key = (userId: string) => accountRateKey(options.prefix, userId);
   const max = options.maxRatePerSecond;
   const successReportIntervalMs = options.successReportIntervalMs ?? 100;
   /** Per account: when this limiter last reported a success, and the rate Redis answered. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { globalSlotKeys } from './limits-keys.ts';
 import { luaScript } from './lua-script.ts';
 
 /**
@@ -97,11 +98,7 @@ export type GlobalConcurrency = {
 
 export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrencyOptions): GlobalConcurrency {
   const now = options.now ?? Date.now;
-  const keys = [
-    `${options.prefix}:limits:global:slots`,
-    `${options.prefix}:limits:global:holders`,
-    `${options.prefix}:limits:global:denied`,
-  ] as const;
+  const keys = globalSlotKeys(options.prefix);
   const window = options.fairnessWindowMs ?? 2000;
   async function releaseMany(tokens: readonly string[]): Promise<void> {
     if (tokens.length > 0) await RELEASE(redis, 2, keys[0]!, keys[1]!, ...tokens);

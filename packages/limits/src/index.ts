@@ -3,6 +3,8 @@ export type { GlobalConcurrency, GlobalConcurrencyOptions } from './global-concu
 export { createAccountRateLimiter } from './account-rate-limiter.ts';
 export type { AccountRateLimiter, AccountRateLimiterOptions } from './account-rate-limiter.ts';
 export { readLimitsInForce } from './limits-view.ts';
+export { publishLimitsConfig, readLimitsConfig } from './limits-config.ts';
+export type { LimitsConfig } from './limits-config.ts';
 export type { LimitsInForce } from './limits-view.ts';
 export { createCallAdmission } from './call-admission.ts';
 export type { Admission, CallAdmission, CallAdmissionOptions } from './call-admission.ts';

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { readLimitsConfig } from './limits-config.ts';
+import { accountRateKey } from './limits-keys.ts';
 
 export type LimitsInForce = {
   /** Most calls in flight over all rollouts and workers, as the workers were configured (null: no worker yet). */
@@ -12,12 +14,12 @@ export type LimitsInForce = {
 /** What the workers publish about the limits in force, and one account's adapted rate, for status answers. */
 export async function readLimitsInForce(redis: Redis, prefix: string, userId: string): Promise<LimitsInForce> {
   const [config, rate] = await Promise.all([
-    redis.hgetall(`${prefix}:limits:config`),
-    redis.hget(`${prefix}:limits:account:${userId}`, 'rate'),
+    readLimitsConfig(redis, prefix),
+    redis.hget(accountRateKey(prefix, userId), 'rate'),
   ]);
-  const configured = config.accountRateLimitRps ? Number(config.accountRateLimitRps) : null;
+  const configured = config.accountRateLimitRps;
   return {
-    globalConcurrency: config.globalConcurrency ? Number(config.globalConcurrency) : null,
+    globalConcurrency: config.globalConcurrency,
     accountRateLimitRps: configured,
     accountRateNowRps: rate !== null ? Math.min(Number(rate), configured ?? Number(rate)) : configured,
   };

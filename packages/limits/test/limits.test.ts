@@ -1,12 +1,21 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
-import { createAccountRateLimiter, createGlobalConcurrency, readLimitsInForce } from '../src/index.ts';
+import {
+  createAccountRateLimiter,
+  createGlobalConcurrency,
+  publishLimitsConfig,
+  readLimitsConfig,
+  readLimitsInForce,
+} from '../src/index.ts';
+import { globalSlotKeys, limitsConfigKey } from '../src/limits-keys.ts';
 
 const redis = new Redis(testRedisUrl());
 const prefix = uniquePrefix('limits');
 afterAll(async () => {
-  await Promise.all([prefix, `${prefix}-cap`, `${prefix}-fair`].map((p) => deleteKeysWithPrefix(p)));
+  await Promise.all(
+    [prefix, `${prefix}-cap`, `${prefix}-fair`, `${prefix}-publish`].map((p) => deleteKeysWithPrefix(p)),
+  );
   await redis.quit();
 });
 
@@ -26,7 +35,7 @@ describe('global concurrency', () => {
     expect(fresh).not.toBeNull();
     expect(await a.inFlight()).toBe(1);
     // The expired leases left the rollout's count as well: it holds the one new slot, which fair shares go by.
-    expect(await redis.hgetall(`${prefix}-cap:limits:global:holders`)).toEqual({ [fresh!]: 'r1', 'count:r1': '1' });
+    expect(await redis.hgetall(globalSlotKeys(`${prefix}-cap`)[1])).toEqual({ [fresh!]: 'r1', 'count:r1': '1' });
   });
 
   it('keeps a rollout at its fair share while another rollout is waiting', async () => {
@@ -47,8 +56,31 @@ describe('global concurrency', () => {
 });
 
 describe('limits in force', () => {
+  it('shows nulls before any worker published its limits', async () => {
+    const fresh = `${prefix}-unpublished`;
+    expect(await readLimitsConfig(redis, fresh)).toEqual({ globalConcurrency: null, accountRateLimitRps: null });
+    expect(await readLimitsInForce(redis, fresh, '1234567898765432')).toEqual({
+      globalConcurrency: null,
+      accountRateLimitRps: null,
+      accountRateNowRps: null,
+    });
+  });
+
+  it('reads back what a worker published, under the one limits:config key of the prefix', async () => {
+    const other = `${prefix}-publish`;
+    await publishLimitsConfig(redis, other, { globalConcurrency: 200, accountRateLimitRps: 30 });
+    expect(await readLimitsConfig(redis, other)).toEqual({ globalConcurrency: 200, accountRateLimitRps: 30 });
+    expect(await redis.hgetall(limitsConfigKey(other))).toEqual({
+      globalConcurrency: '200',
+      accountRateLimitRps: '30',
+    });
+    // A second worker started with other values overwrites them: the last one to start is what the API shows.
+    await publishLimitsConfig(redis, other, { globalConcurrency: 300, accountRateLimitRps: 40 });
+    expect(await readLimitsConfig(redis, other)).toEqual({ globalConcurrency: 300, accountRateLimitRps: 40 });
+  });
+
   it('reads the configuration workers publish and an account adapted rate', async () => {
-    await redis.hset(`${prefix}:limits:config`, { globalConcurrency: 500, accountRateLimitRps: 50 });
+    await publishLimitsConfig(redis, prefix, { globalConcurrency: 500, accountRateLimitRps: 50 });
     expect(await readLimitsInForce(redis, prefix, '1234567898765432')).toEqual({
       globalConcurrency: 500,
       accountRateLimitRps: 50,

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import { createAccountRateLimiter } from '../src/index.ts';
+import { accountRateKey } from '../src/limits-keys.ts';
 import { luaScript } from '../src/lua-script.ts';
 
 const redis = new Redis(testRedisUrl());
@@ -37,7 +38,7 @@ describe('account rate limiter success reports', () => {
       now: () => clock,
     });
     const user = '1111222233334444';
-    const key = `${prefix}:limits:account:${user}`;
+    const key = accountRateKey(prefix, user);
     expect(await limiter.onThrottled(user)).toBe(50);
     clock += 1000;
     expect(await limiter.onSuccess(user)).toBe(60);
