@@ -2,7 +2,7 @@ import { createCmsClient } from '@fleet/cms-client';
 import { cmsClientOptions, redactConfig, stopOnSignal } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
-import { createRedisConnection } from '@fleet/queue';
+import { createRedisConnection, reconcilerLeaderKey } from '@fleet/queue';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
@@ -30,7 +30,7 @@ const reconciler = createReconciler({
   logger,
   cms,
   lease: createLeaderLease(redis, {
-    key: `${config.QUEUE_PREFIX}:reconciler:leader`,
+    key: reconcilerLeaderKey(config.QUEUE_PREFIX),
     holder: config.RECONCILER_ID,
     ttlMs: Math.max(30_000, config.RECONCILE_INTERVAL_MS * 3),
   }),

@@ -1,13 +1,11 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Database, OpenInstanceForRepair, RolloutRecord } from '@fleet/db';
 import { findInstanceStates, findRollout, iterateOpenInstancesForRepair, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import type { InstallJobData } from '@fleet/queue';
+import type { InstallQueue } from '@fleet/queue';
 import {
   enqueueInstallJobs,
-  installJobId,
-  installQueueName,
+  findMissingInstallJobs,
   openInstallQueue,
   pauseInstallQueue,
   resumeInstallQueue,
@@ -73,25 +71,6 @@ const PAGE = 5000;
 /** Instance ids named in one repair log line; the counts are always complete. */
 const LOGGED_IDS = 20;
 
-/** Which of `instanceIds` have no job key in the rollout's queue (one pipelined EXISTS per id). */
-async function missingJobIds(
-  redis: Redis,
-  prefix: string,
-  rolloutId: string,
-  instanceIds: readonly string[],
-): Promise<Set<string>> {
-  const base = `${prefix}:${installQueueName(rolloutId)}:`;
-  const pipeline = redis.pipeline();
-  for (const id of instanceIds) pipeline.exists(base + installJobId(id));
-  const results = (await pipeline.exec()) ?? [];
-  const missing = new Set<string>();
-  results.forEach(([error, exists], i) => {
-    if (error) throw error;
-    if (exists === 0) missing.add(instanceIds[i]!);
-  });
-  return missing;
-}
-
 type RequeueDecision = 'requeue_pending' | 'requeue_stale' | 'in_flight' | 'leave';
 
 /** What to do with an open instance whose job key is missing. */
@@ -108,7 +87,7 @@ function decideRequeue(instance: OpenInstanceForRepair, now: Date, staleAttemptM
   return 'requeue_stale';
 }
 
-async function removeJobs(queue: Queue<InstallJobData>, jobIds: readonly string[]): Promise<number> {
+async function removeJobs(queue: InstallQueue, jobIds: readonly string[]): Promise<number> {
   let removed = 0;
   for (const jobId of jobIds) {
     // 0 when the job is locked (a worker took it meanwhile): it will find its instance final and end.
@@ -214,7 +193,7 @@ export async function repairOpenRolloutQueue(
     let inFlightWithoutJob = 0;
     for await (const page of iterateOpenInstancesForRepair(deps.db, rollout.id, { pageSize: PAGE })) {
       report.openRunnable += page.length;
-      const missing = await missingJobIds(
+      const missing = await findMissingInstallJobs(
         deps.redis,
         deps.prefix,
         rollout.id,

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFailingInstance } from '@fleet/cms-simulator';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { createRedisConnection } from '@fleet/queue';
+import { createRedisConnection, reconcilerLeaderKey } from '@fleet/queue';
 import { capturingLogger, createTestDatabase, instanceIds, uniquePrefix, waitFor } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
@@ -77,7 +77,7 @@ describe('FLUSHALL in the middle of a rollout', () => {
       prefix,
       logger,
       cms: simulator.cms,
-      lease: createLeaderLease(redis, { key: `${prefix}:reconciler:leader`, holder: 'flush-reconciler', ttlMs: 5000 }),
+      lease: createLeaderLease(redis, { key: reconcilerLeaderKey(prefix), holder: 'flush-reconciler', ttlMs: 5000 }),
       intervalMs: 250,
       enqueueGraceMs: 5000,
       staleAttemptMs: CALL_TIMEOUT_MS + 5000,

@@ -2,12 +2,12 @@
  * The reconciler's Redis-side repairs against real Postgres and Redis: what Redis lost comes back from Postgres,
  * what Postgres says is finished leaves Redis, and nothing still in flight is touched.
  */
-import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { claimAttempt, completeRolloutIfDone } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { createRedisConnection, installQueueName } from '@fleet/queue';
+import { createInstallWorker, createRedisConnection, installQueueName, openInstallQueue } from '@fleet/queue';
 import { capturingLogger, deleteKeysWithPrefix, instanceIds, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
 import { ACCESS_KEY_SECRET, createEnqueuedRollout, makeReconciler, useReconcilerServices } from './support.ts';
@@ -20,7 +20,7 @@ let simulator: RunningSimulator;
 useReconcilerServices({ prefix, logger }, (services) => ({ db, redis, simulator } = services));
 
 const reconciler = () => makeReconciler({ db, redis, prefix, logger, cms: simulator.cms, staleAttemptMs: 1000 });
-const queueOf = (rolloutId: string) => new Queue(installQueueName(rolloutId), { connection: redis, prefix });
+const queueOf = (rolloutId: string) => openInstallQueue(redis, rolloutId, prefix, logger);
 /** Everything Redis held for this rollout's queue goes, as after a FLUSHALL (without flushing the shared Redis). */
 const loseQueue = (rolloutId: string) => deleteKeysWithPrefix(`${prefix}:${installQueueName(rolloutId)}`);
 
@@ -182,13 +182,17 @@ describe('jobs and queue state that disagree with Postgres', () => {
     const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ids);
     // BullMQ gives up on every job (as when Postgres stayed down through all of BullMQ's own attempts).
     const workerConnection = createRedisConnection(testRedisUrl(), 'worker', logger);
-    const worker = new Worker(
-      installQueueName(rolloutId),
-      async () => {
+    const worker = createInstallWorker({
+      connection: workerConnection,
+      prefix,
+      rolloutId,
+      concurrency: 1,
+      lockDurationMs: 30_000,
+      logger,
+      processor: async () => {
         throw new UnrecoverableError('postgres unavailable');
       },
-      { connection: workerConnection, prefix },
-    );
+    });
     await new Promise<void>((resolve) => {
       let failed = 0;
       worker.on('failed', () => ++failed === 3 && resolve());

@@ -1,9 +1,8 @@
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, insertRollout } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
-import { createRedisConnection, installQueueName } from '@fleet/queue';
+import { createRedisConnection, openInstallQueue, reconcilerLeaderKey } from '@fleet/queue';
 import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { Redis } from 'ioredis';
@@ -40,7 +39,7 @@ function makeReconciler(holder: string) {
     prefix,
     logger,
     cms: simulator.cms,
-    lease: createLeaderLease(redis, { key: `${prefix}:reconciler:leader`, holder, ttlMs: 5000 }),
+    lease: createLeaderLease(redis, { key: reconcilerLeaderKey(prefix), holder, ttlMs: 5000 }),
     intervalMs: 50,
     enqueueGraceMs: 1000,
   });
@@ -71,7 +70,7 @@ describe('reconciler', () => {
     expect((await reconciler.runOnce()).enqueuedRollouts).toBe(0);
     await db.prisma.rollout.update({ where: { id: rollout.id }, data: { createdAt: new Date(Date.now() - 60_000) } });
     expect((await reconciler.runOnce()).enqueuedRollouts).toBe(1);
-    const queue = new Queue(installQueueName(rollout.id), { connection: redis, prefix });
+    const queue = openInstallQueue(redis, rollout.id, prefix, logger);
     expect((await queue.getWaiting()).map((j) => j.id).sort()).toEqual(['i-r1', 'i-r2', 'i-r3']);
     expect(await queue.getGlobalConcurrency()).toBe(3);
     await queue.close();
@@ -155,7 +154,7 @@ describe('reconciler', () => {
     await new Promise((r) => setTimeout(r, 200));
     await reconciler.stop();
     await reconciler.stop();
-    expect(await redis.get(`${prefix}:reconciler:leader`)).toBeNull();
+    expect(await redis.get(reconcilerLeaderKey(prefix))).toBeNull();
   });
 });
 

@@ -8,7 +8,7 @@ import type { Scenario, Simulator } from '@fleet/cms-simulator';
 import type { Database } from '@fleet/db';
 import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
+import { createRedisConnection, enqueueInstallJobs, openInstallQueue, reconcilerLeaderKey } from '@fleet/queue';
 import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
 import { createTestDatabase, deleteKeysWithPrefix, freePort, testRedisUrl } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
@@ -87,7 +87,7 @@ export function makeReconciler(
   holder = 'test',
 ): ReturnType<typeof createReconciler> {
   return createReconciler({
-    lease: createLeaderLease(deps.redis, { key: `${deps.prefix}:reconciler:leader`, holder, ttlMs: 5000 }),
+    lease: createLeaderLease(deps.redis, { key: reconcilerLeaderKey(deps.prefix), holder, ttlMs: 5000 }),
     intervalMs: 50,
     enqueueGraceMs: 1000,
     staleAttemptMs: 1000,

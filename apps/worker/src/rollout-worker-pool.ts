@@ -1,11 +1,9 @@
-import { Worker } from 'bullmq';
-import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Database } from '@fleet/db';
 import { listOpenRolloutsForWork } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import type { InstallJobData } from '@fleet/queue';
-import { installQueueName, rolloutWorkChannel } from '@fleet/queue';
+import type { InstallJobProcessor, InstallWorker } from '@fleet/queue';
+import { createInstallWorker, rolloutWorkChannel } from '@fleet/queue';
 
 /**
  * Per-rollout concurrency across many worker processes.
@@ -21,7 +19,7 @@ export type RolloutWorkerPoolOptions = {
   /** Worker-role connection (`maxRetriesPerRequest: null`); each BullMQ Worker duplicates it for blocking reads. */
   connection: Redis;
   prefix: string;
-  processor: (job: Job<InstallJobData>, token?: string) => Promise<unknown>;
+  processor: InstallJobProcessor;
   logger: Logger;
   /** How often open rollouts are looked up, in ms. */
   pollMs: number;
@@ -50,33 +48,32 @@ export type RolloutWorkerPool = {
 };
 
 export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): RolloutWorkerPool {
-  const workers = new Map<string, Worker<InstallJobData>>();
+  const workers = new Map<string, InstallWorker>();
   let timer: NodeJS.Timeout | undefined;
   let refreshing: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
 
-  function openWorker(rolloutId: string, concurrency: number): Worker<InstallJobData> {
+  /** This process's share of a rollout's concurrency: the rollout's own, within this process's cap, at least 1. */
+  function concurrencyFor(rolloutConcurrency: number): number {
+    return Math.max(1, Math.min(rolloutConcurrency, options.maxConcurrencyPerRollout));
+  }
+
+  function openWorker(rolloutId: string, concurrency: number): InstallWorker {
     const log = options.logger.child({ rolloutId });
-    const worker = new Worker<InstallJobData>(installQueueName(rolloutId), options.processor, {
+    const worker = createInstallWorker({
       connection: options.connection,
       prefix: options.prefix,
-      concurrency: Math.max(1, Math.min(concurrency, options.maxConcurrencyPerRollout)),
-      lockDuration: options.lockDurationMs,
-      stalledInterval: options.lockDurationMs,
-      // Our own claim logic makes a re-run safe, so a job that stalled (its worker was killed) is always retried
-      // rather than failed after one stall, BullMQ's default.
-      maxStalledCount: 1000,
-      autorun: true,
+      rolloutId,
+      processor: options.processor,
+      concurrency: concurrencyFor(concurrency),
+      lockDurationMs: options.lockDurationMs,
+      logger: log,
     });
-    worker.on('error', (error) => log.warn('install worker error', { error: error.message }));
-    worker.on('failed', (job, error) =>
-      log.warn('install job failed', { jobId: job?.id, error: error.message, attemptsMade: job?.attemptsMade }),
-    );
     log.info('working on rollout', { concurrency: worker.concurrency });
     return worker;
   }
 
-  async function closeWorker(rolloutId: string, worker: Worker<InstallJobData>): Promise<void> {
+  async function closeWorker(rolloutId: string, worker: InstallWorker): Promise<void> {
     workers.delete(rolloutId);
     await worker.close();
     options.logger.info('stopped working on rollout', { rolloutId });
@@ -91,7 +88,7 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
       if (!worker) workers.set(rollout.id, openWorker(rollout.id, rollout.concurrency));
       else {
         // The policy may have changed (PATCH): follow the rollout's concurrency, within this process's cap.
-        const wanted = Math.max(1, Math.min(rollout.concurrency, options.maxConcurrencyPerRollout));
+        const wanted = concurrencyFor(rollout.concurrency);
         if (worker.concurrency !== wanted) worker.concurrency = wanted;
       }
     }

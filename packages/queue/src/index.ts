@@ -8,5 +8,8 @@ export {
   drainInstallQueue,
   DEFAULT_QUEUE_PREFIX,
 } from './install-queue.ts';
-export type { InstallJobData, InstallJobInstance } from './install-queue.ts';
-export { installQueueName, installJobId, rolloutWorkChannel } from './names.ts';
+export type { InstallJobData, InstallJobInstance, InstallQueue } from './install-queue.ts';
+export { createInstallWorker, delayInstallJob } from './install-worker.ts';
+export type { InstallJob, InstallJobProcessor, InstallWorker, InstallWorkerOptions } from './install-worker.ts';
+export { findMissingInstallJobs, installJobKey } from './install-job-keys.ts';
+export { installQueueName, installJobId, rolloutWorkChannel, reconcilerLeaderKey, apiRateLimitKey } from './names.ts';

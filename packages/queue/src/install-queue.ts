@@ -14,6 +14,9 @@ export type InstallJobData = {
   instanceId: string;
 };
 
+/** One rollout's install queue, as openInstallQueue opens it. */
+export type InstallQueue = Queue<InstallJobData>;
+
 /** BullMQ key prefix for everything this product keeps in Redis. */
 export const DEFAULT_QUEUE_PREFIX = 'fleet';
 

@@ -20,3 +20,19 @@ export function installJobId(instanceId: string): string {
 export function rolloutWorkChannel(prefix: string): string {
   return `${prefix}:events:rollout-work`;
 }
+
+/**
+ * The reconciler's leader lease: one string key whose value is the holder's id, with a TTL. Every reconciler of a
+ * deployment must use the same key for only one of them to repair at a time.
+ */
+export function reconcilerLeaderKey(prefix: string): string {
+  return `${prefix}:reconciler:leader`;
+}
+
+/**
+ * The API's request counter of one API key in one fixed rate-limit window (`window` = start time / window length),
+ * shared by every API process of the deployment.
+ */
+export function apiRateLimitKey(prefix: string, apiKeyId: string, window: number): string {
+  return `${prefix}:ratelimit:${apiKeyId}:${window}`;
+}

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
 import { ApiError } from '@fleet/errors';
 import type { Logger } from '@fleet/logger';
+import { apiRateLimitKey } from '@fleet/queue';
 import { requireAuth } from './auth.ts';
 
 export type RateLimitOptions = {
@@ -61,7 +62,7 @@ export function rateLimitPerKey(deps: { redis: Redis; logger: Logger }, options:
           deps.redis.eval(
             COUNT_SCRIPT,
             1,
-            `${options.prefix}:ratelimit:${principal.keyId}:${window}`,
+            apiRateLimitKey(options.prefix, principal.keyId, window),
             String(windowMs * 2),
           ),
           new Promise<never>((_, reject) => {

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { apiRateLimitKey, installJobKey, reconcilerLeaderKey, rolloutWorkChannel } from '../src/index.ts';
+
+describe('redis key names', () => {
+  // Processes of two versions share one Redis during a rolling upgrade: a key that changed its name would let two
+  // reconcilers lead at once, or reset every API key's count, so these are pinned.
+  it('keeps the names older processes of a deployment use, under the deployment prefix', () => {
+    expect(reconcilerLeaderKey('fleet')).toBe('fleet:reconciler:leader');
+    expect(apiRateLimitKey('fleet', 'k1', 29_000_000)).toBe('fleet:ratelimit:k1:29000000');
+    expect(rolloutWorkChannel('fleet')).toBe('fleet:events:rollout-work');
+    expect(installJobKey('fleet', '11111111-1111-4111-8111-111111111111', 'i-abc')).toBe(
+      'fleet:install.11111111-1111-4111-8111-111111111111:i-abc',
+    );
+  });
+});
