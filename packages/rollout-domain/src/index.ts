@@ -50,3 +50,28 @@ export { normaliseErrorMessage, failureCauseOf, manualInstallAction, MANUAL_INST
 export type { FailureCause, FailureFacts, FailureKind } from './failure-cause.ts';
 export { computeProgress } from './rollout-progress.ts';
 export type { RolloutProgress } from './rollout-progress.ts';
+export {
+  decideAdmission,
+  decideAfterAgentCheck,
+  decideAfterRecord,
+  decideAnswer,
+  decideClaim,
+  decideJobStart,
+} from './attempt-decision.ts';
+export type {
+  AccountRateSignal,
+  AdmissionDecision,
+  AdmissionFacts,
+  AfterRecordDecision,
+  AnswerDecision,
+  AnswerLost,
+  AnswerFacts,
+  AnswerKind,
+  ClaimDecision,
+  ClaimFacts,
+  JobDelay,
+  JobDelayReason,
+  JobStartDecision,
+  RecordAnswer,
+  RecordedFacts,
+} from './attempt-decision.ts';
