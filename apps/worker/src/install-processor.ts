@@ -1,25 +1,29 @@
 import { randomUUID } from 'node:crypto';
-import type { Job } from 'bullmq';
-import { DelayedError } from 'bullmq';
-import pRetry from 'p-retry';
-import type { CallResult, CmsClient } from '@fleet/cms-client';
+import type { CallResult, CmsClient, NodeStatusResult } from '@fleet/cms-client';
 import { attemptOutcomeClass } from '@fleet/cms-client';
-import type { AttemptWriter, ClaimResult, Database, FinishResult } from '@fleet/db';
-import {
-  completeRolloutIfDone,
-  createAttemptWriter,
-  isDatabaseUnavailableError,
-  markAttemptAnswerLost,
-} from '@fleet/db';
+import type { AttemptAnswer, AttemptWriter, ClaimResult, Database, FinishResult } from '@fleet/db';
+import { completeRolloutIfDone, createAttemptWriter, markAttemptAnswerLost } from '@fleet/db';
+import { assertNever } from '@fleet/errors';
 import type { AccountRateLimiter, CallAdmission, GlobalConcurrency } from '@fleet/limits';
 import { createCallAdmission } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
-import type { InstallJobData } from '@fleet/queue';
+import type { InstallJob } from '@fleet/queue';
+import { delayInstallJob } from '@fleet/queue';
 import type { RolloutControlDeps } from '@fleet/rollout-control';
 import { abortIfThresholdCrossed, advanceWaves, pauseRollout } from '@fleet/rollout-control';
-import type { AttemptVerdict } from '@fleet/rollout-domain';
-import { manualInstallReasonFor, retryDelayMs } from '@fleet/rollout-domain';
+import type { AccountRateSignal, AnswerLost, ClaimDecision, JobDelay, RecordAnswer } from '@fleet/rollout-domain';
+import {
+  decideAdmission,
+  decideAfterAgentCheck,
+  decideAfterRecord,
+  decideAnswer,
+  decideClaim,
+  decideJobStart,
+} from '@fleet/rollout-domain';
+import { persistThroughOutage } from './persist-through-outage.ts';
 import type { RolloutCache, RolloutSettings } from './rollout-cache.ts';
+import { createTrailingChecks } from './trailing-checks.ts';
+import type { TrailingChecks } from './trailing-checks.ts';
 
 export type InstallProcessorDeps = {
   db: Database;
@@ -43,7 +47,12 @@ export type InstallProcessorDeps = {
   workerId: string;
   /** Deadline of one NodeInstall call, in ms; an unfinished attempt older than this plus a grace is abandoned. */
   callTimeoutMs: number;
+  /** Jitter and retry backoff draw from it, one value per decision; returns [0, 1). Default Math.random. */
   random?: () => number;
+  /**
+   * The clock every time of the install path is read from: claims, retry due times, waits for a call in flight, the
+   * abort-check spacing. Default the system clock.
+   */
   now?: () => Date;
 };
 
@@ -57,353 +66,362 @@ const COMPLETION_CHECK_INTERVAL_MS = 50;
 export type InstallJobOutcome =
   'skipped_final' | 'skipped_rollout_closed' | 'succeeded' | 'failed' | 'cancelled' | 'retry_scheduled' | 'duplicate';
 
+/** What every job of one processor shares: the deps with their defaults, and the per-process throttles. */
+type Processor = {
+  deps: InstallProcessorDeps;
+  now: () => Date;
+  random: () => number;
+  attempts: AttemptWriter;
+  admission: CallAdmission;
+  /** Per rollout: when this process last evaluated the abort threshold, in ms by `now`. */
+  lastAbortCheck: Map<string, number>;
+  completionChecks: TrailingChecks;
+};
+
+/** One job's own: the job and its lock token, its instance, its rollout as read, and its logger. */
+type JobRun = {
+  job: InstallJob;
+  token: string | undefined;
+  rolloutInstanceId: bigint;
+  instanceId: string;
+  rollout: RolloutSettings;
+  log: Logger;
+};
+
+/** A claim that made the call: a new attempt, or the replay of a dead worker's attempt. */
+type CallingClaim = Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
+
+/** The call is over: its answer (or the success NodeStatus showed a lost call to have been), and what it means. */
+type Answered = { kind: 'answered'; claim: CallingClaim; result: CallResult; decision: RecordAnswer | AnswerLost };
+
 /**
  * Runs one install job: wait for the account's rate and a global slot, claim an attempt in Postgres, call
  * NodeInstall, record the answer and move the instance, then let the rollout react (next wave, abort, complete).
  * Retries of transient failures are scheduled here (the job is delayed, freeing its concurrency slot) so the
- * retry count is the attempt count in Postgres, not BullMQ's, which stalls and restarts would skew.
+ * retry count is the attempt count in Postgres, not BullMQ's, which stalls and restarts would skew. What to do at
+ * each step is decided by the pure functions of @fleet/rollout-domain (attempt-decision.ts); this module does it.
  */
-export function createInstallProcessor(deps: InstallProcessorDeps) {
-  const now = deps.now ?? (() => new Date());
-  const random = deps.random ?? Math.random;
-  const lastAbortCheck = new Map<string, number>();
-  const attempts = deps.attempts ?? createAttemptWriter(deps.db);
-  const admission = deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency });
+export function createInstallProcessor(
+  deps: InstallProcessorDeps,
+): (job: InstallJob, token?: string) => Promise<InstallJobOutcome> {
+  const processor: Processor = {
+    deps,
+    now: deps.now ?? (() => new Date()),
+    random: deps.random ?? Math.random,
+    attempts: deps.attempts ?? createAttemptWriter(deps.db),
+    admission: deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency }),
+    lastAbortCheck: new Map(),
+    completionChecks: createTrailingChecks(
+      (rolloutId) => completeIfDone(deps, rolloutId),
+      COMPLETION_CHECK_INTERVAL_MS,
+      (rolloutId, error) =>
+        deps.logger.warn('checking whether the rollout is done failed; the reconciler will', { rolloutId, error }),
+    ),
+  };
+  return (job, token) => processInstallJob(processor, job, token);
+}
 
-  // Postgres may be restarting while we hold an answer: keep trying to record it rather than lose a real call. The
-  // first try is a plain call (p-retry's bookkeeping on every write of every job is measurable CPU at thousands a second).
-  async function persist<T>(what: string, log: Logger, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!isDatabaseUnavailableError(error)) throw error;
-      log.warn(`postgres unavailable while ${what}, retrying`, { attemptNumber: 1, error: (error as Error).message });
+async function processInstallJob(p: Processor, job: InstallJob, token?: string): Promise<InstallJobOutcome> {
+  const { rolloutId, instanceId } = job.data;
+  // A child logger rather than an AsyncLocalStorage context: the latter makes every promise of the process pay for
+  // async hooks, and a job makes dozens.
+  const log = p.deps.logger.child({ rolloutId, instanceId, jobId: job.id ?? instanceId });
+  const start = decideJobStart(await p.deps.rollouts.get(rolloutId));
+  switch (start.kind) {
+    case 'skip':
+      return 'skipped_rollout_closed';
+    case 'delay':
+      return delayJob(job, token, start);
+    case 'admit':
+      return admitAndRun(p, {
+        job,
+        token,
+        rolloutInstanceId: BigInt(job.data.rolloutInstanceId),
+        instanceId,
+        rollout: start.rollout,
+        log,
+      });
+    default:
+      return assertNever(start, 'job start');
+  }
+}
+
+/** Limits come before the claim: a claim writes the attempt row, which must mean the call is really made. */
+async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome> {
+  const admitted = await p.admission.admit(run.rollout.userId, run.rollout.id);
+  const admission = decideAdmission(admitted, { random: p.random() });
+  switch (admission.kind) {
+    case 'delay':
+      return delayJob(run.job, run.token, admission);
+    case 'claim':
+      break;
+    default:
+      return assertNever(admission, 'admission');
+  }
+  let next: Exclude<ClaimDecision<ClaimResult>, { kind: 'call' }> | Answered;
+  try {
+    next = await claimAndCall(p, run);
+  } catch (error) {
+    // The claim or a call threw (Postgres gone for good, a programmer error): free the slot before failing.
+    p.admission.release(admission.slot);
+    throw error;
+  }
+  // The slot and the account's rate only concern the call, which is over (or never made): the slot goes back with
+  // this process's next admit (CallAdmission.release), the rate learns of the answer while the answer is recorded.
+  p.admission.release(admission.slot);
+  switch (next.kind) {
+    case 'skip':
+      return 'skipped_final';
+    case 'delay':
+      if (next.refreshRollout) p.deps.rollouts.invalidate(run.rollout.id);
+      return delayJob(run.job, run.token, next);
+    case 'closed':
+      run.log.info('instance closed without a call', { to: next.claim.to, reason: next.claim.reason });
+      await afterFinal(p, run);
+      return next.to;
+    case 'answered':
+      return settleAnswer(p, run, next);
+    default:
+      return assertNever(next, 'claim');
+  }
+}
+
+/** Claims an attempt and, when the claim says so, makes the call: everything done while holding a global slot. */
+async function claimAndCall(
+  p: Processor,
+  run: JobRun,
+): Promise<Exclude<ClaimDecision<ClaimResult>, { kind: 'call' }> | Answered> {
+  const claimed = await persistThroughOutage('claiming an attempt', run.log, () =>
+    p.attempts.claim({
+      rolloutInstanceId: run.rolloutInstanceId,
+      rolloutId: run.rollout.id,
+      workerId: p.deps.workerId,
+      // Every request is signed with a nonce and timestamp stored on its attempt row first, so that whoever
+      // takes over after this worker dies can send exactly this request again (see ClaimResult 'replay').
+      signatureNonce: randomUUID(),
+      staleAfterMs: p.deps.callTimeoutMs + STALE_GRACE_MS,
+      instanceTimeoutMs: run.rollout.policy.instanceTimeoutMs,
+      now: p.now(),
+    }),
+  );
+  const decision = decideClaim(claimed, { now: p.now(), random: p.random() });
+  if (decision.kind !== 'call') return decision;
+  const { claim } = decision;
+  if (claim.kind === 'replay') {
+    run.log.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', {
+      attemptNo: claim.attemptNo,
+    });
+  } else if (claim.abandonedAttemptNo !== null) {
+    run.log.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
+  }
+  const result = await p.deps.cms.nodeInstall({
+    userId: run.rollout.userId,
+    instanceId: run.instanceId,
+    force: run.rollout.force,
+    ...(claim.signing ? { exactSigning: claim.signing } : {}),
+  });
+  const answer = decideAnswer(
+    {
+      kind: result.outcome.kind,
+      outcome: attemptOutcomeClass(result.outcome),
+      errorCode: result.errorCode,
+      errorMessage: result.errorMessage,
+      httpStatus: result.httpStatus,
+      attemptNo: claim.attemptNo,
+      replay: claim.kind === 'replay',
+      force: run.rollout.force,
+    },
+    { retry: run.rollout.retry, now: p.now(), random: p.random() },
+  );
+  switch (answer.kind) {
+    case 'record':
+    case 'answer_lost':
+      return { kind: 'answered', claim, result, decision: answer };
+    case 'answer_check': {
+      // Did the lost call install the agent? NodeStatus says whether it is up (running, or installing after it).
+      const status = await p.deps.cms.nodeStatus({ instanceId: run.instanceId });
+      const afterCheck = decideAfterAgentCheck(status.status, { random: p.random() });
+      return {
+        kind: 'answered',
+        claim,
+        result: afterCheck.kind === 'record' ? inferredSuccess(status, result) : result,
+        decision: afterCheck,
+      };
     }
-    return pRetry(fn, {
-      retries: 10,
-      minTimeout: 200,
-      maxTimeout: 5_000,
-      randomize: true,
-      shouldRetry: ({ error }) => isDatabaseUnavailableError(error),
-      onFailedAttempt: ({ error, attemptNumber }) => {
-        if (isDatabaseUnavailableError(error))
-          log.warn(`postgres unavailable while ${what}, retrying`, {
-            attemptNumber: attemptNumber + 1,
-            error: error.message,
-          });
-      },
+    default:
+      return assertNever(answer, 'answer');
+  }
+}
+
+/** Records what the call came to, and lets the instance and the rollout move on. */
+async function settleAnswer(p: Processor, run: JobRun, answered: Answered): Promise<InstallJobOutcome> {
+  const { claim, result, decision } = answered;
+  switch (decision.kind) {
+    case 'answer_lost': {
+      // Close the attempt as such and come back soon for attempt N+1 (a new claim, under the limits again).
+      const replayRequestId = result.requestId;
+      await persistThroughOutage('closing an attempt whose answer was lost', run.log, () =>
+        markAttemptAnswerLost(p.deps.db, { attemptId: claim.attemptId, at: result.finishedAt, replayRequestId }),
+      );
+      run.log.warn("the dead worker's call had reached CloudMonitor; its answer is lost, a new attempt follows", {
+        attemptNo: claim.attemptNo,
+        replayRequestId,
+      });
+      return delayJob(run.job, run.token, { kind: 'delay', ms: decision.ms, why: 'answer_lost' });
+    }
+    case 'record':
+      return recordAnswer(p, run, claim, result, decision);
+    default:
+      return assertNever(decision, 'answer');
+  }
+}
+
+async function recordAnswer(
+  p: Processor,
+  run: JobRun,
+  claim: CallingClaim,
+  result: CallResult,
+  decision: RecordAnswer,
+): Promise<InstallJobOutcome> {
+  const { rollout, log } = run;
+  const recorded = persistThroughOutage('recording an attempt', log, () =>
+    p.attempts.finish({
+      rolloutInstanceId: run.rolloutInstanceId,
+      attemptId: claim.attemptId,
+      attemptNo: claim.attemptNo,
+      maxAttempts: rollout.retry.maxAttempts,
+      answer: toAnswer(result, decision.recorded),
+      verdict: decision.verdict,
+      instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
+      nextAttemptAt: decision.nextAttemptAt,
+      manualInstallReason: decision.manualInstallReason,
+    }),
+  );
+  const [finish]: [FinishResult, ...unknown[]] = await Promise.all([
+    recorded,
+    signalAccountRate(p.deps.accountRate, rollout.userId, decision.accountRate),
+  ]);
+  const level = decision.verdict === 'success' ? 'debug' : 'info';
+  // winston formats (context, redaction, JSON) every line before its transports drop those below the level, so a
+  // per-job debug line is only written when it will be kept.
+  if (log.isLevelEnabled(level)) {
+    log.log(level, 'NodeInstall attempt recorded', {
+      attemptNo: claim.attemptNo,
+      outcome: result.outcome,
+      httpStatus: result.httpStatus,
+      requestId: result.requestId,
+      durationMs: result.durationMs,
+      result: finish.kind === 'transitioned' ? finish.to : finish.kind,
     });
   }
 
-  async function delay(job: Job<InstallJobData>, token: string | undefined, ms: number): Promise<never> {
-    await job.moveToDelayed(Date.now() + Math.max(1, Math.round(ms)), token);
-    throw new DelayedError();
+  const pauseReason = decision.pauseRollout;
+  if (pauseReason !== null) {
+    // The instance waits (pending) for the resume; every other job of the rollout stops with the pause.
+    await persistThroughOutage('pausing the rollout', log, () => pauseRollout(p.deps.control, rollout.id, pauseReason));
+    p.deps.rollouts.invalidate(rollout.id);
   }
+  const after = decideAfterRecord(finish, { nextAttemptAt: decision.nextAttemptAt, now: p.now() });
+  switch (after.kind) {
+    case 'duplicate':
+      return 'duplicate';
+    case 'moved_on':
+      return 'skipped_final';
+    case 'delay':
+      log.debug('retry scheduled', { nextAttemptAt: decision.nextAttemptAt });
+      return delayJob(run.job, run.token, after);
+    case 'finished':
+      await afterFinal(p, run);
+      return after.to;
+    default:
+      return assertNever(after, 'recorded answer');
+  }
+}
 
-  /**
-   * "Is the rollout done?" after every final transition, without one query per instance. Every request is answered
-   * by a check that starts after it was made (so after the transition that asked committed: of two workers recording
-   * the last two instances at once, the later committer's check sees both), but per rollout at most one check runs
-   * in this process at a time and checks start at most every COMPLETION_CHECK_INTERVAL_MS. The job does not wait
-   * for it: completing the rollout is bookkeeping, not part of recording the attempt, and should this process die
-   * first, the reconciler completes rollouts whose instances are all final.
-   */
-  const completionChecks = trailingChecks(
-    async (rolloutId: string) => {
-      if (
-        await persist('completing the rollout', deps.logger.child({ rolloutId }), () =>
-          completeRolloutIfDone(deps.db, rolloutId),
-        )
-      ) {
-        deps.rollouts.invalidate(rolloutId);
-        deps.logger.info('rollout completed', { rolloutId });
-      }
-    },
-    COMPLETION_CHECK_INTERVAL_MS,
-    (rolloutId, error) =>
-      deps.logger.warn('checking whether the rollout is done failed; the reconciler will', { rolloutId, error }),
-  );
+/** Tells the account's adapted rate what the answer says of it (nothing to wait for when it says nothing). */
+function signalAccountRate(
+  accountRate: AccountRateLimiter,
+  userId: string,
+  signal: AccountRateSignal,
+): Promise<number> | null {
+  switch (signal) {
+    case 'throttled':
+      return accountRate.onThrottled(userId);
+    case 'success':
+      return accountRate.onSuccess(userId);
+    case 'none':
+      return null;
+    default:
+      return assertNever(signal, 'account rate signal');
+  }
+}
 
-  /** After an instance reached a final state: abort check, next wave, completion. */
-  async function afterFinal(rollout: RolloutSettings, log: Logger): Promise<void> {
-    const last = lastAbortCheck.get(rollout.id) ?? 0;
-    if (rollout.policy.abort && Date.now() - last >= ABORT_CHECK_INTERVAL_MS) {
-      lastAbortCheck.set(rollout.id, Date.now());
-      if (
-        await persist('checking the abort threshold', log, () =>
-          abortIfThresholdCrossed(deps.control, { id: rollout.id, policy: rollout.policy }),
-        )
-      ) {
-        deps.rollouts.invalidate(rollout.id);
-        return;
-      }
-    }
-    if (rollout.waveCount > 1) {
-      await persist('advancing waves', log, () =>
-        advanceWaves(
-          deps.control,
-          { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency },
-          { approved: false },
-        ),
-      );
-    } else {
-      completionChecks.request(rollout.id);
+/** After an instance reached a final state: abort check, next wave, completion. */
+async function afterFinal(p: Processor, run: JobRun): Promise<void> {
+  const { rollout, log } = run;
+  const at = p.now().getTime();
+  const last = p.lastAbortCheck.get(rollout.id) ?? 0;
+  if (rollout.policy.abort && at - last >= ABORT_CHECK_INTERVAL_MS) {
+    p.lastAbortCheck.set(rollout.id, at);
+    if (
+      await persistThroughOutage('checking the abort threshold', log, () =>
+        abortIfThresholdCrossed(p.deps.control, { id: rollout.id, policy: rollout.policy }),
+      )
+    ) {
+      p.deps.rollouts.invalidate(rollout.id);
+      return;
     }
   }
-
-  /**
-   * After a lost answer with Force=true: asks NodeStatus whether the agent is up (running, or installing after the
-   * lost call). If so, a CallResult standing for the lost call's success, carrying the NodeStatus RequestId; null when
-   * it is not, or NodeStatus gave no clear answer (a new attempt follows then).
-   */
-  async function agentAlreadyUp(instanceId: string, replay: CallResult): Promise<CallResult | null> {
-    const status = await deps.cms.nodeStatus({ instanceId });
-    if (status.status !== 'running' && status.status !== 'installing') return null;
-    return {
-      ...status,
-      action: 'NodeInstall',
-      outcome: { kind: 'success' },
-      success: true,
-      errorCode: null,
-      errorMessage:
-        `answer lost with its worker (replay refused with SignatureNonceUsed, RequestId ${replay.requestId ?? 'none'}); ` +
-        `NodeStatus showed the agent ${status.status}`,
-      startedAt: replay.startedAt,
-      durationMs: replay.durationMs + status.durationMs,
-    };
-  }
-
-  return async function processInstallJob(job: Job<InstallJobData>, token?: string): Promise<InstallJobOutcome> {
-    const { rolloutId, instanceId } = job.data;
-    const rolloutInstanceId = BigInt(job.data.rolloutInstanceId);
-    // A child logger rather than an AsyncLocalStorage context: the latter makes every promise of the process pay for
-    // async hooks, and a job makes dozens.
-    const log = deps.logger.child({ rolloutId, instanceId, jobId: job.id ?? instanceId });
-    const rollout = await deps.rollouts.get(rolloutId);
-    if (!rollout || rollout.status === 'completed' || rollout.status === 'cancelled') return 'skipped_rollout_closed';
-    if (rollout.status === 'paused') return delay(job, token, 1000);
-
-    // Limits come before the claim: a claim writes the attempt row, which must mean the call is really made.
-    const admitted = await admission.admit(rollout.userId, rolloutId);
-    if (admitted.kind === 'rate') return delay(job, token, admitted.waitMs + random() * 20);
-    if (admitted.kind === 'slot') return delay(job, token, 20 + random() * 80);
-    const { slot } = admitted;
-
-    let claim: Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
-    let result: CallResult;
-    try {
-      const claimed = await persist('claiming an attempt', log, () =>
-        attempts.claim({
-          rolloutInstanceId,
-          rolloutId,
-          workerId: deps.workerId,
-          // Every request is signed with a nonce and timestamp stored on its attempt row first, so that whoever
-          // takes over after this worker dies can send exactly this request again (see ClaimResult 'replay').
-          signatureNonce: randomUUID(),
-          staleAfterMs: deps.callTimeoutMs + STALE_GRACE_MS,
-          instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
-          now: now(),
-        }),
-      );
-      if (claimed.kind !== 'claimed' && claimed.kind !== 'replay') {
-        admission.release(slot);
-        switch (claimed.kind) {
-          case 'final':
-          case 'missing':
-            return 'skipped_final';
-          case 'paused':
-            deps.rollouts.invalidate(rolloutId);
-            return delay(job, token, 1000);
-          case 'busy':
-            // Another delivery of this job may still be calling; look again once its call must have ended.
-            return delay(job, token, claimed.retryAt.getTime() - Date.now() + random() * 1000);
-          case 'closed':
-            log.info('instance closed without a call', { to: claimed.to, reason: claimed.reason });
-            await afterFinal(rollout, log);
-            return claimed.to === 'cancelled' ? 'cancelled' : 'failed';
-        }
-      }
-      claim = claimed;
-      if (claim.kind === 'replay') {
-        log.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', {
-          attemptNo: claim.attemptNo,
-        });
-      } else if (claim.abandonedAttemptNo !== null) {
-        log.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
-      }
-      result = await deps.cms.nodeInstall({
-        userId: rollout.userId,
-        instanceId,
-        force: rollout.force,
-        ...(claim.signing ? { exactSigning: claim.signing } : {}),
-      });
-    } catch (error) {
-      // The claim or the call threw (Postgres gone for good, a programmer error): free the slot before failing.
-      admission.release(slot);
-      throw error;
-    }
-
-    let inferred = false;
-    if (claim.kind === 'replay' && result.errorCode === 'SignatureNonceUsed') {
-      // The first copy of this request reached CloudMonitor; its answer died with its worker.
-      const fromStatus = rollout.force ? await agentAlreadyUp(instanceId, result) : null;
-      if (fromStatus) {
-        // With Force=true a new attempt would reinstall an agent that the lost call installed: the agent is up, so
-        // the lost call is recorded as the success it evidently was (the reconciler still verifies it).
-        result = fromStatus;
-        inferred = true;
-      } else {
-        // Close the attempt as such and come back at once for attempt N+1 (a new claim, under the limits again).
-        admission.release(slot);
-        const attemptId = claim.attemptId;
-        const replayRequestId = result.requestId;
-        const at = result.finishedAt;
-        await persist('closing an attempt whose answer was lost', log, () =>
-          markAttemptAnswerLost(deps.db, { attemptId, at, replayRequestId }),
-        );
-        log.warn("the dead worker's call had reached CloudMonitor; its answer is lost, a new attempt follows", {
-          attemptNo: claim.attemptNo,
-          replayRequestId,
-        });
-        return delay(job, token, 1 + random() * 20);
-      }
-    }
-
-    const outcome = attemptOutcomeClass(result.outcome);
-    const kind = result.outcome.kind;
-    // The slot and the account's rate only concern the call, which is over: the slot goes back with this process's
-    // next admit (CallAdmission.release), the rate learns of the answer while the answer is recorded.
-    admission.release(slot);
-    const adapted =
-      kind === 'throttled'
-        ? deps.accountRate.onThrottled(rollout.userId)
-        : outcome === 'success'
-          ? deps.accountRate.onSuccess(rollout.userId)
-          : null;
-    const fleetWide = kind === 'fleet_wide';
-    const verdict: AttemptVerdict = fleetWide ? 'deferred' : outcome;
-    const policy = rollout.retry;
-    const nextAttemptAt =
-      verdict === 'retryable'
-        ? new Date(
-            now().getTime() +
-              retryDelayMs(policy, claim.attemptNo, kind === 'throttled' ? 'throttled' : 'transient', random),
-          )
-        : null;
-    const retriesExhausted = outcome === 'retryable' && claim.attemptNo >= policy.maxAttempts;
-
-    const recorded = persist('recording an attempt', log, () =>
-      attempts.finish({
-        rolloutInstanceId,
-        attemptId: claim.attemptId,
-        attemptNo: claim.attemptNo,
-        maxAttempts: policy.maxAttempts,
-        answer: inferred
-          ? { ...toAnswer(result, outcome), outcomeKind: 'success_inferred' }
-          : toAnswer(result, fleetWide ? 'retryable' : outcome),
-        verdict,
-        instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
-        nextAttemptAt,
-        manualInstallReason:
-          outcome === 'success'
-            ? null
-            : manualInstallReasonFor({
-                outcomeKind: kind,
-                errorCode: result.errorCode,
-                errorMessage: result.errorMessage,
-                httpStatus: result.httpStatus,
-                retriesExhausted,
-              }),
-      }),
+  if (rollout.waveCount > 1) {
+    await persistThroughOutage('advancing waves', log, () =>
+      advanceWaves(
+        p.deps.control,
+        { id: rollout.id, policy: rollout.policy, concurrency: rollout.concurrency },
+        { approved: false },
+      ),
     );
-    const [finish]: [FinishResult, ...unknown[]] = await Promise.all([recorded, adapted]);
-    const level = outcome === 'success' ? 'debug' : 'info';
-    // winston formats (context, redaction, JSON) every line before its transports drop those below the level, so a
-    // per-job debug line is only written when it will be kept.
-    if (log.isLevelEnabled(level)) {
-      log.log(level, 'NodeInstall attempt recorded', {
-        attemptNo: claim.attemptNo,
-        outcome: result.outcome,
-        httpStatus: result.httpStatus,
-        requestId: result.requestId,
-        durationMs: result.durationMs,
-        result: finish.kind === 'transitioned' ? finish.to : finish.kind,
-      });
-    }
-
-    if (fleetWide) {
-      // Bad credentials, a signature mismatch or Forbidden fail every instance alike: stop the rollout at once
-      // with the reason instead of burning through the fleet. The instance waits (pending) for the resume.
-      await persist('pausing the rollout', log, () =>
-        pauseRollout(
-          deps.control,
-          rolloutId,
-          `fleet-wide error ${result.errorCode ?? ''}: ${result.errorMessage ?? ''}`.slice(0, 500),
-        ),
-      );
-      deps.rollouts.invalidate(rolloutId);
-    }
-    if (finish.kind === 'duplicate') return 'duplicate';
-    if (finish.kind === 'recorded_only') return 'skipped_final';
-    if (finish.to === 'pending') {
-      log.debug('retry scheduled', { nextAttemptAt });
-      return delay(job, token, nextAttemptAt ? nextAttemptAt.getTime() - Date.now() : 1000);
-    }
-    await afterFinal(rollout, log);
-    return finish.to === 'succeeded' ? 'succeeded' : finish.to === 'cancelled' ? 'cancelled' : 'failed';
-  };
+  } else {
+    p.completionChecks.request(rollout.id);
+  }
 }
 
 /**
- * Runs `check(key)` after every request, sparingly: per key at most one check at a time and at most one start per
- * `intervalMs`; a request made while a check runs or waits is answered by the next check, which starts after it.
+ * "Is the rollout done?" after final transitions, without one query per instance (completionChecks). Every request
+ * is answered by a check that starts after it was made (so after the transition that asked committed: of two
+ * workers recording the last two instances at once, the later committer's check sees both). The job does not wait
+ * for it: completing the rollout is bookkeeping, not part of recording the attempt, and should this process die
+ * first, the reconciler completes rollouts whose instances are all final.
  */
-function trailingChecks(
-  check: (key: string) => Promise<void>,
-  intervalMs: number,
-  onError: (key: string, error: unknown) => void,
-): { request(key: string): void } {
-  const states = new Map<
-    string,
-    { requested: boolean; running: boolean; timer: NodeJS.Timeout | null; lastStart: number }
-  >();
-  function pump(key: string): void {
-    const state = states.get(key);
-    if (!state || state.running || state.timer) return;
-    if (!state.requested) {
-      states.delete(key);
-      return;
-    }
-    const wait = state.lastStart + intervalMs - Date.now();
-    if (wait > 0) {
-      state.timer = setTimeout(() => {
-        state.timer = null;
-        pump(key);
-      }, wait);
-      state.timer.unref();
-      return;
-    }
-    state.requested = false;
-    state.running = true;
-    state.lastStart = Date.now();
-    check(key)
-      .catch((error: unknown) => onError(key, error))
-      .finally(() => {
-        state.running = false;
-        pump(key);
-      });
+async function completeIfDone(deps: InstallProcessorDeps, rolloutId: string): Promise<void> {
+  const completed = await persistThroughOutage('completing the rollout', deps.logger.child({ rolloutId }), () =>
+    completeRolloutIfDone(deps.db, rolloutId),
+  );
+  if (completed) {
+    deps.rollouts.invalidate(rolloutId);
+    deps.logger.info('rollout completed', { rolloutId });
   }
+}
+
+/**
+ * A CallResult standing for a lost call's success, as NodeStatus showed it (the agent up after the lost call): it
+ * carries the NodeStatus RequestId, and says in its message how the success was inferred.
+ */
+function inferredSuccess(status: NodeStatusResult, replay: CallResult): CallResult {
   return {
-    request(key) {
-      const state = states.get(key) ?? { requested: false, running: false, timer: null, lastStart: 0 };
-      states.set(key, state);
-      state.requested = true;
-      pump(key);
-    },
+    ...status,
+    action: 'NodeInstall',
+    outcome: { kind: 'success' },
+    success: true,
+    errorCode: null,
+    errorMessage:
+      `answer lost with its worker (replay refused with SignatureNonceUsed, RequestId ${replay.requestId ?? 'none'}); ` +
+      `NodeStatus showed the agent ${status.status}`,
+    startedAt: replay.startedAt,
+    durationMs: replay.durationMs + status.durationMs,
   };
 }
 
-function toAnswer(result: CallResult, outcome: ReturnType<typeof attemptOutcomeClass>) {
+function toAnswer(result: CallResult, recorded: RecordAnswer['recorded']): AttemptAnswer {
   return {
     finishedAt: result.finishedAt,
     durationMs: Math.round(result.durationMs),
@@ -412,7 +430,12 @@ function toAnswer(result: CallResult, outcome: ReturnType<typeof attemptOutcomeC
     errorCode: result.errorCode,
     errorMessage: result.errorMessage,
     requestId: result.requestId,
-    outcome,
-    outcomeKind: result.outcome.kind,
+    outcome: recorded.outcome,
+    outcomeKind: recorded.outcomeKind,
   };
+}
+
+/** Puts the job back in its queue for the decided time; never returns (BullMQ's DelayedError ends the job's run). */
+function delayJob(job: InstallJob, token: string | undefined, delay: JobDelay): Promise<never> {
+  return delayInstallJob(job, token, delay.ms);
 }

@@ -55,6 +55,8 @@ export type WorkerHarness = {
     accessKeyId?: string;
     accessKeySecret?: string;
     method?: 'GET' | 'POST';
+    /** The install processor's clock (InstallProcessorDeps.now); default the system clock. */
+    now?: () => Date;
   }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -159,6 +161,7 @@ export async function startHarness(
           logger,
           workerId: `test-${pools.length}`,
           callTimeoutMs: options.callTimeoutMs ?? 2000,
+          ...(options.now ? { now: options.now } : {}),
         }),
         logger,
         pollMs: options.pollMs ?? 100,
