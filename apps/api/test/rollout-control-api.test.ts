@@ -1,10 +1,11 @@
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installQueueName } from '@fleet/queue';
+import { createLogger } from '@fleet/logger';
+import { openInstallQueue } from '@fleet/queue';
 import type { ApiHarness } from './support.ts';
 import { startApi, USER_ID } from './support.ts';
 import { instanceIds } from '@fleet/testing';
 
+const quiet = createLogger({ service: 'api-test', silent: true });
 let api: ApiHarness;
 beforeAll(async () => {
   api = await startApi();
@@ -14,7 +15,7 @@ afterAll(async () => {
 });
 
 function queueOf(rolloutId: string) {
-  return new Queue(installQueueName(rolloutId), { connection: api.redis, prefix: api.prefix });
+  return openInstallQueue(api.redis, rolloutId, api.prefix, quiet);
 }
 
 async function create(body: Record<string, unknown> = {}) {

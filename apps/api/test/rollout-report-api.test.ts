@@ -2,7 +2,6 @@
  * GET /v1/rollouts/:id/report (JSON and CSV), progress on GET /v1/rollouts/:id, and POST /v1/rollouts/:id/retry,
  * over real HTTP with real Postgres and Redis.
  */
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   failInstallVerification,
@@ -10,12 +9,14 @@ import {
   raiseMissingManualInstallFlags,
   transitionManualInstallFlag,
 } from '@fleet/db';
-import { installQueueName } from '@fleet/queue';
+import { createLogger } from '@fleet/logger';
+import { openInstallQueue } from '@fleet/queue';
 import { csvRecords, instanceIds } from '@fleet/testing';
 import { retriedRolloutSchema, rolloutSchema } from '../src/response-schemas.ts';
 import type { ApiHarness } from './support.ts';
 import { startApi, USER_ID } from './support.ts';
 
+const quiet = createLogger({ service: 'api-test', silent: true });
 let api: ApiHarness;
 beforeAll(async () => {
   api = await startApi();
@@ -424,7 +425,7 @@ describe('POST /v1/rollouts/:id/retry', () => {
       parentRolloutId: rolloutId,
       maxAttempts: 3,
     });
-    const queue = new Queue(installQueueName(res.body.id), { connection: api.redis, prefix: api.prefix });
+    const queue = openInstallQueue(api.redis, res.body.id, api.prefix, quiet);
     expect((await queue.getRanges(['wait'], 0, -1)).sort()).toEqual(ids.slice(0, 7).sort());
     expect(await queue.getGlobalConcurrency()).toBe(3);
     await queue.close();

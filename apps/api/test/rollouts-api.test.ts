@@ -1,11 +1,12 @@
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSERT_CHUNK, claimAttempt, finishAttempt } from '@fleet/db';
-import { installQueueName } from '@fleet/queue';
+import { createLogger } from '@fleet/logger';
+import { openInstallQueue } from '@fleet/queue';
 import { instanceIds, waitFor } from '@fleet/testing';
 import type { ApiHarness, ApiResponse } from './support.ts';
 import { startApi, USER_ID } from './support.ts';
 
+const quiet = createLogger({ service: 'api-test', silent: true });
 let api: ApiHarness;
 beforeAll(async () => {
   api = await startApi();
@@ -23,7 +24,7 @@ async function rowCounts() {
 }
 
 async function waitingJobs(rolloutId: string) {
-  const queue = new Queue(installQueueName(rolloutId), { connection: api.redis, prefix: api.prefix });
+  const queue = openInstallQueue(api.redis, rolloutId, api.prefix, quiet);
   try {
     return await queue.getJobs(['waiting', 'prioritized', 'delayed', 'active'], 0, -1);
   } finally {
@@ -59,7 +60,7 @@ describe('POST /v1/rollouts', () => {
     const jobs = await waitingJobs(res.body.id);
     expect(jobs.map((j) => j.id).sort()).toEqual(['i-22jja5c2l', 'i-abcdefgh123456', 'i-bp1h4adlltjc1d48goaq']);
     expect(Object.keys(jobs[0]!.data).sort()).toEqual(['instanceId', 'rolloutId', 'rolloutInstanceId']);
-    const queue = new Queue(installQueueName(res.body.id), { connection: api.redis, prefix: api.prefix });
+    const queue = openInstallQueue(api.redis, res.body.id, api.prefix, quiet);
     expect(await queue.getGlobalConcurrency()).toBe(2);
     await queue.close();
   });
