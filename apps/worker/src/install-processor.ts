@@ -94,6 +94,9 @@ type CallingClaim = Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
 /** The call is over: its answer (or the success NodeStatus showed a lost call to have been), and what it means. */
 type Answered = { kind: 'answered'; claim: CallingClaim; result: CallResult; decision: RecordAnswer | AnswerLost };
 
+/** A claim that made no call: the job ends or waits without one. */
+type ClaimWithoutCall = Exclude<ClaimDecision<ClaimResult>, { kind: 'call' }>;
+
 /**
  * Runs one install job: wait for the account's rate and a global slot, claim an attempt in Postgres, call
  * NodeInstall, record the answer and move the instance, then let the rollout react (next wave, abort, complete).
@@ -158,7 +161,7 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
     default:
       return assertNever(admission, 'admission');
   }
-  let next: Exclude<ClaimDecision<ClaimResult>, { kind: 'call' }> | Answered;
+  let next: ClaimWithoutCall | Answered;
   try {
     next = await claimAndCall(p, run);
   } catch (error) {
@@ -187,10 +190,7 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
 }
 
 /** Claims an attempt and, when the claim says so, makes the call: everything done while holding a global slot. */
-async function claimAndCall(
-  p: Processor,
-  run: JobRun,
-): Promise<Exclude<ClaimDecision<ClaimResult>, { kind: 'call' }> | Answered> {
+async function claimAndCall(p: Processor, run: JobRun): Promise<ClaimWithoutCall | Answered> {
   const claimed = await persistThroughOutage('claiming an attempt', run.log, () =>
     p.attempts.claim({
       rolloutInstanceId: run.rolloutInstanceId,
