@@ -9,6 +9,7 @@ import {
   raiseMissingManualInstallFlags,
   transitionManualInstallFlag,
 } from '@fleet/db';
+import { limitsConfigKey, publishLimitsConfig } from '@fleet/limits';
 import { createLogger } from '@fleet/logger';
 import { openInstallQueue } from '@fleet/queue';
 import { csvRecords, instanceIds } from '@fleet/testing';
@@ -443,7 +444,7 @@ describe('POST /v1/rollouts/:id/retry', () => {
   it('shows parentRolloutId on GET and in the listing of a retry (null for the original), and the 202 shows the limits GET shows', async () => {
     const { rolloutId } = await rolloutWithFailures('link');
     // What the workers publish about the limits in force (worker main.ts).
-    await api.redis.hset(`${api.prefix}:limits:config`, { globalConcurrency: 500, accountRateLimitRps: 50 });
+    await publishLimitsConfig(api.redis, api.prefix, { globalConcurrency: 500, accountRateLimitRps: 50 });
     try {
       const res = await api.request('POST', `/v1/rollouts/${rolloutId}/retry`, {});
       expect(res.status).toBe(202);
@@ -462,7 +463,7 @@ describe('POST /v1/rollouts/:id/retry', () => {
       retriedRolloutSchema.parse(res.body);
       rolloutSchema.parse(got.body);
     } finally {
-      await api.redis.del(`${api.prefix}:limits:config`);
+      await api.redis.del(limitsConfigKey(api.prefix));
     }
   });
 

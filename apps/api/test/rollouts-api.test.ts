@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSERT_CHUNK, claimAttempt, finishAttempt } from '@fleet/db';
+import { limitsConfigKey, publishLimitsConfig } from '@fleet/limits';
 import { createLogger } from '@fleet/logger';
 import { openInstallQueue } from '@fleet/queue';
 import { instanceIds, waitFor } from '@fleet/testing';
@@ -159,7 +160,7 @@ describe('POST /v1/rollouts', () => {
 
   it('answers the 202 (and its Idempotency-Key replay) with the limits GET shows: global cap and account rate, not nulls', async () => {
     // What the workers publish about the limits in force (worker main.ts).
-    await api.redis.hset(`${api.prefix}:limits:config`, { globalConcurrency: 500, accountRateLimitRps: 50 });
+    await publishLimitsConfig(api.redis, api.prefix, { globalConcurrency: 500, accountRateLimitRps: 50 });
     try {
       const body = { userId: USER_ID, instanceIds: ['i-limits1', 'i-limits2'], concurrency: 2 };
       const created = await api.request('POST', '/v1/rollouts', body, { 'idempotency-key': 'limits-1' });
@@ -176,7 +177,7 @@ describe('POST /v1/rollouts', () => {
       const paused = await api.request('POST', `/v1/rollouts/${created.body.id}/pause`);
       expect(paused.body.limits).toEqual(limits);
     } finally {
-      await api.redis.del(`${api.prefix}:limits:config`);
+      await api.redis.del(limitsConfigKey(api.prefix));
     }
   });
 

@@ -4,6 +4,7 @@ export { createAccountRateLimiter } from './account-rate-limiter.ts';
 export type { AccountRateLimiter, AccountRateLimiterOptions } from './account-rate-limiter.ts';
 export { readLimitsInForce } from './limits-view.ts';
 export { publishLimitsConfig, readLimitsConfig } from './limits-config.ts';
+export { limitsConfigKey } from './limits-keys.ts';
 export type { LimitsConfig } from './limits-config.ts';
 export type { LimitsInForce } from './limits-view.ts';
 export { createCallAdmission } from './call-admission.ts';
