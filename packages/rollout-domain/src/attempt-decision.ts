@@ -67,7 +67,7 @@ export const ANSWER_LOST_JITTER_MS = 20;
 export const DEFERRED_RECHECK_MS = 1000;
 
 /** Longest pause reason stored on the rollout, in characters (the error message of the answer is cut to fit). */
-export const PAUSE_REASON_MAX_LENGTH = 500;
+const PAUSE_REASON_MAX_LENGTH = 500;
 
 /** Why a job goes back to its queue for a while instead of going on now. */
 export type JobDelayReason =
