@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { instanceIds } from '@fleet/testing';
 import type { WorkerHarness } from './support.ts';
-import { instanceIds, rolloutFacts, startHarness } from './support.ts';
+import { rolloutFacts, startHarness } from './support.ts';
 
 let h: WorkerHarness | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@fleet/logger';
-import { collectLines, deleteKeysWithPrefix, testRedisUrl, uniquePrefix, waitFor } from '@fleet/testing';
+import { capturingLogger, deleteKeysWithPrefix, testRedisUrl, uniquePrefix, waitFor } from '@fleet/testing';
 import type { InstallJob } from '../src/index.ts';
 import {
   createInstallWorker,
@@ -30,7 +30,7 @@ describe('install worker', () => {
     const rolloutId = '33333333-3333-4333-8333-333333333333';
     const queue = openInstallQueue(producer, rolloutId, prefix, logger);
     await enqueueInstallJobs(queue, { rolloutId, concurrency: 5, instances: instances(4, 'w') });
-    const { stream, lines } = collectLines();
+    const captured = capturingLogger({ service: 'queue-test' });
     const ran: string[] = [];
     const worker = createInstallWorker({
       connection,
@@ -38,7 +38,7 @@ describe('install worker', () => {
       rolloutId,
       concurrency: 2,
       lockDurationMs: 1500,
-      logger: createLogger({ service: 'queue-test', stream }),
+      logger: captured.logger,
       async processor(job: InstallJob) {
         ran.push(job.data.instanceId);
         // BullMQ would retry a plain error (the job's own attempts); fail this one for good at once.
@@ -51,9 +51,9 @@ describe('install worker', () => {
       expect(worker.opts).toMatchObject({ prefix, lockDuration: 1500, stalledInterval: 1500, maxStalledCount: 1000 });
       // Without a listener, an 'error' event (Redis gone, a bad script) would be thrown and crash the process.
       expect(worker.listenerCount('error')).toBeGreaterThan(0);
-      await waitFor('every job to have run', () => ran.length === 4 && lines.length > 0);
+      await waitFor('every job to have run', () => ran.length === 4 && captured.lines.length > 0);
       expect(ran.sort()).toEqual(['i-w0', 'i-w1', 'i-w2', 'i-w3']);
-      const failure = JSON.parse(lines.find((l) => l.includes('install job failed'))!);
+      const failure = captured.entries().find((entry) => entry.message === 'install job failed');
       expect(failure).toMatchObject({ level: 'warn', jobId: 'i-w3', error: 'boom' });
     } finally {
       await worker.close();
