@@ -15,6 +15,7 @@ export default defineConfig({
       'apps/*/test/config-documented.test.ts',
       'apps/api/test/background-enqueues.test.ts',
       'apps/worker/test/exact-signing-replay.test.ts',
+      'apps/worker/test/trailing-checks.test.ts',
       'apps/cli/test/readme.test.ts',
       'bench/test/**/*.test.ts',
     ],
