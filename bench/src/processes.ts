@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { appNodeOptions } from '@fleet/config';
+import { appNodeOptions } from '@fleet/lifecycle';
 
 /** The repository root (bench/src/ -> ../..). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
-import { redactConfig, stopOnSignal } from '@fleet/config';
+import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
+import { stopOnSignal } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
 import { createApp } from './app.ts';

@@ -1,6 +1,7 @@
 import { createSimulator } from '@fleet/cms-simulator';
-import { redactConfig, stopOnSignal } from '@fleet/config';
+import { redactConfig } from '@fleet/config';
 import { ConfigError } from '@fleet/errors';
+import { stopOnSignal } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
 import { loadConfig, simulatorOptionsFrom, type SimulatorConfig } from './config.ts';
 

@@ -1,6 +1,7 @@
-import { createCmsClient } from '@fleet/cms-client';
-import { cmsClientOptions, redactConfig, stopOnSignal } from '@fleet/config';
+import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
+import { redactConfig } from '@fleet/config';
 import { createDatabase, warmInstallPath } from '@fleet/db';
+import { stopOnSignal } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
 import {
   createAccountRateLimiter,

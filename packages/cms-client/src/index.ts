@@ -11,6 +11,8 @@ export type {
   NodeStatusReport,
   NodeStatusResult,
 } from './cms-client.ts';
+export { cmsClientOptions } from './cms-client-settings.ts';
+export type { CmsClientSettings } from './cms-client-settings.ts';
 export { attemptOutcomeClass, classifyOutcome, recommendedAction, RECOMMENDED_ACTIONS } from './classify-outcome.ts';
 export type { CallObservation, CallOutcome, CallOutcomeKind, TransportFailure } from './classify-outcome.ts';
 export { parseResponse } from './parse-response.ts';

@@ -2,10 +2,6 @@ import { z } from 'zod';
 import { ConfigError } from '@fleet/errors';
 
 export { z };
-export { stopOnSignal } from './stop-on-signal.ts';
-export { appLaunchArgs, appNodeOptions } from './node-options.ts';
-export type { FleetApp } from './node-options.ts';
-export type { ShutdownLogger, StopOnSignalOptions } from './stop-on-signal.ts';
 
 /** Names of settings whose values never appear in a logged config. */
 const SECRET_NAME = /secret|password|token|api_?key/i;
@@ -65,7 +61,8 @@ export const LOCAL_DEFAULTS = Object.freeze({
 
 /**
  * The CloudMonitor client settings, spelled and defaulted the same in every app that calls CloudMonitor (worker,
- * reconciler). An app spreads them into its schema and may redefine a field to say what its calls are.
+ * reconciler). An app spreads them into its schema and may redefine a field to say what its calls are; @fleet/cms-client
+ * (`cmsClientOptions`) turns the parsed settings into client options.
  */
 export const cmsClientEnv = {
   /** The CloudMonitor endpoint. Default: the local simulator. */
@@ -79,20 +76,3 @@ export const cmsClientEnv = {
   /** `POST` (default, form body) or `GET` (every parameter in the query string). */
   CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
 };
-
-/** The parsed CMS_* settings of an app's config. */
-export type CmsClientSettings = Readonly<z.output<z.ZodObject<typeof cmsClientEnv>>>;
-
-/** The options for `createCmsClient` (@fleet/cms-client) from an app's CMS_* settings; a security token only when set. */
-export function cmsClientOptions(settings: CmsClientSettings) {
-  return {
-    endpoint: settings.CMS_ENDPOINT,
-    credentials: {
-      accessKeyId: settings.CMS_ACCESS_KEY_ID,
-      accessKeySecret: settings.CMS_ACCESS_KEY_SECRET,
-      ...(settings.CMS_SECURITY_TOKEN ? { securityToken: settings.CMS_SECURITY_TOKEN } : {}),
-    },
-    timeoutMs: settings.CMS_TIMEOUT_MS,
-    method: settings.CMS_METHOD,
-  };
-}

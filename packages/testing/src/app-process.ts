@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { appLaunchArgs } from '@fleet/config';
-import type { FleetApp } from '@fleet/config';
+import { appLaunchArgs } from '@fleet/lifecycle';
+import type { FleetApp } from '@fleet/lifecycle';
 import { repoRoot } from './test-database.ts';
 
 export type AppName = FleetApp;

@@ -1,7 +1,9 @@
 import path from 'node:path';
 
-/** The product's processes, each started from `apps/<app>/src/main.ts`. */
+/** The product's processes, each started from `apps/<app>/src/main.ts` (what `fleet up` runs). */
 export type FleetApp = 'simulator' | 'api' | 'worker' | 'reconciler';
+/** Every app of the repository: the product's processes and the operator CLI (`fleet`). */
+export type RepoApp = FleetApp | 'cli';
 
 /**
  * Node options an app is started with, wherever it is started from (`npm start`, the tests, the benchmark; the
@@ -14,11 +16,14 @@ export type FleetApp = 'simulator' | 'api' | 'worker' | 'reconciler';
  * creating a 100,000-instance rollout grew the API's RSS by 158 MiB against 12 MiB for 10,000; with the cap, 47 MiB
  * against 31 MiB, in the same time to 202.
  */
-export function appNodeOptions(app: FleetApp): string[] {
+export function appNodeOptions(app: RepoApp): string[] {
   return app === 'api' ? ['--max-old-space-size=256'] : [];
 }
 
-/** What follows `node` to start an app of the repository at `repoRoot` from its main.ts (run with its folder as cwd). */
-export function appLaunchArgs(app: FleetApp, repoRoot: string): string[] {
-  return [...appNodeOptions(app), '--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts')];
+/**
+ * What follows `node` to start an app of the repository at `repoRoot` from its main.ts (run with its folder as cwd),
+ * `args` after it (the CLI's command).
+ */
+export function appLaunchArgs(app: RepoApp, repoRoot: string, args: readonly string[] = []): string[] {
+  return [...appNodeOptions(app), '--import', 'tsx', path.join(repoRoot, 'apps', app, 'src', 'main.ts'), ...args];
 }
