@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
-import { stopOnSignal } from '@fleet/lifecycle';
+import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
 import { createApp } from './app.ts';
@@ -10,7 +10,7 @@ import { storeBootstrapAdminKey } from './bootstrap-admin-key.ts';
 import { loadApiConfig } from './config.ts';
 import { answerClientErrorsWithProblems } from './http/client-error.ts';
 
-const config = loadApiConfig(process.env);
+const config = loadConfigOrExit('api', () => loadApiConfig(process.env));
 // The bootstrap key is masked by value wherever it would appear, like the AccessKey secret in the worker.
 const logger = createLogger({
   service: 'api',

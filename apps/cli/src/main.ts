@@ -11,15 +11,14 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '@fleet/config';
-import { appLaunchArgs } from '@fleet/lifecycle';
+import { appLaunchArgs, loadConfigOrExit } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
-import { cliConfigSchema } from './config.ts';
+import { loadCliConfig } from './config.ts';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const config = parseConfig(cliConfigSchema, process.env);
+const config = loadConfigOrExit('fleet', () => loadCliConfig(process.env));
 const logger = createLogger({ service: 'cli', level: config.LOG_LEVEL });
 
 async function migrate(): Promise<void> {
@@ -79,9 +78,8 @@ try {
       process.exit(2);
     }
     process.stdout.write(`${created.key}\n`);
-    const scope = created.allAccounts ? 'every account' : `accounts ${created.userIds.join(', ')}`;
     process.stderr.write(
-      `made API key ${created.id} (${created.keyPrefix}...), role ${created.role}, ${scope}.\n` +
+      `made API key ${created.id} (${created.keyPrefix}...), role ${created.role}, ${created.allAccounts ? 'every account' : `accounts ${created.userIds.join(', ')}`}.\n` +
         'It is shown this once: store it now. Use it as "Authorization: Bearer <key>".\n',
     );
   } else {

@@ -1,14 +1,14 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
-import { stopOnSignal } from '@fleet/lifecycle';
+import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection, reconcilerLeaderKey } from '@fleet/queue';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
 
-const config = loadReconcilerConfig(process.env);
+const config = loadConfigOrExit('reconciler', () => loadReconcilerConfig(process.env));
 const logger = createLogger({
   service: 'reconciler',
   level: config.LOG_LEVEL,

@@ -1,24 +1,12 @@
 import { createSimulator } from '@fleet/cms-simulator';
 import { redactConfig } from '@fleet/config';
-import { ConfigError } from '@fleet/errors';
-import { stopOnSignal } from '@fleet/lifecycle';
+import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
-import { loadConfig, simulatorOptionsFrom, type SimulatorConfig } from './config.ts';
+import { loadConfig, simulatorOptionsFrom } from './config.ts';
 
 /** The CMS API simulator as a process: the only place that reads the environment and handles signals. */
 async function main(): Promise<void> {
-  let config: SimulatorConfig;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    createLogger({ service: 'simulator' }).error('invalid configuration', {
-      variable: error.variable,
-      message: error.message,
-    });
-    process.exitCode = 1;
-    return;
-  }
+  const config = loadConfigOrExit('simulator', () => loadConfig(process.env));
 
   const logger = createLogger({ service: 'simulator', level: config.logLevel, secrets: [config.accessKeySecret] });
   logger.info('configuration', { config: redactConfig(config) });

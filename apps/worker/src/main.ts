@@ -1,7 +1,7 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { redactConfig } from '@fleet/config';
 import { createDatabase, warmInstallPath } from '@fleet/db';
-import { stopOnSignal } from '@fleet/lifecycle';
+import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
 import {
   createAccountRateLimiter,
@@ -15,7 +15,7 @@ import { createInstallProcessor } from './install-processor.ts';
 import { createRolloutCache } from './rollout-cache.ts';
 import { createRolloutWorkerPool } from './rollout-worker-pool.ts';
 
-const config = loadWorkerConfig(process.env);
+const config = loadConfigOrExit('worker', () => loadWorkerConfig(process.env));
 const logger = createLogger({
   service: 'worker',
   level: config.LOG_LEVEL,

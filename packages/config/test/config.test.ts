@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@fleet/errors';
-import { env, parseConfig, redactConfig, z } from '../src/index.ts';
+import { cmsClientEnv, env, parseConfig, redactConfig, z } from '../src/index.ts';
 
 const schema = z.object({ PORT: env.port(3000), FLAG: env.bool(false), API_KEY: z.string().optional() });
+
+/** The ConfigError `parseConfig(schema, source)` throws. */
+function configError(s: z.ZodType, source: Record<string, string>): ConfigError {
+  try {
+    parseConfig(s, source);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('parseConfig did not throw');
+}
 
 describe('parseConfig', () => {
   it('applies defaults and coerces, returning a frozen object', () => {
@@ -12,14 +23,9 @@ describe('parseConfig', () => {
   });
 
   it('throws a ConfigError naming the variable', () => {
-    try {
-      parseConfig(schema, { PORT: 'x' });
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).variable).toBe('PORT');
-      expect((error as Error).message).toMatch(/^PORT:/);
-    }
+    const error = configError(schema, { PORT: 'x' });
+    expect(error.variable).toBe('PORT');
+    expect(error.message).toMatch(/^PORT:/);
   });
 
   it('redacts secret-named keys and URL passwords', () => {
@@ -27,6 +33,89 @@ describe('parseConfig', () => {
       API_KEY: '[redacted]',
       DATABASE_URL: 'postgresql://u:[redacted]@h/db',
       PORT: 1,
+    });
+  });
+});
+
+describe('a ConfigError says what is allowed and shows the value, never a secret', () => {
+  const fields = z.object({
+    WORKER_CONCURRENCY: env.positiveInt(200),
+    PORT: env.port(3000),
+    DELAY_MS: env.nonNegativeInt(0),
+    REDIS_URL: env.url('redis://127.0.0.1:6379'),
+    LOG_LEVEL: env.logLevel(),
+    LOG_FORMAT: env.logFormat(),
+    FLAG: env.bool(false),
+    MODE: z.enum(['GET', 'POST']).default('POST'),
+    PREFIX: z
+      .string()
+      .regex(/^[a-z]+$/)
+      .default('fleet'),
+    NAME: z.string().min(3).optional(),
+    CMS_ACCESS_KEY_SECRET: z.string().min(30).optional(),
+  });
+
+  it.each([
+    ['WORKER_CONCURRENCY', 'abc', '"abc"', 'expected an integer from 1 up'],
+    ['WORKER_CONCURRENCY', '0', '"0"', 'expected an integer from 1 up'],
+    ['WORKER_CONCURRENCY', '2.5', '"2.5"', 'expected an integer from 1 up'],
+    ['PORT', '70000', '"70000"', 'expected an integer from 0 to 65535'],
+    ['DELAY_MS', '-1', '"-1"', 'expected an integer from 0 up'],
+    ['REDIS_URL', 'localhost', '"localhost"', 'expected an absolute URL such as redis://127.0.0.1:6379'],
+    ['LOG_LEVEL', 'loud', '"loud"', 'expected one of error, warn, info, http, verbose, debug, silly'],
+    ['LOG_FORMAT', 'text', '"text"', 'expected json or pretty'],
+    ['FLAG', 'on', '"on"', 'expected one of true, false, 1, 0, yes, no'],
+    ['MODE', 'PUT', '"PUT"', 'expected one of GET, POST'],
+    ['PREFIX', 'A:B', '"A:B"', 'expected text matching /^[a-z]+$/'],
+    ['NAME', 'ab', '"ab"', 'expected at least 3 characters'],
+  ])('%s=%s: value %s, %s', (variable, value, shown, expected) => {
+    const error = configError(fields, { [variable]: value });
+    expect(error).toMatchObject({ variable, shownValue: shown, expected, code: 'config_invalid' });
+  });
+
+  it('cuts a long value short and masks the password of a URL', () => {
+    const long = configError(fields, { NAME: 'x', PREFIX: `${'A'.repeat(100)}` });
+    expect(long.shownValue).toBe(JSON.stringify(`${'A'.repeat(60)}...`));
+    const url = configError(z.object({ DATABASE_URL: env.url('postgresql://127.0.0.1/fleet') }), {
+      DATABASE_URL: 'postgresql://fleet:hunter2@db host/fleet',
+    });
+    expect(url.shownValue).toBe('"postgresql://fleet:[redacted]@db host/fleet"');
+  });
+
+  it('shows only the length of a secret-named variable', () => {
+    const error = configError(fields, { CMS_ACCESS_KEY_SECRET: 'short-secret' });
+    expect(error.shownValue).toBe('(12 characters, not shown)');
+    expect(JSON.stringify(error)).not.toContain('short-secret');
+    expect(error.message).not.toContain('short-secret');
+  });
+
+  it('names a required variable that is not set', () => {
+    const error = configError(z.object({ REQUIRED_ID: z.string() }), {});
+    expect(error).toMatchObject({ variable: 'REQUIRED_ID', shownValue: undefined, expected: 'must be set' });
+  });
+});
+
+describe('env.logFormat and env.noColor', () => {
+  const logging = z.object({ LOG_FORMAT: env.logFormat(), NO_COLOR: env.noColor() });
+
+  it('leave the format to the process when unset or empty, and read NO_COLOR as set when non-empty', () => {
+    expect(parseConfig(logging, {})).toEqual({ LOG_FORMAT: undefined, NO_COLOR: false });
+    expect(parseConfig(logging, { LOG_FORMAT: '', NO_COLOR: '' })).toEqual({ LOG_FORMAT: undefined, NO_COLOR: false });
+    expect(parseConfig(logging, { LOG_FORMAT: 'pretty', NO_COLOR: '1' })).toEqual({
+      LOG_FORMAT: 'pretty',
+      NO_COLOR: true,
+    });
+  });
+});
+
+describe('cmsClientEnv', () => {
+  it('defaults to the local simulator with its built-in key pair (cms-client maps it to client options)', () => {
+    expect(parseConfig(z.object(cmsClientEnv), {})).toEqual({
+      CMS_ENDPOINT: 'http://127.0.0.1:8787/',
+      CMS_ACCESS_KEY_ID: 'LTAIsimulatorkey0001',
+      CMS_ACCESS_KEY_SECRET: 'simulator-secret-not-for-production',
+      CMS_TIMEOUT_MS: 10_000,
+      CMS_METHOD: 'POST',
     });
   });
 });

@@ -13,14 +13,21 @@ export class FleetError extends Error {
   }
 }
 
-/** A setting in the environment is missing or malformed. `variable` names it. */
+/**
+ * A setting in the environment is missing or malformed. `variable` names it, `expected` says what is allowed, and
+ * `shownValue` is its value as it may be printed (quoted and cut short; only the length of a secret); undefined when
+ * the variable is not set.
+ */
 export class ConfigError extends FleetError {
   override name = 'ConfigError';
+  readonly shownValue: string | undefined;
   constructor(
     readonly variable: string,
-    message: string,
+    readonly expected: string,
+    options: { shownValue?: string | undefined } = {},
   ) {
-    super('config_invalid', `${variable}: ${message}`);
+    super('config_invalid', `${variable}: ${expected}`);
+    this.shownValue = options.shownValue;
   }
 }
 

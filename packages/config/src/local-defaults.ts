@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { env } from './env-fields.ts';
+
+/** Defaults shared by every app so the product runs on one machine with nothing set. */
+export const LOCAL_DEFAULTS = Object.freeze({
+  databaseUrl: 'postgresql://postgres@127.0.0.1:5432/fleet',
+  redisUrl: 'redis://127.0.0.1:6379',
+  /** The API's PORT. */
+  apiPort: 3000,
+  simulatorPort: 8787,
+  /** The simulator's built-in AccessKey pair: not a real credential, only good against our simulator. */
+  accessKeyId: 'LTAIsimulatorkey0001',
+  accessKeySecret: 'simulator-secret-not-for-production',
+});
+
+/**
+ * The CloudMonitor client settings, spelled and defaulted the same in every app that calls CloudMonitor (worker,
+ * reconciler). An app spreads them into its schema and may redefine a field to say what its calls are; @fleet/cms-client
+ * (`cmsClientOptions`) turns the parsed settings into client options.
+ */
+export const cmsClientEnv = {
+  /** The CloudMonitor endpoint. Default: the local simulator. */
+  CMS_ENDPOINT: env.url(`http://127.0.0.1:${LOCAL_DEFAULTS.simulatorPort}/`),
+  CMS_ACCESS_KEY_ID: z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId),
+  CMS_ACCESS_KEY_SECRET: z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret),
+  /** STS token, when the AccessKey pair is temporary. */
+  CMS_SECURITY_TOKEN: z.string().min(1).optional(),
+  /** Deadline of one call, in ms. Default 10000. */
+  CMS_TIMEOUT_MS: env.positiveInt(10_000),
+  /** `POST` (default, form body) or `GET` (every parameter in the query string). */
+  CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
+};
