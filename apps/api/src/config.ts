@@ -1,7 +1,7 @@
 import { LOCAL_DEFAULTS, env, parseConfig, z } from '@fleet/config';
 
 export const apiConfigSchema = z.object({
-  PORT: env.port(3000),
+  PORT: env.port(LOCAL_DEFAULTS.apiPort),
   /** Interface to listen on. */
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
@@ -39,6 +39,10 @@ export const apiConfigSchema = z.object({
   /** Requests per API key per minute (a fixed window kept in Redis, shared by every API process); 0 turns it off. */
   API_RATE_LIMIT_PER_MINUTE: env.nonNegativeInt(600),
   LOG_LEVEL: env.logLevel(),
+  /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
+  LOG_FORMAT: env.logFormat(),
+  /** Set (to anything but the empty string): no colours in pretty log lines. */
+  NO_COLOR: env.noColor(),
 });
 
 export type ApiConfig = Readonly<z.output<typeof apiConfigSchema>>;

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
-import { createLogger } from '@fleet/logger';
+import { chooseLogOutput, createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
@@ -15,6 +15,11 @@ const config = loadConfigOrExit('api', () => loadApiConfig(process.env));
 const logger = createLogger({
   service: 'api',
   level: config.LOG_LEVEL,
+  ...chooseLogOutput({
+    format: config.LOG_FORMAT,
+    noColor: config.NO_COLOR,
+    stdoutIsTTY: process.stdout.isTTY === true,
+  }),
   secrets: config.FLEET_ADMIN_API_KEY ? [config.FLEET_ADMIN_API_KEY] : [],
 });
 logger.info('starting api', { config: redactConfig(config) });

@@ -33,6 +33,10 @@ export const reconcilerConfigSchema = z.object({
   ...cmsClientEnv,
   RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   LOG_LEVEL: env.logLevel(),
+  /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
+  LOG_FORMAT: env.logFormat(),
+  /** Set (to anything but the empty string): no colours in pretty log lines. */
+  NO_COLOR: env.noColor(),
 });
 
 export type ReconcilerConfig = Readonly<z.output<typeof reconcilerConfigSchema>>;

@@ -2,7 +2,7 @@ import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
-import { createLogger } from '@fleet/logger';
+import { chooseLogOutput, createLogger } from '@fleet/logger';
 import { createRedisConnection, reconcilerLeaderKey } from '@fleet/queue';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
@@ -12,6 +12,11 @@ const config = loadConfigOrExit('reconciler', () => loadReconcilerConfig(process
 const logger = createLogger({
   service: 'reconciler',
   level: config.LOG_LEVEL,
+  ...chooseLogOutput({
+    format: config.LOG_FORMAT,
+    noColor: config.NO_COLOR,
+    stdoutIsTTY: process.stdout.isTTY === true,
+  }),
   secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''],
 });
 logger.info('starting reconciler', { config: redactConfig(config) });

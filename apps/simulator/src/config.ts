@@ -69,6 +69,10 @@ const schema = z
     CMS_ACCESS_KEY_ID: unsetIfEmpty(z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId)),
     CMS_ACCESS_KEY_SECRET: unsetIfEmpty(z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret)),
     LOG_LEVEL: unsetIfEmpty(env.logLevel()),
+    /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON. */
+    LOG_FORMAT: env.logFormat(),
+    /** Set (to anything but the empty string): no colours in pretty log lines. */
+    NO_COLOR: env.noColor(),
   })
   .transform((vars) => {
     const preset = SCENARIO_PROFILES[vars.SIM_PROFILE];
@@ -92,6 +96,8 @@ const schema = z
       accessKeyId: vars.CMS_ACCESS_KEY_ID,
       accessKeySecret: vars.CMS_ACCESS_KEY_SECRET,
       logLevel: vars.LOG_LEVEL,
+      logFormat: vars.LOG_FORMAT,
+      noColor: vars.NO_COLOR,
       profile: vars.SIM_PROFILE,
       /** The effective knobs: the profile's preset with every set SIM_* variable applied over it. */
       scenario: Object.freeze(scenario),

@@ -1,14 +1,23 @@
 import { createSimulator } from '@fleet/cms-simulator';
 import { redactConfig } from '@fleet/config';
 import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
-import { createLogger } from '@fleet/logger';
+import { chooseLogOutput, createLogger } from '@fleet/logger';
 import { loadConfig, simulatorOptionsFrom } from './config.ts';
 
 /** The CMS API simulator as a process: the only place that reads the environment and handles signals. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('simulator', () => loadConfig(process.env));
 
-  const logger = createLogger({ service: 'simulator', level: config.logLevel, secrets: [config.accessKeySecret] });
+  const logger = createLogger({
+    service: 'simulator',
+    level: config.logLevel,
+    ...chooseLogOutput({
+      format: config.logFormat,
+      noColor: config.noColor,
+      stdoutIsTTY: process.stdout.isTTY === true,
+    }),
+    secrets: [config.accessKeySecret],
+  });
   logger.info('configuration', { config: redactConfig(config) });
 
   const simulator = createSimulator({ ...simulatorOptionsFrom(config), logger });

@@ -14,6 +14,8 @@ describe('simulator config', () => {
       accessKeySecret: 'simulator-secret-not-for-production',
       logLevel: 'info',
       profile: 'deterministic',
+      logFormat: undefined,
+      noColor: false,
       scenario: {
         latencyMs: 50,
         latencyTailMs: 0,

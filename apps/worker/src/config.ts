@@ -27,6 +27,10 @@ export const workerConfigSchema = z.object({
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   DB_POOL_MAX: env.positiveInt(20),
   LOG_LEVEL: env.logLevel(),
+  /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
+  LOG_FORMAT: env.logFormat(),
+  /** Set (to anything but the empty string): no colours in pretty log lines. */
+  NO_COLOR: env.noColor(),
 });
 
 export type WorkerConfig = Readonly<z.output<typeof workerConfigSchema>>;

@@ -2,7 +2,7 @@ import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { redactConfig } from '@fleet/config';
 import { createDatabase, warmInstallPath } from '@fleet/db';
 import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
-import { createLogger } from '@fleet/logger';
+import { chooseLogOutput, createLogger } from '@fleet/logger';
 import {
   createAccountRateLimiter,
   createCallAdmission,
@@ -19,6 +19,11 @@ const config = loadConfigOrExit('worker', () => loadWorkerConfig(process.env));
 const logger = createLogger({
   service: 'worker',
   level: config.LOG_LEVEL,
+  ...chooseLogOutput({
+    format: config.LOG_FORMAT,
+    noColor: config.NO_COLOR,
+    stdoutIsTTY: process.stdout.isTTY === true,
+  }),
   secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''],
 });
 logger.info('starting worker', { config: redactConfig(config) });

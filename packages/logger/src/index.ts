@@ -1,5 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import winston from 'winston';
+import { prettyLine } from './pretty-line.ts';
+import type { LogFormat } from './pretty-line.ts';
+
+export { chooseLogOutput } from './log-output.ts';
+export type { LogFormat } from './pretty-line.ts';
 
 export type Logger = winston.Logger;
 
@@ -54,12 +59,19 @@ export type LoggerOptions = {
   level?: string;
   /** Secret values (e.g. the AccessKey secret) that must never be written, whatever field holds them. */
   secrets?: readonly string[];
+  /**
+   * `json` (default): one JSON object a line. `pretty`: one readable line an entry (time, app, level, message, k=v
+   * fields), for a person at a terminal. An app picks it with chooseLogOutput from LOG_FORMAT and its stdout.
+   */
+  format?: LogFormat;
+  /** Colour the level of pretty lines (ANSI); default false. Only for a terminal, never with NO_COLOR set. */
+  color?: boolean;
   /** Where lines go; default stdout. Tests pass a stream to capture lines. */
   stream?: NodeJS.WritableStream;
   silent?: boolean;
 };
 
-/** The one logger factory: JSON lines, log context merged in, secrets redacted before anything is written. */
+/** The one logger factory: JSON or pretty lines, log context merged in, secrets redacted before anything is written. */
 export function createLogger(options: LoggerOptions): Logger {
   const redact = makeRedactor(options.secrets ?? []);
   const applyContextAndRedaction = winston.format((info) => {
@@ -76,7 +88,13 @@ export function createLogger(options: LoggerOptions): Logger {
     level: options.level ?? 'info',
     silent: options.silent ?? false,
     defaultMeta: { service: options.service },
-    format: winston.format.combine(winston.format.timestamp(), applyContextAndRedaction(), winston.format.json()),
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      applyContextAndRedaction(),
+      options.format === 'pretty'
+        ? winston.format.printf((info) => prettyLine(info, { color: options.color ?? false }))
+        : winston.format.json(),
+    ),
     transports: [transport],
   });
 }
