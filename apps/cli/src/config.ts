@@ -6,6 +6,7 @@ const UP_APPS = ['simulator', 'api', 'worker', 'reconciler'] as const;
 /** The variables `fleet` (npm start, db:migrate, create-api-key, db:check) reads itself; the apps it starts read theirs. */
 export const cliConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
+  REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
   /** Apps `up` starts, comma-separated; default all four. */
   FLEET_APPS: z
     .string()

@@ -1,21 +1,26 @@
 /**
  * fleet: operator commands.
- *   up       create and migrate the database, then run simulator, api, worker and reconciler together
+ *   up       check that Postgres and Redis answer, create and migrate the database, then run simulator, api, worker
+ *            and reconciler together
  *   migrate  create the database if needed and apply the committed migrations
  *   check-migrations  exit 0 when the committed migrations produce exactly prisma/schema.prisma, 2 when not
  *            (replayed in a scratch database made and dropped for the check)
  *   create-api-key --name <name> --role viewer|operator|admin (--user-id <UserId> ... | --all-accounts)
  *            make an API key in the database and print it once (stdout: the key alone)
+ *
+ * Exit codes: 0 done (or stopped by a signal), 1 failed, 2 bad usage or arguments, 69 (EX_UNAVAILABLE) Postgres or
+ * Redis does not answer (`up`), 78 (EX_CONFIG) a malformed variable.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { appLaunchArgs, loadConfigOrExit } from '@fleet/lifecycle';
+import { EXIT_CODES, appLaunchArgs, loadConfigOrExit } from '@fleet/lifecycle';
 import { createLogger } from '@fleet/logger';
 import { loadCliConfig } from './config.ts';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
+import { checkDependencies, findStartTools, problemLine } from './dependency-check.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const config = loadConfigOrExit('fleet', () => loadCliConfig(process.env));
@@ -27,7 +32,17 @@ async function migrate(): Promise<void> {
   logger.info('database migrated');
 }
 
+/** Writes a line for each of Postgres and Redis that does not answer and exits EX_UNAVAILABLE; nothing when both do. */
+async function exitUnlessDependenciesAnswer(): Promise<void> {
+  const problems = await checkDependencies({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL });
+  if (problems.length === 0) return;
+  const tools = await findStartTools();
+  for (const problem of problems) process.stderr.write(`${problemLine(problem, tools)}\n`);
+  process.exit(EXIT_CODES.unavailable);
+}
+
 async function up(): Promise<void> {
+  await exitUnlessDependenciesAnswer();
   await migrate();
   const children = new Map<string, ChildProcess>();
   let stopping = false;

@@ -9,7 +9,7 @@ describe('cli config', () => {
   });
 
   it('the documentation check reads the schema and the table: a variable nobody documented is reported', () => {
-    expect(configVariableNames(cliConfigSchema)).toEqual(['DATABASE_URL', 'FLEET_APPS', 'LOG_LEVEL']);
+    expect(configVariableNames(cliConfigSchema)).toEqual(['DATABASE_URL', 'FLEET_APPS', 'LOG_LEVEL', 'REDIS_URL']);
     const withAnUndocumentedOne = cliConfigSchema.extend({ FLEET_NOT_A_DOCUMENTED_VARIABLE: z.string().optional() });
     expect(undocumentedVariables(withAnUndocumentedOne, 'docs/operations.md', 'cli')).toEqual([
       'FLEET_NOT_A_DOCUMENTED_VARIABLE',
