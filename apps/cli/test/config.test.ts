@@ -9,7 +9,20 @@ describe('cli config', () => {
   });
 
   it('the documentation check reads the schema and the table: a variable nobody documented is reported', () => {
-    expect(configVariableNames(cliConfigSchema)).toEqual(['DATABASE_URL', 'FLEET_APPS', 'LOG_LEVEL', 'REDIS_URL']);
+    expect(configVariableNames(cliConfigSchema)).toEqual([
+      'DATABASE_URL',
+      'FLEET_APPS',
+      'FLEET_KEY_FILE',
+      'FLEET_READY_TIMEOUT_MS',
+      'HOST',
+      'LOG_FORMAT',
+      'LOG_LEVEL',
+      'NO_COLOR',
+      'PORT',
+      'REDIS_URL',
+      'SIMULATOR_HOST',
+      'SIMULATOR_PORT',
+    ]);
     const withAnUndocumentedOne = cliConfigSchema.extend({ FLEET_NOT_A_DOCUMENTED_VARIABLE: z.string().optional() });
     expect(undocumentedVariables(withAnUndocumentedOne, 'docs/operations.md', 'cli')).toEqual([
       'FLEET_NOT_A_DOCUMENTED_VARIABLE',

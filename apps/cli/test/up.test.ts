@@ -1,0 +1,174 @@
+/**
+ * `fleet up`, the real CLI main.ts, with a private database, Redis prefix, ports and key file: it says where things
+ * are once the API is ready, and leaves an admin key in a file of mode 0600 that the API accepts; a second `up`
+ * reuses it, and one after the key was revoked makes a new one.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  freePort,
+  spawnApp,
+  testRedisUrl,
+  uniquePrefix,
+  waitFor,
+} from '@fleet/testing';
+import type { AppProcess, TestDatabase } from '@fleet/testing';
+
+let testDb: TestDatabase;
+let dir: string;
+let keyFile: string;
+let apiUrl: string;
+let simulatorUrl: string;
+let env: Record<string, string>;
+const prefix = uniquePrefix('cli-up');
+const running: AppProcess[] = [];
+
+beforeAll(async () => {
+  testDb = await createTestDatabase();
+  dir = await mkdtemp(path.join(tmpdir(), 'fleet-up-'));
+  keyFile = path.join(dir, 'state', 'admin-key');
+  const [apiPort, simulatorPort] = [await freePort(), await freePort()];
+  apiUrl = `http://127.0.0.1:${apiPort}`;
+  simulatorUrl = `http://127.0.0.1:${simulatorPort}/`;
+  env = {
+    DATABASE_URL: testDb.url,
+    REDIS_URL: testRedisUrl(),
+    QUEUE_PREFIX: prefix,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    SIMULATOR_PORT: String(simulatorPort),
+    FLEET_APPS: 'simulator,api',
+    FLEET_KEY_FILE: keyFile,
+  };
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.kill()));
+  await deleteKeysWithPrefix(prefix);
+  await testDb.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts `fleet up` with `extra` on top of the test's env. */
+function startUp(extra: Record<string, string> = {}): AppProcess {
+  const cli = spawnApp('cli', { ...env, ...extra }, { args: ['up'] });
+  running.push(cli);
+  return cli;
+}
+
+/** SIGTERM to `fleet up`, which stops its apps; resolves with its exit code. */
+async function stopUp(cli: AppProcess): Promise<number | null> {
+  return cli.stop('SIGTERM');
+}
+
+async function callApi(key: string, route: string): Promise<number> {
+  return (await fetch(`${apiUrl}${route}`, { headers: { authorization: `Bearer ${key}` } })).status;
+}
+
+// Each test migrates a database and starts real processes: on a loaded 2-core machine that alone can take a minute.
+describe('fleet up', { timeout: 180_000 }, () => {
+  let firstKey: string;
+
+  it('on a terminal format (LOG_FORMAT=pretty) prints where the API, its docs, the simulator and the key file are, and the key works', async () => {
+    const cli = startUp({ LOG_FORMAT: 'pretty' });
+    await waitFor('the ready summary', () => cli.stdout().includes('Stop with Ctrl-C.'), { timeoutMs: 120_000 });
+    const out = cli.stdout();
+    expect(out).toContain('fleet is up.');
+    expect(out).toContain(`API        ${apiUrl}\n`);
+    expect(out).toContain(`API docs   ${apiUrl}/docs   (OpenAPI document: ${apiUrl}/openapi.json)`);
+    expect(out).toContain(`Simulator  ${simulatorUrl}\n`);
+    expect(out).toContain(`Admin key  in ${keyFile} (readable by you alone)`);
+    expect(out).toContain(`KEY=$(cat ${keyFile})`);
+    // The apps got `up`'s choice of format: their lines are pretty too.
+    expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} api +info +api listening port=\d+ host=127\.0\.0\.1$/m);
+    expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} simulator +info +simulator ready /m);
+    expect(out).not.toMatch(/^\{/m);
+
+    firstKey = (await readFile(keyFile, 'utf8')).trim();
+    expect(firstKey).toMatch(/^flt_[A-Za-z0-9_-]{43}$/);
+    expect(cli.output()).not.toContain(firstKey);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(path.dirname(keyFile))).mode & 0o777).toBe(0o700);
+    // An admin key for every account: it may list the keys, which only an admin may.
+    expect(await callApi(firstKey, '/v1/api-keys')).toBe(200);
+    expect((await fetch(`${apiUrl}/openapi.json`)).status).toBe(200);
+    expect(await stopUp(cli)).toBe(0);
+  });
+
+  it('with stdout not a terminal writes JSON lines, its own and its apps, and a second up reuses the valid key', async () => {
+    const cli = startUp();
+    const ready = await waitFor(
+      'the ready line',
+      () =>
+        cli
+          .stdout()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((entry) => entry.message === 'fleet is ready'),
+      { timeoutMs: 120_000 },
+    );
+    expect(ready).toMatchObject({
+      service: 'cli',
+      apiUrl,
+      docsUrl: `${apiUrl}/docs`,
+      openapiUrl: `${apiUrl}/openapi.json`,
+      simulatorUrl,
+      keyFile,
+      useKey: `KEY=$(cat ${keyFile})`,
+    });
+    const services = new Set(
+      cli
+        .stdout()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { service: string }).service),
+    );
+    expect(services).toEqual(new Set(['cli', 'api', 'simulator']));
+    expect(cli.stdout()).toContain('"message":"admin api key file reused"');
+    expect((await readFile(keyFile, 'utf8')).trim()).toBe(firstKey);
+    expect(await callApi(firstKey, '/v1/api-keys')).toBe(200);
+    expect(await stopUp(cli)).toBe(0);
+  });
+
+  it('makes a new key when the one in the file was revoked, and says so when the API is not ready in time', async () => {
+    const client = new pg.Client({ connectionString: testDb.url });
+    await client.connect();
+    await client.query('UPDATE api_key SET revoked_at = now() WHERE revoked_at IS NULL');
+    await client.end();
+    // 1 ms: no API answers /readyz that soon after it was started.
+    const cli = startUp({ FLEET_APPS: 'api', FLEET_READY_TIMEOUT_MS: '1', LOG_FORMAT: 'json' });
+    await waitFor('the not-ready line', () => cli.stdout().includes('did not become ready'), { timeoutMs: 120_000 });
+    const late = cli
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => String(entry.message).includes('did not become ready'));
+    expect(late).toMatchObject({ level: 'error', app: 'api', url: `${apiUrl}/readyz` });
+    expect(cli.stdout()).not.toContain('fleet is ready');
+
+    const secondKey = (await readFile(keyFile, 'utf8')).trim();
+    expect(secondKey).not.toBe(firstKey);
+    expect(cli.stdout()).toContain('"message":"admin api key made and written"');
+    await waitFor('the API', async () => (await fetch(`${apiUrl}/readyz`)).status === 200, { timeoutMs: 60_000 });
+    expect(await callApi(secondKey, '/v1/api-keys')).toBe(200);
+    expect(await callApi(firstKey, '/v1/api-keys')).toBe(401);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    expect(await stopUp(cli)).toBe(0);
+  });
+
+  it('stops the other apps and exits with the code of an app that ended by itself (a worker with a bad variable: 78)', async () => {
+    const cli = startUp({ FLEET_APPS: 'simulator,worker', WORKER_CONCURRENCY: 'abc', LOG_FORMAT: 'json' });
+    expect(await cli.exited).toBe(78);
+    expect(cli.stderr()).toContain(
+      'worker: configuration error: WORKER_CONCURRENCY="abc": expected an integer from 1 up',
+    );
+    expect(cli.stdout()).toMatch(/"app":"simulator","code":0/);
+  });
+});
