@@ -199,7 +199,8 @@ const LABEL: Record<Dependency, string> = { postgres: 'Postgres', redis: 'Redis'
  */
 export function problemLine(problem: DependencyProblem, tools: StartTools): string {
   const label = LABEL[problem.dependency];
-  const head = `fleet up: ${label} ${problem.kind === 'unreachable' ? 'does not answer' : 'answered but refused the connection'} at ${problem.where} (${problem.variable}): ${problem.detail}`;
+  const what = problem.kind === 'unreachable' ? 'does not answer' : 'answered but refused the connection';
+  const head = `fleet up: ${label} ${what} at ${problem.where} (${problem.variable}): ${problem.detail}`;
   if (problem.kind === 'refused') return `${head}; check the user and password in ${problem.variable}`;
   const command = startCommand(problem, tools);
   return command ? `${head}; start it with: ${command}` : `${head}; is it running, and reachable from this machine?`;

@@ -166,8 +166,9 @@ try {
       process.exit(2);
     }
     process.stdout.write(`${created.key}\n`);
+    const scope = created.allAccounts ? 'every account' : `accounts ${created.userIds.join(', ')}`;
     process.stderr.write(
-      `made API key ${created.id} (${created.keyPrefix}...), role ${created.role}, ${created.allAccounts ? 'every account' : `accounts ${created.userIds.join(', ')}`}.\n` +
+      `made API key ${created.id} (${created.keyPrefix}...), role ${created.role}, ${scope}.\n` +
         'It is shown this once: store it now. Use it as "Authorization: Bearer <key>".\n',
     );
   } else {

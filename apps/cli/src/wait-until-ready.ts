@@ -10,7 +10,7 @@ export async function waitUntilReady(
   options: { deadlineMs: number; intervalMs?: number; signal?: AbortSignal },
 ): Promise<ReadyResult> {
   const deadline = Date.now() + options.deadlineMs;
-  let last = 'no answer yet';
+  let last: string;
   for (;;) {
     if (options.signal?.aborted) return { ready: false, last: 'stopped' };
     try {

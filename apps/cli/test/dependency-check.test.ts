@@ -56,7 +56,8 @@ describe('problemLine', () => {
         debian,
       ),
     ).toBe(
-      'fleet up: Postgres answered but refused the connection at 127.0.0.1:5432 (DATABASE_URL): password authentication failed; check the user and password in DATABASE_URL',
+      'fleet up: Postgres answered but refused the connection at 127.0.0.1:5432 (DATABASE_URL): ' +
+        'password authentication failed; check the user and password in DATABASE_URL',
     );
   });
 });

@@ -51,11 +51,13 @@ describe('fleet up when a dependency does not answer', () => {
     });
     expect(code).toBe(69);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(
+    const [line] = lines;
+    expect(line).toMatch(
       new RegExp(
-        `^fleet up: Postgres does not answer at 127\\.0\\.0\\.1:${closedPort} \\(DATABASE_URL\\): .*ECONNREFUSED.*; start it with: (docker compose up -d postgres redis|(sudo )?pg_ctlcluster \\S+ \\S+ start)$`,
+        `^fleet up: Postgres does not answer at 127\\.0\\.0\\.1:${closedPort} \\(DATABASE_URL\\): .*ECONNREFUSED.*; `,
       ),
     );
+    expect(line).toMatch(/; start it with: (docker compose up -d postgres redis|(sudo )?pg_ctlcluster \S+ \S+ start)$/);
     expect(output).not.toContain(PASSWORD);
     expect(output).not.toMatch(/^\s+at /m);
   });
@@ -67,11 +69,17 @@ describe('fleet up when a dependency does not answer', () => {
     });
     expect(code).toBe(69);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(
+    const [line] = lines;
+    expect(line).toMatch(
       new RegExp(
-        `^fleet up: Redis does not answer at 127\\.0\\.0\\.1:${closedPort} \\(REDIS_URL\\): .*ECONNREFUSED.*; start it with: (docker compose up -d postgres redis|redis-server --daemonize yes --port ${closedPort} --maxmemory-policy noeviction)$`,
+        `^fleet up: Redis does not answer at 127\\.0\\.0\\.1:${closedPort} \\(REDIS_URL\\): .*ECONNREFUSED.*; `,
       ),
     );
+    const redisServer = `redis-server --daemonize yes --port ${closedPort} --maxmemory-policy noeviction`;
+    expect(
+      line!.endsWith('; start it with: docker compose up -d postgres redis') ||
+        line!.endsWith(`; start it with: ${redisServer}`),
+    ).toBe(true);
     expect(output).not.toContain(PASSWORD);
     expect(await databaseExists(untouched)).toBe(false);
   });
