@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
-import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
+import { loadConfigOrExit, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { chooseLogOutput, createLogger } from '@fleet/logger';
 import { createRedisConnection } from '@fleet/queue';
 import { createApp } from './app.ts';
@@ -56,6 +56,7 @@ const server: Server = app.listen(config.PORT, config.HOST, () =>
   logger.info('api listening', { port: config.PORT, host: config.HOST }),
 );
 server.keepAliveTimeout = 65_000;
+const closable = trackHttpServer(server);
 answerClientErrorsWithProblems(server);
 
 // Past 10 s the process exits anyway (code 1): a client holding a connection open must not keep it alive.
@@ -64,9 +65,7 @@ stopOnSignal({
   logger,
   deadlineMs: 10_000,
   async stop() {
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    await closed;
+    await closable.close();
     // Enqueues of rollouts answered before their jobs were all in Redis; past the deadline the reconciler finishes them.
     if (enqueues.running() > 0)
       logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });

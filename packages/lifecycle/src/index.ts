@@ -4,3 +4,5 @@ export { configErrorLine, loadConfigOrExit } from './config-error-exit.ts';
 export { EXIT_CODES } from './exit-codes.ts';
 export { appLaunchArgs, appNodeOptions } from './app-launch.ts';
 export type { FleetApp, RepoApp } from './app-launch.ts';
+export { trackHttpServer } from './close-http-server.ts';
+export type { ClosableHttpServer } from './close-http-server.ts';

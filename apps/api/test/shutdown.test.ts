@@ -1,0 +1,68 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  freePort,
+  spawnApp,
+  testRedisUrl,
+  uniquePrefix,
+  waitFor,
+  type TestDatabase,
+} from '@fleet/testing';
+
+const ADMIN_KEY = 'flt_shutdown-test-admin-key-0123456789abcdef';
+
+let database: TestDatabase;
+const prefix = uniquePrefix('api-shutdown');
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  await deleteKeysWithPrefix(prefix);
+  await database?.drop();
+});
+
+describe('api main.ts on SIGTERM', () => {
+  it('answers the request in flight on a kept-alive connection, closes that connection and exits 0 well before its 10 s deadline', async () => {
+    const port = await freePort();
+    const api = spawnApp('api', {
+      PORT: String(port),
+      DATABASE_URL: database.url,
+      REDIS_URL: testRedisUrl(),
+      QUEUE_PREFIX: prefix,
+      FLEET_ADMIN_API_KEY: ADMIN_KEY,
+      LOG_FORMAT: 'json',
+    });
+    try {
+      await waitFor('the api to answer /readyz 200', async () => {
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
+        return ready?.status === 200;
+      });
+
+      // A keep-alive request whose body is still arriving when the signal comes: in flight, past authentication.
+      const body = JSON.stringify({ userId: 'x' });
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      const socketClosed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write(
+        `POST /v1/rollouts HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n` +
+          `Authorization: Bearer ${ADMIN_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n` +
+          body.slice(0, 5),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      api.child.kill('SIGTERM');
+      await waitFor('the api to log that it stops', () => api.output().includes('stopping api'));
+      socket.write(body.slice(5));
+
+      await socketClosed;
+      expect(answer).toMatch(/^HTTP\/1\.1 4\d\d /);
+      expect(answer.toLowerCase()).toContain('connection: close');
+      expect(await api.exited, api.output()).toBe(0);
+      expect(api.output()).not.toContain('shutdown deadline passed');
+    } finally {
+      await api.kill();
+    }
+  });
+});
