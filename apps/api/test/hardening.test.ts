@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import express from 'express';
+import { GuardedWriteRaceError } from '@fleet/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemErrorHandler } from '../src/http/problem.ts';
 import { listRoutes } from '../src/http/route-list.ts';
@@ -96,6 +97,33 @@ describe('errors leak nothing', () => {
       expect(res.text).not.toMatch(/\bat .*\.ts:\d+/);
       expect(JSON.parse(res.text)).toMatchObject({ status: 500, code: 'internal_error' });
       expect(lines.join('')).toContain('10.0.0.7');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a guarded write that kept losing races answers 409 concurrent_change with Retry-After, naming the row, not 500', async () => {
+    const { logger, lines } = capturingLogger({ service: 'test' });
+    const app = express();
+    const rolloutId = '0b5f3a52-6f0e-4c3c-9d51-6c1b0f3e9a11';
+    app.post('/race', () => {
+      throw new GuardedWriteRaceError('rollout', rolloutId, `rollout ${rolloutId}: transition pause kept losing races`);
+    });
+    app.use(problemErrorHandler(logger));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await rawRequest(`http://127.0.0.1:${(server.address() as { port: number }).port}`, {
+        method: 'POST',
+        path: '/race',
+      });
+      expect(res.status).toBe(409);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const problem = JSON.parse(res.text) as { code: string; detail: string };
+      expect(problem.code).toBe('concurrent_change');
+      expect(problem.detail).toContain(`rollout ${rolloutId}`);
+      expect(lines.filter((line) => line.includes('unhandled error'))).toEqual([]);
     } finally {
       server.close();
     }

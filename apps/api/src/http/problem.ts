@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { FieldLocation } from '@fleet/errors';
+import { GuardedWriteRaceError } from '@fleet/db';
 import { ApiError, toError } from '@fleet/errors';
 import type { Logger } from '@fleet/logger';
 import { currentLogContext } from '@fleet/logger';
@@ -108,12 +109,29 @@ function fromBodyParserError(error: BodyParserError): ApiError | null {
   }
 }
 
+/**
+ * A guarded write that kept losing to other writers (the worker, the reconciler, another request changing the same
+ * rollout or flag): nothing was written and the same request may well succeed a moment later, so 409 with
+ * Retry-After rather than the 500 of a fault.
+ */
+function fromDatabaseError(error: Error): ApiError | null {
+  if (!(error instanceof GuardedWriteRaceError)) return null;
+  return new ApiError(
+    409,
+    'concurrent_change',
+    'Concurrent change',
+    `The ${error.table.replace(/_/g, ' ')} ${error.id} kept changing while this request wrote it; nothing was changed. ` +
+      'Read it again and retry',
+  );
+}
+
 /** The last middleware: known errors become problem+json; anything else is logged and answered with a bare 500. */
 export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
     const error = toError(thrown);
-    const known = error instanceof ApiError ? error : fromBodyParserError(error);
+    const known = error instanceof ApiError ? error : (fromDatabaseError(error) ?? fromBodyParserError(error));
     if (known) {
+      if (known.code === 'concurrent_change') res.setHeader('Retry-After', '1');
       if (known.status >= 500)
         logger.warn('request failed', {
           status: known.status,
