@@ -9,3 +9,5 @@ export { capturingLogger } from './capturing-logger.ts';
 export type { CapturedLogger, LogEntry } from './capturing-logger.ts';
 export { instanceIds } from './instance-ids.ts';
 export { configVariableNames, undocumentedVariables } from './documented-variables.ts';
+export { startPrivatePostgres } from './private-postgres.ts';
+export type { PrivatePostgres } from './private-postgres.ts';

@@ -50,6 +50,14 @@ async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** Applies every committed migration to the (existing, empty) database at `url` with `prisma migrate deploy`. */
+export async function migrateDatabase(url: string): Promise<void> {
+  await run('npx', ['prisma', 'migrate', 'deploy'], {
+    cwd: repoRoot(),
+    env: { ...process.env, DATABASE_URL: url, CHECKPOINT_DISABLE: '1' },
+  });
+}
+
 /**
  * Makes sure a template database exists with every committed migration applied by `prisma migrate deploy`
  * (the same command the product runs at start). Called once per test run from vitest's globalSetup.
@@ -66,14 +74,7 @@ export async function ensureMigratedTemplate(): Promise<string> {
           await admin.query(`DROP DATABASE IF EXISTS "${template}_building" WITH (FORCE)`);
           await admin.query(`CREATE DATABASE "${template}_building"`);
         });
-        await run('npx', ['prisma', 'migrate', 'deploy'], {
-          cwd: root,
-          env: {
-            ...process.env,
-            DATABASE_URL: withDatabase(adminDatabaseUrl(), `${template}_building`),
-            CHECKPOINT_DISABLE: '1',
-          },
-        });
+        await migrateDatabase(withDatabase(adminDatabaseUrl(), `${template}_building`));
         await admin.query(`ALTER DATABASE "${template}_building" RENAME TO "${template}"`);
       }
       return template;
