@@ -43,12 +43,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const data = path.join(dir, 'data');
   // initdb and postgres refuse to run as root: as root (CI containers), run them as the postgres user.
   const asRoot = userInfo().uid === 0;
-  let owner: { uid: number; gid: number } | null = null;
   if (asRoot) {
-    const { stdout } = await run('id', ['-u', 'postgres']);
+    const { stdout: uid } = await run('id', ['-u', 'postgres']);
     const { stdout: gid } = await run('id', ['-g', 'postgres']);
-    owner = { uid: Number(stdout.trim()), gid: Number(gid.trim()) };
-    await chown(dir, owner.uid, owner.gid);
+    await chown(dir, Number(uid.trim()), Number(gid.trim()));
     await chmod(dir, 0o700);
   }
   const tool = (name: string, args: string[]) => {
