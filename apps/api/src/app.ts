@@ -7,6 +7,8 @@ import { isDatabaseUnavailableError } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { BackgroundEnqueues } from './background-enqueues.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
+import type { QueueBoard } from './queue-board.ts';
+import { createQueueBoard } from './queue-board.ts';
 import { accessLog } from './http/access-log.ts';
 import { authenticate, rolloutTenancyGuard } from './http/auth.ts';
 import { jsonBodyGuard, requireJsonWhenBodyPresent } from './http/json-guard.ts';
@@ -14,6 +16,7 @@ import { notFoundHandler, problemErrorHandler } from './http/problem.ts';
 import { rateLimitPerKey } from './http/rate-limit.ts';
 import { requestId } from './http/request-id.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { adminOperations, adminRoutes } from './routes/admin.ts';
 import { apiKeyOperations, apiKeyRoutes } from './routes/api-keys.ts';
 import { docsOperations, docsRoutes } from './routes/docs.ts';
 import { healthOperations, healthRoutes } from './routes/health.ts';
@@ -38,6 +41,8 @@ export type ApiDeps = {
    * passes its own, to drain it on stop. Default: the POST waits for the whole enqueue.
    */
   enqueues?: BackgroundEnqueues;
+  /** The queue board at /admin/queues; main.ts passes its own, to close its queues on stop. Default: one of its own. */
+  queueBoard?: QueueBoard;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -61,9 +66,12 @@ export function createApp(deps: ApiDeps): express.Express {
         ...rolloutReportOperations,
         ...rolloutRetryOperations,
         ...manualInstallFlagOperations,
+        ...adminOperations,
       ],
     }),
   );
+  // Admins' pages (the queue board), with their own authentication: a session cookie a browser can send.
+  app.use(adminRoutes({ ...deps, queueBoard: deps.queueBoard ?? createQueueBoard(deps) }));
   // Everything under /v1, including routes added below later: a key first (before a body is even read), then its
   // rate limit, then the body (JSON only, size and nesting limited, no prototype keys).
   app.use(

@@ -8,6 +8,7 @@ import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
 import { storeBootstrapAdminKey } from './bootstrap-admin-key.ts';
 import { loadApiConfig } from './config.ts';
+import { createQueueBoard } from './queue-board.ts';
 import { answerClientErrorsWithProblems } from './http/client-error.ts';
 
 const config = loadConfigOrExit('api', () => loadApiConfig(process.env));
@@ -32,6 +33,7 @@ const db = createDatabase({
 });
 const redis = createRedisConnection(config.REDIS_URL, 'producer', logger);
 const enqueues = createBackgroundEnqueues({ waitMs: config.ENQUEUE_WAIT_MS });
+const queueBoard = createQueueBoard({ db, redis, logger, queuePrefix: config.QUEUE_PREFIX });
 const app = createApp({
   db,
   redis,
@@ -41,6 +43,7 @@ const app = createApp({
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   rateLimit: { limit: config.API_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
   enqueues,
+  queueBoard,
 });
 
 if (config.FLEET_ADMIN_API_KEY) {
@@ -70,6 +73,7 @@ stopOnSignal({
     if (enqueues.running() > 0)
       logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
     await enqueues.drain();
+    await queueBoard.close();
     await Promise.allSettled([db.close(), redis.quit()]);
   },
 });

@@ -11,6 +11,7 @@ import { createApp } from '../src/app.ts';
 import type { BackgroundEnqueues } from '../src/background-enqueues.ts';
 import { createBackgroundEnqueues } from '../src/background-enqueues.ts';
 import { answerClientErrorsWithProblems } from '../src/http/client-error.ts';
+import { createQueueBoard } from '../src/queue-board.ts';
 
 export type ApiResponse = {
   status: number;
@@ -79,8 +80,10 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
   const enqueues = createBackgroundEnqueues(
     options.enqueueWaitMs === undefined ? {} : { waitMs: options.enqueueWaitMs },
   );
+  const queueBoard = createQueueBoard({ db, redis, logger, queuePrefix: prefix });
   const app = createApp({
     enqueues,
+    queueBoard,
     db,
     redis,
     logger,
@@ -152,6 +155,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
       server.closeAllConnections();
       await closed;
       await enqueues.drain();
+      await queueBoard.close();
       if (!shared) await deleteKeysWithPrefix(prefix);
       if (redis.status === 'ready') await redis.quit();
       else redis.disconnect();

@@ -7,13 +7,22 @@
  * Every refusal must be a 404 problem indistinguishable from "does not exist", and must change nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installQueueName } from '@fleet/queue';
 import { listRoutes } from '../src/http/route-list.ts';
 import type { ApiHarness, ApiResponse } from './support.ts';
 import { startApi } from './support.ts';
 
 const TENANT_A = '1111111111111111';
 const TENANT_B = '2222222222222222';
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /openapi.json', 'GET /docs']);
+// The admin sign-in page, and signing out (it only ends the session of the cookie sent).
+const PUBLIC_ROUTES = new Set([
+  'GET /healthz',
+  'GET /readyz',
+  'GET /openapi.json',
+  'GET /docs',
+  'GET /admin/session',
+  'DELETE /admin/session',
+]);
 
 type Fixture = { rolloutId: string; instanceId: string; keyOfA: { id: string; key: string }; flagId: string };
 type TenancyCase = {
@@ -134,6 +143,34 @@ const CASES: Record<string, TenancyCase> = {
     call: (key, f) =>
       api.requestAs(key, 'POST', `/v1/manual-install-flags/${f.flagId}/close`, { note: 'decommissioned' }),
   },
+  // The queue board (mounted, not a route, so listed here by hand): only the queues of the key's accounts.
+  'GET /admin/queues': {
+    call: (key) => api.requestAs(key, 'GET', '/admin/queues/api/queues'),
+    refused: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.queues.map((q: { name: string }) => q.name)).not.toContain(installQueueName(f.rolloutId));
+    },
+    allowed: (res, f) =>
+      expect(res.body.queues.map((q: { name: string }) => q.name)).toContain(installQueueName(f.rolloutId)),
+  },
+  'GET /admin/queues/api/queues/:queueName/:jobId': {
+    call: (key, f) =>
+      api.requestAs(key, 'GET', `/admin/queues/api/queues/${installQueueName(f.rolloutId)}/${f.instanceId}`),
+    refused: (res) => expect(res.status).toBe(404),
+    allowed: (res, f) => expect(res.body.job.data.rolloutId).toBe(f.rolloutId),
+  },
+  // Signing in gives another tenant's admin its own session, whose board is the one above.
+  'POST /admin/session': {
+    call: (key) => api.requestAs(key, 'POST', '/admin/session'),
+    refused: async (res, f) => {
+      expect(res.status).toBe(204);
+      const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+      const board = await api.requestAs(null, 'GET', '/admin/queues/api/queues', undefined, { cookie });
+      expect(board.status).toBe(200);
+      expect(board.body.queues.map((q: { name: string }) => q.name)).not.toContain(installQueueName(f.rolloutId));
+    },
+    allowed: (res) => expect(res.status).toBe(204),
+  },
   'DELETE /v1/api-keys/:id': {
     call: (key, f) => api.requestAs(key, 'DELETE', `/v1/api-keys/${f.keyOfA.id}`),
     refused: async (res, f) => {
@@ -224,8 +261,10 @@ describe('cross-tenant access on every route', () => {
       .map((r) => routeKey(r.method, r.path))
       .filter((k) => !PUBLIC_ROUTES.has(k) && !caseFor(...(k.split(' ') as [string, string])));
     expect(uncovered, `routes without a cross-tenant case (add them to CASES in ${import.meta.url})`).toEqual([]);
+    // /admin/* authenticates on its own (authenticateAdmin: an admin key or its session cookie).
     const outsideV1 = routes.filter(
-      (r) => !r.path.startsWith('/v1/') && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)),
+      (r) =>
+        !r.path.startsWith('/v1/') && !r.path.startsWith('/admin/') && !PUBLIC_ROUTES.has(routeKey(r.method, r.path)),
     );
     expect(outsideV1, 'a route outside /v1 is not authenticated').toEqual([]);
   });

@@ -11,6 +11,7 @@ export {
   countInstances,
   listRolloutsByStatus,
   listOpenRolloutsForWork,
+  listOpenRolloutsOfAccounts,
   completeRolloutIfDone,
 } from './rollouts.ts';
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';

@@ -219,6 +219,21 @@ export async function listOpenRolloutsForWork(db: Database): Promise<{ id: strin
 }
 
 /**
+ * Open (running or paused) rollouts of the given accounts (null: every account), oldest first: the rollouts whose
+ * queues the API's queue board shows.
+ */
+export async function listOpenRolloutsOfAccounts(
+  db: Database,
+  userIds: readonly string[] | null,
+): Promise<{ id: string; userId: string; status: RolloutStatus }[]> {
+  return (await db.prisma.rollout.findMany({
+    where: { status: { in: ['running', 'paused'] }, ...(userIds === null ? {} : { userId: { in: [...userIds] } }) },
+    select: { id: true, userId: true, status: true },
+    orderBy: { createdAt: 'asc' },
+  })) as { id: string; userId: string; status: RolloutStatus }[];
+}
+
+/**
  * Moves a rollout to `completed` when none of its instances is open any more. A single guarded statement: safe to
  * call from every worker after every final transition, and only the first caller that sees the last instance final
  * changes anything. Returns true if this call completed it. "None open" is read from rollout_state_count, so the

@@ -12,4 +12,11 @@ export type { InstallJobData, InstallJobInstance, InstallQueue } from './install
 export { createInstallWorker, delayInstallJob } from './install-worker.ts';
 export type { InstallJob, InstallJobProcessor, InstallWorker, InstallWorkerOptions } from './install-worker.ts';
 export { findMissingInstallJobs, installJobKey } from './install-job-keys.ts';
-export { installQueueName, installJobId, rolloutWorkChannel, reconcilerLeaderKey, apiRateLimitKey } from './names.ts';
+export {
+  installQueueName,
+  installJobId,
+  rolloutWorkChannel,
+  reconcilerLeaderKey,
+  apiRateLimitKey,
+  adminSessionKey,
+} from './names.ts';

@@ -36,3 +36,11 @@ export function reconcilerLeaderKey(prefix: string): string {
 export function apiRateLimitKey(prefix: string, apiKeyId: string, window: number): string {
   return `${prefix}:ratelimit:${apiKeyId}:${window}`;
 }
+
+/**
+ * An admin session of the API's queue board (`/admin/queues`): holds the id of the API key that opened it, with a
+ * TTL. `sessionHash` is the SHA-256 of the session cookie, never the cookie itself.
+ */
+export function adminSessionKey(prefix: string, sessionHash: string): string {
+  return `${prefix}:admin-session:${sessionHash}`;
+}

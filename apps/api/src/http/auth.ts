@@ -73,7 +73,7 @@ function unauthenticated(res: Response, invalidToken: boolean): ApiError {
   );
 }
 
-function principalOf(record: ApiKeyRecord): ApiPrincipal {
+export function principalOf(record: ApiKeyRecord): ApiPrincipal {
   return {
     keyId: record.id,
     keyPrefix: record.keyPrefix,
@@ -85,35 +85,57 @@ function principalOf(record: ApiKeyRecord): ApiPrincipal {
 }
 
 /**
- * Resolves the Bearer key to a principal (401 problem+json with `WWW-Authenticate` when missing, malformed,
- * unknown or revoked) and refuses writes to viewers (403). The key is looked up by its SHA-256; it is never
- * logged, only its first characters.
+ * The principal of the request's `Authorization: Bearer <key>`, with the key's record; throws 401 problem+json with
+ * `WWW-Authenticate` when the header is missing, malformed, or names an unknown or revoked key. The key is looked up
+ * by its SHA-256; it is never logged, only its first characters.
+ */
+export async function principalFromBearer(
+  deps: { db: Database; logger: Logger },
+  req: Request,
+  res: Response,
+): Promise<{ principal: ApiPrincipal; record: ApiKeyRecord }> {
+  const header = req.get('authorization');
+  if (!header) {
+    deps.logger.info('authentication failed', { reason: 'missing', method: req.method, path: req.path });
+    throw unauthenticated(res, false);
+  }
+  const match = BEARER.exec(header);
+  const key = match?.[1];
+  if (!key || key.length > MAX_KEY_LENGTH) {
+    deps.logger.warn('authentication failed', { reason: 'malformed', method: req.method, path: req.path });
+    throw unauthenticated(res, true);
+  }
+  return principalFromApiKey(deps, req, res, key);
+}
+
+/** The principal of an API key presented some other way than the Authorization header (a sign-in form). */
+export async function principalFromApiKey(
+  deps: { db: Database; logger: Logger },
+  req: Request,
+  res: Response,
+  key: string,
+): Promise<{ principal: ApiPrincipal; record: ApiKeyRecord }> {
+  const record = key.length > MAX_KEY_LENGTH ? null : await findActiveApiKeyByHash(deps.db, hashApiKey(key));
+  if (!record) {
+    deps.logger.warn('authentication failed', {
+      reason: 'unknown or revoked key',
+      keyPrefix: apiKeyShownPrefix(key),
+      method: req.method,
+      path: req.path,
+    });
+    throw unauthenticated(res, true);
+  }
+  return { principal: principalOf(record), record };
+}
+
+/**
+ * Resolves the Bearer key to a principal (principalFromBearer) and refuses writes to viewers (403).
  */
 export function authenticate(deps: { db: Database; logger: Logger }): RequestHandler {
   const lastTouched = new Map<string, number>();
   return async (req, res, next) => {
-    const header = req.get('authorization');
-    if (!header) {
-      deps.logger.info('authentication failed', { reason: 'missing', method: req.method, path: req.path });
-      throw unauthenticated(res, false);
-    }
-    const match = BEARER.exec(header);
-    const key = match?.[1];
-    if (!key || key.length > MAX_KEY_LENGTH) {
-      deps.logger.warn('authentication failed', { reason: 'malformed', method: req.method, path: req.path });
-      throw unauthenticated(res, true);
-    }
-    const record = await findActiveApiKeyByHash(deps.db, hashApiKey(key));
-    if (!record) {
-      deps.logger.warn('authentication failed', {
-        reason: 'unknown or revoked key',
-        keyPrefix: apiKeyShownPrefix(key),
-        method: req.method,
-        path: req.path,
-      });
-      throw unauthenticated(res, true);
-    }
-    req.auth = principalOf(record);
+    const { principal, record } = await principalFromBearer(deps, req, res);
+    req.auth = principal;
     if (!READ_METHODS.has(req.method)) requireRole(req, 'operator');
     // A refused request writes nothing, not even the key's last use.
     res.on(
