@@ -1,11 +1,12 @@
-import { LOCAL_DEFAULTS, env, parseConfig, z } from '@fleet/config';
+import { LOCAL_DEFAULTS, env, parseConfig, z, redisEnv } from '@fleet/config';
 
 export const apiConfigSchema = z.object({
   PORT: env.port(LOCAL_DEFAULTS.apiPort),
   /** Interface to listen on. */
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
-  REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
+  // REDIS_URL, or REDIS_SENTINELS with REDIS_SENTINEL_NAME (and the passwords): see redisEnv.
+  ...redisEnv,
   /** BullMQ key prefix; every app of one deployment must use the same. */
   QUEUE_PREFIX: z
     .string()

@@ -3,7 +3,7 @@ import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { loadConfigOrExit, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { chooseLogOutput, createLogger } from '@fleet/logger';
-import { createRedisConnection } from '@fleet/queue';
+import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
 import { storeBootstrapAdminKey } from './bootstrap-admin-key.ts';
@@ -31,7 +31,8 @@ const db = createDatabase({
   poolMax: config.DB_POOL_MAX,
   onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }),
 });
-const redis = createRedisConnection(config.REDIS_URL, 'producer', logger);
+const redisTarget = redisTargetOf(config);
+const redis = createRedisConnection(redisTarget, 'producer', logger);
 const enqueues = createBackgroundEnqueues({ waitMs: config.ENQUEUE_WAIT_MS });
 const queueBoard = createQueueBoard({ db, redis, logger, queuePrefix: config.QUEUE_PREFIX });
 const app = createApp({

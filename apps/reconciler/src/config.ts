@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
-import { LOCAL_DEFAULTS, cmsClientEnv, env, parseConfig, z } from '@fleet/config';
+import { LOCAL_DEFAULTS, cmsClientEnv, env, parseConfig, z, redisEnv } from '@fleet/config';
 
 export const reconcilerConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
-  REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
+  // REDIS_URL, or REDIS_SENTINELS with REDIS_SENTINEL_NAME (and the passwords): see redisEnv.
+  ...redisEnv,
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)

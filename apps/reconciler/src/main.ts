@@ -3,7 +3,7 @@ import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
 import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
 import { chooseLogOutput, createLogger } from '@fleet/logger';
-import { createRedisConnection, reconcilerLeaderKey } from '@fleet/queue';
+import { createRedisConnection, redisTargetOf, reconcilerLeaderKey } from '@fleet/queue';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
@@ -27,7 +27,8 @@ const db = createDatabase({
   poolMax: 5,
   onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }),
 });
-const redis = createRedisConnection(config.REDIS_URL, 'control', logger);
+const redisTarget = redisTargetOf(config);
+const redis = createRedisConnection(redisTarget, 'control', logger);
 const cms = createCmsClient(cmsClientOptions(config));
 const reconciler = createReconciler({
   db,

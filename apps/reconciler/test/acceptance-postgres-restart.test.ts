@@ -9,7 +9,6 @@
  * twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isFailingInstance } from '@fleet/cms-simulator';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import {
@@ -22,7 +21,15 @@ import {
 } from '@fleet/testing';
 import type { PrivatePostgres } from '@fleet/testing';
 import type { AppProcess } from './support.ts';
-import { ACCESS_KEY_SECRET, appEnv, freePort, spawnApp, startSimulator, USER_ID } from './support.ts';
+import {
+  ACCESS_KEY_SECRET,
+  appEnv,
+  expectEveryCallOneAttemptRow,
+  freePort,
+  spawnApp,
+  startSimulator,
+  USER_ID,
+} from './support.ts';
 
 const SEED = 'pg-restart-seed';
 const FAILURE_RATE = 0.05;
@@ -117,22 +124,12 @@ describe('Postgres restarted mid-rollout', () => {
     expect(final.body.counts).toMatchObject({ total: INSTANCES, pending: 0, in_progress: 0 });
     expect(callsWhileDown).toBeLessThan(INSTANCES);
 
-    const instances = await db.prisma.rolloutInstance.findMany({
-      where: { rolloutId },
-      include: { attempts: { orderBy: { attemptNo: 'asc' } } },
+    await expectEveryCallOneAttemptRow(db, simulator, rolloutId, {
+      seed: SEED,
+      failureRate: FAILURE_RATE,
+      instances: INSTANCES,
     });
-    expect(instances).toHaveLength(INSTANCES);
     const stats = simulator.sim.stats();
-    for (const instance of instances) {
-      expect(instance.state === 'failed').toBe(isFailingInstance(SEED, instance.instanceId, FAILURE_RATE));
-      const terminal = instance.attempts.filter((a) => a.outcome === 'success' || a.outcome === 'final');
-      expect(terminal, instance.instanceId).toHaveLength(1);
-      expect(instance.attempts.at(-1)!.id).toBe(terminal[0]!.id);
-      expect(instance.attempts.every((a) => a.finishedAt !== null)).toBe(true);
-      // Every call the simulator counted is one attempt row, and every row one call: none lost, none written twice.
-      expect(stats.callsByInstance[instance.instanceId] ?? 0, instance.instanceId).toBe(instance.attempts.length);
-      expect(stats.installsByInstance[instance.instanceId] ?? 0).toBeLessThanOrEqual(1);
-    }
     for (const p of processes) {
       expect(p.child.exitCode, p.output().slice(-2000)).toBeNull();
       expect(p.output()).not.toContain(ACCESS_KEY_SECRET);

@@ -1,24 +1,23 @@
-import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createCmsClient } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
-import { createSimulator } from '@fleet/cms-simulator';
+import { createSimulator, isFailingInstance } from '@fleet/cms-simulator';
 import type { Scenario, Simulator } from '@fleet/cms-simulator';
 import type { Database } from '@fleet/db';
 import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue, reconcilerLeaderKey } from '@fleet/queue';
 import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
-import { createTestDatabase, deleteKeysWithPrefix, freePort, testRedisUrl } from '@fleet/testing';
+import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
 import type { ReconcilerDeps } from '../src/reconciler.ts';
 import { createReconciler } from '../src/reconciler.ts';
 
 // The process helpers are shared with the worker's tests; the acceptance tests take them from here with the rest.
-export { freePort, spawnApp } from '@fleet/testing';
-export type { AppProcess } from '@fleet/testing';
+export { freePort, spawnApp, startPrivateRedis } from '@fleet/testing';
+export type { AppProcess, PrivateRedis } from '@fleet/testing';
 
 export const USER_ID = '1234567898765432';
 const ACCESS_KEY_ID = 'LTAIreconcilertest01';
@@ -133,50 +132,6 @@ export async function createEnqueuedRollout(
 }
 
 /**
- * A Redis of a test's own, for tests that FLUSHALL it or take it away: the shared Redis on 6379 is used by other
- * test files and people at the same time. No persistence; killed by stop().
- */
-export type PrivateRedis = { url: string; port: number; stop(): Promise<void> };
-
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `redis://127.0.0.1:${port}`;
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined); // refused until the server listens; retried below
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await probe.connect();
-      if ((await probe.ping()) === 'PONG') break;
-    } catch {
-      probe.disconnect();
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`redis-server on port ${port} did not come up`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  probe.disconnect();
-  return {
-    url,
-    port,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
-/**
  * Environment of the app processes (worker, reconciler, api) an acceptance test spawns: its database, Redis and
  * queue prefix, the simulator with this file's credentials, quick rollout polling and an account rate that never
  * binds; `overrides` last.
@@ -199,4 +154,34 @@ export function appEnv(
     LOG_LEVEL: 'warn',
     ...overrides,
   };
+}
+
+/**
+ * What every fault acceptance test checks of a completed rollout, per instance: its state is the simulator's fate
+ * for it; exactly one terminal attempt, the last; every attempt finished; the simulator's calls for it equal its
+ * attempt rows (none lost, none written twice); never installed twice.
+ */
+export async function expectEveryCallOneAttemptRow(
+  db: Database,
+  simulator: RunningSimulator,
+  rolloutId: string,
+  fate: { seed: string; failureRate: number; instances: number },
+): Promise<void> {
+  const instances = await db.prisma.rolloutInstance.findMany({
+    where: { rolloutId },
+    include: { attempts: { orderBy: { attemptNo: 'asc' } } },
+  });
+  expect(instances).toHaveLength(fate.instances);
+  const stats = simulator.sim.stats();
+  for (const instance of instances) {
+    expect(instance.state === 'failed', instance.instanceId).toBe(
+      isFailingInstance(fate.seed, instance.instanceId, fate.failureRate),
+    );
+    const terminal = instance.attempts.filter((a) => a.outcome === 'success' || a.outcome === 'final');
+    expect(terminal, instance.instanceId).toHaveLength(1);
+    expect(instance.attempts.at(-1)!.id).toBe(terminal[0]!.id);
+    expect(instance.attempts.every((a) => a.finishedAt !== null)).toBe(true);
+    expect(stats.callsByInstance[instance.instanceId] ?? 0, instance.instanceId).toBe(instance.attempts.length);
+    expect(stats.installsByInstance[instance.instanceId] ?? 0).toBeLessThanOrEqual(1);
+  }
 }

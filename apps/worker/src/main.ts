@@ -9,7 +9,7 @@ import {
   createGlobalConcurrency,
   publishLimitsConfig,
 } from '@fleet/limits';
-import { createRedisConnection } from '@fleet/queue';
+import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
 import { createRolloutCache } from './rollout-cache.ts';
@@ -34,11 +34,12 @@ const db = createDatabase({
   poolMax: config.DB_POOL_MAX,
   onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }),
 });
-const connection = createRedisConnection(config.REDIS_URL, 'worker', logger);
+const redisTarget = redisTargetOf(config);
+const connection = createRedisConnection(redisTarget, 'worker', logger);
 // The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
-const limitsConnection = createRedisConnection(config.REDIS_URL, 'limits', logger);
+const limitsConnection = createRedisConnection(redisTarget, 'limits', logger);
 // Subscribed to rollouts announced as they are enqueued (a connection in subscriber mode takes no other commands).
-const announcements = createRedisConnection(config.REDIS_URL, 'worker', logger);
+const announcements = createRedisConnection(redisTarget, 'worker', logger);
 // One keep-alive connection per call this process may have in flight (the global cap bounds them); with fewer, calls
 // past the pool's size would queue inside the client while holding a slot.
 const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY });

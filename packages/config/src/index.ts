@@ -2,4 +2,4 @@ export { z } from 'zod';
 export { parseConfig, redactConfig } from './parse-config.ts';
 export { env } from './env-fields.ts';
 export type { LogFormatSetting } from './env-fields.ts';
-export { LOCAL_DEFAULTS, cmsClientEnv } from './local-defaults.ts';
+export { LOCAL_DEFAULTS, cmsClientEnv, redisEnv } from './local-defaults.ts';

@@ -30,3 +30,41 @@ export const cmsClientEnv = {
   /** `POST` (default, form body) or `GET` (every parameter in the query string). */
   CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
 };
+
+const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
+const hostPortList = (what: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      const entries = (value ?? '')
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+      const bad = entries.find((entry) => !HOST_PORT.test(entry));
+      if (bad !== undefined) {
+        context.addIssue({ code: 'custom', message: `expected ${what} as host:port[,host:port...]; got "${bad}"` });
+        return z.NEVER;
+      }
+      return entries.map((entry) => {
+        const at = entry.lastIndexOf(':');
+        return { host: entry.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(entry.slice(at + 1)) };
+      });
+    });
+
+/**
+ * Where Redis is, spelled the same in every app that uses it. One node: REDIS_URL. Sentinel: REDIS_SENTINELS (the
+ * sentinels, host:port, comma separated) and REDIS_SENTINEL_NAME (the master's name in their configuration); then
+ * REDIS_URL is not used. @fleet/queue (`redisTargetOf`) turns the parsed settings into a connection target.
+ */
+export const redisEnv = {
+  REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
+  /** The Sentinel processes to ask for the master, `host:port,...`. Unset: one node at REDIS_URL. */
+  REDIS_SENTINELS: hostPortList('the Redis Sentinels'),
+  /** The master's name as the sentinels know it (`sentinel monitor <name> ...`). Default `mymaster`. */
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** Password of the Redis nodes (AUTH), when they require one; with Sentinel, of the master and replicas. */
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  /** Password of the sentinels themselves, when they require one. */
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@fleet/errors';
-import { cmsClientEnv, env, parseConfig, redactConfig, z } from '../src/index.ts';
+import { cmsClientEnv, env, parseConfig, redactConfig, redisEnv, z } from '../src/index.ts';
 
 const schema = z.object({ PORT: env.port(3000), FLAG: env.bool(false), API_KEY: z.string().optional() });
 
@@ -117,5 +117,44 @@ describe('cmsClientEnv', () => {
       CMS_TIMEOUT_MS: 10_000,
       CMS_METHOD: 'POST',
     });
+  });
+});
+
+describe('redisEnv', () => {
+  const redis = z.object(redisEnv);
+
+  it('defaults to one local node with no sentinels', () => {
+    expect(parseConfig(redis, {})).toEqual({
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_SENTINELS: [],
+      REDIS_SENTINEL_NAME: 'mymaster',
+    });
+  });
+
+  it('reads REDIS_SENTINELS as host:port entries, spaces and an IPv6 host in brackets allowed', () => {
+    const parsed = parseConfig(redis, {
+      REDIS_SENTINELS: ' 10.0.0.1:26379, sentinel-b:26380,[::1]:26381',
+      REDIS_SENTINEL_NAME: 'fleet',
+    });
+    expect(parsed.REDIS_SENTINELS).toEqual([
+      { host: '10.0.0.1', port: 26379 },
+      { host: 'sentinel-b', port: 26380 },
+      { host: '::1', port: 26381 },
+    ]);
+    expect(parsed.REDIS_SENTINEL_NAME).toBe('fleet');
+  });
+
+  it('names REDIS_SENTINELS and the entry at fault when one has no port', () => {
+    const error = configError(redis, { REDIS_SENTINELS: '10.0.0.1:26379,sentinel-b' });
+    expect(error.variable).toBe('REDIS_SENTINELS');
+    expect(error.message).toContain('host:port');
+    expect(error.message).toContain('"sentinel-b"');
+  });
+
+  it('never shows the passwords in the logged config', () => {
+    const parsed = parseConfig(redis, { REDIS_PASSWORD: 'node-pass-123', REDIS_SENTINEL_PASSWORD: 'sent-pass-456' });
+    const logged = JSON.stringify(redactConfig(parsed));
+    expect(logged).not.toContain('node-pass-123');
+    expect(logged).not.toContain('sent-pass-456');
   });
 });

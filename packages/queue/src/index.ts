@@ -1,5 +1,5 @@
-export { createRedisConnection, isRedisReachable } from './redis-connection.ts';
-export type { RedisRole } from './redis-connection.ts';
+export { createRedisConnection, describeRedisTarget, isRedisReachable, redisTargetOf } from './redis-connection.ts';
+export type { RedisRole, RedisSettings, RedisTarget } from './redis-connection.ts';
 export {
   openInstallQueue,
   enqueueInstallJobs,

@@ -11,3 +11,5 @@ export { instanceIds } from './instance-ids.ts';
 export { configVariableNames, undocumentedVariables } from './documented-variables.ts';
 export { startPrivatePostgres } from './private-postgres.ts';
 export type { PrivatePostgres } from './private-postgres.ts';
+export { startPrivateRedis, startPrivateSentinel } from './private-redis.ts';
+export type { PrivateRedis, PrivateSentinel } from './private-redis.ts';
