@@ -12,7 +12,9 @@
  * --variants plain,bare,ours, --keep-db, --out <file>, --only creation (measurement 3
  * alone: creating the --large and the 10,000-instance (quick: 500) rollouts, --repeat rounds, a minute or two),
  * --only install-path (measurement 7 alone: the install path's Postgres CPU per instance against the floor of a bare
- * insert and update, --repeat rounds but at least three, under a minute; it also ends every full and quick run).
+ * insert and update, --repeat rounds but at least three, under a minute; it also ends every full and quick run),
+ * --only stream (200 event-stream clients on the API during a 10,000-instance rollout vs none, alternating, --repeat
+ * rounds but at least three: the throughput ratio; quick: 20 clients, 1,000 instances; see measure-stream.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -31,6 +33,7 @@ import { repoRoot } from './processes.ts';
 import type { BenchResult, CreationBenchResult, MachineFacts, PairResult } from './report.ts';
 import { evaluateTargets, renderCreationReport, renderInstallPathReport, renderReport } from './report.ts';
 import { startStack } from './stack.ts';
+import { measureStream, renderStreamReport } from './measure-stream.ts';
 import type { BenchStack } from './stack.ts';
 
 const FULL_PAIRS: [number, number][] = [
@@ -87,8 +90,9 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-if (args.only !== undefined && args.only !== 'creation' && args.only !== 'install-path')
-  throw new Error(`--only: unknown measurement "${args.only}" (creation, install-path)`);
+const ONLY = ['creation', 'install-path', 'stream'];
+if (args.only !== undefined && !ONLY.includes(args.only))
+  throw new Error(`--only: unknown measurement "${args.only}" (${ONLY.join(', ')})`);
 for (const v of settings.variants)
   if (!(v in runners)) throw new Error(`--variants: unknown variant "${v}" (plain, bare, ours)`);
 const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
@@ -126,6 +130,37 @@ function measureInstallPathNow(rounds: number): Promise<InstallPathResult> {
     `install path alone: Postgres CPU per instance, batches of ${installPathSettings.batches.join(', ')}, ${rounds} round(s)`,
   );
   return measureInstallPath({ ...installPathSettings, rounds, log });
+}
+
+/** `--only stream`: 200 (quick: 20) stream clients on the API during a 10,000 (quick: 1,000) instance rollout vs none. */
+async function runStreamBench(
+  stack: BenchStack,
+  cpu: ReturnType<typeof createCpuMeter>,
+  machine: MachineFacts,
+  outFile: string,
+  run: { startedAt: string; started: number },
+): Promise<void> {
+  const [concurrency, latencyMs] = settings.largePair;
+  const instances = args.instances === undefined ? (quick ? 1_000 : 10_000) : settings.instances;
+  const stream = await measureStream(stack, cpu, {
+    instances,
+    concurrency,
+    latencyMs,
+    clients: quick ? 20 : 200,
+    rounds: Math.max(settings.repeat, quick ? 1 : 3),
+    timeoutMs: timeoutFor(instances, concurrency, latencyMs),
+    log,
+  });
+  const result = {
+    mode: quick ? 'quick' : 'full',
+    ...run,
+    seconds: (Date.now() - run.started) / 1000,
+    machine,
+    stream,
+  };
+  await mkdir(path.dirname(outFile), { recursive: true });
+  await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`\n${renderStreamReport(stream)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
 }
 
 async function main(): Promise<void> {
@@ -214,6 +249,10 @@ async function main(): Promise<void> {
     }
     await stack.restartApi();
     await stack.restartWorkers(settings.workers);
+    if (args.only === 'stream') {
+      await runStreamBench(stack, cpu, machine, outFile, { startedAt, started });
+      return;
+    }
 
     const throughput: PairResult[] = [];
     for (const [pairIndex, [concurrency, latencyMs]] of settings.pairs.entries()) {

@@ -25,6 +25,9 @@ import { manualInstallFlagOperations, manualInstallFlagRoutes } from './routes/m
 import { rolloutReportOperations, rolloutReportRoutes } from './routes/rollout-report.ts';
 import { rolloutRetryOperations, rolloutRetryRoutes } from './routes/rollout-retry.ts';
 import { rolloutControlOperations, rolloutControlRoutes } from './routes/rollout-control.ts';
+import type { RolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
+import { streamTicketAuthentication } from './event-stream/stream-tickets.ts';
+import { rolloutEventStreamOperations, rolloutEventStreamRoutes } from './routes/rollout-event-stream.ts';
 
 export type ApiDeps = {
   db: Database;
@@ -43,6 +46,12 @@ export type ApiDeps = {
   enqueues?: BackgroundEnqueues;
   /** The queue board at /admin/queues; main.ts passes its own, to close its queues on stop. Default: one of its own. */
   queueBoard?: QueueBoard;
+  /** The process's event streams (one listen connection, fan-out); main.ts makes it, to stop it with the server. */
+  eventStreams: RolloutStreamHub;
+  /** Comment heartbeat of every event stream, in ms. Default 15,000. */
+  streamHeartbeatMs?: number;
+  /** How long a stream ticket may wait for its use, in ms. Default 60,000. */
+  streamTicketTtlMs?: number;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -67,11 +76,14 @@ export function createApp(deps: ApiDeps): express.Express {
         ...rolloutRetryOperations,
         ...manualInstallFlagOperations,
         ...adminOperations,
+        ...rolloutEventStreamOperations,
       ],
     }),
   );
   // Admins' pages (the queue board), with their own authentication: a session cookie a browser can send.
   app.use(adminRoutes({ ...deps, queueBoard: deps.queueBoard ?? createQueueBoard(deps) }));
+  // An EventSource cannot send Authorization: its stream may carry a single-use ticket instead (stream-tickets.ts).
+  app.get('/v1/rollouts/:id/events/stream', streamTicketAuthentication(deps));
   // Everything under /v1, including routes added below later: a key first (before a body is even read), then its
   // rate limit, then the body (JSON only, size and nesting limited, no prototype keys).
   app.use(
@@ -94,6 +106,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(rolloutReportRoutes(deps));
   app.use(rolloutRetryRoutes({ ...deps, enqueues }));
   app.use(manualInstallFlagRoutes(deps));
+  app.use(rolloutEventStreamRoutes(deps));
   app.use(apiKeyRoutes(deps));
   app.use(notFoundHandler);
   // Postgres unreachable mid-request: a 503 the client may retry, not a 500.

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import { redactConfig } from '@fleet/config';
-import { createDatabase } from '@fleet/db';
+import { createDatabase, createEventListener } from '@fleet/db';
 import { loadConfigOrExit, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { chooseLogOutput, createLogger } from '@fleet/logger';
 import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
+import { createRolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
+import { ROLLOUT_EVENTS_CHANNEL, readStreamEventsAfter } from './event-stream/stream-events.ts';
 import { storeBootstrapAdminKey } from './bootstrap-admin-key.ts';
 import { loadApiConfig } from './config.ts';
 import { createQueueBoard } from './queue-board.ts';
@@ -35,6 +37,21 @@ const redisTarget = redisTargetOf(config);
 const redis = createRedisConnection(redisTarget, 'producer', logger);
 const enqueues = createBackgroundEnqueues({ waitMs: config.ENQUEUE_WAIT_MS });
 const queueBoard = createQueueBoard({ db, redis, logger, queuePrefix: config.QUEUE_PREFIX });
+// One listen connection of its own (outside the pool) for every event stream this process serves.
+const eventStreams = createRolloutStreamHub({
+  db,
+  redis,
+  logger,
+  queuePrefix: config.QUEUE_PREFIX,
+  readEventsAfter: readStreamEventsAfter(db),
+  listen: (handlers) =>
+    createEventListener({
+      url: config.DATABASE_URL,
+      channel: ROLLOUT_EVENTS_CHANNEL,
+      applicationName: 'fleet-api:events',
+      ...handlers,
+    }),
+});
 const app = createApp({
   db,
   redis,
@@ -45,6 +62,7 @@ const app = createApp({
   rateLimit: { limit: config.API_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
   enqueues,
   queueBoard,
+  eventStreams,
 });
 
 if (config.FLEET_ADMIN_API_KEY) {
@@ -69,7 +87,11 @@ stopOnSignal({
   logger,
   deadlineMs: 10_000,
   async stop() {
+    // Open event streams end first (their clients reconnect elsewhere with Last-Event-ID): they never finish by
+    // themselves, so the server would otherwise wait for them until the deadline.
+    const streamsStopped = eventStreams.stop();
     await closable.close();
+    await streamsStopped;
     // Enqueues of rollouts answered before their jobs were all in Redis; past the deadline the reconciler finishes them.
     if (enqueues.running() > 0)
       logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });

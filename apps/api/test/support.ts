@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
-import { createApiKey, createDatabase, generateApiKey } from '@fleet/db';
+import { createApiKey, createDatabase, createEventListener, generateApiKey } from '@fleet/db';
 import type { ApiRole, Database } from '@fleet/db';
 import { createRedisConnection } from '@fleet/queue';
 import { capturingLogger, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
@@ -12,6 +12,9 @@ import type { BackgroundEnqueues } from '../src/background-enqueues.ts';
 import { createBackgroundEnqueues } from '../src/background-enqueues.ts';
 import { answerClientErrorsWithProblems } from '../src/http/client-error.ts';
 import { createQueueBoard } from '../src/queue-board.ts';
+import type { RolloutStreamHub } from '../src/event-stream/rollout-stream-hub.ts';
+import { createRolloutStreamHub } from '../src/event-stream/rollout-stream-hub.ts';
+import { ROLLOUT_EVENTS_CHANNEL, readStreamEventsAfter } from '../src/event-stream/stream-events.ts';
 
 export type ApiResponse = {
   status: number;
@@ -28,6 +31,10 @@ export type ApiHarness = {
   app: Express;
   /** Where its rollouts' enqueues run (drained by close()). */
   enqueues: BackgroundEnqueues;
+  /** Its event streams (stopped by close()), with the one listen connection they share. */
+  eventStreams: RolloutStreamHub;
+  /** pg_stat_activity.pid of its listen connection, once a stream has opened it. */
+  listenerPid(): number | null;
   db: Database;
   redis: Redis;
   prefix: string;
@@ -61,6 +68,11 @@ export type StartApiOptions = {
   sharedWith?: ApiHarness;
   /** ENQUEUE_WAIT_MS of this API. Default: a POST waits for its whole enqueue. */
   enqueueWaitMs?: number;
+  /** Event streams' comment heartbeat, ms (default 15,000) and progress tick, ms (default 1000). */
+  streamHeartbeatMs?: number;
+  streamProgressIntervalMs?: number;
+  /** How long a stream ticket lasts, ms (default 60,000). */
+  streamTicketTtlMs?: number;
 };
 
 /** The real API on a port of its own, over a private database and a private BullMQ prefix. */
@@ -81,9 +93,31 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     options.enqueueWaitMs === undefined ? {} : { waitMs: options.enqueueWaitMs },
   );
   const queueBoard = createQueueBoard({ db, redis, logger, queuePrefix: prefix });
+  let listener: ReturnType<typeof createEventListener> | null = null;
+  const eventStreams = createRolloutStreamHub({
+    db,
+    redis,
+    logger,
+    queuePrefix: prefix,
+    readEventsAfter: readStreamEventsAfter(db),
+    ...(options.streamProgressIntervalMs === undefined ? {} : { progressIntervalMs: options.streamProgressIntervalMs }),
+    listen: (handlers) => {
+      listener = createEventListener({
+        url: dbUrl,
+        channel: ROLLOUT_EVENTS_CHANNEL,
+        applicationName: 'fleet-api-test:events',
+        reconnectDelayMs: 50,
+        ...handlers,
+      });
+      return listener;
+    },
+  });
   const app = createApp({
     enqueues,
     queueBoard,
+    eventStreams,
+    ...(options.streamHeartbeatMs === undefined ? {} : { streamHeartbeatMs: options.streamHeartbeatMs }),
+    ...(options.streamTicketTtlMs === undefined ? {} : { streamTicketTtlMs: options.streamTicketTtlMs }),
     db,
     redis,
     logger,
@@ -133,6 +167,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     url,
     app,
     enqueues,
+    eventStreams,
+    listenerPid: () => listener?.backendPid() ?? null,
     dbUrl,
     db,
     redis,
@@ -151,9 +187,11 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     createKey,
     async close() {
       // Hostile requests can leave sockets half-open; a test run must not wait on them to finish.
+      const streamsStopped = eventStreams.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await streamsStopped;
       await enqueues.drain();
       await queueBoard.close();
       if (!shared) await deleteKeysWithPrefix(prefix);

@@ -11,6 +11,7 @@ import { installQueueName } from '@fleet/queue';
 import { listRoutes } from '../src/http/route-list.ts';
 import type { ApiHarness, ApiResponse } from './support.ts';
 import { startApi } from './support.ts';
+import { openSse } from './sse-client.ts';
 
 const TENANT_A = '1111111111111111';
 const TENANT_B = '2222222222222222';
@@ -93,6 +94,21 @@ const CASES: Record<string, TenancyCase> = {
   'GET /v1/rollouts/:id/report': {
     call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/report`),
     allowed: (res) => expect(res.status).toBe(200),
+  },
+  // A running rollout's stream never ends by itself: the answer is read up to its headers, then closed.
+  'GET /v1/rollouts/:id/events/stream': {
+    call: async (key, f) => {
+      const stream = await openSse(`${api.url}/v1/rollouts/${f.rolloutId}/events/stream`, {
+        authorization: `Bearer ${key}`,
+      });
+      stream.close();
+      return { status: stream.status, headers: stream.headers, body: stream.body };
+    },
+    allowed: (res) => expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/),
+  },
+  'POST /v1/rollouts/:id/events/stream-tickets': {
+    call: (key, f) => api.requestAs(key, 'POST', `/v1/rollouts/${f.rolloutId}/events/stream-tickets`),
+    allowed: (res) => expect(res.status).toBe(201),
   },
   'POST /v1/api-keys': {
     call: (key) => api.requestAs(key, 'POST', '/v1/api-keys', { name: 'intruder', role: 'admin', userIds: [TENANT_A] }),

@@ -1,5 +1,7 @@
 export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError, INSTALL_PATH_SESSION } from './client.ts';
 export type { Database, DatabaseOptions } from './client.ts';
+export { createEventListener } from './event-listener.ts';
+export type { EventListener, EventListenerOptions } from './event-listener.ts';
 export { DatabaseError, IdempotencyKeyTakenError, GuardedWriteRaceError, WaveSizesMismatchError } from './errors.ts';
 export type { DatabaseErrorCode } from './errors.ts';
 export {

@@ -19,4 +19,5 @@ export {
   reconcilerLeaderKey,
   apiRateLimitKey,
   adminSessionKey,
+  streamTicketKey,
 } from './names.ts';

@@ -44,3 +44,12 @@ export function apiRateLimitKey(prefix: string, apiKeyId: string, window: number
 export function adminSessionKey(prefix: string, sessionHash: string): string {
   return `${prefix}:admin-session:${sessionHash}`;
 }
+
+/**
+ * A stream ticket of the API (POST /v1/rollouts/:id/events/stream-tickets), by the SHA-256 (hex) of the ticket: the
+ * ticket itself is never stored. The value names the API key and rollout it was made for; the key expires with the
+ * ticket and is deleted by its one use, in whichever API process that happens.
+ */
+export function streamTicketKey(prefix: string, ticketHash: string): string {
+  return `${prefix}:stream-ticket:${ticketHash}`;
+}

@@ -10,8 +10,9 @@
  *   visibleUserIds(req)                  the accounts to filter listings by (null: every account)
  *
  * Roles: viewer reads; operator also creates, pauses, resumes, cancels and retries rollouts and handles manual-install
- * flags; admin also manages API keys. `authenticate` already refuses writes (anything but GET/HEAD/OPTIONS) to
- * viewers; a route that needs admin says so with requireRole.
+ * flags; admin also manages API keys. `authenticate` already refuses writes (anything but GET/HEAD/OPTIONS, and the
+ * POSTs of VIEWER_POSTS) to viewers; a route that needs admin says so with requireRole. The event stream may instead
+ * be authenticated by a single-use ticket (event-stream/stream-tickets.ts), which names the caller before this runs.
  */
 import { AsyncResource } from 'node:async_hooks';
 import type { Request, RequestHandler, Response } from 'express';
@@ -56,6 +57,11 @@ function roleAtLeast(have: ApiRole, need: ApiRole): boolean {
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const MAX_KEY_LENGTH = 512;
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/**
+ * POSTs that change nothing a viewer may not see, so a viewer may make them: a stream ticket only lets its own key
+ * read a stream it could read anyway. Paths are relative to the `/v1` mount.
+ */
+const VIEWER_POSTS = [/^\/rollouts\/[^/]+\/events\/stream-tickets\/?$/];
 /** A key's last use is written at most this often per process (and the write itself is guarded per row). */
 const LAST_USED_EVERY_MS = 60_000;
 
@@ -134,9 +140,12 @@ export async function principalFromApiKey(
 export function authenticate(deps: { db: Database; logger: Logger }): RequestHandler {
   const lastTouched = new Map<string, number>();
   return async (req, res, next) => {
+    // Already named by a stream ticket (event-stream/stream-tickets.ts, mounted before this on the stream route only).
+    if (req.auth) return next();
     const { principal, record } = await principalFromBearer(deps, req, res);
     req.auth = principal;
-    if (!READ_METHODS.has(req.method)) requireRole(req, 'operator');
+    if (!READ_METHODS.has(req.method) && !VIEWER_POSTS.some((path) => path.test(req.path)))
+      requireRole(req, 'operator');
     // A refused request writes nothing, not even the key's last use.
     res.on(
       'finish',

@@ -125,6 +125,11 @@ function fromDatabaseError(error: Error): ApiError | null {
   );
 }
 
+/** A problem's `instance`: the URL as asked, but a stream ticket's value (`?ticket=`, see stream-tickets.ts) hidden. */
+function withoutTicket(url: string): string {
+  return url.replace(/([?&]ticket=)[^&#]*/g, '$1(hidden)');
+}
+
 /** The last middleware: known errors become problem+json; anything else is logged and answered with a bare 500. */
 export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
   return (thrown, req, res, _next) => {
@@ -139,7 +144,10 @@ export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
           error: error.message,
           cause: error.cause,
         });
-      res.status(known.status).type(PROBLEM_CONTENT_TYPE).json(problemFromApiError(known, req.originalUrl));
+      res
+        .status(known.status)
+        .type(PROBLEM_CONTENT_TYPE)
+        .json(problemFromApiError(known, withoutTicket(req.originalUrl)));
       return;
     }
     logger.error('unhandled error in request', { error, method: req.method, path: req.path });
@@ -149,7 +157,10 @@ export function problemErrorHandler(logger: Logger): ErrorRequestHandler {
       'Internal server error',
       'An unexpected error occurred; it has been logged',
     );
-    res.status(500).type(PROBLEM_CONTENT_TYPE).json(problemFromApiError(internal, req.originalUrl));
+    res
+      .status(500)
+      .type(PROBLEM_CONTENT_TYPE)
+      .json(problemFromApiError(internal, withoutTicket(req.originalUrl)));
   };
 }
 

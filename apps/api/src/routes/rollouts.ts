@@ -13,7 +13,6 @@ import {
   listInstances,
   listRollouts,
   recordRollout,
-  rolloutProgress,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { isRedisReachable } from '@fleet/queue';
@@ -28,6 +27,7 @@ import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '..
 import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import { readRolloutLimits } from '../rollout-limits.ts';
+import { readRolloutStatus } from '../rollout-status.ts';
 import { policyFromCreateBody } from '../rollout-policy-schemas.ts';
 import type { ApiOperation } from '../openapi.ts';
 import {
@@ -240,12 +240,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
 
   router.get('/v1/rollouts/:id', async (req, res) => {
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
-    const counts = await countInstances(deps.db, rollout.id);
-    const [progress, limitsInForce] = await Promise.all([
-      rolloutProgress(deps.db, rollout, counts),
-      readRolloutLimits(deps, rollout.userId),
-    ]);
-    res.json(rolloutView(rollout, counts, { limitsInForce, progress }));
+    res.json(await readRolloutStatus(deps, rollout));
   });
 
   router.get('/v1/rollouts/:id/instances', async (req, res) => {

@@ -1,0 +1,21 @@
+import type { Redis } from 'ioredis';
+import type { Database, RolloutRecord } from '@fleet/db';
+import { countInstances, rolloutProgress } from '@fleet/db';
+import { readRolloutLimits } from './rollout-limits.ts';
+import { rolloutView } from './rollout-views.ts';
+
+/** What GET /v1/rollouts/:id answers, and what a stream's `progress` event carries: one shape, read one way. */
+export type RolloutStatusView = ReturnType<typeof rolloutView>;
+
+/** The rollout's status view: counts per state, progress (rate, ETA), wave and the limits in force. */
+export async function readRolloutStatus(
+  deps: { db: Database; redis: Redis; queuePrefix: string },
+  rollout: RolloutRecord,
+): Promise<RolloutStatusView> {
+  const counts = await countInstances(deps.db, rollout.id);
+  const [progress, limitsInForce] = await Promise.all([
+    rolloutProgress(deps.db, rollout, counts),
+    readRolloutLimits(deps, rollout.userId),
+  ]);
+  return rolloutView(rollout, counts, { limitsInForce, progress });
+}
