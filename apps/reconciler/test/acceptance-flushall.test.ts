@@ -1,6 +1,7 @@
 /**
- * Acceptance: Redis is flushed (FLUSHALL) in the middle of a 2,000-instance rollout run by two real worker
- * processes. The reconciler puts back what Redis lost from Postgres; the rollout completes, every instance is final
+ * Acceptance: Redis loses everything in the middle of a 2,000-instance rollout run by two real worker processes:
+ * flushed (FLUSHALL, the connections stay), or killed and started again with nothing on disk (every connection
+ * drops and comes back to an empty Redis). The reconciler puts back what Redis lost from Postgres; the rollout completes, every instance is final
  * exactly once, none is lost, every call the simulator counted is one attempt row, and the per-rollout concurrency
  * limit holds throughout. Runs on a private redis-server: a FLUSHALL on the shared one would wipe other tests.
  */
@@ -69,81 +70,88 @@ afterAll(async () => {
   await privateRedis?.stop();
 });
 
-describe('FLUSHALL in the middle of a rollout', () => {
-  it('completes the 2,000-instance rollout: every instance final exactly once, none lost, calls = attempt rows, limit held', async () => {
-    const reconciler = createReconciler({
-      db,
-      redis,
-      prefix,
-      logger,
-      cms: simulator.cms,
-      lease: createLeaderLease(redis, { key: reconcilerLeaderKey(prefix), holder: 'flush-reconciler', ttlMs: 5000 }),
-      intervalMs: 250,
-      enqueueGraceMs: 5000,
-      staleAttemptMs: CALL_TIMEOUT_MS + 5000,
-      verifyWindowMs: 60_000,
-    });
-    reconciler.start();
-    try {
-      const ids = instanceIds(INSTANCES, 'i-fl');
-      const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, {
-        concurrency: CONCURRENCY,
-        maxAttempts: 4,
+describe('Redis emptied in the middle of a rollout', () => {
+  it.each([
+    ['FLUSHALL', 'i-fl'],
+    ['a restart without persistence', 'i-rs'],
+  ])(
+    '%s: the 2,000-instance rollout completes, every instance final exactly once, none lost, calls = attempt rows, limit held',
+    async (fault, idPrefix) => {
+      const reconciler = createReconciler({
+        db,
+        redis,
+        prefix,
+        logger,
+        cms: simulator.cms,
+        lease: createLeaderLease(redis, { key: reconcilerLeaderKey(prefix), holder: 'flush-reconciler', ttlMs: 5000 }),
+        intervalMs: 250,
+        enqueueGraceMs: 5000,
+        staleAttemptMs: CALL_TIMEOUT_MS + 5000,
+        verifyWindowMs: 60_000,
       });
+      reconciler.start();
+      try {
+        const ids = instanceIds(INSTANCES, idPrefix);
+        const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, {
+          concurrency: CONCURRENCY,
+          maxAttempts: 4,
+        });
 
-      const finished = () =>
-        db.prisma.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
-      await waitFor('a quarter of the rollout done', async () => (await finished()) >= INSTANCES / 4, {
-        timeoutMs: 40_000,
-        intervalMs: 20,
-      });
-      const flushedAt = await finished();
-      expect(await redis.flushall()).toBe('OK');
-      logger.info('test: FLUSHALL done', { finishedBefore: flushedAt });
-      expect(flushedAt).toBeLessThan(INSTANCES * 0.75);
+        const finished = () =>
+          db.prisma.rolloutInstance.count({ where: { rolloutId, state: { in: ['succeeded', 'failed'] } } });
+        await waitFor('a quarter of the rollout done', async () => (await finished()) >= INSTANCES / 4, {
+          timeoutMs: 40_000,
+          intervalMs: 20,
+        });
+        const flushedAt = await finished();
+        if (fault === 'FLUSHALL') expect(await redis.flushall()).toBe('OK');
+        else await privateRedis.restart();
+        logger.info(`test: ${fault} done`, { finishedBefore: flushedAt });
+        expect(flushedAt).toBeLessThan(INSTANCES * 0.75);
 
-      await waitFor(
-        'the rollout completed',
-        async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
-        { timeoutMs: 50_000, intervalMs: 200 },
-      );
-
-      const instances = await db.prisma.rolloutInstance.findMany({
-        where: { rolloutId },
-        include: { attempts: { orderBy: { attemptNo: 'asc' } } },
-      });
-      expect(instances).toHaveLength(INSTANCES);
-      const calls = simulator.sim.stats().callsByInstance;
-      const expectedFailed = new Set(ids.filter((id) => isFailingInstance(SEED, id, FAILURE_RATE)));
-      for (const instance of instances) {
-        // Final, and final once: one terminal answer, and it is the last attempt.
-        expect(['succeeded', 'failed']).toContain(instance.state);
-        const terminal = instance.attempts.filter((a) => a.outcome === 'success' || a.outcome === 'final');
-        expect(terminal).toHaveLength(1);
-        expect(instance.attempts.at(-1)!.id).toBe(terminal[0]!.id);
-        expect(instance.state).toBe(terminal[0]!.outcome === 'success' ? 'succeeded' : 'failed');
-        expect(instance.state === 'failed').toBe(expectedFailed.has(instance.instanceId));
-        // Every call the simulator counted is exactly one attempt row (no worker died here).
-        expect(instance.attempts).toHaveLength(instance.attemptCount);
-        expect(calls[instance.instanceId] ?? 0).toBe(instance.attemptCount);
-        expect(instance.lastRequestId).toBe(terminal[0]!.requestId);
-      }
-      // The per-rollout limit held, also right after Redis forgot the queue's concurrency and active jobs.
-      expect(simulator.sim.stats().maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
-      // The reconciler is what brought the rollout back.
-      expect(lines.some((l) => l.includes('restored the queue concurrency') && l.includes(rolloutId))).toBe(true);
-      expect(
-        lines.some((l) => l.includes('re-enqueued pending instances whose job was missing') && l.includes(rolloutId)),
-      ).toBe(true);
-    } finally {
-      await reconciler.stop();
-      if (process.env.ACCEPTANCE_LOG_DIR) {
-        const { writeFileSync } = await import('node:fs');
-        writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/flushall-reconciler.log`, lines.join(''));
-        workers.forEach((w, i) =>
-          writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/flushall-worker-${i + 1}.log`, w.output()),
+        await waitFor(
+          'the rollout completed',
+          async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
+          { timeoutMs: 50_000, intervalMs: 200 },
         );
+
+        const instances = await db.prisma.rolloutInstance.findMany({
+          where: { rolloutId },
+          include: { attempts: { orderBy: { attemptNo: 'asc' } } },
+        });
+        expect(instances).toHaveLength(INSTANCES);
+        const calls = simulator.sim.stats().callsByInstance;
+        const expectedFailed = new Set(ids.filter((id) => isFailingInstance(SEED, id, FAILURE_RATE)));
+        for (const instance of instances) {
+          // Final, and final once: one terminal answer, and it is the last attempt.
+          expect(['succeeded', 'failed']).toContain(instance.state);
+          const terminal = instance.attempts.filter((a) => a.outcome === 'success' || a.outcome === 'final');
+          expect(terminal).toHaveLength(1);
+          expect(instance.attempts.at(-1)!.id).toBe(terminal[0]!.id);
+          expect(instance.state).toBe(terminal[0]!.outcome === 'success' ? 'succeeded' : 'failed');
+          expect(instance.state === 'failed').toBe(expectedFailed.has(instance.instanceId));
+          // Every call the simulator counted is exactly one attempt row (no worker died here).
+          expect(instance.attempts).toHaveLength(instance.attemptCount);
+          expect(calls[instance.instanceId] ?? 0).toBe(instance.attemptCount);
+          expect(instance.lastRequestId).toBe(terminal[0]!.requestId);
+        }
+        // The per-rollout limit held, also right after Redis forgot the queue's concurrency and active jobs.
+        expect(simulator.sim.stats().maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
+        // The reconciler is what brought the rollout back.
+        expect(lines.some((l) => l.includes('restored the queue concurrency') && l.includes(rolloutId))).toBe(true);
+        expect(
+          lines.some((l) => l.includes('re-enqueued pending instances whose job was missing') && l.includes(rolloutId)),
+        ).toBe(true);
+      } finally {
+        await reconciler.stop();
+        if (process.env.ACCEPTANCE_LOG_DIR) {
+          const { writeFileSync } = await import('node:fs');
+          writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/${idPrefix}-reconciler.log`, lines.join(''));
+          workers.forEach((w, i) =>
+            writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/${idPrefix}-worker-${i + 1}.log`, w.output()),
+          );
+        }
       }
-    }
-  });
+    },
+  );
 });

@@ -11,7 +11,13 @@ import { waitFor } from './wait-for.ts';
  * A Redis of a test's own, for tests that FLUSHALL it, take it away or fail it over: the shared Redis on 6379 is used
  * by other test files and people at the same time. No persistence; killed by stop().
  */
-export type PrivateRedis = { url: string; port: number; stop(): Promise<void> };
+export type PrivateRedis = {
+  url: string;
+  port: number;
+  /** SIGKILL and start again on the same port, empty (it keeps nothing on disk): a Redis restart that lost everything. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+};
 
 type RedisProcess = { port: number; child: ChildProcess; exited: Promise<void> };
 
@@ -55,8 +61,18 @@ async function killRedisProcess(server: RedisProcess): Promise<void> {
 }
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const server = await startRedisProcess(['--save', '', '--appendonly', 'no', '--daemonize', 'no']);
-  return { url: `redis://127.0.0.1:${server.port}`, port: server.port, stop: () => killRedisProcess(server) };
+  const args = ['--save', '', '--appendonly', 'no', '--daemonize', 'no'];
+  let server = await startRedisProcess(args);
+  const port = server.port;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async restart() {
+      await killRedisProcess(server);
+      server = await startRedisProcess(args, { port });
+    },
+    stop: () => killRedisProcess(server),
+  };
 }
 
 /**
