@@ -1,4 +1,4 @@
-import type { CmsClientOptions } from './cms-client.ts';
+import type { CmsClientOptions } from './cms-client-types.ts';
 import type { HttpMethod } from './request-params.ts';
 
 /**

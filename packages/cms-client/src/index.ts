@@ -1,16 +1,17 @@
-export { createCmsClient, normalizeNodeStatus, NODE_AGENT_STATUSES } from './cms-client.ts';
+export { createCmsClient } from './cms-client.ts';
+export { normalizeNodeStatus, NODE_AGENT_STATUSES } from './node-status.ts';
+export type { NodeAgentStatus } from './node-status.ts';
 export type {
   ActionCallResult,
   CallResult,
   CmsClient,
   CmsClientOptions,
-  NodeAgentStatus,
   NodeInstallInput,
   NodeStatusListChunkResult,
   NodeStatusListResult,
   NodeStatusReport,
   NodeStatusResult,
-} from './cms-client.ts';
+} from './cms-client-types.ts';
 export { cmsClientOptions } from './cms-client-settings.ts';
 export type { CmsClientSettings } from './cms-client-settings.ts';
 export { attemptOutcomeClass, classifyOutcome, recommendedAction, RECOMMENDED_ACTIONS } from './classify-outcome.ts';

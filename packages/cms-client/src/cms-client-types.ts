@@ -1,0 +1,117 @@
+import type { CallOutcome } from './classify-outcome.ts';
+import type { NodeAgentStatus } from './node-status.ts';
+import type { ParsedDocument } from './parse-response.ts';
+import type { ActionParams, CmsCredentials, HttpMethod, ResponseFormat } from './request-params.ts';
+
+/** What createCmsClient takes and what its calls answer (the client's contract is in cms-client.ts). */
+
+export type CmsClientOptions = {
+  /** Base URL of the API, e.g. `http://127.0.0.1:8787/` or `https://metrics.cn-hangzhou.aliyuncs.com/`. */
+  endpoint: string;
+  credentials: CmsCredentials;
+  /** Deadline for one call (connect + headers + whole body, and the re-signed retry if any), in ms. Default 10000. */
+  timeoutMs?: number;
+  /** Default `POST` (form body). `GET` puts every parameter in the query string. */
+  method?: HttpMethod;
+  /** Response format requested from the API. Default `JSON`; either is parsed. */
+  format?: ResponseFormat;
+  /** API Version parameter. Default `2017-03-01`. */
+  version?: string;
+  /** Keep-alive connections per origin. Default 256. */
+  maxConnections?: number;
+  /** Clock for Timestamp and for startedAt/finishedAt. Default `() => new Date()`. durationMs is always monotonic. */
+  now?: () => Date;
+  /** SignatureNonce source, unique per request. Default `crypto.randomUUID`. */
+  nonce?: () => string;
+  /** Instance ids per NodeStatusList call. Default 50. */
+  statusListChunkSize?: number;
+  /** Largest response body read, in bytes; a longer one is a malformed response. Default 1048576 (1 MiB). */
+  maxResponseBytes?: number;
+};
+
+export type CallResult = {
+  action: string;
+  outcome: CallOutcome;
+  /** null when no HTTP response arrived (network error, timeout). */
+  httpStatus: number | null;
+  requestId: string | null;
+  /** Every RequestId this call produced, oldest first (two after a re-sign). Quote them to support. */
+  requestIds: string[];
+  /** Action-level Success, null when absent. */
+  success: boolean | null;
+  /** Action ErrorCode as string, or the gateway Code, or `NetworkError` / `Timeout` / `MalformedResponse`. */
+  errorCode: string | null;
+  errorMessage: string | null;
+  hostId: string | null;
+  recommend: string | null;
+  /** True when the first attempt came back `resign` and this is the result of the one immediate re-signed retry. */
+  resigned: boolean;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+};
+
+/** A call through the generic `call()` also exposes the parsed document (null for transport failures/malformed). */
+export type ActionCallResult = CallResult & { document: ParsedDocument | null };
+
+export type NodeInstallInput = {
+  /** Alibaba Cloud account UID (16 digits). A string: a JS number cannot hold it exactly. */
+  userId: string;
+  instanceId: string;
+  /** Sent as `Force=true|false` when given; omitted otherwise. */
+  force?: boolean;
+  /**
+   * Sign with exactly this SignatureNonce and Timestamp, and never re-sign. Replaying an attempt's own request
+   * this way asks the gateway whether the first copy arrived: `SignatureNonceUsed` means it did (within the 15
+   * minutes a nonce is remembered); any other answer is the attempt's one real call.
+   */
+  exactSigning?: { nonce: string; timestamp: Date };
+};
+
+/** NodeInstallInput's exactSigning: the SignatureNonce and Timestamp to sign with, as they are. */
+export type ExactSigning = { nonce: string; timestamp: Date };
+
+export type NodeStatusResult = CallResult & {
+  instanceId: string;
+  /** Normalised Status; null unless the call succeeded. */
+  status: NodeAgentStatus | null;
+  /** Status exactly as the API sent it. */
+  rawStatus: string | null;
+  /** Whether NodeInstall can install the agent automatically; null when unknown. */
+  autoInstall: boolean | null;
+};
+
+export type NodeStatusReport = {
+  instanceId: string;
+  status: NodeAgentStatus;
+  rawStatus: string | null;
+  autoInstall: boolean | null;
+};
+
+export type NodeStatusListChunkResult = CallResult & {
+  /** The instance ids this call asked about. */
+  instanceIds: string[];
+  /** What the API reported (empty unless the call succeeded). */
+  nodes: NodeStatusReport[];
+};
+
+export type NodeStatusListResult = {
+  /** One call result per chunk of `statusListChunkSize` ids, in order. */
+  chunks: NodeStatusListChunkResult[];
+  /** Requested instance id -> normalised status, for every id a successful chunk reported. */
+  statuses: Map<string, NodeAgentStatus>;
+  /** Requested ids without a status: their chunk failed, or the API left them out. */
+  unresolved: string[];
+};
+
+export type CmsClient = {
+  nodeInstall(input: NodeInstallInput): Promise<CallResult>;
+  nodeStatus(input: { instanceId: string }): Promise<NodeStatusResult>;
+  /** Ids are de-duplicated and queried in sequential chunks (gentle on the per-account rate limit). */
+  nodeStatusList(input: { instanceIds: readonly string[] }): Promise<NodeStatusListResult>;
+  nodeUninstall(input: { instanceId: string }): Promise<CallResult>;
+  /** Any other action of the same API, signed and classified the same way. */
+  call(action: string, params?: ActionParams): Promise<ActionCallResult>;
+  /** Waits for in-flight calls, then closes the keep-alive pool. Idempotent. Calls after close() throw. */
+  close(): Promise<void>;
+};
