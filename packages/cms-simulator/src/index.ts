@@ -1,5 +1,5 @@
 export { createSimulator } from './simulator.ts';
-export type { ScenarioReport, Simulator, SimulatorOptions } from './simulator.ts';
+export type { ScenarioReport, Simulator, SimulatorOptions } from './simulator-types.ts';
 export type { SimulatorStats } from './stats.ts';
 export { DEFAULT_SCENARIO, ScenarioError, SCENARIO_FIELDS, validateScenarioPatch } from './scenario.ts';
 export type { Scenario } from './scenario.ts';
