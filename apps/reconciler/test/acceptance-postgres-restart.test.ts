@@ -69,7 +69,10 @@ beforeAll(async () => {
     spawnApp('worker', { ...env, WORKER_ID: 'pg-w2' }),
     spawnApp('reconciler', env),
   );
-  await waitFor('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, { intervalMs: 100 });
+  await waitFor('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  });
 }, 90_000);
 
 afterAll(async () => {

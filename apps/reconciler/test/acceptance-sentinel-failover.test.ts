@@ -61,10 +61,6 @@ beforeAll(async () => {
       WORKER_CONCURRENCY: String(CONCURRENCY),
       RECONCILE_INTERVAL_MS: '500',
       RECONCILER_ID: 'sentinel-reconciler',
-      // Jobs taken in the last moments before the failover were taken on the old master only: the new one never saw
-      // their locks, so they are handed out again once BullMQ finds them stalled, LOCK_DURATION_MS later (30 s by
-      // default, measured as a 30-40 s pause of the rollout; 5 s here).
-      LOCK_DURATION_MS: '5000',
     },
   );
   processes.push(
@@ -73,7 +69,10 @@ beforeAll(async () => {
     spawnApp('worker', { ...env, WORKER_ID: 'sentinel-w2' }),
     spawnApp('reconciler', env),
   );
-  await waitFor('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, { intervalMs: 100 });
+  await waitFor('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  });
 }, 90_000);
 
 afterAll(async () => {

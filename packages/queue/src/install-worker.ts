@@ -24,8 +24,8 @@ export type InstallWorkerOptions = {
   /** Jobs of this rollout this process runs at once; at least 1. */
   concurrency: number;
   /**
-   * How long an active job's lock lasts without renewal, in ms; also how often stalled jobs are looked for. A job
-   * whose worker died is picked up again by another worker within about twice this.
+   * How long an active job's lock lasts without renewal, in ms. A job whose worker died is picked up again by another
+   * worker within about this plus STALLED_CHECK_MAX_MS.
    */
   lockDurationMs: number;
   /** Gets the worker's errors and failed jobs, as warnings. */
@@ -41,6 +41,15 @@ export type InstallWorkerOptions = {
 const MAX_STALLED_COUNT = 1000;
 
 /**
+ * Longest time between two looks for stalled jobs, in ms. A job is stalled when its lock is gone, which happens only
+ * after lockDuration without renewal, so looking more often never takes a live job; it makes a lock that vanished
+ * early count sooner: after a Redis failover the new master may lack the locks of the jobs taken in the old one's
+ * last moments, and those jobs, still active there, hold the rollout's concurrency until they are found stalled.
+ * Looking every lockDuration (30 s) paused a rollout for 30-40 s after a Sentinel failover.
+ */
+const STALLED_CHECK_MAX_MS = 5000;
+
+/**
  * A BullMQ Worker on one rollout's install queue (installQueueName), with the product's lock and stall settings and
  * a listener on its errors (without one, an error event of an EventEmitter would crash the process).
  */
@@ -50,7 +59,7 @@ export function createInstallWorker(options: InstallWorkerOptions): InstallWorke
     prefix: options.prefix,
     concurrency: Math.max(1, options.concurrency),
     lockDuration: options.lockDurationMs,
-    stalledInterval: options.lockDurationMs,
+    stalledInterval: Math.min(options.lockDurationMs, STALLED_CHECK_MAX_MS),
     maxStalledCount: MAX_STALLED_COUNT,
     autorun: true,
   });

@@ -19,7 +19,7 @@ export type PrivateRedis = {
   stop(): Promise<void>;
 };
 
-type RedisProcess = { port: number; child: ChildProcess; exited: Promise<void> };
+type RedisProcess = { port: number; child: ChildProcess; exited: Promise<void>; dir: string };
 
 /** Starts `redis-server` with `args` on a free port (or `port`) and waits until it answers PING. */
 async function startRedisProcess(
@@ -27,12 +27,12 @@ async function startRedisProcess(
   options: { port?: number; sentinel?: boolean } = {},
 ): Promise<RedisProcess> {
   const port = options.port ?? (await freePort());
+  // Its own directory: a replica writes the RDB of its first sync there (dump.rdb), whatever `--save` says.
+  const dir = mkdtempSync(path.join(tmpdir(), 'fleet-redis-'));
   const child = spawn(
     'redis-server',
-    [...args, '--port', String(port), '--bind', '127.0.0.1', ...(options.sentinel ? ['--sentinel'] : [])],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, ...(options.sentinel ? ['--sentinel'] : [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -52,12 +52,13 @@ async function startRedisProcess(
     await new Promise((r) => setTimeout(r, 50));
   }
   probe.disconnect();
-  return { port, child, exited };
+  return { port, child, exited, dir };
 }
 
 async function killRedisProcess(server: RedisProcess): Promise<void> {
   if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
   await server.exited;
+  rmSync(server.dir, { recursive: true, force: true });
 }
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
