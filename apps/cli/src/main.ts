@@ -1,181 +1,42 @@
 /**
- * fleet: operator commands.
- *   up       check that Postgres and Redis answer, create and migrate the database, make sure the admin key file
- *            holds a working key, then run simulator, api, worker and reconciler together and say where they are
- *   migrate  create the database if needed and apply the committed migrations
- *   check-migrations  exit 0 when the committed migrations produce exactly prisma/schema.prisma, 2 when not
- *            (replayed in a scratch database made and dropped for the check)
- *   create-api-key --name <name> --role viewer|operator|admin (--user-id <UserId> ... | --all-accounts)
- *            make an API key in the database and print it once (stdout: the key alone)
- *
- * Exit codes: 0 done (or stopped by a signal), 1 failed, 2 bad usage or arguments, 69 (EX_UNAVAILABLE) Postgres or
- * Redis does not answer (`up`), 78 (EX_CONFIG) a malformed variable.
+ * fleet: the operator's command. The client commands (login, rollout, flags, keys, completion; docs/cli.md) talk
+ * to the API; the local commands (up, migrate, check-migrations, create-api-key; local-main.ts) run the product
+ * from the repository and are handed over before anything else is read, as they always were.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createDatabase } from '@fleet/db';
-import { EXIT_CODES, appLaunchArgs, loadConfigOrExit } from '@fleet/lifecycle';
-import { chooseLogOutput, createLogger } from '@fleet/logger';
-import { ensureAdminKeyFile } from './admin-key-file.ts';
-import { loadCliConfig } from './config.ts';
-import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
-import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
-import { checkDependencies, findStartTools, problemLine } from './dependency-check.ts';
-import { readySummary, readySummaryLines } from './ready-summary.ts';
-import { waitUntilReady } from './wait-until-ready.ts';
+import { loadConfigOrExit } from '@fleet/lifecycle';
+import { parseConfig } from '@fleet/config';
+import { fleetClientEnvSchema } from './fleet/client-env.ts';
+import { runProgram } from './fleet/program.ts';
+import type { Terminal } from './fleet/output.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const config = loadConfigOrExit('fleet', () => loadCliConfig(process.env));
-// Decided once here and handed to every app `up` starts, so that the one stream they share has one format.
-const logOutput = chooseLogOutput({
-  format: config.LOG_FORMAT,
-  stdoutIsTTY: process.stdout.isTTY === true,
-  noColor: config.NO_COLOR,
-});
-const logger = createLogger({ service: 'cli', level: config.LOG_LEVEL, ...logOutput });
-const keyFile = config.FLEET_KEY_FILE
-  ? path.resolve(config.FLEET_KEY_FILE)
-  : path.join(repoRoot, '.fleet', 'admin-key');
-
-async function migrate(): Promise<void> {
-  if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('database created');
-  await migrateDatabase(config.DATABASE_URL, repoRoot);
-  logger.info('database migrated');
-}
-
-/** Writes a line for each of Postgres and Redis that does not answer and exits EX_UNAVAILABLE; nothing when both do. */
-async function exitUnlessDependenciesAnswer(): Promise<void> {
-  const problems = await checkDependencies({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL });
-  if (problems.length === 0) return;
-  const tools = await findStartTools();
-  for (const problem of problems) process.stderr.write(`${problemLine(problem, tools)}\n`);
-  process.exit(EXIT_CODES.unavailable);
-}
-
-/** Makes sure the admin key file holds a working key (see ensureAdminKeyFile); logs its path and prefix, never the key. */
-async function prepareAdminKeyFile(): Promise<void> {
-  const db = createDatabase({ url: config.DATABASE_URL, applicationName: 'fleet-cli', poolMax: 1 });
-  try {
-    const result = await ensureAdminKeyFile(db, keyFile);
-    logger.info(result.outcome === 'created' ? 'admin api key made and written' : 'admin api key file reused', {
-      keyFile: result.file,
-      keyPrefix: result.keyPrefix,
-    });
-    if (result.narrowedMode)
-      logger.warn('admin api key file was readable by others; its mode is now 0600', { keyFile });
-  } finally {
-    await db.close();
-  }
-}
-
-/** Once the apps answer, says where they are: a block of lines on a terminal, one log entry in JSON. */
-async function announceWhenReady(signal: AbortSignal): Promise<void> {
-  const api = config.FLEET_APPS.includes('api') ? { host: config.HOST, port: config.PORT } : undefined;
-  const simulator = config.FLEET_APPS.includes('simulator')
-    ? { host: config.SIMULATOR_HOST, port: config.SIMULATOR_PORT }
-    : undefined;
-  const summary = readySummary({
-    ...(api ? { api } : {}),
-    ...(simulator ? { simulator } : {}),
-    keyFile,
-    cwd: process.cwd(),
-  });
-  const waits = [
-    ...(summary.apiUrl ? [{ app: 'api', url: `${summary.apiUrl}/readyz` }] : []),
-    ...(summary.simulatorUrl ? [{ app: 'simulator', url: `${summary.simulatorUrl}_sim/stats` }] : []),
-  ];
-  const results = await Promise.all(
-    waits.map(async (w) => ({
-      ...w,
-      result: await waitUntilReady(w.url, { deadlineMs: config.FLEET_READY_TIMEOUT_MS, signal }),
-    })),
-  );
-  if (signal.aborted) return;
-  const late = results.filter((r) => !r.result.ready);
-  for (const r of late)
-    logger.error(`${r.app} did not become ready within ${config.FLEET_READY_TIMEOUT_MS} ms; its lines above say why`, {
-      app: r.app,
-      url: r.url,
-      last: r.result.ready ? undefined : r.result.last,
-    });
-  if (late.length > 0) return;
-  if (logOutput.format === 'pretty') process.stdout.write(`${readySummaryLines(summary).join('\n')}\n`);
-  else logger.info('fleet is ready', { ...summary });
-}
-
-async function up(): Promise<void> {
-  await exitUnlessDependenciesAnswer();
-  await migrate();
-  await prepareAdminKeyFile();
-  const children = new Map<string, ChildProcess>();
-  const stopped = new AbortController();
-  // Exit code of the first app that ended on its own (not stopped by us): `up` ends with it, 1 if it was 0.
-  let failure: number | undefined;
-  let stopping = false;
-  let firstSignalAt = 0;
-  const stopAll = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // One Ctrl-C reaches this process more than once (from the terminal and relayed by npm / tsx): only a signal
-      // well after the first is a second request, which kills the apps.
-      if (Date.now() - firstSignalAt < 1000) return;
-      for (const child of children.values()) child.kill('SIGKILL');
-      return;
-    }
-    stopping = true;
-    firstSignalAt = Date.now();
-    stopped.abort();
-    logger.info('stopping all apps', { signal });
-    // The API stops first so no rollout arrives while the others drain; the simulator last.
-    for (const child of children.values()) child.kill(signal);
-  };
-  for (const app of config.FLEET_APPS) {
-    const child = spawn(process.execPath, appLaunchArgs(app, repoRoot), {
-      cwd: path.join(repoRoot, 'apps', app),
-      env: { ...process.env, LOG_FORMAT: logOutput.format },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    children.set(app, child);
-    child.on('exit', (code, signal) => {
-      children.delete(app);
-      logger.log(stopping ? 'info' : 'error', 'app exited', { app, code, signal });
-      if (!stopping) {
-        failure = code || 1;
-        stopAll('SIGTERM');
-      } else if (code !== 0) failure ??= 1;
-      if (children.size === 0) process.exit(failure ?? 0);
-    });
-  }
-  process.on('SIGINT', () => stopAll('SIGINT'));
-  process.on('SIGTERM', () => stopAll('SIGTERM'));
-  await announceWhenReady(stopped.signal);
-}
-
+const LOCAL_COMMANDS = ['up', 'migrate', 'check-migrations', 'create-api-key'];
 const command = process.argv[2];
-try {
-  if (command === 'up') await up();
-  else if (command === 'migrate') await migrate();
-  else if (command === 'check-migrations') process.exit(await checkMigrations(config.DATABASE_URL, repoRoot));
-  else if (command === 'create-api-key') {
-    let created;
-    try {
-      created = await createApiKeyCommand(config.DATABASE_URL, process.argv.slice(3));
-    } catch (error) {
-      process.stderr.write(`create-api-key: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(2);
-    }
-    process.stdout.write(`${created.key}\n`);
-    const scope = created.allAccounts ? 'every account' : `accounts ${created.userIds.join(', ')}`;
-    process.stderr.write(
-      `made API key ${created.id} (${created.keyPrefix}...), role ${created.role}, ${scope}.\n` +
-        'It is shown this once: store it now. Use it as "Authorization: Bearer <key>".\n',
-    );
-  } else {
-    process.stderr.write(`usage: fleet up | migrate | check-migrations | create-api-key\n${CREATE_API_KEY_USAGE}\n`);
-    process.exit(2);
-  }
-} catch (error) {
-  logger.error('command failed', { command, error });
-  process.exit(1);
+
+if (command !== undefined && LOCAL_COMMANDS.includes(command)) {
+  const { runLocalCommand } = await import('./local-main.ts');
+  await runLocalCommand(command);
+} else {
+  const env = loadConfigOrExit('fleet', () => parseConfig(fleetClientEnvSchema, process.env));
+  const term: Terminal = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    columns: process.stdout.isTTY ? process.stdout.columns : undefined,
+    stdoutIsTTY: process.stdout.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
+    color: process.stdout.isTTY === true && !env.NO_COLOR,
+  };
+  const stop = new AbortController();
+  // The first Ctrl-C stops a watch (which says the rollout goes on); a second one ends the process at once.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130);
+    stop.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await runProgram(
+    { term, env, stdin: process.stdin, stdout: process.stdout, signal: stop.signal, setExitCode: () => {} },
+    process.argv.slice(2),
+  );
+  // Exit once stdout has drained (a large JSON answer into a pipe), without waiting on anything else.
+  process.stdout.write('', () => process.exit(code));
 }

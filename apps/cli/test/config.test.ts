@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from '@fleet/config';
 import { configVariableNames, undocumentedVariables } from '@fleet/testing';
 import { cliConfigSchema } from '../src/config.ts';
+import { fleetClientEnvSchema } from '../src/fleet/client-env.ts';
 
 describe('cli config', () => {
   it('every variable it parses is in the configuration table of docs/operations.md, for the cli', () => {
@@ -31,5 +32,12 @@ describe('cli config', () => {
     expect(undocumentedVariables(z.object({ SIM_SEED: z.string() }), 'docs/operations.md', 'cli')).toEqual([
       'SIM_SEED',
     ]);
+  });
+});
+
+describe('fleet client environment', () => {
+  it('every variable the client commands parse is in the configuration table of docs/operations.md, for the cli', () => {
+    expect(configVariableNames(fleetClientEnvSchema)).toContain('FLEET_API_KEY');
+    expect(undocumentedVariables(fleetClientEnvSchema, 'docs/operations.md', 'cli')).toEqual([]);
   });
 });

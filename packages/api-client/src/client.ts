@@ -1,0 +1,141 @@
+import { createTransport } from './transport.ts';
+import type { ApiAnswer, RequestOptions, TransportOptions } from './transport.ts';
+import type {
+  ApiKey,
+  ChangedRollout,
+  CreateApiKeyBody,
+  CreateRolloutBody,
+  CreatedApiKey,
+  CreatedRollout,
+  FailureReport,
+  FlagStatus,
+  FleetEvent,
+  Instance,
+  InstanceDetail,
+  InstanceState,
+  ManualInstallFlag,
+  Page,
+  PatchRolloutBody,
+  RetriedRollout,
+  Rollout,
+  RolloutStatus,
+  RolloutSummary,
+} from './types.ts';
+
+export type FleetApiClientOptions = TransportOptions;
+
+type Query = RequestOptions['query'];
+export type FlagAction = 'acknowledge' | 'resolve' | 'close';
+export type RolloutAction = 'pause' | 'resume' | 'cancel';
+
+const enc = encodeURIComponent;
+
+/** A typed client of the fleet API's /v1 routes (docs/api.md), for the CLI and the console alike. */
+export class FleetApiClient {
+  private readonly transport;
+  readonly baseUrl: string;
+
+  constructor(options: FleetApiClientOptions) {
+    this.transport = createTransport(options);
+    this.baseUrl = this.transport.baseUrl;
+  }
+
+  /** Any request; the answer's JSON body (null when empty). */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    return parseJson<T>(await this.transport.send(method, path, options));
+  }
+
+  /** Any request; its raw answer (status, headers, text). */
+  async raw(method: string, path: string, options: RequestOptions = {}): Promise<ApiAnswer> {
+    return this.transport.send(method, path, options);
+  }
+
+  /**
+   * POST /v1/rollouts. `idempotencyKey` makes the call safe to retry after a network error (the API answers the
+   * rollout it made); without one, a network error is not retried.
+   */
+  createRollout(body: CreateRolloutBody, options: { idempotencyKey?: string; signal?: AbortSignal } = {}) {
+    return this.request<CreatedRollout>('POST', '/v1/rollouts', {
+      body,
+      ...(options.idempotencyKey ? { headers: { 'idempotency-key': options.idempotencyKey } } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  listRollouts(query: { userId?: string; status?: RolloutStatus; limit?: number; cursor?: string } = {}) {
+    return this.request<Page<RolloutSummary>>('GET', '/v1/rollouts', { query });
+  }
+
+  getRollout(id: string, options: { signal?: AbortSignal } = {}) {
+    return this.request<Rollout>('GET', `/v1/rollouts/${enc(id)}`, options);
+  }
+
+  patchRollout(id: string, patch: PatchRolloutBody) {
+    return this.request<Rollout>('PATCH', `/v1/rollouts/${enc(id)}`, { body: patch });
+  }
+
+  /** pause, resume or cancel: each is harmless twice (`changed: false`), so a network error is retried. */
+  changeRollout(id: string, action: RolloutAction, reason?: string) {
+    return this.request<ChangedRollout>('POST', `/v1/rollouts/${enc(id)}/${action}`, {
+      body: reason === undefined ? {} : { reason },
+      idempotent: true,
+    });
+  }
+
+  retryRollout(id: string, body: { cause?: string; instanceIds?: string[]; force?: boolean; concurrency?: number }) {
+    return this.request<RetriedRollout>('POST', `/v1/rollouts/${enc(id)}/retry`, { body });
+  }
+
+  listInstances(id: string, query: { state?: InstanceState; limit?: number; cursor?: string } = {}) {
+    return this.request<Page<Instance>>('GET', `/v1/rollouts/${enc(id)}/instances`, { query });
+  }
+
+  getInstance(id: string, instanceId: string) {
+    return this.request<InstanceDetail>('GET', `/v1/rollouts/${enc(id)}/instances/${enc(instanceId)}`);
+  }
+
+  getReport(id: string, query: { instancesPerGroup?: number } = {}) {
+    return this.request<FailureReport>('GET', `/v1/rollouts/${enc(id)}/report`, {
+      query: { ...query, format: 'json' },
+    });
+  }
+
+  /** The report as CSV text: every failure, or every instance with `scope: 'all'`. */
+  async getReportCsv(id: string, scope: 'failures' | 'all' = 'failures'): Promise<string> {
+    return (await this.raw('GET', `/v1/rollouts/${enc(id)}/report`, { query: { format: 'csv', scope } })).text;
+  }
+
+  /** A page of a rollout's event timeline, oldest first, after the event id `after`. */
+  listRolloutEvents(id: string, query: Query = {}, options: { signal?: AbortSignal } = {}) {
+    return this.request<{ items: FleetEvent[]; nextCursor: string | null }>('GET', `/v1/rollouts/${enc(id)}/events`, {
+      query,
+      ...options,
+    });
+  }
+
+  listFlags(query: { userId?: string; status?: FlagStatus; rolloutId?: string; limit?: number; cursor?: string } = {}) {
+    return this.request<Page<ManualInstallFlag>>('GET', '/v1/manual-install-flags', { query });
+  }
+
+  moveFlag(flagId: string, action: FlagAction, note?: string) {
+    return this.request<ManualInstallFlag>('POST', `/v1/manual-install-flags/${enc(flagId)}/${action}`, {
+      body: note === undefined ? {} : { note },
+    });
+  }
+
+  createApiKey(body: CreateApiKeyBody) {
+    return this.request<CreatedApiKey>('POST', '/v1/api-keys', { body });
+  }
+
+  listApiKeys(query: { limit?: number } = {}) {
+    return this.request<{ items: ApiKey[] }>('GET', '/v1/api-keys', { query });
+  }
+
+  async revokeApiKey(id: string): Promise<void> {
+    await this.raw('DELETE', `/v1/api-keys/${enc(id)}`);
+  }
+}
+
+function parseJson<T>(answer: ApiAnswer): T {
+  return (answer.text === '' ? null : JSON.parse(answer.text)) as T;
+}

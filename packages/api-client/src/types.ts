@@ -1,0 +1,189 @@
+/**
+ * The shapes of the API's answers that clients read (docs/api.md; the OpenAPI document at /openapi.json is the
+ * whole truth). Objects may carry more fields than named here: an added field is not a breaking change.
+ */
+
+export const ROLLOUT_STATUSES = ['running', 'paused', 'completed', 'cancelled'] as const;
+export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
+export const INSTANCE_STATES = ['pending', 'in_progress', 'succeeded', 'failed', 'cancelled'] as const;
+export type InstanceState = (typeof INSTANCE_STATES)[number];
+export const FLAG_STATUSES = ['open', 'acknowledged', 'resolved', 'closed'] as const;
+export type FlagStatus = (typeof FLAG_STATUSES)[number];
+export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** A count of instances or a share of the rollout: `50` or `"10%"`. */
+export type CountSpec = number | `${number}%`;
+
+export type WavePlan = { sizes: CountSpec[] } | { canary: CountSpec; growthFactor: number };
+
+export type CreateRolloutBody = {
+  userId: string;
+  instanceIds: string[];
+  force?: boolean;
+  concurrency?: CountSpec;
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  waves?: WavePlan;
+  waveSuccessThresholdPercent?: number;
+  abort?: { failureThresholdPercent: number; minFinished?: number };
+  instanceTimeoutMs?: number;
+};
+
+export type PatchRolloutBody = {
+  concurrency?: CountSpec;
+  retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  waveSuccessThresholdPercent?: number;
+  abort?: { failureThresholdPercent: number; minFinished?: number } | null;
+  instanceTimeoutMs?: number | null;
+};
+
+export type InstanceCounts = Record<InstanceState, number> & { total: number };
+
+export type RolloutProgress = {
+  done: number;
+  total: number;
+  fraction: number;
+  ratePerSecond: number | null;
+  windowSeconds: number;
+  etaSeconds: number | null;
+  etaAt: string | null;
+};
+
+export type Rollout = {
+  id: string;
+  userId: string;
+  status: RolloutStatus;
+  statusReason: string | null;
+  force: boolean;
+  concurrency: number;
+  policy: Record<string, unknown>;
+  wave: { current: number; count: number };
+  limits: {
+    concurrency: number;
+    globalConcurrency: number | null;
+    accountRateLimitRps: number | null;
+    accountRateNowRps: number | null;
+  };
+  counts: InstanceCounts;
+  progress?: RolloutProgress;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  enqueued: boolean;
+  parentRolloutId: string | null;
+};
+
+export type CreatedRollout = Rollout & { duplicatesRemoved: number };
+export type ChangedRollout = Rollout & { changed: boolean };
+export type RetriedRollout = Rollout & {
+  retryOf: { rolloutId: string; cause: string | null; instances: number };
+};
+
+export type RolloutSummary = Omit<Rollout, 'counts' | 'progress' | 'policy' | 'wave' | 'limits'> & {
+  totalInstances: number;
+};
+
+export type Page<T> = { items: T[]; nextCursor: string | null };
+
+export type Instance = {
+  instanceId: string;
+  state: InstanceState;
+  attemptCount: number;
+  lastError: {
+    outcome: string | null;
+    httpStatus: number | null;
+    code: string | null;
+    message: string | null;
+    requestId: string | null;
+  } | null;
+  lastRequestId: string | null;
+  nextAttemptAt: string | null;
+  needsManualInstall: boolean;
+  manualInstallReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+};
+
+export type Attempt = {
+  attemptNo: number;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  httpStatus: number | null;
+  success: boolean | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  requestId: string | null;
+  outcome: string | null;
+  outcomeKind: string | null;
+};
+
+export type InstanceDetail = Instance & { rolloutId: string; attempts: Attempt[] };
+
+export type FailureGroup = {
+  cause: string;
+  kind: string;
+  errorCode: string;
+  normalisedMessage: string;
+  sampleMessage: string | null;
+  count: number;
+  manualInstallReasons: Record<string, number>;
+  recommendedAction: string;
+  instances: { instanceId: string; lastRequestId: string | null; attempts: number }[];
+  instancesTruncated: boolean;
+};
+
+export type FailureReport = {
+  rolloutId?: string;
+  status?: RolloutStatus;
+  counts: InstanceCounts;
+  failures: { total: number; causes: number; groups: FailureGroup[] };
+  [field: string]: unknown;
+};
+
+export type ManualInstallFlag = {
+  id: string;
+  rolloutId: string;
+  rolloutIds: string[];
+  userId: string;
+  instanceId: string;
+  reason: string;
+  recommendedAction: string;
+  detail: string | null;
+  lastRequestId: string | null;
+  status: FlagStatus;
+  note: string | null;
+  [field: string]: unknown;
+};
+
+export type ApiKey = {
+  id: string;
+  name: string;
+  keyPrefix: string;
+  role: ApiRole;
+  userIds: string[];
+  allAccounts: boolean;
+  createdAt: string;
+  createdById: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+};
+
+export type CreatedApiKey = ApiKey & { key: string };
+
+export type CreateApiKeyBody =
+  { name: string; role: ApiRole; userIds: string[] } | { name: string; role: ApiRole; allAccounts: true };
+
+/** A fleet event (GET /v1/rollouts/:id/events, the stream, the audit trail). `type` e.g. `rollout.wave_started`. */
+export type FleetEvent = {
+  id: string;
+  type: string;
+  rolloutId: string | null;
+  userId: string | null;
+  actor?: { kind: string; id: string; name?: string };
+  requestId?: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+};
