@@ -32,7 +32,8 @@ export type Product = {
   stop(): Promise<void>;
 };
 
-export async function startProduct(name: string): Promise<Product> {
+/** Starts the product; `reconciler` too when a test needs what it does (manual-install flags). */
+export async function startProduct(name: string, options: { reconciler?: boolean } = {}): Promise<Product> {
   const testDb: TestDatabase = await createTestDatabase();
   const prefix = uniquePrefix(name);
   const [apiPort, simPort] = [await freePort(), await freePort()];
@@ -54,9 +55,12 @@ export async function startProduct(name: string): Promise<Product> {
     CMS_ACCESS_KEY_SECRET: 'fleet-cli-secret-value',
     FLEET_ADMIN_API_KEY: adminKey,
     ROLLOUT_POLL_MS: '200',
+    RECONCILE_INTERVAL_MS: '300',
+    VERIFY_WINDOW_MS: '3000',
     LOG_LEVEL: 'warn',
   };
   const processes: AppProcess[] = [spawnApp('simulator', env), spawnApp('api', env), spawnApp('worker', env)];
+  if (options.reconciler) processes.push(spawnApp('reconciler', env));
   const stop = async () => {
     await Promise.all(processes.map((p) => p.kill()));
     await deleteKeysWithPrefix(prefix);

@@ -40,9 +40,11 @@ export function registerLogin(program: Command, ctx: CommandContext): void {
     .command('login')
     .description('store the API URL and a key in the config file (the key from a prompt or stdin, never argv)')
     .requiredOption('--url <api>', 'the API base URL, e.g. http://127.0.0.1:3000')
-    .option('--profile <name>', 'the profile to store it as', DEFAULT_PROFILE)
+    .option('--profile <name>', 'the profile to store it as (default: FLEET_PROFILE, else "default")')
     .action(
-      action(ctx, async (options: { url: string; profile: string }) => {
+      action(ctx, async (options: { url: string }, command: Command) => {
+        // --profile is also the program's own option, which takes it wherever it is written.
+        const profile: string = command.optsWithGlobals().profile ?? ctx.env.FLEET_PROFILE ?? DEFAULT_PROFILE;
         let url: URL;
         try {
           url = new URL(options.url);
@@ -58,9 +60,9 @@ export function registerLogin(program: Command, ctx: CommandContext): void {
         // One read that any role may make proves the URL and the key before they are stored.
         await new FleetApiClient({ baseUrl, apiKey: key, retries: 1 }).listRollouts({ limit: 1 });
         const file = configFileOf(ctx);
-        await saveProfile(file, options.profile, { url: baseUrl, apiKey: key });
+        await saveProfile(file, profile, { url: baseUrl, apiKey: key });
         ctx.term.err(
-          `logged in to ${baseUrl} as profile "${options.profile}" (key ${key.slice(0, 12)}..., saved in ${file})\n`,
+          `logged in to ${baseUrl} as profile "${profile}" (key ${key.slice(0, 12)}..., saved in ${file})\n`,
         );
       }),
     );

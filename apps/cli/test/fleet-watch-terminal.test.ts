@@ -1,0 +1,154 @@
+/**
+ * `fleet rollout create --watch` on a real terminal: run under tmux (its own server on a private socket) against
+ * the real API, worker and simulator, the screen read with capture-pane while it runs. The live block is redrawn in
+ * place (one bar on the screen at any time and in the whole scrollback), it advances, events are printed above it,
+ * the recap is right; Ctrl-C stops the watch and not the rollout.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@fleet/testing';
+import { FLEET_BIN, USER_ID, idsWithFate, startProduct } from './fleet-harness.ts';
+import type { Product } from './fleet-harness.ts';
+
+const exec = promisify(execFile);
+const SOCKET = `fleet-cli-test-${process.pid}`;
+let product: Product;
+let dir: string;
+
+const tmux = async (...args: string[]) => (await exec('tmux', ['-L', SOCKET, ...args], { env: tmuxEnv() })).stdout;
+
+function tmuxEnv(): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('FLEET_') && k !== 'NO_COLOR' && k !== 'TMUX'),
+  );
+  return { ...base, ...product.fleetEnv, TERM: 'xterm-256color' };
+}
+
+/** Starts `fleet <args>` in a new 100x30 tmux window of its own; the shell stays to show its exit code. */
+async function startInTerminal(session: string, args: string[]): Promise<void> {
+  const command = [process.execPath, FLEET_BIN, ...args].map((a) => `'${a}'`).join(' ');
+  await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${command}; echo "EXIT=$?"; sleep 120`);
+}
+
+const screen = (session: string) => tmux('capture-pane', '-p', '-t', session);
+/** Everything the pane ever showed: the scrollback and the screen. */
+const history = (session: string) => tmux('capture-pane', '-p', '-S', '-', '-t', session);
+const BAR = /\[[#-]{10,}\] (\d+)%/;
+
+beforeAll(async () => {
+  product = await startProduct('cli-tty');
+  dir = await mkdtemp(path.join(tmpdir(), 'fleet-tty-'));
+}, 90_000);
+
+afterAll(async () => {
+  await exec('tmux', ['-L', SOCKET, 'kill-server']).catch(() => {});
+  await product?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('fleet rollout create --watch on a terminal', () => {
+  it('redraws one block in place as the bar advances, prints events above it and ends with the recap', async () => {
+    const ids = [...idsWithFate('tty', 116, 'ok'), ...idsWithFate('tty', 4, 'fail')];
+    const file = path.join(dir, 'ids.txt');
+    await writeFile(file, ids.join('\n'));
+    await startInTerminal('watch', [
+      'rollout',
+      'create',
+      '--user-id',
+      USER_ID,
+      '--file',
+      file,
+      '--concurrency',
+      '1',
+      '--waves',
+      '40',
+      '--wave-threshold',
+      '0',
+      '--max-attempts',
+      '1',
+      '--watch',
+      '--poll-interval',
+      '200',
+    ]);
+    const percents: number[] = [];
+    const screens: string[] = [];
+    const crowded: string[] = [];
+    await waitFor(
+      'the watch to end',
+      async () => {
+        const text = await screen('watch');
+        screens.push(text);
+        const bars = text.split('\n').filter((l) => BAR.test(l));
+        // One live block on the screen at any moment: never a second bar scrolled up above the first.
+        if (bars.length > 1) crowded.push(text);
+        if (bars[0]) percents.push(Number(BAR.exec(bars[0])![1]));
+        return text.includes('EXIT=');
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    );
+    expect(crowded).toEqual([]);
+    const final = screens.at(-1)!;
+    expect(final).toContain('EXIT=1');
+    // The bar advanced: it was seen short of 100% and then at 100%, never going back.
+    expect(percents.some((p) => p < 100)).toBe(true);
+    expect(percents.at(-1)).toBe(100);
+    expect([...percents].sort((a, b) => a - b)).toEqual(percents);
+    // Events above the block: the wave events come before (above) the bar line.
+    const lines = final.split('\n');
+    const barRow = lines.findIndex((l) => BAR.test(l));
+    const waveRows = lines.flatMap((l, i) =>
+      /wave [23]\/3 started|wave_started|wave 3\/3/.test(l) && !BAR.test(l) && !/rate/.test(l) ? [i] : [],
+    );
+    expect(waveRows.length, final).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...waveRows)).toBeLessThan(barRow);
+    // The recap: counts and the cause with its action.
+    expect(final).toMatch(/total=120 {2}succeeded=116 {2}failed=4/);
+    expect(final).toMatch(/failure causes:\n\s+4 {2}\S/);
+    expect(final).toMatch(/next: fleet rollout instances \S+ --state failed/);
+    // Not flooded: in everything the pane ever showed there is one bar, the last one.
+    const all = await history('watch');
+    expect(all.split('\n').filter((l) => BAR.test(l))).toHaveLength(1);
+  }, 120_000);
+
+  it('Ctrl-C stops watching, says the rollout goes on, and the rollout does', async () => {
+    const file = path.join(dir, 'long.txt');
+    await writeFile(file, idsWithFate('ctrlc', 3000, 'ok').join('\n'));
+    await startInTerminal('ctrlc', [
+      'rollout',
+      'create',
+      '--user-id',
+      USER_ID,
+      '--file',
+      file,
+      '--concurrency',
+      '1',
+      '--watch',
+    ]);
+    await waitFor('the live block', async () => BAR.test(await screen('ctrlc')), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
+    await tmux('send-keys', '-t', 'ctrlc', 'C-c');
+    await waitFor('the exit', async () => (await screen('ctrlc')).includes('EXIT='), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    const text = await screen('ctrlc');
+    expect(text).toContain('EXIT=130');
+    const id = /stopped watching; rollout (\S+) goes on/.exec(text)?.[1];
+    expect(id, text).toBeDefined();
+    const res = await fetch(`${product.apiUrl}/v1/rollouts/${id}`, {
+      headers: { authorization: `Bearer ${product.adminKey}` },
+    });
+    expect(((await res.json()) as { status: string }).status).toBe('running');
+    await fetch(`${product.apiUrl}/v1/rollouts/${id}/pause`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${product.adminKey}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+  }, 120_000);
+});
