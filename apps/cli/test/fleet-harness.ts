@@ -18,9 +18,9 @@ import {
 import type { AppProcess, TestDatabase } from '@fleet/testing';
 
 export const USER_ID = '1234567898765432';
-export const SEED = 'fleet-cli-seed';
+const SEED = 'fleet-cli-seed';
 /** The simulator's share of hosts without the agent (their NodeInstall always fails). */
-export const FAILURE_RATE = 0.3;
+const FAILURE_RATE = 0.3;
 export const FLEET_BIN = path.join(repoRoot(), 'apps', 'cli', 'bin', 'fleet.js');
 
 export type Product = {

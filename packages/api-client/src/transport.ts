@@ -142,8 +142,6 @@ export function createTransport(options: TransportOptions) {
   return { send, baseUrl: base };
 }
 
-export type Transport = ReturnType<typeof createTransport>;
-
 function hasHeader(headers: Record<string, string> | undefined, name: string): boolean {
   return Object.keys(headers ?? {}).some((h) => h.toLowerCase() === name);
 }

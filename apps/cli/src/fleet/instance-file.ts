@@ -45,7 +45,7 @@ export function parseInstanceFile(name: string, text: string): InstanceFile {
 }
 
 /** The lines that say which ids are bad, for stderr. */
-export function badIdLines(name: string, bad: readonly BadInstanceId[]): string[] {
+function badIdLines(name: string, bad: readonly BadInstanceId[]): string[] {
   const lines = bad.slice(0, LISTED_BAD_IDS).map((b) => `  ${name}:${b.line}: ${JSON.stringify(b.value.slice(0, 80))}`);
   if (bad.length > LISTED_BAD_IDS) lines.push(`  ... and ${bad.length - LISTED_BAD_IDS} more`);
   return lines;

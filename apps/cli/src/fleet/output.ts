@@ -6,7 +6,7 @@ import { UsageError } from './exit-codes.ts';
  * How read commands print: a table that fits the terminal, JSON (the API's objects as they are) or YAML. Colours
  * only when the stream is a terminal and NO_COLOR is not set.
  */
-export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
+const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export function parseOutputFormat(value: string): OutputFormat {

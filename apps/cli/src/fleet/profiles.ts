@@ -10,7 +10,7 @@ import { UsageError } from './exit-codes.ts';
  *   { "profiles": { "default": { "url": "http://127.0.0.1:3000", "apiKey": "flt_..." } } }
  */
 export type Profile = { url: string; apiKey: string };
-export type ConfigFile = { profiles: Record<string, Profile> };
+type ConfigFile = { profiles: Record<string, Profile> };
 
 export const DEFAULT_PROFILE = 'default';
 
@@ -21,7 +21,7 @@ export function configFilePath(env: { FLEET_CONFIG?: string; XDG_CONFIG_HOME?: s
   return path.join(base, 'fleet', 'config.json');
 }
 
-export async function readConfigFile(file: string): Promise<ConfigFile> {
+async function readConfigFile(file: string): Promise<ConfigFile> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -20,7 +20,7 @@ Exit codes: 0 done (a watched rollout completed with no failure), 1 completed wi
 cancelled, 3 usage or input error, 4 API or network error after retries, 5 --timeout reached. See docs/cli.md.`;
 
 /** The `fleet` client commands (docs/cli.md), their usage errors exiting 3. */
-export function buildProgram(ctx: CommandContext): Command {
+function buildProgram(ctx: CommandContext): Command {
   const program = new Command('fleet')
     .description('operate fleet rollouts: create from a file, watch, act, report')
     .option('--profile <name>', 'the profile of the config file (default: FLEET_PROFILE, else "default")')

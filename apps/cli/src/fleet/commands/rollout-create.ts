@@ -34,7 +34,7 @@ type CreateOptions = {
 };
 
 /** The POST body from the flags (the ids aside); every value checked here so a bad one sends nothing. */
-export function createBody(options: CreateOptions, instanceIds: string[]): CreateRolloutBody {
+function createBody(options: CreateOptions, instanceIds: string[]): CreateRolloutBody {
   if (!/^\d{16}$/.test(options.userId))
     throw new UsageError(`--user-id must be the 16-digit account UserId; got ${JSON.stringify(options.userId)}`);
   if (options.waves && options.canary)

@@ -2,7 +2,7 @@ import type { FleetEvent, Rollout } from '@fleet/api-client';
 
 /** Plain-text pieces of the watch: one line per event, the progress figures. Shared by every renderer. */
 
-export function clock(iso: string): string {
+function clock(iso: string): string {
   return new Date(iso).toISOString().slice(11, 19);
 }
 
@@ -52,7 +52,7 @@ export function eventLine(event: FleetEvent): string {
   return `${clock(event.createdAt)} ${text}`;
 }
 
-export function duration(seconds: number | null | undefined): string {
+function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return '-';
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
