@@ -30,6 +30,8 @@ export const reconcilerConfigSchema = z.object({
   VERIFY_BATCH_SIZE: env.positiveInt(5000),
   /** Idempotency-Key records of POST /v1/rollouts are kept this long, in ms, then deleted (the key may be used again). */
   IDEMPOTENCY_RETENTION_MS: env.positiveInt(86_400_000),
+  /** A finished rollout's attempt rows are replaced by a summary this many days after it ended; 0 keeps them forever. */
+  ATTEMPT_RETENTION_DAYS: env.nonNegativeInt(90),
   // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeStatusList call, in ms), CMS_METHOD.
   ...cmsClientEnv,
   RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),

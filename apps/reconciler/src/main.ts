@@ -47,6 +47,7 @@ const reconciler = createReconciler({
   verifyWindowMs: config.VERIFY_WINDOW_MS,
   verifyBatchSize: config.VERIFY_BATCH_SIZE,
   idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_MS,
+  attemptRetentionDays: config.ATTEMPT_RETENTION_DAYS,
   lookbackMs: config.RECONCILE_LOOKBACK_MS,
 });
 reconciler.start();

@@ -17,6 +17,7 @@ import type { Logger } from '@fleet/logger';
 import { advanceWaves } from '@fleet/rollout-control';
 import type { VerificationReport } from './install-verifier.ts';
 import { armRolloutVerification, emptyVerificationReport, verifyInstalls } from './install-verifier.ts';
+import { pruneOldAttempts } from './attempt-retention.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import type { QueueRepairDeps, QueueRepairReport } from './queue-repairs.ts';
 import {
@@ -55,6 +56,8 @@ export type ReconcilerDeps = {
    * request). Default 86400000 (24 hours).
    */
   idempotencyRetentionMs?: number;
+  /** Finished rollouts' attempt rows are replaced by a summary this many days after they end; 0 keeps them. Default 90. */
+  attemptRetentionDays?: number;
   now?: () => Date;
 };
 
@@ -81,6 +84,8 @@ type ReconcileReport = {
   prunedFinishSeconds: number;
   /** Idempotency-Key records deleted for being older than `idempotencyRetentionMs`. */
   prunedIdempotencyRecords: number;
+  /** Rollouts whose attempt rows were replaced by their summary (attemptRetentionDays). */
+  summarisedRollouts: number;
   queue: QueueRepairReport;
   verification: VerificationReport;
   /** Set when the pass stopped early (the lease was lost). */
@@ -110,6 +115,7 @@ function emptyReport(): ReconcileReport {
     closedOrphans: 0,
     prunedFinishSeconds: 0,
     prunedIdempotencyRecords: 0,
+    summarisedRollouts: 0,
     queue: emptyQueueRepairReport(),
     verification: emptyVerificationReport(),
   };
@@ -300,6 +306,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     } catch (error) {
       deps.logger.warn('deleting expired Idempotency-Key records failed; will retry next pass', { error });
     }
+    const retentionDays = deps.attemptRetentionDays ?? 90;
+    report.summarisedRollouts = await pruneOldAttempts({ db: deps.db, logger: deps.logger, retentionDays, now });
   }
 
   async function pass(): Promise<ReconcileReport> {

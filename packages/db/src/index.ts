@@ -116,3 +116,5 @@ export {
   PROGRESS_MIN_WINDOW_SECONDS,
 } from './reports.ts';
 export type { ReportInstanceRow, ReportScope, VerificationCounts } from './reports.ts';
+export { summariseOldAttempts } from './attempt-retention.ts';
+export type { AttemptRetentionOptions, AttemptRetentionResult, AttemptSummary } from './attempt-retention.ts';
