@@ -6,46 +6,51 @@ import { luaScript } from './lua-script.ts';
  * Requests per second per Alibaba account (UserId), shared by every worker through Redis, because Alibaba
  * throttles per account across all of its keys.
  *
- * A token bucket (rate r, burst b) decides when the next call may go. The rate adapts (AIMD): a `Throttling*`
- * answer halves it (at most once per `decreaseCooldownMs`, so one burst of throttled answers counts once), and
- * every `increaseIntervalMs` without throttling adds `additiveIncrease` back, up to the configured maximum.
+ * Calls are scheduled, not refused: a generic cell rate algorithm (GCRA, virtual scheduling) keeps the account's
+ * theoretical arrival time `tat` in Redis, the time at which the next call would be on schedule. A call asking at
+ * `now` may start at `max(now, tat - tolerance)` (tolerance `(burst - 1) * interval`, so a quiet account may send
+ * `burst` calls at once), and moves `tat` on by one interval (`1000 / rate` ms). Calls in any one second thus never
+ * exceed rate + burst, and an account with calls waiting sends at exactly its rate, whoever asks.
+ *
+ * The rate adapts (AIMD): a `Throttling*` answer halves it (at most once per `decreaseCooldownMs`, so one burst of
+ * throttled answers counts once), and every `increaseIntervalMs` without throttling adds `additiveIncrease` back, up
+ * to the configured maximum. Every schedule step reads the rate in force, so the spacing follows at once.
  */
 /**
- * Lua: `refill_tokens(key, now, maxRate, burst)` reads an account's bucket and returns its rate and its tokens
- * refilled up to now; `save_tokens(key, rate, tokens, now)` writes it back. Shared with the call admission script
- * (call-admission.ts), which takes a token and a global slot in one step.
+ * Lua: `rate_schedule(key, now, maxRate, burst)` reads an account's schedule and answers its rate, the interval
+ * between calls (ms), the tolerance (ms), `tat` (never before now), how long a call asking now waits for its start
+ * (ms, 0: at once), and the queue tail of calls told to come back later (false when there is none worth keeping:
+ * an account whose `tat` is past has nobody scheduled, so any queue it had is stale). `save_tat(key, tat, queue)`
+ * writes the moved-on `tat` back, and drops the queue tail when it was stale. Shared with the call admission script (call-admission.ts), which schedules a call and takes a
+ * global slot in one step.
  */
-export const RATE_BUCKET_LUA = `
-local function refill_tokens(key, now, maxRate, burst)
-  local s = redis.call('hmget', key, 'rate', 'tokens', 'ts')
-  local rate = tonumber(s[1]) or maxRate
-  if rate > maxRate then rate = maxRate end
-  local tokens = tonumber(s[2]) or burst
-  local ts = tonumber(s[3]) or now
-  local cap = math.min(burst, math.max(1, rate))
-  return rate, math.min(cap, tokens + (now - ts) * rate / 1000)
+export const RATE_SCHEDULE_LUA = `
+local function rate_schedule(key, now, maxRate, burst)
+  local s = redis.call('hmget', key, 'rate', 'tat', 'queue')
+  local rate = math.min(tonumber(s[1]) or maxRate, maxRate)
+  local interval = 1000 / rate
+  local tolerance = (math.min(burst, math.max(1, rate)) - 1) * interval
+  local stored = tonumber(s[2]) or now
+  local tat = math.max(stored, now)
+  local queue = false
+  if stored > now then queue = tonumber(s[3]) or false end
+  return rate, interval, tolerance, tat, math.max(0, tat - tolerance - now), queue
 end
-local function save_tokens(key, rate, tokens, now)
-  redis.call('hset', key, 'rate', rate, 'tokens', tokens, 'ts', now)
+local function save_tat(key, tat, queue)
+  redis.call('hset', key, 'tat', tat)
+  if not queue then redis.call('hdel', key, 'queue') end
   redis.call('pexpire', key, 3600000)
-end
-local function token_wait(rate, tokens)
-  return math.ceil((1 - tokens) * 1000 / rate)
 end
 `;
 
-const TAKE = luaScript(`${RATE_BUCKET_LUA}
+/** 0 and the call scheduled now; else the ms until it would be on schedule, and nothing changed. */
+const TAKE = luaScript(`${RATE_SCHEDULE_LUA}
 local key = KEYS[1]
 local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local rate, tokens = refill_tokens(key, now, maxRate, burst)
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = token_wait(rate, tokens)
-end
-save_tokens(key, rate, tokens, now)
-return wait
+local rate, interval, tolerance, tat, wait, queue = rate_schedule(key, now, maxRate, burst)
+if wait > 0 then return math.ceil(wait) end
+save_tat(key, tat + interval, queue)
+return 0
 `);
 
 const ADAPT = luaScript(`
@@ -74,7 +79,7 @@ export type AccountRateLimiterOptions = {
   maxRatePerSecond: number;
   /** The rate never adapts below this, requests per second. Default 1. */
   minRatePerSecond?: number;
-  /** Calls that may go at once after a quiet spell. Default 1 (smooth, no bursts). */
+  /** Calls that may go at once after a quiet spell (the GCRA tolerance, in calls). Default 1 (smooth, no bursts). */
   burst?: number;
   /** Requests per second added back per interval without throttling. Default maxRate / 50 (at least 1). */
   additiveIncrease?: number;
@@ -93,9 +98,12 @@ export type AccountRateLimiterOptions = {
 };
 
 export type AccountRateLimiter = {
-  /** Where and how it keeps its buckets, for scripts that take a token together with something else. */
-  readonly bucket: { key(userId: string): string; maxRatePerSecond: number; burst: number; now(): number };
-  /** Takes a token: 0 when the call may go now, else the ms to wait before asking again. */
+  /** Where and how it keeps its schedules, for scripts that schedule a call together with something else. */
+  readonly schedule: { key(userId: string): string; maxRatePerSecond: number; burst: number; now(): number };
+  /**
+   * Schedules a call only if it may start now: 0 when it was (the schedule moved on), else the ms until one could,
+   * with nothing reserved. Call admission (call-admission.ts) reserves a later start instead.
+   */
   take(userId: string): Promise<number>;
   onThrottled(userId: string): Promise<number>;
   onSuccess(userId: string): Promise<number>;
@@ -129,7 +137,7 @@ export function createAccountRateLimiter(redis: Redis, options: AccountRateLimit
   const burst = options.burst ?? 1;
   return {
     maxRatePerSecond: max,
-    bucket: { key, maxRatePerSecond: max, burst, now },
+    schedule: { key, maxRatePerSecond: max, burst, now },
     async take(userId) {
       return Number(await TAKE(redis, 1, key(userId), String(now()), String(max), String(burst)));
     },

@@ -1,47 +1,56 @@
 import { randomUUID } from 'node:crypto';
 import type { AccountRateLimiter } from './account-rate-limiter.ts';
-import { RATE_BUCKET_LUA } from './account-rate-limiter.ts';
+import { RATE_SCHEDULE_LUA } from './account-rate-limiter.ts';
 import type { GlobalConcurrency } from './global-concurrency.ts';
 import { GLOBAL_SLOT_LUA } from './global-concurrency.ts';
 import { luaScript } from './lua-script.ts';
 
 /**
- * Both limits a NodeInstall call must pass, in one Redis round trip: a token of the account's rate (the adapted
- * rate, see account-rate-limiter.ts) and a slot of the global cap (see global-concurrency.ts), taken together or
- * not at all. A call refused a slot keeps its token (nothing is spent on a call not made), and a call that must wait
- * for the rate does not take a slot nor count as contending for one. The same buckets and slots as `take` and
- * `tryAcquire`, so workers using either agree.
+ * Both limits a NodeInstall call must pass, in one Redis round trip: a start time on the account's schedule (the
+ * adapted rate, see account-rate-limiter.ts) and a slot of the global cap (see global-concurrency.ts), taken
+ * together or not at all. The same schedules and slots as `take` and `tryAcquire`, so workers using either agree.
  *
- * Slots of calls that are over ride along (ARGV[10] on) and are given back first, whatever the answer: see release.
+ * A call whose start is at most `maxWaitMs` away is admitted with it: its start is reserved (the schedule moves on)
+ * and it takes its slot now, so the slot covers the short wait too and the cap holds for calls in flight whatever
+ * happens during the wait. A call refused a slot reserves nothing. A call whose start is further away reserves no
+ * start and takes no slot: it is told when to come back (`waitMs`), a place in a queue behind the others told so
+ * before it (the schedule's `queue` tail, moved on by one interval per call sent back), minus half the wait bound,
+ * so that it returns to a start within the bound rather than to the same answer again. The queue tail costs no
+ * quota: it only spaces the returns, and an account whose schedule has run dry forgets it.
  *
- * The script answers {1, 0} when admitted, {2, wait ms} when the rate says wait, {3, 0} when the cap (or the fair
- * share) is reached.
+ * Slots of calls that are over ride along (ARGV[11] on) and are given back first, whatever the answer: see release.
+ *
+ * The script answers {1, wait ms} when admitted (the call starts after waiting that long), {2, ms} when the call
+ * must come back later, {3, 0} when the cap (or the fair share) is reached.
  */
-const ADMIT = luaScript(`${RATE_BUCKET_LUA}${GLOBAL_SLOT_LUA}
-for i = 10, #ARGV do release_slot(KEYS[2], KEYS[3], ARGV[i]) end
-local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local rate, tokens = refill_tokens(KEYS[1], now, maxRate, burst)
-if tokens < 1 then
-  save_tokens(KEYS[1], rate, tokens, now)
-  return {2, token_wait(rate, tokens)}
+const ADMIT = luaScript(`${RATE_SCHEDULE_LUA}${GLOBAL_SLOT_LUA}
+for i = 11, #ARGV do release_slot(KEYS[2], KEYS[3], ARGV[i]) end
+local now, maxRate, burst, maxWait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[10])
+local rate, interval, tolerance, tat, wait, queue = rate_schedule(KEYS[1], now, maxRate, burst)
+if wait > maxWait then
+  local place = math.max(queue or tat, tat)
+  redis.call('hset', KEYS[1], 'queue', place + interval)
+  redis.call('pexpire', KEYS[1], 3600000)
+  return {2, math.max(1, math.ceil(place - tolerance - now - maxWait / 2))}
 end
 if acquire_slot(KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[9]), tonumber(ARGV[5]), ARGV[6], ARGV[7], tonumber(ARGV[8])) == 0 then
-  save_tokens(KEYS[1], rate, tokens, now)
   return {3, 0}
 end
-save_tokens(KEYS[1], rate, tokens - 1, now)
-return {1, 0}
+save_tat(KEYS[1], tat + interval, queue)
+return {1, math.ceil(wait)}
 `);
 
 export type Admission =
-  /** The call may go: give `slot` back (CallAdmission.release) when it is over. */
-  | { kind: 'admitted'; slot: string }
-  /** The account's rate is used up: ask again in `waitMs`. */
+  /** The call may start in `waitMs` (0: now): give `slot` back (CallAdmission.release) when it is over. */
+  | { kind: 'admitted'; slot: string; waitMs: number }
+  /** The account's schedule is full for longer than the wait bound: ask again in `waitMs`, nothing was reserved. */
   | { kind: 'rate'; waitMs: number }
   /** Every global slot is taken, or this rollout holds its fair share while another waits. */
   | { kind: 'slot' };
 
 export type CallAdmission = {
+  /** Most ms an admitted call is told to wait for its start (CallAdmissionOptions.maxWaitMs). */
+  readonly maxWaitMs: number;
   admit(userId: string, rolloutId: string): Promise<Admission>;
   /**
    * Gives an admitted call's slot back once the call is over, without a round trip of its own: the slot rides on
@@ -55,6 +64,12 @@ export type CallAdmission = {
 };
 
 export type CallAdmissionOptions = {
+  /**
+   * Longest wait for its start an admitted call is given, ms; a call further from its start is sent back
+   * (`rate`) with nothing reserved. It bounds what a reservation left unused costs (a job cancelled or paused during
+   * its wait, a process that dies): at most this long of the account's quota. Default 1000.
+   */
+  maxWaitMs?: number;
   /** Longest a slot waits for an admit to ride on before it is released by itself, ms. Default 5. */
   releaseDelayMs?: number;
   /** Called when Redis refused a release (the slots are tried again, and their leases run out regardless). */
@@ -66,7 +81,8 @@ export function createCallAdmission(
   limits: { rate: AccountRateLimiter; global: GlobalConcurrency },
   options: CallAdmissionOptions = {},
 ): CallAdmission {
-  const { bucket } = limits.rate;
+  const { schedule } = limits.rate;
+  const maxWaitMs = options.maxWaitMs ?? 1000;
   const { slots } = limits.global;
   const { redis } = slots;
   const releaseDelayMs = options.releaseDelayMs ?? 5;
@@ -112,6 +128,7 @@ export function createCallAdmission(
   }
 
   return {
+    maxWaitMs,
     async admit(userId, rolloutId) {
       const token = randomUUID();
       const slotNow = slots.now();
@@ -121,17 +138,18 @@ export function createCallAdmission(
         answer = (await ADMIT(
           redis,
           4,
-          bucket.key(userId),
+          schedule.key(userId),
           ...slots.keys,
-          String(bucket.now()),
-          String(bucket.maxRatePerSecond),
-          String(bucket.burst),
+          String(schedule.now()),
+          String(schedule.maxRatePerSecond),
+          String(schedule.burst),
           String(slots.cap),
           String(slotNow + slots.leaseMs),
           rolloutId,
           token,
           String(slots.fairnessWindowMs),
           String(slotNow),
+          String(maxWaitMs),
           ...releasing,
         )) as [number, number];
       } catch (error) {
@@ -140,7 +158,7 @@ export function createCallAdmission(
       }
       retryDelayMs = releaseDelayMs;
       const [code, wait] = answer;
-      if (code === 1) return { kind: 'admitted', slot: token };
+      if (code === 1) return { kind: 'admitted', slot: token, waitMs: wait };
       if (code === 2) return { kind: 'rate', waitMs: wait };
       return { kind: 'slot' };
     },

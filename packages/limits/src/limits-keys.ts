@@ -10,7 +10,7 @@ export function limitsConfigKey(prefix: string): string {
   return `${prefix}:limits:config`;
 }
 
-/** Hash of one account's token bucket and adapted rate (see account-rate-limiter.ts). */
+/** Hash of one account's call schedule (GCRA `tat`, the queue tail of calls sent back) and adapted rate (see account-rate-limiter.ts). */
 export function accountRateKey(prefix: string, userId: string): string {
   return `${prefix}:limits:account:${userId}`;
 }

@@ -22,6 +22,8 @@ function limitsAt(
     burst: number;
     redis?: Redis;
     releaseDelayMs?: number;
+    /** Default 0 here: a call is admitted only when it may start at once, else sent back (`rate`). */
+    maxWaitMs?: number;
     onReleaseError?: (error: unknown) => void;
   },
 ) {
@@ -43,6 +45,7 @@ function limitsAt(
   const admission = createCallAdmission(
     { rate, global },
     {
+      maxWaitMs: options.maxWaitMs ?? 0,
       ...(options.releaseDelayMs !== undefined ? { releaseDelayMs: options.releaseDelayMs } : {}),
       ...(options.onReleaseError ? { onReleaseError: options.onReleaseError } : {}),
     },
@@ -76,8 +79,8 @@ const slotOf = (a: Awaited<ReturnType<ReturnType<typeof createCallAdmission>['ad
   return a.slot;
 };
 
-describe('call admission (rate token and global slot in one step)', () => {
-  it('admits within both limits, across admission instances, and shares buckets and slots with take / tryAcquire', async () => {
+describe('call admission (a start on the account schedule and a global slot in one step)', () => {
+  it('admits within both limits, across admission instances, and shares schedules and slots with take / tryAcquire', async () => {
     const clock = { now: 1_000_000 };
     const one = limitsAt('shared', clock, { cap: 3, rate: 10, burst: 5 });
     const two = limitsAt('shared', clock, { cap: 3, rate: 10, burst: 5 });
@@ -85,13 +88,15 @@ describe('call admission (rate token and global slot in one step)', () => {
     expect(answers.filter((a) => a.kind === 'admitted')).toHaveLength(3);
     expect(answers.filter((a) => a.kind === 'slot')).toHaveLength(1);
     expect(await one.global.inFlight()).toBe(3);
-    // The refused call kept its token: 5 - 3 = 2 left, taken by the plain limiter and then the admission.
+    // The call refused a slot reserved no start: 5 - 3 = 2 of the burst left, taken by the plain limiter and then the
+    // admission.
     expect(await one.rate.take(USER)).toBe(0);
     const admitted = answers.flatMap((a) => (a.kind === 'admitted' ? [a.slot] : []));
     await one.global.release(admitted[0]!);
     expect(await two.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted' });
     await one.global.release(admitted[1]!);
-    // Tokens are spent now (5 taken): the rate answers first, with the wait for one token at 10/s, and takes no slot.
+    // The burst is spent now (5 scheduled): the rate answers first, with the wait for the next start at 10/s (one
+    // interval), and takes no slot.
     expect(await one.admission.admit(USER, 'r1')).toEqual({ kind: 'rate', waitMs: 100 });
     expect(await one.global.inFlight()).toBe(2);
     clock.now += 100;

@@ -1,0 +1,166 @@
+/**
+ * Call admission as a schedule (GCRA): a call is given its start on the account's schedule, waits for it when it is
+ * near, and is sent back to a place in the queue when it is not. Time is an injected clock moved by the test, so
+ * every figure here is exact; Redis is real.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import type { Admission } from '../src/index.ts';
+import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency } from '../src/index.ts';
+
+const redis = new Redis(testRedisUrl());
+const other = new Redis(testRedisUrl());
+const prefix = uniquePrefix('limits-schedule');
+const used = new Set<string>();
+afterAll(async () => {
+  await Promise.all([...used].map((p) => deleteKeysWithPrefix(p)));
+  await Promise.all([redis.quit(), other.quit()]);
+});
+
+const USER = '1234567898765432';
+/** A realistic epoch (ms), so that the schedule's times have the magnitude they have in production. */
+const EPOCH = 1_764_000_000_000;
+
+type Clock = { now: number };
+
+function admissionAt(
+  name: string,
+  clock: Clock,
+  options: { rate: number; burst: number; maxWaitMs: number; cap?: number; client?: Redis },
+) {
+  const p = `${prefix}-${name}`;
+  used.add(p);
+  const client = options.client ?? redis;
+  const rate = createAccountRateLimiter(client, {
+    prefix: p,
+    maxRatePerSecond: options.rate,
+    burst: options.burst,
+    decreaseCooldownMs: 1000,
+    now: () => clock.now,
+  });
+  const global = createGlobalConcurrency(client, {
+    prefix: p,
+    cap: options.cap ?? 10_000,
+    leaseMs: 600_000,
+    now: () => clock.now,
+  });
+  return { rate, global, admission: createCallAdmission({ rate, global }, { maxWaitMs: options.maxWaitMs }) };
+}
+
+/** The most starts within any window [t, t + 1000) ms. */
+function worstSecond(starts: number[]): number {
+  const sorted = [...starts].sort((a, b) => a - b);
+  let worst = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
+    worst = Math.max(worst, j - i);
+  }
+  return worst;
+}
+
+describe('call admission as a schedule', () => {
+  it('admits a call with its start within the wait bound, and sends one further away back to a place in the queue', async () => {
+    const clock = { now: EPOCH };
+    const l = admissionAt('bound', clock, { rate: 10, burst: 1, maxWaitMs: 250 });
+    const answers: Admission[] = [];
+    for (let i = 0; i < 5; i++) answers.push(await l.admission.admit(USER, 'r1'));
+    // 10/s: starts 100 ms apart, the first at once; the fourth (300 ms away) is past the bound of 250.
+    expect(answers.map((a) => a.kind)).toEqual(['admitted', 'admitted', 'admitted', 'rate', 'rate']);
+    expect(answers.slice(0, 3).map((a) => (a.kind === 'admitted' ? a.waitMs : -1))).toEqual([0, 100, 200]);
+    // Sent back to come when their start would be half the bound away: 300 - 125, then one interval later.
+    expect(answers.slice(3)).toEqual([
+      { kind: 'rate', waitMs: 175 },
+      { kind: 'rate', waitMs: 275 },
+    ]);
+    // Only the admitted calls hold slots; the ones sent back reserved nothing.
+    expect(await l.global.inFlight()).toBe(3);
+    clock.now += 175;
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 125 });
+    clock.now += 100;
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 125 });
+  });
+
+  it('forgets the queue of calls sent back once the schedule has run dry, so a queue of departed jobs delays no one', async () => {
+    const clock = { now: EPOCH };
+    const l = admissionAt('dry', clock, { rate: 10, burst: 1, maxWaitMs: 0 });
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 0 });
+    // Twenty calls sent back, whose jobs are then cancelled: the queue tail is 2 s away.
+    for (let i = 0; i < 20; i++) await l.admission.admit(USER, 'r1');
+    expect(await l.admission.admit(USER, 'r1')).toEqual({ kind: 'rate', waitMs: 2_100 });
+    clock.now += 100;
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 0 });
+    // The schedule (not the queue) is what a call waits for: the next is one interval away, not behind the queue.
+    expect(await l.admission.admit(USER, 'r1')).toEqual({ kind: 'rate', waitMs: 100 });
+    clock.now += 1_000;
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 0 });
+    expect(await l.admission.admit(USER, 'r1')).toEqual({ kind: 'rate', waitMs: 100 });
+  });
+
+  it('keeps spacing below a millisecond exact: 3,000/s admits 3,001 starts within a 1,000 ms bound, not one more', async () => {
+    const clock = { now: EPOCH + 0.5 };
+    const l = admissionAt('fine', clock, { rate: 3000, burst: 1, maxWaitMs: 1000 });
+    let admitted = 0;
+    let last: Admission | undefined;
+    for (let batch = 0; batch < 31; batch++) {
+      const answers = await Promise.all(Array.from({ length: 100 }, () => l.admission.admit(USER, 'r1')));
+      admitted += answers.filter((a) => a.kind === 'admitted').length;
+      last = answers.at(-1);
+    }
+    expect(admitted).toBe(3001);
+    expect(last).toMatchObject({ kind: 'rate' });
+  });
+
+  it('never starts more than rate + burst calls in any one-second window: two admissions, 40 jobs, a throttling halving and recovery', async () => {
+    const clock = { now: EPOCH };
+    const RATE = 20;
+    const BURST = 4;
+    const one = admissionAt('window', clock, { rate: RATE, burst: BURST, maxWaitMs: 500 });
+    const two = admissionAt('window', clock, { rate: RATE, burst: BURST, maxWaitMs: 500, client: other });
+    // 40 jobs, each asking, waiting for its start or coming back when told, calling for 30 ms, then replaced by the
+    // next job: far more demand than 20/s, as a rollout of thousands has.
+    type Ask = { at: number; job: number };
+    const asks: Ask[] = Array.from({ length: 40 }, (_, job) => ({ at: EPOCH + job, job }));
+    const starts: number[] = [];
+    let throttledAt: number | null = null;
+    let recoveredTo = 0;
+    const end = EPOCH + 20_000;
+    while (asks.length > 0) {
+      asks.sort((a, b) => a.at - b.at);
+      const ask = asks.shift()!;
+      if (ask.at >= end) break;
+      clock.now = ask.at;
+      if (throttledAt === null && clock.now >= EPOCH + 5_000) {
+        throttledAt = clock.now;
+        expect(await one.rate.onThrottled(USER)).toBe(RATE / 2);
+      }
+      if (clock.now >= EPOCH + 8_000) recoveredTo = await two.rate.onSuccess(USER);
+      const limits = ask.job % 2 ? one : two;
+      const answer = await limits.admission.admit(USER, `r${ask.job % 3}`);
+      switch (answer.kind) {
+        case 'admitted': {
+          const start = clock.now + answer.waitMs;
+          starts.push(start);
+          limits.admission.release(answer.slot);
+          asks.push({ at: start + 30, job: ask.job });
+          break;
+        }
+        case 'rate':
+          asks.push({ at: clock.now + answer.waitMs, job: ask.job });
+          break;
+        case 'slot':
+          throw new Error('the cap is far above what 40 jobs hold');
+      }
+    }
+    expect(worstSecond(starts)).toBeLessThanOrEqual(RATE + BURST);
+    // The schedule is used, not just bounded: from the first second to the halving, 4 s at 20/s.
+    const inRange = (from: number, to: number) => starts.filter((s) => s >= EPOCH + from && s < EPOCH + to).length;
+    expect(inRange(1_000, 5_000)).toBeGreaterThanOrEqual(4 * RATE - 1);
+    // Halved at 5 s: calls reserved before it (at most the 500 ms bound of them) go, then 10/s.
+    expect(inRange(6_000, 8_000)).toBeLessThanOrEqual(2 * (RATE / 2) + BURST);
+    expect(inRange(6_000, 8_000)).toBeGreaterThanOrEqual(2 * (RATE / 2) - 1);
+    // And it climbs back while calls succeed (1/s per second by default, from 8 s on).
+    expect(recoveredTo).toBeGreaterThan(RATE / 2);
+    expect(inRange(18_000, 19_000)).toBeGreaterThan(RATE / 2);
+  });
+});
