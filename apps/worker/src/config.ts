@@ -17,8 +17,14 @@ export const workerConfigSchema = z.object({
   GLOBAL_CONCURRENCY: env.positiveInt(500),
   /** NodeInstall calls per second per Alibaba account (UserId), across all workers; adapts down on throttling. */
   ACCOUNT_RATE_LIMIT_RPS: env.positiveInt(50),
-  /** Calls an account may make at once after a quiet spell (token bucket size). */
+  /** Calls an account may make at once after a quiet spell (the schedule's tolerance, in calls). */
   ACCOUNT_RATE_BURST: env.positiveInt(1),
+  /**
+   * Longest a job waits in the worker for its call's reserved start, in ms; a call further from its start is delayed
+   * in the queue instead, with nothing reserved. Also the most of an account's quota that unused reservations can
+   * cost (jobs paused or cancelled during their wait, a worker that dies). 0: only calls that may start at once.
+   */
+  ACCOUNT_RATE_MAX_WAIT_MS: env.nonNegativeInt(1000),
   /** How often the process looks for rollouts to work on, in ms. */
   ROLLOUT_POLL_MS: env.positiveInt(1000),
   /** BullMQ lock of an active job, in ms: a job whose worker stops renewing it is handed to another after this. */

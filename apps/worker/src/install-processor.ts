@@ -39,8 +39,9 @@ export type InstallProcessorDeps = {
   globalConcurrency: GlobalConcurrency;
   accountRate: AccountRateLimiter;
   /**
-   * Takes the account's rate token and a global slot in one step, and gives slots back; default built from the two
-   * limiters above. Pass one to flush its waiting releases on shutdown (CallAdmission.flush).
+   * Reserves the call's start on the account's schedule and takes a global slot in one step, and gives slots back;
+   * default built from the two limiters above (wait bound 1000 ms). Pass one to choose the wait bound
+   * (ACCOUNT_RATE_MAX_WAIT_MS) and to flush its waiting releases on shutdown (CallAdmission.flush).
    */
   admission?: CallAdmission;
   logger: Logger;
@@ -54,8 +55,12 @@ export type InstallProcessorDeps = {
    * abort-check spacing. Default the system clock.
    */
   now?: () => Date;
+  /** Waits out an admitted call's time until its reserved start (at most the admission's bound), ms. Default setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
 };
 
+/** A call this late (ms) for its reserved start takes a new one (see callStart). */
+const LATE_START_TOLERANCE_MS = 25;
 /** Grace beyond the call timeout before another worker presumes a call's worker dead. */
 const STALE_GRACE_MS = 5_000;
 /** A rollout's abort threshold is evaluated at most this often per process, in ms. */
@@ -71,6 +76,7 @@ type Processor = {
   deps: InstallProcessorDeps;
   now: () => Date;
   random: () => number;
+  sleep: (ms: number) => Promise<void>;
   attempts: AttemptWriter;
   admission: CallAdmission;
   /** Per rollout: when this process last evaluated the abort threshold, in ms by `now`. */
@@ -111,6 +117,7 @@ export function createInstallProcessor(
     deps,
     now: deps.now ?? (() => new Date()),
     random: deps.random ?? Math.random,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     attempts: deps.attempts ?? createAttemptWriter(deps.db),
     admission: deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency }),
     lastAbortCheck: new Map(),
@@ -149,7 +156,13 @@ async function processInstallJob(p: Processor, job: InstallJob, token?: string):
   }
 }
 
-/** Limits come before the claim: a claim writes the attempt row, which must mean the call is really made. */
+/**
+ * Limits come before the claim: a claim writes the attempt row, which must mean the call is really made. An admitted
+ * call's start is reserved at most the admission's bound away (a longer wait was a delay in the queue); the claim is
+ * made meanwhile and the call sent at the start, so Postgres's latency neither delays the call nor bunches calls
+ * together (the account sees them spaced as scheduled). A claim that makes no call leaves its start unused: one
+ * interval of the account's quota, and no more than the bound's worth in all (see CallAdmission).
+ */
 async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome> {
   const admitted = await p.admission.admit(run.rollout.userId, run.rollout.id);
   const admission = decideAdmission(admitted, { random: p.random() });
@@ -163,7 +176,10 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
   }
   let next: ClaimWithoutCall | Answered;
   try {
-    next = await claimAndCall(p, run);
+    next = await claimAndCall(p, run, {
+      at: new Date(p.now().getTime() + admission.waitMs),
+      reached: admission.waitMs > 0 ? p.sleep(admission.waitMs) : null,
+    });
   } catch (error) {
     // The claim or a call threw (Postgres gone for good, a programmer error): free the slot before failing.
     p.admission.release(admission.slot);
@@ -189,8 +205,34 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
   }
 }
 
-/** Claims an attempt and, when the claim says so, makes the call: everything done while holding a global slot. */
-async function claimAndCall(p: Processor, run: JobRun): Promise<ClaimWithoutCall | Answered> {
+/**
+ * The call's reserved start: when it is (the attempt is claimed as of then, so its started_at and its signature's
+ * timestamp are the call's), and the wait for it, null when it is now.
+ */
+type CallStart = { at: Date; reached: Promise<void> | null };
+
+/**
+ * Waits for the call's start. A call later than LATE_START_TOLERANCE_MS for it (the claim outlasted the wait: Postgres
+ * slow, the process busy) takes a new start instead: sent now, it would bunch with the calls scheduled after it, and
+ * the account would see more than its rate. Its old start goes unused, so a stall costs the quota of its length.
+ */
+async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
+  if (start.reached) await start.reached;
+  const lateMs = p.now().getTime() - start.at.getTime();
+  if (lateMs <= LATE_START_TOLERANCE_MS) return;
+  // The attempt is claimed, so the call goes whatever happens: with Redis away, late rather than not at all.
+  const waitMs = await p.deps.accountRate.reserve(run.rollout.userId).catch((error: unknown) => {
+    run.log.warn('could not take a new start for a late call; calling now', { lateMs, error });
+    return 0;
+  });
+  if (waitMs > 0) await p.sleep(waitMs);
+}
+
+/**
+ * Claims an attempt and, when the claim says so, makes the call at `start`: everything done while holding a global
+ * slot.
+ */
+async function claimAndCall(p: Processor, run: JobRun, start: CallStart): Promise<ClaimWithoutCall | Answered> {
   const claimed = await persistThroughOutage('claiming an attempt', run.log, () =>
     p.attempts.claim({
       rolloutInstanceId: run.rolloutInstanceId,
@@ -201,7 +243,7 @@ async function claimAndCall(p: Processor, run: JobRun): Promise<ClaimWithoutCall
       signatureNonce: randomUUID(),
       staleAfterMs: p.deps.callTimeoutMs + STALE_GRACE_MS,
       instanceTimeoutMs: run.rollout.policy.instanceTimeoutMs,
-      now: p.now(),
+      now: start.at,
     }),
   );
   const decision = decideClaim(claimed, { now: p.now(), random: p.random() });
@@ -214,6 +256,7 @@ async function claimAndCall(p: Processor, run: JobRun): Promise<ClaimWithoutCall
   } else if (claim.abandonedAttemptNo !== null) {
     run.log.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
   }
+  await callStart(p, run, start);
   const result = await p.deps.cms.nodeInstall({
     userId: run.rollout.userId,
     instanceId: run.instanceId,

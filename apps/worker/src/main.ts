@@ -58,6 +58,7 @@ const accountRate = createAccountRateLimiter(limitsConnection, {
 const admission = createCallAdmission(
   { rate: accountRate, global: globalConcurrency },
   {
+    maxWaitMs: config.ACCOUNT_RATE_MAX_WAIT_MS,
     onReleaseError: (error) =>
       logger.warn('giving call slots back failed; retrying (their leases expire regardless)', {
         error: (error as Error).message,

@@ -37,6 +37,23 @@ describe('per-account rate limit', () => {
     expect(seconds).toBeGreaterThanOrEqual(4.2);
   });
 
+  it('never sends more than rate + burst calls in any one-second window the simulator sees, with two pools and a burst', async () => {
+    const RATE = 10;
+    const BURST = 3;
+    // The simulator's throttle counts what arrived in the last 1000 ms: one call over rate + burst would be refused.
+    h = await startHarness({ latencyMs: 5, throttleQps: RATE + BURST });
+    const rolloutId = await h.createRollout(instanceIds(50, 'i-win'), { concurrency: 20 });
+    await Promise.all([
+      h.startPool({ accountRateLimitRps: RATE, accountRateBurst: BURST }),
+      h.startPool({ accountRateLimitRps: RATE, accountRateBurst: BURST }),
+    ]);
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    const stats = h.sim.stats();
+    expect(stats.throttled).toBe(0);
+    expect(stats.requests).toBe(50);
+    expect(await h.db.prisma.rolloutInstance.count({ where: { rolloutId, state: 'succeeded' } })).toBe(50);
+  });
+
   it('halves the account rate on Throttling answers and recovers it while calls succeed', async () => {
     // Alibaba allows 30/s for this account but we believe 200/s: we get throttled and must slow down.
     h = await startHarness({ latencyMs: 5, throttleQps: 30 });

@@ -3,7 +3,7 @@ import { createCmsClient } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
 import { createSimulator } from '@fleet/cms-simulator';
 import type { Scenario, ScenarioProfile, Simulator } from '@fleet/cms-simulator';
-import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
+import { createDatabase, insertRollout, markRolloutEnqueued, warmInstallPath } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
@@ -171,6 +171,9 @@ export async function startHarness(
         shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
       });
       pools.push(pool);
+      // As main.ts does: the first claims do not wait for connections and statement plans, which would make the
+      // first calls late for their reserved starts, and bunch them.
+      await warmInstallPath(db);
       await pool.start();
       return pool;
     },

@@ -53,6 +53,15 @@ save_tat(key, tat + interval, queue)
 return 0
 `);
 
+/** The next start on the schedule, whatever its distance, reserved: answers the ms until it. */
+const RESERVE = luaScript(`${RATE_SCHEDULE_LUA}
+local key = KEYS[1]
+local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local rate, interval, tolerance, tat, wait, queue = rate_schedule(key, now, maxRate, burst)
+save_tat(key, tat + interval, queue)
+return math.ceil(wait)
+`);
+
 const ADAPT = luaScript(`
 local key = KEYS[1]
 local now, maxRate, minRate, kind = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -105,6 +114,12 @@ export type AccountRateLimiter = {
    * with nothing reserved. Call admission (call-admission.ts) reserves a later start instead.
    */
   take(userId: string): Promise<number>;
+  /**
+   * Reserves the next start on the schedule however far it is, and answers the ms until it. For a call that must
+   * be made and missed its reserved start (see the worker's late start): sending it late would bunch it with the
+   * calls after it, so it takes a new start and its old one goes unused.
+   */
+  reserve(userId: string): Promise<number>;
   onThrottled(userId: string): Promise<number>;
   onSuccess(userId: string): Promise<number>;
   /** The account's current adapted rate, requests per second. */
@@ -140,6 +155,9 @@ export function createAccountRateLimiter(redis: Redis, options: AccountRateLimit
     schedule: { key, maxRatePerSecond: max, burst, now },
     async take(userId) {
       return Number(await TAKE(redis, 1, key(userId), String(now()), String(max), String(burst)));
+    },
+    async reserve(userId) {
+      return Number(await RESERVE(redis, 1, key(userId), String(now()), String(max), String(burst)));
     },
     async onThrottled(userId) {
       lastSuccessReport.delete(userId);

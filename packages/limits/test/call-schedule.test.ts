@@ -97,6 +97,16 @@ describe('call admission as a schedule', () => {
     expect(await l.admission.admit(USER, 'r1')).toEqual({ kind: 'rate', waitMs: 100 });
   });
 
+  it('reserves the next start however far it is for a call that missed its own, and the schedule moves on', async () => {
+    const clock = { now: EPOCH };
+    const l = admissionAt('reserve', clock, { rate: 10, burst: 1, maxWaitMs: 250 });
+    for (let i = 0; i < 3; i++) await l.admission.admit(USER, 'r1');
+    // Past the admission's bound (300 ms away), yet reserved: the late call must be made.
+    expect(await l.rate.reserve(USER)).toBe(300);
+    expect(await l.rate.reserve(USER)).toBe(400);
+    expect(await l.admission.admit(USER, 'r1')).toEqual({ kind: 'rate', waitMs: 375 });
+  });
+
   it('keeps spacing below a millisecond exact: 3,000/s admits 3,001 starts within a 1,000 ms bound, not one more', async () => {
     const clock = { now: EPOCH + 0.5 };
     const l = admissionAt('fine', clock, { rate: 3000, burst: 1, maxWaitMs: 1000 });

@@ -31,8 +31,9 @@ import type { AttemptOutcomeClass, AttemptVerdict, InstanceState, RolloutStatus 
 export const PAUSED_RECHECK_MS = 1000;
 
 /**
- * Added at random (0 up to this, in ms) to the wait the account's rate named. Every job refused at the same moment
- * is told the same wait; spread over a few ms, they do not all come back for the same single token at once.
+ * Added at random (0 up to this, in ms) to the wait after which a job sent back by the account's schedule asks
+ * again. Each is given its own place in the queue already; the jitter only keeps jobs told nearly the same time from
+ * arriving in one clump.
  */
 export const RATE_WAIT_JITTER_MS = 20;
 
@@ -105,16 +106,23 @@ export function decideJobStart<R extends { status: RolloutStatus }>(rollout: R |
 // ---------------------------------------------------------------------------------------------------------------
 // admit: the account's rate and the global cap, asked together before the claim (a claim means a call is made)
 
-/** What the call admission answered (@fleet/limits Admission); `slot` is given back once the call is over. */
+/**
+ * What the call admission answered (@fleet/limits Admission): admitted with its start `waitMs` away (reserved on the
+ * account's schedule), or sent back; `slot` is given back once the call is over.
+ */
 export type AdmissionFacts<Slot> =
-  { kind: 'admitted'; slot: Slot } | { kind: 'rate'; waitMs: number } | { kind: 'slot' };
+  { kind: 'admitted'; slot: Slot; waitMs: number } | { kind: 'rate'; waitMs: number } | { kind: 'slot' };
 
-export type AdmissionDecision<Slot> = JobDelay | { kind: 'claim'; slot: Slot };
+/**
+ * `claim`: wait `waitMs` in the job (the start is reserved; the admission bounds the wait), then claim and call.
+ * A longer wait was answered `rate` and is a delay in the queue, which frees the job's concurrency meanwhile.
+ */
+export type AdmissionDecision<Slot> = JobDelay | { kind: 'claim'; slot: Slot; waitMs: number };
 
 export function decideAdmission<Slot>(admission: AdmissionFacts<Slot>, { random }: Random): AdmissionDecision<Slot> {
   switch (admission.kind) {
     case 'admitted':
-      return { kind: 'claim', slot: admission.slot };
+      return { kind: 'claim', slot: admission.slot, waitMs: admission.waitMs };
     case 'rate':
       return { kind: 'delay', ms: admission.waitMs + random * RATE_WAIT_JITTER_MS, why: 'account_rate' };
     case 'slot':

@@ -58,10 +58,16 @@ describe('job start, from the rollout as last read', () => {
 });
 
 describe('admission', () => {
-  it('claims once admitted, with the slot to give back', () => {
-    expect(decideAdmission({ kind: 'admitted', slot: 'slot-1' }, { random: 0.3 })).toEqual({
+  it('claims once admitted, with the slot to give back and the wait for the reserved start', () => {
+    expect(decideAdmission({ kind: 'admitted', slot: 'slot-1', waitMs: 0 }, { random: 0.3 })).toEqual({
       kind: 'claim',
       slot: 'slot-1',
+      waitMs: 0,
+    });
+    expect(decideAdmission({ kind: 'admitted', slot: 'slot-2', waitMs: 640 }, { random: 0.3 })).toEqual({
+      kind: 'claim',
+      slot: 'slot-2',
+      waitMs: 640,
     });
   });
 
