@@ -46,13 +46,14 @@ export function limitFacts(stats: SimStats, concurrency: number) {
 
 export type CreatedRollout = { id: string; msTo202: number; requestStartedAtMs: number };
 
-/** `POST /v1/rollouts` with the bench's admin key; times the request to its 202. */
+/** `POST /v1/rollouts` with the bench's admin key (for `userId`, default the bench's account); times it to its 202. */
 export async function createRollout(
   stack: BenchStack,
   instanceIds: readonly string[],
   concurrency: number,
+  userId: string = stack.userId,
 ): Promise<CreatedRollout> {
-  const body = JSON.stringify({ userId: stack.userId, instanceIds, force: true, concurrency });
+  const body = JSON.stringify({ userId, instanceIds, force: true, concurrency });
   const requestStartedAtMs = Date.now();
   const t0 = performance.now();
   const res = await fetch(`${stack.apiUrl}/v1/rollouts`, {

@@ -29,8 +29,11 @@ export type BenchStack = {
   workers(): ChildScript[];
   /** Stops the running API (if any) and starts a fresh one. */
   restartApi(): Promise<ChildScript>;
-  /** Stops the running workers (if any) and starts `count` fresh worker processes. */
-  restartWorkers(count: number): Promise<ChildScript[]>;
+  /**
+   * Stops the running workers (if any) and starts `count` fresh worker processes; `env` overrides their settings
+   * (e.g. the account rate, which is otherwise out of the way).
+   */
+  restartWorkers(count: number, env?: Record<string, string>): Promise<ChildScript[]>;
   /** Stops every process, drops the database (unless kept) and deletes the Redis keys. Idempotent. */
   close(): Promise<void>;
 };
@@ -134,7 +137,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
         throw new Error(`the API refused the bench key: ${probe.status}\n${started.output().slice(-4000)}`);
       return started;
     },
-    async restartWorkers(count) {
+    async restartWorkers(count, env = {}) {
       await Promise.all(workers.map((w) => w.stop()));
       workers = Array.from({ length: count }, (_, i) =>
         spawnApp(
@@ -151,6 +154,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
             ROLLOUT_POLL_MS: String(options.rolloutPollMs),
             // info: the start-up line is how the harness knows a worker is ready; per-attempt lines are debug.
             LOG_LEVEL: 'info',
+            ...env,
           },
           `worker-${i + 1}`,
           nodeArgs('BENCH_WORKER_NODE_ARGS'),

@@ -88,7 +88,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const format = responseFormat(params.Format);
     const action = params.Action;
     if (action !== undefined && action !== '') stats.actionArrived(action);
-    if (action === 'NodeInstall') res.once('close', stats.nodeInstallArrived(params.UserId));
+    if (action === 'NodeInstall') res.once('close', stats.nodeInstallArrived(params.UserId, now()));
 
     const nowMs = now();
     const verdict = checkGateway({ method, params, accessKeys, nonces, knownActions: KNOWN_ACTIONS, nowMs });

@@ -1,3 +1,5 @@
+import { createSlidingSecond } from './sliding-second.ts';
+
 /** Counters a test (or a person watching a load test) reads from `stats()` or `GET /_sim/stats`. */
 export type SimulatorStats = {
   /** NodeInstall requests that passed the gateway and reached the action (injected faults included). */
@@ -10,6 +12,11 @@ export type SimulatorStats = {
   inFlightByUserId: Record<string, number>;
   /** Highest `inFlight` per UserId since start or the last reset. */
   maxInFlightByUserId: Record<string, number>;
+  /**
+   * Most NodeInstall requests of one UserId that arrived within any one second (a sliding window of 1000 ms), since
+   * start or the last reset: what an account's rate limit is judged by. Throttled requests count (they arrived).
+   */
+  maxPerSecondByUserId: Record<string, number>;
   /** Every API request that named an Action, by that Action, counted on arrival whatever the outcome. */
   byAction: Record<string, number>;
   /**
@@ -29,7 +36,8 @@ export type SimulatorStats = {
 };
 
 export type StatsRecorder = {
-  nodeInstallArrived(userId: string | undefined): () => void;
+  /** `nowMs`: the simulator's clock at arrival, epoch ms. */
+  nodeInstallArrived(userId: string | undefined, nowMs: number): () => void;
   actionArrived(action: string): void;
   answered(code: string): void;
   rejected(throttled: boolean): void;
@@ -49,6 +57,8 @@ function bump(map: Map<string, number>, key: string, by = 1): number {
 }
 
 export function createStatsRecorder(): StatsRecorder {
+  const arrivals = createSlidingSecond();
+  const maxPerSecondByUserId = new Map<string, number>();
   let requests = 0;
   let inFlight = 0;
   let maxInFlight = 0;
@@ -62,12 +72,14 @@ export function createStatsRecorder(): StatsRecorder {
   const installsByInstance = new Map<string, number>();
 
   return {
-    nodeInstallArrived(userId) {
+    nodeInstallArrived(userId, nowMs) {
       inFlight++;
       if (inFlight > maxInFlight) maxInFlight = inFlight;
       if (userId !== undefined) {
         const current = bump(inFlightByUserId, userId);
         if (current > (maxInFlightByUserId.get(userId) ?? 0)) maxInFlightByUserId.set(userId, current);
+        const inSecond = arrivals.record(userId, nowMs);
+        if (inSecond > (maxPerSecondByUserId.get(userId) ?? 0)) maxPerSecondByUserId.set(userId, inSecond);
       }
       let done = false;
       return () => {
@@ -103,6 +115,7 @@ export function createStatsRecorder(): StatsRecorder {
         maxInFlight,
         inFlightByUserId: Object.fromEntries(inFlightByUserId),
         maxInFlightByUserId: Object.fromEntries(maxInFlightByUserId),
+        maxPerSecondByUserId: Object.fromEntries(maxPerSecondByUserId),
         byAction: Object.fromEntries(byAction),
         byCode: Object.fromEntries(byCode),
         throttled,
@@ -117,6 +130,8 @@ export function createStatsRecorder(): StatsRecorder {
       rejected = 0;
       maxInFlight = inFlight;
       maxInFlightByUserId.clear();
+      arrivals.clear();
+      maxPerSecondByUserId.clear();
       for (const [userId, current] of inFlightByUserId) {
         if (current > 0) maxInFlightByUserId.set(userId, current);
         else inFlightByUserId.delete(userId);

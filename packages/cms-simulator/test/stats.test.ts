@@ -26,6 +26,7 @@ describe('stats', () => {
       maxInFlight: 1,
       inFlightByUserId: { [USER_ID]: 0 },
       maxInFlightByUserId: { [USER_ID]: 1 },
+      maxPerSecondByUserId: { [USER_ID]: expect.any(Number) },
       byAction: { NodeInstall: 5, NodeStatus: 1 },
       byCode: { '400': 2, '200': 2, MissingInstanceId: 1, SignatureDoesNotMatch: 1 },
       throttled: 0,
@@ -58,6 +59,27 @@ describe('stats', () => {
     expect(after.inFlightByUserId).toEqual({ [USER_ID]: 0, [OTHER_USER]: 0 });
   });
 
+  it('maxPerSecondByUserId is the most NodeInstall arrivals of one UserId within any 1000 ms, a sliding window', async () => {
+    let clock = Date.now();
+    const running = await simulator({ now: () => clock });
+    const at = async (ms: number, instanceId: string, userId = USER_ID) => {
+      clock += ms;
+      await install(running.url, instanceId, userId);
+    };
+    await at(0, 'i-w0');
+    await at(400, 'i-w1');
+    await at(400, 'i-w2'); // 0, 400, 800: three within a second
+    await at(700, 'i-w3'); // 1500: the one at 0 has left the window
+    await at(100, 'i-w4');
+    await at(100, 'i-w5', OTHER_USER);
+    await at(99, 'i-w6'); // 800, 1500, 1600, 1799: four, and 800 is still in (799, 1799]
+    expect(running.sim.stats().maxPerSecondByUserId).toEqual({ [USER_ID]: 4, [OTHER_USER]: 1 });
+    await at(1, 'i-w7'); // 1800: 800 has left, 1500, 1600, 1799, 1800 are four again
+    expect(running.sim.stats().maxPerSecondByUserId).toEqual({ [USER_ID]: 4, [OTHER_USER]: 1 });
+    await at(1, 'i-w8');
+    expect(running.sim.stats().maxPerSecondByUserId).toEqual({ [USER_ID]: 5, [OTHER_USER]: 1 });
+  });
+
   it('sequential requests never overlap: maxInFlight stays 1', async () => {
     const running = await simulator({ latencyMs: 5 });
     for (let i = 0; i < 5; i++) await install(running.url, `i-seq${i}`);
@@ -80,6 +102,7 @@ describe('reset', () => {
       maxInFlight: 0,
       inFlightByUserId: {},
       maxInFlightByUserId: {},
+      maxPerSecondByUserId: {},
       byAction: {},
       byCode: {},
       throttled: 0,
