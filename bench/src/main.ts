@@ -14,7 +14,9 @@
  * --only install-path (measurement 7 alone: the install path's Postgres CPU per instance against the floor of a bare
  * insert and update, --repeat rounds but at least three, under a minute; it also ends every full and quick run),
  * --only stream (200 event-stream clients on the API during a 10,000-instance rollout vs none, alternating, --repeat
- * rounds but at least three: the throughput ratio; quick: 20 clients, 1,000 instances; see measure-stream.ts).
+ * rounds but at least three: the throughput ratio; quick: 20 clients, 1,000 instances; see measure-stream.ts),
+ * --only rate (issue 24: achieved against configured account rate at 50, 100, 500 and 5,000/s and for 20 accounts
+ * at once, 2 worker processes, the worst one-second windows, and the limiter-free baseline; a few minutes).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,6 +26,7 @@ import { Redis } from 'ioredis';
 import { createLogger } from '@fleet/logger';
 import { createCpuMeter } from './cpu.ts';
 import { measureInstallPath } from './measure-install-path.ts';
+import { measureRate, renderRateReport } from './measure-rate.ts';
 import type { InstallPathResult } from './measure-install-path.ts';
 import type { LargeRolloutResult } from './measure-large-rollout.ts';
 import { measureCreationOnly, measureLargeRollout } from './measure-large-rollout.ts';
@@ -90,7 +93,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-const ONLY = ['creation', 'install-path', 'stream'];
+const ONLY = ['creation', 'install-path', 'stream', 'rate'];
 if (args.only !== undefined && !ONLY.includes(args.only))
   throw new Error(`--only: unknown measurement "${args.only}" (${ONLY.join(', ')})`);
 for (const v of settings.variants)
@@ -212,6 +215,15 @@ async function main(): Promise<void> {
         'results',
         `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}${args.only ? `-${args.only}` : ''}.json`,
       );
+    if (args.only === 'rate') {
+      await stack.restartApi();
+      const rate = await measureRate(stack, log);
+      const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, rate };
+      await mkdir(path.dirname(outFile), { recursive: true });
+      await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`\n${renderRateReport(rate)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+      return;
+    }
     if (args.only === 'creation') {
       const [largeC, largeL] = settings.largePair;
       log(

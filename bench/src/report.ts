@@ -80,7 +80,7 @@ function machineLine(m: MachineFacts): string {
   );
 }
 
-function table(header: string[], rows: string[][], rightAlign = true): string {
+export function table(header: string[], rows: string[][], rightAlign = true): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (rightAlign && i > 0 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;

@@ -1,0 +1,221 @@
+/**
+ * `--only rate` (issue 24): does an account run at exactly its configured rate? Rollouts bound by
+ * ACCOUNT_RATE_LIMIT_RPS (burst 1) on 2 worker processes, at 50, 100, 500 and 5,000 calls a second for one account,
+ * and 20 accounts at 50 each at once (aggregate against 1,000), each run about 15 s of calls (rate x 15 instances,
+ * at most 10,000). Side by side in the same invocation, the baseline: the same 10,000 instances with the limiter out
+ * of the way, which is what this machine can do at all, so a rate above it reads as the machine's bound, not the
+ * limiter's.
+ *
+ * Figures per run: calls per second from the first call's start to the last's (Postgres: each attempt's started_at,
+ * its reserved start), against the configured rate; the worst one-second window, both of the starts and of the
+ * calls as the simulator saw them arrive (maxPerSecondByUserId), against rate + burst; the simulator's maxInFlight
+ * against the rollout's concurrency and the global cap. Nothing is asserted.
+ */
+import { instanceIdsFor } from './baselines/baseline-env.ts';
+import { createRollout, prepareSimulator, simStats, waitForRolloutDone } from './clients.ts';
+import type { SimStats } from './clients.ts';
+import { table } from './report.ts';
+import type { BenchStack } from './stack.ts';
+
+const WORKERS = 2;
+const LATENCY_MS = 20;
+const BURST = 1;
+/** Seconds of calls each run is sized for (instances = rate x this, at most MAX_INSTANCES). */
+const RUN_SECONDS = 15;
+const MAX_INSTANCES = 10_000;
+/** A rollout's concurrency, as in the issue's measurements; the 20-account run gives each rollout half of it. */
+const CONCURRENCY = 200;
+/** Far above what the runs hold (a call waiting for its start holds its slot): the cap must not be what binds. */
+const GLOBAL_CAP = 4_000;
+
+export type RateRunSpec = { label: string; ratePerAccount: number; accounts: number; concurrency: number };
+
+export const RATE_RUNS: RateRunSpec[] = [
+  ...[50, 100, 500, 5_000].map((rate) => ({
+    label: `${rate.toLocaleString('en-US')}/s`,
+    ratePerAccount: rate,
+    accounts: 1,
+    concurrency: CONCURRENCY,
+  })),
+  { label: '20 accounts x 50/s', ratePerAccount: 50, accounts: 20, concurrency: CONCURRENCY / 2 },
+];
+
+export type AccountFacts = {
+  userId: string;
+  calls: number;
+  /** (calls - burst) / seconds from the first start to the last: the rate the schedule ran at. */
+  achievedRps: number;
+  /** Most starts (attempts' started_at) within any 1000 ms. */
+  worstSecondStarts: number;
+  /** Most arrivals at the simulator within any 1000 ms (its maxPerSecondByUserId). */
+  worstSecondArrivals: number;
+};
+
+export type RateRun = RateRunSpec & {
+  /** Requests per second configured over all the run's accounts (null: the limiter out of the way). */
+  configuredRps: number | null;
+  instances: number;
+  /** Sum of the accounts' achieved rates (they run at once). */
+  achievedRps: number;
+  /** From the first POST to the last rollout completed, s; and instances / configured rate, s. */
+  seconds: number;
+  idealSeconds: number | null;
+  accountFacts: AccountFacts[];
+  /** The simulator's maxInFlight over all accounts, and the most of one account's (one rollout's). */
+  maxInFlight: number;
+  maxInFlightOfOneRollout: number;
+  globalCap: number;
+  throttled: number;
+};
+
+export type RateResult = { workers: number; latencyMs: number; burst: number; runs: RateRun[]; baseline: RateRun };
+
+type Stats = SimStats & {
+  maxPerSecondByUserId: Record<string, number>;
+  maxInFlightByUserId: Record<string, number>;
+  throttled: number;
+};
+
+const accountId = (i: number) => `7${String(i).padStart(15, '0')}`;
+
+/** Most of `times` (ms) within any window [t, t + 1000). */
+export function worstSecond(times: readonly number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let worst = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
+    worst = Math.max(worst, j - i);
+  }
+  return worst;
+}
+
+async function startTimes(stack: BenchStack, rolloutId: string): Promise<number[]> {
+  const { rows } = await stack.db.query<{ started_at: Date }>(
+    `SELECT started_at FROM install_attempt WHERE rollout_id = $1::uuid ORDER BY started_at`,
+    [rolloutId],
+  );
+  return rows.map((r) => r.started_at.getTime());
+}
+
+async function runRate(
+  stack: BenchStack,
+  spec: RateRunSpec,
+  limited: boolean,
+  log: (line: string) => void,
+): Promise<RateRun> {
+  const rate = limited ? spec.ratePerAccount : 1_000_000;
+  await stack.restartWorkers(WORKERS, {
+    ACCOUNT_RATE_LIMIT_RPS: String(rate),
+    ACCOUNT_RATE_BURST: String(limited ? BURST : 1_000_000),
+    GLOBAL_CONCURRENCY: String(GLOBAL_CAP),
+    WORKER_CONCURRENCY: String(spec.concurrency),
+  });
+  await prepareSimulator(stack, LATENCY_MS);
+  const perAccount = Math.min(spec.ratePerAccount * RUN_SECONDS, MAX_INSTANCES);
+  const users = spec.accounts === 1 ? [stack.userId] : Array.from({ length: spec.accounts }, (_, i) => accountId(i));
+  const tag = `${limited ? 'r' : 'u'}${spec.ratePerAccount}a${spec.accounts}x`;
+  const idealSeconds = limited ? perAccount / spec.ratePerAccount : null;
+  const timeoutMs = ((idealSeconds ?? perAccount / 100) * 5 + 60) * 1000;
+  log(
+    `rate ${limited ? spec.label : 'limiter out of the way'}: ${users.length} account(s) x ${perAccount.toLocaleString('en-US')} instances`,
+  );
+  const started = Date.now();
+  const rollouts = await Promise.all(
+    users.map((userId, i) =>
+      createRollout(stack, instanceIdsFor(`${tag}${i}-`, perAccount), spec.concurrency, userId).then((r) => ({
+        userId,
+        id: r.id,
+      })),
+    ),
+  );
+  for (const r of rollouts) await waitForRolloutDone(stack, r.id, timeoutMs);
+  const seconds = (Date.now() - started) / 1000;
+  const stats = (await simStats(stack)) as Stats;
+  const accountFacts: AccountFacts[] = [];
+  for (const r of rollouts) {
+    const starts = await startTimes(stack, r.id);
+    const spanSeconds = ((starts.at(-1) ?? 0) - (starts[0] ?? 0)) / 1000;
+    accountFacts.push({
+      userId: r.userId,
+      calls: starts.length,
+      achievedRps: spanSeconds > 0 ? (starts.length - BURST) / spanSeconds : 0,
+      worstSecondStarts: worstSecond(starts),
+      worstSecondArrivals: stats.maxPerSecondByUserId[r.userId] ?? 0,
+    });
+  }
+  const run: RateRun = {
+    ...spec,
+    configuredRps: limited ? spec.ratePerAccount * spec.accounts : null,
+    instances: perAccount * users.length,
+    achievedRps: accountFacts.reduce((sum, a) => sum + a.achievedRps, 0),
+    seconds,
+    idealSeconds,
+    accountFacts,
+    maxInFlight: stats.maxInFlight,
+    maxInFlightOfOneRollout: Math.max(0, ...users.map((u) => stats.maxInFlightByUserId[u] ?? 0)),
+    globalCap: GLOBAL_CAP,
+    throttled: stats.throttled,
+  };
+  log(
+    `  ${run.achievedRps.toFixed(1)}/s` +
+      (run.configuredRps ? ` (${(run.achievedRps / run.configuredRps).toFixed(3)} of ${run.configuredRps})` : '') +
+      `, worst second ${Math.max(...accountFacts.map((a) => a.worstSecondArrivals))} arrivals, maxInFlight ${run.maxInFlight}`,
+  );
+  return run;
+}
+
+export async function measureRate(stack: BenchStack, log: (line: string) => void): Promise<RateResult> {
+  const baseline = await runRate(stack, { ...RATE_RUNS[3]!, label: 'limiter out of the way' }, false, log);
+  const runs: RateRun[] = [];
+  for (const spec of RATE_RUNS) runs.push(await runRate(stack, spec, true, log));
+  return { workers: WORKERS, latencyMs: LATENCY_MS, burst: BURST, runs, baseline };
+}
+
+export function renderRateReport(result: RateResult): string {
+  const capacity = result.baseline.achievedRps;
+  const f3 = (v: number) => v.toFixed(3);
+  const rows = result.runs.map((r) => {
+    const configured = r.configuredRps!;
+    const worstAccount = Math.min(...r.accountFacts.map((a) => a.achievedRps / r.ratePerAccount));
+    const limit = r.ratePerAccount + result.burst;
+    const worst = (pick: (a: AccountFacts) => number) => `${Math.max(...r.accountFacts.map(pick))} / ${limit}`;
+    return [
+      r.label,
+      r.instances.toLocaleString('en-US'),
+      r.achievedRps.toFixed(1),
+      f3(r.achievedRps / configured),
+      r.accounts > 1 ? f3(worstAccount) : '-',
+      f3(r.achievedRps / Math.min(configured, capacity)),
+      worst((a) => a.worstSecondStarts),
+      worst((a) => a.worstSecondArrivals),
+      `${r.seconds.toFixed(1)} / ${r.idealSeconds!.toFixed(1)}`,
+      `${r.maxInFlightOfOneRollout} / ${r.concurrency}`,
+      `${r.maxInFlight} / ${r.globalCap}`,
+      String(r.throttled),
+    ];
+  });
+  return [
+    `Calls at the account's rate: ${result.workers} worker processes, simulator ${result.latencyMs} ms, ` +
+      `ACCOUNT_RATE_BURST ${result.burst}`,
+    table(
+      [
+        'configured',
+        'instances',
+        'calls/s',
+        'achieved/configured',
+        'worst account',
+        'vs min(configured, machine)',
+        'worst 1 s starts / limit',
+        'worst 1 s arrivals / limit',
+        'took / ideal s',
+        'maxInFlight rollout / concurrency',
+        'all / cap',
+        'throttled',
+      ],
+      rows,
+    ),
+    `Baseline, the limiter out of the way: ${result.baseline.instances.toLocaleString('en-US')} instances at ` +
+      `${result.baseline.achievedRps.toFixed(0)} calls/s (${result.baseline.seconds.toFixed(1)} s, maxInFlight ` +
+      `${result.baseline.maxInFlight} / ${result.baseline.concurrency}): what this machine can do at all.`,
+  ].join('\n');
+}
