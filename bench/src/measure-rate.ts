@@ -28,9 +28,9 @@ const CONCURRENCY = 200;
 /** Far above what the runs hold (a call waiting for its start holds its slot): the cap must not be what binds. */
 const GLOBAL_CAP = 4_000;
 
-export type RateRunSpec = { label: string; ratePerAccount: number; accounts: number; concurrency: number };
+type RateRunSpec = { label: string; ratePerAccount: number; accounts: number; concurrency: number };
 
-export const RATE_RUNS: RateRunSpec[] = [
+const RATE_RUNS: RateRunSpec[] = [
   ...[50, 100, 500, 5_000].map((rate) => ({
     label: `${rate.toLocaleString('en-US')}/s`,
     ratePerAccount: rate,
@@ -40,7 +40,7 @@ export const RATE_RUNS: RateRunSpec[] = [
   { label: '20 accounts x 50/s', ratePerAccount: 50, accounts: 20, concurrency: CONCURRENCY / 2 },
 ];
 
-export type AccountFacts = {
+type AccountFacts = {
   userId: string;
   calls: number;
   /** (calls - burst) / seconds from the first start to the last: the rate the schedule ran at. */
@@ -51,7 +51,7 @@ export type AccountFacts = {
   worstSecondArrivals: number;
 };
 
-export type RateRun = RateRunSpec & {
+type RateRun = RateRunSpec & {
   /** Requests per second configured over all the run's accounts (null: the limiter out of the way). */
   configuredRps: number | null;
   instances: number;

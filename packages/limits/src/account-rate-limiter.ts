@@ -21,8 +21,8 @@ import { luaScript } from './lua-script.ts';
  * between calls (ms), the tolerance (ms), `tat` (never before now), how long a call asking now waits for its start
  * (ms, 0: at once), and the queue tail of calls told to come back later (false when there is none worth keeping:
  * an account whose `tat` is past has nobody scheduled, so any queue it had is stale). `save_tat(key, tat, queue)`
- * writes the moved-on `tat` back, and drops the queue tail when it was stale. Shared with the call admission script (call-admission.ts), which schedules a call and takes a
- * global slot in one step.
+ * writes the moved-on `tat` back, and drops the queue tail when it was stale. Shared with the call admission script
+ * (call-admission.ts), which schedules a call and takes a global slot in one step.
  */
 export const RATE_SCHEDULE_LUA = `
 local function rate_schedule(key, now, maxRate, burst)
