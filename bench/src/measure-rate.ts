@@ -11,6 +11,7 @@
  * calls as the simulator saw them arrive (maxPerSecondByUserId), against rate + burst; the simulator's maxInFlight
  * against the rollout's concurrency and the global cap. Nothing is asserted.
  */
+import { worstSecond } from '@fleet/testing';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import { createRollout, prepareSimulator, simStats, waitForRolloutDone } from './clients.ts';
 import type { SimStats } from './clients.ts';
@@ -77,17 +78,6 @@ type Stats = SimStats & {
 };
 
 const accountId = (i: number) => `7${String(i).padStart(15, '0')}`;
-
-/** Most of `times` (ms) within any window [t, t + 1000). */
-export function worstSecond(times: readonly number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let worst = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
-    worst = Math.max(worst, j - i);
-  }
-  return worst;
-}
 
 async function startTimes(stack: BenchStack, rolloutId: string): Promise<number[]> {
   const { rows } = await stack.db.query<{ started_at: Date }>(

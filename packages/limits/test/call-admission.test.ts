@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
-import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency } from '../src/index.ts';
+import type { createCallAdmission } from '../src/index.ts';
+import { createLimits } from './support.ts';
 
 const redis = new Redis(testRedisUrl());
 const prefix = uniquePrefix('limits-admit');
@@ -29,28 +30,14 @@ function limitsAt(
 ) {
   const p = `${prefix}-${name}`;
   used.add(p);
-  const client = options.redis ?? redis;
-  const rate = createAccountRateLimiter(client, {
-    prefix: p,
-    maxRatePerSecond: options.rate,
-    burst: options.burst,
-    now: () => clock.now,
-  });
-  const global = createGlobalConcurrency(client, {
-    prefix: p,
-    cap: options.cap,
-    leaseMs: 60_000,
-    now: () => clock.now,
-  });
-  const admission = createCallAdmission(
-    { rate, global },
-    {
+  return createLimits(options.redis ?? redis, p, clock, {
+    ...options,
+    admission: {
       maxWaitMs: options.maxWaitMs ?? 0,
       ...(options.releaseDelayMs !== undefined ? { releaseDelayMs: options.releaseDelayMs } : {}),
       ...(options.onReleaseError ? { onReleaseError: options.onReleaseError } : {}),
     },
-  );
-  return { rate, global, admission };
+  });
 }
 
 /** Limits on a connection of their own that fails at once while disconnected (no offline queue, no reconnect). */

@@ -5,9 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
+import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix, worstSecond } from '@fleet/testing';
 import type { Admission } from '../src/index.ts';
-import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency } from '../src/index.ts';
+import { createLimits } from './support.ts';
 
 const redis = new Redis(testRedisUrl());
 const other = new Redis(testRedisUrl());
@@ -31,32 +31,12 @@ function admissionAt(
 ) {
   const p = `${prefix}-${name}`;
   used.add(p);
-  const client = options.client ?? redis;
-  const rate = createAccountRateLimiter(client, {
-    prefix: p,
-    maxRatePerSecond: options.rate,
-    burst: options.burst,
-    decreaseCooldownMs: 1000,
-    now: () => clock.now,
-  });
-  const global = createGlobalConcurrency(client, {
-    prefix: p,
+  return createLimits(options.client ?? redis, p, clock, {
     cap: options.cap ?? 10_000,
-    leaseMs: 600_000,
-    now: () => clock.now,
+    rate: options.rate,
+    burst: options.burst,
+    admission: { maxWaitMs: options.maxWaitMs },
   });
-  return { rate, global, admission: createCallAdmission({ rate, global }, { maxWaitMs: options.maxWaitMs }) };
-}
-
-/** The most starts within any window [t, t + 1000) ms. */
-function worstSecond(starts: number[]): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let worst = 0;
-  for (let i = 0, j = 0; i < sorted.length; i++) {
-    while (j < sorted.length && sorted[j]! < sorted[i]! + 1000) j++;
-    worst = Math.max(worst, j - i);
-  }
-  return worst;
 }
 
 describe('call admission as a schedule', () => {

@@ -13,3 +13,4 @@ export { startPrivatePostgres } from './private-postgres.ts';
 export type { PrivatePostgres } from './private-postgres.ts';
 export { startPrivateRedis, startPrivateSentinel } from './private-redis.ts';
 export type { PrivateRedis, PrivateSentinel } from './private-redis.ts';
+export { worstSecond } from './worst-second.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { worstSecond } from '../src/measure-rate.ts';
+import { worstSecond } from '../src/index.ts';
 
 describe('worstSecond', () => {
   it('counts the most times within any window [t, t + 1000) ms, whatever their order', () => {
