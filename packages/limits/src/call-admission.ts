@@ -49,8 +49,6 @@ export type Admission =
   | { kind: 'slot' };
 
 export type CallAdmission = {
-  /** Most ms an admitted call is told to wait for its start (CallAdmissionOptions.maxWaitMs). */
-  readonly maxWaitMs: number;
   admit(userId: string, rolloutId: string): Promise<Admission>;
   /**
    * Gives an admitted call's slot back once the call is over, without a round trip of its own: the slot rides on
@@ -128,7 +126,6 @@ export function createCallAdmission(
   }
 
   return {
-    maxWaitMs,
     async admit(userId, rolloutId) {
       const token = randomUUID();
       const slotNow = slots.now();
