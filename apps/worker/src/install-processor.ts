@@ -212,12 +212,16 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
 type CallStart = { at: Date; reached: Promise<void> | null };
 
 /**
- * Waits for the call's start. A call later than LATE_START_TOLERANCE_MS for it (the claim outlasted the wait: Postgres
- * slow, the process busy) takes a new start instead: sent now, it would bunch with the calls scheduled after it, and
- * the account would see more than its rate. Its old start goes unused, so a stall costs the quota of its length.
+ * Waits for the call's start. A call that had to wait (the account's schedule was full) and is later than
+ * LATE_START_TOLERANCE_MS for its start (the claim outlasted the wait: Postgres slow, the process busy) takes a new
+ * start instead: sent now, it would bunch with the calls scheduled after it, and the account would see more than its
+ * rate. Its old start goes unused, so a stall costs the quota of its length. A call admitted to start at once found
+ * the schedule with room to spare (the usual case below the rate): it is sent without another round trip, and late
+ * it can bunch only with the few calls admitted just after it.
  */
 async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
-  if (start.reached) await start.reached;
+  if (!start.reached) return;
+  await start.reached;
   const lateMs = p.now().getTime() - start.at.getTime();
   if (lateMs <= LATE_START_TOLERANCE_MS) return;
   // The attempt is claimed, so the call goes whatever happens: with Redis away, late rather than not at all.
