@@ -14,3 +14,5 @@ export type { PrivatePostgres } from './private-postgres.ts';
 export { startPrivateRedis, startPrivateSentinel } from './private-redis.ts';
 export type { PrivateRedis, PrivateSentinel } from './private-redis.ts';
 export { worstSecond } from './worst-second.ts';
+export { startPartitionProxy } from './partition-proxy.ts';
+export type { PartitionProxy } from './partition-proxy.ts';
