@@ -8,6 +8,7 @@ import {
   testRedisUrl,
   uniquePrefix,
   waitFor,
+  waitForHttpOk,
   type TestDatabase,
 } from '@fleet/testing';
 
@@ -35,10 +36,7 @@ describe('api main.ts on SIGTERM', () => {
       LOG_FORMAT: 'json',
     });
     try {
-      await waitFor('the api to answer /readyz 200', async () => {
-        const ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
-        return ready?.status === 200;
-      });
+      await waitForHttpOk('the api to answer /readyz 200', `http://127.0.0.1:${port}/readyz`);
 
       // A keep-alive request whose body is still arriving when the signal comes: in flight, past authentication.
       const body = JSON.stringify({ userId: 'x' });

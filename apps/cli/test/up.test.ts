@@ -11,11 +11,11 @@ import pg from 'pg';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
-  freePort,
+  localAppsEnv,
   spawnApp,
-  testRedisUrl,
   uniquePrefix,
   waitFor,
+  waitForHttpOk,
 } from '@fleet/testing';
 import type { AppProcess, TestDatabase } from '@fleet/testing';
 
@@ -32,16 +32,10 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   dir = await mkdtemp(path.join(tmpdir(), 'fleet-up-'));
   keyFile = path.join(dir, 'state', 'admin-key');
-  const [apiPort, simulatorPort] = [await freePort(), await freePort()];
-  apiUrl = `http://127.0.0.1:${apiPort}`;
-  simulatorUrl = `http://127.0.0.1:${simulatorPort}/`;
+  const local = await localAppsEnv({ databaseUrl: testDb.url, prefix });
+  ({ apiUrl, simulatorUrl } = local);
   env = {
-    DATABASE_URL: testDb.url,
-    REDIS_URL: testRedisUrl(),
-    QUEUE_PREFIX: prefix,
-    PORT: String(apiPort),
-    HOST: '127.0.0.1',
-    SIMULATOR_PORT: String(simulatorPort),
+    ...local.env,
     FLEET_APPS: 'simulator,api',
     FLEET_KEY_FILE: keyFile,
   };
@@ -163,7 +157,7 @@ describe('fleet up', { timeout: 180_000 }, () => {
     const secondKey = (await readFile(keyFile, 'utf8')).trim();
     expect(secondKey).not.toBe(firstKey);
     expect(cli.stdout()).toContain('"message":"admin api key made and written"');
-    await waitFor('the API', async () => (await fetch(`${apiUrl}/readyz`)).status === 200, { timeoutMs: 60_000 });
+    await waitForHttpOk('the API', `${apiUrl}/readyz`, { timeoutMs: 60_000 });
     expect(await callApi(secondKey, '/v1/api-keys')).toBe(200);
     expect(await callApi(firstKey, '/v1/api-keys')).toBe(401);
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);

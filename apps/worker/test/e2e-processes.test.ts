@@ -9,11 +9,10 @@ import type { Database } from '@fleet/db';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
-  freePort,
+  localAppsEnv,
   spawnApp,
-  testRedisUrl,
   uniquePrefix,
-  waitFor,
+  waitForHttpOk,
 } from '@fleet/testing';
 import type { AppProcess, TestDatabase } from '@fleet/testing';
 
@@ -35,20 +34,13 @@ let env: Record<string, string>;
 beforeAll(async () => {
   testDb = await createTestDatabase();
   db = createDatabase({ url: testDb.url, poolMax: 3 });
-  const [apiPort, simPort] = [await freePort(), await freePort()];
-  apiUrl = `http://127.0.0.1:${apiPort}`;
-  simUrl = `http://127.0.0.1:${simPort}/`;
+  const local = await localAppsEnv({ databaseUrl: testDb.url, prefix });
+  ({ apiUrl, simulatorUrl: simUrl } = local);
   env = {
-    DATABASE_URL: testDb.url,
-    REDIS_URL: testRedisUrl(),
-    QUEUE_PREFIX: prefix,
-    PORT: String(apiPort),
-    HOST: '127.0.0.1',
-    SIMULATOR_PORT: String(simPort),
+    ...local.env,
     SIM_LATENCY_MS: '20',
     SIM_FAILURE_RATE: '0.05',
     SIM_SEED: SEED,
-    CMS_ENDPOINT: simUrl,
     CMS_ACCESS_KEY_ID: KEY_ID,
     CMS_ACCESS_KEY_SECRET: SECRET,
     FLEET_ADMIN_API_KEY: ADMIN_KEY,
@@ -58,9 +50,8 @@ beforeAll(async () => {
     LOG_LEVEL: 'debug',
   };
   processes.push(spawnApp('simulator', env), spawnApp('api', env), spawnApp('worker', env), spawnApp('worker', env));
-  // A fetch refused until a process listens throws, which waitFor takes as not yet.
-  await waitFor('the simulator', async () => (await fetch(`${simUrl}_sim/stats`)).ok, { intervalMs: 100 });
-  await waitFor('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, { intervalMs: 100 });
+  await waitForHttpOk('the simulator', `${simUrl}_sim/stats`);
+  await waitForHttpOk('the API to be ready', `${apiUrl}/readyz`);
 }, 90_000);
 
 afterAll(async () => {

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { appLaunchArgs } from '@fleet/lifecycle';
 import type { RepoApp } from '@fleet/lifecycle';
 import { repoRoot } from './test-database.ts';
+import { testRedisUrl } from './test-redis.ts';
+import { waitFor } from './wait-for.ts';
 
 /** An app of the repository: the product's four processes and the operator CLI (`cli`, given its command in `args`). */
 export type AppName = RepoApp;
@@ -83,5 +85,55 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
     server.on('error', reject);
+  });
+}
+
+/** Where the app processes of a test listen, and the environment that says so. */
+export type LocalApps = {
+  /** `http://127.0.0.1:<port>` (no trailing slash). */
+  apiUrl: string;
+  /** `http://127.0.0.1:<port>/` (with the slash, as CMS_ENDPOINT takes it). */
+  simulatorUrl: string;
+  /**
+   * DATABASE_URL, REDIS_URL (the test Redis), QUEUE_PREFIX, the API's PORT and HOST, SIMULATOR_PORT, and
+   * CMS_ENDPOINT pointing workers at that simulator: what every app needs to run against the test's own services.
+   */
+  env: Record<string, string>;
+};
+
+/** Free ports for an API and a simulator on 127.0.0.1, and the environment of apps using them, `databaseUrl` and `prefix`. */
+export async function localAppsEnv(services: { databaseUrl: string; prefix: string }): Promise<LocalApps> {
+  const apiPort = await freePort();
+  let simulatorPort = await freePort();
+  // The first port was released before the second was asked for: the system may hand it out again.
+  while (simulatorPort === apiPort) simulatorPort = await freePort();
+  const simulatorUrl = `http://127.0.0.1:${simulatorPort}/`;
+  return {
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    simulatorUrl,
+    env: {
+      DATABASE_URL: services.databaseUrl,
+      REDIS_URL: testRedisUrl(),
+      QUEUE_PREFIX: services.prefix,
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      SIMULATOR_PORT: String(simulatorPort),
+      CMS_ENDPOINT: simulatorUrl,
+    },
+  };
+}
+
+/**
+ * Waits until GET `url` answers 200 (an app process just spawned: a refused connection or another status counts as
+ * not yet), with waitFor's timeout (default 30 s) and an interval of 100 ms unless told.
+ */
+export async function waitForHttpOk(
+  what: string,
+  url: string,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  await waitFor(what, async () => (await fetch(url, { signal: AbortSignal.timeout(5000) })).status === 200, {
+    intervalMs: 100,
+    ...options,
   });
 }
