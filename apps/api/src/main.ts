@@ -1,8 +1,6 @@
 import type { Server } from 'node:http';
-import { redactConfig } from '@fleet/config';
 import { createDatabase, createEventListener } from '@fleet/db';
-import { loadConfigOrExit, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
-import { chooseLogOutput, createLogger } from '@fleet/logger';
+import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
@@ -13,19 +11,10 @@ import { loadApiConfig } from './config.ts';
 import { createQueueBoard } from './queue-board.ts';
 import { answerClientErrorsWithProblems } from './http/client-error.ts';
 
-const config = loadConfigOrExit('api', () => loadApiConfig(process.env));
 // The bootstrap key is masked by value wherever it would appear, like the AccessKey secret in the worker.
-const logger = createLogger({
-  service: 'api',
-  level: config.LOG_LEVEL,
-  ...chooseLogOutput({
-    format: config.LOG_FORMAT,
-    noColor: config.NO_COLOR,
-    stdoutIsTTY: process.stdout.isTTY === true,
-  }),
-  secrets: config.FLEET_ADMIN_API_KEY ? [config.FLEET_ADMIN_API_KEY] : [],
+const { config, logger } = startApp('api', () => loadApiConfig(process.env), {
+  secrets: (c) => (c.FLEET_ADMIN_API_KEY ? [c.FLEET_ADMIN_API_KEY] : []),
 });
-logger.info('starting api', { config: redactConfig(config) });
 
 const db = createDatabase({
   url: config.DATABASE_URL,

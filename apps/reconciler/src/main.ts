@@ -1,25 +1,14 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { redactConfig } from '@fleet/config';
 import { createDatabase } from '@fleet/db';
-import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
-import { chooseLogOutput, createLogger } from '@fleet/logger';
+import { startApp, stopOnSignal } from '@fleet/lifecycle';
 import { createRedisConnection, redisTargetOf, reconcilerLeaderKey } from '@fleet/queue';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
 
-const config = loadConfigOrExit('reconciler', () => loadReconcilerConfig(process.env));
-const logger = createLogger({
-  service: 'reconciler',
-  level: config.LOG_LEVEL,
-  ...chooseLogOutput({
-    format: config.LOG_FORMAT,
-    noColor: config.NO_COLOR,
-    stdoutIsTTY: process.stdout.isTTY === true,
-  }),
-  secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''],
+const { config, logger } = startApp('reconciler', () => loadReconcilerConfig(process.env), {
+  secrets: (c) => [c.CMS_ACCESS_KEY_SECRET, c.CMS_SECURITY_TOKEN ?? ''],
 });
-logger.info('starting reconciler', { config: redactConfig(config) });
 
 const db = createDatabase({
   url: config.DATABASE_URL,

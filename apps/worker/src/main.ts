@@ -1,8 +1,6 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { redactConfig } from '@fleet/config';
 import { createDatabase, warmInstallPath } from '@fleet/db';
-import { loadConfigOrExit, stopOnSignal } from '@fleet/lifecycle';
-import { chooseLogOutput, createLogger } from '@fleet/logger';
+import { startApp, stopOnSignal } from '@fleet/lifecycle';
 import {
   createAccountRateLimiter,
   createCallAdmission,
@@ -15,18 +13,9 @@ import { createInstallProcessor } from './install-processor.ts';
 import { createRolloutCache } from './rollout-cache.ts';
 import { createRolloutWorkerPool } from './rollout-worker-pool.ts';
 
-const config = loadConfigOrExit('worker', () => loadWorkerConfig(process.env));
-const logger = createLogger({
-  service: 'worker',
-  level: config.LOG_LEVEL,
-  ...chooseLogOutput({
-    format: config.LOG_FORMAT,
-    noColor: config.NO_COLOR,
-    stdoutIsTTY: process.stdout.isTTY === true,
-  }),
-  secrets: [config.CMS_ACCESS_KEY_SECRET, config.CMS_SECURITY_TOKEN ?? ''],
+const { config, logger } = startApp('worker', () => loadWorkerConfig(process.env), {
+  secrets: (c) => [c.CMS_ACCESS_KEY_SECRET, c.CMS_SECURITY_TOKEN ?? ''],
 });
-logger.info('starting worker', { config: redactConfig(config) });
 
 const db = createDatabase({
   url: config.DATABASE_URL,

@@ -6,3 +6,5 @@ export { appLaunchArgs, appNodeOptions } from './app-launch.ts';
 export type { FleetApp, RepoApp } from './app-launch.ts';
 export { trackHttpServer } from './close-http-server.ts';
 export type { ClosableHttpServer } from './close-http-server.ts';
+export { startApp } from './app-start.ts';
+export type { AppLogSettings } from './app-start.ts';
