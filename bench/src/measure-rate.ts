@@ -112,7 +112,7 @@ async function runRate(
   const started = Date.now();
   const rollouts = await Promise.all(
     users.map((userId, i) =>
-      createRollout(stack, instanceIdsFor(`${tag}${i}-`, perAccount), spec.concurrency, userId).then((r) => ({
+      createRollout(stack, instanceIdsFor(`${tag}${i}y`, perAccount), spec.concurrency, userId).then((r) => ({
         userId,
         id: r.id,
       })),

@@ -41,7 +41,10 @@ return {1, math.ceil(wait)}
 `);
 
 export type Admission =
-  /** The call may start in `waitMs` (0: now): give `slot` back (CallAdmission.release) when it is over. */
+  /**
+   * The call may start in `waitMs` (0: now; counted from when `admit` resolves, the round trip already deducted):
+   * give `slot` back (CallAdmission.release) when it is over.
+   */
   | { kind: 'admitted'; slot: string; waitMs: number }
   /** The account's schedule is full for longer than the wait bound: ask again in `waitMs`, nothing was reserved. */
   | { kind: 'rate'; waitMs: number }
@@ -129,6 +132,7 @@ export function createCallAdmission(
     async admit(userId, rolloutId) {
       const token = randomUUID();
       const slotNow = slots.now();
+      const askedAt = schedule.now();
       const releasing = takeReleases();
       let answer: [number, number];
       try {
@@ -137,7 +141,7 @@ export function createCallAdmission(
           4,
           schedule.key(userId),
           ...slots.keys,
-          String(schedule.now()),
+          String(askedAt),
           String(schedule.maxRatePerSecond),
           String(schedule.burst),
           String(slots.cap),
@@ -155,7 +159,8 @@ export function createCallAdmission(
       }
       retryDelayMs = releaseDelayMs;
       const [code, wait] = answer;
-      if (code === 1) return { kind: 'admitted', slot: token, waitMs: wait };
+      // The start is `wait` after the time the script was given: what the round trip took is already waited.
+      if (code === 1) return { kind: 'admitted', slot: token, waitMs: Math.max(0, askedAt + wait - schedule.now()) };
       if (code === 2) return { kind: 'rate', waitMs: wait };
       return { kind: 'slot' };
     },
