@@ -224,6 +224,8 @@ export function createRolloutStreamHub(deps: RolloutStreamHubDeps): RolloutStrea
   };
 
   async function listening(): Promise<void> {
+    // Stopping: no new listen connection that nothing would end.
+    if (stopped) throw new DependencyUnavailableError('postgres');
     listener ??= deps.listen({
       onNotification,
       // After a lost connection, what was notified meanwhile is read by id.
