@@ -30,6 +30,7 @@ import { isFinalRolloutStatus } from '@fleet/rollout-domain';
 import type { RolloutStatusView } from '../rollout-status.ts';
 import { readRolloutStatus } from '../rollout-status.ts';
 import type { SseResponse } from './sse-response.ts';
+import { renderSseEvent } from './sse-response.ts';
 
 /** A stored event as a stream sends it: `data` is already the JSON text of its public view. */
 type StreamEvent = { id: bigint; type: string; data: string };
@@ -81,7 +82,8 @@ export type RolloutStreamHub = {
 const PAGE = 500;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
-type Frame = { id?: bigint; event: string; data: string; final?: boolean };
+/** A frame as every stream of a topic sends it: rendered once (the same bytes for 200 clients). */
+type Frame = { id?: bigint; rendered: Buffer; final?: boolean };
 type Stream = { sse: SseResponse; cursor: bigint; buffer: Frame[] | null };
 type Topic = {
   rollout: RolloutRecord;
@@ -105,11 +107,7 @@ function write(stream: Stream, frame: Frame): void {
     if (frame.id <= stream.cursor) return;
     stream.cursor = frame.id;
   }
-  stream.sse.event({
-    ...(frame.id === undefined ? {} : { id: frame.id.toString() }),
-    event: frame.event,
-    data: frame.data,
-  });
+  stream.sse.send(frame.rendered);
   if (frame.final) stream.sse.close();
 }
 
@@ -121,8 +119,7 @@ function send(stream: Stream, frame: Frame): void {
 
 const eventFrame = (event: StreamEvent): Frame => ({
   id: event.id,
-  event: event.type,
-  data: event.data,
+  rendered: Buffer.from(renderSseEvent({ id: event.id.toString(), event: event.type, data: event.data })),
   final: FINAL_EVENT_TYPES.has(event.type),
 });
 
@@ -193,7 +190,7 @@ export function createRolloutStreamHub(deps: RolloutStreamHubDeps): RolloutStrea
       const key = changeKey(view);
       if (force || key !== topic.lastKey) {
         topic.lastKey = key;
-        topic.lastProgress = { event: 'progress', data: JSON.stringify(view) };
+        topic.lastProgress = { rendered: Buffer.from(renderSseEvent({ event: 'progress', data: view })) };
         broadcast(topic, topic.lastProgress);
       }
       // Finished without its final event reaching us (yet): read once more; a stream must not outlive its rollout.

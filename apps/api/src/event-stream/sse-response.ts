@@ -5,8 +5,10 @@ import type { Response } from 'express';
  * `id:`/`event:`/`data:` frames, comment heartbeats, and its end. Nothing here knows about rollouts.
  */
 export type SseResponse = {
-  /** A stored event: its id becomes the client's Last-Event-ID. */
-  event(frame: { id?: string; event: string; data: unknown }): void;
+  /** An event: with an id (a stored event) it becomes the client's Last-Event-ID. */
+  event(frame: SseEvent): void;
+  /** An event rendered by renderSseEvent (once for many streams). */
+  send(rendered: string | Buffer): void;
   /** A comment line (`: text`), ignored by EventSource; keeps proxies and idle timeouts from cutting the stream. */
   comment(text: string): void;
   /** True once the stream was ended (by us or by the client going away). */
@@ -29,6 +31,8 @@ export type SseOptions = {
   maxBufferedBytes?: number;
 };
 
+type SseEvent = { id?: string; event: string; data: unknown };
+
 /** Multi-line data is sent as one `data:` line per line, as the format requires; JSON has no raw newlines anyway. */
 function dataLines(data: unknown): string {
   const text = typeof data === 'string' ? data : JSON.stringify(data);
@@ -41,6 +45,11 @@ function dataLines(data: unknown): string {
 /** A field value may not hold a line break; event names and ids are ours, this only guards against mistakes. */
 function field(value: string): string {
   return value.replace(/[\r\n]/g, '');
+}
+
+/** The `id:` / `event:` / `data:` lines of one event and the blank line that ends it. */
+export function renderSseEvent(frame: SseEvent): string {
+  return `${frame.id === undefined ? '' : `id: ${field(frame.id)}\n`}event: ${field(frame.event)}\n${dataLines(frame.data)}\n`;
 }
 
 /**
@@ -76,7 +85,7 @@ export function startSse(res: Response, options: SseOptions = {}): SseResponse {
   // 'close' fires when the client goes away as well as after our own end().
   res.on('close', finish);
 
-  function write(chunk: string): void {
+  function write(chunk: string | Buffer): void {
     if (closed) return;
     res.write(chunk);
     if (res.writableLength > maxBufferedBytes) close();
@@ -90,11 +99,8 @@ export function startSse(res: Response, options: SseOptions = {}): SseResponse {
 
   write(`retry: ${options.retryMs ?? 2000}\n\n`);
   return {
-    event(frame) {
-      write(
-        `${frame.id === undefined ? '' : `id: ${field(frame.id)}\n`}event: ${field(frame.event)}\n${dataLines(frame.data)}\n`,
-      );
-    },
+    event: (frame) => write(renderSseEvent(frame)),
+    send: write,
     comment(text) {
       write(`: ${field(text)}\n\n`);
     },
