@@ -33,7 +33,7 @@ type StreamRun = {
   instances: number;
   seconds: number;
   throughput: number;
-  /** CPU ms per instance by process (api, worker, postgres, redis). */
+  /** CPU ms per instance by process (api, worker, postgres, redis, and the bench process with the clients). */
   cpuMsPerInstance: Record<string, number>;
   streams?: StreamClientFacts;
 };
@@ -107,6 +107,7 @@ async function runOnce(
     { label: 'api', pid: stack.api().pid },
     ...stack.workers().map((w) => ({ label: 'worker', pid: w.pid })),
   ]);
+  const benchCpuBefore = process.cpuUsage();
   const created = await createRollout(stack, instanceIdsFor(idPrefix, options.instances), options.concurrency);
   const abort = new AbortController();
   const clients =
@@ -120,7 +121,10 @@ async function runOnce(
   const timer = setTimeout(() => abort.abort(), 10_000);
   const states = await Promise.all(clients);
   clearTimeout(timer);
+  const benchCpu = process.cpuUsage(benchCpuBefore);
   const cpuMsPerInstance = await meter.stop(options.instances);
+  // The bench process itself: the stream clients' parsing (and its own polling, the same in both variants).
+  cpuMsPerInstance.bench = Math.round(((benchCpu.user + benchCpu.system) / 1000 / options.instances) * 1000) / 1000;
   const seconds = (finishedAtMs - created.requestStartedAtMs) / 1000;
   const run: StreamRun = {
     variant,
@@ -184,7 +188,8 @@ export function renderStreamReport(result: StreamBenchResult): string {
     const s = r.clients.streams!;
     return (
       `  round ${i + 1}: none ${f(r.none.throughput)}/s, ${result.clients} clients ${f(r.clients.throughput)}/s, ratio ${r.ratio.toFixed(3)}; ` +
-      `API CPU ms/instance ${f(r.none.cpuMsPerInstance.api, 3)} -> ${f(r.clients.cpuMsPerInstance.api, 3)}; ` +
+      `API CPU ms/instance ${f(r.none.cpuMsPerInstance.api, 3)} -> ${f(r.clients.cpuMsPerInstance.api, 3)}, ` +
+      `bench (clients) ${f(r.none.cpuMsPerInstance.bench, 3)} -> ${f(r.clients.cpuMsPerInstance.bench, 3)}; ` +
       `streams opened ${s.opened}, ended by the server ${s.endedByServer}, saw rollout.completed ${s.sawFinalEvent}, ` +
       `median progress frames ${s.progressFramesMedian}, events ${s.eventsMedian}, last end ${s.lastEndAfterCompletionMs} ms after completion`
     );
