@@ -70,6 +70,7 @@ export async function ensureAdminKeyFile(db: Database, file: string): Promise<Ad
     userIds: [],
     allAccounts: true,
     createdById: null,
+    by: { actor: { kind: 'system', id: 'fleet-cli' } },
   });
   await writeSecretFile(file, `${key}\n`);
   return { outcome: 'created', file, keyPrefix: record.keyPrefix, narrowedMode: false };

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { z } from '@fleet/config';
+import { recordEventsWithClient } from '@fleet/db';
 
 /**
  * `create-api-key`: makes an API key straight in the database (the way to get the first key without
@@ -70,6 +71,8 @@ export async function createApiKeyCommand(databaseUrl: string, argv: string[]): 
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
+    // The key and its api_key.created event, in one transaction (the event log's rule: both or neither).
+    await client.query('BEGIN');
     await client.query(
       `INSERT INTO api_key (id, name, key_prefix, key_hash, role, user_ids, all_accounts) VALUES ($1, $2, $3, $4, $5::"ApiRole", $6::text[], $7)`,
       [
@@ -82,6 +85,24 @@ export async function createApiKeyCommand(databaseUrl: string, argv: string[]): 
         created.allAccounts,
       ],
     );
+    await recordEventsWithClient(client, { actor: { kind: 'system', id: 'fleet-cli' } }, [
+      {
+        type: 'api_key.created',
+        rolloutId: null,
+        userId: null,
+        data: {
+          keyId: created.id,
+          name: args.name,
+          role: created.role,
+          userIds: created.userIds,
+          allAccounts: created.allAccounts,
+        },
+      },
+    ]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
   } finally {
     await client.end();
   }

@@ -20,6 +20,7 @@ const redisTarget = redisTargetOf(config);
 const redis = createRedisConnection(redisTarget, 'control', logger);
 const cms = createCmsClient(cmsClientOptions(config));
 const reconciler = createReconciler({
+  reconcilerId: config.RECONCILER_ID,
   db,
   redis,
   prefix: config.QUEUE_PREFIX,

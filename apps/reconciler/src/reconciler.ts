@@ -15,6 +15,7 @@ import {
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { advanceWaves } from '@fleet/rollout-control';
+import type { EventSource } from '@fleet/rollout-domain';
 import type { VerificationReport } from './install-verifier.ts';
 import { armRolloutVerification, emptyVerificationReport, verifyInstalls } from './install-verifier.ts';
 import { pruneOldAttempts } from './attempt-retention.ts';
@@ -33,6 +34,8 @@ export type ReconcilerDeps = {
   prefix: string;
   logger: Logger;
   lease: LeaderLease;
+  /** This process's id (RECONCILER_ID), named as the actor of the changes it makes. Default 'reconciler'. */
+  reconcilerId?: string;
   /** CloudMonitor client for NodeStatusList (install verification). */
   cms: CmsClient;
   /** Pause between passes, in ms. */
@@ -148,6 +151,7 @@ function addQueueReport(total: QueueRepairReport, part: QueueRepairReport): void
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? (() => new Date());
+  const by: EventSource = { actor: { kind: 'reconciler', id: deps.reconcilerId ?? 'reconciler' } };
   const renewEveryMs = deps.leaseRenewEveryMs ?? deps.intervalMs;
   const lookbackMs = deps.lookbackMs ?? 86_400_000;
   const finishSecondRetentionMs = deps.finishSecondRetentionMs ?? 600_000;
@@ -207,7 +211,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       addQueueReport(report.queue, repaired);
       if (repaired.openRunnable === 0 && rollout.status === 'running' && rollout.currentWave < rollout.waveCount) {
         // The last instance of the wave ended but its worker died before starting the next wave.
-        await advanceWaves({ db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger }, rollout, {
+        await advanceWaves({ db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger, by }, rollout, {
           approved: false,
         });
         const after = await findRollout(deps.db, rollout.id);
@@ -222,7 +226,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         }
       }
     }
-    if (await completeRolloutIfDone(deps.db, rollout.id)) {
+    if (await completeRolloutIfDone(deps.db, rollout.id, by)) {
       deps.logger.warn('repaired: completed a rollout whose instances were all final', { rolloutId: rollout.id });
       report.completedRollouts++;
     }
@@ -268,7 +272,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
   /** Raises or carries the rollout's missing flags; returns how many of its instances got one. */
   async function raiseFlags(rolloutId: string, report: ReconcileReport): Promise<number> {
-    const { flagged, reflagged, reopened } = await raiseMissingManualInstallFlags(deps.db, rolloutId, now());
+    const { flagged, reflagged, reopened } = await raiseMissingManualInstallFlags(deps.db, rolloutId, now(), by);
     if (flagged + reflagged + reopened > 0) {
       deps.logger.info('flagged instances for manual installation', {
         rolloutId,

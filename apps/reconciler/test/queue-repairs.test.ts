@@ -5,7 +5,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { claimAttempt, completeRolloutIfDone } from '@fleet/db';
+import { claimAttempt, completeRolloutIfDone, DIRECT_WRITER } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createInstallWorker, createRedisConnection, installQueueName, openInstallQueue } from '@fleet/queue';
 import { capturingLogger, deleteKeysWithPrefix, instanceIds, testRedisUrl, uniquePrefix } from '@fleet/testing';
@@ -300,7 +300,7 @@ describe('jobs and queue state that disagree with Postgres', () => {
     expect(report.removedClosedRolloutJobs).toBe(4);
     expect(await jobIdsIn(rolloutId, ['wait', 'delayed'])).toEqual([]);
     expect((await r.runOnce()).removedClosedRolloutJobs).toBe(0);
-    expect(await completeRolloutIfDone(db, rolloutId)).toBe(false);
+    expect(await completeRolloutIfDone(db, rolloutId, DIRECT_WRITER)).toBe(false);
     await r.stop();
   });
 });

@@ -365,7 +365,12 @@ async function recordAnswer(
   const pauseReason = decision.pauseRollout;
   if (pauseReason !== null) {
     // The instance waits (pending) for the resume; every other job of the rollout stops with the pause.
-    await persistThroughOutage('pausing the rollout', log, () => pauseRollout(p.deps.control, rollout.id, pauseReason));
+    await persistThroughOutage('pausing the rollout', log, () =>
+      pauseRollout(p.deps.control, rollout.id, pauseReason, {
+        kind: 'fleet_wide_error',
+        code: result.errorCode ?? null,
+      }),
+    );
     p.deps.rollouts.invalidate(rollout.id);
   }
   const after = decideAfterRecord(finish, { nextAttemptAt: decision.nextAttemptAt, now: p.now() });
@@ -441,7 +446,7 @@ async function afterFinal(p: Processor, run: JobRun): Promise<void> {
  */
 async function completeIfDone(deps: InstallProcessorDeps, rolloutId: string): Promise<void> {
   const completed = await persistThroughOutage('completing the rollout', deps.logger.child({ rolloutId }), () =>
-    completeRolloutIfDone(deps.db, rolloutId),
+    completeRolloutIfDone(deps.db, rolloutId, deps.control.by),
   );
   if (completed) {
     deps.rollouts.invalidate(rolloutId);

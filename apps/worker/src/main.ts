@@ -32,7 +32,13 @@ const announcements = createRedisConnection(redisTarget, 'worker', logger);
 // One keep-alive connection per call this process may have in flight (the global cap bounds them); with fewer, calls
 // past the pool's size would queue inside the client while holding a slot.
 const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY });
-const control = { db, redis: connection, prefix: config.QUEUE_PREFIX, logger };
+const control = {
+  db,
+  redis: connection,
+  prefix: config.QUEUE_PREFIX,
+  logger,
+  by: { actor: { kind: 'worker', id: config.WORKER_ID } },
+} as const;
 const globalConcurrency = createGlobalConcurrency(limitsConnection, {
   prefix: config.QUEUE_PREFIX,
   cap: config.GLOBAL_CONCURRENCY,

@@ -16,7 +16,13 @@ afterEach(async () => {
   h = undefined;
 });
 
-const control = (w: WorkerHarness) => ({ db: w.db, redis: w.redis, prefix: w.prefix, logger: w.logger });
+const control = (w: WorkerHarness) => ({
+  db: w.db,
+  redis: w.redis,
+  prefix: w.prefix,
+  logger: w.logger,
+  by: { actor: { kind: 'api_key', id: '00000000-0000-4000-8000-000000000001', name: 'operator' } } as const,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Instance ids whose fate in the simulator is known: `failing` of them fail, the rest succeed. */
 function idsWithFates(

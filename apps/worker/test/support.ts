@@ -147,7 +147,13 @@ export async function startHarness(
           db,
           cms,
           rollouts: createRolloutCache(db, { ttlMs: 200 }),
-          control: { db, redis: connection, prefix, logger },
+          control: {
+            db,
+            redis: connection,
+            prefix,
+            logger,
+            by: { actor: { kind: 'worker', id: `test-${pools.length}` } },
+          },
           globalConcurrency: createGlobalConcurrency(connection, {
             prefix,
             cap: options.globalConcurrency ?? 1000,

@@ -1,5 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { EventSource, NewFleetEvent } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
+import { DIRECT_WRITER, recordEvents } from './events/record-events.ts';
 
 /**
  * API keys. A key is `flt_` + 32 random bytes in base64url; only its SHA-256 (hex) is stored, so a database dump
@@ -69,25 +71,45 @@ export type NewApiKey = {
   allAccounts: boolean;
   /** The key that made this one (null: the CLI or the bootstrap variable). */
   createdById: string | null;
+  /** Who made it, for its api_key.created event. Default DIRECT_WRITER (tests, tools). */
+  by?: EventSource;
 };
+
+/** What an API key's events say of it: never the key nor its hash. */
+function keyEvent(type: 'api_key.created' | 'api_key.revoked', key: ApiKeyRecord): NewFleetEvent {
+  return {
+    type,
+    rolloutId: null,
+    userId: null,
+    data: { keyId: key.id, name: key.name, role: key.role, userIds: key.userIds, allAccounts: key.allAccounts },
+  };
+}
+
+/** The actor of the bootstrap admin key's creation (FLEET_ADMIN_API_KEY, at the API's start). */
+const BOOTSTRAP_SOURCE: EventSource = { actor: { kind: 'system', id: 'bootstrap' } };
 
 /** Makes a key and stores its hash. Returns the record and the key, which must be shown once and never again. */
 export async function createApiKey(db: Database, input: NewApiKey): Promise<{ record: ApiKeyRecord; key: string }> {
   const key = generateApiKey();
-  const row = await db.prisma.apiKey.create({
-    data: {
-      id: randomUUID(),
-      name: input.name,
-      keyPrefix: apiKeyShownPrefix(key),
-      keyHash: hashApiKey(key),
-      role: input.role,
-      userIds: [...input.userIds],
-      allAccounts: input.allAccounts,
-      createdById: input.createdById,
-    },
-    select: SELECT,
+  const record = await db.prisma.$transaction(async (tx) => {
+    const row = await tx.apiKey.create({
+      data: {
+        id: randomUUID(),
+        name: input.name,
+        keyPrefix: apiKeyShownPrefix(key),
+        keyHash: hashApiKey(key),
+        role: input.role,
+        userIds: [...input.userIds],
+        allAccounts: input.allAccounts,
+        createdById: input.createdById,
+      },
+      select: SELECT,
+    });
+    const created = toRecord(row);
+    await recordEvents(tx, input.by ?? DIRECT_WRITER, [keyEvent('api_key.created', created)]);
+    return created;
   });
-  return { record: toRecord(row), key };
+  return { record, key };
 }
 
 /** The key whose hash this is, unless it was revoked. */
@@ -125,10 +147,23 @@ export async function listApiKeys(
     .slice(0, options.limit);
 }
 
-/** Revokes a key (a guarded write). False when it was already revoked or does not exist. */
-export async function revokeApiKey(db: Database, id: string, at = new Date()): Promise<boolean> {
-  const { count } = await db.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
-  return count > 0;
+/**
+ * Revokes a key (a guarded write), with its api_key.revoked event in the same transaction. False when it was
+ * already revoked or does not exist. `by` default DIRECT_WRITER (tests, tools).
+ */
+export async function revokeApiKey(
+  db: Database,
+  id: string,
+  by: EventSource = DIRECT_WRITER,
+  at = new Date(),
+): Promise<boolean> {
+  return db.prisma.$transaction(async (tx) => {
+    const { count } = await tx.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
+    if (count === 0) return false;
+    const key = toRecord(await tx.apiKey.findUniqueOrThrow({ where: { id }, select: SELECT }));
+    await recordEvents(tx, by, [keyEvent('api_key.revoked', key)]);
+    return true;
+  });
 }
 
 /**
@@ -166,20 +201,24 @@ export async function ensureBootstrapAdminKey(
   const keyHash = hashApiKey(key);
   const id = randomUUID();
   const upsert = () =>
-    db.prisma.apiKey.upsert({
-      where: { keyHash },
-      create: {
-        id,
-        name,
-        keyPrefix: apiKeyShownPrefix(key),
-        keyHash,
-        role: 'admin',
-        userIds: [],
-        allAccounts: true,
-        createdById: null,
-      },
-      update: { role: 'admin', allAccounts: true },
-      select: SELECT,
+    db.prisma.$transaction(async (tx) => {
+      const row = await tx.apiKey.upsert({
+        where: { keyHash },
+        create: {
+          id,
+          name,
+          keyPrefix: apiKeyShownPrefix(key),
+          keyHash,
+          role: 'admin',
+          userIds: [],
+          allAccounts: true,
+          createdById: null,
+        },
+        update: { role: 'admin', allAccounts: true },
+        select: SELECT,
+      });
+      if (row.id === id) await recordEvents(tx, BOOTSTRAP_SOURCE, [keyEvent('api_key.created', toRecord(row))]);
+      return row;
     });
   // Two processes inserting the same hash at once: the loser sees a unique violation (P2002); the row now exists.
   const row = await upsert().catch((error: { code?: string }) =>

@@ -52,7 +52,7 @@ export {
   advanceWaveIfDone,
   listRunnableInstances,
 } from './rollout-transitions.ts';
-export type { RolloutTransitionResult, WaveCounts, WaveStep } from './rollout-transitions.ts';
+export type { RolloutChange, RolloutTransitionResult, WaveCounts, WaveStep } from './rollout-transitions.ts';
 export {
   API_KEY_PREFIX,
   API_ROLES,
@@ -118,3 +118,11 @@ export {
 export type { ReportInstanceRow, ReportScope, VerificationCounts } from './reports.ts';
 export { summariseOldAttempts } from './attempt-retention.ts';
 export type { AttemptRetentionOptions, AttemptRetentionResult, AttemptSummary } from './attempt-retention.ts';
+export {
+  FLEET_EVENTS_CHANNEL,
+  DIRECT_WRITER,
+  recordEvents,
+  recordEventsWithClient,
+  listEvents,
+} from './events/index.ts';
+export type { FleetEventNotice, FleetEventRecord, FleetEventPage, ListEventsOptions } from './events/index.ts';

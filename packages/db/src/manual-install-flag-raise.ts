@@ -1,6 +1,7 @@
 import { FleetError } from '@fleet/errors';
-import type { ManualFlagStatus } from '@fleet/rollout-domain';
+import type { EventSource, ManualFlagStatus, NewFleetEvent } from '@fleet/rollout-domain';
 import { decideManualFlag } from '@fleet/rollout-domain';
+import { recordEvents } from './events/record-events.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 
 /**
@@ -14,6 +15,9 @@ import type { Prisma } from './generated/prisma/client.ts';
 
 /** The reconciler's name in flag histories. */
 export const RECONCILER_ACTOR = 'reconciler';
+
+/** The reconciler as the actor of events, where the caller does not name the process. */
+export const RECONCILER_SOURCE: EventSource = { actor: { kind: 'reconciler', id: RECONCILER_ACTOR } };
 
 /**
  * Rounds of "lock the hosts' current flags, carry or insert" before a need is left to the next sweep. A round leaves
@@ -72,12 +76,15 @@ function historyOf(need: FlagNeed): string {
  * collide. Hosts are serialised by row locks on their current flags (taken in id order) and, for a host without
  * one, by the unique index (an insert that loses waits for the winner and leaves the need to the next round).
  * Returns what was done per need; a need still left after MAX_ROUNDS gets nothing (the reconciler's sweep,
- * raiseMissingManualInstallFlags, raises it on a later pass).
+ * raiseMissingManualInstallFlags, raises it on a later pass). Writes the events of every round at the end
+ * (instance.flagged, flag.reopened), so it must be the transaction's last write: the events' lock is held until
+ * commit, and a row lock taken after it could deadlock with a transaction that holds the row and waits for the lock.
  */
 export async function raiseFlagsForHosts(
   tx: Prisma.TransactionClient,
   needs: readonly FlagNeed[],
   now: Date,
+  by: EventSource = RECONCILER_SOURCE,
 ): Promise<FlagRaise[]> {
   const raised: FlagRaise[] = [];
   let pending = [...needs];
@@ -97,7 +104,21 @@ export async function raiseFlagsForHosts(
     const doneIds = new Set(done.map((r) => r.rolloutInstanceId));
     pending = [...batch.filter((need) => !doneIds.has(need.rolloutInstanceId)), ...later];
   }
+  const needOf = new Map(needs.map((n) => [n.rolloutInstanceId, n]));
+  await recordEvents(
+    tx,
+    by,
+    raised.map((raise) => raiseEvent(raise, needOf.get(raise.rolloutInstanceId)!)),
+  );
   return raised;
+}
+
+function raiseEvent(raise: FlagRaise, need: FlagNeed): NewFleetEvent {
+  const about = { rolloutId: need.rolloutId, userId: need.userId };
+  const facts = { flagId: raise.flagId.toString(), instanceId: need.instanceId, reason: need.reason };
+  return raise.action === 'reopened'
+    ? { ...about, type: 'flag.reopened', data: facts }
+    : { ...about, type: 'instance.flagged', data: { ...facts, action: raise.action } };
 }
 
 /** One round over needs of distinct hosts. */

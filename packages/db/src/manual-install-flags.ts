@@ -1,10 +1,11 @@
-import type { ManualFlagAction, ManualFlagEvent, ManualFlagStatus } from '@fleet/rollout-domain';
+import type { EventSource, ManualFlagAction, ManualFlagEvent, ManualFlagStatus } from '@fleet/rollout-domain';
 import { decideManualFlag } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import { GuardedWriteRaceError } from './errors.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 import type { FlagNeed, FlagRaiseCounts } from './manual-install-flag-raise.ts';
-import { countFlagRaises, raiseFlagsForHosts } from './manual-install-flag-raise.ts';
+import { RECONCILER_SOURCE, countFlagRaises, raiseFlagsForHosts } from './manual-install-flag-raise.ts';
+import { DIRECT_WRITER, recordEvents } from './events/record-events.ts';
 
 /**
  * Manual-install flags: one per host (account UserId + instance id) that needs a person to install the agent by
@@ -74,6 +75,7 @@ export async function raiseMissingManualInstallFlags(
   db: Database,
   rolloutId: string,
   now: Date = new Date(),
+  by: EventSource = RECONCILER_SOURCE,
 ): Promise<FlagRaiseCounts> {
   const total: FlagRaiseCounts = { flagged: 0, reflagged: 0, reopened: 0 };
   for (;;) {
@@ -124,7 +126,7 @@ export async function raiseMissingManualInstallFlags(
           attemptCount: r.attempt_count,
           history: { source: r.state === 'failed' ? 'install' : 'verification' },
         }));
-      return { found: rows.length, counts: countFlagRaises(await raiseFlagsForHosts(tx, needs, now)) };
+      return { found: rows.length, counts: countFlagRaises(await raiseFlagsForHosts(tx, needs, now, by)) };
     }, RAISE_TRANSACTION);
     total.flagged += counts.flagged;
     total.reflagged += counts.reflagged;
@@ -225,6 +227,13 @@ export type ManualInstallFlagTransitionResult =
   | { kind: 'refused'; reason: string; flag: ManualInstallFlagRecord }
   | { kind: 'missing' };
 
+/** The event of each move an operator makes. */
+const FLAG_MOVE_EVENTS: Partial<Record<ManualFlagAction, 'flag.acknowledged' | 'flag.resolved' | 'flag.closed'>> = {
+  acknowledged: 'flag.acknowledged',
+  resolved: 'flag.resolved',
+  closed: 'flag.closed',
+};
+
 /**
  * An operator's move of a flag (acknowledge, resolve, close), decided by the flag state machine and written with a
  * guarded update (`WHERE status = from`) and its event row, in one transaction. The flag is the host's, whatever
@@ -239,7 +248,10 @@ export async function transitionManualInstallFlag(
   input: {
     flagId: bigint;
     event: Extract<ManualFlagEvent, { type: 'acknowledge' | 'resolve' | 'close' }>;
+    /** Who, for the flag's history (acknowledgedBy, resolvedBy). */
     actor: string;
+    /** Who, for the flag's event (flag.acknowledged, resolved, closed). Default DIRECT_WRITER (tests, tools). */
+    by?: EventSource;
     note?: string | null;
     now?: Date;
   },
@@ -285,9 +297,27 @@ export async function transitionManualInstallFlag(
           UPDATE rollout_instance SET verification = 'pending', verify_deadline_at = NULL, verified_at = NULL, updated_at = ${now}
           WHERE id = ${flag.rolloutInstanceId}`;
       }
-      return toRecord(
+      const after = toRecord(
         (await tx.manualInstallFlag.findUniqueOrThrow({ where: { id: flag.id }, include: WITH_ROLLOUTS })) as FlagRow,
       );
+      const type = FLAG_MOVE_EVENTS[decision.action];
+      if (type !== undefined) {
+        await recordEvents(tx, input.by ?? DIRECT_WRITER, [
+          {
+            type,
+            rolloutId: flag.rolloutId,
+            userId: flag.userId,
+            data: {
+              flagId: flag.id.toString(),
+              instanceId: flag.instanceId,
+              from: decision.from,
+              to: decision.to,
+              note,
+            },
+          },
+        ]);
+      }
+      return after;
     });
     if (moved) return { kind: 'changed', from: decision.from, to: decision.to, action: decision.action, flag: moved };
     // Someone moved it between our read and our write: decide again from what is there now.

@@ -1,7 +1,15 @@
-import type { RolloutEvent, RolloutStatus } from '@fleet/rollout-domain';
+import type {
+  EventSource,
+  NewFleetEvent,
+  PauseCause,
+  RolloutDecision,
+  RolloutEvent,
+  RolloutStatus,
+} from '@fleet/rollout-domain';
 import { decideRollout, decideWaveGate } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import { GuardedWriteRaceError } from './errors.ts';
+import { recordEvents } from './events/record-events.ts';
 import type { Prisma } from './generated/prisma/client.ts';
 import type { RolloutRecord } from './rollouts.ts';
 
@@ -16,10 +24,59 @@ export type RolloutTransitionResult =
   | { kind: 'refused'; reason: string; rollout: RolloutRecord }
   | { kind: 'missing' };
 
+/** Who asks for a rollout transition, and what its event should say beyond the transition itself. */
+export type RolloutChange = {
+  by: EventSource;
+  /** Why a pause happens (rollout.paused's `cause`); default an operator's. */
+  pauseCause?: PauseCause;
+  /** A cancel decided by the rollout's own abort threshold: rollout.aborted rather than rollout.cancelled. */
+  aborted?: boolean;
+};
+
+type Transition = Extract<RolloutDecision, { type: 'transition' }>;
+
+/** Instances per state, in `tx` (rollout.completed's counts). */
+async function stateCountsIn(tx: Prisma.TransactionClient, rolloutId: string): Promise<Record<string, number>> {
+  const rows = await tx.$queryRaw<{ state: string; n: number }[]>`
+    SELECT state::text AS state, n FROM rollout_state_count WHERE rollout_id = ${rolloutId}::uuid AND n > 0`;
+  return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
+}
+
+/** The event of a rollout transition. */
+async function transitionEvent(
+  tx: Prisma.TransactionClient,
+  rollout: RolloutRecord,
+  decision: Transition,
+  change: RolloutChange,
+): Promise<NewFleetEvent> {
+  const about = { rolloutId: rollout.id, userId: rollout.userId };
+  switch (decision.to) {
+    case 'paused':
+      return {
+        ...about,
+        type: 'rollout.paused',
+        data: { cause: change.pauseCause ?? { kind: 'operator' }, reason: decision.reason },
+      };
+    case 'running':
+      return { ...about, type: 'rollout.resumed', data: { wave: rollout.currentWave } };
+    case 'cancelled':
+      return change.aborted
+        ? { ...about, type: 'rollout.aborted', data: { reason: decision.reason } }
+        : { ...about, type: 'rollout.cancelled', data: { reason: decision.reason } };
+    case 'completed':
+      return { ...about, type: 'rollout.completed', data: { counts: await stateCountsIn(tx, rollout.id) } };
+  }
+}
+
+/**
+ * Moves a rollout as the state machine decides `event`, with its event (rollout.paused, resumed, cancelled or
+ * aborted) in the same transaction.
+ */
 export async function transitionRollout(
   db: Database,
   rolloutId: string,
   event: RolloutEvent,
+  change: RolloutChange,
 ): Promise<RolloutTransitionResult> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const rollout = (await db.prisma.rollout.findUnique({ where: { id: rolloutId } })) as RolloutRecord | null;
@@ -44,6 +101,7 @@ export async function transitionRollout(
           UPDATE rollout_instance SET state = 'cancelled', finished_at = ${now}, updated_at = ${now}, next_attempt_at = NULL
           WHERE rollout_id = ${rolloutId}::uuid AND state = 'pending'`;
       }
+      await recordEvents(tx, change.by, [await transitionEvent(tx, rollout, decision, change)]);
       return true;
     });
     if (changed) {
@@ -59,18 +117,35 @@ export async function transitionRollout(
   );
 }
 
-/** Replaces policy fields of an open rollout. Refused (null) once the rollout is completed or cancelled. */
+/**
+ * Replaces policy fields of an open rollout, with its rollout.policy_changed event (the policy before and after) in
+ * the same transaction. Refused (null) once the rollout is completed or cancelled. The row is locked first so that
+ * `before` is the policy this update replaced, whatever another update does at the same time.
+ */
 export async function updateRolloutPolicy(
   db: Database,
   rolloutId: string,
   update: { policy: Prisma.InputJsonValue; concurrency: number; maxAttempts: number },
+  by: EventSource,
 ): Promise<RolloutRecord | null> {
-  const moved = await db.prisma.rollout.updateMany({
-    where: { id: rolloutId, status: { in: ['running', 'paused'] } },
-    data: { policy: update.policy, concurrency: update.concurrency, maxAttempts: update.maxAttempts },
+  return db.prisma.$transaction(async (tx) => {
+    const [before] = await tx.$queryRaw<{ user_id: string; policy: unknown }[]>`
+      SELECT user_id, policy FROM rollout WHERE id = ${rolloutId}::uuid AND status IN ('running', 'paused') FOR UPDATE`;
+    if (!before) return null;
+    const updated = (await tx.rollout.update({
+      where: { id: rolloutId },
+      data: { policy: update.policy, concurrency: update.concurrency, maxAttempts: update.maxAttempts },
+    })) as RolloutRecord;
+    await recordEvents(tx, by, [
+      {
+        type: 'rollout.policy_changed',
+        rolloutId,
+        userId: before.user_id,
+        data: { before: before.policy, after: updated.policy },
+      },
+    ]);
+    return updated;
   });
-  if (moved.count === 0) return null;
-  return (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
 }
 
 export type WaveCounts = { open: number; succeeded: number; failed: number; cancelled: number };
@@ -112,11 +187,11 @@ export type WaveStep =
 export async function advanceWaveIfDone(
   db: Database,
   rolloutId: string,
-  options: { thresholdPercent: number; approved?: boolean },
+  options: { thresholdPercent: number; approved?: boolean; by: EventSource },
 ): Promise<WaveStep> {
   const rollout = await db.prisma.rollout.findUnique({
     where: { id: rolloutId },
-    select: { status: true, currentWave: true, waveCount: true },
+    select: { status: true, currentWave: true, waveCount: true, userId: true },
   });
   if (!rollout || rollout.status !== 'running') return { kind: 'not_running' };
   const wave = rollout.currentWave;
@@ -133,18 +208,38 @@ export async function advanceWaveIfDone(
         thresholdPercent: options.thresholdPercent,
       });
   if (gate.type === 'complete') return { kind: 'last_wave_done' };
+  const about = { rolloutId, userId: rollout.userId };
   if (gate.type === 'pause') {
-    const paused = await db.prisma.rollout.updateMany({
-      where: { id: rolloutId, status: 'running', currentWave: wave },
-      data: { status: 'paused', statusReason: gate.reason },
+    const paused = await db.prisma.$transaction(async (tx) => {
+      const moved = await tx.rollout.updateMany({
+        where: { id: rolloutId, status: 'running', currentWave: wave },
+        data: { status: 'paused', statusReason: gate.reason },
+      });
+      if (moved.count === 0) return false;
+      const cause: PauseCause = {
+        kind: 'wave_gate',
+        wave,
+        succeeded: counts.succeeded,
+        failed: counts.failed,
+        thresholdPercent: options.thresholdPercent,
+      };
+      await recordEvents(tx, options.by, [{ ...about, type: 'rollout.paused', data: { cause, reason: gate.reason } }]);
+      return true;
     });
-    return paused.count === 1 ? { kind: 'paused', reason: gate.reason } : { kind: 'not_running' };
+    return paused ? { kind: 'paused', reason: gate.reason } : { kind: 'not_running' };
   }
-  const moved = await db.prisma.rollout.updateMany({
-    where: { id: rolloutId, status: 'running', currentWave: wave },
-    data: { currentWave: gate.nextWave, statusReason: null },
+  const advanced = await db.prisma.$transaction(async (tx) => {
+    const moved = await tx.rollout.updateMany({
+      where: { id: rolloutId, status: 'running', currentWave: wave },
+      data: { currentWave: gate.nextWave, statusReason: null },
+    });
+    if (moved.count === 0) return false;
+    await recordEvents(tx, options.by, [
+      { ...about, type: 'rollout.wave_started', data: { wave: gate.nextWave, waveCount: rollout.waveCount } },
+    ]);
+    return true;
   });
-  if (moved.count === 0) return { kind: 'not_running' };
+  if (!advanced) return { kind: 'not_running' };
   return { kind: 'advanced', wave: gate.nextWave };
 }
 

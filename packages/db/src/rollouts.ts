@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
+import type { EventSource, InstanceState, NewFleetEvent, RolloutStatus } from '@fleet/rollout-domain';
 import { INSTANCE_STATES, decideRollout } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import { WaveSizesMismatchError } from './errors.ts';
+import { DIRECT_WRITER, FLEET_EVENT_LOCK, FLEET_EVENTS_CHANNEL, recordEvents } from './events/record-events.ts';
 import { Prisma } from './generated/prisma/client.ts';
 
 export type InstanceCounts = { total: number } & Record<InstanceState, number>;
@@ -18,8 +19,13 @@ export type NewRollout = {
   instanceIds: readonly string[];
   /** Wave sizes in instance order (see planWaveSizes); default one wave of everything. */
   waveSizes?: readonly number[];
-  /** The API key that asked for it (null: made outside the API). */
-  createdByKeyId?: string | null;
+  /**
+   * Who made it, for its rollout.created event; an API key is also kept as the rollout's `createdByKeyId`. Default
+   * DIRECT_WRITER: a rollout written straight to the database (tests, benchmarks), not by an app.
+   */
+  by?: EventSource;
+  /** The rollout this one retries (POST /v1/rollouts/:id/retry): linked, with rollout.retried on its timeline. */
+  parentRolloutId?: string | null;
 };
 
 export type InsertRolloutOptions = {
@@ -94,6 +100,7 @@ async function insertRolloutRows(
   onRows?: (rows: InstanceRow[]) => void,
 ): Promise<RolloutRecord> {
   const total = rollout.instanceIds.length;
+  const by = rollout.by ?? DIRECT_WRITER;
   await options.inTransaction?.(tx, id);
   const created = await tx.rollout.create({
     data: {
@@ -105,7 +112,8 @@ async function insertRolloutRows(
       policy: rollout.policy,
       totalInstances: total,
       waveCount: waveSizes.length,
-      createdByKeyId: rollout.createdByKeyId ?? null,
+      createdByKeyId: by.actor.kind === 'api_key' ? by.actor.id : null,
+      parentRolloutId: rollout.parentRolloutId ?? null,
     },
   });
   for (let start = 0; start < total; start += INSERT_CHUNK) {
@@ -129,7 +137,37 @@ async function insertRolloutRows(
         FROM ROWS FROM (json_array_elements_text(${ids}::json), json_array_elements_text(${waves}::json)) AS t(instance_id, wave_no)`;
     }
   }
+  await recordEvents(tx, by, creationEvents(created as RolloutRecord));
   return created as RolloutRecord;
+}
+
+/** rollout.created (and wave 1's rollout.wave_started when there are waves), and rollout.retried on the parent's. */
+function creationEvents(rollout: RolloutRecord): NewFleetEvent[] {
+  const about = { rolloutId: rollout.id, userId: rollout.userId };
+  const events: NewFleetEvent[] = [
+    {
+      ...about,
+      type: 'rollout.created',
+      data: {
+        totalInstances: rollout.totalInstances,
+        waveCount: rollout.waveCount,
+        concurrency: rollout.concurrency,
+        maxAttempts: rollout.maxAttempts,
+        force: rollout.force,
+        parentRolloutId: rollout.parentRolloutId,
+      },
+    },
+  ];
+  if (rollout.waveCount > 1)
+    events.push({ ...about, type: 'rollout.wave_started', data: { wave: 1, waveCount: rollout.waveCount } });
+  if (rollout.parentRolloutId !== null)
+    events.push({
+      type: 'rollout.retried',
+      rolloutId: rollout.parentRolloutId,
+      userId: rollout.userId,
+      data: { childRolloutId: rollout.id, instances: rollout.totalInstances },
+    });
+  return events;
 }
 
 /**
@@ -234,24 +272,51 @@ export async function listOpenRolloutsOfAccounts(
 }
 
 /**
- * Moves a rollout to `completed` when none of its instances is open any more. A single guarded statement: safe to
- * call from every worker after every final transition, and only the first caller that sees the last instance final
- * changes anything. Returns true if this call completed it. "None open" is read from rollout_state_count, so the
- * check costs the same at 100 instances as at 100,000. Workers ask this many times a second while a rollout runs,
- * so it goes to pg as a prepared statement rather than through Prisma (see listOpenRolloutsForWork).
+ * Moves a rollout to `completed` when none of its instances is open any more, with its rollout.completed event (the
+ * instances per state) in the same statement, hence the same transaction. A single guarded statement: safe to call
+ * from every worker after every final transition, and only the first caller that sees the last instance final
+ * changes anything (the others write nothing, not even the event). Returns true if this call completed it. "None
+ * open" is read from rollout_state_count, so the check costs the same at 100 instances as at 100,000. Workers ask
+ * this many times a second while a rollout runs, so it goes to pg as one prepared statement rather than through
+ * Prisma and a transaction (see listOpenRolloutsForWork); the event part is events/record-events.ts's, inlined:
+ * the advisory lock (taken only when the rollout did complete), the row and its notice.
  */
-export async function completeRolloutIfDone(db: Database, rolloutId: string): Promise<boolean> {
+export async function completeRolloutIfDone(db: Database, rolloutId: string, by: EventSource): Promise<boolean> {
   const from = (['running', 'paused'] as const).filter(
     (s) => decideRollout(s, { type: 'all_instances_final' }).type === 'transition',
   );
-  const { rowCount } = await db.pool.query({
+  const { rows } = await db.pool.query<{ completed: number }>({
     name: 'fleet_complete_rollout_if_done',
-    text: `UPDATE rollout SET status = 'completed', finished_at = now(), updated_at = now()
-      WHERE id = $1::uuid AND status::text = ANY($2::text[])
-        AND NOT EXISTS (
-          SELECT 1 FROM rollout_state_count
-          WHERE rollout_id = $1::uuid AND state IN ('pending', 'in_progress') AND n > 0)`,
-    values: [rolloutId, from],
+    text: `WITH done AS (
+        UPDATE rollout SET status = 'completed', finished_at = now(), updated_at = now()
+        WHERE id = $1::uuid AND status::text = ANY($2::text[])
+          AND NOT EXISTS (
+            SELECT 1 FROM rollout_state_count
+            WHERE rollout_id = $1::uuid AND state IN ('pending', 'in_progress') AND n > 0)
+        RETURNING id, user_id
+      ),
+      locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(${FLEET_EVENT_LOCK}::bigint) FROM done),
+      inserted AS (
+        INSERT INTO fleet_event (type, rollout_id, user_id, actor_kind, actor_id, actor_name, request_id, data)
+        SELECT 'rollout.completed', done.id, done.user_id, $3, $4, $5, $6, jsonb_build_object('counts', (
+          SELECT coalesce(jsonb_object_agg(c.state::text, c.n), '{}'::jsonb) FROM rollout_state_count c
+          WHERE c.rollout_id = $1::uuid AND c.n > 0))
+        FROM done, locked
+        RETURNING id, rollout_id
+      ),
+      notified AS (
+        SELECT pg_notify('${FLEET_EVENTS_CHANNEL}', json_build_object('id', id::text, 'rolloutId', rollout_id)::text)
+        FROM inserted
+      )
+      SELECT (SELECT count(*) FROM done)::int AS completed, (SELECT count(*) FROM notified)::int AS notices`,
+    values: [
+      rolloutId,
+      from,
+      by.actor.kind,
+      by.actor.id,
+      by.actor.kind === 'api_key' ? by.actor.name : null,
+      by.requestId ?? null,
+    ],
   });
-  return (rowCount ?? 0) > 0;
+  return (rows[0]?.completed ?? 0) > 0;
 }

@@ -101,7 +101,7 @@ describe('idempotency records', () => {
         maxAttempts: 1,
         policy: {},
         instanceIds: ['i-abc'],
-        createdByKeyId: apiKeyId,
+        by: { actor: { kind: 'api_key', id: apiKeyId, name: 'test key' } },
       },
       {
         inTransaction: (tx, rolloutId) =>

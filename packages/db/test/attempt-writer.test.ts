@@ -5,6 +5,7 @@ import {
   createAttemptWriter,
   createGroupCommit,
   insertRollout,
+  DIRECT_WRITER,
 } from '../src/index.ts';
 import type { AttemptAnswer, Database } from '../src/index.ts';
 import { useTestDatabase } from './support.ts';
@@ -274,10 +275,10 @@ describe('rollout state counters', () => {
     expect(Object.fromEntries(Object.entries(byState).filter(([, n]) => n > 0))).toEqual(await countRows(rollout.id));
     expect(total).toBe(12);
 
-    expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
+    expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(false);
     await db.prisma
       .$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending'`;
-    expect(await completeRolloutIfDone(db, rollout.id)).toBe(true);
+    expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(true);
 
     await db.prisma.rolloutInstance.deleteMany({ where: { rolloutId: rollout.id, state: 'failed' } });
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 10, failed: 0, cancelled: 4 });

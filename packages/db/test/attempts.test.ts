@@ -7,6 +7,7 @@ import {
   insertRollout,
   markAttemptAnswerLost,
   REPLAY_WINDOW_MS,
+  DIRECT_WRITER,
 } from '../src/index.ts';
 import type { AttemptAnswer, Database } from '../src/index.ts';
 
@@ -530,7 +531,7 @@ describe('completeRolloutIfDone', () => {
       instanceIds: ['i-c1', 'i-c2'],
     });
     for (const [i, inst] of instances.entries()) {
-      expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
+      expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(false);
       const claim = await claimAttempt(db, {
         rolloutInstanceId: inst.id,
         rolloutId: rollout.id,
@@ -547,8 +548,8 @@ describe('completeRolloutIfDone', () => {
         nextAttemptAt: null,
       });
     }
-    expect(await completeRolloutIfDone(db, rollout.id)).toBe(true);
-    expect(await completeRolloutIfDone(db, rollout.id)).toBe(false);
+    expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(true);
+    expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(false);
     expect(await db.prisma.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).toMatchObject({
       status: 'completed',
     });

@@ -17,6 +17,7 @@ import {
   transitionManualInstallFlag,
   transitionRollout,
   WaveSizesMismatchError,
+  DIRECT_WRITER,
 } from '../src/index.ts';
 import type { Database } from '../src/index.ts';
 import { useTestDatabase } from './support.ts';
@@ -57,7 +58,12 @@ describe('db errors', () => {
     const { rollout } = await newRollout('i-race-rollout');
     const restore = await skipUpdatesOf('rollout', rollout.id);
     try {
-      const failure = await transitionRollout(db, rollout.id, { type: 'pause', reason: 'operator' }).catch((e) => e);
+      const failure = await transitionRollout(
+        db,
+        rollout.id,
+        { type: 'pause', reason: 'operator' },
+        { by: DIRECT_WRITER },
+      ).catch((e) => e);
       expect(failure).toBeInstanceOf(GuardedWriteRaceError);
       expect(failure).toBeInstanceOf(DatabaseError);
       expect(failure).toMatchObject({ code: 'guarded_write_lost_race', table: 'rollout', id: rollout.id });

@@ -16,7 +16,7 @@ import {
   pauseInstallQueue,
   resumeInstallQueue,
 } from '@fleet/queue';
-import type { RolloutPolicy } from '@fleet/rollout-domain';
+import type { EventSource, PauseCause, RolloutPolicy } from '@fleet/rollout-domain';
 import { resolveCount, shouldAbort } from '@fleet/rollout-domain';
 import { readPolicy } from './policy-view.ts';
 
@@ -28,7 +28,17 @@ const WAVE_ENQUEUE_PAGE = 5000;
  * pause) and the reconciler. Postgres decides (guarded transitions); Redis is then told, so a lost Redis write
  * never leaves a wrong decision: workers re-check the rollout's status in Postgres before every call.
  */
-export type RolloutControlDeps = { db: Database; redis: Redis; prefix: string; logger: Logger };
+export type RolloutControlDeps = {
+  db: Database;
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  /**
+   * Who the changes are made by, named in their events: the worker or reconciler process, or (the API builds one per
+   * request) the API key and the request id.
+   */
+  by: EventSource;
+};
 
 async function withQueue<T>(
   deps: RolloutControlDeps,
@@ -63,12 +73,19 @@ async function tellQueue(
   }
 }
 
+/** `cause`: why, for rollout.paused (default an operator's pause). */
 export async function pauseRollout(
   deps: RolloutControlDeps,
   rolloutId: string,
   reason: string,
+  cause: PauseCause = { kind: 'operator' },
 ): Promise<RolloutTransitionResult> {
-  const result = await transitionRollout(deps.db, rolloutId, { type: 'pause', reason });
+  const result = await transitionRollout(
+    deps.db,
+    rolloutId,
+    { type: 'pause', reason },
+    { by: deps.by, pauseCause: cause },
+  );
   if (result.kind === 'changed' || result.kind === 'unchanged')
     await tellQueue(deps, rolloutId, 'pause the queue', pauseInstallQueue);
   if (result.kind === 'changed') deps.logger.warn('rollout paused', { rolloutId, reason });
@@ -76,7 +93,7 @@ export async function pauseRollout(
 }
 
 export async function resumeRollout(deps: RolloutControlDeps, rolloutId: string): Promise<RolloutTransitionResult> {
-  const result = await transitionRollout(deps.db, rolloutId, { type: 'resume' });
+  const result = await transitionRollout(deps.db, rolloutId, { type: 'resume' }, { by: deps.by });
   if (result.kind !== 'changed' && result.kind !== 'unchanged') return result;
   await tellQueue(deps, rolloutId, 'resume the queue', resumeInstallQueue);
   if (result.kind === 'changed') {
@@ -87,12 +104,19 @@ export async function resumeRollout(deps: RolloutControlDeps, rolloutId: string)
   return result;
 }
 
+/** `aborted`: the rollout's own abort threshold cancels it (rollout.aborted rather than rollout.cancelled). */
 export async function cancelRollout(
   deps: RolloutControlDeps,
   rolloutId: string,
   reason: string,
+  options: { aborted?: boolean } = {},
 ): Promise<RolloutTransitionResult> {
-  const result = await transitionRollout(deps.db, rolloutId, { type: 'cancel', reason });
+  const result = await transitionRollout(
+    deps.db,
+    rolloutId,
+    { type: 'cancel', reason },
+    { by: deps.by, aborted: options.aborted ?? false },
+  );
   if (result.kind === 'changed' || result.kind === 'unchanged')
     await tellQueue(deps, rolloutId, 'drain the queue', drainInstallQueue);
   if (result.kind === 'changed') deps.logger.warn('rollout cancelled', { rolloutId, reason });
@@ -106,11 +130,12 @@ export async function changeRolloutPolicy(
   policy: RolloutPolicy,
 ): Promise<RolloutRecord | null> {
   const concurrency = resolveCount(policy.concurrency, rollout.totalInstances);
-  const updated = await updateRolloutPolicy(deps.db, rollout.id, {
-    policy: policy as never,
-    concurrency,
-    maxAttempts: policy.retry.maxAttempts,
-  });
+  const updated = await updateRolloutPolicy(
+    deps.db,
+    rollout.id,
+    { policy: policy as never, concurrency, maxAttempts: policy.retry.maxAttempts },
+    deps.by,
+  );
   if (!updated) return null;
   await tellQueue(deps, rollout.id, 'set the queue concurrency', async (queue) => {
     await queue.setGlobalConcurrency(concurrency);
@@ -136,6 +161,7 @@ export async function advanceWaves(
     const step = await advanceWaveIfDone(deps.db, rollout.id, {
       thresholdPercent: policy.waveSuccessThresholdPercent,
       approved,
+      by: deps.by,
     });
     approved = false;
     if (step.kind === 'advanced') {
@@ -156,7 +182,7 @@ export async function advanceWaves(
       await tellQueue(deps, rollout.id, 'pause the queue', pauseInstallQueue);
       deps.logger.warn('rollout paused at a wave gate', { rolloutId: rollout.id, reason: step.reason });
     }
-    if (step.kind === 'last_wave_done' && (await completeRolloutIfDone(deps.db, rollout.id)))
+    if (step.kind === 'last_wave_done' && (await completeRolloutIfDone(deps.db, rollout.id, deps.by)))
       deps.logger.info('rollout completed', { rolloutId: rollout.id });
     return;
   }
@@ -172,6 +198,6 @@ export async function abortIfThresholdCrossed(
   const counts = await countInstances(deps.db, rollout.id);
   const verdict = shouldAbort(policy.abort, counts);
   if (!verdict.abort) return false;
-  const result = await cancelRollout(deps, rollout.id, verdict.reason);
+  const result = await cancelRollout(deps, rollout.id, verdict.reason, { aborted: true });
   return result.kind === 'changed';
 }

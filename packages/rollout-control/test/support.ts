@@ -27,7 +27,7 @@ export function useControlServices(label: string, onOpen: (services: ControlServ
     db = createDatabase({ url: testDb.url, poolMax: 5 });
     const { logger, lines } = capturingLogger({ service: `${label}-test` });
     redis = createRedisConnection(testRedisUrl(), 'control', logger);
-    onOpen({ db, redis, prefix, logger, lines });
+    onOpen({ db, redis, prefix, logger, lines, by: { actor: { kind: 'worker', id: `${label}-test` } } });
   });
   afterAll(async () => {
     await deleteKeysWithPrefix(prefix);

@@ -75,3 +75,13 @@ export type {
   RecordAnswer,
   RecordedFacts,
 } from './attempt-decision.ts';
+export { FLEET_EVENT_TYPES, EVENT_ACTOR_KINDS, isFleetEventType } from './fleet-events.ts';
+export type {
+  EventActor,
+  EventActorKind,
+  EventSource,
+  FleetEventData,
+  FleetEventType,
+  NewFleetEvent,
+  PauseCause,
+} from './fleet-events.ts';

@@ -7,6 +7,7 @@ import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, requireRole } from '../http/auth.ts';
+import { eventSourceOf } from '../http/event-source.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
@@ -73,6 +74,7 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
       userIds,
       allAccounts: body.allAccounts,
       createdById: admin.keyId,
+      by: eventSourceOf(req),
     });
     deps.logger.info('api key created', {
       keyId: record.id,
@@ -107,7 +109,7 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
     const admin = requireRole(req, 'admin');
     const key = await loadManageableKey(req, admin);
     // Idempotent: revoking a revoked key answers the same.
-    if (await revokeApiKey(deps.db, key.id))
+    if (await revokeApiKey(deps.db, key.id, eventSourceOf(req)))
       deps.logger.info('api key revoked', { keyId: key.id, keyPrefix: key.keyPrefix, by: admin.keyPrefix });
     res.status(204).end();
   });

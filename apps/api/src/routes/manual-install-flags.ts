@@ -15,6 +15,7 @@ import {
   requireRole,
   visibleUserIds,
 } from '../http/auth.ts';
+import { eventSourceOf } from '../http/event-source.ts';
 import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { recommendedActionFor } from '../failure-report.ts';
@@ -166,6 +167,7 @@ export function manualInstallFlagRoutes(deps: ManualInstallFlagRoutesDeps): Rout
         flagId: flag.id,
         event: action.event,
         actor: actorOf(req),
+        by: eventSourceOf(req),
         note: body.note ?? null,
       });
       if (result.kind === 'missing') throw new NotFoundError(`manual-install flag ${flag.id}`);

@@ -8,6 +8,7 @@ import { countInstances } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { cancelRollout, changeRolloutPolicy, pauseRollout, readPolicy, resumeRollout } from '@fleet/rollout-control';
 import { loadVisibleRollout, requireRole } from '../http/auth.ts';
+import { eventSourceOf } from '../http/event-source.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import { applyPolicyPatch, patchRolloutSchema } from '../rollout-policy-schemas.ts';
@@ -25,7 +26,14 @@ export type RolloutControlRoutesDeps = { db: Database; redis: Redis; queuePrefix
  */
 export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
   const router = Router();
-  const control = { db: deps.db, redis: deps.redis, prefix: deps.queuePrefix, logger: deps.logger };
+  /** The rollout operations, acting for the request's API key. */
+  const controlFor = (req: Request) => ({
+    db: deps.db,
+    redis: deps.redis,
+    prefix: deps.queuePrefix,
+    logger: deps.logger,
+    by: eventSourceOf(req),
+  });
 
   async function answer(result: RolloutTransitionResult, id: string) {
     if (result.kind === 'missing') throw new NotFoundError(`rollout ${id}`);
@@ -47,14 +55,14 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     requireRole(req, 'operator');
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     const reason = optionalReason(req) ?? 'paused by an operator';
-    res.json(await answer(await pauseRollout(control, rollout.id, reason), rollout.id));
+    res.json(await answer(await pauseRollout(controlFor(req), rollout.id, reason), rollout.id));
   });
 
   router.post('/v1/rollouts/:id/resume', async (req, res) => {
     requireRole(req, 'operator');
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     optionalReason(req);
-    res.json(await answer(await resumeRollout(control, rollout.id), rollout.id));
+    res.json(await answer(await resumeRollout(controlFor(req), rollout.id), rollout.id));
   });
 
   // Operators cancel: on-call must be able to stop a bad rollout, not only pause it. Cancelling touches one
@@ -63,7 +71,7 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     requireRole(req, 'operator');
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     const reason = optionalReason(req) ?? 'cancelled by an operator';
-    res.json(await answer(await cancelRollout(control, rollout.id, reason), rollout.id));
+    res.json(await answer(await cancelRollout(controlFor(req), rollout.id, reason), rollout.id));
   });
 
   router.patch('/v1/rollouts/:id', async (req, res) => {
@@ -72,7 +80,7 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     const patch = parseOrThrow(patchRolloutSchema, req.body, 'policy change', { in: 'body' });
     const policy = applyPolicyPatch(readPolicy(rollout.policy), patch);
-    const updated = await changeRolloutPolicy(control, rollout, policy);
+    const updated = await changeRolloutPolicy(controlFor(req), rollout, policy);
     if (!updated)
       throw new ConflictError('rollout_state_conflict', `a ${rollout.status} rollout's policy cannot be changed`);
     const [counts, limitsInForce] = await Promise.all([

@@ -3,13 +3,14 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConflictError, DependencyUnavailableError, ValidationError } from '@fleet/errors';
 import type { Database, Prisma } from '@fleet/db';
-import { iterateReportInstances, listRetryRollouts, recordRollout, setParentRollout } from '@fleet/db';
+import { iterateReportInstances, listRetryRollouts, recordRollout } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { isRedisReachable } from '@fleet/queue';
 import { INSTANCE_STATES } from '@fleet/rollout-domain';
 import type { BackgroundEnqueues } from '../background-enqueues.ts';
 import { enqueueNewRollout } from '../enqueue-rollout.ts';
 import { loadVisibleRollout, requireRole } from '../http/auth.ts';
+import { eventSourceOf } from '../http/event-source.ts';
 import { parseOrThrow, showValue } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { causeOf } from '../failure-report.ts';
@@ -70,7 +71,7 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
   const router = Router();
 
   router.post(RETRY_PATH, async (req, res) => {
-    const principal = requireRole(req, 'operator');
+    requireRole(req, 'operator');
     const body = parseOrThrow(retryRolloutBodySchema, req.body ?? {}, 'body', { in: 'body' });
     const original = await loadVisibleRollout(deps, req, req.params.id);
     if (original.status === 'running' || original.status === 'paused') {
@@ -143,11 +144,10 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       // One wave: the ramp-up protected the fleet the first time; these few instances already had their turn.
       policy: { ...storedPolicy, concurrency, waves: null } as Prisma.InputJsonValue,
       instanceIds,
-      createdByKeyId: principal.keyId,
+      // Linked in the retry's own transaction, with rollout.retried on the original's timeline.
+      parentRolloutId: original.id,
+      by: eventSourceOf(req),
     });
-    // A second statement: recordRollout owns the insert. Should it fail, the retry exists unlinked and the
-    // reconciler still enqueues it; the answer is then a 500 and says nothing was linked.
-    await setParentRollout(deps.db, rollout.id, original.id);
     const log = deps.logger.child({ rolloutId: rollout.id });
     // One wave (see the policy above): the whole retry is enqueued, after the 202 if it takes longer than the wait.
     const enqueued = await deps.enqueues.start(() => enqueueNewRollout(deps, rollout, log));

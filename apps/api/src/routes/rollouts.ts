@@ -23,6 +23,7 @@ import type { BackgroundEnqueues } from '../background-enqueues.ts';
 import { enqueueNewRollout } from '../enqueue-rollout.ts';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
+import { eventSourceOf } from '../http/event-source.ts';
 import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow, parsePathParam } from '../http/validate.ts';
@@ -160,7 +161,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
           policy: policy as never,
           instanceIds,
           waveSizes: planWaveSizes(policy.waves, instanceIds.length),
-          createdByKeyId: principal.keyId,
+          by: eventSourceOf(req),
         },
         // The key is recorded in the rollout's own transaction: both exist or neither, and a concurrent request
         // with the same key waits on the primary key, then finds it taken and rolls back whole.

@@ -1,0 +1,114 @@
+/**
+ * The vocabulary of fleet events: what happened to a rollout, a manual-install flag or an API key, as the event log
+ * (@fleet/db events/) stores it and every surface (timeline, stream, audit trail) shows it. The type names are a
+ * public contract: add types freely, never rename one. One event per change, never one per attempt.
+ */
+
+export const FLEET_EVENT_TYPES = [
+  'rollout.created',
+  'rollout.wave_started',
+  'rollout.paused',
+  'rollout.resumed',
+  'rollout.policy_changed',
+  'rollout.aborted',
+  'rollout.cancelled',
+  'rollout.completed',
+  'rollout.retried',
+  'instance.flagged',
+  'flag.acknowledged',
+  'flag.resolved',
+  'flag.closed',
+  'flag.reopened',
+  'api_key.created',
+  'api_key.revoked',
+] as const;
+
+export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
+
+export function isFleetEventType(value: string): value is FleetEventType {
+  return (FLEET_EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * Who made the change. `api_key`: a request authenticated with that key (its id and name, never the key);
+ * `worker` / `reconciler`: that process on its own (its WORKER_ID / RECONCILER_ID); `system`: a change made with no
+ * key to name, its id saying which: `fleet-cli` (the CLI writing to the database: `fleet up`, `create-api-key`),
+ * `bootstrap` (the API's FLEET_ADMIN_API_KEY), `direct` (tests and tools writing through @fleet/db).
+ */
+export type EventActor =
+  | { kind: 'api_key'; id: string; name: string }
+  | { kind: 'worker'; id: string }
+  | { kind: 'reconciler'; id: string }
+  | { kind: 'system'; id: string };
+
+export type EventActorKind = EventActor['kind'];
+
+export const EVENT_ACTOR_KINDS = [
+  'api_key',
+  'worker',
+  'reconciler',
+  'system',
+] as const satisfies readonly EventActorKind[];
+
+/** Who made a change and, for an API request, its request id (X-Request-Id): passed down to whatever writes it. */
+export type EventSource = { actor: EventActor; requestId?: string | null };
+
+/** Why a rollout paused: an operator asked, a wave's success rate fell below its gate, or a fleet-wide error. */
+export type PauseCause =
+  | { kind: 'operator' }
+  | { kind: 'wave_gate'; wave: number; succeeded: number; failed: number; thresholdPercent: number }
+  /** Bad credentials, a signature mismatch, Forbidden: every instance would fail alike. `code`: CloudMonitor's. */
+  | { kind: 'fleet_wide_error'; code: string | null };
+
+/** What each event type's `data` holds. */
+export type FleetEventData = {
+  'rollout.created': {
+    totalInstances: number;
+    waveCount: number;
+    concurrency: number;
+    maxAttempts: number;
+    force: boolean;
+    /** The rollout this one retries, if it is a retry. */
+    parentRolloutId: string | null;
+  };
+  'rollout.wave_started': { wave: number; waveCount: number };
+  'rollout.paused': { cause: PauseCause; reason: string | null };
+  'rollout.resumed': { wave: number };
+  'rollout.policy_changed': { before: unknown; after: unknown };
+  /** Cancelled by its own abort threshold. */
+  'rollout.aborted': { reason: string | null };
+  'rollout.cancelled': { reason: string | null };
+  /** Instances per final state when it completed. */
+  'rollout.completed': { counts: Record<string, number> };
+  /** Written on the original rollout's timeline; the child's own timeline starts with its rollout.created. */
+  'rollout.retried': { childRolloutId: string; instances: number };
+  /** A host got its manual-install flag for this rollout: a new one, or its open one carried on (`reflagged`). */
+  'instance.flagged': {
+    flagId: string;
+    instanceId: string;
+    reason: string;
+    action: 'flagged' | 'reflagged';
+  };
+  'flag.acknowledged': FlagMove;
+  'flag.resolved': FlagMove;
+  'flag.closed': FlagMove;
+  /** A resolved flag opened again: a later rollout failed on the host, or its re-verification failed. */
+  'flag.reopened': { flagId: string; instanceId: string; reason: string };
+  'api_key.created': ApiKeyFacts;
+  'api_key.revoked': ApiKeyFacts;
+};
+
+type FlagMove = { flagId: string; instanceId: string; from: string; to: string; note: string | null };
+type ApiKeyFacts = { keyId: string; name: string; role: string; userIds: string[]; allAccounts: boolean };
+
+/** An event to write: its type, its data typed by the type, what it concerns and who made it. */
+export type NewFleetEvent = {
+  [T in FleetEventType]: {
+    type: T;
+    data: FleetEventData[T];
+    /** The rollout it belongs to (a flag's latest rollout); null for an API key's events. */
+    rolloutId: string | null;
+    /** The account it concerns; null for an API key's events (their accounts are in `data.userIds`). */
+    userId: string | null;
+  };
+}[FleetEventType];
