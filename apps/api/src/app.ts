@@ -28,6 +28,7 @@ import { rolloutControlOperations, rolloutControlRoutes } from './routes/rollout
 import type { RolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
 import { streamTicketAuthentication } from './event-stream/stream-tickets.ts';
 import { rolloutEventStreamOperations, rolloutEventStreamRoutes } from './routes/rollout-event-stream.ts';
+import { eventOperations, eventRoutes } from './routes/events.ts';
 
 export type ApiDeps = {
   db: Database;
@@ -77,6 +78,7 @@ export function createApp(deps: ApiDeps): express.Express {
         ...manualInstallFlagOperations,
         ...adminOperations,
         ...rolloutEventStreamOperations,
+        ...eventOperations,
       ],
     }),
   );
@@ -108,6 +110,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(manualInstallFlagRoutes(deps));
   app.use(rolloutEventStreamRoutes(deps));
   app.use(apiKeyRoutes(deps));
+  app.use(eventRoutes(deps));
   app.use(notFoundHandler);
   // Postgres unreachable mid-request: a 503 the client may retry, not a 500.
   const databaseUnavailable: ErrorRequestHandler = (error, _req, _res, next) => {

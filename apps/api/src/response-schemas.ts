@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { API_ROLES } from '@fleet/db';
-import { INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/rollout-domain';
+import { FLEET_EVENT_TYPES, INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/rollout-domain';
 
 /**
  * Shapes of the answers, for the OpenAPI document and for the contract tests that check real answers against
@@ -185,4 +185,27 @@ export const healthSchema = z.object({ status: z.literal('ok') });
 export const readinessSchema = z.object({
   status: z.enum(['ready', 'unavailable']),
   dependencies: z.object({ postgres: z.enum(['up', 'down']), redis: z.enum(['up', 'down']) }),
+});
+
+const eventActorSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('api_key'), id: z.string().describe('the API key id'), name: z.string() }),
+  z.object({ kind: z.literal('worker'), id: z.string().describe('WORKER_ID') }),
+  z.object({ kind: z.literal('reconciler'), id: z.string().describe('RECONCILER_ID') }),
+  z.object({ kind: z.literal('system'), id: z.string().describe('fleet-cli, bootstrap or direct') }),
+]);
+
+export const fleetEventSchema = z.object({
+  id: z.string().describe('the event id: a whole number, increasing in commit order'),
+  type: z.enum(FLEET_EVENT_TYPES),
+  rolloutId: z.uuid().nullable(),
+  userId: z.string().nullable().describe("the account; null for an API key's events (see data.userIds)"),
+  actor: eventActorSchema,
+  requestId: z.string().nullable().describe('X-Request-Id of the API request that made the change'),
+  data: z.unknown().describe("the type's facts (docs/api.md, Events)"),
+  createdAt: isoDate,
+});
+
+export const eventPageSchema = z.object({
+  items: z.array(fleetEventSchema),
+  nextCursor: z.string().nullable().describe('pass as `after` for the next page; null on the last page so far'),
 });

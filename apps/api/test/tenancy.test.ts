@@ -109,6 +109,29 @@ const CASES: Record<string, TenancyCase> = {
   'POST /v1/rollouts/:id/events/stream-tickets': {
     call: (key, f) => api.requestAs(key, 'POST', `/v1/rollouts/${f.rolloutId}/events/stream-tickets`),
     allowed: (res) => expect(res.status).toBe(201),
+  'GET /v1/rollouts/:id/events': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/events`),
+    allowed: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.items[0]).toMatchObject({ type: 'rollout.created', rolloutId: f.rolloutId });
+    },
+  },
+  'GET /v1/audit': {
+    call: (key) => api.requestAs(key, 'GET', '/v1/audit?limit=1000'),
+    refused: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.items.map((e: { rolloutId: string | null }) => e.rolloutId)).not.toContain(f.rolloutId);
+      // B's own rollout, nothing of A's: every event is B's account or a key bound to B alone.
+      expect(res.body.items.length).toBeGreaterThan(0);
+      for (const e of res.body.items as { userId: string | null; data: { userIds?: string[] } }[])
+        expect(e.userId === TENANT_B || (e.userId === null && e.data.userIds?.every((u) => u === TENANT_B))).toBe(true);
+    },
+    allowed: (res, f) =>
+      expect(res.body.items.map((e: { rolloutId: string | null }) => e.rolloutId)).toContain(f.rolloutId),
+  },
+  'GET /v1/audit?userId': {
+    call: (key) => api.requestAs(key, 'GET', `/v1/audit?userId=${TENANT_A}`),
+    allowed: (res) => expect(res.status).toBe(200),
   },
   'POST /v1/api-keys': {
     call: (key) => api.requestAs(key, 'POST', '/v1/api-keys', { name: 'intruder', role: 'admin', userIds: [TENANT_A] }),
@@ -230,6 +253,7 @@ async function snapshot() {
       api.db.prisma.idempotencyRecord.count(),
       api.db.prisma.installAttempt.count(),
       api.db.prisma.manualInstallFlagEvent.count(),
+      api.db.prisma.fleetEvent.count(),
     ]),
   ]);
   return { rollout, instances, flag, counts };

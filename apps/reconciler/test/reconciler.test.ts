@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, insertRollout } from '@fleet/db';
+import { createDatabase, insertRollout, listEvents } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection, openInstallQueue, reconcilerLeaderKey } from '@fleet/queue';
@@ -94,6 +94,10 @@ describe('reconciler', () => {
     await db.prisma.rolloutInstance.updateMany({ where: { rolloutId: rollout.id }, data: { state: 'succeeded' } });
     expect((await reconciler.runOnce()).completedRollouts).toBe(1);
     expect((await db.prisma.rollout.findUniqueOrThrow({ where: { id: rollout.id } })).status).toBe('completed');
+    expect((await reconciler.runOnce()).completedRollouts).toBe(0);
+    const completed = (await listEvents(db, { rolloutId: rollout.id, type: 'rollout.completed', limit: 10 })).events;
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({ actor: { kind: 'reconciler' }, data: { counts: { succeeded: 2 } } });
     await reconciler.stop();
   });
 

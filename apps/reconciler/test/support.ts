@@ -91,6 +91,7 @@ export function makeReconciler(
     enqueueGraceMs: 1000,
     staleAttemptMs: 1000,
     verifyWindowMs: 60_000,
+    reconcilerId: holder,
     ...deps,
   });
 }

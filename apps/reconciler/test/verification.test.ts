@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAgentFailingInstance, isUnknownInstance } from '@fleet/cms-simulator';
-import { setParentRollout, transitionManualInstallFlag } from '@fleet/db';
+import { listEvents, setParentRollout, transitionManualInstallFlag } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { capturingLogger, deleteKeysWithPrefix, uniquePrefix } from '@fleet/testing';
 import type { RunningSimulator } from './support.ts';
@@ -36,6 +36,11 @@ useReconcilerServices(
 afterEach(() => {
   simulator.sim.setScenario({ errorRate500: 0, installDurationMs: 300 });
 });
+
+/** The events of `type` of a rollout (the outbox rows), oldest first. */
+async function eventsOf(rolloutId: string, type: 'instance.flagged' | 'flag.reopened' | 'flag.resolved') {
+  return (await listEvents(db, { rolloutId, type, limit: 1000 })).events;
+}
 
 /** Instance ids with the wanted fate under the simulator's seed and rates. */
 function idsWhere(n: number, label: string, fate: 'healthy' | 'agent_fails' | 'unknown'): string[] {
@@ -226,7 +231,16 @@ describe('manual-install flags', () => {
       expect(flag.detail).toContain('Server Guard');
       expect(flag.events.map((e) => e.action)).toEqual(['flagged']);
     }
+    // One instance.flagged per flag raised, by whichever replica raised it, and none from the second pass.
     expect((await a.runOnce()).flagsRaised).toBe(0);
+    const flagged = await eventsOf(rolloutId, 'instance.flagged');
+    expect(flagged.map((e) => (e.data as { instanceId: string }).instanceId).sort()).toEqual(ids);
+    expect(
+      flagged.every((e) => e.actor.kind === 'reconciler' && (e.data as { action: string }).action === 'flagged'),
+    ).toBe(true);
+    expect(new Set(flagged.map((e) => (e.data as { flagId: string }).flagId))).toEqual(
+      new Set(flags.map((f) => f.id.toString())),
+    );
     await a.stop();
     await b.stop();
     // The replicas' own prefixes are not under the file's, which the shared clean-up removes.
@@ -288,6 +302,13 @@ describe('manual-install flags', () => {
     ).toBe(true);
     // Nothing more to raise on the next pass, for any of the three.
     expect(await r.runOnce()).toMatchObject({ flagsRaised: 0, flagsCarried: 0 });
+    // Each rollout's timeline has one instance.flagged per host: a new flag first, the same flag carried after.
+    for (const [round, rolloutId] of rollouts.entries()) {
+      const flagged = await eventsOf(rolloutId, 'instance.flagged');
+      expect(flagged.map((e) => (e.data as { action: string }).action)).toEqual(
+        ids.map(() => (round === 0 ? 'flagged' : 'reflagged')),
+      );
+    }
     await r.stop();
   });
 
@@ -328,6 +349,13 @@ describe('manual-install flags', () => {
     expect(await instance(rolloutId, fixed!)).toMatchObject({ verification: 'verified', agentStatus: 'running' });
     expect(after.broken).toMatchObject({ status: 'open' });
     expect(after.broken!.events.map((e) => e.action)).toEqual(['flagged', 'resolved', 'reopened']);
+    expect((await eventsOf(rolloutId, 'flag.resolved')).length).toBe(2);
+    const reopened = await eventsOf(rolloutId, 'flag.reopened');
+    expect(reopened).toHaveLength(1);
+    expect(reopened[0]).toMatchObject({
+      actor: { kind: 'reconciler' },
+      data: { flagId: brokenFlag!.id.toString(), instanceId: broken, reason: 'install_failed_on_host' },
+    });
     await r.stop();
   });
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFailingInstance } from '@fleet/cms-simulator';
-import { findRollout } from '@fleet/db';
+import { findRollout, listEvents } from '@fleet/db';
 import { cancelRollout, changeRolloutPolicy, pauseRollout, readPolicy, resumeRollout } from '@fleet/rollout-control';
 import type { WorkerHarness } from './support.ts';
 import { rolloutFacts, startHarness } from './support.ts';
@@ -23,6 +23,10 @@ const control = (w: WorkerHarness) => ({
   logger: w.logger,
   by: { actor: { kind: 'api_key', id: '00000000-0000-4000-8000-000000000001', name: 'operator' } } as const,
 });
+/** The rollout's events (the outbox rows), oldest first. */
+async function eventsOf(w: WorkerHarness, rolloutId: string) {
+  return (await listEvents(w.db, { rolloutId, limit: 1000 })).events;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Instance ids whose fate in the simulator is known: `failing` of them fail, the rest succeed. */
 function idsWithFates(
@@ -61,6 +65,16 @@ describe('waves', () => {
     }
     expect(facts.every((f) => f.state === 'succeeded' && f.attempts.length === 1)).toBe(true);
     expect((await findRollout(h.db, rolloutId))!.currentWave).toBe(4);
+    // One rollout.wave_started per wave (wave 1 with the rollout, later ones by the worker that finished the wave
+    // before), one rollout.completed, and nothing per attempt.
+    const events = await eventsOf(h, rolloutId);
+    const started = events.filter((e) => e.type === 'rollout.wave_started');
+    expect(started.map((e) => (e.data as { wave: number }).wave)).toEqual([1, 2, 3, 4]);
+    expect(started.slice(1).every((e) => e.actor.kind === 'worker')).toBe(true);
+    const completed = events.filter((e) => e.type === 'rollout.completed');
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({ actor: { kind: 'worker' }, data: { counts: { succeeded: 40 } } });
+    expect(events).toHaveLength(1 + 4 + 1);
   });
 
   it('pauses at a wave whose success rate is below the threshold, starts nothing of the next wave, and resumes on request', async () => {
@@ -85,9 +99,28 @@ describe('waves', () => {
     );
     expect(h.sim.stats().requests).toBe(5);
 
+    const gatePauses = (await eventsOf(h, rolloutId)).filter((e) => e.type === 'rollout.paused');
+    expect(gatePauses).toHaveLength(1);
+    expect(gatePauses[0]).toMatchObject({
+      actor: { kind: 'worker' },
+      data: {
+        cause: { kind: 'wave_gate', wave: 1, succeeded: 3, failed: 2, thresholdPercent: 90 },
+        reason: 'wave 1 success rate 60.0% is below the 90% threshold',
+      },
+    });
+
     const resumed = await resumeRollout(control(h), rolloutId);
     expect(resumed.kind).toBe('changed');
     await h.waitForRolloutStatus(rolloutId, 'completed');
+    const types = (await eventsOf(h, rolloutId)).map((e) => e.type);
+    expect(types).toEqual([
+      'rollout.created',
+      'rollout.wave_started',
+      'rollout.paused',
+      'rollout.resumed',
+      'rollout.wave_started',
+      'rollout.completed',
+    ]);
     const after = await rolloutFacts(h.db, rolloutId);
     expect(after.filter((f) => f.state === 'succeeded')).toHaveLength(23);
     expect(
@@ -112,6 +145,11 @@ describe('abort threshold', () => {
     await h.waitForRolloutStatus(rolloutId, 'cancelled');
     const rollout = (await findRollout(h.db, rolloutId))!;
     expect(rollout.statusReason).toMatch(/^aborted: \d+ of \d+ finished instances failed/);
+    const events = await eventsOf(h, rolloutId);
+    const aborted = events.filter((e) => e.type === 'rollout.aborted');
+    expect(aborted).toHaveLength(1);
+    expect(aborted[0]).toMatchObject({ actor: { kind: 'worker' }, data: { reason: rollout.statusReason } });
+    expect(events.filter((e) => e.type === 'rollout.cancelled')).toEqual([]);
     await sleep(300);
     const facts = await rolloutFacts(h.db, rolloutId);
     const cancelled = facts.filter((f) => f.state === 'cancelled');
@@ -141,6 +179,13 @@ describe('fleet-wide errors', () => {
     await wrong.stop();
     const paused = (await findRollout(h.db, rolloutId))!;
     expect(paused.statusReason).toMatch(/^fleet-wide error SignatureDoesNotMatch/);
+    // Five jobs met the error at once; the one whose pause won wrote the only event.
+    const pauses = (await eventsOf(h, rolloutId)).filter((e) => e.type === 'rollout.paused');
+    expect(pauses).toHaveLength(1);
+    expect(pauses[0]).toMatchObject({
+      actor: { kind: 'worker' },
+      data: { cause: { kind: 'fleet_wide_error', code: 'SignatureDoesNotMatch' }, reason: paused.statusReason },
+    });
     const facts = await rolloutFacts(h.db, rolloutId);
     expect(facts.filter((f) => f.state === 'failed')).toHaveLength(0);
     const touched = facts.filter((f) => f.attempts.length > 0);

@@ -1,7 +1,8 @@
 import type { ManualFlagStatus, VerificationFailureReason } from '@fleet/rollout-domain';
 import { decideManualFlag, manualFlagStatusesAllowing } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { RECONCILER_ACTOR, raiseFlagsForHosts } from './manual-install-flag-raise.ts';
+import { RECONCILER_ACTOR, RECONCILER_SOURCE, raiseFlagsForHosts } from './manual-install-flag-raise.ts';
+import { recordEvents } from './events/record-events.ts';
 
 /**
  * Install verification writes (the reconciler's). The instance state stays what NodeInstall made it (`succeeded`
@@ -221,6 +222,14 @@ export async function failInstallVerification(
     await tx.$executeRaw`
       INSERT INTO manual_install_flag_event (flag_id, at, action, actor, detail)
       VALUES (${flag.id}, ${now}, ${decision.action}, ${RECONCILER_ACTOR}, ${JSON.stringify(history)}::jsonb)`;
+    await recordEvents(tx, RECONCILER_SOURCE, [
+      {
+        type: 'flag.reopened',
+        rolloutId: instance.rollout_id,
+        userId: instance.user_id,
+        data: { flagId: flag.id.toString(), instanceId: instance.instance_id, reason: input.reason },
+      },
+    ]);
     return { kind: 'reopened', flagId: flag.id };
   });
 }
