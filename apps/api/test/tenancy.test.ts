@@ -109,6 +109,7 @@ const CASES: Record<string, TenancyCase> = {
   'POST /v1/rollouts/:id/events/stream-tickets': {
     call: (key, f) => api.requestAs(key, 'POST', `/v1/rollouts/${f.rolloutId}/events/stream-tickets`),
     allowed: (res) => expect(res.status).toBe(201),
+  },
   'GET /v1/rollouts/:id/events': {
     call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/events`),
     allowed: (res, f) => {

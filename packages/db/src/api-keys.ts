@@ -154,8 +154,8 @@ export async function listApiKeys(
 export async function revokeApiKey(
   db: Database,
   id: string,
-  by: EventSource = DIRECT_WRITER,
   at = new Date(),
+  by: EventSource = DIRECT_WRITER,
 ): Promise<boolean> {
   return db.prisma.$transaction(async (tx) => {
     const { count } = await tx.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });

@@ -109,7 +109,7 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
     const admin = requireRole(req, 'admin');
     const key = await loadManageableKey(req, admin);
     // Idempotent: revoking a revoked key answers the same.
-    if (await revokeApiKey(deps.db, key.id, eventSourceOf(req)))
+    if (await revokeApiKey(deps.db, key.id, new Date(), eventSourceOf(req)))
       deps.logger.info('api key revoked', { keyId: key.id, keyPrefix: key.keyPrefix, by: admin.keyPrefix });
     res.status(204).end();
   });
