@@ -194,7 +194,7 @@ const eventActorSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('system'), id: z.string().describe('fleet-cli, bootstrap or direct') }),
 ]);
 
-export const fleetEventSchema = z.object({
+const fleetEventSchema = z.object({
   id: z.string().describe('the event id: a whole number, increasing in commit order'),
   type: z.enum(FLEET_EVENT_TYPES),
   rolloutId: z.uuid().nullable(),

@@ -112,13 +112,17 @@ describe('waves', () => {
     const resumed = await resumeRollout(control(h), rolloutId);
     expect(resumed.kind).toBe('changed');
     await h.waitForRolloutStatus(rolloutId, 'completed');
-    const types = (await eventsOf(h, rolloutId)).map((e) => e.type);
-    expect(types).toEqual([
+    // Waves of 5, 10 and the remaining 10: the resume (an operator's) starts wave 2, a worker wave 3.
+    const timeline = (await eventsOf(h, rolloutId)).map((e) =>
+      e.type === 'rollout.wave_started' ? `${e.type} ${(e.data as { wave: number }).wave} ${e.actor.kind}` : e.type,
+    );
+    expect(timeline).toEqual([
       'rollout.created',
-      'rollout.wave_started',
+      'rollout.wave_started 1 system',
       'rollout.paused',
       'rollout.resumed',
-      'rollout.wave_started',
+      'rollout.wave_started 2 api_key',
+      'rollout.wave_started 3 worker',
       'rollout.completed',
     ]);
     const after = await rolloutFacts(h.db, rolloutId);

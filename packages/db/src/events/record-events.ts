@@ -31,7 +31,7 @@ export const DIRECT_WRITER: EventSource = { actor: { kind: 'system', id: 'direct
 export const FLEET_EVENT_LOCK = 70_766_976_901;
 
 /** One statement: the lock, the rows (in the order given), one notice per rollout. Returns the ids. */
-export const RECORD_EVENTS_SQL = `
+const RECORD_EVENTS_SQL = `
   WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(${FLEET_EVENT_LOCK}::bigint)),
   inserted AS (
     INSERT INTO fleet_event (type, rollout_id, user_id, actor_kind, actor_id, actor_name, request_id, data)
@@ -47,7 +47,7 @@ export const RECORD_EVENTS_SQL = `
   SELECT (SELECT count(*) FROM notified)::int AS notices, coalesce((SELECT array_agg(id ORDER BY id) FROM inserted), '{}') AS ids`;
 
 /** The parameters of RECORD_EVENTS_SQL. */
-export function recordEventsValues(source: EventSource, events: readonly NewFleetEvent[]): unknown[] {
+function recordEventsValues(source: EventSource, events: readonly NewFleetEvent[]): unknown[] {
   const { actor } = source;
   return [
     actor.kind,
