@@ -1,0 +1,108 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { MetricsRegistry } from './registry.ts';
+
+/** What a NodeInstall attempt row's `outcome` says (the cms-client's attemptOutcomeClass). */
+export type InstallCallOutcome = 'success' | 'retryable' | 'final';
+/** The final states a worker moves an instance to. */
+export type FinishedInstanceState = 'succeeded' | 'failed' | 'cancelled';
+
+export type WorkerMetricsSources = {
+  /** An account's adapted rate now, requests per second (@fleet/limits AccountRateLimiter.currentRate). */
+  accountRate(userId: string): Promise<number>;
+  /** NodeInstall calls in flight over every worker (@fleet/limits GlobalConcurrency.inFlight). */
+  globalSlotsInUse(): Promise<number>;
+};
+
+/**
+ * What the install path reports. Counters count what this process did; the two gauges read the limits in Redis when
+ * scraped, so every worker shows the same fleet-wide value (aggregate them with max, not sum).
+ */
+export type WorkerMetrics = {
+  /**
+   * One NodeInstall call whose answer was recorded on its attempt row: its outcome class, whether CloudMonitor
+   * throttled it, and how long it took in ms.
+   */
+  callRecorded(call: { userId: string; outcome: InstallCallOutcome; throttled: boolean; durationMs: number }): void;
+  /** An instance this process moved to a final state. */
+  instanceFinished(state: FinishedInstanceState): void;
+  /** One group-commit batch of the install path's writes went to Postgres with this many writes. */
+  writeBatch(size: number): void;
+};
+
+/** Accounts whose rate gauge is shown: those with a call recorded within this long, in ms. */
+const ACCOUNT_SHOWN_FOR_MS = 3_600_000;
+
+export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMetricsSources): WorkerMetrics {
+  const registers = [registry];
+  /** user_id -> when this process last recorded a call of the account (ms since the epoch). */
+  const accounts = new Map<string, number>();
+  const calls = new Counter({
+    name: 'fleet_install_calls_total',
+    help: 'NodeInstall calls whose answer was recorded, by outcome class (success, retryable, final)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const callDuration = new Histogram({
+    name: 'fleet_install_call_duration_seconds',
+    help: 'Duration of recorded NodeInstall calls, from sending the request to its answer',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const finished = new Counter({
+    name: 'fleet_instances_finished_total',
+    help: 'Instances this worker moved to a final state, by state',
+    labelNames: ['state'] as const,
+    registers,
+  });
+  const throttled = new Counter({
+    name: 'fleet_throttled_total',
+    help: 'NodeInstall calls CloudMonitor answered with Throttling, by account',
+    labelNames: ['user_id'] as const,
+    registers,
+  });
+  const batchSize = new Histogram({
+    name: 'fleet_write_batch_size',
+    help: 'Writes (claims and answers) per group-commit statement of the install path',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+    registers,
+  });
+  new Gauge({
+    name: 'fleet_account_rate_limit_rps',
+    help: "An account's adapted NodeInstall rate now, requests per second (the same in every worker)",
+    labelNames: ['user_id'] as const,
+    registers,
+    async collect() {
+      const now = Date.now();
+      for (const [userId, at] of accounts) if (now - at > ACCOUNT_SHOWN_FOR_MS) accounts.delete(userId);
+      const ids = [...accounts.keys()];
+      const rates = await Promise.all(ids.map((id) => sources.accountRate(id)));
+      this.reset();
+      ids.forEach((id, i) => this.set({ user_id: id }, rates[i]!));
+    },
+  });
+  new Gauge({
+    name: 'fleet_global_slots_in_use',
+    help: 'NodeInstall calls in flight over every worker process (global concurrency slots held)',
+    registers,
+    async collect() {
+      this.set(await sources.globalSlotsInUse());
+    },
+  });
+  for (const outcome of ['success', 'retryable', 'final'] as const) calls.inc({ outcome }, 0);
+  for (const state of ['succeeded', 'failed', 'cancelled'] as const) finished.inc({ state }, 0);
+
+  return {
+    callRecorded(call) {
+      calls.inc({ outcome: call.outcome });
+      callDuration.observe(call.durationMs / 1000);
+      accounts.set(call.userId, Date.now());
+      if (call.throttled) throttled.inc({ user_id: call.userId });
+    },
+    instanceFinished(state) {
+      finished.inc({ state });
+    },
+    writeBatch(size) {
+      batchSize.observe(size);
+    },
+  };
+}
