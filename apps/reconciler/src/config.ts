@@ -35,6 +35,8 @@ export const reconcilerConfigSchema = z.object({
   // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeStatusList call, in ms), CMS_METHOD.
   ...cmsClientEnv,
   RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  /** Port of this reconciler's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */
+  METRICS_PORT: env.port(9465),
   LOG_LEVEL: env.logLevel(),
   /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
   LOG_FORMAT: env.logFormat(),

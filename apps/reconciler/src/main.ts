@@ -1,10 +1,12 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
+import { createMetricsRegistry, createMetricsServer, createReconcilerMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf, reconcilerLeaderKey } from '@fleet/queue';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
+import { readReconcilerSnapshot, repairsOf } from './reconciler-metrics.ts';
 
 const { config, logger } = startApp('reconciler', () => loadReconcilerConfig(process.env), {
   secrets: (c) => [c.CMS_ACCESS_KEY_SECRET, c.CMS_SECURITY_TOKEN ?? ''],
@@ -19,6 +21,18 @@ const db = createDatabase({
 const redisTarget = redisTargetOf(config);
 const redis = createRedisConnection(redisTarget, 'control', logger);
 const cms = createCmsClient(cmsClientOptions(config));
+const registry = createMetricsRegistry();
+const metrics = createReconcilerMetrics(registry, {
+  snapshot: () => readReconcilerSnapshot({ db, redis, prefix: config.QUEUE_PREFIX }),
+});
+const metricsServer =
+  config.METRICS_PORT === 0
+    ? null
+    : createMetricsServer({
+        registry,
+        port: config.METRICS_PORT,
+        onError: (error) => logger.warn('a metrics scrape failed', { error: (error as Error).message }),
+      });
 const reconciler = createReconciler({
   reconcilerId: config.RECONCILER_ID,
   db,
@@ -39,8 +53,13 @@ const reconciler = createReconciler({
   idempotencyRetentionMs: config.IDEMPOTENCY_RETENTION_MS,
   attemptRetentionDays: config.ATTEMPT_RETENTION_DAYS,
   lookbackMs: config.RECONCILE_LOOKBACK_MS,
+  onPassFinished: (report) => metrics.passFinished({ leader: report.leader, repairs: repairsOf(report) }),
 });
 reconciler.start();
+if (metricsServer) {
+  const port = await metricsServer.start();
+  logger.info('serving metrics', { port, path: '/metrics' });
+}
 logger.info('reconciler started', { intervalMs: config.RECONCILE_INTERVAL_MS });
 
 stopOnSignal({
@@ -48,6 +67,7 @@ stopOnSignal({
   logger,
   async stop() {
     await reconciler.stop();
+    await metricsServer?.stop();
     await Promise.allSettled([cms.close(), db.close(), redis.quit()]);
   },
 });

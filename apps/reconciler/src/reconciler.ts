@@ -61,10 +61,12 @@ export type ReconcilerDeps = {
   idempotencyRetentionMs?: number;
   /** Finished rollouts' attempt rows are replaced by a summary this many days after they end; 0 keeps them. Default 90. */
   attemptRetentionDays?: number;
+  /** Told what every pass did, when it ends (the metrics' repair counts and leader gauge). */
+  onPassFinished?: (report: ReconcileReport) => void;
   now?: () => Date;
 };
 
-type ReconcileReport = {
+export type ReconcileReport = {
   leader: boolean;
   /** Rollouts whose unfinished enqueue was driven. */
   enqueuedRollouts: number;
@@ -371,7 +373,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   }
 
   function runOnce(): Promise<ReconcileReport> {
-    const current = pass();
+    const current = pass().then((report) => {
+      deps.onPassFinished?.(report);
+      return report;
+    });
     running = current.catch(() => undefined);
     return current;
   }

@@ -33,6 +33,8 @@ export const workerConfigSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
   WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   DB_POOL_MAX: env.positiveInt(20),
+  /** Port of this worker's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */
+  METRICS_PORT: env.port(9464),
   LOG_LEVEL: env.logLevel(),
   /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
   LOG_FORMAT: env.logFormat(),

@@ -7,6 +7,7 @@ import { assertNever } from '@fleet/errors';
 import type { AccountRateLimiter, CallAdmission, GlobalConcurrency } from '@fleet/limits';
 import { createCallAdmission } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
+import type { WorkerMetrics } from '@fleet/metrics';
 import type { InstallJob } from '@fleet/queue';
 import { delayInstallJob } from '@fleet/queue';
 import type { RolloutControlDeps } from '@fleet/rollout-control';
@@ -45,6 +46,8 @@ export type InstallProcessorDeps = {
    */
   admission?: CallAdmission;
   logger: Logger;
+  /** Counts recorded calls and finished instances (fleet_install_calls_total, ...). Default: nothing is counted. */
+  metrics?: WorkerMetrics;
   workerId: string;
   /** Deadline of one NodeInstall call, in ms; an unfinished attempt older than this plus a grace is abandoned. */
   callTimeoutMs: number;
@@ -196,6 +199,7 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
       return delayJob(run.job, run.token, next);
     case 'closed':
       run.log.info('instance closed without a call', { to: next.claim.to, reason: next.claim.reason });
+      p.deps.metrics?.instanceFinished(next.to);
       await afterFinal(p, run);
       return next.to;
     case 'answered':
@@ -348,6 +352,15 @@ async function recordAnswer(
     recorded,
     signalAccountRate(p.deps.accountRate, rollout.userId, decision.accountRate),
   ]);
+  // Counted once its answer is on its attempt row, so that the count is the rows' (a duplicate delivery wrote none).
+  if (finish.kind !== 'duplicate') {
+    p.deps.metrics?.callRecorded({
+      userId: rollout.userId,
+      outcome: decision.recorded.outcome,
+      throttled: result.outcome.kind === 'throttled',
+      durationMs: result.durationMs,
+    });
+  }
   const level = decision.verdict === 'success' ? 'debug' : 'info';
   // winston formats (context, redaction, JSON) every line before its transports drop those below the level, so a
   // per-job debug line is only written when it will be kept.
@@ -383,6 +396,7 @@ async function recordAnswer(
       log.debug('retry scheduled', { nextAttemptAt: decision.nextAttemptAt });
       return delayJob(run.job, run.token, after);
     case 'finished':
+      p.deps.metrics?.instanceFinished(after.to);
       await afterFinal(p, run);
       return after.to;
     default:

@@ -1,5 +1,5 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { createDatabase, warmInstallPath } from '@fleet/db';
+import { createAttemptWriter, createDatabase, warmInstallPath } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
 import {
   createAccountRateLimiter,
@@ -7,6 +7,7 @@ import {
   createGlobalConcurrency,
   publishLimitsConfig,
 } from '@fleet/limits';
+import { createMetricsRegistry, createMetricsServer, createWorkerMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
@@ -60,6 +61,19 @@ const admission = createCallAdmission(
       }),
   },
 );
+const registry = createMetricsRegistry();
+const metrics = createWorkerMetrics(registry, {
+  accountRate: (userId) => accountRate.currentRate(userId),
+  globalSlotsInUse: () => globalConcurrency.inFlight(),
+});
+const metricsServer =
+  config.METRICS_PORT === 0
+    ? null
+    : createMetricsServer({
+        registry,
+        port: config.METRICS_PORT,
+        onError: (error) => logger.warn('a metrics scrape failed', { error: (error as Error).message }),
+      });
 // The API shows the limits in force; workers publish them.
 await publishLimitsConfig(connection, config.QUEUE_PREFIX, {
   globalConcurrency: config.GLOBAL_CONCURRENCY,
@@ -71,6 +85,8 @@ const pool = createRolloutWorkerPool({
   prefix: config.QUEUE_PREFIX,
   processor: createInstallProcessor({
     db,
+    attempts: createAttemptWriter(db, { onBatch: (size) => metrics.writeBatch(size) }),
+    metrics,
     cms,
     rollouts: createRolloutCache(db, { ttlMs: 1000 }),
     control,
@@ -94,6 +110,10 @@ void warmInstallPath(db).catch((error: unknown) =>
   logger.warn('could not prepare the install path ahead of the first claims', { error: (error as Error).message }),
 );
 await pool.start();
+if (metricsServer) {
+  const port = await metricsServer.start();
+  logger.info('serving metrics', { port, path: '/metrics' });
+}
 logger.info('worker started', { workerId: config.WORKER_ID });
 
 stopOnSignal({
@@ -101,6 +121,7 @@ stopOnSignal({
   logger,
   async stop() {
     await pool.stop();
+    await metricsServer?.stop();
     await admission.flush().catch(() => undefined);
     await Promise.allSettled([
       cms.close(),

@@ -3,9 +3,10 @@ import { createCmsClient } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
 import { createSimulator } from '@fleet/cms-simulator';
 import type { Scenario, ScenarioProfile, Simulator } from '@fleet/cms-simulator';
-import { createDatabase, insertRollout, markRolloutEnqueued, warmInstallPath } from '@fleet/db';
+import { createAttemptWriter, createDatabase, insertRollout, markRolloutEnqueued, warmInstallPath } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
+import type { WorkerMetrics } from '@fleet/metrics';
 import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
@@ -57,6 +58,8 @@ export type WorkerHarness = {
     method?: 'GET' | 'POST';
     /** The install processor's clock (InstallProcessorDeps.now); default the system clock. */
     now?: () => Date;
+    /** Counts into these metrics (group-commit batches included), as main.ts wires them. Default: none. */
+    metrics?: WorkerMetrics;
   }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -168,6 +171,7 @@ export async function startHarness(
           workerId: `test-${pools.length}`,
           callTimeoutMs: options.callTimeoutMs ?? 2000,
           ...(options.now ? { now: options.now } : {}),
+          ...(options.metrics ? withMetrics(db, options.metrics) : {}),
         }),
         logger,
         pollMs: options.pollMs ?? 100,
@@ -209,6 +213,11 @@ export async function startHarness(
     },
   };
   return harness;
+}
+
+/** The processor's deps that make it count into `metrics`, as the worker's main.ts passes them. */
+function withMetrics(db: Database, metrics: WorkerMetrics) {
+  return { metrics, attempts: createAttemptWriter(db, { onBatch: (size) => metrics.writeBatch(size) }) };
 }
 
 /** Attempt rows and final states of a rollout, for assertions. */

@@ -12,6 +12,8 @@ export type GroupCommitOptions = {
   maxBatch?: number;
   /** Batches in flight at once (each holds one pooled connection while it runs). Default 2. */
   maxConcurrentBatches?: number;
+  /** Told the size of every batch as it leaves (a metric of how much the commits are shared). Default: nobody. */
+  onBatch?: (size: number) => void;
 };
 
 export type GroupCommit<I, O> = {
@@ -46,6 +48,7 @@ export function createGroupCommit<I, O>(
     while (queue.length > 0 && inFlight < maxConcurrent) {
       const batch = queue.splice(0, maxBatch);
       inFlight++;
+      options.onBatch?.(batch.length);
       commit(batch.map((p) => p.input))
         .then(
           (results) => {

@@ -71,6 +71,8 @@ export type { ApiRole, ApiKeyRecord, NewApiKey, BootstrapKeyResult } from './api
 export { findIdempotencyRecord, claimIdempotencyKey, deleteIdempotencyRecordsBefore } from './idempotency.ts';
 export type { IdempotencyRecord } from './idempotency.ts';
 export { listRollouts } from './rollout-list.ts';
+export { readMetricsSnapshot } from './metrics-snapshot.ts';
+export type { MetricsSnapshotRows } from './metrics-snapshot.ts';
 export type { RolloutListPosition, RolloutListPage } from './rollout-list.ts';
 export {
   listOpenInstancesForRepair,

@@ -12,6 +12,8 @@ export type { InstallJobData, InstallJobInstance, InstallQueue } from './install
 export { createInstallWorker, delayInstallJob } from './install-worker.ts';
 export type { InstallJob, InstallJobProcessor, InstallWorker, InstallWorkerOptions } from './install-worker.ts';
 export { findMissingInstallJobs, installJobKey } from './install-job-keys.ts';
+export { countInstallJobs } from './install-job-counts.ts';
+export type { InstallJobState } from './install-job-counts.ts';
 export {
   installQueueName,
   installJobId,

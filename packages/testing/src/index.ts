@@ -16,3 +16,5 @@ export type { PrivateRedis, PrivateSentinel } from './private-redis.ts';
 export { worstSecond } from './worst-second.ts';
 export { startPartitionProxy } from './partition-proxy.ts';
 export type { PartitionProxy } from './partition-proxy.ts';
+export { parsePrometheusText, scrapeMetrics, sumSamples } from './prometheus-text.ts';
+export type { MetricSample } from './prometheus-text.ts';
