@@ -40,7 +40,8 @@ export function spawnScript(
 ): ChildScript {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file], {
     cwd,
-    env: { ...process.env, ...env },
+    // METRICS_PORT off unless asked for: several workers of one run would collide on the default port.
+    env: { ...process.env, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let head = '';

@@ -5,6 +5,8 @@ import { DependencyUnavailableError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { isDatabaseUnavailableError } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
+import type { MetricsRegistry } from '@fleet/metrics';
+import { createHttpMetrics, createMetricsRegistry } from '@fleet/metrics';
 import type { BackgroundEnqueues } from './background-enqueues.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
 import type { QueueBoard } from './queue-board.ts';
@@ -15,11 +17,13 @@ import { jsonBodyGuard, requireJsonWhenBodyPresent } from './http/json-guard.ts'
 import { notFoundHandler, problemErrorHandler } from './http/problem.ts';
 import { rateLimitPerKey } from './http/rate-limit.ts';
 import { requestId } from './http/request-id.ts';
+import { requestMetrics } from './http/request-metrics.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { adminOperations, adminRoutes } from './routes/admin.ts';
 import { apiKeyOperations, apiKeyRoutes } from './routes/api-keys.ts';
 import { docsOperations, docsRoutes } from './routes/docs.ts';
 import { healthOperations, healthRoutes } from './routes/health.ts';
+import { metricsOperations, metricsRoutes } from './routes/metrics.ts';
 import { rolloutOperations, rolloutRoutes } from './routes/rollouts.ts';
 import { manualInstallFlagOperations, manualInstallFlagRoutes } from './routes/manual-install-flags.ts';
 import { rolloutReportOperations, rolloutReportRoutes } from './routes/rollout-report.ts';
@@ -53,6 +57,11 @@ export type ApiDeps = {
   streamHeartbeatMs?: number;
   /** How long a stream ticket may wait for its use, in ms. Default 60,000. */
   streamTicketTtlMs?: number;
+  /**
+   * `GET /metrics`: the process's registry (main.ts makes it) and METRICS_TOKEN, which a scrape must then carry as
+   * its Bearer token. Default: a registry of the app's own, open to anyone.
+   */
+  metrics?: { registry: MetricsRegistry; token?: string | undefined };
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -64,11 +73,15 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(requestId);
   app.use(securityHeaders);
   app.use(accessLog(deps.logger));
+  const metricsRegistry = deps.metrics?.registry ?? createMetricsRegistry();
+  app.use(requestMetrics(createHttpMetrics(metricsRegistry), app));
   app.use(healthRoutes(deps));
+  app.use(metricsRoutes({ registry: metricsRegistry, token: deps.metrics?.token, logger: deps.logger }));
   app.use(
     docsRoutes({
       operations: () => [
         ...healthOperations,
+        ...metricsOperations,
         ...docsOperations,
         ...rolloutOperations(deps.maxInstancesPerRollout),
         ...rolloutControlOperations,

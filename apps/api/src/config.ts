@@ -39,6 +39,14 @@ export const apiConfigSchema = z.object({
   ENQUEUE_WAIT_MS: env.nonNegativeInt(1000),
   /** Requests per API key per minute (a fixed window kept in Redis, shared by every API process); 0 turns it off. */
   API_RATE_LIMIT_PER_MINUTE: env.nonNegativeInt(600),
+  /**
+   * When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). Unset or
+   * empty: anyone who reaches the API may scrape it. A secret: masked in the logged config.
+   */
+  METRICS_TOKEN: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(16, 'expected at least 16 characters').optional(),
+  ),
   LOG_LEVEL: env.logLevel(),
   /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
   LOG_FORMAT: env.logFormat(),

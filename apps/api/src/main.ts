@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { createDatabase, createEventListener } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
+import { createMetricsRegistry } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
@@ -11,9 +12,10 @@ import { loadApiConfig } from './config.ts';
 import { createQueueBoard } from './queue-board.ts';
 import { answerClientErrorsWithProblems } from './http/client-error.ts';
 
-// The bootstrap key is masked by value wherever it would appear, like the AccessKey secret in the worker.
+// The bootstrap key and the metrics token are masked by value wherever they would appear, like the AccessKey secret
+// in the worker.
 const { config, logger } = startApp('api', () => loadApiConfig(process.env), {
-  secrets: (c) => (c.FLEET_ADMIN_API_KEY ? [c.FLEET_ADMIN_API_KEY] : []),
+  secrets: (c) => [c.FLEET_ADMIN_API_KEY, c.METRICS_TOKEN].filter((s): s is string => s !== undefined),
 });
 
 const db = createDatabase({
@@ -52,6 +54,7 @@ const app = createApp({
   enqueues,
   queueBoard,
   eventStreams,
+  metrics: { registry: createMetricsRegistry(), token: config.METRICS_TOKEN },
 });
 
 if (config.FLEET_ADMIN_API_KEY) {

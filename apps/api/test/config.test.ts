@@ -48,3 +48,16 @@ describe('api config: the bootstrap admin key', () => {
     }
   });
 });
+
+describe('api config: the metrics token', () => {
+  it('takes a token of 16+ characters, treats an empty value as unset, and never shows it in the logged config', () => {
+    const token = 'metrics-token-Hq7Lw2Vx9';
+    const config = loadApiConfig({ METRICS_TOKEN: token });
+    expect(config.METRICS_TOKEN).toBe(token);
+    expect(redactConfig(config).METRICS_TOKEN).toBe('[redacted]');
+    expect(JSON.stringify(redactConfig(config))).not.toContain(token);
+    expect(loadApiConfig({ METRICS_TOKEN: '' }).METRICS_TOKEN).toBeUndefined();
+    expect(loadApiConfig({}).METRICS_TOKEN).toBeUndefined();
+    expect(() => loadApiConfig({ METRICS_TOKEN: 'short' })).toThrow(/^METRICS_TOKEN:/);
+  });
+});

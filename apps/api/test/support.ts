@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import { createApiKey, createDatabase, createEventListener, generateApiKey } from '@fleet/db';
 import type { ApiRole, Database } from '@fleet/db';
+import { createMetricsRegistry } from '@fleet/metrics';
 import { createRedisConnection } from '@fleet/queue';
 import { capturingLogger, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
@@ -73,6 +74,8 @@ export type StartApiOptions = {
   streamProgressIntervalMs?: number;
   /** How long a stream ticket lasts, ms (default 60,000). */
   streamTicketTtlMs?: number;
+  /** METRICS_TOKEN of this API. Default: none (anyone may scrape /metrics). */
+  metricsToken?: string;
 };
 
 /** The real API on a port of its own, over a private database and a private BullMQ prefix. */
@@ -125,6 +128,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     maxInstancesPerRollout: options.maxInstancesPerRollout ?? 100_000,
     bodyLimitBytes: options.bodyLimitBytes ?? 8 * 1024 * 1024,
     rateLimit: options.rateLimit ?? { limit: 1_000_000 },
+    ...(options.metricsToken ? { metrics: { registry: createMetricsRegistry(), token: options.metricsToken } } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

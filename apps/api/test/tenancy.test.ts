@@ -15,10 +15,12 @@ import { openSse } from './sse-client.ts';
 
 const TENANT_A = '1111111111111111';
 const TENANT_B = '2222222222222222';
-// The admin sign-in page, and signing out (it only ends the session of the cookie sent).
+// The admin sign-in page, and signing out (it only ends the session of the cookie sent). GET /metrics holds no
+// tenant's data by name (route patterns and counts) and has its own token (METRICS_TOKEN).
 const PUBLIC_ROUTES = new Set([
   'GET /healthz',
   'GET /readyz',
+  'GET /metrics',
   'GET /openapi.json',
   'GET /docs',
   'GET /admin/session',

@@ -1,7 +1,7 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
-import { createMetricsRegistry, createMetricsServer, createReconcilerMetrics } from '@fleet/metrics';
+import { createMetricsRegistry, createReconcilerMetrics, serveMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf, reconcilerLeaderKey } from '@fleet/queue';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
@@ -25,14 +25,6 @@ const registry = createMetricsRegistry();
 const metrics = createReconcilerMetrics(registry, {
   snapshot: () => readReconcilerSnapshot({ db, redis, prefix: config.QUEUE_PREFIX }),
 });
-const metricsServer =
-  config.METRICS_PORT === 0
-    ? null
-    : createMetricsServer({
-        registry,
-        port: config.METRICS_PORT,
-        onError: (error) => logger.warn('a metrics scrape failed', { error: (error as Error).message }),
-      });
 const reconciler = createReconciler({
   reconcilerId: config.RECONCILER_ID,
   db,
@@ -55,11 +47,8 @@ const reconciler = createReconciler({
   lookbackMs: config.RECONCILE_LOOKBACK_MS,
   onPassFinished: (report) => metrics.passFinished({ leader: report.leader, repairs: repairsOf(report) }),
 });
+const metricsServer = await serveMetrics({ registry, port: config.METRICS_PORT, logger });
 reconciler.start();
-if (metricsServer) {
-  const port = await metricsServer.start();
-  logger.info('serving metrics', { port, path: '/metrics' });
-}
 logger.info('reconciler started', { intervalMs: config.RECONCILE_INTERVAL_MS });
 
 stopOnSignal({

@@ -7,7 +7,7 @@ import {
   createGlobalConcurrency,
   publishLimitsConfig,
 } from '@fleet/limits';
-import { createMetricsRegistry, createMetricsServer, createWorkerMetrics } from '@fleet/metrics';
+import { createMetricsRegistry, createWorkerMetrics, serveMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
@@ -66,14 +66,6 @@ const metrics = createWorkerMetrics(registry, {
   accountRate: (userId) => accountRate.currentRate(userId),
   globalSlotsInUse: () => globalConcurrency.inFlight(),
 });
-const metricsServer =
-  config.METRICS_PORT === 0
-    ? null
-    : createMetricsServer({
-        registry,
-        port: config.METRICS_PORT,
-        onError: (error) => logger.warn('a metrics scrape failed', { error: (error as Error).message }),
-      });
 // The API shows the limits in force; workers publish them.
 await publishLimitsConfig(connection, config.QUEUE_PREFIX, {
   globalConcurrency: config.GLOBAL_CONCURRENCY,
@@ -109,11 +101,8 @@ const pool = createRolloutWorkerPool({
 void warmInstallPath(db).catch((error: unknown) =>
   logger.warn('could not prepare the install path ahead of the first claims', { error: (error as Error).message }),
 );
+const metricsServer = await serveMetrics({ registry, port: config.METRICS_PORT, logger });
 await pool.start();
-if (metricsServer) {
-  const port = await metricsServer.start();
-  logger.info('serving metrics', { port, path: '/metrics' });
-}
 logger.info('worker started', { workerId: config.WORKER_ID });
 
 stopOnSignal({

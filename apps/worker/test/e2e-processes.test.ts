@@ -9,8 +9,11 @@ import type { Database } from '@fleet/db';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
+  freePort,
   localAppsEnv,
+  scrapeMetrics,
   spawnApp,
+  sumSamples,
   uniquePrefix,
   waitForHttpOk,
 } from '@fleet/testing';
@@ -22,6 +25,8 @@ const SEED = 'e2e-seed';
 /** The API's bootstrap admin key (FLEET_ADMIN_API_KEY); every /v1 call sends it. */
 const ADMIN_KEY = `flt_e2e_${'k'.repeat(40)}`;
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
+/** The API's METRICS_TOKEN: its /metrics needs it. */
+const METRICS_TOKEN = 'e2e-metrics-token-4Rt9Wq';
 
 let testDb: TestDatabase;
 let db: Database;
@@ -30,6 +35,8 @@ const processes: AppProcess[] = [];
 let apiUrl: string;
 let simUrl: string;
 let env: Record<string, string>;
+/** Each worker process's /metrics. */
+let workerMetricsUrls: string[];
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
@@ -48,8 +55,15 @@ beforeAll(async () => {
     // Each process may run only half the rollout's limit, so both must take part to reach it.
     WORKER_CONCURRENCY: '10',
     LOG_LEVEL: 'debug',
+    METRICS_TOKEN,
   };
-  processes.push(spawnApp('simulator', env), spawnApp('api', env), spawnApp('worker', env), spawnApp('worker', env));
+  const metricsPorts = [await freePort(), await freePort()];
+  workerMetricsUrls = metricsPorts.map((port) => `http://127.0.0.1:${port}/metrics`);
+  processes.push(
+    spawnApp('simulator', env),
+    spawnApp('api', env),
+    ...metricsPorts.map((port) => spawnApp('worker', { ...env, METRICS_PORT: String(port) })),
+  );
   await waitForHttpOk('the simulator', `${simUrl}_sim/stats`);
   await waitForHttpOk('the API to be ready', `${apiUrl}/readyz`);
 }, 90_000);
@@ -134,9 +148,26 @@ describe('the product end to end, with two worker processes', () => {
     const workers = await db.prisma.installAttempt.groupBy({ by: ['workerId'], where: { rolloutId }, _count: true });
     expect(workers.length).toBe(2);
 
+    // Each worker process's /metrics counted its own calls; together they are the attempt rows, per outcome.
+    const scrapes = await Promise.all(workerMetricsUrls.map((url) => scrapeMetrics(url)));
+    const calls = (outcome: string) => scrapes.map((s) => sumSamples(s, 'fleet_install_calls_total', { outcome }));
+    expect(calls('success').every((n) => n > 0)).toBe(true);
+    expect(calls('success').reduce((a, b) => a + b) + calls('final').reduce((a, b) => a + b)).toBe(1000);
+    expect(calls('final').reduce((a, b) => a + b)).toBe(expectedFailed.length);
+    const finished = (state: string) =>
+      scrapes.reduce((sum, s) => sum + sumSamples(s, 'fleet_instances_finished_total', { state }), 0);
+    expect([finished('succeeded'), finished('failed')]).toEqual([1000 - expectedFailed.length, expectedFailed.length]);
+    // The API's needs its token.
+    expect((await fetch(`${apiUrl}/metrics`)).status).toBe(401);
+    const api = await scrapeMetrics(`${apiUrl}/metrics`, { authorization: `Bearer ${METRICS_TOKEN}` });
+    expect(sumSamples(api, 'fleet_http_requests_total', { method: 'POST', route: '/v1/rollouts', status: '202' })).toBe(
+      1,
+    );
+
     for (const p of processes) {
       expect(p.output()).not.toContain(SECRET);
       expect(p.output()).not.toContain(ADMIN_KEY);
+      expect(p.output()).not.toContain(METRICS_TOKEN);
     }
   });
 

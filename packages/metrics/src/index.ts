@@ -1,6 +1,6 @@
 export { createMetricsRegistry } from './registry.ts';
 export type { MetricsRegistry } from './registry.ts';
-export { createMetricsServer } from './metrics-server.ts';
+export { createMetricsServer, serveMetrics } from './metrics-server.ts';
 export type { MetricsServer, MetricsServerOptions } from './metrics-server.ts';
 export { createMetricsHandler } from './metrics-handler.ts';
 export { hasBearerToken } from './bearer-token.ts';

@@ -63,3 +63,34 @@ export function createMetricsServer(options: MetricsServerOptions): MetricsServe
     },
   };
 }
+
+/** What serveMetrics logs with (a @fleet/logger Logger fits). */
+type MetricsLog = { info(message: string, meta?: object): void; warn(message: string, meta?: object): void };
+
+/**
+ * A process's `/metrics` as its main.ts serves it: nothing when `port` is 0 (METRICS_PORT=0 turns it off), else a
+ * started server, logged with its port. Rejects, naming the port, when it cannot listen (another process has it:
+ * two workers on one host need a METRICS_PORT each).
+ */
+export async function serveMetrics(options: {
+  registry: MetricsRegistry;
+  port: number;
+  logger: MetricsLog;
+}): Promise<MetricsServer | null> {
+  if (options.port === 0) return null;
+  const server = createMetricsServer({
+    registry: options.registry,
+    port: options.port,
+    onError: (error) => options.logger.warn('a metrics scrape failed', { error: (error as Error).message }),
+  });
+  try {
+    const port = await server.start();
+    options.logger.info('serving metrics', { port, path: '/metrics' });
+    return server;
+  } catch (error) {
+    await server.stop();
+    throw new Error(`cannot serve metrics on METRICS_PORT ${options.port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}

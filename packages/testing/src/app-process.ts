@@ -41,7 +41,9 @@ export function spawnApp(app: AppName, env: Record<string, string>, options: { a
   const root = repoRoot();
   const child = spawn(process.execPath, appLaunchArgs(app, root, options.args ?? []), {
     cwd: path.join(root, 'apps', app),
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // METRICS_PORT 0 (off) unless a test asks for one: the default ports (9464, 9465) would collide between the
+    // processes of one test and between test files running at once.
+    env: { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
