@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBootstrapAdminKey, generateApiKey, hashApiKey } from '@fleet/db';
+import { ensureBootstrapAdminKey, findActiveApiKeyByHash, generateApiKey, hashApiKey, listEvents } from '@fleet/db';
 import { waitFor } from '@fleet/testing';
 import type { ApiHarness, ApiResponse } from './support.ts';
 import { startApi, USER_ID } from './support.ts';
@@ -311,6 +311,16 @@ describe('the bootstrap admin key and the CLI', () => {
       (await api.requestAs(key, 'POST', '/v1/rollouts', { userId: USER_ID, instanceIds: ['i-cli1'] })).status,
     ).toBe(404);
     expect((await api.requestAs(key, 'GET', '/v1/api-keys')).status).toBe(403);
+    // The key and its api_key.created event were written in one transaction, by the CLI.
+    const record = (await findActiveApiKeyByHash(api.db, hashApiKey(key)))!;
+    const events = (await listEvents(api.db, { type: 'api_key.created', limit: 1000 })).events.filter(
+      (e) => (e.data as { keyId: string }).keyId === record.id,
+    );
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      actor: { kind: 'system', id: 'fleet-cli' },
+      data: { name: 'cli made', role: 'operator', userIds: [OTHER_USER], allAccounts: false },
+    });
   });
 
   it('`create-api-key` refuses bad arguments with exit code 2 and writes nothing', async () => {

@@ -7,6 +7,8 @@ import {
   createDatabase,
   FLEET_EVENTS_CHANNEL,
   completeRolloutIfDone,
+  ensureBootstrapAdminKey,
+  generateApiKey,
   insertRollout,
   listEvents,
   transitionRollout,
@@ -262,5 +264,23 @@ describe('listEvents', () => {
     const otherAccount = await listEvents(db, { userId: 'other', limit: 10 });
     expect(otherAccount.events.map((e) => e.type)).toEqual(['api_key.created']);
     expect((await listEvents(db, { userIds: ['nobody'], limit: 10 })).events).toEqual([]);
+  });
+});
+
+describe('API key events', () => {
+  it('the bootstrap admin key is created with one api_key.created by the system, and a restart writes none', async () => {
+    const key = generateApiKey();
+    const first = await ensureBootstrapAdminKey(db, key);
+    const again = await ensureBootstrapAdminKey(db, key);
+    expect([first.created, again.created]).toEqual([true, false]);
+    const created = (await listEvents(db, { type: 'api_key.created', limit: 1000 })).events.filter(
+      (e) => (e.data as { keyId: string }).keyId === first.record.id,
+    );
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({
+      actor: { kind: 'system', id: 'bootstrap' },
+      data: { role: 'admin', allAccounts: true, userIds: [] },
+    });
+    expect(JSON.stringify(created[0]!.data)).not.toContain(key);
   });
 });
