@@ -1,10 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Database, FleetEventPage, FleetEventRecord } from '@fleet/db';
+import type { Database, FleetEventPage } from '@fleet/db';
 import { listEvents } from '@fleet/db';
 import { FLEET_EVENT_TYPES } from '@fleet/rollout-domain';
 import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
 import { parseOrThrow } from '../http/validate.ts';
+import { eventView } from '../event-views.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { eventPageSchema } from '../response-schemas.ts';
 import { rolloutIdSchema, userIdSchema } from '../rollout-schemas.ts';
@@ -35,20 +36,6 @@ const auditQuerySchema = z.strictObject({
   type: z.enum(FLEET_EVENT_TYPES).optional(),
   ...pageFields,
 });
-
-/** The API shape of an event: the id as a string (it is a 64-bit integer), times as ISO 8601. */
-function eventView(event: FleetEventRecord) {
-  return {
-    id: event.id.toString(),
-    type: event.type,
-    rolloutId: event.rolloutId,
-    userId: event.userId,
-    actor: event.actor,
-    requestId: event.requestId,
-    data: event.data,
-    createdAt: event.createdAt.toISOString(),
-  };
-}
 
 function pageView(page: FleetEventPage) {
   return { items: page.events.map(eventView), nextCursor: page.nextCursor?.toString() ?? null };
