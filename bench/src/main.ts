@@ -16,7 +16,9 @@
  * --only stream (200 event-stream clients on the API during a 10,000-instance rollout vs none, alternating, --repeat
  * rounds but at least three: the throughput ratio; quick: 20 clients, 1,000 instances; see measure-stream.ts),
  * --only rate (issue 24: achieved against configured account rate at 50, 100, 500 and 5,000/s and for 20 accounts
- * at once, 2 worker processes, the worst one-second windows, and the limiter-free baseline; a few minutes).
+ * at once, 2 worker processes, the worst one-second windows, and the limiter-free baseline; a few minutes),
+ * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
+ * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -30,11 +32,14 @@ import { measureRate, renderRateReport } from './measure-rate.ts';
 import type { InstallPathResult } from './measure-install-path.ts';
 import type { LargeRolloutResult } from './measure-large-rollout.ts';
 import { measureCreationOnly, measureLargeRollout } from './measure-large-rollout.ts';
+import { measureReads } from './measure-reads.ts';
+import type { ReadsOptions } from './measure-reads.ts';
 import type { ThroughputContext, Variant } from './measure-throughput.ts';
 import { runners } from './measure-throughput.ts';
 import { repoRoot } from './processes.ts';
 import type { BenchResult, CreationBenchResult, MachineFacts, PairResult } from './report.ts';
 import { evaluateTargets, renderCreationReport, renderInstallPathReport, renderReport } from './report.ts';
+import { renderReadsReport } from './report-reads.ts';
 import { startStack } from './stack.ts';
 import { measureStream, renderStreamReport } from './measure-stream.ts';
 import type { BenchStack } from './stack.ts';
@@ -93,7 +98,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-const ONLY = ['creation', 'install-path', 'stream', 'rate'];
+const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads'];
 if (args.only !== undefined && !ONLY.includes(args.only))
   throw new Error(`--only: unknown measurement "${args.only}" (${ONLY.join(', ')})`);
 for (const v of settings.variants)
@@ -101,6 +106,22 @@ for (const v of settings.variants)
 const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** `--only reads`: issue 24's load (quick: a small version of it). --instances sets the large rollout's size. */
+const readsSettings: ReadsOptions = {
+  instances: positiveInt('instances', args.instances, quick ? 2_000 : 20_000),
+  concurrency: 200,
+  latencyMs: 20,
+  failureRate: 0.05,
+  pollers: quick ? 10 : 50,
+  pollIntervalMs: 1000,
+  creators: quick ? 1 : 5,
+  createIntervalMs: 1000,
+  creatorInstances: 10,
+  listLimit: 100,
+  rounds: settings.repeat,
+  timeoutMs: 600_000,
+};
 
 async function machineFacts(stack: BenchStack): Promise<MachineFacts> {
   const { rows } = await stack.db.query<{ server_version: string }>('SHOW server_version');
@@ -183,7 +204,10 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const maxConcurrency = Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);
+  const maxConcurrency =
+    args.only === 'reads'
+      ? readsSettings.concurrency + readsSettings.creators * readsSettings.creatorInstances
+      : Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);
   log(`fleet bench (${quick ? 'quick' : 'full'}): starting the stack`);
   const stack = await startStack({
     maxConcurrency,
@@ -222,6 +246,15 @@ async function main(): Promise<void> {
       await mkdir(path.dirname(outFile), { recursive: true });
       await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`\n${renderRateReport(rate)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+      return;
+    }
+    if (args.only === 'reads') {
+      await stack.restartWorkers(settings.workers);
+      const reads = await measureReads(stack, cpu, readsSettings, log);
+      const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, reads };
+      await mkdir(path.dirname(outFile), { recursive: true });
+      await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`\n${renderReadsReport(result)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
       return;
     }
     if (args.only === 'creation') {

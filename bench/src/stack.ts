@@ -27,8 +27,8 @@ export type BenchStack = {
   simulator: ChildScript;
   api(): ChildScript;
   workers(): ChildScript[];
-  /** Stops the running API (if any) and starts a fresh one. */
-  restartApi(): Promise<ChildScript>;
+  /** Stops the running API (if any) and starts a fresh one, with `extraNodeArgs` after BENCH_API_NODE_ARGS. */
+  restartApi(extraNodeArgs?: string[]): Promise<ChildScript>;
   /**
    * Stops the running workers (if any) and starts `count` fresh worker processes; `env` overrides their settings
    * (e.g. the account rate, which is otherwise out of the way).
@@ -112,7 +112,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
       return api;
     },
     workers: () => workers,
-    async restartApi() {
+    async restartApi(extraNodeArgs = []) {
       await api?.stop();
       api = spawnApp(
         'api',
@@ -126,7 +126,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
           LOG_LEVEL: 'warn',
         },
         'api',
-        nodeArgs('BENCH_API_NODE_ARGS'),
+        [...nodeArgs('BENCH_API_NODE_ARGS'), ...extraNodeArgs],
       );
       const started = api;
       await waitForHttp(`${apiUrl}/readyz`, 60_000, () => started.output().slice(-4000));

@@ -1,0 +1,271 @@
+/**
+ * `--only reads` (issue 24): does the API stay fast to read while people watch a large rollout, and does watching it
+ * slow the rollout down? One large rollout (20,000 instances, C=200, L=20 ms, limiter out of the way, 5% of the
+ * instances failing for want of Server Guard so the failure report has something to group) runs twice per round,
+ * side by side:
+ *   alone    nothing else talks to the API
+ *   watched  `pollers` clients each poll once per `pollIntervalMs` (status, a page of the instance list walking its
+ *            cursor, the failure report, in turn; with If-None-Match, as a client that keeps the ETag does), and
+ *            `creators` clients each create a small rollout once per `createIntervalMs`
+ * It prints status / list / report latency (p50, p99, max; 200s and 304s), the rollout's throughput watched against
+ * alone, and the API's event-loop delay (a probe loaded into the API process, probes/event-loop-probe.ts).
+ */
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { instanceIdsFor } from './baselines/baseline-env.ts';
+import { createRollout, rolloutFacts, waitForEnqueued, waitForRolloutDone } from './clients.ts';
+import type { CpuMeter, CpuPerInstance } from './cpu.ts';
+import { repoRoot, sleep } from './processes.ts';
+import type { BenchStack } from './stack.ts';
+
+export type LatencyFigures = { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
+
+export type ReadKind = 'status' | 'list' | 'report';
+
+export type ReadFigures = LatencyFigures & { ok200: number; notModified304: number; errors: number };
+
+export type EventLoopFigures = { seconds: number; p50OfP99Ms: number; maxP99Ms: number; maxMs: number };
+
+export type ReadsRun = {
+  watched: boolean;
+  instances: number;
+  seconds: number;
+  throughput: number;
+  failed: number;
+  reads: Record<ReadKind, ReadFigures> | null;
+  creates: (LatencyFigures & { errors: number }) | null;
+  /** Requests the pollers and creators made per second of the run. */
+  requestsPerSecond: number | null;
+  eventLoop: EventLoopFigures | null;
+  cpuMsPerInstance: CpuPerInstance;
+};
+
+export type ReadsResult = {
+  settings: ReadsOptions;
+  runs: ReadsRun[];
+  /** Round by round, watched throughput / alone throughput. */
+  throughputRatios: number[];
+};
+
+export type ReadsOptions = {
+  instances: number;
+  concurrency: number;
+  latencyMs: number;
+  failureRate: number;
+  pollers: number;
+  pollIntervalMs: number;
+  creators: number;
+  createIntervalMs: number;
+  creatorInstances: number;
+  /** Instances per page of the list pollers walk. */
+  listLimit: number;
+  rounds: number;
+  timeoutMs: number;
+};
+
+export function summarizeLatency(values: number[]): LatencyFigures {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+  return { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? NaN };
+}
+
+const PROBE = path.join(repoRoot, 'bench', 'src', 'probes', 'event-loop-probe.ts');
+
+type Sample = { kind: ReadKind; ms: number; status: number };
+
+/** One poller: status, list page, report in turn, one request per interval, keeping each URL's ETag. */
+async function poll(
+  stack: BenchStack,
+  rolloutId: string,
+  options: ReadsOptions,
+  first: number,
+  running: () => boolean,
+  samples: Sample[],
+): Promise<void> {
+  const etags = new Map<string, string>();
+  let cursor: string | null = null;
+  const headers = { authorization: `Bearer ${stack.apiKey}` };
+  for (let turn = first; running(); turn++) {
+    const started = performance.now();
+    const kind = (['status', 'list', 'report'] as const)[turn % 3]!;
+    const url =
+      kind === 'status'
+        ? `/v1/rollouts/${rolloutId}`
+        : kind === 'report'
+          ? `/v1/rollouts/${rolloutId}/report`
+          : `/v1/rollouts/${rolloutId}/instances?limit=${options.listLimit}${cursor ? `&cursor=${cursor}` : ''}`;
+    const etag = etags.get(url);
+    let status: number;
+    try {
+      const res = await fetch(`${stack.apiUrl}${url}`, {
+        headers: etag ? { ...headers, 'if-none-match': etag } : headers,
+      });
+      status = res.status;
+      if (kind === 'list' && res.status === 200)
+        cursor = ((await res.json()) as { nextCursor: string | null }).nextCursor;
+      else await res.arrayBuffer();
+      const answered = res.headers.get('etag');
+      if (answered) etags.set(url, answered);
+    } catch {
+      status = 0;
+    }
+    samples.push({ kind, ms: performance.now() - started, status });
+    await sleep(Math.max(0, options.pollIntervalMs - (performance.now() - started)));
+  }
+}
+
+/** One creator: a small rollout per interval. */
+async function create(
+  stack: BenchStack,
+  options: ReadsOptions,
+  prefix: string,
+  running: () => boolean,
+  samples: { ms: number; ok: boolean }[],
+): Promise<void> {
+  for (let n = 0; running(); n++) {
+    const started = performance.now();
+    try {
+      await createRollout(stack, instanceIdsFor(`${prefix}${n.toString(36)}x`, options.creatorInstances), 10);
+      samples.push({ ms: performance.now() - started, ok: true });
+    } catch {
+      samples.push({ ms: performance.now() - started, ok: false });
+    }
+    await sleep(Math.max(0, options.createIntervalMs - (performance.now() - started)));
+  }
+}
+
+function readFigures(samples: Sample[], kind: ReadKind): ReadFigures {
+  const mine = samples.filter((s) => s.kind === kind);
+  return {
+    ...summarizeLatency(mine.filter((s) => s.status === 200 || s.status === 304).map((s) => s.ms)),
+    ok200: mine.filter((s) => s.status === 200).length,
+    notModified304: mine.filter((s) => s.status === 304).length,
+    errors: mine.filter((s) => s.status !== 200 && s.status !== 304).length,
+  };
+}
+
+/** The probe's per-second lines printed between `fromMs` and `toMs`. */
+function eventLoopFigures(stack: BenchStack, fromMs: number, toMs: number): EventLoopFigures | null {
+  const seconds = stack
+    .api()
+    .jsonLines()
+    .map((line) => (line as { eventLoopProbe?: { atMs: number; p99Ms: number; maxMs: number } }).eventLoopProbe)
+    .filter((p): p is { atMs: number; p99Ms: number; maxMs: number } => !!p && p.atMs >= fromMs && p.atMs <= toMs);
+  if (seconds.length === 0) return null;
+  const p99s = seconds.map((s) => s.p99Ms).sort((a, b) => a - b);
+  return {
+    seconds: seconds.length,
+    p50OfP99Ms: p99s[Math.floor((p99s.length - 1) / 2)]!,
+    maxP99Ms: p99s.at(-1)!,
+    maxMs: Math.max(...seconds.map((s) => s.maxMs)),
+  };
+}
+
+async function prepareSimulator(stack: BenchStack, options: ReadsOptions): Promise<void> {
+  const scenario = await fetch(`${stack.simUrl}_sim/scenario`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ latencyMs: options.latencyMs, failureRate: options.failureRate }),
+  });
+  if (!scenario.ok) throw new Error(`POST /_sim/scenario: ${scenario.status} ${await scenario.text()}`);
+  await scenario.arrayBuffer().catch(() => undefined);
+}
+
+async function runOnce(
+  stack: BenchStack,
+  cpu: CpuMeter,
+  options: ReadsOptions,
+  watched: boolean,
+  prefix: string,
+): Promise<ReadsRun> {
+  await stack.restartApi(['--import', 'tsx', '--import', PROBE]);
+  await prepareSimulator(stack, options);
+  const meter = await cpu.start([
+    ...stack.workers().map((w) => ({ label: 'worker', pid: w.pid })),
+    { label: 'api', pid: stack.api().pid },
+  ]);
+  const created = await createRollout(stack, instanceIdsFor(prefix, options.instances), options.concurrency);
+  let running = watched;
+  const samples: Sample[] = [];
+  const creates: { ms: number; ok: boolean }[] = [];
+  const clients = watched
+    ? [
+        ...Array.from({ length: options.pollers }, (_, i) =>
+          sleep((options.pollIntervalMs * i) / options.pollers).then(() =>
+            poll(stack, created.id, options, i, () => running, samples),
+          ),
+        ),
+        ...Array.from({ length: options.creators }, (_, i) =>
+          create(stack, options, `${prefix}c${i}`, () => running, creates),
+        ),
+      ]
+    : [];
+  try {
+    await waitForEnqueued(stack, created.id, options.timeoutMs);
+    await waitForRolloutDone(stack, created.id, options.timeoutMs);
+  } finally {
+    running = false;
+    await Promise.all(clients);
+  }
+  const cpuMsPerInstance = await meter.stop(options.instances);
+  const facts = await rolloutFacts(stack, created.id);
+  const endMs = facts.finishedAtMs!;
+  const seconds = (endMs - created.requestStartedAtMs) / 1000;
+  const { rows } = await stack.db.query<{ n: number }>(
+    `SELECT n FROM rollout_state_count WHERE rollout_id = $1::uuid AND state = 'failed'`,
+    [created.id],
+  );
+  return {
+    watched,
+    instances: options.instances,
+    seconds,
+    throughput: options.instances / seconds,
+    failed: rows[0]?.n ?? 0,
+    reads: watched
+      ? {
+          status: readFigures(samples, 'status'),
+          list: readFigures(samples, 'list'),
+          report: readFigures(samples, 'report'),
+        }
+      : null,
+    creates: watched
+      ? {
+          ...summarizeLatency(creates.filter((c) => c.ok).map((c) => c.ms)),
+          errors: creates.filter((c) => !c.ok).length,
+        }
+      : null,
+    requestsPerSecond: watched ? (samples.length + creates.length) / seconds : null,
+    eventLoop: eventLoopFigures(stack, created.requestStartedAtMs, endMs),
+    cpuMsPerInstance,
+  };
+}
+
+export async function measureReads(
+  stack: BenchStack,
+  cpu: CpuMeter,
+  options: ReadsOptions,
+  log: (line: string) => void,
+): Promise<ReadsResult> {
+  const runs: ReadsRun[] = [];
+  const throughputRatios: number[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    const pair: ReadsRun[] = [];
+    for (const watched of [false, true]) {
+      const what = watched ? `with ${options.pollers} pollers and ${options.creators} creators` : 'alone';
+      const roundLabel = options.rounds > 1 ? ` (round ${round + 1})` : '';
+      log(`reads: ${options.instances.toLocaleString('en-US')} instances ${what}${roundLabel}`);
+      const run = await runOnce(stack, cpu, options, watched, `r${round}${watched ? 'w' : 'a'}`);
+      log(
+        `  ${run.seconds.toFixed(1)} s, ${run.throughput.toFixed(0)}/s` +
+          (run.reads
+            ? `; status p99 ${run.reads.status.p99Ms.toFixed(0)} ms, list p99 ${run.reads.list.p99Ms.toFixed(0)} ms, ` +
+              `report p99 ${run.reads.report.p99Ms.toFixed(0)} ms`
+            : ''),
+      );
+      pair.push(run);
+      runs.push(run);
+    }
+    throughputRatios.push(pair[1]!.throughput / pair[0]!.throughput);
+  }
+  return { settings: options, runs, throughputRatios };
+}
