@@ -113,9 +113,20 @@ export async function createApiKey(db: Database, input: NewApiKey): Promise<{ re
 }
 
 /** The key whose hash this is, unless it was revoked. */
+/**
+ * The key behind a request, on every request: straight to pg as a prepared statement, as Prisma's per-query CPU
+ * (its query compiler) was the largest part of a poller's cost to the API (docs/performance.md, reads under pollers).
+ */
 export async function findActiveApiKeyByHash(db: Database, keyHash: string): Promise<ApiKeyRecord | null> {
-  const row = await db.prisma.apiKey.findFirst({ where: { keyHash, revokedAt: null }, select: SELECT });
-  return row ? toRecord(row) : null;
+  const { rows } = await db.pool.query<Omit<ApiKeyRecord, 'userIds'> & { userIds: string[] | null }>({
+    name: 'fleet_find_active_api_key',
+    text: `SELECT id::text AS "id", name AS "name", key_prefix AS "keyPrefix", role::text AS "role", user_ids AS "userIds",
+        all_accounts AS "allAccounts", created_at AS "createdAt", created_by_id::text AS "createdById",
+        revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"
+      FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+    values: [keyHash],
+  });
+  return rows[0] ? toRecord(rows[0]) : null;
 }
 
 export async function findApiKey(db: Database, id: string): Promise<ApiKeyRecord | null> {

@@ -113,7 +113,6 @@ export {
   countVerifications,
   listRetryRollouts,
   setParentRollout,
-  findParentRolloutId,
   PROGRESS_WINDOW_SECONDS,
   PROGRESS_MIN_WINDOW_SECONDS,
 } from './reports.ts';
@@ -128,3 +127,5 @@ export {
   listEvents,
 } from './events/index.ts';
 export type { FleetEventNotice, FleetEventRecord, FleetEventPage, ListEventsOptions } from './events/index.ts';
+export { listFailureCauseCounts, listFailureCauseInstances } from './failure-counts.ts';
+export type { FailureCauseCount } from './failure-counts.ts';

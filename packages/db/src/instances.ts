@@ -40,26 +40,35 @@ export type AttemptRecord = {
 
 export type InstancePage = { instances: InstanceRecord[]; nextCursor: bigint | null };
 
+/** The columns of an InstanceRecord, for statements that go straight to pg. */
+const INSTANCE_COLUMNS = `id, rollout_id::text AS "rolloutId", instance_id AS "instanceId", state::text AS "state",
+  attempt_count AS "attemptCount", last_outcome AS "lastOutcome", last_http_status AS "lastHttpStatus",
+  last_error_code AS "lastErrorCode", last_error_message AS "lastErrorMessage", last_request_id AS "lastRequestId",
+  next_attempt_at AS "nextAttemptAt", needs_manual_install AS "needsManualInstall",
+  manual_install_reason AS "manualInstallReason", created_at AS "createdAt", updated_at AS "updatedAt",
+  started_at AS "startedAt", finished_at AS "finishedAt"`;
+
 /**
  * One page of a rollout's instances in id order, optionally of one state. Keyset pagination on the
- * (rollout_id, state, id) / (rollout_id, id) indexes: page N costs the same as page 1 at 100,000 instances.
+ * (rollout_id, state, id) / (rollout_id, id) indexes: page N costs the same as page 1 at 100,000 instances. Pollers
+ * walk these pages: straight to pg as prepared statements (one per shape), not through Prisma, whose per-query CPU
+ * was most of a page's cost to the API (docs/performance.md).
  */
 export async function listInstances(
   db: Database,
   rolloutId: string,
   options: { state?: InstanceState; limit: number; after?: bigint },
 ): Promise<InstancePage> {
-  const rows = (await db.prisma.rolloutInstance.findMany({
-    where: {
-      rolloutId,
-      ...(options.state ? { state: options.state } : {}),
-      ...(options.after !== undefined ? { id: { gt: options.after } } : {}),
-    },
-    orderBy: { id: 'asc' },
-    take: options.limit + 1,
-  })) as InstanceRecord[];
+  const byState = options.state !== undefined;
+  const { rows } = await db.pool.query<Omit<InstanceRecord, 'id'> & { id: string }>({
+    name: byState ? 'fleet_list_instances_in_state' : 'fleet_list_instances',
+    text: `SELECT ${INSTANCE_COLUMNS} FROM rollout_instance
+      WHERE rollout_id = $1::uuid AND id > $2::bigint ${byState ? `AND state = $4::"InstanceState"` : ''}
+      ORDER BY id LIMIT $3`,
+    values: [rolloutId, (options.after ?? 0n).toString(), options.limit + 1, ...(byState ? [options.state] : [])],
+  });
   const hasMore = rows.length > options.limit;
-  const instances = hasMore ? rows.slice(0, options.limit) : rows;
+  const instances = (hasMore ? rows.slice(0, options.limit) : rows).map((row) => ({ ...row, id: BigInt(row.id) }));
   return { instances, nextCursor: hasMore ? instances[instances.length - 1]!.id : null };
 }
 

@@ -337,10 +337,14 @@ export async function countManualInstallFlags(
   db: Database,
   rolloutId: string,
 ): Promise<Record<ManualFlagStatus, number>> {
-  const rows = await db.prisma.$queryRaw<{ status: ManualFlagStatus; n: bigint }[]>`
-    SELECT f.status::text AS status, count(*) AS n
-    FROM manual_install_flag_occurrence o JOIN manual_install_flag f ON f.id = o.flag_id
-    WHERE o.rollout_id = ${rolloutId}::uuid GROUP BY f.status`;
+  // Read by every failure report, pollers' included: a prepared statement, not Prisma (see findActiveApiKeyByHash).
+  const { rows } = await db.pool.query<{ status: ManualFlagStatus; n: string }>({
+    name: 'fleet_count_manual_install_flags',
+    text: `SELECT f.status::text AS status, count(*) AS n
+      FROM manual_install_flag_occurrence o JOIN manual_install_flag f ON f.id = o.flag_id
+      WHERE o.rollout_id = $1::uuid GROUP BY f.status`,
+    values: [rolloutId],
+  });
   const counts: Record<ManualFlagStatus, number> = { open: 0, acknowledged: 0, resolved: 0, closed: 0 };
   for (const row of rows) counts[row.status] = Number(row.n);
   return counts;

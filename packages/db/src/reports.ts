@@ -1,8 +1,9 @@
 import type { InstanceState, RolloutProgress } from '@fleet/rollout-domain';
 import { computeProgress, isFinalRolloutStatus } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { Prisma } from './generated/prisma/client.ts';
 import type { InstanceRecord } from './instances.ts';
+import { REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
+import type { RawReportRow } from './report-rows.ts';
 import type { InstanceCounts, RolloutRecord } from './rollouts.ts';
 
 /** Reads behind the failure report, progress and the retry of failed instances. */
@@ -32,25 +33,8 @@ export type ReportInstanceRow = Pick<
    */
   flagId: bigint | null;
   flagStatus: string | null;
-};
-
-type RawReportRow = {
-  id: bigint;
-  instance_id: string;
-  state: InstanceState;
-  attempt_count: number;
-  last_outcome: string | null;
-  last_http_status: number | null;
-  last_error_code: string | null;
-  last_error_message: string | null;
-  last_request_id: string | null;
-  needs_manual_install: boolean;
-  manual_install_reason: string | null;
-  verification: string | null;
-  agent_status: string | null;
-  finished_at: Date | null;
-  flag_id: bigint | null;
-  flag_status: string | null;
+  /** The failure's cause (fleet_failure_cause, see report-rows.ts); null for an instance that did not fail. */
+  cause: string | null;
 };
 
 /**
@@ -79,40 +63,24 @@ async function reportPage(
   after: bigint,
   limit: number,
 ): Promise<ReportInstanceRow[]> {
-  const rows = await db.prisma.$queryRaw<RawReportRow[]>`
-    SELECT ri.id, ri.instance_id, ri.state::text AS state, ri.attempt_count, ri.last_outcome, ri.last_http_status,
-           ri.last_error_code, ri.last_error_message, ri.last_request_id, ri.needs_manual_install, ri.manual_install_reason,
-           ri.verification, ri.agent_status, ri.finished_at, f.id AS flag_id, f.status::text AS flag_status
-    FROM rollout_instance ri
-    JOIN rollout r ON r.id = ri.rollout_id
-    LEFT JOIN LATERAL (
-      SELECT f.id, f.status FROM manual_install_flag f
-      WHERE f.user_id = r.user_id AND f.instance_id = ri.instance_id
-      ORDER BY f.status = 'closed', f.id DESC
-      LIMIT 1
-    ) f ON true
-    WHERE ri.rollout_id = ${rolloutId}::uuid AND ri.state = ${segment.state}::"InstanceState" AND ri.id > ${after}
-      ${segment.verificationFailedOnly ? Prisma.sql`AND ri.verification = 'failed'` : Prisma.empty}
-    ORDER BY ri.id
-    LIMIT ${limit}`;
-  return rows.map((r) => ({
-    id: r.id,
-    instanceId: r.instance_id,
-    state: r.state,
-    attemptCount: r.attempt_count,
-    lastOutcome: r.last_outcome,
-    lastHttpStatus: r.last_http_status,
-    lastErrorCode: r.last_error_code,
-    lastErrorMessage: r.last_error_message,
-    lastRequestId: r.last_request_id,
-    needsManualInstall: r.needs_manual_install,
-    manualInstallReason: r.manual_install_reason,
-    verification: r.verification,
-    agentStatus: r.agent_status,
-    finishedAt: r.finished_at,
-    flagId: r.flag_id,
-    flagStatus: r.flag_status,
-  }));
+  const { rows } = await db.pool.query<RawReportRow>({
+    name: segment.verificationFailedOnly ? 'fleet_report_page_verification_failed' : 'fleet_report_page',
+    text: `SELECT ${REPORT_COLUMNS}
+      FROM rollout_instance ri
+      JOIN rollout r ON r.id = ri.rollout_id
+      LEFT JOIN LATERAL (
+        SELECT f.id, f.status FROM manual_install_flag f
+        WHERE f.user_id = r.user_id AND f.instance_id = ri.instance_id
+        ORDER BY f.status = 'closed', f.id DESC
+        LIMIT 1
+      ) f ON true
+      WHERE ri.rollout_id = $1::uuid AND ri.state = $2::"InstanceState" AND ri.id > $3::bigint
+        ${segment.verificationFailedOnly ? `AND ri.verification = 'failed'` : ''}
+      ORDER BY ri.id
+      LIMIT $4`,
+    values: [rolloutId, segment.state, after.toString(), limit],
+  });
+  return rows.map(reportRowFrom);
 }
 
 /**
@@ -180,10 +148,13 @@ export async function rolloutProgress(
     ? 0
     : Number(
         (
-          await db.prisma.$queryRaw<{ n: bigint | null }[]>`
-            SELECT sum(n) AS n FROM rollout_finish_second
-            WHERE rollout_id = ${rollout.id}::uuid AND second >= ${fromSecond} AND second <= ${now}`
-        )[0]?.n ?? 0,
+          await db.pool.query<{ n: string | null }>({
+            name: 'fleet_finished_in_window',
+            text: `SELECT sum(n) AS n FROM rollout_finish_second
+              WHERE rollout_id = $1::uuid AND second >= $2::timestamptz AND second <= $3::timestamptz`,
+            values: [rollout.id, fromSecond, now],
+          })
+        ).rows[0]?.n ?? 0,
       );
   return computeProgress({
     done: counts.succeeded + counts.failed + counts.cancelled,
@@ -209,11 +180,16 @@ export async function deleteFinishSecondsBefore(db: Database, before: Date): Pro
 
 export type VerificationCounts = { pending: number; verified: number; failed: number; notChecked: number };
 
-/** Verification outcome of a rollout's succeeded installs. */
+/**
+ * Verification outcome of a rollout's succeeded installs, from rollout_verification_count (kept by the triggers on
+ * rollout_instance, migration rollout_failure_counts): a few rows, not a count over every succeeded instance.
+ */
 export async function countVerifications(db: Database, rolloutId: string): Promise<VerificationCounts> {
-  const rows = await db.prisma.$queryRaw<{ verification: string | null; n: bigint }[]>`
-    SELECT verification, count(*) AS n FROM rollout_instance
-    WHERE rollout_id = ${rolloutId}::uuid AND state = 'succeeded' GROUP BY verification`;
+  const { rows } = await db.pool.query<{ verification: string; n: number }>({
+    name: 'fleet_count_verifications',
+    text: `SELECT verification, n FROM rollout_verification_count WHERE rollout_id = $1::uuid`,
+    values: [rolloutId],
+  });
   const counts: VerificationCounts = { pending: 0, verified: 0, failed: 0, notChecked: 0 };
   for (const row of rows) {
     const n = Number(row.n);
@@ -230,19 +206,16 @@ export async function listRetryRollouts(
   db: Database,
   rolloutId: string,
 ): Promise<{ id: string; status: string; totalInstances: number; createdAt: Date }[]> {
-  return db.prisma.rollout.findMany({
-    where: { parentRolloutId: rolloutId },
-    orderBy: { createdAt: 'asc' },
-    select: { id: true, status: true, totalInstances: true, createdAt: true },
+  const { rows } = await db.pool.query<{ id: string; status: string; totalInstances: number; createdAt: Date }>({
+    name: 'fleet_list_retry_rollouts',
+    text: `SELECT id::text AS "id", status::text AS "status", total_instances AS "totalInstances", created_at AS "createdAt"
+      FROM rollout WHERE parent_rollout_id = $1::uuid ORDER BY created_at`,
+    values: [rolloutId],
   });
+  return rows;
 }
 
 /** Links a retry rollout to the rollout it retries. */
 export async function setParentRollout(db: Database, rolloutId: string, parentRolloutId: string): Promise<void> {
   await db.prisma.rollout.updateMany({ where: { id: rolloutId, parentRolloutId: null }, data: { parentRolloutId } });
-}
-
-export async function findParentRolloutId(db: Database, rolloutId: string): Promise<string | null> {
-  const row = await db.prisma.rollout.findUnique({ where: { id: rolloutId }, select: { parentRolloutId: true } });
-  return row?.parentRolloutId ?? null;
 }

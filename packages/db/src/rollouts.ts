@@ -212,8 +212,22 @@ export async function insertRollout(
   }, INSERT_TRANSACTION);
 }
 
+/**
+ * A rollout by id. Every request about a rollout reads it (tenancy, then the route), pollers many times a second:
+ * straight to pg as a prepared statement rather than through Prisma (see findActiveApiKeyByHash).
+ */
 export async function findRollout(db: Database, id: string): Promise<RolloutRecord | null> {
-  return (await db.prisma.rollout.findUnique({ where: { id } })) as RolloutRecord | null;
+  const { rows } = await db.pool.query<RolloutRecord>({
+    name: 'fleet_find_rollout',
+    text: `SELECT id::text AS "id", user_id AS "userId", force AS "force", status::text AS "status",
+        status_reason AS "statusReason", concurrency AS "concurrency", max_attempts AS "maxAttempts", policy AS "policy",
+        total_instances AS "totalInstances", enqueued_at AS "enqueuedAt", current_wave AS "currentWave",
+        wave_count AS "waveCount", created_at AS "createdAt", updated_at AS "updatedAt", finished_at AS "finishedAt",
+        parent_rollout_id::text AS "parentRolloutId"
+      FROM rollout WHERE id = $1::uuid`,
+    values: [id],
+  });
+  return rows[0] ?? null;
 }
 
 export async function markRolloutEnqueued(db: Database, id: string): Promise<void> {
@@ -226,8 +240,11 @@ export async function markRolloutEnqueued(db: Database, id: string): Promise<voi
  * what counting the rollout's rows would give.
  */
 export async function countInstances(db: Database, rolloutId: string): Promise<InstanceCounts> {
-  const rows = await db.prisma.$queryRaw<{ state: InstanceState; n: number }[]>`
-    SELECT state::text AS state, n FROM rollout_state_count WHERE rollout_id = ${rolloutId}::uuid`;
+  const { rows } = await db.pool.query<{ state: InstanceState; n: number }>({
+    name: 'fleet_count_instances',
+    text: `SELECT state::text AS state, n FROM rollout_state_count WHERE rollout_id = $1::uuid`,
+    values: [rolloutId],
+  });
   const counts = Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])) as InstanceCounts;
   counts.total = 0;
   for (const row of rows) {
