@@ -1,17 +1,18 @@
 import type { Response } from 'express';
 import { RECOMMENDED_ACTIONS } from '@fleet/cms-client';
 import type { CallOutcomeKind } from '@fleet/cms-client';
-import type { ReportInstanceRow } from '@fleet/db';
-import type { FailureCause, FailureKind } from '@fleet/rollout-domain';
-import { failureCauseOf, manualInstallAction } from '@fleet/rollout-domain';
+import type { FailureCauseCount, ReportInstanceRow } from '@fleet/db';
+import type { FailureKind } from '@fleet/rollout-domain';
+import { manualInstallAction } from '@fleet/rollout-domain';
 
 /**
  * The failure report of a rollout: failed instances (and succeeded installs whose agent never came up) grouped by
- * cause, each group with what an operator should do. Built from pages of rows (see iterateReportInstances), so it
- * stays flat in memory at 100,000 instances: a group keeps its counts and at most `instancesPerGroup` instances.
+ * cause, each group with what an operator should do. Built from the counts the database keeps per cause
+ * (listFailureCauseCounts) and the first instances of each cause (listFailureCauseInstances), so its cost does not
+ * grow with the number of failures; the CSV streams every instance page by page (streamCsv).
  */
 
-/** Distinct causes kept; beyond it (messages normalisation could not tame) a cause folds into its error code. */
+/** Distinct causes shown; beyond it (messages normalisation could not tame) the rarest fold into their error code. */
 const MAX_GROUPS = 500;
 
 export type ReportInstanceView = {
@@ -41,10 +42,6 @@ export type FailureGroupView = {
   instances: ReportInstanceView[];
   /** True when the group has more instances than listed (the CSV has them all). */
   instancesTruncated: boolean;
-};
-
-type GroupAccumulator = Omit<FailureGroupView, 'recommendedAction' | 'instancesTruncated'> & {
-  outcomeKinds: Record<string, number>;
 };
 
 function reportInstanceView(row: ReportInstanceRow): ReportInstanceView {
@@ -85,64 +82,98 @@ export function recommendedActionFor(reason: string | null, outcomeKind: string 
   );
 }
 
-export function causeOf(row: ReportInstanceRow): FailureCause {
-  return failureCauseOf(row);
+/** The causes that get groups of their own: the MAX_GROUPS largest (ties by cause); the others fold (foldedCause). */
+function foldedCause(cause: string): string {
+  const colon = cause.indexOf(': ');
+  return `${colon < 0 ? cause : cause.slice(0, colon)}: (other messages)`;
 }
 
-/** Groups rows by cause, page by page. */
-export function createFailureGrouper(options: { instancesPerGroup: number }) {
-  const groups = new Map<string, GroupAccumulator>();
+type GroupCounts = {
+  cause: string;
+  kind: FailureKind;
+  count: number;
+  sampleMessage: string | null;
+  manualInstallReasons: Record<string, number>;
+  outcomeKinds: Record<string, number>;
+};
+
+const byCount = (a: GroupCounts, b: GroupCounts) =>
+  // Largest first; ties: failed installs before failed verifications, then by cause (stable across calls).
+  b.count - a.count ||
+  (a.kind === b.kind ? 0 : a.kind === 'install_failed' ? -1 : 1) ||
+  (a.cause < b.cause ? -1 : a.cause > b.cause ? 1 : 0);
+
+function addCounts(groups: Map<string, GroupCounts>, cause: string, row: GroupCounts): void {
+  let group = groups.get(cause);
+  if (!group) {
+    group = { ...row, cause, count: 0, manualInstallReasons: {}, outcomeKinds: {} };
+    groups.set(cause, group);
+  }
+  group.count += row.count;
+  group.sampleMessage ??= row.sampleMessage;
+  for (const [reason, n] of Object.entries(row.manualInstallReasons))
+    group.manualInstallReasons[reason] = (group.manualInstallReasons[reason] ?? 0) + n;
+  for (const [outcome, n] of Object.entries(row.outcomeKinds))
+    group.outcomeKinds[outcome] = (group.outcomeKinds[outcome] ?? 0) + n;
+}
+
+/**
+ * The groups of the report from the maintained counts, largest first: the causes to list instances of (at most
+ * MAX_GROUPS), and a function that makes the groups' views once those instances are read.
+ */
+export function planFailureGroups(counts: readonly FailureCauseCount[]): {
+  total: number;
+  listedCauses: string[];
+  groups(instances: readonly ReportInstanceRow[], instancesPerGroup: number): FailureGroupView[];
+} {
+  const byCause = new Map<string, GroupCounts>();
   let total = 0;
+  for (const row of counts) {
+    total += row.count;
+    addCounts(byCause, row.cause, {
+      cause: row.cause,
+      kind: row.kind,
+      count: row.count,
+      sampleMessage: row.sampleMessage,
+      manualInstallReasons: row.manualInstallReason ? { [row.manualInstallReason]: row.count } : {},
+      outcomeKinds: row.lastOutcome ? { [row.lastOutcome]: row.count } : {},
+    });
+  }
+  const ranked = [...byCause.values()].sort(byCount);
+  const kept = ranked.slice(0, MAX_GROUPS);
+  const folded = new Map<string, GroupCounts>();
+  for (const group of ranked.slice(MAX_GROUPS)) addCounts(folded, foldedCause(group.cause), group);
+  const all = [...kept, ...[...folded.values()].sort(byCount)];
   return {
-    add(rows: readonly ReportInstanceRow[]): void {
-      for (const row of rows) {
-        total++;
-        let cause = causeOf(row);
-        if (!groups.has(cause.cause) && groups.size >= MAX_GROUPS) {
-          cause = { ...cause, normalisedMessage: '(other messages)', cause: `${cause.errorCode}: (other messages)` };
-        }
-        let group = groups.get(cause.cause);
-        if (!group) {
-          group = {
-            cause: cause.cause,
-            kind: cause.kind,
-            errorCode: cause.errorCode,
-            normalisedMessage: cause.normalisedMessage,
-            sampleMessage: cause.kind === 'install_failed' ? row.lastErrorMessage : null,
-            count: 0,
-            manualInstallReasons: {},
-            outcomeKinds: {},
-            instances: [],
-          };
-          groups.set(cause.cause, group);
-        }
-        group.count++;
-        if (row.manualInstallReason)
-          group.manualInstallReasons[row.manualInstallReason] =
-            (group.manualInstallReasons[row.manualInstallReason] ?? 0) + 1;
-        if (row.lastOutcome) group.outcomeKinds[row.lastOutcome] = (group.outcomeKinds[row.lastOutcome] ?? 0) + 1;
-        if (group.instances.length < options.instancesPerGroup) group.instances.push(reportInstanceView(row));
+    total,
+    listedCauses: kept.map((g) => g.cause),
+    groups(instances, instancesPerGroup) {
+      const listed = new Map<string, ReportInstanceView[]>();
+      for (const row of instances) {
+        if (row.cause === null) continue;
+        const views = listed.get(row.cause) ?? [];
+        if (views.length < instancesPerGroup) views.push(reportInstanceView(row));
+        listed.set(row.cause, views);
       }
-    },
-    /** Groups, largest first. */
-    result(): { total: number; groups: FailureGroupView[] } {
-      const views = [...groups.values()]
-        // Largest first; ties: failed installs before failed verifications, then by cause (stable across calls).
-        .sort(
-          (a, b) =>
-            b.count - a.count ||
-            (a.kind === b.kind ? 0 : a.kind === 'install_failed' ? -1 : 1) ||
-            (a.cause < b.cause ? -1 : a.cause > b.cause ? 1 : 0),
-        )
-        .map(({ outcomeKinds, ...group }) => ({
-          ...group,
+      return all.map((group) => {
+        const colon = group.cause.indexOf(': ');
+        const views = listed.get(group.cause) ?? [];
+        return {
+          cause: group.cause,
+          kind: group.kind,
+          errorCode: colon < 0 ? group.cause : group.cause.slice(0, colon),
+          normalisedMessage: colon < 0 ? '' : group.cause.slice(colon + 2),
+          sampleMessage: group.sampleMessage,
+          count: group.count,
+          manualInstallReasons: group.manualInstallReasons,
           recommendedAction: recommendedActionFor(
             mostFrequent(group.manualInstallReasons),
-            group.kind === 'install_failed' ? mostFrequent(outcomeKinds) : null,
+            group.kind === 'install_failed' ? mostFrequent(group.outcomeKinds) : null,
           ),
-          instancesTruncated: group.count > group.instances.length,
-        }));
-      return { total, groups: views };
+          instances: views,
+          instancesTruncated: group.count > views.length,
+        };
+      });
     },
   };
 }
@@ -179,8 +210,8 @@ function csvCell(value: string | number | null | undefined): string {
 }
 
 function csvRow(rolloutId: string, row: ReportInstanceRow): string {
-  const failed = row.state === 'failed' || row.verification === 'failed';
-  const cause = failed ? causeOf(row).cause : '';
+  const failed = row.cause !== null;
+  const cause = row.cause ?? '';
   const cells = [
     rolloutId,
     row.instanceId,

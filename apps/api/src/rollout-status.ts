@@ -7,15 +7,19 @@ import { rolloutView } from './rollout-views.ts';
 /** What GET /v1/rollouts/:id answers, and what a stream's `progress` event carries: one shape, read one way. */
 export type RolloutStatusView = ReturnType<typeof rolloutView>;
 
-/** The rollout's status view: counts per state, progress (rate, ETA), wave and the limits in force. */
+/**
+ * The rollout's status view: counts per state, progress (rate, ETA) as of `now` (default: this moment), wave and the
+ * limits in force.
+ */
 export async function readRolloutStatus(
   deps: { db: Database; redis: Redis; queuePrefix: string },
   rollout: RolloutRecord,
+  now: Date = new Date(),
 ): Promise<RolloutStatusView> {
-  const counts = await countInstances(deps.db, rollout.id);
-  const [progress, limitsInForce] = await Promise.all([
-    rolloutProgress(deps.db, rollout, counts),
+  const [counts, limitsInForce] = await Promise.all([
+    countInstances(deps.db, rollout.id),
     readRolloutLimits(deps, rollout.userId),
   ]);
+  const progress = await rolloutProgress(deps.db, rollout, counts, now);
   return rolloutView(rollout, counts, { limitsInForce, progress });
 }

@@ -42,6 +42,8 @@ declare global {
     interface Request {
       /** Set by `authenticate` on every `/v1` request. */
       auth?: ApiPrincipal;
+      /** The rollout a read (GET/HEAD) already loaded and found visible (see loadVisibleRollout). */
+      visibleRollout?: RolloutRecord;
     }
   }
 }
@@ -218,8 +220,12 @@ export async function loadVisibleRollout(
   from: InputLocation = { in: 'path', name: 'id' },
 ): Promise<RolloutRecord> {
   const rolloutId = parseOrThrow(rolloutIdSchema, id, 'rollout id', from);
+  // A read loads its rollout once, not once in rolloutTenancyGuard and again in the route: pollers make most requests.
+  // Only reads: a write may change the rollout between two loads and must see it as it is then.
+  if (req.visibleRollout?.id === rolloutId) return req.visibleRollout;
   const rollout = await findRollout(deps.db, rolloutId);
   if (!rollout || !canSeeAccount(requireAuth(req), rollout.userId)) throw new NotFoundError(`rollout ${rolloutId}`);
+  if (READ_METHODS.has(req.method)) req.visibleRollout = rollout;
   return rollout;
 }
 

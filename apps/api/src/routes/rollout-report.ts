@@ -5,15 +5,17 @@ import {
   countInstances,
   countManualInstallFlags,
   countVerifications,
-  findParentRolloutId,
   iterateReportInstances,
+  listFailureCauseCounts,
+  listFailureCauseInstances,
   listRetryRollouts,
   rolloutProgress,
 } from '@fleet/db';
 import { loadVisibleRollout } from '../http/auth.ts';
+import { ETAG_RESPONSE_HEADERS, IF_NONE_MATCH_HEADER, requestSecond, sendJsonWithEtag } from '../http/etag.ts';
 import { parseOrThrow } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
-import { createFailureGrouper, streamCsv } from '../failure-report.ts';
+import { planFailureGroups, streamCsv } from '../failure-report.ts';
 import { rolloutIdSchema } from '../rollout-schemas.ts';
 
 export type RolloutReportRoutesDeps = { db: Database };
@@ -65,36 +67,38 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
       return;
     }
 
-    const counts = await countInstances(deps.db, rollout.id);
-    const [progress, verification, flags, parentRolloutId, retries] = await Promise.all([
-      rolloutProgress(deps.db, rollout, counts),
+    const now = requestSecond();
+    const [counts, verification, flags, retries, causeCounts] = await Promise.all([
+      countInstances(deps.db, rollout.id),
       countVerifications(deps.db, rollout.id),
       countManualInstallFlags(deps.db, rollout.id),
-      findParentRolloutId(deps.db, rollout.id),
       listRetryRollouts(deps.db, rollout.id),
+      listFailureCauseCounts(deps.db, rollout.id),
     ]);
-    const grouper = createFailureGrouper({ instancesPerGroup: query.instancesPerGroup });
-    for await (const page of iterateReportInstances(deps.db, rollout.id, { scope: 'failures', pageSize: PAGE_SIZE }))
-      grouper.add(page);
-    const failures = grouper.result();
-    res.json({
+    const plan = planFailureGroups(causeCounts);
+    const [progress, instances] = await Promise.all([
+      rolloutProgress(deps.db, rollout, counts, now),
+      listFailureCauseInstances(deps.db, rollout.id, plan.listedCauses, query.instancesPerGroup),
+    ]);
+    const groups = plan.groups(instances, query.instancesPerGroup);
+    sendJsonWithEtag(req, res, {
       rolloutId: rollout.id,
       userId: rollout.userId,
       status: rollout.status,
       statusReason: rollout.statusReason,
-      parentRolloutId,
+      parentRolloutId: rollout.parentRolloutId,
       retries: retries.map((r) => ({
         id: r.id,
         status: r.status,
         totalInstances: r.totalInstances,
         createdAt: r.createdAt.toISOString(),
       })),
-      generatedAt: new Date().toISOString(),
+      generatedAt: now.toISOString(),
       counts,
       progress,
       verification,
       manualInstallFlags: flags,
-      failures: { total: failures.total, causes: failures.groups.length, groups: failures.groups },
+      failures: { total: plan.total, causes: groups.length, groups },
     });
   });
 
@@ -116,11 +120,21 @@ export const rolloutReportOperations: ApiOperation[] = [
       '(`windowSeconds`), ETA; no rate and no ETA once completed or cancelled, no ETA while paused), ' +
       'and the failed instances (failed NodeInstall, or an agent that never reported running afterwards) grouped by cause: ' +
       'the error code plus the error message with instance ids, UUIDs, numbers and quoted values replaced by placeholders. ' +
-      '`?format=csv` streams one row per instance (`scope=all`: every instance).',
+      '`?format=csv` streams one row per instance (`scope=all`: every instance). ' +
+      'The JSON report is conditional: a strong `ETag` (a hash of the body; `generatedAt`, progress and ETA are as of the whole second), ' +
+      'and `If-None-Match` naming it answers 304 with no body. The CSV has no validator (it is streamed as it is read).',
     params: z.strictObject({ id: rolloutIdSchema }),
     query: rolloutReportQuerySchema,
+    headers: [IF_NONE_MATCH_HEADER],
     responses: {
-      200: { description: 'The report (JSON), or the instances as CSV (`text/csv`, as an attachment)' },
+      200: {
+        description: 'The report (JSON, with ETag), or the instances as CSV (`text/csv`, as an attachment)',
+        headers: ETAG_RESPONSE_HEADERS,
+      },
+      304: {
+        description: 'Not modified: the JSON report would be the one `If-None-Match` names',
+        headers: ETAG_RESPONSE_HEADERS,
+      },
     },
   },
 ];

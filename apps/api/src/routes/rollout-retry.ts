@@ -13,7 +13,6 @@ import { loadVisibleRollout, requireRole } from '../http/auth.ts';
 import { eventSourceOf } from '../http/event-source.ts';
 import { parseOrThrow, showValue } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
-import { causeOf } from '../failure-report.ts';
 import { readRolloutLimits } from '../rollout-limits.ts';
 import { retriedRolloutSchema } from '../response-schemas.ts';
 import { instanceIdSchema, rolloutIdSchema } from '../rollout-schemas.ts';
@@ -94,7 +93,7 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
     let causeSeen = false;
     for await (const page of iterateReportInstances(deps.db, original.id, { scope: 'failures' })) {
       for (const row of page) {
-        if (body.cause !== undefined && causeOf(row).cause !== body.cause) continue;
+        if (body.cause !== undefined && row.cause !== body.cause) continue;
         causeSeen = true;
         if (wanted && !wanted.has(row.instanceId)) continue;
         if (row.flagStatus !== null && HANDLED_FLAG_STATUSES.has(row.flagStatus)) continue;

@@ -23,6 +23,7 @@ import type { BackgroundEnqueues } from '../background-enqueues.ts';
 import { enqueueNewRollout } from '../enqueue-rollout.ts';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, loadVisibleRollout, requireRole, visibleUserIds } from '../http/auth.ts';
+import { ETAG_RESPONSE_HEADERS, IF_NONE_MATCH_HEADER, requestSecond, sendJsonWithEtag } from '../http/etag.ts';
 import { eventSourceOf } from '../http/event-source.ts';
 import { idempotencyKeySchema, readIdempotencyKey, requestFingerprint } from '../http/idempotency-key.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
@@ -241,7 +242,8 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
 
   router.get('/v1/rollouts/:id', async (req, res) => {
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
-    res.json(await readRolloutStatus(deps, rollout));
+    // Progress as of the whole second: the body, and so its ETag, stays the same within it (see http/etag.ts).
+    sendJsonWithEtag(req, res, await readRolloutStatus(deps, rollout, requestSecond()));
   });
 
   router.get('/v1/rollouts/:id/instances', async (req, res) => {
@@ -344,9 +346,18 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
         '`etaSeconds` / `etaAt` are when every instance is final at that rate: 0 when all are, ' +
         'null when nothing finished in the window and while paused. ' +
         'A completed or cancelled rollout shows `ratePerSecond`, `etaSeconds` and `etaAt` null. ' +
-        '`parentRolloutId`: the rollout a retry retries (null for a first rollout).',
+        '`parentRolloutId`: the rollout a retry retries (null for a first rollout). ' +
+        'Conditional: the answer has a strong `ETag` (a hash of the body; time-dependent fields are computed as of the whole second), ' +
+        'and a request whose `If-None-Match` names it answers 304 with no body.',
       params: rolloutParams,
-      responses: { 200: { description: 'The rollout', schema: rolloutSchema } },
+      headers: [IF_NONE_MATCH_HEADER],
+      responses: {
+        200: { description: 'The rollout', schema: rolloutSchema, headers: ETAG_RESPONSE_HEADERS },
+        304: {
+          description: 'Not modified: the body would be the one `If-None-Match` names',
+          headers: ETAG_RESPONSE_HEADERS,
+        },
+      },
     },
     {
       method: 'get',

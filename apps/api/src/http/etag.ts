@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+
+/**
+ * Conditional GETs for what pollers read (a rollout's status, its failure report): `ETag` on the answer, and `304 Not
+ * Modified` with no body when the request's `If-None-Match` names it.
+ *
+ * The validator is strong: a hash of the exact JSON sent, so it changes when, and only when, something visible in the
+ * body changes, whatever changed it (an instance, the rollout, a flag, the limits in force) and with nothing to keep
+ * in step. It costs building the body, which is a few indexed rows (state, verification and per-cause counts, the
+ * last minute's finish counts): what a 304 saves is the serialised body on the wire and the client's parsing.
+ * Fields that depend on the time (progress rate, ETA, the report's generatedAt) are computed as of the current whole
+ * second (requestSecond), so two polls within a second of a rollout that did not move get the same body and a 304;
+ * a rollout that is running changes every second anyway, its ETA included. See docs/api.md, "Conditional requests".
+ */
+
+/** The current time truncated to the whole second: the `now` of every time-dependent field of a validated body. */
+export function requestSecond(nowMs: number = Date.now()): Date {
+  return new Date(Math.floor(nowMs / 1000) * 1000);
+}
+
+/** Strong entity tag of a JSON text: 128 bits of its SHA-256, base64url. */
+export function etagOf(json: string): string {
+  return `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`;
+}
+
+/**
+ * Sends `body` as JSON with its ETag, or 304 when the request's If-None-Match matches (Express's `req.fresh`, which
+ * implements RFC 9110's weak comparison for If-None-Match, lists and `*`). `Cache-Control: private, no-cache`: a
+ * client may keep the answer but must ask again (with If-None-Match) before using it; no shared cache may keep it.
+ */
+export function sendJsonWithEtag(req: Request, res: Response, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.setHeader('ETag', etagOf(json));
+  res.setHeader('Cache-Control', 'private, no-cache');
+  if (req.fresh) {
+    res.status(304).end();
+    return;
+  }
+  res.type('application/json').send(json);
+}
+
+/** The request header of a conditional GET, for the OpenAPI document (ApiOperation.headers). */
+export const IF_NONE_MATCH_HEADER = {
+  name: 'If-None-Match',
+  description: 'ETags of answers the client holds (or `*`): 304 with no body when the current one is among them',
+  schema: z.string(),
+};
+
+/** Response headers of a validated answer, for the OpenAPI document. */
+export const ETAG_RESPONSE_HEADERS = {
+  ETag: 'strong validator of the body: send it back as If-None-Match',
+  'Cache-Control': '`private, no-cache`: keep it, but ask again with If-None-Match before using it',
+};
