@@ -26,15 +26,33 @@ export function etagOf(json: string): string {
 }
 
 /**
- * Sends `body` as JSON with its ETag, or 304 when the request's If-None-Match matches (Express's `req.fresh`, which
- * implements RFC 9110's weak comparison for If-None-Match, lists and `*`). `Cache-Control: private, no-cache`: a
- * client may keep the answer but must ask again (with If-None-Match) before using it; no shared cache may keep it.
+ * RFC 9110 13.1.2: does If-None-Match name `etag`? `*` names any current representation; otherwise a comma-separated
+ * list of entity tags, compared weakly (a `W/` prefix on either side is ignored). Evaluated here rather than with
+ * Express's `req.fresh`, which answers "stale" to any request carrying `Cache-Control: no-cache`: that directive is
+ * for caches on the way, and fetch() adds it to every request with If-None-Match (Fetch standard, HTTP-network-or-cache
+ * fetch), so `req.fresh` would never let a fetch() poller have its 304.
+ */
+export function ifNoneMatchNames(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = etag.replace(/^W\//, '');
+  for (const item of header.split(',')) {
+    const tag = item.trim();
+    if (tag === '*' || tag.replace(/^W\//, '') === opaque) return true;
+  }
+  return false;
+}
+
+/**
+ * Sends `body` as JSON with its ETag, or 304 with no body when the request's If-None-Match names it (GET and HEAD
+ * only, as RFC 9110 has it). `Cache-Control: private, no-cache`: a client may keep the answer but must ask again (with
+ * If-None-Match) before using it, and no shared cache may keep it.
  */
 export function sendJsonWithEtag(req: Request, res: Response, body: unknown): void {
   const json = JSON.stringify(body);
-  res.setHeader('ETag', etagOf(json));
+  const etag = etagOf(json);
+  res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', 'private, no-cache');
-  if (req.fresh) {
+  if ((req.method === 'GET' || req.method === 'HEAD') && ifNoneMatchNames(req.get('if-none-match'), etag)) {
     res.status(304).end();
     return;
   }
