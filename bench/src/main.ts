@@ -119,6 +119,7 @@ const readsSettings: ReadsOptions = {
   createIntervalMs: 1000,
   creatorInstances: 10,
   listLimit: 100,
+  costRequests: quick ? 20 : 200,
   rounds: settings.repeat,
   timeoutMs: 600_000,
 };

@@ -15,6 +15,8 @@ import { performance } from 'node:perf_hooks';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import { createRollout, rolloutFacts, waitForEnqueued, waitForRolloutDone } from './clients.ts';
 import type { CpuMeter, CpuPerInstance } from './cpu.ts';
+import { measureReadCosts } from './measure-read-costs.ts';
+import type { ReadCost, ReadCostKind } from './measure-read-costs.ts';
 import { repoRoot, sleep } from './processes.ts';
 import type { BenchStack } from './stack.ts';
 
@@ -38,6 +40,8 @@ export type ReadsRun = {
   requestsPerSecond: number | null;
   eventLoop: EventLoopFigures | null;
   cpuMsPerInstance: CpuPerInstance;
+  /** Alone runs: what each kind of read of the finished rollout costs (measure-read-costs.ts). */
+  readCosts: Record<ReadCostKind, ReadCost> | null;
 };
 
 export type ReadsResult = {
@@ -59,6 +63,8 @@ export type ReadsOptions = {
   creatorInstances: number;
   /** Instances per page of the list pollers walk. */
   listLimit: number;
+  /** Sequential requests of each kind for the per-request costs (after the alone run). */
+  costRequests: number;
   rounds: number;
   timeoutMs: number;
 };
@@ -237,6 +243,7 @@ async function runOnce(
     requestsPerSecond: watched ? (samples.length + creates.length) / seconds : null,
     eventLoop: eventLoopFigures(stack, created.requestStartedAtMs, endMs),
     cpuMsPerInstance,
+    readCosts: watched ? null : await measureReadCosts(stack, cpu, created.id, options.costRequests),
   };
 }
 

@@ -92,5 +92,28 @@ export function renderReadsReport(result: ReadsBenchResult): string {
     `status p99 (worst round) ${ms(statusP99)} ms; target < ${TARGETS.statusP99Ms}: ${verdict(statusP99 < TARGETS.statusP99Ms)}`,
     `report p99 (worst round) ${ms(reportP99)} ms; target < ${TARGETS.reportP99Ms}: ${verdict(reportP99 < TARGETS.reportP99Ms)}`,
     `list p99 (worst round) ${ms(listP99)} ms`,
+    '',
+    'Cost of one read of the finished rollout (sequential requests; CPU ms per request of the API process and of the',
+    "bench database's Postgres backends; latency ms):",
+    '',
+    row(['round', 'read', 'answers', 'API CPU ms', 'Postgres CPU ms', 'p50 ms', 'p99 ms']),
+    row(['---', '---', '---', '---:', '---:', '---:', '---:']),
+    ...reads.runs
+      .filter((run) => run.readCosts)
+      .flatMap((run, round) =>
+        Object.entries(run.readCosts!).map(([kind, cost]) =>
+          row([
+            round + 1,
+            kind,
+            Object.entries(cost.statuses)
+              .map(([status, n]) => `${n}x ${status}`)
+              .join(', '),
+            cost.apiCpuMs.toFixed(2),
+            cost.postgresCpuMs.toFixed(2),
+            ms(cost.p50Ms),
+            ms(cost.p99Ms),
+          ]),
+        ),
+      ),
   ].join('\n');
 }
