@@ -7,8 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CpuMeter } from './cpu.ts';
-import type { LatencyFigures } from './measure-reads.ts';
-import { summarizeLatency } from './measure-reads.ts';
+import type { LatencyFigures } from './latency.ts';
+import { summarizeLatency } from './latency.ts';
 import type { BenchStack } from './stack.ts';
 
 export type ReadCostKind = 'status' | 'list' | 'report' | 'status304' | 'report304';

@@ -15,18 +15,18 @@ import { performance } from 'node:perf_hooks';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import { createRollout, rolloutFacts, waitForEnqueued, waitForRolloutDone } from './clients.ts';
 import type { CpuMeter, CpuPerInstance } from './cpu.ts';
+import type { LatencyFigures } from './latency.ts';
+import { summarizeLatency } from './latency.ts';
 import { measureReadCosts } from './measure-read-costs.ts';
 import type { ReadCost, ReadCostKind } from './measure-read-costs.ts';
 import { repoRoot, sleep } from './processes.ts';
 import type { BenchStack } from './stack.ts';
 
-export type LatencyFigures = { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
+type ReadKind = 'status' | 'list' | 'report';
 
-export type ReadKind = 'status' | 'list' | 'report';
+type ReadFigures = LatencyFigures & { ok200: number; notModified304: number; errors: number };
 
-export type ReadFigures = LatencyFigures & { ok200: number; notModified304: number; errors: number };
-
-export type EventLoopFigures = { seconds: number; p50OfP99Ms: number; maxP99Ms: number; maxMs: number };
+type EventLoopFigures = { seconds: number; p50OfP99Ms: number; maxP99Ms: number; maxMs: number };
 
 export type ReadsRun = {
   watched: boolean;
@@ -68,12 +68,6 @@ export type ReadsOptions = {
   rounds: number;
   timeoutMs: number;
 };
-
-export function summarizeLatency(values: number[]): LatencyFigures {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
-  return { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? NaN };
-}
 
 const PROBE = path.join(repoRoot, 'bench', 'src', 'probes', 'event-loop-probe.ts');
 

@@ -15,7 +15,7 @@ import { manualInstallAction } from '@fleet/rollout-domain';
 /** Distinct causes shown; beyond it (messages normalisation could not tame) the rarest fold into their error code. */
 const MAX_GROUPS = 500;
 
-export type ReportInstanceView = {
+type ReportInstanceView = {
   instanceId: string;
   state: string;
   lastRequestId: string | null;

@@ -20,8 +20,9 @@ afterAll(async () => {
 });
 
 /**
- * A running rollout whose instances all succeeded an hour ago, made an hour ago: nothing finished in the last minute,
- * so its progress shows no rate and no ETA and its status body does not depend on the time of the request.
+ * A running rollout made an hour ago whose instances but the last succeeded an hour ago: nothing finished in the last
+ * minute and one is left, so its progress shows no rate and no ETA and its status body does not depend on the time of
+ * the request. (With every instance final, `etaSeconds` is 0 and `etaAt` is the request's second.)
  */
 async function quietRollout(size = 4): Promise<{ id: string; instances: string[] }> {
   const ids = instanceIds(size, 'cond');
@@ -35,7 +36,7 @@ async function quietRollout(size = 4): Promise<{ id: string; instances: string[]
   });
   const anHourAgo = new Date(Date.now() - 3_600_000);
   await api.db.prisma.rolloutInstance.updateMany({
-    where: { rolloutId: rollout.id },
+    where: { rolloutId: rollout.id, instanceId: { not: ids.at(-1)! } },
     data: { state: 'succeeded', attemptCount: 1, finishedAt: anHourAgo },
   });
   await api.db.prisma.rollout.update({
@@ -67,15 +68,18 @@ describe('GET /v1/rollouts/:id', () => {
     const path = `/v1/rollouts/${id}`;
     const first = await api.request('GET', path);
     const etag = expectValidated(first);
-    expect(first.body.counts).toMatchObject({ succeeded: 4, failed: 0 });
+    expect(first.body.counts).toMatchObject({ succeeded: 3, pending: 1, failed: 0 });
+    expect(first.body.progress).toMatchObject({ ratePerSecond: 0, etaSeconds: null, etaAt: null });
 
     expectNotModified(await conditional(path, etag), etag);
     // A list of tags, the weak form of the same tag and `*` match too (RFC 9110 weak comparison for If-None-Match).
     expectNotModified(await conditional(path, `"other", ${etag}`), etag);
     expectNotModified(await conditional(path, `W/${etag}`), etag);
     expectNotModified(await conditional(path, '*'), etag);
-    // Another tag is not a match.
-    expect(expectValidated(await conditional(path, '"not-this-one"'))).toBe(etag);
+    // Another tag is not a match: the same body again, with the same tag.
+    const again = await conditional(path, '"not-this-one"');
+    expect(again.body).toEqual(first.body);
+    expect(expectValidated(again)).toBe(etag);
 
     await api.db.prisma.rolloutInstance.updateMany({
       where: { rolloutId: id, instanceId: instances[0]! },
@@ -84,7 +88,7 @@ describe('GET /v1/rollouts/:id', () => {
     const changed = await conditional(path, etag);
     const newEtag = expectValidated(changed);
     expect(newEtag).not.toBe(etag);
-    expect(changed.body.counts).toMatchObject({ succeeded: 3, failed: 1 });
+    expect(changed.body.counts).toMatchObject({ succeeded: 2, pending: 1, failed: 1 });
     expectNotModified(await conditional(path, newEtag), newEtag);
   });
 

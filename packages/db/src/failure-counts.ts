@@ -1,14 +1,14 @@
 import type { FailureKind } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import type { ReportInstanceRow } from './reports.ts';
 import { REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
-import type { RawReportRow } from './report-rows.ts';
+import type { RawReportRow, ReportInstanceRow } from './report-rows.ts';
 
 /**
  * The failure report's reads of maintained counts: failures per cause, and the first instances of each cause. Both
  * read rows the triggers on rollout_instance keep (migration rollout_failure_counts), so a report costs a few rows
  * and, per cause listed, an index range, whatever the rollout's size: the report used to read and group every
- * failed instance on each call. Straight to pg as prepared statements (pollers ask for reports every second).
+ * failed instance on each call. Straight to pg, not through Prisma (pollers ask for reports every second): the counts
+ * as a prepared statement, the instances unnamed so each run is planned with its causes (see listInstances).
  */
 
 /** Failures of one cause with one manual-install reason and one last outcome. */
@@ -60,7 +60,6 @@ export async function listFailureCauseInstances(
 ): Promise<ReportInstanceRow[]> {
   if (causes.length === 0 || perCause <= 0) return [];
   const { rows } = await db.pool.query<RawReportRow>({
-    name: 'fleet_list_failure_cause_instances',
     text: `SELECT ${REPORT_COLUMNS}
       FROM unnest($2::text[]) AS wanted(cause)
       CROSS JOIN LATERAL (

@@ -116,7 +116,8 @@ export {
   PROGRESS_WINDOW_SECONDS,
   PROGRESS_MIN_WINDOW_SECONDS,
 } from './reports.ts';
-export type { ReportInstanceRow, ReportScope, VerificationCounts } from './reports.ts';
+export type { ReportScope, VerificationCounts } from './reports.ts';
+export type { ReportInstanceRow } from './report-rows.ts';
 export { summariseOldAttempts } from './attempt-retention.ts';
 export type { AttemptRetentionOptions, AttemptRetentionResult, AttemptSummary } from './attempt-retention.ts';
 export {

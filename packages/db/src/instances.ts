@@ -51,8 +51,9 @@ const INSTANCE_COLUMNS = `id, rollout_id::text AS "rolloutId", instance_id AS "i
 /**
  * One page of a rollout's instances in id order, optionally of one state. Keyset pagination on the
  * (rollout_id, state, id) / (rollout_id, id) indexes: page N costs the same as page 1 at 100,000 instances. Pollers
- * walk these pages: straight to pg as prepared statements (one per shape), not through Prisma, whose per-query CPU
- * was most of a page's cost to the API (docs/performance.md).
+ * walk these pages: straight to pg, not through Prisma, whose per-query CPU was most of a page's cost to the API
+ * (docs/performance.md). Unnamed statements, planned with each page's values: a named one would get a generic plan
+ * after five runs, made without knowing the cursor or the state.
  */
 export async function listInstances(
   db: Database,
@@ -61,7 +62,6 @@ export async function listInstances(
 ): Promise<InstancePage> {
   const byState = options.state !== undefined;
   const { rows } = await db.pool.query<Omit<InstanceRecord, 'id'> & { id: string }>({
-    name: byState ? 'fleet_list_instances_in_state' : 'fleet_list_instances',
     text: `SELECT ${INSTANCE_COLUMNS} FROM rollout_instance
       WHERE rollout_id = $1::uuid AND id > $2::bigint ${byState ? `AND state = $4::"InstanceState"` : ''}
       ORDER BY id LIMIT $3`,

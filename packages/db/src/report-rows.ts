@@ -1,5 +1,34 @@
 import type { InstanceState } from '@fleet/rollout-domain';
-import type { ReportInstanceRow } from './reports.ts';
+import type { InstanceRecord } from './instances.ts';
+
+/** One instance as the failure report shows it. */
+export type ReportInstanceRow = Pick<
+  InstanceRecord,
+  | 'id'
+  | 'instanceId'
+  | 'state'
+  | 'attemptCount'
+  | 'lastOutcome'
+  | 'lastHttpStatus'
+  | 'lastErrorCode'
+  | 'lastErrorMessage'
+  | 'lastRequestId'
+  | 'needsManualInstall'
+  | 'manualInstallReason'
+  | 'finishedAt'
+> & {
+  verification: string | null;
+  agentStatus: string | null;
+  /**
+   * The host's current manual-install flag (the one not closed, else its latest closed one), whatever rollout raised
+   * it: flags are per host and carried across rollouts, and this is the one an operator acts on. The retry of failed
+   * instances leaves out those whose host's flag is resolved or closed.
+   */
+  flagId: bigint | null;
+  flagStatus: string | null;
+  /** The failure's cause (fleet_failure_cause, see report-rows.ts); null for an instance that did not fail. */
+  cause: string | null;
+};
 
 /**
  * The columns of a ReportInstanceRow, for statements over `rollout_instance ri` joined to the host's flag `f` (see

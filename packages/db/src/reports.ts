@@ -1,41 +1,11 @@
 import type { InstanceState, RolloutProgress } from '@fleet/rollout-domain';
 import { computeProgress, isFinalRolloutStatus } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import type { InstanceRecord } from './instances.ts';
 import { REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
-import type { RawReportRow } from './report-rows.ts';
+import type { RawReportRow, ReportInstanceRow } from './report-rows.ts';
 import type { InstanceCounts, RolloutRecord } from './rollouts.ts';
 
 /** Reads behind the failure report, progress and the retry of failed instances. */
-
-/** One instance as the failure report shows it. */
-export type ReportInstanceRow = Pick<
-  InstanceRecord,
-  | 'id'
-  | 'instanceId'
-  | 'state'
-  | 'attemptCount'
-  | 'lastOutcome'
-  | 'lastHttpStatus'
-  | 'lastErrorCode'
-  | 'lastErrorMessage'
-  | 'lastRequestId'
-  | 'needsManualInstall'
-  | 'manualInstallReason'
-  | 'finishedAt'
-> & {
-  verification: string | null;
-  agentStatus: string | null;
-  /**
-   * The host's current manual-install flag (the one not closed, else its latest closed one), whatever rollout raised
-   * it: flags are per host and carried across rollouts, and this is the one an operator acts on. The retry of failed
-   * instances leaves out those whose host's flag is resolved or closed.
-   */
-  flagId: bigint | null;
-  flagStatus: string | null;
-  /** The failure's cause (fleet_failure_cause, see report-rows.ts); null for an instance that did not fail. */
-  cause: string | null;
-};
 
 /**
  * Which instances a report covers. `failures`: failed installs, then succeeded installs whose verification failed.
@@ -56,6 +26,7 @@ const SEGMENTS: Record<ReportScope, Segment[]> = {
   })),
 };
 
+/** One keyset page of a segment; unnamed, so planned with the page's own cursor (see listInstances). */
 async function reportPage(
   db: Database,
   rolloutId: string,
@@ -64,7 +35,6 @@ async function reportPage(
   limit: number,
 ): Promise<ReportInstanceRow[]> {
   const { rows } = await db.pool.query<RawReportRow>({
-    name: segment.verificationFailedOnly ? 'fleet_report_page_verification_failed' : 'fleet_report_page',
     text: `SELECT ${REPORT_COLUMNS}
       FROM rollout_instance ri
       JOIN rollout r ON r.id = ri.rollout_id

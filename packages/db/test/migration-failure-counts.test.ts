@@ -118,7 +118,12 @@ async function expectedCounts(rolloutId: string) {
 }
 
 async function keptCounts(rolloutId: string) {
-  const failures = await client.query<{ cause: string; manual_install_reason: string; last_outcome: string; n: number }>(
+  const failures = await client.query<{
+    cause: string;
+    manual_install_reason: string;
+    last_outcome: string;
+    n: number;
+  }>(
     `SELECT cause, manual_install_reason, last_outcome, n FROM rollout_failure_count WHERE rollout_id = $1::uuid AND n <> 0`,
     [rolloutId],
   );
@@ -205,9 +210,10 @@ describe(`migration ${MIGRATION}`, () => {
        WHERE rollout_id = $1::uuid AND verification = 'failed' AND manual_install_reason = 'agent_not_running'`,
       [id],
     );
-    await client.query(`UPDATE rollout_instance SET agent_status = 'gone' WHERE rollout_id = $1::uuid AND state = 'failed'`, [
-      id,
-    ]);
+    await client.query(
+      `UPDATE rollout_instance SET agent_status = 'gone' WHERE rollout_id = $1::uuid AND state = 'failed'`,
+      [id],
+    );
     await client.query(
       `DELETE FROM rollout_instance WHERE id = (SELECT max(id) FROM rollout_instance WHERE rollout_id = $1::uuid AND state = 'failed')`,
       [id],
@@ -221,7 +227,13 @@ describe(`migration ${MIGRATION}`, () => {
   it('computes the cause as failureCauseOf does, for install failures and failed verifications alike', async () => {
     const cases = [
       ...MESSAGES.map((message) => ({ state: 'failed', code: 'Code.X', message, agent: null, reason: null })),
-      ...verificationFailures.map((r) => ({ state: 'succeeded', code: null, message: null, agent: r.agent, reason: r.reason })),
+      ...verificationFailures.map((r) => ({
+        state: 'succeeded',
+        code: null,
+        message: null,
+        agent: r.agent,
+        reason: r.reason,
+      })),
     ];
     const { rows } = await client.query<{ cause: string }>(
       `SELECT fleet_failure_cause(c->>'state' = 'failed', c->>'code', c->>'message', c->>'agent', c->>'reason') AS cause

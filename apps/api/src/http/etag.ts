@@ -21,7 +21,7 @@ export function requestSecond(nowMs: number = Date.now()): Date {
 }
 
 /** Strong entity tag of a JSON text: 128 bits of its SHA-256, base64url. */
-export function etagOf(json: string): string {
+function etagOf(json: string): string {
   return `"${createHash('sha256').update(json).digest('base64url').slice(0, 22)}"`;
 }
 
@@ -32,7 +32,7 @@ export function etagOf(json: string): string {
  * for caches on the way, and fetch() adds it to every request with If-None-Match (Fetch standard, HTTP-network-or-cache
  * fetch), so `req.fresh` would never let a fetch() poller have its 304.
  */
-export function ifNoneMatchNames(header: string | undefined, etag: string): boolean {
+function ifNoneMatchNames(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   const opaque = etag.replace(/^W\//, '');
   for (const item of header.split(',')) {
