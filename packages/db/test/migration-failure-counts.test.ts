@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureCauseOf } from '@fleet/rollout-domain';
 import { adminDatabaseUrl, repoRoot } from '@fleet/testing';
 
-const MIGRATION = '20261202023000_rollout_failure_counts';
+const MIGRATION = '20261202033000_rollout_failure_counts';
 
 const migrationsDir = path.join(repoRoot(), 'prisma', 'migrations');
 const migrationSql = (name: string) => readFileSync(path.join(migrationsDir, name, 'migration.sql'), 'utf8');
