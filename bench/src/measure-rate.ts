@@ -16,6 +16,7 @@ import { instanceIdsFor } from './baselines/baseline-env.ts';
 import { createRollout, prepareSimulator, simStats, waitForRolloutDone } from './clients.ts';
 import type { SimStats } from './clients.ts';
 import { table } from './report.ts';
+import { sleep } from './processes.ts';
 import type { BenchStack } from './stack.ts';
 
 const WORKERS = 2;
@@ -87,6 +88,18 @@ async function startTimes(stack: BenchStack, rolloutId: string): Promise<number[
   return rows.map((r) => r.started_at.getTime());
 }
 
+/** createRollout, tried again a few times a second apart: on a loaded machine the API may answer 503 for a moment. */
+async function createWithRetry(stack: BenchStack, ids: string[], concurrency: number, userId: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await createRollout(stack, ids, concurrency, userId)).id;
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('answered 503')) throw error;
+      await sleep(1000);
+    }
+  }
+}
+
 async function runRate(
   stack: BenchStack,
   spec: RateRunSpec,
@@ -112,9 +125,9 @@ async function runRate(
   const started = Date.now();
   const rollouts = await Promise.all(
     users.map((userId, i) =>
-      createRollout(stack, instanceIdsFor(`${tag}${i}y`, perAccount), spec.concurrency, userId).then((r) => ({
+      createWithRetry(stack, instanceIdsFor(`${tag}${i}y`, perAccount), spec.concurrency, userId).then((id) => ({
         userId,
-        id: r.id,
+        id,
       })),
     ),
   );
