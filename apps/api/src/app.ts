@@ -95,8 +95,14 @@ export function createApp(deps: ApiDeps): express.Express {
       ],
     }),
   );
+  // One budget per key, counted in Redis, whichever of /v1 and /admin the key is used on.
+  const perKeyRateLimit = rateLimitPerKey(deps, {
+    limit: deps.rateLimit?.limit ?? 600,
+    windowMs: deps.rateLimit?.windowMs ?? 60_000,
+    prefix: deps.queuePrefix,
+  });
   // Admins' pages (the queue board), with their own authentication: a session cookie a browser can send.
-  app.use(adminRoutes({ ...deps, queueBoard: deps.queueBoard ?? createQueueBoard(deps) }));
+  app.use(adminRoutes({ ...deps, queueBoard: deps.queueBoard ?? createQueueBoard(deps), rateLimit: perKeyRateLimit }));
   // An EventSource cannot send Authorization: its stream may carry a single-use ticket instead (stream-tickets.ts).
   app.get('/v1/rollouts/:id/events/stream', streamTicketAuthentication(deps));
   // Everything under /v1, including routes added below later: a key first (before a body is even read), then its
@@ -104,11 +110,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(
     '/v1',
     authenticate(deps),
-    rateLimitPerKey(deps, {
-      limit: deps.rateLimit?.limit ?? 600,
-      windowMs: deps.rateLimit?.windowMs ?? 60_000,
-      prefix: deps.queuePrefix,
-    }),
+    perKeyRateLimit,
     requireJsonWhenBodyPresent,
     express.json({ limit: deps.bodyLimitBytes, strict: true }),
     jsonBodyGuard,

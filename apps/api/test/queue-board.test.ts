@@ -207,3 +207,19 @@ describe('queues coming and going', () => {
     }
   });
 });
+
+describe('rate limit', () => {
+  it("counts the board's requests against the key's one budget with /v1 (429 past it)", async () => {
+    const limited = await startApi({ rateLimit: { limit: 3, windowMs: 3_600_000 } });
+    try {
+      expect((await limited.request('GET', '/v1/rollouts')).status).toBe(200);
+      expect((await limited.request('GET', '/admin/queues/api/queues')).status).toBe(200);
+      expect((await limited.request('GET', '/admin/queues/api/queues')).status).toBe(200);
+      const over = await limited.request('GET', '/admin/queues/api/queues');
+      expect(over.status).toBe(429);
+      expect(over.headers.get('retry-after')).not.toBeNull();
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import express, { Router } from 'express';
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { z } from 'zod';
 import { ApiError, ValidationError } from '@fleet/errors';
 import type { AdminSessionDeps } from '../http/admin-session.ts';
@@ -43,7 +43,7 @@ const signInFormSchema = z.object({ key: z.string().min(1).max(512) });
  * `/admin/session` (sign in and out of the admin pages) and the queue board at `/admin/queues` (queue-board.ts),
  * admins only, authenticated by authenticateAdmin: a Bearer key or the session cookie.
  */
-export function adminRoutes(deps: AdminSessionDeps & { queueBoard: QueueBoard }): Router {
+export function adminRoutes(deps: AdminSessionDeps & { queueBoard: QueueBoard; rateLimit: RequestHandler }): Router {
   const router = Router();
   router.get(SESSION_PATH, (_req, res) => {
     setContentSecurityPolicy(res, SIGN_IN_CONTENT_SECURITY_POLICY);
@@ -83,7 +83,7 @@ export function adminRoutes(deps: AdminSessionDeps & { queueBoard: QueueBoard })
     await closeAdminSession(deps, req, res);
     res.status(204).end();
   });
-  router.use(QUEUE_BOARD_PATH, authenticateAdmin(deps), deps.queueBoard.handler);
+  router.use(QUEUE_BOARD_PATH, authenticateAdmin(deps), deps.rateLimit, deps.queueBoard.handler);
   return router;
 }
 
