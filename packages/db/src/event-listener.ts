@@ -121,7 +121,15 @@ export function createEventListener(options: EventListenerOptions): EventListene
       client = null;
       listening = false;
       pid = null;
-      await current?.end().catch(() => undefined);
+      if (!current) return;
+      // end() waits for the socket's 'end', which never comes again for a connection that already went away.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        current.end().catch(() => undefined),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
+      ]);
+      clearTimeout(timer);
+      current.connection?.stream?.destroy();
     },
   };
 }
