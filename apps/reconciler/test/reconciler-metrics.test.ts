@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Database } from '@fleet/db';
-import { completeRolloutIfDone } from '@fleet/db';
+import { DIRECT_WRITER, completeRolloutIfDone } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createMetricsRegistry, createMetricsServer, createReconcilerMetrics } from '@fleet/metrics';
 import { openInstallQueue } from '@fleet/queue';
@@ -38,10 +38,14 @@ describe('reconciler metrics', () => {
     try {
       const running = await createEnqueuedRollout(db, redis, prefix, logger, ['i-m1', 'i-m2', 'i-m3']);
       const paused = await createEnqueuedRollout(db, redis, prefix, logger, ['i-m4', 'i-m5']);
-      await pauseRollout({ db, redis, prefix, logger }, paused.rolloutId, 'fleet-wide error InvalidAccessKeyId: x');
+      await pauseRollout(
+        { db, redis, prefix, logger, by: DIRECT_WRITER },
+        paused.rolloutId,
+        'fleet-wide error InvalidAccessKeyId: x',
+      );
       const done = await createEnqueuedRollout(db, redis, prefix, logger, ['i-m6'], { enqueue: false });
       await db.prisma.rolloutInstance.updateMany({ where: { rolloutId: done.rolloutId }, data: { state: 'failed' } });
-      await completeRolloutIfDone(db, done.rolloutId);
+      await completeRolloutIfDone(db, done.rolloutId, DIRECT_WRITER);
       const failed = await db.prisma.rolloutInstance.findFirstOrThrow({ where: { rolloutId: done.rolloutId } });
       await db.prisma.manualInstallFlag.create({
         data: {
