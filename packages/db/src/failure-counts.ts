@@ -1,6 +1,6 @@
 import type { FailureKind } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
+import { HOST_FLAG_JOIN, REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
 import type { RawReportRow, ReportInstanceRow } from './report-rows.ts';
 
 /**
@@ -69,13 +69,7 @@ export async function listFailureCauseInstances(
                 ri.manual_install_reason) = wanted.cause
         ORDER BY ri.id LIMIT $3
       ) AS ri
-      JOIN rollout r ON r.id = ri.rollout_id
-      LEFT JOIN LATERAL (
-        SELECT f.id, f.status FROM manual_install_flag f
-        WHERE f.user_id = r.user_id AND f.instance_id = ri.instance_id
-        ORDER BY f.status = 'closed', f.id DESC
-        LIMIT 1
-      ) f ON true
+      ${HOST_FLAG_JOIN}
       ORDER BY ri.id`,
     values: [rolloutId, causes, perCause],
   });

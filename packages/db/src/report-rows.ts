@@ -44,6 +44,18 @@ export const REPORT_COLUMNS = `ri.id::text AS id, ri.instance_id, ri.state::text
     THEN fleet_failure_cause(ri.state = 'failed', ri.last_error_code, ri.last_error_message, ri.agent_status,
       ri.manual_install_reason) END AS cause`;
 
+/**
+ * Joins `ri` (rollout_instance) to its host's current manual-install flag as `f`: the one not closed, else the latest
+ * closed one, whichever rollout raised it (flags are per host, see ReportInstanceRow.flagId).
+ */
+export const HOST_FLAG_JOIN = `JOIN rollout r ON r.id = ri.rollout_id
+  LEFT JOIN LATERAL (
+    SELECT f.id, f.status FROM manual_install_flag f
+    WHERE f.user_id = r.user_id AND f.instance_id = ri.instance_id
+    ORDER BY f.status = 'closed', f.id DESC
+    LIMIT 1
+  ) f ON true`;
+
 export type RawReportRow = {
   id: string;
   instance_id: string;

@@ -1,7 +1,7 @@
 import type { InstanceState, RolloutProgress } from '@fleet/rollout-domain';
 import { computeProgress, isFinalRolloutStatus } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
+import { HOST_FLAG_JOIN, REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
 import type { RawReportRow, ReportInstanceRow } from './report-rows.ts';
 import type { InstanceCounts, RolloutRecord } from './rollouts.ts';
 
@@ -37,13 +37,7 @@ async function reportPage(
   const { rows } = await db.pool.query<RawReportRow>({
     text: `SELECT ${REPORT_COLUMNS}
       FROM rollout_instance ri
-      JOIN rollout r ON r.id = ri.rollout_id
-      LEFT JOIN LATERAL (
-        SELECT f.id, f.status FROM manual_install_flag f
-        WHERE f.user_id = r.user_id AND f.instance_id = ri.instance_id
-        ORDER BY f.status = 'closed', f.id DESC
-        LIMIT 1
-      ) f ON true
+      ${HOST_FLAG_JOIN}
       WHERE ri.rollout_id = $1::uuid AND ri.state = $2::"InstanceState" AND ri.id > $3::bigint
         ${segment.verificationFailedOnly ? `AND ri.verification = 'failed'` : ''}
       ORDER BY ri.id
