@@ -1,3 +1,5 @@
+import { readSseFrames } from './sse.ts';
+import type { SseFrame } from './sse.ts';
 import { createTransport } from './transport.ts';
 import type { ApiAnswer, RequestOptions, TransportOptions } from './transport.ts';
 import type {
@@ -111,6 +113,23 @@ export class FleetApiClient {
       query,
       ...options,
     });
+  }
+
+  /**
+   * The rollout's live event stream (GET /v1/rollouts/:id/events/stream) from after `lastEventId`: each stored event
+   * as a frame named by its type with the event as JSON, and `progress` frames with the rollout as GET answers it.
+   * Null when the rollout is finished and nothing is left after the cursor (204). The iteration ends when the server
+   * ends the stream (after the final event, or when it stops: reconnect with the last id).
+   */
+  async openRolloutStream(
+    id: string,
+    options: { lastEventId?: string | undefined; signal?: AbortSignal } = {},
+  ): Promise<AsyncGenerator<SseFrame> | null> {
+    const body = await this.transport.openStream(`/v1/rollouts/${enc(id)}/events/stream`, {
+      ...(options.lastEventId ? { headers: { 'last-event-id': options.lastEventId } } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return body === null ? null : readSseFrames(body);
   }
 
   listFlags(query: { userId?: string; status?: FlagStatus; rolloutId?: string; limit?: number; cursor?: string } = {}) {

@@ -5,3 +5,4 @@ export type { ProblemDocument, ProblemField } from './errors.ts';
 export type { RetryOptions, RequestOptions } from './transport.ts';
 export { API_ROLES, FLAG_STATUSES, INSTANCE_STATES, ROLLOUT_STATUSES } from './types.ts';
 export type * from './types.ts';
+export type { SseFrame } from './sse.ts';

@@ -139,7 +139,46 @@ export function createTransport(options: TransportOptions) {
     }
   }
 
-  return { send, baseUrl: base };
+  /**
+   * Opens a long-lived GET (an event stream) once, no retries: the caller reconnects as the stream's protocol says.
+   * The request timeout bounds only the wait for the answer's headers. Resolves with the body, or null for a 204
+   * (nothing to send, ever); rejects with ApiProblemError for an error status, ApiNetworkError when unreachable.
+   */
+  async function openStream(
+    path: string,
+    opts: { query?: RequestOptions['query']; headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<ReadableStream<Uint8Array> | null> {
+    const request = `GET ${path}`;
+    const headersDeadline = new AbortController();
+    const timer = setTimeout(() => headersDeadline.abort(), timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(urlOf(path, opts.query), {
+        headers: {
+          accept: 'text/event-stream, application/problem+json',
+          authorization: `Bearer ${options.apiKey}`,
+          ...(options.userAgent ? { 'user-agent': options.userAgent } : {}),
+          ...opts.headers,
+        },
+        signal: AbortSignal.any([headersDeadline.signal, ...(opts.signal ? [opts.signal] : [])]),
+      });
+    } catch (error) {
+      const reason = headersDeadline.signal.aborted
+        ? 'no answer within the request timeout'
+        : describeFetchError(error);
+      throw new ApiNetworkError(reason, request, 1, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.status === 204) return null;
+    if (res.status >= 400 || !res.body) {
+      const answer: ApiAnswer = { status: res.status, headers: res.headers, text: await res.text() };
+      throw problemError(answer, res.statusText, request);
+    }
+    return res.body;
+  }
+
+  return { send, openStream, baseUrl: base };
 }
 
 function hasHeader(headers: Record<string, string> | undefined, name: string): boolean {

@@ -7,6 +7,7 @@ import { registerKeys } from './commands/keys.ts';
 import { registerLogin } from './commands/login.ts';
 import { registerRolloutActions } from './commands/rollout-actions.ts';
 import { registerRolloutCreate } from './commands/rollout-create.ts';
+import { registerRolloutEvents } from './commands/rollout-events.ts';
 import { registerRolloutReads } from './commands/rollout-reads.ts';
 
 const LOCAL_HELP = `
@@ -33,6 +34,7 @@ function buildProgram(ctx: CommandContext): Command {
   registerRolloutCreate(rollout, ctx);
   registerRolloutReads(rollout, ctx);
   registerRolloutActions(rollout, ctx);
+  registerRolloutEvents(rollout, ctx);
   registerFlags(program, ctx);
   registerKeys(program, ctx);
   registerCompletion(program, ctx);

@@ -1,13 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/api-client';
-import type { FailureReport, FleetEvent, InstanceState, RolloutStatus } from '@fleet/api-client';
-import { UsageError } from '../exit-codes.ts';
+import type { FailureReport, InstanceState, RolloutStatus } from '@fleet/api-client';
 import { clientFor } from '../context.ts';
 import type { CommandContext } from '../context.ts';
 import { parseOutputFormat, printData, renderFields, renderTable } from '../output.ts';
 import { oneOf, positiveInt, rolloutId } from '../parse-values.ts';
-import { countsText, eventLine, progressLine } from '../watch/describe.ts';
+import { countsText, progressLine } from '../watch/describe.ts';
 import { action } from './action.ts';
 
 type ReadOptions = { output: string };
@@ -169,39 +168,6 @@ export function registerRolloutReads(rollout: Command, ctx: CommandContext): voi
           await writeFile(o.output, text);
           ctx.term.err(`wrote ${o.output}\n`);
         } else ctx.term.out(text);
-      }),
-    );
-
-  rollout
-    .command('events <id>')
-    .description("a rollout's event timeline (--follow: as they come)")
-    .option('--follow', 'keep printing events until the rollout completes or is cancelled (Ctrl-C stops)')
-    .option('--output <format>', 'table (lines), json (one event a line) or yaml', 'table')
-    .action(
-      action(ctx, async (id: string, o: ReadOptions & { follow?: boolean }, command: Command) => {
-        const format = parseOutputFormat(o.output);
-        if (o.follow && format === 'yaml')
-          throw new UsageError('--follow prints lines or JSON lines: --output table or json');
-        const client = await clientFor(ctx, profileOf(command));
-        const print = (events: FleetEvent[]) => {
-          if (format === 'json') for (const e of events) ctx.term.out(`${JSON.stringify(e)}\n`);
-          else if (format === 'yaml') printData(ctx.term, 'yaml', events, () => '');
-          else for (const e of events) ctx.term.out(`${eventLine(e)}\n`);
-        };
-        let after: string | undefined;
-        for (;;) {
-          const page = await client.listRolloutEvents(rolloutId(id), after ? { after } : {});
-          print(page.items);
-          if (page.items.length > 0) after = page.items[page.items.length - 1]!.id;
-          if (page.nextCursor) after = page.nextCursor;
-          else if (!o.follow) return;
-          else {
-            const r = await client.getRollout(id);
-            if ((r.status === 'completed' || r.status === 'cancelled') && page.items.length === 0) return;
-            await new Promise((resolve) => setTimeout(resolve, 1000));
-            if (ctx.signal.aborted) return 130;
-          }
-        }
       }),
     );
 }
