@@ -29,6 +29,8 @@ export type Product = {
   adminKey: string;
   /** FLEET_URL and FLEET_API_KEY of the admin key, for `fleet`. */
   fleetEnv: Record<string, string>;
+  /** Stops the API (SIGTERM, as a deploy does) and starts it again on the same port; resolves once it is ready. */
+  restartApi(): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -73,16 +75,18 @@ export async function startProduct(name: string, options: { reconciler?: boolean
     await stop();
     throw error;
   }
-  return { apiUrl, simUrl, adminKey, fleetEnv: { FLEET_URL: apiUrl, FLEET_API_KEY: adminKey }, stop };
+  const restartApi = async () => {
+    await processes[1]!.stop('SIGTERM');
+    processes[1] = spawnApp('api', env);
+    await waitFor('the API to be ready again', async () => (await fetch(`${apiUrl}/readyz`)).ok, { intervalMs: 100 });
+  };
+  return { apiUrl, simUrl, adminKey, fleetEnv: { FLEET_URL: apiUrl, FLEET_API_KEY: adminKey }, restartApi, stop };
 }
 
 export type FleetRun = { code: number | null; stdout: string; stderr: string };
 
-/** Runs `fleet <args>` as its bin, with `env` over a clean one (no FLEET_* of the caller), stdin from `input`. */
-export function runFleet(
-  args: string[],
-  options: { env?: Record<string, string>; input?: string } = {},
-): Promise<FleetRun> {
+/** Starts `fleet <args>` as its bin, with `env` over a clean one (no FLEET_* of the caller), stdin from `input`. */
+export function startFleet(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLEET_')));
   const child = spawn(process.execPath, [FLEET_BIN, ...args], {
     cwd: repoRoot(),
@@ -95,7 +99,16 @@ export function runFleet(
   child.stderr.on('data', (d) => (stderr += String(d)));
   child.stdin.on('error', () => {});
   child.stdin.end(options.input ?? '');
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<FleetRun>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  return { stdout: () => stdout, done };
+}
+
+/** Runs `fleet <args>` to its end (see startFleet). */
+export function runFleet(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string } = {},
+): Promise<FleetRun> {
+  return startFleet(args, options).done;
 }
 
 /** `count` instance ids that the simulator lets succeed (`fate: 'ok'`) or always fails (`'fail'`). */

@@ -1,5 +1,4 @@
 import { styleText } from 'node:util';
-import { stringify } from 'yaml';
 import { UsageError } from './exit-codes.ts';
 
 /**
@@ -76,8 +75,14 @@ export function renderFields(fields: readonly [string, unknown][]): string {
 }
 
 /** Prints `data` as JSON or YAML, or as the table/fields `table()` renders. */
-export function printData(term: Terminal, format: OutputFormat, data: unknown, table: () => string): void {
+export async function printData(
+  term: Terminal,
+  format: OutputFormat,
+  data: unknown,
+  table: () => string,
+): Promise<void> {
   if (format === 'json') term.out(`${JSON.stringify(data, null, 2)}\n`);
-  else if (format === 'yaml') term.out(stringify(data));
+  // Loaded when asked for: each command is a process of its own, and most never print YAML.
+  else if (format === 'yaml') term.out((await import('yaml')).stringify(data));
   else term.out(table());
 }

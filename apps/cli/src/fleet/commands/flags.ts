@@ -37,7 +37,7 @@ export function registerFlags(program: Command, ctx: CommandContext): void {
             ...(o.userId ? { userId: o.userId } : {}),
           };
           const page = await (await clientFor(ctx, profileOf(command))).listFlags(query);
-          printData(ctx.term, format, page, () =>
+          await printData(ctx.term, format, page, () =>
             renderTable(
               page.items,
               [

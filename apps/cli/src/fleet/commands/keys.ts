@@ -35,7 +35,7 @@ export function registerKeys(program: Command, ctx: CommandContext): void {
             ? { name: o.name, role, allAccounts: true }
             : { name: o.name, role, userIds: o.userId! };
           const created = await (await clientFor(ctx, profileOf(command))).createApiKey(body);
-          printData(ctx.term, format, created, () => `${created.key}\n`);
+          await printData(ctx.term, format, created, () => `${created.key}\n`);
           ctx.term.err(
             `made API key ${created.id} (${created.keyPrefix}...), role ${created.role}: shown this once, store it now\n`,
           );
@@ -50,7 +50,7 @@ export function registerKeys(program: Command, ctx: CommandContext): void {
       action(ctx, async (o: { output: string }, command: Command) => {
         const format = parseOutputFormat(o.output);
         const page = await (await clientFor(ctx, profileOf(command))).listApiKeys();
-        printData(ctx.term, format, page, () =>
+        await printData(ctx.term, format, page, () =>
           renderTable(
             page.items,
             [

@@ -22,7 +22,7 @@ export function registerRolloutActions(rollout: Command, ctx: CommandContext): v
         action(ctx, async (id: string, o: { reason?: string; output: string }, command: Command) => {
           const format = parseOutputFormat(o.output);
           const r = await (await clientFor(ctx, profileOf(command))).changeRollout(rolloutId(id), verb, o.reason);
-          printData(ctx.term, format, r, () =>
+          await printData(ctx.term, format, r, () =>
             r.changed ? `rollout ${r.id} ${PAST[verb]}\n` : `rollout ${r.id} was already ${r.status}\n`,
           );
         }),
@@ -57,7 +57,7 @@ export function registerRolloutActions(rollout: Command, ctx: CommandContext): v
         if (Object.keys(patch).length === 0)
           throw new UsageError('name at least one setting to change, e.g. --concurrency 20');
         const r = await (await clientFor(ctx, profileOf(command))).patchRollout(rolloutId(id), patch);
-        printData(ctx.term, format, r, () =>
+        await printData(ctx.term, format, r, () =>
           renderFields([
             ['rollout', r.id],
             ['status', r.status],
@@ -88,7 +88,7 @@ export function registerRolloutActions(rollout: Command, ctx: CommandContext): v
         const client = await clientFor(ctx, profileOf(command));
         const r = await client.retryRollout(rolloutId(id), body);
         if (o.watch) return runWatch(ctx, client, r.id, { output: format, timeoutMs });
-        printData(ctx.term, format, r, () =>
+        await printData(ctx.term, format, r, () =>
           renderFields([
             ['rollout', r.id],
             ['retry of', r.retryOf.rolloutId],

@@ -75,8 +75,8 @@ async function readInstanceIds(ctx: CommandContext, source: string): Promise<str
   return parsed.instanceIds;
 }
 
-function printCreated(ctx: CommandContext, format: OutputFormat, rollout: CreatedRollout): void {
-  printData(ctx.term, format, rollout, () =>
+async function printCreated(ctx: CommandContext, format: OutputFormat, rollout: CreatedRollout): Promise<void> {
+  await printData(ctx.term, format, rollout, () =>
     renderFields([
       ['rollout', rollout.id],
       ['status', rollout.status],

@@ -73,7 +73,7 @@ export function registerRolloutEvents(rollout: Command, ctx: CommandContext): vo
           ctx.term.out(format === 'json' ? `${JSON.stringify(e)}\n` : `${eventLine(e)}\n`);
         if (o.follow) return follow(ctx, client, rolloutId(id), print);
         const events = await timeline(client, rolloutId(id));
-        if (format === 'yaml') printData(ctx.term, 'yaml', events, () => '');
+        if (format === 'yaml') await printData(ctx.term, 'yaml', events, () => '');
         else events.forEach(print);
       }),
     );

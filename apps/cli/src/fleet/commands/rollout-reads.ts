@@ -37,7 +37,7 @@ export function registerRolloutReads(rollout: Command, ctx: CommandContext): voi
           ...(o.userId ? { userId: o.userId } : {}),
         };
         const page = await (await clientFor(ctx, profileOf(command))).listRollouts(query);
-        printData(ctx.term, format, page, () =>
+        await printData(ctx.term, format, page, () =>
           renderTable(
             page.items,
             [
@@ -62,7 +62,7 @@ export function registerRolloutReads(rollout: Command, ctx: CommandContext): voi
       action(ctx, async (id: string, o: ReadOptions, command: Command) => {
         const format = parseOutputFormat(o.output);
         const r = await (await clientFor(ctx, profileOf(command))).getRollout(rolloutId(id));
-        printData(ctx.term, format, r, () =>
+        await printData(ctx.term, format, r, () =>
           renderFields([
             ['rollout', r.id],
             ['status', r.status],
@@ -93,7 +93,7 @@ export function registerRolloutReads(rollout: Command, ctx: CommandContext): voi
           ...(o.state ? { state: oneOf<InstanceState>('--state', o.state, INSTANCE_STATES) } : {}),
         };
         const page = await (await clientFor(ctx, profileOf(command))).listInstances(rolloutId(id), query);
-        printData(ctx.term, format, page, () =>
+        await printData(ctx.term, format, page, () =>
           renderTable(
             page.items,
             [
@@ -121,7 +121,7 @@ export function registerRolloutReads(rollout: Command, ctx: CommandContext): voi
       action(ctx, async (id: string, instanceId: string, o: ReadOptions, command: Command) => {
         const format = parseOutputFormat(o.output);
         const i = await (await clientFor(ctx, profileOf(command))).getInstance(rolloutId(id), instanceId);
-        printData(
+        await printData(
           ctx.term,
           format,
           i,

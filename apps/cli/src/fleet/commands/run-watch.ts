@@ -1,7 +1,7 @@
 import type { FleetApiClient } from '@fleet/api-client';
 import type { CommandContext } from '../context.ts';
 import type { OutputFormat } from '../output.ts';
-import { jsonRenderer, plainRenderer, ttyRenderer } from '../watch/renderers.ts';
+import { jsonRenderer, plainRenderer } from '../watch/renderers.ts';
 import { watchRollout } from '../watch/watch-rollout.ts';
 
 /** Watches with the renderer the output calls for: NDJSON for --output json, the live block on a terminal, else lines. */
@@ -15,7 +15,7 @@ export async function runWatch(
     options.output === 'json'
       ? jsonRenderer(ctx.term)
       : ctx.term.stdoutIsTTY
-        ? ttyRenderer(ctx.term, ctx.stdout)
+        ? (await import('../watch/tty-renderer.ts')).ttyRenderer(ctx.term, ctx.stdout)
         : plainRenderer(ctx.term);
   if (options.output !== 'json')
     ctx.term.err(`watching rollout ${rolloutId}; Ctrl-C stops watching, never the rollout\n`);

@@ -1,12 +1,9 @@
-import { createLogUpdate } from 'log-update';
 import type { FleetEvent, Rollout } from '@fleet/api-client';
-import { paint } from '../output.ts';
 import type { Terminal } from '../output.ts';
-import { bar, countsText, eventLine, progressLine } from './describe.ts';
+import { eventLine, progressLine } from './describe.ts';
 
 /**
- * The three ways a watch prints. On a terminal: one live block (bar, counts, rate, ETA, wave, the account's rate)
- * redrawn in place by log-update, each event written above it. Without one (CI logs, pipes): a line per event and
+ * The ways a watch prints. On a terminal: tty-renderer.ts. Without one (CI logs, pipes): a line per event and
  * a progress line at most every `plainProgressEveryMs`. `--output json`: one JSON object a line.
  */
 export type WatchRenderer = {
@@ -20,41 +17,6 @@ export type WatchRenderer = {
 
 /** Default: at most one plain progress line every 10 s. */
 const PLAIN_PROGRESS_EVERY_MS = 10_000;
-
-export function ttyRenderer(term: Terminal, stream: NodeJS.WriteStream): WatchRenderer {
-  const live = createLogUpdate(stream, { showCursor: false });
-  let last: Rollout | undefined;
-  const block = (r: Rollout) => {
-    const width = Math.max(10, Math.min(50, (stream.columns ?? 80) - 20));
-    const fraction =
-      r.progress?.fraction ??
-      (r.counts.total === 0 ? 1 : 1 - (r.counts.pending + r.counts.in_progress) / r.counts.total);
-    const colour = r.counts.failed > 0 ? 'yellow' : 'green';
-    return [
-      `${paint(term, colour, bar(fraction, width))} ${Math.floor(fraction * 100)}%  ${paint(term, 'bold', r.id)}`,
-      countsText(r),
-      progressLine(r),
-    ].join('\n');
-  };
-  return {
-    event(event) {
-      live.persist(eventLine(event));
-      if (last) live(block(last));
-    },
-    progress(rollout) {
-      last = rollout;
-      live(block(rollout));
-    },
-    note(line) {
-      live.persist(paint(term, 'dim', line));
-      if (last) live(block(last));
-    },
-    finish(lines) {
-      live.done();
-      term.out(`${lines.join('\n')}\n`);
-    },
-  };
-}
 
 export function plainRenderer(
   term: Terminal,
