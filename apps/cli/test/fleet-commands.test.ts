@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@fleet/testing';
-import { USER_ID, idsWithFate, runFleet, startProduct } from './fleet-harness.ts';
+import { USER_ID, createArgs, idsWithFate, runFleet, startProduct } from './fleet-harness.ts';
 import type { Product } from './fleet-harness.ts';
 
 let product: Product;
@@ -29,21 +29,9 @@ beforeAll(async () => {
   const failed = idsWithFate('cmd', 2, 'fail');
   const idsFile = path.join(dir, 'ids.txt');
   await writeFile(idsFile, [...ok, ...failed].join('\n'));
-  const run = await fleet([
-    'rollout',
-    'create',
-    '--user-id',
-    USER_ID,
-    '--file',
-    idsFile,
-    '--max-attempts',
-    '1',
-    '--watch',
-    '--output',
-    'json',
-    '--poll-interval',
-    '200',
-  ]);
+  const run = await fleet(
+    createArgs(idsFile, '--max-attempts', '1', '--watch', '--output', 'json', '--poll-interval', '200'),
+  );
   expect(run.code, run.stderr).toBe(1);
   const recap = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { rolloutId: string };
   finished = { id: recap.rolloutId, ok, failed };
@@ -141,18 +129,7 @@ describe('fleet rollout actions', () => {
   it('pause, set, resume and cancel a running rollout; a finished one is refused (exit 4)', async () => {
     const file = path.join(dir, 'slow.txt');
     await writeFile(file, idsWithFate('act', 3000, 'ok').join('\n'));
-    const made = await fleet([
-      'rollout',
-      'create',
-      '--user-id',
-      USER_ID,
-      '--file',
-      file,
-      '--concurrency',
-      '1',
-      '--output',
-      'json',
-    ]);
+    const made = await fleet(createArgs(file, '--concurrency', '1', '--output', 'json'));
     const id = JSON.parse(made.stdout).id as string;
     expect((await fleet(['rollout', 'pause', id, '--reason', 'look first'])).stdout).toContain(`rollout ${id} paused`);
     expect((await fleet(['rollout', 'pause', id])).stdout).toContain('was already paused');

@@ -120,3 +120,8 @@ export function idsWithFate(tag: string, count: number, fate: 'ok' | 'fail'): st
   }
   return ids;
 }
+
+/** `fleet rollout create` of the ids in `file` for the test account, `extra` flags after. */
+export function createArgs(file: string, ...extra: string[]): string[] {
+  return ['rollout', 'create', '--user-id', USER_ID, '--file', file, ...extra];
+}

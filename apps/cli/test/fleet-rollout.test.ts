@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '@fleet/testing';
-import { USER_ID, idsWithFate, runFleet, startFleet, startProduct } from './fleet-harness.ts';
+import { USER_ID, createArgs, idsWithFate, runFleet, startFleet, startProduct } from './fleet-harness.ts';
 import type { FleetRun, Product } from './fleet-harness.ts';
 
 let product: Product;
@@ -64,13 +64,13 @@ describe('fleet rollout create reads every file format', () => {
     const before = await rolloutCount();
     const ids = idsWithFate('bad', 3, 'ok');
     const text = await file('bad.txt', `${ids[0]}\n# comment\nI-UPPER\n${ids[1]}\n\nnot an id\n${ids[2]}\n`);
-    const run = await fleet(['rollout', 'create', '--user-id', USER_ID, '--file', text]);
+    const run = await fleet(createArgs(text));
     expect(run.code).toBe(3);
     expect(run.stderr).toContain('2 bad instance ids');
     expect(run.stderr).toContain(`${text}:3: "I-UPPER"`);
     expect(run.stderr).toContain(`${text}:6: "not an id"`);
     const json = await file('bad.json', `[\n  "${ids[0]}",\n  "i-ok1",\n  "i_bad"\n]\n`);
-    const jsonRun = await fleet(['rollout', 'create', '--user-id', USER_ID, '--file', json]);
+    const jsonRun = await fleet(createArgs(json));
     expect(jsonRun.code).toBe(3);
     expect(jsonRun.stderr).toContain(`${json}:4: "i_bad"`);
     expect(await rolloutCount()).toBe(before);
@@ -78,13 +78,13 @@ describe('fleet rollout create reads every file format', () => {
 
   it('refuses bad flags before reading the file, and --dry-run as not available yet (exit 3)', async () => {
     const ids = await file('one.txt', 'i-one\n');
-    const bad = await fleet(['rollout', 'create', '--user-id', USER_ID, '--file', ids, '--concurrency', 'lots']);
+    const bad = await fleet(createArgs(ids, '--concurrency', 'lots'));
     expect(bad.code).toBe(3);
     expect(bad.stderr).toContain('--concurrency must be a number such as 50 or a share such as 10%; got "lots"');
-    const dry = await fleet(['rollout', 'create', '--user-id', USER_ID, '--file', ids, '--dry-run']);
+    const dry = await fleet(createArgs(ids, '--dry-run'));
     expect(dry.code).toBe(3);
     expect(dry.stderr).toContain('--dry-run is not available yet');
-    const unknown = await fleet(['rollout', 'create', '--user-id', USER_ID, '--file', ids, '--nope']);
+    const unknown = await fleet(createArgs(ids, '--nope'));
     expect(unknown.code).toBe(3);
   });
 
@@ -92,9 +92,7 @@ describe('fleet rollout create reads every file format', () => {
   it('creates a rollout of 100,000 ids from a file, then pauses it', async () => {
     const ids = Array.from({ length: 100_000 }, (_, i) => `i-big${i.toString(36).padStart(6, '0')}`);
     const big = await file('big.txt', `${ids.join('\n')}\n`);
-    const rollout = created(
-      await fleet(['rollout', 'create', '--user-id', USER_ID, '--file', big, '--concurrency', '1', '--output', 'json']),
-    );
+    const rollout = created(await fleet(createArgs(big, '--concurrency', '1', '--output', 'json')));
     expect(rollout.counts.total).toBe(100_000);
     const pause = await fleet(['rollout', 'pause', rollout.id, '--reason', 'test over', '--output', 'json']);
     expect(pause.code, pause.stderr).toBe(0);
@@ -103,21 +101,10 @@ describe('fleet rollout create reads every file format', () => {
 });
 
 describe('fleet rollout create --watch exits with the outcome', () => {
-  const watch = async (tag: string, ids: string[], extra: string[] = []) =>
-    fleet([
-      'rollout',
-      'create',
-      '--user-id',
-      USER_ID,
-      '--file',
-      await file(`${tag}.txt`, ids.join('\n')),
-      '--max-attempts',
-      '1',
-      '--watch',
-      '--poll-interval',
-      '200',
-      ...extra,
-    ]);
+  const watch = async (tag: string, ids: string[], extra: string[] = []) => {
+    const idsFile = await file(`${tag}.txt`, ids.join('\n'));
+    return fleet(createArgs(idsFile, '--max-attempts', '1', '--watch', '--poll-interval', '200', ...extra));
+  };
 
   it('0 when every instance succeeded, with a recap of the counts', async () => {
     const run = await watch('allok', idsWithFate('allok', 5, 'ok'));
@@ -167,18 +154,7 @@ describe('fleet rollout watch across an API restart', () => {
   it('reconnects to the event stream after the last event id: the rollout is followed to its end, no event twice', async () => {
     const file = path.join(dir, 'restart.txt');
     await writeFile(file, idsWithFate('rst', 150, 'ok').join('\n'));
-    const made = await fleet([
-      'rollout',
-      'create',
-      '--user-id',
-      USER_ID,
-      '--file',
-      file,
-      '--concurrency',
-      '1',
-      '--output',
-      'json',
-    ]);
+    const made = await fleet(createArgs(file, '--concurrency', '1', '--output', 'json'));
     const id = created(made).id;
     const watch = startFleet(['rollout', 'watch', id, '--output', 'json'], { env: product.fleetEnv });
     await waitFor('the first line of the watch', async () => watch.stdout().includes('\n'), { timeoutMs: 30_000 });
@@ -203,7 +179,7 @@ describe('fleet and the API refusing or missing', () => {
     expect(run.stderr).toMatch(/error: .+ \(404 not_found\)/);
     expect(run.stderr).toMatch(/request id \S+/);
     const ids = await file('field.txt', 'i-field1\n');
-    const field = await fleet(['rollout', 'create', '--user-id', USER_ID, '--file', ids, '--concurrency', '20000']);
+    const field = await fleet(createArgs(ids, '--concurrency', '20000'));
     expect(field.code).toBe(4);
     expect(field.stderr).toContain('(400 validation_failed)');
     expect(field.stderr).toMatch(/- concurrency: must be an integer from 1 to 10000/);

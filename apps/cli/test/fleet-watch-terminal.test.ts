@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@fleet/testing';
-import { FLEET_BIN, USER_ID, idsWithFate, startProduct } from './fleet-harness.ts';
+import { FLEET_BIN, createArgs, idsWithFate, startProduct } from './fleet-harness.ts';
 import type { Product } from './fleet-harness.ts';
 
 const exec = promisify(execFile);
@@ -55,25 +55,23 @@ describe('fleet rollout create --watch on a terminal', () => {
     const ids = [...idsWithFate('tty', 116, 'ok'), ...idsWithFate('tty', 4, 'fail')];
     const file = path.join(dir, 'ids.txt');
     await writeFile(file, ids.join('\n'));
-    await startInTerminal('watch', [
-      'rollout',
-      'create',
-      '--user-id',
-      USER_ID,
-      '--file',
-      file,
-      '--concurrency',
-      '1',
-      '--waves',
-      '40',
-      '--wave-threshold',
-      '0',
-      '--max-attempts',
-      '1',
-      '--watch',
-      '--poll-interval',
-      '200',
-    ]);
+    await startInTerminal(
+      'watch',
+      createArgs(
+        file,
+        '--concurrency',
+        '1',
+        '--waves',
+        '40',
+        '--wave-threshold',
+        '0',
+        '--max-attempts',
+        '1',
+        '--watch',
+        '--poll-interval',
+        '200',
+      ),
+    );
     const percents: number[] = [];
     const screens: string[] = [];
     const crowded: string[] = [];
@@ -117,17 +115,7 @@ describe('fleet rollout create --watch on a terminal', () => {
   it('Ctrl-C stops watching, says the rollout goes on, and the rollout does', async () => {
     const file = path.join(dir, 'long.txt');
     await writeFile(file, idsWithFate('ctrlc', 3000, 'ok').join('\n'));
-    await startInTerminal('ctrlc', [
-      'rollout',
-      'create',
-      '--user-id',
-      USER_ID,
-      '--file',
-      file,
-      '--concurrency',
-      '1',
-      '--watch',
-    ]);
+    await startInTerminal('ctrlc', createArgs(file, '--concurrency', '1', '--watch'));
     await waitFor('the live block', async () => BAR.test(await screen('ctrlc')), {
       timeoutMs: 60_000,
       intervalMs: 250,
