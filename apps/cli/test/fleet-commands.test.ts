@@ -112,7 +112,7 @@ describe('fleet rollout reads', () => {
 
   it('report as a table of causes with actions, as JSON, and as CSV into a file', async () => {
     const table = await fleet(['rollout', 'report', finished.id]);
-    expect(table.stdout).toMatch(/2 failures in 1 causes/);
+    expect(table.stdout).toMatch(/2 failures in 1 cause\b/);
     expect(table.stdout).toContain('action: ');
     const json = await fleet(['rollout', 'report', finished.id, '--format', 'json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ failures: { total: 2 } });

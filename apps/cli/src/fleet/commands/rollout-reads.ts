@@ -13,7 +13,9 @@ type ReadOptions = { output: string };
 const profileOf = (command: Command): string | undefined => command.optsWithGlobals().profile;
 
 function reportTable(report: FailureReport, id: string): string {
-  const lines = [`rollout ${id}: ${report.failures.total} failures in ${report.failures.causes} causes`];
+  const lines = [
+    `rollout ${id}: ${report.failures.total} failures in ${report.failures.causes} cause${report.failures.causes === 1 ? '' : 's'}`,
+  ];
   for (const g of report.failures.groups)
     lines.push(`${String(g.count).padStart(6)}  ${g.cause}`, `        action: ${g.recommendedAction}`);
   return `${lines.join('\n')}\n`;

@@ -24,22 +24,27 @@ export function plainRenderer(
   everyMs = PLAIN_PROGRESS_EVERY_MS,
 ): WatchRenderer {
   let lastAt = -Infinity;
-  let lastLine = '';
+  let printed = '';
+  let latest = '';
+  const print = () => {
+    lastAt = now();
+    printed = latest;
+    term.out(`${new Date(now()).toISOString().slice(11, 19)} progress ${latest}\n`);
+  };
   return {
     event(event) {
       term.out(`${eventLine(event)}\n`);
     },
     progress(rollout) {
-      const line = progressLine(rollout);
-      if (now() - lastAt < everyMs || line === lastLine) return;
-      lastAt = now();
-      lastLine = line;
-      term.out(`${new Date(now()).toISOString().slice(11, 19)} progress ${line}\n`);
+      latest = progressLine(rollout);
+      if (now() - lastAt >= everyMs && latest !== printed) print();
     },
     note(line) {
       term.err(`${line}\n`);
     },
     finish(lines) {
+      // The last figures, whenever the one before was printed: the log ends on where the rollout stood.
+      if (latest !== printed) print();
       term.out(`${lines.join('\n')}\n`);
     },
   };
