@@ -213,4 +213,10 @@ describe('fleet completion and help', () => {
     expect(help.stdout).toMatch(/rollout[\s\S]+create-api-key/);
     expect((await runFleet(['rollouts'])).code).toBe(3);
   });
+
+  it('the local commands stay reachable through the same bin: create-api-key checks its arguments (exit 2)', async () => {
+    const run = await runFleet(['create-api-key', '--role', 'viewer']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('usage: fleet create-api-key --name <name>');
+  });
 });
