@@ -167,12 +167,12 @@ describe('fleet flags', () => {
     expect((await fleet(['flags', 'resolve', flags[0]!.id, '--note', 'installed by hand'])).stdout).toContain(
       'resolved',
     );
-    // closed is final: closing both again refuses the first (already closed) and still closes the second.
-    expect((await fleet(['flags', 'close', flags[0]!.id])).code).toBe(0);
-    const close = await fleet(['flags', 'close', flags[0]!.id, flags[1]!.id]);
-    expect(close.code).toBe(4);
-    expect(close.stderr).toContain('409 flag_transition_refused');
-    expect(close.stdout).toContain(`flag ${flags[1]!.id} (${flags[1]!.instanceId}) closed`);
+    // closed is final: resolving both refuses the closed one and still resolves the other.
+    expect((await fleet(['flags', 'close', flags[0]!.id])).stdout).toContain('closed');
+    const resolve = await fleet(['flags', 'resolve', flags[0]!.id, flags[1]!.id, '--note', 'by hand']);
+    expect(resolve.code).toBe(4);
+    expect(resolve.stderr).toContain('409 flag_transition_refused');
+    expect(resolve.stdout).toContain(`flag ${flags[1]!.id} (${flags[1]!.instanceId}) resolved`);
   });
 });
 
