@@ -126,22 +126,28 @@ describe('fleet rollout reads', () => {
 });
 
 describe('fleet rollout actions', () => {
-  it('pause, set, resume and cancel a running rollout; a finished one is refused (exit 4)', async () => {
-    const file = path.join(dir, 'slow.txt');
-    await writeFile(file, idsWithFate('act', 3000, 'ok').join('\n'));
-    const made = await fleet(createArgs(file, '--concurrency', '1', '--output', 'json'));
-    const id = JSON.parse(made.stdout).id as string;
-    expect((await fleet(['rollout', 'pause', id, '--reason', 'look first'])).stdout).toContain(`rollout ${id} paused`);
-    expect((await fleet(['rollout', 'pause', id])).stdout).toContain('was already paused');
-    const set = await fleet(['rollout', 'set', id, '--concurrency', '5', '--output', 'json']);
-    expect(JSON.parse(set.stdout)).toMatchObject({ id, concurrency: 5 });
-    expect((await fleet(['rollout', 'set', id])).code).toBe(3);
-    expect((await fleet(['rollout', 'resume', id])).stdout).toContain('resumed');
-    expect((await fleet(['rollout', 'cancel', id, '--reason', 'done testing'])).stdout).toContain('cancelled');
-    const again = await fleet(['rollout', 'resume', id]);
-    expect(again.code).toBe(4);
-    expect(again.stderr).toContain('409');
-  });
+  it(
+    'pause, set, resume and cancel a running rollout; a finished one is refused (exit 4)',
+    { timeout: 180_000 },
+    async () => {
+      const file = path.join(dir, 'slow.txt');
+      await writeFile(file, idsWithFate('act', 3000, 'ok').join('\n'));
+      const made = await fleet(createArgs(file, '--concurrency', '1', '--output', 'json'));
+      const id = JSON.parse(made.stdout).id as string;
+      expect((await fleet(['rollout', 'pause', id, '--reason', 'look first'])).stdout).toContain(
+        `rollout ${id} paused`,
+      );
+      expect((await fleet(['rollout', 'pause', id])).stdout).toContain('was already paused');
+      const set = await fleet(['rollout', 'set', id, '--concurrency', '5', '--output', 'json']);
+      expect(JSON.parse(set.stdout)).toMatchObject({ id, concurrency: 5 });
+      expect((await fleet(['rollout', 'set', id])).code).toBe(3);
+      expect((await fleet(['rollout', 'resume', id])).stdout).toContain('resumed');
+      expect((await fleet(['rollout', 'cancel', id, '--reason', 'done testing'])).stdout).toContain('cancelled');
+      const again = await fleet(['rollout', 'resume', id]);
+      expect(again.code).toBe(4);
+      expect(again.stderr).toContain('409');
+    },
+  );
 
   it('retry makes a new rollout of the failed instances; a second while it runs is refused', async () => {
     const retry = await fleet(['rollout', 'retry', finished.id, '--output', 'json']);
@@ -151,6 +157,31 @@ describe('fleet rollout actions', () => {
     expect(watch.code).toBe(1);
     const bad = await fleet(['rollout', 'retry', 'not-a-uuid']);
     expect(bad.code).toBe(3);
+  });
+});
+
+describe('fleet rollout events', () => {
+  it("prints the finished rollout's timeline, oldest first, in lines and JSON; --follow ends with it", async () => {
+    const lines = await fleet(['rollout', 'events', finished.id]);
+    expect(lines.code, lines.stderr).toBe(0);
+    expect(lines.stdout.split('\n')[0]).toMatch(/^\d\d:\d\d:\d\d created/);
+    expect(lines.stdout).toMatch(/\d\d:\d\d:\d\d completed/);
+    const json = await fleet(['rollout', 'events', finished.id, '--output', 'json']);
+    const types = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(types[0]).toBe('rollout.created');
+    expect(types).toContain('rollout.completed');
+    const follow = await fleet(['rollout', 'events', finished.id, '--follow', '--output', 'json']);
+    expect(follow.code, follow.stderr).toBe(0);
+    expect(
+      follow.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { type: string }).type),
+    ).toEqual(types);
+    expect((await fleet(['rollout', 'events', finished.id, '--follow', '--output', 'yaml'])).code).toBe(3);
   });
 });
 

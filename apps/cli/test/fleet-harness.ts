@@ -86,7 +86,7 @@ export async function startProduct(name: string, options: { reconciler?: boolean
 export type FleetRun = { code: number | null; stdout: string; stderr: string };
 
 /** Starts `fleet <args>` as its bin, with `env` over a clean one (no FLEET_* of the caller), stdin from `input`. */
-export function startFleet(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
+function startFleet(args: string[], options: { env?: Record<string, string>; input?: string } = {}) {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FLEET_')));
   const child = spawn(process.execPath, [FLEET_BIN, ...args], {
     cwd: repoRoot(),

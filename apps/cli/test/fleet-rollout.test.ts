@@ -6,8 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '@fleet/testing';
-import { USER_ID, createArgs, idsWithFate, runFleet, startFleet, startProduct } from './fleet-harness.ts';
+import { freePort } from '@fleet/testing';
+import { USER_ID, createArgs, idsWithFate, runFleet, startProduct } from './fleet-harness.ts';
 import type { FleetRun, Product } from './fleet-harness.ts';
 
 let product: Product;
@@ -148,28 +148,6 @@ describe('fleet rollout create --watch exits with the outcome', () => {
     expect(lines.at(-1)).toMatchObject({ type: 'recap', outcome: 'completed' });
     expect(lines.some((l) => l.type === 'progress')).toBe(true);
   });
-});
-
-describe('fleet rollout watch across an API restart', () => {
-  it('reconnects to the event stream after the last event id: the rollout is followed to its end, no event twice', async () => {
-    const file = path.join(dir, 'restart.txt');
-    await writeFile(file, idsWithFate('rst', 150, 'ok').join('\n'));
-    const made = await fleet(createArgs(file, '--concurrency', '1', '--output', 'json'));
-    const id = created(made).id;
-    const watch = startFleet(['rollout', 'watch', id, '--output', 'json'], { env: product.fleetEnv });
-    await waitFor('the first line of the watch', async () => watch.stdout().includes('\n'), { timeoutMs: 30_000 });
-    await product.restartApi();
-    const run = await watch.done;
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toContain('event stream lost');
-    const lines = run.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; id?: string });
-    expect(lines.at(-1)).toMatchObject({ type: 'recap', outcome: 'completed', counts: { succeeded: 150 } });
-    const eventIds = lines.filter((l) => l.type !== 'progress' && l.type !== 'recap').map((l) => l.id);
-    expect(new Set(eventIds).size).toBe(eventIds.length);
-  }, 120_000);
 });
 
 describe('fleet and the API refusing or missing', () => {
