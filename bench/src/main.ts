@@ -15,6 +15,8 @@
  * insert and update, --repeat rounds but at least three, under a minute; it also ends every full and quick run),
  * --only stream (200 event-stream clients on the API during a 10,000-instance rollout vs none, alternating, --repeat
  * rounds but at least three: the throughput ratio; quick: 20 clients, 1,000 instances; see measure-stream.ts),
+ * --only metrics (issue 16: what a scrape of the reconciler's /metrics costs with 1 and with 100 open rollouts, p50/p99
+ * over HTTP, under a minute),
  * --only rate (issue 24: achieved against configured account rate at 50, 100, 500 and 5,000/s and for 20 accounts
  * at once, 2 worker processes, the worst one-second windows, and the limiter-free baseline; a few minutes),
  * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
@@ -28,6 +30,7 @@ import { Redis } from 'ioredis';
 import { createLogger } from '@fleet/logger';
 import { createCpuMeter } from './cpu.ts';
 import { measureInstallPath } from './measure-install-path.ts';
+import { measureMetrics, renderMetricsReport } from './measure-metrics.ts';
 import { measureRate, renderRateReport } from './measure-rate.ts';
 import type { InstallPathResult } from './measure-install-path.ts';
 import type { LargeRolloutResult } from './measure-large-rollout.ts';
@@ -98,7 +101,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads'];
+const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads', 'metrics'];
 if (args.only !== undefined && !ONLY.includes(args.only))
   throw new Error(`--only: unknown measurement "${args.only}" (${ONLY.join(', ')})`);
 for (const v of settings.variants)
@@ -191,6 +194,18 @@ async function runStreamBench(
 async function main(): Promise<void> {
   const started = Date.now();
   const startedAt = new Date().toISOString();
+  if (args.only === 'metrics') {
+    const metrics = await measureMetrics({ instancesPerRollout: 100, scrapes: quick ? 50 : 300, log });
+    const outFile =
+      args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}-metrics.json`);
+    await mkdir(path.dirname(outFile), { recursive: true });
+    await writeFile(
+      outFile,
+      `${JSON.stringify({ startedAt, seconds: (Date.now() - started) / 1000, cpus: os.cpus().length, metrics }, null, 2)}\n`,
+    );
+    process.stdout.write(`\n${renderMetricsReport(metrics)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+    return;
+  }
   if (args.only === 'install-path') {
     const installPath = await measureInstallPathNow(Math.max(settings.repeat, 3));
     const outFile =

@@ -42,6 +42,7 @@ describe('reconciler metrics', () => {
         { db, redis, prefix, logger, by: DIRECT_WRITER },
         paused.rolloutId,
         'fleet-wide error InvalidAccessKeyId: x',
+        { kind: 'fleet_wide_error', code: 'InvalidAccessKeyId' },
       );
       const done = await createEnqueuedRollout(db, redis, prefix, logger, ['i-m6'], { enqueue: false });
       await db.prisma.rolloutInstance.updateMany({ where: { rolloutId: done.rolloutId }, data: { state: 'failed' } });

@@ -1,6 +1,6 @@
 import type { Database } from './client.ts';
 
-/** The aggregates the reconciler's gauges show, read in one round trip of four small queries. */
+/** The aggregates the reconciler's gauges show, read in one statement of four small aggregates. */
 export type MetricsSnapshotRows = {
   /** Rollouts per status. */
   rollouts: Record<string, number>;
@@ -13,38 +13,40 @@ export type MetricsSnapshotRows = {
 };
 
 /**
- * The pause reason's kind, from the reason the pause wrote (status_reason is free text): the worker's fleet-wide pause
- * writes `fleet-wide error <code>: ...` (rollout-domain attempt-decision.ts), a wave gate `wave <n> success rate ...`
- * (policy.ts), and anything else is an operator's own.
+ * A paused rollout's kind of reason, from the cause its latest rollout.paused event holds (`operator`, `wave_gate`,
+ * `fleet_wide_error`; the events are few per rollout, read backwards on the (rollout_id, id) index). A rollout paused
+ * before events were written counts as `operator`.
  */
-const PAUSE_KIND_SQL = `CASE WHEN status_reason LIKE 'fleet-wide error %' THEN 'fleet_wide_error'
-  WHEN status_reason ~ '^wave [0-9]+ success rate ' THEN 'wave_gate' ELSE 'operator' END`;
+const PAUSED_BY_CAUSE_SQL = `SELECT 'paused' AS kind, coalesce(e.cause, 'operator') AS key, NULL::text AS sub, count(*)::int AS n
+  FROM rollout r LEFT JOIN LATERAL (
+    SELECT data->'cause'->>'kind' AS cause FROM fleet_event
+    WHERE rollout_id = r.id AND type = 'rollout.paused' ORDER BY id DESC LIMIT 1
+  ) e ON true
+  WHERE r.status = 'paused' GROUP BY 2`;
 
 /**
  * What the reconciler's metrics show, at a cost that does not grow with rollout size: per-state counts come from
  * rollout_state_count (a few rows per open rollout), never from counting instance rows.
  */
 export async function readMetricsSnapshot(db: Database): Promise<MetricsSnapshotRows> {
-  const [statuses, paused, instances, flags] = await Promise.all([
-    db.prisma.$queryRawUnsafe<{ key: string; n: number }[]>(
-      `SELECT status::text AS key, count(*)::int AS n FROM rollout GROUP BY status`,
-    ),
-    db.prisma.$queryRawUnsafe<{ key: string; n: number }[]>(
-      `SELECT ${PAUSE_KIND_SQL} AS key, count(*)::int AS n FROM rollout WHERE status = 'paused' GROUP BY 1`,
-    ),
-    db.prisma.$queryRawUnsafe<{ rollout_id: string; state: string; n: number }[]>(
-      `SELECT c.rollout_id::text, c.state::text, c.n::int FROM rollout_state_count c
-       JOIN rollout r ON r.id = c.rollout_id WHERE r.status IN ('running', 'paused')`,
-    ),
-    db.prisma.$queryRawUnsafe<{ key: string; n: number }[]>(
-      `SELECT status::text AS key, count(*)::int AS n FROM manual_install_flag GROUP BY status`,
-    ),
-  ]);
-  const byKey = (rows: { key: string; n: number }[]) => Object.fromEntries(rows.map((r) => [r.key, r.n]));
+  // One statement, one round trip: a scrape's cost is mostly round trips, not these few rows.
+  const rows = await db.prisma.$queryRawUnsafe<{ kind: string; key: string; sub: string | null; n: number }[]>(
+    `SELECT 'rollouts' AS kind, status::text AS key, NULL::text AS sub, count(*)::int AS n FROM rollout GROUP BY status
+     UNION ALL
+     ${PAUSED_BY_CAUSE_SQL}
+     UNION ALL
+     SELECT 'instances', c.rollout_id::text, c.state::text, c.n::int FROM rollout_state_count c
+       JOIN rollout r ON r.id = c.rollout_id WHERE r.status IN ('running', 'paused')
+     UNION ALL
+     SELECT 'flags', status::text, NULL, count(*)::int FROM manual_install_flag GROUP BY status`,
+  );
+  const byKey = (kind: string) => Object.fromEntries(rows.filter((r) => r.kind === kind).map((r) => [r.key, r.n]));
   return {
-    rollouts: byKey(statuses),
-    pausedRollouts: byKey(paused),
-    openRolloutInstances: instances.map((r) => ({ rolloutId: r.rollout_id, state: r.state, count: r.n })),
-    manualInstallFlags: byKey(flags),
+    rollouts: byKey('rollouts'),
+    pausedRollouts: byKey('paused'),
+    openRolloutInstances: rows
+      .filter((r) => r.kind === 'instances')
+      .map((r) => ({ rolloutId: r.key, state: r.sub!, count: r.n })),
+    manualInstallFlags: byKey('flags'),
   };
 }
