@@ -5,7 +5,7 @@ import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } 
 import { freePort, spawnApp, waitForHttp } from './processes.ts';
 
 /** One scrape series: how long a GET /metrics took, end to end over HTTP, body read. */
-export type ScrapeFigures = {
+type ScrapeFigures = {
   openRollouts: number;
   scrapes: number;
   p50Ms: number;
