@@ -89,6 +89,14 @@ stopOnSignal({
       logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
     await enqueues.drain();
     await queueBoard.close();
-    await Promise.allSettled([db.close(), redis.quit()]);
+    // db.close() waits for every pooled client to be given back; one was seen never to be (about 1 stop in 8 right
+    // after a request, not yet explained), which held the stop until the 10 s deadline and exit code 1. Past 3 s the
+    // process exits without it: every request is answered by then and Postgres drops the connection itself.
+    const closed = Promise.allSettled([db.close(), redis.quit()]);
+    const late = await Promise.race([
+      closed.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 3000).unref()),
+    ]);
+    if (late) logger.warn('postgres pool still had a client out 3 s after the last request; exiting without it');
   },
 });
