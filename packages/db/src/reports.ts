@@ -91,9 +91,10 @@ export const PROGRESS_MIN_WINDOW_SECONDS = 1;
  * install_path_indexes). Buckets are whole seconds, so the window is rounded. A minute-long window starts at
  * `since` = now - 60 s rounded to the nearest second (a second at the start counts whole when more than half of
  * it lies in the window; at exactly half it does not). A young rollout's window starts with the whole second it
- * was created in: none of its instances finished before it existed, so that is exact. Both end with the whole
- * second `now` falls in: the count is thus that of the window plus any finishes later than `now` within now's
- * second, which exist only when `now` is in the past or a writer's clock runs ahead.
+ * was created in: none of its instances finished before it existed, so that is exact. Both end at `now` rounded up
+ * to a whole second: when `now` is a whole second (the API's, see etag.ts) the count is exactly that of the window;
+ * otherwise it adds any finishes later than `now` within now's second (counting that second's bucket whole made a
+ * rollout 5 s old read a quarter too fast when `now` was a whole second).
  */
 export async function rolloutProgress(
   db: Database,
@@ -115,8 +116,8 @@ export async function rolloutProgress(
           await db.pool.query<{ n: string | null }>({
             name: 'fleet_finished_in_window',
             text: `SELECT sum(n) AS n FROM rollout_finish_second
-              WHERE rollout_id = $1::uuid AND second >= $2::timestamptz AND second <= $3::timestamptz`,
-            values: [rollout.id, fromSecond, now],
+              WHERE rollout_id = $1::uuid AND second >= $2::timestamptz AND second < $3::timestamptz`,
+            values: [rollout.id, fromSecond, new Date(Math.ceil(now.getTime() / 1000) * 1000)],
           })
         ).rows[0]?.n ?? 0,
       );
