@@ -1,10 +1,11 @@
 /**
- * Acceptance: network partitions. One worker process reaches Postgres, Redis and CloudMonitor through TCP proxies of
- * this test (startPartitionProxy); a second worker and the reconciler reach them directly. In the middle of a rollout
+ * Acceptance: network partitions. The worker process reaches Postgres, Redis and CloudMonitor through TCP proxies of
+ * this test (startPartitionProxy); the reconciler reaches them directly. (With a second worker reaching them
+ * directly, that one took nearly every job on a quiet machine and the partition cut no work.) In the middle of a rollout
  * one of the first worker's links is black-holed for 20 s (nothing crosses, nothing is closed), then healed. Each
  * link in turn, each with a rollout of its own:
  * - Postgres: the partitioned worker's calls in flight end but their answers cannot be written until it heals;
- * - Redis: its job locks lapse and the other worker takes the jobs, finding in Postgres what was done;
+ * - Redis: its job locks lapse and the jobs are handed out again, finding in Postgres what was done;
  * - CloudMonitor: its calls in flight time out, not knowing whether they arrived.
  * Every time the rollout completes, every call the simulator counted is one attempt row (no call made twice that the
  * product believes it made once, none unrecorded; cut from CloudMonitor, an attempt that timed out is a row whose call
@@ -77,6 +78,8 @@ beforeAll(async () => {
       RECONCILE_INTERVAL_MS: '500',
       RECONCILE_STALE_ATTEMPT_MS: String(CALL_TIMEOUT_MS + 5000),
       RECONCILER_ID: 'partition-reconciler',
+      // `worker started` is an info line: beforeAll waits for it.
+      LOG_LEVEL: 'info',
     },
   );
   const viaProxies = {
@@ -87,9 +90,13 @@ beforeAll(async () => {
   };
   processes.push(
     spawnApp('worker', { ...viaProxies, WORKER_ID: 'partitioned-worker' }),
-    spawnApp('worker', { ...direct, WORKER_ID: 'direct-worker' }),
     spawnApp('reconciler', direct),
   );
+  // Up before the first rollout, so the partition cuts calls of its own.
+  await waitFor('the worker started', () => processes[0]!.output().includes('worker started'), {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -161,6 +168,6 @@ describe('a worker partitioned from one of its dependencies for 20 s mid-rollout
 
   it('no process logged the AccessKey secret, and each stops on SIGTERM with exit code 0', async () => {
     for (const p of processes) expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
-    expect(await Promise.all(processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0, 0]);
+    expect(await Promise.all(processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0]);
   });
 });
