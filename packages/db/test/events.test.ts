@@ -55,6 +55,28 @@ async function waitingOn(pid: number): Promise<string | null> {
   return rows[0]?.w ?? null;
 }
 
+describe('listEvents order', () => {
+  it('is by id as a number across a change of digit count (9 before 10, 99 before 100), never as text', async () => {
+    const { rollout } = await newRollout(['i-order-1']);
+    // Ids to either side of the next power of ten, wherever the sequence is now.
+    const { rows } = await db.pool.query<{ last: string }>(
+      `SELECT coalesce(max(id), 0)::text AS last FROM fleet_event`,
+    );
+    const next = 10 ** String(BigInt(rows[0]!.last) + 1n).length;
+    await db.pool.query(`SELECT setval(pg_get_serial_sequence('fleet_event', 'id'), $1)`, [next - 2]);
+    const client = await connect();
+    try {
+      for (let i = 0; i < 3; i++) await recordEventsWithClient(client, OPERATOR, [resumedEvent(rollout.id)]);
+    } finally {
+      await client.end();
+    }
+    const page = await listEvents(db, { rolloutId: rollout.id, limit: 10 });
+    const ids = page.events.map((event) => BigInt(event.id));
+    expect(ids.slice(-3).map(String)).toEqual([next - 1, next, next + 1].map(String));
+    expect(ids).toEqual([...ids].sort((a, b) => (a < b ? -1 : 1)));
+  });
+});
+
 describe('fleet events: ids in commit order', () => {
   it('a second writer takes its id only after the first commits, so a reader that saw id N never later sees a smaller one', async () => {
     const { rollout } = await newRollout(['i-order']);

@@ -101,11 +101,12 @@ export async function listEvents(db: Database, options: ListEventsOptions): Prom
   if (options.type !== undefined) where.push(`type = ${param(options.type)}`);
   if (options.after !== undefined) where.push(`id > ${param(options.after.toString())}::bigint`);
   const limit = param(options.limit + 1);
+  // ORDER BY names the table's column: a bare `id` would be the output column, the id as text ('10' before '9').
   const { rows } = await db.pool.query<EventRow>(
     `SELECT id::text AS id, type, rollout_id::text AS rollout_id, user_id, actor_kind, actor_id, actor_name, request_id,
             data, created_at
      FROM fleet_event ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY id LIMIT ${limit}`,
+     ORDER BY fleet_event.id LIMIT ${limit}`,
     values,
   );
   const hasMore = rows.length > options.limit;
