@@ -3,3 +3,4 @@ export { parseConfig, redactConfig } from './parse-config.ts';
 export { env } from './env-fields.ts';
 export type { LogFormatSetting } from './env-fields.ts';
 export { LOCAL_DEFAULTS, cmsClientEnv, redisEnv } from './local-defaults.ts';
+export { encryptionEnv } from './encryption-env.ts';

@@ -35,6 +35,14 @@ describe('parseConfig', () => {
       PORT: 1,
     });
   });
+
+  it('redacts the encryption keys (their names hold no "secret")', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(redactConfig({ FLEET_ENCRYPTION_KEY: key, FLEET_ENCRYPTION_PREVIOUS_KEYS: [key] })).toEqual({
+      FLEET_ENCRYPTION_KEY: '[redacted]',
+      FLEET_ENCRYPTION_PREVIOUS_KEYS: '[redacted]',
+    });
+  });
 });
 
 describe('a ConfigError says what is allowed and shows the value, never a secret', () => {

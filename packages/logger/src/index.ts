@@ -22,7 +22,7 @@ export function currentLogContext(): LogContext {
   return contextStore.getStore() ?? {};
 }
 
-const SECRET_KEY = /secret|password|authorization|signature|api_?key|token/i;
+const SECRET_KEY = /secret|password|authorization|signature|api_?key|token|encryption_(previous_)?keys?/i;
 const REDACTED = '[redacted]';
 
 /** Masks secret-named keys and every occurrence of a known secret value, however deep it sits. */
