@@ -183,6 +183,29 @@ describe('fleet rollout events', () => {
     ).toEqual(types);
     expect((await fleet(['rollout', 'events', finished.id, '--follow', '--output', 'yaml'])).code).toBe(3);
   });
+
+  it('--follow of a running rollout prints its events as they commit, each once, and ends after the final one', async () => {
+    const idsFile = path.join(dir, 'follow.txt');
+    await writeFile(idsFile, idsWithFate('follow', 10, 'ok').join('\n'));
+    const created = await fleet(createArgs(idsFile, '--concurrency', '1', '--output', 'json'));
+    expect(created.code, created.stderr).toBe(0);
+    const id = (JSON.parse(created.stdout) as { id: string }).id;
+    const follow = await fleet(['rollout', 'events', id, '--follow', '--output', 'json']);
+    expect(follow.code, follow.stderr).toBe(0);
+    const followed = follow.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; type: string });
+    expect(followed[0]!.type).toBe('rollout.created');
+    expect(followed.at(-1)!.type).toBe('rollout.completed');
+    const timeline = await fleet(['rollout', 'events', id, '--output', 'json']);
+    expect(followed.map((e) => e.id)).toEqual(
+      timeline.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { id: string }).id),
+    );
+  }, 60_000);
 });
 
 describe('fleet flags', () => {

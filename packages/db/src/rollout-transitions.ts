@@ -69,6 +69,12 @@ async function transitionEvent(
 }
 
 /**
+ * A transition's transaction may cancel every pending instance of a rollout in one statement: for 100,000 instances
+ * that runs past the 5 s Prisma gives an interactive transaction by default on a busy machine (the API answered 500).
+ */
+const TRANSITION_TRANSACTION = { timeout: 60_000, maxWait: 10_000 };
+
+/**
  * Moves a rollout as the state machine decides `event`, with its event (rollout.paused, resumed, cancelled or
  * aborted) in the same transaction.
  */
@@ -103,7 +109,7 @@ export async function transitionRollout(
       }
       await recordEvents(tx, change.by, [await transitionEvent(tx, rollout, decision, change)]);
       return true;
-    });
+    }, TRANSITION_TRANSACTION);
     if (changed) {
       const updated = (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })) as RolloutRecord;
       return { kind: 'changed', from: decision.from, to: decision.to, rollout: updated };

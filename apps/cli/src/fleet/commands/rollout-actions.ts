@@ -104,7 +104,7 @@ export function registerRolloutActions(rollout: Command, ctx: CommandContext): v
     .description('watch a rollout until it completes, pauses or is cancelled (exit codes: docs/cli.md)')
     .option('--timeout <duration>', 'stop watching after this long (exit 5; the rollout goes on)')
     .option('--output <format>', 'table (live) or json (one event a line)', 'table')
-    .option('--poll-interval <ms>', 'how often to read the rollout, in ms', '1000')
+    .option('--poll-interval <ms>', 'how often to read the rollout when the API has no event stream, in ms', '1000')
     .action(
       action(
         ctx,

@@ -110,7 +110,11 @@ export function registerRolloutCreate(rollout: Command, ctx: CommandContext): vo
     .option('--dry-run', 'not available yet')
     .option('--watch', 'watch it until it completes, pauses or is cancelled')
     .option('--output <format>', 'table, json or yaml', 'table')
-    .option('--poll-interval <ms>', 'with --watch: how often to read the rollout, in ms', '1000')
+    .option(
+      '--poll-interval <ms>',
+      'with --watch: how often to read the rollout when the API has no event stream, in ms',
+      '1000',
+    )
     .action(
       action(ctx, async (source: string | undefined, options: CreateOptions, command: Command) => {
         const output = parseOutputFormat(options.output);

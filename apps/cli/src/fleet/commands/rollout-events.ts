@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ApiNetworkError, ApiProblemError } from '@fleet/api-client';
 import type { FleetApiClient, FleetEvent } from '@fleet/api-client';
 import { UsageError } from '../exit-codes.ts';
 import { clientFor } from '../context.ts';
@@ -9,6 +10,8 @@ import { rolloutId } from '../parse-values.ts';
 import { eventLine } from '../watch/describe.ts';
 import { sleep } from '../watch/watch-common.ts';
 import { action } from './action.ts';
+
+const MAX_RECONNECTS = 6;
 
 /** Every event of the timeline after `after`, page by page (GET /v1/rollouts/:id/events). */
 async function timeline(client: FleetApiClient, id: string, after?: string): Promise<FleetEvent[]> {
@@ -22,17 +25,33 @@ async function timeline(client: FleetApiClient, id: string, after?: string): Pro
   }
 }
 
-/** Prints the timeline's new events every second until the rollout is completed or cancelled; Ctrl-C stops (130). */
+/**
+ * Prints the rollout's events as the live stream sends them (progress frames left out) until the stream ends after
+ * the final event, reconnecting after the last id when it drops. Ctrl-C stops it (130).
+ */
 async function follow(ctx: CommandContext, client: FleetApiClient, id: string, print: (e: FleetEvent) => void) {
-  let after: string | undefined;
+  let lastEventId: string | undefined;
+  let reconnects = 0;
   for (;;) {
-    const rollout = await client.getRollout(id);
-    const events = await timeline(client, id, after);
-    events.forEach(print);
-    if (events.length > 0) after = events[events.length - 1]!.id;
-    if (rollout.status === 'completed' || rollout.status === 'cancelled') return 0;
-    await sleep(1000, ctx.signal);
-    if (ctx.signal.aborted) return 130;
+    try {
+      const frames = await client.openRolloutStream(id, { lastEventId, signal: ctx.signal });
+      if (frames === null) return 0;
+      reconnects = 0;
+      for await (const frame of frames) {
+        if (frame.event === 'progress') continue;
+        if (frame.id) lastEventId = frame.id;
+        print(JSON.parse(frame.data) as FleetEvent);
+      }
+      const rollout = await client.getRollout(id);
+      if (rollout.status === 'completed' || rollout.status === 'cancelled') return 0;
+    } catch (error) {
+      if (ctx.signal.aborted) return 130;
+      const transient = error instanceof ApiNetworkError || (error instanceof ApiProblemError && error.status === 503);
+      if (!transient || reconnects >= MAX_RECONNECTS) throw error;
+      reconnects += 1;
+      ctx.term.err(`event stream lost (${error.message}); reconnecting\n`);
+      await sleep(Math.min(500 * 2 ** (reconnects - 1), 8000), ctx.signal);
+    }
   }
 }
 
