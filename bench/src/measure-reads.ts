@@ -38,6 +38,8 @@ export type ReadsRun = {
   creates: (LatencyFigures & { errors: number }) | null;
   /** Requests the pollers and creators made per second of the run. */
   requestsPerSecond: number | null;
+  /** The 8 slowest requests of a watched run (pollers' and creators'), slowest first. */
+  slowest?: SlowRequest[] | null;
   eventLoop: EventLoopFigures | null;
   cpuMsPerInstance: CpuPerInstance;
   /** Alone runs: what each kind of read of the finished rollout costs (measure-read-costs.ts). */
@@ -71,7 +73,11 @@ export type ReadsOptions = {
 
 const PROBE = path.join(repoRoot, 'bench', 'src', 'probes', 'event-loop-probe.ts');
 
-type Sample = { kind: ReadKind; ms: number; status: number };
+/** One poller request: its kind, latency, HTTP status (0: no answer) and when it started, ms after the rollout's POST. */
+type Sample = { kind: ReadKind; ms: number; status: number; atMs: number };
+
+/** The slowest requests of a watched run, with when they started: a tail at the start is a cold API, not a load. */
+export type SlowRequest = { kind: ReadKind | 'create'; ms: number; atS: number };
 
 /** One poller: status, list page, report in turn, one request per interval, keeping each URL's ETag. */
 async function poll(
@@ -81,6 +87,7 @@ async function poll(
   first: number,
   running: () => boolean,
   samples: Sample[],
+  runStartedMs: number,
 ): Promise<void> {
   const etags = new Map<string, string>();
   let cursor: string | null = null;
@@ -109,7 +116,7 @@ async function poll(
     } catch {
       status = 0;
     }
-    samples.push({ kind, ms: performance.now() - started, status });
+    samples.push({ kind, ms: performance.now() - started, status, atMs: started - runStartedMs });
     await sleep(Math.max(0, options.pollIntervalMs - (performance.now() - started)));
   }
 }
@@ -120,15 +127,16 @@ async function create(
   options: ReadsOptions,
   prefix: string,
   running: () => boolean,
-  samples: { ms: number; ok: boolean }[],
+  samples: { ms: number; ok: boolean; atMs: number }[],
+  runStartedMs: number,
 ): Promise<void> {
   for (let n = 0; running(); n++) {
     const started = performance.now();
     try {
       await createRollout(stack, instanceIdsFor(`${prefix}${n.toString(36)}x`, options.creatorInstances), 10);
-      samples.push({ ms: performance.now() - started, ok: true });
+      samples.push({ ms: performance.now() - started, ok: true, atMs: started - runStartedMs });
     } catch {
-      samples.push({ ms: performance.now() - started, ok: false });
+      samples.push({ ms: performance.now() - started, ok: false, atMs: started - runStartedMs });
     }
     await sleep(Math.max(0, options.createIntervalMs - (performance.now() - started)));
   }
@@ -142,6 +150,36 @@ function readFigures(samples: Sample[], kind: ReadKind): ReadFigures {
     notModified304: mine.filter((s) => s.status === 304).length,
     errors: mine.filter((s) => s.status !== 200 && s.status !== 304).length,
   };
+}
+
+function slowestRequests(samples: Sample[], creates: { ms: number; atMs: number }[]): SlowRequest[] {
+  return [
+    ...samples.map((s) => ({ kind: s.kind, ms: s.ms, atMs: s.atMs })),
+    ...creates.map((c) => ({ kind: 'create' as const, ms: c.ms, atMs: c.atMs })),
+  ]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 8)
+    .map((r) => ({ kind: r.kind, ms: Math.round(r.ms), atS: Math.round(r.atMs / 100) / 10 }));
+}
+
+/**
+ * The API was just restarted (with the event-loop probe): a few of each read and a creation first, so the watched
+ * run's tail is not the first requests' connections, query plans and JIT, which a running API has long paid for.
+ */
+async function warmUp(stack: BenchStack, prefix: string): Promise<void> {
+  const small = await createRollout(stack, instanceIdsFor(`${prefix}w`, 10), 10);
+  const headers = { authorization: `Bearer ${stack.apiKey}` };
+  for (let i = 0; i < 10; i++) {
+    for (const url of [
+      `/v1/rollouts/${small.id}`,
+      `/v1/rollouts/${small.id}/instances?limit=100`,
+      `/v1/rollouts/${small.id}/report`,
+    ]) {
+      await (await fetch(`${stack.apiUrl}${url}`, { headers })).arrayBuffer();
+    }
+  }
+  await createRollout(stack, instanceIdsFor(`${prefix}w2`, 10), 10);
+  await waitForRolloutDone(stack, small.id, 60_000);
 }
 
 /** The probe's per-second lines printed between `fromMs` and `toMs`. */
@@ -184,19 +222,21 @@ async function runOnce(
     ...stack.workers().map((w) => ({ label: 'worker', pid: w.pid })),
     { label: 'api', pid: stack.api().pid },
   ]);
+  if (watched) await warmUp(stack, prefix);
+  const runStartedMs = performance.now();
   const created = await createRollout(stack, instanceIdsFor(prefix, options.instances), options.concurrency);
   let running = watched;
   const samples: Sample[] = [];
-  const creates: { ms: number; ok: boolean }[] = [];
+  const creates: { ms: number; ok: boolean; atMs: number }[] = [];
   const clients = watched
     ? [
         ...Array.from({ length: options.pollers }, (_, i) =>
           sleep((options.pollIntervalMs * i) / options.pollers).then(() =>
-            poll(stack, created.id, options, i, () => running, samples),
+            poll(stack, created.id, options, i, () => running, samples, runStartedMs),
           ),
         ),
         ...Array.from({ length: options.creators }, (_, i) =>
-          create(stack, options, `${prefix}c${i}`, () => running, creates),
+          create(stack, options, `${prefix}c${i}`, () => running, creates, runStartedMs),
         ),
       ]
     : [];
@@ -235,6 +275,7 @@ async function runOnce(
         }
       : null,
     requestsPerSecond: watched ? (samples.length + creates.length) / seconds : null,
+    slowest: watched ? slowestRequests(samples, creates) : null,
     eventLoop: eventLoopFigures(stack, created.requestStartedAtMs, endMs),
     cpuMsPerInstance,
     readCosts: watched ? null : await measureReadCosts(stack, cpu, created.id, options.costRequests),

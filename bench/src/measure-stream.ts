@@ -7,6 +7,8 @@
  *
  * The clients run in the bench process (fetch, one connection each); they parse frames as an EventSource does.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import type { CpuMeter } from './cpu.ts';
 import { createRollout, prepareSimulator, rolloutFacts, waitForRolloutDone } from './clients.ts';
@@ -33,7 +35,7 @@ type StreamRun = {
   instances: number;
   seconds: number;
   throughput: number;
-  /** CPU ms per instance by process (api, worker, postgres, redis, and the bench process with the clients). */
+  /** CPU ms per instance by process (api, worker, postgres, redis; `clients`: the stream clients' own process). */
   cpuMsPerInstance: Record<string, number>;
   streams?: StreamClientFacts;
 };
@@ -43,9 +45,16 @@ export type StreamBenchResult = {
   clients: number;
   concurrency: number;
   latencyMs: number;
-  rounds: { none: StreamRun; clients: StreamRun; ratio: number }[];
-  /** Median over rounds of throughput(with clients) / throughput(without). */
+  /**
+   * Each round: without clients, with them, without again. `ratio`: with / the mean of the two without; `noise`: how
+   * far the two without differ, over their mean.
+   */
+  rounds: { none: StreamRun; noneAgain: StreamRun; clients: StreamRun; ratio: number; noise: number }[];
+  /** Medians over rounds. */
   medianRatio: number;
+  medianNoise: number;
+  /** The clients' effect is no larger than the difference between two runs without them (medians). */
+  withinNoise: boolean;
 };
 
 type ClientState = {
@@ -57,40 +66,45 @@ type ClientState = {
   endedAt: number;
 };
 
-/** One stream client: reads frames until the server ends the stream or `signal` aborts. */
-async function runClient(stack: BenchStack, rolloutId: string, signal: AbortSignal): Promise<ClientState> {
-  const state: ClientState = { opened: false, ended: false, progress: 0, events: 0, final: false, endedAt: 0 };
-  try {
-    const res = await fetch(`${stack.apiUrl}/v1/rollouts/${rolloutId}/events/stream`, {
-      headers: { authorization: `Bearer ${stack.apiKey}`, accept: 'text/event-stream' },
-      signal,
-    });
-    state.opened = res.status === 200 && (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
-    if (!state.opened) {
-      await res.arrayBuffer();
-      return state;
-    }
-    const decoder = new TextDecoder();
-    let pending = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      pending += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = pending.indexOf('\n\n')) >= 0) {
-        const event = /^event: (.*)$/m.exec(pending.slice(0, end))?.[1];
-        pending = pending.slice(end + 2);
-        if (event === 'progress') state.progress++;
-        else if (event !== undefined) {
-          state.events++;
-          if (event === 'rollout.completed') state.final = true;
-        }
+const CLIENTS_SCRIPT = fileURLToPath(new URL('./probes/stream-clients.ts', import.meta.url));
+
+/**
+ * The clients, niced in their own process (probes/stream-clients.ts): they open their streams at once and their
+ * states come back when every stream has ended, or at `stopAfter()` (SIGTERM; then 10 s more at most).
+ */
+function startClients(stack: BenchStack, rolloutId: string, clients: number) {
+  const child = spawn(
+    'nice',
+    ['-n', '19', process.execPath, '--import', 'tsx', CLIENTS_SCRIPT, stack.apiUrl, rolloutId, String(clients)],
+    {
+      env: { ...process.env, FLEET_BENCH_API_KEY: stack.apiKey },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+  const exited = new Promise<{ states: ClientState[]; cpuMs: number }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', () => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '') as { states: ClientState[]; cpuMs: number });
+      } catch (error) {
+        reject(new Error(`the stream clients printed no states: ${out.slice(-200)}`, { cause: error }));
       }
-    }
-    state.ended = true;
-  } catch {
-    // Aborted by the harness: the stream did not end by itself.
-  }
-  state.endedAt = Date.now();
-  return state;
+    });
+  });
+  return {
+    async stopAfter(ms: number): Promise<{ states: ClientState[]; cpuMs: number }> {
+      const term = setTimeout(() => child.kill('SIGTERM'), ms);
+      const kill = setTimeout(() => child.kill('SIGKILL'), ms + 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(term);
+        clearTimeout(kill);
+      }
+    },
+  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
@@ -107,24 +121,17 @@ async function runOnce(
     { label: 'api', pid: stack.api().pid },
     ...stack.workers().map((w) => ({ label: 'worker', pid: w.pid })),
   ]);
-  const benchCpuBefore = process.cpuUsage();
   const created = await createRollout(stack, instanceIdsFor(idPrefix, options.instances), options.concurrency);
-  const abort = new AbortController();
-  const clients =
-    variant === 'clients'
-      ? Array.from({ length: options.clients }, () => runClient(stack, created.id, abort.signal))
-      : [];
+  const clients = variant === 'clients' ? startClients(stack, created.id, options.clients) : undefined;
   await waitForRolloutDone(stack, created.id, options.timeoutMs);
   const facts = await rolloutFacts(stack, created.id);
   const finishedAtMs = facts.finishedAtMs ?? Date.now();
   // Streams end by themselves after the final event; a client still open after 10 s is counted as not ended.
-  const timer = setTimeout(() => abort.abort(), 10_000);
-  const states = await Promise.all(clients);
-  clearTimeout(timer);
-  const benchCpu = process.cpuUsage(benchCpuBefore);
+  const ended = clients ? await clients.stopAfter(10_000) : { states: [], cpuMs: 0 };
+  const states = ended.states;
   const cpuMsPerInstance = await meter.stop(options.instances);
-  // The bench process itself: the stream clients' parsing (and its own polling, the same in both variants).
-  cpuMsPerInstance.bench = Math.round(((benchCpu.user + benchCpu.system) / 1000 / options.instances) * 1000) / 1000;
+  // The clients' own process (niced; 0 without clients): what remote browsers would spend, shown, not counted.
+  cpuMsPerInstance.clients = Math.round((ended.cpuMs / options.instances) * 1000) / 1000;
   const seconds = (finishedAtMs - created.requestStartedAtMs) / 1000;
   const run: StreamRun = {
     variant,
@@ -164,22 +171,42 @@ export async function measureStream(
   options.log('stream: warm-up rollout');
   await runOnce(stack, cpu, options, 'none', 'swx');
   for (let round = 0; round < options.rounds; round++) {
-    const runs: Partial<Record<StreamRun['variant'], StreamRun>> = {};
-    // Alternate which goes first, so a drift over the run does not favour one side.
-    const order: StreamRun['variant'][] = round % 2 === 0 ? ['none', 'clients'] : ['clients', 'none'];
-    for (const variant of order) {
+    // Without clients before and after the run with them: their difference is the noise the ratio is read against,
+    // and a drift over the round weighs on both sides alike.
+    const run = async (variant: StreamRun['variant'], tag: string) => {
       options.log(`stream: round ${round + 1}, ${variant === 'none' ? 'no clients' : `${options.clients} clients`}`);
-      const run = await runOnce(stack, cpu, options, variant, `s${round}${variant[0]}x`);
+      const result = await runOnce(stack, cpu, options, variant, `s${round}${tag}x`);
       options.log(
-        `  ${run.throughput.toFixed(0)}/s over ${run.seconds.toFixed(1)} s; API CPU ${run.cpuMsPerInstance.api?.toFixed(3)} ms/instance` +
-          (run.streams ? `; streams ${JSON.stringify(run.streams)}` : ''),
+        `  ${result.throughput.toFixed(0)}/s over ${result.seconds.toFixed(1)} s; API CPU ${result.cpuMsPerInstance.api?.toFixed(3)} ms/instance` +
+          (result.streams ? `; streams ${JSON.stringify(result.streams)}` : ''),
       );
-      runs[variant] = run;
       await sleep(500);
-    }
-    rounds.push({ none: runs.none!, clients: runs.clients!, ratio: runs.clients!.throughput / runs.none!.throughput });
+      return result;
+    };
+    const none = await run('none', 'a');
+    const clients = await run('clients', 'c');
+    const noneAgain = await run('none', 'b');
+    const baseline = (none.throughput + noneAgain.throughput) / 2;
+    rounds.push({
+      none,
+      noneAgain,
+      clients,
+      ratio: clients.throughput / baseline,
+      noise: Math.abs(none.throughput - noneAgain.throughput) / baseline,
+    });
   }
-  return { ...options, log: undefined, rounds, medianRatio: median(rounds.map((r) => r.ratio)) } as StreamBenchResult;
+  const medianRatio = median(rounds.map((r) => r.ratio));
+  const medianNoise = median(rounds.map((r) => r.noise));
+  return {
+    instances: options.instances,
+    clients: options.clients,
+    concurrency: options.concurrency,
+    latencyMs: options.latencyMs,
+    rounds,
+    medianRatio,
+    medianNoise,
+    withinNoise: Math.abs(1 - medianRatio) <= medianNoise,
+  };
 }
 
 export function renderStreamReport(result: StreamBenchResult): string {
@@ -187,17 +214,19 @@ export function renderStreamReport(result: StreamBenchResult): string {
   const lines = result.rounds.map((r, i) => {
     const s = r.clients.streams!;
     return (
-      `  round ${i + 1}: none ${f(r.none.throughput)}/s, ${result.clients} clients ${f(r.clients.throughput)}/s, ratio ${r.ratio.toFixed(3)}; ` +
+      `  round ${i + 1}: none ${f(r.none.throughput)}/s, ${result.clients} clients ${f(r.clients.throughput)}/s, none ${f(r.noneAgain.throughput)}/s: ` +
+      `ratio ${r.ratio.toFixed(3)}, noise ${r.noise.toFixed(3)}; ` +
       `API CPU ms/instance ${f(r.none.cpuMsPerInstance.api, 3)} -> ${f(r.clients.cpuMsPerInstance.api, 3)}, ` +
-      `bench (clients) ${f(r.none.cpuMsPerInstance.bench, 3)} -> ${f(r.clients.cpuMsPerInstance.bench, 3)}; ` +
+      `the clients' own (niced, apart) ${f(r.clients.cpuMsPerInstance.clients, 3)}; ` +
       `streams opened ${s.opened}, ended by the server ${s.endedByServer}, saw rollout.completed ${s.sawFinalEvent}, ` +
       `median progress frames ${s.progressFramesMedian}, events ${s.eventsMedian}, last end ${s.lastEndAfterCompletionMs} ms after completion`
     );
   });
   return [
     `Event streams: ${result.instances.toLocaleString('en-US')} instances at C=${result.concurrency}, L=${result.latencyMs} ms, ` +
-      `${result.clients} stream clients on one API vs none`,
+      `${result.clients} stream clients on one API vs none (the clients in a process of their own at nice 19)`,
     ...lines,
-    `  median throughput ratio (clients / none): ${result.medianRatio.toFixed(3)}`,
+    `  median throughput ratio (clients / none): ${result.medianRatio.toFixed(3)}; median noise (none vs none): ` +
+      `${result.medianNoise.toFixed(3)}; within noise: ${result.withinNoise ? 'yes' : 'NO'}`,
   ].join('\n');
 }

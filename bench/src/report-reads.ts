@@ -92,6 +92,11 @@ export function renderReadsReport(result: ReadsBenchResult): string {
     `status p99 (worst round) ${ms(statusP99)} ms; target < ${TARGETS.statusP99Ms}: ${verdict(statusP99 < TARGETS.statusP99Ms)}`,
     `report p99 (worst round) ${ms(reportP99)} ms; target < ${TARGETS.reportP99Ms}: ${verdict(reportP99 < TARGETS.reportP99Ms)}`,
     `list p99 (worst round) ${ms(listP99)} ms`,
+    ...watched.map(
+      (run, i) =>
+        `slowest requests, watched run ${i + 1} (kind ms @ s after the POST): ` +
+        (run.slowest ?? []).map((r) => `${r.kind} ${r.ms} @ ${r.atS}`).join(', '),
+    ),
     '',
     'Cost of one read of the finished rollout (sequential requests; CPU ms per request of the API process and of the',
     "bench database's Postgres backends; latency ms):",
