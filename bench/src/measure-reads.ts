@@ -77,7 +77,7 @@ const PROBE = path.join(repoRoot, 'bench', 'src', 'probes', 'event-loop-probe.ts
 type Sample = { kind: ReadKind; ms: number; status: number; atMs: number };
 
 /** The slowest requests of a watched run, with when they started: a tail at the start is a cold API, not a load. */
-export type SlowRequest = { kind: ReadKind | 'create'; ms: number; atS: number };
+type SlowRequest = { kind: ReadKind | 'create'; ms: number; atS: number };
 
 /** One poller: status, list page, report in turn, one request per interval, keeping each URL's ETag. */
 async function poll(
