@@ -7,7 +7,8 @@ import type { AddressInfo, Server, Socket } from 'node:net';
  * no connection is closed: what each side sends waits, as a packet waits for TCP's retransmission. When the partition
  * heals, what waited is delivered, except on a connection whose sender gave up meanwhile (closed or reset it): its
  * unacknowledged bytes die with it, as they would in the sender's kernel, and the other side sees the connection
- * reset. Slowness is `delayMs`: each chunk is held that long before it is passed on.
+ * reset. Slowness is `setDelay`: each chunk is held that long before it is passed on, a fixed time or one chosen per
+ * chunk (a latency distribution), never overtaking an earlier chunk of the same direction.
  */
 export type PartitionProxy = {
   /** Connect here instead of the target: `127.0.0.1:<port>`. */
@@ -15,23 +16,37 @@ export type PartitionProxy = {
   /** Stops everything crossing the link until heal(). */
   partition(): void;
   heal(): void;
-  /** Holds every chunk `ms` before passing it on (0: none), in both directions. */
-  setDelay(ms: number): void;
+  /**
+   * Holds every chunk `ms` before passing it on (0: none), in both directions; or `delay(direction)` ms for each chunk,
+   * `toTarget` for what goes to the target (requests), `fromTarget` for what comes back (answers).
+   */
+  setDelay(ms: number | ((direction: 'toTarget' | 'fromTarget') => number)): void;
   /** Connections made through it so far. */
   connections(): number;
   close(): Promise<void>;
 };
 
-type Direction = { from: Socket; to: Socket; held: Buffer[]; senderGone: boolean };
+type Direction = {
+  from: Socket;
+  to: Socket;
+  held: Buffer[];
+  senderGone: boolean;
+  name: 'toTarget' | 'fromTarget';
+  /** When the last chunk sent on is delivered (ms since epoch): a later chunk never goes before it. */
+  lastDeliveryAt: number;
+};
 
 export async function startPartitionProxy(target: { host: string; port: number }): Promise<PartitionProxy> {
   let partitioned = false;
-  let delayMs = 0;
+  let delayOf: (direction: 'toTarget' | 'fromTarget') => number = () => 0;
   let made = 0;
   const open = new Set<Direction[]>();
 
   const pass = (direction: Direction, chunk: Buffer) => {
-    if (delayMs > 0) setTimeout(() => direction.to.destroyed || direction.to.write(chunk), delayMs);
+    const now = Date.now();
+    const at = Math.max(now + delayOf(direction.name), direction.lastDeliveryAt);
+    direction.lastDeliveryAt = at;
+    if (at > now) setTimeout(() => direction.to.destroyed || direction.to.write(chunk), at - now);
     else if (!direction.to.destroyed) direction.to.write(chunk);
   };
 
@@ -39,8 +54,8 @@ export async function startPartitionProxy(target: { host: string; port: number }
     made += 1;
     const upstream = connect(target.port, target.host);
     const pair: Direction[] = [
-      { from: client, to: upstream, held: [], senderGone: false },
-      { from: upstream, to: client, held: [], senderGone: false },
+      { from: client, to: upstream, held: [], senderGone: false, name: 'toTarget', lastDeliveryAt: 0 },
+      { from: upstream, to: client, held: [], senderGone: false, name: 'fromTarget', lastDeliveryAt: 0 },
     ];
     open.add(pair);
     const endBoth = () => {
@@ -57,7 +72,8 @@ export async function startPartitionProxy(target: { host: string; port: number }
       direction.from.on('close', () => {
         // Across a partition the other side learns nothing until it heals; then the connection is reset.
         if (partitioned) direction.senderGone = true;
-        else endBoth();
+        // A close travels behind the data sent before it: what is still held back is delivered first.
+        else setTimeout(endBoth, Math.max(0, direction.lastDeliveryAt - Date.now()));
       });
     }
   });
@@ -81,8 +97,8 @@ export async function startPartitionProxy(target: { host: string; port: number }
         }
       }
     },
-    setDelay(ms) {
-      delayMs = ms;
+    setDelay(delay) {
+      delayOf = typeof delay === 'number' ? () => delay : delay;
     },
     connections: () => made,
     async close() {
