@@ -1,9 +1,12 @@
 import {
   DEFAULT_SCENARIO_PROFILE,
+  parseSimAccounts,
+  SimAccountsError,
   SCENARIO_PROFILE_NAMES,
   SCENARIO_PROFILES,
   type Scenario,
   type ScenarioProfile,
+  type SimAccount,
   type SimulatorOptions,
 } from '@fleet/cms-simulator';
 import { env, LOCAL_DEFAULTS, parseConfig, z } from '@fleet/config';
@@ -26,6 +29,26 @@ const profile = unsetIfEmpty(
         `must be one of ${SCENARIO_PROFILE_NAMES.join(', ')}; got ${JSON.stringify(String(issue.input).slice(0, 40))}`,
     })
     .default(DEFAULT_SCENARIO_PROFILE),
+);
+
+/**
+ * SIM_ACCOUNTS: a JSON array of `{ accessKeyId, accessKeySecret, userId, securityToken?, tokenExpiresAt?, qps? }`. A
+ * message names the entry and field at fault, never a secret (the whole value is never shown: it holds secrets).
+ */
+const simAccounts = unsetIfEmpty(
+  z
+    .string()
+    .optional()
+    .transform((value, context): SimAccount[] => {
+      if (value === undefined) return [];
+      try {
+        return parseSimAccounts(JSON.parse(value));
+      } catch (error) {
+        const message = error instanceof SimAccountsError ? error.message : 'expected a JSON array of accounts';
+        context.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+    }),
 );
 
 const schema = z
@@ -68,6 +91,12 @@ const schema = z
     /** The one AccessKey pair the simulator accepts; defaults to the local, non-production pair. */
     CMS_ACCESS_KEY_ID: unsetIfEmpty(z.string().min(1).default(LOCAL_DEFAULTS.accessKeyId)),
     CMS_ACCESS_KEY_SECRET: unsetIfEmpty(z.string().min(1).default(LOCAL_DEFAULTS.accessKeySecret)),
+    /**
+     * AccessKey pairs owned by one account each (JSON array of `{ accessKeyId, accessKeySecret, userId,
+     * securityToken?, tokenExpiresAt?, qps? }`): such a key may act only for its UserId, only with its token, and its
+     * account is throttled at its own qps. Unset: none (the built-in pair above acts for any UserId).
+     */
+    SIM_ACCOUNTS: simAccounts,
     LOG_LEVEL: unsetIfEmpty(env.logLevel()),
     /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON. */
     LOG_FORMAT: env.logFormat(),
@@ -95,6 +124,7 @@ const schema = z
       seed: vars.SIM_SEED,
       accessKeyId: vars.CMS_ACCESS_KEY_ID,
       accessKeySecret: vars.CMS_ACCESS_KEY_SECRET,
+      accounts: vars.SIM_ACCOUNTS,
       logLevel: vars.LOG_LEVEL,
       logFormat: vars.LOG_FORMAT,
       noColor: vars.NO_COLOR,
@@ -116,6 +146,7 @@ export function simulatorOptionsFrom(config: SimulatorConfig): SimulatorOptions 
   // The whole effective scenario goes over the profile, so the simulator knows which knobs were overridden.
   return {
     accessKeys: { [config.accessKeyId]: config.accessKeySecret },
+    accounts: [...config.accounts],
     seed: config.seed,
     profile: config.profile,
     faults: { ...config.scenario },

@@ -16,9 +16,19 @@ async function main(): Promise<void> {
       noColor: config.noColor,
       stdoutIsTTY: process.stdout.isTTY === true,
     }),
-    secrets: [config.accessKeySecret],
+    secrets: [
+      config.accessKeySecret,
+      ...config.accounts.flatMap((a) => [a.accessKeySecret, ...(a.securityToken ? [a.securityToken] : [])]),
+    ],
   });
-  logger.info('configuration', { config: redactConfig(config) });
+  // The accounts are shown by key id and owner only: their secrets and tokens never reach a log line.
+  const { accounts, ...shown } = config;
+  logger.info('configuration', {
+    config: {
+      ...redactConfig(shown),
+      accounts: accounts.map((a) => ({ accessKeyId: a.accessKeyId, userId: a.userId })),
+    },
+  });
 
   const simulator = createSimulator({ ...simulatorOptionsFrom(config), logger });
   try {

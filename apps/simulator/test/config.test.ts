@@ -12,6 +12,7 @@ describe('simulator config', () => {
       seed: 'fleet',
       accessKeyId: 'LTAIsimulatorkey0001',
       accessKeySecret: 'simulator-secret-not-for-production',
+      accounts: [],
       logLevel: 'info',
       profile: 'deterministic',
       logFormat: undefined,
@@ -163,5 +164,33 @@ describe('simulator config', () => {
     expect(thrown).toBeInstanceOf(ConfigError);
     expect((thrown as ConfigError).variable).toBe(variable);
     expect((thrown as ConfigError).message).toMatch(new RegExp(`^${variable}: `));
+  });
+
+  it('reads SIM_ACCOUNTS, and names the entry and field at fault without showing the value (it holds secrets)', () => {
+    const accounts = [
+      { accessKeyId: 'LTAIa', accessKeySecret: 'secret-a', userId: '1111111111111111', qps: 5 },
+      {
+        accessKeyId: 'STS.b',
+        accessKeySecret: 'secret-b',
+        userId: '2222222222222222',
+        securityToken: 'tok',
+        tokenExpiresAt: '2030-01-01T00:00:00Z',
+      },
+    ];
+    const config = loadConfig({ SIM_ACCOUNTS: JSON.stringify(accounts) });
+    expect(config.accounts).toEqual([
+      accounts[0],
+      { ...accounts[1], tokenExpiresAt: Date.parse('2030-01-01T00:00:00Z') },
+    ]);
+    expect(simulatorOptionsFrom(config).accounts).toHaveLength(2);
+    let error: unknown;
+    try {
+      loadConfig({ SIM_ACCOUNTS: JSON.stringify([{ ...accounts[0], userId: 'abc' }]) });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain('accounts[0].userId');
+    expect((error as ConfigError).shownValue).not.toContain('secret-a');
   });
 });

@@ -1,10 +1,14 @@
 import type http from 'node:http';
+import { SimAccountsError } from './accounts.ts';
 import { readBody, sendJson } from './http-io.ts';
 import { parseParams } from './request-params.ts';
 import { ScenarioError, validateScenarioPatch } from './scenario.ts';
 import type { Simulator } from './simulator-types.ts';
 
-type ControlledSimulator = Pick<Simulator, 'stats' | 'scenarioReport' | 'setScenario' | 'reset' | 'instance'>;
+type ControlledSimulator = Pick<
+  Simulator,
+  'stats' | 'scenarioReport' | 'setScenario' | 'reset' | 'instance' | 'accounts' | 'defineAccounts'
+>;
 
 /** The test control plane under /_sim/: unsigned, not counted, never delayed or failed. */
 export function serveControl(
@@ -33,6 +37,23 @@ export function serveControl(
       }
     });
   }
+  if (path === '/_sim/accounts' && method === 'GET') return sendJson(res, 200, simulator.accounts());
+  if (path === '/_sim/accounts' && method === 'POST') {
+    return readBody(req, res, (body) => {
+      let list: unknown;
+      try {
+        list = JSON.parse(body);
+      } catch {
+        return sendJson(res, 400, { error: 'the body must be a JSON array of accounts' });
+      }
+      try {
+        sendJson(res, 200, simulator.defineAccounts(list));
+      } catch (error) {
+        if (error instanceof SimAccountsError) return sendJson(res, 400, { error: error.message });
+        throw error;
+      }
+    });
+  }
   if (path === '/_sim/reset' && method === 'POST') {
     // Drain the body (if any) before answering so the keep-alive connection stays usable.
     return readBody(req, res, () => {
@@ -47,6 +68,12 @@ export function serveControl(
   }
   sendJson(res, 404, {
     error: `no control endpoint ${method} ${path}`,
-    endpoints: ['GET /_sim/stats', 'GET|POST /_sim/scenario', 'POST /_sim/reset', 'GET /_sim/instances/:instanceId'],
+    endpoints: [
+      'GET /_sim/stats',
+      'GET|POST /_sim/scenario',
+      'GET|POST /_sim/accounts',
+      'POST /_sim/reset',
+      'GET /_sim/instances/:instanceId',
+    ],
   });
 }

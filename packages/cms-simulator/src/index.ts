@@ -16,3 +16,5 @@ export type { InstanceFateKind } from './instance-fate.ts';
 export { AgentStatus } from './agent-lifecycle.ts';
 export type { InstanceReport, InstanceFate } from './instance-directory.ts';
 export { SUPPORTED_VERSIONS } from './gateway.ts';
+export { parseSimAccounts, SimAccountsError } from './accounts.ts';
+export type { SimAccount, SimAccountView } from './accounts.ts';

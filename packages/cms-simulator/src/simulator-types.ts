@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Logger } from '@fleet/logger';
+import type { SimAccount, SimAccountView } from './accounts.ts';
 import type { InstanceReport } from './instance-directory.ts';
 import type { Scenario } from './scenario.ts';
 import type { ScenarioProfile } from './scenario-profiles.ts';
@@ -8,8 +9,10 @@ import type { SimulatorStats } from './stats.ts';
 /** What createSimulator (simulator.ts) takes and returns. */
 
 export type SimulatorOptions = {
-  /** AccessKeyId -> AccessKeySecret pairs the gateway accepts. */
+  /** AccessKeyId -> AccessKeySecret pairs the gateway accepts, for any UserId (the built-in pairs). */
   accessKeys: Record<string, string>;
+  /** Pairs owned by one account each, with optional STS token and quota (accounts.ts). Default none. */
+  accounts?: SimAccount[];
   /**
    * The preset every scenario knob starts from (scenario-profiles.ts); the options below and `faults` are applied
    * over it. Default `deterministic`.
@@ -66,6 +69,13 @@ export type Simulator = {
   /** What `GET /_sim/scenario` answers: the profile, the knobs that differ from it, and every knob's value. */
   scenarioReport(): ScenarioReport;
   instance(instanceId: string): InstanceReport;
+  /** The accounts' keys (`GET /_sim/accounts`), never a secret or token. */
+  accounts(): SimAccountView[];
+  /**
+   * Adds or replaces accounts' keys (`POST /_sim/accounts`): a list as in SIM_ACCOUNTS (or one object), checked
+   * whole before any is kept; throws SimAccountsError naming the field at fault.
+   */
+  defineAccounts(accounts: unknown): SimAccountView[];
   readonly server: http.Server;
 };
 

@@ -2,6 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '@fleet/logger';
 import { ACTIONS, KNOWN_ACTIONS } from './actions.ts';
+import { checkAccountAccess } from './account-access.ts';
+import { createAccountRegistry, parseSimAccounts } from './accounts.ts';
 import { serveControl } from './control-plane.ts';
 import { checkGateway, SIGNATURE_WINDOW_MS } from './gateway.ts';
 import { readBody, sendJson, writeAnswer } from './http-io.ts';
@@ -28,7 +30,8 @@ const NONCE_CAPACITY = 500_000;
 const TAIL_PROBABILITY = 0.01;
 
 export function createSimulator(options: SimulatorOptions): Simulator {
-  const accessKeys = new Map(Object.entries(options.accessKeys));
+  const accounts = createAccountRegistry(options.accessKeys, options.accounts ?? []);
+  const accessKeys = accounts.secrets;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const hostId = options.hostId ?? 'metrics.cn-hangzhou.aliyuncs.com';
@@ -89,6 +92,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const action = params.Action;
     if (action !== undefined && action !== '') stats.actionArrived(action);
     if (action === 'NodeInstall') res.once('close', stats.nodeInstallArrived(params.UserId, now()));
+    stats.callArrived(params.AccessKeyId, params.UserId);
 
     const nowMs = now();
     const verdict = checkGateway({ method, params, accessKeys, nonces, knownActions: KNOWN_ACTIONS, nowMs });
@@ -103,9 +107,24 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       return;
     }
 
-    // Flow control counts per account; a request without UserId is counted against its AccessKey instead.
+    const account = accounts.accountOf(verdict.accessKeyId);
+    const refused = checkAccountAccess(account, params, nowMs);
+    if (refused) {
+      stats.rejected(false);
+      logAnswer(params, requestId, refused.status, refused.code);
+      answerLater(
+        res,
+        gatewayError(hostId, format, requestId, refused.status, refused.code, refused.message),
+        requestId,
+      );
+      return;
+    }
+
+    // Flow control counts per account, at the account's own quota when one was given; a request without UserId is
+    // counted against its AccessKey instead.
     const throttleKey = params.UserId ?? `AccessKeyId:${verdict.accessKeyId}`;
-    if (throttle.isThrottled(throttleKey, scenario.throttleQps, nowMs)) {
+    const qps = (params.UserId !== undefined ? accounts.qpsOf(params.UserId) : account?.qps) ?? scenario.throttleQps;
+    if (throttle.isThrottled(throttleKey, qps, nowMs)) {
       stats.rejected(true);
       logAnswer(params, requestId, 400, 'Throttling.User');
       answerLater(
@@ -266,6 +285,13 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       return { ...scenario };
     },
     scenarioReport: () => ({ profile, overrides: scenarioOverrides(profile, scenario), ...scenario }),
+    accounts: () => accounts.list(),
+    defineAccounts(list) {
+      const parsed = parseSimAccounts(list);
+      accounts.define(parsed);
+      logger.info('cms simulator accounts defined', { accessKeyIds: parsed.map((a) => a.accessKeyId) });
+      return accounts.list();
+    },
     instance(instanceId) {
       return instances.describe(instanceId, now(), {
         installCalls: stats.installCalls(instanceId),

@@ -33,12 +33,20 @@ export type SimulatorStats = {
   callsByInstance: Record<string, number>;
   /** Installs actually started (accepted NodeInstall that was not a no-op), per InstanceId. */
   installsByInstance: Record<string, number>;
+  /** Every API request by its AccessKeyId parameter, counted on arrival whatever the outcome. */
+  callsByAccessKeyId: Record<string, number>;
+  /** Every API request naming a UserId, by that UserId, counted on arrival whatever the outcome. */
+  callsByUserId: Record<string, number>;
+  /** The two above together: per UserId, its requests by AccessKeyId (which key acted for which account). */
+  callsByUserIdAndAccessKeyId: Record<string, Record<string, number>>;
 };
 
 export type StatsRecorder = {
   /** `nowMs`: the simulator's clock at arrival, epoch ms. */
   nodeInstallArrived(userId: string | undefined, nowMs: number): () => void;
   actionArrived(action: string): void;
+  /** Any API request, by the AccessKeyId and UserId it names (either may be absent). */
+  callArrived(accessKeyId: string | undefined, userId: string | undefined): void;
   answered(code: string): void;
   rejected(throttled: boolean): void;
   nodeInstallReachedAction(instanceId: string | undefined): void;
@@ -70,6 +78,9 @@ export function createStatsRecorder(): StatsRecorder {
   const byCode = new Map<string, number>();
   const callsByInstance = new Map<string, number>();
   const installsByInstance = new Map<string, number>();
+  const callsByAccessKeyId = new Map<string, number>();
+  const callsByUserId = new Map<string, number>();
+  const callsByUserIdAndAccessKeyId = new Map<string, Map<string, number>>();
 
   return {
     nodeInstallArrived(userId, nowMs) {
@@ -91,6 +102,16 @@ export function createStatsRecorder(): StatsRecorder {
     },
     actionArrived(action) {
       bump(byAction, action);
+    },
+    callArrived(accessKeyId, userId) {
+      const keyId = accessKeyId === undefined || accessKeyId === '' ? undefined : accessKeyId;
+      if (keyId !== undefined) bump(callsByAccessKeyId, keyId);
+      if (userId === undefined || userId === '') return;
+      bump(callsByUserId, userId);
+      if (keyId === undefined) return;
+      const byKey = callsByUserIdAndAccessKeyId.get(userId) ?? new Map<string, number>();
+      callsByUserIdAndAccessKeyId.set(userId, byKey);
+      bump(byKey, keyId);
     },
     answered(code) {
       bump(byCode, code);
@@ -122,6 +143,11 @@ export function createStatsRecorder(): StatsRecorder {
         rejected,
         callsByInstance: Object.fromEntries(callsByInstance),
         installsByInstance: Object.fromEntries(installsByInstance),
+        callsByAccessKeyId: Object.fromEntries(callsByAccessKeyId),
+        callsByUserId: Object.fromEntries(callsByUserId),
+        callsByUserIdAndAccessKeyId: Object.fromEntries(
+          [...callsByUserIdAndAccessKeyId].map(([userId, byKey]) => [userId, Object.fromEntries(byKey)]),
+        ),
       };
     },
     reset() {
@@ -140,6 +166,9 @@ export function createStatsRecorder(): StatsRecorder {
       byCode.clear();
       callsByInstance.clear();
       installsByInstance.clear();
+      callsByAccessKeyId.clear();
+      callsByUserId.clear();
+      callsByUserIdAndAccessKeyId.clear();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { capturingLogger } from '@fleet/testing';
 import { describe, expect, it, vi } from 'vitest';
-import { SECRET, USER_ID, callJson, simJson, sleep, useSimulators } from './support/client.ts';
+import { KEY_ID, SECRET, USER_ID, callJson, simJson, sleep, useSimulators } from './support/client.ts';
 
 const simulator = useSimulators();
 
@@ -33,6 +33,9 @@ describe('stats', () => {
       rejected: 1,
       callsByInstance: { 'i-st1': 2, 'i-st2': 1 },
       installsByInstance: { 'i-st2': 1 },
+      callsByAccessKeyId: { [KEY_ID]: 6 },
+      callsByUserId: { [USER_ID]: 5 },
+      callsByUserIdAndAccessKeyId: { [USER_ID]: { [KEY_ID]: 5 } },
     });
     expect(running.sim.stats()).toEqual(stats);
   });
@@ -109,6 +112,9 @@ describe('reset', () => {
       rejected: 0,
       callsByInstance: {},
       installsByInstance: {},
+      callsByAccessKeyId: {},
+      callsByUserId: {},
+      callsByUserIdAndAccessKeyId: {},
     });
     expect(running.sim.instance('i-rs1')).toMatchObject({
       status: 'not_installed',

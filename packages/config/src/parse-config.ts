@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { ConfigError } from '@fleet/errors';
 
 /** Names of settings whose values never appear in a logged config or a configuration error. */
-const SECRET_NAME = /secret|password|token|api_?key|encryption_(previous_)?keys?/i;
+const SECRET_NAME = /secret|password|token|api_?key|encryption_(previous_)?keys?|^sim_accounts$/i;
 /** `scheme://user:password@`: the password part of a URL. */
 const URL_PASSWORD = /\/\/([^:/@]*):[^@]*@/;
 /** Longest value a configuration error repeats; a longer one is cut, so the line stays one screen line. */
