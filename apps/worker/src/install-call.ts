@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { CallResult, NodeStatusResult } from '@fleet/cms-client';
+import { attemptOutcomeClass } from '@fleet/cms-client';
+import type { ClaimResult } from '@fleet/db';
+import { assertNever } from '@fleet/errors';
+import type { AnswerLost, ClaimDecision, RecordAnswer } from '@fleet/rollout-domain';
+import { decideAfterAgentCheck, decideAnswer, decideClaim } from '@fleet/rollout-domain';
+import type { JobRun, Processor } from './install-job-run.ts';
+import { persistThroughOutage } from './persist-through-outage.ts';
+
+/** A call this late (ms) for its reserved start takes a new one (see callStart). */
+const LATE_START_TOLERANCE_MS = 25;
+/** Grace beyond the call timeout before another worker presumes a call's worker dead. */
+const STALE_GRACE_MS = 5_000;
+
+/** A claim that made the call: a new attempt, or the replay of a dead worker's attempt. */
+export type CallingClaim = Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
+
+/** The call is over: its answer (or the success NodeStatus showed a lost call to have been), and what it means. */
+export type Answered = {
+  kind: 'answered';
+  claim: CallingClaim;
+  result: CallResult;
+  decision: RecordAnswer | AnswerLost;
+};
+
+/** A claim that made no call: the job ends or waits without one. */
+export type ClaimWithoutCall = Exclude<ClaimDecision<ClaimResult>, { kind: 'call' }>;
+
+/**
+ * The call's reserved start: when it is (the attempt is claimed as of then, so its started_at and its signature's
+ * timestamp are the call's), and the wait for it, null when it is now.
+ */
+export type CallStart = { at: Date; reached: Promise<void> | null };
+
+/**
+ * Waits for the call's start. A call that had to wait (the account's schedule was full) and is later than
+ * LATE_START_TOLERANCE_MS for its start (the claim outlasted the wait: Postgres slow, the process busy) takes a new
+ * start instead: sent now, it would bunch with the calls scheduled after it, and the account would see more than its
+ * rate. Its old start goes unused, so a stall costs the quota of its length. A call admitted to start at once found
+ * the schedule with room to spare (the usual case below the rate): it is sent without another round trip, and late
+ * it can bunch only with the few calls admitted just after it.
+ */
+async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
+  if (!start.reached) return;
+  await start.reached;
+  const lateMs = p.now().getTime() - start.at.getTime();
+  if (lateMs <= LATE_START_TOLERANCE_MS) return;
+  // The attempt is claimed, so the call goes whatever happens: with Redis away, late rather than not at all.
+  const waitMs = await p.deps.accountRate.reserve(run.rollout.userId).catch((error: unknown) => {
+    run.log.warn('could not take a new start for a late call; calling now', { lateMs, error });
+    return 0;
+  });
+  if (waitMs > 0) await p.sleep(waitMs);
+}
+
+/**
+ * Claims an attempt and, when the claim says so, makes the call at `start`: everything done while holding a global
+ * slot.
+ */
+export async function claimAndCall(p: Processor, run: JobRun, start: CallStart): Promise<ClaimWithoutCall | Answered> {
+  const claimed = await persistThroughOutage('claiming an attempt', run.log, () =>
+    p.attempts.claim({
+      rolloutInstanceId: run.rolloutInstanceId,
+      rolloutId: run.rollout.id,
+      workerId: p.deps.workerId,
+      // Every request is signed with a nonce and timestamp stored on its attempt row first, so that whoever
+      // takes over after this worker dies can send exactly this request again (see ClaimResult 'replay').
+      signatureNonce: randomUUID(),
+      staleAfterMs: p.deps.callTimeoutMs + STALE_GRACE_MS,
+      instanceTimeoutMs: run.rollout.policy.instanceTimeoutMs,
+      now: start.at,
+    }),
+  );
+  const decision = decideClaim(claimed, { now: p.now(), random: p.random() });
+  if (decision.kind !== 'call') return decision;
+  const { claim } = decision;
+  if (claim.kind === 'replay') {
+    run.log.warn('replaying the request of an attempt whose worker died, to learn whether its call arrived', {
+      attemptNo: claim.attemptNo,
+    });
+  } else if (claim.abandonedAttemptNo !== null) {
+    run.log.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
+  }
+  await callStart(p, run, start);
+  const result = await p.deps.cms.nodeInstall({
+    userId: run.rollout.userId,
+    instanceId: run.instanceId,
+    force: run.rollout.force,
+    ...(claim.signing ? { exactSigning: claim.signing } : {}),
+  });
+  const answer = decideAnswer(
+    {
+      kind: result.outcome.kind,
+      outcome: attemptOutcomeClass(result.outcome),
+      errorCode: result.errorCode,
+      errorMessage: result.errorMessage,
+      httpStatus: result.httpStatus,
+      attemptNo: claim.attemptNo,
+      replay: claim.kind === 'replay',
+      force: run.rollout.force,
+    },
+    { retry: run.rollout.retry, now: p.now(), random: p.random() },
+  );
+  switch (answer.kind) {
+    case 'record':
+    case 'answer_lost':
+      return { kind: 'answered', claim, result, decision: answer };
+    case 'answer_check': {
+      // Did the lost call install the agent? NodeStatus says whether it is up (running, or installing after it).
+      const status = await p.deps.cms.nodeStatus({ instanceId: run.instanceId });
+      const afterCheck = decideAfterAgentCheck(status.status, { random: p.random() });
+      return {
+        kind: 'answered',
+        claim,
+        result: afterCheck.kind === 'record' ? inferredSuccess(status, result) : result,
+        decision: afterCheck,
+      };
+    }
+    default:
+      return assertNever(answer, 'answer');
+  }
+}
+
+/**
+ * A CallResult standing for a lost call's success, as NodeStatus showed it (the agent up after the lost call): it
+ * carries the NodeStatus RequestId, and says in its message how the success was inferred.
+ */
+function inferredSuccess(status: NodeStatusResult, replay: CallResult): CallResult {
+  return {
+    ...status,
+    action: 'NodeInstall',
+    outcome: { kind: 'success' },
+    success: true,
+    errorCode: null,
+    errorMessage:
+      `answer lost with its worker (replay refused with SignatureNonceUsed, RequestId ${replay.requestId ?? 'none'}); ` +
+      `NodeStatus showed the agent ${status.status}`,
+    startedAt: replay.startedAt,
+    durationMs: replay.durationMs + status.durationMs,
+  };
+}
