@@ -1,6 +1,5 @@
 import type { InstanceState } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { Prisma } from './generated/prisma/client.ts';
 
 export type InstanceRecord = {
   id: bigint;
@@ -129,16 +128,25 @@ export async function* iterateRolloutInstances(
     pendingOnly?: boolean;
   },
 ): AsyncGenerator<{ id: bigint; instanceId: string; waveNo: number }[], void, void> {
-  const inWave = options.waveNo === undefined ? Prisma.empty : Prisma.sql`AND wave_no = ${options.waveNo}`;
-  const pending = options.pendingOnly ? Prisma.sql`AND state = 'pending'` : Prisma.empty;
+  // On pg directly, not Prisma's raw query: a page of 5,000 rows through Prisma's result mapping cost the API tens of
+  // milliseconds of its event loop per page while it enqueued a large rollout, and every request waited behind them.
+  const filters = [
+    options.waveNo === undefined ? '' : 'AND wave_no = $4',
+    options.pendingOnly ? "AND state = 'pending'" : '',
+  ].join(' ');
   let after = 0n;
   for (let limit = options.firstPageSize ?? options.pageSize; ; limit = options.pageSize) {
-    const rows = await db.prisma.$queryRaw<{ id: bigint; instance_id: string; wave_no: number }[]>`
-      SELECT id, instance_id, wave_no FROM rollout_instance
-      WHERE rollout_id = ${rolloutId}::uuid AND id > ${after} ${inWave} ${pending}
-      ORDER BY id LIMIT ${limit}`;
-    if (rows.length > 0) yield rows.map((row) => ({ id: row.id, instanceId: row.instance_id, waveNo: row.wave_no }));
+    const values: unknown[] = [rolloutId, after.toString(), limit];
+    if (options.waveNo !== undefined) values.push(options.waveNo);
+    const { rows } = await db.pool.query<{ id: string; instance_id: string; wave_no: number }>(
+      `SELECT id::text AS id, instance_id, wave_no FROM rollout_instance
+       WHERE rollout_id = $1::uuid AND id > $2::bigint ${filters}
+       ORDER BY rollout_instance.id LIMIT $3`, // the column, not the text alias: 100000 sorts before 99999 as text
+      values,
+    );
+    if (rows.length > 0)
+      yield rows.map((row) => ({ id: BigInt(row.id), instanceId: row.instance_id, waveNo: row.wave_no }));
     if (rows.length < limit) return;
-    after = rows[rows.length - 1]!.id;
+    after = BigInt(rows[rows.length - 1]!.id);
   }
 }
