@@ -1,6 +1,6 @@
 import express from 'express';
 import type { ErrorRequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { DependencyUnavailableError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { isDatabaseUnavailableError } from '@fleet/db';
@@ -37,7 +37,7 @@ import { eventOperations, eventRoutes } from './routes/events.ts';
 export type ApiDeps = {
   db: Database;
   /** Fail-fast producer connection (role `producer`). */
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   queuePrefix: string;
   maxInstancesPerRollout: number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { Database, RolloutRecord } from '@fleet/db';
 import { iterateRolloutInstances, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
@@ -22,7 +22,7 @@ const FIRST_ENQUEUE_PAGE = 250;
  * stays `enqueuedAt: null` for the reconciler to finish.
  */
 export async function enqueueNewRollout(
-  deps: { db: Database; redis: Redis; queuePrefix: string },
+  deps: { db: Database; redis: RedisClient; queuePrefix: string },
   rollout: RolloutRecord,
   log: Logger,
 ): Promise<boolean> {

@@ -16,14 +16,13 @@
  * registered with bull-board's readOnlyMode, which answers 405 to each action.
  */
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Database } from '@fleet/db';
 import { listOpenRolloutsOfAccounts } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import type { InstallQueue } from '@fleet/queue';
+import type { InstallQueue, RedisClient } from '@fleet/queue';
 import { openInstallQueue } from '@fleet/queue';
 import { requireAuth } from './http/auth.ts';
 import { setContentSecurityPolicy } from './http/security-headers.ts';
@@ -43,7 +42,7 @@ const BOARD_CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export type QueueBoardDeps = { db: Database; redis: Redis; logger: Logger; queuePrefix: string };
+export type QueueBoardDeps = { db: Database; redis: RedisClient; logger: Logger; queuePrefix: string };
 
 export type QueueBoard = {
   /** Mounted at QUEUE_BOARD_PATH, after authenticateAdmin (it reads `req.auth`). */

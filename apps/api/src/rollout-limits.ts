@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { LimitsInForce } from '@fleet/limits';
 import { readLimitsInForce } from '@fleet/limits';
 
@@ -8,7 +8,7 @@ import { readLimitsInForce } from '@fleet/limits';
  * does not answer: the rollout still answers, without those figures.
  */
 export async function readRolloutLimits(
-  deps: { redis: Redis; queuePrefix: string },
+  deps: { redis: RedisClient; queuePrefix: string },
   userId: string,
 ): Promise<LimitsInForce | null> {
   return readLimitsInForce(deps.redis, deps.queuePrefix, userId).catch(() => null);

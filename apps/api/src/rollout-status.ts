@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { Database, RolloutRecord } from '@fleet/db';
 import { countInstances, rolloutProgress } from '@fleet/db';
 import { readRolloutLimits } from './rollout-limits.ts';
@@ -12,7 +12,7 @@ export type RolloutStatusView = ReturnType<typeof rolloutView>;
  * limits in force.
  */
 export async function readRolloutStatus(
-  deps: { db: Database; redis: Redis; queuePrefix: string },
+  deps: { db: Database; redis: RedisClient; queuePrefix: string },
   rollout: RolloutRecord,
   now: Date = new Date(),
 ): Promise<RolloutStatusView> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 
 /**
  * One active reconciler among replicas: a Redis key held with a TTL and renewed by its holder. A replica that
@@ -10,7 +10,10 @@ export type LeaderLease = { acquireOrRenew(): Promise<boolean>; release(): Promi
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
-export function createLeaderLease(redis: Redis, options: { key: string; holder: string; ttlMs: number }): LeaderLease {
+export function createLeaderLease(
+  redis: RedisClient,
+  options: { key: string; holder: string; ttlMs: number },
+): LeaderLease {
   return {
     async acquireOrRenew() {
       const renewed = await redis.eval(RENEW, 1, options.key, options.holder, String(options.ttlMs));

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Database, OpenInstanceForRepair, RolloutRecord } from '@fleet/db';
 import { findInstanceStates, findRollout, iterateOpenInstancesForRepair, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import type { InstallQueue } from '@fleet/queue';
+import type { InstallQueue, RedisClient } from '@fleet/queue';
 import {
   enqueueInstallJobs,
   findMissingInstallJobs,
@@ -25,7 +24,7 @@ import { isFinalInstanceState } from '@fleet/rollout-domain';
  */
 export type QueueRepairDeps = {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /** An unfinished attempt older than this (ms) belongs to a dead worker: call timeout plus a grace. */

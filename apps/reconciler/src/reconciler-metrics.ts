@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { Database } from '@fleet/db';
 import { readMetricsSnapshot } from '@fleet/db';
 import type { ReconcilerSnapshot } from '@fleet/metrics';
@@ -29,7 +29,7 @@ export function repairsOf(report: ReconcileReport): Record<string, number> {
 /** What the reconciler's gauges show now: Postgres's aggregates, and the open rollouts' jobs in Redis. */
 export async function readReconcilerSnapshot(deps: {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
 }): Promise<ReconcilerSnapshot> {
   const rows = await readMetricsSnapshot(deps.db);

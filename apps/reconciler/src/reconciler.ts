@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { CmsClient } from '@fleet/cms-client';
 import type { Database, RolloutRecord } from '@fleet/db';
 import {
@@ -30,7 +30,7 @@ import {
 
 export type ReconcilerDeps = {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   lease: LeaderLease;

@@ -1,46 +1,48 @@
 import { hostname } from 'node:os';
-import { LOCAL_DEFAULTS, cmsClientEnv, env, parseConfig, z, redisEnv } from '@fleet/config';
+import { LOCAL_DEFAULTS, checkRedisTopology, cmsClientEnv, env, parseConfig, z, redisEnv } from '@fleet/config';
 
-export const workerConfigSchema = z.object({
-  DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
-  // REDIS_URL, or REDIS_SENTINELS with REDIS_SENTINEL_NAME (and the passwords): see redisEnv.
-  ...redisEnv,
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .default('fleet'),
-  // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD.
-  ...cmsClientEnv,
-  /** Most install jobs of one rollout this process runs at once (the rollout's own concurrency applies across processes). */
-  WORKER_CONCURRENCY: env.positiveInt(200),
-  /** Most NodeInstall calls in flight across all rollouts and all worker processes. Give every worker the same value. */
-  GLOBAL_CONCURRENCY: env.positiveInt(500),
-  /** NodeInstall calls per second per Alibaba account (UserId), across all workers; adapts down on throttling. */
-  ACCOUNT_RATE_LIMIT_RPS: env.positiveInt(50),
-  /** Calls an account may make at once after a quiet spell (the schedule's tolerance, in calls). */
-  ACCOUNT_RATE_BURST: env.positiveInt(1),
-  /**
-   * Longest a job waits in the worker for its call's reserved start, in ms; a call further from its start is delayed
-   * in the queue instead, with nothing reserved. Also the most of an account's quota that unused reservations can
-   * cost (jobs paused or cancelled during their wait, a worker that dies). 0: only calls that may start at once.
-   */
-  ACCOUNT_RATE_MAX_WAIT_MS: env.nonNegativeInt(1000),
-  /** How often the process looks for rollouts to work on, in ms. */
-  ROLLOUT_POLL_MS: env.positiveInt(1000),
-  /** BullMQ lock of an active job, in ms: a job whose worker stops renewing it is handed to another after this. */
-  LOCK_DURATION_MS: env.positiveInt(30_000),
-  /** How long stop() waits for running calls before releasing them, in ms. */
-  SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
-  WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
-  DB_POOL_MAX: env.positiveInt(20),
-  /** Port of this worker's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */
-  METRICS_PORT: env.port(9464),
-  LOG_LEVEL: env.logLevel(),
-  /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
-  LOG_FORMAT: env.logFormat(),
-  /** Set (to anything but the empty string): no colours in pretty log lines. */
-  NO_COLOR: env.noColor(),
-});
+export const workerConfigSchema = z
+  .object({
+    DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
+    // REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords): see redisEnv.
+    ...redisEnv,
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default('fleet'),
+    // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD.
+    ...cmsClientEnv,
+    /** Most install jobs of one rollout this process runs at once (the rollout's own concurrency applies across processes). */
+    WORKER_CONCURRENCY: env.positiveInt(200),
+    /** Most NodeInstall calls in flight across all rollouts and all worker processes. Give every worker the same value. */
+    GLOBAL_CONCURRENCY: env.positiveInt(500),
+    /** NodeInstall calls per second per Alibaba account (UserId), across all workers; adapts down on throttling. */
+    ACCOUNT_RATE_LIMIT_RPS: env.positiveInt(50),
+    /** Calls an account may make at once after a quiet spell (the schedule's tolerance, in calls). */
+    ACCOUNT_RATE_BURST: env.positiveInt(1),
+    /**
+     * Longest a job waits in the worker for its call's reserved start, in ms; a call further from its start is delayed
+     * in the queue instead, with nothing reserved. Also the most of an account's quota that unused reservations can
+     * cost (jobs paused or cancelled during their wait, a worker that dies). 0: only calls that may start at once.
+     */
+    ACCOUNT_RATE_MAX_WAIT_MS: env.nonNegativeInt(1000),
+    /** How often the process looks for rollouts to work on, in ms. */
+    ROLLOUT_POLL_MS: env.positiveInt(1000),
+    /** BullMQ lock of an active job, in ms: a job whose worker stops renewing it is handed to another after this. */
+    LOCK_DURATION_MS: env.positiveInt(30_000),
+    /** How long stop() waits for running calls before releasing them, in ms. */
+    SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
+    WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+    DB_POOL_MAX: env.positiveInt(20),
+    /** Port of this worker's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */
+    METRICS_PORT: env.port(9464),
+    LOG_LEVEL: env.logLevel(),
+    /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
+    LOG_FORMAT: env.logFormat(),
+    /** Set (to anything but the empty string): no colours in pretty log lines. */
+    NO_COLOR: env.noColor(),
+  })
+  .superRefine(checkRedisTopology);
 
 export type WorkerConfig = Readonly<z.output<typeof workerConfigSchema>>;
 

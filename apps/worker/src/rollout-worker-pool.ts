@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { Database } from '@fleet/db';
 import { listOpenRolloutsForWork } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import type { InstallJobProcessor, InstallWorker } from '@fleet/queue';
+import type { InstallJobProcessor, InstallWorker, RedisClient } from '@fleet/queue';
 import { createInstallWorker, rolloutWorkChannel } from '@fleet/queue';
 
 /**
@@ -17,7 +16,7 @@ import { createInstallWorker, rolloutWorkChannel } from '@fleet/queue';
 export type RolloutWorkerPoolOptions = {
   db: Database;
   /** Worker-role connection (`maxRetriesPerRequest: null`); each BullMQ Worker duplicates it for blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   processor: InstallJobProcessor;
   logger: Logger;
@@ -28,7 +27,7 @@ export type RolloutWorkerPoolOptions = {
    * they are enqueued (rolloutWorkChannel): each announcement makes it look at Postgres at once rather than at the
    * next poll. Without one, only the poll finds new rollouts.
    */
-  announcements?: Redis;
+  announcements?: RedisClient;
   /** Most jobs of one rollout this process runs at once (the rollout's own limit applies across processes). */
   maxConcurrencyPerRollout: number;
   /** BullMQ lock duration of an active job, in ms. */

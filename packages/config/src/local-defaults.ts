@@ -54,8 +54,10 @@ const hostPortList = (what: string) =>
 
 /**
  * Where Redis is, spelled the same in every app that uses it. One node: REDIS_URL. Sentinel: REDIS_SENTINELS (the
- * sentinels, host:port, comma separated) and REDIS_SENTINEL_NAME (the master's name in their configuration); then
- * REDIS_URL is not used. @fleet/queue (`redisTargetOf`) turns the parsed settings into a connection target.
+ * sentinels, host:port, comma separated) and REDIS_SENTINEL_NAME (the master's name in their configuration). Redis
+ * Cluster: REDIS_CLUSTER_NODES (some of its nodes, host:port, comma separated). With either, REDIS_URL is not used;
+ * an app's schema refuses both at once (checkRedisTopology). @fleet/queue (`redisTargetOf`) turns the parsed settings
+ * into a connection target.
  */
 export const redisEnv = {
   REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
@@ -63,8 +65,29 @@ export const redisEnv = {
   REDIS_SENTINELS: hostPortList('the Redis Sentinels'),
   /** The master's name as the sentinels know it (`sentinel monitor <name> ...`). Default `mymaster`. */
   REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
-  /** Password of the Redis nodes (AUTH), when they require one; with Sentinel, of the master and replicas. */
+  /** Some nodes of a Redis Cluster, `host:port,...` (any role; the rest are learnt from them). Unset: no cluster. */
+  REDIS_CLUSTER_NODES: hostPortList('nodes of the Redis Cluster'),
+  /**
+   * Password of the Redis nodes (AUTH), when they require one; with Sentinel, of the master and replicas; with a
+   * cluster, of every node.
+   */
   REDIS_PASSWORD: z.string().min(1).optional(),
   /** Password of the sentinels themselves, when they require one. */
   REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
 };
+
+/**
+ * A refinement for an app's schema that spreads redisEnv: a cluster and sentinels are two different deployments, so
+ * naming both is a mistake to report (on REDIS_CLUSTER_NODES) rather than to settle by a precedence.
+ */
+export function checkRedisTopology(
+  config: { REDIS_SENTINELS: readonly unknown[]; REDIS_CLUSTER_NODES: readonly unknown[] },
+  context: z.RefinementCtx,
+): void {
+  if (config.REDIS_SENTINELS.length > 0 && config.REDIS_CLUSTER_NODES.length > 0)
+    context.addIssue({
+      code: 'custom',
+      path: ['REDIS_CLUSTER_NODES'],
+      message: 'expected REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both (a Redis Cluster or Sentinel)',
+    });
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@fleet/errors';
-import { cmsClientEnv, env, parseConfig, redactConfig, redisEnv, z } from '../src/index.ts';
+import { checkRedisTopology, cmsClientEnv, env, parseConfig, redactConfig, redisEnv, z } from '../src/index.ts';
 
 const schema = z.object({ PORT: env.port(3000), FLAG: env.bool(false), API_KEY: z.string().optional() });
 
@@ -131,12 +131,32 @@ describe('cmsClientEnv', () => {
 describe('redisEnv', () => {
   const redis = z.object(redisEnv);
 
-  it('defaults to one local node with no sentinels', () => {
+  it('defaults to one local node with no sentinels and no cluster', () => {
     expect(parseConfig(redis, {})).toEqual({
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_SENTINELS: [],
       REDIS_SENTINEL_NAME: 'mymaster',
+      REDIS_CLUSTER_NODES: [],
     });
+  });
+
+  it('reads REDIS_CLUSTER_NODES as host:port entries and names the entry at fault', () => {
+    expect(parseConfig(redis, { REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' }).REDIS_CLUSTER_NODES).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b', port: 7001 },
+    ]);
+    const error = configError(redis, { REDIS_CLUSTER_NODES: '10.0.0.1:7000,redis-b' });
+    expect(error.variable).toBe('REDIS_CLUSTER_NODES');
+    expect(error.message).toContain('"redis-b"');
+  });
+
+  it('refuses a cluster and sentinels at once, naming REDIS_CLUSTER_NODES; either alone is accepted', () => {
+    const checked = z.object(redisEnv).superRefine(checkRedisTopology);
+    const error = configError(checked, { REDIS_CLUSTER_NODES: '10.0.0.1:7000', REDIS_SENTINELS: '10.0.0.2:26379' });
+    expect(error.variable).toBe('REDIS_CLUSTER_NODES');
+    expect(error.message).toContain('REDIS_SENTINELS');
+    expect(parseConfig(checked, { REDIS_CLUSTER_NODES: '10.0.0.1:7000' }).REDIS_CLUSTER_NODES).toHaveLength(1);
+    expect(parseConfig(checked, { REDIS_SENTINELS: '10.0.0.2:26379' }).REDIS_SENTINELS).toHaveLength(1);
   });
 
   it('reads REDIS_SENTINELS as host:port entries, spaces and an IPv6 host in brackets allowed', () => {

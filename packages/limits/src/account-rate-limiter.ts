@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { accountRateKey } from './limits-keys.ts';
 import { luaScript } from './lua-script.ts';
 
@@ -127,7 +127,10 @@ export type AccountRateLimiter = {
   readonly maxRatePerSecond: number;
 };
 
-export function createAccountRateLimiter(redis: Redis, options: AccountRateLimiterOptions): AccountRateLimiter {
+export function createAccountRateLimiter(
+  redis: Redis | Cluster,
+  options: AccountRateLimiterOptions,
+): AccountRateLimiter {
   const now = options.now ?? Date.now;
   const key = (userId: string) => accountRateKey(options.prefix, userId);
   const max = options.maxRatePerSecond;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { globalSlotKeys } from './limits-keys.ts';
 import { luaScript } from './lua-script.ts';
 
@@ -79,7 +79,7 @@ export type GlobalConcurrencyOptions = {
 export type GlobalConcurrency = {
   /** Where and how it keeps its slots, for scripts that take a slot together with something else. */
   readonly slots: {
-    redis: Redis;
+    redis: Redis | Cluster;
     keys: readonly [slots: string, holders: string, denied: string];
     cap: number;
     leaseMs: number;
@@ -96,7 +96,7 @@ export type GlobalConcurrency = {
   readonly cap: number;
 };
 
-export function createGlobalConcurrency(redis: Redis, options: GlobalConcurrencyOptions): GlobalConcurrency {
+export function createGlobalConcurrency(redis: Redis | Cluster, options: GlobalConcurrencyOptions): GlobalConcurrency {
   const now = options.now ?? Date.now;
   const keys = globalSlotKeys(options.prefix);
   const window = options.fairnessWindowMs ?? 2000;

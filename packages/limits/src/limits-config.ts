@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { limitsConfigKey } from './limits-keys.ts';
 
 /** The limits a worker process was started with, as it publishes them for status answers. */
@@ -13,7 +13,7 @@ export type LimitsConfig = {
  * Publishes the limits a worker runs with, so that the API can show the limits in force. Every worker of a
  * deployment is given the same values; the last one to start writes them.
  */
-export async function publishLimitsConfig(redis: Redis, prefix: string, config: LimitsConfig): Promise<void> {
+export async function publishLimitsConfig(redis: Redis | Cluster, prefix: string, config: LimitsConfig): Promise<void> {
   await redis.hset(limitsConfigKey(prefix), {
     globalConcurrency: config.globalConcurrency,
     accountRateLimitRps: config.accountRateLimitRps,
@@ -22,7 +22,7 @@ export async function publishLimitsConfig(redis: Redis, prefix: string, config: 
 
 /** The limits the workers published; a field is null until a worker has published it. */
 export async function readLimitsConfig(
-  redis: Redis,
+  redis: Redis | Cluster,
   prefix: string,
 ): Promise<{ [K in keyof LimitsConfig]: LimitsConfig[K] | null }> {
   const config = await redis.hgetall(limitsConfigKey(prefix));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { readLimitsConfig } from './limits-config.ts';
 import { accountRateKey } from './limits-keys.ts';
 
@@ -12,7 +12,11 @@ export type LimitsInForce = {
 };
 
 /** What the workers publish about the limits in force, and one account's adapted rate, for status answers. */
-export async function readLimitsInForce(redis: Redis, prefix: string, userId: string): Promise<LimitsInForce> {
+export async function readLimitsInForce(
+  redis: Redis | Cluster,
+  prefix: string,
+  userId: string,
+): Promise<LimitsInForce> {
   const [config, rate] = await Promise.all([
     readLimitsConfig(redis, prefix),
     redis.hget(accountRateKey(prefix, userId), 'rate'),

@@ -1,5 +1,5 @@
 export { createRedisConnection, describeRedisTarget, isRedisReachable, redisTargetOf } from './redis-connection.ts';
-export type { RedisRole, RedisSettings, RedisTarget } from './redis-connection.ts';
+export type { RedisClient, RedisRole, RedisSettings, RedisTarget } from './redis-connection.ts';
 export {
   openInstallQueue,
   enqueueInstallJobs,

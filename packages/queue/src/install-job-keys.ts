@@ -1,5 +1,5 @@
 import { QueueKeys } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import { installJobId, installQueueName } from './names.ts';
 
 /**
@@ -13,10 +13,11 @@ export function installJobKey(prefix: string, rolloutId: string, instanceId: str
 
 /**
  * Which of `instanceIds` have no install job in the rollout's queue, in one pipelined round trip (one EXISTS per
- * instance). For repairs after Redis lost data: Postgres says the instance is open, Redis has no job for it.
+ * instance; the job keys all carry the queue's hash tag, so on a cluster too they are one slot). For repairs after
+ * Redis lost data: Postgres says the instance is open, Redis has no job for it.
  */
 export async function findMissingInstallJobs(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   rolloutId: string,
   instanceIds: readonly string[],

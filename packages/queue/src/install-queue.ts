@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '@fleet/logger';
+import type { RedisClient } from './redis-connection.ts';
 import { installJobId, installQueueName, rolloutWorkChannel } from './names.ts';
 
 /**
@@ -40,7 +41,7 @@ const ADD_BULK_IN_FLIGHT = 3;
 export type InstallJobInstance = { id: bigint; instanceId: string };
 
 export function openInstallQueue(
-  connection: Redis,
+  connection: RedisClient,
   rolloutId: string,
   prefix: string,
   logger: Logger,
@@ -96,7 +97,7 @@ export async function enqueueInstallJobs(
   await queue.setGlobalConcurrency(input.concurrency);
   // The connection the queue was opened with (openInstallQueue); a queue made otherwise announces nothing.
   const connection = queue.opts.connection;
-  if (connection instanceof Redis)
+  if (connection instanceof Redis || connection instanceof Cluster)
     await connection.publish(rolloutWorkChannel(queue.opts.prefix ?? DEFAULT_QUEUE_PREFIX), input.rolloutId);
   const inFlight: Promise<unknown>[] = [];
   let handed = 0;

@@ -1,6 +1,6 @@
 import { DelayedError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 import type { Logger } from '@fleet/logger';
 import type { InstallJobData } from './install-queue.ts';
 import { installQueueName } from './names.ts';
@@ -16,7 +16,7 @@ export type InstallWorker = Worker<InstallJobData>;
 
 export type InstallWorkerOptions = {
   /** Worker-role connection (`maxRetriesPerRequest: null`); BullMQ duplicates it for its blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   /** The deployment's key prefix (QUEUE_PREFIX). */
   prefix: string;
   rolloutId: string;

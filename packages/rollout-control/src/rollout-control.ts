@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { Database, RolloutRecord, RolloutTransitionResult } from '@fleet/db';
 import {
   advanceWaveIfDone,
@@ -30,7 +30,7 @@ const WAVE_ENQUEUE_PAGE = 5000;
  */
 export type RolloutControlDeps = {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /**

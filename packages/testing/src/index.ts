@@ -13,6 +13,8 @@ export { startPrivatePostgres } from './private-postgres.ts';
 export type { PrivatePostgres } from './private-postgres.ts';
 export { startPrivateRedis, startPrivateSentinel } from './private-redis.ts';
 export type { PrivateRedis, PrivateSentinel } from './private-redis.ts';
+export { startPrivateRedisCluster } from './private-redis-cluster.ts';
+export type { PrivateRedisCluster } from './private-redis-cluster.ts';
 export { worstSecond } from './worst-second.ts';
 export { startPartitionProxy } from './partition-proxy.ts';
 export type { PartitionProxy } from './partition-proxy.ts';

@@ -19,10 +19,11 @@ export type PrivateRedis = {
   stop(): Promise<void>;
 };
 
-type RedisProcess = { port: number; child: ChildProcess; exited: Promise<void>; dir: string };
+/** One `redis-server` a private topology runs (shared with private-redis-cluster.ts). */
+export type RedisProcess = { port: number; child: ChildProcess; exited: Promise<void>; dir: string };
 
 /** Starts `redis-server` with `args` on a free port (or `port`) and waits until it answers PING. */
-async function startRedisProcess(
+export async function startRedisProcess(
   args: string[],
   options: { port?: number; sentinel?: boolean } = {},
 ): Promise<RedisProcess> {
@@ -55,7 +56,7 @@ async function startRedisProcess(
   return { port, child, exited, dir };
 }
 
-async function killRedisProcess(server: RedisProcess): Promise<void> {
+export async function killRedisProcess(server: RedisProcess): Promise<void> {
   if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
   await server.exited;
   rmSync(server.dir, { recursive: true, force: true });

@@ -24,7 +24,7 @@
 import type { Database, EventListener, RolloutRecord } from '@fleet/db';
 import { findRollout } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { DependencyUnavailableError } from '@fleet/errors';
 import { isFinalRolloutStatus } from '@fleet/rollout-domain';
 import type { RolloutStatusView } from '../rollout-status.ts';
@@ -47,7 +47,7 @@ export const FINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
 
 export type RolloutStreamHubDeps = {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   logger: Logger;
   readEventsAfter: ReadEventsAfter;

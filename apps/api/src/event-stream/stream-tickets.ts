@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { ApiError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { findApiKey } from '@fleet/db';
@@ -26,7 +26,7 @@ export const TICKET_TTL_MS = 60_000;
 /** Recognisable prefix (`fst_`: fleet stream ticket), then 32 random bytes in base64url. */
 const TICKET = /^fst_[A-Za-z0-9_-]{43}$/;
 
-type TicketDeps = { redis: Redis; queuePrefix: string };
+type TicketDeps = { redis: RedisClient; queuePrefix: string };
 type StoredTicket = { apiKeyId: string; rolloutId: string };
 
 const hashTicket = (ticket: string) => createHash('sha256').update(ticket, 'utf8').digest('hex');

@@ -16,7 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { ApiError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { findApiKey } from '@fleet/db';
@@ -30,7 +30,7 @@ export const ADMIN_SESSION_TTL_MS = 15 * 60_000;
 const ADMIN_SESSION_COOKIE = 'fleet_admin_session';
 const SESSION_TOKEN = /^fas_[A-Za-z0-9_-]{43}$/;
 
-export type AdminSessionDeps = { db: Database; redis: Redis; logger: Logger; queuePrefix: string };
+export type AdminSessionDeps = { db: Database; redis: RedisClient; logger: Logger; queuePrefix: string };
 
 function sessionHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { ApiError } from '@fleet/errors';
 import type { Logger } from '@fleet/logger';
 import { apiRateLimitKey } from '@fleet/queue';
@@ -33,7 +33,10 @@ return n`;
  * away, and a POST that needs Redis answers 503 on its own check; refusing everything because the counter is
  * unavailable would turn a Redis outage into a full API outage.
  */
-export function rateLimitPerKey(deps: { redis: Redis; logger: Logger }, options: RateLimitOptions): RequestHandler {
+export function rateLimitPerKey(
+  deps: { redis: RedisClient; logger: Logger },
+  options: RateLimitOptions,
+): RequestHandler {
   const windowMs = options.windowMs ?? 60_000;
   const timeoutMs = options.timeoutMs ?? 250;
   const now = options.now ?? Date.now;

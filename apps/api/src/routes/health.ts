@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { Database } from '@fleet/db';
 import { isDatabaseReachable } from '@fleet/db';
 import { isRedisReachable } from '@fleet/queue';
@@ -7,7 +7,7 @@ import type { ApiOperation } from '../openapi.ts';
 import { healthSchema, readinessSchema } from '../response-schemas.ts';
 
 /** /healthz: the process is up. /readyz: it can serve, i.e. Postgres and Redis both answer; says which does not. */
-export function healthRoutes(deps: { db: Database; redis: Redis }): Router {
+export function healthRoutes(deps: { db: Database; redis: RedisClient }): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Request } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { ConflictError, NotFoundError } from '@fleet/errors';
 import type { Database, RolloutTransitionResult } from '@fleet/db';
 import { countInstances } from '@fleet/db';
@@ -18,7 +18,7 @@ import { readRolloutLimits } from '../rollout-limits.ts';
 import { rolloutIdSchema } from '../rollout-schemas.ts';
 import { rolloutView } from '../rollout-views.ts';
 
-export type RolloutControlRoutesDeps = { db: Database; redis: Redis; queuePrefix: string; logger: Logger };
+export type RolloutControlRoutesDeps = { db: Database; redis: RedisClient; queuePrefix: string; logger: Logger };
 
 /**
  * Operator actions on a live rollout. Each is idempotent (pausing a paused rollout answers 200 with it as it is),

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Request } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { z } from 'zod';
 import { DependencyUnavailableError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
@@ -18,7 +18,7 @@ import { rolloutIdSchema } from '../rollout-schemas.ts';
 
 export type RolloutEventStreamDeps = {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   logger: Logger;
   eventStreams: RolloutStreamHub;

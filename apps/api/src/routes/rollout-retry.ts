@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { z } from 'zod';
 import { ConflictError, DependencyUnavailableError, ValidationError } from '@fleet/errors';
 import type { Database, Prisma } from '@fleet/db';
@@ -20,7 +20,7 @@ import { rolloutView } from '../rollout-views.ts';
 
 export type RolloutRetryRoutesDeps = {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   logger: Logger;
   /** Runs the new rollout's enqueue, answering once it is done or its wait is over (see background-enqueues.ts). */

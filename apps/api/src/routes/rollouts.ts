@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Request, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { z } from 'zod';
 import { ApiError, NotFoundError, ValidationError } from '@fleet/errors';
 import type { Database, IdempotencyRecord, RolloutRecord } from '@fleet/db';
@@ -60,7 +60,7 @@ import {
 export type RolloutRoutesDeps = {
   db: Database;
   /** Fail-fast producer connection (no offline queue). */
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   maxInstancesPerRollout: number;
   logger: Logger;
