@@ -1,5 +1,5 @@
 import type { SimAccount } from './accounts.ts';
-import type { GatewayRejection } from './gateway.ts';
+import type { GatewayRejection } from './gateway-common.ts';
 import type { RequestParams } from './request-params.ts';
 
 /**

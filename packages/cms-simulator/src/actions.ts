@@ -1,33 +1,13 @@
+import type { ActionAnswer, ActionContext } from './action-types.ts';
 import { decideInstall } from './agent-lifecycle.ts';
-import { missingParameter, type GatewayRejection } from './gateway.ts';
-import type { InstanceDirectory } from './instance-directory.ts';
+import { missingParameter } from './gateway-common.ts';
 import type { DocumentObject } from './render.ts';
 import type { RequestParams } from './request-params.ts';
-import type { Scenario } from './scenario.ts';
 
 /**
  * The legacy CMS agent actions. Each answers either an action result (HTTP 200, `Success` + `ErrorCode`, which may
  * itself report a failure) or a gateway-style error document (missing parameter, unknown instance).
  */
-
-export type ActionAnswer =
-  | {
-      readonly kind: 'result';
-      readonly rootName: string;
-      readonly errorCode: number;
-      readonly document: DocumentObject;
-    }
-  | ({ readonly kind: 'error' } & GatewayRejection);
-
-export type ActionContext = {
-  params: RequestParams;
-  requestId: string;
-  nowMs: number;
-  scenario: Readonly<Scenario>;
-  instances: InstanceDirectory;
-  /** Told when a NodeInstall actually starts an install (not for no-ops or refusals). */
-  onInstallStarted(instanceId: string): void;
-};
 
 const INSTANCE_ID_PATTERN = /^i-[a-z0-9]+$/;
 const USER_ID_PATTERN = /^[0-9]{1,32}$/;
@@ -159,11 +139,10 @@ function nodeUninstall(ctx: ActionContext): ActionAnswer {
   return result(ctx, 'NodeUninstall', 200, '');
 }
 
+/** Every action by name; which version offers which is api-versions.ts's to say (the gateway checks it). */
 export const ACTIONS: Readonly<Record<string, (ctx: ActionContext) => ActionAnswer>> = {
   NodeInstall: nodeInstall,
   NodeStatus: nodeStatus,
   NodeStatusList: nodeStatusList,
   NodeUninstall: nodeUninstall,
 };
-
-export const KNOWN_ACTIONS: ReadonlySet<string> = new Set(Object.keys(ACTIONS));

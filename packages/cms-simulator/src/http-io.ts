@@ -22,8 +22,15 @@ export function writeAnswer(
   res.end(rendered.body);
 }
 
-/** Reads the whole body (413 and the connection closed past MAX_BODY_BYTES), then calls `then`. */
-export function readBody(req: http.IncomingMessage, res: http.ServerResponse, then: (body: string) => void): void {
+/**
+ * Reads the whole body (413 and the connection closed past MAX_BODY_BYTES), then calls `then` with it as UTF-8 text
+ * and as the bytes that arrived (a V3 signature covers the bytes).
+ */
+export function readBody(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  then: (body: string, bytes: Buffer) => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (chunk: Buffer) => {
@@ -38,7 +45,9 @@ export function readBody(req: http.IncomingMessage, res: http.ServerResponse, th
     chunks.push(chunk);
   });
   req.on('end', () => {
-    if (size <= MAX_BODY_BYTES) then(Buffer.concat(chunks).toString('utf8'));
+    if (size > MAX_BODY_BYTES) return;
+    const bytes = Buffer.concat(chunks);
+    then(bytes.toString('utf8'), bytes);
   });
   req.on('error', () => {
     // The client went away while sending; nothing to answer.

@@ -15,6 +15,6 @@ export { isFailingInstance, isAgentFailingInstance, isUnknownInstance, instanceF
 export type { InstanceFateKind } from './instance-fate.ts';
 export { AgentStatus } from './agent-lifecycle.ts';
 export type { InstanceReport, InstanceFate } from './instance-directory.ts';
-export { SUPPORTED_VERSIONS } from './gateway.ts';
+export { SUPPORTED_VERSIONS } from './api-versions.ts';
 export { parseSimAccounts, SimAccountsError } from './accounts.ts';
 export type { SimAccount, SimAccountView } from './accounts.ts';

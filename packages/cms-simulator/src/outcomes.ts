@@ -1,4 +1,4 @@
-import type { ActionAnswer } from './actions.ts';
+import type { ActionAnswer } from './action-types.ts';
 import { BAD_GATEWAY_HTML, gatewayErrorDocument, renderDocument } from './render.ts';
 import type { RenderedBody, ResponseFormat } from './render.ts';
 import type { Scenario } from './scenario.ts';

@@ -30,7 +30,8 @@ function decodeLeniently(text: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-function decodeComponent(text: string, plusIsSpace: boolean): string {
+/** One name or value of a query string or form body, decoded; never throws. */
+export function decodeComponent(text: string, plusIsSpace: boolean): string {
   const spaced = plusIsSpace && text.includes('+') ? text.replaceAll('+', ' ') : text;
   if (!spaced.includes('%')) return spaced;
   try {

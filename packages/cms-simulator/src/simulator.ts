@@ -1,9 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '@fleet/logger';
-import { ACTIONS, KNOWN_ACTIONS } from './actions.ts';
+import { ACTIONS } from './actions.ts';
 import { checkAccountAccess } from './account-access.ts';
 import { createAccountRegistry, parseSimAccounts } from './accounts.ts';
+import { readApiRequest, type ApiRequest } from './api-request.ts';
 import { serveControl } from './control-plane.ts';
 import { checkGateway, SIGNATURE_WINDOW_MS } from './gateway.ts';
 import { readBody, sendJson, writeAnswer } from './http-io.ts';
@@ -11,7 +12,7 @@ import { createInstanceDirectory } from './instance-directory.ts';
 import { createNonceStore } from './nonce-store.ts';
 import { actionOutcome, gatewayError, injectedFault, malformed, type Outcome } from './outcomes.ts';
 import { newRequestId, responseFormat } from './render.ts';
-import { emptyParams, normaliseRequestTarget, parseParams, type RequestParams } from './request-params.ts';
+import { normaliseRequestTarget, parseParams, type RequestParams } from './request-params.ts';
 import { createScriptedDraws, createSeededDraws } from './request-draws.ts';
 import { ScenarioError, validateScenarioPatch, type Scenario } from './scenario.ts';
 import {
@@ -86,7 +87,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     pendingAnswers.add(timer);
   }
 
-  function serveApi(res: http.ServerResponse, method: 'GET' | 'POST', params: RequestParams): void {
+  function serveApi(res: http.ServerResponse, request: ApiRequest): void {
+    const { method, params } = request;
     const requestId = newRequestId();
     const format = responseFormat(params.Format);
     const action = params.Action;
@@ -95,7 +97,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     stats.callArrived(params.AccessKeyId, params.UserId);
 
     const nowMs = now();
-    const verdict = checkGateway({ method, params, accessKeys, nonces, knownActions: KNOWN_ACTIONS, nowMs });
+    const verdict = checkGateway({ method, params, v3: request.v3, accessKeys, nonces, nowMs });
     if (verdict.kind === 'rejected') {
       stats.rejected(false);
       logAnswer(params, requestId, verdict.status, verdict.code);
@@ -195,16 +197,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const query = q === -1 ? '' : target.slice(q + 1);
     if (path === '/_sim' || path.startsWith('/_sim/')) return serveControl(simulator, req, res, path);
 
-    if (req.method === 'GET') return serveApi(res, 'GET', parseParams(query, false));
+    if (req.method === 'GET') return serveApi(res, readApiRequest(req, 'GET', path, query, undefined));
     if (req.method === 'POST') {
-      const contentType = (req.headers['content-type'] ?? '').toLowerCase();
-      const isForm = contentType === '' || contentType.includes('application/x-www-form-urlencoded');
-      return readBody(req, res, (body) => {
-        // Public parameters may sit in the query and the action's in the body; the gateway signs their union.
-        const params = parseParams(query, false, emptyParams());
-        if (isForm) parseParams(body, true, params);
-        serveApi(res, 'POST', params);
-      });
+      return readBody(req, res, (text, bytes) =>
+        serveApi(res, readApiRequest(req, 'POST', path, query, { text, bytes })),
+      );
     }
     const params = parseParams(query, false);
     const requestId = newRequestId();

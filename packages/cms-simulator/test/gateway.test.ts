@@ -356,7 +356,7 @@ describe('signature verification', () => {
   });
 
   it('an unsupported Version -> 400 InvalidVersion', async () => {
-    const response = await callJson(running.url, 'NodeStatus', { InstanceId: INSTANCE }, { version: '2019-01-01' });
+    const response = await callJson(running.url, 'NodeStatus', { InstanceId: INSTANCE }, { version: '2099-01-01' });
     expect(response.status).toBe(400);
     expect(response.body.Code).toBe('InvalidVersion');
   });
