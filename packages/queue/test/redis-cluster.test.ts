@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@fleet/logger';
 import { deleteKeysWithPrefix, startPrivateRedisCluster, uniquePrefix, waitFor } from '@fleet/testing';
 import type { PrivateRedisCluster } from '@fleet/testing';
-import type { RedisClient } from '../src/index.ts';
+import type { RedisClient, RedisTarget } from '../src/index.ts';
 import {
   countInstallJobs,
   createInstallWorker,
@@ -20,17 +20,19 @@ import {
   installJobKey,
   openInstallQueue,
   redisTargetOf,
+  rolloutWorkChannel,
 } from '../src/index.ts';
 
 const logger = createLogger({ service: 'queue-cluster-test', silent: true });
 const prefix = uniquePrefix('queue-cluster');
 let cluster: PrivateRedisCluster;
+let target: RedisTarget;
 let producer: RedisClient;
 let connection: RedisClient;
 
 beforeAll(async () => {
   cluster = await startPrivateRedisCluster();
-  const target = redisTargetOf({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: cluster.nodes });
+  target = redisTargetOf({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: cluster.nodes });
   producer = createRedisConnection(target, 'producer', logger);
   connection = createRedisConnection(target, 'worker', logger);
   await waitFor('both connections ready', () => producer.status === 'ready' && connection.status === 'ready');
@@ -113,4 +115,22 @@ describe('the install queues on a Redis Cluster', () => {
       await Promise.all(queues.map((q) => q.close()));
     }
   }, 60_000);
+
+  it('announces an enqueued rollout to a worker subscribed through the cluster', async () => {
+    const subscriber = createRedisConnection(target, 'worker', logger);
+    const heard: string[] = [];
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === rolloutWorkChannel(prefix)) heard.push(message);
+    });
+    const rolloutId = randomUUID();
+    const queue = openInstallQueue(producer, rolloutId, prefix, logger);
+    try {
+      await subscriber.subscribe(rolloutWorkChannel(prefix));
+      await enqueueInstallJobs(queue, { rolloutId, concurrency: 1, instances: instances(1, 'a') });
+      await waitFor('the announcement', () => heard.includes(rolloutId));
+    } finally {
+      await queue.close();
+      await subscriber.quit();
+    }
+  });
 });
