@@ -33,7 +33,8 @@ export const reconcilerConfigSchema = z
     IDEMPOTENCY_RETENTION_MS: env.positiveInt(86_400_000),
     /** A finished rollout's attempt rows are replaced by a summary this many days after it ended; 0 keeps them forever. */
     ATTEMPT_RETENTION_DAYS: env.nonNegativeInt(90),
-    // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeStatusList call, in ms), CMS_METHOD.
+    // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeStatusList call, in ms), CMS_METHOD,
+    // CMS_SIGNATURE_VERSION (v1 or v3).
     ...cmsClientEnv,
     RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
     /** Port of this reconciler's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */

@@ -184,6 +184,7 @@ describe('reconciler config', () => {
       CMS_ENDPOINT: 'http://127.0.0.1:8787/',
       CMS_TIMEOUT_MS: 10_000,
       CMS_METHOD: 'POST',
+      CMS_SIGNATURE_VERSION: 'v1',
     });
     expect(config.CMS_ACCESS_KEY_SECRET.length).toBeGreaterThan(0);
     expect(loadReconcilerConfig({ VERIFY_WINDOW_MS: '3000', CMS_ENDPOINT: 'http://sim:1/' })).toMatchObject({

@@ -10,7 +10,8 @@ export const workerConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)
       .default('fleet'),
-    // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD.
+    // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD,
+    // CMS_SIGNATURE_VERSION (v1 or v3).
     ...cmsClientEnv,
     /** Most install jobs of one rollout this process runs at once (the rollout's own concurrency applies across processes). */
     WORKER_CONCURRENCY: env.positiveInt(200),

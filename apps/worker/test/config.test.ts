@@ -9,6 +9,7 @@ describe('worker config', () => {
       CMS_ENDPOINT: 'http://127.0.0.1:8787/',
       CMS_TIMEOUT_MS: 10_000,
       CMS_METHOD: 'POST',
+      CMS_SIGNATURE_VERSION: 'v1',
       QUEUE_PREFIX: 'fleet',
     });
     expect(config.CMS_ACCESS_KEY_ID.length).toBeGreaterThan(0);
@@ -18,6 +19,10 @@ describe('worker config', () => {
     expect(() => loadWorkerConfig({ CMS_ENDPOINT: 'nope' })).toThrow(/^CMS_ENDPOINT:/);
     expect(() => loadWorkerConfig({ CMS_TIMEOUT_MS: '-5' })).toThrow(/^CMS_TIMEOUT_MS:/);
     expect(() => loadWorkerConfig({ CMS_METHOD: 'PUT' })).toThrow(/^CMS_METHOD:/);
+    expect(() => loadWorkerConfig({ CMS_SIGNATURE_VERSION: 'v2' })).toThrow(
+      /^CMS_SIGNATURE_VERSION: expected v1 or v3/,
+    );
+    expect(loadWorkerConfig({ CMS_SIGNATURE_VERSION: 'v3' }).CMS_SIGNATURE_VERSION).toBe('v3');
     expect(() => loadWorkerConfig({ CMS_ACCESS_KEY_SECRET: '' })).toThrow(/^CMS_ACCESS_KEY_SECRET:/);
   });
 

@@ -1,7 +1,8 @@
 import { FleetError } from '@fleet/errors';
 import type { CmsClientOptions } from './cms-client-types.ts';
 import { DEFAULT_API_VERSION } from './request-params.ts';
-import type { CmsCredentials, HttpMethod, ResponseFormat } from './request-params.ts';
+import { SIGNATURE_VERSIONS } from './request-params.ts';
+import type { CmsCredentials, HttpMethod, ResponseFormat, SignatureVersion } from './request-params.ts';
 
 const DEFAULTS = {
   timeoutMs: 10_000,
@@ -43,6 +44,7 @@ export type ResolvedCmsClientOptions = {
   method: HttpMethod;
   format: ResponseFormat;
   version: string;
+  signatureVersion: SignatureVersion;
   timeoutMs: number;
   maxConnections: number;
   statusListChunkSize: number;
@@ -80,6 +82,8 @@ export function resolveCmsClientOptions(options: CmsClientOptions): ResolvedCmsC
   if (format !== 'JSON' && format !== 'XML') throw optionsError('format must be JSON or XML');
   const version = options.version ?? DEFAULT_API_VERSION;
   if (!nonEmptyString(version)) throw optionsError('version must be a non-empty string');
+  const signatureVersion = options.signatureVersion ?? 'v1';
+  if (!SIGNATURE_VERSIONS.includes(signatureVersion)) throw optionsError('signatureVersion must be v1 or v3');
   const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs, DEFAULTS.timeoutMs, MAX_TIMER_MS);
   const maxConnections = positiveInteger('maxConnections', options.maxConnections, DEFAULTS.maxConnections);
   const statusListChunkSize = positiveInteger(
@@ -100,6 +104,7 @@ export function resolveCmsClientOptions(options: CmsClientOptions): ResolvedCmsC
     method,
     format,
     version,
+    signatureVersion,
     timeoutMs,
     maxConnections,
     statusListChunkSize,

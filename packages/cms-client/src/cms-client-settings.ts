@@ -1,5 +1,5 @@
 import type { CmsClientOptions } from './cms-client-types.ts';
-import type { HttpMethod } from './request-params.ts';
+import type { HttpMethod, SignatureVersion } from './request-params.ts';
 
 /**
  * The CMS_* settings an app parses from its environment (the schema is `cmsClientEnv` of @fleet/config), as this
@@ -13,6 +13,8 @@ export type CmsClientSettings = {
   /** Deadline of one call, in ms. */
   readonly CMS_TIMEOUT_MS: number;
   readonly CMS_METHOD: HttpMethod;
+  /** How calls are signed: `v1` (RPC HMAC-SHA1) or `v3` (ACS3-HMAC-SHA256). */
+  readonly CMS_SIGNATURE_VERSION: SignatureVersion;
 };
 
 /** The options for `createCmsClient` from an app's CMS_* settings; a security token only when set. */
@@ -26,5 +28,6 @@ export function cmsClientOptions(settings: CmsClientSettings): CmsClientOptions 
     },
     timeoutMs: settings.CMS_TIMEOUT_MS,
     method: settings.CMS_METHOD,
+    signatureVersion: settings.CMS_SIGNATURE_VERSION,
   };
 }

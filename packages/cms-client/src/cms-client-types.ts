@@ -1,7 +1,7 @@
 import type { CallOutcome } from './classify-outcome.ts';
 import type { NodeAgentStatus } from './node-status.ts';
 import type { ParsedDocument } from './parse-response.ts';
-import type { ActionParams, CmsCredentials, HttpMethod, ResponseFormat } from './request-params.ts';
+import type { ActionParams, CmsCredentials, HttpMethod, ResponseFormat, SignatureVersion } from './request-params.ts';
 
 /** What createCmsClient takes and what its calls answer (the client's contract is in cms-client.ts). */
 
@@ -17,6 +17,12 @@ export type CmsClientOptions = {
   format?: ResponseFormat;
   /** API Version parameter. Default `2017-03-01`. */
   version?: string;
+  /**
+   * `v1` (default): RPC signature 1.0 (HMAC-SHA1 over the parameters, `Signature` among them). `v3`:
+   * `ACS3-HMAC-SHA256` in an `Authorization` header, the public parameters as `x-acs-*` headers (v3-request.ts).
+   * Exact replays (`exactSigning`) work the same in both: the nonce and the date are what is pinned.
+   */
+  signatureVersion?: SignatureVersion;
   /** Keep-alive connections per origin. Default 256. */
   maxConnections?: number;
   /** Clock for Timestamp and for startedAt/finishedAt. Default `() => new Date()`. durationMs is always monotonic. */

@@ -16,7 +16,7 @@ import { normalizeNodeStatus } from './node-status.ts';
 import type { NodeAgentStatus } from './node-status.ts';
 import { errorCodeOf, errorMessageOf, UNDICI_TIMEOUT_CODES } from './network-error.ts';
 import { parseResponse } from './parse-response.ts';
-import { prepareRequest } from './request-params.ts';
+import { prepareRequest } from './prepare-request.ts';
 import type { ActionParams } from './request-params.ts';
 
 /**
@@ -56,6 +56,7 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     method,
     format,
     version,
+    signatureVersion,
     timeoutMs,
     maxConnections,
     statusListChunkSize: chunkSize,
@@ -108,6 +109,7 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
       credentials: signingCredentials,
       format,
       version,
+      signatureVersion,
       now: signing ? () => signing.timestamp : now,
       ...(signing ? { nonce: () => signing.nonce } : nonce ? { nonce } : {}),
     });

@@ -30,8 +30,9 @@ export {
   encodeParams,
   formatTimestamp,
   FORM_CONTENT_TYPE,
-  prepareRequest,
+  SIGNATURE_VERSIONS,
 } from './request-params.ts';
+export { prepareRequest } from './prepare-request.ts';
 export type {
   ActionParams,
   ActionParamValue,
@@ -40,6 +41,17 @@ export type {
   PreparedRequest,
   ResponseFormat,
   SignedParamsInput,
+  SignatureVersion,
 } from './request-params.ts';
 export { percentEncode, canonicalizedQueryString, stringToSign, signString, computeSignature } from './signature.ts';
 export type { SignableParams } from './signature.ts';
+export {
+  sha256Hex,
+  V3_ALGORITHM,
+  v3Authorization,
+  v3CanonicalHeaders,
+  v3CanonicalQueryString,
+  v3CanonicalRequest,
+  v3StringToSign,
+} from './v3-signature.ts';
+export type { V3SigningInput } from './v3-signature.ts';

@@ -43,7 +43,13 @@ export type SignedParamsInput = {
   now?: () => Date;
   /** Source of `SignatureNonce`, must be unique per request. Default `crypto.randomUUID`. */
   nonce?: () => string;
+  /** `v1` (default): RPC signature 1.0, HMAC-SHA1 over the parameters. `v3`: ACS3-HMAC-SHA256 in headers. */
+  signatureVersion?: SignatureVersion;
 };
+
+/** How a request is signed: RPC signature 1.0 (`v1`) or `ACS3-HMAC-SHA256` (`v3`). */
+export type SignatureVersion = 'v1' | 'v3';
+export const SIGNATURE_VERSIONS: readonly SignatureVersion[] = ['v1', 'v3'];
 
 /** Names the signer owns; an action parameter may not override them. */
 const PUBLIC_PARAM_NAMES: ReadonlySet<string> = new Set([
@@ -69,7 +75,8 @@ export function formatTimestamp(date: Date): string {
   return `${iso.slice(0, 19)}Z`;
 }
 
-function flattenActionParams(params: ActionParams): Record<string, string> {
+/** Action parameters as the strings that go on the wire (lists flattened 1-based); refuses public names. */
+export function flattenActionParams(params: ActionParams): Record<string, string> {
   const flat: Record<string, string> = {};
   for (const [name, value] of Object.entries(params)) {
     if (value === undefined) continue;
@@ -93,10 +100,7 @@ function flattenActionParams(params: ActionParams): Record<string, string> {
 export function buildSignedParams(input: SignedParamsInput): Record<string, string> {
   const { credentials } = input;
   if (input.action.length === 0) throw new FleetError('cms_request_invalid', 'action must not be empty');
-  const nonce = (input.nonce ?? randomUUID)();
-  if (typeof nonce !== 'string' || nonce.length === 0) {
-    throw new FleetError('cms_request_invalid', 'nonce() must return a non-empty string');
-  }
+  const nonce = requestNonce(input.nonce);
   const params: Record<string, string> = {
     ...flattenActionParams(input.params ?? {}),
     Action: input.action,
@@ -133,20 +137,32 @@ export type PreparedRequest = {
   headers: Record<string, string>;
   /** The form body for POST, `undefined` for GET. */
   body: string | undefined;
-  /** The signed parameters as sent (Signature included), not encoded. */
+  /**
+   * The parameters as sent, not encoded: for v1 every one (Signature included), for v3 the action's own (the public
+   * ones travel as x-acs-* headers).
+   */
   params: Record<string, string>;
 };
 
 export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
+/** The nonce of one request from `nonce()` (default a UUID), refused when empty. */
+export function requestNonce(nonce: (() => string) | undefined): string {
+  const value = (nonce ?? randomUUID)();
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new FleetError('cms_request_invalid', 'nonce() must return a non-empty string');
+  }
+  return value;
+}
+
 /**
- * Signs the call and lays it out for the wire. `endpoint` is the base URL (e.g. `http://127.0.0.1:8787/`); its query
- * string and fragment are dropped. The string to sign always uses `/` as the path, as Alibaba's gateway does.
+ * Signs the call with RPC signature 1.0 and lays it out for the wire. `endpoint` is the base URL (e.g.
+ * `http://127.0.0.1:8787/`); its query string and fragment are dropped. The string to sign always uses `/` as the path, as Alibaba's gateway does.
  * GET: every parameter in the query string. POST: every parameter in an `application/x-www-form-urlencoded` body,
  * signed with method POST. The query string is appended as a raw string, not via URLSearchParams, which would turn
  * %20 into `+`.
  */
-export function prepareRequest(endpoint: string | URL, input: SignedParamsInput): PreparedRequest {
+export function prepareV1Request(endpoint: string | URL, input: SignedParamsInput): PreparedRequest {
   const params = buildSignedParams(input);
   const encoded = encodeParams(params);
   const base = new URL(endpoint);

@@ -11,6 +11,7 @@ describe('cmsClientOptions, from the CMS_* settings of cmsClientEnv', () => {
       credentials: { accessKeyId: 'LTAIsimulatorkey0001', accessKeySecret: 'simulator-secret-not-for-production' },
       timeoutMs: 10_000,
       method: 'POST',
+      signatureVersion: 'v1',
     });
   });
 
@@ -22,12 +23,14 @@ describe('cmsClientOptions, from the CMS_* settings of cmsClientEnv', () => {
       CMS_SECURITY_TOKEN: 'sts-token',
       CMS_TIMEOUT_MS: '2500',
       CMS_METHOD: 'GET',
+      CMS_SIGNATURE_VERSION: 'v3',
     });
     expect(cmsClientOptions(settings)).toEqual({
       endpoint: 'https://metrics.cn-hangzhou.aliyuncs.com/',
       credentials: { accessKeyId: 'LTAIkey', accessKeySecret: 'secret-value', securityToken: 'sts-token' },
       timeoutMs: 2500,
       method: 'GET',
+      signatureVersion: 'v3',
     });
   });
 });

@@ -29,6 +29,11 @@ export const cmsClientEnv = {
   CMS_TIMEOUT_MS: env.positiveInt(10_000),
   /** `POST` (default, form body) or `GET` (every parameter in the query string). */
   CMS_METHOD: z.enum(['GET', 'POST']).default('POST'),
+  /**
+   * How calls are signed: `v1` (default, RPC signature 1.0, HMAC-SHA1 over the parameters) or `v3`
+   * (`ACS3-HMAC-SHA256` in an Authorization header, what Alibaba's current SDKs send).
+   */
+  CMS_SIGNATURE_VERSION: z.enum(['v1', 'v3'], { error: 'expected v1 or v3' }).default('v1'),
 };
 
 const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;

@@ -124,6 +124,7 @@ describe('cmsClientEnv', () => {
       CMS_ACCESS_KEY_SECRET: 'simulator-secret-not-for-production',
       CMS_TIMEOUT_MS: 10_000,
       CMS_METHOD: 'POST',
+      CMS_SIGNATURE_VERSION: 'v1',
     });
   });
 });
