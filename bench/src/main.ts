@@ -20,7 +20,9 @@
  * --only rate (issue 24: achieved against configured account rate at 50, 100, 500 and 5,000/s and for 20 accounts
  * at once, 2 worker processes, the worst one-second windows, and the limiter-free baseline; a few minutes),
  * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
- * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts).
+ * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts),
+ * --only million (issue 23: ten rollouts of 100,000 at once on 10 worker processes at L=5 ms, then attempt
+ * retention; time, RSS, Redis and Postgres sizes; quick: two of 2,000 on 2 workers; see measure-million.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -31,6 +33,7 @@ import { createLogger } from '@fleet/logger';
 import { createCpuMeter } from './cpu.ts';
 import { measureInstallPath } from './measure-install-path.ts';
 import { measureMetrics, renderMetricsReport } from './measure-metrics.ts';
+import { measureMillion, renderMillionReport } from './measure-million.ts';
 import { measureRate, renderRateReport } from './measure-rate.ts';
 import type { InstallPathResult } from './measure-install-path.ts';
 import type { LargeRolloutResult } from './measure-large-rollout.ts';
@@ -101,7 +104,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads', 'metrics'];
+const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads', 'metrics', 'million'];
 if (args.only !== undefined && !ONLY.includes(args.only))
   throw new Error(`--only: unknown measurement "${args.only}" (${ONLY.join(', ')})`);
 for (const v of settings.variants)
@@ -109,6 +112,16 @@ for (const v of settings.variants)
 const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** `--only million`: ten rollouts of 100,000 on 10 workers (quick: two of 2,000 on 2); --large sets a rollout's size. */
+const millionSettings = {
+  rollouts: quick ? 2 : 10,
+  instancesPerRollout: positiveInt('large', args.large, quick ? 2_000 : 100_000),
+  workers: positiveInt('workers', args.workers, quick ? 2 : 10),
+  concurrency: 100,
+  latencyMs: 5,
+  statusSamples: quick ? 20 : 200,
+};
 
 /** `--only reads`: issue 24's load (quick: a small version of it). --instances sets the large rollout's size. */
 const readsSettings: ReadsOptions = {
@@ -223,7 +236,9 @@ async function main(): Promise<void> {
   const maxConcurrency =
     args.only === 'reads'
       ? readsSettings.concurrency + readsSettings.creators * readsSettings.creatorInstances
-      : Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);
+      : args.only === 'million'
+        ? millionSettings.rollouts * millionSettings.concurrency
+        : Math.max(...settings.pairs.map(([c]) => c), settings.largePair[0]);
   log(`fleet bench (${quick ? 'quick' : 'full'}): starting the stack`);
   const stack = await startStack({
     maxConcurrency,
@@ -262,6 +277,20 @@ async function main(): Promise<void> {
       await mkdir(path.dirname(outFile), { recursive: true });
       await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`\n${renderRateReport(rate)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+      return;
+    }
+    if (args.only === 'million') {
+      await stack.restartApi();
+      await stack.restartWorkers(millionSettings.workers);
+      const million = await measureMillion(stack, redis, {
+        ...millionSettings,
+        timeoutMs: timeoutFor(millionSettings.rollouts * millionSettings.instancesPerRollout, maxConcurrency, 5),
+        log,
+      });
+      const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, million };
+      await mkdir(path.dirname(outFile), { recursive: true });
+      await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`\n${renderMillionReport(million)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
       return;
     }
     if (args.only === 'reads') {
