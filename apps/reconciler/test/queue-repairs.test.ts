@@ -2,7 +2,7 @@
  * The reconciler's Redis-side repairs against real Postgres and Redis: what Redis lost comes back from Postgres,
  * what Postgres says is finished leaves Redis, and nothing still in flight is touched.
  */
-import { UnrecoverableError } from 'bullmq';
+import { Queue, UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { claimAttempt, completeRolloutIfDone, DIRECT_WRITER } from '@fleet/db';
@@ -150,6 +150,25 @@ describe('lost jobs', () => {
     });
     expect((await r.runOnce()).queue.requeuedPending).toBe(1);
     await r.stop();
+  });
+
+  it("after the upgrade that gave queue names a hash tag, re-adds a running rollout's jobs under the new name", async () => {
+    const ids = instanceIds(6, 'i-upgr');
+    const { rolloutId, instances } = await createEnqueuedRollout(db, redis, prefix, logger, ids, { concurrency: 3 });
+    // Its jobs as the previous release left them: in `install.<id>`, without the tag (docs/operations.md, Upgrading).
+    await loseQueue(rolloutId);
+    const previous = new Queue(`install.${rolloutId}`, { connection: redis, prefix });
+    await previous.addBulk(
+      instances.map((i) => ({ name: 'node-install', data: { rolloutId }, opts: { jobId: i.instanceId } })),
+    );
+    const r = reconciler();
+    expect((await r.runOnce()).queue).toMatchObject({ requeuedPending: 6, concurrencyRestored: 1 });
+    expect(await jobIdsIn(rolloutId, ['wait'])).toEqual([...ids].sort());
+    // The old queue is left as it was, unread: the operator deletes its keys (docs/operations.md, Upgrading).
+    expect(await previous.count()).toBe(6);
+    await r.stop();
+    await previous.obliterate({ force: true });
+    await previous.close();
   });
 
   it('re-adds only the instances of waves allowed to run', async () => {
