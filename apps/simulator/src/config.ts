@@ -74,6 +74,8 @@ const schema = z
     SIM_AGENT_FAILURE_RATE: rate(),
     /** Share of instance ids that do not exist, HTTP 404 (0 / 0.005). */
     SIM_NOT_FOUND_RATE: rate(),
+    /** Share of instances without Cloud Assistant: InstallMonitoringAgent never installs there (0 / 0.02). */
+    SIM_NO_CLOUD_ASSISTANT_RATE: rate(),
     /** Time from an accepted NodeInstall until the agent runs (or fails), ms (2000 / 2000). */
     SIM_INSTALL_DURATION_MS: millis(),
     /** Seed of the instance fates and request faults; the same seed fails the same instances; default `fleet`. */
@@ -111,6 +113,7 @@ const schema = z
       failureRate: vars.SIM_FAILURE_RATE ?? preset.failureRate,
       agentFailureRate: vars.SIM_AGENT_FAILURE_RATE ?? preset.agentFailureRate,
       notFoundRate: vars.SIM_NOT_FOUND_RATE ?? preset.notFoundRate,
+      noCloudAssistantRate: vars.SIM_NO_CLOUD_ASSISTANT_RATE ?? preset.noCloudAssistantRate,
       installDurationMs: vars.SIM_INSTALL_DURATION_MS ?? preset.installDurationMs,
       errorRate500: vars.SIM_ERROR_RATE_500 ?? preset.errorRate500,
       errorRate503: vars.SIM_ERROR_RATE_503 ?? preset.errorRate503,

@@ -194,6 +194,7 @@ describe('SIM_PROFILE=realistic over real HTTP', () => {
       failureRate: 0.03,
       agentFailureRate: 0.01,
       notFoundRate: 0.005,
+      noCloudAssistantRate: 0.02,
       installDurationMs: 2000,
     });
     // The override is what the calls meet: 503 wherever 500 did not come first, and no throttling at 80 calls at once.

@@ -5,8 +5,9 @@ import type { RequestParams } from './request-params.ts';
 import type { Scenario } from './scenario.ts';
 
 /**
- * What an action (actions.ts) is handed and answers: either an action result (HTTP 200, which may itself report a
- * failure) or a gateway-style error document (missing or invalid parameter, unknown instance).
+ * What an action (actions.ts, monitoring-agent-actions.ts) is handed and answers: either an action result (HTTP 200,
+ * which may itself report a failure) or a gateway-style error document (missing or invalid parameter, unknown
+ * instance).
  */
 
 export type ActionAnswer =
@@ -24,6 +25,6 @@ export type ActionContext = {
   nowMs: number;
   scenario: Readonly<Scenario>;
   instances: InstanceDirectory;
-  /** Told when a NodeInstall actually starts an install (not for no-ops or refusals). */
+  /** Told when a NodeInstall or InstallMonitoringAgent actually starts an install (not for no-ops or refusals). */
   onInstallStarted(instanceId: string): void;
 };

@@ -1,6 +1,7 @@
 import type { ActionAnswer, ActionContext } from './action-types.ts';
 import { decideInstall } from './agent-lifecycle.ts';
 import { missingParameter } from './gateway-common.ts';
+import { MONITORING_AGENT_ACTIONS } from './monitoring-agent-actions.ts';
 import type { DocumentObject } from './render.ts';
 import type { RequestParams } from './request-params.ts';
 
@@ -145,4 +146,5 @@ export const ACTIONS: Readonly<Record<string, (ctx: ActionContext) => ActionAnsw
   NodeStatus: nodeStatus,
   NodeStatusList: nodeStatusList,
   NodeUninstall: nodeUninstall,
+  ...MONITORING_AGENT_ACTIONS,
 };

@@ -1,6 +1,7 @@
 /**
  * Which actions each API version offers. NodeInstall and its siblings exist in 2016-09-22, 2017-03-01 and
- * 2018-03-08. An action asked for under a version that lacks it is `InvalidAction.NotFound`.
+ * 2018-03-08; 2019-01-01 replaced them with the MonitoringAgent actions (monitoring-agent-actions.ts) and has no
+ * NodeInstall. An action asked for under a version that lacks it is `InvalidAction.NotFound`.
  */
 
 const LEGACY_ACTIONS: ReadonlySet<string> = new Set(['NodeInstall', 'NodeStatus', 'NodeStatusList', 'NodeUninstall']);
@@ -9,6 +10,10 @@ const ACTIONS_BY_VERSION: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ['2016-09-22', LEGACY_ACTIONS],
   ['2017-03-01', LEGACY_ACTIONS],
   ['2018-03-08', LEGACY_ACTIONS],
+  [
+    '2019-01-01',
+    new Set(['InstallMonitoringAgent', 'DescribeMonitoringAgentStatuses', 'DescribeMonitoringAgentHosts']),
+  ],
 ]);
 
 /** The API versions the simulator answers. */

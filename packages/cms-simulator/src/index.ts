@@ -11,7 +11,13 @@ export {
   scenarioOverrides,
 } from './scenario-profiles.ts';
 export type { ScenarioProfile } from './scenario-profiles.ts';
-export { isFailingInstance, isAgentFailingInstance, isUnknownInstance, instanceFraction } from './instance-fate.ts';
+export {
+  isFailingInstance,
+  isAgentFailingInstance,
+  isNoCloudAssistantInstance,
+  isUnknownInstance,
+  instanceFraction,
+} from './instance-fate.ts';
 export type { InstanceFateKind } from './instance-fate.ts';
 export { AgentStatus } from './agent-lifecycle.ts';
 export type { InstanceReport, InstanceFate } from './instance-directory.ts';

@@ -1,5 +1,10 @@
 import { AgentStatus, agentStatus, type AgentRecord } from './agent-lifecycle.ts';
-import { isAgentFailingInstance, isFailingInstance, isUnknownInstance } from './instance-fate.ts';
+import {
+  isAgentFailingInstance,
+  isFailingInstance,
+  isNoCloudAssistantInstance,
+  isUnknownInstance,
+} from './instance-fate.ts';
 import type { Scenario } from './scenario.ts';
 
 /** How an instance will behave, from the seed and the current rates. */
@@ -10,6 +15,8 @@ export type InstanceFate = {
   readonly noServerGuard: boolean;
   /** NodeInstall accepted, but the agent ends in install_faild. */
   readonly agentFails: boolean;
+  /** No Cloud Assistant client: InstallMonitoringAgent starts nothing there, AutoInstall false in 2019-01-01. */
+  readonly noCloudAssistant: boolean;
 };
 
 /** What `GET /_sim/instances/:instanceId` shows. */
@@ -23,7 +30,10 @@ export type InstanceReport = InstanceFate & {
   installs: number;
   /** When the latest install finishes or finished, ISO 8601; null before any install. */
   readyAt: string | null;
-  /** RequestIds of the latest NodeInstall answers (newest last, at most 20), to match what a client recorded. */
+  /**
+   * RequestIds of the latest NodeInstall answers and InstallMonitoringAgent calls that named it (newest last, at most
+   * 20), to match what a client recorded.
+   */
   requestIds: string[];
 };
 
@@ -33,6 +43,8 @@ export type InstanceDirectory = {
   startInstall(instanceId: string, nowMs: number, durationMs: number): void;
   uninstall(instanceId: string): void;
   rememberRequestId(instanceId: string, requestId: string): void;
+  /** Every instance an action looked at (status or install) since the last clear, in id order: the host inventory. */
+  knownInstances(): string[];
   describe(instanceId: string, nowMs: number, counts: { installCalls: number; installs: number }): InstanceReport;
   clear(): void;
 };
@@ -42,6 +54,7 @@ const REMEMBERED_REQUEST_IDS = 20;
 export function createInstanceDirectory(seed: string, scenario: () => Readonly<Scenario>): InstanceDirectory {
   const records = new Map<string, AgentRecord>();
   const requestIds = new Map<string, string[]>();
+  const seen = new Set<string>();
 
   const fate = (instanceId: string): InstanceFate => {
     const current = scenario();
@@ -49,13 +62,18 @@ export function createInstanceDirectory(seed: string, scenario: () => Readonly<S
       unknown: isUnknownInstance(seed, instanceId, current.notFoundRate),
       noServerGuard: isFailingInstance(seed, instanceId, current.failureRate),
       agentFails: isAgentFailingInstance(seed, instanceId, current.agentFailureRate),
+      noCloudAssistant: isNoCloudAssistantInstance(seed, instanceId, current.noCloudAssistantRate),
     };
   };
 
   return {
     fate,
-    status: (instanceId, nowMs) => agentStatus(records.get(instanceId), fate(instanceId).agentFails, nowMs),
+    status(instanceId, nowMs) {
+      seen.add(instanceId);
+      return agentStatus(records.get(instanceId), fate(instanceId).agentFails, nowMs);
+    },
     startInstall(instanceId, nowMs, durationMs) {
+      seen.add(instanceId);
       records.set(instanceId, { readyAt: nowMs + durationMs, uninstalled: false });
     },
     uninstall(instanceId) {
@@ -68,6 +86,7 @@ export function createInstanceDirectory(seed: string, scenario: () => Readonly<S
       ids.push(requestId);
       if (ids.length > REMEMBERED_REQUEST_IDS) ids.shift();
     },
+    knownInstances: () => [...seen].sort(),
     describe(instanceId, nowMs, counts) {
       const instanceFate = fate(instanceId);
       const readyAt = records.get(instanceId)?.readyAt;
@@ -85,6 +104,7 @@ export function createInstanceDirectory(seed: string, scenario: () => Readonly<S
     clear() {
       records.clear();
       requestIds.clear();
+      seen.clear();
     },
   };
 }

@@ -8,7 +8,7 @@ import { seededFraction } from './seeded-fraction.ts';
  * Guard agent is no more or less likely to be "unknown" than any other.
  */
 
-export type InstanceFateKind = 'no-server-guard' | 'agent-install-fails' | 'unknown-instance';
+export type InstanceFateKind = 'no-server-guard' | 'agent-install-fails' | 'unknown-instance' | 'no-cloud-assistant';
 
 /** A uniform fraction in [0, 1): the top 53 bits of sha256(`${seed}:${kind}:${instanceId}`). */
 export function instanceFraction(seed: string, kind: InstanceFateKind, instanceId: string): number {
@@ -26,6 +26,14 @@ export function isFailingInstance(seed: string, instanceId: string, failureRate:
 /** NodeInstall is accepted, but the agent never comes up: NodeStatus ends in `install_faild`. */
 export function isAgentFailingInstance(seed: string, instanceId: string, agentFailureRate: number): boolean {
   return instanceFraction(seed, 'agent-install-fails', instanceId) < agentFailureRate;
+}
+
+/**
+ * The instance has no Cloud Assistant client, which InstallMonitoringAgent (2019-01-01) installs through: the call
+ * is accepted, but the agent never comes up there and the instance needs Cloud Assistant (or a manual install) first.
+ */
+export function isNoCloudAssistantInstance(seed: string, instanceId: string, noCloudAssistantRate: number): boolean {
+  return instanceFraction(seed, 'no-cloud-assistant', instanceId) < noCloudAssistantRate;
 }
 
 /** The instance id does not exist in the account: the API answers HTTP 404 InvalidInstanceId.NotFound. */

@@ -22,6 +22,8 @@ export const SCENARIO_PROFILES = Object.freeze({
     agentFailureRate: 0.01,
     /** 0.5% of the ids no longer exist (released between inventory and rollout): 404 InvalidInstanceId.NotFound. */
     notFoundRate: 0.005,
+    /** 2% of hosts lack the Cloud Assistant client that InstallMonitoringAgent needs (Alibaba: ~95% succeed). */
+    noCloudAssistantRate: 0.02,
     /** 2% of calls: 503 ServiceUnavailable. */
     errorRate503: 0.02,
     /** 1% of calls: 500 InternalError. */

@@ -25,6 +25,11 @@ export type Scenario = {
   agentFailureRate: number;
   /** Share of instance ids that do not exist: HTTP 404 `InvalidInstanceId.NotFound`. Default 0. */
   notFoundRate: number;
+  /**
+   * Share of instances without the Cloud Assistant client: InstallMonitoringAgent (2019-01-01) cannot reach them, so
+   * their agent never comes up and DescribeMonitoringAgentStatuses reports AutoInstall false. Default 0.
+   */
+  noCloudAssistantRate: number;
   /** Time from an accepted NodeInstall until NodeStatus leaves `installing`, ms. Default 2000. */
   installDurationMs: number;
 };
@@ -40,6 +45,7 @@ export const DEFAULT_SCENARIO: Readonly<Scenario> = Object.freeze({
   failureRate: 0.05,
   agentFailureRate: 0,
   notFoundRate: 0,
+  noCloudAssistantRate: 0,
   installDurationMs: 2000,
 });
 
@@ -56,6 +62,7 @@ const RULES: Readonly<Record<keyof Scenario, FieldRule>> = {
   failureRate: 'rate',
   agentFailureRate: 'rate',
   notFoundRate: 'rate',
+  noCloudAssistantRate: 'rate',
   installDurationMs: 'duration',
 };
 

@@ -1,11 +1,14 @@
+import * as cmsModule from '@alicloud/cms20190101';
 import * as openApiClientModule from '@alicloud/openapi-client';
+import { $OpenApiUtil } from '@alicloud/openapi-core';
 import RPCClient from '@alicloud/pop-core';
 import { RuntimeOptions } from '@alicloud/tea-util';
 import { KEY_ID, SECRET } from './client.ts';
 
 /**
- * Alibaba's official SDKs pointed at a simulator: @alicloud/pop-core (RPC signature 1.0) and @alicloud/openapi-client
- * (the generic OpenAPI client: V3 by default, v1 with signatureAlgorithm 'v2'). Each signs with its own code; none
+ * Alibaba's official SDKs pointed at a simulator: @alicloud/pop-core (RPC signature 1.0), @alicloud/openapi-client
+ * (the generic OpenAPI client: V3 by default, v1 with signatureAlgorithm 'v2') and @alicloud/cms20190101 (the CMS
+ * 2019-01-01 client on @alicloud/openapi-core: V3 by default, v1 with 'v2'). Each signs with its own code; none
  * retries (their retry options are off unless asked for).
  */
 
@@ -17,7 +20,10 @@ function unwrapDefault<T>(value: T): T {
   return (value as { default?: T }).default ?? value;
 }
 
+const CmsClient = unwrapDefault(cmsModule.default);
 const OpenApiClient = unwrapDefault(openApiClientModule.default);
+
+export { cmsModule as cms };
 
 /** `host:port` of a simulator URL, the way the SDKs take an endpoint. */
 function hostOf(url: string): string {
@@ -35,6 +41,19 @@ export function popCoreClient(url: string, apiVersion = '2017-03-01', secret = S
 }
 
 export type SdkSignature = 'v3' | 'v1';
+
+export function cms20190101Client(url: string, signature: SdkSignature = 'v3', secret = SECRET) {
+  return new CmsClient(
+    new $OpenApiUtil.Config({
+      accessKeyId: KEY_ID,
+      accessKeySecret: secret,
+      endpoint: hostOf(url),
+      protocol: 'HTTP',
+      readTimeout: 5000,
+      ...(signature === 'v1' ? { signatureAlgorithm: 'v2' } : {}),
+    }),
+  );
+}
 
 export function openApiClient(url: string, signature: SdkSignature = 'v3', secret = SECRET) {
   return new OpenApiClient(
