@@ -2,6 +2,7 @@ import express from 'express';
 import type { ErrorRequestHandler } from 'express';
 import type { RedisClient } from '@fleet/queue';
 import { DependencyUnavailableError } from '@fleet/errors';
+import type { CmsClient } from '@fleet/cms-client';
 import type { Database } from '@fleet/db';
 import { isDatabaseUnavailableError } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
@@ -62,6 +63,8 @@ export type ApiDeps = {
    * its Bearer token. Default: a registry of the app's own, open to anyone.
    */
   metrics?: { registry: MetricsRegistry; token?: string | undefined };
+  /** The CloudMonitor client a dry run's pre-check calls (main.ts builds it from CMS_*). Default: none (503). */
+  cms?: CmsClient;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -118,7 +121,7 @@ export function createApp(deps: ApiDeps): express.Express {
   // Another tenant's rollout is a 404 for every route under it, whoever wrote the route.
   app.use('/v1/rollouts/:id', rolloutTenancyGuard(deps));
   const enqueues = deps.enqueues ?? createBackgroundEnqueues();
-  app.use(rolloutRoutes({ ...deps, enqueues }));
+  app.use(rolloutRoutes({ ...deps, enqueues, precheck: deps.cms ? { cms: deps.cms } : undefined }));
   app.use(rolloutControlRoutes(deps));
   app.use(rolloutReportRoutes(deps));
   app.use(rolloutRetryRoutes({ ...deps, enqueues }));

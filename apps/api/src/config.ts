@@ -1,4 +1,4 @@
-import { LOCAL_DEFAULTS, checkRedisTopology, env, parseConfig, z, redisEnv } from '@fleet/config';
+import { LOCAL_DEFAULTS, checkRedisTopology, cmsClientEnv, env, parseConfig, z, redisEnv } from '@fleet/config';
 
 export const apiConfigSchema = z
   .object({
@@ -13,6 +13,8 @@ export const apiConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+$/)
       .default('fleet'),
+    // CloudMonitor, for a dry run's pre-check (NodeStatusList): CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS, CMS_METHOD.
+    ...cmsClientEnv,
     /** Most instances in one rollout (after de-duplication). */
     MAX_INSTANCES_PER_ROLLOUT: env.positiveInt(100_000),
     /** Largest accepted request body, in bytes. 100,000 instance ids of 22 characters take about 2.7 MB. */

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase, createEventListener } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { createMetricsRegistry } from '@fleet/metrics';
@@ -15,7 +16,10 @@ import { answerClientErrorsWithProblems } from './http/client-error.ts';
 // The bootstrap key and the metrics token are masked by value wherever they would appear, like the AccessKey secret
 // in the worker.
 const { config, logger } = startApp('api', () => loadApiConfig(process.env), {
-  secrets: (c) => [c.FLEET_ADMIN_API_KEY, c.METRICS_TOKEN].filter((s): s is string => s !== undefined),
+  secrets: (c) =>
+    [c.FLEET_ADMIN_API_KEY, c.METRICS_TOKEN, c.CMS_ACCESS_KEY_SECRET, c.CMS_SECURITY_TOKEN].filter(
+      (s): s is string => s !== undefined,
+    ),
 });
 
 const db = createDatabase({
@@ -43,7 +47,10 @@ const eventStreams = createRolloutStreamHub({
       ...handlers,
     }),
 });
+// A dry run's pre-check asks CloudMonitor for agent statuses (NodeStatusList); a few calls in flight at most.
+const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: 16 });
 const app = createApp({
+  cms,
   db,
   redis,
   logger,
@@ -92,7 +99,7 @@ stopOnSignal({
     // db.close() waits for every pooled client to be given back; one was seen never to be (about 1 stop in 8 right
     // after a request, not yet explained), which held the stop until the 10 s deadline and exit code 1. Past 3 s the
     // process exits without it: every request is answered by then and Postgres drops the connection itself.
-    const closed = Promise.allSettled([db.close(), redis.quit()]);
+    const closed = Promise.allSettled([db.close(), redis.quit(), cms.close()]);
     const late = await Promise.race([
       closed.then(() => false),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 3000).unref()),

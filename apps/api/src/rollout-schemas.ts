@@ -6,9 +6,9 @@ import { DEFAULT_RETRY_POLICY, INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/
 export const userIdSchema = z.string().regex(/^\d{16}$/, 'must be a 16-digit Alibaba Cloud account UserId');
 
 /** ECS instance ids: `i-` then lowercase letters and digits (old ones are short, current ones 22 characters). */
-export const instanceIdSchema = z
-  .string()
-  .regex(/^i-[a-z0-9]{1,62}$/, 'must be an ECS instance id: "i-" followed by lowercase letters and digits');
+export const INSTANCE_ID_PATTERN = /^i-[a-z0-9]{1,62}$/;
+export const INSTANCE_ID_MESSAGE = 'must be an ECS instance id: "i-" followed by lowercase letters and digits';
+export const instanceIdSchema = z.string().regex(INSTANCE_ID_PATTERN, INSTANCE_ID_MESSAGE);
 
 const retryPolicySchema = z
   .strictObject({
@@ -24,11 +24,12 @@ const retryPolicySchema = z
     path: ['maxDelayMs'],
   });
 
-export function createRolloutSchema(maxInstances: number) {
-  return z.strictObject({
+/** The fields of POST /v1/rollouts, a dry run's included; `instanceIds` checks each id with `ids`. */
+function createRolloutShape<T extends z.ZodType>(maxInstances: number, ids: T) {
+  return {
     userId: userIdSchema,
     instanceIds: z
-      .array(instanceIdSchema)
+      .array(ids)
       .min(1, 'must list at least one instance id')
       .max(maxInstances, `must list at most ${maxInstances} instance ids`),
     /** Reinstall even where the agent already runs. */
@@ -36,8 +37,29 @@ export function createRolloutSchema(maxInstances: number) {
     retry: retryPolicySchema.default({ ...DEFAULT_RETRY_POLICY }),
     /** concurrency (a number or "10%"), waves, waveSuccessThresholdPercent, abort, instanceTimeoutMs. */
     ...policyFields,
-  });
+    dryRun: z
+      .boolean()
+      .default(false)
+      .describe('true: answer 200 with the plan (rollout-plan) and record nothing: no rollout, job, key or event'),
+    precheck: z
+      .boolean()
+      .default(false)
+      .describe("with dryRun: ask CloudMonitor (NodeStatusList) for every instance's agent status, under the account's rate"),
+  };
 }
+
+export function createRolloutSchema(maxInstances: number) {
+  return z.strictObject(createRolloutShape(maxInstances, instanceIdSchema));
+}
+
+/**
+ * A dry run's body: the same fields and checks, except that the instance ids are checked one by one by the plan
+ * (every refused id listed with its index and reason) rather than refusing the request at the first.
+ */
+export function dryRunRolloutSchema(maxInstances: number) {
+  return z.strictObject({ ...createRolloutShape(maxInstances, z.unknown()), dryRun: z.literal(true) });
+}
+export type DryRunRolloutBody = z.output<ReturnType<typeof dryRunRolloutSchema>>;
 
 export const rolloutIdSchema = z.string().uuid('must be a rollout id (UUID)');
 

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
+import type { CmsClient } from '@fleet/cms-client';
 import { createApiKey, createDatabase, createEventListener, generateApiKey } from '@fleet/db';
 import type { ApiRole, Database } from '@fleet/db';
 import { createMetricsRegistry } from '@fleet/metrics';
@@ -76,6 +77,8 @@ export type StartApiOptions = {
   streamTicketTtlMs?: number;
   /** METRICS_TOKEN of this API. Default: none (anyone may scrape /metrics). */
   metricsToken?: string;
+  /** The CloudMonitor client of a dry run's pre-check. Default: none (a pre-check answers 503). */
+  cms?: CmsClient;
 };
 
 /** The real API on a port of its own, over a private database and a private BullMQ prefix. */
@@ -129,6 +132,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     bodyLimitBytes: options.bodyLimitBytes ?? 8 * 1024 * 1024,
     rateLimit: options.rateLimit ?? { limit: 1_000_000 },
     ...(options.metricsToken ? { metrics: { registry: createMetricsRegistry(), token: options.metricsToken } } : {}),
+    ...(options.cms ? { cms: options.cms } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

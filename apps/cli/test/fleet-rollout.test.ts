@@ -76,16 +76,39 @@ describe('fleet rollout create reads every file format', () => {
     expect(await rolloutCount()).toBe(before);
   });
 
-  it('refuses bad flags before reading the file, and --dry-run as not available yet (exit 3)', async () => {
+  it('refuses bad flags before reading the file, and --dry-run with --watch (exit 3)', async () => {
     const ids = await file('one.txt', 'i-one\n');
     const bad = await fleet(createArgs(ids, '--concurrency', 'lots'));
     expect(bad.code).toBe(3);
     expect(bad.stderr).toContain('--concurrency must be a number such as 50 or a share such as 10%; got "lots"');
-    const dry = await fleet(createArgs(ids, '--dry-run'));
+    const dry = await fleet(createArgs(ids, '--dry-run', '--watch'));
     expect(dry.code).toBe(3);
-    expect(dry.stderr).toContain('--dry-run is not available yet');
+    expect(dry.stderr).toContain('--dry-run creates nothing to --watch');
     const unknown = await fleet(createArgs(ids, '--nope'));
     expect(unknown.code).toBe(3);
+  });
+
+  it('--dry-run prints the plan (waves, limits, estimate) and creates nothing', async () => {
+    const before = await rolloutCount();
+    const ids = await file('dry.txt', `${idsWithFate('dry', 10, 'ok').join('\n')}\n`);
+    const json = await fleet(createArgs(ids, '--dry-run', '--waves', '2,50%', '--concurrency', '3', '--output', 'json'));
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      dryRun: true,
+      valid: true,
+      instances: { accepted: 10, refused: 0 },
+      waves: [
+        { wave: 1, size: 2 },
+        { wave: 2, size: 5 },
+        { wave: 3, size: 3 },
+      ],
+      limits: { concurrency: 3 },
+    });
+    const table = await fleet(createArgs(ids, '--dry-run'));
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/dry run\s+nothing was created/);
+    expect(table.stdout).toMatch(/estimate\s+\d+ s/);
+    expect(await rolloutCount()).toBe(before);
   });
 
   it('creates a rollout of 100,000 ids from a file, pauses it, then cancels every instance', async () => {

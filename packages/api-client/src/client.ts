@@ -20,6 +20,7 @@ import type {
   PatchRolloutBody,
   RetriedRollout,
   Rollout,
+  RolloutPlan,
   RolloutStatus,
   RolloutSummary,
 } from './types.ts';
@@ -60,6 +61,15 @@ export class FleetApiClient {
     return this.request<CreatedRollout>('POST', '/v1/rollouts', {
       body,
       ...(options.idempotencyKey ? { headers: { 'idempotency-key': options.idempotencyKey } } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  /** POST /v1/rollouts with `dryRun: true`: the plan, nothing recorded; harmless twice, so a network error is retried. */
+  planRollout(body: CreateRolloutBody, options: { signal?: AbortSignal } = {}) {
+    return this.request<RolloutPlan>('POST', '/v1/rollouts', {
+      body: { ...body, dryRun: true },
+      idempotent: true,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }

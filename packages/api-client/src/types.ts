@@ -74,6 +74,41 @@ export type Rollout = {
 };
 
 export type CreatedRollout = Rollout & { duplicatesRemoved: number };
+
+/** The 200 of POST /v1/rollouts with `dryRun: true` (docs/api.md, Dry run): nothing was recorded. */
+export type RolloutPlan = {
+  dryRun: true;
+  userId: string;
+  /** True when the same request without dryRun would be recorded. */
+  valid: boolean;
+  instances: { requested: number; accepted: number; duplicatesRemoved: number; refused: number };
+  refused: { index: number; value: string | null; reason: string }[];
+  waves: { wave: number; size: number }[];
+  limits: {
+    concurrencySpec: CountSpec;
+    concurrency: number;
+    globalConcurrency: number | null;
+    accountRateLimitRps: number | null;
+    accountRateNowRps: number | null;
+  };
+  estimate: {
+    seconds: number;
+    waves: {
+      wave: number;
+      size: number;
+      inFlight: number;
+      ratePerSecond: number;
+      boundBy: 'concurrency' | 'account_rate';
+      seconds: number;
+    }[];
+    formula: string;
+    callLatencyMs: number;
+    latencySource: 'recent_median' | 'default';
+    latencySamples: number;
+    accountRatePerSecond: number;
+    rateSource: 'account_rate_now' | 'account_rate_limit' | 'default';
+  };
+};
 export type ChangedRollout = Rollout & { changed: boolean };
 export type RetriedRollout = Rollout & {
   retryOf: { rolloutId: string; cause: string | null; instances: number };

@@ -130,3 +130,5 @@ export {
 export type { FleetEventNotice, FleetEventRecord, FleetEventPage, ListEventsOptions } from './events/index.ts';
 export { listFailureCauseCounts, listFailureCauseInstances } from './failure-counts.ts';
 export type { FailureCauseCount } from './failure-counts.ts';
+export { recentCallLatency } from './call-latency.ts';
+export type { RecentCallLatency } from './call-latency.ts';

@@ -85,3 +85,7 @@ export type {
   NewFleetEvent,
   PauseCause,
 } from './fleet-events.ts';
+export { ESTIMATE_FORMULA, estimateRolloutDuration } from './rollout-estimate.ts';
+export type { DurationEstimate, EstimateInput, WaveEstimate } from './rollout-estimate.ts';
+export { decideAgentPrecheck } from './agent-precheck.ts';
+export type { AgentPrecheck } from './agent-precheck.ts';

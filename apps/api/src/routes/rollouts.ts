@@ -32,8 +32,12 @@ import { readRolloutLimits } from '../rollout-limits.ts';
 import { readRolloutStatus } from '../rollout-status.ts';
 import { policyFromCreateBody } from '../rollout-policy-schemas.ts';
 import type { ApiOperation } from '../openapi.ts';
+import { planRollout } from '../rollout-plan.ts';
+import type { PlanDeps } from '../rollout-plan.ts';
+import { rolloutPlanSchema } from '../rollout-plan-schema.ts';
 import {
   createRolloutSchema,
+  dryRunRolloutSchema,
   instanceIdSchema,
   listInstancesQuerySchema,
   listRolloutsQuerySchema,
@@ -66,6 +70,8 @@ export type RolloutRoutesDeps = {
   logger: Logger;
   /** Runs the enqueue of a new rollout, answering once it is done or its wait is over (see background-enqueues.ts). */
   enqueues: BackgroundEnqueues;
+  /** A dry run's pre-check calls CloudMonitor with this; absent: a pre-check answers 503. */
+  precheck?: PlanDeps['precheck'];
 };
 
 function requireJson(req: Request): void {
@@ -80,9 +86,25 @@ function withoutDuplicates(ids: readonly string[]): readonly string[] {
   return seen.size === ids.length ? ids : [...seen];
 }
 
+function isDryRunRequest(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { dryRun?: unknown }).dryRun === true;
+}
+
 export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   const router = Router();
   const createSchema = createRolloutSchema(deps.maxInstancesPerRollout);
+  const dryRunSchema = dryRunRolloutSchema(deps.maxInstancesPerRollout);
+
+  /**
+   * `dryRun: true`: the same checks, then the plan (200), with nothing written: no rollout, instance, job,
+   * Idempotency-Key record or event. The key is checked like any other but neither looked up nor stored.
+   */
+  async function answerDryRun(req: Request, res: Response): Promise<void> {
+    readIdempotencyKey(req);
+    const body = parseOrThrow(dryRunSchema, req.body, 'rollout', { in: 'body' });
+    assertAccountVisible(req, body.userId);
+    res.status(200).json(await planRollout(deps, body));
+  }
 
   /**
    * Answers a request whose Idempotency-Key was seen before: the same request gets the original rollout (as it is
@@ -128,6 +150,10 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   ): Promise<{ rollout: RolloutRecord; duplicatesRemoved: number } | null> {
     const idempotencyKey = readIdempotencyKey(req);
     const body = parseOrThrow(createSchema, req.body, 'rollout', { in: 'body' });
+    if (body.precheck)
+      throw new ValidationError('rollout is invalid: precheck: goes with dryRun: true', [
+        { path: 'precheck', message: 'a pre-check is part of a dry run: send dryRun: true with it; got true', in: 'body' },
+      ]);
     // An account outside the key answers like an account that does not exist (404), never 403.
     assertAccountVisible(req, body.userId);
     const instanceIds = withoutDuplicates(body.instanceIds);
@@ -189,6 +215,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   router.post(ROLLOUTS_PATH, async (req, res) => {
     const principal = requireRole(req, 'operator');
     requireJson(req);
+    if (isDryRunRequest(req.body)) return answerDryRun(req, res);
     const recorded = await recordRequestedRollout(req, res, principal);
     if (!recorded) return;
     // The ids are in Postgres now and nothing below reads the body: let the parsed list go before the enqueue, the
@@ -296,7 +323,9 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
         '`enqueued: false` when it continues in the background (a large rollout), until GET shows it true. ' +
         'An account outside the API key answers 404. With `Idempotency-Key`, the same key and body return the original rollout ' +
         '(`Idempotent-Replayed: true`); the same key with another body answers 422. ' +
-        'Redis unreachable: 503 and nothing is recorded.',
+        'Redis unreachable: 503 and nothing is recorded. ' +
+        'With `dryRun: true` (same body, same checks) it answers 200 with the plan and records nothing: every refused id with its index and reason ' +
+        '(instead of a 400), the waves, the effective limits and a duration estimate with its formula (docs/api.md, Dry run).',
       headers: [
         {
           name: 'Idempotency-Key',
@@ -307,6 +336,7 @@ export function rolloutOperations(maxInstancesPerRollout: number): ApiOperation[
       body: createRolloutSchema(maxInstancesPerRollout),
       idempotent: true,
       responses: {
+        200: { description: 'A dry run (`dryRun: true`): the plan; nothing was recorded', schema: rolloutPlanSchema },
         202: {
           description:
             'Accepted: the rollout is recorded, and enqueued or being enqueued (`enqueued`); or a replay of an earlier request with this Idempotency-Key',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { CreateRolloutBody, CreatedRollout } from '@fleet/api-client';
+import type { CreateRolloutBody, CreatedRollout, RolloutPlan } from '@fleet/api-client';
 import { UsageError } from '../exit-codes.ts';
 import { badIdsError, parseInstanceFile } from '../instance-file.ts';
 import { clientFor, readAll } from '../context.ts';
@@ -88,6 +88,27 @@ async function printCreated(ctx: CommandContext, format: OutputFormat, rollout: 
   );
 }
 
+/** A dry run's plan: what would be made, at which limits, and how long it should take (docs/cli.md). */
+async function printPlan(ctx: CommandContext, format: OutputFormat, plan: RolloutPlan): Promise<void> {
+  const { instances, limits, estimate } = plan;
+  const waves = plan.waves.map((w) => w.size);
+  await printData(ctx.term, format, plan, () =>
+    renderFields([
+      ['dry run', 'nothing was created'],
+      ['instances', instances.accepted],
+      ['duplicates removed', instances.duplicatesRemoved],
+      ['refused', instances.refused],
+      ['waves', waves.length <= 8 ? `${waves.length}: ${waves.join(', ')}` : `${waves.length}: ${waves.slice(0, 8).join(', ')}, ...`],
+      ['concurrency', `${limits.concurrency} (asked ${String(limits.concurrencySpec)})`],
+      ['global concurrency', limits.globalConcurrency ?? 'unknown (no worker yet)'],
+      ['account rate', `${estimate.accountRatePerSecond}/s (${estimate.rateSource})`],
+      ['call latency', `${estimate.callLatencyMs} ms (${estimate.latencySource}, ${estimate.latencySamples} calls)`],
+      ['estimate', `${estimate.seconds} s`],
+      ['formula', estimate.formula],
+    ]),
+  );
+}
+
 export function registerRolloutCreate(rollout: Command, ctx: CommandContext): void {
   rollout
     .command('create')
@@ -107,7 +128,7 @@ export function registerRolloutCreate(rollout: Command, ctx: CommandContext): vo
     .option('--instance-timeout <duration>', 'longest time for one instance, e.g. 10m')
     .option('--timeout <duration>', 'with --watch: stop watching after this long (exit 5; the rollout goes on)')
     .option('--idempotency-key <key>', 'the same key twice makes one rollout (default: a new one per command)')
-    .option('--dry-run', 'not available yet')
+    .option('--dry-run', 'print the plan (waves, limits, estimate) and create nothing')
     .option('--watch', 'watch it until it completes, pauses or is cancelled')
     .option('--output <format>', 'table, json or yaml', 'table')
     .option(
@@ -118,8 +139,7 @@ export function registerRolloutCreate(rollout: Command, ctx: CommandContext): vo
     .action(
       action(ctx, async (source: string | undefined, options: CreateOptions, command: Command) => {
         const output = parseOutputFormat(options.output);
-        if (options.dryRun)
-          throw new UsageError('--dry-run is not available yet: the API has no dry run (planned); nothing was sent');
+        if (options.dryRun && options.watch) throw new UsageError('--dry-run creates nothing to --watch: give one');
         if (source !== undefined && source !== '-')
           throw new UsageError(
             `unexpected argument ${JSON.stringify(source)}: give the ids with --file <path> or - for stdin`,
@@ -133,6 +153,7 @@ export function registerRolloutCreate(rollout: Command, ctx: CommandContext): vo
         createBody(options, ['i-check']); // flags first: a bad flag is said before a large file is read
         const body = createBody(options, await readInstanceIds(ctx, file));
         const client = await clientFor(ctx, command.optsWithGlobals().profile);
+        if (options.dryRun) return printPlan(ctx, output, await client.planRollout(body, { signal: ctx.signal }));
         const created = await client.createRollout(body, {
           idempotencyKey: options.idempotencyKey ?? `fleet-cli-${randomUUID()}`,
           signal: ctx.signal,

@@ -1,0 +1,124 @@
+import type { Redis } from 'ioredis';
+import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
+import { assertNever } from '@fleet/errors';
+import { createAccountRateLimiter } from '@fleet/limits';
+import type { AgentPrecheck } from '@fleet/rollout-domain';
+import { decideAgentPrecheck } from '@fleet/rollout-domain';
+
+/**
+ * A dry run's pre-check: every instance's agent status from CloudMonitor (NodeStatusList, 50 ids a call), each call
+ * on the account's own rate schedule in Redis, the one the workers' NodeInstall calls keep, so a pre-check and a
+ * running rollout of the account share its quota rather than add up past it. Writes nothing but that schedule.
+ */
+
+/** Instance ids per NodeStatusList call (CloudMonitor's most). */
+export const PRECHECK_IDS_PER_CALL = 50;
+/** Calls in flight at once: enough to keep to the account's rate at CloudMonitor's usual latency. */
+const PRECHECK_PARALLEL_CALLS = 8;
+/** A throttled call is tried again this many times (after the rate halves) before its ids count as unchecked. */
+const PRECHECK_THROTTLE_RETRIES = 3;
+
+export type PrecheckDeps = {
+  /** The CloudMonitor client the pre-check calls through; absent: a pre-check answers 503. */
+  cms: CmsClient;
+  redis: Redis;
+  queuePrefix: string;
+  /** Waits before a call's start on the schedule, ms. Default setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
+};
+
+export type PrecheckResult = {
+  /** NodeStatusList calls made (throttled ones tried again included). */
+  calls: number;
+  counts: Record<AgentPrecheck, number>;
+  /** Instances per agent status CloudMonitor reported (`running`, `not_installed`, `stopped`, `install_faild`, ...). */
+  byStatus: Record<string, number>;
+  /** Already running: would end `skipped` with `skipInstalled`. */
+  running: string[];
+  /** Would be installed, with the status reported. */
+  wouldInstall: { instanceId: string; status: string }[];
+  /** Unknown to CloudMonitor: NodeInstall would fail as `instance_not_found`. */
+  notFound: string[];
+  /** Not checked: their call failed (its error code and RequestId). */
+  unchecked: { instanceId: string; errorCode: string | null; requestId: string | null }[];
+};
+
+/** One NodeStatusList call on the account's schedule; a throttled one slows the schedule and is tried again. */
+async function checkChunk(
+  deps: PrecheckDeps,
+  limiter: ReturnType<typeof createAccountRateLimiter>,
+  userId: string,
+  ids: string[],
+  counted: { calls: number },
+): Promise<NodeStatusListChunkResult> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let tries = 0; ; tries++) {
+    const waitMs = await limiter.reserve(userId);
+    if (waitMs > 0) await sleep(waitMs);
+    counted.calls++;
+    const { chunks } = await deps.cms.nodeStatusList({ instanceIds: ids });
+    const chunk = chunks[0]!;
+    if (chunk.outcome.kind !== 'throttled' || tries >= PRECHECK_THROTTLE_RETRIES) return chunk;
+    await limiter.onThrottled(userId);
+  }
+}
+
+export async function precheckInstances(
+  deps: PrecheckDeps,
+  input: { userId: string; instanceIds: readonly string[]; accountRateLimitRps: number },
+): Promise<PrecheckResult> {
+  const limiter = createAccountRateLimiter(deps.redis, {
+    prefix: deps.queuePrefix,
+    maxRatePerSecond: input.accountRateLimitRps,
+  });
+  const chunks: string[][] = [];
+  for (let at = 0; at < input.instanceIds.length; at += PRECHECK_IDS_PER_CALL)
+    chunks.push(input.instanceIds.slice(at, at + PRECHECK_IDS_PER_CALL));
+  const answers: NodeStatusListChunkResult[] = new Array(chunks.length);
+  const counted = { calls: 0 };
+  let next = 0;
+  const lane = async () => {
+    while (next < chunks.length) {
+      const index = next++;
+      answers[index] = await checkChunk(deps, limiter, input.userId, chunks[index]!, counted);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PRECHECK_PARALLEL_CALLS, chunks.length) }, lane));
+
+  const result: PrecheckResult = {
+    calls: counted.calls,
+    counts: { skip: 0, install: 0, not_found: 0, unchecked: 0 },
+    byStatus: {},
+    running: [],
+    wouldInstall: [],
+    notFound: [],
+    unchecked: [],
+  };
+  chunks.forEach((ids, index) => {
+    const answer = answers[index]!;
+    const reported = new Map(answer.nodes.map((node) => [node.instanceId, node.status]));
+    for (const instanceId of ids) {
+      const status = reported.get(instanceId) ?? null;
+      const verdict = decideAgentPrecheck({ answered: answer.outcome.kind === 'success', status });
+      result.counts[verdict]++;
+      if (status !== null) result.byStatus[status] = (result.byStatus[status] ?? 0) + 1;
+      switch (verdict) {
+        case 'skip':
+          result.running.push(instanceId);
+          break;
+        case 'install':
+          result.wouldInstall.push({ instanceId, status: status! });
+          break;
+        case 'not_found':
+          result.notFound.push(instanceId);
+          break;
+        case 'unchecked':
+          result.unchecked.push({ instanceId, errorCode: answer.errorCode, requestId: answer.requestId });
+          break;
+        default:
+          assertNever(verdict, 'agent pre-check');
+      }
+    }
+  });
+  return result;
+}
