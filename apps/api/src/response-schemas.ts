@@ -40,7 +40,7 @@ const countsSchema = z.object({
 
 const progressSchema = z
   .object({
-    done: z.number().int().describe('instances in a final state (succeeded, failed, cancelled)'),
+    done: z.number().int().describe('instances in a final state (succeeded, failed, cancelled, skipped)'),
     total: z.number().int(),
     fraction: z.number().describe('done / total, 0..1'),
     ratePerSecond: z
@@ -146,7 +146,10 @@ const instanceSchema = z.object({
 export const instancePageSchema = z.object({ items: z.array(instanceSchema), nextCursor: z.string().nullable() });
 
 const attemptSchema = z.object({
-  attemptNo: z.number().int(),
+  attemptNo: z.number().int().describe('1 and up for NodeInstall calls; 0 for the status check of skipInstalled'),
+  kind: z
+    .enum(['install', 'status_check'])
+    .describe('a NodeInstall call, or the NodeStatusList check made before the first one under skipInstalled'),
   startedAt: isoDate,
   finishedAt: isoDate.nullable(),
   durationMs: z.number().int().nullable(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError } from '@fleet/errors';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { DEFAULT_RETRY_POLICY, DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT, defaultPolicy } from '@fleet/rollout-domain';
 
@@ -64,6 +65,11 @@ export const policyFields = {
     .min(1000)
     .max(7 * 24 * 3600 * 1000)
     .optional(),
+  /** Before an instance's first NodeInstall, ask NodeStatus: an agent already running ends it `skipped`. */
+  skipInstalled: z
+    .boolean()
+    .default(false)
+    .describe('an instance whose agent already runs ends `skipped` with no NodeInstall; not with force: true'),
 };
 
 /** PATCH /v1/rollouts/:id: any of the live-changeable policy fields; null removes an optional one. */
@@ -92,6 +98,7 @@ export function policyFromCreateBody(body: {
   waveSuccessThresholdPercent: number;
   abort?: RolloutPolicy['abort'] | undefined;
   instanceTimeoutMs?: number | undefined;
+  skipInstalled: boolean;
 }): RolloutPolicy {
   return {
     ...defaultPolicy(),
@@ -101,7 +108,20 @@ export function policyFromCreateBody(body: {
     waveSuccessThresholdPercent: body.waveSuccessThresholdPercent,
     abort: body.abort ?? null,
     instanceTimeoutMs: body.instanceTimeoutMs ?? null,
+    skipInstalled: body.skipInstalled,
   };
+}
+
+/** Fields that contradict each other, refused with a 400 naming the field (after the schema's own checks). */
+export function assertConsistentPolicy(body: { force: boolean; skipInstalled: boolean }): void {
+  if (body.force && body.skipInstalled)
+    throw new ValidationError('rollout is invalid: skipInstalled: contradicts force: true', [
+      {
+        path: 'skipInstalled',
+        message: 'skipInstalled leaves running agents be and force reinstalls them: give one; got true with force: true',
+        in: 'body',
+      },
+    ]);
 }
 
 /** The policy after a PATCH. */

@@ -78,6 +78,7 @@ export function instanceView(instance: InstanceRecord) {
 export function attemptView(attempt: AttemptRecord) {
   return {
     attemptNo: attempt.attemptNo,
+    kind: attempt.kind,
     startedAt: attempt.startedAt.toISOString(),
     finishedAt: attempt.finishedAt?.toISOString() ?? null,
     durationMs: attempt.durationMs,

@@ -176,6 +176,24 @@ describe('POST /v1/rollouts with dryRun: true', () => {
     expect(await tableRowCounts()).toEqual(rowsBefore);
   });
 
+  it('refuses skipInstalled with force as contradictory, in a dry run and in a create (400 naming skipInstalled)', async () => {
+    const rowsBefore = await tableRowCounts();
+    for (const dryRun of [true, false]) {
+      const res = await api.request('POST', '/v1/rollouts', {
+        userId: USER_ID,
+        instanceIds: ['i-ok1'],
+        dryRun,
+        force: true,
+        skipInstalled: true,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toEqual([
+        expect.objectContaining({ field: 'skipInstalled', message: expect.stringContaining('force') }),
+      ]);
+    }
+    expect(await tableRowCounts()).toEqual(rowsBefore);
+  });
+
   it('answers an account outside the key with 404, like a create', async () => {
     const { key } = await api.createKey('operator', ['9999888877776666']);
     const res = await api.requestAs(key, 'POST', '/v1/rollouts', {

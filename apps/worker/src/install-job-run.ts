@@ -8,6 +8,7 @@ import { delayInstallJob } from '@fleet/queue';
 import type { RolloutControlDeps } from '@fleet/rollout-control';
 import type { JobDelay } from '@fleet/rollout-domain';
 import type { RolloutCache, RolloutSettings } from './rollout-cache.ts';
+import type { StatusChecks } from './status-checks.ts';
 import type { TrailingChecks } from './trailing-checks.ts';
 
 export type InstallProcessorDeps = {
@@ -44,10 +45,19 @@ export type InstallProcessorDeps = {
   now?: () => Date;
   /** Waits out an admitted call's time until its reserved start (at most the admission's bound), ms. Default setTimeout. */
   sleep?: (ms: number) => Promise<void>;
+  /** skipInstalled's batched status checks; default built from `cms` and `accountRate` (status-checks.ts). */
+  statusChecks?: StatusChecks;
 };
 
 export type InstallJobOutcome =
-  'skipped_final' | 'skipped_rollout_closed' | 'succeeded' | 'failed' | 'cancelled' | 'retry_scheduled' | 'duplicate';
+  | 'skipped_final'
+  | 'skipped_rollout_closed'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'skipped'
+  | 'retry_scheduled'
+  | 'duplicate';
 
 /** What every job of one processor shares: the deps with their defaults, and the per-process throttles. */
 export type Processor = {
@@ -57,6 +67,7 @@ export type Processor = {
   sleep: (ms: number) => Promise<void>;
   attempts: AttemptWriter;
   admission: CallAdmission;
+  statusChecks: StatusChecks;
   /** Per rollout: when this process last evaluated the abort threshold, in ms by `now`. */
   lastAbortCheck: Map<string, number>;
   completionChecks: TrailingChecks;

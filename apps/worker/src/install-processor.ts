@@ -9,6 +9,8 @@ import { claimAndCall } from './install-call.ts';
 import type { InstallJobOutcome, InstallProcessorDeps, JobRun, Processor } from './install-job-run.ts';
 import { delayJob } from './install-job-run.ts';
 import { settleAnswer } from './record-answer.ts';
+import { skipIfAgentRuns } from './skip-installed.ts';
+import { createStatusChecks } from './status-checks.ts';
 
 /**
  * Runs one install job: wait for the account's rate and a global slot, claim an attempt in Postgres, call
@@ -29,6 +31,7 @@ export function createInstallProcessor(
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     attempts: deps.attempts ?? createAttemptWriter(deps.db),
     admission: deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency }),
+    statusChecks: deps.statusChecks ?? createStatusChecks({ cms: deps.cms, accountRate: deps.accountRate }),
     lastAbortCheck: new Map(),
     completionChecks: createCompletionChecks(deps),
   };
@@ -46,15 +49,18 @@ async function processInstallJob(p: Processor, job: InstallJob, token?: string):
       return 'skipped_rollout_closed';
     case 'delay':
       return delayJob(job, token, start);
-    case 'admit':
-      return admitAndRun(p, {
+    case 'admit': {
+      const run: JobRun = {
         job,
         token,
         rolloutInstanceId: BigInt(job.data.rolloutInstanceId),
         instanceId,
         rollout: start.rollout,
         log,
-      });
+      };
+      if (await skipIfAgentRuns(p, run)) return 'skipped';
+      return admitAndRun(p, run);
+    }
     default:
       return assertNever(start, 'job start');
   }

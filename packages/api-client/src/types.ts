@@ -5,7 +5,7 @@
 
 export const ROLLOUT_STATUSES = ['running', 'paused', 'completed', 'cancelled'] as const;
 export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
-export const INSTANCE_STATES = ['pending', 'in_progress', 'succeeded', 'failed', 'cancelled'] as const;
+export const INSTANCE_STATES = ['pending', 'in_progress', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
 export const FLAG_STATUSES = ['open', 'acknowledged', 'resolved', 'closed'] as const;
 export type FlagStatus = (typeof FLAG_STATUSES)[number];

@@ -30,7 +30,7 @@ export async function recentCallLatency(db: Database, userId: string): Promise<R
         WHERE i.rollout_id = r.id AND i.state IN ('succeeded', 'failed')
         ORDER BY i.id DESC LIMIT $4::int) i
       JOIN install_attempt a ON a.rollout_instance_id = i.id
-      WHERE a.duration_ms IS NOT NULL`,
+      WHERE a.kind = 'install' AND a.duration_ms IS NOT NULL`,
     values: [userId, RECENT_DAYS, RECENT_ROLLOUTS, INSTANCES_PER_ROLLOUT],
   });
   const row = rows[0];

@@ -30,6 +30,8 @@ export {
   finishAttempt,
   createAttemptWriter,
   markAttemptAnswerLost,
+  needsStatusCheck,
+  recordStatusCheck,
   warmInstallPath,
   REPLAY_WINDOW_MS,
 } from './attempts/index.ts';
@@ -41,6 +43,8 @@ export type {
   FinishInput,
   FinishResult,
   AttemptWriter,
+  StatusCheckInput,
+  StatusCheckResult,
 } from './attempts/index.ts';
 export { createGroupCommit } from './group-commit.ts';
 export type { GroupCommit, GroupCommitOptions } from './group-commit.ts';

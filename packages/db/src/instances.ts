@@ -24,6 +24,8 @@ export type InstanceRecord = {
 export type AttemptRecord = {
   id: bigint;
   attemptNo: number;
+  /** `install` (NodeInstall) or `status_check` (skipInstalled's check before the first NodeInstall, attempt_no 0). */
+  kind: 'install' | 'status_check';
   startedAt: Date;
   finishedAt: Date | null;
   durationMs: number | null;

@@ -20,7 +20,7 @@ const SEGMENTS: Record<ReportScope, Segment[]> = {
     { state: 'failed', verificationFailedOnly: false },
     { state: 'succeeded', verificationFailedOnly: true },
   ],
-  all: (['failed', 'succeeded', 'cancelled', 'in_progress', 'pending'] as const).map((state) => ({
+  all: (['failed', 'succeeded', 'skipped', 'cancelled', 'in_progress', 'pending'] as const).map((state) => ({
     state,
     verificationFailedOnly: false,
   })),
@@ -122,7 +122,7 @@ export async function rolloutProgress(
         ).rows[0]?.n ?? 0,
       );
   return computeProgress({
-    done: counts.succeeded + counts.failed + counts.cancelled,
+    done: counts.succeeded + counts.failed + counts.cancelled + counts.skipped,
     total: counts.total,
     finishedInWindow,
     windowSeconds,

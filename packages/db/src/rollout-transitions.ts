@@ -154,17 +154,18 @@ export async function updateRolloutPolicy(
   });
 }
 
-export type WaveCounts = { open: number; succeeded: number; failed: number; cancelled: number };
+/** A wave's instances: still open, and per final state (skipped ones count for neither success nor failure). */
+export type WaveCounts = { open: number; succeeded: number; failed: number; cancelled: number; skipped: number };
 
 export async function countWave(db: Database, rolloutId: string, wave: number): Promise<WaveCounts> {
   const rows = await db.prisma.$queryRaw<{ state: string; n: bigint }[]>`
     SELECT state::text AS state, count(*) AS n FROM rollout_instance
     WHERE rollout_id = ${rolloutId}::uuid AND wave_no = ${wave} GROUP BY state`;
-  const counts: WaveCounts = { open: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  const counts: WaveCounts = { open: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0 };
   for (const row of rows) {
     const n = Number(row.n);
     if (row.state === 'pending' || row.state === 'in_progress') counts.open += n;
-    else counts[row.state as 'succeeded' | 'failed' | 'cancelled'] += n;
+    else counts[row.state as 'succeeded' | 'failed' | 'cancelled' | 'skipped'] += n;
   }
   return counts;
 }

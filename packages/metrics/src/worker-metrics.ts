@@ -4,7 +4,7 @@ import type { MetricsRegistry } from './registry.ts';
 /** What a NodeInstall attempt row's `outcome` says (the cms-client's attemptOutcomeClass). */
 export type InstallCallOutcome = 'success' | 'retryable' | 'final';
 /** The final states a worker moves an instance to. */
-export type FinishedInstanceState = 'succeeded' | 'failed' | 'cancelled';
+export type FinishedInstanceState = 'succeeded' | 'failed' | 'cancelled' | 'skipped';
 
 export type WorkerMetricsSources = {
   /** An account's adapted rate now, requests per second (@fleet/limits AccountRateLimiter.currentRate). */
@@ -89,7 +89,7 @@ export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMe
     },
   });
   for (const outcome of ['success', 'retryable', 'final'] as const) calls.inc({ outcome }, 0);
-  for (const state of ['succeeded', 'failed', 'cancelled'] as const) finished.inc({ state }, 0);
+  for (const state of ['succeeded', 'failed', 'cancelled', 'skipped'] as const) finished.inc({ state }, 0);
 
   return {
     callRecorded(call) {

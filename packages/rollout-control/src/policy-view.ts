@@ -12,5 +12,6 @@ export function readPolicy(stored: unknown): RolloutPolicy {
     waveSuccessThresholdPercent: p.waveSuccessThresholdPercent ?? base.waveSuccessThresholdPercent,
     abort: p.abort ?? null,
     instanceTimeoutMs: p.instanceTimeoutMs ?? null,
+    skipInstalled: p.skipInstalled ?? false,
   };
 }

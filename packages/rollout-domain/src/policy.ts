@@ -32,6 +32,11 @@ export type RolloutPolicy = {
   abort: AbortPolicy | null;
   /** Longest time, in ms, from an instance's first call to its final state; past it the instance fails as timed out. */
   instanceTimeoutMs: number | null;
+  /**
+   * Before an instance's first NodeInstall, ask NodeStatus; an agent already running ends the instance `skipped`
+   * with no NodeInstall. Contradicts `force` (a reinstall). Default false.
+   */
+  skipInstalled: boolean;
 };
 
 export const DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT = 90;
@@ -44,6 +49,7 @@ export function defaultPolicy(): RolloutPolicy {
     waveSuccessThresholdPercent: DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
     abort: null,
     instanceTimeoutMs: null,
+    skipInstalled: false,
   };
 }
 

@@ -14,7 +14,10 @@
  *   in_progress  --attempt deferred-->                 pending      [fleet_wide_error] (not this instance's fault, not counted)
  *   in_progress  --attempt retryable|deferred (rollout cancelled)--> cancelled  [rollout_closed]
  *   pending      --cancel-->                           cancelled    [rollout_cancelled] (a running call is never cut off; it finishes first)
- *   succeeded | failed | cancelled: final, nothing leaves them.
+ *   pending      --agent running (skipInstalled, no attempt yet, rollout running)--> skipped [agent_already_running]
+ *                                                      (a status check before the first NodeInstall found the agent running:
+ *                                                      no NodeInstall is made; not a failure, never flagged)
+ *   succeeded | failed | cancelled | skipped: final, nothing leaves them.
  *
  * Rollout transitions:
  *   running --pause--> paused          paused --resume--> running
@@ -30,10 +33,12 @@ export const InstanceState = {
   succeeded: 'succeeded',
   failed: 'failed',
   cancelled: 'cancelled',
+  /** The agent already ran (skipInstalled): no NodeInstall was made. */
+  skipped: 'skipped',
 } as const;
 export type InstanceState = (typeof InstanceState)[keyof typeof InstanceState];
 export const INSTANCE_STATES = Object.values(InstanceState);
-export const FINAL_INSTANCE_STATES: readonly InstanceState[] = ['succeeded', 'failed', 'cancelled'];
+export const FINAL_INSTANCE_STATES: readonly InstanceState[] = ['succeeded', 'failed', 'cancelled', 'skipped'];
 export const OPEN_INSTANCE_STATES: readonly InstanceState[] = ['pending', 'in_progress'];
 
 export const RolloutStatus = {
@@ -70,7 +75,9 @@ export type InstanceEvent =
       rolloutStatus: RolloutStatus;
       timedOut: boolean;
     }
-  | { type: 'cancel' };
+  | { type: 'cancel' }
+  /** A status check before any NodeInstall (skipInstalled) found the agent running. */
+  | { type: 'agent_running'; attemptCount: number; rolloutStatus: RolloutStatus };
 
 /**
  * Why an instance moves, as code branches on it (exhaustive `switch` with assertNever); a decision's `reason` says the
@@ -97,11 +104,13 @@ export const InstanceTransitionCause = {
   transient_failure: 'transient_failure',
   /** -> pending: a fleet-wide error, not this instance's fault and not counted; waits for the rollout to resume. */
   fleet_wide_error: 'fleet_wide_error',
+  /** pending -> skipped: the agent already runs (skipInstalled), so no NodeInstall is made. */
+  agent_already_running: 'agent_already_running',
 } as const;
 export type InstanceTransitionCause = (typeof InstanceTransitionCause)[keyof typeof InstanceTransitionCause];
 
 /** Why an event changes nothing: the instance is final, or (for an answer) no longer in_progress. */
-export type InstanceIgnoreCause = 'instance_final' | 'not_in_progress';
+export type InstanceIgnoreCause = 'instance_final' | 'not_in_progress' | 'already_attempted';
 /** Why an event must wait: a call may be in flight, or the rollout is paused. */
 export type InstanceWaitCause = 'attempt_in_flight' | 'rollout_paused';
 
@@ -162,6 +171,17 @@ export function decideInstance(state: InstanceState, event: InstanceEvent): Inst
       if (state === 'in_progress')
         return { type: 'wait', cause: 'attempt_in_flight', reason: 'a call is in flight; it finishes first' };
       return { type: 'ignore', cause: 'instance_final', reason: `instance already ${state}` };
+    case 'agent_running':
+      if (isFinalInstanceState(state))
+        return { type: 'ignore', cause: 'instance_final', reason: `instance already ${state}` };
+      // Only before the first NodeInstall: once one was made, its answer decides.
+      if (state !== 'pending' || event.attemptCount > 0)
+        return { type: 'ignore', cause: 'already_attempted', reason: 'a NodeInstall was already made' };
+      if (isFinalRolloutStatus(event.rolloutStatus))
+        return move(state, 'cancelled', 'rollout_closed', `rollout ${event.rolloutStatus}`);
+      if (event.rolloutStatus !== 'running')
+        return { type: 'wait', cause: 'rollout_paused', reason: `rollout ${event.rolloutStatus}` };
+      return move(state, 'skipped', 'agent_already_running', 'the agent already runs');
     default:
       return assertNever(event, 'instance event');
   }

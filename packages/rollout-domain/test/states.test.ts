@@ -33,6 +33,9 @@ const finished = (
     timedOut: false,
     ...over,
   }) as const;
+const agentRunning = (
+  over: Partial<{ attemptCount: number; rolloutStatus: 'running' | 'paused' | 'completed' | 'cancelled' }> = {},
+) => ({ type: 'agent_running', attemptCount: 0, rolloutStatus: 'running', ...over }) as const;
 
 describe('instance state machine', () => {
   it('claims a pending instance of a running rollout into in_progress', () => {
@@ -148,6 +151,15 @@ describe('instance state machine', () => {
     ['pending', { type: 'cancel' } as const, 'transition', 'cancelled', 'rollout_cancelled'],
     ['in_progress', { type: 'cancel' } as const, 'wait', undefined, 'attempt_in_flight'],
     ['succeeded', { type: 'cancel' } as const, 'ignore', undefined, 'instance_final'],
+    ['pending', agentRunning(), 'transition', 'skipped', 'agent_already_running'],
+    ['pending', agentRunning({ attemptCount: 1 }), 'ignore', undefined, 'already_attempted'],
+    ['in_progress', agentRunning(), 'ignore', undefined, 'already_attempted'],
+    ['pending', agentRunning({ rolloutStatus: 'paused' }), 'wait', undefined, 'rollout_paused'],
+    ['pending', agentRunning({ rolloutStatus: 'cancelled' }), 'transition', 'cancelled', 'rollout_closed'],
+    ['skipped', agentRunning(), 'ignore', undefined, 'instance_final'],
+    ['skipped', claim(), 'ignore', undefined, 'instance_final'],
+    ['skipped', { type: 'cancel' } as const, 'ignore', undefined, 'instance_final'],
+    ['skipped', finished('success'), 'ignore', undefined, 'not_in_progress'],
   ] as const)('from %s on %o decides %s to %s, cause %s (with a reason in words)', (state, event, type, to, cause) => {
     const decision = decideInstance(state, event);
     expect(decision).toMatchObject({ type, cause, ...(to ? { to } : {}) });
@@ -156,6 +168,7 @@ describe('instance state machine', () => {
 
   it('has a cause for every documented transition and no other', () => {
     expect(Object.keys(InstanceTransitionCause).sort()).toEqual([
+      'agent_already_running',
       'attempt_started',
       'fleet_wide_error',
       'install_succeeded',
@@ -169,8 +182,16 @@ describe('instance state machine', () => {
     ]);
   });
 
-  it('has exactly the five documented states', () => {
-    expect([...INSTANCE_STATES].sort()).toEqual(['cancelled', 'failed', 'in_progress', 'pending', 'succeeded']);
+  it('has exactly the six documented states, skipped a final one', () => {
+    expect([...INSTANCE_STATES].sort()).toEqual([
+      'cancelled',
+      'failed',
+      'in_progress',
+      'pending',
+      'skipped',
+      'succeeded',
+    ]);
+    expect(FINAL_INSTANCE_STATES).toContain('skipped');
   });
 });
 

@@ -141,7 +141,8 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       concurrency,
       maxAttempts: original.maxAttempts,
       // One wave: the ramp-up protected the fleet the first time; these few instances already had their turn.
-      policy: { ...storedPolicy, concurrency, waves: null } as Prisma.InputJsonValue,
+      // A forced retry reinstalls: it cannot also leave running agents be (skipInstalled contradicts force).
+      policy: { ...storedPolicy, concurrency, waves: null, ...(body.force ? { skipInstalled: false } : {}) } as Prisma.InputJsonValue,
       instanceIds,
       // Linked in the retry's own transaction, with rollout.retried on the original's timeline.
       parentRolloutId: original.id,

@@ -30,7 +30,7 @@ import { unsupportedMediaType } from '../http/json-guard.ts';
 import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import { readRolloutLimits } from '../rollout-limits.ts';
 import { readRolloutStatus } from '../rollout-status.ts';
-import { policyFromCreateBody } from '../rollout-policy-schemas.ts';
+import { assertConsistentPolicy, policyFromCreateBody } from '../rollout-policy-schemas.ts';
 import type { ApiOperation } from '../openapi.ts';
 import { planRollout } from '../rollout-plan.ts';
 import type { PlanDeps } from '../rollout-plan.ts';
@@ -102,6 +102,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
   async function answerDryRun(req: Request, res: Response): Promise<void> {
     readIdempotencyKey(req);
     const body = parseOrThrow(dryRunSchema, req.body, 'rollout', { in: 'body' });
+    assertConsistentPolicy(body);
     assertAccountVisible(req, body.userId);
     res.status(200).json(await planRollout(deps, body));
   }
@@ -154,6 +155,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
       throw new ValidationError('rollout is invalid: precheck: goes with dryRun: true', [
         { path: 'precheck', message: 'a pre-check is part of a dry run: send dryRun: true with it; got true', in: 'body' },
       ]);
+    assertConsistentPolicy(body);
     // An account outside the key answers like an account that does not exist (404), never 403.
     assertAccountVisible(req, body.userId);
     const instanceIds = withoutDuplicates(body.instanceIds);

@@ -7,6 +7,8 @@ export { claimAttempt } from './claim-attempt.ts';
 export { REPLAY_WINDOW_MS } from './claim-locked.ts';
 export { finishAttempt } from './finish-attempt.ts';
 export { markAttemptAnswerLost } from './mark-answer-lost.ts';
+export { needsStatusCheck, recordStatusCheck } from './status-check.ts';
+export type { StatusCheckInput, StatusCheckResult } from './status-check.ts';
 export { createAttemptWriter } from './attempt-writer.ts';
 export type { AttemptWriter } from './attempt-writer.ts';
 export { warmInstallPath } from './warm-install-path.ts';

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCmsClient } from '@fleet/cms-client';
+import { instanceIds } from '@fleet/testing';
+import type { WorkerHarness } from './support.ts';
+import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, USER_ID, rolloutFacts, startHarness } from './support.ts';
+
+let h: WorkerHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** NodeInstall on `ids` straight at the simulator (not through a rollout), so that their agents run. */
+async function installBeforehand(harness: WorkerHarness, ids: readonly string[]): Promise<void> {
+  const cms = createCmsClient({
+    endpoint: harness.simUrl,
+    credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+  });
+  try {
+    let next = 0;
+    const lane = async () => {
+      while (next < ids.length) await cms.nodeInstall({ userId: USER_ID, instanceId: ids[next++]!, force: false });
+    };
+    await Promise.all(Array.from({ length: 10 }, lane));
+  } finally {
+    await cms.close();
+  }
+}
+
+describe('skipInstalled', () => {
+  it('on a fleet where 30% already run the agent: no NodeInstall for them, they end skipped, the rest install', async () => {
+    h = await startHarness({ latencyMs: 5, failureRate: 0, installDurationMs: 0, seed: 'skip-1' });
+    const ids = instanceIds(300, 'i-sk');
+    const running = ids.filter((_, n) => n % 10 < 3);
+    await installBeforehand(h, running);
+    for (const id of running) expect(h.sim.instance(id).status).toBe('running');
+    const installCallsBefore = h.sim.stats().byAction['NodeInstall'];
+    expect(installCallsBefore).toBe(running.length);
+
+    const rolloutId = await h.createRollout(ids, { concurrency: 20, force: false, policy: { skipInstalled: true } });
+    await h.startPool();
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+
+    const facts = await rolloutFacts(h.db, rolloutId);
+    const wasRunning = new Set(running);
+    for (const instance of facts) {
+      // Every instance had its status check, recorded like an attempt (attempt 0) with its RequestId.
+      const check = instance.attempts.find((a) => a.kind === 'status_check');
+      expect(check).toMatchObject({ attemptNo: 0, outcome: 'success' });
+      expect(check!.requestId).toMatch(/^[0-9A-F-]{36}$/i);
+      if (wasRunning.has(instance.instanceId)) {
+        expect(instance).toMatchObject({ state: 'skipped', attemptCount: 0, needsManualInstall: false });
+        expect(instance.attempts).toHaveLength(1);
+        // The simulator saw one NodeInstall for it: the one made before the rollout.
+        expect(h.sim.instance(instance.instanceId).installCalls).toBe(1);
+      } else {
+        expect(instance).toMatchObject({ state: 'succeeded', attemptCount: 1 });
+        expect(instance.attempts.map((a) => a.kind)).toEqual(['status_check', 'install']);
+        expect(h.sim.instance(instance.instanceId).installCalls).toBe(1);
+      }
+    }
+    const stats = h.sim.stats();
+    expect(stats.byAction['NodeInstall']! - installCallsBefore!).toBe(ids.length - running.length);
+    // Batched: fewer NodeStatusList calls than instances.
+    expect(stats.byAction['NodeStatusList']).toBeLessThan(ids.length / 2);
+    const counts = await h.db.prisma.rolloutStateCount.findMany({ where: { rolloutId } });
+    expect(Object.fromEntries(counts.filter((c) => c.count > 0).map((c) => [c.state, c.count]))).toEqual({
+      skipped: running.length,
+      succeeded: ids.length - running.length,
+    });
+  });
+
+  it('without it, an agent that runs is installed over (NodeInstall made) and nothing is skipped', async () => {
+    h = await startHarness({ latencyMs: 5, failureRate: 0, installDurationMs: 0, seed: 'skip-2' });
+    const ids = instanceIds(20, 'i-ns');
+    await installBeforehand(h, ids.slice(0, 10));
+    const rolloutId = await h.createRollout(ids, { concurrency: 5, force: false });
+    await h.startPool();
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    const facts = await rolloutFacts(h.db, rolloutId);
+    expect(facts.every((i) => i.state === 'succeeded')).toBe(true);
+    expect(facts.every((i) => i.attempts.every((a) => a.kind === 'install'))).toBe(true);
+    expect(h.sim.stats().byAction['NodeStatusList'] ?? 0).toBe(0);
+  });
+});
