@@ -57,7 +57,7 @@ export const rolloutPlanSchema = z.object({
   limits: z.object({
     concurrencySpec: z.union([z.number().int(), z.string()]).describe('as asked: a count or a share ("10%")'),
     concurrency: z.number().int().describe('resolved for the rollout size'),
-    globalConcurrency: z.number().int().nullable().describe('the workers\' global cap (null: none published yet)'),
+    globalConcurrency: z.number().int().nullable().describe("the workers' global cap (null: none published yet)"),
     accountRateLimitRps: z.number().nullable(),
     accountRateNowRps: z.number().nullable().describe('after adapting to throttling'),
   }),

@@ -18,11 +18,11 @@ import { INSTANCE_ID_MESSAGE, INSTANCE_ID_PATTERN } from './rollout-schemas.ts';
  */
 
 /** The call latency assumed when the account has no recent call, in ms (stated in the plan). */
-export const DEFAULT_CALL_LATENCY_MS = 1000;
+const DEFAULT_CALL_LATENCY_MS = 1000;
 /** The account rate assumed when no worker has published one, in calls per second: the workers' default. */
-export const DEFAULT_ACCOUNT_RATE_RPS = 50;
+const DEFAULT_ACCOUNT_RATE_RPS = 50;
 
-export type RefusedInstanceId = {
+type RefusedInstanceId = {
   /** Position in the request's `instanceIds`, from 0. */
   index: number;
   /** The value as sent, shown safely (quoted, cut after 40 characters; null for an object or an array). */

@@ -118,7 +118,8 @@ export function assertConsistentPolicy(body: { force: boolean; skipInstalled: bo
     throw new ValidationError('rollout is invalid: skipInstalled: contradicts force: true', [
       {
         path: 'skipInstalled',
-        message: 'skipInstalled leaves running agents be and force reinstalls them: give one; got true with force: true',
+        message:
+          'skipInstalled leaves running agents be and force reinstalls them: give one; got true with force: true',
         in: 'body',
       },
     ]);

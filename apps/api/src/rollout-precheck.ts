@@ -12,7 +12,7 @@ import { decideAgentPrecheck } from '@fleet/rollout-domain';
  */
 
 /** Instance ids per NodeStatusList call (CloudMonitor's most). */
-export const PRECHECK_IDS_PER_CALL = 50;
+const PRECHECK_IDS_PER_CALL = 50;
 /** Calls in flight at once: enough to keep to the account's rate at CloudMonitor's usual latency. */
 const PRECHECK_PARALLEL_CALLS = 8;
 /** A throttled call is tried again this many times (after the rate halves) before its ids count as unchecked. */

@@ -44,7 +44,9 @@ function createRolloutShape<T extends z.ZodType>(maxInstances: number, ids: T) {
     precheck: z
       .boolean()
       .default(false)
-      .describe("with dryRun: ask CloudMonitor (NodeStatusList) for every instance's agent status, under the account's rate"),
+      .describe(
+        "with dryRun: ask CloudMonitor (NodeStatusList) for every instance's agent status, under the account's rate",
+      ),
   };
 }
 

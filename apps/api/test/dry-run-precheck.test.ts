@@ -23,7 +23,10 @@ beforeAll(async () => {
     faults: { latencyMs: 50, failureRate: 0, notFoundRate: 0.1, agentFailureRate: 0.3, installDurationMs: 0 },
   });
   const { url } = await sim.start(0);
-  cms = createCmsClient({ endpoint: url, credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET } });
+  cms = createCmsClient({
+    endpoint: url,
+    credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+  });
   api = await startApi({ cms });
   await publishLimitsConfig(api.redis, api.prefix, { globalConcurrency: 500, accountRateLimitRps: 50 });
 });
@@ -43,7 +46,7 @@ async function installAgents(ids: readonly string[]): Promise<void> {
 }
 
 describe('a dry run with precheck: true', () => {
-  it("counts 10,000 instances by the agent status the simulator holds for each, 50 ids a call", async () => {
+  it('counts 10,000 instances by the agent status the simulator holds for each, 50 ids a call', async () => {
     const ids = instanceIds(10_000, 'i-pre');
     await installAgents(ids.filter((_, n) => n % 10 < 3));
     const statsBefore = sim.stats();

@@ -91,7 +91,9 @@ describe('fleet rollout create reads every file format', () => {
   it('--dry-run prints the plan (waves, limits, estimate) and creates nothing', async () => {
     const before = await rolloutCount();
     const ids = await file('dry.txt', `${idsWithFate('dry', 10, 'ok').join('\n')}\n`);
-    const json = await fleet(createArgs(ids, '--dry-run', '--waves', '2,50%', '--concurrency', '3', '--output', 'json'));
+    const json = await fleet(
+      createArgs(ids, '--dry-run', '--waves', '2,50%', '--concurrency', '3', '--output', 'json'),
+    );
     expect(json.code, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({
       dryRun: true,

@@ -12,7 +12,7 @@ import type { AccountRateLimiter } from '@fleet/limits';
 const STATUS_IDS_PER_CALL = 50;
 
 /** One instance's share of a batched call: the call's result, and the status it reported for the instance. */
-export type StatusCheckAnswer = {
+type StatusCheckAnswer = {
   call: NodeStatusListChunkResult;
   /** The normalised agent status; null when the call failed or left the instance out. */
   status: string | null;

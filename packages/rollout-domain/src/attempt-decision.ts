@@ -357,9 +357,11 @@ export function decideAfterRecord(
         case 'failed':
         case 'cancelled':
           return { kind: 'finished', to: recorded.to };
+        // Recording an answer never leaves an instance in progress, nor skips it (that is a status check's, before
+        // any NodeInstall: states.ts); should it, the instance is not ours to move any more and the job ends as for
+        // a final one, as it always has.
         case 'in_progress':
-          // Recording an answer never leaves an instance in progress (states.ts); should it, the instance is
-          // not ours to move any more and the job ends as for a final one, as it always has.
+        case 'skipped':
           return { kind: 'finished', to: 'failed' };
         default:
           return assertNever(recorded.to, 'instance state');

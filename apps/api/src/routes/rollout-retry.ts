@@ -142,7 +142,12 @@ export function rolloutRetryRoutes(deps: RolloutRetryRoutesDeps): Router {
       maxAttempts: original.maxAttempts,
       // One wave: the ramp-up protected the fleet the first time; these few instances already had their turn.
       // A forced retry reinstalls: it cannot also leave running agents be (skipInstalled contradicts force).
-      policy: { ...storedPolicy, concurrency, waves: null, ...(body.force ? { skipInstalled: false } : {}) } as Prisma.InputJsonValue,
+      policy: {
+        ...storedPolicy,
+        concurrency,
+        waves: null,
+        ...(body.force ? { skipInstalled: false } : {}),
+      } as Prisma.InputJsonValue,
       instanceIds,
       // Linked in the retry's own transaction, with rollout.retried on the original's timeline.
       parentRolloutId: original.id,

@@ -153,7 +153,11 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     const body = parseOrThrow(createSchema, req.body, 'rollout', { in: 'body' });
     if (body.precheck)
       throw new ValidationError('rollout is invalid: precheck: goes with dryRun: true', [
-        { path: 'precheck', message: 'a pre-check is part of a dry run: send dryRun: true with it; got true', in: 'body' },
+        {
+          path: 'precheck',
+          message: 'a pre-check is part of a dry run: send dryRun: true with it; got true',
+          in: 'body',
+        },
       ]);
     assertConsistentPolicy(body);
     // An account outside the key answers like an account that does not exist (404), never 403.

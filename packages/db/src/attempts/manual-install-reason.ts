@@ -19,6 +19,7 @@ export function manualInstallReasonAfter(cause: InstanceTransitionCause, given: 
     case 'install_succeeded':
     case 'transient_failure':
     case 'fleet_wide_error':
+    case 'agent_already_running': // a skipped instance is no failure: never flagged
       return null;
     default:
       return assertNever(cause, 'instance transition cause');

@@ -98,7 +98,12 @@ async function printPlan(ctx: CommandContext, format: OutputFormat, plan: Rollou
       ['instances', instances.accepted],
       ['duplicates removed', instances.duplicatesRemoved],
       ['refused', instances.refused],
-      ['waves', waves.length <= 8 ? `${waves.length}: ${waves.join(', ')}` : `${waves.length}: ${waves.slice(0, 8).join(', ')}, ...`],
+      [
+        'waves',
+        waves.length <= 8
+          ? `${waves.length}: ${waves.join(', ')}`
+          : `${waves.length}: ${waves.slice(0, 8).join(', ')}, ...`,
+      ],
       ['concurrency', `${limits.concurrency} (asked ${String(limits.concurrencySpec)})`],
       ['global concurrency', limits.globalConcurrency ?? 'unknown (no worker yet)'],
       ['account rate', `${estimate.accountRatePerSecond}/s (${estimate.rateSource})`],

@@ -62,7 +62,8 @@ function duration(seconds: number | null | undefined): string {
 
 export function countsText(r: Rollout): string {
   const c = r.counts;
-  return `succeeded ${c.succeeded}  failed ${c.failed}  in progress ${c.in_progress}  pending ${c.pending}  cancelled ${c.cancelled}${c.skipped ? `  skipped ${c.skipped}` : ''}`;
+  const skipped = c.skipped ? `  skipped ${c.skipped}` : '';
+  return `succeeded ${c.succeeded}  failed ${c.failed}  in progress ${c.in_progress}  pending ${c.pending}  cancelled ${c.cancelled}${skipped}`;
 }
 
 /** `520/1000 (52%) wave 2/5 rate 35.2/s ETA 14s account 20 rps` */

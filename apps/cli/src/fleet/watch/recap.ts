@@ -83,7 +83,8 @@ export function recapLines(recap: Recap): string[] {
   const lines = [
     '',
     `RECAP rollout ${recap.rolloutId}: ${HEADLINES[recap.outcome]}${reason}`,
-    `  total=${c.total}  succeeded=${c.succeeded}  failed=${c.failed}  cancelled=${c.cancelled}  pending=${c.pending}  in_progress=${c.in_progress}${c.skipped ? `  skipped=${c.skipped}` : ''}`,
+    `  total=${c.total}  succeeded=${c.succeeded}  failed=${c.failed}  cancelled=${c.cancelled}  pending=${c.pending}  in_progress=${c.in_progress}` +
+      (c.skipped ? `  skipped=${c.skipped}` : ''),
   ];
   if (recap.failureCauses.length > 0) {
     lines.push('  failure causes:');
