@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import { ApiError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { recentCallLatency } from '@fleet/db';
@@ -93,7 +93,7 @@ function checkInstanceIds(values: readonly unknown[]): {
 
 export type PlanDeps = {
   db: Database;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   /** What a pre-check calls CloudMonitor with; absent: `precheck: true` answers 503 (precheck_unavailable). */
   precheck?: Omit<PrecheckDeps, 'redis' | 'queuePrefix'> | undefined;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@fleet/queue';
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
 import { assertNever } from '@fleet/errors';
 import { createAccountRateLimiter } from '@fleet/limits';
@@ -21,7 +21,7 @@ const PRECHECK_THROTTLE_RETRIES = 3;
 export type PrecheckDeps = {
   /** The CloudMonitor client the pre-check calls through; absent: a pre-check answers 503. */
   cms: CmsClient;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   /** Waits before a call's start on the schedule, ms. Default setTimeout. */
   sleep?: (ms: number) => Promise<void>;
