@@ -6,7 +6,8 @@ import type { ParsedResponse } from './parse-response.ts';
  * state machine) consumes a `CallOutcome` and never looks at HTTP statuses or error codes itself.
  *
  * Kinds:
- * - success     HTTP 2xx and Success true, or ErrorCode 200 with Success absent.
+ * - success     HTTP 2xx and Success true, or ErrorCode 200 with Success absent; the 2019-01-01 actions also send
+ *               Code "200" with Success true.
  * - retryable   transient: HTTP 5xx, Code ServiceUnavailable / InternalError, ErrorCode 500/502/503/504, network
  *               errors (ECONNRESET, ECONNREFUSED, socket hang up, ...), timeouts, malformed bodies.
  * - throttled   any Code (or string ErrorCode) starting with `Throttling`; also HTTP 429. Retry with a slower,
@@ -121,7 +122,9 @@ function classifyDocument(response: Extract<ParsedResponse, { kind: 'document' }
   const is2xx = httpStatus >= 200 && httpStatus <= 299;
 
   // The brief's definition of success, checked first so that a stray field cannot veto an explicit Success=true.
-  if (is2xx && code === null && (success === true || (success === null && errorCode === '200'))) {
+  // The 2019-01-01 actions answer `Code: "200"` beside Success, where the legacy ones leave Code out.
+  const noErrorCode = code === null || code === '200';
+  if (is2xx && noErrorCode && (success === true || (success === null && errorCode === '200'))) {
     return { kind: 'success' };
   }
 

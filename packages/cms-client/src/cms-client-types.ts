@@ -110,12 +110,28 @@ export type NodeStatusListResult = {
   unresolved: string[];
 };
 
+export type InstallMonitoringAgentInput = {
+  /** 1 to 10 instance ids (after de-duplication), sent as `InstanceIds.1..N`. */
+  instanceIds: readonly string[];
+  /** Sent as `Force=true|false` when given; omitted otherwise (the API's default is true). */
+  force?: boolean;
+  /** As for NodeInstall: sign with exactly this nonce and date and never re-sign; the nonce covers the whole call. */
+  exactSigning?: ExactSigning;
+};
+
+/** The API reports nothing per instance: one outcome for the whole call, and which instances it named. */
+export type InstallMonitoringAgentResult = CallResult & { instanceIds: string[] };
+
 export type CmsClient = {
   nodeInstall(input: NodeInstallInput): Promise<CallResult>;
   nodeStatus(input: { instanceId: string }): Promise<NodeStatusResult>;
   /** Ids are de-duplicated and queried in sequential chunks (gentle on the per-account rate limit). */
   nodeStatusList(input: { instanceIds: readonly string[] }): Promise<NodeStatusListResult>;
   nodeUninstall(input: { instanceId: string }): Promise<CallResult>;
+  /** InstallMonitoringAgent (2019-01-01). Accepted means only that: a later status check tells which hosts run. */
+  installMonitoringAgent(input: InstallMonitoringAgentInput): Promise<InstallMonitoringAgentResult>;
+  /** DescribeMonitoringAgentStatuses (2019-01-01), chunked like nodeStatusList; AutoInstall false: no Cloud Assistant. */
+  describeMonitoringAgentStatuses(input: { instanceIds: readonly string[] }): Promise<NodeStatusListResult>;
   /** Any other action of the same API, signed and classified the same way. */
   call(action: string, params?: ActionParams): Promise<ActionCallResult>;
   /** Waits for in-flight calls, then closes the keep-alive pool. Idempotent. Calls after close() throw. */

@@ -10,6 +10,7 @@ import type {
   CmsClientOptions,
   ExactSigning,
   NodeStatusListChunkResult,
+  NodeStatusListResult,
   NodeStatusReport,
 } from './cms-client-types.ts';
 import { normalizeNodeStatus } from './node-status.ts';
@@ -20,8 +21,9 @@ import { prepareRequest } from './prepare-request.ts';
 import type { ActionParams } from './request-params.ts';
 
 /**
- * Client for the CloudMonitor (CMS) legacy agent actions (Version 2017-03-01): NodeInstall, NodeStatus,
- * NodeStatusList, NodeUninstall.
+ * Client for the CloudMonitor (CMS) agent actions: the legacy ones (Version 2017-03-01 by default): NodeInstall,
+ * NodeStatus, NodeStatusList, NodeUninstall; and their 2019-01-01 successors InstallMonitoringAgent and
+ * DescribeMonitoringAgentStatuses, always sent with Version 2019-01-01.
  *
  * Contract:
  * - A call never throws for anything the remote side or the network does: it resolves to a `CallResult` whose
@@ -37,6 +39,15 @@ import type { ActionParams } from './request-params.ts';
  */
 
 const REDACTED = '[REDACTED]';
+/** The API version of InstallMonitoringAgent and DescribeMonitoringAgentStatuses. */
+const MONITORING_AGENT_API_VERSION = '2019-01-01';
+/** InstallMonitoringAgent takes 1 to 10 instances per call. */
+const INSTALL_MONITORING_AGENT_MAX_INSTANCES = 10;
+
+/** One API call: its action, its parameters, and the API version when it is not the client's. */
+type StatusListAction = 'NodeStatusList' | 'DescribeMonitoringAgentStatuses';
+
+type ApiCall = { action: string; params?: ActionParams | undefined; version?: string };
 const USER_AGENT = 'fleet-cms-client/0.1.0';
 
 function argumentError(message: string): FleetError {
@@ -96,19 +107,14 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
   }
 
   /** One HTTP exchange, aborted after `budgetMs`. A timeout is reported against the configured timeoutMs. */
-  async function observe(
-    action: string,
-    params: ActionParams | undefined,
-    budgetMs: number,
-    signing?: ExactSigning,
-  ): Promise<CallObservation> {
+  async function observe(call: ApiCall, budgetMs: number, signing?: ExactSigning): Promise<CallObservation> {
     const prepared = prepareRequest(endpoint, {
-      action,
-      params: params ?? {},
+      action: call.action,
+      params: call.params ?? {},
       method,
       credentials: signingCredentials,
       format,
-      version,
+      version: call.version ?? version,
       signatureVersion,
       now: signing ? () => signing.timestamp : now,
       ...(signing ? { nonce: () => signing.nonce } : nonce ? { nonce } : {}),
@@ -156,24 +162,20 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     }
   }
 
-  async function attempt(
-    action: string,
-    params: ActionParams | undefined,
-    budgetMs: number,
-    signing?: ExactSigning,
-  ): Promise<Attempt> {
+  async function attempt(call: ApiCall, budgetMs: number, signing?: ExactSigning): Promise<Attempt> {
     const startedAt = now();
     const started = performance.now();
-    const observation = await observe(action, params, budgetMs, signing);
+    const observation = await observe(call, budgetMs, signing);
     const timing = { startedAt, finishedAt: now(), durationMs: Math.round(performance.now() - started) };
-    return toCallResult(action, observation, timing, redact);
+    return toCallResult(call.action, observation, timing, redact);
   }
 
-  async function execute(action: string, params?: ActionParams, signing?: ExactSigning): Promise<Attempt> {
+  async function execute(call: ApiCall, signing?: ExactSigning): Promise<Attempt> {
+    const { action } = call;
     if (closed) throw new FleetError('cms_client_closed', `cannot call ${action}: the CMS client is closed`);
     if (!nonEmptyString(action)) throw argumentError('action must be a non-empty string');
     const deadline = performance.now() + timeoutMs;
-    const first = await attempt(action, params, timeoutMs, signing);
+    const first = await attempt(call, timeoutMs, signing);
     // An exact replay must not be re-signed: its resign answer is the information the caller asked for.
     if (signing || first.result.outcome.kind !== 'resign') return first;
     // Documented exception to "the client does not retry": see the module comment. Exactly once, and within the
@@ -181,7 +183,7 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     // no call outliving timeoutMs. Without budget left, the resign outcome is returned for the caller to retry.
     const remainingMs = Math.floor(deadline - performance.now());
     if (remainingMs <= 0) return first;
-    const second = await attempt(action, params, remainingMs);
+    const second = await attempt(call, remainingMs);
     return {
       document: second.document,
       result: {
@@ -192,8 +194,16 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     };
   }
 
-  async function nodeStatusListChunk(instanceIds: string[]): Promise<NodeStatusListChunkResult> {
-    const { result, document } = await execute('NodeStatusList', { InstanceIds: instanceIds.join(',') });
+  /** NodeStatusList, or DescribeMonitoringAgentStatuses (2019-01-01): the same ids in, the same list out. */
+  async function statusListChunk(
+    listAction: StatusListAction,
+    instanceIds: string[],
+  ): Promise<NodeStatusListChunkResult> {
+    const { result, document } = await execute({
+      action: listAction,
+      params: { InstanceIds: instanceIds.join(',') },
+      ...(listAction === 'DescribeMonitoringAgentStatuses' ? { version: MONITORING_AGENT_API_VERSION } : {}),
+    });
     const nodes: NodeStatusReport[] =
       result.outcome.kind === 'success'
         ? (document?.nodeStatusList ?? []).map((record) => ({
@@ -206,6 +216,28 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     return { ...result, instanceIds, nodes };
   }
 
+  /** Ids de-duplicated and asked for in sequential chunks of statusListChunkSize (gentle on the account's rate). */
+  async function statusList(
+    listAction: StatusListAction,
+    input: { instanceIds: readonly string[] },
+  ): Promise<NodeStatusListResult> {
+    const what = listAction === 'NodeStatusList' ? 'nodeStatusList' : 'describeMonitoringAgentStatuses';
+    if (typeof input !== 'object' || input === null || !Array.isArray(input.instanceIds)) {
+      throw argumentError(`${what}: instanceIds must be an array`);
+    }
+    const requested = [...new Set(input.instanceIds.map((id) => requireInstanceId(id, 'each instanceId')))];
+    const chunks: NodeStatusListChunkResult[] = [];
+    for (let start = 0; start < requested.length; start += chunkSize) {
+      chunks.push(await statusListChunk(listAction, requested.slice(start, start + chunkSize)));
+    }
+    const wanted = new Set(requested);
+    const statuses = new Map<string, NodeAgentStatus>();
+    for (const chunk of chunks) {
+      for (const node of chunk.nodes) if (wanted.has(node.instanceId)) statuses.set(node.instanceId, node.status);
+    }
+    return { chunks, statuses, unresolved: requested.filter((id) => !statuses.has(id)) };
+  }
+
   return {
     async nodeInstall(input) {
       if (typeof input !== 'object' || input === null) throw argumentError('nodeInstall: input is required');
@@ -216,11 +248,9 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
         throw argumentError('nodeInstall: force must be a boolean when given');
       }
       const { result } = await execute(
-        'NodeInstall',
         {
-          UserId: input.userId.trim(),
-          InstanceId: instanceId,
-          Force: input.force,
+          action: 'NodeInstall',
+          params: { UserId: input.userId.trim(), InstanceId: instanceId, Force: input.force },
         },
         input.exactSigning,
       );
@@ -230,7 +260,7 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     async nodeStatus(input) {
       if (typeof input !== 'object' || input === null) throw argumentError('nodeStatus: input is required');
       const instanceId = requireInstanceId(input.instanceId);
-      const { result, document } = await execute('NodeStatus', { InstanceId: instanceId });
+      const { result, document } = await execute({ action: 'NodeStatus', params: { InstanceId: instanceId } });
       const succeeded = result.outcome.kind === 'success';
       return {
         ...result,
@@ -241,31 +271,45 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
       };
     },
 
-    async nodeStatusList(input) {
+    nodeStatusList: (input) => statusList('NodeStatusList', input),
+
+    async installMonitoringAgent(input) {
       if (typeof input !== 'object' || input === null || !Array.isArray(input.instanceIds)) {
-        throw argumentError('nodeStatusList: instanceIds must be an array');
+        throw argumentError('installMonitoringAgent: instanceIds must be an array');
       }
-      const requested = [...new Set(input.instanceIds.map((id) => requireInstanceId(id, 'each instanceId')))];
-      const chunks: NodeStatusListChunkResult[] = [];
-      for (let start = 0; start < requested.length; start += chunkSize) {
-        chunks.push(await nodeStatusListChunk(requested.slice(start, start + chunkSize)));
+      const instanceIds = [...new Set(input.instanceIds.map((id) => requireInstanceId(id, 'each instanceId')))];
+      if (instanceIds.length === 0 || instanceIds.length > INSTALL_MONITORING_AGENT_MAX_INSTANCES) {
+        throw argumentError(
+          `installMonitoringAgent: 1 to ${INSTALL_MONITORING_AGENT_MAX_INSTANCES} instance ids, got ${instanceIds.length}`,
+        );
       }
-      const wanted = new Set(requested);
-      const statuses = new Map<string, NodeAgentStatus>();
-      for (const chunk of chunks) {
-        for (const node of chunk.nodes) if (wanted.has(node.instanceId)) statuses.set(node.instanceId, node.status);
+      if (input.force !== undefined && typeof input.force !== 'boolean') {
+        throw argumentError('installMonitoringAgent: force must be a boolean when given');
       }
-      return { chunks, statuses, unresolved: requested.filter((id) => !statuses.has(id)) };
+      const { result } = await execute(
+        {
+          action: 'InstallMonitoringAgent',
+          version: MONITORING_AGENT_API_VERSION,
+          params: { InstanceIds: instanceIds, Force: input.force },
+        },
+        input.exactSigning,
+      );
+      return { ...result, instanceIds };
     },
+
+    describeMonitoringAgentStatuses: (input) => statusList('DescribeMonitoringAgentStatuses', input),
 
     async nodeUninstall(input) {
       if (typeof input !== 'object' || input === null) throw argumentError('nodeUninstall: input is required');
-      const { result } = await execute('NodeUninstall', { InstanceId: requireInstanceId(input.instanceId) });
+      const { result } = await execute({
+        action: 'NodeUninstall',
+        params: { InstanceId: requireInstanceId(input.instanceId) },
+      });
       return result;
     },
 
     async call(action, params) {
-      const { result, document } = await execute(action, params);
+      const { result, document } = await execute({ action, params });
       return { ...result, document };
     },
 

@@ -6,6 +6,8 @@ export type {
   CallResult,
   CmsClient,
   CmsClientOptions,
+  InstallMonitoringAgentInput,
+  InstallMonitoringAgentResult,
   NodeInstallInput,
   NodeStatusListChunkResult,
   NodeStatusListResult,

@@ -1,4 +1,7 @@
-/** The CloudMonitor agent states NodeStatus and NodeStatusList report, and how a raw Status is read. */
+/**
+ * The CloudMonitor agent states NodeStatus, NodeStatusList and (2019-01-01) DescribeMonitoringAgentStatuses report,
+ * and how a raw Status is read.
+ */
 
 export const NODE_AGENT_STATUSES = [
   'running',
@@ -8,6 +11,8 @@ export const NODE_AGENT_STATUSES = [
   'install_faild',
   'need_to_upgrade',
   'uninstalled',
+  // 2019-01-01 only: the agent is there but not installed correctly.
+  'abnormal',
   'unknown',
 ] as const;
 /** The CloudMonitor agent's state on an instance. `install_faild` is the API's own spelling. */

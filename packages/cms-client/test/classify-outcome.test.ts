@@ -46,6 +46,9 @@ const TABLE: Row[] = [
   ['HTTP 200 Success true without ErrorCode', doc({ success: true }), 'success'],
   ['HTTP 200 ErrorCode 200 with Success absent', doc({ errorCode: '200' }), 'success'],
   ['HTTP 204 Success true', doc({ httpStatus: 204, success: true }), 'success'],
+  ['HTTP 200 Code "200" Success true (the 2019-01-01 actions)', doc({ success: true, code: '200' }), 'success'],
+  ['HTTP 200 Code "200" Success false', doc({ success: false, code: '200' }), 'final'],
+  ['HTTP 400 Code ParameterInvalid (2019-01-01)', gateway(400, 'ParameterInvalid'), 'final'],
   // not success despite looking close
   ['HTTP 200 Success false ErrorCode 200', doc({ success: false, errorCode: '200' }), 'final'],
   ['HTTP 200 Success false without ErrorCode', doc({ success: false }), 'final'],

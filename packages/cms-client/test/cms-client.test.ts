@@ -505,7 +505,8 @@ describe('normalizeNodeStatus', () => {
     ['install_failed', 'install_faild'],
     ['Need_To_Upgrade', 'need_to_upgrade'],
     ['uninstalled', 'uninstalled'],
-    ['abnormal', 'unknown'],
+    ['abnormal', 'abnormal'],
+    ['exploded', 'unknown'],
     ['', 'unknown'],
     [null, 'unknown'],
   ] as const)('%j -> %s', (raw, expected) => {

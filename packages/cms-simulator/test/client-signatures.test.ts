@@ -64,6 +64,24 @@ describe.each(WAYS)('the client signing %s over %s', (signatureVersion, method) 
     expect(sim.stats().rejected).toBe(0);
   });
 
+  it('InstallMonitoringAgent and DescribeMonitoringAgentStatuses (2019-01-01) verify and reach their actions', async () => {
+    const { url, sim } = await simulator({ faults: { noCloudAssistantRate: 0.5 }, seed: 'client-2019' });
+    const cms = clientFor(url, signatureVersion, method);
+    const ids = Array.from({ length: 10 }, (_, i) => `i-client2019${i}`);
+    const install = await cms.installMonitoringAgent({ instanceIds: ids, force: true });
+    expect(install.outcome).toEqual({ kind: 'success' });
+    expect(install.instanceIds).toEqual(ids);
+    const statuses = await cms.describeMonitoringAgentStatuses({ instanceIds: ids });
+    expect(statuses.unresolved).toEqual([]);
+    const nodes = statuses.chunks.flatMap((chunk) => chunk.nodes);
+    // Hosts without Cloud Assistant got nothing and say so; the others are installing.
+    for (const node of nodes) expect(node.status).toBe(node.autoInstall ? 'installing' : 'not_installed');
+    expect(nodes.some((node) => node.autoInstall === false)).toBe(true);
+    expect(sim.stats().rejected).toBe(0);
+    expect(sim.stats().byAction).toEqual({ InstallMonitoringAgent: 1, DescribeMonitoringAgentStatuses: 1 });
+    expect(sim.instance(ids[0]!).requestIds).toEqual([install.requestId]);
+  });
+
   it('signed with the wrong secret -> SignatureDoesNotMatch, a fleet-wide outcome', async () => {
     const { url } = await simulator();
     const cms = clientFor(url, signatureVersion, method, 'wrong-secret');
