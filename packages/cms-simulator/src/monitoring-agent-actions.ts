@@ -70,6 +70,20 @@ function listParam(ctx: ActionContext, name: string): string[] | ActionAnswer {
   return values;
 }
 
+/** ParameterInvalid for more than `max` ids or one that is not an ECS instance id; undefined when they are fine. */
+function invalidInstanceIds(instanceIds: readonly string[], max: number): ActionAnswer | undefined {
+  if (instanceIds.length > max) {
+    return parameterInvalid(
+      `The parameter InstanceIds is invalid: at most ${max} instances per call, got ${instanceIds.length}.`,
+    );
+  }
+  const malformed = instanceIds.find((id) => !INSTANCE_ID_PATTERN.test(id));
+  if (malformed !== undefined) {
+    return parameterInvalid(`The parameter InstanceIds is invalid: "${malformed}" is not an ECS instance id (i-...).`);
+  }
+  return undefined;
+}
+
 function forceParam(ctx: ActionContext): boolean | ActionAnswer {
   const force = ctx.params.Force?.toLowerCase();
   if (force !== undefined && force !== 'true' && force !== 'false') {
@@ -119,15 +133,8 @@ function installMonitoringAgent(ctx: ActionContext): ActionAnswer {
   if (instanceIds.length === 0) {
     return parameterInvalid('InstanceIds or InstallCommand is mandatory for this action.');
   }
-  if (instanceIds.length > INSTALL_MAX_INSTANCES) {
-    return parameterInvalid(
-      `The parameter InstanceIds is invalid: at most ${INSTALL_MAX_INSTANCES} instances per call, got ${instanceIds.length}.`,
-    );
-  }
-  const malformed = instanceIds.find((id) => !INSTANCE_ID_PATTERN.test(id));
-  if (malformed !== undefined) {
-    return parameterInvalid(`The parameter InstanceIds is invalid: "${malformed}" is not an ECS instance id (i-...).`);
-  }
+  const invalid = invalidInstanceIds(instanceIds, INSTALL_MAX_INSTANCES);
+  if (invalid) return invalid;
   // Checked before anything starts: a call naming an instance that does not exist installs nowhere.
   const unknown = instanceIds.find((id) => ctx.instances.fate(id).unknown);
   if (unknown !== undefined) return resourceNotFound(unknown);
@@ -154,15 +161,8 @@ function commaList(text: string | undefined): string[] {
 function describeMonitoringAgentStatuses(ctx: ActionContext): ActionAnswer {
   const instanceIds = [...new Set(commaList(ctx.params.InstanceIds))];
   if (instanceIds.length === 0) return parameterInvalid('InstanceIds is mandatory for this action.');
-  if (instanceIds.length > STATUSES_MAX_INSTANCES) {
-    return parameterInvalid(
-      `The parameter InstanceIds is invalid: at most ${STATUSES_MAX_INSTANCES} instances per call, got ${instanceIds.length}.`,
-    );
-  }
-  const malformed = instanceIds.find((id) => !INSTANCE_ID_PATTERN.test(id));
-  if (malformed !== undefined) {
-    return parameterInvalid(`The parameter InstanceIds is invalid: "${malformed}" is not an ECS instance id (i-...).`);
-  }
+  const invalid = invalidInstanceIds(instanceIds, STATUSES_MAX_INSTANCES);
+  if (invalid) return invalid;
   const entries = instanceIds
     .filter((id) => !ctx.instances.fate(id).unknown)
     .map((id) => ({

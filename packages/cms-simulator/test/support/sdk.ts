@@ -42,30 +42,24 @@ export function popCoreClient(url: string, apiVersion = '2017-03-01', secret = S
 
 export type SdkSignature = 'v3' | 'v1';
 
+/** What both OpenAPI clients are configured with; `v1` is their signatureAlgorithm 'v2' (the HMAC-SHA1 RPC one). */
+function openApiConfig(url: string, signature: SdkSignature, secret: string) {
+  return {
+    accessKeyId: KEY_ID,
+    accessKeySecret: secret,
+    endpoint: hostOf(url),
+    protocol: 'HTTP',
+    readTimeout: 5000,
+    ...(signature === 'v1' ? { signatureAlgorithm: 'v2' } : {}),
+  };
+}
+
 export function cms20190101Client(url: string, signature: SdkSignature = 'v3', secret = SECRET) {
-  return new CmsClient(
-    new $OpenApiUtil.Config({
-      accessKeyId: KEY_ID,
-      accessKeySecret: secret,
-      endpoint: hostOf(url),
-      protocol: 'HTTP',
-      readTimeout: 5000,
-      ...(signature === 'v1' ? { signatureAlgorithm: 'v2' } : {}),
-    }),
-  );
+  return new CmsClient(new $OpenApiUtil.Config(openApiConfig(url, signature, secret)));
 }
 
 export function openApiClient(url: string, signature: SdkSignature = 'v3', secret = SECRET) {
-  return new OpenApiClient(
-    new openApiClientModule.Config({
-      accessKeyId: KEY_ID,
-      accessKeySecret: secret,
-      endpoint: hostOf(url),
-      protocol: 'HTTP',
-      readTimeout: 5000,
-      ...(signature === 'v1' ? { signatureAlgorithm: 'v2' } : {}),
-    }),
-  );
+  return new OpenApiClient(new openApiClientModule.Config(openApiConfig(url, signature, secret)));
 }
 
 /** One RPC-style call through the generic client: parameters in the query, or (POST) in a form body. */
