@@ -55,9 +55,54 @@ function brokenLinks(file: string): string[] {
   return broken;
 }
 
+/**
+ * The commands of a page's shell blocks (```sh fences), one entry a line in page order, each without its trailing
+ * comment: what a newcomer pastes.
+ */
+function shellCommands(markdown: string): string[] {
+  return [...markdown.matchAll(/^```(?:sh|bash|shell)\n([\s\S]*?)^```/gm)]
+    .flatMap((m) => m[1]!.split('\n'))
+    .map((line) => line.replace(/(^|\s)#.*$/, '').trim())
+    .filter(Boolean);
+}
+
+/** The commands that start the product: `npm start`, with or without variables set before it. */
+function startCommands(commands: string[]): string[] {
+  return commands.filter((command) => /(^|[;&|]\s*)([A-Z_][A-Z0-9_]*=\S*\s+)*npm start\b/.test(command));
+}
+
+/**
+ * What the commands use that a paste cannot supply: a `<placeholder>`, or a `$VARIABLE` that no earlier command (or
+ * earlier part of the line, after `;`, `&&` or `||`) assigned (`ID=$(...)`, `export KEY=...`), in page order.
+ */
+function uncapturedValues(commands: string[]): string[] {
+  const assigned = new Set<string>();
+  const missing: string[] = [];
+  for (const part of commands.flatMap((command) => command.split(/;|&&|\|\|/))) {
+    for (const [placeholder] of part.matchAll(/<[A-Za-z][\w-]*>/g)) missing.push(placeholder);
+    for (const [, name] of part.matchAll(/\$\{?([A-Z_][A-Z0-9_]*)/g))
+      if (!assigned.has(name!)) missing.push(`$${name}`);
+    const assignment = /^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=/.exec(part);
+    if (assignment) assigned.add(assignment[1]!);
+  }
+  return missing;
+}
+
 describe('README.md', () => {
   it(`stays under ${README_MAX_BYTES} bytes`, () => {
     expect(readFileSync(README).byteLength).toBeLessThan(README_MAX_BYTES);
+  });
+
+  it('starts the product once, with one npm start and no key to make first (FLEET_ADMIN_API_KEY)', () => {
+    const commands = shellCommands(readFileSync(README, 'utf8'));
+    expect(startCommands(commands)).toEqual(['npm ci && npm start']);
+    expect(commands.filter((command) => command.includes('FLEET_ADMIN_API_KEY'))).toEqual([]);
+  });
+
+  it('captures every id its walkthrough uses: no <placeholder>, no $VARIABLE that no earlier command assigned', () => {
+    const commands = shellCommands(readFileSync(README, 'utf8'));
+    expect(commands.length).toBeGreaterThan(10);
+    expect(uncapturedValues(commands)).toEqual([]);
   });
 
   it('links to every page of docs/ a newcomer needs next', () => {
@@ -75,6 +120,30 @@ describe('README.md', () => {
 });
 
 describe('the link check itself', () => {
+  it('finds the starts and the values a paste cannot supply', () => {
+    const page = [
+      '```sh',
+      'npm ci && npm start   # install and start',
+      'export K=$(openssl rand -base64 32); npm start',
+      'SIM_PROFILE=realistic npm start',
+      'ID=$(fleet create --output json | j r.id)',
+      'export KEY=$(cat key); H="Bearer $KEY"; fleet get "$ID" && fleet get <id> && fleet flags ack "${FLAG}"',
+      'X=$(fleet get "$X")',
+      '```',
+      '```json',
+      '{"a": "$NOT_SHELL"}',
+      '```',
+    ].join('\n');
+    const commands = shellCommands(page);
+    expect(commands[0]).toBe('npm ci && npm start');
+    expect(startCommands(commands)).toEqual([
+      'npm ci && npm start',
+      'export K=$(openssl rand -base64 32); npm start',
+      'SIM_PROFILE=realistic npm start',
+    ]);
+    expect(uncapturedValues(commands)).toEqual(['<id>', '$FLAG', '$X']);
+  });
+
   it('reports a link to a missing page and to a missing heading', () => {
     expect(relativeLinks('see [a](docs/nope.md) and [b](#here) and [c](https://example.com) `[d](x.md)`')).toEqual([
       'docs/nope.md',
