@@ -172,4 +172,38 @@ describe('fleet up', { timeout: 180_000 }, () => {
     );
     expect(cli.stdout()).toMatch(/"app":"simulator","code":0/);
   });
+
+  /**
+   * Starts `up` as a shell starts `npm start`, the leader of a process group (every process left in it hears what
+   * the terminal sends), waits until it is ready and sends `signal` to the whole group. `up` must exit 0, and each
+   * app must have been told to stop once, by `up` (with `relayed`), and have stopped.
+   */
+  async function signalGroup(signal: NodeJS.Signals, relayed: NodeJS.Signals): Promise<void> {
+    const cli = spawnApp('cli', { ...env, LOG_FORMAT: 'json' }, { args: ['up'], processGroup: true });
+    running.push(cli);
+    await waitFor('the ready line', () => cli.stdout().includes('"message":"fleet is ready"'), { timeoutMs: 120_000 });
+    process.kill(-cli.pid, signal);
+    expect(await cli.closed, cli.output().slice(-3000)).toBe(0);
+    const entries = jsonEntries(cli.stdout());
+    const heardTwice = ['signal repeated while stopping, taken as the same request', 'second signal, exiting now'];
+    expect(entries.filter((e) => heardTwice.includes(String(e.message))).map((e) => e.service)).toEqual([]);
+    for (const app of ['simulator', 'api']) {
+      expect(
+        entries.filter((e) => e.service === app && String(e.message).startsWith('stopping ')),
+        app,
+      ).toEqual([expect.objectContaining({ message: `stopping ${app}`, signal: relayed })]);
+      expect(
+        entries.some((e) => e.service === app && e.message === `${app} stopped`),
+        app,
+      ).toBe(true);
+    }
+  }
+
+  it("stops every app once on a Ctrl-C (SIGINT to the terminal's foreground group): none hears it twice, up exits 0", async () => {
+    await signalGroup('SIGINT', 'SIGINT');
+  });
+
+  it('stops every app as SIGTERM does when the terminal hangs up (SIGHUP to its group), and exits 0', async () => {
+    await signalGroup('SIGHUP', 'SIGTERM');
+  });
 });

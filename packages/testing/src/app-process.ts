@@ -33,14 +33,25 @@ export type AppProcess = {
   kill(): Promise<void>;
 };
 
+type SpawnAppOptions = {
+  /** After main.ts: the CLI's command, `['up']`. Default none. */
+  args?: string[];
+  /**
+   * Starts it as the leader of a process group of its own, as a shell starts a foreground job, so that
+   * `process.kill(-pid, 'SIGINT')` reaches it and every process it left in its group, as a Ctrl-C does. Default false.
+   */
+  processGroup?: boolean;
+};
+
 /**
  * Starts an app's real main.ts as its own process (node + tsx), with `env` on top of this process's environment and
- * `options.args` after main.ts (the CLI's command: `['up']`).
+ * `options.args` after main.ts.
  */
-export function spawnApp(app: AppName, env: Record<string, string>, options: { args?: string[] } = {}): AppProcess {
+export function spawnApp(app: AppName, env: Record<string, string>, options: SpawnAppOptions = {}): AppProcess {
   const root = repoRoot();
   const child = spawn(process.execPath, appLaunchArgs(app, root, options.args ?? []), {
     cwd: path.join(root, 'apps', app),
+    detached: options.processGroup ?? false,
     // METRICS_PORT 0 (off) unless a test asks for one: the default ports (9464, 9465) would collide between the
     // processes of one test and between test files running at once.
     env: { ...process.env, LOG_LEVEL: 'info', METRICS_PORT: '0', ...env },
