@@ -159,3 +159,29 @@ describe('every request the client prepares with v3 verifies under the SDKs sign
     );
   });
 });
+
+describe('every request the client prepares with v1 carries the Signature the SDKs compute', () => {
+  const SDK_V1 = [
+    ['NodeInstall', '2017-03-01', { UserId: '1234567898765432', InstanceId: 'i-a1', Force: true }],
+    ['NodeStatusList', '2017-03-01', { InstanceIds: 'i-a1,i-b2', Note: "a b*c~ !'() 阿里云 😀", Empty: '' }],
+    ['InstallMonitoringAgent', '2019-01-01', { Force: true, InstanceIds: TEN_INSTANCES }],
+  ] as const;
+
+  it.each(SDK_V1.flatMap((vector) => (['GET', 'POST'] as const).map((method) => [method, ...vector] as const)))(
+    '%s %s (%s)',
+    (method, action, version, params) => {
+      const prepared = prepareRequest('http://127.0.0.1:8787/', {
+        action,
+        version,
+        params,
+        method,
+        credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: SECRET, securityToken: 'sts-token' },
+        now: () => new Date(DATE),
+        nonce: () => NONCE,
+      });
+      const { Signature: signature, ...signed } = prepared.params;
+      expect(signature).toBe(CoreUtil.getRPCSignature(signed, method, SECRET));
+      expect(signature).toBe(ClientUtil.getRPCSignature(signed, method, SECRET));
+    },
+  );
+});
