@@ -22,7 +22,9 @@
  * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
  * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts),
  * --only million (issue 23: ten rollouts of 100,000 at once on 10 worker processes at L=5 ms, then attempt
- * retention; time, RSS, Redis and Postgres sizes; quick: two of 2,000 on 2 workers; see measure-million.ts).
+ * retention; time, RSS, Redis and Postgres sizes; quick: two of 2,000 on 2 workers; see measure-million.ts),
+ * --only webhooks (issue 17: a 10,000-instance rollout with three webhook subscriptions vs none, alternating, --repeat
+ * rounds but at least three: the throughput ratio, and what the receivers got; quick: 1,000; see measure-webhooks.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -48,6 +50,7 @@ import { evaluateTargets, renderCreationReport, renderInstallPathReport, renderR
 import { renderReadsReport } from './report-reads.ts';
 import { startStack } from './stack.ts';
 import { measureStream, renderStreamReport } from './measure-stream.ts';
+import { measureWebhooks, writeWebhooksResult } from './measure-webhooks.ts';
 import type { BenchStack } from './stack.ts';
 
 const FULL_PAIRS: [number, number][] = [
@@ -104,7 +107,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads', 'metrics', 'million'];
+const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads', 'metrics', 'million', 'webhooks'];
 if (args.only !== undefined && !ONLY.includes(args.only))
   throw new Error(`--only: unknown measurement "${args.only}" (${ONLY.join(', ')})`);
 for (const v of settings.variants)
@@ -339,6 +342,15 @@ async function main(): Promise<void> {
     }
     await stack.restartApi();
     await stack.restartWorkers(settings.workers);
+    if (args.only === 'webhooks') {
+      const [concurrency, latencyMs] = settings.largePair;
+      const instances = args.instances === undefined ? (quick ? 1_000 : 10_000) : settings.instances;
+      const timeoutMs = timeoutFor(instances, concurrency, latencyMs);
+      const rounds = Math.max(settings.repeat, quick ? 1 : 3);
+      const webhooks = await measureWebhooks(stack, cpu, { instances, concurrency, latencyMs, rounds, timeoutMs, log });
+      await writeWebhooksResult(outFile, { mode: quick ? 'quick' : 'full', startedAt, started, machine, webhooks });
+      return;
+    }
     if (args.only === 'stream') {
       await runStreamBench(stack, cpu, machine, outFile, { startedAt, started });
       return;

@@ -92,7 +92,7 @@ export function spawnScript(
 
 /** Starts one of the product's apps from its real main.ts, with its node options (`nodeArgs` after them, to override). */
 export function spawnApp(
-  app: 'api' | 'worker' | 'simulator' | 'reconciler',
+  app: 'api' | 'worker' | 'simulator' | 'reconciler' | 'notifier',
   env: Record<string, string>,
   label: string = app,
   nodeArgs: string[] = [],

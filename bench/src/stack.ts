@@ -27,6 +27,10 @@ export type BenchStack = {
   simulator: ChildScript;
   api(): ChildScript;
   workers(): ChildScript[];
+  /** The notifier (webhooks), once startNotifier started it. */
+  notifier(): ChildScript | null;
+  /** Starts the notifier (webhook deliveries; not started otherwise), with `env` over its settings. */
+  startNotifier(env?: Record<string, string>): Promise<ChildScript>;
   /** Stops the running API (if any) and starts a fresh one, with `extraNodeArgs` after BENCH_API_NODE_ARGS. */
   restartApi(extraNodeArgs?: string[]): Promise<ChildScript>;
   /**
@@ -78,6 +82,9 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     QUEUE_PREFIX: queuePrefix,
     CMS_ACCESS_KEY_ID: accessKeyId,
     CMS_ACCESS_KEY_SECRET: accessKeySecret,
+    // Webhooks (--only webhooks): the API seals subscription secrets, the notifier opens them; receivers are local.
+    FLEET_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
   };
 
   const simulator = spawnApp('simulator', {
@@ -91,6 +98,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
   });
   let api: ChildScript | null = null;
   let workers: ChildScript[] = [];
+  let notifier: ChildScript | null = null;
   const db = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   db.on('error', () => undefined);
   let closing: Promise<void> | null = null;
@@ -112,6 +120,13 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
       return api;
     },
     workers: () => workers,
+    notifier: () => notifier,
+    async startNotifier(env = {}) {
+      await notifier?.stop();
+      notifier = spawnApp('notifier', { ...common, LOG_LEVEL: 'info', ...env });
+      await waitForOutput(notifier, '"notifier started"', 60_000);
+      return notifier;
+    },
     async restartApi(extraNodeArgs = []) {
       await api?.stop();
       api = spawnApp(
@@ -165,7 +180,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     },
     close() {
       closing ??= (async () => {
-        await Promise.allSettled([...workers.map((w) => w.stop()), api?.stop(), simulator.stop()]);
+        await Promise.allSettled([...workers.map((w) => w.stop()), api?.stop(), notifier?.stop(), simulator.stop()]);
         await db.end().catch(() => undefined);
         await deleteKeysWithPrefix(queuePrefix, redisUrl).catch(() => undefined);
         if (options.keepDatabase) {

@@ -7,6 +7,8 @@ import type { Database } from '@fleet/db';
 import { isDatabaseUnavailableError } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { MetricsRegistry } from '@fleet/metrics';
+import type { WebhookQueue } from '@fleet/queue';
+import type { SecretBox } from '@fleet/secrets';
 import { createHttpMetrics, createMetricsRegistry } from '@fleet/metrics';
 import type { BackgroundEnqueues } from './background-enqueues.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
@@ -34,6 +36,9 @@ import type { RolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
 import { streamTicketAuthentication } from './event-stream/stream-tickets.ts';
 import { rolloutEventStreamOperations, rolloutEventStreamRoutes } from './routes/rollout-event-stream.ts';
 import { eventOperations, eventRoutes } from './routes/events.ts';
+import { webhookOperations, webhookRoutes } from './routes/webhooks.ts';
+import { webhookDeliveryOperations, webhookDeliveryRoutes } from './routes/webhook-deliveries.ts';
+import type { WebhookUrlPolicy } from './webhook-url-check.ts';
 
 export type ApiDeps = {
   db: Database;
@@ -65,6 +70,12 @@ export type ApiDeps = {
   metrics?: { registry: MetricsRegistry; token?: string | undefined };
   /** The CloudMonitor client a dry run's pre-check calls (main.ts builds it from CMS_*). Default: none (503). */
   cms?: CmsClient;
+  /** Seals webhook secrets (FLEET_ENCRYPTION_KEY); undefined: webhooks cannot be made (503). */
+  secretBox?: SecretBox | undefined;
+  /** How a webhook URL is checked (WEBHOOK_ALLOW_PRIVATE_NETWORKS). Default: public addresses only. */
+  webhookUrlPolicy?: WebhookUrlPolicy;
+  /** The webhook queue, for a redelivery's job (main.ts passes its own, to close it). Default: the re-drive sends it. */
+  webhookQueue?: WebhookQueue;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -95,6 +106,8 @@ export function createApp(deps: ApiDeps): express.Express {
         ...adminOperations,
         ...rolloutEventStreamOperations,
         ...eventOperations,
+        ...webhookOperations,
+        ...webhookDeliveryOperations,
       ],
     }),
   );
@@ -129,6 +142,9 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(rolloutEventStreamRoutes(deps));
   app.use(apiKeyRoutes(deps));
   app.use(eventRoutes(deps));
+  const webhookUrlPolicy = deps.webhookUrlPolicy ?? { allowPrivateNetworks: false };
+  app.use(webhookRoutes({ ...deps, secretBox: deps.secretBox, webhookUrlPolicy }));
+  app.use(webhookDeliveryRoutes({ ...deps, webhookQueue: deps.webhookQueue }));
   app.use(notFoundHandler);
   // Postgres unreachable mid-request: a 503 the client may retry, not a 500.
   const databaseUnavailable: ErrorRequestHandler = (error, _req, _res, next) => {

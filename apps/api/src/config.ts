@@ -1,4 +1,14 @@
-import { LOCAL_DEFAULTS, checkRedisTopology, cmsClientEnv, env, parseConfig, z, redisEnv } from '@fleet/config';
+import {
+  LOCAL_DEFAULTS,
+  checkRedisTopology,
+  cmsClientEnv,
+  encryptionEnv,
+  env,
+  parseConfig,
+  z,
+  redisEnv,
+  webhookEnv,
+} from '@fleet/config';
 
 export const apiConfigSchema = z
   .object({
@@ -50,6 +60,10 @@ export const apiConfigSchema = z
       (v) => (v === '' ? undefined : v),
       z.string().min(16, 'expected at least 16 characters').optional(),
     ),
+    // FLEET_ENCRYPTION_KEY (seals webhook secrets) and FLEET_ENCRYPTION_PREVIOUS_KEYS.
+    ...encryptionEnv,
+    // WEBHOOK_ALLOW_PRIVATE_NETWORKS: which addresses a webhook URL may resolve to.
+    ...webhookEnv,
     LOG_LEVEL: env.logLevel(),
     /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
     LOG_FORMAT: env.logFormat(),

@@ -3,7 +3,8 @@ import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase, createEventListener } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { createMetricsRegistry } from '@fleet/metrics';
-import { createRedisConnection, redisTargetOf } from '@fleet/queue';
+import { createRedisConnection, openWebhookQueue, redisTargetOf } from '@fleet/queue';
+import { secretBoxFromConfig } from '@fleet/secrets';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
 import { createRolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
@@ -49,6 +50,7 @@ const eventStreams = createRolloutStreamHub({
 });
 // A dry run's pre-check asks CloudMonitor for agent statuses (NodeStatusList); a few calls in flight at most.
 const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: 16 });
+const webhookQueue = openWebhookQueue(redis, config.QUEUE_PREFIX, logger);
 const app = createApp({
   cms,
   db,
@@ -62,6 +64,9 @@ const app = createApp({
   queueBoard,
   eventStreams,
   metrics: { registry: createMetricsRegistry(), token: config.METRICS_TOKEN },
+  secretBox: secretBoxFromConfig(config),
+  webhookUrlPolicy: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
+  webhookQueue,
 });
 
 if (config.FLEET_ADMIN_API_KEY) {
@@ -96,6 +101,7 @@ stopOnSignal({
       logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
     await enqueues.drain();
     await queueBoard.close();
+    await webhookQueue.close();
     // db.close() waits for every pooled client to be given back; one was seen never to be (about 1 stop in 8 right
     // after a request, not yet explained), which held the stop until the 10 s deadline and exit code 1. Past 3 s the
     // process exits without it: every request is answered by then and Postgres drops the connection itself.

@@ -194,6 +194,7 @@ const eventActorSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('api_key'), id: z.string().describe('the API key id'), name: z.string() }),
   z.object({ kind: z.literal('worker'), id: z.string().describe('WORKER_ID') }),
   z.object({ kind: z.literal('reconciler'), id: z.string().describe('RECONCILER_ID') }),
+  z.object({ kind: z.literal('notifier'), id: z.string().describe('NOTIFIER_ID') }),
   z.object({ kind: z.literal('system'), id: z.string().describe('fleet-cli, bootstrap or direct') }),
 ]);
 

@@ -6,6 +6,8 @@ import type { CmsClient } from '@fleet/cms-client';
 import { createApiKey, createDatabase, createEventListener, generateApiKey } from '@fleet/db';
 import type { ApiRole, Database } from '@fleet/db';
 import { createMetricsRegistry } from '@fleet/metrics';
+import type { SecretBox } from '@fleet/secrets';
+import { secretBoxFromConfig } from '@fleet/secrets';
 import { createRedisConnection } from '@fleet/queue';
 import { capturingLogger, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
@@ -79,7 +81,18 @@ export type StartApiOptions = {
   metricsToken?: string;
   /** The CloudMonitor client of a dry run's pre-check. Default: none (a pre-check answers 503). */
   cms?: CmsClient;
+  /** The API's secret box (FLEET_ENCRYPTION_KEY). Default: one under TEST_ENCRYPTION_KEY; null: no key set. */
+  secretBox?: SecretBox | null;
+  /** WEBHOOK_ALLOW_PRIVATE_NETWORKS of this API. Default false. */
+  allowPrivateNetworks?: boolean;
 };
+
+/** The FLEET_ENCRYPTION_KEY of test APIs (32 bytes); testSecretBox() opens what they sealed. */
+const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7);
+
+export function testSecretBox(): SecretBox {
+  return secretBoxFromConfig({ FLEET_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY })!;
+}
 
 /** The real API on a port of its own, over a private database and a private BullMQ prefix. */
 export async function startApi(options: StartApiOptions = {}): Promise<ApiHarness> {
@@ -133,6 +146,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     rateLimit: options.rateLimit ?? { limit: 1_000_000 },
     ...(options.metricsToken ? { metrics: { registry: createMetricsRegistry(), token: options.metricsToken } } : {}),
     ...(options.cms ? { cms: options.cms } : {}),
+    secretBox: options.secretBox === null ? undefined : (options.secretBox ?? testSecretBox()),
+    webhookUrlPolicy: { allowPrivateNetworks: options.allowPrivateNetworks ?? false },
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -1,7 +1,7 @@
 import { LOCAL_DEFAULTS, env, parseConfig, z } from '@fleet/config';
 
 /** The apps `fleet up` can start. */
-const UP_APPS = ['simulator', 'api', 'worker', 'reconciler'] as const;
+const UP_APPS = ['simulator', 'api', 'worker', 'reconciler', 'notifier'] as const;
 
 /** An empty variable counts as unset (as the simulator reads its own). */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema);
@@ -14,7 +14,7 @@ const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v 
 export const cliConfigSchema = z.object({
   DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
   REDIS_URL: env.url(LOCAL_DEFAULTS.redisUrl),
-  /** Apps `up` starts, comma-separated; default all four. */
+  /** Apps `up` starts, comma-separated; default all five. */
   FLEET_APPS: z
     .string()
     .default(UP_APPS.join(','))

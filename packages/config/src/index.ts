@@ -4,3 +4,4 @@ export { env } from './env-fields.ts';
 export type { LogFormatSetting } from './env-fields.ts';
 export { LOCAL_DEFAULTS, checkRedisTopology, cmsClientEnv, redisEnv } from './local-defaults.ts';
 export { encryptionEnv } from './encryption-env.ts';
+export { webhookEnv } from './webhook-env.ts';

@@ -136,3 +136,33 @@ export { listFailureCauseCounts, listFailureCauseInstances } from './failure-cou
 export type { FailureCauseCount } from './failure-counts.ts';
 export { recentCallLatency } from './call-latency.ts';
 export type { RecentCallLatency } from './call-latency.ts';
+export {
+  createWebhook,
+  findWebhook,
+  listWebhooks,
+  listEnabledWebhooks,
+  updateWebhook,
+  rotateWebhookSecret,
+  deleteWebhook,
+  recordWebhookTest,
+  disableWebhook,
+} from './webhooks/subscriptions.ts';
+export type { WebhookRecord, NewWebhook, WebhookChanges, WebhookKindName } from './webhooks/subscriptions.ts';
+export { DISPATCH_CURSOR, dispatchWebhookEvents } from './webhooks/dispatch.ts';
+export type { NewDelivery, DeliveryPlanner, DispatchStep } from './webhooks/dispatch.ts';
+export {
+  findDelivery,
+  loadDeliveryForAttempt,
+  hasEarlierUnattemptedDelivery,
+  recordDeliveryAttempt,
+  listDueDeliveries,
+  markForRedelivery,
+  listDeliveries,
+} from './webhooks/deliveries.ts';
+export type {
+  WebhookDeliveryRecord,
+  WebhookDeliveryStatusName,
+  WebhookAttemptRecord,
+  DeliveryWithAttempts,
+  FinishedAttempt,
+} from './webhooks/deliveries.ts';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 
 /** The product's processes, each started from `apps/<app>/src/main.ts` (what `fleet up` runs). */
-export type FleetApp = 'simulator' | 'api' | 'worker' | 'reconciler';
+export type FleetApp = 'simulator' | 'api' | 'worker' | 'reconciler' | 'notifier';
 /** Every app of the repository: the product's processes and the operator CLI (`fleet`). */
 export type RepoApp = FleetApp | 'cli';
 

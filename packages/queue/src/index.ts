@@ -22,4 +22,14 @@ export {
   apiRateLimitKey,
   adminSessionKey,
   streamTicketKey,
+  webhookQueueName,
 } from './names.ts';
+export { openWebhookQueue, enqueueWebhookDeliveries, createWebhookWorker, delayWebhookJob } from './webhook-queue.ts';
+export type {
+  WebhookJobData,
+  WebhookJob,
+  WebhookQueue,
+  WebhookWorker,
+  WebhookJobRequest,
+  WebhookWorkerOptions,
+} from './webhook-queue.ts';

@@ -74,3 +74,16 @@ export function adminSessionKey(prefix: string, sessionHash: string): string {
 export function streamTicketKey(prefix: string, ticketHash: string): string {
   return `${prefix}:stream-ticket:${ticketHash}`;
 }
+
+/**
+ * The one queue of webhook deliveries (every subscription's); the notifier runs it. A queue of the deployment's own:
+ * its name is its hash tag (see the key scheme above).
+ */
+export function webhookQueueName(): string {
+  return '{webhook-deliveries}';
+}
+
+/** The job id of a delivery's attempt job: the delivery id (a UUID), so one delivery has at most one job. */
+export function webhookDeliveryJobId(deliveryId: string): string {
+  return deliveryId;
+}

@@ -21,6 +21,12 @@ export const FLEET_EVENT_TYPES = [
   'flag.reopened',
   'api_key.created',
   'api_key.revoked',
+  'webhook.created',
+  'webhook.updated',
+  'webhook.secret_rotated',
+  'webhook.deleted',
+  'webhook.disabled',
+  'webhook.test',
 ] as const;
 
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
@@ -31,7 +37,7 @@ export function isFleetEventType(value: string): value is FleetEventType {
 
 /**
  * Who made the change. `api_key`: a request authenticated with that key (its id and name, never the key);
- * `worker` / `reconciler`: that process on its own (its WORKER_ID / RECONCILER_ID); `system`: a change made with no
+ * `worker` / `reconciler` / `notifier`: that process on its own (its WORKER_ID / RECONCILER_ID / NOTIFIER_ID); `system`: a change made with no
  * key to name, its id saying which: `fleet-cli` (the CLI writing to the database: `fleet up`, `create-api-key`),
  * `bootstrap` (the API's FLEET_ADMIN_API_KEY), `direct` (tests and tools writing through @fleet/db).
  */
@@ -39,6 +45,7 @@ export type EventActor =
   | { kind: 'api_key'; id: string; name: string }
   | { kind: 'worker'; id: string }
   | { kind: 'reconciler'; id: string }
+  | { kind: 'notifier'; id: string }
   | { kind: 'system'; id: string };
 
 export type EventActorKind = EventActor['kind'];
@@ -47,6 +54,7 @@ export const EVENT_ACTOR_KINDS = [
   'api_key',
   'worker',
   'reconciler',
+  'notifier',
   'system',
 ] as const satisfies readonly EventActorKind[];
 
@@ -96,6 +104,29 @@ export type FleetEventData = {
   'flag.reopened': { flagId: string; instanceId: string; reason: string };
   'api_key.created': ApiKeyFacts;
   'api_key.revoked': ApiKeyFacts;
+  'webhook.created': WebhookFacts;
+  /** PATCH: the fields it changed, as they were and are (never a secret). */
+  'webhook.updated': WebhookFacts & { changed: string[] };
+  /** A new signing secret; the previous one signs beside it until `previousSecretUntil`. */
+  'webhook.secret_rotated': WebhookFacts & { previousSecretUntil: string };
+  'webhook.deleted': WebhookFacts;
+  /** Disabled by the notifier: the receiver answered 410 (`gone`) or failed for 5 days in a row (`failing`). */
+  'webhook.disabled': WebhookFacts & { reason: WebhookDisabledReason };
+  /** POST /v1/webhooks/:id/test: delivered to that subscription only. */
+  'webhook.test': WebhookFacts;
+};
+
+/** Why a subscription is disabled: an operator's PATCH, a 410 Gone answer, five days of failed attempts. */
+export type WebhookDisabledReason = 'operator' | 'gone' | 'failing';
+
+/** What a subscription's events say of it: never its secrets. Its accounts are in `userIds` as an API key's are. */
+type WebhookFacts = {
+  webhookId: string;
+  kind: string;
+  events: string[];
+  userIds: string[];
+  allAccounts: boolean;
+  enabled: boolean;
 };
 
 type FlagMove = { flagId: string; instanceId: string; from: string; to: string; note: string | null };

@@ -84,6 +84,7 @@ export type {
   FleetEventType,
   NewFleetEvent,
   PauseCause,
+  WebhookDisabledReason,
 } from './fleet-events.ts';
 export { ESTIMATE_FORMULA, estimateRolloutDuration } from './rollout-estimate.ts';
 export type { DurationEstimate, EstimateInput, WaveEstimate } from './rollout-estimate.ts';

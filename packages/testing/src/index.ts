@@ -20,3 +20,4 @@ export { startPartitionProxy } from './partition-proxy.ts';
 export type { PartitionProxy } from './partition-proxy.ts';
 export { parsePrometheusText, scrapeMetrics, sumSamples } from './prometheus-text.ts';
 export type { MetricSample } from './prometheus-text.ts';
+export { SSRF_ALLOWED_URLS, SSRF_REFUSED_URLS } from './ssrf-urls.ts';

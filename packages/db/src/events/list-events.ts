@@ -1,4 +1,5 @@
 import type { EventActor, EventActorKind, FleetEventType } from '@fleet/rollout-domain';
+import type pg from 'pg';
 import type { Database } from '../client.ts';
 
 /** A stored fleet event. `id` is the public, monotonically increasing event id (commit order, see record-events.ts). */
@@ -78,6 +79,17 @@ function toRecord(row: EventRow): FleetEventRecord {
  * follow commit order, reading on from the last id seen never skips an event that commits later.
  */
 export async function listEvents(db: Database, options: ListEventsOptions): Promise<FleetEventPage> {
+  const rows = await listEventsWithClient(db.pool, { ...options, limit: options.limit + 1 });
+  const hasMore = rows.length > options.limit;
+  const events = hasMore ? rows.slice(0, options.limit) : rows;
+  return { events, nextCursor: hasMore ? events[events.length - 1]!.id : null };
+}
+
+/** listEvents on a given pg client or pool (a transaction of the caller's), without paging: at most `limit` events. */
+export async function listEventsWithClient(
+  client: pg.ClientBase | pg.Pool,
+  options: ListEventsOptions,
+): Promise<FleetEventRecord[]> {
   const where: string[] = [];
   const values: unknown[] = [];
   const param = (value: unknown) => {
@@ -100,16 +112,14 @@ export async function listEvents(db: Database, options: ListEventsOptions): Prom
   if (options.actorId !== undefined) where.push(`actor_id = ${param(options.actorId)}`);
   if (options.type !== undefined) where.push(`type = ${param(options.type)}`);
   if (options.after !== undefined) where.push(`id > ${param(options.after.toString())}::bigint`);
-  const limit = param(options.limit + 1);
+  const limit = param(options.limit);
   // ORDER BY names the table's column: a bare `id` would be the output column, the id as text ('10' before '9').
-  const { rows } = await db.pool.query<EventRow>(
+  const { rows } = await client.query<EventRow>(
     `SELECT id::text AS id, type, rollout_id::text AS rollout_id, user_id, actor_kind, actor_id, actor_name, request_id,
             data, created_at
      FROM fleet_event ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY fleet_event.id LIMIT ${limit}`,
     values,
   );
-  const hasMore = rows.length > options.limit;
-  const events = (hasMore ? rows.slice(0, options.limit) : rows).map(toRecord);
-  return { events, nextCursor: hasMore ? events[events.length - 1]!.id : null };
+  return rows.map(toRecord);
 }

@@ -1,0 +1,68 @@
+/**
+ * URLs a webhook must never be sent to, with the refusal each must get: the SSRF cases of OWASP's cheat sheet
+ * (loopback, private, link-local, CGNAT, multicast, metadata; IPv4 spelt in decimal, octal, hex and short forms;
+ * IPv6 and IPv4-mapped IPv6; a name resolving to loopback; schemes other than http(s); credentials).
+ * Shared by the package's test and the API's (which must answer each with a 422 naming why).
+ */
+export const SSRF_REFUSED_URLS: { url: string; reason: string; addressClass?: string }[] = [
+  { url: 'http://127.0.0.1/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://127.0.0.255:8080/hook', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://127.1/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://2130706433/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://0177.0.0.1/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://017700000001/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://0x7f.0.0.1/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://0x7f000001/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://0x7f.1/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://localhost/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://localhost:9000/x?y=1', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://[::1]/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://[0:0:0:0:0:0:0:1]/', reason: 'address_not_allowed', addressClass: 'loopback' },
+  { url: 'http://[::ffff:127.0.0.1]/', reason: 'address_not_allowed', addressClass: 'ipv4_mapped' },
+  { url: 'http://[::ffff:7f00:1]/', reason: 'address_not_allowed', addressClass: 'ipv4_mapped' },
+  { url: 'http://[0:0:0:0:0:ffff:127.0.0.1]/', reason: 'address_not_allowed', addressClass: 'ipv4_mapped' },
+  { url: 'http://[::ffff:10.0.0.1]/', reason: 'address_not_allowed', addressClass: 'ipv4_mapped' },
+  { url: 'http://[::ffff:169.254.169.254]/', reason: 'address_not_allowed', addressClass: 'metadata' },
+  { url: 'http://[::ffff:100.100.100.200]/', reason: 'address_not_allowed', addressClass: 'metadata' },
+  { url: 'http://0.0.0.0/', reason: 'address_not_allowed', addressClass: 'unspecified' },
+  { url: 'http://0/', reason: 'address_not_allowed', addressClass: 'unspecified' },
+  { url: 'http://[::]/', reason: 'address_not_allowed', addressClass: 'unspecified' },
+  { url: 'http://10.0.0.1/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://10.255.255.255/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://172.16.0.1/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://172.31.255.254/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://192.168.1.1/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://3232235777/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://0xc0a80101/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://0300.0250.1.1/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://[fc00::1]/', reason: 'address_not_allowed', addressClass: 'private' },
+  { url: 'http://169.254.169.254/latest/meta-data/', reason: 'address_not_allowed', addressClass: 'metadata' },
+  { url: 'http://0xa9fea9fe/', reason: 'address_not_allowed', addressClass: 'metadata' },
+  { url: 'http://100.100.100.200/', reason: 'address_not_allowed', addressClass: 'metadata' },
+  { url: 'http://1684301000/', reason: 'address_not_allowed', addressClass: 'metadata' },
+  { url: 'http://[fd00:ec2::254]/', reason: 'address_not_allowed', addressClass: 'metadata' },
+  { url: 'http://169.254.0.1/', reason: 'address_not_allowed', addressClass: 'link_local' },
+  { url: 'http://[fe80::1]/', reason: 'address_not_allowed', addressClass: 'link_local' },
+  { url: 'http://100.64.0.1/', reason: 'address_not_allowed', addressClass: 'carrier_grade_nat' },
+  { url: 'http://100.127.255.254/', reason: 'address_not_allowed', addressClass: 'carrier_grade_nat' },
+  { url: 'http://224.0.0.1/', reason: 'address_not_allowed', addressClass: 'multicast' },
+  { url: 'http://239.255.255.250/', reason: 'address_not_allowed', addressClass: 'multicast' },
+  { url: 'http://[ff02::1]/', reason: 'address_not_allowed', addressClass: 'multicast' },
+  { url: 'http://255.255.255.255/', reason: 'address_not_allowed', addressClass: 'broadcast' },
+  { url: 'http://240.0.0.1/', reason: 'address_not_allowed', addressClass: 'reserved' },
+  { url: 'http://[64:ff9b::7f00:1]/', reason: 'address_not_allowed', addressClass: 'reserved' },
+  { url: 'http://[2002:7f00:1::]/', reason: 'address_not_allowed', addressClass: 'reserved' },
+  { url: 'ftp://8.8.8.8/hook', reason: 'scheme_not_allowed' },
+  { url: 'file:///etc/passwd', reason: 'scheme_not_allowed' },
+  { url: 'gopher://8.8.8.8:70/_x', reason: 'scheme_not_allowed' },
+  { url: 'http://user:secret@8.8.8.8/hook', reason: 'credentials_in_url' },
+  { url: 'not a url', reason: 'invalid_url' },
+  { url: 'http://no-such-host.invalid/', reason: 'host_unresolvable' },
+];
+
+/** Public addresses: allowed (checked only; nothing is sent to them). */
+export const SSRF_ALLOWED_URLS = [
+  'https://8.8.8.8/hook',
+  'http://1.1.1.1:8080/x',
+  'https://[2606:4700:4700::1111]/hook',
+];
