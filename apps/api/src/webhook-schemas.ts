@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FLEET_EVENT_TYPES } from '@fleet/rollout-domain';
 import { ALL_EVENTS, WEBHOOK_KINDS } from '@fleet/webhooks';
-import { userIdSchema } from './rollout-schemas.ts';
+import { accountUserIdsSchema, refineAccountScope } from './api-key-schemas.ts';
 
 /** What POST /v1/webhooks and PATCH accept; the URL's address checks come after (webhook-url-check.ts). */
 
@@ -26,11 +26,7 @@ export const createWebhookSchema = z
     /** Event types to receive; `["*"]`: every type, also types added later. */
     events: eventsSchema,
     /** Accounts whose events it receives (1 to 100). Required unless allAccounts. */
-    userIds: z
-      .array(userIdSchema)
-      .min(1, 'must list at least one account UserId')
-      .max(100, 'must list at most 100 account UserIds')
-      .optional(),
+    userIds: accountUserIdsSchema.optional(),
     /** Every account's events, now and later. Only an API key for every account may make one. */
     allAccounts: z.boolean().default(false),
     /** standard (Standard Webhooks JSON), slack (incoming webhook), dingtalk (custom robot). */
@@ -43,10 +39,7 @@ export const createWebhookSchema = z
       .optional(),
   })
   .superRefine((body, ctx) => {
-    if (body.allAccounts && body.userIds !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['userIds'], message: 'must be absent when allAccounts is true' });
-    if (!body.allAccounts && body.userIds === undefined)
-      ctx.addIssue({ code: 'custom', path: ['userIds'], message: 'is required unless allAccounts is true' });
+    refineAccountScope(body, ctx);
     if (body.robotSecret !== undefined && body.kind !== 'dingtalk')
       ctx.addIssue({ code: 'custom', path: ['robotSecret'], message: 'is only for kind dingtalk' });
   });
