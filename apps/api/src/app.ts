@@ -33,6 +33,7 @@ import { rolloutReportOperations, rolloutReportRoutes } from './routes/rollout-r
 import { rolloutRetryOperations, rolloutRetryRoutes } from './routes/rollout-retry.ts';
 import { rolloutControlOperations, rolloutControlRoutes } from './routes/rollout-control.ts';
 import type { RolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
+import type { EnqueueThread } from './enqueue-thread/enqueue-thread.ts';
 import { streamTicketAuthentication } from './event-stream/stream-tickets.ts';
 import { rolloutEventStreamOperations, rolloutEventStreamRoutes } from './routes/rollout-event-stream.ts';
 import { eventOperations, eventRoutes } from './routes/events.ts';
@@ -55,6 +56,8 @@ export type ApiDeps = {
    * passes its own, to drain it on stop. Default: the POST waits for the whole enqueue.
    */
   enqueues?: BackgroundEnqueues;
+  /** The thread new rollouts' jobs are built in (main.ts starts it). Default: none, they are built on the event loop. */
+  enqueueThread?: EnqueueThread;
   /** The queue board at /admin/queues; main.ts passes its own, to close its queues on stop. Default: one of its own. */
   queueBoard?: QueueBoard;
   /** The process's event streams (one listen connection, fan-out); main.ts makes it, to stop it with the server. */

@@ -2,11 +2,13 @@ import type { Server } from 'node:http';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase, createEventListener } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
+import { chooseLogOutput } from '@fleet/logger';
 import { createMetricsRegistry } from '@fleet/metrics';
 import { createRedisConnection, openWebhookQueue, redisTargetOf } from '@fleet/queue';
 import { secretBoxFromConfig } from '@fleet/secrets';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
+import { startEnqueueThread } from './enqueue-thread/enqueue-thread.ts';
 import { createRolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
 import { ROLLOUT_EVENTS_CHANNEL, readStreamEventsAfter } from './event-stream/stream-events.ts';
 import { storeBootstrapAdminKey } from './bootstrap-admin-key.ts';
@@ -32,6 +34,24 @@ const db = createDatabase({
 const redisTarget = redisTargetOf(config);
 const redis = createRedisConnection(redisTarget, 'producer', logger);
 const enqueues = createBackgroundEnqueues({ waitMs: config.ENQUEUE_WAIT_MS });
+// New rollouts' jobs are built in a thread of this process, not on the event loop that answers requests.
+const enqueueThread = startEnqueueThread(
+  {
+    databaseUrl: config.DATABASE_URL,
+    redisTarget,
+    queuePrefix: config.QUEUE_PREFIX,
+    log: {
+      level: config.LOG_LEVEL,
+      ...chooseLogOutput({
+        format: config.LOG_FORMAT,
+        noColor: config.NO_COLOR,
+        stdoutIsTTY: process.stdout.isTTY === true,
+      }),
+      secrets: [config.FLEET_ADMIN_API_KEY, config.METRICS_TOKEN].filter((s): s is string => s !== undefined),
+    },
+  },
+  logger,
+);
 const queueBoard = createQueueBoard({ db, redis, logger, queuePrefix: config.QUEUE_PREFIX });
 // One listen connection of its own (outside the pool) for every event stream this process serves.
 const eventStreams = createRolloutStreamHub({
@@ -61,6 +81,7 @@ const app = createApp({
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   rateLimit: { limit: config.API_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
   enqueues,
+  enqueueThread,
   queueBoard,
   eventStreams,
   metrics: { registry: createMetricsRegistry(), token: config.METRICS_TOKEN },
@@ -99,7 +120,8 @@ stopOnSignal({
     // Enqueues of rollouts answered before their jobs were all in Redis; past the deadline the reconciler finishes them.
     if (enqueues.running() > 0)
       logger.info('waiting for rollouts still being enqueued', { rollouts: enqueues.running() });
-    await enqueues.drain();
+    // The thread finishes what it was asked (or is terminated after 5 s), which ends the enqueues waiting on it.
+    await Promise.all([enqueues.drain(), enqueueThread.stop()]);
     await queueBoard.close();
     await webhookQueue.close();
     // db.close() waits for every pooled client to be given back; one was seen never to be (about 1 stop in 8 right

@@ -14,6 +14,7 @@ import type { TestDatabase } from '@fleet/testing';
 import { createApp } from '../src/app.ts';
 import type { BackgroundEnqueues } from '../src/background-enqueues.ts';
 import { createBackgroundEnqueues } from '../src/background-enqueues.ts';
+import { startEnqueueThread } from '../src/enqueue-thread/enqueue-thread.ts';
 import { answerClientErrorsWithProblems } from '../src/http/client-error.ts';
 import { createQueueBoard } from '../src/queue-board.ts';
 import type { RolloutStreamHub } from '../src/event-stream/rollout-stream-hub.ts';
@@ -85,6 +86,11 @@ export type StartApiOptions = {
   secretBox?: SecretBox | null;
   /** WEBHOOK_ALLOW_PRIVATE_NETWORKS of this API. Default false. */
   allowPrivateNetworks?: boolean;
+  /**
+   * Build new rollouts' jobs in an enqueue thread as main.ts does, its Redis at this URL (default the API's). Default:
+   * no thread, on the event loop.
+   */
+  enqueueThread?: { redisUrl?: string };
 };
 
 /** The FLEET_ENCRYPTION_KEY of test APIs (32 bytes); testSecretBox() opens what they sealed. */
@@ -112,6 +118,17 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     options.enqueueWaitMs === undefined ? {} : { waitMs: options.enqueueWaitMs },
   );
   const queueBoard = createQueueBoard({ db, redis, logger, queuePrefix: prefix });
+  const enqueueThread = options.enqueueThread
+    ? startEnqueueThread(
+        {
+          databaseUrl: dbUrl,
+          redisTarget: { kind: 'node', url: options.enqueueThread.redisUrl ?? options.redisUrl ?? testRedisUrl() },
+          queuePrefix: prefix,
+          log: { level: 'error', format: 'json' },
+        },
+        logger,
+      )
+    : undefined;
   let listener: ReturnType<typeof createEventListener> | null = null;
   const eventStreams = createRolloutStreamHub({
     db,
@@ -133,6 +150,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
   });
   const app = createApp({
     enqueues,
+    ...(enqueueThread ? { enqueueThread } : {}),
     queueBoard,
     eventStreams,
     ...(options.streamHeartbeatMs === undefined ? {} : { streamHeartbeatMs: options.streamHeartbeatMs }),
@@ -215,7 +233,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
       server.closeAllConnections();
       await closed;
       await streamsStopped;
-      await enqueues.drain();
+      // The thread finishes what it was asked (or is terminated after its grace), which ends the enqueues waiting on it.
+      await Promise.all([enqueues.drain(), enqueueThread?.stop()]);
       await queueBoard.close();
       if (!shared) await deleteKeysWithPrefix(prefix);
       if (redis.status === 'ready') await redis.quit();

@@ -119,7 +119,7 @@ export async function listOpenInstanceIds(
  * its rows. Keyset pages in id order (the (rollout_id, id) index): page N costs what page 1 costs.
  */
 export async function* iterateRolloutInstances(
-  db: Database,
+  db: Pick<Database, 'pool'>,
   rolloutId: string,
   options: {
     pageSize: number;

@@ -17,6 +17,7 @@ import { readRolloutLimits } from '../rollout-limits.ts';
 import { retriedRolloutSchema } from '../response-schemas.ts';
 import { instanceIdSchema, rolloutIdSchema } from '../rollout-schemas.ts';
 import { rolloutView } from '../rollout-views.ts';
+import type { EnqueueThread } from '../enqueue-thread/enqueue-thread.ts';
 
 export type RolloutRetryRoutesDeps = {
   db: Database;
@@ -25,6 +26,8 @@ export type RolloutRetryRoutesDeps = {
   logger: Logger;
   /** Runs the new rollout's enqueue, answering once it is done or its wait is over (see background-enqueues.ts). */
   enqueues: BackgroundEnqueues;
+  /** Where the jobs are built (main.ts's enqueue thread); default on the event loop. */
+  enqueueThread?: EnqueueThread | undefined;
 };
 
 const RETRY_PATH = '/v1/rollouts/:id/retry';

@@ -1,3 +1,4 @@
+import type { EnqueueThread } from '../enqueue-thread/enqueue-thread.ts';
 import { Router } from 'express';
 import type { Request, Response } from 'express';
 import type { RedisClient } from '@fleet/queue';
@@ -72,6 +73,8 @@ export type RolloutRoutesDeps = {
   enqueues: BackgroundEnqueues;
   /** A dry run's pre-check calls CloudMonitor with this; absent: a pre-check answers 503. */
   precheck?: PlanDeps['precheck'];
+  /** Where the jobs are built (main.ts's enqueue thread); default on the event loop. */
+  enqueueThread?: EnqueueThread | undefined;
 };
 
 function requireJson(req: Request): void {

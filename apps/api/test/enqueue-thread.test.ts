@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countInstallJobs } from '@fleet/queue';
+import { instanceIds } from '@fleet/testing';
+import { USER_ID, startApi } from './support.ts';
+import type { ApiHarness } from './support.ts';
+
+/** The API of main.ts builds new rollouts' jobs in a thread of its own (src/enqueue-thread), off its event loop. */
+let api: ApiHarness;
+let unreachable: ApiHarness;
+
+beforeAll(async () => {
+  api = await startApi({ enqueueThread: {} });
+  // Its thread's Redis is a port nothing listens on; the API itself reaches Redis.
+  // Its POST waits 1 s for the enqueue, as ENQUEUE_WAIT_MS does: this one never finishes.
+  unreachable = await startApi({
+    sharedWith: api,
+    enqueueWaitMs: 1000,
+    enqueueThread: { redisUrl: 'redis://127.0.0.1:1' },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await api?.close();
+});
+
+const create = (harness: ApiHarness, count: number, prefix: string) =>
+  harness.request('POST', '/v1/rollouts', {
+    userId: USER_ID,
+    instanceIds: instanceIds(count, prefix),
+    concurrency: 10,
+  });
+
+describe('the enqueue thread', () => {
+  it("hands a new rollout's first wave to Redis from its own connections: every instance a job, the rollout enqueued", async () => {
+    const res = await create(api, 3_000, 'i-thr');
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body).toMatchObject({ enqueued: true, counts: { total: 3_000 } });
+    const jobs = await countInstallJobs(api.redis, api.prefix, [res.body.id]);
+    expect(Object.values(jobs).reduce((sum, n) => sum + n, 0)).toBe(3_000);
+    // The rows were read on the thread's own pool (its application_name), not the API's.
+    const { rows } = await api.db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'fleet-api:enqueue'`,
+    );
+    expect(rows[0]!.n).toBeGreaterThan(0);
+  });
+
+  it('fails the enqueue when its Redis is unreachable: the rollout is recorded and left enqueued: false for the reconciler', async () => {
+    const res = await create(unreachable, 50, 'i-thf');
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body).toMatchObject({ enqueued: false, counts: { total: 50, pending: 50 } });
+    const stored = await api.db.prisma.rollout.findUniqueOrThrow({ where: { id: res.body.id } });
+    expect(stored.enqueuedAt).toBeNull();
+    // Stopping ends the thread that still waits for its Redis (terminated after the grace).
+    await unreachable.close();
+    expect(unreachable.logLines.join('\n')).toContain('the enqueue thread did not finish in time; terminating it');
+    expect(unreachable.logLines.join('\n')).toContain('rollout recorded but not fully enqueued');
+  });
+});
