@@ -79,6 +79,11 @@ export type ApiDeps = {
   webhookUrlPolicy?: WebhookUrlPolicy;
   /** The webhook queue, for a redelivery's job (main.ts passes its own, to close it). Default: the re-drive sends it. */
   webhookQueue?: WebhookQueue;
+  /**
+   * The time schedules are decided on (a new rollout's startAt, start-now's window): Postgres's, from the
+   * DatabaseClock main.ts makes. Default the system clock.
+   */
+  scheduleNow?: () => Date;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */

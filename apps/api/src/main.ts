@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { createDatabase, createEventListener } from '@fleet/db';
+import { createDatabase, createDatabaseClock, createEventListener } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { chooseLogOutput } from '@fleet/logger';
 import { createMetricsRegistry } from '@fleet/metrics';
@@ -71,8 +71,12 @@ const eventStreams = createRolloutStreamHub({
 // A dry run's pre-check asks CloudMonitor for agent statuses (NodeStatusList); a few calls in flight at most.
 const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: 16 });
 const webhookQueue = openWebhookQueue(redis, config.QUEUE_PREFIX, logger);
+// Schedules are decided on Postgres's time, not this host's clock (a new rollout's startAt, start-now's window).
+const clock = createDatabaseClock(db);
+await clock.start();
 const app = createApp({
   cms,
+  scheduleNow: clock.now,
   db,
   redis,
   logger,
@@ -114,6 +118,7 @@ stopOnSignal({
   async stop() {
     // Open event streams end first (their clients reconnect elsewhere with Last-Event-ID): they never finish by
     // themselves, so the server would otherwise wait for them until the deadline.
+    clock.stop();
     const streamsStopped = eventStreams.stop();
     await closable.close();
     await streamsStopped;

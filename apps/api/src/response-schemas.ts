@@ -98,6 +98,14 @@ export const rolloutSchema = z.object({
     .uuid()
     .nullable()
     .describe('the rollout this one retries (POST /v1/rollouts/:id/retry); null for a first rollout'),
+  nextWindowAt: isoDate
+    .nullable()
+    .describe('scheduled: its startAt; waiting_for_window: when the next maintenance window opens; else null'),
+  callsUntil: isoDate
+    .nullable()
+    .describe(
+      "running under a schedule: the last moment a call may start (the window's end less its cutoff); null: no bound",
+    ),
 });
 
 export const createdRolloutSchema = rolloutSchema.extend({

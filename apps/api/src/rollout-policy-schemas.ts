@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ValidationError } from '@fleet/errors';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { DEFAULT_RETRY_POLICY, DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT, defaultPolicy } from '@fleet/rollout-domain';
+import type { ScheduleBody } from './schedule-schema.ts';
+import { scheduleFromBody, scheduleSchema } from './schedule-schema.ts';
 
 /**
  * An integer from 1 to `max`, or a percentage above 0% and at most 100% with up to two decimals ("10%", "2.5%"),
@@ -70,6 +72,8 @@ export const policyFields = {
     .boolean()
     .default(false)
     .describe('an instance whose agent already runs ends `skipped` with no NodeInstall; not with force: true'),
+  /** startAt, endAt and endBehavior, maintenance windows, cutoffMinutes: when calls may start. */
+  schedule: scheduleSchema.optional(),
 };
 
 /** PATCH /v1/rollouts/:id: any of the live-changeable policy fields; null removes an optional one. */
@@ -86,6 +90,8 @@ export const patchRolloutSchema = z
       .max(7 * 24 * 3600 * 1000)
       .nullable()
       .optional(),
+    /** A new schedule for an open rollout (the scheduler applies it at its next pass); null removes it. */
+    schedule: scheduleSchema.nullable().optional(),
   })
   .refine((p) => Object.keys(p).length > 0, { message: 'name at least one policy field to change' });
 export type PatchRolloutBody = z.output<typeof patchRolloutSchema>;
@@ -99,6 +105,7 @@ export function policyFromCreateBody(body: {
   abort?: RolloutPolicy['abort'] | undefined;
   instanceTimeoutMs?: number | undefined;
   skipInstalled: boolean;
+  schedule?: ScheduleBody | undefined;
 }): RolloutPolicy {
   return {
     ...defaultPolicy(),
@@ -109,6 +116,7 @@ export function policyFromCreateBody(body: {
     abort: body.abort ?? null,
     instanceTimeoutMs: body.instanceTimeoutMs ?? null,
     skipInstalled: body.skipInstalled,
+    schedule: body.schedule ? scheduleFromBody(body.schedule) : null,
   };
 }
 
@@ -137,6 +145,7 @@ export function applyPolicyPatch(current: RolloutPolicy, patch: PatchRolloutBody
       : {}),
     ...(patch.abort !== undefined ? { abort: patch.abort } : {}),
     ...(patch.instanceTimeoutMs !== undefined ? { instanceTimeoutMs: patch.instanceTimeoutMs } : {}),
+    ...(patch.schedule !== undefined ? { schedule: patch.schedule ? scheduleFromBody(patch.schedule) : null } : {}),
     retry,
   };
 }

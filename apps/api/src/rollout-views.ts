@@ -19,6 +19,9 @@ function rolloutBaseView(rollout: RolloutRecord) {
     enqueued: rollout.enqueuedAt !== null,
     /** The rollout this one retries; null for a first rollout. */
     parentRolloutId: rollout.parentRolloutId,
+    /** Schedules: when a scheduled or waiting rollout may start calls next, and until when a running one may. */
+    nextWindowAt: rollout.nextWindowAt?.toISOString() ?? null,
+    callsUntil: rollout.callsUntil?.toISOString() ?? null,
   };
 }
 

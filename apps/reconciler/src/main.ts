@@ -1,5 +1,5 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { createDatabase } from '@fleet/db';
+import { createDatabase, createDatabaseClock } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
 import { createMetricsRegistry, createReconcilerMetrics, serveMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf, reconcilerLeaderKey } from '@fleet/queue';
@@ -25,7 +25,11 @@ const registry = createMetricsRegistry();
 const metrics = createReconcilerMetrics(registry, {
   snapshot: () => readReconcilerSnapshot({ db, redis, prefix: config.QUEUE_PREFIX }),
 });
+// Schedules are decided on Postgres's time: every process agrees on a window's edges whatever its host's clock says.
+const clock = createDatabaseClock(db);
+await clock.start();
 const reconciler = createReconciler({
+  scheduleNow: clock.now,
   reconcilerId: config.RECONCILER_ID,
   db,
   redis,
@@ -56,6 +60,7 @@ stopOnSignal({
   logger,
   async stop() {
     await reconciler.stop();
+    clock.stop();
     await metricsServer?.stop();
     await Promise.allSettled([cms.close(), db.close(), redis.quit()]);
   },

@@ -14,7 +14,7 @@ import {
   raiseMissingManualInstallFlags,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { advanceWaves } from '@fleet/rollout-control';
+import { advanceWaves, applySchedules } from '@fleet/rollout-control';
 import type { EventSource } from '@fleet/rollout-domain';
 import type { VerificationReport } from './install-verifier.ts';
 import { armRolloutVerification, emptyVerificationReport, verifyInstalls } from './install-verifier.ts';
@@ -64,6 +64,11 @@ export type ReconcilerDeps = {
   /** Told what every pass did, when it ends (the metrics' repair counts and leader gauge). */
   onPassFinished?: (report: ReconcileReport) => void;
   now?: () => Date;
+  /**
+   * The time schedules are decided on (startAt, windows, endAt): Postgres's, from the DatabaseClock main.ts makes,
+   * so that no host's clock skew moves a window's edge. Default `now`.
+   */
+  scheduleNow?: () => Date;
 };
 
 export type ReconcileReport = {
@@ -91,6 +96,8 @@ export type ReconcileReport = {
   prunedIdempotencyRecords: number;
   /** Rollouts whose attempt rows were replaced by their summary (attemptRetentionDays). */
   summarisedRollouts: number;
+  /** Rollouts the schedule moved or bounded anew (started, waiting for a window, ended, a new window's end). */
+  scheduleMoves: number;
   queue: QueueRepairReport;
   verification: VerificationReport;
   /** Set when the pass stopped early (the lease was lost). */
@@ -121,6 +128,7 @@ function emptyReport(): ReconcileReport {
     prunedFinishSeconds: 0,
     prunedIdempotencyRecords: 0,
     summarisedRollouts: 0,
+    scheduleMoves: 0,
     queue: emptyQueueRepairReport(),
     verification: emptyVerificationReport(),
   };
@@ -323,6 +331,13 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     report.leader = true;
     let armed = 0;
     try {
+      // Schedules first: a window that opened or closed since the last pass is the most time-bound work there is.
+      report.scheduleMoves = (
+        await applySchedules(
+          { db: deps.db, redis: deps.redis, prefix: deps.prefix, logger: deps.logger, by },
+          (deps.scheduleNow ?? now)(),
+        )
+      ).length;
       await pruneExpired(report);
       const open = await listRolloutsByStatus(deps.db, ['running', 'paused']);
       for (const rollout of open) {

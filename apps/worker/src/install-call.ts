@@ -31,7 +31,12 @@ export type ClaimWithoutCall = Exclude<ClaimDecision<ClaimResult>, { kind: 'call
  * The call's reserved start: when it is (the attempt is claimed as of then, so its started_at and its signature's
  * timestamp are the call's), and the wait for it, null when it is now.
  */
-export type CallStart = { at: Date; reached: Promise<void> | null };
+export type CallStart = {
+  at: Date;
+  /** The same moment on the schedule's clock, which the rollout's window end is compared with. */
+  windowAt: Date;
+  reached: Promise<void> | null;
+};
 
 /**
  * Waits for the call's start. A call that had to wait (the account's schedule was full) and is later than
@@ -70,6 +75,7 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
       staleAfterMs: p.deps.callTimeoutMs + STALE_GRACE_MS,
       instanceTimeoutMs: run.rollout.policy.instanceTimeoutMs,
       now: start.at,
+      windowNow: start.windowAt,
     }),
   );
   const decision = decideClaim(claimed, { now: p.now(), random: p.random() });

@@ -45,6 +45,11 @@ export type InstallProcessorDeps = {
   now?: () => Date;
   /** Waits out an admitted call's time until its reserved start (at most the admission's bound), ms. Default setTimeout. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The clock a maintenance window's end is compared with at each claim (the rollout's calls_until): Postgres's, as
+   * the scheduler's. Default `now` (main.ts passes a DatabaseClock as `now`).
+   */
+  scheduleNow?: () => Date;
   /** skipInstalled's batched status checks; default built from `cms` and `accountRate` (status-checks.ts). */
   statusChecks?: StatusChecks;
 };
@@ -63,6 +68,7 @@ export type InstallJobOutcome =
 export type Processor = {
   deps: InstallProcessorDeps;
   now: () => Date;
+  scheduleNow: () => Date;
   random: () => number;
   sleep: (ms: number) => Promise<void>;
   attempts: AttemptWriter;

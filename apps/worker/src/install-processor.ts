@@ -27,6 +27,7 @@ export function createInstallProcessor(
   const processor: Processor = {
     deps,
     now: deps.now ?? (() => new Date()),
+    scheduleNow: deps.scheduleNow ?? deps.now ?? (() => new Date()),
     random: deps.random ?? Math.random,
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     attempts: deps.attempts ?? createAttemptWriter(deps.db),
@@ -88,6 +89,7 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
   try {
     next = await claimAndCall(p, run, {
       at: new Date(p.now().getTime() + admission.waitMs),
+      windowAt: new Date(p.scheduleNow().getTime() + admission.waitMs),
       reached: admission.waitMs > 0 ? p.sleep(admission.waitMs) : null,
     });
   } catch (error) {

@@ -1,5 +1,5 @@
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { createAttemptWriter, createDatabase, warmInstallPath } from '@fleet/db';
+import { createAttemptWriter, createDatabase, createDatabaseClock, warmInstallPath } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
 import {
   createAccountRateLimiter,
@@ -24,6 +24,10 @@ const db = createDatabase({
   poolMax: config.DB_POOL_MAX,
   onPoolError: (error) => logger.warn('postgres pool error', { error: error.message }),
 });
+// The install path's times (claims, a window's calls_until, retry due times) on Postgres's clock, not this host's:
+// with hosts a few seconds apart, no claim may start a call past a maintenance window's end.
+const clock = createDatabaseClock(db);
+await clock.start();
 const redisTarget = redisTargetOf(config);
 const connection = createRedisConnection(redisTarget, 'worker', logger);
 // The limit scripts get a connection of their own (auto-pipelined, see RedisRole), apart from BullMQ's.
@@ -88,6 +92,7 @@ const pool = createRolloutWorkerPool({
     logger,
     workerId: config.WORKER_ID,
     callTimeoutMs: config.CMS_TIMEOUT_MS,
+    now: clock.now,
   }),
   logger,
   pollMs: config.ROLLOUT_POLL_MS,
@@ -110,6 +115,7 @@ stopOnSignal({
   logger,
   async stop() {
     await pool.stop();
+    clock.stop();
     await metricsServer?.stop();
     await admission.flush().catch(() => undefined);
     await Promise.allSettled([

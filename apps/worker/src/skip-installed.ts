@@ -18,14 +18,12 @@ export async function skipIfAgentRuns(p: Processor, run: JobRun): Promise<boolea
   );
   if (!needed) return false;
   const startedAt = p.now();
-  let answer;
-  try {
-    answer = await p.statusChecks.check(run.rollout.userId, run.instanceId);
-  } catch (error) {
+  const answer = await p.statusChecks.check(run.rollout.userId, run.instanceId).catch((error: unknown) => {
     // No answer at all (the client closed, a programmer error): install as without skipInstalled.
     run.log.warn('status check before the first NodeInstall failed; installing', { error });
-    return false;
-  }
+    return null;
+  });
+  if (!answer) return false;
   const { call, status } = answer;
   const verdict = decideAgentPrecheck({ answered: call.outcome.kind === 'success', status });
   const recorded = await persistThroughOutage('recording a status check', run.log, () =>

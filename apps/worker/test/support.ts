@@ -41,6 +41,8 @@ export type WorkerHarness = {
       force?: boolean;
       userId?: string;
       policy?: Partial<RolloutPolicy>;
+      /** `scheduled`: the scheduler (rollout-control applySchedules) starts it. Default running. */
+      status?: 'running' | 'scheduled';
     },
   ): Promise<string>;
   startPool(options?: {
@@ -58,6 +60,8 @@ export type WorkerHarness = {
     method?: 'GET' | 'POST';
     /** The install processor's clock (InstallProcessorDeps.now); default the system clock. */
     now?: () => Date;
+    /** The clock a claim compares a window's end with (InstallProcessorDeps.scheduleNow); default `now`. */
+    scheduleNow?: () => Date;
     /** Counts into these metrics (group-commit batches included), as main.ts wires them. Default: none. */
     metrics?: WorkerMetrics;
   }): Promise<RolloutWorkerPool>;
@@ -114,6 +118,7 @@ export async function startHarness(
         policy: policy as never,
         instanceIds: ids,
         waveSizes: planWaveSizes(policy.waves, ids.length),
+        ...(options.status ? { status: options.status } : {}),
       });
       const queue = openInstallQueue(redis, rollout.id, prefix, logger);
       await enqueueInstallJobs(queue, {
@@ -171,6 +176,7 @@ export async function startHarness(
           workerId: `test-${pools.length}`,
           callTimeoutMs: options.callTimeoutMs ?? 2000,
           ...(options.now ? { now: options.now } : {}),
+          ...(options.scheduleNow ? { scheduleNow: options.scheduleNow } : {}),
           ...(options.metrics ? withMetrics(db, options.metrics) : {}),
         }),
         logger,

@@ -86,6 +86,11 @@ export class FleetApiClient {
     return this.request<Rollout>('PATCH', `/v1/rollouts/${enc(id)}`, { body: patch });
   }
 
+  /** POST /v1/rollouts/:id/start-now: a scheduled or waiting rollout runs now; harmless twice (`changed: false`). */
+  startRolloutNow(id: string) {
+    return this.request<ChangedRollout>('POST', `/v1/rollouts/${enc(id)}/start-now`, { idempotent: true });
+  }
+
   /** pause, resume or cancel: each is harmless twice (`changed: false`), so a network error is retried. */
   changeRollout(id: string, action: RolloutAction, reason?: string) {
     return this.request<ChangedRollout>('POST', `/v1/rollouts/${enc(id)}/${action}`, {

@@ -3,7 +3,14 @@
  * whole truth). Objects may carry more fields than named here: an added field is not a breaking change.
  */
 
-export const ROLLOUT_STATUSES = ['running', 'paused', 'completed', 'cancelled'] as const;
+export const ROLLOUT_STATUSES = [
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+  'scheduled',
+  'waiting_for_window',
+] as const;
 export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
 export const INSTANCE_STATES = ['pending', 'in_progress', 'succeeded', 'failed', 'cancelled', 'skipped'] as const;
 export type InstanceState = (typeof INSTANCE_STATES)[number];
@@ -27,6 +34,18 @@ export type CreateRolloutBody = {
   waveSuccessThresholdPercent?: number;
   abort?: { failureThresholdPercent: number; minFinished?: number };
   instanceTimeoutMs?: number;
+  /** Leave running agents be: such an instance ends `skipped` with no NodeInstall. Not with `force`. */
+  skipInstalled?: boolean;
+  schedule?: RolloutScheduleBody;
+};
+
+/** When a rollout may start calls (docs/api.md, Schedules). */
+export type RolloutScheduleBody = {
+  startAt?: string;
+  endAt?: string;
+  endBehavior?: 'pause' | 'cancel';
+  maintenanceWindows?: { cron: string; durationMinutes: number; timezone: string }[];
+  cutoffMinutes?: number;
 };
 
 export type PatchRolloutBody = {
@@ -35,6 +54,7 @@ export type PatchRolloutBody = {
   waveSuccessThresholdPercent?: number;
   abort?: { failureThresholdPercent: number; minFinished?: number } | null;
   instanceTimeoutMs?: number | null;
+  schedule?: RolloutScheduleBody | null;
 };
 
 export type InstanceCounts = Record<InstanceState, number> & { total: number };
@@ -71,6 +91,10 @@ export type Rollout = {
   finishedAt: string | null;
   enqueued: boolean;
   parentRolloutId: string | null;
+  /** scheduled: its startAt; waiting_for_window: when the next window opens. */
+  nextWindowAt: string | null;
+  /** Running under a schedule: the last moment a call may start. */
+  callsUntil: string | null;
 };
 
 export type CreatedRollout = Rollout & { duplicatesRemoved: number };

@@ -31,6 +31,17 @@ export type RolloutChange = {
   pauseCause?: PauseCause;
   /** A cancel decided by the rollout's own abort threshold: rollout.aborted rather than rollout.cancelled. */
   aborted?: boolean;
+  /**
+   * A move the schedule made (scheduler or start-now): the bounds written with it (calls_until, next_window_at,
+   * start_now_until, schedule_ended_at when the end applied) and, for a start, its cause in rollout.started.
+   */
+  schedule?: {
+    callsUntil: Date | null;
+    nextWindowAt: Date | null;
+    startNowUntil?: Date | null;
+    ended?: boolean;
+    startCause?: 'schedule' | 'start_now';
+  };
 };
 
 type Transition = Extract<RolloutDecision, { type: 'transition' }>;
@@ -58,7 +69,25 @@ async function transitionEvent(
         data: { cause: change.pauseCause ?? { kind: 'operator' }, reason: decision.reason },
       };
     case 'running':
-      return { ...about, type: 'rollout.resumed', data: { wave: rollout.currentWave } };
+      if (decision.from === 'paused') return { ...about, type: 'rollout.resumed', data: { wave: rollout.currentWave } };
+      return {
+        ...about,
+        type: 'rollout.started',
+        data: {
+          from: decision.from,
+          cause: change.schedule?.startCause ?? 'schedule',
+          callsUntil: change.schedule?.callsUntil?.toISOString() ?? null,
+        },
+      };
+    case 'waiting_for_window':
+      return {
+        ...about,
+        type: 'rollout.window_waiting',
+        data: { from: decision.from, nextWindowAt: change.schedule?.nextWindowAt?.toISOString() ?? null },
+      };
+    case 'scheduled':
+      // No transition leads back to scheduled (a rollout is created in it, with rollout.scheduled).
+      throw new GuardedWriteRaceError('rollout', rollout.id, 'no transition leads to scheduled');
     case 'cancelled':
       return change.aborted
         ? { ...about, type: 'rollout.aborted', data: { reason: decision.reason } }
@@ -98,6 +127,16 @@ export async function transitionRollout(
           status: decision.to,
           statusReason: decision.reason,
           ...(decision.to === 'cancelled' || decision.to === 'completed' ? { finishedAt: now } : {}),
+          ...(change.schedule
+            ? {
+                callsUntil: change.schedule.callsUntil,
+                nextWindowAt: change.schedule.nextWindowAt,
+                ...(change.schedule.startNowUntil !== undefined
+                  ? { startNowUntil: change.schedule.startNowUntil }
+                  : {}),
+                ...(change.schedule.ended ? { scheduleEndedAt: now } : {}),
+              }
+            : {}),
         },
       });
       if (moved.count === 0) return false;
@@ -136,7 +175,8 @@ export async function updateRolloutPolicy(
 ): Promise<RolloutRecord | null> {
   return db.prisma.$transaction(async (tx) => {
     const [before] = await tx.$queryRaw<{ user_id: string; policy: unknown }[]>`
-      SELECT user_id, policy FROM rollout WHERE id = ${rolloutId}::uuid AND status IN ('running', 'paused') FOR UPDATE`;
+      SELECT user_id, policy FROM rollout
+      WHERE id = ${rolloutId}::uuid AND status IN ('running', 'paused', 'scheduled', 'waiting_for_window') FOR UPDATE`;
     if (!before) return null;
     const updated = (await tx.rollout.update({
       where: { id: rolloutId },

@@ -26,6 +26,13 @@ export type NewRollout = {
   by?: EventSource;
   /** The rollout this one retries (POST /v1/rollouts/:id/retry): linked, with rollout.retried on its timeline. */
   parentRolloutId?: string | null;
+  /**
+   * `scheduled` (its policy's schedule holds a future startAt or windows: rollout.scheduled is written with it, and
+   * the scheduler starts it) or `running` (default).
+   */
+  status?: 'running' | 'scheduled';
+  /** With `scheduled`: when it may start calls (startAt), shown as nextWindowAt until the scheduler looks. */
+  nextWindowAt?: Date | null;
 };
 
 export type InsertRolloutOptions = {
@@ -54,6 +61,11 @@ export type RolloutRecord = {
   finishedAt: Date | null;
   /** The rollout this one retries (POST /v1/rollouts/:id/retry); null for a first rollout. */
   parentRolloutId: string | null;
+  /** Schedules: the latest moment a call may start (null: no bound), the next opening, the end and start-now. */
+  callsUntil: Date | null;
+  nextWindowAt: Date | null;
+  scheduleEndedAt: Date | null;
+  startNowUntil: Date | null;
 };
 
 /**
@@ -114,6 +126,8 @@ async function insertRolloutRows(
       waveCount: waveSizes.length,
       createdByKeyId: by.actor.kind === 'api_key' ? by.actor.id : null,
       parentRolloutId: rollout.parentRolloutId ?? null,
+      status: rollout.status ?? 'running',
+      nextWindowAt: rollout.nextWindowAt ?? null,
     },
   });
   for (let start = 0; start < total; start += INSERT_CHUNK) {
@@ -158,6 +172,12 @@ function creationEvents(rollout: RolloutRecord): NewFleetEvent[] {
       },
     },
   ];
+  if (rollout.status === 'scheduled')
+    events.push({
+      ...about,
+      type: 'rollout.scheduled',
+      data: { nextWindowAt: rollout.nextWindowAt?.toISOString() ?? null },
+    });
   if (rollout.waveCount > 1)
     events.push({ ...about, type: 'rollout.wave_started', data: { wave: 1, waveCount: rollout.waveCount } });
   if (rollout.parentRolloutId !== null)
@@ -268,6 +288,7 @@ export async function listRolloutsByStatus(db: Database, statuses: RolloutStatus
 export async function listOpenRolloutsForWork(db: Database): Promise<{ id: string; concurrency: number }[]> {
   const { rows } = await db.pool.query<{ id: string; concurrency: number }>({
     name: 'fleet_open_rollouts_for_work',
+    // Not scheduled or waiting_for_window ones: no call may start, so their jobs stay in Redis untouched until then.
     text: `SELECT id::text AS id, concurrency FROM rollout WHERE status IN ('running', 'paused') ORDER BY created_at`,
   });
   return rows;
@@ -282,7 +303,10 @@ export async function listOpenRolloutsOfAccounts(
   userIds: readonly string[] | null,
 ): Promise<{ id: string; userId: string; status: RolloutStatus }[]> {
   return (await db.prisma.rollout.findMany({
-    where: { status: { in: ['running', 'paused'] }, ...(userIds === null ? {} : { userId: { in: [...userIds] } }) },
+    where: {
+      status: { in: ['running', 'paused', 'scheduled', 'waiting_for_window'] },
+      ...(userIds === null ? {} : { userId: { in: [...userIds] } }),
+    },
     select: { id: true, userId: true, status: true },
     orderBy: { createdAt: 'asc' },
   })) as { id: string; userId: string; status: RolloutStatus }[];
@@ -299,7 +323,7 @@ export async function listOpenRolloutsOfAccounts(
  * the advisory lock (taken only when the rollout did complete), the row and its notice.
  */
 export async function completeRolloutIfDone(db: Database, rolloutId: string, by: EventSource): Promise<boolean> {
-  const from = (['running', 'paused'] as const).filter(
+  const from = (['running', 'paused', 'waiting_for_window'] as const).filter(
     (s) => decideRollout(s, { type: 'all_instances_final' }).type === 'transition',
   );
   const { rows } = await db.pool.query<{ completed: number }>({

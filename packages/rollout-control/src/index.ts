@@ -8,3 +8,5 @@ export {
 } from './rollout-control.ts';
 export type { RolloutControlDeps } from './rollout-control.ts';
 export { readPolicy } from './policy-view.ts';
+export { applySchedules, startRolloutNow } from './schedules.ts';
+export type { ScheduleMove } from './schedules.ts';

@@ -13,5 +13,6 @@ export function readPolicy(stored: unknown): RolloutPolicy {
     abort: p.abort ?? null,
     instanceTimeoutMs: p.instanceTimeoutMs ?? null,
     skipInstalled: p.skipInstalled ?? false,
+    schedule: p.schedule ?? null,
   };
 }

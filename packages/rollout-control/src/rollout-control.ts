@@ -73,18 +73,25 @@ async function tellQueue(
   }
 }
 
-/** `cause`: why, for rollout.paused (default an operator's pause). */
+/** What a schedule's end writes with the pause or cancel it applies: the end, once, and no window bounds. */
+const SCHEDULE_ENDED = { callsUntil: null, nextWindowAt: null, ended: true } as const;
+
+/**
+ * `cause`: why, for rollout.paused (default an operator's pause). `scheduleEnded`: the pause is the schedule's end
+ * behaviour (applied once).
+ */
 export async function pauseRollout(
   deps: RolloutControlDeps,
   rolloutId: string,
   reason: string,
   cause: PauseCause = { kind: 'operator' },
+  options: { scheduleEnded?: boolean } = {},
 ): Promise<RolloutTransitionResult> {
   const result = await transitionRollout(
     deps.db,
     rolloutId,
     { type: 'pause', reason },
-    { by: deps.by, pauseCause: cause },
+    { by: deps.by, pauseCause: cause, ...(options.scheduleEnded ? { schedule: SCHEDULE_ENDED } : {}) },
   );
   if (result.kind === 'changed' || result.kind === 'unchanged')
     await tellQueue(deps, rolloutId, 'pause the queue', pauseInstallQueue);
@@ -104,18 +111,21 @@ export async function resumeRollout(deps: RolloutControlDeps, rolloutId: string)
   return result;
 }
 
-/** `aborted`: the rollout's own abort threshold cancels it (rollout.aborted rather than rollout.cancelled). */
+/**
+ * `aborted`: the rollout's own abort threshold cancels it (rollout.aborted rather than rollout.cancelled).
+ * `scheduleEnded`: the cancel is the schedule's end behaviour.
+ */
 export async function cancelRollout(
   deps: RolloutControlDeps,
   rolloutId: string,
   reason: string,
-  options: { aborted?: boolean } = {},
+  options: { aborted?: boolean; scheduleEnded?: boolean } = {},
 ): Promise<RolloutTransitionResult> {
   const result = await transitionRollout(
     deps.db,
     rolloutId,
     { type: 'cancel', reason },
-    { by: deps.by, aborted: options.aborted ?? false },
+    { by: deps.by, aborted: options.aborted ?? false, ...(options.scheduleEnded ? { schedule: SCHEDULE_ENDED } : {}) },
   );
   if (result.kind === 'changed' || result.kind === 'unchanged')
     await tellQueue(deps, rolloutId, 'drain the queue', drainInstallQueue);

@@ -94,7 +94,10 @@ export function decideJobStart<R extends { status: RolloutStatus }>(rollout: R |
     case 'completed':
     case 'cancelled':
       return { kind: 'skip', why: 'rollout_closed' };
+    // Scheduled or waiting ones: the worker pool opens no queue for them, so only a job already taken meets them.
     case 'paused':
+    case 'scheduled':
+    case 'waiting_for_window':
       return { kind: 'delay', ms: PAUSED_RECHECK_MS, why: 'rollout_paused' };
     case 'running':
       return { kind: 'admit', rollout };

@@ -14,6 +14,9 @@ export const FLEET_EVENT_TYPES = [
   'rollout.cancelled',
   'rollout.completed',
   'rollout.retried',
+  'rollout.scheduled',
+  'rollout.window_waiting',
+  'rollout.started',
   'instance.flagged',
   'flag.acknowledged',
   'flag.resolved',
@@ -66,7 +69,9 @@ export type PauseCause =
   | { kind: 'operator' }
   | { kind: 'wave_gate'; wave: number; succeeded: number; failed: number; thresholdPercent: number }
   /** Bad credentials, a signature mismatch, Forbidden: every instance would fail alike. `code`: CloudMonitor's. */
-  | { kind: 'fleet_wide_error'; code: string | null };
+  | { kind: 'fleet_wide_error'; code: string | null }
+  /** The schedule's endAt was reached with endBehavior `pause`. */
+  | { kind: 'schedule_end'; endAt: string };
 
 /** What each event type's `data` holds. */
 export type FleetEventData = {
@@ -88,6 +93,12 @@ export type FleetEventData = {
   'rollout.cancelled': { reason: string | null };
   /** Instances per final state when it completed. */
   'rollout.completed': { counts: Record<string, number> };
+  /** A new rollout waits for its schedule (a future startAt, or windows): no call before `nextWindowAt` (null: the next window). */
+  'rollout.scheduled': { nextWindowAt: string | null };
+  /** Outside every window (or its cutoff): no new call until `nextWindowAt`; calls in flight finish. */
+  'rollout.window_waiting': { from: string; nextWindowAt: string | null };
+  /** Calls may start: startAt reached inside a window, a window opened, or start-now (`cause`); until `callsUntil` (null: no bound). */
+  'rollout.started': { from: string; cause: 'schedule' | 'start_now'; callsUntil: string | null };
   /** Written on the original rollout's timeline; the child's own timeline starts with its rollout.created. */
   'rollout.retried': { childRolloutId: string; instances: number };
   /** A host got its manual-install flag for this rollout: a new one, or its open one carried on (`reflagged`). */

@@ -5,6 +5,7 @@ export {
   ROLLOUT_STATUSES,
   FINAL_INSTANCE_STATES,
   OPEN_INSTANCE_STATES,
+  OPEN_ROLLOUT_STATUSES,
   isFinalInstanceState,
   isFinalRolloutStatus,
   decideInstance,
@@ -89,4 +90,19 @@ export type {
 export { ESTIMATE_FORMULA, estimateRolloutDuration } from './rollout-estimate.ts';
 export type { DurationEstimate, EstimateInput, WaveEstimate } from './rollout-estimate.ts';
 export { decideAgentPrecheck } from './agent-precheck.ts';
+export {
+  decideSchedule,
+  initialRolloutStatus,
+  maintenanceWindowProblem,
+  nextWindowEnd,
+  windowPosition,
+} from './schedule.ts';
+export type {
+  EndBehavior,
+  MaintenanceWindow,
+  RolloutSchedule,
+  ScheduleDecision,
+  ScheduleFacts,
+  WindowPosition,
+} from './schedule.ts';
 export type { AgentPrecheck } from './agent-precheck.ts';

@@ -3,6 +3,7 @@
  * validates the shapes, the worker and the database apply the decisions.
  */
 import type { RetryPolicy } from './retry-policy.ts';
+import type { RolloutSchedule } from './schedule.ts';
 import { DEFAULT_RETRY_POLICY } from './retry-policy.ts';
 
 /** A count, or a share of the rollout's instances such as "10%". */
@@ -37,6 +38,8 @@ export type RolloutPolicy = {
    * with no NodeInstall. Contradicts `force` (a reinstall). Default false.
    */
   skipInstalled: boolean;
+  /** When calls may start: startAt, endAt with its behaviour, maintenance windows (schedule.ts); null: at once, always. */
+  schedule: RolloutSchedule | null;
 };
 
 export const DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT = 90;
@@ -50,6 +53,7 @@ export function defaultPolicy(): RolloutPolicy {
     abort: null,
     instanceTimeoutMs: null,
     skipInstalled: false,
+    schedule: null,
   };
 }
 

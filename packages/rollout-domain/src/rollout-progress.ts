@@ -43,7 +43,10 @@ export function computeProgress(input: {
       etaSeconds = remaining === 0 ? 0 : rate > 0 ? Math.ceil(remaining / rate) : null;
       break;
     case 'paused':
+    case 'scheduled':
+    case 'waiting_for_window':
       // Calls in flight still finish (the rate says so), but no new one starts: no time at which it would be done.
+      // (A schedule's next window could give one; the ETA says only what the current pace gives.)
       ratePerSecond = Math.round(rate * 100) / 100;
       etaSeconds = null;
       break;

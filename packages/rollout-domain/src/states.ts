@@ -21,9 +21,14 @@
  *
  * Rollout transitions:
  *   running --pause--> paused          paused --resume--> running
- *   running | paused --cancel--> cancelled
- *   running | paused --all instances final--> completed
- *   completed | cancelled: final.
+ *   scheduled | waiting_for_window --pause--> paused
+ *   running | paused | scheduled | waiting_for_window --cancel--> cancelled
+ *   running | paused | waiting_for_window --all instances final--> completed
+ *   scheduled | waiting_for_window --start (startAt reached and inside a window, or start-now)--> running
+ *   running --window closes (its cutoff reached, schedule.ts)--> waiting_for_window (in-flight calls finish)
+ *   scheduled --startAt reached outside every window--> waiting_for_window
+ *   completed | cancelled: final. A schedule's endAt pauses or cancels (the pause and cancel events).
+ *   A new rollout is `scheduled` when its schedule holds a future startAt or windows, else `running`.
  */
 import { assertNever } from '@fleet/errors';
 
@@ -46,6 +51,10 @@ export const RolloutStatus = {
   paused: 'paused',
   completed: 'completed',
   cancelled: 'cancelled',
+  /** Its schedule's startAt is ahead (or its windows not yet looked at): no call starts. */
+  scheduled: 'scheduled',
+  /** Outside every maintenance window: no call starts until `nextWindowAt` (in-flight calls finish). */
+  waiting_for_window: 'waiting_for_window',
 } as const;
 export type RolloutStatus = (typeof RolloutStatus)[keyof typeof RolloutStatus];
 export const ROLLOUT_STATUSES = Object.values(RolloutStatus);
@@ -66,7 +75,14 @@ export type AttemptOutcomeClass = 'success' | 'retryable' | 'final';
 export type AttemptVerdict = AttemptOutcomeClass | 'deferred';
 
 export type InstanceEvent =
-  | { type: 'claim'; previousAttemptStale: boolean; rolloutStatus: RolloutStatus; timedOut: boolean }
+  | {
+      type: 'claim';
+      previousAttemptStale: boolean;
+      rolloutStatus: RolloutStatus;
+      timedOut: boolean;
+      /** The rollout's window admits no new call now (its callsUntil passed). Default false. */
+      outsideWindow?: boolean;
+    }
   | {
       type: 'attempt_finished';
       outcome: AttemptVerdict;
@@ -112,7 +128,7 @@ export type InstanceTransitionCause = (typeof InstanceTransitionCause)[keyof typ
 /** Why an event changes nothing: the instance is final, or (for an answer) no longer in_progress. */
 export type InstanceIgnoreCause = 'instance_final' | 'not_in_progress' | 'already_attempted';
 /** Why an event must wait: a call may be in flight, or the rollout is paused. */
-export type InstanceWaitCause = 'attempt_in_flight' | 'rollout_paused';
+export type InstanceWaitCause = 'attempt_in_flight' | 'rollout_paused' | 'outside_window';
 
 export type InstanceDecision =
   | { type: 'transition'; from: InstanceState; to: InstanceState; cause: InstanceTransitionCause; reason: string }
@@ -138,6 +154,8 @@ export function decideInstance(state: InstanceState, event: InstanceEvent): Inst
       if (isFinalRolloutStatus(event.rolloutStatus))
         return move(state, 'cancelled', 'rollout_closed', `rollout ${event.rolloutStatus}`);
       if (event.rolloutStatus === 'paused') return { type: 'wait', cause: 'rollout_paused', reason: 'rollout paused' };
+      if (event.rolloutStatus !== 'running' || event.outsideWindow)
+        return { type: 'wait', cause: 'outside_window', reason: 'no call starts outside a maintenance window' };
       if (event.timedOut) return move(state, 'failed', 'timed_out', 'instance timed out');
       return state === 'pending'
         ? move(state, 'in_progress', 'attempt_started', 'attempt started')
@@ -191,7 +209,14 @@ export type RolloutEvent =
   | { type: 'pause'; reason: string }
   | { type: 'resume' }
   | { type: 'cancel'; reason: string }
-  | { type: 'all_instances_final' };
+  | { type: 'all_instances_final' }
+  /** The schedule lets calls start (startAt reached inside a window, a window opened, or start-now). */
+  | { type: 'start' }
+  /** The schedule stops new calls (a window's cutoff, or startAt reached outside every window). */
+  | { type: 'wait_for_window' };
+
+/** Open: not completed or cancelled (running, paused, scheduled, waiting_for_window). */
+export const OPEN_ROLLOUT_STATUSES: readonly RolloutStatus[] = ['running', 'paused', 'scheduled', 'waiting_for_window'];
 
 export type RolloutDecision =
   | { type: 'transition'; from: RolloutStatus; to: RolloutStatus; reason: string | null }
@@ -203,7 +228,8 @@ export type RolloutDecision =
 export function decideRollout(status: RolloutStatus, event: RolloutEvent): RolloutDecision {
   switch (event.type) {
     case 'pause':
-      if (status === 'running') return { type: 'transition', from: status, to: 'paused', reason: event.reason };
+      if (status === 'running' || status === 'scheduled' || status === 'waiting_for_window')
+        return { type: 'transition', from: status, to: 'paused', reason: event.reason };
       if (status === 'paused') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be paused` };
     case 'resume':
@@ -211,14 +237,24 @@ export function decideRollout(status: RolloutStatus, event: RolloutEvent): Rollo
       if (status === 'running') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be resumed` };
     case 'cancel':
-      if (status === 'running' || status === 'paused')
+      if (!isFinalRolloutStatus(status))
         return { type: 'transition', from: status, to: 'cancelled', reason: event.reason };
       if (status === 'cancelled') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be cancelled` };
     case 'all_instances_final':
-      if (status === 'running' || status === 'paused')
+      if (status === 'running' || status === 'paused' || status === 'waiting_for_window')
         return { type: 'transition', from: status, to: 'completed', reason: null };
       return { type: 'unchanged', status };
+    case 'start':
+      if (status === 'scheduled' || status === 'waiting_for_window')
+        return { type: 'transition', from: status, to: 'running', reason: null };
+      if (status === 'running') return { type: 'unchanged', status };
+      return { type: 'refuse', status, reason: `a ${status} rollout cannot be started` };
+    case 'wait_for_window':
+      if (status === 'running' || status === 'scheduled')
+        return { type: 'transition', from: status, to: 'waiting_for_window', reason: null };
+      if (status === 'waiting_for_window') return { type: 'unchanged', status };
+      return { type: 'refuse', status, reason: `a ${status} rollout does not wait for a window` };
     default:
       return assertNever(event, 'rollout event');
   }

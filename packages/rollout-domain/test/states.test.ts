@@ -215,10 +215,12 @@ describe('rollout state machine', () => {
     expect(decideRollout('completed', { type: 'cancel', reason: 'operator' }).type).toBe('refuse');
   });
 
-  it('completes a running or paused rollout once every instance is final, and nothing else', () => {
+  it('completes a running, paused or waiting rollout once every instance is final, and nothing else', () => {
     for (const status of ROLLOUT_STATUSES) {
       const d = decideRollout(status, { type: 'all_instances_final' });
-      if (status === 'running' || status === 'paused') expect(d).toMatchObject({ type: 'transition', to: 'completed' });
+      // waiting_for_window: the calls in flight when its window closed were the last.
+      if (status === 'running' || status === 'paused' || status === 'waiting_for_window')
+        expect(d).toMatchObject({ type: 'transition', to: 'completed' });
       else expect(d).toEqual({ type: 'unchanged', status });
     }
   });

@@ -6,7 +6,14 @@ import { ConflictError, NotFoundError } from '@fleet/errors';
 import type { Database, RolloutTransitionResult } from '@fleet/db';
 import { countInstances } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import { cancelRollout, changeRolloutPolicy, pauseRollout, readPolicy, resumeRollout } from '@fleet/rollout-control';
+import {
+  cancelRollout,
+  changeRolloutPolicy,
+  pauseRollout,
+  readPolicy,
+  resumeRollout,
+  startRolloutNow,
+} from '@fleet/rollout-control';
 import { loadVisibleRollout, requireRole } from '../http/auth.ts';
 import { eventSourceOf } from '../http/event-source.ts';
 import { unsupportedMediaType } from '../http/json-guard.ts';
@@ -18,7 +25,14 @@ import { readRolloutLimits } from '../rollout-limits.ts';
 import { rolloutIdSchema } from '../rollout-schemas.ts';
 import { rolloutView } from '../rollout-views.ts';
 
-export type RolloutControlRoutesDeps = { db: Database; redis: RedisClient; queuePrefix: string; logger: Logger };
+export type RolloutControlRoutesDeps = {
+  db: Database;
+  redis: RedisClient;
+  queuePrefix: string;
+  logger: Logger;
+  /** Postgres's time (a DatabaseClock): start-now's window is found from it. Default the system clock. */
+  scheduleNow?: () => Date;
+};
 
 /**
  * Operator actions on a live rollout. Each is idempotent (pausing a paused rollout answers 200 with it as it is),
@@ -72,6 +86,16 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
     const reason = optionalReason(req) ?? 'cancelled by an operator';
     res.json(await answer(await cancelRollout(controlFor(req), rollout.id, reason), rollout.id));
+  });
+
+  // Overrides the schedule once: a scheduled or waiting rollout runs now (until the end of the window that would have
+  // come next), then its windows apply again.
+  router.post('/v1/rollouts/:id/start-now', async (req, res) => {
+    requireRole(req, 'operator');
+    const rollout = await loadVisibleRollout(deps, req, req.params.id);
+    optionalReason(req);
+    const now = deps.scheduleNow?.() ?? new Date();
+    res.json(await answer(await startRolloutNow(controlFor(req), rollout, now), rollout.id));
   });
 
   router.patch('/v1/rollouts/:id', async (req, res) => {
@@ -138,12 +162,27 @@ export const rolloutControlOperations: ApiOperation[] = [
     responses: transitionResponses('cancel'),
   },
   {
+    method: 'post',
+    path: '/v1/rollouts/:id/start-now',
+    operationId: 'startRolloutNow',
+    tag: 'rollout control',
+    role: 'operator',
+    summary: 'Start a scheduled or waiting_for_window rollout now, over its schedule once',
+    description:
+      'Calls may start until the end (less the cutoff) of the window that would have come next, then its windows apply again; ' +
+      'without windows, with no bound. Writes rollout.started with cause start_now.',
+    params: rolloutParams,
+    body: reasonBodySchema,
+    responses: transitionResponses('start'),
+  },
+  {
     method: 'patch',
     path: '/v1/rollouts/:id',
     operationId: 'updateRolloutPolicy',
     tag: 'rollout control',
     role: 'operator',
-    summary: "Change a running or paused rollout's policy: concurrency, retry, wave threshold, abort, instance timeout",
+    summary: "Change an open rollout's policy: concurrency, retry, wave threshold, abort, instance timeout, schedule",
+    description: 'A new schedule is applied by the scheduler (the reconciler) at its next pass; null removes it.',
     params: rolloutParams,
     body: patchRolloutSchema,
     responses: {

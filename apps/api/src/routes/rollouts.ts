@@ -18,7 +18,7 @@ import {
 import type { Logger } from '@fleet/logger';
 import { isRedisReachable } from '@fleet/queue';
 import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
-import { INSTANCE_STATES, planWaveSizes, resolveCount } from '@fleet/rollout-domain';
+import { INSTANCE_STATES, initialRolloutStatus, planWaveSizes, resolveCount } from '@fleet/rollout-domain';
 import { DependencyUnavailableError } from '@fleet/errors';
 import type { BackgroundEnqueues } from '../background-enqueues.ts';
 import { enqueueNewRollout } from '../enqueue-rollout.ts';
@@ -75,6 +75,8 @@ export type RolloutRoutesDeps = {
   precheck?: PlanDeps['precheck'];
   /** Where the jobs are built (main.ts's enqueue thread); default on the event loop. */
   enqueueThread?: EnqueueThread | undefined;
+  /** Postgres's time (a DatabaseClock), which a schedule's startAt is compared with. Default the system clock. */
+  scheduleNow?: () => Date;
 };
 
 function requireJson(req: Request): void {
@@ -186,6 +188,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     // that no worker can hear about.
     if (!(await isRedisReachable(deps.redis))) throw new DependencyUnavailableError('redis');
     const policy = policyFromCreateBody(body);
+    const status = initialRolloutStatus(policy.schedule, deps.scheduleNow?.() ?? new Date());
     try {
       const rollout = await recordRollout(
         deps.db,
@@ -198,6 +201,8 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
           instanceIds,
           waveSizes: planWaveSizes(policy.waves, instanceIds.length),
           by: eventSourceOf(req),
+          status,
+          nextWindowAt: status === 'scheduled' && policy.schedule?.startAt ? new Date(policy.schedule.startAt) : null,
         },
         // The key is recorded in the rollout's own transaction: both exist or neither, and a concurrent request
         // with the same key waits on the primary key, then finds it taken and rolls back whole.

@@ -17,6 +17,8 @@ type ClaimRow = {
   attempt_count: number;
   instance_started_at: Date | null;
   rollout_status: RolloutStatus;
+  /** The scheduler's bound on new calls (a maintenance window's end less its cutoff); null: none. */
+  calls_until: Date | null;
   attempt_id: bigint | null;
   /** When the attempt's call, or the latest replay of it, began: what staleness is measured from. */
   busy_since: Date | null;
@@ -34,7 +36,8 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
   return db.prisma.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<ClaimRow[]>`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at AS instance_started_at, r.status::text AS rollout_status,
-             a.id AS attempt_id, coalesce(a.replay_started_at, a.started_at) AS busy_since, a.finished_at, a.signature_nonce, a.signed_at
+             r.calls_until, a.id AS attempt_id, coalesce(a.replay_started_at, a.started_at) AS busy_since, a.finished_at,
+             a.signature_nonce, a.signed_at
       FROM rollout_instance ri
       JOIN rollout r ON r.id = ri.rollout_id
       LEFT JOIN install_attempt a ON a.rollout_instance_id = ri.id AND a.attempt_no = ri.attempt_count
@@ -50,10 +53,12 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
       previousAttemptStale,
       rolloutStatus: row.rollout_status,
       timedOut: isTimedOut(row.instance_started_at, input.instanceTimeoutMs ?? null, now),
+      // The window's end is the scheduler's, compared with the claim's time (the worker's Postgres-aligned clock).
+      outsideWindow: row.calls_until !== null && row.calls_until.getTime() <= (input.windowNow ?? now).getTime(),
     });
     if (decision.type === 'ignore') return { kind: 'final', state: row.state };
     if (decision.type === 'wait')
-      return row.rollout_status === 'paused' && !inFlight
+      return decision.cause !== 'attempt_in_flight' && !inFlight
         ? { kind: 'paused' }
         : { kind: 'busy', retryAt: new Date(staleAt) };
 

@@ -12,22 +12,24 @@
  */
 
 /** Parameters of claimCtes. */
-const CLAIM_PARAMS = 5;
+const CLAIM_PARAMS = 6;
 /** Parameters of finishCtes. */
 const FINISH_PARAMS = 17;
 
-/** The claim of a batch, parameters $at..$at+4, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`. */
+/** The claim of a batch, parameters $at..$at+5, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`. */
 const claimCtes = (at: number) => `
   claim_input AS (
-    SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[], $${at + 4}::text[])
-      AS t(id, worker_id, timeout_ms, now, nonce)),
+    SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[], $${at + 4}::text[],
+                         $${at + 5}::timestamptz[])
+      AS t(id, worker_id, timeout_ms, now, nonce, window_now)),
   claimed AS (
     UPDATE rollout_instance ri
     SET state = 'in_progress', attempt_count = ri.attempt_count + 1, started_at = coalesce(ri.started_at, i.now),
         next_attempt_at = NULL, updated_at = i.now
     FROM claim_input i
     WHERE ri.id = ANY($${at}::bigint[]) AND ri.id = i.id AND ri.state::text = 'pending'
-      AND (SELECT r.status FROM rollout r WHERE r.id = ri.rollout_id) = 'running'
+      AND (SELECT r.status = 'running' AND (r.calls_until IS NULL OR r.calls_until > i.window_now)
+           FROM rollout r WHERE r.id = ri.rollout_id)
       AND (i.timeout_ms IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => i.timeout_ms / 1000.0) > i.now)
     RETURNING ri.id, ri.rollout_id, ri.attempt_count, i.worker_id, i.now, i.nonce),
   claim_inserted AS (

@@ -47,6 +47,12 @@ export type ClaimInput = {
   /** The rollout's per-instance in-progress timeout, in ms (null: none). */
   instanceTimeoutMs?: number | null;
   now?: Date;
+  /**
+   * The time a maintenance window's end (the rollout's calls_until) is compared with: Postgres's, on the scheduler's
+   * clock (the same clock as `now` in production; a test may run it fast while calls are signed on real time).
+   * Default `now`.
+   */
+  windowNow?: Date;
 };
 
 export type AttemptAnswer = {

@@ -13,7 +13,10 @@ export function outcomeOf(rollout: Rollout, sawAbort: boolean): WatchOutcome | u
       return sawAbort || /abort/i.test(rollout.statusReason ?? '') ? 'aborted' : 'cancelled';
     case 'paused':
       return 'paused';
+    // Scheduled or waiting: a schedule holds it, and the watch goes on until it runs and ends.
     case 'running':
+    case 'scheduled':
+    case 'waiting_for_window':
       return undefined;
   }
 }

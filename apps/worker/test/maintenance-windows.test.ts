@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { listEvents } from '@fleet/db';
+import { applySchedules } from '@fleet/rollout-control';
+import type { RolloutSchedule } from '@fleet/rollout-domain';
+import { instanceIds } from '@fleet/testing';
+import type { WorkerHarness } from './support.ts';
+import { rolloutFacts, startHarness } from './support.ts';
+
+let h: WorkerHarness | undefined;
+let scheduler: NodeJS.Timeout | undefined;
+afterEach(async () => {
+  clearInterval(scheduler);
+  await h?.close();
+  h = undefined;
+});
+
+/**
+ * A schedule clock that runs `speed` times faster than the real one from `start`: the scheduler's and the claims'
+ * window checks run on it, while calls are signed and recorded on real time (the simulator checks timestamps).
+ * `at(real)`: a real moment on this clock.
+ */
+function fastClock(start: Date, speed: number): { now: () => Date; at: (real: Date) => Date } {
+  const realStart = Date.now();
+  const at = (real: Date) => new Date(start.getTime() + (real.getTime() - realStart) * speed);
+  return { now: () => at(new Date()), at };
+}
+
+/** What the reconciler does each pass, every `everyMs` (real time), on `clock`. */
+function runScheduler(harness: WorkerHarness, clock: () => Date, everyMs: number): void {
+  const deps = {
+    db: harness.db,
+    redis: harness.redis,
+    prefix: harness.prefix,
+    logger: harness.logger,
+    by: { actor: { kind: 'reconciler', id: 'test-scheduler' } },
+  } as const;
+  let busy = false;
+  scheduler = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void applySchedules(deps, clock()).finally(() => (busy = false));
+  }, everyMs);
+}
+
+const windows = (over: Partial<RolloutSchedule> = {}): RolloutSchedule => ({
+  startAt: null,
+  endAt: null,
+  endBehavior: 'pause',
+  // One minute every three: 00:00-00:01, 00:03-00:04, ...
+  maintenanceWindows: [{ cron: '*/3 * * * *', durationMinutes: 1, timezone: 'UTC' }],
+  cutoffMinutes: 0,
+  ...over,
+});
+
+describe('schedules and maintenance windows', () => {
+  it('with a window of one minute every three (a clock 60x fast), no call starts outside a window, across several', async () => {
+    h = await startHarness({ latencyMs: 40, failureRate: 0, seed: 'windows-1' });
+    // 30 simulated seconds before a window opens; a real second is a simulated minute.
+    const clock = fastClock(new Date('2026-12-02T00:02:30Z'), 60);
+    const ids = instanceIds(90, 'i-win');
+    const rolloutId = await h.createRollout(ids, {
+      concurrency: 2,
+      status: 'scheduled',
+      policy: { schedule: windows() },
+    });
+    await h.startPool({ scheduleNow: clock.now, pollMs: 50 });
+    runScheduler(h, clock.now, 50);
+    await h.waitForRolloutStatus(rolloutId, 'completed', 90_000);
+
+    const attempts = (await rolloutFacts(h.db, rolloutId)).flatMap((i) => i.attempts);
+    expect(attempts).toHaveLength(ids.length);
+    const windowStarts = new Set<number>();
+    for (const attempt of attempts) {
+      const startedAt = clock.at(attempt.startedAt);
+      const minute = Math.floor(startedAt.getTime() / 60_000);
+      // Inside a window: the minute it started in (on the schedule's clock) is a multiple of three.
+      expect(minute % 3, startedAt.toISOString()).toBe(0);
+      windowStarts.add(minute);
+    }
+    expect(windowStarts.size).toBeGreaterThanOrEqual(2);
+    const { events } = await listEvents(h.db, { rolloutId, limit: 500 });
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('rollout.created');
+    expect(types).toContain('rollout.scheduled');
+    expect(types.filter((t) => t === 'rollout.started').length).toBeGreaterThanOrEqual(2);
+    expect(types).toContain('rollout.window_waiting');
+  }, 120_000);
+
+  it('a rollout scheduled 3 s ahead makes its first call after startAt', async () => {
+    h = await startHarness({ latencyMs: 5, failureRate: 0, seed: 'windows-2' });
+    const startAt = new Date(Date.now() + 3000);
+    const rolloutId = await h.createRollout(instanceIds(10, 'i-st'), {
+      concurrency: 5,
+      status: 'scheduled',
+      policy: { schedule: windows({ startAt: startAt.toISOString(), maintenanceWindows: [] }) },
+    });
+    await h.startPool({ pollMs: 50 });
+    runScheduler(h, () => new Date(), 50);
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    const attempts = (await rolloutFacts(h.db, rolloutId)).flatMap((i) => i.attempts);
+    expect(attempts).toHaveLength(10);
+    for (const attempt of attempts) expect(attempt.startedAt.getTime()).toBeGreaterThanOrEqual(startAt.getTime());
+  });
+
+  it('at endAt with endBehavior cancel, the rest is cancelled, with its event', async () => {
+    h = await startHarness({ latencyMs: 40, failureRate: 0, seed: 'windows-3' });
+    const clock = fastClock(new Date('2026-12-02T00:02:30Z'), 60);
+    const ids = instanceIds(500, 'i-end');
+    // Two windows' worth of time, far too little for 500 instances two at a time.
+    const rolloutId = await h.createRollout(ids, {
+      concurrency: 2,
+      status: 'scheduled',
+      policy: { schedule: windows({ endAt: '2026-12-02T00:06:30Z', endBehavior: 'cancel' }) },
+    });
+    await h.startPool({ scheduleNow: clock.now, pollMs: 50 });
+    runScheduler(h, clock.now, 50);
+    await h.waitForRolloutStatus(rolloutId, 'cancelled', 60_000);
+    const rollout = await h.db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+    expect(rollout.scheduleEndedAt).not.toBeNull();
+    const facts = await rolloutFacts(h.db, rolloutId);
+    const cancelled = facts.filter((i) => i.state === 'cancelled');
+    const succeeded = facts.filter((i) => i.state === 'succeeded');
+    expect(succeeded.length).toBeGreaterThan(0);
+    expect(cancelled.length).toBeGreaterThan(100);
+    expect(cancelled.every((i) => i.attemptCount === 0)).toBe(true);
+    const { events } = await listEvents(h.db, { rolloutId, limit: 500 });
+    const cancel = events.find((e) => e.type === 'rollout.cancelled');
+    expect(cancel?.data).toMatchObject({ reason: expect.stringContaining('endAt') });
+  }, 90_000);
+});
