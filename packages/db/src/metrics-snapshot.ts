@@ -4,9 +4,9 @@ import type { Database } from './client.ts';
 export type MetricsSnapshotRows = {
   /** Rollouts per status. */
   rollouts: Record<string, number>;
-  /** Paused rollouts per kind of reason: `fleet_wide_error`, `wave_gate` or `operator`. */
+  /** Paused rollouts per kind of reason: `fleet_wide_error`, `wave_gate`, `schedule_end` or `operator`. */
   pausedRollouts: Record<string, number>;
-  /** Instances per state of each open (running or paused) rollout, from the trigger-kept counts. */
+  /** Instances per state of each open (running, paused, scheduled or waiting) rollout, from the trigger-kept counts. */
   openRolloutInstances: { rolloutId: string; state: string; count: number }[];
   /** Manual-install flags per status. */
   manualInstallFlags: Record<string, number>;
@@ -14,7 +14,7 @@ export type MetricsSnapshotRows = {
 
 /**
  * A paused rollout's kind of reason, from the cause its latest rollout.paused event holds (`operator`, `wave_gate`,
- * `fleet_wide_error`; the events are few per rollout, read backwards on the (rollout_id, id) index). A rollout paused
+ * `fleet_wide_error`, `schedule_end`; the events are few per rollout, read backwards on the (rollout_id, id) index). A rollout paused
  * before events were written counts as `operator`.
  */
 const PAUSED_BY_CAUSE_SQL = `SELECT 'paused' AS kind, coalesce(e.cause, 'operator') AS key, NULL::text AS sub, count(*)::int AS n
@@ -36,7 +36,7 @@ export async function readMetricsSnapshot(db: Database): Promise<MetricsSnapshot
      ${PAUSED_BY_CAUSE_SQL}
      UNION ALL
      SELECT 'instances', c.rollout_id::text, c.state::text, c.n::int FROM rollout_state_count c
-       JOIN rollout r ON r.id = c.rollout_id WHERE r.status IN ('running', 'paused')
+       JOIN rollout r ON r.id = c.rollout_id WHERE r.status IN ('running', 'paused', 'scheduled', 'waiting_for_window')
      UNION ALL
      SELECT 'flags', status::text, NULL, count(*)::int FROM manual_install_flag GROUP BY status`,
   );

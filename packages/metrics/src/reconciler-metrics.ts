@@ -5,7 +5,7 @@ import type { MetricsRegistry } from './registry.ts';
 export type ReconcilerSnapshot = {
   /** Rollouts per status (running, paused, completed, cancelled). */
   rollouts: Record<string, number>;
-  /** Paused rollouts per kind of reason (operator, wave_gate, fleet_wide_error). */
+  /** Paused rollouts per kind of reason (operator, wave_gate, fleet_wide_error, schedule_end). */
   pausedRollouts: Record<string, number>;
   /** Instances per state of every open (running or paused) rollout. */
   openRolloutInstances: { rolloutId: string; state: string; count: number }[];
@@ -57,7 +57,7 @@ export function createReconcilerMetrics(
   });
   new Gauge({
     name: 'fleet_rollouts_paused',
-    help: 'Paused rollouts per kind of reason (operator, wave_gate, fleet_wide_error)',
+    help: 'Paused rollouts per kind of reason (operator, wave_gate, fleet_wide_error, schedule_end)',
     labelNames: ['reason'] as const,
     registers,
     async collect() {
@@ -66,7 +66,7 @@ export function createReconcilerMetrics(
   });
   new Gauge({
     name: 'fleet_rollout_instances',
-    help: 'Instances per state of each open (running or paused) rollout',
+    help: 'Instances per state of each open (running, paused, scheduled or waiting_for_window) rollout',
     labelNames: ['rollout_id', 'state'] as const,
     registers,
     async collect() {
