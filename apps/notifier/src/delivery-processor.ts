@@ -5,6 +5,8 @@ import {
   hasEarlierUnattemptedDelivery,
   loadDeliveryForAttempt,
   recordDeliveryAttempt,
+  webhookSecretContext,
+  webhookRobotSecretContext,
 } from '@fleet/db';
 import { assertNever } from '@fleet/errors';
 import type { Logger } from '@fleet/logger';
@@ -42,9 +44,9 @@ const EARLY_SLACK_MS = 1000;
 
 /** The signing secrets in clear, current first; the previous one while its 24 hours last. */
 function signingSecrets(box: SecretBox, webhook: WebhookRecord, now: Date): string[] {
-  const secrets = [box.open(webhook.secretSealed, `webhook:${webhook.id}:secret`)];
+  const secrets = [box.open(webhook.secretSealed, webhookSecretContext(webhook.id))];
   if (webhook.previousSecretSealed && webhook.previousSecretUntil && webhook.previousSecretUntil > now)
-    secrets.push(box.open(webhook.previousSecretSealed, `webhook:${webhook.id}:secret`));
+    secrets.push(box.open(webhook.previousSecretSealed, webhookSecretContext(webhook.id)));
   return secrets;
 }
 
@@ -74,7 +76,7 @@ export function createDeliveryProcessor(deps: DeliveryProcessorDeps) {
       chat: chatText({ type: event.type, rolloutId: event.rolloutId, data: event.data, counts }, deps.publicBaseUrl),
       secrets: signingSecrets(deps.secretBox, webhook, startedAt),
       robotSecret: webhook.robotSecretSealed
-        ? deps.secretBox.open(webhook.robotSecretSealed, `webhook:${webhook.id}:robotSecret`)
+        ? deps.secretBox.open(webhook.robotSecretSealed, webhookRobotSecretContext(webhook.id))
         : null,
       now: startedAt,
     });

@@ -12,6 +12,8 @@ import {
   DIRECT_WRITER,
   FLEET_EVENTS_CHANNEL,
   recordEvents,
+  webhookSecretContext,
+  webhookRobotSecretContext,
 } from '@fleet/db';
 import type { NewFleetEvent } from '@fleet/rollout-domain';
 import type { SecretBox } from '@fleet/secrets';
@@ -151,8 +153,8 @@ export async function startNotifier(
         userIds: [USER_ID],
         allAccounts: false,
         description: null,
-        secretSealed: box.seal(secret, `webhook:${id}:secret`),
-        robotSecretSealed: input.robotSecret ? box.seal(input.robotSecret, `webhook:${id}:robotSecret`) : null,
+        secretSealed: box.seal(secret, webhookSecretContext(id)),
+        robotSecretSealed: input.robotSecret ? box.seal(input.robotSecret, webhookRobotSecretContext(id)) : null,
         createdByKeyId: null,
       });
       return { webhook, secret };

@@ -169,3 +169,5 @@ export type {
 export { listScheduledRollouts, updateRolloutWindow } from './rollout-schedules.ts';
 export { createDatabaseClock } from './database-clock.ts';
 export type { DatabaseClock } from './database-clock.ts';
+export { SEALED_COLUMNS, webhookSecretContext, webhookRobotSecretContext } from './sealed-columns.ts';
+export type { SealedColumn } from './sealed-columns.ts';

@@ -12,6 +12,8 @@ import {
   recordWebhookTest,
   rotateWebhookSecret,
   updateWebhook,
+  webhookSecretContext,
+  webhookRobotSecretContext,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { SecretBox } from '@fleet/secrets';
@@ -108,8 +110,8 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       userIds,
       allAccounts: body.allAccounts,
       description: body.description ?? null,
-      secretSealed: box.seal(secret, `webhook:${id}:secret`),
-      robotSecretSealed: body.robotSecret ? box.seal(body.robotSecret, `webhook:${id}:robotSecret`) : null,
+      secretSealed: box.seal(secret, webhookSecretContext(id)),
+      robotSecretSealed: body.robotSecret ? box.seal(body.robotSecret, webhookRobotSecretContext(id)) : null,
       createdByKeyId: caller.keyId,
       by: eventSourceOf(req),
     });
@@ -179,7 +181,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       deps.db,
       webhook,
       {
-        secretSealed: box.seal(secret, `webhook:${webhook.id}:secret`),
+        secretSealed: box.seal(secret, webhookSecretContext(webhook.id)),
         previousSecretUntil: new Date(Date.now() + PREVIOUS_SECRET_MS),
       },
       eventSourceOf(req),
