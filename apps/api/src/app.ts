@@ -1,6 +1,8 @@
 import express from 'express';
 import type { ErrorRequestHandler } from 'express';
 import type { RedisClient } from '@fleet/queue';
+import type { EndpointAllowlist } from '@fleet/accounts';
+import { DEFAULT_ENDPOINT_ALLOWLIST, parseEndpointAllowlist } from '@fleet/accounts';
 import { DependencyUnavailableError } from '@fleet/errors';
 import type { CmsClient } from '@fleet/cms-client';
 import type { Database } from '@fleet/db';
@@ -23,6 +25,7 @@ import { requestId } from './http/request-id.ts';
 import { requestMetrics } from './http/request-metrics.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { adminOperations, adminRoutes } from './routes/admin.ts';
+import { accountOperations, accountRoutes } from './routes/accounts.ts';
 import { apiKeyOperations, apiKeyRoutes } from './routes/api-keys.ts';
 import { docsOperations, docsRoutes } from './routes/docs.ts';
 import { healthOperations, healthRoutes } from './routes/health.ts';
@@ -84,6 +87,8 @@ export type ApiDeps = {
    * DatabaseClock main.ts makes. Default the system clock.
    */
   scheduleNow?: () => Date;
+  /** CMS_ENDPOINT_ALLOWLIST: where an account's endpoint may point. Default DEFAULT_ENDPOINT_ALLOWLIST. */
+  endpointAllowlist?: EndpointAllowlist;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -108,6 +113,7 @@ export function createApp(deps: ApiDeps): express.Express {
         ...rolloutOperations(deps.maxInstancesPerRollout),
         ...rolloutControlOperations,
         ...apiKeyOperations,
+        ...accountOperations,
         ...rolloutReportOperations,
         ...rolloutRetryOperations,
         ...manualInstallFlagOperations,
@@ -149,6 +155,14 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(manualInstallFlagRoutes(deps));
   app.use(rolloutEventStreamRoutes(deps));
   app.use(apiKeyRoutes(deps));
+  app.use(
+    accountRoutes({
+      db: deps.db,
+      logger: deps.logger,
+      box: deps.secretBox,
+      endpointAllowlist: deps.endpointAllowlist ?? parseEndpointAllowlist(DEFAULT_ENDPOINT_ALLOWLIST),
+    }),
+  );
   app.use(eventRoutes(deps));
   const webhookUrlPolicy = deps.webhookUrlPolicy ?? { allowPrivateNetworks: false };
   app.use(webhookRoutes({ ...deps, secretBox: deps.secretBox, webhookUrlPolicy }));

@@ -92,6 +92,7 @@ const app = createApp({
   secretBox: secretBoxFromConfig(config),
   webhookUrlPolicy: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
   webhookQueue,
+  endpointAllowlist: config.CMS_ENDPOINT_ALLOWLIST,
 });
 
 if (config.FLEET_ADMIN_API_KEY) {

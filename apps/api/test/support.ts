@@ -3,6 +3,7 @@ import type { Express } from 'express';
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { CmsClient } from '@fleet/cms-client';
+import type { EndpointAllowlist } from '@fleet/accounts';
 import { createApiKey, createDatabase, createEventListener, generateApiKey } from '@fleet/db';
 import type { ApiRole, Database } from '@fleet/db';
 import { createMetricsRegistry } from '@fleet/metrics';
@@ -91,6 +92,8 @@ export type StartApiOptions = {
    * no thread, on the event loop.
    */
   enqueueThread?: { redisUrl?: string };
+  /** CMS_ENDPOINT_ALLOWLIST. Default: the product's default. */
+  endpointAllowlist?: EndpointAllowlist;
 };
 
 /** The FLEET_ENCRYPTION_KEY of test APIs (32 bytes); testSecretBox() opens what they sealed. */
@@ -166,6 +169,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     ...(options.cms ? { cms: options.cms } : {}),
     secretBox: options.secretBox === null ? undefined : (options.secretBox ?? testSecretBox()),
     webhookUrlPolicy: { allowPrivateNetworks: options.allowPrivateNetworks ?? false },
+    ...(options.endpointAllowlist ? { endpointAllowlist: options.endpointAllowlist } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

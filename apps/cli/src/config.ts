@@ -1,4 +1,4 @@
-import { LOCAL_DEFAULTS, env, parseConfig, z } from '@fleet/config';
+import { LOCAL_DEFAULTS, encryptionEnv, env, parseConfig, z } from '@fleet/config';
 
 /** The apps `fleet up` can start. */
 const UP_APPS = ['simulator', 'api', 'worker', 'reconciler', 'notifier'] as const;
@@ -46,6 +46,8 @@ export const cliConfigSchema = z.object({
   /** `json` or `pretty`; unset: pretty when `up`'s stdout is a terminal, else JSON. `up` hands its choice to its apps. */
   LOG_FORMAT: env.logFormat(),
   NO_COLOR: env.noColor(),
+  // FLEET_ENCRYPTION_KEY and FLEET_ENCRYPTION_PREVIOUS_KEYS, for rotate-encryption-key (`up` hands them to its apps).
+  ...encryptionEnv,
 });
 
 export type CliConfig = Readonly<z.output<typeof cliConfigSchema>>;

@@ -7,6 +7,8 @@
  *            (replayed in a scratch database made and dropped for the check)
  *   create-api-key --name <name> --role viewer|operator|admin (--user-id <UserId> ... | --all-accounts)
  *            make an API key in the database and print it once (stdout: the key alone)
+ *   rotate-encryption-key [--batch-size <rows>] [--output json]
+ *            re-seal every stored secret under FLEET_ENCRYPTION_KEY (rotate-encryption-key.ts); 78 without the key
  *
  * Exit codes: 0 done (or stopped by a signal), 1 failed, 2 bad usage or arguments, 69 (EX_UNAVAILABLE) Postgres or
  * Redis does not answer (`up`), 78 (EX_CONFIG) a malformed variable.
@@ -27,6 +29,7 @@ import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
 import { checkDependencies, findStartTools, problemLine } from './dependency-check.ts';
 import { readySummary, readySummaryLines } from './ready-summary.ts';
+import { ROTATE_ENCRYPTION_KEY_USAGE, parseRotateArgs, rotateEncryptionKey } from './rotate-encryption-key.ts';
 import { waitUntilReady } from './wait-until-ready.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -166,12 +169,36 @@ async function up(): Promise<void> {
   await announceWhenReady(stopped.signal);
 }
 
-/** Runs `up`, `migrate`, `check-migrations` or `create-api-key` (its arguments read from process.argv). */
+/** `rotate-encryption-key`: quiet on success, what it did with `--output json`; exit codes in rotate-encryption-key.ts. */
+async function rotateKeyCommand(args: readonly string[]): Promise<void> {
+  let options;
+  try {
+    options = parseRotateArgs(args);
+  } catch (error) {
+    process.stderr.write(`rotate-encryption-key: ${(error as Error).message}\n${ROTATE_ENCRYPTION_KEY_USAGE}\n`);
+    process.exit(2);
+  }
+  const result = await rotateEncryptionKey(config.DATABASE_URL, config, options);
+  if (result.kind === 'no_key') {
+    process.stderr.write('rotate-encryption-key: FLEET_ENCRYPTION_KEY is not set: there is no key to seal under\n');
+    process.exit(EXIT_CODES.config);
+  }
+  if (result.kind === 'unreadable') {
+    process.stderr.write(
+      `rotate-encryption-key: ${result.message}; put the key that sealed it in FLEET_ENCRYPTION_PREVIOUS_KEYS and run again\n`,
+    );
+    process.exit(1);
+  }
+  if (options.json) process.stdout.write(`${JSON.stringify({ keyId: result.keyId, columns: result.columns })}\n`);
+}
+
+/** Runs `up`, `migrate`, `check-migrations`, `create-api-key` or `rotate-encryption-key` (arguments from process.argv). */
 export async function runLocalCommand(command: string): Promise<void> {
   try {
     if (command === 'up') await up();
     else if (command === 'migrate') await migrate();
     else if (command === 'check-migrations') process.exit(await checkMigrations(config.DATABASE_URL, repoRoot));
+    else if (command === 'rotate-encryption-key') await rotateKeyCommand(process.argv.slice(3));
     else if (command === 'create-api-key') {
       let created;
       try {
@@ -187,7 +214,9 @@ export async function runLocalCommand(command: string): Promise<void> {
           'It is shown this once: store it now. Use it as "Authorization: Bearer <key>".\n',
       );
     } else {
-      process.stderr.write(`usage: fleet up | migrate | check-migrations | create-api-key\n${CREATE_API_KEY_USAGE}\n`);
+      process.stderr.write(
+        `usage: fleet up | migrate | check-migrations | create-api-key | rotate-encryption-key\n${CREATE_API_KEY_USAGE}\n`,
+      );
       process.exit(2);
     }
   } catch (error) {

@@ -1,6 +1,7 @@
 /**
  * fleet: the operator's command. The client commands (login, rollout, flags, keys, completion; docs/cli.md) talk
- * to the API; the local commands (up, migrate, check-migrations, create-api-key; local-main.ts) run the product
+ * to the API; the local commands (up, migrate, check-migrations, create-api-key, rotate-encryption-key;
+ * local-main.ts) run the product
  * from the repository and are handed over before anything else is read, as they always were.
  */
 import { loadConfigOrExit } from '@fleet/lifecycle';
@@ -9,7 +10,7 @@ import { fleetClientEnvSchema } from './fleet/client-env.ts';
 import { runProgram } from './fleet/program.ts';
 import type { Terminal } from './fleet/output.ts';
 
-const LOCAL_COMMANDS = ['up', 'migrate', 'check-migrations', 'create-api-key'];
+const LOCAL_COMMANDS = ['up', 'migrate', 'check-migrations', 'create-api-key', 'rotate-encryption-key'];
 const command = process.argv[2];
 
 if (command !== undefined && LOCAL_COMMANDS.includes(command)) {

@@ -13,6 +13,8 @@ describe('cli config', () => {
     expect(configVariableNames(cliConfigSchema)).toEqual([
       'DATABASE_URL',
       'FLEET_APPS',
+      'FLEET_ENCRYPTION_KEY',
+      'FLEET_ENCRYPTION_PREVIOUS_KEYS',
       'FLEET_KEY_FILE',
       'FLEET_READY_TIMEOUT_MS',
       'HOST',

@@ -1,5 +1,15 @@
 import { hostname } from 'node:os';
-import { LOCAL_DEFAULTS, checkRedisTopology, cmsClientEnv, env, parseConfig, z, redisEnv } from '@fleet/config';
+import { endpointAllowlistEnv } from '@fleet/accounts';
+import {
+  LOCAL_DEFAULTS,
+  checkRedisTopology,
+  cmsClientEnv,
+  encryptionEnv,
+  env,
+  parseConfig,
+  z,
+  redisEnv,
+} from '@fleet/config';
 
 export const reconcilerConfigSchema = z
   .object({
@@ -36,6 +46,10 @@ export const reconcilerConfigSchema = z
     // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeStatusList call, in ms), CMS_METHOD,
     // CMS_SIGNATURE_VERSION (v1 or v3).
     ...cmsClientEnv,
+    // CMS_ENDPOINT_ALLOWLIST: the endpoints an account may use (CMS_ENDPOINT itself always may).
+    ...endpointAllowlistEnv,
+    // FLEET_ENCRYPTION_KEY (and FLEET_ENCRYPTION_PREVIOUS_KEYS): open the accounts' sealed credentials.
+    ...encryptionEnv,
     RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
     /** Port of this reconciler's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */
     METRICS_PORT: env.port(9465),

@@ -1,3 +1,4 @@
+import type { AccountClients } from '@fleet/accounts';
 import { assertNever } from '@fleet/errors';
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
 import type { Database, PendingVerification } from '@fleet/db';
@@ -21,7 +22,10 @@ import { decideVerification } from '@fleet/rollout-domain';
  */
 export type InstallVerifierDeps = {
   db: Database;
+  /** The reconciler's own client (CMS_ENDPOINT, CMS_ACCESS_KEY_*). */
   cms: CmsClient;
+  /** Each account's own client (its credentials and endpoint, see @fleet/accounts). Default: `cms` for every account. */
+  accounts?: Pick<AccountClients, 'current'>;
   logger: Logger;
   /** How long the agent has to report running after NodeInstall succeeded (or after an operator resolved), ms. */
   verifyWindowMs: number;
@@ -95,7 +99,9 @@ async function verifyAccount(
   pending: PendingVerification[],
   report: VerificationReport,
 ): Promise<void> {
-  const result = await deps.cms.nodeStatusList({ instanceIds: pending.map((p) => p.instanceId) });
+  // An account that cannot be called (AccountUnusableError) throws here: its instances wait for the next pass.
+  const cms = deps.accounts ? (await deps.accounts.current(userId)).cms : deps.cms;
+  const result = await cms.nodeStatusList({ instanceIds: pending.map((p) => p.instanceId) });
   const chunkOf = new Map<string, NodeStatusListChunkResult>();
   for (const chunk of result.chunks) for (const id of chunk.instanceIds) chunkOf.set(id, chunk);
   const failedChunks = result.chunks.filter((c) => c.outcome.kind !== 'success');

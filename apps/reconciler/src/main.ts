@@ -1,8 +1,10 @@
+import { createAccountClients } from '@fleet/accounts';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase, createDatabaseClock } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
 import { createMetricsRegistry, createReconcilerMetrics, serveMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf, reconcilerLeaderKey } from '@fleet/queue';
+import { secretBoxFromConfig } from '@fleet/secrets';
 import { loadReconcilerConfig } from './config.ts';
 import { createLeaderLease } from './leader-lease.ts';
 import { createReconciler } from './reconciler.ts';
@@ -20,7 +22,23 @@ const db = createDatabase({
 });
 const redisTarget = redisTargetOf(config);
 const redis = createRedisConnection(redisTarget, 'control', logger);
-const cms = createCmsClient(cmsClientOptions(config));
+const ownClientOptions = cmsClientOptions(config);
+const cms = createCmsClient(ownClientOptions);
+// The verification calls of an account are made with its own credentials and endpoint, as its installs were.
+const accounts = createAccountClients({
+  db,
+  box: secretBoxFromConfig(config),
+  // The reconciler makes no NodeInstall calls: the limits are not used.
+  own: {
+    client: cms,
+    endpoint: config.CMS_ENDPOINT,
+    credentials: ownClientOptions.credentials,
+    limits: { maxRatePerSecond: 1, burst: 1 },
+  },
+  allowlist: config.CMS_ENDPOINT_ALLOWLIST,
+  makeClient: ({ endpoint, credentials }) => createCmsClient({ ...ownClientOptions, endpoint, credentials }),
+  logger,
+});
 const registry = createMetricsRegistry();
 const metrics = createReconcilerMetrics(registry, {
   snapshot: () => readReconcilerSnapshot({ db, redis, prefix: config.QUEUE_PREFIX }),
@@ -36,6 +54,7 @@ const reconciler = createReconciler({
   prefix: config.QUEUE_PREFIX,
   logger,
   cms,
+  accounts,
   lease: createLeaderLease(redis, {
     key: reconcilerLeaderKey(config.QUEUE_PREFIX),
     holder: config.RECONCILER_ID,
@@ -62,6 +81,6 @@ stopOnSignal({
     await reconciler.stop();
     clock.stop();
     await metricsServer?.stop();
-    await Promise.allSettled([cms.close(), db.close(), redis.quit()]);
+    await Promise.allSettled([accounts.close().then(() => cms.close()), db.close(), redis.quit()]);
   },
 });

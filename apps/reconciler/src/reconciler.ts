@@ -1,4 +1,5 @@
 import type { RedisClient } from '@fleet/queue';
+import type { AccountClients } from '@fleet/accounts';
 import type { CmsClient } from '@fleet/cms-client';
 import type { Database, RolloutRecord } from '@fleet/db';
 import {
@@ -38,6 +39,8 @@ export type ReconcilerDeps = {
   reconcilerId?: string;
   /** CloudMonitor client for NodeStatusList (install verification). */
   cms: CmsClient;
+  /** Each account's own client for the verification calls (see @fleet/accounts). Default: `cms` for every account. */
+  accounts?: Pick<AccountClients, 'current'>;
   /** Pause between passes, in ms. */
   intervalMs: number;
   /** A rollout recorded this long ago (ms) whose enqueue never finished is enqueued by the reconciler. */
@@ -177,6 +180,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const verifierDeps = {
     db: deps.db,
     cms: deps.cms,
+    ...(deps.accounts ? { accounts: deps.accounts } : {}),
     logger: deps.logger,
     verifyWindowMs: deps.verifyWindowMs ?? 600_000,
     batchSize: deps.verifyBatchSize ?? 5000,

@@ -1,5 +1,15 @@
 import { hostname } from 'node:os';
-import { LOCAL_DEFAULTS, checkRedisTopology, cmsClientEnv, env, parseConfig, z, redisEnv } from '@fleet/config';
+import { endpointAllowlistEnv } from '@fleet/accounts';
+import {
+  LOCAL_DEFAULTS,
+  checkRedisTopology,
+  cmsClientEnv,
+  encryptionEnv,
+  env,
+  parseConfig,
+  z,
+  redisEnv,
+} from '@fleet/config';
 
 export const workerConfigSchema = z
   .object({
@@ -13,6 +23,15 @@ export const workerConfigSchema = z
     // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD,
     // CMS_SIGNATURE_VERSION (v1 or v3).
     ...cmsClientEnv,
+    // CMS_ENDPOINT_ALLOWLIST: the endpoints an account may use (CMS_ENDPOINT itself always may).
+    ...endpointAllowlistEnv,
+    // FLEET_ENCRYPTION_KEY (and FLEET_ENCRYPTION_PREVIOUS_KEYS): open the accounts' sealed credentials.
+    ...encryptionEnv,
+    /**
+     * How long an account's settings (credentials, endpoint, limits) are used before they are read again, in ms: a
+     * rotation or a new limit reaches this worker within about this long, without a restart.
+     */
+    ACCOUNT_REFRESH_MS: env.positiveInt(1000),
     /** Most install jobs of one rollout this process runs at once (the rollout's own concurrency applies across processes). */
     WORKER_CONCURRENCY: env.positiveInt(200),
     /** Most NodeInstall calls in flight across all rollouts and all worker processes. Give every worker the same value. */

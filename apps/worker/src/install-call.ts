@@ -72,6 +72,8 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
       // Every request is signed with a nonce and timestamp stored on its attempt row first, so that whoever
       // takes over after this worker dies can send exactly this request again (see ClaimResult 'replay').
       signatureNonce: randomUUID(),
+      // Which credentials sign it, so that a replay signs with the same ones whatever rotated since.
+      credentialsId: run.account.credentialsId,
       staleAfterMs: p.deps.callTimeoutMs + STALE_GRACE_MS,
       instanceTimeoutMs: run.rollout.policy.instanceTimeoutMs,
       now: start.at,
@@ -88,8 +90,13 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
   } else if (claim.abandonedAttemptNo !== null) {
     run.log.warn('previous attempt abandoned by a dead worker', { attemptNo: claim.abandonedAttemptNo });
   }
+  // A replay is the very request its attempt sent: signed with the same credentials, even if they were rotated since.
+  const cms =
+    claim.kind === 'replay'
+      ? await p.deps.accounts.withCredentials(run.rollout.userId, claim.credentialsId)
+      : run.account.cms;
   await callStart(p, run, start);
-  const result = await p.deps.cms.nodeInstall({
+  const result = await cms.nodeInstall({
     userId: run.rollout.userId,
     instanceId: run.instanceId,
     force: run.rollout.force,
@@ -114,7 +121,7 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
       return { kind: 'answered', claim, result, decision: answer };
     case 'answer_check': {
       // Did the lost call install the agent? NodeStatus says whether it is up (running, or installing after it).
-      const status = await p.deps.cms.nodeStatus({ instanceId: run.instanceId });
+      const status = await run.account.cms.nodeStatus({ instanceId: run.instanceId });
       const afterCheck = decideAfterAgentCheck(status.status, { random: p.random() });
       return {
         kind: 'answered',

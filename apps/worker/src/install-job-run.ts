@@ -1,4 +1,4 @@
-import type { CmsClient } from '@fleet/cms-client';
+import type { AccountCalling, AccountClients } from '@fleet/accounts';
 import type { AttemptWriter, Database } from '@fleet/db';
 import type { AccountRateLimiter, CallAdmission, GlobalConcurrency } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
@@ -18,7 +18,11 @@ export type InstallProcessorDeps = {
    * concurrent jobs share commits. Pass one to share it between processors of one process.
    */
   attempts?: AttemptWriter;
-  cms: CmsClient;
+  /**
+   * The CloudMonitor client of each account: its own credentials, endpoint and limits, or the worker's (see
+   * @fleet/accounts); read again within a second of a change, so a rotation needs no restart.
+   */
+  accounts: AccountClients;
   rollouts: RolloutCache;
   /** Rollout-wide operations (waves, abort, fleet-wide pause); its Redis connection may be the worker's. */
   control: RolloutControlDeps;
@@ -86,6 +90,8 @@ export type JobRun = {
   rolloutInstanceId: bigint;
   instanceId: string;
   rollout: RolloutSettings;
+  /** How this job's call is made: the account's client and the credentials version it signs with. */
+  account: AccountCalling;
   log: Logger;
 };
 

@@ -3,6 +3,7 @@ import { assertNever } from '@fleet/errors';
 import { createCallAdmission } from '@fleet/limits';
 import type { InstallJob } from '@fleet/queue';
 import { decideAdmission, decideJobStart } from '@fleet/rollout-domain';
+import { accountOf } from './account-of.ts';
 import { afterFinal, createCompletionChecks } from './after-final.ts';
 import type { Answered, ClaimWithoutCall } from './install-call.ts';
 import { claimAndCall } from './install-call.ts';
@@ -32,12 +33,20 @@ export function createInstallProcessor(
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     attempts: deps.attempts ?? createAttemptWriter(deps.db),
     admission: deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency }),
-    statusChecks: deps.statusChecks ?? createStatusChecks({ cms: deps.cms, accountRate: deps.accountRate }),
+    statusChecks:
+      deps.statusChecks ??
+      createStatusChecks({
+        cmsFor: async (userId) => (await deps.accounts.current(userId)).cms,
+        accountRate: deps.accountRate,
+      }),
     lastAbortCheck: new Map(),
     completionChecks: createCompletionChecks(deps),
   };
   return (job, token) => processInstallJob(processor, job, token);
 }
+
+/** A job of a rollout paused because its account cannot be called looks again after this long, in ms. */
+const ACCOUNT_PAUSE_RECHECK_MS = 1000;
 
 async function processInstallJob(p: Processor, job: InstallJob, token?: string): Promise<InstallJobOutcome> {
   const { rolloutId, instanceId } = job.data;
@@ -51,12 +60,16 @@ async function processInstallJob(p: Processor, job: InstallJob, token?: string):
     case 'delay':
       return delayJob(job, token, start);
     case 'admit': {
+      const account = await accountOf(p.deps, start.rollout, log);
+      if (account === null)
+        return delayJob(job, token, { kind: 'delay', ms: ACCOUNT_PAUSE_RECHECK_MS, why: 'deferred' });
       const run: JobRun = {
         job,
         token,
         rolloutInstanceId: BigInt(job.data.rolloutInstanceId),
         instanceId,
         rollout: start.rollout,
+        account,
         log,
       };
       if (await skipIfAgentRuns(p, run)) return 'skipped';

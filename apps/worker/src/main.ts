@@ -1,3 +1,4 @@
+import { createAccountClients } from '@fleet/accounts';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createAttemptWriter, createDatabase, createDatabaseClock, warmInstallPath } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
@@ -9,6 +10,7 @@ import {
 } from '@fleet/limits';
 import { createMetricsRegistry, createWorkerMetrics, serveMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf } from '@fleet/queue';
+import { secretBoxFromConfig } from '@fleet/secrets';
 import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
 import { createRolloutCache } from './rollout-cache.ts';
@@ -36,7 +38,24 @@ const limitsConnection = createRedisConnection(redisTarget, 'limits', logger);
 const announcements = createRedisConnection(redisTarget, 'worker', logger);
 // One keep-alive connection per call this process may have in flight (the global cap bounds them); with fewer, calls
 // past the pool's size would queue inside the client while holding a slot.
-const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY });
+const ownClientOptions = { ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY };
+const cms = createCmsClient(ownClientOptions);
+// Each account's calls are signed with its own credentials (opened with FLEET_ENCRYPTION_KEY) at its own endpoint,
+// else with the pair above; its settings are read again every ACCOUNT_REFRESH_MS.
+const accounts = createAccountClients({
+  db,
+  box: secretBoxFromConfig(config),
+  own: {
+    client: cms,
+    endpoint: config.CMS_ENDPOINT,
+    credentials: ownClientOptions.credentials,
+    limits: { maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST },
+  },
+  allowlist: config.CMS_ENDPOINT_ALLOWLIST,
+  makeClient: ({ endpoint, credentials }) => createCmsClient({ ...ownClientOptions, endpoint, credentials }),
+  logger,
+  refreshMs: config.ACCOUNT_REFRESH_MS,
+});
 const control = {
   db,
   redis: connection,
@@ -53,6 +72,8 @@ const accountRate = createAccountRateLimiter(limitsConnection, {
   prefix: config.QUEUE_PREFIX,
   maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS,
   burst: config.ACCOUNT_RATE_BURST,
+  // An account's own rate and burst (its settings as last read), else the two above.
+  limitsOf: (userId) => accounts.limitsOf(userId),
 });
 // Slots of finished calls go back with the next admit (one round trip per call instead of two); flushed on stop.
 const admission = createCallAdmission(
@@ -83,7 +104,7 @@ const pool = createRolloutWorkerPool({
     db,
     attempts: createAttemptWriter(db, { onBatch: (size) => metrics.writeBatch(size) }),
     metrics,
-    cms,
+    accounts,
     rollouts: createRolloutCache(db, { ttlMs: 1000 }),
     control,
     globalConcurrency,
@@ -119,7 +140,7 @@ stopOnSignal({
     await metricsServer?.stop();
     await admission.flush().catch(() => undefined);
     await Promise.allSettled([
-      cms.close(),
+      accounts.close().then(() => cms.close()),
       db.close(),
       connection.quit(),
       limitsConnection.quit(),

@@ -21,7 +21,8 @@ type StatusCheckAnswer = {
 export type StatusChecks = { check(userId: string, instanceId: string): Promise<StatusCheckAnswer> };
 
 export type StatusChecksOptions = {
-  cms: CmsClient;
+  /** The account's client (its own credentials and endpoint, see @fleet/accounts). */
+  cmsFor(userId: string): Promise<CmsClient>;
   accountRate: AccountRateLimiter;
   /** How long the first check of a batch waits for others to join it, ms. Default 20. */
   batchWindowMs?: number;
@@ -40,7 +41,8 @@ export function createStatusChecks(options: StatusChecksOptions): StatusChecks {
     try {
       const waitMs = await options.accountRate.reserve(userId);
       if (waitMs > 0) await sleep(waitMs);
-      const { chunks } = await options.cms.nodeStatusList({ instanceIds: waiting.map((w) => w.instanceId) });
+      const cms = await options.cmsFor(userId);
+      const { chunks } = await cms.nodeStatusList({ instanceIds: waiting.map((w) => w.instanceId) });
       const call = chunks[0]!;
       if (call.outcome.kind === 'throttled') await options.accountRate.onThrottled(userId).catch(() => undefined);
       const reported = new Map(call.nodes.map((node) => [node.instanceId, node.status]));

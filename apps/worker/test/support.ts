@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { createAccountClients, parseEndpointAllowlist } from '@fleet/accounts';
+import type { AccountClients } from '@fleet/accounts';
 import { createCmsClient } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
 import { createSimulator } from '@fleet/cms-simulator';
@@ -6,6 +8,7 @@ import type { Scenario, ScenarioProfile, Simulator } from '@fleet/cms-simulator'
 import { createAttemptWriter, createDatabase, insertRollout, markRolloutEnqueued, warmInstallPath } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
+import type { SecretBox } from '@fleet/secrets';
 import type { WorkerMetrics } from '@fleet/metrics';
 import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
@@ -64,6 +67,10 @@ export type WorkerHarness = {
     scheduleNow?: () => Date;
     /** Counts into these metrics (group-commit batches included), as main.ts wires them. Default: none. */
     metrics?: WorkerMetrics;
+    /** Opens accounts' sealed credentials (FLEET_ENCRYPTION_KEY). Default: none. */
+    box?: SecretBox;
+    /** ACCOUNT_REFRESH_MS. Default 200. */
+    accountRefreshMs?: number;
   }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -90,6 +97,7 @@ export async function startHarness(
   const { url: simUrl } = await sim.start(0);
   const pools: RolloutWorkerPool[] = [];
   const clients: CmsClient[] = [];
+  const accountClients: AccountClients[] = [];
   const connections: Redis[] = [];
 
   const harness: WorkerHarness = {
@@ -131,7 +139,7 @@ export async function startHarness(
       return rollout.id;
     },
     async startPool(options = {}) {
-      const cms = createCmsClient({
+      const clientOptions = {
         endpoint: simUrl,
         credentials: {
           accessKeyId: options.accessKeyId ?? ACCESS_KEY_ID,
@@ -139,8 +147,23 @@ export async function startHarness(
         },
         timeoutMs: options.callTimeoutMs ?? 2000,
         method: options.method ?? 'POST',
-      });
+      } as const;
+      const cms = createCmsClient(clientOptions);
       clients.push(cms);
+      const rateLimits = {
+        maxRatePerSecond: options.accountRateLimitRps ?? 100_000,
+        burst: options.accountRateBurst ?? 1000,
+      };
+      const accounts = createAccountClients({
+        db,
+        box: options.box,
+        own: { client: cms, endpoint: simUrl, credentials: clientOptions.credentials, limits: rateLimits },
+        allowlist: parseEndpointAllowlist('127.0.0.1'),
+        makeClient: ({ endpoint, credentials }) => createCmsClient({ ...clientOptions, endpoint, credentials }),
+        logger,
+        refreshMs: options.accountRefreshMs ?? 200,
+      });
+      accountClients.push(accounts);
       // Each pool gets connections of its own, as a separate worker process would.
       const connection = createRedisConnection(testRedisUrl(), 'worker', logger);
       connections.push(connection);
@@ -153,7 +176,7 @@ export async function startHarness(
         prefix,
         processor: createInstallProcessor({
           db,
-          cms,
+          accounts,
           rollouts: createRolloutCache(db, { ttlMs: 200 }),
           control: {
             db,
@@ -169,8 +192,8 @@ export async function startHarness(
           }),
           accountRate: createAccountRateLimiter(connection, {
             prefix,
-            maxRatePerSecond: options.accountRateLimitRps ?? 100_000,
-            burst: options.accountRateBurst ?? 1000,
+            ...rateLimits,
+            limitsOf: (userId) => accounts.limitsOf(userId),
           }),
           logger,
           workerId: `test-${pools.length}`,
@@ -209,6 +232,7 @@ export async function startHarness(
     },
     async close() {
       await Promise.all(pools.map((p) => p.stop()));
+      await Promise.all(accountClients.map((a) => a.close()));
       await Promise.all(clients.map((c) => c.close()));
       await Promise.all(connections.map((c) => c.quit()));
       await sim.stop();

@@ -5,12 +5,17 @@ import { FleetError } from '@fleet/errors';
  * class), never on its message. Errors of the driver (Postgres, pg, Prisma) pass through as they are: whether one
  * means that Postgres cannot be reached right now is isDatabaseUnavailableError's to say (client.ts).
  */
-export type DatabaseErrorCode = 'idempotency_key_taken' | 'guarded_write_lost_race' | 'wave_sizes_mismatch';
+export type DatabaseErrorCode =
+  | 'idempotency_key_taken'
+  | 'guarded_write_lost_race'
+  | 'wave_sizes_mismatch'
+  | 'account_exists'
+  | 'account_has_open_rollouts';
 
 export abstract class DatabaseError extends FleetError {
   declare readonly code: DatabaseErrorCode;
-  constructor(code: DatabaseErrorCode, message: string) {
-    super(code, message);
+  constructor(code: DatabaseErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
   }
 }
 
@@ -54,5 +59,27 @@ export class WaveSizesMismatchError extends DatabaseError {
       'wave_sizes_mismatch',
       `wave sizes do not add up to the instance count (${waveSizesTotal} in waves, ${instanceCount} instances)`,
     );
+  }
+}
+
+/** An account with this UserId exists already (nothing was written). */
+export class AccountExistsError extends DatabaseError {
+  override name = 'AccountExistsError';
+  constructor(
+    readonly userId: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super('account_exists', `account ${userId} exists already`, options);
+  }
+}
+
+/** The account still has rollouts running or paused, whose calls are signed with its credentials (nothing was deleted). */
+export class AccountHasOpenRolloutsError extends DatabaseError {
+  override name = 'AccountHasOpenRolloutsError';
+  constructor(
+    readonly userId: string,
+    readonly openRollouts: number,
+  ) {
+    super('account_has_open_rollouts', `account ${userId} has ${openRollouts} rollout(s) running or paused`);
   }
 }

@@ -2,7 +2,14 @@ export { createDatabase, isDatabaseReachable, isDatabaseUnavailableError, INSTAL
 export type { Database, DatabaseOptions } from './client.ts';
 export { createEventListener } from './event-listener.ts';
 export type { EventListener, EventListenerOptions } from './event-listener.ts';
-export { DatabaseError, IdempotencyKeyTakenError, GuardedWriteRaceError, WaveSizesMismatchError } from './errors.ts';
+export {
+  DatabaseError,
+  IdempotencyKeyTakenError,
+  GuardedWriteRaceError,
+  WaveSizesMismatchError,
+  AccountExistsError,
+  AccountHasOpenRolloutsError,
+} from './errors.ts';
 export type { DatabaseErrorCode } from './errors.ts';
 export {
   insertRollout,
@@ -169,5 +176,26 @@ export type {
 export { listScheduledRollouts, updateRolloutWindow } from './rollout-schedules.ts';
 export { createDatabaseClock } from './database-clock.ts';
 export type { DatabaseClock } from './database-clock.ts';
-export { SEALED_COLUMNS, webhookSecretContext, webhookRobotSecretContext } from './sealed-columns.ts';
+export {
+  createAccount,
+  findAccount,
+  listAccounts,
+  updateAccount,
+  rotateAccountCredentials,
+  deleteAccount,
+  maskAccessKeyId,
+  RETIRED_CREDENTIALS_KEPT_MS,
+} from './accounts.ts';
+export type { AccountRecord, AccountSettings, NewAccount, SealedCredentials } from './accounts.ts';
+export { findAccountCalling, findAccountCredentials, findAccountRateLimit } from './account-calling.ts';
+export type { AccountCallingRecord, StoredCredentials } from './account-calling.ts';
+export {
+  SEALED_COLUMNS,
+  webhookSecretContext,
+  webhookRobotSecretContext,
+  accountSecretContext,
+  accountTokenContext,
+} from './sealed-columns.ts';
 export type { SealedColumn } from './sealed-columns.ts';
+export { resealColumns } from './reseal-columns.ts';
+export type { Resealer, ResealColumnResult, ResealOptions } from './reseal-columns.ts';

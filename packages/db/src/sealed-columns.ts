@@ -27,7 +27,33 @@ export function webhookRobotSecretContext(webhookId: string): string {
   return `webhook:${webhookId}:robotSecret`;
 }
 
+/** Context of an account's AccessKey secret (account_credentials.access_key_secret). */
+export function accountSecretContext(userId: string): string {
+  return `account:${userId}:accessKeySecret`;
+}
+
+/** Context of an account's STS token (account_credentials.security_token). */
+export function accountTokenContext(userId: string): string {
+  return `account:${userId}:securityToken`;
+}
+
 export const SEALED_COLUMNS: readonly SealedColumn[] = [
+  {
+    table: 'account_credentials',
+    key: 'id',
+    keyType: 'bigint',
+    column: 'access_key_secret',
+    contextColumns: ['user_id'],
+    context: (row) => accountSecretContext(row.user_id!),
+  },
+  {
+    table: 'account_credentials',
+    key: 'id',
+    keyType: 'bigint',
+    column: 'security_token',
+    contextColumns: ['user_id'],
+    context: (row) => accountTokenContext(row.user_id!),
+  },
   {
     table: 'webhook',
     key: 'id',

@@ -237,6 +237,7 @@ describe('finishAttempt', () => {
       attemptId: first.attemptId,
       attemptNo: 1,
       signing: { nonce: 'n-first', timestamp: t0 },
+      credentialsId: null,
     });
     // The replay makes the attempt busy again: a concurrent delivery waits for it, as for the first call.
     expect(

@@ -15,6 +15,11 @@ import { luaScript } from './lua-script.ts';
  * The rate adapts (AIMD): a `Throttling*` answer halves it (at most once per `decreaseCooldownMs`, so one burst of
  * throttled answers counts once), and every `increaseIntervalMs` without throttling adds `additiveIncrease` back, up
  * to the configured maximum. Every schedule step reads the rate in force, so the spacing follows at once.
+ *
+ * Each account may have its own maximum and burst (`limitsOf`, from the account's settings; default the limiter's),
+ * given with every step, so a change applies from the next call. An adapted rate is stored with the maximum it was
+ * adapted under (`max`): under a new maximum it keeps its share of it (a throttled account at half its old limit runs
+ * at half its new one) instead of climbing back from the old value at a fiftieth of the maximum a second.
  */
 /**
  * Lua: `rate_schedule(key, now, maxRate, burst)` reads an account's schedule and answers its rate, the interval
@@ -25,9 +30,14 @@ import { luaScript } from './lua-script.ts';
  * (call-admission.ts), which schedules a call and takes a global slot in one step.
  */
 export const RATE_SCHEDULE_LUA = `
+local function adapted_rate(stored, storedMax, maxRate)
+  if not stored then return maxRate end
+  if storedMax and storedMax > 0 and storedMax ~= maxRate then stored = stored * maxRate / storedMax end
+  return math.min(stored, maxRate)
+end
 local function rate_schedule(key, now, maxRate, burst)
-  local s = redis.call('hmget', key, 'rate', 'tat', 'queue')
-  local rate = math.min(tonumber(s[1]) or maxRate, maxRate)
+  local s = redis.call('hmget', key, 'rate', 'tat', 'queue', 'max')
+  local rate = adapted_rate(tonumber(s[1]), tonumber(s[4]), maxRate)
   local interval = 1000 / rate
   local tolerance = (math.min(burst, math.max(1, rate)) - 1) * interval
   local stored = tonumber(s[2]) or now
@@ -62,21 +72,21 @@ save_tat(key, tat + interval, queue)
 return math.ceil(wait)
 `);
 
-const ADAPT = luaScript(`
+const ADAPT = luaScript(`${RATE_SCHEDULE_LUA}
 local key = KEYS[1]
 local now, maxRate, minRate, kind = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local step, interval, cooldown = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local s = redis.call('hmget', key, 'rate', 'changed')
-local rate = tonumber(s[1]) or maxRate
+local s = redis.call('hmget', key, 'rate', 'changed', 'max')
+local rate = adapted_rate(tonumber(s[1]), tonumber(s[3]), maxRate)
 local changed = tonumber(s[2]) or 0
 if kind == 'throttled' then
   if now - changed >= cooldown then
     rate = math.max(minRate, rate / 2)
-    redis.call('hset', key, 'rate', rate, 'changed', now)
+    redis.call('hset', key, 'rate', rate, 'changed', now, 'max', maxRate)
   end
 elseif rate < maxRate and now - changed >= interval then
   rate = math.min(maxRate, rate + step)
-  redis.call('hset', key, 'rate', rate, 'changed', now)
+  redis.call('hset', key, 'rate', rate, 'changed', now, 'max', maxRate)
 end
 redis.call('pexpire', key, 3600000)
 return tostring(rate)
@@ -90,6 +100,11 @@ export type AccountRateLimiterOptions = {
   minRatePerSecond?: number;
   /** Calls that may go at once after a quiet spell (the GCRA tolerance, in calls). Default 1 (smooth, no bursts). */
   burst?: number;
+  /**
+   * An account's own maximum (requests per second) and burst, read at every step (synchronously: the caller keeps
+   * them, see @fleet/accounts). Default: maxRatePerSecond and burst for every account.
+   */
+  limitsOf?: (userId: string) => { maxRatePerSecond: number; burst: number };
   /** Requests per second added back per interval without throttling. Default maxRate / 50 (at least 1). */
   additiveIncrease?: number;
   /** ms between additive increases. Default 1000. */
@@ -108,7 +123,12 @@ export type AccountRateLimiterOptions = {
 
 export type AccountRateLimiter = {
   /** Where and how it keeps its schedules, for scripts that schedule a call together with something else. */
-  readonly schedule: { key(userId: string): string; maxRatePerSecond: number; burst: number; now(): number };
+  readonly schedule: {
+    key(userId: string): string;
+    /** The account's maximum rate and burst now. */
+    limitsOf(userId: string): { maxRatePerSecond: number; burst: number };
+    now(): number;
+  };
   /**
    * Schedules a call only if it may start now: 0 when it was (the schedule moved on), else the ms until one could,
    * with nothing reserved. Call admission (call-admission.ts) reserves a later start instead.
@@ -124,6 +144,7 @@ export type AccountRateLimiter = {
   onSuccess(userId: string): Promise<number>;
   /** The account's current adapted rate, requests per second. */
   currentRate(userId: string): Promise<number>;
+  /** The default maximum (accounts without limits of their own). */
   readonly maxRatePerSecond: number;
 };
 
@@ -134,33 +155,40 @@ export function createAccountRateLimiter(
   const now = options.now ?? Date.now;
   const key = (userId: string) => accountRateKey(options.prefix, userId);
   const max = options.maxRatePerSecond;
+  const burst = options.burst ?? 1;
+  const limitsOf = options.limitsOf ?? (() => ({ maxRatePerSecond: max, burst }));
   const successReportIntervalMs = options.successReportIntervalMs ?? 100;
   /** Per account: when this limiter last reported a success, and the rate Redis answered. */
   const lastSuccessReport = new Map<string, { at: number; rate: number }>();
-  const adapt = async (userId: string, kind: 'throttled' | 'success') =>
-    Number(
+  const adapt = async (userId: string, kind: 'throttled' | 'success') => {
+    const accountMax = limitsOf(userId).maxRatePerSecond;
+    return Number(
       await ADAPT(
         redis,
         1,
         key(userId),
         String(now()),
-        String(max),
-        String(options.minRatePerSecond ?? 1),
+        String(accountMax),
+        String(Math.min(accountMax, options.minRatePerSecond ?? 1)),
         kind,
-        String(options.additiveIncrease ?? Math.max(1, max / 50)),
+        String(options.additiveIncrease ?? Math.max(1, accountMax / 50)),
         String(options.increaseIntervalMs ?? 1000),
         String(options.decreaseCooldownMs ?? 200),
       ),
     );
-  const burst = options.burst ?? 1;
+  };
+  const step = (script: typeof TAKE, userId: string) => {
+    const limits = limitsOf(userId);
+    return script(redis, 1, key(userId), String(now()), String(limits.maxRatePerSecond), String(limits.burst));
+  };
   return {
     maxRatePerSecond: max,
-    schedule: { key, maxRatePerSecond: max, burst, now },
+    schedule: { key, limitsOf, now },
     async take(userId) {
-      return Number(await TAKE(redis, 1, key(userId), String(now()), String(max), String(burst)));
+      return Number(await step(TAKE, userId));
     },
     async reserve(userId) {
-      return Number(await RESERVE(redis, 1, key(userId), String(now()), String(max), String(burst)));
+      return Number(await step(RESERVE, userId));
     },
     async onThrottled(userId) {
       lastSuccessReport.delete(userId);
@@ -176,8 +204,11 @@ export function createAccountRateLimiter(
       return rate;
     },
     async currentRate(userId) {
-      const rate = await redis.hget(key(userId), 'rate');
-      return rate === null ? max : Math.min(max, Number(rate));
+      const accountMax = limitsOf(userId).maxRatePerSecond;
+      const [rate, adaptedUnder] = await redis.hmget(key(userId), 'rate', 'max');
+      if (rate === null) return accountMax;
+      const share = adaptedUnder === null ? Number(rate) : (Number(rate) * accountMax) / Number(adaptedUnder);
+      return Math.min(accountMax, share);
     },
   };
 }

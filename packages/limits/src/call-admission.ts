@@ -133,6 +133,7 @@ export function createCallAdmission(
       const token = randomUUID();
       const slotNow = slots.now();
       const askedAt = schedule.now();
+      const limits = schedule.limitsOf(userId);
       const releasing = takeReleases();
       let answer: [number, number];
       try {
@@ -142,8 +143,8 @@ export function createCallAdmission(
           schedule.key(userId),
           ...slots.keys,
           String(askedAt),
-          String(schedule.maxRatePerSecond),
-          String(schedule.burst),
+          String(limits.maxRatePerSecond),
+          String(limits.burst),
           String(slots.cap),
           String(slotNow + slots.leaseMs),
           rolloutId,

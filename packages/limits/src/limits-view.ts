@@ -11,20 +11,31 @@ export type LimitsInForce = {
   accountRateNowRps: number | null;
 };
 
-/** What the workers publish about the limits in force, and one account's adapted rate, for status answers. */
+/**
+ * What the workers publish about the limits in force, and one account's adapted rate, for status answers.
+ * `accountMaxRps`: the account's own rate limit (its settings), when it has one; else the workers' configured rate.
+ */
 export async function readLimitsInForce(
   redis: Redis | Cluster,
   prefix: string,
   userId: string,
+  accountMaxRps: number | null = null,
 ): Promise<LimitsInForce> {
-  const [config, rate] = await Promise.all([
+  const [config, [rate, adaptedUnder]] = await Promise.all([
     readLimitsConfig(redis, prefix),
-    redis.hget(accountRateKey(prefix, userId), 'rate'),
+    redis.hmget(accountRateKey(prefix, userId), 'rate', 'max'),
   ]);
-  const configured = config.accountRateLimitRps;
+  const configured = accountMaxRps ?? config.accountRateLimitRps;
+  // An adapted rate keeps its share of the maximum it was adapted under (see account-rate-limiter.ts).
+  const adapted =
+    rate === null
+      ? null
+      : adaptedUnder !== null && configured !== null
+        ? (Number(rate) * configured) / Number(adaptedUnder)
+        : Number(rate);
   return {
     globalConcurrency: config.globalConcurrency,
     accountRateLimitRps: configured,
-    accountRateNowRps: rate !== null ? Math.min(Number(rate), configured ?? Number(rate)) : configured,
+    accountRateNowRps: adapted !== null ? Math.min(adapted, configured ?? adapted) : configured,
   };
 }

@@ -90,4 +90,35 @@ describe('limits in force', () => {
     await limiter.onThrottled('1234567898765432');
     expect((await readLimitsInForce(redis, prefix, '1234567898765432')).accountRateNowRps).toBe(25);
   });
+
+  it('schedules each account at its own maximum and burst, and an adapted rate keeps its share of a changed maximum', async () => {
+    const accountPrefix = `${prefix}-own`;
+    let clock = 1_000_000;
+    const limits = new Map([
+      ['1111111111111111', { maxRatePerSecond: 2, burst: 1 }],
+      ['2222222222222222', { maxRatePerSecond: 10, burst: 1 }],
+    ]);
+    const limiter = createAccountRateLimiter(redis, {
+      prefix: accountPrefix,
+      maxRatePerSecond: 50,
+      now: () => clock,
+      limitsOf: (userId) => limits.get(userId) ?? { maxRatePerSecond: 50, burst: 1 },
+    });
+    expect(await limiter.take('1111111111111111')).toBe(0);
+    expect(await limiter.take('1111111111111111')).toBe(500);
+    expect(await limiter.take('2222222222222222')).toBe(0);
+    expect(await limiter.take('2222222222222222')).toBe(100);
+    expect(await limiter.take('3333333333333333')).toBe(0);
+    expect(await limiter.take('3333333333333333')).toBe(20);
+
+    // Throttled at 10 calls/s: halved to 5. Its limit raised to 40 while so: it runs at half of that, 20.
+    clock += 10_000;
+    expect(await limiter.onThrottled('2222222222222222')).toBe(5);
+    limits.set('2222222222222222', { maxRatePerSecond: 40, burst: 1 });
+    expect(await limiter.currentRate('2222222222222222')).toBe(20);
+    clock += 10_000;
+    expect(await limiter.take('2222222222222222')).toBe(0);
+    expect(await limiter.take('2222222222222222')).toBe(50);
+    await deleteKeysWithPrefix(accountPrefix);
+  });
 });

@@ -30,6 +30,10 @@ export const FLEET_EVENT_TYPES = [
   'webhook.deleted',
   'webhook.disabled',
   'webhook.test',
+  'account.created',
+  'account.updated',
+  'account.credentials_rotated',
+  'account.deleted',
 ] as const;
 
 export type FleetEventType = (typeof FLEET_EVENT_TYPES)[number];
@@ -125,6 +129,12 @@ export type FleetEventData = {
   'webhook.disabled': WebhookFacts & { reason: WebhookDisabledReason };
   /** POST /v1/webhooks/:id/test: delivered to that subscription only. */
   'webhook.test': WebhookFacts;
+  'account.created': AccountFacts;
+  /** `changed`: the fields the change set (name, endpoint, rateLimitRps, rateBurst). */
+  'account.updated': AccountFacts & { changed: string[] };
+  /** New credentials: the AccessKeyIds masked (last 4 characters), never a secret or token. */
+  'account.credentials_rotated': AccountFacts & { previousAccessKeyId: string | null };
+  'account.deleted': AccountFacts;
 };
 
 /** Why a subscription is disabled: an operator's PATCH, a 410 Gone answer, five days of failed attempts. */
@@ -141,6 +151,16 @@ type WebhookFacts = {
 };
 
 type FlagMove = { flagId: string; instanceId: string; from: string; to: string; note: string | null };
+/** What an account's events say of it: settings and the masked AccessKeyId, never a secret or token. */
+type AccountFacts = {
+  name: string;
+  endpoint: string | null;
+  rateLimitRps: number | null;
+  rateBurst: number | null;
+  /** Masked to its last 4 characters; null without credentials of its own. */
+  accessKeyId: string | null;
+  hasSecurityToken: boolean;
+};
 type ApiKeyFacts = { keyId: string; name: string; role: string; userIds: string[]; allAccounts: boolean };
 
 /** An event to write: its type, its data typed by the type, what it concerns and who made it. */

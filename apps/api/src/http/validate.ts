@@ -48,13 +48,15 @@ function fieldPath(location: InputLocation | undefined, path: string): string {
 /**
  * Parses `value` with `schema` or throws a ValidationError naming every field at fault (up to a limit), where it is
  * (`location`), what is allowed, and the value refused (see showValue). `what` names the whole value in the detail
- * ("rollout is invalid: ..."). Without `location` the answer does not say where (`in`) rather than guess.
+ * ("rollout is invalid: ..."). Without `location` the answer does not say where (`in`) rather than guess. The
+ * value of a field in `secretFields` (an AccessKey secret) is never shown back.
  */
 export function parseOrThrow<S extends z.ZodType>(
   schema: S,
   value: unknown,
   what: string,
   location?: InputLocation,
+  secretFields: readonly string[] = [],
 ): z.output<S> {
   // reportInput: each issue carries the value it refused, to show it back.
   const result = schema.safeParse(value, { reportInput: true });
@@ -69,10 +71,11 @@ export function parseOrThrow<S extends z.ZodType>(
           message: 'unknown field',
           ...where,
         }));
-      const shown = showValue(issue.input);
+      const path = formatPath(issue.path);
+      const shown = secretFields.includes(path) ? null : showValue(issue.input);
       return [
         {
-          path: fieldPath(location, formatPath(issue.path)),
+          path: fieldPath(location, path),
           message: shown === null ? issue.message : `${issue.message}; got ${shown}`,
           ...where,
         },

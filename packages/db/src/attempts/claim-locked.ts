@@ -25,6 +25,7 @@ type ClaimRow = {
   finished_at: Date | null;
   signature_nonce: string | null;
   signed_at: Date | null;
+  credentials_id: bigint | null;
 };
 
 /** Under the row lock no other writer can move the row: a guarded write that finds it moved is a broken invariant. */
@@ -37,7 +38,7 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
     const rows = await tx.$queryRaw<ClaimRow[]>`
       SELECT ri.state::text AS state, ri.attempt_count, ri.started_at AS instance_started_at, r.status::text AS rollout_status,
              r.calls_until, a.id AS attempt_id, coalesce(a.replay_started_at, a.started_at) AS busy_since, a.finished_at,
-             a.signature_nonce, a.signed_at
+             a.signature_nonce, a.signed_at, a.credentials_id
       FROM rollout_instance ri
       JOIN rollout r ON r.id = ri.rollout_id
       LEFT JOIN install_attempt a ON a.rollout_instance_id = ri.id AND a.attempt_no = ri.attempt_count
@@ -78,6 +79,7 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
         attemptId: row.attempt_id,
         attemptNo: row.attempt_count,
         signing: { nonce: row.signature_nonce!, timestamp: row.signed_at! },
+        credentialsId: row.credentials_id,
       };
     }
     let abandonedAttemptNo: number | null = null;
@@ -114,8 +116,10 @@ export async function claimAttemptLocked(db: Database, input: ClaimInput, now: D
     if (moved !== 1) throw lostRace('rollout_instance', input.rolloutInstanceId, 'guarded claim');
     const nonce = input.signatureNonce ?? null;
     const inserted = await tx.$queryRaw<{ id: bigint }[]>`
-      INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at)
-      VALUES (${input.rolloutInstanceId}, ${input.rolloutId}::uuid, ${attemptNo}, ${now}, ${input.workerId}, ${nonce}, ${nonce === null ? null : now})
+      INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at,
+        credentials_id)
+      VALUES (${input.rolloutInstanceId}, ${input.rolloutId}::uuid, ${attemptNo}, ${now}, ${input.workerId}, ${nonce}, ${nonce === null ? null : now},
+        ${input.credentialsId ?? null})
       RETURNING id`;
     return {
       kind: 'claimed',

@@ -44,6 +44,7 @@ export function planClaims(inputs: (ClaimInput & { now: Date })[]): {
             batch.map((i) => i.now),
             batch.map((i) => i.signatureNonce ?? null),
             batch.map((i) => i.windowNow ?? i.now),
+            batch.map((i) => (i.credentialsId == null ? null : String(i.credentialsId))),
           ],
     settle(rows) {
       const claimed = new Map(rows.map((row) => [BigInt(row.rollout_instance_id), row]));

@@ -12,16 +12,16 @@
  */
 
 /** Parameters of claimCtes. */
-const CLAIM_PARAMS = 6;
+const CLAIM_PARAMS = 7;
 /** Parameters of finishCtes. */
 const FINISH_PARAMS = 17;
 
-/** The claim of a batch, parameters $at..$at+5, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`. */
+/** The claim of a batch, parameters $at..$at+6, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`. */
 const claimCtes = (at: number) => `
   claim_input AS (
     SELECT * FROM unnest($${at}::bigint[], $${at + 1}::text[], $${at + 2}::int[], $${at + 3}::timestamptz[], $${at + 4}::text[],
-                         $${at + 5}::timestamptz[])
-      AS t(id, worker_id, timeout_ms, now, nonce, window_now)),
+                         $${at + 5}::timestamptz[], $${at + 6}::bigint[])
+      AS t(id, worker_id, timeout_ms, now, nonce, window_now, credentials_id)),
   claimed AS (
     UPDATE rollout_instance ri
     SET state = 'in_progress', attempt_count = ri.attempt_count + 1, started_at = coalesce(ri.started_at, i.now),
@@ -31,10 +31,12 @@ const claimCtes = (at: number) => `
       AND (SELECT r.status = 'running' AND (r.calls_until IS NULL OR r.calls_until > i.window_now)
            FROM rollout r WHERE r.id = ri.rollout_id)
       AND (i.timeout_ms IS NULL OR ri.started_at IS NULL OR ri.started_at + make_interval(secs => i.timeout_ms / 1000.0) > i.now)
-    RETURNING ri.id, ri.rollout_id, ri.attempt_count, i.worker_id, i.now, i.nonce),
+    RETURNING ri.id, ri.rollout_id, ri.attempt_count, i.worker_id, i.now, i.nonce, i.credentials_id),
   claim_inserted AS (
-    INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at)
-    SELECT id, rollout_id, attempt_count, now, worker_id, nonce, CASE WHEN nonce IS NULL THEN NULL ELSE now END FROM claimed
+    INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at,
+      credentials_id)
+    SELECT id, rollout_id, attempt_count, now, worker_id, nonce, CASE WHEN nonce IS NULL THEN NULL ELSE now END, credentials_id
+    FROM claimed
     RETURNING id, rollout_instance_id, attempt_no)`;
 
 const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}

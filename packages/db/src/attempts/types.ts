@@ -23,7 +23,14 @@ export type ClaimResult =
    * first copy arrived: record that with markAttemptAnswerLost and claim again (attempt N+1). Any other answer is
    * this attempt's one real call: record it on this attempt.
    */
-  | { kind: 'replay'; attemptId: bigint; attemptNo: number; signing: AttemptSigning }
+  | {
+      kind: 'replay';
+      attemptId: bigint;
+      attemptNo: number;
+      signing: AttemptSigning;
+      /** The account credentials the attempt was signed with (account_credentials.id); null: the workers' own pair. */
+      credentialsId: bigint | null;
+    }
   /** The instance is final: nothing to do (a duplicate delivery, or a repair raced us). */
   | { kind: 'final'; state: InstanceState }
   /** The claim itself ended the instance: its rollout was cancelled, or its in-progress timeout passed. */
@@ -43,6 +50,11 @@ export type ClaimInput = {
    * can be replayed. Without one the attempt cannot be replayed, and a dead worker's attempt is simply abandoned.
    */
   signatureNonce?: string;
+  /**
+   * The account credentials the request is signed with (account_credentials.id), stored on the attempt so a replay
+   * signs with the same ones; absent or null: the workers' own pair.
+   */
+  credentialsId?: bigint | null;
   staleAfterMs: number;
   /** The rollout's per-instance in-progress timeout, in ms (null: none). */
   instanceTimeoutMs?: number | null;
