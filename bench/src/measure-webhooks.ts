@@ -1,10 +1,11 @@
 /**
  * `--only webhooks` (issue 17): what webhook delivery costs a rollout. One rollout of N instances (10,000) in waves
  * of a tenth, so it writes a dozen events, runs with no subscriptions, then with three (each to a receiver of its own
- * in this process, every rollout event type), alternating, --repeat rounds but at least three, the notifier running
- * in both. The figure is the throughput ratio (three subscriptions / none) per round and its median, with the
- * notifier's CPU per instance beside it. What the receivers saw is checked too: every event of the rollout once per
- * message id, in event order, each verified with the standardwebhooks package.
+ * in this process, every rollout event type), then with none again, --repeat rounds but at least three; the notifier
+ * runs throughout. The figure is the throughput ratio (three subscriptions over the mean of the two runs without) per
+ * round and its median, read against the noise (how far the two runs without differ), with the notifier's CPU per
+ * instance beside it. What the receivers saw is checked too: every event of the rollout once per message id, in
+ * event order, each verified with the standardwebhooks package.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -62,8 +63,13 @@ export type WebhookBenchResult = {
   subscriptions: number;
   concurrency: number;
   latencyMs: number;
-  rounds: { none: WebhookRun; subscriptions: WebhookRun; ratio: number }[];
+  /**
+   * Each round: no subscriptions, three, no subscriptions again. `ratio` is the run with subscriptions over the mean
+   * of the two without; `noise` how far those two differ (|a - b| / mean), what a ratio is read against.
+   */
+  rounds: { none: WebhookRun; subscriptions: WebhookRun; noneAgain: WebhookRun; ratio: number; noise: number }[];
   medianRatio: number;
+  medianNoise: number;
 };
 
 /** Subscriptions in the measured variant (issue 17: three). */
@@ -235,28 +241,36 @@ export async function measureWebhooks(
     options.log('webhooks: warm-up rollout');
     await runOnce(stack, cpu, receivers, settings, 'none', 'whx');
     for (let round = 0; round < options.rounds; round++) {
-      const runs: Partial<Record<WebhookRun['variant'], WebhookRun>> = {};
-      const order: WebhookRun['variant'][] = round % 2 === 0 ? ['none', 'subscriptions'] : ['subscriptions', 'none'];
-      for (const variant of order) {
+      const runs: WebhookRun[] = [];
+      for (const [step, variant] of (['none', 'subscriptions', 'none'] as const).entries()) {
         options.log(
           `webhooks: round ${round + 1}, ${variant === 'none' ? 'no subscriptions' : `${SUBSCRIPTIONS} subscriptions`}`,
         );
-        const run = await runOnce(stack, cpu, receivers, settings, variant, `w${round}${variant[0]}x`);
+        const run = await runOnce(stack, cpu, receivers, settings, variant, `w${round}${step}x`);
         options.log(
           `  ${run.throughput.toFixed(0)}/s over ${run.seconds.toFixed(1)} s; notifier CPU ${run.cpuMsPerInstance.notifier?.toFixed(3)} ms/instance` +
             (run.receivers ? `; receivers ${JSON.stringify(run.receivers)}` : ''),
         );
-        runs[variant] = run;
+        runs.push(run);
         await sleep(500);
       }
+      const [none, subscriptions, noneAgain] = runs as [WebhookRun, WebhookRun, WebhookRun];
+      const baseline = (none.throughput + noneAgain.throughput) / 2;
       rounds.push({
-        none: runs.none!,
-        subscriptions: runs.subscriptions!,
-        ratio: runs.subscriptions!.throughput / runs.none!.throughput,
+        none,
+        subscriptions,
+        noneAgain,
+        ratio: subscriptions.throughput / baseline,
+        noise: Math.abs(none.throughput - noneAgain.throughput) / baseline,
       });
     }
     const { log: _log, ...facts } = settings;
-    return { ...facts, rounds, medianRatio: median(rounds.map((r) => r.ratio)) };
+    return {
+      ...facts,
+      rounds,
+      medianRatio: median(rounds.map((r) => r.ratio)),
+      medianNoise: median(rounds.map((r) => r.noise)),
+    };
   } finally {
     await receivers.close();
   }
@@ -269,7 +283,8 @@ function renderWebhooksReport(result: WebhookBenchResult): string {
     const ok = (key: keyof ReceiverFacts) => got.every((g) => g[key] === true);
     return (
       `  round ${i + 1}: none ${f(r.none.throughput)}/s, ${result.subscriptions} subscriptions ${f(r.subscriptions.throughput)}/s, ` +
-      `ratio ${r.ratio.toFixed(3)}; notifier CPU ms/instance ${f(r.none.cpuMsPerInstance.notifier, 3)} -> ` +
+      `none again ${f(r.noneAgain.throughput)}/s, ratio ${r.ratio.toFixed(3)}, noise ${r.noise.toFixed(3)}; ` +
+      `notifier CPU ms/instance ${f(r.none.cpuMsPerInstance.notifier, 3)} -> ` +
       `${f(r.subscriptions.cpuMsPerInstance.notifier, 3)}; receivers: events ${got.map((g) => `${g.messages}/${g.events}`).join(', ')}, ` +
       `complete ${ok('complete')}, in order ${ok('inOrder')}, one id per event ${ok('oneIdPerEvent')}, verified ${ok('verified')}`
     );
@@ -278,7 +293,8 @@ function renderWebhooksReport(result: WebhookBenchResult): string {
     `Webhooks: ${result.instances.toLocaleString('en-US')} instances in waves of 10 % at C=${result.concurrency}, ` +
       `L=${result.latencyMs} ms, ${result.subscriptions} subscriptions vs none (the notifier running in both)`,
     ...lines,
-    `  median throughput ratio (subscriptions / none): ${result.medianRatio.toFixed(3)}`,
+    `  median throughput ratio (subscriptions / none): ${result.medianRatio.toFixed(3)}, median noise ` +
+      `${result.medianNoise.toFixed(3)}, within noise: ${Math.abs(1 - result.medianRatio) <= result.medianNoise ? 'yes' : 'NO'}`,
   ].join('\n');
 }
 
