@@ -29,14 +29,8 @@ const accounts = createAccountClients({
   db,
   box: secretBoxFromConfig(config),
   // The reconciler makes no NodeInstall calls: the limits are not used.
-  own: {
-    client: cms,
-    endpoint: config.CMS_ENDPOINT,
-    credentials: ownClientOptions.credentials,
-    limits: { maxRatePerSecond: 1, burst: 1 },
-  },
+  own: { client: cms, options: ownClientOptions, limits: { maxRatePerSecond: 1, burst: 1 } },
   allowlist: config.CMS_ENDPOINT_ALLOWLIST,
-  makeClient: ({ endpoint, credentials }) => createCmsClient({ ...ownClientOptions, endpoint, credentials }),
   logger,
 });
 const registry = createMetricsRegistry();

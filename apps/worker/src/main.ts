@@ -47,12 +47,10 @@ const accounts = createAccountClients({
   box: secretBoxFromConfig(config),
   own: {
     client: cms,
-    endpoint: config.CMS_ENDPOINT,
-    credentials: ownClientOptions.credentials,
+    options: ownClientOptions,
     limits: { maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST },
   },
   allowlist: config.CMS_ENDPOINT_ALLOWLIST,
-  makeClient: ({ endpoint, credentials }) => createCmsClient({ ...ownClientOptions, endpoint, credentials }),
   logger,
   refreshMs: config.ACCOUNT_REFRESH_MS,
 });

@@ -157,9 +157,8 @@ export async function startHarness(
       const accounts = createAccountClients({
         db,
         box: options.box,
-        own: { client: cms, endpoint: simUrl, credentials: clientOptions.credentials, limits: rateLimits },
+        own: { client: cms, options: clientOptions, limits: rateLimits },
         allowlist: parseEndpointAllowlist('127.0.0.1'),
-        makeClient: ({ endpoint, credentials }) => createCmsClient({ ...clientOptions, endpoint, credentials }),
         logger,
         refreshMs: options.accountRefreshMs ?? 200,
       });

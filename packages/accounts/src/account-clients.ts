@@ -1,4 +1,5 @@
-import type { CmsClient, CmsCredentials } from '@fleet/cms-client';
+import type { CmsClient, CmsClientOptions, CmsCredentials } from '@fleet/cms-client';
+import { createCmsClient } from '@fleet/cms-client';
 import type { Database, StoredCredentials } from '@fleet/db';
 import { accountSecretContext, accountTokenContext, findAccountCalling, findAccountCredentials } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
@@ -54,12 +55,15 @@ export type AccountClientsDeps = {
   db: Database;
   /** Opens sealed credentials; undefined when FLEET_ENCRYPTION_KEY is unset (accounts with credentials then pause). */
   box: SecretBox | undefined;
-  /** The process's own client, endpoint, pair and limits (CMS_ENDPOINT, CMS_ACCESS_KEY_*, ACCOUNT_RATE_*). */
-  own: { client: CmsClient; endpoint: string; credentials: CmsCredentials; limits: AccountLimits };
+  /**
+   * The process's own client and the options it was made with (CMS_ENDPOINT, CMS_ACCESS_KEY_*, timeout, method), and
+   * its limits (ACCOUNT_RATE_*): an account's client is made with the same options, its endpoint and pair instead.
+   */
+  own: { client: CmsClient; options: CmsClientOptions; limits: AccountLimits };
   /** Endpoints an account may use (the process's own CMS_ENDPOINT is always allowed). */
   allowlist: EndpointAllowlist;
-  /** Makes a client for an endpoint and credentials (main.ts: createCmsClient with the app's timeout and method). */
-  makeClient(options: { endpoint: string; credentials: CmsCredentials }): CmsClient;
+  /** Makes a client for an endpoint and credentials. Default createCmsClient with `own.options` otherwise. */
+  makeClient?(options: { endpoint: string; credentials: CmsCredentials }): CmsClient;
   logger: Logger;
   /** ms an account's settings are used before they are read again. Default 1000. */
   refreshMs?: number;
@@ -79,6 +83,15 @@ export function createAccountClients(deps: AccountClientsDeps): AccountClients {
   const lastGood = new Map<string, AccountCalling & { clientKey: string }>();
   const limits = new Map<string, AccountLimits>();
   const made = new Map<string, Made>();
+  const own = {
+    client: deps.own.client,
+    endpoint: deps.own.options.endpoint,
+    credentials: deps.own.options.credentials,
+  };
+  const makeClient =
+    deps.makeClient ??
+    ((options: { endpoint: string; credentials: CmsCredentials }) =>
+      createCmsClient({ ...deps.own.options, ...options }));
 
   function openCredentials(credentials: StoredCredentials): CmsCredentials {
     const { userId } = credentials;
@@ -109,7 +122,7 @@ export function createAccountClients(deps: AccountClientsDeps): AccountClients {
   }
 
   function checkedEndpoint(userId: string, endpoint: string | null): string {
-    if (endpoint === null || endpoint === deps.own.endpoint) return deps.own.endpoint;
+    if (endpoint === null || endpoint === own.endpoint) return own.endpoint;
     const refusal = endpointRefusal(endpoint, deps.allowlist);
     if (refusal !== null)
       throw new AccountUnusableError('endpoint_not_allowed', userId, `the endpoint of account ${userId} ${refusal}`);
@@ -119,15 +132,15 @@ export function createAccountClients(deps: AccountClientsDeps): AccountClients {
   /** The client of these credentials (null: the own pair) at this endpoint, made once; and its key in `made`. */
   function clientFor(credentials: StoredCredentials | null, endpoint: string): { client: CmsClient; key: string } {
     const key = `${credentials?.id ?? 'own'}|${endpoint}`;
-    if (credentials === null && endpoint === deps.own.endpoint) return { client: deps.own.client, key };
+    if (credentials === null && endpoint === own.endpoint) return { client: own.client, key };
     const existing = made.get(key);
     if (existing) {
       existing.lastUsed = now();
       return { client: existing.client, key };
     }
-    const client = deps.makeClient({
+    const client = makeClient({
       endpoint,
-      credentials: credentials === null ? deps.own.credentials : openCredentials(credentials),
+      credentials: credentials === null ? own.credentials : openCredentials(credentials),
     });
     made.set(key, { client, lastUsed: now() });
     return { client, key };
