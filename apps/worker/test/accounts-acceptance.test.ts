@@ -252,6 +252,9 @@ describe('many accounts, each with its own credentials and quota', () => {
     expect(paused.statusReason).toContain('Forbidden.NotAuthorized');
 
     expect((await api('PUT', `/v1/accounts/${ACCOUNT_C}/credentials`, KEY_C)).status).toBe(200);
+    // Resume once every worker has read the new key (ACCOUNT_REFRESH_MS, 1 s here): a call still signed with the
+    // old one would meet Forbidden.NotAuthorized again and pause the rollout again.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     expect((await api('POST', `/v1/rollouts/${rolloutC}/resume`)).status).toBe(200);
     const done = await waitForStatus(rolloutC, 'completed', 60_000);
     expect(done.counts).toMatchObject({ succeeded: 40, failed: 0 });

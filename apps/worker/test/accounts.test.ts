@@ -120,6 +120,9 @@ describe('accounts with credentials of their own', () => {
     expect(paused.statusReason).toContain('Forbidden.NotAuthorized');
 
     await rotateAccountCredentials(h.db, ACCOUNT_A, sealed(ACCOUNT_A, KEY_A1));
+    // Resume once the pool has read the new key (its refresh is 200 ms): a call still signed with the old one would
+    // pause the rollout again.
+    await new Promise((resolve) => setTimeout(resolve, 500));
     const control = {
       db: h.db,
       redis: h.redis,
