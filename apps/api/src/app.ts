@@ -43,6 +43,9 @@ import { eventOperations, eventRoutes } from './routes/events.ts';
 import { webhookOperations, webhookRoutes } from './routes/webhooks.ts';
 import { webhookDeliveryOperations, webhookDeliveryRoutes } from './routes/webhook-deliveries.ts';
 import type { WebhookUrlPolicy } from './webhook-url-check.ts';
+import { consoleOperations, consoleRoutes } from './routes/console.ts';
+import { meOperations, meRoutes } from './routes/me.ts';
+import { rolloutWaveOperations, rolloutWaveRoutes } from './routes/rollout-waves.ts';
 
 export type ApiDeps = {
   db: Database;
@@ -89,6 +92,11 @@ export type ApiDeps = {
   scheduleNow?: () => Date;
   /** CMS_ENDPOINT_ALLOWLIST: where an account's endpoint may point. Default DEFAULT_ENDPOINT_ALLOWLIST. */
   endpointAllowlist?: EndpointAllowlist;
+  /**
+   * The web console's build (apps/dashboard/dist), served at `/` (routes/console.ts). Default: none, and the
+   * console's paths answer 503 `console_not_built`.
+   */
+  consoleDir?: string;
 };
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
@@ -122,6 +130,9 @@ export function createApp(deps: ApiDeps): express.Express {
         ...eventOperations,
         ...webhookOperations,
         ...webhookDeliveryOperations,
+        ...meOperations,
+        ...rolloutWaveOperations,
+        ...consoleOperations,
       ],
     }),
   );
@@ -167,6 +178,10 @@ export function createApp(deps: ApiDeps): express.Express {
   const webhookUrlPolicy = deps.webhookUrlPolicy ?? { allowPrivateNetworks: false };
   app.use(webhookRoutes({ ...deps, secretBox: deps.secretBox, webhookUrlPolicy }));
   app.use(webhookDeliveryRoutes({ ...deps, webhookQueue: deps.webhookQueue }));
+  app.use(meRoutes());
+  app.use(rolloutWaveRoutes(deps));
+  // The console's page and files, last: public (the page holds no data; it signs in with a key and calls /v1).
+  app.use(consoleRoutes({ dir: deps.consoleDir }));
   app.use(notFoundHandler);
   // Postgres unreachable mid-request: a 503 the client may retry, not a 500.
   const databaseUnavailable: ErrorRequestHandler = (error, _req, _res, next) => {

@@ -69,6 +69,12 @@ export const apiConfigSchema = z
     ...encryptionEnv,
     // WEBHOOK_ALLOW_PRIVATE_NETWORKS: which addresses a webhook URL may resolve to.
     ...webhookEnv,
+    /**
+     * The web console's build, served at `/`: a folder with index.html and assets/ (what `npm run build --workspace
+     * @fleet/dashboard` writes). Unset: apps/dashboard/dist of this checkout. A folder without index.html answers 503
+     * `console_not_built` at `/`; the API itself works on.
+     */
+    CONSOLE_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
     LOG_LEVEL: env.logLevel(),
     /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
     LOG_FORMAT: env.logFormat(),

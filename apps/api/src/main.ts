@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase, createDatabaseClock, createEventListener } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
@@ -93,6 +94,7 @@ const app = createApp({
   webhookUrlPolicy: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
   webhookQueue,
   endpointAllowlist: config.CMS_ENDPOINT_ALLOWLIST,
+  consoleDir: config.CONSOLE_DIR ?? fileURLToPath(new URL('../../dashboard/dist', import.meta.url)),
 });
 
 if (config.FLEET_ADMIN_API_KEY) {

@@ -33,7 +33,7 @@ export const problemSchema = z.object({
     .optional(),
 });
 
-const countsSchema = z.object({
+export const countsSchema = z.object({
   total: z.number().int(),
   ...Object.fromEntries(INSTANCE_STATES.map((s) => [s, z.number().int()])),
 });
@@ -122,9 +122,13 @@ export const retriedRolloutSchema = rolloutSchema.extend({
   }),
 });
 
-const rolloutSummarySchema = rolloutSchema
-  .omit({ counts: true, progress: true, policy: true, wave: true, limits: true })
-  .extend({ totalInstances: z.number().int() });
+const rolloutSummarySchema = rolloutSchema.omit({ progress: true, policy: true, wave: true, limits: true }).extend({
+  totalInstances: z.number().int(),
+  createdBy: z
+    .object({ kind: z.literal('api_key'), id: z.uuid(), name: z.string().nullable() })
+    .nullable()
+    .describe('the API key that created it (null: made another way, e.g. by the CLI)'),
+});
 
 export const rolloutPageSchema = z.object({ items: z.array(rolloutSummarySchema), nextCursor: z.string().nullable() });
 
@@ -170,7 +174,16 @@ const attemptSchema = z.object({
   outcomeKind: z.string().nullable(),
 });
 
-export const instanceDetailSchema = instanceSchema.extend({ rolloutId: z.uuid(), attempts: z.array(attemptSchema) });
+export const instanceDetailSchema = instanceSchema.extend({
+  rolloutId: z.uuid(),
+  verification: z
+    .string()
+    .nullable()
+    .describe('after a successful install: pending, verified or failed (null: not applicable yet)'),
+  agentStatus: z.string().nullable().describe('the agent status NodeStatus last reported'),
+  verifiedAt: isoDate.nullable(),
+  attempts: z.array(attemptSchema),
+});
 
 export const apiKeySchema = z.object({
   id: z.uuid(),

@@ -78,6 +78,8 @@ export const listRolloutsQuerySchema = z.strictObject({
   /** Only this account's rollouts (404 when the API key may not see it). */
   userId: userIdSchema.optional(),
   status: z.enum(ROLLOUT_STATUSES as [string, ...string[]]).optional(),
+  /** Only rollouts that hold this instance. */
+  instanceId: instanceIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z
     .string()

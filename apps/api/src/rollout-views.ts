@@ -105,9 +105,18 @@ export function decodeCursor(cursor: string): bigint | null {
   return /^\d{1,19}$/.test(text) ? BigInt(text) : null;
 }
 
-/** A rollout in a listing: without counts per state, which would cost a query per rollout. */
-export function rolloutSummaryView(rollout: RolloutRecord) {
-  return { ...rolloutBaseView(rollout), totalInstances: rollout.totalInstances };
+/**
+ * A rollout in a listing: its counts per state (one query for the page), who created it, and no progress (its rate
+ * would cost a query per rollout: GET /v1/rollouts/:id has it).
+ */
+export function rolloutSummaryView(rollout: RolloutRecord, counts: InstanceCounts, keyNames: Map<string, string>) {
+  const keyId = rollout.createdByKeyId;
+  return {
+    ...rolloutBaseView(rollout),
+    totalInstances: rollout.totalInstances,
+    counts,
+    createdBy: keyId ? { kind: 'api_key' as const, id: keyId, name: keyNames.get(keyId) ?? null } : null,
+  };
 }
 
 /** Cursor of the rollout listing: the last rollout's creation time (ms) and id. */

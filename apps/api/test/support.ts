@@ -94,6 +94,8 @@ export type StartApiOptions = {
   enqueueThread?: { redisUrl?: string };
   /** CMS_ENDPOINT_ALLOWLIST. Default: the product's default. */
   endpointAllowlist?: EndpointAllowlist;
+  /** The console's build folder (CONSOLE_DIR). Default: none (its paths answer 503 console_not_built). */
+  consoleDir?: string;
 };
 
 /** The FLEET_ENCRYPTION_KEY of test APIs (32 bytes); testSecretBox() opens what they sealed. */
@@ -170,6 +172,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     secretBox: options.secretBox === null ? undefined : (options.secretBox ?? testSecretBox()),
     webhookUrlPolicy: { allowPrivateNetworks: options.allowPrivateNetworks ?? false },
     ...(options.endpointAllowlist ? { endpointAllowlist: options.endpointAllowlist } : {}),
+    ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

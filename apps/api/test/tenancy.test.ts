@@ -23,6 +23,8 @@ const PUBLIC_ROUTES = new Set([
   'GET /metrics',
   'GET /openapi.json',
   'GET /docs',
+  // The console's page: no data in it (it signs in with a key and calls /v1).
+  'GET /',
   'GET /admin/session',
   'DELETE /admin/session',
 ]);
@@ -50,6 +52,19 @@ const expectNotFound = (res: ApiResponse) => {
 };
 
 const CASES: Record<string, TenancyCase> = {
+  'GET /v1/rollouts/:id/waves': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/waves`),
+    allowed: (res) => expect(res.body.items.length).toBeGreaterThan(0),
+  },
+  'GET /v1/me': {
+    call: (key) => api.requestAs(key, 'GET', '/v1/me'),
+    refused: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.keyId).not.toBe(f.keyOfA.id);
+      expect(res.body.userIds).not.toContain(TENANT_A);
+    },
+    allowed: (res) => expect(res.status).toBe(200),
+  },
   'POST /v1/rollouts': {
     call: (key) => api.requestAs(key, 'POST', '/v1/rollouts', { userId: TENANT_A, instanceIds: ['i-intruder1'] }),
     allowed: (res) => expect(res.status).toBe(202),

@@ -27,6 +27,7 @@ import { ensureAdminKeyFile } from './admin-key-file.ts';
 import { loadCliConfig } from './config.ts';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
+import { buildConsole, isConsoleBuildStale } from './console-build.ts';
 import { checkDependencies, findStartTools, problemLine } from './dependency-check.ts';
 import { readySummary, readySummaryLines } from './ready-summary.ts';
 import { ROTATE_ENCRYPTION_KEY_USAGE, parseRotateArgs, rotateEncryptionKey } from './rotate-encryption-key.ts';
@@ -111,10 +112,20 @@ async function announceWhenReady(signal: AbortSignal): Promise<void> {
   else logger.info('fleet is ready', { ...summary });
 }
 
+/** Builds the web console the API serves at `/` when its build is missing or older than its sources. */
+async function prepareConsole(): Promise<void> {
+  if (!config.FLEET_APPS.includes('api') || !isConsoleBuildStale(repoRoot)) return;
+  logger.info('building the web console');
+  const failure = await buildConsole(repoRoot);
+  // The API works without it (the console's paths answer 503 console_not_built): say why and go on.
+  if (failure !== null) logger.error('the web console did not build; the API runs without it', { output: failure });
+}
+
 async function up(): Promise<void> {
   await exitUnlessDependenciesAnswer();
   await migrate();
   await prepareAdminKeyFile();
+  await prepareConsole();
   const children = new Map<string, ChildProcess>();
   const stopped = new AbortController();
   // Exit code of the first app that ended on its own (not stopped by us): `up` ends with it, 1 if it was 0.

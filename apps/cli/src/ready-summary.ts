@@ -3,6 +3,8 @@ import path from 'node:path';
 /** Where things are once `fleet up` is ready; a field is absent when its app was not started. */
 export type ReadySummary = {
   apiUrl?: string;
+  /** The web console (served by the API at `/`). */
+  consoleUrl?: string;
   docsUrl?: string;
   openapiUrl?: string;
   simulatorUrl?: string;
@@ -38,7 +40,9 @@ export function readySummary(input: {
   const keyFile = displayPath(input.keyFile, input.cwd);
   const apiUrl = input.api ? localUrl(input.api.host, input.api.port) : undefined;
   return {
-    ...(apiUrl ? { apiUrl, docsUrl: `${apiUrl}/docs`, openapiUrl: `${apiUrl}/openapi.json` } : {}),
+    ...(apiUrl
+      ? { apiUrl, consoleUrl: `${apiUrl}/`, docsUrl: `${apiUrl}/docs`, openapiUrl: `${apiUrl}/openapi.json` }
+      : {}),
     ...(input.simulator ? { simulatorUrl: `${localUrl(input.simulator.host, input.simulator.port)}/` } : {}),
     keyFile,
     useKey: `KEY=$(cat ${shellWord(keyFile)})`,
@@ -50,6 +54,7 @@ export function readySummaryLines(summary: ReadySummary): string[] {
   const lines = ['fleet is up.'];
   if (summary.apiUrl) {
     lines.push(`  API        ${summary.apiUrl}`);
+    lines.push(`  Console    ${summary.consoleUrl}   (sign in with the admin key)`);
     lines.push(`  API docs   ${summary.docsUrl}   (OpenAPI document: ${summary.openapiUrl})`);
   }
   if (summary.simulatorUrl) lines.push(`  Simulator  ${summary.simulatorUrl}`);

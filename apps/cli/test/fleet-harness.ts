@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { isFailingInstance } from '@fleet/cms-simulator';
+import { instanceIdsWithFate } from '@fleet/cms-simulator';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
@@ -113,12 +113,7 @@ export function runFleet(
 
 /** `count` instance ids that the simulator lets succeed (`fate: 'ok'`) or always fails (`'fail'`). */
 export function idsWithFate(tag: string, count: number, fate: 'ok' | 'fail'): string[] {
-  const ids: string[] = [];
-  for (let i = 0; ids.length < count; i += 1) {
-    const id = `i-${tag}${i.toString(36).padStart(6, '0')}`;
-    if (isFailingInstance(SEED, id, FAILURE_RATE) === (fate === 'fail')) ids.push(id);
-  }
-  return ids;
+  return instanceIdsWithFate({ seed: SEED, failureRate: FAILURE_RATE, tag }, count, fate);
 }
 
 /** `fleet rollout create` of the ids in `file` for the test account, `extra` flags after. */

@@ -11,6 +11,7 @@ describe('readySummary', () => {
     });
     expect(summary).toEqual({
       apiUrl: 'http://127.0.0.1:3000',
+      consoleUrl: 'http://127.0.0.1:3000/',
       docsUrl: 'http://127.0.0.1:3000/docs',
       openapiUrl: 'http://127.0.0.1:3000/openapi.json',
       simulatorUrl: 'http://127.0.0.1:8787/',

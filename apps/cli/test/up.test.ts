@@ -94,7 +94,15 @@ describe('fleet up', { timeout: 180_000 }, () => {
     expect(out).toContain('fleet is up.');
     expect(out).toContain(`API        ${apiUrl}\n`);
     expect(out).toContain(`API docs   ${apiUrl}/docs   (OpenAPI document: ${apiUrl}/openapi.json)`);
+    expect(out).toContain(`Console    ${apiUrl}/   (sign in with the admin key)`);
     expect(out).toContain(`Simulator  ${simulatorUrl}\n`);
+    // The web console, built by `up` when its build was missing or older than its sources, served at `/`.
+    const consolePage = await fetch(`${apiUrl}/`);
+    expect(consolePage.status).toBe(200);
+    expect(consolePage.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await consolePage.text();
+    expect(html).toContain('<div id="root"></div>');
+    expect(html).toMatch(/<script type="module"[^>]* src="\/assets\/[^"]+\.js"/);
     expect(out).toContain(`Admin key  in ${keyFile} (readable by you alone)`);
     expect(out).toContain(`KEY=$(cat ${keyFile})`);
     // The apps got `up`'s choice of format: their lines are pretty too.

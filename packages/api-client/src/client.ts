@@ -16,6 +16,7 @@ import type {
   InstanceDetail,
   InstanceState,
   ManualInstallFlag,
+  Me,
   Page,
   PatchRolloutBody,
   RetriedRollout,
@@ -23,6 +24,7 @@ import type {
   RolloutPlan,
   RolloutStatus,
   RolloutSummary,
+  RolloutWaves,
 } from './types.ts';
 
 export type FleetApiClientOptions = TransportOptions;
@@ -74,8 +76,16 @@ export class FleetApiClient {
     });
   }
 
-  listRollouts(query: { userId?: string; status?: RolloutStatus; limit?: number; cursor?: string } = {}) {
-    return this.request<Page<RolloutSummary>>('GET', '/v1/rollouts', { query });
+  listRollouts(
+    query: { userId?: string; status?: RolloutStatus; instanceId?: string; limit?: number; cursor?: string } = {},
+    options: { signal?: AbortSignal } = {},
+  ) {
+    return this.request<Page<RolloutSummary>>('GET', '/v1/rollouts', { query, ...options });
+  }
+
+  /** GET /v1/me: the key making the requests (its role and accounts). */
+  me() {
+    return this.request<Me>('GET', '/v1/me');
   }
 
   getRollout(id: string, options: { signal?: AbortSignal } = {}) {
@@ -103,8 +113,17 @@ export class FleetApiClient {
     return this.request<RetriedRollout>('POST', `/v1/rollouts/${enc(id)}/retry`, { body });
   }
 
-  listInstances(id: string, query: { state?: InstanceState; limit?: number; cursor?: string } = {}) {
-    return this.request<Page<Instance>>('GET', `/v1/rollouts/${enc(id)}/instances`, { query });
+  /** GET /v1/rollouts/:id/waves: each wave's counts per state. */
+  getWaves(id: string, options: { signal?: AbortSignal } = {}) {
+    return this.request<RolloutWaves>('GET', `/v1/rollouts/${enc(id)}/waves`, options);
+  }
+
+  listInstances(
+    id: string,
+    query: { state?: InstanceState; limit?: number; cursor?: string } = {},
+    options: { signal?: AbortSignal } = {},
+  ) {
+    return this.request<Page<Instance>>('GET', `/v1/rollouts/${enc(id)}/instances`, { query, ...options });
   }
 
   getInstance(id: string, instanceId: string) {

@@ -6,3 +6,5 @@ export type { RetryOptions, RequestOptions } from './transport.ts';
 export { API_ROLES, FLAG_STATUSES, INSTANCE_STATES, ROLLOUT_STATUSES } from './types.ts';
 export type * from './types.ts';
 export type { SseFrame } from './sse.ts';
+export { InstanceFileError, detectFormat, parseInstanceFile } from './instance-file.ts';
+export type { BadInstanceId, InstanceFile, InstanceFileFormat } from './instance-file.ts';

@@ -8,7 +8,11 @@ import { EventSourceParserStream } from 'eventsource-parser/stream';
 export type SseFrame = { id: string | undefined; event: string; data: string };
 
 export async function* readSseFrames(body: ReadableStream<Uint8Array>): AsyncGenerator<SseFrame> {
-  const reader = body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+  // TypeScript's DOM lib types a TextDecoderStream's writable side as BufferSource, which a ReadableStream<Uint8Array>
+  // does not pipe into by its types (Node's lib takes Uint8Array): the same object either way, as the console compiles
+  // this file with the DOM lib and the CLI with Node's.
+  const decoder = new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>;
+  const reader = body.pipeThrough(decoder).pipeThrough(new EventSourceParserStream()).getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();

@@ -138,8 +138,23 @@ export type RetriedRollout = Rollout & {
   retryOf: { rolloutId: string; cause: string | null; instances: number };
 };
 
-export type RolloutSummary = Omit<Rollout, 'counts' | 'progress' | 'policy' | 'wave' | 'limits'> & {
+export type RolloutSummary = Omit<Rollout, 'progress' | 'policy' | 'wave' | 'limits'> & {
   totalInstances: number;
+  /** The API key that created it (null: made another way). */
+  createdBy: { kind: 'api_key'; id: string; name: string | null } | null;
+};
+
+/** GET /v1/rollouts/:id/waves. */
+export type RolloutWaves = { current: number; count: number; items: { wave: number; counts: InstanceCounts }[] };
+
+/** GET /v1/me: the key making the request. */
+export type Me = {
+  keyId: string;
+  keyName: string;
+  keyPrefix: string;
+  role: ApiRole;
+  allAccounts: boolean;
+  userIds: string[];
 };
 
 export type Page<T> = { items: T[]; nextCursor: string | null };
@@ -179,7 +194,13 @@ export type Attempt = {
   outcomeKind: string | null;
 };
 
-export type InstanceDetail = Instance & { rolloutId: string; attempts: Attempt[] };
+export type InstanceDetail = Instance & {
+  rolloutId: string;
+  verification: string | null;
+  agentStatus: string | null;
+  verifiedAt: string | null;
+  attempts: Attempt[];
+};
 
 export type FailureGroup = {
   cause: string;

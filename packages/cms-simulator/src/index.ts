@@ -17,6 +17,7 @@ export {
   isNoCloudAssistantInstance,
   isUnknownInstance,
   instanceFraction,
+  instanceIdsWithFate,
 } from './instance-fate.ts';
 export type { InstanceFateKind } from './instance-fate.ts';
 export { AgentStatus } from './agent-lifecycle.ts';

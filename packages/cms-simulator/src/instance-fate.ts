@@ -40,3 +40,20 @@ export function isNoCloudAssistantInstance(seed: string, instanceId: string, noC
 export function isUnknownInstance(seed: string, instanceId: string, notFoundRate: number): boolean {
   return instanceFraction(seed, 'unknown-instance', instanceId) < notFoundRate;
 }
+
+/**
+ * `count` instance ids (`i-<tag>` and a counter) whose NodeInstall the simulator with `seed` and `failureRate` lets
+ * succeed (`ok`) or always fails (`fail`): a test picks the fates it needs by computing them, as the simulator does.
+ */
+export function instanceIdsWithFate(
+  options: { seed: string; failureRate: number; tag: string },
+  count: number,
+  fate: 'ok' | 'fail',
+): string[] {
+  const ids: string[] = [];
+  for (let i = 0; ids.length < count; i += 1) {
+    const id = `i-${options.tag}${i.toString(36).padStart(6, '0')}`;
+    if (isFailingInstance(options.seed, id, options.failureRate) === (fate === 'fail')) ids.push(id);
+  }
+  return ids;
+}

@@ -81,7 +81,9 @@ export {
 export type { ApiRole, ApiKeyRecord, NewApiKey, BootstrapKeyResult } from './api-keys.ts';
 export { findIdempotencyRecord, claimIdempotencyKey, deleteIdempotencyRecordsBefore } from './idempotency.ts';
 export type { IdempotencyRecord } from './idempotency.ts';
-export { listRollouts } from './rollout-list.ts';
+export { apiKeyNamesOf, countInstancesOfRollouts, listRollouts } from './rollout-list.ts';
+export { countInstancesPerWave } from './wave-progress.ts';
+export type { WaveProgress } from './wave-progress.ts';
 export { readMetricsSnapshot } from './metrics-snapshot.ts';
 export type { MetricsSnapshotRows } from './metrics-snapshot.ts';
 export type { RolloutListPosition, RolloutListPage } from './rollout-list.ts';

@@ -21,6 +21,13 @@ export type InstanceRecord = {
   finishedAt: Date | null;
 };
 
+/** The install's verification after a successful NodeInstall (null: not applicable yet). */
+export type InstanceVerification = {
+  verification: string | null;
+  agentStatus: string | null;
+  verifiedAt: Date | null;
+};
+
 export type AttemptRecord = {
   id: bigint;
   attemptNo: number;
@@ -87,12 +94,12 @@ export async function findInstanceWithAttempts(
   db: Database,
   rolloutId: string,
   instanceId: string,
-): Promise<(InstanceRecord & { attempts: AttemptRecord[] }) | null> {
+): Promise<(InstanceRecord & InstanceVerification & { attempts: AttemptRecord[] }) | null> {
   const row = await db.prisma.rolloutInstance.findUnique({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
     include: { attempts: { orderBy: { attemptNo: 'asc' } } },
   });
-  return row as (InstanceRecord & { attempts: AttemptRecord[] }) | null;
+  return row as (InstanceRecord & InstanceVerification & { attempts: AttemptRecord[] }) | null;
 }
 
 /** Instances of a rollout that are not final, in id order, `limit` at a time (for enqueueing and repairs). */

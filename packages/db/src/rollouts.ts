@@ -66,6 +66,8 @@ export type RolloutRecord = {
   nextWindowAt: Date | null;
   scheduleEndedAt: Date | null;
   startNowUntil: Date | null;
+  /** The API key that created it (null: made another way); read where a listing shows it. */
+  createdByKeyId?: string | null;
 };
 
 /**

@@ -7,8 +7,10 @@ import { ApiError, NotFoundError, ValidationError } from '@fleet/errors';
 import type { Database, IdempotencyRecord, RolloutRecord } from '@fleet/db';
 import {
   IdempotencyKeyTakenError,
+  apiKeyNamesOf,
   claimIdempotencyKey,
   countInstances,
+  countInstancesOfRollouts,
   findIdempotencyRecord,
   findInstanceWithAttempts,
   listInstances,
@@ -273,10 +275,21 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
       userIds: query.userId !== undefined ? [query.userId] : visibleUserIds(req),
       limit: query.limit,
       ...(query.status ? { status: query.status as RolloutStatus } : {}),
+      ...(query.instanceId ? { instanceId: query.instanceId } : {}),
       ...(after ? { after } : {}),
     });
+    const [counts, keyNames] = await Promise.all([
+      countInstancesOfRollouts(
+        deps.db,
+        page.rollouts.map((r) => r.id),
+      ),
+      apiKeyNamesOf(
+        deps.db,
+        page.rollouts.flatMap((r) => (r.createdByKeyId ? [r.createdByKeyId] : [])),
+      ),
+    ]);
     res.json({
-      items: page.rollouts.map(rolloutSummaryView),
+      items: page.rollouts.map((rollout) => rolloutSummaryView(rollout, counts.get(rollout.id)!, keyNames)),
       nextCursor: page.next ? encodeRolloutCursor(page.next) : null,
     });
   });
@@ -313,7 +326,14 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): Router {
     await loadVisibleRollout(deps, req, id);
     const instance = await findInstanceWithAttempts(deps.db, id, instanceId);
     if (!instance) throw new NotFoundError(`instance ${instanceId} in rollout ${id}`);
-    res.json({ rolloutId: id, ...instanceView(instance), attempts: instance.attempts.map(attemptView) });
+    res.json({
+      rolloutId: id,
+      ...instanceView(instance),
+      verification: instance.verification,
+      agentStatus: instance.agentStatus,
+      verifiedAt: instance.verifiedAt?.toISOString() ?? null,
+      attempts: instance.attempts.map(attemptView),
+    });
   });
 
   return router;
