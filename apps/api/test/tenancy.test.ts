@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installQueueName } from '@fleet/queue';
+import { createAccount } from '@fleet/db';
 import { listRoutes } from '../src/http/route-list.ts';
 import type { ApiHarness, ApiResponse } from './support.ts';
 import { startApi } from './support.ts';
@@ -51,6 +52,8 @@ const expectNotFound = (res: ApiResponse) => {
   expect(res.body.code).toBe('not_found');
 };
 
+const ACCOUNT_CREDENTIALS = { accessKeyId: 'LTAItenancykey01', accessKeySecret: 'tenancy-secret-Zw81' };
+
 const CASES: Record<string, TenancyCase> = {
   'GET /v1/rollouts/:id/waves': {
     call: (key, f) => api.requestAs(key, 'GET', `/v1/rollouts/${f.rolloutId}/waves`),
@@ -64,6 +67,34 @@ const CASES: Record<string, TenancyCase> = {
       expect(res.body.userIds).not.toContain(TENANT_A);
     },
     allowed: (res) => expect(res.status).toBe(200),
+  },
+  // Tenant A's account exists (beforeAll); B may neither see nor shadow it.
+  'POST /v1/accounts': {
+    call: (key) => api.requestAs(key, 'POST', '/v1/accounts', { userId: TENANT_A, name: 'intruder' }),
+  },
+  'GET /v1/accounts': {
+    call: (key) => api.requestAs(key, 'GET', '/v1/accounts'),
+    refused: (res) => {
+      expect(res.status).toBe(200);
+      expect(res.body.items.map((a: { userId: string }) => a.userId)).not.toContain(TENANT_A);
+    },
+    allowed: (res) => expect(res.body.items.map((a: { userId: string }) => a.userId)).toContain(TENANT_A),
+  },
+  'GET /v1/accounts/:userId': {
+    call: (key) => api.requestAs(key, 'GET', `/v1/accounts/${TENANT_A}`),
+    allowed: (res) => expect(res.body.userId).toBe(TENANT_A),
+  },
+  'PATCH /v1/accounts/:userId': {
+    call: (key) => api.requestAs(key, 'PATCH', `/v1/accounts/${TENANT_A}`, { name: 'renamed' }),
+    allowed: (res) => expect(res.body.name).toBe('renamed'),
+  },
+  'PUT /v1/accounts/:userId/credentials': {
+    call: (key) => api.requestAs(key, 'PUT', `/v1/accounts/${TENANT_A}/credentials`, ACCOUNT_CREDENTIALS),
+    allowed: (res) => expect(res.body.accessKeyId).toBe('****ey01'),
+  },
+  // A's own DELETE is refused too while its rollout is open (409), so there is no allowed case.
+  'DELETE /v1/accounts/:userId': {
+    call: (key) => api.requestAs(key, 'DELETE', `/v1/accounts/${TENANT_A}`),
   },
   'POST /v1/rollouts': {
     call: (key) => api.requestAs(key, 'POST', '/v1/rollouts', { userId: TENANT_A, instanceIds: ['i-intruder1'] }),
@@ -299,6 +330,15 @@ beforeAll(async () => {
       instanceId: 'i-tenanta1',
       reason: 'no_server_guard_agent',
     },
+  });
+  await createAccount(api.db, {
+    userId: TENANT_A,
+    name: 'tenant a',
+    endpoint: null,
+    rateLimitRps: null,
+    rateBurst: null,
+    credentials: null,
+    createdByKeyId: null,
   });
   fixture = {
     rolloutId: created.body.id,
