@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
@@ -22,6 +23,48 @@ beforeAll(async () => {
 afterAll(async () => {
   await deleteKeysWithPrefix(prefix);
   await database?.drop();
+});
+
+describe('api main.ts', () => {
+  // As `npm start` and the bench launch it (node --import tsx, and a second --import of a .ts file): a thread that
+  // inherited those flags failed to load, and every rollout waited for the reconciler (none runs here).
+  it('enqueues a new rollout through its enqueue thread, whatever it was launched with, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const api = spawnApp(
+      'api',
+      {
+        PORT: String(port),
+        DATABASE_URL: database.url,
+        REDIS_URL: testRedisUrl(),
+        QUEUE_PREFIX: prefix,
+        FLEET_ADMIN_API_KEY: ADMIN_KEY,
+        LOG_FORMAT: 'json',
+      },
+      { nodeArgs: ['--import', fileURLToPath(new URL('./fixtures/noop-import.ts', import.meta.url))] },
+    );
+    try {
+      await waitForHttpOk('the api to answer /readyz 200', `http://127.0.0.1:${port}/readyz`);
+      const res = await fetch(`http://127.0.0.1:${port}/v1/rollouts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ userId: '1234567898765432', instanceIds: ['i-thread1', 'i-thread2'] }),
+      });
+      const created = (await res.json()) as { id: string };
+      expect(res.status, JSON.stringify(created)).toBe(202);
+      // No reconciler runs here: only the thread can enqueue it.
+      await waitFor('the rollout enqueued', async () => {
+        const get = await fetch(`http://127.0.0.1:${port}/v1/rollouts/${created.id}`, {
+          headers: { authorization: `Bearer ${ADMIN_KEY}` },
+        });
+        return ((await get.json()) as { enqueued: boolean }).enqueued;
+      });
+      expect(api.output()).not.toContain('the enqueue thread failed');
+      api.child.kill('SIGTERM');
+      expect(await api.exited, api.output()).toBe(0);
+    } finally {
+      await api.kill();
+    }
+  });
 });
 
 describe('api main.ts on SIGTERM', () => {

@@ -160,6 +160,32 @@ describe('fleet rollout actions', () => {
   });
 });
 
+describe('fleet rollout start-now', () => {
+  it('starts a rollout scheduled an hour ahead at once; a running one is refused (exit 4)', async () => {
+    const res = await fetch(`${product.apiUrl}/v1/rollouts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${product.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        userId: USER_ID,
+        instanceIds: idsWithFate('later', 2, 'ok'),
+        schedule: { startAt: new Date(Date.now() + 3_600_000).toISOString(), endBehavior: 'pause' },
+      }),
+    });
+    const scheduled = (await res.json()) as { id: string; status: string };
+    expect(res.status, JSON.stringify(scheduled)).toBe(202);
+    expect(scheduled.status).toBe('scheduled');
+    const started = await fleet(['rollout', 'start-now', scheduled.id, '--output', 'json']);
+    expect(started.code, started.stderr).toBe(0);
+    expect(JSON.parse(started.stdout)).toMatchObject({ id: scheduled.id, changed: true, status: 'running' });
+    await waitFor('the rollout completed', async () => {
+      const get = await fleet(['rollout', 'get', scheduled.id, '--output', 'json']);
+      return (JSON.parse(get.stdout) as { status: string }).status === 'completed';
+    });
+    const again = await fleet(['rollout', 'start-now', scheduled.id]);
+    expect(again.code).toBe(4);
+  }, 60_000);
+});
+
 describe('fleet rollout events', () => {
   it("prints the finished rollout's timeline, oldest first, in lines and JSON; --follow ends with it", async () => {
     const lines = await fleet(['rollout', 'events', finished.id]);

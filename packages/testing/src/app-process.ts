@@ -41,6 +41,8 @@ type SpawnAppOptions = {
    * `process.kill(-pid, 'SIGINT')` reaches it and every process it left in its group, as a Ctrl-C does. Default false.
    */
   processGroup?: boolean;
+  /** Node options after `--import tsx` and before main.ts, e.g. another `--import`. Default none. */
+  nodeArgs?: string[];
 };
 
 /**
@@ -49,7 +51,12 @@ type SpawnAppOptions = {
  */
 export function spawnApp(app: AppName, env: Record<string, string>, options: SpawnAppOptions = {}): AppProcess {
   const root = repoRoot();
-  const child = spawn(process.execPath, appLaunchArgs(app, root, options.args ?? []), {
+  const args = options.args ?? [];
+  const launch = appLaunchArgs(app, root, args);
+  // appLaunchArgs ends with main.ts and `args`: the extra node options go just before main.ts.
+  const mainAt = launch.length - args.length - 1;
+  const argv = [...launch.slice(0, mainAt), ...(options.nodeArgs ?? []), ...launch.slice(mainAt)];
+  const child = spawn(process.execPath, argv, {
     cwd: path.join(root, 'apps', app),
     detached: options.processGroup ?? false,
     // METRICS_PORT 0 (off) unless a test asks for one: the default ports (9464, 9465) would collide between the

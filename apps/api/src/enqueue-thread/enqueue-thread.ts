@@ -9,7 +9,8 @@ import type { EnqueueAnswer, EnqueueRequest, EnqueueThreadData } from './thread-
  * reads bench's tail: 1 to 2.7 s, all in the seconds of the large rollout's enqueue). In a thread the loop stays free
  * to answer.
  *
- * The thread is the API's own (not a second process to run); it opens 2 Postgres connections and 1 Redis connection.
+ * The thread is the API's own (not a second process to run), started with it; it opens 2 Postgres connections and 1
+ * Redis connection.
  * A thread that dies fails the enqueues it held (the rollouts stay `enqueued: false` for the reconciler) and is
  * started again by the next one.
  */
@@ -29,6 +30,8 @@ export function startEnqueueThread(data: EnqueueThreadData, logger: Logger): Enq
   let worker: Worker | null = null;
   let stopping: Promise<void> | null = null;
   let nextTaskId = 1;
+  /** The thread has loaded and listens (its first message). */
+  let ready = false;
   const pending = new Map<number, { resolve: (handed: number) => void; reject: (error: Error) => void }>();
 
   const failAll = (error: Error) => {
@@ -37,8 +40,15 @@ export function startEnqueueThread(data: EnqueueThreadData, logger: Logger): Enq
   };
 
   const spawn = (): Worker => {
-    const thread = new Worker(THREAD_ENTRY, { workerData: data });
-    thread.on('message', (answer: EnqueueAnswer) => {
+    // No inherited execArgv: the API's own `--import`s (tsx, a profiler's or a bench probe's .ts) would load in the
+    // thread before its entry has registered tsx, and fail; thread-entry.js registers it itself.
+    ready = false;
+    const thread = new Worker(THREAD_ENTRY, { workerData: data, execArgv: [] });
+    thread.on('message', (answer: EnqueueAnswer | { ready: true }) => {
+      if ('ready' in answer) {
+        ready = true;
+        return;
+      }
       const task = pending.get(answer.taskId);
       if (!task) return;
       pending.delete(answer.taskId);
@@ -56,6 +66,10 @@ export function startEnqueueThread(data: EnqueueThreadData, logger: Logger): Enq
     return thread;
   };
 
+  // Started now rather than at the first rollout: loading the thread's modules takes a second or so, which a first
+  // POST would otherwise spend of its ENQUEUE_WAIT_MS.
+  worker = spawn();
+
   return {
     enqueue(rolloutId, concurrency) {
       if (stopping) return Promise.reject(new Error('the API is stopping'));
@@ -70,6 +84,11 @@ export function startEnqueueThread(data: EnqueueThreadData, logger: Logger): Enq
       stopping ??= (async () => {
         const thread = worker;
         if (!thread) return;
+        // Still loading its modules and asked for nothing: there is nothing to finish.
+        if (!ready && pending.size === 0) {
+          await thread.terminate();
+          return;
+        }
         const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
         thread.postMessage({ stop: true });
         let timer: NodeJS.Timeout | undefined;

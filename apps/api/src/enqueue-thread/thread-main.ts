@@ -51,3 +51,4 @@ port.on('message', (message: EnqueueRequest | { stop: true }) => {
   }
   tail = tail.then(async () => port.postMessage(await enqueue(message)));
 });
+port.postMessage({ ready: true });

@@ -29,6 +29,22 @@ export function registerRolloutActions(rollout: Command, ctx: CommandContext): v
       );
 
   rollout
+    .command('start-now <id>')
+    .description('start a scheduled rollout, or one waiting for its maintenance window, at once (once)')
+    .option('--output <format>', 'table, json or yaml', 'table')
+    .action(
+      action(ctx, async (id: string, o: { output: string }, command: Command) => {
+        const format = parseOutputFormat(o.output);
+        const r = await (await clientFor(ctx, profileOf(command))).startRolloutNow(rolloutId(id));
+        await printData(ctx.term, format, r, () =>
+          r.changed
+            ? `rollout ${r.id} started now (${r.status})\n`
+            : `rollout ${r.id} is ${r.status}: nothing to start\n`,
+        );
+      }),
+    );
+
+  rollout
     .command('set <id>')
     .description("change a running or paused rollout's policy (takes effect at once)")
     .option('--concurrency <n|pct>', 'most calls in flight, e.g. 50 or 10%')
