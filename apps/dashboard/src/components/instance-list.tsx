@@ -9,6 +9,7 @@ import { INSTANCE_STATES } from '@fleet/api-client';
 import type { Instance, InstanceState } from '@fleet/api-client';
 import { useSession } from '../session.tsx';
 import { formatTime } from '../format.ts';
+import { Pager, useCursorPages } from './pager.tsx';
 import { ProblemNote } from './problem-note.tsx';
 import { StatusBadge } from './status-badge.tsx';
 import { TableRegion } from './table-region.tsx';
@@ -24,9 +25,8 @@ function lastErrorOf(instance: Instance): string {
 export function InstanceList(props: { rolloutId: string; live: boolean }) {
   const { client } = useSession();
   const [state, setState] = useState<InstanceState | ''>('');
-  // The cursors of the pages before this one, to go back.
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const cursor = cursors[cursors.length - 1];
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
   const page = useQuery({
     // `live` in the key: the page is read again once the rollout is final, then left alone.
     queryKey: ['instances', props.rolloutId, state, cursor, props.live],
@@ -50,7 +50,7 @@ export function InstanceList(props: { rolloutId: string; live: boolean }) {
             value={state}
             onChange={(event) => {
               setState(event.target.value as InstanceState | '');
-              setCursors([undefined]);
+              pages.reset();
             }}
           >
             <option value="">any</option>
@@ -66,7 +66,7 @@ export function InstanceList(props: { rolloutId: string; live: boolean }) {
       <TableRegion label="Instances">
         <table>
           <caption>
-            Page {cursors.length}, {items.length} instances ({INSTANCE_PAGE_SIZE} per page)
+            Page {pages.pageNumber}, {items.length} instances ({INSTANCE_PAGE_SIZE} per page)
           </caption>
           <thead>
             <tr>
@@ -98,18 +98,7 @@ export function InstanceList(props: { rolloutId: string; live: boolean }) {
           </tbody>
         </table>
       </TableRegion>
-      <div className="pager">
-        <button type="button" disabled={cursors.length <= 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          disabled={!page.data?.nextCursor}
-          onClick={() => setCursors((c) => [...c, page.data!.nextCursor!])}
-        >
-          Next page
-        </button>
-      </div>
+      <Pager pages={pages} nextCursor={page.data?.nextCursor} />
     </>
   );
 }

@@ -10,6 +10,7 @@ import { ApiProblemError, FLAG_STATUSES } from '@fleet/api-client';
 import type { FlagAction, ManualInstallFlag } from '@fleet/api-client';
 import { useSession } from '../session.tsx';
 import { AccountField } from '../components/account-field.tsx';
+import { Pager, useCursorPages } from '../components/pager.tsx';
 import { ProblemNote } from '../components/problem-note.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { TableRegion } from '../components/table-region.tsx';
@@ -28,8 +29,8 @@ export function FlagsPage() {
   const status = params.has('status') ? FLAG_STATUSES.find((s) => s === params.get('status')) : 'open';
   const userId = params.get('userId') ?? '';
   const rolloutId = params.get('rolloutId') ?? '';
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const cursor = cursors[cursors.length - 1];
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [note, setNote] = useState('');
   const [busy, setBusy] = useState(false);
@@ -45,7 +46,7 @@ export function FlagsPage() {
       },
       { replace: true },
     );
-    setCursors([undefined]);
+    pages.reset();
     setSelected(new Set());
   };
 
@@ -162,7 +163,7 @@ export function FlagsPage() {
       <TableRegion label="Manual-install flags">
         <table>
           <caption>
-            Page {cursors.length}: {items.length} flag{items.length === 1 ? '' : 's'}
+            Page {pages.pageNumber}: {items.length} flag{items.length === 1 ? '' : 's'}
           </caption>
           <thead>
             <tr>
@@ -232,18 +233,7 @@ export function FlagsPage() {
           </tbody>
         </table>
       </TableRegion>
-      <div className="pager">
-        <button type="button" disabled={cursors.length <= 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          Previous page
-        </button>
-        <button
-          type="button"
-          disabled={!flags.data?.nextCursor}
-          onClick={() => setCursors((c) => [...c, flags.data!.nextCursor!])}
-        >
-          Next page
-        </button>
-      </div>
+      <Pager pages={pages} nextCursor={flags.data?.nextCursor} />
     </>
   );
 }
