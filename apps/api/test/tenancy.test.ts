@@ -30,7 +30,14 @@ const PUBLIC_ROUTES = new Set([
   'DELETE /admin/session',
 ]);
 
-type Fixture = { rolloutId: string; instanceId: string; keyOfA: { id: string; key: string }; flagId: string };
+type Fixture = {
+  rolloutId: string;
+  instanceId: string;
+  keyOfA: { id: string; key: string };
+  flagId: string;
+  /** A webhook subscribed to tenant A's account only. */
+  webhookId: string;
+};
 type TenancyCase = {
   /** The request, made with `key`. */
   call(key: string, f: Fixture): Promise<ApiResponse>;
@@ -51,6 +58,9 @@ const expectNotFound = (res: ApiResponse) => {
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(res.body.code).toBe('not_found');
 };
+
+/** Nothing listens there; no notifier runs in this test, and private addresses are allowed for it. */
+const WEBHOOK_URL = 'http://127.0.0.1:9/tenancy-hook';
 
 const ACCOUNT_CREDENTIALS = { accessKeyId: 'LTAItenancykey01', accessKeySecret: 'tenancy-secret-Zw81' };
 
@@ -95,6 +105,47 @@ const CASES: Record<string, TenancyCase> = {
   // A's own DELETE is refused too while its rollout is open (409), so there is no allowed case.
   'DELETE /v1/accounts/:userId': {
     call: (key) => api.requestAs(key, 'DELETE', `/v1/accounts/${TENANT_A}`),
+  },
+  // A webhook subscribed to A's account: B may neither see, change nor fire it, nor subscribe to A's account.
+  'POST /v1/webhooks': {
+    call: (key) => api.requestAs(key, 'POST', '/v1/webhooks', { url: WEBHOOK_URL, events: ['*'], userIds: [TENANT_A] }),
+    allowed: (res) => expect(res.status).toBe(201),
+  },
+  'GET /v1/webhooks': {
+    call: (key) => api.requestAs(key, 'GET', '/v1/webhooks'),
+    refused: (res, f) => {
+      expect(res.status).toBe(200);
+      expect(res.body.items.map((w: { id: string }) => w.id)).not.toContain(f.webhookId);
+    },
+    allowed: (res, f) => expect(res.body.items.map((w: { id: string }) => w.id)).toContain(f.webhookId),
+  },
+  'GET /v1/webhooks/:id': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/webhooks/${f.webhookId}`),
+    allowed: (res, f) => expect(res.body.id).toBe(f.webhookId),
+  },
+  'PATCH /v1/webhooks/:id': {
+    call: (key, f) => api.requestAs(key, 'PATCH', `/v1/webhooks/${f.webhookId}`, { enabled: true }),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  // A's own DELETE would remove the fixture the other cases use, so there is no allowed case.
+  'DELETE /v1/webhooks/:id': {
+    call: (key, f) => api.requestAs(key, 'DELETE', `/v1/webhooks/${f.webhookId}`),
+  },
+  'POST /v1/webhooks/:id/rotate-secret': {
+    call: (key, f) => api.requestAs(key, 'POST', `/v1/webhooks/${f.webhookId}/rotate-secret`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  'POST /v1/webhooks/:id/test': {
+    call: (key, f) => api.requestAs(key, 'POST', `/v1/webhooks/${f.webhookId}/test`),
+    allowed: (res) => expect(res.status).toBe(202),
+  },
+  'GET /v1/webhooks/:id/deliveries': {
+    call: (key, f) => api.requestAs(key, 'GET', `/v1/webhooks/${f.webhookId}/deliveries`),
+    allowed: (res) => expect(res.status).toBe(200),
+  },
+  // No delivery exists (no notifier runs here): the webhook's own visibility is what refuses B.
+  'POST /v1/webhooks/:id/deliveries/:deliveryId/redeliver': {
+    call: (key, f) => api.requestAs(key, 'POST', `/v1/webhooks/${f.webhookId}/deliveries/1/redeliver`),
   },
   'POST /v1/rollouts': {
     call: (key) => api.requestAs(key, 'POST', '/v1/rollouts', { userId: TENANT_A, instanceIds: ['i-intruder1'] }),
@@ -309,7 +360,7 @@ async function snapshot() {
 }
 
 beforeAll(async () => {
-  api = await startApi();
+  api = await startApi({ allowPrivateNetworks: true });
   keyA = (await api.createKey('admin', [TENANT_A], 'admin of A')).key;
   keyB = (await api.createKey('admin', [TENANT_B], 'admin of B')).key;
   const created = await api.requestAs(keyA, 'POST', '/v1/rollouts', {
@@ -340,7 +391,14 @@ beforeAll(async () => {
     credentials: null,
     createdByKeyId: null,
   });
+  const webhook = await api.requestAs(keyA, 'POST', '/v1/webhooks', {
+    url: WEBHOOK_URL,
+    events: ['*'],
+    userIds: [TENANT_A],
+  });
+  expect(webhook.status, JSON.stringify(webhook.body)).toBe(201);
   fixture = {
+    webhookId: webhook.body.id,
     rolloutId: created.body.id,
     instanceId: 'i-tenanta1',
     keyOfA: await api.createKey('viewer', [TENANT_A], 'viewer of A'),
