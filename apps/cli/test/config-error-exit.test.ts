@@ -6,7 +6,7 @@ describe('cli main.ts with a malformed variable', () => {
     const app = spawnApp('cli', { FLEET_APPS: 'api,web' }, { args: ['up'] });
     expect(await app.closed).toBe(78);
     expect(app.stderr()).toBe(
-      'fleet: configuration error: FLEET_APPS="api,web": expected a comma-separated list of simulator, api, worker, reconciler\n',
+      'fleet: configuration error: FLEET_APPS="api,web": expected a comma-separated list of simulator, api, worker, reconciler, notifier\n',
     );
     expect(app.stdout()).toBe('');
   });
