@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { ValidationError } from '@fleet/errors';
-import type { RolloutPolicy } from '@fleet/rollout-domain';
-import { DEFAULT_RETRY_POLICY, DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT, defaultPolicy } from '@fleet/rollout-domain';
+import type { InstallDriver, RolloutPolicy } from '@fleet/rollout-domain';
+import {
+  INSTALL_DRIVERS,
+  DEFAULT_RETRY_POLICY,
+  DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
+  defaultPolicy,
+} from '@fleet/rollout-domain';
 import type { ScheduleBody } from './schedule-schema.ts';
 import { scheduleFromBody, scheduleSchema } from './schedule-schema.ts';
 
@@ -54,6 +59,15 @@ const retryPatchSchema = z.strictObject({
 
 /** Policy fields accepted when a rollout is created (all optional, with defaults). */
 export const policyFields = {
+  /** The install action: NodeInstall (one instance a call) or InstallMonitoringAgent (2019-01-01, up to 10 a call). */
+  driver: z
+    .enum(INSTALL_DRIVERS as [InstallDriver, ...InstallDriver[]], {
+      error: `must be one of ${INSTALL_DRIVERS.map((d) => `"${d}"`).join(', ')}`,
+    })
+    .default('node-install')
+    .describe(
+      '`node-install` (NodeInstall, one instance per call) or `install-monitoring-agent` (InstallMonitoringAgent of API 2019-01-01, up to 10 instances of the rollout per call; hosts need Cloud Assistant)',
+    ),
   /** Most NodeInstall calls in flight for this rollout across all workers: a number (1..10000) or a share ("10%"). */
   concurrency: concurrencySchema.default(50),
   waves: wavePlanSchema.optional(),
@@ -98,6 +112,7 @@ export type PatchRolloutBody = z.output<typeof patchRolloutSchema>;
 
 /** The policy a new rollout runs with. */
 export function policyFromCreateBody(body: {
+  driver: InstallDriver;
   concurrency: number | `${number}%`;
   retry: RolloutPolicy['retry'];
   waves?: RolloutPolicy['waves'] | undefined;
@@ -109,6 +124,7 @@ export function policyFromCreateBody(body: {
 }): RolloutPolicy {
   return {
     ...defaultPolicy(),
+    driver: body.driver,
     concurrency: body.concurrency,
     retry: { ...DEFAULT_RETRY_POLICY, ...body.retry },
     waves: body.waves ?? null,

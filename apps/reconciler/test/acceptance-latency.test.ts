@@ -144,7 +144,16 @@ describe('answers held back on the CloudMonitor link (p99 10 s)', () => {
     const first = slow[0]!;
     const windowEnd = new Date(Math.min(first.finishedAt!.getTime(), lastClaim._max.startedAt!.getTime()));
     expect(windowEnd.getTime() - first.startedAt.getTime()).toBeGreaterThan(500);
-    expect(await mostInFlight(rolloutId, new Date(first.startedAt.getTime() + 100), windowEnd)).toBe(CONCURRENCY);
+    // The other slots turned over again and again while it waited: calls that started and ended inside the wait. Had
+    // the slow call held the rollout back, none would (each fast call takes a few hundred ms at most). Counted rather
+    // than the peak in flight, which a loaded machine can leave one short of the limit between two claims.
+    const turnedOver = await db.prisma.installAttempt.count({
+      where: { rolloutId, startedAt: { gt: first.startedAt }, finishedAt: { lt: windowEnd } },
+    });
+    expect(turnedOver).toBeGreaterThan(CONCURRENCY * 2);
+    expect(await mostInFlight(rolloutId, new Date(first.startedAt.getTime() + 100), windowEnd)).toBeGreaterThan(
+      CONCURRENCY / 2,
+    );
     // And never past it, at any time of the rollout.
     expect(await mostInFlight(rolloutId, new Date(0), new Date())).toBeLessThanOrEqual(CONCURRENCY);
     process.stdout.write(

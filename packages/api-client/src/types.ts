@@ -28,6 +28,8 @@ export type CreateRolloutBody = {
   userId: string;
   instanceIds: string[];
   force?: boolean;
+  /** `node-install` (default) or `install-monitoring-agent` (InstallMonitoringAgent, up to 10 instances a call). */
+  driver?: 'node-install' | 'install-monitoring-agent';
   concurrency?: CountSpec;
   retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   waves?: WavePlan;

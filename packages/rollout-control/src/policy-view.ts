@@ -6,6 +6,7 @@ export function readPolicy(stored: unknown): RolloutPolicy {
   const base = defaultPolicy();
   const p = (stored ?? {}) as Partial<RolloutPolicy>;
   return {
+    driver: p.driver ?? base.driver,
     concurrency: p.concurrency ?? base.concurrency,
     retry: { ...base.retry, ...(p.retry ?? {}) },
     waves: p.waves ?? null,

@@ -34,8 +34,9 @@ export {
   decideWaveGate,
   shouldAbort,
   DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
+  INSTALL_DRIVERS,
 } from './policy.ts';
-export type { CountSpec, WavePlan, AbortPolicy, RolloutPolicy, WaveGateDecision } from './policy.ts';
+export type { InstallDriver, CountSpec, WavePlan, AbortPolicy, RolloutPolicy, WaveGateDecision } from './policy.ts';
 export {
   ManualFlagStatus,
   MANUAL_FLAG_STATUSES,

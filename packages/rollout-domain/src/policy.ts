@@ -22,7 +22,18 @@ export type AbortPolicy = {
   minFinished: number;
 };
 
+/**
+ * Which CloudMonitor action installs the agent: `node-install` (NodeInstall, API 2016-2018: one instance per call) or
+ * `install-monitoring-agent` (InstallMonitoringAgent, API 2019-01-01: up to 10 instances of the rollout per call,
+ * verified with DescribeMonitoringAgentStatuses; the host needs the Cloud Assistant client).
+ */
+export type InstallDriver = 'node-install' | 'install-monitoring-agent';
+
+export const INSTALL_DRIVERS: readonly InstallDriver[] = ['node-install', 'install-monitoring-agent'];
+
 export type RolloutPolicy = {
+  /** The install action (see InstallDriver). Default `node-install`. */
+  driver: InstallDriver;
   /** Most NodeInstall calls in flight for this rollout across all workers: a number or a share such as "10%". */
   concurrency: CountSpec;
   retry: RetryPolicy;
@@ -46,6 +57,7 @@ export const DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT = 90;
 
 export function defaultPolicy(): RolloutPolicy {
   return {
+    driver: 'node-install',
     concurrency: 50,
     retry: { ...DEFAULT_RETRY_POLICY },
     waves: null,
