@@ -66,7 +66,8 @@ export const policyFields = {
     })
     .default('node-install')
     .describe(
-      '`node-install` (NodeInstall, one instance per call) or `install-monitoring-agent` (InstallMonitoringAgent of API 2019-01-01, up to 10 instances of the rollout per call; hosts need Cloud Assistant)',
+      '`node-install` (NodeInstall, one instance per call) or `install-monitoring-agent` ' +
+        '(InstallMonitoringAgent of API 2019-01-01, up to 10 instances of the rollout per call; hosts need Cloud Assistant)',
     ),
   /** Most NodeInstall calls in flight for this rollout across all workers: a number (1..10000) or a share ("10%"). */
   concurrency: concurrencySchema.default(50),
