@@ -68,6 +68,8 @@ function verificationMessage(reason: string | null, agentStatus: string | null):
       return `NodeInstall succeeded but the agent did not report running within the verification window (last status ${agentStatus ?? 'unknown'})`;
     case 'instance_not_found':
       return 'NodeInstall succeeded but NodeStatus does not know the instance';
+    case 'cloud_assistant_missing':
+      return 'InstallMonitoringAgent succeeded but the host has no Cloud Assistant client (AutoInstall false), so the agent was never installed';
     default:
       return `NodeInstall succeeded but verification failed (${reason ?? 'unknown reason'})`;
   }
@@ -88,6 +90,10 @@ export const MANUAL_INSTALL_ACTIONS: Readonly<Record<string, string>> = Object.f
     'then resolve the flag.',
   agent_not_running:
     'NodeInstall was accepted but the agent never reported running: log on, start or reinstall the agent by hand, then resolve the flag so it is re-verified.',
+  cloud_assistant_missing:
+    'The host has no Cloud Assistant client, through which InstallMonitoringAgent installs the agent: ' +
+    'install the Cloud Assistant client on the instance first, then retry these instances; ' +
+    'or log on and install the CloudMonitor agent by hand, then resolve the flag.',
   instance_not_found:
     'Check the instance id, the account (UserId) and the region: ' +
     'CloudMonitor does not know this instance. Correct the list, ' +

@@ -68,13 +68,32 @@ describe('failureCauseOf', () => {
     expect(cause).toMatchObject({ kind: 'verification_failed', errorCode: 'agent:install_faild' });
     expect(cause.cause).toBe('agent:install_faild: NodeInstall succeeded but the agent failed to install on the host');
   });
+
+  it('groups a host without Cloud Assistant under its own cause, apart from an agent that did not run', () => {
+    const facts = {
+      state: 'succeeded',
+      lastErrorCode: null,
+      lastErrorMessage: null,
+      verification: 'failed',
+      agentStatus: 'not_installed',
+    };
+    const missing = failureCauseOf({ ...facts, manualInstallReason: 'cloud_assistant_missing' });
+    const notRunning = failureCauseOf({ ...facts, manualInstallReason: 'agent_not_running' });
+    expect(missing).toMatchObject({ kind: 'verification_failed', errorCode: 'agent:not_installed' });
+    expect(missing.cause).toContain('no Cloud Assistant client');
+    expect(missing.cause).not.toBe(notRunning.cause);
+  });
 });
 
 describe('manual-install actions', () => {
-  it('has an instruction for every manual-install reason, and for agent_not_running', () => {
-    for (const reason of [...Object.values(ManualInstallReason), 'agent_not_running']) {
+  it('has an instruction for every manual-install reason, and for agent_not_running and cloud_assistant_missing', () => {
+    for (const reason of [...Object.values(ManualInstallReason), 'agent_not_running', 'cloud_assistant_missing']) {
       expect(MANUAL_INSTALL_ACTIONS[reason]?.length ?? 0).toBeGreaterThan(30);
     }
+    // A host without Cloud Assistant: install that first, then retry, or install the agent by hand.
+    expect(manualInstallAction('cloud_assistant_missing')).toMatch(/install the Cloud Assistant client.*first/);
+    expect(manualInstallAction('cloud_assistant_missing')).toMatch(/retry/);
+    expect(manualInstallAction('cloud_assistant_missing')).toMatch(/by hand/);
     expect(manualInstallAction('something_new')).toBeNull();
     expect(manualInstallAction(null)).toBeNull();
   });

@@ -32,6 +32,49 @@ describe('install verification', () => {
     }
   });
 
+  it('fails a host without Cloud Assistant (not_installed, AutoInstall false) as cloud_assistant_missing with the new driver, after the deadline only', () => {
+    const noAssistant: AgentLookup = { kind: 'reported', agentStatus: 'not_installed', autoInstall: false };
+    const driver = 'install-monitoring-agent' as const;
+    expect(decideVerification(noAssistant, { ...before, driver })).toEqual({
+      type: 'wait',
+      agentStatus: 'not_installed',
+    });
+    expect(decideVerification(noAssistant, { ...after, driver })).toMatchObject({
+      type: 'failed',
+      reason: 'cloud_assistant_missing',
+      agentStatus: 'not_installed',
+      detail: expect.stringContaining('Cloud Assistant'),
+    });
+    // A host that has Cloud Assistant but no agent yet, or an unknown AutoInstall: the agent just did not come up.
+    for (const autoInstall of [true, null]) {
+      expect(
+        decideVerification({ kind: 'reported', agentStatus: 'not_installed', autoInstall }, { ...after, driver }),
+      ).toMatchObject({ type: 'failed', reason: 'agent_not_running' });
+    }
+    // Another status with AutoInstall false is not this reason either.
+    expect(
+      decideVerification({ kind: 'reported', agentStatus: 'stopped', autoInstall: false }, { ...after, driver }),
+    ).toMatchObject({ type: 'failed', reason: 'agent_not_running' });
+    // NodeInstall's AutoInstall is about Server Guard, not Cloud Assistant: today's driver keeps its reason.
+    expect(decideVerification(noAssistant, after)).toMatchObject({ type: 'failed', reason: 'agent_not_running' });
+    expect(decideVerification(noAssistant, { ...after, driver: 'node-install' })).toMatchObject({
+      reason: 'agent_not_running',
+      detail: expect.stringContaining('NodeStatus still reports'),
+    });
+  });
+
+  it('names DescribeMonitoringAgentStatuses in the details of the new driver', () => {
+    const driver = 'install-monitoring-agent' as const;
+    expect(decideVerification(reported('install_faild'), { ...before, driver })).toMatchObject({
+      reason: 'install_failed_on_host',
+      detail: expect.stringMatching(/^DescribeMonitoringAgentStatuses reports install_faild/),
+    });
+    expect(decideVerification({ kind: 'absent' }, { ...after, driver })).toMatchObject({
+      reason: 'instance_not_found',
+      detail: expect.stringMatching(/^DescribeMonitoringAgentStatuses did not report/),
+    });
+  });
+
   it('fails an instance NodeStatusList left out as instance_not_found, after the deadline only', () => {
     expect(decideVerification({ kind: 'absent' }, before)).toEqual({ type: 'wait', agentStatus: null });
     expect(decideVerification({ kind: 'absent' }, after)).toMatchObject({
