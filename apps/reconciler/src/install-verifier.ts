@@ -1,6 +1,6 @@
 import type { AccountClients } from '@fleet/accounts';
 import { assertNever } from '@fleet/errors';
-import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
+import type { CmsClient, NodeStatusListChunkResult, NodeStatusListResult } from '@fleet/cms-client';
 import type { Database, PendingVerification } from '@fleet/db';
 import {
   armInstallVerification,
@@ -11,18 +11,20 @@ import {
   recordAgentStatuses,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
-import type { AgentLookup, VerificationFailureReason } from '@fleet/rollout-domain';
+import type { AgentLookup, InstallDriver, VerificationFailureReason } from '@fleet/rollout-domain';
 import { decideVerification } from '@fleet/rollout-domain';
 
 /**
- * Install verification: after NodeInstall succeeded, NodeStatus must show the agent `running` within the window.
- * The reconciler arms the window on succeeded instances, asks NodeStatusList (batched, per account) about every
- * instance still pending, and persists what `decideVerification` (packages/rollout-domain) decides: verified;
- * failed, with `needs_manual_install` and a manual-install flag; or wait for the next pass.
+ * Install verification: after the install call succeeded, the agent must report `running` within the window.
+ * The reconciler arms the window on succeeded instances, asks about every instance still pending, per account and
+ * driver, in calls of the client's 50 ids made one after another (NodeStatusList for driver node-install,
+ * DescribeMonitoringAgentStatuses for install-monitoring-agent), and persists what `decideVerification`
+ * (packages/rollout-domain) decides: verified; failed, with `needs_manual_install` and a manual-install flag (a
+ * host without Cloud Assistant: `cloud_assistant_missing`); or wait for the next pass.
  */
 export type InstallVerifierDeps = {
   db: Database;
-  /** The reconciler's own client (CMS_ENDPOINT, CMS_ACCESS_KEY_*). */
+  /** The reconciler's own client (CMS_ENDPOINT, CMS_ACCESS_KEY_*) for every account when `accounts` is not given. */
   cms: CmsClient;
   /** Each account's own client (its credentials and endpoint, see @fleet/accounts). Default: `cms` for every account. */
   accounts?: Pick<AccountClients, 'current'>;
@@ -72,13 +74,16 @@ export function emptyVerificationReport(): VerificationReport {
 /** Instance ids named in one log line; the counts are always complete. */
 const LOGGED_IDS = 20;
 
+/** What a successful chunk reported per instance: the normalised status and AutoInstall. */
+type Reported = { agentStatus: string; autoInstall: boolean | null };
+
 function lookupOf(
   instanceId: string,
-  statuses: Map<string, string>,
+  reported: Map<string, Reported>,
   chunkOf: Map<string, NodeStatusListChunkResult>,
 ): AgentLookup {
-  const status = statuses.get(instanceId);
-  if (status !== undefined) return { kind: 'reported', agentStatus: status };
+  const report = reported.get(instanceId);
+  if (report !== undefined) return { kind: 'reported', ...report };
   const chunk = chunkOf.get(instanceId);
   if (!chunk || chunk.outcome.kind === 'success') return { kind: 'absent' };
   if (chunk.outcome.kind === 'final' || chunk.outcome.kind === 'fleet_wide') {
@@ -93,20 +98,43 @@ function lookupOf(
   return { kind: 'transient_error', detail: chunk.outcome.reason };
 }
 
+/** The status call of a driver: both take comma-separated ids, chunked by the client, and answer NodeStatusList. */
+const STATUS_CALLS: Record<
+  InstallDriver,
+  { action: string; call(cms: CmsClient, ids: string[]): Promise<NodeStatusListResult> }
+> = {
+  'node-install': { action: 'NodeStatusList', call: (cms, instanceIds) => cms.nodeStatusList({ instanceIds }) },
+  'install-monitoring-agent': {
+    action: 'DescribeMonitoringAgentStatuses',
+    call: (cms, instanceIds) => cms.describeMonitoringAgentStatuses({ instanceIds }),
+  },
+};
+
 async function verifyAccount(
   deps: InstallVerifierDeps,
   userId: string,
+  driver: InstallDriver,
   pending: PendingVerification[],
   report: VerificationReport,
 ): Promise<void> {
   // An account that cannot be called (AccountUnusableError) throws here: its instances wait for the next pass.
   const cms = deps.accounts ? (await deps.accounts.current(userId)).cms : deps.cms;
-  const result = await cms.nodeStatusList({ instanceIds: pending.map((p) => p.instanceId) });
+  const statusCall = STATUS_CALLS[driver];
+  const result = await statusCall.call(
+    cms,
+    pending.map((p) => p.instanceId),
+  );
   const chunkOf = new Map<string, NodeStatusListChunkResult>();
-  for (const chunk of result.chunks) for (const id of chunk.instanceIds) chunkOf.set(id, chunk);
+  const reported = new Map<string, Reported>();
+  for (const chunk of result.chunks) {
+    for (const id of chunk.instanceIds) chunkOf.set(id, chunk);
+    for (const node of chunk.nodes)
+      if (chunkOf.get(node.instanceId) === chunk)
+        reported.set(node.instanceId, { agentStatus: node.status, autoInstall: node.autoInstall });
+  }
   const failedChunks = result.chunks.filter((c) => c.outcome.kind !== 'success');
   if (failedChunks.length > 0) {
-    deps.logger.warn('NodeStatusList failed for some instances; they are looked at again next pass', {
+    deps.logger.warn(`${statusCall.action} failed for some instances; they are looked at again next pass`, {
       userId,
       chunks: failedChunks.length,
       errors: failedChunks
@@ -125,9 +153,9 @@ async function verifyAccount(
     detail: string;
   }[] = [];
   for (const instance of pending) {
-    const lookup = lookupOf(instance.instanceId, result.statuses, chunkOf);
+    const lookup = lookupOf(instance.instanceId, reported, chunkOf);
     if (lookup.kind === 'transient_error') report.lookupErrors++;
-    const decision = decideVerification(lookup, { now, deadline: instance.deadline });
+    const decision = decideVerification(lookup, { now, deadline: instance.deadline, driver });
     switch (decision.type) {
       case 'verified':
         verified.push(instance.id);
@@ -190,6 +218,7 @@ async function verifyAccount(
     deps.logger.warn('verification failed: instances flagged for manual installation', {
       rolloutId,
       userId,
+      driver,
       flagged: entry.flagged.length,
       reflagged: entry.reflagged.length,
       reopened: entry.reopened.length,
@@ -215,18 +244,21 @@ export async function verifyInstalls(deps: InstallVerifierDeps): Promise<Verific
   report.rearmed = await armReverification(deps.db, deps.verifyWindowMs, deps.now());
   const pending = await listPendingVerifications(deps.db, { limit: deps.batchSize });
   report.checked = pending.length;
-  const byAccount = new Map<string, PendingVerification[]>();
+  // Per account (its credentials and endpoint) and driver (its status call).
+  const groups = new Map<string, { userId: string; driver: InstallDriver; instances: PendingVerification[] }>();
   for (const instance of pending) {
-    const list = byAccount.get(instance.userId) ?? [];
-    byAccount.set(instance.userId, list);
-    list.push(instance);
+    const key = `${instance.userId}\u0000${instance.driver}`;
+    const group = groups.get(key) ?? { userId: instance.userId, driver: instance.driver, instances: [] };
+    groups.set(key, group);
+    group.instances.push(instance);
   }
-  for (const [userId, instances] of byAccount) {
+  for (const { userId, driver, instances } of groups.values()) {
     try {
-      await verifyAccount(deps, userId, instances, report);
+      await verifyAccount(deps, userId, driver, instances, report);
     } catch (error) {
       deps.logger.warn('verifying installs of an account failed; will retry next pass', {
         userId,
+        driver,
         instances: instances.length,
         error,
       });

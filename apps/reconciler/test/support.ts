@@ -9,6 +9,7 @@ import { createDatabase, insertRollout, markRolloutEnqueued } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue, reconcilerLeaderKey } from '@fleet/queue';
 import { DEFAULT_RETRY_POLICY } from '@fleet/rollout-domain';
+import type { InstallDriver } from '@fleet/rollout-domain';
 import { createTestDatabase, deleteKeysWithPrefix, testRedisUrl } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import { createLeaderLease } from '../src/leader-lease.ts';
@@ -109,6 +110,8 @@ export async function createEnqueuedRollout(
     force?: boolean;
     waveSizes?: number[];
     enqueue?: boolean;
+    /** policy.driver; default none stored (a rollout read as node-install). */
+    driver?: InstallDriver;
   } = {},
 ): Promise<{ rolloutId: string; instances: { id: bigint; instanceId: string }[] }> {
   const concurrency = options.concurrency ?? 10;
@@ -118,7 +121,7 @@ export async function createEnqueuedRollout(
     force: options.force ?? true,
     concurrency,
     maxAttempts: retry.maxAttempts,
-    policy: { concurrency, retry },
+    policy: { concurrency, retry, ...(options.driver ? { driver: options.driver } : {}) },
     instanceIds: ids,
     ...(options.waveSizes ? { waveSizes: options.waveSizes } : {}),
   });

@@ -1,5 +1,5 @@
-import type { ManualFlagStatus, VerificationFailureReason } from '@fleet/rollout-domain';
-import { decideManualFlag, manualFlagStatusesAllowing } from '@fleet/rollout-domain';
+import type { InstallDriver, ManualFlagStatus, VerificationFailureReason } from '@fleet/rollout-domain';
+import { decideManualFlag, INSTALL_DRIVERS, manualFlagStatusesAllowing } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import { RECONCILER_ACTOR, RECONCILER_SOURCE, raiseFlagsForHosts } from './manual-install-flag-raise.ts';
 import { recordEvents } from './events/record-events.ts';
@@ -42,9 +42,16 @@ export type PendingVerification = {
   instanceId: string;
   state: string;
   deadline: Date;
+  /** The rollout's install driver (policy.driver; node-install when the policy predates it): which status call verifies it. */
+  driver: InstallDriver;
   flagId: bigint | null;
   flagStatus: ManualFlagStatus | null;
 };
+
+/** A stored policy's driver; none (a rollout from before drivers) is node-install, as readPolicy reads it. */
+function driverOf(stored: string | null): InstallDriver {
+  return (INSTALL_DRIVERS as readonly string[]).includes(stored ?? '') ? (stored as InstallDriver) : 'node-install';
+}
 
 /** Instances awaiting verification, earliest deadline first, at most `limit` (the (verification, verify_deadline_at) index). */
 export async function listPendingVerifications(
@@ -59,12 +66,13 @@ export async function listPendingVerifications(
       instance_id: string;
       state: string;
       verify_deadline_at: Date;
+      driver: string | null;
       flag_id: bigint | null;
       flag_status: ManualFlagStatus | null;
     }[]
   >`
     SELECT ri.id, ri.rollout_id::text AS rollout_id, r.user_id, ri.instance_id, ri.state::text AS state, ri.verify_deadline_at,
-           f.id AS flag_id, f.status::text AS flag_status
+           r.policy->>'driver' AS driver, f.id AS flag_id, f.status::text AS flag_status
     FROM rollout_instance ri
     JOIN rollout r ON r.id = ri.rollout_id
     LEFT JOIN manual_install_flag_occurrence o ON o.rollout_instance_id = ri.id
@@ -79,6 +87,7 @@ export async function listPendingVerifications(
     instanceId: r.instance_id,
     state: r.state,
     deadline: r.verify_deadline_at,
+    driver: driverOf(r.driver),
     flagId: r.flag_id,
     flagStatus: r.flag_status,
   }));
