@@ -1,7 +1,7 @@
 import express from 'express';
 import type { ErrorRequestHandler } from 'express';
 import type { RedisClient } from '@fleet/queue';
-import type { EndpointAllowlist } from '@fleet/accounts';
+import type { AccountClients, EndpointAllowlist } from '@fleet/accounts';
 import { DEFAULT_ENDPOINT_ALLOWLIST, parseEndpointAllowlist } from '@fleet/accounts';
 import { DependencyUnavailableError } from '@fleet/errors';
 import type { CmsClient } from '@fleet/cms-client';
@@ -77,8 +77,16 @@ export type ApiDeps = {
    * its Bearer token. Default: a registry of the app's own, open to anyone.
    */
   metrics?: { registry: MetricsRegistry; token?: string | undefined };
-  /** The CloudMonitor client a dry run's pre-check calls (main.ts builds it from CMS_*). Default: none (503). */
+  /**
+   * The API's own CloudMonitor client (main.ts builds it from CMS_*): a dry run's pre-check calls with it for an
+   * account without credentials of its own. Default: none, and a pre-check answers 503.
+   */
   cms?: CmsClient;
+  /**
+   * Each account's client (its stored credentials and endpoint, see @fleet/accounts), which a pre-check signs with as
+   * the workers sign the account's installs; main.ts makes it over `cms`. Default: `cms` for every account.
+   */
+  accountClients?: Pick<AccountClients, 'current'>;
   /** Seals webhook secrets (FLEET_ENCRYPTION_KEY); undefined: webhooks cannot be made (503). */
   secretBox?: SecretBox | undefined;
   /** How a webhook URL is checked (WEBHOOK_ALLOW_PRIVATE_NETWORKS). Default: public addresses only. */
@@ -98,6 +106,13 @@ export type ApiDeps = {
    */
   consoleDir?: string;
 };
+
+/** Whom a pre-check calls as: the account's client, or the API's own for every account; none without a client. */
+function precheckClients(deps: ApiDeps): { cmsFor(userId: string): Promise<CmsClient> } | undefined {
+  const { cms, accountClients } = deps;
+  if (!cms) return undefined;
+  return { cmsFor: async (userId) => (accountClients ? (await accountClients.current(userId)).cms : cms) };
+}
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
 export function createApp(deps: ApiDeps): express.Express {
@@ -159,7 +174,7 @@ export function createApp(deps: ApiDeps): express.Express {
   // Another tenant's rollout is a 404 for every route under it, whoever wrote the route.
   app.use('/v1/rollouts/:id', rolloutTenancyGuard(deps));
   const enqueues = deps.enqueues ?? createBackgroundEnqueues();
-  app.use(rolloutRoutes({ ...deps, enqueues, precheck: deps.cms ? { cms: deps.cms } : undefined }));
+  app.use(rolloutRoutes({ ...deps, enqueues, precheck: precheckClients(deps) }));
   app.use(rolloutControlRoutes(deps));
   app.use(rolloutReportRoutes(deps));
   app.use(rolloutRetryRoutes({ ...deps, enqueues }));

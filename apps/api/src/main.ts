@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { createAccountClients } from '@fleet/accounts';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase, createDatabaseClock, createEventListener } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
@@ -69,14 +70,27 @@ const eventStreams = createRolloutStreamHub({
       ...handlers,
     }),
 });
-// A dry run's pre-check asks CloudMonitor for agent statuses (NodeStatusList); a few calls in flight at most.
-const cms = createCmsClient({ ...cmsClientOptions(config), maxConnections: 16 });
+// A dry run's pre-check asks CloudMonitor for agent statuses (NodeStatusList or DescribeMonitoringAgentStatuses); a
+// few calls in flight at most. An account with credentials of its own is called with them, at its endpoint, as the
+// workers call it (its secret opened in this process's memory only, for the client's life).
+const ownClientOptions = { ...cmsClientOptions(config), maxConnections: 16 };
+const cms = createCmsClient(ownClientOptions);
+const secretBox = secretBoxFromConfig(config);
+const accountClients = createAccountClients({
+  db,
+  box: secretBox,
+  // The pre-check keeps the account's rate schedule in Redis by itself: these limits are not used.
+  own: { client: cms, options: ownClientOptions, limits: { maxRatePerSecond: 1, burst: 1 } },
+  allowlist: config.CMS_ENDPOINT_ALLOWLIST,
+  logger,
+});
 const webhookQueue = openWebhookQueue(redis, config.QUEUE_PREFIX, logger);
 // Schedules are decided on Postgres's time, not this host's clock (a new rollout's startAt, start-now's window).
 const clock = createDatabaseClock(db);
 await clock.start();
 const app = createApp({
   cms,
+  accountClients,
   scheduleNow: clock.now,
   db,
   redis,
@@ -90,7 +104,7 @@ const app = createApp({
   queueBoard,
   eventStreams,
   metrics: { registry: createMetricsRegistry(), token: config.METRICS_TOKEN },
-  secretBox: secretBoxFromConfig(config),
+  secretBox,
   webhookUrlPolicy: { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
   webhookQueue,
   endpointAllowlist: config.CMS_ENDPOINT_ALLOWLIST,
@@ -135,7 +149,7 @@ stopOnSignal({
     // db.close() waits for every pooled client to be given back; one was seen never to be (about 1 stop in 8 right
     // after a request, not yet explained), which held the stop until the 10 s deadline and exit code 1. Past 3 s the
     // process exits without it: every request is answered by then and Postgres drops the connection itself.
-    const closed = Promise.allSettled([db.close(), redis.quit(), cms.close()]);
+    const closed = Promise.allSettled([db.close(), redis.quit(), accountClients.close().then(() => cms.close())]);
     const late = await Promise.race([
       closed.then(() => false),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 3000).unref()),

@@ -1,3 +1,4 @@
+import { AccountUnusableError } from '@fleet/accounts';
 import type { RedisClient } from '@fleet/queue';
 import { ApiError } from '@fleet/errors';
 import type { Database } from '@fleet/db';
@@ -135,10 +136,17 @@ export async function planRollout(deps: PlanDeps, body: DryRunRolloutBody): Prom
       { ...deps.precheck, redis: deps.redis, queuePrefix: deps.queuePrefix },
       {
         userId: body.userId,
+        driver: policy.driver,
         instanceIds: accepted,
         accountRateLimitRps: limits?.accountRateLimitRps ?? DEFAULT_ACCOUNT_RATE_RPS,
       },
-    );
+    ).catch((error: unknown) => {
+      // The account's stored credentials cannot be used here (no FLEET_ENCRYPTION_KEY, a key that does not open
+      // them, an endpoint outside the allowlist): its calls would fail alike, so there is nothing to pre-check with.
+      if (error instanceof AccountUnusableError)
+        throw new ApiError(503, 'precheck_unavailable', 'Pre-check unavailable', error.message, [], { cause: error });
+      throw error;
+    });
   }
   return {
     dryRun: true,

@@ -2,16 +2,22 @@ import type { RedisClient } from '@fleet/queue';
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
 import { assertNever } from '@fleet/errors';
 import { createAccountRateLimiter } from '@fleet/limits';
-import type { AgentPrecheck } from '@fleet/rollout-domain';
+import type { AgentPrecheck, InstallDriver } from '@fleet/rollout-domain';
 import { decideAgentPrecheck } from '@fleet/rollout-domain';
 
 /**
- * A dry run's pre-check: every instance's agent status from CloudMonitor (NodeStatusList, 50 ids a call), each call
- * on the account's own rate schedule in Redis, the one the workers' NodeInstall calls keep, so a pre-check and a
- * running rollout of the account share its quota rather than add up past it. Writes nothing but that schedule.
+ * A dry run's pre-check: every instance's agent status from CloudMonitor, 50 ids a call, with the status call of the
+ * rollout's driver (NodeStatusList for node-install, DescribeMonitoringAgentStatuses for install-monitoring-agent:
+ * both answer the same list, their statuses read into the same categories), signed as the account's calls are (its
+ * own credentials and endpoint when it has them). Each call is on the account's own rate schedule in Redis, the one
+ * the workers' install calls keep, so a pre-check and a running rollout of the account share its quota rather than
+ * add up past it. Writes nothing but that schedule.
  */
 
-/** Instance ids per NodeStatusList call (CloudMonitor's most). */
+/**
+ * Instance ids per call: NodeStatusList's most, and DescribeMonitoringAgentStatuses' in the simulator (Alibaba's docs
+ * give it none, see docs/cms-api-facts.md).
+ */
 const PRECHECK_IDS_PER_CALL = 50;
 /** Calls in flight at once: enough to keep to the account's rate at CloudMonitor's usual latency. */
 const PRECHECK_PARALLEL_CALLS = 8;
@@ -19,8 +25,11 @@ const PRECHECK_PARALLEL_CALLS = 8;
 const PRECHECK_THROTTLE_RETRIES = 3;
 
 export type PrecheckDeps = {
-  /** The CloudMonitor client the pre-check calls through; absent: a pre-check answers 503. */
-  cms: CmsClient;
+  /**
+   * The CloudMonitor client of an account (its own credentials and endpoint, else the API's CMS_* pair): see
+   * @fleet/accounts. May throw AccountUnusableError (the account's calls cannot be made from this API).
+   */
+  cmsFor(userId: string): Promise<CmsClient>;
   redis: RedisClient;
   queuePrefix: string;
   /** Waits before a call's start on the schedule, ms. Default setTimeout. */
@@ -28,7 +37,7 @@ export type PrecheckDeps = {
 };
 
 export type PrecheckResult = {
-  /** NodeStatusList calls made (throttled ones tried again included). */
+  /** Status calls made (throttled ones tried again included). */
   calls: number;
   counts: Record<AgentPrecheck, number>;
   /** Instances per agent status CloudMonitor reported (`running`, `not_installed`, `stopped`, `install_faild`, ...). */
@@ -43,21 +52,30 @@ export type PrecheckResult = {
   unchecked: { instanceId: string; errorCode: string | null; requestId: string | null }[];
 };
 
-/** One NodeStatusList call on the account's schedule; a throttled one slows the schedule and is tried again. */
+/** The status call of a driver, one chunk of ids. */
+async function statusCall(cms: CmsClient, driver: InstallDriver, ids: string[]): Promise<NodeStatusListChunkResult> {
+  const { chunks } =
+    driver === 'install-monitoring-agent'
+      ? await cms.describeMonitoringAgentStatuses({ instanceIds: ids })
+      : await cms.nodeStatusList({ instanceIds: ids });
+  return chunks[0]!;
+}
+
+/** One status call on the account's schedule; a throttled one slows the schedule and is tried again. */
 async function checkChunk(
   deps: PrecheckDeps,
   limiter: ReturnType<typeof createAccountRateLimiter>,
-  userId: string,
+  call: { userId: string; cms: CmsClient; driver: InstallDriver },
   ids: string[],
   counted: { calls: number },
 ): Promise<NodeStatusListChunkResult> {
+  const { userId } = call;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   for (let tries = 0; ; tries++) {
     const waitMs = await limiter.reserve(userId);
     if (waitMs > 0) await sleep(waitMs);
     counted.calls++;
-    const { chunks } = await deps.cms.nodeStatusList({ instanceIds: ids });
-    const chunk = chunks[0]!;
+    const chunk = await statusCall(call.cms, call.driver, ids);
     if (chunk.outcome.kind !== 'throttled' || tries >= PRECHECK_THROTTLE_RETRIES) return chunk;
     await limiter.onThrottled(userId);
   }
@@ -65,8 +83,9 @@ async function checkChunk(
 
 export async function precheckInstances(
   deps: PrecheckDeps,
-  input: { userId: string; instanceIds: readonly string[]; accountRateLimitRps: number },
+  input: { userId: string; driver: InstallDriver; instanceIds: readonly string[]; accountRateLimitRps: number },
 ): Promise<PrecheckResult> {
+  const call = { userId: input.userId, driver: input.driver, cms: await deps.cmsFor(input.userId) };
   const limiter = createAccountRateLimiter(deps.redis, {
     prefix: deps.queuePrefix,
     maxRatePerSecond: input.accountRateLimitRps,
@@ -80,7 +99,7 @@ export async function precheckInstances(
   const lane = async () => {
     while (next < chunks.length) {
       const index = next++;
-      answers[index] = await checkChunk(deps, limiter, input.userId, chunks[index]!, counted);
+      answers[index] = await checkChunk(deps, limiter, call, chunks[index]!, counted);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PRECHECK_PARALLEL_CALLS, chunks.length) }, lane));

@@ -1,37 +1,57 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAccountClients, parseEndpointAllowlist } from '@fleet/accounts';
+import type { AccountClients } from '@fleet/accounts';
 import { createCmsClient } from '@fleet/cms-client';
+import type { CmsClientOptions } from '@fleet/cms-client';
 import type { CmsClient } from '@fleet/cms-client';
 import { createSimulator } from '@fleet/cms-simulator';
 import type { Simulator } from '@fleet/cms-simulator';
 import { publishLimitsConfig } from '@fleet/limits';
-import { instanceIds } from '@fleet/testing';
+import { capturingLogger, instanceIds } from '@fleet/testing';
 import { rolloutPlanSchema } from '../src/rollout-plan-schema.ts';
 import type { ApiHarness } from './support.ts';
-import { startApi, USER_ID } from './support.ts';
+import { startApi, testSecretBox, USER_ID } from './support.ts';
 
 const ACCESS_KEY_ID = 'LTAIprecheck00001';
 const ACCESS_KEY_SECRET = 'precheck-secret-Hq3';
+/** The AccessKey an account of its own stores (POST /v1/accounts): the pre-check of that account signs with it. */
+const ACCOUNT_KEY = { accessKeyId: 'LTAIprecheckacct02', accessKeySecret: 'precheck-account-secret-Zr7' };
+const OWN_KEY_ACCOUNT = '2234567898765432';
 
 let api: ApiHarness;
 let sim: Simulator;
 let cms: CmsClient;
+let accountClients: AccountClients | undefined;
 beforeAll(async () => {
   // Installs finish at once; a tenth of the ids unknown to CloudMonitor, a third of installed agents failing.
   sim = createSimulator({
-    accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET },
+    accessKeys: { [ACCESS_KEY_ID]: ACCESS_KEY_SECRET, [ACCOUNT_KEY.accessKeyId]: ACCOUNT_KEY.accessKeySecret },
     seed: 'precheck',
     faults: { latencyMs: 50, failureRate: 0, notFoundRate: 0.1, agentFailureRate: 0.3, installDurationMs: 0 },
   });
   const { url } = await sim.start(0);
-  cms = createCmsClient({
+  const options: CmsClientOptions = {
     endpoint: url,
     credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+  };
+  cms = createCmsClient(options);
+  // As main.ts makes them: an account with stored credentials is called with those, the others with the API's pair.
+  api = await startApi({
+    cms,
+    accountClients: (db) =>
+      (accountClients = createAccountClients({
+        db,
+        box: testSecretBox(),
+        own: { client: cms, options, limits: { maxRatePerSecond: 1, burst: 1 } },
+        allowlist: parseEndpointAllowlist(''),
+        logger: capturingLogger({ service: 'precheck-accounts' }).logger,
+      })),
   });
-  api = await startApi({ cms });
   await publishLimitsConfig(api.redis, api.prefix, { globalConcurrency: 500, accountRateLimitRps: 50 });
 });
 afterAll(async () => {
   await api?.close();
+  await accountClients?.close();
   await cms?.close();
   await sim?.stop();
 });
@@ -92,6 +112,97 @@ describe('a dry run with precheck: true', () => {
     expect(statsAfter.byAction['NodeInstall']).toBe(statsBefore.byAction['NodeInstall']);
     expect(await api.db.prisma.rollout.count()).toBe(0);
   }, 120_000);
+
+  it('asks DescribeMonitoringAgentStatuses with driver install-monitoring-agent, its statuses in the same categories', async () => {
+    const ids = instanceIds(1000, 'i-preima');
+    const installed = ids.filter((_, n) => n % 10 < 4);
+    for (let at = 0; at < installed.length; at += 10) {
+      const answer = await cms.installMonitoringAgent({ instanceIds: installed.slice(at, at + 10), force: false });
+      expect(answer.outcome.kind).toBe('success');
+    }
+    const statsBefore = sim.stats();
+
+    const res = await api.request('POST', '/v1/rollouts', {
+      userId: USER_ID,
+      instanceIds: ids,
+      driver: 'install-monitoring-agent',
+      dryRun: true,
+      precheck: true,
+    });
+
+    expect(res.status).toBe(200);
+    expect(rolloutPlanSchema.safeParse(res.body).success).toBe(true);
+    const expected = { skip: [] as string[], install: [] as string[], notFound: [] as string[] };
+    const byStatus: Record<string, number> = {};
+    for (const id of ids) {
+      const report = sim.instance(id);
+      if (report.unknown) {
+        expected.notFound.push(id);
+        continue;
+      }
+      // 2019-01-01 has no `uninstalled`: the action reports such an agent not_installed.
+      const status = report.status === 'uninstalled' ? 'not_installed' : report.status;
+      byStatus[status] = (byStatus[status] ?? 0) + 1;
+      (status === 'running' ? expected.skip : expected.install).push(id);
+    }
+    expect(expected.skip.length).toBeGreaterThan(150);
+    expect(byStatus['install_faild']).toBeGreaterThan(50);
+    expect(byStatus['not_installed']).toBeGreaterThan(300);
+    const { precheck } = res.body;
+    expect(precheck.counts).toEqual({
+      skip: expected.skip.length,
+      install: expected.install.length,
+      not_found: expected.notFound.length,
+      unchecked: 0,
+    });
+    expect(precheck.byStatus).toEqual(byStatus);
+    expect(precheck.running).toEqual(expected.skip);
+    expect(precheck.notFound).toEqual(expected.notFound);
+    expect(precheck.calls).toBe(20);
+    const statsAfter = sim.stats();
+    const delta = (action: string) => (statsAfter.byAction[action] ?? 0) - (statsBefore.byAction[action] ?? 0);
+    expect(delta('DescribeMonitoringAgentStatuses')).toBe(20);
+    expect(delta('NodeStatusList')).toBe(0);
+  }, 120_000);
+
+  it("signs with the account's own stored AccessKey when it has one, with the API's pair otherwise", async () => {
+    const made = await api.request('POST', '/v1/accounts', {
+      userId: OWN_KEY_ACCOUNT,
+      name: 'own key',
+      credentials: ACCOUNT_KEY,
+    });
+    expect(made.status).toBe(201);
+    const ids = instanceIds(120, 'i-preacct');
+    const keyCalls = () => {
+      const byKey = sim.stats().callsByAccessKeyId;
+      return { account: byKey[ACCOUNT_KEY.accessKeyId] ?? 0, api: byKey[ACCESS_KEY_ID] ?? 0 };
+    };
+    const before = keyCalls();
+    const own = await api.request('POST', '/v1/rollouts', {
+      userId: OWN_KEY_ACCOUNT,
+      instanceIds: ids,
+      dryRun: true,
+      precheck: true,
+    });
+    expect(own.status).toBe(200);
+    expect(own.body.precheck.calls).toBe(3);
+    expect(own.body.precheck.counts.unchecked).toBe(0);
+    const afterOwn = keyCalls();
+    expect(afterOwn.account - before.account).toBe(3);
+    expect(afterOwn.api).toBe(before.api);
+
+    // An account without credentials of its own: the API's CMS_* pair, as before accounts existed.
+    const plain = await api.request('POST', '/v1/rollouts', {
+      userId: USER_ID,
+      instanceIds: ids,
+      dryRun: true,
+      precheck: true,
+    });
+    expect(plain.status).toBe(200);
+    const afterPlain = keyCalls();
+    expect(afterPlain.api - afterOwn.api).toBe(3);
+    expect(afterPlain.account).toBe(afterOwn.account);
+  });
 
   it('is refused without dryRun (400 naming precheck), and nothing is recorded', async () => {
     const res = await api.request('POST', '/v1/rollouts', {

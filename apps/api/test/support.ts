@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { CmsClient } from '@fleet/cms-client';
-import type { EndpointAllowlist } from '@fleet/accounts';
+import type { AccountClients, EndpointAllowlist } from '@fleet/accounts';
 import { createApiKey, createDatabase, createEventListener, generateApiKey } from '@fleet/db';
 import type { ApiRole, Database } from '@fleet/db';
 import { createMetricsRegistry } from '@fleet/metrics';
@@ -83,6 +83,8 @@ export type StartApiOptions = {
   metricsToken?: string;
   /** The CloudMonitor client of a dry run's pre-check. Default: none (a pre-check answers 503). */
   cms?: CmsClient;
+  /** Each account's client for the pre-check, made over the harness's database. Default: `cms` for every account. */
+  accountClients?: (db: Database) => Pick<AccountClients, 'current'>;
   /** The API's secret box (FLEET_ENCRYPTION_KEY). Default: one under TEST_ENCRYPTION_KEY; null: no key set. */
   secretBox?: SecretBox | null;
   /** WEBHOOK_ALLOW_PRIVATE_NETWORKS of this API. Default false. */
@@ -169,6 +171,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     rateLimit: options.rateLimit ?? { limit: 1_000_000 },
     ...(options.metricsToken ? { metrics: { registry: createMetricsRegistry(), token: options.metricsToken } } : {}),
     ...(options.cms ? { cms: options.cms } : {}),
+    ...(options.accountClients ? { accountClients: options.accountClients(db) } : {}),
     secretBox: options.secretBox === null ? undefined : (options.secretBox ?? testSecretBox()),
     webhookUrlPolicy: { allowPrivateNetworks: options.allowPrivateNetworks ?? false },
     ...(options.endpointAllowlist ? { endpointAllowlist: options.endpointAllowlist } : {}),

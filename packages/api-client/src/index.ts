@@ -3,7 +3,7 @@ export type { FleetApiClientOptions, FlagAction, RolloutAction } from './client.
 export { ApiNetworkError, ApiProblemError } from './errors.ts';
 export type { ProblemDocument, ProblemField } from './errors.ts';
 export type { RetryOptions, RequestOptions } from './transport.ts';
-export { API_ROLES, FLAG_STATUSES, INSTANCE_STATES, ROLLOUT_STATUSES } from './types.ts';
+export { API_ROLES, driverOf, FLAG_STATUSES, INSTALL_DRIVERS, INSTANCE_STATES, ROLLOUT_STATUSES } from './types.ts';
 export type * from './types.ts';
 export type { SseFrame } from './sse.ts';
 export { InstanceFileError, detectFormat, parseInstanceFile } from './instance-file.ts';

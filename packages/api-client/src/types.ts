@@ -18,6 +18,15 @@ export const FLAG_STATUSES = ['open', 'acknowledged', 'resolved', 'closed'] as c
 export type FlagStatus = (typeof FLAG_STATUSES)[number];
 export const API_ROLES = ['viewer', 'operator', 'admin'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
+/** policy.driver: the install action (docs/api.md). `node-install` is the default, and what a policy without one means. */
+export const INSTALL_DRIVERS = ['node-install', 'install-monitoring-agent'] as const;
+export type InstallDriver = (typeof INSTALL_DRIVERS)[number];
+
+/** A rollout's driver as its policy states it; `node-install` when it states none (a rollout from before drivers). */
+export function driverOf(rollout: { policy?: Record<string, unknown> | null }): InstallDriver {
+  const stated = rollout.policy?.['driver'];
+  return (INSTALL_DRIVERS as readonly unknown[]).includes(stated) ? (stated as InstallDriver) : 'node-install';
+}
 
 /** A count of instances or a share of the rollout: `50` or `"10%"`. */
 export type CountSpec = number | `${number}%`;
@@ -29,7 +38,7 @@ export type CreateRolloutBody = {
   instanceIds: string[];
   force?: boolean;
   /** `node-install` (default) or `install-monitoring-agent` (InstallMonitoringAgent, up to 10 instances a call). */
-  driver?: 'node-install' | 'install-monitoring-agent';
+  driver?: InstallDriver;
   concurrency?: CountSpec;
   retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   waves?: WavePlan;
