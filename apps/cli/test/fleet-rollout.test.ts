@@ -86,6 +86,30 @@ describe('fleet rollout create reads every file format', () => {
     expect(dry.stderr).toContain('--dry-run creates nothing to --watch');
     const unknown = await fleet(createArgs(ids, '--nope'));
     expect(unknown.code).toBe(3);
+    const before = await rolloutCount();
+    const driver = await fleet(createArgs(ids, '--driver', 'NodeInstall'));
+    expect(driver.code).toBe(3);
+    expect(driver.stderr).toContain(
+      '--driver must be one of node-install, install-monitoring-agent; got "NodeInstall"',
+    );
+    expect(await rolloutCount()).toBe(before);
+  });
+
+  it('--driver install-monitoring-agent is sent in the policy, and rollout show and get print the driver', async () => {
+    const ids = await file('driver.txt', `${idsWithFate('drv', 2, 'ok').join('\n')}\n`);
+    const made = await fleet(createArgs(ids, '--driver', 'install-monitoring-agent'));
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toMatch(/driver\s+install-monitoring-agent/);
+    const id = /rollout\s+([0-9a-f-]{36})/.exec(made.stdout)![1]!;
+    const shown = await fleet(['rollout', 'show', id]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/driver\s+install-monitoring-agent/);
+    const json = JSON.parse((await fleet(['rollout', 'get', id, '--output', 'json'])).stdout);
+    expect(json.policy.driver).toBe('install-monitoring-agent');
+    // Without --driver: today's NodeInstall, shown as such.
+    const plain = created(await fleet(createArgs(ids, '--output', 'json')));
+    const got = await fleet(['rollout', 'get', plain.id]);
+    expect(got.stdout).toMatch(/driver\s+node-install/);
   });
 
   it('--dry-run prints the plan (waves, limits, estimate) and creates nothing', async () => {

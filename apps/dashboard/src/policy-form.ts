@@ -3,7 +3,7 @@
  * field leaves the API's default, which the form shows beside it (defaultPolicy of @fleet/rollout-domain: the
  * defaults the API applies).
  */
-import type { CountSpec, CreateRolloutBody, WavePlan } from '@fleet/api-client';
+import type { CountSpec, CreateRolloutBody, InstallDriver, WavePlan } from '@fleet/api-client';
 import { defaultPolicy } from '@fleet/rollout-domain';
 
 export const POLICY_DEFAULTS = defaultPolicy();
@@ -11,6 +11,8 @@ export const POLICY_DEFAULTS = defaultPolicy();
 export const DEFAULT_ABORT_MIN_FINISHED = 10;
 
 export type PolicyFields = {
+  /** The install action; the API's default (node-install) is sent as nothing. */
+  driver: InstallDriver;
   concurrency: string;
   force: boolean;
   maxAttempts: string;
@@ -25,6 +27,7 @@ export type PolicyFields = {
 };
 
 export const EMPTY_POLICY: PolicyFields = {
+  driver: POLICY_DEFAULTS.driver,
   concurrency: '',
   force: false,
   maxAttempts: '',
@@ -69,6 +72,7 @@ export function createBodyOf(userId: string, instanceIds: string[], fields: Poli
     userId,
     instanceIds,
     ...(fields.force ? { force: true } : {}),
+    ...(fields.driver !== POLICY_DEFAULTS.driver ? { driver: fields.driver } : {}),
     ...(fields.concurrency.trim() !== '' ? { concurrency: countSpec(fields.concurrency) } : {}),
     ...(Object.keys(retry).length > 0 ? { retry } : {}),
     ...(waves ? { waves } : {}),

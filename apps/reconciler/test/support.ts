@@ -110,7 +110,7 @@ export async function createEnqueuedRollout(
     force?: boolean;
     waveSizes?: number[];
     enqueue?: boolean;
-    /** policy.driver; default none stored (a rollout read as node-install). */
+    /** policy.driver; default node-install. */
     driver?: InstallDriver;
   } = {},
 ): Promise<{ rolloutId: string; instances: { id: bigint; instanceId: string }[] }> {

@@ -1,9 +1,17 @@
 import { useId } from 'react';
+import { INSTALL_DRIVERS } from '@fleet/api-client';
+import type { InstallDriver } from '@fleet/api-client';
 import type { PolicyFields } from '../policy-form.ts';
 import { DEFAULT_ABORT_MIN_FINISHED, POLICY_DEFAULTS } from '../policy-form.ts';
 import { formatCount } from '../format.ts';
 
-type TextField = Exclude<keyof PolicyFields, 'force'>;
+type TextField = Exclude<keyof PolicyFields, 'force' | 'driver'>;
+
+/** What each driver does, beside its name (docs/api.md, policy.driver). */
+const DRIVER_LABELS: Record<InstallDriver, string> = {
+  'node-install': 'NodeInstall, one host a call',
+  'install-monitoring-agent': 'InstallMonitoringAgent, up to 10 hosts a call (needs Cloud Assistant on the host)',
+};
 
 /** The rollout policy's fields; each shows the API's default, which an empty field keeps. */
 export function PolicyFieldset(props: {
@@ -33,6 +41,24 @@ export function PolicyFieldset(props: {
   return (
     <fieldset className="policy">
       <legend>Policy</legend>
+      <div>
+        <label htmlFor={`${prefix}-driver`}>Install driver</label>
+        <select
+          id={`${prefix}-driver`}
+          value={props.value.driver}
+          aria-describedby={`${prefix}-driver-default`}
+          onChange={(event) => props.onChange({ ...props.value, driver: event.target.value as InstallDriver })}
+        >
+          {INSTALL_DRIVERS.map((driver) => (
+            <option key={driver} value={driver}>
+              {driver}: {DRIVER_LABELS[driver]}
+            </option>
+          ))}
+        </select>
+        <span id={`${prefix}-driver-default`} className="muted">
+          default: {POLICY_DEFAULTS.driver}
+        </span>
+      </div>
       {field('concurrency', 'Concurrency', String(POLICY_DEFAULTS.concurrency), '1 to 10000, or a share such as 10%')}
       {field('maxAttempts', 'Most attempts per instance', String(retry.maxAttempts), '1 to 10')}
       {field('baseDelayMs', 'First retry delay (ms)', String(retry.baseDelayMs))}

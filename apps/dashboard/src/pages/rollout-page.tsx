@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { driverOf } from '@fleet/api-client';
 import type { Rollout } from '@fleet/api-client';
 import { useSession } from '../session.tsx';
 import { useRolloutStream } from '../live/use-rollout-stream.ts';
@@ -106,6 +107,7 @@ export function RolloutPage() {
           <Fact term="Created" value={formatTime(rollout.createdAt)} />
           <Fact term="Finished" value={formatTime(rollout.finishedAt)} />
           <Fact term="Account" value={rollout.userId} />
+          <Fact term="Install driver" value={driverOf(rollout)} />
           <Fact term="Force reinstall" value={rollout.force ? 'yes' : 'no'} />
         </dl>
       </section>

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { CreateRolloutBody, CreatedRollout, RolloutPlan } from '@fleet/api-client';
+import { driverOf, INSTALL_DRIVERS } from '@fleet/api-client';
+import type { CreateRolloutBody, CreatedRollout, InstallDriver, RolloutPlan } from '@fleet/api-client';
 import { UsageError } from '../exit-codes.ts';
 import { badIdsError, parseInstanceFile } from '../instance-file.ts';
 import { clientFor, readAll } from '../context.ts';
 import type { CommandContext } from '../context.ts';
 import { parseOutputFormat, printData, renderFields } from '../output.ts';
 import type { OutputFormat } from '../output.ts';
-import { countSpec, countSpecList, decimal, durationMs, percent, positiveInt } from '../parse-values.ts';
+import { countSpec, countSpecList, decimal, durationMs, oneOf, percent, positiveInt } from '../parse-values.ts';
 import { action } from './action.ts';
 import { runWatch } from './run-watch.ts';
 
@@ -16,6 +17,7 @@ type CreateOptions = {
   userId: string;
   file?: string;
   force?: boolean;
+  driver?: string;
   concurrency?: string;
   waves?: string;
   canary?: string;
@@ -43,6 +45,7 @@ function createBody(options: CreateOptions, instanceIds: string[]): CreateRollou
   if (options.abortMin && !options.abortAt) throw new UsageError('--abort-min goes with --abort-at');
   const body: CreateRolloutBody = { userId: options.userId, instanceIds };
   if (options.force) body.force = true;
+  if (options.driver !== undefined) body.driver = oneOf<InstallDriver>('--driver', options.driver, INSTALL_DRIVERS);
   if (options.concurrency) body.concurrency = countSpec('--concurrency', options.concurrency);
   if (options.waves) body.waves = { sizes: countSpecList('--waves', options.waves) };
   if (options.canary)
@@ -80,6 +83,7 @@ async function printCreated(ctx: CommandContext, format: OutputFormat, rollout: 
     renderFields([
       ['rollout', rollout.id],
       ['status', rollout.status],
+      ['driver', driverOf(rollout)],
       ['instances', rollout.counts.total],
       ['duplicates removed', rollout.duplicatesRemoved],
       ['concurrency', rollout.concurrency],
@@ -122,6 +126,10 @@ export function registerRolloutCreate(rollout: Command, ctx: CommandContext): vo
     .requiredOption('--user-id <uid>', 'the 16-digit account UserId')
     .option('--file <path>', 'the instance ids: one a line, a CSV with instance_id/InstanceId, or JSON; - for stdin')
     .option('--force', 'reinstall where the agent already runs')
+    .option(
+      '--driver <driver>',
+      `the install action: ${INSTALL_DRIVERS.join(' or ')} (InstallMonitoringAgent, 10 hosts a call; default node-install)`,
+    )
     .option('--concurrency <n|pct>', 'most calls in flight, e.g. 50 or 10%')
     .option('--waves <sizes>', 'wave sizes, e.g. 1,5,20% (the last repeats)')
     .option('--canary <n|pct>', 'a canary wave, then each wave --growth times the last')

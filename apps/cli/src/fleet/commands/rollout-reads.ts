@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/api-client';
+import { driverOf, INSTANCE_STATES, ROLLOUT_STATUSES } from '@fleet/api-client';
 import type { FailureReport, InstanceState, RolloutStatus } from '@fleet/api-client';
 import { clientFor } from '../context.ts';
 import type { CommandContext } from '../context.ts';
@@ -58,7 +58,8 @@ export function registerRolloutReads(rollout: Command, ctx: CommandContext): voi
 
   rollout
     .command('get <id>')
-    .description('one rollout: status, counts, progress, limits')
+    .alias('show')
+    .description('one rollout: status, driver, counts, progress, limits')
     .option('--output <format>', 'table, json or yaml', 'table')
     .action(
       action(ctx, async (id: string, o: ReadOptions, command: Command) => {
@@ -70,6 +71,7 @@ export function registerRolloutReads(rollout: Command, ctx: CommandContext): voi
             ['status', r.status],
             ['reason', r.statusReason],
             ['user id', r.userId],
+            ['driver', driverOf(r)],
             ['counts', countsText(r)],
             ['progress', progressLine(r)],
             ['concurrency', r.concurrency],
