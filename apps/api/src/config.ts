@@ -19,9 +19,10 @@ export const apiConfigSchema = z
     DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
     // REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords): see redisEnv.
     ...redisEnv,
-    // FLEET_ENCRYPTION_KEY (and FLEET_ENCRYPTION_PREVIOUS_KEYS): seal accounts' credentials; unset, they are refused.
+    // FLEET_ENCRYPTION_KEY (and FLEET_ENCRYPTION_PREVIOUS_KEYS): seal accounts' credentials, and open them for a dry
+    // run's pre-check; unset, they are refused.
     ...encryptionEnv,
-    // CMS_ENDPOINT_ALLOWLIST: the endpoints an account may be given (422 for another).
+    // CMS_ENDPOINT_ALLOWLIST: the endpoints an account may be given (422 for another) and a pre-check may call.
     ...endpointAllowlistEnv,
     /** BullMQ key prefix; every app of one deployment must use the same. */
     QUEUE_PREFIX: z
