@@ -175,6 +175,61 @@ describe('GET /v1/rollouts/:id/report', () => {
     ]);
   });
 
+  it('groups hosts without Cloud Assistant under their own cause, with its action, in JSON and in the CSV', async () => {
+    const ids = instanceIds(4, 'i-noca');
+    const rolloutId = await newRollout(ids);
+    for (const id of ids.slice(0, 2)) {
+      const row = await api.db.prisma.rolloutInstance.update({
+        where: { rolloutId_instanceId: { rolloutId, instanceId: id } },
+        data: { verification: 'pending', verifyDeadlineAt: new Date() },
+      });
+      const outcome = await failInstallVerification(api.db, {
+        rolloutInstanceId: row.id,
+        reason: 'cloud_assistant_missing',
+        agentStatus: 'not_installed',
+        detail: 'DescribeMonitoringAgentStatuses reports not_installed with AutoInstall false',
+      });
+      expect(outcome.kind).toBe('flagged');
+    }
+    await failVerification(rolloutId, ids[2]!, 'not_installed');
+    const res = await api.request('GET', `/v1/rollouts/${rolloutId}/report`);
+    expect(res.status).toBe(200);
+    const groups = res.body.failures.groups as {
+      cause: string;
+      count: number;
+      manualInstallReasons: Record<string, number>;
+      recommendedAction: string;
+    }[];
+    const missing = groups.find((g) => g.manualInstallReasons['cloud_assistant_missing'] !== undefined)!;
+    const notRunning = groups.find((g) => g.manualInstallReasons['agent_not_running'] !== undefined)!;
+    expect(groups).toHaveLength(2);
+    expect(missing).toMatchObject({ count: 2, manualInstallReasons: { cloud_assistant_missing: 2 } });
+    expect(missing.cause).toBe(
+      'agent:not_installed: InstallMonitoringAgent succeeded but the host has no Cloud Assistant client ' +
+        '(AutoInstall false), so the agent was never installed',
+    );
+    expect(missing.recommendedAction).toMatch(/install the Cloud Assistant client on the instance first/);
+    expect(notRunning.count).toBe(1);
+    const flags = await api.request('GET', `/v1/manual-install-flags?rolloutId=${rolloutId}`);
+    const flag = flags.body.items.find((f: { instanceId: string }) => f.instanceId === ids[0]);
+    expect(flag).toMatchObject({ reason: 'cloud_assistant_missing', status: 'open' });
+    expect(flag.recommendedAction).toMatch(/Cloud Assistant client/);
+
+    const csv = await fetch(`${api.url}/v1/rollouts/${rolloutId}/report?format=csv`, {
+      headers: { authorization: `Bearer ${api.adminKey}` },
+    });
+    const rows = csvRecords(await csv.text());
+    expect(rows).toHaveLength(3);
+    for (const id of ids.slice(0, 2))
+      expect(rows.find((r) => r.instance_id === id)).toMatchObject({
+        cause: missing.cause,
+        manual_install_reason: 'cloud_assistant_missing',
+        verification: 'failed',
+        agent_status: 'not_installed',
+        recommended_action: missing.recommendedAction,
+      });
+  });
+
   it('caps the instances listed per group in JSON and says so, while counts stay complete', async () => {
     const { rolloutId } = await rolloutWithFailures('cap');
     const res = await api.request('GET', `/v1/rollouts/${rolloutId}/report?instancesPerGroup=1`);
