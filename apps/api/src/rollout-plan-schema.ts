@@ -16,7 +16,10 @@ const waveEstimateSchema = z.object({
 
 const precheckSchema = z
   .object({
-    calls: z.number().int().describe('NodeStatusList calls made (50 ids each)'),
+    calls: z
+      .number()
+      .int()
+      .describe("status calls made (the driver's: NodeStatusList or DescribeMonitoringAgentStatuses, 50 ids each)"),
     counts: z.object({
       skip: z.number().int().describe('agent running: `skipped` with skipInstalled'),
       install: z.number().int().describe('any other status: would be installed'),
@@ -27,6 +30,12 @@ const precheckSchema = z
     running: z.array(z.string()),
     wouldInstall: z.array(z.object({ instanceId: z.string(), status: z.string() })),
     notFound: z.array(z.string()),
+    noCloudAssistant: z
+      .array(z.string())
+      .describe(
+        'driver install-monitoring-agent: reported not_installed with AutoInstall false (no Cloud Assistant client); ' +
+          'counted under install, but InstallMonitoringAgent would never install them (cloud_assistant_missing)',
+      ),
     unchecked: z.array(
       z.object({ instanceId: z.string(), errorCode: z.string().nullable(), requestId: z.string().nullable() }),
     ),

@@ -48,6 +48,12 @@ export type PrecheckResult = {
   wouldInstall: { instanceId: string; status: string }[];
   /** Unknown to CloudMonitor: NodeInstall would fail as `instance_not_found`. */
   notFound: string[];
+  /**
+   * Driver install-monitoring-agent only: reported `not_installed` with AutoInstall false, i.e. no Cloud Assistant
+   * client. Also in `wouldInstall` (the call would be accepted), but no agent would come: verification would fail them
+   * as `cloud_assistant_missing`.
+   */
+  noCloudAssistant: string[];
   /** Not checked: their call failed (its error code and RequestId). */
   unchecked: { instanceId: string; errorCode: string | null; requestId: string | null }[];
 };
@@ -111,13 +117,15 @@ export async function precheckInstances(
     running: [],
     wouldInstall: [],
     notFound: [],
+    noCloudAssistant: [],
     unchecked: [],
   };
   chunks.forEach((ids, index) => {
     const answer = answers[index]!;
-    const reported = new Map(answer.nodes.map((node) => [node.instanceId, node.status]));
+    const reported = new Map(answer.nodes.map((node) => [node.instanceId, node]));
     for (const instanceId of ids) {
-      const status = reported.get(instanceId) ?? null;
+      const node = reported.get(instanceId);
+      const status = node?.status ?? null;
       const verdict = decideAgentPrecheck({ answered: answer.outcome.kind === 'success', status });
       result.counts[verdict]++;
       if (status !== null) result.byStatus[status] = (result.byStatus[status] ?? 0) + 1;
@@ -127,6 +135,8 @@ export async function precheckInstances(
           break;
         case 'install':
           result.wouldInstall.push({ instanceId, status: status! });
+          if (input.driver === 'install-monitoring-agent' && status === 'not_installed' && node?.autoInstall === false)
+            result.noCloudAssistant.push(instanceId);
           break;
         case 'not_found':
           result.notFound.push(instanceId);

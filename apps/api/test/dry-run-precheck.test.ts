@@ -116,6 +116,8 @@ describe('a dry run with precheck: true', () => {
   it('asks DescribeMonitoringAgentStatuses with driver install-monitoring-agent, its statuses in the same categories', async () => {
     const ids = instanceIds(1000, 'i-preima');
     const installed = ids.filter((_, n) => n % 10 < 4);
+    // A fifth of the hosts have no Cloud Assistant client: InstallMonitoringAgent accepts them and installs nothing.
+    sim.setScenario({ noCloudAssistantRate: 0.2 });
     for (let at = 0; at < installed.length; at += 10) {
       const answer = await cms.installMonitoringAgent({ instanceIds: installed.slice(at, at + 10), force: false });
       expect(answer.outcome.kind).toBe('success');
@@ -132,7 +134,12 @@ describe('a dry run with precheck: true', () => {
 
     expect(res.status).toBe(200);
     expect(rolloutPlanSchema.safeParse(res.body).success).toBe(true);
-    const expected = { skip: [] as string[], install: [] as string[], notFound: [] as string[] };
+    const expected = {
+      skip: [] as string[],
+      install: [] as string[],
+      notFound: [] as string[],
+      noCloudAssistant: [] as string[],
+    };
     const byStatus: Record<string, number> = {};
     for (const id of ids) {
       const report = sim.instance(id);
@@ -144,7 +151,9 @@ describe('a dry run with precheck: true', () => {
       const status = report.status === 'uninstalled' ? 'not_installed' : report.status;
       byStatus[status] = (byStatus[status] ?? 0) + 1;
       (status === 'running' ? expected.skip : expected.install).push(id);
+      if (status === 'not_installed' && report.noCloudAssistant) expected.noCloudAssistant.push(id);
     }
+    sim.setScenario({ noCloudAssistantRate: 0 });
     expect(expected.skip.length).toBeGreaterThan(150);
     expect(byStatus['install_faild']).toBeGreaterThan(50);
     expect(byStatus['not_installed']).toBeGreaterThan(300);
@@ -158,6 +167,10 @@ describe('a dry run with precheck: true', () => {
     expect(precheck.byStatus).toEqual(byStatus);
     expect(precheck.running).toEqual(expected.skip);
     expect(precheck.notFound).toEqual(expected.notFound);
+    // Hosts without Cloud Assistant, installed or not, are named apart: the new driver would never install them.
+    expect(expected.noCloudAssistant.length).toBeGreaterThan(100);
+    expect(expected.noCloudAssistant.some((id) => installed.includes(id))).toBe(true);
+    expect(precheck.noCloudAssistant).toEqual(expected.noCloudAssistant);
     expect(precheck.calls).toBe(20);
     const statsAfter = sim.stats();
     const delta = (action: string) => (statsAfter.byAction[action] ?? 0) - (statsBefore.byAction[action] ?? 0);
@@ -187,6 +200,8 @@ describe('a dry run with precheck: true', () => {
     expect(own.status).toBe(200);
     expect(own.body.precheck.calls).toBe(3);
     expect(own.body.precheck.counts.unchecked).toBe(0);
+    // NodeStatusList (the default driver): AutoInstall false there is no Cloud Assistant verdict.
+    expect(own.body.precheck.noCloudAssistant).toEqual([]);
     const afterOwn = keyCalls();
     expect(afterOwn.account - before.account).toBe(3);
     expect(afterOwn.api).toBe(before.api);
