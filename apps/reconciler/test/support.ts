@@ -169,7 +169,13 @@ export async function expectEveryCallOneAttemptRow(
   db: Database,
   simulator: RunningSimulator,
   rolloutId: string,
-  fate: { seed: string; failureRate: number; instances: number },
+  fate: {
+    seed: string;
+    failureRate: number;
+    instances: number;
+    /** Whose calls the simulator's counts are read from: NodeInstall's (default) or InstallMonitoringAgent's. */
+    driver?: InstallDriver;
+  },
   /**
    * `allowed`: some attempts may have ended without an answer (a call that timed out), not knowing whether their
    * request arrived: then calls lie between the answered attempts and all of them, and every answer recorded is
@@ -183,6 +189,8 @@ export async function expectEveryCallOneAttemptRow(
   });
   expect(instances).toHaveLength(fate.instances);
   const stats = simulator.sim.stats();
+  const callsByInstance =
+    fate.driver === 'install-monitoring-agent' ? stats.monitoringAgent.callsByInstance : stats.callsByInstance;
   for (const instance of instances) {
     expect(instance.state === 'failed', instance.instanceId).toBe(
       isFailingInstance(fate.seed, instance.instanceId, fate.failureRate),
@@ -191,7 +199,7 @@ export async function expectEveryCallOneAttemptRow(
     expect(terminal, instance.instanceId).toHaveLength(1);
     expect(instance.attempts.at(-1)!.id).toBe(terminal[0]!.id);
     expect(instance.attempts.every((a) => a.finishedAt !== null)).toBe(true);
-    const calls = stats.callsByInstance[instance.instanceId] ?? 0;
+    const calls = callsByInstance[instance.instanceId] ?? 0;
     if (unknownOutcomes === 'none') expect(calls, instance.instanceId).toBe(instance.attempts.length);
     else {
       const answered = instance.attempts.filter((a) => a.requestId !== null);

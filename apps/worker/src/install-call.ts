@@ -11,7 +11,7 @@ import { persistThroughOutage } from './persist-through-outage.ts';
 /** A call this late (ms) for its reserved start takes a new one (see callStart). */
 const LATE_START_TOLERANCE_MS = 25;
 /** Grace beyond the call timeout before another worker presumes a call's worker dead. */
-const STALE_GRACE_MS = 5_000;
+export const STALE_GRACE_MS = 5_000;
 
 /** A claim that made the call: a new attempt, or the replay of a dead worker's attempt. */
 export type CallingClaim = Extract<ClaimResult, { kind: 'claimed' | 'replay' }>;
@@ -46,7 +46,7 @@ export type CallStart = {
  * the schedule with room to spare (the usual case below the rate): it is sent without another round trip, and late
  * it can bunch only with the few calls admitted just after it.
  */
-async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
+export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
   if (!start.reached) return;
   await start.reached;
   const lateMs = p.now().getTime() - start.at.getTime();

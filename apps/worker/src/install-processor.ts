@@ -6,6 +6,7 @@ import { decideAdmission, decideJobStart } from '@fleet/rollout-domain';
 import { accountOf } from './account-of.ts';
 import { afterFinal, createCompletionChecks } from './after-final.ts';
 import type { Answered, ClaimWithoutCall } from './install-call.ts';
+import { runInstallCall } from './install-batch-call.ts';
 import { claimAndCall } from './install-call.ts';
 import type { InstallJobOutcome, InstallProcessorDeps, JobRun, Processor } from './install-job-run.ts';
 import { delayJob } from './install-job-run.ts';
@@ -73,7 +74,8 @@ async function processInstallJob(p: Processor, job: InstallJob, token?: string):
         log,
       };
       if (await skipIfAgentRuns(p, run)) return 'skipped';
-      return admitAndRun(p, run);
+      // InstallMonitoringAgent names up to 10 instances per call (install-batch-call.ts); NodeInstall one.
+      return start.rollout.policy.driver === 'install-monitoring-agent' ? runInstallCall(p, run) : admitAndRun(p, run);
     }
     default:
       return assertNever(start, 'job start');

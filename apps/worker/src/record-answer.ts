@@ -113,7 +113,7 @@ async function recordAnswer(
 }
 
 /** Tells the account's adapted rate what the answer says of it (nothing to wait for when it says nothing). */
-function signalAccountRate(
+export function signalAccountRate(
   accountRate: AccountRateLimiter,
   userId: string,
   signal: AccountRateSignal,
@@ -130,7 +130,7 @@ function signalAccountRate(
   }
 }
 
-function toAnswer(result: CallResult, recorded: RecordAnswer['recorded']): AttemptAnswer {
+export function toAnswer(result: CallResult, recorded: RecordAnswer['recorded']): AttemptAnswer {
   return {
     finishedAt: result.finishedAt,
     durationMs: Math.round(result.durationMs),

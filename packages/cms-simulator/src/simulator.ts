@@ -94,6 +94,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const action = params.Action;
     if (action !== undefined && action !== '') stats.actionArrived(action);
     if (action === 'NodeInstall') res.once('close', stats.nodeInstallArrived(params.UserId, now()));
+    const namedInstances = action === 'InstallMonitoringAgent' ? indexedList(params, 'InstanceIds') : [];
+    if (action === 'InstallMonitoringAgent') res.once('close', stats.monitoringAgentArrived(namedInstances.length, now()));
     stats.callArrived(params.AccessKeyId, params.UserId);
 
     const nowMs = now();
@@ -138,6 +140,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     }
 
     const instanceId = params.InstanceId;
+    if (action === 'InstallMonitoringAgent') stats.monitoringAgentReachedAction(namedInstances);
     if (action === 'NodeInstall') {
       stats.nodeInstallReachedAction(instanceId);
       if (instanceId !== undefined && instanceId !== '') instances.rememberRequestId(instanceId, requestId);
@@ -297,4 +300,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     },
   };
   return simulator;
+}
+
+/** `Name.1`, `Name.2`, ... as sent, up to the first gap (what the stats count; the action validates the list). */
+function indexedList(params: RequestParams, name: string): string[] {
+  const values: string[] = [];
+  for (let i = 1; params[`${name}.${i}`] !== undefined; i++) values.push(params[`${name}.${i}`]!.trim());
+  return values;
 }

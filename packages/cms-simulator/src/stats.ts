@@ -33,6 +33,21 @@ export type SimulatorStats = {
   callsByInstance: Record<string, number>;
   /** Installs actually started (accepted NodeInstall that was not a no-op), per InstanceId. */
   installsByInstance: Record<string, number>;
+  /**
+   * InstallMonitoringAgent (2019-01-01, up to 10 instances a call): `requests` that reached the action;
+   * `callsByInstance`, per InstanceId, those requests that named it; `inFlight` / `maxInFlight`, requests in progress
+   * (arrival to answer, as for NodeInstall) and `instancesInFlight` / `maxInstancesInFlight`, the instances they name;
+   * `maxPerSecond`, most requests that arrived within any one second (a sliding window), throttled ones included.
+   */
+  monitoringAgent: {
+    requests: number;
+    callsByInstance: Record<string, number>;
+    inFlight: number;
+    maxInFlight: number;
+    instancesInFlight: number;
+    maxInstancesInFlight: number;
+    maxPerSecond: number;
+  };
   /** Every API request by its AccessKeyId parameter, counted on arrival whatever the outcome. */
   callsByAccessKeyId: Record<string, number>;
   /** Every API request naming a UserId, by that UserId, counted on arrival whatever the outcome. */
@@ -51,6 +66,9 @@ export type StatsRecorder = {
   rejected(throttled: boolean): void;
   nodeInstallReachedAction(instanceId: string | undefined): void;
   installStarted(instanceId: string): void;
+  /** An InstallMonitoringAgent request arrived naming `instances` instances; the answer calls the function returned. */
+  monitoringAgentArrived(instances: number, nowMs: number): () => void;
+  monitoringAgentReachedAction(instanceIds: readonly string[]): void;
   installCalls(instanceId: string): number;
   installs(instanceId: string): number;
   snapshot(): SimulatorStats;
@@ -81,6 +99,9 @@ export function createStatsRecorder(): StatsRecorder {
   const callsByAccessKeyId = new Map<string, number>();
   const callsByUserId = new Map<string, number>();
   const callsByUserIdAndAccessKeyId = new Map<string, Map<string, number>>();
+  const agent = { requests: 0, inFlight: 0, maxInFlight: 0, instancesInFlight: 0, maxInstancesInFlight: 0, maxPerSecond: 0 };
+  const agentCallsByInstance = new Map<string, number>();
+  const agentArrivals = createSlidingSecond();
 
   return {
     nodeInstallArrived(userId, nowMs) {
@@ -127,6 +148,24 @@ export function createStatsRecorder(): StatsRecorder {
     installStarted(instanceId) {
       bump(installsByInstance, instanceId);
     },
+    monitoringAgentArrived(instances, nowMs) {
+      agent.inFlight++;
+      agent.instancesInFlight += instances;
+      agent.maxInFlight = Math.max(agent.maxInFlight, agent.inFlight);
+      agent.maxInstancesInFlight = Math.max(agent.maxInstancesInFlight, agent.instancesInFlight);
+      agent.maxPerSecond = Math.max(agent.maxPerSecond, agentArrivals.record('InstallMonitoringAgent', nowMs));
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        agent.inFlight--;
+        agent.instancesInFlight -= instances;
+      };
+    },
+    monitoringAgentReachedAction(instanceIds) {
+      agent.requests++;
+      for (const id of new Set(instanceIds)) bump(agentCallsByInstance, id);
+    },
     installCalls: (instanceId) => callsByInstance.get(instanceId) ?? 0,
     installs: (instanceId) => installsByInstance.get(instanceId) ?? 0,
     snapshot() {
@@ -143,6 +182,7 @@ export function createStatsRecorder(): StatsRecorder {
         rejected,
         callsByInstance: Object.fromEntries(callsByInstance),
         installsByInstance: Object.fromEntries(installsByInstance),
+        monitoringAgent: { ...agent, callsByInstance: Object.fromEntries(agentCallsByInstance) },
         callsByAccessKeyId: Object.fromEntries(callsByAccessKeyId),
         callsByUserId: Object.fromEntries(callsByUserId),
         callsByUserIdAndAccessKeyId: Object.fromEntries(
@@ -166,6 +206,12 @@ export function createStatsRecorder(): StatsRecorder {
       byCode.clear();
       callsByInstance.clear();
       installsByInstance.clear();
+      agent.requests = 0;
+      agent.maxInFlight = agent.inFlight;
+      agent.maxInstancesInFlight = agent.instancesInFlight;
+      agent.maxPerSecond = 0;
+      agentArrivals.clear();
+      agentCallsByInstance.clear();
       callsByAccessKeyId.clear();
       callsByUserId.clear();
       callsByUserIdAndAccessKeyId.clear();

@@ -34,6 +34,8 @@ export {
 export type { InstanceRecord, AttemptRecord, InstancePage } from './instances.ts';
 export {
   claimAttempt,
+  claimInstallCall,
+  peekInstallCall,
   finishAttempt,
   createAttemptWriter,
   markAttemptAnswerLost,
@@ -52,6 +54,10 @@ export type {
   AttemptWriter,
   StatusCheckInput,
   StatusCheckResult,
+  CallMember,
+  InstallCallClaim,
+  InstallCallInput,
+  InstallCallPeek,
 } from './attempts/index.ts';
 export { createGroupCommit } from './group-commit.ts';
 export type { GroupCommit, GroupCommitOptions } from './group-commit.ts';

@@ -72,7 +72,15 @@ const PAUSE_REASON_MAX_LENGTH = 500;
 
 /** Why a job goes back to its queue for a while instead of going on now. */
 export type JobDelayReason =
-  'rollout_paused' | 'account_rate' | 'global_slot' | 'call_in_flight' | 'answer_lost' | 'retry_backoff' | 'deferred';
+  | 'rollout_paused'
+  | 'account_rate'
+  | 'global_slot'
+  /** install-monitoring-agent: every instance the rollout's concurrency allows is in a call. */
+  | 'instance_concurrency'
+  | 'call_in_flight'
+  | 'answer_lost'
+  | 'retry_backoff'
+  | 'deferred';
 
 /** Put the job back in its queue for `ms` (its concurrency slot is freed meanwhile); `ms` <= 0: it is due already. */
 export type JobDelay = { kind: 'delay'; ms: number; why: JobDelayReason };

@@ -77,6 +77,8 @@ export type {
   RecordAnswer,
   RecordedFacts,
 } from './attempt-decision.ts';
+export { decideCallClaim, decideCallPeek, INSTALL_CALL_MAX_INSTANCES } from './install-call-decision.ts';
+export type { CallClaimFacts, CallPeekDecision, CallPeekFacts } from './install-call-decision.ts';
 export { FLEET_EVENT_TYPES, EVENT_ACTOR_KINDS, isFleetEventType } from './fleet-events.ts';
 export type {
   EventActor,
