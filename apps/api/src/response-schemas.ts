@@ -172,6 +172,16 @@ const attemptSchema = z.object({
   requestId: z.string().nullable().describe('the RequestId CloudMonitor answered'),
   outcome: z.string().nullable(),
   outcomeKind: z.string().nullable(),
+  callId: z
+    .uuid()
+    .nullable()
+    .describe(
+      'the InstallMonitoringAgent call this attempt was one instance of (driver install-monitoring-agent); null for NodeInstall',
+    ),
+  callInstanceIds: z
+    .array(z.string())
+    .nullable()
+    .describe('every instance that call named, in the order it sent them (this one included); null for NodeInstall'),
 });
 
 export const instanceDetailSchema = instanceSchema.extend({

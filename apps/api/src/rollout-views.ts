@@ -1,4 +1,4 @@
-import type { AttemptRecord, InstanceCounts, InstanceRecord, RolloutRecord } from '@fleet/db';
+import type { AttemptWithCall, InstanceCounts, InstanceRecord, RolloutRecord } from '@fleet/db';
 import type { LimitsInForce } from '@fleet/limits';
 import type { RolloutProgress } from '@fleet/rollout-domain';
 
@@ -78,7 +78,7 @@ export function instanceView(instance: InstanceRecord) {
   };
 }
 
-export function attemptView(attempt: AttemptRecord) {
+export function attemptView(attempt: AttemptWithCall) {
   return {
     attemptNo: attempt.attemptNo,
     kind: attempt.kind,
@@ -92,6 +92,8 @@ export function attemptView(attempt: AttemptRecord) {
     requestId: attempt.requestId,
     outcome: attempt.outcome,
     outcomeKind: attempt.outcomeKind,
+    callId: attempt.callId,
+    callInstanceIds: attempt.callInstanceIds,
   };
 }
 

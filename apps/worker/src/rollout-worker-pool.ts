@@ -52,19 +52,25 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
   let refreshing: Promise<void> | null = null;
   let stopping: Promise<void> | null = null;
 
-  /** This process's share of a rollout's concurrency: the rollout's own, within this process's cap, at least 1. */
-  function concurrencyFor(rolloutConcurrency: number): number {
-    return Math.max(1, Math.min(rolloutConcurrency, options.maxConcurrencyPerRollout));
+  /**
+   * This process's share of a rollout's concurrency: the rollout's own, within this process's cap, at least 1. A job
+   * of the install-monitoring-agent driver holds up to 10 instances (`instancesPerCall`), whose count the claim keeps
+   * within the rollout's concurrency in Postgres: a tenth as many jobs (one more, for the jobs that only find their
+   * instance taken by another's call) keep it full, where as many jobs as instances would mostly wait for a free slot.
+   */
+  function concurrencyFor(rolloutConcurrency: number, instancesPerCall: number): number {
+    const jobs = instancesPerCall > 1 ? Math.ceil(rolloutConcurrency / instancesPerCall) + 1 : rolloutConcurrency;
+    return Math.max(1, Math.min(jobs, rolloutConcurrency, options.maxConcurrencyPerRollout));
   }
 
-  function openWorker(rolloutId: string, concurrency: number): InstallWorker {
+  function openWorker(rolloutId: string, concurrency: number, instancesPerCall: number): InstallWorker {
     const log = options.logger.child({ rolloutId });
     const worker = createInstallWorker({
       connection: options.connection,
       prefix: options.prefix,
       rolloutId,
       processor: options.processor,
-      concurrency: concurrencyFor(concurrency),
+      concurrency: concurrencyFor(concurrency, instancesPerCall),
       lockDurationMs: options.lockDurationMs,
       logger: log,
     });
@@ -84,10 +90,10 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
     const openIds = new Set(open.map((r) => r.id));
     for (const rollout of open) {
       const worker = workers.get(rollout.id);
-      if (!worker) workers.set(rollout.id, openWorker(rollout.id, rollout.concurrency));
+      if (!worker) workers.set(rollout.id, openWorker(rollout.id, rollout.concurrency, rollout.instancesPerCall));
       else {
         // The policy may have changed (PATCH): follow the rollout's concurrency, within this process's cap.
-        const wanted = concurrencyFor(rollout.concurrency);
+        const wanted = concurrencyFor(rollout.concurrency, rollout.instancesPerCall);
         if (worker.concurrency !== wanted) worker.concurrency = wanted;
       }
     }

@@ -156,7 +156,10 @@ describe('install-monitoring-agent driver', () => {
       h = await startHarness({ latencyMs: 1, installDurationMs: 50 });
       const ids = instanceIds(4, sent ? 'i-rps' : 'i-rpn');
       const rolloutId = await h.createRollout(ids, { concurrency: 10, policy: DRIVER, force: true });
-      const leader = await h.db.prisma.rolloutInstance.findFirstOrThrow({ where: { rolloutId }, orderBy: { id: 'asc' } });
+      const leader = await h.db.prisma.rolloutInstance.findFirstOrThrow({
+        where: { rolloutId },
+        orderBy: { id: 'asc' },
+      });
       // The dead worker: claimed a call of all four 10 s ago (stale for the pool: its call timeout plus 5 s).
       const claimedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 10_000);
       const claim = await claimInstallCall(h.db, {
@@ -181,7 +184,11 @@ describe('install-monitoring-agent driver', () => {
           endpoint: h.simUrl,
           credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
         });
-        const lost = await client.installMonitoringAgent({ instanceIds: sentIds, force: true, exactSigning: claim.signing });
+        const lost = await client.installMonitoringAgent({
+          instanceIds: sentIds,
+          force: true,
+          exactSigning: claim.signing,
+        });
         expect(lost.outcome.kind).toBe('success');
         await client.close();
       }
@@ -222,8 +229,6 @@ describe('install-monitoring-agent driver', () => {
     const stats = h.sim.stats();
     expect(stats.requests).toBe(5);
     expect(stats.monitoringAgent.requests).toBe(0);
-    expect((await rolloutFacts(h.db, rolloutId)).flatMap((i) => i.attempts).every((a) => a.callId === null)).toBe(
-      true,
-    );
+    expect((await rolloutFacts(h.db, rolloutId)).flatMap((i) => i.attempts).every((a) => a.callId === null)).toBe(true);
   });
 });

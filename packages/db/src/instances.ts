@@ -44,7 +44,12 @@ export type AttemptRecord = {
   outcome: string | null;
   outcomeKind: string | null;
   workerId: string | null;
+  /** The InstallMonitoringAgent call the attempt was one instance of; null for NodeInstall and status checks. */
+  callId: string | null;
 };
+
+/** An attempt with the instances its call named (InstanceIds.1..N order), null when it was no InstallMonitoringAgent call. */
+export type AttemptWithCall = AttemptRecord & { callInstanceIds: string[] | null };
 
 export type InstancePage = { instances: InstanceRecord[]; nextCursor: bigint | null };
 
@@ -94,12 +99,31 @@ export async function findInstanceWithAttempts(
   db: Database,
   rolloutId: string,
   instanceId: string,
-): Promise<(InstanceRecord & InstanceVerification & { attempts: AttemptRecord[] }) | null> {
-  const row = await db.prisma.rolloutInstance.findUnique({
+): Promise<(InstanceRecord & InstanceVerification & { attempts: AttemptWithCall[] }) | null> {
+  const row = (await db.prisma.rolloutInstance.findUnique({
     where: { rolloutId_instanceId: { rolloutId, instanceId } },
     include: { attempts: { orderBy: { attemptNo: 'asc' } } },
-  });
-  return row as (InstanceRecord & InstanceVerification & { attempts: AttemptRecord[] }) | null;
+  })) as (InstanceRecord & InstanceVerification & { attempts: AttemptRecord[] }) | null;
+  if (!row) return null;
+  const callIds = [...new Set(row.attempts.flatMap((a) => (a.callId === null ? [] : [a.callId])))];
+  const members =
+    callIds.length === 0
+      ? []
+      : await db.prisma.installAttempt.findMany({
+          where: { callId: { in: callIds } },
+          select: { callId: true, instance: { select: { instanceId: true } } },
+        });
+  const byCall = new Map<string, string[]>();
+  for (const m of members) byCall.set(m.callId!, [...(byCall.get(m.callId!) ?? []), m.instance.instanceId]);
+  // The order the call sent them in: by instance id (see claimInstallCall).
+  for (const ids of byCall.values()) ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return {
+    ...row,
+    attempts: row.attempts.map((a) => ({
+      ...a,
+      callInstanceIds: a.callId === null ? null : (byCall.get(a.callId) ?? []),
+    })),
+  };
 }
 
 /** Instances of a rollout that are not final, in id order, `limit` at a time (for enqueueing and repairs). */

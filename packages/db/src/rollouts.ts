@@ -287,13 +287,18 @@ export async function listRolloutsByStatus(db: Database, statuses: RolloutStatus
  * Open rollouts as a worker pool needs them (id and concurrency, oldest first), for its poll every ROLLOUT_POLL_MS.
  * Straight to pg as a prepared statement: through Prisma each poll costs the worker about a millisecond of CPU.
  */
-export async function listOpenRolloutsForWork(db: Database): Promise<{ id: string; concurrency: number }[]> {
-  const { rows } = await db.pool.query<{ id: string; concurrency: number }>({
-    name: 'fleet_open_rollouts_for_work',
+export async function listOpenRolloutsForWork(
+  db: Database,
+): Promise<{ id: string; concurrency: number; instancesPerCall: number }[]> {
+  const { rows } = await db.pool.query<{ id: string; concurrency: number; instances_per_call: number }>({
+    name: 'fleet_open_rollouts_for_work_v2',
     // Not scheduled or waiting_for_window ones: no call may start, so their jobs stay in Redis untouched until then.
-    text: `SELECT id::text AS id, concurrency FROM rollout WHERE status IN ('running', 'paused') ORDER BY created_at`,
+    // InstallMonitoringAgent (policy.driver) names up to 10 instances per call, NodeInstall one.
+    text: `SELECT id::text AS id, concurrency,
+             CASE WHEN policy->>'driver' = 'install-monitoring-agent' THEN 10 ELSE 1 END AS instances_per_call
+           FROM rollout WHERE status IN ('running', 'paused') ORDER BY created_at`,
   });
-  return rows;
+  return rows.map((r) => ({ id: r.id, concurrency: r.concurrency, instancesPerCall: r.instances_per_call }));
 }
 
 /**
