@@ -243,7 +243,7 @@ export async function claimInstallCall(db: Database, input: InstallCallInput): P
           AND (ri.next_attempt_at IS NULL OR ri.next_attempt_at <= ${now})
           AND (${input.instanceTimeoutMs}::int IS NULL OR ri.started_at IS NULL
                OR ri.started_at + make_interval(secs => ${input.instanceTimeoutMs}::int / 1000.0) > ${now})
-          AND (NOT ${input.skipInstalled} OR ri.attempt_count > 0 OR EXISTS (
+          AND (NOT ${input.skipInstalled}::boolean OR ri.attempt_count > 0 OR EXISTS (
             SELECT 1 FROM install_attempt s WHERE s.rollout_instance_id = ri.id AND s.kind = 'status_check'))
         ORDER BY ri.id
         LIMIT ${input.maxInstances - 1}
@@ -261,8 +261,8 @@ export async function claimInstallCall(db: Database, input: InstallCallInput): P
       INSERT INTO install_attempt (rollout_instance_id, rollout_id, attempt_no, started_at, worker_id, signature_nonce, signed_at,
         credentials_id, call_id)
       SELECT m.id, ${input.rolloutId}::uuid, m.attempt_no, ${now}, ${input.workerId}, ${input.signatureNonce}, ${now},
-        ${input.credentialsId}, ${input.callId}::uuid
-      FROM unnest(${claimed.map((c) => c.id)}::bigint[], ${claimed.map((c) => c.attempt_no)}::int[]) AS m(id, attempt_no)
+        ${input.credentialsId === null ? null : String(input.credentialsId)}::bigint, ${input.callId}::uuid
+      FROM unnest(${claimed.map((c) => String(c.id))}::bigint[], ${claimed.map((c) => c.attempt_no)}::int[]) AS m(id, attempt_no)
       RETURNING id, rollout_instance_id`;
     const attemptOf = new Map(inserted.map((a) => [a.rollout_instance_id, a.id]));
     return {
