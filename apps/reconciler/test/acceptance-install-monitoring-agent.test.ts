@@ -75,6 +75,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  if (process.env.ACCEPTANCE_LOG_DIR) {
+    const { writeFileSync } = await import('node:fs');
+    processes.forEach((p, i) => writeFileSync(`${process.env.ACCEPTANCE_LOG_DIR}/batch-${i + 1}.log`, p.output()));
+  }
   await Promise.all(processes.map((p) => p.kill()));
   await redis?.quit().catch(() => undefined);
   await simulator?.close();

@@ -73,9 +73,9 @@ describe('claimInstallCall', () => {
     const { rolloutId, instances } = await newRollout(30, { concurrency: 13 });
     const first = await claimInstallCall(db, input(rolloutId, instances[0]!.id));
     expect(first.kind === 'claimed' && first.members.length).toBe(10);
-    const second = await claimInstallCall(db, input(rolloutId, instances[20]!.id));
+    const second = await claimInstallCall(db, input(rolloutId, instances[1]!.id));
     expect(second.kind === 'claimed' && second.members.length).toBe(3);
-    expect(await claimInstallCall(db, input(rolloutId, instances[25]!.id))).toEqual({ kind: 'full' });
+    expect(await claimInstallCall(db, input(rolloutId, instances[2]!.id))).toEqual({ kind: 'full' });
     // A call's answers free its instances' slots.
     if (first.kind !== 'claimed') throw new Error(first.kind);
     for (const m of first.members.slice(0, 4)) {
@@ -98,7 +98,7 @@ describe('claimInstallCall', () => {
         },
       });
     }
-    const third = await claimInstallCall(db, input(rolloutId, instances[25]!.id));
+    const third = await claimInstallCall(db, input(rolloutId, instances[2]!.id));
     expect(third.kind === 'claimed' && third.members.length).toBe(4);
   });
 

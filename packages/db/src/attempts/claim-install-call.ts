@@ -1,6 +1,7 @@
 import type { InstanceState, InstanceTransitionCause, RolloutStatus } from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from '../client.ts';
+import { claimInstallCallFast } from './claim-install-call-fast.ts';
 import { GuardedWriteRaceError } from '../errors.ts';
 import { REPLAY_WINDOW_MS } from './claim-locked.ts';
 import { isTimedOut } from './instance-timeout.ts';
@@ -118,6 +119,11 @@ function callOrder<T extends { instanceId: string }>(members: T[]): T[] {
 }
 
 export async function claimInstallCall(db: Database, input: InstallCallInput): Promise<InstallCallClaim> {
+  return (await claimInstallCallFast(db, input)) ?? claimInstallCallLocked(db, input);
+}
+
+/** The general path: under the rollout's lock, the leader's row locked and read, the state machine asked. */
+async function claimInstallCallLocked(db: Database, input: InstallCallInput): Promise<InstallCallClaim> {
   const { now } = input;
   return db.prisma.$transaction(async (tx) => {
     // Claims of one rollout one at a time: the in-progress count below stays true until this commits.
@@ -231,7 +237,11 @@ export async function claimInstallCall(db: Database, input: InstallCallInput): P
     if (moved !== 1) throw lostRace(input.rolloutInstanceId, 'guarded claim');
     // The others: pending instances of the waves allowed to run whose backoff is over, that no one holds. The same
     // guards as the one-statement claim (claimCtes): pending, the rollout running, within the window and the
-    // instance's timeout; and, with skipInstalled, checked first (their jobs check them).
+    // instance's timeout; and, with skipInstalled, checked first (their jobs check them). Taken from the far end of
+    // the rollout (highest ids): jobs run roughly in id order, so the jobs running next are leaders of calls of their
+    // own, and those of the instances taken here come much later and find them final (one read, no admission). The
+    // nearest ids instead are the jobs running at this moment: each would have asked the limits and the claim for
+    // an instance another call just took.
     const others =
       input.maxInstances <= 1
         ? []
@@ -245,7 +255,7 @@ export async function claimInstallCall(db: Database, input: InstallCallInput): P
                OR ri.started_at + make_interval(secs => ${input.instanceTimeoutMs}::int / 1000.0) > ${now})
           AND (NOT ${input.skipInstalled}::boolean OR ri.attempt_count > 0 OR EXISTS (
             SELECT 1 FROM install_attempt s WHERE s.rollout_instance_id = ri.id AND s.kind = 'status_check'))
-        ORDER BY ri.id
+        ORDER BY ri.id DESC
         LIMIT ${input.maxInstances - 1}
         FOR UPDATE SKIP LOCKED)
       UPDATE rollout_instance ri
