@@ -39,6 +39,7 @@ let redis: Redis;
 let simulator: Awaited<ReturnType<typeof startSimulator>>;
 const processes: AppProcess[] = [];
 const live = new Map<string, AppProcess>();
+let reconciler: AppProcess;
 const prefix = uniquePrefix('batch');
 let env: Record<string, string>;
 
@@ -71,7 +72,8 @@ beforeAll(async () => {
     },
   );
   for (const id of ['batch-w1', 'batch-w2', 'batch-w3']) startWorker(id);
-  processes.push(spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' }));
+  reconciler = spawnApp('reconciler', { ...env, LOG_LEVEL: 'info' });
+  processes.push(reconciler);
 }, 60_000);
 
 afterAll(async () => {
@@ -159,7 +161,7 @@ describe('install-monitoring-agent driver under three worker processes', () => {
       `install-monitoring-agent acceptance: ${INSTANCES} instances in ${calls.size} calls ` +
         `(${[...rounds].map(([no, r]) => `round ${no}: ${r.calls.size} calls for ${r.attempts} attempts`).join(', ')})\n`,
     );
-  });
+  }, 180_000);
 
   it('kill -9 of a worker during calls: completes, calls = attempt rows per instance, nothing installed twice', async () => {
     const INSTANCES = 2000;
@@ -190,12 +192,15 @@ describe('install-monitoring-agent driver under three worker processes', () => {
       where: { rolloutId, outcome: 'abandoned', NOT: { outcomeKind: 'answer_lost' } },
     });
     expect(abandoned).toBe(0);
+    // The killed worker's calls were taken over by replaying them (answered, or proven lost).
+    const replayed = await db.prisma.installAttempt.count({ where: { rolloutId, replayedBy: { not: null } } });
+    expect(replayed).toBeGreaterThan(0);
     process.stdout.write(
       `install-monitoring-agent kill -9: killed ${busy.workerId} with ${busy.inFlight} instances in flight; ` +
         `${attempts.length} attempt rows = simulator calls per instance\n`,
     );
     startWorker('batch-w4');
-  });
+  }, 150_000);
 
   it('FLUSHALL mid-rollout: completes, calls = attempt rows per instance, the concurrency held', async () => {
     const INSTANCES = 2000;
@@ -209,6 +214,12 @@ describe('install-monitoring-agent driver under three worker processes', () => {
     await completed(rolloutId);
     await expectCallsAndRows(rolloutId, INSTANCES);
     expect(simulator.sim.stats().monitoringAgent.maxInstancesInFlight).toBeLessThanOrEqual(CONCURRENCY);
+    // The reconciler is what brought the lost jobs back, per instance.
+    const repaired = reconciler
+      .output()
+      .split('\n')
+      .some((line) => line.includes('re-enqueued pending instances whose job was missing') && line.includes(rolloutId));
+    expect(repaired).toBe(true);
     for (const p of processes) expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
-  });
+  }, 150_000);
 });
