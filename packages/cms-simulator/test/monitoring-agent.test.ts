@@ -34,6 +34,27 @@ describe('InstallMonitoringAgent', () => {
     expect(sim.instance(ids[3]!).requestIds).toEqual([response.body.RequestId]);
   });
 
+  it('counts its requests apart from NodeInstall: per instance named, instances in flight, requests per second', async () => {
+    const { url, sim } = await simulator({ latencyMs: 100 });
+    const first = instanceIds(10, 'i-cnt');
+    const second = instanceIds(4, 'i-cnu');
+    await Promise.all([
+      callJson(url, 'InstallMonitoringAgent', listed(first), V2019),
+      callJson(url, 'InstallMonitoringAgent', listed(second), V2019),
+    ]);
+    await callJson(url, 'InstallMonitoringAgent', listed(second.slice(0, 1)), V2019);
+    // A request the gateway refuses arrives (in flight, per second) but never reaches the action.
+    await callJson(url, 'InstallMonitoringAgent', listed(first.slice(0, 2)), { ...V2019, secret: 'bad' });
+    const agent = sim.stats().monitoringAgent;
+    expect(agent).toMatchObject({ requests: 3, inFlight: 0, instancesInFlight: 0, maxInFlight: 2, maxPerSecond: 4 });
+    expect(agent.maxInstancesInFlight).toBe(14);
+    expect(agent.callsByInstance).toEqual({
+      ...Object.fromEntries(first.map((id) => [id, 1])),
+      ...Object.fromEntries(second.map((id, i) => [id, i === 0 ? 2 : 1])),
+    });
+    expect(sim.stats().requests).toBe(0);
+  });
+
   it('11 instances -> 400 ParameterInvalid and nothing installed', async () => {
     const { url, sim } = await simulator();
     const response = await callJson(url, 'InstallMonitoringAgent', listed(instanceIds(11, 'i-ima')), V2019);

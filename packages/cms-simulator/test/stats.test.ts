@@ -5,6 +5,16 @@ import { KEY_ID, SECRET, USER_ID, callJson, simJson, sleep, useSimulators } from
 const simulator = useSimulators();
 
 const OTHER_USER = '9999999999999999';
+/** InstallMonitoringAgent's counts when it had no request (monitoring-agent.test.ts counts some). */
+const NO_MONITORING_AGENT_CALLS = {
+  requests: 0,
+  callsByInstance: {},
+  inFlight: 0,
+  maxInFlight: 0,
+  instancesInFlight: 0,
+  maxInstancesInFlight: 0,
+  maxPerSecond: 0,
+};
 const install = (url: string, instanceId: string, userId = USER_ID) =>
   callJson(url, 'NodeInstall', { UserId: userId, InstanceId: instanceId, Force: 'true' });
 
@@ -33,6 +43,7 @@ describe('stats', () => {
       rejected: 1,
       callsByInstance: { 'i-st1': 2, 'i-st2': 1 },
       installsByInstance: { 'i-st2': 1 },
+      monitoringAgent: NO_MONITORING_AGENT_CALLS,
       callsByAccessKeyId: { [KEY_ID]: 6 },
       callsByUserId: { [USER_ID]: 5 },
       callsByUserIdAndAccessKeyId: { [USER_ID]: { [KEY_ID]: 5 } },
@@ -112,6 +123,7 @@ describe('reset', () => {
       rejected: 0,
       callsByInstance: {},
       installsByInstance: {},
+      monitoringAgent: NO_MONITORING_AGENT_CALLS,
       callsByAccessKeyId: {},
       callsByUserId: {},
       callsByUserIdAndAccessKeyId: {},
