@@ -95,7 +95,8 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     if (action !== undefined && action !== '') stats.actionArrived(action);
     if (action === 'NodeInstall') res.once('close', stats.nodeInstallArrived(params.UserId, now()));
     const namedInstances = action === 'InstallMonitoringAgent' ? indexedList(params, 'InstanceIds') : [];
-    if (action === 'InstallMonitoringAgent') res.once('close', stats.monitoringAgentArrived(namedInstances.length, now()));
+    if (action === 'InstallMonitoringAgent')
+      res.once('close', stats.monitoringAgentArrived(namedInstances.length, now()));
     stats.callArrived(params.AccessKeyId, params.UserId);
 
     const nowMs = now();

@@ -99,7 +99,14 @@ export function createStatsRecorder(): StatsRecorder {
   const callsByAccessKeyId = new Map<string, number>();
   const callsByUserId = new Map<string, number>();
   const callsByUserIdAndAccessKeyId = new Map<string, Map<string, number>>();
-  const agent = { requests: 0, inFlight: 0, maxInFlight: 0, instancesInFlight: 0, maxInstancesInFlight: 0, maxPerSecond: 0 };
+  const agent = {
+    requests: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    instancesInFlight: 0,
+    maxInstancesInFlight: 0,
+    maxPerSecond: 0,
+  };
   const agentCallsByInstance = new Map<string, number>();
   const agentArrivals = createSlidingSecond();
 
