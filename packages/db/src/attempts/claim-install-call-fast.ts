@@ -1,5 +1,5 @@
 import type { Database } from '../client.ts';
-import type { CallMember, InstallCallClaim, InstallCallInput } from './claim-install-call.ts';
+import type { CallMember, InstallCallClaim, InstallCallInput } from './types.ts';
 
 /**
  * The common case of claimInstallCall in one statement, on pg directly: the leader is `pending`, due, within its

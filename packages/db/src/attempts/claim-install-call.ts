@@ -1,4 +1,4 @@
-import type { InstanceState, InstanceTransitionCause, RolloutStatus } from '@fleet/rollout-domain';
+import type { InstanceState, RolloutStatus } from '@fleet/rollout-domain';
 import { decideInstance } from '@fleet/rollout-domain';
 import type { Database } from '../client.ts';
 import { claimInstallCallFast } from './claim-install-call-fast.ts';
@@ -6,7 +6,7 @@ import { GuardedWriteRaceError } from '../errors.ts';
 import { REPLAY_WINDOW_MS } from './claim-locked.ts';
 import { isTimedOut } from './instance-timeout.ts';
 import { manualInstallReasonAfter } from './manual-install-reason.ts';
-import type { AttemptSigning } from './types.ts';
+import type { InstallCallClaim, InstallCallInput } from './types.ts';
 
 /**
  * The claim of the install-monitoring-agent driver: one InstallMonitoringAgent call names up to 10 instances of one
@@ -26,62 +26,6 @@ import type { AttemptSigning } from './types.ts';
  * proves the first copy arrived). Every unfinished attempt of the call is marked as being replayed at once, so the
  * jobs of the call's other instances find them busy and wait, and the call is never sent by two workers.
  */
-export type InstallCallInput = {
-  /** The leader: the instance whose job makes this claim. */
-  rolloutInstanceId: bigint;
-  rolloutId: string;
-  workerId: string;
-  /** The new call's id (install_attempt.call_id) and the SignatureNonce its request is signed with. */
-  callId: string;
-  signatureNonce: string;
-  credentialsId: bigint | null;
-  /** Most instances in one call (InstallMonitoringAgent takes 1 to 10). */
-  maxInstances: number;
-  staleAfterMs: number;
-  instanceTimeoutMs: number | null;
-  /** Co-claimed instances must have had their status check first (policy skipInstalled). */
-  skipInstalled: boolean;
-  now: Date;
-  /** The time the rollout's calls_until is compared with (see ClaimInput.windowNow). */
-  windowNow: Date;
-};
-
-/** One instance of a call: its attempt row. */
-export type CallMember = { rolloutInstanceId: bigint; instanceId: string; attemptId: bigint; attemptNo: number };
-
-export type InstallCallClaim =
-  /** A new call: `members` (the leader first) each have a new attempt row; send InstallMonitoringAgent for them. */
-  | {
-      kind: 'claimed';
-      callId: string;
-      signing: AttemptSigning;
-      members: CallMember[];
-      /** The leader's previous attempt, abandoned by this claim (its worker died too long ago to ask). */
-      abandonedAttemptNo: number | null;
-    }
-  /**
-   * The leader's attempt is one instance of a call whose worker died: send exactly that request again
-   * (`instanceIds` in order, `signing`, the credentials it was signed with). `members` are its attempts still
-   * unfinished, which the answer resolves; the others of `instanceIds` were settled otherwise meanwhile.
-   */
-  | {
-      kind: 'replay';
-      callId: string;
-      signing: AttemptSigning;
-      credentialsId: bigint | null;
-      instanceIds: string[];
-      members: CallMember[];
-    }
-  | { kind: 'final'; state: InstanceState }
-  | { kind: 'closed'; to: InstanceState; cause: InstanceTransitionCause; reason: string }
-  | { kind: 'busy'; retryAt: Date }
-  | { kind: 'paused' }
-  | { kind: 'missing' }
-  /** Every instance the rollout's concurrency allows is in flight: look again soon. */
-  | { kind: 'full' }
-  /** The leader waits for its retry backoff until `at` (its job ran early: a co-claim moved it since). */
-  | { kind: 'not_due'; at: Date };
-
 type LeaderRow = {
   state: InstanceState;
   instance_id: string;

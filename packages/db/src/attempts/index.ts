@@ -6,7 +6,8 @@
 export { claimAttempt } from './claim-attempt.ts';
 export { REPLAY_WINDOW_MS } from './claim-locked.ts';
 export { claimInstallCall, peekInstallCall } from './claim-install-call.ts';
-export type { CallMember, InstallCallClaim, InstallCallInput, InstallCallPeek } from './claim-install-call.ts';
+export type { InstallCallPeek } from './claim-install-call.ts';
+export type { CallMember, InstallCallClaim, InstallCallInput } from './types.ts';
 export { finishAttempt } from './finish-attempt.ts';
 export { markAttemptAnswerLost } from './mark-answer-lost.ts';
 export { needsStatusCheck, recordStatusCheck } from './status-check.ts';

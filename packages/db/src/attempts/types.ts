@@ -105,3 +105,60 @@ export type FinishInput = {
 
 /** What the one-statement path left to do: `general` (it did not apply) or `recorded` (answer stored, instance not moved). */
 export type FastFinish = FinishResult | 'general' | 'recorded';
+
+/** The claim of one InstallMonitoringAgent call (claimInstallCall, claim-install-call.ts). */
+export type InstallCallInput = {
+  /** The leader: the instance whose job makes this claim. */
+  rolloutInstanceId: bigint;
+  rolloutId: string;
+  workerId: string;
+  /** The new call's id (install_attempt.call_id) and the SignatureNonce its request is signed with. */
+  callId: string;
+  signatureNonce: string;
+  credentialsId: bigint | null;
+  /** Most instances in one call (InstallMonitoringAgent takes 1 to 10). */
+  maxInstances: number;
+  staleAfterMs: number;
+  instanceTimeoutMs: number | null;
+  /** Co-claimed instances must have had their status check first (policy skipInstalled). */
+  skipInstalled: boolean;
+  now: Date;
+  /** The time the rollout's calls_until is compared with (see ClaimInput.windowNow). */
+  windowNow: Date;
+};
+
+/** One instance of a call: its attempt row. */
+export type CallMember = { rolloutInstanceId: bigint; instanceId: string; attemptId: bigint; attemptNo: number };
+
+export type InstallCallClaim =
+  /** A new call: `members` (the leader first) each have a new attempt row; send InstallMonitoringAgent for them. */
+  | {
+      kind: 'claimed';
+      callId: string;
+      signing: AttemptSigning;
+      members: CallMember[];
+      /** The leader's previous attempt, abandoned by this claim (its worker died too long ago to ask). */
+      abandonedAttemptNo: number | null;
+    }
+  /**
+   * The leader's attempt is one instance of a call whose worker died: send exactly that request again
+   * (`instanceIds` in order, `signing`, the credentials it was signed with). `members` are its attempts still
+   * unfinished, which the answer resolves; the others of `instanceIds` were settled otherwise meanwhile.
+   */
+  | {
+      kind: 'replay';
+      callId: string;
+      signing: AttemptSigning;
+      credentialsId: bigint | null;
+      instanceIds: string[];
+      members: CallMember[];
+    }
+  | { kind: 'final'; state: InstanceState }
+  | { kind: 'closed'; to: InstanceState; cause: InstanceTransitionCause; reason: string }
+  | { kind: 'busy'; retryAt: Date }
+  | { kind: 'paused' }
+  | { kind: 'missing' }
+  /** Every instance the rollout's concurrency allows is in flight: look again soon. */
+  | { kind: 'full' }
+  /** The leader waits for its retry backoff until `at` (its job ran early: a co-claim moved it since). */
+  | { kind: 'not_due'; at: Date };
