@@ -19,6 +19,7 @@ import { errorCodeOf, errorMessageOf, UNDICI_TIMEOUT_CODES } from './network-err
 import { parseResponse } from './parse-response.ts';
 import { prepareRequest } from './prepare-request.ts';
 import type { ActionParams } from './request-params.ts';
+import { percentEncode } from './signature.ts';
 
 /**
  * Client for the CloudMonitor (CMS) agent actions: the legacy ones (Version 2017-03-01 by default): NodeInstall,
@@ -35,7 +36,7 @@ import type { ActionParams } from './request-params.ts';
  *   than timeoutMs in total. The result is then the second call's, with `resigned: true` and both
  *   RequestIds in `requestIds`. Every other retry decision belongs to the caller's retry policy.
  * - The AccessKey secret is used only as the HMAC key. It is never sent, and any echo of it in a response or error
- *   text is replaced by `[REDACTED]` before it reaches a result.
+ *   text is replaced by `[REDACTED]` before it reaches a result; so is an echo of the STS token (which is sent).
  */
 
 const REDACTED = '[REDACTED]';
@@ -75,9 +76,17 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     now,
     nonce,
   } = resolveCmsClientOptions(options);
-  const secret = signingCredentials.accessKeySecret;
+  // The secret as it is; an STS token also as a gateway echoes it back in a SignatureDoesNotMatch answer: raw (v3's
+  // canonical request), percent-encoded once (v1's canonicalized query) and twice (v1's string to sign). Longest
+  // first, so a longer spelling is not cut into by a shorter one it contains.
+  const token = signingCredentials.securityToken;
+  const hidden = [
+    signingCredentials.accessKeySecret,
+    ...(token ? [token, percentEncode(token), percentEncode(percentEncode(token))] : []),
+  ].sort((a, b) => b.length - a.length);
 
-  const redact = (text: string): string => (text.includes(secret) ? text.split(secret).join(REDACTED) : text);
+  const redact = (text: string): string =>
+    hidden.reduce((shown, value) => (shown.includes(value) ? shown.split(value).join(REDACTED) : shown), text);
 
   // One origin, so one Pool. Keep-alive reuse is what makes thousands of calls cheap; the headers/body/connect
   // timeouts are backstops behind the per-call AbortController, which also bounds the whole body read.
