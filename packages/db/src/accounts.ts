@@ -1,4 +1,5 @@
 import type { EventSource, NewFleetEvent } from '@fleet/rollout-domain';
+import { OPEN_ROLLOUT_STATUSES } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
 import { AccountExistsError, AccountHasOpenRolloutsError } from './errors.ts';
 import { DIRECT_WRITER, recordEvents } from './events/record-events.ts';
@@ -267,14 +268,14 @@ export async function rotateAccountCredentials(
 
 /**
  * Deletes an account and every version of its credentials, with its account.deleted event; its later rollouts are
- * signed with the workers' own pair again. AccountHasOpenRolloutsError while a rollout of it is running or paused
- * (its workers would switch keys mid-rollout). False when there is no such account.
+ * signed with the workers' own pair again. AccountHasOpenRolloutsError while a rollout of it is open (running,
+ * paused, scheduled or waiting for a window: it has calls still to make, which would switch keys mid-rollout). False when there is no such account.
  */
 export async function deleteAccount(db: Database, userId: string, by: EventSource = DIRECT_WRITER): Promise<boolean> {
   return db.prisma.$transaction(async (tx) => {
     const row = await tx.account.findUnique({ where: { userId }, select: ACCOUNT_SELECT });
     if (!row) return false;
-    const open = await tx.rollout.count({ where: { userId, status: { in: ['running', 'paused'] } } });
+    const open = await tx.rollout.count({ where: { userId, status: { in: [...OPEN_ROLLOUT_STATUSES] } } });
     if (open > 0) throw new AccountHasOpenRolloutsError(userId, open);
     const record = await toRecord(tx, row);
     await tx.account.delete({ where: { userId } });

@@ -3,11 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createSecretBox, parseEncryptionKey } from '@fleet/secrets';
 import { useTestDatabase } from './support.ts';
 import {
+  AccountHasOpenRolloutsError,
   accountSecretContext,
   accountTokenContext,
   claimAttempt,
   createAccount,
   createAttemptWriter,
+  deleteAccount,
+  findAccount,
   findAccountCalling,
   findAccountCredentials,
   insertRollout,
@@ -133,4 +136,31 @@ describe('resealColumns (rotate-encryption-key)', () => {
     const again = await resealColumns(db, rotatingBox);
     expect(again.every((r) => r.resealed === 0 && r.raced === 0)).toBe(true);
   });
+});
+
+describe('deleteAccount', () => {
+  it.each([
+    ['running', '6000000000000001'],
+    ['paused', '6000000000000002'],
+    ['scheduled', '6000000000000003'],
+    ['waiting_for_window', '6000000000000004'],
+  ] as const)(
+    'is refused while a rollout of the account is %s (it has calls still to make), and the account stays',
+    async (status, userId) => {
+      await account(userId, 'delete-secret');
+      const { rollout } = await insertRollout(db, {
+        userId,
+        force: false,
+        concurrency: 1,
+        maxAttempts: 1,
+        policy: {},
+        instanceIds: ['i-delete1'],
+      });
+      await db.prisma.rollout.update({ where: { id: rollout.id }, data: { status } });
+      await expect(deleteAccount(db, userId)).rejects.toBeInstanceOf(AccountHasOpenRolloutsError);
+      expect(await findAccount(db, userId)).not.toBeNull();
+      await db.prisma.rollout.update({ where: { id: rollout.id }, data: { status: 'completed' } });
+      expect(await deleteAccount(db, userId)).toBe(true);
+    },
+  );
 });

@@ -196,7 +196,7 @@ export function accountRoutes(deps: AccountRouteDeps): Router {
       if (error instanceof AccountHasOpenRolloutsError)
         throw new ConflictError(
           'account_has_open_rollouts',
-          `account ${account.userId} has ${error.openRollouts} rollout(s) running or paused; ` +
+          `account ${account.userId} has ${error.openRollouts} open rollout(s) (running, paused, scheduled or waiting for a window); ` +
             'cancel them or wait for them to end before deleting it',
         );
       throw error;
@@ -288,7 +288,10 @@ export const accountOperations: ApiOperation[] = [
     params: userIdParams,
     responses: {
       204: { description: 'Deleted' },
-      409: { description: 'A rollout of the account is running or paused (`account_has_open_rollouts`)' },
+      409: {
+        description:
+          'A rollout of the account is open: running, paused, scheduled or waiting for a window (`account_has_open_rollouts`)',
+      },
     },
   },
 ];
