@@ -24,7 +24,13 @@ export {
   streamTicketKey,
   webhookQueueName,
 } from './names.ts';
-export { openWebhookQueue, enqueueWebhookDeliveries, createWebhookWorker, delayWebhookJob } from './webhook-queue.ts';
+export {
+  openWebhookQueue,
+  enqueueWebhookDeliveries,
+  redeliverWebhookNow,
+  createWebhookWorker,
+  delayWebhookJob,
+} from './webhook-queue.ts';
 export type {
   WebhookJobData,
   WebhookJob,

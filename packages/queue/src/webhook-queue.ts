@@ -45,6 +45,17 @@ export async function enqueueWebhookDeliveries(
   );
 }
 
+/**
+ * A delivery to attempt now (a redelivery): its job is made, and when its job is already there waiting out a retry's
+ * delay (hours, late in the schedule), that job is moved forward to now instead, as adding it again would be a no-op.
+ * A job that is running is left to finish its attempt.
+ */
+export async function redeliverWebhookNow(queue: WebhookQueue, deliveryId: string): Promise<void> {
+  await enqueueWebhookDeliveries(queue, [{ deliveryId, delayMs: 0 }]);
+  const job = await queue.getJob(webhookDeliveryJobId(deliveryId));
+  if (job && (await job.isDelayed())) await job.promote();
+}
+
 export type WebhookWorkerOptions = {
   /** Worker-role connection (`maxRetriesPerRequest: null`). */
   connection: RedisClient;

@@ -5,7 +5,7 @@ import type { Database } from '@fleet/db';
 import { listDeliveries, markForRedelivery } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { WebhookQueue } from '@fleet/queue';
-import { enqueueWebhookDeliveries } from '@fleet/queue';
+import { redeliverWebhookNow } from '@fleet/queue';
 import { requireRole } from '../http/auth.ts';
 import { parseOrThrow, parsePathParam } from '../http/validate.ts';
 import type { ApiOperation } from '../openapi.ts';
@@ -45,7 +45,7 @@ export function webhookDeliveryRoutes(deps: WebhookDeliveryRoutesDeps): Router {
     const delivery = await markForRedelivery(deps.db, webhook.id, deliveryId);
     if (!delivery) throw new NotFoundError(`delivery ${deliveryId}`);
     if (deps.webhookQueue)
-      await enqueueWebhookDeliveries(deps.webhookQueue, [{ deliveryId, delayMs: 0 }]).catch((error: unknown) =>
+      await redeliverWebhookNow(deps.webhookQueue, deliveryId).catch((error: unknown) =>
         deps.logger.warn('could not enqueue a redelivery; the notifier re-drive will', {
           deliveryId,
           error: error instanceof Error ? error.message : String(error),
