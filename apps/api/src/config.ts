@@ -19,8 +19,8 @@ export const apiConfigSchema = z
     DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
     // REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords): see redisEnv.
     ...redisEnv,
-    // FLEET_ENCRYPTION_KEY (and FLEET_ENCRYPTION_PREVIOUS_KEYS): seal accounts' credentials, and open them for a dry
-    // run's pre-check; unset, they are refused.
+    // FLEET_ENCRYPTION_KEY (and FLEET_ENCRYPTION_PREVIOUS_KEYS): seal accounts' credentials and webhook secrets, and
+    // open credentials for a dry run's pre-check; unset, they are refused (503 encryption_not_configured).
     ...encryptionEnv,
     // CMS_ENDPOINT_ALLOWLIST: the endpoints an account may be given (422 for another) and a pre-check may call.
     ...endpointAllowlistEnv,
@@ -66,8 +66,6 @@ export const apiConfigSchema = z
       (v) => (v === '' ? undefined : v),
       z.string().min(16, 'expected at least 16 characters').optional(),
     ),
-    // FLEET_ENCRYPTION_KEY (seals webhook secrets) and FLEET_ENCRYPTION_PREVIOUS_KEYS.
-    ...encryptionEnv,
     // WEBHOOK_ALLOW_PRIVATE_NETWORKS: which addresses a webhook URL may resolve to.
     ...webhookEnv,
     /**
