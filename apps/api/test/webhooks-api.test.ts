@@ -178,6 +178,17 @@ describe('changing a subscription', () => {
     expect(deleted.events.some((e) => (e.data as { webhookId: string }).webhookId === made.id)).toBe(true);
   });
 
+  it('refuses to test a disabled subscription (409 webhook_disabled), recording no webhook.test event', async () => {
+    const { body: made } = await create({});
+    await api.request('PATCH', `/v1/webhooks/${made.id}`, { enabled: false });
+    const before = (await listEvents(api.db, { type: 'webhook.test', limit: 1000 })).events.length;
+    const res = await api.request('POST', `/v1/webhooks/${made.id}/test`);
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'webhook_disabled' });
+    expect(res.body.detail).toContain('enabled');
+    expect((await listEvents(api.db, { type: 'webhook.test', limit: 1000 })).events).toHaveLength(before);
+  });
+
   it('lists a test message in the delivery log, and redeliver makes it pending again with the same id', async () => {
     const { body: made } = await create({ events: ['rollout.completed'] });
     await api.request('POST', `/v1/webhooks/${made.id}/test`);

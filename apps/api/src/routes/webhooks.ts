@@ -193,6 +193,12 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   router.post(`${WEBHOOKS_PATH}/:id/test`, async (req, res) => {
     requireRole(req, 'operator');
     const webhook = await loadVisibleWebhook(deps, req);
+    // The dispatcher makes deliveries for enabled subscriptions only: a test event for a disabled one would never go.
+    if (!webhook.enabled)
+      throw new ConflictError(
+        'webhook_disabled',
+        `webhook ${webhook.id} is disabled (${webhook.disabledReason ?? 'operator'}): enable it with PATCH {"enabled": true} to test it`,
+      );
     const eventId = await recordWebhookTest(deps.db, webhook, eventSourceOf(req));
     res.status(202).json({ eventId: eventId.toString() });
   });
@@ -287,6 +293,9 @@ export const webhookOperations: ApiOperation[] = [
     role: 'operator',
     summary: 'Send a webhook.test event to this subscription',
     params: idParams,
-    responses: { 202: { description: 'The event is recorded; its delivery follows', schema: webhookTestSchema } },
+    responses: {
+      202: { description: 'The event is recorded; its delivery follows', schema: webhookTestSchema },
+      409: { description: 'The subscription is disabled (`webhook_disabled`); nothing is recorded' },
+    },
   },
 ];
