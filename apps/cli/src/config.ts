@@ -34,6 +34,12 @@ export const cliConfigSchema = z.object({
    * `up`); a relative path is taken from the current directory. Default `.fleet/admin-key` under the repository.
    */
   FLEET_KEY_FILE: unsetIfEmpty(z.string().optional()),
+  /**
+   * Where `up` keeps the FLEET_ENCRYPTION_KEY it makes when that variable is unset (32 random bytes in base64, mode
+   * 0600, its directory 0700 when made by `up`); a relative path is taken from the current directory. Default
+   * `.fleet/encryption-key` under the repository. Not read when FLEET_ENCRYPTION_KEY is set.
+   */
+  FLEET_ENCRYPTION_KEY_FILE: unsetIfEmpty(z.string().optional()),
   /** How long `up` waits for the API's /readyz (and the simulator) to answer 200 once started, in ms. Default 60000. */
   FLEET_READY_TIMEOUT_MS: env.positiveInt(60_000),
   PORT: unsetIfEmpty(env.port(LOCAL_DEFAULTS.apiPort)),

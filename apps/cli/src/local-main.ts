@@ -1,7 +1,8 @@
 /**
  * The local commands of `fleet` (main.ts hands them over; the client commands are in fleet/):
  *   up       check that Postgres and Redis answer, create and migrate the database, make sure the admin key file
- *            holds a working key, then run simulator, api, worker and reconciler together and say where they are
+ *            holds a working key and (without FLEET_ENCRYPTION_KEY) the encryption key file a key, then run
+ *            simulator, api, worker, reconciler and notifier together and say where they are
  *   migrate  create the database if needed and apply the committed migrations
  *   check-migrations  exit 0 when the committed migrations produce exactly prisma/schema.prisma, 2 when not
  *            (replayed in a scratch database made and dropped for the check)
@@ -11,7 +12,7 @@
  *            re-seal every stored secret under FLEET_ENCRYPTION_KEY (rotate-encryption-key.ts); 78 without the key
  *
  * Exit codes: 0 done (or stopped by a signal), 1 failed, 2 bad usage or arguments, 69 (EX_UNAVAILABLE) Postgres or
- * Redis does not answer (`up`), 78 (EX_CONFIG) a malformed variable.
+ * Redis does not answer (`up`), 78 (EX_CONFIG) a malformed variable, or (`up`) an encryption key file that holds no key.
  *
  * Part of the app's entry point: it reads the environment (cliConfigSchema) when main.ts imports it, which it does
  * only for these commands, so that the client commands need no database settings.
@@ -24,6 +25,7 @@ import { createDatabase } from '@fleet/db';
 import { EXIT_CODES, appLaunchArgs, loadConfigOrExit } from '@fleet/lifecycle';
 import { chooseLogOutput, createLogger } from '@fleet/logger';
 import { ensureAdminKeyFile } from './admin-key-file.ts';
+import { ensureEncryptionKeyFile } from './encryption-key-file.ts';
 import { loadCliConfig } from './config.ts';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
@@ -45,6 +47,9 @@ const logger = createLogger({ service: 'cli', level: config.LOG_LEVEL, ...logOut
 const keyFile = config.FLEET_KEY_FILE
   ? path.resolve(config.FLEET_KEY_FILE)
   : path.join(repoRoot, '.fleet', 'admin-key');
+const encryptionKeyFile = config.FLEET_ENCRYPTION_KEY_FILE
+  ? path.resolve(config.FLEET_ENCRYPTION_KEY_FILE)
+  : path.join(repoRoot, '.fleet', 'encryption-key');
 
 async function migrate(): Promise<void> {
   if (await ensureDatabaseExists(config.DATABASE_URL)) logger.info('database created');
@@ -75,6 +80,30 @@ async function prepareAdminKeyFile(): Promise<void> {
   } finally {
     await db.close();
   }
+}
+
+/**
+ * The environment `up` adds for its apps' FLEET_ENCRYPTION_KEY: nothing when the variable is set (it reaches them as
+ * it is), else the key of the encryption key file (see ensureEncryptionKeyFile), so that a fresh clone can store
+ * credentials and webhooks. Logs the file's path, never the key; exits EX_CONFIG when the file holds no key.
+ */
+async function prepareEncryptionKey(): Promise<Record<string, string>> {
+  if (config.FLEET_ENCRYPTION_KEY !== undefined) return {};
+  const result = await ensureEncryptionKeyFile(encryptionKeyFile);
+  if (result.outcome === 'unusable') {
+    process.stderr.write(
+      `fleet up: ${result.file} holds no encryption key: ${result.message}. ` +
+        'Put the key back, set FLEET_ENCRYPTION_KEY, or remove the file to make a new key ' +
+        '(what the old key sealed will then not open)\n',
+    );
+    process.exit(EXIT_CODES.config);
+  }
+  logger.info(result.outcome === 'created' ? 'encryption key made and written' : 'encryption key file reused', {
+    encryptionKeyFile: result.file,
+  });
+  if (result.narrowedMode)
+    logger.warn('encryption key file was readable by others; its mode is now 0600', { encryptionKeyFile });
+  return { FLEET_ENCRYPTION_KEY: result.key };
 }
 
 /** Once the apps answer, says where they are: a block of lines on a terminal, one log entry in JSON. */
@@ -125,6 +154,7 @@ async function up(): Promise<void> {
   await exitUnlessDependenciesAnswer();
   await migrate();
   await prepareAdminKeyFile();
+  const encryptionEnv = await prepareEncryptionKey();
   await prepareConsole();
   const children = new Map<string, ChildProcess>();
   const stopped = new AbortController();
@@ -150,7 +180,7 @@ async function up(): Promise<void> {
   for (const app of config.FLEET_APPS) {
     const child = spawn(process.execPath, appLaunchArgs(app, repoRoot), {
       cwd: path.join(repoRoot, 'apps', app),
-      env: { ...process.env, LOG_FORMAT: logOutput.format },
+      env: { ...process.env, ...encryptionEnv, LOG_FORMAT: logOutput.format },
       stdio: ['ignore', 'inherit', 'inherit'],
       // A process group of its own, so the app hears a Ctrl-C once, from `up`. In the terminal's foreground group it
       // heard it twice, from the terminal and relayed by `up`; when the second came while the app's process was

@@ -14,6 +14,7 @@ describe('cli config', () => {
       'DATABASE_URL',
       'FLEET_APPS',
       'FLEET_ENCRYPTION_KEY',
+      'FLEET_ENCRYPTION_KEY_FILE',
       'FLEET_ENCRYPTION_PREVIOUS_KEYS',
       'FLEET_KEY_FILE',
       'FLEET_READY_TIMEOUT_MS',

@@ -1,13 +1,15 @@
 /**
- * `fleet up`, the real CLI main.ts, with a private database, Redis prefix, ports and key file: it says where things
+ * `fleet up`, the real CLI main.ts, with a private database, Redis prefix, ports and key files: it says where things
  * are once the API is ready, and leaves an admin key in a file of mode 0600 that the API accepts; a second `up`
- * reuses it, and one after the key was revoked makes a new one.
+ * reuses it, and one after the key was revoked makes a new one. Without FLEET_ENCRYPTION_KEY it makes an encryption
+ * key file the same way, which the API seals webhook secrets with; a set FLEET_ENCRYPTION_KEY wins over the file.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { parseEncryptionKey } from '@fleet/secrets';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
@@ -22,6 +24,7 @@ import type { AppProcess, TestDatabase } from '@fleet/testing';
 let testDb: TestDatabase;
 let dir: string;
 let keyFile: string;
+let encryptionKeyFile: string;
 let apiUrl: string;
 let simulatorUrl: string;
 let env: Record<string, string>;
@@ -32,12 +35,18 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   dir = await mkdtemp(path.join(tmpdir(), 'fleet-up-'));
   keyFile = path.join(dir, 'state', 'admin-key');
+  encryptionKeyFile = path.join(dir, 'state', 'encryption-key');
   const local = await localAppsEnv({ databaseUrl: testDb.url, prefix });
   ({ apiUrl, simulatorUrl } = local);
   env = {
     ...local.env,
     FLEET_APPS: 'simulator,api',
     FLEET_KEY_FILE: keyFile,
+    FLEET_ENCRYPTION_KEY_FILE: encryptionKeyFile,
+    // Empty counts as unset: none of this machine's environment reaches the test's `up`.
+    FLEET_ENCRYPTION_KEY: '',
+    // The webhooks made here point at 127.0.0.1 (nothing delivers them: no notifier runs).
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
   };
 });
 
@@ -83,9 +92,36 @@ async function callApi(key: string, route: string): Promise<number> {
   return (await fetch(`${apiUrl}${route}`, { headers: { authorization: `Bearer ${key}` } })).status;
 }
 
+/** POST /v1/webhooks for every account; its status and the id of the webhook made. */
+async function createWebhook(key: string): Promise<{ status: number; id?: string }> {
+  const response = await fetch(`${apiUrl}/v1/webhooks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: 'http://127.0.0.1:9/fleet-up-hook', events: ['*'], allAccounts: true }),
+  });
+  const body = (await response.json()) as { id?: string };
+  return { status: response.status, id: body.id };
+}
+
+/** The id of the key the webhook's signing secret is sealed with (`fsv1.<keyId>...`). */
+async function sealingKeyOf(webhookId: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: testDb.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ sealed: string }>(
+      'SELECT secret_sealed AS sealed FROM webhook WHERE id = $1',
+      [webhookId],
+    );
+    return rows[0]?.sealed.split('.')[1];
+  } finally {
+    await client.end();
+  }
+}
+
 // Each test migrates a database and starts real processes: on a loaded 2-core machine that alone can take a minute.
 describe('fleet up', { timeout: 180_000 }, () => {
   let firstKey: string;
+  let encryptionKey: string;
 
   it('on a terminal format (LOG_FORMAT=pretty) prints where the API, its docs, the simulator and the key file are, and the key works', async () => {
     const cli = startUp({ LOG_FORMAT: 'pretty' });
@@ -118,6 +154,16 @@ describe('fleet up', { timeout: 180_000 }, () => {
     // An admin key for every account: it may list the keys, which only an admin may.
     expect(await callApi(firstKey, '/v1/api-keys')).toBe(200);
     expect((await fetch(`${apiUrl}/openapi.json`)).status).toBe(200);
+
+    // No FLEET_ENCRYPTION_KEY: `up` made one in its file, and the API seals with it, so webhooks work.
+    encryptionKey = (await readFile(encryptionKeyFile, 'utf8')).trim();
+    expect(encryptionKey).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(encryptionKey, 'base64')).toHaveLength(32);
+    expect((await stat(encryptionKeyFile)).mode & 0o777).toBe(0o600);
+    expect(cli.output()).not.toContain(encryptionKey);
+    const webhook = await createWebhook(firstKey);
+    expect(webhook.status).toBe(201);
+    expect(await sealingKeyOf(String(webhook.id))).toBe(parseEncryptionKey(encryptionKey).id);
     await stopUp(cli);
   });
 
@@ -144,6 +190,12 @@ describe('fleet up', { timeout: 180_000 }, () => {
     expect(cli.stdout()).toContain('"message":"admin api key file reused"');
     expect((await readFile(keyFile, 'utf8')).trim()).toBe(firstKey);
     expect(await callApi(firstKey, '/v1/api-keys')).toBe(200);
+    // The same encryption key: what the first `up` sealed still opens, and new secrets are sealed with it.
+    expect(cli.stdout()).toContain('"message":"encryption key file reused"');
+    expect((await readFile(encryptionKeyFile, 'utf8')).trim()).toBe(encryptionKey);
+    const webhook = await createWebhook(firstKey);
+    expect(webhook.status).toBe(201);
+    expect(await sealingKeyOf(String(webhook.id))).toBe(parseEncryptionKey(encryptionKey).id);
     await stopUp(cli);
   });
 
@@ -169,6 +221,19 @@ describe('fleet up', { timeout: 180_000 }, () => {
     expect(await callApi(secondKey, '/v1/api-keys')).toBe(200);
     expect(await callApi(firstKey, '/v1/api-keys')).toBe(401);
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    await stopUp(cli);
+  });
+
+  it('a set FLEET_ENCRYPTION_KEY wins: the apps seal with it, and the key file is neither read nor changed', async () => {
+    const ownKey = Buffer.alloc(32, 3).toString('base64');
+    const cli = startUp({ FLEET_APPS: 'api', FLEET_ENCRYPTION_KEY: ownKey, LOG_FORMAT: 'json' });
+    await waitFor('the ready line', () => cli.stdout().includes('"message":"fleet is ready"'), { timeoutMs: 120_000 });
+    expect(cli.stdout()).not.toContain('encryption key file');
+    expect(cli.stdout()).not.toContain('encryption key made');
+    expect((await readFile(encryptionKeyFile, 'utf8')).trim()).toBe(encryptionKey);
+    const webhook = await createWebhook((await readFile(keyFile, 'utf8')).trim());
+    expect(webhook.status).toBe(201);
+    expect(await sealingKeyOf(String(webhook.id))).toBe(parseEncryptionKey(ownKey).id);
     await stopUp(cli);
   });
 
