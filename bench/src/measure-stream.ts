@@ -9,10 +9,11 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runAlternatingRounds, median } from './alternating-rounds.ts';
+import type { AlternatingRound } from './alternating-rounds.ts';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import type { CpuMeter } from './cpu.ts';
 import { createRollout, prepareSimulator, rolloutFacts, waitForRolloutDone } from './clients.ts';
-import { sleep } from './processes.ts';
 import type { BenchStack } from './stack.ts';
 
 type StreamClientFacts = {
@@ -49,7 +50,7 @@ export type StreamBenchResult = {
    * Each round: without clients, with them, without again. `ratio`: with / the mean of the two without; `noise`: how
    * far the two without differ, over their mean.
    */
-  rounds: { none: StreamRun; noneAgain: StreamRun; clients: StreamRun; ratio: number; noise: number }[];
+  rounds: AlternatingRound<StreamRun, 'clients'>[];
   /** Medians over rounds. */
   medianRatio: number;
   medianNoise: number;
@@ -106,8 +107,6 @@ function startClients(stack: BenchStack, rolloutId: string, clients: number) {
     },
   };
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
 
 async function runOnce(
   stack: BenchStack,
@@ -166,37 +165,28 @@ export async function measureStream(
     log: (line: string) => void;
   },
 ): Promise<StreamBenchResult> {
-  const rounds: StreamBenchResult['rounds'] = [];
   // A first rollout on the fresh processes is slower (connections, plans, JIT): run one unmeasured.
   options.log('stream: warm-up rollout');
   await runOnce(stack, cpu, options, 'none', 'swx');
-  for (let round = 0; round < options.rounds; round++) {
-    // Without clients before and after the run with them: their difference is the noise the ratio is read against,
-    // and a drift over the round weighs on both sides alike.
-    const run = async (variant: StreamRun['variant'], tag: string) => {
+  const { rounds, medianRatio, medianNoise } = await runAlternatingRounds({
+    rounds: options.rounds,
+    withKey: 'clients',
+    runOnce: async (variant, { round, step }) => {
       options.log(`stream: round ${round + 1}, ${variant === 'none' ? 'no clients' : `${options.clients} clients`}`);
-      const result = await runOnce(stack, cpu, options, variant, `s${round}${tag}x`);
+      const result = await runOnce(
+        stack,
+        cpu,
+        options,
+        variant === 'none' ? 'none' : 'clients',
+        `s${round}${'acb'[step]}x`,
+      );
       options.log(
         `  ${result.throughput.toFixed(0)}/s over ${result.seconds.toFixed(1)} s; API CPU ${result.cpuMsPerInstance.api?.toFixed(3)} ms/instance` +
           (result.streams ? `; streams ${JSON.stringify(result.streams)}` : ''),
       );
-      await sleep(500);
       return result;
-    };
-    const none = await run('none', 'a');
-    const clients = await run('clients', 'c');
-    const noneAgain = await run('none', 'b');
-    const baseline = (none.throughput + noneAgain.throughput) / 2;
-    rounds.push({
-      none,
-      noneAgain,
-      clients,
-      ratio: clients.throughput / baseline,
-      noise: Math.abs(none.throughput - noneAgain.throughput) / baseline,
-    });
-  }
-  const medianRatio = median(rounds.map((r) => r.ratio));
-  const medianNoise = median(rounds.map((r) => r.noise));
+    },
+  });
   return {
     instances: options.instances,
     clients: options.clients,

@@ -13,6 +13,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
+import { runAlternatingRounds } from './alternating-rounds.ts';
+import type { AlternatingRound } from './alternating-rounds.ts';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import type { CpuMeter } from './cpu.ts';
 import { prepareSimulator, rolloutFacts, waitForRolloutDone } from './clients.ts';
@@ -67,15 +69,13 @@ export type WebhookBenchResult = {
    * Each round: no subscriptions, three, no subscriptions again. `ratio` is the run with subscriptions over the mean
    * of the two without; `noise` how far those two differ (|a - b| / mean), what a ratio is read against.
    */
-  rounds: { none: WebhookRun; subscriptions: WebhookRun; noneAgain: WebhookRun; ratio: number; noise: number }[];
+  rounds: AlternatingRound<WebhookRun, 'subscriptions'>[];
   medianRatio: number;
   medianNoise: number;
 };
 
 /** Subscriptions in the measured variant (issue 17: three). */
 const SUBSCRIPTIONS = 3;
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? NaN;
 
 type ApiAnswer = { status: number; body: { id?: string; secret?: string } | null };
 
@@ -237,40 +237,32 @@ export async function measureWebhooks(
   await stack.startNotifier();
   const receivers = await startReceivers();
   try {
-    const rounds: WebhookBenchResult['rounds'] = [];
     options.log('webhooks: warm-up rollout');
     await runOnce(stack, cpu, receivers, settings, 'none', 'whx');
-    for (let round = 0; round < options.rounds; round++) {
-      const runs: WebhookRun[] = [];
-      for (const [step, variant] of (['none', 'subscriptions', 'none'] as const).entries()) {
+    const measured = await runAlternatingRounds({
+      rounds: options.rounds,
+      withKey: 'subscriptions',
+      runOnce: async (variant, { round, step }) => {
         options.log(
           `webhooks: round ${round + 1}, ${variant === 'none' ? 'no subscriptions' : `${SUBSCRIPTIONS} subscriptions`}`,
         );
-        const run = await runOnce(stack, cpu, receivers, settings, variant, `w${round}${step}x`);
+        const run = await runOnce(
+          stack,
+          cpu,
+          receivers,
+          settings,
+          variant === 'none' ? 'none' : 'subscriptions',
+          `w${round}${step}x`,
+        );
         options.log(
           `  ${run.throughput.toFixed(0)}/s over ${run.seconds.toFixed(1)} s; notifier CPU ${run.cpuMsPerInstance.notifier?.toFixed(3)} ms/instance` +
             (run.receivers ? `; receivers ${JSON.stringify(run.receivers)}` : ''),
         );
-        runs.push(run);
-        await sleep(500);
-      }
-      const [none, subscriptions, noneAgain] = runs as [WebhookRun, WebhookRun, WebhookRun];
-      const baseline = (none.throughput + noneAgain.throughput) / 2;
-      rounds.push({
-        none,
-        subscriptions,
-        noneAgain,
-        ratio: subscriptions.throughput / baseline,
-        noise: Math.abs(none.throughput - noneAgain.throughput) / baseline,
-      });
-    }
+        return run;
+      },
+    });
     const { log: _log, ...facts } = settings;
-    return {
-      ...facts,
-      rounds,
-      medianRatio: median(rounds.map((r) => r.ratio)),
-      medianNoise: median(rounds.map((r) => r.noise)),
-    };
+    return { ...facts, ...measured };
   } finally {
     await receivers.close();
   }
