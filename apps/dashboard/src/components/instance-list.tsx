@@ -12,7 +12,7 @@ import { formatTime } from '../format.ts';
 import { Pager, useCursorPages } from './pager.tsx';
 import { ProblemNote } from './problem-note.tsx';
 import { StatusBadge } from './status-badge.tsx';
-import { TableRegion } from './table-region.tsx';
+import { DataTable, ValueOptions } from './data-table.tsx';
 
 const INSTANCE_PAGE_SIZE = 100;
 
@@ -53,51 +53,37 @@ export function InstanceList(props: { rolloutId: string; live: boolean }) {
               pages.reset();
             }}
           >
-            <option value="">any</option>
-            {INSTANCE_STATES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
+            <ValueOptions values={INSTANCE_STATES} any />
           </select>
         </div>
       </div>
       <ProblemNote error={page.error} what="Loading instances failed" />
-      <TableRegion label="Instances">
-        <table>
-          <caption>
+      <DataTable
+        label="Instances"
+        columns={['Instance', 'State', 'Attempts', 'Last error', 'Manual install', 'Finished']}
+        caption={
+          <>
             Page {pages.pageNumber}, {items.length} instances ({INSTANCE_PAGE_SIZE} per page)
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Instance</th>
-              <th scope="col">State</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Last error</th>
-              <th scope="col">Manual install</th>
-              <th scope="col">Finished</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((instance) => (
-              <tr key={instance.instanceId}>
-                <th scope="row">
-                  <Link className="mono" to={`/rollouts/${props.rolloutId}/instances/${instance.instanceId}`}>
-                    {instance.instanceId}
-                  </Link>
-                </th>
-                <td>
-                  <StatusBadge status={instance.state} />
-                </td>
-                <td>{instance.attemptCount}</td>
-                <td>{lastErrorOf(instance)}</td>
-                <td>{instance.needsManualInstall ? (instance.manualInstallReason ?? 'yes') : '—'}</td>
-                <td>{formatTime(instance.finishedAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableRegion>
+          </>
+        }
+      >
+        {items.map((instance) => (
+          <tr key={instance.instanceId}>
+            <th scope="row">
+              <Link className="mono" to={`/rollouts/${props.rolloutId}/instances/${instance.instanceId}`}>
+                {instance.instanceId}
+              </Link>
+            </th>
+            <td>
+              <StatusBadge status={instance.state} />
+            </td>
+            <td>{instance.attemptCount}</td>
+            <td>{lastErrorOf(instance)}</td>
+            <td>{instance.needsManualInstall ? (instance.manualInstallReason ?? 'yes') : '—'}</td>
+            <td>{formatTime(instance.finishedAt)}</td>
+          </tr>
+        ))}
+      </DataTable>
       <Pager pages={pages} nextCursor={page.data?.nextCursor} />
     </>
   );

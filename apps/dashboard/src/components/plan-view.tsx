@@ -1,5 +1,5 @@
 import { formatCount, formatSeconds } from '../format.ts';
-import { TableRegion } from './table-region.tsx';
+import { DataTable } from './data-table.tsx';
 
 /** What the console shows of a dry run's answer (POST /v1/rollouts with `dryRun: true`; docs/api.md has it all). */
 export type RolloutPlanView = {
@@ -34,24 +34,14 @@ export function PlanView(props: { plan: RolloutPlanView }) {
           account rate now {plan.limits.accountRateNowRps === null ? 'none' : `${plan.limits.accountRateNowRps}/s`}.
         </p>
       )}
-      <TableRegion label="Planned waves">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Wave</th>
-              <th scope="col">Instances</th>
-            </tr>
-          </thead>
-          <tbody>
-            {plan.waves.map((wave) => (
-              <tr key={wave.wave}>
-                <th scope="row">{wave.wave}</th>
-                <td>{formatCount(wave.size)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableRegion>
+      <DataTable label="Planned waves" columns={['Wave', 'Instances']}>
+        {plan.waves.map((wave) => (
+          <tr key={wave.wave}>
+            <th scope="row">{wave.wave}</th>
+            <td>{formatCount(wave.size)}</td>
+          </tr>
+        ))}
+      </DataTable>
       {plan.refused.length > 0 && (
         <ul>
           {plan.refused.slice(0, 20).map((refused) => (

@@ -5,7 +5,7 @@ import { formatCount } from '../format.ts';
 import { doneOf, isFinished } from '../rollout-sort.ts';
 import { ProgressBar } from './progress-bar.tsx';
 import { ProblemNote } from './problem-note.tsx';
-import { TableRegion } from './table-region.tsx';
+import { DataTable } from './data-table.tsx';
 
 /** Each wave's progress (GET /v1/rollouts/:id/waves, every 5 s while the rollout is open). */
 export function WaveTable(props: { rollout: Rollout }) {
@@ -23,35 +23,22 @@ export function WaveTable(props: { rollout: Rollout }) {
       <p>
         Wave {rollout.wave.current} of {rollout.wave.count} allowed to run.
       </p>
-      <TableRegion label="Waves">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Wave</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Succeeded</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Open</th>
+      <DataTable label="Waves" columns={['Wave', 'Progress', 'Succeeded', 'Failed', 'Open']}>
+        {(waves.data?.items ?? []).map(({ wave, counts }) => {
+          const done = doneOf(counts);
+          return (
+            <tr key={wave} aria-current={wave === rollout.wave.current ? 'step' : undefined}>
+              <th scope="row">{wave}</th>
+              <td>
+                <ProgressBar done={done} total={counts.total} label={`Progress of wave ${wave}`} />
+              </td>
+              <td>{formatCount(counts.succeeded)}</td>
+              <td>{formatCount(counts.failed)}</td>
+              <td>{formatCount(counts.pending + counts.in_progress)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {(waves.data?.items ?? []).map(({ wave, counts }) => {
-              const done = doneOf(counts);
-              return (
-                <tr key={wave} aria-current={wave === rollout.wave.current ? 'step' : undefined}>
-                  <th scope="row">{wave}</th>
-                  <td>
-                    <ProgressBar done={done} total={counts.total} label={`Progress of wave ${wave}`} />
-                  </td>
-                  <td>{formatCount(counts.succeeded)}</td>
-                  <td>{formatCount(counts.failed)}</td>
-                  <td>{formatCount(counts.pending + counts.in_progress)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </TableRegion>
+          );
+        })}
+      </DataTable>
     </>
   );
 }

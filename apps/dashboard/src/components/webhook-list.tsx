@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useSession } from '../session.tsx';
 import { ConfirmButton } from './confirm-button.tsx';
 import { ProblemNote } from './problem-note.tsx';
-import { TableRegion } from './table-region.tsx';
+import { DataTable } from './data-table.tsx';
 
 type Webhook = {
   id: string;
@@ -25,48 +25,34 @@ export function WebhookList() {
   return (
     <>
       <ProblemNote error={webhooks.error} what="Loading webhooks failed" />
-      <TableRegion label="Webhooks">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">URL</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Events</th>
-              <th scope="col">Enabled</th>
-              <th scope="col">Action</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(webhooks.data?.items ?? []).map((webhook) => (
-              <tr key={webhook.id}>
-                <th scope="row" className="mono">
-                  {webhook.url}
-                </th>
-                <td>{webhook.kind ?? '—'}</td>
-                <td>{webhook.events?.join(', ') || 'all'}</td>
-                <td>{webhook.enabled === false ? `no (${webhook.disabledReason ?? 'disabled'})` : 'yes'}</td>
-                <td>
-                  <ConfirmButton
-                    label="Delete"
-                    ariaLabel={`Delete webhook ${webhook.url}`}
-                    danger
-                    question="No more deliveries to this URL."
-                    onConfirm={async () => {
-                      await client.raw('DELETE', `/v1/webhooks/${encodeURIComponent(webhook.id)}`);
-                      await queryClient.invalidateQueries({ queryKey: ['webhooks'] });
-                    }}
-                  />
-                </td>
-              </tr>
-            ))}
-            {webhooks.data?.items.length === 0 && (
-              <tr>
-                <td colSpan={5}>No webhook yet.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </TableRegion>
+      <DataTable
+        label="Webhooks"
+        columns={['URL', 'Kind', 'Events', 'Enabled', 'Action']}
+        empty={webhooks.data?.items.length === 0 ? 'No webhook yet.' : undefined}
+      >
+        {(webhooks.data?.items ?? []).map((webhook) => (
+          <tr key={webhook.id}>
+            <th scope="row" className="mono">
+              {webhook.url}
+            </th>
+            <td>{webhook.kind ?? '—'}</td>
+            <td>{webhook.events?.join(', ') || 'all'}</td>
+            <td>{webhook.enabled === false ? `no (${webhook.disabledReason ?? 'disabled'})` : 'yes'}</td>
+            <td>
+              <ConfirmButton
+                label="Delete"
+                ariaLabel={`Delete webhook ${webhook.url}`}
+                danger
+                question="No more deliveries to this URL."
+                onConfirm={async () => {
+                  await client.raw('DELETE', `/v1/webhooks/${encodeURIComponent(webhook.id)}`);
+                  await queryClient.invalidateQueries({ queryKey: ['webhooks'] });
+                }}
+              />
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </>
   );
 }

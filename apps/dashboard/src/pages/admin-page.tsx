@@ -8,7 +8,7 @@ import { useApiFeatures } from '../live/use-api-features.ts';
 import { ConfirmButton } from '../components/confirm-button.tsx';
 import { CopyButton } from '../components/copy-button.tsx';
 import { ProblemNote } from '../components/problem-note.tsx';
-import { TableRegion } from '../components/table-region.tsx';
+import { DataTable, ValueOptions } from '../components/data-table.tsx';
 import { WebhookList } from '../components/webhook-list.tsx';
 import { formatTime } from '../format.ts';
 
@@ -61,11 +61,7 @@ export function AdminPage() {
             <div>
               <label htmlFor="key-role">Role</label>
               <select id="key-role" value={role} onChange={(e) => setRole(e.target.value as ApiRole)}>
-                {API_ROLES.map((r) => (
-                  <option key={r} value={r}>
-                    {r}
-                  </option>
-                ))}
+                <ValueOptions values={API_ROLES} />
               </select>
             </div>
             {me.allAccounts && (
@@ -102,49 +98,36 @@ export function AdminPage() {
           </div>
         )}
         <ProblemNote error={keys.error} what="Loading keys failed" />
-        <TableRegion label="API keys">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Prefix</th>
-                <th scope="col">Role</th>
-                <th scope="col">Accounts</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Revoked</th>
-                <th scope="col">Action</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(keys.data?.items ?? []).map((key) => (
-                <tr key={key.id}>
-                  <th scope="row">{key.name}</th>
-                  <td className="mono">{key.keyPrefix}</td>
-                  <td>{key.role}</td>
-                  <td className="mono">{key.allAccounts ? 'every account' : key.userIds.join(', ')}</td>
-                  <td>{formatTime(key.createdAt)}</td>
-                  <td>{formatTime(key.lastUsedAt)}</td>
-                  <td>{formatTime(key.revokedAt)}</td>
-                  <td>
-                    {!key.revokedAt && key.id !== me.keyId && (
-                      <ConfirmButton
-                        label="Revoke"
-                        ariaLabel={`Revoke key ${key.name}`}
-                        danger
-                        question={`Requests with the key ${key.keyPrefix}… are refused from now on, in every API process.`}
-                        onConfirm={async () => {
-                          await client.revokeApiKey(key.id);
-                          await refresh();
-                        }}
-                      />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableRegion>
+        <DataTable
+          label="API keys"
+          columns={['Name', 'Prefix', 'Role', 'Accounts', 'Created', 'Last used', 'Revoked', 'Action']}
+        >
+          {(keys.data?.items ?? []).map((key) => (
+            <tr key={key.id}>
+              <th scope="row">{key.name}</th>
+              <td className="mono">{key.keyPrefix}</td>
+              <td>{key.role}</td>
+              <td className="mono">{key.allAccounts ? 'every account' : key.userIds.join(', ')}</td>
+              <td>{formatTime(key.createdAt)}</td>
+              <td>{formatTime(key.lastUsedAt)}</td>
+              <td>{formatTime(key.revokedAt)}</td>
+              <td>
+                {!key.revokedAt && key.id !== me.keyId && (
+                  <ConfirmButton
+                    label="Revoke"
+                    ariaLabel={`Revoke key ${key.name}`}
+                    danger
+                    question={`Requests with the key ${key.keyPrefix}… are refused from now on, in every API process.`}
+                    onConfirm={async () => {
+                      await client.revokeApiKey(key.id);
+                      await refresh();
+                    }}
+                  />
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       </section>
       {features?.webhooks && (
         <section>

@@ -13,7 +13,7 @@ import { AccountField } from '../components/account-field.tsx';
 import { Pager, useCursorPages } from '../components/pager.tsx';
 import { ProblemNote } from '../components/problem-note.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
-import { TableRegion } from '../components/table-region.tsx';
+import { DataTable, ValueOptions } from '../components/data-table.tsx';
 import { shortId } from '../format.ts';
 
 const PAGE_SIZE = 100;
@@ -93,12 +93,7 @@ export function FlagsPage() {
         <div>
           <label htmlFor="flag-status">Status</label>
           <select id="flag-status" value={status ?? ''} onChange={(event) => setParam('status', event.target.value)}>
-            <option value="">any</option>
-            {FLAG_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
+            <ValueOptions values={FLAG_STATUSES} any />
           </select>
         </div>
         <AccountField id="flag-account" value={userId} onChange={(v) => setParam('userId', v)} optional />
@@ -160,79 +155,73 @@ export function FlagsPage() {
           )}
         </div>
       )}
-      <TableRegion label="Manual-install flags">
-        <table>
-          <caption>
+      <DataTable
+        label="Manual-install flags"
+        caption={
+          <>
             Page {pages.pageNumber}: {items.length} flag{items.length === 1 ? '' : 's'}
-          </caption>
-          <thead>
-            <tr>
-              {canOperate && (
-                <th scope="col">
-                  <input
-                    type="checkbox"
-                    aria-label="Select every flag on this page"
-                    checked={allSelected}
-                    onChange={() => setSelected(allSelected ? new Set() : new Set(items.map((f) => f.id)))}
-                  />
-                </th>
-              )}
-              <th scope="col">Instance</th>
-              <th scope="col">Status</th>
-              <th scope="col">Account</th>
-              <th scope="col">Reason</th>
-              <th scope="col">Recommended action</th>
-              <th scope="col">Rollout</th>
-              <th scope="col">Note</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((flag) => (
-              <tr key={flag.id}>
-                {canOperate && (
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select flag of ${flag.instanceId}`}
-                      checked={selected.has(flag.id)}
-                      onChange={() =>
-                        setSelected((current) => {
-                          const next = new Set(current);
-                          if (next.has(flag.id)) next.delete(flag.id);
-                          else next.add(flag.id);
-                          return next;
-                        })
-                      }
-                    />
-                  </td>
-                )}
-                <th scope="row">
-                  <Link className="mono" to={`/rollouts/${flag.rolloutId}/instances/${flag.instanceId}`}>
-                    {flag.instanceId}
-                  </Link>
-                </th>
-                <td>
-                  <StatusBadge status={flag.status} />
-                </td>
-                <td className="mono">{flag.userId}</td>
-                <td>{flag.reason}</td>
-                <td>{flag.recommendedAction}</td>
-                <td>
-                  <Link className="mono" to={`/rollouts/${flag.rolloutId}`}>
-                    {shortId(flag.rolloutId)}
-                  </Link>
-                </td>
-                <td>{flag.note ?? '—'}</td>
-              </tr>
-            ))}
-            {items.length === 0 && !flags.isLoading && (
-              <tr>
-                <td colSpan={canOperate ? 8 : 7}>No flag matches.</td>
-              </tr>
+          </>
+        }
+        columns={[
+          ...(canOperate
+            ? [
+                <input
+                  type="checkbox"
+                  aria-label="Select every flag on this page"
+                  checked={allSelected}
+                  onChange={() => setSelected(allSelected ? new Set() : new Set(items.map((f) => f.id)))}
+                />,
+              ]
+            : []),
+          'Instance',
+          'Status',
+          'Account',
+          'Reason',
+          'Recommended action',
+          'Rollout',
+          'Note',
+        ]}
+        empty={items.length === 0 && !flags.isLoading ? 'No flag matches.' : undefined}
+      >
+        {items.map((flag) => (
+          <tr key={flag.id}>
+            {canOperate && (
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`Select flag of ${flag.instanceId}`}
+                  checked={selected.has(flag.id)}
+                  onChange={() =>
+                    setSelected((current) => {
+                      const next = new Set(current);
+                      if (next.has(flag.id)) next.delete(flag.id);
+                      else next.add(flag.id);
+                      return next;
+                    })
+                  }
+                />
+              </td>
             )}
-          </tbody>
-        </table>
-      </TableRegion>
+            <th scope="row">
+              <Link className="mono" to={`/rollouts/${flag.rolloutId}/instances/${flag.instanceId}`}>
+                {flag.instanceId}
+              </Link>
+            </th>
+            <td>
+              <StatusBadge status={flag.status} />
+            </td>
+            <td className="mono">{flag.userId}</td>
+            <td>{flag.reason}</td>
+            <td>{flag.recommendedAction}</td>
+            <td>
+              <Link className="mono" to={`/rollouts/${flag.rolloutId}`}>
+                {shortId(flag.rolloutId)}
+              </Link>
+            </td>
+            <td>{flag.note ?? '—'}</td>
+          </tr>
+        ))}
+      </DataTable>
       <Pager pages={pages} nextCursor={flags.data?.nextCursor} />
     </>
   );
