@@ -1,11 +1,11 @@
-import { hostname } from 'node:os';
 import {
   LOCAL_DEFAULTS,
   checkRedisTopology,
   encryptionEnv,
   env,
+  logEnv,
   parseConfig,
-  redisEnv,
+  storeEnv,
   webhookEnv,
   z,
 } from '@fleet/config';
@@ -30,13 +30,9 @@ const delayList = (fallback: readonly number[]) =>
 
 export const notifierConfigSchema = z
   .object({
-    DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
-    // REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords): see redisEnv.
-    ...redisEnv,
-    QUEUE_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+$/)
-      .default('fleet'),
+    // DATABASE_URL; REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords);
+    // QUEUE_PREFIX.
+    ...storeEnv,
     // FLEET_ENCRYPTION_KEY (opens the subscriptions' secrets) and FLEET_ENCRYPTION_PREVIOUS_KEYS.
     ...encryptionEnv,
     // WEBHOOK_ALLOW_PRIVATE_NETWORKS, shared with the API.
@@ -53,12 +49,9 @@ export const notifierConfigSchema = z
     WEBHOOK_DISABLE_AFTER_MS: env.positiveInt(5 * 24 * 3_600_000),
     /** How often pending deliveries are looked for in Postgres and handed to the queue again, in ms. */
     WEBHOOK_REDRIVE_INTERVAL_MS: env.positiveInt(10_000),
-    NOTIFIER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
-    LOG_LEVEL: env.logLevel(),
-    /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
-    LOG_FORMAT: env.logFormat(),
-    /** Set (to anything but the empty string): no colours in pretty log lines. */
-    NO_COLOR: env.noColor(),
+    NOTIFIER_ID: env.processId(),
+    // LOG_LEVEL, LOG_FORMAT, NO_COLOR.
+    ...logEnv,
   })
   .superRefine(checkRedisTopology);
 

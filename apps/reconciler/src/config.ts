@@ -1,25 +1,11 @@
-import { hostname } from 'node:os';
 import { endpointAllowlistEnv } from '@fleet/accounts';
-import {
-  LOCAL_DEFAULTS,
-  checkRedisTopology,
-  cmsClientEnv,
-  encryptionEnv,
-  env,
-  parseConfig,
-  z,
-  redisEnv,
-} from '@fleet/config';
+import { checkRedisTopology, cmsClientEnv, encryptionEnv, env, logEnv, parseConfig, storeEnv, z } from '@fleet/config';
 
 export const reconcilerConfigSchema = z
   .object({
-    DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
-    // REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords): see redisEnv.
-    ...redisEnv,
-    QUEUE_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+$/)
-      .default('fleet'),
+    // DATABASE_URL; REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords);
+    // QUEUE_PREFIX.
+    ...storeEnv,
     /** Pause between reconcile passes, in ms. */
     RECONCILE_INTERVAL_MS: env.positiveInt(10_000),
     /**
@@ -50,14 +36,11 @@ export const reconcilerConfigSchema = z
     ...endpointAllowlistEnv,
     // FLEET_ENCRYPTION_KEY (and FLEET_ENCRYPTION_PREVIOUS_KEYS): open the accounts' sealed credentials.
     ...encryptionEnv,
-    RECONCILER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+    RECONCILER_ID: env.processId(),
     /** Port of this reconciler's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */
     METRICS_PORT: env.port(9465),
-    LOG_LEVEL: env.logLevel(),
-    /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
-    LOG_FORMAT: env.logFormat(),
-    /** Set (to anything but the empty string): no colours in pretty log lines. */
-    NO_COLOR: env.noColor(),
+    // LOG_LEVEL, LOG_FORMAT, NO_COLOR.
+    ...logEnv,
   })
   .superRefine(checkRedisTopology);
 

@@ -1,25 +1,11 @@
-import { hostname } from 'node:os';
 import { endpointAllowlistEnv } from '@fleet/accounts';
-import {
-  LOCAL_DEFAULTS,
-  checkRedisTopology,
-  cmsClientEnv,
-  encryptionEnv,
-  env,
-  parseConfig,
-  z,
-  redisEnv,
-} from '@fleet/config';
+import { checkRedisTopology, cmsClientEnv, encryptionEnv, env, logEnv, parseConfig, storeEnv, z } from '@fleet/config';
 
 export const workerConfigSchema = z
   .object({
-    DATABASE_URL: env.url(LOCAL_DEFAULTS.databaseUrl),
-    // REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords): see redisEnv.
-    ...redisEnv,
-    QUEUE_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+$/)
-      .default('fleet'),
+    // DATABASE_URL; REDIS_URL, REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES (and the passwords);
+    // QUEUE_PREFIX.
+    ...storeEnv,
     // CMS_ENDPOINT, the AccessKey pair, CMS_TIMEOUT_MS (the deadline of one NodeInstall call, in ms), CMS_METHOD,
     // CMS_SIGNATURE_VERSION (v1 or v3).
     ...cmsClientEnv,
@@ -52,15 +38,12 @@ export const workerConfigSchema = z
     LOCK_DURATION_MS: env.positiveInt(30_000),
     /** How long stop() waits for running calls before releasing them, in ms. */
     SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
-    WORKER_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+    WORKER_ID: env.processId(),
     DB_POOL_MAX: env.positiveInt(20),
     /** Port of this worker's Prometheus endpoint, `GET /metrics` (every interface); 0 turns it off. */
     METRICS_PORT: env.port(9464),
-    LOG_LEVEL: env.logLevel(),
-    /** `json` or `pretty` log lines; unset: pretty when stdout is a terminal, else JSON (`fleet up` sets it for its apps). */
-    LOG_FORMAT: env.logFormat(),
-    /** Set (to anything but the empty string): no colours in pretty log lines. */
-    NO_COLOR: env.noColor(),
+    // LOG_LEVEL, LOG_FORMAT, NO_COLOR.
+    ...logEnv,
   })
   .superRefine(checkRedisTopology);
 

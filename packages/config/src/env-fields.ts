@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /** The schema of a whole number in [min, max] (max: none when omitted), with one message for every way to miss it. */
@@ -43,6 +44,11 @@ export const env = {
       .string()
       .optional()
       .transform((v) => v !== undefined && v !== ''),
+  /**
+   * The id a process writes into the rows it owns (WORKER_ID, RECONCILER_ID, NOTIFIER_ID): unique among the processes
+   * of one deployment. Default `<hostname>-<pid>` of the process that parses it.
+   */
+  processId: () => z.string().min(1).default(`${hostname()}-${process.pid}`),
   bool: (fallback: boolean) =>
     z
       .enum(BOOLEANS, { error: `expected one of ${BOOLEANS.join(', ')}` })

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@fleet/errors';
-import { checkRedisTopology, cmsClientEnv, env, parseConfig, redactConfig, redisEnv, z } from '../src/index.ts';
+import { hostname } from 'node:os';
+import {
+  checkRedisTopology,
+  cmsClientEnv,
+  env,
+  logEnv,
+  parseConfig,
+  redactConfig,
+  redisEnv,
+  storeEnv,
+  z,
+} from '../src/index.ts';
 
 const schema = z.object({ PORT: env.port(3000), FLAG: env.bool(false), API_KEY: z.string().optional() });
 
@@ -185,5 +196,28 @@ describe('redisEnv', () => {
     const logged = JSON.stringify(redactConfig(parsed));
     expect(logged).not.toContain('node-pass-123');
     expect(logged).not.toContain('sent-pass-456');
+  });
+});
+
+describe('storeEnv, logEnv and env.processId, the blocks the worker, reconciler and notifier share', () => {
+  const shared = z.object({ ...storeEnv, ...logEnv, WORKER_ID: env.processId() }).superRefine(checkRedisTopology);
+
+  it('default to the local Postgres and Redis, the prefix fleet, info logs and this host and process', () => {
+    const parsed = parseConfig(shared, {});
+    expect(parsed.LOG_FORMAT).toBeUndefined();
+    expect(parsed).toMatchObject({
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/fleet',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      QUEUE_PREFIX: 'fleet',
+      LOG_LEVEL: 'info',
+      NO_COLOR: false,
+      WORKER_ID: `${hostname()}-${process.pid}`,
+    });
+  });
+
+  it('refuse a prefix with other characters than letters, digits, _ and -, and an empty process id', () => {
+    expect(configError(shared, { QUEUE_PREFIX: 'fleet:a' }).variable).toBe('QUEUE_PREFIX');
+    expect(configError(shared, { WORKER_ID: '' }).variable).toBe('WORKER_ID');
+    expect(configError(shared, { LOG_FORMAT: 'xml' }).variable).toBe('LOG_FORMAT');
   });
 });
