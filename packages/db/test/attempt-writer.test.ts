@@ -7,13 +7,13 @@ import {
   insertRollout,
   DIRECT_WRITER,
 } from '../src/index.ts';
-import type { AttemptAnswer, Database } from '../src/index.ts';
+import type { Database } from '../src/index.ts';
+import { answer, USER } from './attempt-fixtures.ts';
 import { useTestDatabase } from './support.ts';
 
 let db: Database;
 useTestDatabase({ poolMax: 10 }, (opened) => (db = opened));
 
-const USER = '1234567898765432';
 let rolloutSeq = 0;
 async function newRollout(count: number) {
   const ids = Array.from({ length: count }, (_, i) => `i-w${rolloutSeq}x${i}`);
@@ -26,20 +26,6 @@ async function newRollout(count: number) {
     policy: {},
     instanceIds: ids,
   });
-}
-function answer(outcome: AttemptAnswer['outcome'], extra: Partial<AttemptAnswer> = {}): AttemptAnswer {
-  return {
-    finishedAt: new Date(),
-    durationMs: 5,
-    httpStatus: 200,
-    success: outcome === 'success',
-    errorCode: outcome === 'success' ? '200' : '500',
-    errorMessage: null,
-    requestId: 'R-1',
-    outcome,
-    outcomeKind: outcome,
-    ...extra,
-  };
 }
 /** rollout_finish_second of a rollout, and the same counted from its rows, as `second-ISO` -> n (zeros left out). */
 async function finishSeconds(rolloutId: string) {
