@@ -5,30 +5,10 @@
  * its concurrency and never past it. The rollout completes, and every call is one attempt row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '@fleet/db';
-import type { Database } from '@fleet/db';
-import { createRedisConnection } from '@fleet/queue';
-import {
-  capturingLogger,
-  createTestDatabase,
-  deleteKeysWithPrefix,
-  instanceIds,
-  startPartitionProxy,
-  testRedisUrl,
-  uniquePrefix,
-  waitFor,
-} from '@fleet/testing';
-import type { PartitionProxy, TestDatabase } from '@fleet/testing';
-import type { Redis } from 'ioredis';
-import type { AppProcess } from './support.ts';
-import {
-  ACCESS_KEY_SECRET,
-  appEnv,
-  createEnqueuedRollout,
-  expectEveryCallOneAttemptRow,
-  spawnApp,
-  startSimulator,
-} from './support.ts';
+import { instanceIds, uniquePrefix } from '@fleet/testing';
+import { startProxiedWorkerDeployment } from './fault-deployment.ts';
+import { expectEveryCallOneAttemptRow } from './support.ts';
+import type { ProxiedWorkerDeployment } from './fault-deployment.ts';
 
 const SEED = 'latency-seed';
 const FAILURE_RATE = 0.05;
@@ -38,68 +18,36 @@ const SLOW_MS = 10_000;
 /** Above the slow answers: they are late, not lost. */
 const CALL_TIMEOUT_MS = 15_000;
 
-const { logger } = capturingLogger({ service: 'latency-test', secrets: [ACCESS_KEY_SECRET] });
-let testDb: TestDatabase;
-let db: Database;
-let redis: Redis;
-let simulator: Awaited<ReturnType<typeof startSimulator>>;
-let proxy: PartitionProxy;
-const processes: AppProcess[] = [];
-const prefix = uniquePrefix('latency');
+let deployment: ProxiedWorkerDeployment<'cloudmonitor'>;
 
 beforeAll(async () => {
-  testDb = await createTestDatabase();
-  db = createDatabase({ url: testDb.url, poolMax: 5 });
-  redis = createRedisConnection(testRedisUrl(), 'control', logger);
-  simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 20, installDurationMs: 100 });
-  const simUrl = new URL(simulator.url);
-  proxy = await startPartitionProxy({ host: simUrl.hostname, port: Number(simUrl.port) });
+  deployment = await startProxiedWorkerDeployment({
+    label: 'latency',
+    prefix: uniquePrefix('latency'),
+    seed: SEED,
+    failureRate: FAILURE_RATE,
+    simulatorLatencyMs: 20,
+    callTimeoutMs: CALL_TIMEOUT_MS,
+    workerId: 'slow-link-worker',
+    proxied: ['cloudmonitor'],
+    // More than the rollout's concurrency: the rollout's limit is what binds, not the process's.
+    env: { WORKER_CONCURRENCY: String(CONCURRENCY * 2) },
+  });
   let answers = 0;
-  proxy.setDelay((direction) => {
+  deployment.proxies.cloudmonitor.setDelay((direction) => {
     if (direction === 'toTarget') return 0;
     answers += 1;
     return answers % 100 === 0 ? SLOW_MS : 20 + ((answers * 37) % 100);
   });
-  const env = appEnv(
-    {
-      databaseUrl: testDb.url,
-      redisUrl: testRedisUrl(),
-      prefix,
-      simulatorUrl: simulator.url,
-      callTimeoutMs: CALL_TIMEOUT_MS,
-    },
-    {
-      // More than the rollout's concurrency: the rollout's limit is what binds, not the process's.
-      WORKER_CONCURRENCY: String(CONCURRENCY * 2),
-      RECONCILE_INTERVAL_MS: '500',
-      RECONCILE_STALE_ATTEMPT_MS: String(CALL_TIMEOUT_MS + 5000),
-      RECONCILER_ID: 'latency-reconciler',
-      LOG_LEVEL: 'info',
-    },
-  );
-  processes.push(
-    spawnApp('worker', { ...env, CMS_ENDPOINT: `http://127.0.0.1:${proxy.port}/`, WORKER_ID: 'slow-link-worker' }),
-    spawnApp('reconciler', env),
-  );
-  await waitFor('the worker started', () => processes[0]!.output().includes('worker started'), {
-    timeoutMs: 60_000,
-    intervalMs: 100,
-  });
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all(processes.map((p) => p.kill()));
-  await proxy?.close();
-  await deleteKeysWithPrefix(prefix);
-  await redis?.quit().catch(() => undefined);
-  await simulator?.close();
-  await db?.close();
-  await testDb?.drop();
+  await deployment?.close();
 });
 
 /** Most attempts in flight at once within [from, to] (ms since epoch), counted from the rows' start and finish. */
 async function mostInFlight(rolloutId: string, from: Date, to: Date): Promise<number> {
-  const rows = await db.pool.query<{ most: number | null }>(
+  const rows = await deployment.db.pool.query<{ most: number | null }>(
     `WITH edges AS (
        SELECT started_at AS at, 1 AS delta FROM install_attempt WHERE rollout_id = $1::uuid
        UNION ALL
@@ -115,17 +63,14 @@ async function mostInFlight(rolloutId: string, from: Date, to: Date): Promise<nu
 
 describe('answers held back on the CloudMonitor link (p99 10 s)', () => {
   it('the rollout completes, every call one attempt row, and slow calls never hold the other slots back', async () => {
+    const { db, simulator } = deployment;
     const ids = instanceIds(INSTANCES, 'i-lat');
-    const { rolloutId } = await createEnqueuedRollout(db, redis, prefix, logger, ids, {
+    const { rolloutId } = await deployment.createRollout(ids, {
       concurrency: CONCURRENCY,
       maxAttempts: 4,
       force: false,
     });
-    await waitFor(
-      'the rollout completed',
-      async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
-      { timeoutMs: 180_000, intervalMs: 250 },
-    );
+    await deployment.waitForCompleted(rolloutId, 180_000);
     await expectEveryCallOneAttemptRow(db, simulator, rolloutId, {
       seed: SEED,
       failureRate: FAILURE_RATE,
@@ -162,7 +107,6 @@ describe('answers held back on the CloudMonitor link (p99 10 s)', () => {
   }, 240_000);
 
   it('no process logged the AccessKey secret, and each stops on SIGTERM with exit code 0', async () => {
-    for (const p of processes) expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
-    expect(await Promise.all(processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0]);
+    await deployment.expectCleanStop();
   });
 });

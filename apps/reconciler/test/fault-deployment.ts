@@ -1,18 +1,33 @@
 /**
- * The deployment a Redis-topology fault test runs (Sentinel failover, a cluster master killed): a database of its
- * own, the simulator, and the real API, two workers and the reconciler as processes, every one of them reaching Redis
- * only through the variables the test gives (REDIS_URL points nowhere). Then one rollout through a fault: created over
- * the API, the fault made once a quarter of its calls are made, and the checks every such test makes once it completes.
+ * The deployments the fault acceptance tests run, each with a database of its own and the simulator:
+ * - startFaultDeployment, for a Redis-topology fault (Sentinel failover, a cluster master killed): the real API, two
+ *   workers and the reconciler as processes, every one of them reaching Redis only through the variables the test
+ *   gives (REDIS_URL points nowhere). Then one rollout through a fault: created over the API, the fault made once a
+ *   quarter of its calls are made, and the checks every such test makes once it completes.
+ * - startProxiedWorkerDeployment, for a fault on one worker's links (a partition, latency): one worker process that
+ *   reaches the links the test names through TCP proxies of the test (startPartitionProxy), and the reconciler
+ *   reaching everything directly; rollouts are recorded and enqueued by the test itself.
  */
 import { expect } from 'vitest';
 import { createDatabase } from '@fleet/db';
 import type { Database } from '@fleet/db';
-import { createTestDatabase, instanceIds, waitFor } from '@fleet/testing';
-import type { TestDatabase } from '@fleet/testing';
+import { createRedisConnection } from '@fleet/queue';
+import {
+  capturingLogger,
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  instanceIds,
+  startPartitionProxy,
+  testRedisUrl,
+  waitFor,
+} from '@fleet/testing';
+import type { PartitionProxy, TestDatabase } from '@fleet/testing';
+import type { Redis } from 'ioredis';
 import type { AppProcess, RunningSimulator } from './support.ts';
 import {
   ACCESS_KEY_SECRET,
   appEnv,
+  createEnqueuedRollout,
   expectEveryCallOneAttemptRow,
   freePort,
   spawnApp,
@@ -50,6 +65,25 @@ export type FaultDeployment = {
   ): Promise<{ callsAtFault: number }>;
   close(): Promise<void>;
 };
+
+/**
+ * Waits up to 60 s for `started`; when it does not come, closes the deployment and fails with the end of every
+ * process's output, which says why.
+ */
+async function waitUntilStarted(
+  what: string,
+  started: () => boolean | Promise<boolean>,
+  processes: readonly AppProcess[],
+  close: () => Promise<void>,
+): Promise<void> {
+  try {
+    await waitFor(what, started, { timeoutMs: 60_000, intervalMs: 100 });
+  } catch (error) {
+    const outputs = processes.map((p) => p.output().slice(-1500)).join('\n---\n');
+    await close();
+    throw new Error(`${(error as Error).message}\n${outputs}`, { cause: error });
+  }
+}
 
 export async function startFaultDeployment(options: FaultDeploymentOptions): Promise<FaultDeployment> {
   const adminKey = `flt_${options.label}_${'k'.repeat(36)}`;
@@ -95,16 +129,7 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
     await db.close();
     await testDb.drop();
   };
-  try {
-    await waitFor('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, {
-      timeoutMs: 60_000,
-      intervalMs: 100,
-    });
-  } catch (error) {
-    const outputs = processes.map((p) => p.output().slice(-1500)).join('\n---\n');
-    await close();
-    throw new Error(`${(error as Error).message}\n${outputs}`, { cause: error });
-  }
+  await waitUntilStarted('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, processes, close);
 
   // Each rollout's instance ids are its own: the simulator counts calls by instance id, across rollouts.
   let rollouts = 0;
@@ -163,6 +188,143 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
           `${calls()} calls = attempt rows\n`,
       );
       return { callsAtFault };
+    },
+  };
+}
+
+/** A link of the worker that startProxiedWorkerDeployment can put behind a proxy of the test. */
+export type WorkerLink = 'postgres' | 'redis' | 'cloudmonitor';
+
+export type ProxiedWorkerDeploymentOptions<L extends WorkerLink> = {
+  /** Names the test's logger service, the worker id and the reconciler id (`<label>-reconciler`). */
+  label: string;
+  prefix: string;
+  seed: string;
+  failureRate: number;
+  /** The simulator's own latency per call, in ms. */
+  simulatorLatencyMs: number;
+  /** CMS_TIMEOUT_MS of both apps; the reconciler takes an attempt as stale 5 s after it. */
+  callTimeoutMs: number;
+  /** The worker's WORKER_ID: the attempt rows it writes carry it. */
+  workerId: string;
+  /** The links the worker reaches through a proxy of the test; the others, and all of the reconciler's, are direct. */
+  proxied: readonly L[];
+  /** More environment of both apps (WORKER_CONCURRENCY, LOCK_DURATION_MS, ...). */
+  env: Record<string, string>;
+};
+
+export type ProxiedWorkerDeployment<L extends WorkerLink> = {
+  db: Database;
+  /** A control connection to the test Redis, for enqueueing rollouts. */
+  redis: Redis;
+  simulator: RunningSimulator;
+  /** The proxy in front of each link named in `proxied`. */
+  proxies: Record<L, PartitionProxy>;
+  /** The worker, then the reconciler. */
+  processes: [AppProcess, AppProcess];
+  /** A rollout of `ids` recorded in Postgres with every job in Redis, as the API leaves it (createEnqueuedRollout). */
+  createRollout(
+    ids: string[],
+    options: Parameters<typeof createEnqueuedRollout>[5],
+  ): ReturnType<typeof createEnqueuedRollout>;
+  /** Resolves once the rollout's status is `completed`; fails after `timeoutMs`. */
+  waitForCompleted(rolloutId: string, timeoutMs: number): Promise<void>;
+  /** No process logged the AccessKey secret, and each stops on SIGTERM with exit code 0. */
+  expectCleanStop(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** `url` with its port replaced by `port`, as a string. */
+const withPort = (url: string, port: number) => Object.assign(new URL(url), { port: String(port) }).toString();
+
+/** Starts the deployment; resolves once the worker has started, so that a fault made after it cuts its calls. */
+export async function startProxiedWorkerDeployment<L extends WorkerLink>(
+  options: ProxiedWorkerDeploymentOptions<L>,
+): Promise<ProxiedWorkerDeployment<L>> {
+  const { logger } = capturingLogger({ service: `${options.label}-test`, secrets: [ACCESS_KEY_SECRET] });
+  const testDb = await createTestDatabase();
+  const db = createDatabase({ url: testDb.url, poolMax: 5 });
+  const redis = createRedisConnection(testRedisUrl(), 'control', logger);
+  const simulator = await startSimulator({
+    seed: options.seed,
+    failureRate: options.failureRate,
+    latencyMs: options.simulatorLatencyMs,
+    installDurationMs: 100,
+  });
+  const targets: Record<WorkerLink, URL> = {
+    postgres: new URL(testDb.url),
+    redis: new URL(testRedisUrl()),
+    cloudmonitor: new URL(simulator.url),
+  };
+  const defaultPorts: Record<WorkerLink, number> = { postgres: 5432, redis: 6379, cloudmonitor: 80 };
+  const proxies = {} as Record<L, PartitionProxy>;
+  for (const link of options.proxied)
+    proxies[link] = await startPartitionProxy({
+      host: targets[link].hostname,
+      port: Number(targets[link].port || defaultPorts[link]),
+    });
+  const proxied: Partial<Record<WorkerLink, PartitionProxy>> = proxies;
+  const direct = appEnv(
+    {
+      databaseUrl: testDb.url,
+      redisUrl: testRedisUrl(),
+      prefix: options.prefix,
+      simulatorUrl: simulator.url,
+      callTimeoutMs: options.callTimeoutMs,
+    },
+    {
+      RECONCILE_INTERVAL_MS: '500',
+      RECONCILE_STALE_ATTEMPT_MS: String(options.callTimeoutMs + 5000),
+      RECONCILER_ID: `${options.label}-reconciler`,
+      // `worker started` is an info line: the start waits for it.
+      LOG_LEVEL: 'info',
+      ...options.env,
+    },
+  );
+  const viaProxies = {
+    ...direct,
+    ...(proxied.postgres ? { DATABASE_URL: withPort(testDb.url, proxied.postgres.port) } : {}),
+    ...(proxied.redis ? { REDIS_URL: `redis://127.0.0.1:${proxied.redis.port}` } : {}),
+    ...(proxied.cloudmonitor ? { CMS_ENDPOINT: `http://127.0.0.1:${proxied.cloudmonitor.port}/` } : {}),
+  };
+  const processes: [AppProcess, AppProcess] = [
+    spawnApp('worker', { ...viaProxies, WORKER_ID: options.workerId }),
+    spawnApp('reconciler', direct),
+  ];
+  const close = async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    await Promise.all(Object.values<PartitionProxy>(proxies).map((p) => p.close()));
+    await deleteKeysWithPrefix(options.prefix);
+    await redis.quit().catch(() => undefined);
+    await simulator.close();
+    await db.close();
+    await testDb.drop();
+  };
+  await waitUntilStarted(
+    'the worker started',
+    () => processes[0].output().includes('worker started'),
+    processes,
+    close,
+  );
+  return {
+    db,
+    redis,
+    simulator,
+    proxies,
+    processes,
+    close,
+    createRollout: (ids, rolloutOptions) =>
+      createEnqueuedRollout(db, redis, options.prefix, logger, ids, rolloutOptions),
+    async waitForCompleted(rolloutId, timeoutMs) {
+      await waitFor(
+        'the rollout completed',
+        async () => (await db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } })).status === 'completed',
+        { timeoutMs, intervalMs: 250 },
+      );
+    },
+    async expectCleanStop() {
+      for (const p of processes) expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
+      expect(await Promise.all(processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0]);
     },
   };
 }
