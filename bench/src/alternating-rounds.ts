@@ -7,7 +7,18 @@
 import { sleep } from './processes.ts';
 
 /** What one run must report for its round to be compared. */
-export type ThroughputRun = { throughput: number };
+type ThroughputRun = { throughput: number };
+
+/** One rollout of a side-by-side bench, without the load (`none`) or with it (`variant`). */
+export type LoadRun<Variant extends string> = {
+  variant: 'none' | Variant;
+  instances: number;
+  seconds: number;
+  /** Instances a second, from the request to the rollout's finish. */
+  throughput: number;
+  /** CPU ms per instance by process. */
+  cpuMsPerInstance: Record<string, number>;
+};
 
 /**
  * One round: `none`, the run with the load under `withKey`, `noneAgain`; `ratio` is the run with the load over the
@@ -16,6 +27,13 @@ export type ThroughputRun = { throughput: number };
 export type AlternatingRound<Run extends ThroughputRun, K extends string> = { none: Run; noneAgain: Run } & {
   [P in K]: Run;
 } & { ratio: number; noise: number };
+
+/** The rounds, and the medians of their ratios and noises. */
+export type AlternatingRounds<Run extends ThroughputRun, K extends string> = {
+  rounds: AlternatingRound<Run, K>[];
+  medianRatio: number;
+  medianNoise: number;
+};
 
 /** The median of `values` (the lower middle one of an even count); NaN when there are none. */
 export const median = (values: number[]) =>
@@ -32,7 +50,7 @@ export async function runAlternatingRounds<Run extends ThroughputRun, K extends 
   withKey: K;
   runOnce: (variant: 'none' | 'with', place: { round: number; step: number }) => Promise<Run>;
   pauseMs?: number;
-}): Promise<{ rounds: AlternatingRound<Run, K>[]; medianRatio: number; medianNoise: number }> {
+}): Promise<AlternatingRounds<Run, K>> {
   const rounds: AlternatingRound<Run, K>[] = [];
   for (let round = 0; round < options.rounds; round++) {
     const runs: Run[] = [];

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runAlternatingRounds, median } from './alternating-rounds.ts';
-import type { AlternatingRound } from './alternating-rounds.ts';
+import type { AlternatingRounds, LoadRun } from './alternating-rounds.ts';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import type { CpuMeter } from './cpu.ts';
 import { createRollout, prepareSimulator, rolloutFacts, waitForRolloutDone } from './clients.ts';
@@ -31,29 +31,15 @@ type StreamClientFacts = {
   lastEndAfterCompletionMs: number | null;
 };
 
-type StreamRun = {
-  variant: 'none' | 'clients';
-  instances: number;
-  seconds: number;
-  throughput: number;
-  /** CPU ms per instance by process (api, worker, postgres, redis; `clients`: the stream clients' own process). */
-  cpuMsPerInstance: Record<string, number>;
-  streams?: StreamClientFacts;
-};
+/** cpuMsPerInstance by process: api, worker, postgres, redis; `clients`, the stream clients' own process. */
+type StreamRun = LoadRun<'clients'> & { streams?: StreamClientFacts };
 
-export type StreamBenchResult = {
+/** Each round: without clients, with them (`clients`), without again (see runAlternatingRounds). */
+export type StreamBenchResult = AlternatingRounds<StreamRun, 'clients'> & {
   instances: number;
   clients: number;
   concurrency: number;
   latencyMs: number;
-  /**
-   * Each round: without clients, with them, without again. `ratio`: with / the mean of the two without; `noise`: how
-   * far the two without differ, over their mean.
-   */
-  rounds: AlternatingRound<StreamRun, 'clients'>[];
-  /** Medians over rounds. */
-  medianRatio: number;
-  medianNoise: number;
   /** The clients' effect is no larger than the difference between two runs without them (medians). */
   withinNoise: boolean;
 };

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { runAlternatingRounds } from './alternating-rounds.ts';
-import type { AlternatingRound } from './alternating-rounds.ts';
+import type { AlternatingRounds, LoadRun } from './alternating-rounds.ts';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import type { CpuMeter } from './cpu.ts';
 import { prepareSimulator, rolloutFacts, waitForRolloutDone } from './clients.ts';
@@ -51,27 +51,14 @@ type ReceiverFacts = {
   oneIdPerEvent: boolean;
 };
 
-type WebhookRun = {
-  variant: 'none' | 'subscriptions';
-  instances: number;
-  seconds: number;
-  throughput: number;
-  cpuMsPerInstance: Record<string, number>;
-  receivers?: ReceiverFacts[];
-};
+type WebhookRun = LoadRun<'subscriptions'> & { receivers?: ReceiverFacts[] };
 
-export type WebhookBenchResult = {
+/** Each round: no subscriptions, three (`subscriptions`), no subscriptions again (see runAlternatingRounds). */
+export type WebhookBenchResult = AlternatingRounds<WebhookRun, 'subscriptions'> & {
   instances: number;
   subscriptions: number;
   concurrency: number;
   latencyMs: number;
-  /**
-   * Each round: no subscriptions, three, no subscriptions again. `ratio` is the run with subscriptions over the mean
-   * of the two without; `noise` how far those two differ (|a - b| / mean), what a ratio is read against.
-   */
-  rounds: AlternatingRound<WebhookRun, 'subscriptions'>[];
-  medianRatio: number;
-  medianNoise: number;
 };
 
 /** Subscriptions in the measured variant (issue 17: three). */
