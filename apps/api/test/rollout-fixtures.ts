@@ -70,7 +70,7 @@ export async function failInstall(
 }
 
 /** Fails the verification of `instanceId`: the agent reported `agentStatus` after a successful install. */
-async function failVerification(
+export async function failVerification(
   api: ApiHarness,
   rolloutId: string,
   instanceId: string,

@@ -1,7 +1,8 @@
 /** GET /v1/rollouts/:id/report (JSON and CSV) over real HTTP with real Postgres and Redis. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvRecords, instanceIds } from '@fleet/testing';
-import { NO_GUARD, newRollout, failInstall, rolloutWithFailures } from './rollout-fixtures.ts';
+import { failInstallVerification } from '@fleet/db';
+import { NO_GUARD, newRollout, failInstall, failVerification, rolloutWithFailures } from './rollout-fixtures.ts';
 import type { ApiHarness } from './support.ts';
 import { startApi, USER_ID } from './support.ts';
 
@@ -71,7 +72,7 @@ describe('GET /v1/rollouts/:id/report', () => {
 
   it('groups hosts without Cloud Assistant under their own cause, with its action, in JSON and in the CSV', async () => {
     const ids = instanceIds(4, 'i-noca');
-    const rolloutId = await newRollout(ids);
+    const rolloutId = await newRollout(api, ids);
     for (const id of ids.slice(0, 2)) {
       const row = await api.db.prisma.rolloutInstance.update({
         where: { rolloutId_instanceId: { rolloutId, instanceId: id } },
@@ -85,7 +86,7 @@ describe('GET /v1/rollouts/:id/report', () => {
       });
       expect(outcome.kind).toBe('flagged');
     }
-    await failVerification(rolloutId, ids[2]!, 'not_installed');
+    await failVerification(api, rolloutId, ids[2]!, 'not_installed');
     const res = await api.request('GET', `/v1/rollouts/${rolloutId}/report`);
     expect(res.status).toBe(200);
     const groups = res.body.failures.groups as {
