@@ -113,6 +113,33 @@ describe('GET /v1/rollouts/:id', () => {
     }
   });
 
+  it('answers 304 in a later second for a rollout that completed less than a minute ago', async () => {
+    // Its progress window was its age as of the request, so its body (windowSeconds) changed every second until it
+    // was a minute old, and no poller of a rollout that had just finished got a 304. It ends at the finish now.
+    const { id } = await quietRollout();
+    const finishedAt = new Date(Date.now() - 2_000);
+    await api.db.prisma.rolloutInstance.updateMany({
+      where: { rolloutId: id, state: 'pending' },
+      data: { state: 'succeeded', attemptCount: 1, finishedAt },
+    });
+    await api.db.prisma.rollout.update({
+      where: { id },
+      data: { status: 'completed', finishedAt, createdAt: new Date(finishedAt.getTime() - 10_000) },
+    });
+    const path = `/v1/rollouts/${id}`;
+    const first = await api.request('GET', path);
+    const etag = expectValidated(first);
+    expect(first.body.progress).toMatchObject({
+      fraction: 1,
+      ratePerSecond: null,
+      etaSeconds: null,
+      windowSeconds: 10,
+    });
+    // Into the next whole second: the time-dependent fields are computed as of the request's second.
+    await new Promise((resolve) => setTimeout(resolve, 1_050 - (Date.now() % 1_000)));
+    expectNotModified(await conditional(path, etag), etag);
+  });
+
   it('answers 404, not 304, for a rollout the key may not see, whatever If-None-Match says', async () => {
     const { id } = await quietRollout();
     const etag = expectValidated(await api.request('GET', `/v1/rollouts/${id}`));

@@ -33,6 +33,8 @@ describe('schedules', () => {
     const got = await api.request('GET', `/v1/rollouts/${res.body.id}`);
     expect(rolloutSchema.safeParse(got.body).success).toBe(true);
     expect(got.body.status).toBe('scheduled');
+    // GET reads the rollout by its own statement (findRollout), which showed nextWindowAt null before it read it.
+    expect(got.body).toMatchObject({ nextWindowAt: startAt, callsUntil: null });
     expect(await eventTypes(res.body.id)).toEqual(['rollout.created', 'rollout.scheduled']);
   });
 

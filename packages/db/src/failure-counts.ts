@@ -25,27 +25,34 @@ export type FailureCauseCount = {
 
 /** A rollout's failures by cause, reason and outcome: the counters that are not zero. */
 export async function listFailureCauseCounts(db: Database, rolloutId: string): Promise<FailureCauseCount[]> {
-  const { rows } = await db.pool.query<{
-    cause: string;
-    kind: FailureKind;
-    reason: string;
-    outcome: string;
-    n: number;
-    sample_message: string | null;
-  }>({
+  const { rows } = await db.pool.query<FailureCountRow>({
     name: 'fleet_list_failure_cause_counts',
     text: `SELECT cause, kind, manual_install_reason AS reason, last_outcome AS outcome, n, sample_message
       FROM rollout_failure_count WHERE rollout_id = $1::uuid AND n > 0 ORDER BY cause, reason, outcome`,
     values: [rolloutId],
   });
-  return rows.map((row) => ({
+  return rows.map(failureCauseCountOf);
+}
+
+/** A rollout_failure_count row as `cause, kind, reason, outcome, n, sample_message` (see listFailureCauseCounts). */
+export type FailureCountRow = {
+  cause: string;
+  kind: FailureKind;
+  reason: string;
+  outcome: string;
+  n: number;
+  sample_message: string | null;
+};
+
+export function failureCauseCountOf(row: FailureCountRow): FailureCauseCount {
+  return {
     cause: row.cause,
     kind: row.kind,
     manualInstallReason: row.reason === '' ? null : row.reason,
     lastOutcome: row.outcome === '' ? null : row.outcome,
     count: row.n,
     sampleMessage: row.kind === 'install_failed' ? row.sample_message : null,
-  }));
+  };
 }
 
 /**

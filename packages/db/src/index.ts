@@ -136,6 +136,10 @@ export {
   PROGRESS_MIN_WINDOW_SECONDS,
 } from './reports.ts';
 export type { ReportScope, VerificationCounts } from './reports.ts';
+export { readRolloutStatusFigures } from './rollout-status-read.ts';
+export { readReportFigures } from './report-figures.ts';
+export type { ReportFigures } from './report-figures.ts';
+export type { RolloutStatusFigures } from './rollout-status-read.ts';
 export type { ReportInstanceRow } from './report-rows.ts';
 export { summariseOldAttempts } from './attempt-retention.ts';
 export type { AttemptRetentionOptions, AttemptRetentionResult, AttemptSummary } from './attempt-retention.ts';

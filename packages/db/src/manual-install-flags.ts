@@ -345,6 +345,11 @@ export async function countManualInstallFlags(
       WHERE o.rollout_id = $1::uuid GROUP BY f.status`,
     values: [rolloutId],
   });
+  return flagCountsOf(rows);
+}
+
+/** Flags per status (every status, 0 where no row), from `status, n` rows (see countManualInstallFlags). */
+export function flagCountsOf(rows: Iterable<{ status: ManualFlagStatus; n: number | string }>) {
   const counts: Record<ManualFlagStatus, number> = { open: 0, acknowledged: 0, resolved: 0, closed: 0 };
   for (const row of rows) counts[row.status] = Number(row.n);
   return counts;

@@ -77,13 +77,70 @@ export const PROGRESS_WINDOW_SECONDS = 60;
  */
 export const PROGRESS_MIN_WINDOW_SECONDS = 1;
 
+/** The seconds a rollout's progress counts its finishes over (see rolloutProgress). */
+export type ProgressWindow = {
+  /** The window's length, exact (shown rounded). */
+  seconds: number;
+  /** Finishes of the buckets from `from` (inclusive) to `to` (exclusive) count: whole seconds. */
+  from: Date;
+  to: Date;
+  /** Completed or cancelled: no rate to show, nothing to read. */
+  final: boolean;
+};
+
+/**
+ * The window of rolloutProgress, as of `now`; for a completed or cancelled rollout as of its finish (when that is
+ * earlier), so that its progress, and so its status body and ETag, stop changing once it is over: measured as of
+ * `now`, the window of a finished rollout younger than a minute grew with every second and no poller of it ever got a
+ * 304.
+ */
+export function progressWindow(
+  rollout: Pick<RolloutRecord, 'status' | 'createdAt' | 'finishedAt'>,
+  now: Date,
+): ProgressWindow {
+  const final = isFinalRolloutStatus(rollout.status);
+  const endMs =
+    final && rollout.finishedAt && rollout.finishedAt.getTime() < now.getTime()
+      ? rollout.finishedAt.getTime()
+      : now.getTime();
+  const ageMs = endMs - rollout.createdAt.getTime();
+  const young = ageMs < PROGRESS_WINDOW_SECONDS * 1000;
+  return {
+    seconds: young ? Math.max(PROGRESS_MIN_WINDOW_SECONDS, ageMs / 1000) : PROGRESS_WINDOW_SECONDS,
+    from: young
+      ? new Date(Math.floor(rollout.createdAt.getTime() / 1000) * 1000)
+      : new Date(Math.round((endMs - PROGRESS_WINDOW_SECONDS * 1000) / 1000) * 1000),
+    to: new Date(Math.ceil(endMs / 1000) * 1000),
+    final,
+  };
+}
+
+/** The progress of `counts` with `finishedInWindow` finishes in `window` (see rolloutProgress). */
+export function progressOf(
+  rollout: Pick<RolloutRecord, 'status'>,
+  counts: InstanceCounts,
+  window: ProgressWindow,
+  finishedInWindow: number,
+  now: Date,
+): RolloutProgress {
+  return computeProgress({
+    done: counts.succeeded + counts.failed + counts.cancelled + counts.skipped,
+    total: counts.total,
+    finishedInWindow: window.final ? 0 : finishedInWindow,
+    windowSeconds: window.seconds,
+    status: rollout.status,
+    now,
+  });
+}
+
 /**
  * done / total, instances finished per second over the window, ETA; for a finished rollout no rate and no ETA,
  * for a paused one no ETA (see computeProgress).
  *
  * The window is the last minute, or the rollout's age (since it was created; its first call follows within the
  * enqueue) while it is younger than that, but at least PROGRESS_MIN_WINDOW_SECONDS: dividing a young rollout's
- * finishes by a whole minute made a rollout 5 s old look twelve times slower than it was.
+ * finishes by a whole minute made a rollout 5 s old look twelve times slower than it was. A finished rollout's window
+ * ends at its finish (progressWindow).
  *
  * Finishes are summed from rollout_finish_second, the per-second counts the triggers on rollout_instance keep (at
  * most 61 rows), not counted over the finished rows, which walked every instance finished in the window (up to
@@ -98,18 +155,13 @@ export const PROGRESS_MIN_WINDOW_SECONDS = 1;
  */
 export async function rolloutProgress(
   db: Database,
-  rollout: Pick<RolloutRecord, 'id' | 'status' | 'createdAt'>,
+  rollout: Pick<RolloutRecord, 'id' | 'status' | 'createdAt' | 'finishedAt'>,
   counts: InstanceCounts,
   now: Date = new Date(),
 ): Promise<RolloutProgress> {
-  const ageMs = now.getTime() - rollout.createdAt.getTime();
-  const young = ageMs < PROGRESS_WINDOW_SECONDS * 1000;
-  const windowSeconds = young ? Math.max(PROGRESS_MIN_WINDOW_SECONDS, ageMs / 1000) : PROGRESS_WINDOW_SECONDS;
-  const fromSecond = young
-    ? new Date(Math.floor(rollout.createdAt.getTime() / 1000) * 1000)
-    : new Date(Math.round((now.getTime() - PROGRESS_WINDOW_SECONDS * 1000) / 1000) * 1000);
+  const window = progressWindow(rollout, now);
   // A finished rollout shows no rate: nothing to read.
-  const finishedInWindow = isFinalRolloutStatus(rollout.status)
+  const finishedInWindow = window.final
     ? 0
     : Number(
         (
@@ -117,18 +169,11 @@ export async function rolloutProgress(
             name: 'fleet_finished_in_window',
             text: `SELECT sum(n) AS n FROM rollout_finish_second
               WHERE rollout_id = $1::uuid AND second >= $2::timestamptz AND second < $3::timestamptz`,
-            values: [rollout.id, fromSecond, new Date(Math.ceil(now.getTime() / 1000) * 1000)],
+            values: [rollout.id, window.from, window.to],
           })
         ).rows[0]?.n ?? 0,
       );
-  return computeProgress({
-    done: counts.succeeded + counts.failed + counts.cancelled + counts.skipped,
-    total: counts.total,
-    finishedInWindow,
-    windowSeconds,
-    status: rollout.status,
-    now,
-  });
+  return progressOf(rollout, counts, window, finishedInWindow, now);
 }
 
 /**
@@ -155,6 +200,11 @@ export async function countVerifications(db: Database, rolloutId: string): Promi
     text: `SELECT verification, n FROM rollout_verification_count WHERE rollout_id = $1::uuid`,
     values: [rolloutId],
   });
+  return verificationCountsOf(rows);
+}
+
+/** VerificationCounts from rollout_verification_count rows (an outcome other than the three is "not checked"). */
+export function verificationCountsOf(rows: Iterable<{ verification: string; n: number | string }>): VerificationCounts {
   const counts: VerificationCounts = { pending: 0, verified: 0, failed: 0, notChecked: 0 };
   for (const row of rows) {
     const n = Number(row.n);
@@ -166,12 +216,12 @@ export async function countVerifications(db: Database, rolloutId: string): Promi
   return counts;
 }
 
+/** A rollout made by retrying another (POST /v1/rollouts/:id/retry). */
+export type RetryRollout = { id: string; status: string; totalInstances: number; createdAt: Date };
+
 /** Rollouts made by retrying `rolloutId` (POST /v1/rollouts/:id/retry), oldest first. */
-export async function listRetryRollouts(
-  db: Database,
-  rolloutId: string,
-): Promise<{ id: string; status: string; totalInstances: number; createdAt: Date }[]> {
-  const { rows } = await db.pool.query<{ id: string; status: string; totalInstances: number; createdAt: Date }>({
+export async function listRetryRollouts(db: Database, rolloutId: string): Promise<RetryRollout[]> {
+  const { rows } = await db.pool.query<RetryRollout>({
     name: 'fleet_list_retry_rollouts',
     text: `SELECT id::text AS "id", status::text AS "status", total_instances AS "totalInstances", created_at AS "createdAt"
       FROM rollout WHERE parent_rollout_id = $1::uuid ORDER BY created_at`,

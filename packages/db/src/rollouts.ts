@@ -245,7 +245,8 @@ export async function findRollout(db: Database, id: string): Promise<RolloutReco
         status_reason AS "statusReason", concurrency AS "concurrency", max_attempts AS "maxAttempts", policy AS "policy",
         total_instances AS "totalInstances", enqueued_at AS "enqueuedAt", current_wave AS "currentWave",
         wave_count AS "waveCount", created_at AS "createdAt", updated_at AS "updatedAt", finished_at AS "finishedAt",
-        parent_rollout_id::text AS "parentRolloutId"
+        parent_rollout_id::text AS "parentRolloutId", calls_until AS "callsUntil", next_window_at AS "nextWindowAt",
+        schedule_ended_at AS "scheduleEndedAt", start_now_until AS "startNowUntil"
       FROM rollout WHERE id = $1::uuid`,
     values: [id],
   });
@@ -267,6 +268,11 @@ export async function countInstances(db: Database, rolloutId: string): Promise<I
     text: `SELECT state::text AS state, n FROM rollout_state_count WHERE rollout_id = $1::uuid`,
     values: [rolloutId],
   });
+  return instanceCountsOf(rows);
+}
+
+/** Counts per state (every state, 0 where no row) and their total, from rollout_state_count rows. */
+export function instanceCountsOf(rows: Iterable<{ state: InstanceState; n: number | string }>): InstanceCounts {
   const counts = Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])) as InstanceCounts;
   counts.total = 0;
   for (const row of rows) {

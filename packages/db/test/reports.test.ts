@@ -7,9 +7,12 @@ import {
   insertRollout,
   iterateReportInstances,
   listOpenInstancesForRepair,
+  listFailureCauseCounts,
   listRetryRollouts,
   PROGRESS_MIN_WINDOW_SECONDS,
   PROGRESS_WINDOW_SECONDS,
+  readReportFigures,
+  readRolloutStatusFigures,
   rolloutProgress,
   setParentRollout,
 } from '../src/index.ts';
@@ -142,9 +145,13 @@ describe('rolloutProgress and counts', () => {
         total: 4,
         fraction: 1,
         ratePerSecond: null,
+        windowSeconds: 30,
         etaSeconds: null,
         etaAt: null,
       });
+      // Over, it stays as it was at its finish: younger than a minute, its window no longer grows with the request's
+      // time (and so neither does its status body and its ETag).
+      expect(await progressOf(over, new Date(now.getTime() + 5_000))).toEqual(await progressOf(over, now));
     },
   );
 
@@ -160,6 +167,53 @@ describe('rolloutProgress and counts', () => {
       etaSeconds: null,
       etaAt: null,
     });
+  });
+});
+
+describe('readRolloutStatusFigures and readReportFigures', () => {
+  it('read in one statement what the single reads read: counts, causes, verification, retries, progress', async () => {
+    const { rolloutId, instances } = await rolloutOf(ids(12, 'i-fig'));
+    const now = new Date();
+    await db.prisma.rollout.update({
+      where: { id: rolloutId },
+      data: { createdAt: new Date(now.getTime() - 600_000) },
+    });
+    for (const [k, instance] of instances.slice(0, 7).entries())
+      await db.prisma.rolloutInstance.update({
+        where: { id: instance.id },
+        data:
+          k < 3
+            ? {
+                state: 'failed',
+                lastErrorCode: k < 2 ? 'Boom' : 'Bang',
+                lastErrorMessage: `failed ${k}`,
+                finishedAt: now,
+              }
+            : { state: 'succeeded', verification: k < 5 ? 'verified' : 'pending', finishedAt: now },
+      });
+    const retry = await rolloutOf(ids(2, 'i-figr'));
+    await setParentRollout(db, retry.rolloutId, rolloutId);
+    const rollout = (await findRollout(db, rolloutId))!;
+    const counts = await countInstances(db, rolloutId);
+    const progress = await rolloutProgress(db, rollout, counts, now);
+    expect(progress).toMatchObject({ done: 7, ratePerSecond: 0.12 });
+
+    expect(await readRolloutStatusFigures(db, rollout, now)).toEqual({ counts, accountRateLimitRps: null, progress });
+    const report = await readReportFigures(db, rollout, now);
+    expect(report).toEqual({
+      counts,
+      verification: await countVerifications(db, rolloutId),
+      manualInstallFlags: { open: 0, acknowledged: 0, resolved: 0, closed: 0 },
+      retries: await listRetryRollouts(db, rolloutId),
+      causeCounts: await listFailureCauseCounts(db, rolloutId),
+      progress,
+    });
+    expect(report.causeCounts.map((c) => [c.cause, c.count])).toEqual([
+      ['Bang: failed <n>', 1],
+      ['Boom: failed <n>', 2],
+    ]);
+    expect(report.verification).toMatchObject({ verified: 2, pending: 2 });
+    expect(report.retries.map((r) => r.id)).toEqual([retry.rolloutId]);
   });
 });
 

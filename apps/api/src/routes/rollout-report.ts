@@ -1,16 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Database } from '@fleet/db';
-import {
-  countInstances,
-  countManualInstallFlags,
-  countVerifications,
-  iterateReportInstances,
-  listFailureCauseCounts,
-  listFailureCauseInstances,
-  listRetryRollouts,
-  rolloutProgress,
-} from '@fleet/db';
+import { iterateReportInstances, listFailureCauseInstances, readReportFigures } from '@fleet/db';
 import { loadVisibleRollout } from '../http/auth.ts';
 import { ETAG_RESPONSE_HEADERS, IF_NONE_MATCH_HEADER, requestSecond, sendJsonWithEtag } from '../http/etag.ts';
 import { parseOrThrow } from '../http/validate.ts';
@@ -68,18 +59,14 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
     }
 
     const now = requestSecond();
-    const [counts, verification, flags, retries, causeCounts] = await Promise.all([
-      countInstances(deps.db, rollout.id),
-      countVerifications(deps.db, rollout.id),
-      countManualInstallFlags(deps.db, rollout.id),
-      listRetryRollouts(deps.db, rollout.id),
-      listFailureCauseCounts(deps.db, rollout.id),
-    ]);
+    // Two statements: every count at once, then the instances of the causes the counts say to list.
+    const { counts, verification, manualInstallFlags, retries, causeCounts, progress } = await readReportFigures(
+      deps.db,
+      rollout,
+      now,
+    );
     const plan = planFailureGroups(causeCounts);
-    const [progress, instances] = await Promise.all([
-      rolloutProgress(deps.db, rollout, counts, now),
-      listFailureCauseInstances(deps.db, rollout.id, plan.listedCauses, query.instancesPerGroup),
-    ]);
+    const instances = await listFailureCauseInstances(deps.db, rollout.id, plan.listedCauses, query.instancesPerGroup);
     const groups = plan.groups(instances, query.instancesPerGroup);
     sendJsonWithEtag(req, res, {
       rolloutId: rollout.id,
@@ -97,7 +84,7 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
       counts,
       progress,
       verification,
-      manualInstallFlags: flags,
+      manualInstallFlags,
       failures: { total: plan.total, causes: groups.length, groups },
     });
   });
