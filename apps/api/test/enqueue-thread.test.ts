@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countInstallJobs } from '@fleet/queue';
-import { instanceIds } from '@fleet/testing';
+import { instanceIds, waitFor } from '@fleet/testing';
 import { USER_ID, startApi } from './support.ts';
 import type { ApiHarness } from './support.ts';
 
 /** The API of main.ts builds new rollouts' jobs in a thread of its own (src/enqueue-thread), off its event loop. */
 let api: ApiHarness;
 let unreachable: ApiHarness;
+/** Answers every POST as soon as the rollout is recorded (ENQUEUE_WAIT_MS=0): the enqueues go on behind the answers. */
+let answeringAtOnce: ApiHarness;
 
 beforeAll(async () => {
   api = await startApi({ enqueueThread: {} });
@@ -17,9 +19,11 @@ beforeAll(async () => {
     enqueueWaitMs: 1000,
     enqueueThread: { redisUrl: 'redis://127.0.0.1:1' },
   });
+  answeringAtOnce = await startApi({ sharedWith: api, enqueueWaitMs: 0, enqueueThread: {} });
 }, 60_000);
 
 afterAll(async () => {
+  await answeringAtOnce?.close();
   await api?.close();
 });
 
@@ -55,4 +59,23 @@ describe('the enqueue thread', () => {
     expect(unreachable.logLines.join('\n')).toContain('the enqueue thread did not finish in time; terminating it');
     expect(unreachable.logLines.join('\n')).toContain('rollout recorded but not fully enqueued');
   });
+
+  it("enqueues a small rollout posted while a large one is being handed over without waiting for the large one's end", async () => {
+    const large = await create(answeringAtOnce, 20_000, 'i-thl');
+    expect(large.status, JSON.stringify(large.body)).toBe(202);
+    const small = await create(answeringAtOnce, 10, 'i-ths');
+    expect(small.status, JSON.stringify(small.body)).toBe(202);
+    const enqueuedAt = async (id: string) =>
+      (await api.db.prisma.rollout.findUniqueOrThrow({ where: { id } })).enqueuedAt;
+    await waitFor('the small rollout enqueued', async () => (await enqueuedAt(small.body.id)) !== null);
+    // One enqueue at a time (as before), the small one's jobs could go in only once all 20,000 of the large one's had.
+    expect(await enqueuedAt(large.body.id)).toBeNull();
+    const smallJobs = await countInstallJobs(api.redis, api.prefix, [small.body.id]);
+    expect(Object.values(smallJobs).reduce((sum, n) => sum + n, 0)).toBe(10);
+    await waitFor('the large rollout enqueued', async () => (await enqueuedAt(large.body.id)) !== null, {
+      timeoutMs: 60_000,
+    });
+    const largeJobs = await countInstallJobs(api.redis, api.prefix, [large.body.id]);
+    expect(Object.values(largeJobs).reduce((sum, n) => sum + n, 0)).toBe(20_000);
+  }, 90_000);
 });
