@@ -10,6 +10,7 @@
  * It prints status / list / report latency (p50, p99, max; 200s and 304s), the rollout's throughput watched against
  * alone, and the API's event-loop delay (a probe loaded into the API process, probes/event-loop-probe.ts).
  */
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
@@ -44,6 +45,11 @@ export type ReadsRun = {
   cpuMsPerInstance: CpuPerInstance;
   /** Alone runs: what each kind of read of the finished rollout costs (measure-read-costs.ts). */
   readCosts: Record<ReadCostKind, ReadCost> | null;
+  /**
+   * The machine's 1-minute load average when the rollout was posted and when it finished: on a shared machine the
+   * figures are the machine's as much as the API's.
+   */
+  loadAverage: { atStart: number; atEnd: number };
 };
 
 export type ReadsResult = {
@@ -223,6 +229,7 @@ async function runOnce(
     { label: 'api', pid: stack.api().pid },
   ]);
   if (watched) await warmUp(stack, prefix);
+  const loadAtStart = os.loadavg()[0]!;
   const runStartedMs = performance.now();
   const created = await createRollout(stack, instanceIdsFor(prefix, options.instances), options.concurrency);
   let running = watched;
@@ -248,6 +255,7 @@ async function runOnce(
     await Promise.all(clients);
   }
   const cpuMsPerInstance = await meter.stop(options.instances);
+  const loadAtEnd = os.loadavg()[0]!;
   const facts = await rolloutFacts(stack, created.id);
   const endMs = facts.finishedAtMs!;
   const seconds = (endMs - created.requestStartedAtMs) / 1000;
@@ -279,6 +287,7 @@ async function runOnce(
     eventLoop: eventLoopFigures(stack, created.requestStartedAtMs, endMs),
     cpuMsPerInstance,
     readCosts: watched ? null : await measureReadCosts(stack, cpu, created.id, options.costRequests),
+    loadAverage: { atStart: loadAtStart, atEnd: loadAtEnd },
   };
 }
 
@@ -298,7 +307,8 @@ export async function measureReads(
       log(`reads: ${options.instances.toLocaleString('en-US')} instances ${what}${roundLabel}`);
       const run = await runOnce(stack, cpu, options, watched, `r${round}${watched ? 'w' : 'a'}`);
       log(
-        `  ${run.seconds.toFixed(1)} s, ${run.throughput.toFixed(0)}/s` +
+        `  ${run.seconds.toFixed(1)} s, ${run.throughput.toFixed(0)}/s, load ${run.loadAverage.atStart.toFixed(1)} -> ` +
+          `${run.loadAverage.atEnd.toFixed(1)}` +
           (run.reads
             ? `; status p99 ${run.reads.status.p99Ms.toFixed(0)} ms, list p99 ${run.reads.list.p99Ms.toFixed(0)} ms, ` +
               `report p99 ${run.reads.report.p99Ms.toFixed(0)} ms`

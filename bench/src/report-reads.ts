@@ -46,6 +46,8 @@ function runRow(run: ReadsRun, round: number): string {
     run.requestsPerSecond === null ? '-' : run.requestsPerSecond.toFixed(0),
     loop,
     (run.cpuMsPerInstance.api ?? 0).toFixed(2),
+    (run.cpuMsPerInstance.postgres ?? 0).toFixed(2),
+    run.loadAverage ? `${run.loadAverage.atStart.toFixed(1)} -> ${run.loadAverage.atEnd.toFixed(1)}` : '-',
   ]);
 }
 
@@ -83,8 +85,26 @@ export function renderReadsReport(result: ReadsBenchResult): string {
       'req/s',
       'API loop lag p99 median / worst, max ms',
       'API CPU ms/inst',
+      'Postgres CPU ms/inst (not the install path)',
+      'load (1 min) start -> end',
     ]),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    row([
+      '---',
+      '---',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---',
+    ]),
     ...reads.runs.map((run, i) => runRow(run, Math.floor(i / 2))),
     '',
     `throughput watched / alone: ${ratio.toFixed(2)} (rounds ${ratios}); ` +
