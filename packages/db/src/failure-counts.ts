@@ -1,6 +1,6 @@
 import type { FailureKind } from '@fleet/rollout-domain';
 import type { Database } from './client.ts';
-import { HOST_FLAG_JOIN, REPORT_COLUMNS, reportRowFrom } from './report-rows.ts';
+import { HOST_FLAG_JOIN, reportColumnsWithCause, reportRowFrom } from './report-rows.ts';
 import type { RawReportRow, ReportInstanceRow } from './report-rows.ts';
 
 /**
@@ -67,7 +67,8 @@ export async function listFailureCauseInstances(
 ): Promise<ReportInstanceRow[]> {
   if (causes.length === 0 || perCause <= 0) return [];
   const { rows } = await db.pool.query<RawReportRow>({
-    text: `SELECT ${REPORT_COLUMNS}
+    // The cause of each row is the one it was found by (the index's expression equals it): not computed again.
+    text: `SELECT ${reportColumnsWithCause('wanted.cause')}
       FROM unnest($2::text[]) AS wanted(cause)
       CROSS JOIN LATERAL (
         SELECT * FROM rollout_instance ri

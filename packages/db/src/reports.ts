@@ -89,20 +89,18 @@ export type ProgressWindow = {
 };
 
 /**
- * The window of rolloutProgress, as of `now`; for a completed or cancelled rollout as of its finish (when that is
- * earlier), so that its progress, and so its status body and ETag, stop changing once it is over: measured as of
- * `now`, the window of a finished rollout younger than a minute grew with every second and no poller of it ever got a
- * 304.
+ * The window of rolloutProgress, as of `now`; for a completed or cancelled rollout as of its finish, so that its
+ * progress, and so its status body and ETag, stop changing once it is over: measured as of `now`, the window of a
+ * finished rollout younger than a minute grew with every second and no poller of it ever got a 304. Its finish, not
+ * the earlier of the two: the API's `now` is the request's whole second, often before a finish within that second,
+ * and the first polls after the finish would otherwise see a window that the next second's polls do not.
  */
 export function progressWindow(
   rollout: Pick<RolloutRecord, 'status' | 'createdAt' | 'finishedAt'>,
   now: Date,
 ): ProgressWindow {
   const final = isFinalRolloutStatus(rollout.status);
-  const endMs =
-    final && rollout.finishedAt && rollout.finishedAt.getTime() < now.getTime()
-      ? rollout.finishedAt.getTime()
-      : now.getTime();
+  const endMs = final && rollout.finishedAt ? rollout.finishedAt.getTime() : now.getTime();
   const ageMs = endMs - rollout.createdAt.getTime();
   const young = ageMs < PROGRESS_WINDOW_SECONDS * 1000;
   return {

@@ -152,6 +152,9 @@ describe('rolloutProgress and counts', () => {
       // Over, it stays as it was at its finish: younger than a minute, its window no longer grows with the request's
       // time (and so neither does its status body and its ETag).
       expect(await progressOf(over, new Date(now.getTime() + 5_000))).toEqual(await progressOf(over, now));
+      // Also as of a moment before the finish (the API's `now` is the request's whole second, often before a finish
+      // within that second): the first polls after the finish get what the later ones get.
+      expect(await progressOf(over, new Date(now.getTime() - 500))).toEqual(await progressOf(over, now));
     },
   );
 
