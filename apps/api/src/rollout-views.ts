@@ -1,4 +1,4 @@
-import type { AttemptWithCall, InstanceCounts, InstanceRecord, RolloutRecord } from '@fleet/db';
+import type { AttemptWithCall, InstanceCounts, InstancePageItem, InstanceRecord, RolloutRecord } from '@fleet/db';
 import type { LimitsInForce } from '@fleet/limits';
 import type { RolloutProgress } from '@fleet/rollout-domain';
 
@@ -52,7 +52,12 @@ export function rolloutView(
   };
 }
 
-export function instanceView(instance: InstanceRecord) {
+/** A time as the API shows it: a Date written as ISO 8601, or text a page read already wrote so (InstancePageItem). */
+function isoTime(time: Date | string): string {
+  return typeof time === 'string' ? time : time.toISOString();
+}
+
+export function instanceView(instance: InstanceRecord | InstancePageItem) {
   return {
     instanceId: instance.instanceId,
     state: instance.state,
@@ -68,13 +73,13 @@ export function instanceView(instance: InstanceRecord) {
           }
         : null,
     lastRequestId: instance.lastRequestId,
-    nextAttemptAt: instance.nextAttemptAt?.toISOString() ?? null,
+    nextAttemptAt: instance.nextAttemptAt === null ? null : isoTime(instance.nextAttemptAt),
     needsManualInstall: instance.needsManualInstall,
     manualInstallReason: instance.manualInstallReason,
-    createdAt: instance.createdAt.toISOString(),
-    updatedAt: instance.updatedAt.toISOString(),
-    startedAt: instance.startedAt?.toISOString() ?? null,
-    finishedAt: instance.finishedAt?.toISOString() ?? null,
+    createdAt: isoTime(instance.createdAt),
+    updatedAt: isoTime(instance.updatedAt),
+    startedAt: instance.startedAt === null ? null : isoTime(instance.startedAt),
+    finishedAt: instance.finishedAt === null ? null : isoTime(instance.finishedAt),
   };
 }
 

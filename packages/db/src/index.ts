@@ -31,7 +31,7 @@ export {
   listOpenInstanceIds,
   iterateRolloutInstances,
 } from './instances.ts';
-export type { InstanceRecord, AttemptRecord, AttemptWithCall, InstancePage } from './instances.ts';
+export type { InstanceRecord, AttemptRecord, AttemptWithCall, InstancePage, InstancePageItem } from './instances.ts';
 export {
   claimAttempt,
   claimInstallCall,

@@ -81,6 +81,33 @@ describe('listInstances: keyset pages through fleet_instance_page', () => {
     expect(failed.ids.length).toBeGreaterThan(800);
   });
 
+  it('shows the times as Date.prototype.toISOString writes them, null where there is none', async () => {
+    const rolloutId = await largeRollout('i-pt');
+    await db.pool.query(
+      `UPDATE rollout_instance SET started_at = '2026-12-02T09:05:07.001Z', finished_at = '2026-12-02T23:59:59.999+05',
+         next_attempt_at = '2026-01-02T03:04:05Z' WHERE id = (SELECT min(id) FROM rollout_instance WHERE rollout_id = $1::uuid)`,
+      [rolloutId],
+    );
+    const page = await listInstances(db, rolloutId, { limit: 2 });
+    const stored = await db.prisma.rolloutInstance.findMany({ where: { rolloutId }, orderBy: { id: 'asc' }, take: 2 });
+    const iso = (d: Date | null) => d?.toISOString() ?? null;
+    expect(page.instances.map((i) => [i.createdAt, i.updatedAt, i.startedAt, i.finishedAt, i.nextAttemptAt])).toEqual(
+      stored.map((r) => [
+        iso(r.createdAt),
+        iso(r.updatedAt),
+        iso(r.startedAt),
+        iso(r.finishedAt),
+        iso(r.nextAttemptAt),
+      ]),
+    );
+    expect(page.instances[0]).toMatchObject({
+      startedAt: '2026-12-02T09:05:07.001Z',
+      finishedAt: '2026-12-02T18:59:59.999Z',
+      nextAttemptAt: '2026-01-02T03:04:05.000Z',
+    });
+    expect(page.instances[1]!.startedAt).toBeNull();
+  });
+
   it("reads a page's rows, not the rollout's, in a table whose statistics do not know the rollout", async () => {
     // Never analysed (as a new rollout is to the statistics): as a plain statement, the planner estimated the rollout
     // at a few dozen rows and fetched and sorted all of them through a bitmap scan for every page. Measured here: 5
