@@ -24,7 +24,7 @@ export type LoadRun<Variant extends string> = {
  * One round: `none`, the run with the load under `withKey`, `noneAgain`; `ratio` is the run with the load over the
  * mean of the two without, `noise` how far those two differ (|a - b| / their mean).
  */
-export type AlternatingRound<Run extends ThroughputRun, K extends string> = { none: Run; noneAgain: Run } & {
+type AlternatingRound<Run extends ThroughputRun, K extends string> = { none: Run; noneAgain: Run } & {
   [P in K]: Run;
 } & { ratio: number; noise: number };
 
