@@ -108,10 +108,16 @@ export type ApiDeps = {
 };
 
 /** Whom a pre-check calls as: the account's client, or the API's own for every account; none without a client. */
-function precheckClients(deps: ApiDeps): { cmsFor(userId: string): Promise<CmsClient> } | undefined {
-  const { cms, accountClients } = deps;
+function precheckClients(
+  deps: ApiDeps,
+): { cmsFor(userId: string): Promise<CmsClient>; scheduleNow?: () => Date } | undefined {
+  const { cms, accountClients, scheduleNow } = deps;
   if (!cms) return undefined;
-  return { cmsFor: async (userId) => (accountClients ? (await accountClients.current(userId)).cms : cms) };
+  return {
+    cmsFor: async (userId) => (accountClients ? (await accountClients.current(userId)).cms : cms),
+    // The account's schedule is shared with the workers, which keep it on Postgres's clock: so does the pre-check.
+    ...(scheduleNow ? { scheduleNow } : {}),
+  };
 }
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */

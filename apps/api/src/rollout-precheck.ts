@@ -34,6 +34,11 @@ export type PrecheckDeps = {
   queuePrefix: string;
   /** Waits before a call's start on the schedule, ms. Default setTimeout. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The clock of the account's call schedule, which the workers keep on Postgres's time (DatabaseClock): the same
+   * here, or a host whose clock is off would reserve its calls beside theirs at the wrong places. Default this host's.
+   */
+  scheduleNow?: () => Date;
 };
 
 export type PrecheckResult = {
@@ -95,6 +100,7 @@ export async function precheckInstances(
   const limiter = createAccountRateLimiter(deps.redis, {
     prefix: deps.queuePrefix,
     maxRatePerSecond: input.accountRateLimitRps,
+    ...(deps.scheduleNow ? { now: () => deps.scheduleNow!().getTime() } : {}),
   });
   const chunks: string[][] = [];
   for (let at = 0; at < input.instanceIds.length; at += PRECHECK_IDS_PER_CALL)

@@ -72,6 +72,9 @@ const accountRate = createAccountRateLimiter(limitsConnection, {
   burst: config.ACCOUNT_RATE_BURST,
   // An account's own rate and burst (its settings as last read), else the two above.
   limitsOf: (userId) => accounts.limitsOf(userId),
+  // The schedule on Postgres's clock, as the attempts' started_at: every worker, on whatever host, reserves starts on
+  // one time line, and a start recorded is the one reserved.
+  now: () => clock.now().getTime(),
 });
 // Slots of finished calls go back with the next admit (one round trip per call instead of two); flushed on stop.
 const admission = createCallAdmission(

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { useTestDatabase } from './support.ts';
+import { createDatabaseClock } from '../src/index.ts';
+import type { Database } from '../src/index.ts';
+
+let db: Database;
+useTestDatabase({ poolMax: 2 }, (opened) => {
+  db = opened;
+});
+
+/** The same database, its queries held `delayMs` before they are sent, except every `every`th one. */
+function slowOnTheWayThere(real: Database, delayMs: number, every: number): Database {
+  let n = 0;
+  const pool = new Proxy(real.pool, {
+    get(target, prop, receiver) {
+      if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+      return async (...args: Parameters<typeof target.query>) => {
+        n += 1;
+        if (n % every !== 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        return (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
+      };
+    },
+  });
+  return { ...real, pool } as Database;
+}
+
+describe('createDatabaseClock', () => {
+  it('agrees with Postgres on the same host to within half its best round trip', async () => {
+    const clock = createDatabaseClock(db, { refreshMs: 60_000 });
+    await clock.start();
+    clock.stop();
+    const measured = clock.measured!;
+    expect(measured).not.toBeNull();
+    // Postgres runs on this host: the true offset is 0, the error at most half the round trip it was taken from.
+    expect(Math.abs(measured.offsetMs)).toBeLessThanOrEqual(measured.roundTripMs / 2 + 1);
+  });
+
+  it('takes the offset from the shortest of its round trips, not from one delayed on the way there', async () => {
+    // Four of five queries wait 60 ms before they leave: a round trip of theirs, halved, puts Postgres's clock 30 ms
+    // behind. The clock keeps the undelayed one.
+    const clock = createDatabaseClock(slowOnTheWayThere(db, 60, 5), { refreshMs: 60_000, samples: 5 });
+    await clock.start();
+    clock.stop();
+    const measured = clock.measured!;
+    expect(measured.roundTripMs).toBeLessThan(60);
+    expect(Math.abs(measured.offsetMs)).toBeLessThan(10);
+    expect(Math.abs(clock.now().getTime() - Date.now())).toBeLessThan(10);
+  });
+
+  it("is this host's clock while Postgres has never answered", async () => {
+    const broken = {
+      ...db,
+      pool: { query: () => Promise.reject(new Error('connection refused')) },
+    } as unknown as Database;
+    const clock = createDatabaseClock(broken, { refreshMs: 60_000 });
+    await clock.start();
+    clock.stop();
+    expect(clock.measured).toBeNull();
+    expect(Math.abs(clock.now().getTime() - Date.now())).toBeLessThan(5);
+  });
+});
