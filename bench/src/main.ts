@@ -116,6 +116,22 @@ const midInstances = Math.min(settings.large, quick ? 500 : 10_000);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * Each worker's DB_POOL_MAX for `workers` of them on this Postgres: what max_connections leaves once the connections
+ * open now and the API's, the reconciler's and the bench's are counted (30), shared out, less the four of each worker's
+ * install path. Ten workers at the default 20 (24 with the install path) want 240 connections; on a server of 100 the
+ * ones refused stalled the run at 555,245 instances.
+ */
+async function workerPoolFor(stack: BenchStack, workers: number): Promise<number> {
+  const { rows } = await stack.db.query<{ max: string; open: string }>(
+    `SELECT current_setting('max_connections') AS max, (SELECT count(*) FROM pg_stat_activity)::text AS open`,
+  );
+  const free = Number(rows[0]!.max) - Number(rows[0]!.open) - 30;
+  const pool = Math.max(2, Math.min(20, Math.floor(free / workers) - 4));
+  log(`million: ${workers} workers with DB_POOL_MAX ${pool} (max_connections ${rows[0]!.max}, ${rows[0]!.open} open)`);
+  return pool;
+}
+
 /** `--only million`: ten rollouts of 100,000 on 10 workers (quick: two of 2,000 on 2); --large sets a rollout's size. */
 const millionSettings = {
   rollouts: quick ? 2 : 10,
@@ -284,7 +300,9 @@ async function main(): Promise<void> {
     }
     if (args.only === 'million') {
       await stack.restartApi();
-      await stack.restartWorkers(millionSettings.workers);
+      await stack.restartWorkers(millionSettings.workers, {
+        DB_POOL_MAX: String(await workerPoolFor(stack, millionSettings.workers)),
+      });
       const million = await measureMillion(stack, redis, {
         ...millionSettings,
         timeoutMs: timeoutFor(millionSettings.rollouts * millionSettings.instancesPerRollout, maxConcurrency, 5),
