@@ -17,7 +17,7 @@ import {
 } from '@fleet/rollout-domain';
 import { afterFinal } from './after-final.ts';
 import type { CallStart } from './install-call.ts';
-import { callStart, STALE_GRACE_MS } from './install-call.ts';
+import { callStart, STALE_GRACE_MS, startOf } from './install-call.ts';
 import type { InstallJobOutcome, JobRun, Processor } from './install-job-run.ts';
 import { delayJob } from './install-job-run.ts';
 import { persistThroughOutage } from './persist-through-outage.ts';
@@ -60,17 +60,14 @@ export async function runInstallCall(p: Processor, run: JobRun): Promise<Install
     case 'delay':
       return delayJob(run.job, run.token, admission);
     case 'claim':
+    case 'retake_start':
       break;
     default:
       return assertNever(admission, 'admission');
   }
   let next: Answered | Exclude<CallClaimDecision, { kind: 'call' }>;
   try {
-    next = await claimAndCallMany(p, run, staleAfterMs, {
-      at: new Date(p.now().getTime() + admission.waitMs),
-      windowAt: new Date(p.scheduleNow().getTime() + admission.waitMs),
-      reached: admission.waitMs > 0 ? p.sleep(admission.waitMs) : null,
-    });
+    next = await claimAndCallMany(p, run, staleAfterMs, await startOf(p, run, admission));
   } finally {
     // The call is over (or was never made): its slot goes back with this process's next admit.
     p.admission.release(admission.slot);

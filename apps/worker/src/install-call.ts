@@ -3,13 +3,11 @@ import type { CallResult, NodeStatusResult } from '@fleet/cms-client';
 import { attemptOutcomeClass } from '@fleet/cms-client';
 import type { ClaimResult } from '@fleet/db';
 import { assertNever } from '@fleet/errors';
-import type { AnswerLost, ClaimDecision, RecordAnswer } from '@fleet/rollout-domain';
-import { decideAfterAgentCheck, decideAnswer, decideClaim } from '@fleet/rollout-domain';
+import type { AdmissionDecision, AnswerLost, ClaimDecision, RecordAnswer } from '@fleet/rollout-domain';
+import { decideAfterAgentCheck, decideAnswer, decideClaim, LATE_START_TOLERANCE_MS } from '@fleet/rollout-domain';
 import type { JobRun, Processor } from './install-job-run.ts';
 import { persistThroughOutage } from './persist-through-outage.ts';
 
-/** A call this late (ms) for its reserved start takes a new one (see callStart). */
-const LATE_START_TOLERANCE_MS = 25;
 /** Grace beyond the call timeout before another worker presumes a call's worker dead. */
 export const STALE_GRACE_MS = 5_000;
 
@@ -38,24 +36,43 @@ export type CallStart = {
   reached: Promise<void> | null;
 };
 
+/** An admission that lets the call go: with its reserved start, or one that missed it and takes another. */
+export type AdmittedCall = Extract<AdmissionDecision<string>, { kind: 'claim' | 'retake_start' }>;
+
 /**
- * Waits for the call's start. A call that had to wait (the account's schedule was full) and is later than
- * LATE_START_TOLERANCE_MS for its start (the claim outlasted the wait: Postgres slow, the process busy) takes a new
- * start instead: sent now, it would bunch with the calls scheduled after it, and the account would see more than its
- * rate. Its old start goes unused, so a stall costs the quota of its length. A call admitted to start at once found
- * the schedule with room to spare (the usual case below the rate): it is sent without another round trip, and late
- * it can bunch only with the few calls admitted just after it.
+ * The call's start from its admission: the start reserved, or, for a call whose admission answered after its start
+ * had passed (retake_start), a new one taken now, so that the attempt row records the start the call is sent at.
  */
-export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
-  if (!start.reached) return;
-  await start.reached;
-  const lateMs = p.now().getTime() - start.at.getTime();
-  if (lateMs <= LATE_START_TOLERANCE_MS) return;
-  // The attempt is claimed, so the call goes whatever happens: with Redis away, late rather than not at all.
-  const waitMs = await p.deps.accountRate.reserve(run.rollout.userId).catch((error: unknown) => {
+export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall): Promise<CallStart> {
+  const waitMs = admission.kind === 'claim' ? admission.waitMs : await retakeStart(p, run, admission.lateMs);
+  return {
+    at: new Date(p.now().getTime() + waitMs),
+    windowAt: new Date(p.scheduleNow().getTime() + waitMs),
+    reached: waitMs > 0 ? p.sleep(waitMs) : null,
+  };
+}
+
+/** A new start on the account's schedule for a call that missed its own; the ms until it. */
+async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<number> {
+  // The slot is held and the call goes whatever happens: with Redis away, late rather than not at all.
+  return p.deps.accountRate.reserve(run.rollout.userId).catch((error: unknown) => {
     run.log.warn('could not take a new start for a late call; calling now', { lateMs, error });
     return 0;
   });
+}
+
+/**
+ * Waits for the call's start, then sends it only if it is not later than LATE_START_TOLERANCE_MS for it (the claim
+ * outlasted the wait, or took that long for a call that was to start at once: Postgres slow, the process busy);
+ * a later call takes a new start instead: sent now, it would bunch with the calls scheduled after it, and the account
+ * would see more than its rate. Its old start goes unused, so a stall costs the quota of its length. Below the rate
+ * a claim takes a few milliseconds, so a call admitted at once is sent without another round trip.
+ */
+export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
+  if (start.reached) await start.reached;
+  const lateMs = p.now().getTime() - start.at.getTime();
+  if (lateMs <= LATE_START_TOLERANCE_MS) return;
+  const waitMs = await retakeStart(p, run, lateMs);
   if (waitMs > 0) await p.sleep(waitMs);
 }
 

@@ -7,7 +7,7 @@ import { accountOf } from './account-of.ts';
 import { afterFinal, createCompletionChecks } from './after-final.ts';
 import type { Answered, ClaimWithoutCall } from './install-call.ts';
 import { runInstallCall } from './install-batch-call.ts';
-import { claimAndCall } from './install-call.ts';
+import { claimAndCall, startOf } from './install-call.ts';
 import type { InstallJobOutcome, InstallProcessorDeps, JobRun, Processor } from './install-job-run.ts';
 import { delayJob } from './install-job-run.ts';
 import { settleAnswer } from './record-answer.ts';
@@ -96,17 +96,14 @@ async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome
     case 'delay':
       return delayJob(run.job, run.token, admission);
     case 'claim':
+    case 'retake_start':
       break;
     default:
       return assertNever(admission, 'admission');
   }
   let next: ClaimWithoutCall | Answered;
   try {
-    next = await claimAndCall(p, run, {
-      at: new Date(p.now().getTime() + admission.waitMs),
-      windowAt: new Date(p.scheduleNow().getTime() + admission.waitMs),
-      reached: admission.waitMs > 0 ? p.sleep(admission.waitMs) : null,
-    });
+    next = await claimAndCall(p, run, await startOf(p, run, admission));
   } catch (error) {
     // The claim or a call threw (Postgres gone for good, a programmer error): free the slot before failing.
     p.admission.release(admission.slot);

@@ -43,9 +43,11 @@ return {1, math.ceil(wait)}
 export type Admission =
   /**
    * The call may start in `waitMs` (0: now; counted from when `admit` resolves, the round trip already deducted):
-   * give `slot` back (CallAdmission.release) when it is over.
+   * give `slot` back (CallAdmission.release) when it is over. `lateMs`: how far past its reserved start the call
+   * already is when `admit` resolves (0 unless the round trip, or this process waiting for the CPU, outlasted the
+   * start): a call that late, sent at once, would bunch with the calls reserved after it.
    */
-  | { kind: 'admitted'; slot: string; waitMs: number }
+  | { kind: 'admitted'; slot: string; waitMs: number; lateMs: number }
   /** The account's schedule is full for longer than the wait bound: ask again in `waitMs`, nothing was reserved. */
   | { kind: 'rate'; waitMs: number }
   /** Every global slot is taken, or this rollout holds its fair share while another waits. */
@@ -161,7 +163,10 @@ export function createCallAdmission(
       retryDelayMs = releaseDelayMs;
       const [code, wait] = answer;
       // The start is `wait` after the time the script was given: what the round trip took is already waited.
-      if (code === 1) return { kind: 'admitted', slot: token, waitMs: Math.max(0, askedAt + wait - schedule.now()) };
+      if (code === 1) {
+        const fromStart = schedule.now() - (askedAt + wait);
+        return { kind: 'admitted', slot: token, waitMs: Math.max(0, -fromStart), lateMs: Math.max(0, fromStart) };
+      }
       if (code === 2) return { kind: 'rate', waitMs: wait };
       return { kind: 'slot' };
     },

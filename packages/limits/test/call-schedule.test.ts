@@ -61,6 +61,22 @@ describe('call admission as a schedule', () => {
     expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 125 });
   });
 
+  it('says how late an admitted call already is when its answer comes after its reserved start', async () => {
+    // The clock reads EPOCH when the call asks (twice: the slot's lease and the schedule) and 80 ms later once the
+    // answer is in: a round trip, or a process waiting for the CPU, that outlasted the start reserved at EPOCH.
+    let reads = 0;
+    const clock = {
+      get now() {
+        reads += 1;
+        return reads <= 2 ? EPOCH : EPOCH + 80;
+      },
+    };
+    const l = admissionAt('late', clock, { rate: 10, burst: 1, maxWaitMs: 250 });
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 0, lateMs: 80 });
+    // A call whose start is still ahead is not late: the next start is 100 ms after the first, 20 ms from now.
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', waitMs: 20, lateMs: 0 });
+  });
+
   it('forgets the queue of calls sent back once the schedule has run dry, so a queue of departed jobs delays no one', async () => {
     const clock = { now: EPOCH };
     const l = admissionAt('dry', clock, { rate: 10, burst: 1, maxWaitMs: 0 });

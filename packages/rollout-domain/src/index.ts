@@ -59,6 +59,7 @@ export {
   decideAnswer,
   decideClaim,
   decideJobStart,
+  LATE_START_TOLERANCE_MS,
 } from './attempt-decision.ts';
 export type {
   AccountRateSignal,

@@ -8,6 +8,7 @@ import {
   decideAnswer,
   decideClaim,
   decideJobStart,
+  LATE_START_TOLERANCE_MS,
 } from '../src/index.ts';
 import {
   ANSWER_LOST_JITTER_MS,
@@ -68,6 +69,16 @@ describe('admission', () => {
       kind: 'claim',
       slot: 'slot-2',
       waitMs: 640,
+    });
+  });
+
+  it('takes a new start for a call whose admission answered more than LATE_START_TOLERANCE_MS after its reserved start', () => {
+    const late = (lateMs: number) => decideAdmission({ kind: 'admitted', slot: 's', waitMs: 0, lateMs }, { random: 0 });
+    expect(late(LATE_START_TOLERANCE_MS)).toEqual({ kind: 'claim', slot: 's', waitMs: 0 });
+    expect(late(LATE_START_TOLERANCE_MS + 1)).toEqual({
+      kind: 'retake_start',
+      slot: 's',
+      lateMs: LATE_START_TOLERANCE_MS + 1,
     });
   });
 
