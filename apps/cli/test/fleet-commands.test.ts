@@ -108,6 +108,18 @@ describe('fleet rollout reads', () => {
     const badState = await fleet(['rollout', 'instances', finished.id, '--state', 'broken']);
     expect(badState.code).toBe(3);
     expect(badState.stderr).toContain('--state must be one of pending, in_progress, succeeded, failed, cancelled');
+    const unknown = await fleet(['rollout', 'instance', finished.id, 'i-notinthisrollout']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toContain('(404 not_found)');
+  });
+
+  it('watch of a finished rollout ends at once with its recap; a bad id is refused before anything is sent (exit 3)', async () => {
+    const watch = await fleet(['rollout', 'watch', finished.id]);
+    expect(watch.code, watch.stderr).toBe(1);
+    expect(watch.stdout).toMatch(/total=5 {2}succeeded=3 {2}failed=2/);
+    const bad = await fleet(['rollout', 'watch', 'not-a-rollout-id']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('a rollout id is a UUID; got "not-a-rollout-id"');
   });
 
   it('report as a table of causes with actions, as JSON, and as CSV into a file', async () => {
@@ -157,6 +169,23 @@ describe('fleet rollout actions', () => {
     expect(watch.code).toBe(1);
     const bad = await fleet(['rollout', 'retry', 'not-a-uuid']);
     expect(bad.code).toBe(3);
+  });
+
+  it('retry --cause retries the failures of that cause, which the new rollout names; an unknown cause is refused', async () => {
+    const report = JSON.parse((await fleet(['rollout', 'report', finished.id, '--format', 'json'])).stdout) as {
+      failures: { groups: { cause: string; count: number }[] };
+    };
+    const group = report.failures.groups[0]!;
+    const retry = await fleet(['rollout', 'retry', finished.id, '--cause', group.cause, '--output', 'json']);
+    expect(retry.code, retry.stderr).toBe(0);
+    const child = JSON.parse(retry.stdout) as { id: string; retryOf: unknown };
+    expect(child.retryOf).toEqual({ rolloutId: finished.id, cause: group.cause, instances: group.count });
+    const watched = await fleet(['rollout', 'watch', child.id, '--poll-interval', '200']);
+    expect(watched.code).toBe(1);
+    const unknown = await fleet(['rollout', 'retry', finished.id, '--cause', 'no such cause']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toContain('(400 validation_failed)');
+    expect(unknown.stderr).toMatch(/- cause: not a cause of this rollout's failures/);
   });
 });
 
@@ -254,6 +283,13 @@ describe('fleet flags', () => {
     expect(resolve.stderr).toContain('409 flag_transition_refused');
     expect(resolve.stdout).toContain(`flag ${flags[1]!.id} (${flags[1]!.instanceId}) resolved`);
   });
+
+  it('refuses a status that is not one, before anything is sent (exit 3)', async () => {
+    const run = await fleet(['flags', 'list', '--status', 'bogus']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain('--status must be one of');
+    expect(run.stderr).toContain('got "bogus"');
+  });
 });
 
 describe('fleet keys', () => {
@@ -273,6 +309,10 @@ describe('fleet keys', () => {
       4,
     );
     expect((await fleet(['keys', 'create', '--name', 'x', '--role', 'root', '--all-accounts'])).code).toBe(3);
+    const unknown = await fleet(['keys', 'revoke', '00000000-0000-4000-8000-000000000000']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toContain('(404 not_found)');
+    expect(unknown.stderr).not.toContain('revoked API key');
   });
 });
 

@@ -2,7 +2,8 @@
  * `fleet rollout create --watch` on a real terminal: run under tmux (its own server on a private socket) against
  * the real API, worker and simulator, the screen read with capture-pane while it runs. The live block is redrawn in
  * place (one bar on the screen at any time and in the whole scrollback), it advances, events are printed above it,
- * the recap is right; Ctrl-C stops the watch and not the rollout.
+ * the recap is right; Ctrl-C stops the watch and not the rollout. Colours: on a terminal only, never with NO_COLOR
+ * (the pane read back with its escape sequences).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@fleet/testing';
-import { FLEET_BIN, createArgs, idsWithFate, startProduct } from './fleet-harness.ts';
+import { FLEET_BIN, createArgs, idsWithFate, runFleet, startProduct } from './fleet-harness.ts';
 import type { Product } from './fleet-harness.ts';
 
 const exec = promisify(execFile);
@@ -28,10 +29,24 @@ function tmuxEnv(): NodeJS.ProcessEnv {
   return { ...base, ...product.fleetEnv, TERM: 'xterm-256color' };
 }
 
-/** Starts `fleet <args>` in a new 100x30 tmux window of its own; the shell stays to show its exit code. */
-async function startInTerminal(session: string, args: string[]): Promise<void> {
+/**
+ * Starts `fleet <args>` in a new 100x30 tmux window of its own, `env` set for it alone; the shell stays to show its
+ * exit code.
+ */
+async function startInTerminal(session: string, args: string[], env: Record<string, string> = {}): Promise<void> {
+  const assignments = Object.entries(env).map(([name, value]) => `${name}='${value}' `);
   const command = [process.execPath, FLEET_BIN, ...args].map((a) => `'${a}'`).join(' ');
-  await tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${command}; echo "EXIT=$?"; sleep 120`);
+  await tmux(
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    '100',
+    '-y',
+    '30',
+    `${assignments.join('')}${command}; echo "EXIT=$?"; sleep 120`,
+  );
 }
 
 const screen = (session: string) => tmux('capture-pane', '-p', '-t', session);
@@ -137,4 +152,35 @@ describe('fleet rollout create --watch on a terminal', () => {
       body: '{}',
     });
   }, 120_000);
+});
+
+describe('colours', () => {
+  // An SGR sequence setting the foreground red (31), as tmux writes it back with capture-pane -e; and any escape.
+  // eslint-disable-next-line no-control-regex -- the escape character is what these look for
+  const RED = /\x1b\[(?:\d+;)*31m/;
+  const ANY_ESCAPE = '\x1b[';
+  const missing = ['rollout', 'get', '00000000-0000-4000-8000-000000000000'];
+
+  it('are used on a terminal without NO_COLOR, never with NO_COLOR=1 and never into a pipe', async () => {
+    await startInTerminal('colour', missing);
+    await startInTerminal('nocolour', missing, { NO_COLOR: '1' });
+    for (const session of ['colour', 'nocolour'])
+      await waitFor(`the exit in ${session}`, async () => (await screen(session)).includes('EXIT='), {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+    // -e: the pane with its text attributes as escape sequences.
+    const painted = await tmux('capture-pane', '-p', '-e', '-t', 'colour');
+    expect(painted).toContain('EXIT=4');
+    expect(painted).toMatch(new RegExp(`${RED.source}error:`));
+    const plain = await tmux('capture-pane', '-p', '-e', '-t', 'nocolour');
+    expect(plain).toContain('EXIT=4');
+    expect(plain).toContain('error: ');
+    expect(plain).not.toContain(ANY_ESCAPE);
+    // Not a terminal (stdout and stderr are pipes): no colour even without NO_COLOR.
+    const piped = await runFleet(missing, { env: { ...product.fleetEnv, NO_COLOR: '' } });
+    expect(piped.code).toBe(4);
+    expect(piped.stderr).toContain('error: ');
+    expect(piped.stderr + piped.stdout).not.toContain(ANY_ESCAPE);
+  }, 60_000);
 });
