@@ -56,6 +56,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ...local.env,
     CONSOLE_DIR: dist,
     FLEET_ADMIN_API_KEY: adminKey,
+    // Webhook secrets are stored sealed: without a key the API answers 503 to making one (the admin page's form).
+    FLEET_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
     SIM_LATENCY_MS: '20',
     SIM_FAILURE_RATE: String(CONSOLE_FAILURE_RATE),
     SIM_SEED: CONSOLE_STACK_SEED,

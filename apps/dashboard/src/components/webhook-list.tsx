@@ -1,4 +1,4 @@
-/** The webhook subscriptions the key may see (GET /v1/webhooks), each deletable; making one is in docs/api.md. */
+/** The webhook subscriptions the key may see (GET /v1/webhooks), each deletable; webhook-form.tsx makes them. */
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useSession } from '../session.tsx';
 import { ConfirmButton } from './confirm-button.tsx';

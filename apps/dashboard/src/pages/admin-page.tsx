@@ -1,4 +1,7 @@
-/** Admin: API keys (made here and shown once; revoked) and, where the API has them, webhook subscriptions. */
+/**
+ * Admin: API keys (made here and shown once; revoked) and, where the API has them, webhook subscriptions (made here
+ * with their signing secret shown once; deleted).
+ */
 import { useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { API_ROLES } from '@fleet/api-client';
@@ -9,6 +12,7 @@ import { ConfirmButton } from '../components/confirm-button.tsx';
 import { CopyButton } from '../components/copy-button.tsx';
 import { ProblemNote } from '../components/problem-note.tsx';
 import { DataTable, ValueOptions } from '../components/data-table.tsx';
+import { WebhookForm } from '../components/webhook-form.tsx';
 import { WebhookList } from '../components/webhook-list.tsx';
 import { formatTime } from '../format.ts';
 
@@ -132,6 +136,7 @@ export function AdminPage() {
       {features?.webhooks && (
         <section>
           <h2 id="webhooks-heading">Webhooks</h2>
+          <WebhookForm />
           <WebhookList />
         </section>
       )}
