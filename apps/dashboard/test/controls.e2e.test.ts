@@ -1,7 +1,8 @@
 /**
  * The confirmed actions on a running rollout: pause, resume, change concurrency and cancel from its page, each seen
- * by the API; and a viewer key, which sees the same rollout with no action at all and whose forged action request
- * the API refuses.
+ * by the API; its throughput chart while it runs; the Rollouts page following it (and a new rollout) without a
+ * reload; and a viewer key, which sees the same rollout with no action at all and whose forged action request the
+ * API refuses.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -48,6 +49,12 @@ describe('the actions on a rollout page', () => {
     const heading = page.getByRole('heading', { level: 1 });
     await expect.poll(() => heading.textContent()).toContain('running');
     await page.getByText('Live: updates as the rollout moves.').waitFor();
+    // The throughput chart of a running rollout: drawn once two progress frames came, and growing as they come.
+    const chart = page.getByRole('img', { name: /^Throughput over the last \d+ s, peak / });
+    await chart.waitFor({ timeout: 30_000 });
+    const seconds = async () => Number(/last (\d+) s/.exec((await chart.getAttribute('aria-label')) ?? '')![1]);
+    const first = await seconds();
+    await expect.poll(seconds, { timeout: 30_000, interval: 500 }).toBeGreaterThan(first);
     await expectAccessible(page, 'a running rollout');
     await screenshot(page, 'rollout-running');
 
@@ -103,6 +110,31 @@ describe('the actions on a rollout page', () => {
     expect((await operator.getRollout(rolloutId)).status).toBe('running');
     await expectAccessible(page, 'the manual install page of a viewer');
     await context.close();
+  });
+
+  it('keeps the Rollouts page current without a reload: a new rollout appears and a status change shows', async () => {
+    const page = await (await openContext(browser, stack.apiUrl)).newPage();
+    await signIn(page, stack.operatorKey, '/');
+    const rowOf = (id: string) =>
+      page.getByRole('row').filter({ has: page.getByRole('link', { name: id.slice(0, 8), exact: true }) });
+    await rowOf(rolloutId).getByText('running', { exact: true }).waitFor();
+    // A mark on this document: a reload or a navigation would make a new one without it.
+    await page.evaluate(() => Object.assign(window, { sameDocument: true }));
+    // Made through the API while the page is open; scheduled an hour ahead, so it takes no worker time.
+    const later = await operator.createRollout({
+      userId: USER_ID,
+      instanceIds: idsWithFate('ctl-later', 2, 'ok'),
+      schedule: { startAt: new Date(Date.now() + 3_600_000).toISOString(), endBehavior: 'pause' },
+    });
+    await rowOf(later.id).getByText('scheduled', { exact: true }).waitFor({ timeout: 20_000 });
+    await operator.changeRollout(rolloutId, 'pause');
+    await rowOf(rolloutId).getByText('paused', { exact: true }).waitFor({ timeout: 20_000 });
+    await operator.changeRollout(rolloutId, 'resume');
+    await rowOf(rolloutId).getByText('running', { exact: true }).waitFor({ timeout: 20_000 });
+    // All of it in the document loaded once.
+    expect(await page.evaluate(() => 'sameDocument' in window)).toBe(true);
+    await operator.changeRollout(later.id, 'cancel');
+    await page.close();
   });
 
   it('cancels from the page after a confirmation, and the API agrees', async () => {

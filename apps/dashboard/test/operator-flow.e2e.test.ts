@@ -1,15 +1,16 @@
 /**
  * An operator's day in the console, in a real browser against the real stack: sign in, create a rollout from an
  * uploaded file (a bad id is shown with its line first), watch it complete with the API's counts, read the failure
- * report and download its CSV, copy an attempt's RequestId, and bulk-resolve the manual-install flags.
+ * report and download its CSV, copy an attempt's RequestId, bulk-resolve the manual-install flags, and retry one
+ * cause's failures; the Rollouts page's search and account filter kept in the URL.
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { waitFor } from '@fleet/testing';
-import { apiClient } from './api.ts';
+import { apiClient, waitForStatus } from './api.ts';
 import { collectPageErrors, expectAccessible, launchBrowser, openContext, screenshot } from './browser.ts';
-import { USER_ID, idsWithFate } from './stack-constants.ts';
+import { OTHER_USER_ID, USER_ID, idsWithFate } from './stack-constants.ts';
 
 const stack = inject('stack');
 const api = apiClient(stack.apiUrl, stack.operatorKey);
@@ -142,6 +143,41 @@ describe('the console for an operator', () => {
     await screenshot(page, 'rollouts');
   });
 
+  it('keeps the rollout-id search and the account filter in the URL, both ways', async () => {
+    const search = page.getByLabel('Search by rollout id or instance id');
+    const idLinks = page.getByRole('region', { name: 'Rollouts', exact: true }).getByRole('link');
+    // A whole rollout id: that rollout alone, the field holding the id; its first 8 characters find it too.
+    await page.goto(`/?q=${rolloutId}`);
+    await page.getByRole('link', { name: rolloutId.slice(0, 8) }).waitFor();
+    expect(await search.inputValue()).toBe(rolloutId);
+    expect(await idLinks.count()).toBe(1);
+    await page.goto(`/?q=${rolloutId.slice(0, 8)}`);
+    await page.getByRole('link', { name: rolloutId.slice(0, 8) }).waitFor();
+    expect(await idLinks.count()).toBe(1);
+    // Typed on the page, the search goes into the URL.
+    await page.goto('/');
+    await search.fill(rolloutId);
+    await page.waitForURL(new RegExp(`[?&]q=${rolloutId}`));
+    await expect.poll(() => idLinks.count()).toBe(1);
+
+    // The other account of the operator's key, scheduled an hour ahead so that it takes no worker time.
+    const other = await api.createRollout({
+      userId: OTHER_USER_ID,
+      instanceIds: idsWithFate('opother', 2, 'ok'),
+      schedule: { startAt: new Date(Date.now() + 3_600_000).toISOString(), endBehavior: 'pause' },
+    });
+    await page.goto(`/?userId=${OTHER_USER_ID}`);
+    await page.getByRole('link', { name: other.id.slice(0, 8) }).waitFor();
+    expect(await page.getByLabel('Account').inputValue()).toBe(OTHER_USER_ID);
+    expect(await page.getByRole('link', { name: rolloutId.slice(0, 8) }).count()).toBe(0);
+    // Chosen on the page, the account goes into the URL and the list follows.
+    await page.getByLabel('Account').selectOption(USER_ID);
+    await page.waitForURL(new RegExp(`[?&]userId=${USER_ID}`));
+    await page.getByRole('link', { name: rolloutId.slice(0, 8) }).waitFor();
+    expect(await page.getByRole('link', { name: other.id.slice(0, 8) }).count()).toBe(0);
+    await api.changeRollout(other.id, 'cancel');
+  });
+
   it('shows the failure report grouped by cause and downloads the CSV the API gives', async () => {
     await page.goto(`/rollouts/${rolloutId}`);
     await page.getByRole('link', { name: 'Failure report' }).click();
@@ -206,6 +242,46 @@ describe('the console for an operator', () => {
       );
     }
     await expectAccessible(page, 'the manual install page');
+  });
+
+  it('retries the failures of one cause from the report after a confirmation, on the new rollout page', async () => {
+    const retryFailIds = idsWithFate('opretry', 3, 'fail');
+    const original = await api.createRollout({
+      userId: USER_ID,
+      instanceIds: [...retryFailIds, ...idsWithFate('opretry', 2, 'ok')],
+      retry: { maxAttempts: 1 },
+    });
+    await waitForStatus(api, original.id, ['completed']);
+    const group = (await api.getReport(original.id)).failures.groups[0]!;
+    expect(group.count).toBe(retryFailIds.length);
+    await page.goto(`/rollouts/${original.id}/failures`);
+    const name = `Retry failures of cause ${group.cause}`;
+    await page.getByRole('button', { name, exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: `${name}?` });
+    await dialog.waitFor();
+    expect(await dialog.textContent()).toContain(`A new rollout of the ${group.count} instances that failed with:`);
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/${original.id}/retry`)),
+      dialog.getByRole('button', { name: 'Confirm' }).click(),
+    ]);
+    await page.waitForURL(
+      (url) => /^\/rollouts\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.includes(original.id),
+    );
+    const childId = /\/rollouts\/([0-9a-f-]{36})$/.exec(page.url())![1]!;
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toContain(childId.slice(0, 8));
+    // The API's answer to the page's request names the cause; the new rollout is of that cause's instances.
+    expect(await answer.json()).toMatchObject({
+      id: childId,
+      parentRolloutId: original.id,
+      retryOf: { rolloutId: original.id, cause: group.cause, instances: retryFailIds.length },
+    });
+    expect(await api.getRollout(childId)).toMatchObject({
+      parentRolloutId: original.id,
+      counts: { total: retryFailIds.length },
+    });
+    const retried = (await api.listInstances(childId, { limit: 100 })).items.map((i) => i.instanceId);
+    expect(retried.sort()).toEqual([...retryFailIds].sort());
+    await waitForStatus(api, childId, ['completed']);
   });
 
   it('ran with no script error and no Content-Security-Policy refusal', () => {
