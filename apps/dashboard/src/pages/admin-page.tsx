@@ -5,12 +5,15 @@
 import { useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { API_ROLES } from '@fleet/api-client';
-import type { ApiRole, CreatedApiKey } from '@fleet/api-client';
+import type { ApiRole } from '@fleet/api-client';
 import { useSession } from '../session.tsx';
 import { useApiFeatures } from '../live/use-api-features.ts';
 import { ConfirmButton } from '../components/confirm-button.tsx';
-import { CopyButton } from '../components/copy-button.tsx';
+import { AccountScopeFields, scopeBody } from '../components/account-scope-fields.tsx';
+import type { AccountScope } from '../components/account-scope-fields.tsx';
+import { MakeForm } from '../components/make-form.tsx';
 import { ProblemNote } from '../components/problem-note.tsx';
+import { ShownOnce } from '../components/shown-once.tsx';
 import { DataTable, ValueOptions } from '../components/data-table.tsx';
 import { WebhookForm } from '../components/webhook-form.tsx';
 import { WebhookList } from '../components/webhook-list.tsx';
@@ -23,11 +26,7 @@ export function AdminPage() {
   const keys = useQuery({ queryKey: ['api-keys'], queryFn: () => client.listApiKeys({ limit: 1000 }) });
   const [name, setName] = useState('');
   const [role, setRole] = useState<ApiRole>('viewer');
-  const [allAccounts, setAllAccounts] = useState(false);
-  const [accounts, setAccounts] = useState('');
-  const [created, setCreated] = useState<CreatedApiKey | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const [scope, setScope] = useState<AccountScope>({ allAccounts: false, accounts: '' });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['api-keys'] });
 
   return (
@@ -35,72 +34,40 @@ export function AdminPage() {
       <h1>Admin</h1>
       <section>
         <h2 id="keys-heading">API keys</h2>
-        <form
-          className="stack"
-          onSubmit={async (event) => {
-            event.preventDefault();
-            setBusy(true);
-            setError(null);
-            setCreated(null);
-            try {
-              const userIds = accounts.split(/[\s,]+/).filter((s) => s !== '');
-              setCreated(
-                await client.createApiKey(allAccounts ? { name, role, allAccounts: true } : { name, role, userIds }),
-              );
-              setName('');
-              await refresh();
-            } catch (caught) {
-              setError(caught);
-            } finally {
-              setBusy(false);
-            }
+        <MakeForm
+          legend="Make a key"
+          submitLabel="Make key"
+          failedWhat="The key was not made"
+          make={async () => {
+            const created = await client.createApiKey({ name, role, ...scopeBody(scope) });
+            setName('');
+            await refresh();
+            return created;
           }}
-        >
-          <fieldset>
-            <legend>Make a key</legend>
-            <div>
-              <label htmlFor="key-name">Name</label>
-              <input id="key-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
-            </div>
-            <div>
-              <label htmlFor="key-role">Role</label>
-              <select id="key-role" value={role} onChange={(e) => setRole(e.target.value as ApiRole)}>
-                <ValueOptions values={API_ROLES} />
-              </select>
-            </div>
-            {me.allAccounts && (
-              <div className="checkbox">
-                <input
-                  id="key-all"
-                  type="checkbox"
-                  checked={allAccounts}
-                  onChange={(e) => setAllAccounts(e.target.checked)}
-                />
-                <label htmlFor="key-all">Every account</label>
-              </div>
-            )}
-            {!allAccounts && (
-              <div>
-                <label htmlFor="key-accounts">Accounts (UserIds, separated by spaces or commas)</label>
-                <input id="key-accounts" required value={accounts} onChange={(e) => setAccounts(e.target.value)} />
-              </div>
-            )}
-            <button type="submit" className="primary" disabled={busy}>
-              Make key
-            </button>
-          </fieldset>
-        </form>
-        <ProblemNote error={error} what="The key was not made" />
-        {created && (
-          <div className="created-key" role="status">
-            <p>
+          shown={(created) => (
+            <ShownOnce id="created-key" label="New API key" copyLabel="Copy the new key" value={created.key}>
               Key <strong>{created.name}</strong> made. Store it now: it is not shown again.
-            </p>
-            <label htmlFor="created-key">New API key</label>
-            <input id="created-key" readOnly value={created.key} className="mono" />
-            <CopyButton text={created.key} label="Copy the new key" />
+            </ShownOnce>
+          )}
+        >
+          <div>
+            <label htmlFor="key-name">Name</label>
+            <input id="key-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
           </div>
-        )}
+          <div>
+            <label htmlFor="key-role">Role</label>
+            <select id="key-role" value={role} onChange={(e) => setRole(e.target.value as ApiRole)}>
+              <ValueOptions values={API_ROLES} />
+            </select>
+          </div>
+          <AccountScopeFields
+            idPrefix="key"
+            allLabel="Every account"
+            accountsLabel="Accounts (UserIds, separated by spaces or commas)"
+            scope={scope}
+            onChange={setScope}
+          />
+        </MakeForm>
         <ProblemNote error={keys.error} what="Loading keys failed" />
         <DataTable
           label="API keys"
