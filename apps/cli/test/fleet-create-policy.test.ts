@@ -134,7 +134,7 @@ describe('fleet rollout create --idempotency-key', () => {
     const firstId = (JSON.parse(first.stdout) as { id: string }).id;
     expect((JSON.parse(second.stdout) as { id: string }).id).toBe(firstId);
     expect(await rolloutCount()).toBe(before + 1);
-    const other = await idsFile('idem-other.txt', idsWithFate('idem-other', 3, 'ok'));
+    const other = await idsFile('idem-other.txt', idsWithFate('idemother', 3, 'ok'));
     const reused = await fleet(createArgs(other, '--idempotency-key', key, '--concurrency', '1'));
     expect(reused.code).toBe(4);
     expect(reused.stderr).toContain('422 idempotency_key_reused');

@@ -123,7 +123,7 @@ describe('the actions on a rollout page', () => {
     // Made through the API while the page is open; scheduled an hour ahead, so it takes no worker time.
     const later = await operator.createRollout({
       userId: USER_ID,
-      instanceIds: idsWithFate('ctl-later', 2, 'ok'),
+      instanceIds: idsWithFate('ctllater', 2, 'ok'),
       schedule: { startAt: new Date(Date.now() + 3_600_000).toISOString(), endBehavior: 'pause' },
     });
     await rowOf(later.id).getByText('scheduled', { exact: true }).waitFor({ timeout: 20_000 });
