@@ -64,7 +64,7 @@ describe('the admin page', () => {
     await page.getByLabel('Events', { exact: true }).selectOption(['rollout.paused', 'rollout.completed']);
     await page.getByLabel('Accounts of the webhook (UserIds, spaces or commas between)').fill(USER_ID);
     await page.getByRole('button', { name: 'Make webhook' }).click();
-    const shown = page.getByLabel('Signing secret');
+    const shown = page.getByLabel('Signing secret', { exact: true });
     await shown.waitFor();
     const secret = await shown.inputValue();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
@@ -88,7 +88,7 @@ describe('the admin page', () => {
     // Shown once: a reload does not bring the secret back.
     await page.reload();
     await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
-    expect(await page.getByLabel('Signing secret').count()).toBe(0);
+    expect(await page.getByLabel('Signing secret', { exact: true }).count()).toBe(0);
     expect(await page.content()).not.toContain(secret);
     expect(errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
   });
