@@ -173,7 +173,10 @@ describe('parseResponse: XML', () => {
     const parsed = parseResponse({
       status: 404,
       contentType: XML_TYPE,
-      body: '<?xml version="1.0" encoding="UTF-8"?><Error><RequestId>R-9</RequestId><HostId>metrics.aliyuncs.com</HostId><Code>InvalidAccessKeyId.NotFound</Code><Message>Specified access key is not found &amp; disabled.</Message><Recommend><![CDATA[https://x.example/?q=a&b=c]]></Recommend></Error>',
+      body:
+        '<?xml version="1.0" encoding="UTF-8"?><Error><RequestId>R-9</RequestId><HostId>metrics.aliyuncs.com</HostId>' +
+        '<Code>InvalidAccessKeyId.NotFound</Code><Message>Specified access key is not found &amp; disabled.</Message>' +
+        '<Recommend><![CDATA[https://x.example/?q=a&b=c]]></Recommend></Error>',
     });
     expect(parsed).toEqual(
       documentWith({
