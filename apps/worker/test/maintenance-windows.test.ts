@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { listEvents } from '@fleet/db';
-import { applySchedules } from '@fleet/rollout-control';
+import { applySchedules, pauseRollout } from '@fleet/rollout-control';
 import type { RolloutSchedule } from '@fleet/rollout-domain';
 import { instanceIds } from '@fleet/testing';
 import type { WorkerHarness } from './support.ts';
@@ -25,15 +25,19 @@ function fastClock(start: Date, speed: number): { now: () => Date; at: (real: Da
   return { now: () => at(new Date()), at };
 }
 
-/** What the reconciler does each pass, every `everyMs` (real time), on `clock`. */
-function runScheduler(harness: WorkerHarness, clock: () => Date, everyMs: number): void {
-  const deps = {
+/** What the reconciler hands the scheduler. */
+const schedulerDeps = (harness: WorkerHarness) =>
+  ({
     db: harness.db,
     redis: harness.redis,
     prefix: harness.prefix,
     logger: harness.logger,
     by: { actor: { kind: 'reconciler', id: 'test-scheduler' } },
-  } as const;
+  }) as const;
+
+/** What the reconciler does each pass, every `everyMs` (real time), on `clock`. */
+function runScheduler(harness: WorkerHarness, clock: () => Date, everyMs: number): void {
+  const deps = schedulerDeps(harness);
   let busy = false;
   scheduler = setInterval(() => {
     if (busy) return;
@@ -127,4 +131,48 @@ describe('schedules and maintenance windows', () => {
     const cancel = events.find((e) => e.type === 'rollout.cancelled');
     expect(cancel?.data).toMatchObject({ reason: expect.stringContaining('endAt') });
   }, 90_000);
+
+  /** A rollout an operator paused before its endAt, and the scheduler's first pass after it. */
+  async function pausedPastEnd(endBehavior: 'pause' | 'cancel', seed: string) {
+    h = await startHarness({ latencyMs: 5, failureRate: 0, seed });
+    const endAt = new Date(Date.now() + 60_000);
+    const rolloutId = await h.createRollout(instanceIds(20, `i-${seed}`), {
+      policy: { schedule: windows({ endAt: endAt.toISOString(), endBehavior, maintenanceWindows: [] }) },
+    });
+    const deps = schedulerDeps(h);
+    expect((await pauseRollout(deps, rolloutId, 'on-call looks at a dashboard')).kind).toBe('changed');
+    const moves = await applySchedules(deps, new Date(endAt.getTime() + 1000));
+    return { rolloutId, deps, endAt, moves };
+  }
+
+  it('a rollout paused when its endAt passes, with endBehavior cancel, is cancelled: every instance, with its event', async () => {
+    const { rolloutId, moves } = await pausedPastEnd('cancel', 'paused-cancel');
+    expect(moves).toEqual([{ rolloutId, decision: 'end' }]);
+    const rollout = await h!.db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+    expect(rollout.status).toBe('cancelled');
+    expect(rollout.scheduleEndedAt).not.toBeNull();
+    const facts = await rolloutFacts(h!.db, rolloutId);
+    expect(facts.map((i) => i.state)).toEqual(Array(20).fill('cancelled'));
+    const { events } = await listEvents(h!.db, { rolloutId, limit: 50 });
+    expect(events.find((e) => e.type === 'rollout.cancelled')?.data).toMatchObject({
+      reason: expect.stringContaining('endAt'),
+    });
+  });
+
+  it('a rollout paused when its endAt passes, with endBehavior pause, stays paused with its reason, the end marked once', async () => {
+    const { rolloutId, deps, endAt, moves } = await pausedPastEnd('pause', 'paused-pause');
+    expect(moves).toEqual([{ rolloutId, decision: 'end' }]);
+    const rollout = await h!.db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } });
+    expect(rollout.status).toBe('paused');
+    expect(rollout.statusReason).toBe('on-call looks at a dashboard');
+    expect(rollout.scheduleEndedAt).not.toBeNull();
+    // Applied once: the next pass finds nothing to do.
+    expect(await applySchedules(deps, new Date(endAt.getTime() + 2000))).toEqual([]);
+    const { events } = await listEvents(h!.db, { rolloutId, limit: 50 });
+    const pauses = events.filter((e) => e.type === 'rollout.paused').map((e) => e.data);
+    expect(pauses).toEqual([
+      { cause: { kind: 'operator' }, reason: 'on-call looks at a dashboard' },
+      { cause: { kind: 'schedule_end', endAt: endAt.toISOString() }, reason: expect.stringContaining('endAt') },
+    ]);
+  });
 });

@@ -185,7 +185,7 @@ export type {
   DeliveryWithAttempts,
   FinishedAttempt,
 } from './webhooks/deliveries.ts';
-export { listScheduledRollouts, updateRolloutWindow } from './rollout-schedules.ts';
+export { listScheduledRollouts, markPausedRolloutScheduleEnded, updateRolloutWindow } from './rollout-schedules.ts';
 export { createDatabaseClock } from './database-clock.ts';
 export type { DatabaseClock } from './database-clock.ts';
 export {

@@ -1,5 +1,10 @@
 import type { RolloutRecord, RolloutTransitionResult } from '@fleet/db';
-import { listScheduledRollouts, transitionRollout, updateRolloutWindow } from '@fleet/db';
+import {
+  listScheduledRollouts,
+  markPausedRolloutScheduleEnded,
+  transitionRollout,
+  updateRolloutWindow,
+} from '@fleet/db';
 import { assertNever } from '@fleet/errors';
 import type { RolloutSchedule } from '@fleet/rollout-domain';
 import { decideSchedule, nextWindowEnd } from '@fleet/rollout-domain';
@@ -9,10 +14,10 @@ import { cancelRollout, pauseRollout } from './rollout-control.ts';
 
 /**
  * The scheduler: moves rollouts with a schedule between scheduled, waiting_for_window and running as their startAt,
- * windows and endAt say (decideSchedule), each move a guarded transition with its event. `now` is Postgres's time
- * (the caller's DatabaseClock, or a test's clock): every process that decides agrees on a window's edges. The
- * reconciler runs it every pass; a claim checks the calls_until it writes, so no call starts past a window's cutoff
- * however late the next pass is.
+ * windows and endAt say (decideSchedule), and applies endAt to paused ones, each move a guarded write with its
+ * event. `now` is Postgres's time (the caller's DatabaseClock, or a test's clock): every process that decides agrees
+ * on a window's edges. The reconciler runs it every pass; a claim checks the calls_until it writes, so no call starts
+ * past a window's cutoff however late the next pass is.
  */
 
 export type ScheduleMove = { rolloutId: string; decision: ReturnType<typeof decideSchedule>['kind'] };
@@ -58,7 +63,12 @@ async function applySchedule(
     case 'end':
       if (decision.behavior === 'cancel')
         await cancelRollout(deps, rollout.id, decision.reason, { scheduleEnded: true });
-      else
+      else if (rollout.status === 'paused') {
+        // Pausing a paused rollout changes nothing (the state machine's `unchanged`), so the end would never be
+        // marked and would come back every pass: mark it, and keep the pause the rollout is in.
+        if (await markPausedRolloutScheduleEnded(deps.db, rollout.id, decision, deps.by))
+          deps.logger.info('schedule ended while the rollout was paused: it stays paused', { rolloutId: rollout.id });
+      } else
         await pauseRollout(
           deps,
           rollout.id,
@@ -73,7 +83,7 @@ async function applySchedule(
   return decision.kind;
 }
 
-/** One pass over every scheduled, waiting or running rollout with a schedule; what moved. */
+/** One pass over every scheduled, waiting or running rollout with a schedule, and paused ones past endAt; what moved. */
 export async function applySchedules(deps: RolloutControlDeps, now: Date): Promise<ScheduleMove[]> {
   const moves: ScheduleMove[] = [];
   for (const rollout of await listScheduledRollouts(deps.db)) {

@@ -138,8 +138,8 @@ export function decideSchedule(facts: ScheduleFacts): ScheduleDecision {
   switch (status) {
     case 'completed':
     case 'cancelled':
-    case 'paused':
       return { kind: 'none' };
+    case 'paused':
     case 'scheduled':
     case 'waiting_for_window':
     case 'running':
@@ -147,6 +147,8 @@ export function decideSchedule(facts: ScheduleFacts): ScheduleDecision {
     default:
       return assertNever(status, 'rollout status');
   }
+  // endAt applies to a paused rollout too: one an operator paused and left past its end is cancelled by `cancel`,
+  // and with `pause` stays paused, its end marked applied (a resume then runs it, as after the end's own pause).
   if (schedule.endAt && facts.endedAt === null && now.getTime() >= Date.parse(schedule.endAt))
     return {
       kind: 'end',
@@ -154,6 +156,8 @@ export function decideSchedule(facts: ScheduleFacts): ScheduleDecision {
       endAt: schedule.endAt,
       reason: `the schedule's endAt (${schedule.endAt}) was reached: ${schedule.endBehavior === 'cancel' ? 'cancelled' : 'paused'}`,
     };
+  // Windows and startAt never move a paused rollout: only its resume does.
+  if (status === 'paused') return { kind: 'none' };
   if (status === 'scheduled' && schedule.startAt && now.getTime() < Date.parse(schedule.startAt))
     return sameTime(facts.nextWindowAt, new Date(schedule.startAt))
       ? { kind: 'none' }

@@ -27,7 +27,8 @@
  *   scheduled | waiting_for_window --start (startAt reached and inside a window, or start-now)--> running
  *   running --window closes (its cutoff reached, schedule.ts)--> waiting_for_window (in-flight calls finish)
  *   scheduled --startAt reached outside every window--> waiting_for_window
- *   completed | cancelled: final. A schedule's endAt pauses or cancels (the pause and cancel events).
+ *   completed | cancelled: final. A schedule's endAt pauses or cancels (the pause and cancel events), a paused
+ *   rollout too (cancel cancels it; pause keeps it paused and marks the end applied).
  *   A new rollout is `scheduled` when its schedule holds a future startAt or windows, else `running`.
  */
 import { assertNever } from '@fleet/errors';

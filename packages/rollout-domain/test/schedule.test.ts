@@ -145,7 +145,18 @@ describe('decideSchedule', () => {
       endAt: '2026-12-02T02:15:00.000Z',
     });
     expect(decideSchedule({ ...ending, endedAt: at('2026-12-02T02:15:01Z') }).kind).not.toBe('end');
-    expect(decideSchedule({ ...ending, status: 'paused' })).toEqual({ kind: 'none' });
+  });
+
+  it('applies endAt to a paused rollout, but moves it for nothing else', () => {
+    const ending = facts({
+      status: 'paused',
+      schedule: schedule({ endAt: '2026-12-02T02:15:00.000Z', endBehavior: 'cancel' }),
+    });
+    expect(decideSchedule(ending)).toMatchObject({ kind: 'end', behavior: 'cancel' });
+    expect(decideSchedule({ ...ending, endedAt: at('2026-12-02T02:15:01Z') })).toEqual({ kind: 'none' });
+    // Inside a window, and outside one: a paused rollout stays as it is.
+    expect(decideSchedule(facts({ status: 'paused' }))).toEqual({ kind: 'none' });
+    expect(decideSchedule(facts({ status: 'paused', now: at('2026-12-02T05:00:00Z') }))).toEqual({ kind: 'none' });
   });
 
   it('lets start-now hold a rollout open outside its windows until its override ends', () => {
