@@ -5,13 +5,12 @@
  * the rows CloudMonitor throttled, and the finished instances per state the instances' final states.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
 import type { MetricsServer } from '@fleet/metrics';
-import { createMetricsRegistry, createMetricsServer, createWorkerMetrics } from '@fleet/metrics';
+import { createMetricsServer } from '@fleet/metrics';
 import type { MetricSample } from '@fleet/testing';
 import { freePort, instanceIds, scrapeMetrics, sumSamples } from '@fleet/testing';
 import type { WorkerHarness } from './support.ts';
-import { USER_ID, startHarness } from './support.ts';
+import { USER_ID, harnessWorkerMetrics, startHarness } from './support.ts';
 
 let h: WorkerHarness | undefined;
 const servers: MetricsServer[] = [];
@@ -23,15 +22,7 @@ afterEach(async () => {
 
 /** A worker's registry and metrics, served on a port of its own, as the worker's main.ts does. */
 async function servedWorkerMetrics(harness: WorkerHarness) {
-  const registry = createMetricsRegistry();
-  const metrics = createWorkerMetrics(registry, {
-    accountRate: (userId) =>
-      createAccountRateLimiter(harness.redis, { prefix: harness.prefix, maxRatePerSecond: 100_000 }).currentRate(
-        userId,
-      ),
-    globalSlotsInUse: () =>
-      createGlobalConcurrency(harness.redis, { prefix: harness.prefix, cap: 1000, leaseMs: 30_000 }).inFlight(),
-  });
+  const { registry, metrics } = harnessWorkerMetrics(harness);
   const server = createMetricsServer({ registry, port: await freePort(), host: '127.0.0.1' });
   servers.push(server);
   const port = await server.start();

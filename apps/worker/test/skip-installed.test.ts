@@ -1,14 +1,49 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCmsClient } from '@fleet/cms-client';
-import { instanceIds } from '@fleet/testing';
+import type { AppProcess } from '@fleet/testing';
+import {
+  csvRecords,
+  instanceIds,
+  localAppsEnv,
+  parsePrometheusText,
+  spawnApp,
+  sumSamples,
+  waitForHttpOk,
+} from '@fleet/testing';
 import type { WorkerHarness } from './support.ts';
-import { ACCESS_KEY_ID, ACCESS_KEY_SECRET, USER_ID, rolloutFacts, startHarness } from './support.ts';
+import {
+  ACCESS_KEY_ID,
+  ACCESS_KEY_SECRET,
+  USER_ID,
+  harnessWorkerMetrics,
+  rolloutFacts,
+  startHarness,
+} from './support.ts';
 
 let h: WorkerHarness | undefined;
+let api: AppProcess | undefined;
 afterEach(async () => {
+  await api?.kill();
+  api = undefined;
   await h?.close();
   h = undefined;
 });
+
+const ADMIN_KEY = `flt_skip_${'k'.repeat(40)}`;
+
+/** The API as a process on the harness's database and Redis prefix; its URL and a GET with the admin key. */
+async function startApiOn(harness: WorkerHarness) {
+  const local = await localAppsEnv({ databaseUrl: harness.dbUrl, prefix: harness.prefix });
+  api = spawnApp('api', { ...local.env, CMS_ENDPOINT: harness.simUrl, FLEET_ADMIN_API_KEY: ADMIN_KEY });
+  await waitForHttpOk('the API to be ready', `${local.apiUrl}/readyz`, { timeoutMs: 60_000 });
+  return (path: string) => fetch(`${local.apiUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+}
+
+/** A worker's metrics as main.ts makes them, and their samples as a scrape would read them. */
+function workerMetricsOf(harness: WorkerHarness) {
+  const { registry, metrics } = harnessWorkerMetrics(harness);
+  return { metrics, scrape: async () => parsePrometheusText(await registry.metrics()) };
+}
 
 /** NodeInstall on `ids` straight at the simulator (not through a rollout), so that their agents run. */
 async function installBeforehand(harness: WorkerHarness, ids: readonly string[]): Promise<void> {
@@ -38,7 +73,8 @@ describe('skipInstalled', () => {
     expect(installCallsBefore).toBe(running.length);
 
     const rolloutId = await h.createRollout(ids, { concurrency: 20, force: false, policy: { skipInstalled: true } });
-    await h.startPool();
+    const worker = workerMetricsOf(h);
+    await h.startPool({ metrics: worker.metrics });
     await h.waitForRolloutStatus(rolloutId, 'completed');
 
     const facts = await rolloutFacts(h.db, rolloutId);
@@ -68,7 +104,44 @@ describe('skipInstalled', () => {
       skipped: running.length,
       succeeded: ids.length - running.length,
     });
-  });
+
+    // The skipped instances on every surface: the worker's metric, the API's listing, its report and CSV; no flag.
+    const samples = await worker.scrape();
+    expect(sumSamples(samples, 'fleet_instances_finished_total', { state: 'skipped' })).toBe(running.length);
+    expect(sumSamples(samples, 'fleet_instances_finished_total', { state: 'succeeded' })).toBe(
+      ids.length - running.length,
+    );
+    const get = await startApiOn(h);
+    const listing = await get(`/v1/rollouts/${rolloutId}/instances?state=skipped&limit=1000`);
+    expect(listing.status).toBe(200);
+    const page = (await listing.json()) as {
+      items: { instanceId: string; state: string; needsManualInstall: boolean; attemptCount: number }[];
+      nextCursor: string | null;
+    };
+    expect(page.nextCursor).toBeNull();
+    expect(page.items.map((i) => i.instanceId).sort()).toEqual([...running].sort());
+    for (const item of page.items)
+      expect(item).toMatchObject({ state: 'skipped', needsManualInstall: false, attemptCount: 0 });
+
+    const report = await get(`/v1/rollouts/${rolloutId}/report`);
+    expect(report.status).toBe(200);
+    expect(await report.json()).toMatchObject({
+      status: 'completed',
+      counts: { total: ids.length, skipped: running.length, succeeded: ids.length - running.length, failed: 0 },
+      manualInstallFlags: { open: 0, acknowledged: 0, resolved: 0, closed: 0 },
+      failures: { total: 0 },
+    });
+
+    const csv = await get(`/v1/rollouts/${rolloutId}/report?format=csv&scope=all`);
+    expect(csv.status).toBe(200);
+    const rows = csvRecords(await csv.text());
+    expect(rows).toHaveLength(ids.length);
+    const skippedRows = rows.filter((r) => r.state === 'skipped');
+    expect(skippedRows.map((r) => r.instance_id).sort()).toEqual([...running].sort());
+    for (const row of skippedRows)
+      expect(row).toMatchObject({ cause: '', manual_install_reason: '', flag_status: '', attempts: '0' });
+    expect(await h.db.prisma.manualInstallFlag.count()).toBe(0);
+  }, 120_000);
 
   it('without it, an agent that runs is installed over (NodeInstall made) and nothing is skipped', async () => {
     h = await startHarness({ latencyMs: 5, failureRate: 0, installDurationMs: 0, seed: 'skip-2' });

@@ -9,7 +9,8 @@ import { createAttemptWriter, createDatabase, insertRollout, markRolloutEnqueued
 import type { Database } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { SecretBox } from '@fleet/secrets';
-import type { WorkerMetrics } from '@fleet/metrics';
+import type { MetricsRegistry, WorkerMetrics } from '@fleet/metrics';
+import { createMetricsRegistry, createWorkerMetrics } from '@fleet/metrics';
 import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
@@ -247,6 +248,23 @@ export async function startHarness(
 /** The processor's deps that make it count into `metrics`, as the worker's main.ts passes them. */
 function withMetrics(db: Database, metrics: WorkerMetrics) {
   return { metrics, attempts: createAttemptWriter(db, { onBatch: (size) => metrics.writeBatch(size) }) };
+}
+
+/**
+ * A worker's metrics in a registry of its own (two pools in one test process must not count into each other), read
+ * from the harness's Redis limits as the worker's main.ts wires them; serve `registry` or read its text.
+ */
+export function harnessWorkerMetrics(harness: WorkerHarness): { registry: MetricsRegistry; metrics: WorkerMetrics } {
+  const registry = createMetricsRegistry();
+  const metrics = createWorkerMetrics(registry, {
+    accountRate: (userId) =>
+      createAccountRateLimiter(harness.redis, { prefix: harness.prefix, maxRatePerSecond: 100_000 }).currentRate(
+        userId,
+      ),
+    globalSlotsInUse: () =>
+      createGlobalConcurrency(harness.redis, { prefix: harness.prefix, cap: 1000, leaseMs: 30_000 }).inFlight(),
+  });
+  return { registry, metrics };
 }
 
 /** Attempt rows and final states of a rollout, for assertions. */
