@@ -1,7 +1,7 @@
 /**
  * Accounts with credentials of their own, against the simulator's account-aware gateway: each rollout signed with its
- * account's key, a rotation taking effect in a running pool, a wrong-owner key pausing the rollout until fixed, and an
- * exact replay signed with the credentials its attempt was claimed with.
+ * account's key, a rotation and a new rate taking effect in a running pool, a wrong-owner key pausing the rollout until
+ * fixed, and an exact replay signed with the credentials its attempt was claimed with.
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -12,9 +12,11 @@ import {
   createAccount,
   rotateAccountCredentials,
   findAccountCalling,
+  updateAccount,
 } from '@fleet/db';
 import { resumeRollout } from '@fleet/rollout-control';
 import { createSecretBox, parseEncryptionKey } from '@fleet/secrets';
+import { worstSecond } from '@fleet/testing';
 import type { WorkerHarness } from './support.ts';
 import { ACCESS_KEY_ID, rolloutFacts, startHarness } from './support.ts';
 
@@ -104,6 +106,37 @@ describe('accounts with credentials of their own', () => {
     // Each attempt names the credentials version it was signed with, never the secret.
     const versions = new Set(instancesA.flatMap((i) => i.attempts.map((a) => a.credentialsId?.toString())));
     expect(versions.size).toBe(2);
+  });
+
+  it("a lower rateLimitRps set mid-rollout holds the account's calls to it (plus the burst) from the pool's next refresh", async () => {
+    h = await startHarness({ latencyMs: 5, installDurationMs: 0 });
+    h.sim.defineAccounts([{ ...KEY_A1, userId: ACCOUNT_A }]);
+    const [before, after] = [40, 10];
+    await addAccount(h, ACCOUNT_A, KEY_A1, before);
+    // At 5 ms a call, 10 at once could make 2,000 a second: the account's rate is what holds the calls back. Each
+    // job waiting for its turn holds a start the old rate gave it, so up to 10 calls start at the old rate after the
+    // refresh (within 10 / 40 s); a larger concurrency would push that tail further.
+    const rolloutId = await h.createRollout(ids('rate', 120), { userId: ACCOUNT_A, concurrency: 10 });
+    const refreshMs = 200;
+    await h.startPool({ box, accountRefreshMs: refreshMs });
+    await vi.waitFor(() => expect(h!.sim.stats().callsByUserId[ACCOUNT_A]).toBeGreaterThanOrEqual(40), {
+      timeout: 20_000,
+      interval: 20,
+    });
+    const changedAt = Date.now();
+    expect(await updateAccount(h.db, ACCOUNT_A, { rateLimitRps: after })).toMatchObject({ rateLimitRps: after });
+    await h.waitForRolloutStatus(rolloutId, 'completed', 60_000);
+
+    const starts = (
+      await h.db.prisma.installAttempt.findMany({ where: { rolloutId }, select: { startedAt: true } })
+    ).map((a) => a.startedAt.getTime());
+    // The old rate was in force before the change: far more than the new rate + burst in its worst second.
+    expect(worstSecond(starts.filter((t) => t < changedAt))).toBeGreaterThan(after + 1);
+    // From the refresh on (and a second for the starts already given at the old rate), no second holds more than the
+    // new rate plus the account's burst of 1; and there were enough of them to tell.
+    const settled = starts.filter((t) => t >= changedAt + refreshMs + 1000);
+    expect(settled.length).toBeGreaterThanOrEqual(20);
+    expect(worstSecond(settled)).toBeLessThanOrEqual(after + 1);
   });
 
   it("pauses the rollout when its key is not the account's (Forbidden.NotAuthorized); new credentials and a resume complete it, none failed", async () => {
