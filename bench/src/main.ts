@@ -24,7 +24,10 @@
  * --only million (issue 23: ten rollouts of 100,000 at once on 10 worker processes at L=5 ms, then attempt
  * retention; time, RSS, Redis and Postgres sizes; quick: two of 2,000 on 2 workers; see measure-million.ts),
  * --only webhooks (issue 17: a 10,000-instance rollout with three webhook subscriptions vs none, alternating, --repeat
- * rounds but at least three: the throughput ratio, and what the receivers got; quick: 1,000; see measure-webhooks.ts).
+ * rounds but at least three: the throughput ratio, and what the receivers got; quick: 1,000; see measure-webhooks.ts),
+ * --only plans (issue 21: a dry run of 100,000 ids with 1,000 bad, and a pre-checked dry run of 10,000 against the
+ * simulator, --repeat rounds but at least three, seconds beside the targets of 5 s and a minute; quick: 10,000 with
+ * 100 bad and 1,000; the API alone, under a minute; see measure-plans.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -36,6 +39,7 @@ import { createCpuMeter } from './cpu.ts';
 import { measureInstallPath } from './measure-install-path.ts';
 import { measureMetrics, renderMetricsReport } from './measure-metrics.ts';
 import { measureMillion, renderMillionReport } from './measure-million.ts';
+import { measurePlans, renderPlansReport } from './measure-plans.ts';
 import { measureRate, renderRateReport } from './measure-rate.ts';
 import type { InstallPathResult } from './measure-install-path.ts';
 import type { LargeRolloutResult } from './measure-large-rollout.ts';
@@ -107,7 +111,7 @@ const settings = {
   // wait (up to one interval before the first call), so it is shortened here and the start-up is shown separately.
   rolloutPollMs: 100,
 };
-const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads', 'metrics', 'million', 'webhooks'];
+const ONLY = ['creation', 'install-path', 'stream', 'rate', 'reads', 'metrics', 'million', 'webhooks', 'plans'];
 if (args.only !== undefined && !ONLY.includes(args.only))
   throw new Error(`--only: unknown measurement "${args.only}" (${ONLY.join(', ')})`);
 for (const v of settings.variants)
@@ -157,6 +161,21 @@ const readsSettings: ReadsOptions = {
   costRequests: quick ? 20 : 200,
   rounds: settings.repeat,
   timeoutMs: 600_000,
+};
+
+/** Writes a run's JSON to `outFile` and prints its report with where the JSON went. */
+async function writeResult(outFile: string, result: unknown, report: string): Promise<void> {
+  await mkdir(path.dirname(outFile), { recursive: true });
+  await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`\n${report}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+}
+
+/** `--only plans`: issue 21's sizes (quick: a tenth, one round). */
+const plansSettings = {
+  dryRunIds: quick ? 10_000 : 100_000,
+  badIds: quick ? 100 : 1_000,
+  precheckIds: quick ? 1_000 : 10_000,
+  rounds: Math.max(settings.repeat, quick ? 1 : 3),
 };
 
 async function machineFacts(stack: BenchStack): Promise<MachineFacts> {
@@ -293,9 +312,15 @@ async function main(): Promise<void> {
       await stack.restartApi();
       const rate = await measureRate(stack, log);
       const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, rate };
-      await mkdir(path.dirname(outFile), { recursive: true });
-      await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`\n${renderRateReport(rate)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+      await writeResult(outFile, result, renderRateReport(rate));
+      return;
+    }
+    if (args.only === 'plans') {
+      // No worker: the pre-check keeps the API's default account rate (a worker would publish its own).
+      await stack.restartApi();
+      const plans = await measurePlans(stack, { ...plansSettings, log });
+      const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, plans };
+      await writeResult(outFile, result, renderPlansReport(plans));
       return;
     }
     if (args.only === 'million') {
@@ -309,18 +334,14 @@ async function main(): Promise<void> {
         log,
       });
       const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, million };
-      await mkdir(path.dirname(outFile), { recursive: true });
-      await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`\n${renderMillionReport(million)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+      await writeResult(outFile, result, renderMillionReport(million));
       return;
     }
     if (args.only === 'reads') {
       await stack.restartWorkers(settings.workers);
       const reads = await measureReads(stack, cpu, readsSettings, log);
       const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, reads };
-      await mkdir(path.dirname(outFile), { recursive: true });
-      await writeFile(outFile, `${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`\n${renderReadsReport(result)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
+      await writeResult(outFile, result, renderReadsReport(result));
       return;
     }
     if (args.only === 'creation') {

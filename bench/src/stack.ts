@@ -136,6 +136,8 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
           PORT: String(apiPort),
           HOST: '127.0.0.1',
           FLEET_ADMIN_API_KEY: apiKey,
+          // A dry run's pre-check (--only plans) asks the simulator, as the workers' calls do.
+          CMS_ENDPOINT: simUrl,
           // Status sampling makes thousands of requests a minute with one key.
           API_RATE_LIMIT_PER_MINUTE: '0',
           LOG_LEVEL: 'warn',
