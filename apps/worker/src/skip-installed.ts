@@ -6,10 +6,11 @@ import type { JobRun, Processor } from './install-job-run.ts';
 import { persistThroughOutage } from './persist-through-outage.ts';
 
 /**
- * skipInstalled: before an instance's first NodeInstall, ask CloudMonitor whether its agent already runs (batched
- * with the other jobs' checks, see status-checks.ts); if it does, the instance ends `skipped` and no NodeInstall is
- * made. The check is recorded like an attempt (kind status_check) with its RequestId. Before the limits: a status
- * call takes no global slot, only its place on the account's rate schedule. True when the instance was skipped.
+ * skipInstalled: before an instance's first install call, ask CloudMonitor whether its agent already runs, with the
+ * status call of the rollout's driver (batched with the other jobs' checks, see status-checks.ts); if it does, the
+ * instance ends `skipped` and no install call names it. The check is recorded like an attempt (kind status_check)
+ * with its RequestId. Before the limits: a status call takes no global slot, only its place on the account's rate
+ * schedule. True when the instance was skipped.
  */
 export async function skipIfAgentRuns(p: Processor, run: JobRun): Promise<boolean> {
   if (!run.rollout.policy.skipInstalled) return false;
@@ -18,11 +19,13 @@ export async function skipIfAgentRuns(p: Processor, run: JobRun): Promise<boolea
   );
   if (!needed) return false;
   const startedAt = p.now();
-  const answer = await p.statusChecks.check(run.rollout.userId, run.instanceId).catch((error: unknown) => {
-    // No answer at all (the client closed, a programmer error): install as without skipInstalled.
-    run.log.warn('status check before the first NodeInstall failed; installing', { error });
-    return null;
-  });
+  const answer = await p.statusChecks
+    .check(run.rollout.userId, run.rollout.policy.driver, run.instanceId)
+    .catch((error: unknown) => {
+      // No answer at all (the client closed, a programmer error): install as without skipInstalled.
+      run.log.warn('status check before the first install call failed; installing', { error });
+      return null;
+    });
   if (!answer) return false;
   const { call, status } = answer;
   const verdict = decideAgentPrecheck({ answered: call.outcome.kind === 'success', status });
@@ -48,7 +51,7 @@ export async function skipIfAgentRuns(p: Processor, run: JobRun): Promise<boolea
     }),
   );
   if (recorded.kind !== 'skipped') return false;
-  run.log.info('agent already running: skipped without a NodeInstall', { requestId: call.requestId });
+  run.log.info('agent already running: skipped without an install call', { requestId: call.requestId });
   p.deps.metrics?.instanceFinished('skipped');
   await afterFinal(p, run);
   return true;

@@ -1,14 +1,20 @@
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
 import type { AccountRateLimiter } from '@fleet/limits';
+import type { InstallDriver } from '@fleet/rollout-domain';
 
 /**
  * skipInstalled's status checks, batched: the instances the jobs at hand ask about within a short window go to
- * CloudMonitor together, one NodeStatusList call per account and STATUS_IDS_PER_CALL ids, each call on the account's
- * rate schedule (the one NodeInstall calls keep). A throttled answer slows the schedule; its instances are left
- * unchecked (and so installed: NodeInstall leaves a running agent be).
+ * CloudMonitor together, one status call per account and driver and STATUS_IDS_PER_CALL ids, each call on the
+ * account's rate schedule (the one the install calls keep). The driver picks the call: NodeStatusList for
+ * node-install, DescribeMonitoringAgentStatuses (2019-01-01) for install-monitoring-agent, whose install call is of
+ * the same API version and whose statuses are the ones its verification reads. A throttled answer slows the schedule;
+ * its instances are left unchecked (and so installed: neither install call reinstalls a running agent unless forced).
  */
 
-/** Most ids per NodeStatusList call (CloudMonitor's most). */
+/**
+ * Most ids per status call: NodeStatusList's most, and DescribeMonitoringAgentStatuses' in the simulator (Alibaba's
+ * docs give it none, see docs/cms-api-facts.md).
+ */
 const STATUS_IDS_PER_CALL = 50;
 
 /** One instance's share of a batched call: the call's result, and the status it reported for the instance. */
@@ -18,7 +24,9 @@ type StatusCheckAnswer = {
   status: string | null;
 };
 
-export type StatusChecks = { check(userId: string, instanceId: string): Promise<StatusCheckAnswer> };
+export type StatusChecks = {
+  check(userId: string, driver: InstallDriver, instanceId: string): Promise<StatusCheckAnswer>;
+};
 
 export type StatusChecksOptions = {
   /** The account's client (its own credentials and endpoint, see @fleet/accounts). */
@@ -31,19 +39,34 @@ export type StatusChecksOptions = {
 
 type Waiting = { instanceId: string; resolve(answer: StatusCheckAnswer): void; reject(error: unknown): void };
 
+/** The status call of a driver, for ids the client sends in one call (at most STATUS_IDS_PER_CALL). */
+async function statusCall(cms: CmsClient, driver: InstallDriver, instanceIds: string[]) {
+  const { chunks } =
+    driver === 'install-monitoring-agent'
+      ? await cms.describeMonitoringAgentStatuses({ instanceIds })
+      : await cms.nodeStatusList({ instanceIds });
+  return chunks[0]!;
+}
+
 export function createStatusChecks(options: StatusChecksOptions): StatusChecks {
   const windowMs = options.batchWindowMs ?? 20;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  /** Per account: the checks waiting for the next call, and the timer that sends it. */
-  const batches = new Map<string, { waiting: Waiting[]; timer: NodeJS.Timeout }>();
+  /** Per account and driver: the checks waiting for the next call, and the timer that sends it. */
+  const batches = new Map<
+    string,
+    { userId: string; driver: InstallDriver; waiting: Waiting[]; timer: NodeJS.Timeout }
+  >();
 
-  async function send(userId: string, waiting: Waiting[]): Promise<void> {
+  async function send(userId: string, driver: InstallDriver, waiting: Waiting[]): Promise<void> {
     try {
       const waitMs = await options.accountRate.reserve(userId);
       if (waitMs > 0) await sleep(waitMs);
       const cms = await options.cmsFor(userId);
-      const { chunks } = await cms.nodeStatusList({ instanceIds: waiting.map((w) => w.instanceId) });
-      const call = chunks[0]!;
+      const call = await statusCall(
+        cms,
+        driver,
+        waiting.map((w) => w.instanceId),
+      );
       if (call.outcome.kind === 'throttled') await options.accountRate.onThrottled(userId).catch(() => undefined);
       const reported = new Map(call.nodes.map((node) => [node.instanceId, node.status]));
       for (const w of waiting) w.resolve({ call, status: reported.get(w.instanceId) ?? null });
@@ -52,24 +75,25 @@ export function createStatusChecks(options: StatusChecksOptions): StatusChecks {
     }
   }
 
-  function flush(userId: string): void {
-    const batch = batches.get(userId);
+  function flush(key: string): void {
+    const batch = batches.get(key);
     if (!batch) return;
     clearTimeout(batch.timer);
-    batches.delete(userId);
-    void send(userId, batch.waiting);
+    batches.delete(key);
+    void send(batch.userId, batch.driver, batch.waiting);
   }
 
   return {
-    check(userId, instanceId) {
+    check(userId, driver, instanceId) {
       return new Promise<StatusCheckAnswer>((resolve, reject) => {
-        let batch = batches.get(userId);
+        const key = `${userId}\u0000${driver}`;
+        let batch = batches.get(key);
         if (!batch) {
-          batch = { waiting: [], timer: setTimeout(() => flush(userId), windowMs) };
-          batches.set(userId, batch);
+          batch = { userId, driver, waiting: [], timer: setTimeout(() => flush(key), windowMs) };
+          batches.set(key, batch);
         }
         batch.waiting.push({ instanceId, resolve, reject });
-        if (batch.waiting.length >= STATUS_IDS_PER_CALL) flush(userId);
+        if (batch.waiting.length >= STATUS_IDS_PER_CALL) flush(key);
       });
     },
   };

@@ -62,6 +62,22 @@ async function installBeforehand(harness: WorkerHarness, ids: readonly string[])
   }
 }
 
+/** InstallMonitoringAgent on `ids` straight at the simulator, 10 a call (not through a rollout), so that they run. */
+async function installMonitoringAgentBeforehand(harness: WorkerHarness, ids: readonly string[]): Promise<void> {
+  const cms = createCmsClient({
+    endpoint: harness.simUrl,
+    credentials: { accessKeyId: ACCESS_KEY_ID, accessKeySecret: ACCESS_KEY_SECRET },
+  });
+  try {
+    for (let at = 0; at < ids.length; at += 10) {
+      const result = await cms.installMonitoringAgent({ instanceIds: ids.slice(at, at + 10), force: false });
+      expect(result.outcome.kind).toBe('success');
+    }
+  } finally {
+    await cms.close();
+  }
+}
+
 describe('skipInstalled', () => {
   it('on a fleet where 30% already run the agent: no NodeInstall for them, they end skipped, the rest install', async () => {
     h = await startHarness({ latencyMs: 5, failureRate: 0, installDurationMs: 0, seed: 'skip-1' });
@@ -154,5 +170,64 @@ describe('skipInstalled', () => {
     expect(facts.every((i) => i.state === 'succeeded')).toBe(true);
     expect(facts.every((i) => i.attempts.every((a) => a.kind === 'install'))).toBe(true);
     expect(h.sim.stats().byAction['NodeStatusList'] ?? 0).toBe(0);
+  });
+
+  it('driver install-monitoring-agent: DescribeMonitoringAgentStatuses, no NodeStatusList; running hosts skipped, in no install call', async () => {
+    h = await startHarness({ latencyMs: 5, failureRate: 0, installDurationMs: 0, seed: 'skip-3' });
+    const ids = instanceIds(200, 'i-sm');
+    const running = ids.filter((_, n) => n % 4 === 0);
+    await installMonitoringAgentBeforehand(h, running);
+    for (const id of running) expect(h.sim.instance(id).status).toBe('running');
+    const before = h.sim.stats();
+    expect(before.monitoringAgent.requests).toBe(running.length / 10);
+
+    const rolloutId = await h.createRollout(ids, {
+      concurrency: 40,
+      force: false,
+      policy: { skipInstalled: true, driver: 'install-monitoring-agent' },
+    });
+    await h.startPool();
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+
+    const stats = h.sim.stats();
+    const describeCalls =
+      (stats.byAction['DescribeMonitoringAgentStatuses'] ?? 0) -
+      (before.byAction['DescribeMonitoringAgentStatuses'] ?? 0);
+    expect(stats.byAction['NodeStatusList'] ?? 0).toBe(0);
+    expect(stats.byAction['NodeInstall'] ?? 0).toBe(0);
+    // Batched: fewer status calls than instances, at least one per 50.
+    expect(describeCalls).toBeGreaterThanOrEqual(ids.length / 50);
+    expect(describeCalls).toBeLessThan(ids.length / 2);
+
+    const facts = await rolloutFacts(h.db, rolloutId);
+    const wasRunning = new Set(running);
+    const checkRequestIds = new Set<string>();
+    for (const instance of facts) {
+      const check = instance.attempts.find((a) => a.kind === 'status_check');
+      expect(check, instance.instanceId).toMatchObject({ attemptNo: 0, outcome: 'success' });
+      expect(check!.requestId).toMatch(/^[0-9A-F-]{36}$/i);
+      checkRequestIds.add(check!.requestId!);
+      const installCalls = stats.monitoringAgent.callsByInstance[instance.instanceId] ?? 0;
+      if (wasRunning.has(instance.instanceId)) {
+        expect(instance).toMatchObject({ state: 'skipped', attemptCount: 0, needsManualInstall: false });
+        expect(instance.attempts).toHaveLength(1);
+        // Named in one InstallMonitoringAgent call: the one made before the rollout.
+        expect(installCalls, instance.instanceId).toBe(1);
+      } else {
+        expect(instance).toMatchObject({ state: 'succeeded', attemptCount: 1 });
+        expect(instance.attempts.map((a) => a.kind)).toEqual(['status_check', 'install']);
+        expect(installCalls, instance.instanceId).toBe(1);
+      }
+    }
+    // Every status call's RequestId is on the rows of the instances it checked, and nothing else is.
+    expect(checkRequestIds.size).toBe(describeCalls);
+    expect(stats.monitoringAgent.requests - before.monitoringAgent.requests).toBe(
+      new Set(facts.flatMap((i) => i.attempts.filter((a) => a.kind === 'install').map((a) => a.callId))).size,
+    );
+    const counts = await h.db.prisma.rolloutStateCount.findMany({ where: { rolloutId } });
+    expect(Object.fromEntries(counts.filter((c) => c.count > 0).map((c) => [c.state, c.count]))).toEqual({
+      skipped: running.length,
+      succeeded: ids.length - running.length,
+    });
   });
 });
