@@ -97,7 +97,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     const namedInstances = action === 'InstallMonitoringAgent' ? indexedList(params, 'InstanceIds') : [];
     if (action === 'InstallMonitoringAgent')
       res.once('close', stats.monitoringAgentArrived(namedInstances.length, now()));
-    stats.callArrived(params.AccessKeyId, params.UserId);
+    stats.callArrived(params.AccessKeyId, params.UserId, now());
 
     const nowMs = now();
     const verdict = checkGateway({ method, params, v3: request.v3, accessKeys, nonces, nowMs });

@@ -50,6 +50,12 @@ export type SimulatorStats = {
   };
   /** Every API request by its AccessKeyId parameter, counted on arrival whatever the outcome. */
   callsByAccessKeyId: Record<string, number>;
+  /**
+   * Most API requests of one AccessKeyId, every action together, that arrived within any one second (a sliding
+   * window of 1000 ms), since start or the last reset, refused ones included: an account's whole call rate, status
+   * calls too (NodeStatusList and DescribeMonitoringAgentStatuses name no UserId, so maxPerSecondByUserId misses them).
+   */
+  maxPerSecondByAccessKeyId: Record<string, number>;
   /** Every API request naming a UserId, by that UserId, counted on arrival whatever the outcome. */
   callsByUserId: Record<string, number>;
   /** The two above together: per UserId, its requests by AccessKeyId (which key acted for which account). */
@@ -60,8 +66,8 @@ export type StatsRecorder = {
   /** `nowMs`: the simulator's clock at arrival, epoch ms. */
   nodeInstallArrived(userId: string | undefined, nowMs: number): () => void;
   actionArrived(action: string): void;
-  /** Any API request, by the AccessKeyId and UserId it names (either may be absent). */
-  callArrived(accessKeyId: string | undefined, userId: string | undefined): void;
+  /** Any API request, by the AccessKeyId and UserId it names (either may be absent); `nowMs` as for NodeInstall. */
+  callArrived(accessKeyId: string | undefined, userId: string | undefined, nowMs: number): void;
   answered(code: string): void;
   rejected(throttled: boolean): void;
   nodeInstallReachedAction(instanceId: string | undefined): void;
@@ -97,6 +103,8 @@ export function createStatsRecorder(): StatsRecorder {
   const callsByInstance = new Map<string, number>();
   const installsByInstance = new Map<string, number>();
   const callsByAccessKeyId = new Map<string, number>();
+  const keyArrivals = createSlidingSecond();
+  const maxPerSecondByAccessKeyId = new Map<string, number>();
   const callsByUserId = new Map<string, number>();
   const callsByUserIdAndAccessKeyId = new Map<string, Map<string, number>>();
   const agent = {
@@ -131,9 +139,13 @@ export function createStatsRecorder(): StatsRecorder {
     actionArrived(action) {
       bump(byAction, action);
     },
-    callArrived(accessKeyId, userId) {
+    callArrived(accessKeyId, userId, nowMs) {
       const keyId = accessKeyId === undefined || accessKeyId === '' ? undefined : accessKeyId;
-      if (keyId !== undefined) bump(callsByAccessKeyId, keyId);
+      if (keyId !== undefined) {
+        bump(callsByAccessKeyId, keyId);
+        const inSecond = keyArrivals.record(keyId, nowMs);
+        if (inSecond > (maxPerSecondByAccessKeyId.get(keyId) ?? 0)) maxPerSecondByAccessKeyId.set(keyId, inSecond);
+      }
       if (userId === undefined || userId === '') return;
       bump(callsByUserId, userId);
       if (keyId === undefined) return;
@@ -191,6 +203,7 @@ export function createStatsRecorder(): StatsRecorder {
         installsByInstance: Object.fromEntries(installsByInstance),
         monitoringAgent: { ...agent, callsByInstance: Object.fromEntries(agentCallsByInstance) },
         callsByAccessKeyId: Object.fromEntries(callsByAccessKeyId),
+        maxPerSecondByAccessKeyId: Object.fromEntries(maxPerSecondByAccessKeyId),
         callsByUserId: Object.fromEntries(callsByUserId),
         callsByUserIdAndAccessKeyId: Object.fromEntries(
           [...callsByUserIdAndAccessKeyId].map(([userId, byKey]) => [userId, Object.fromEntries(byKey)]),
@@ -220,6 +233,8 @@ export function createStatsRecorder(): StatsRecorder {
       agentArrivals.clear();
       agentCallsByInstance.clear();
       callsByAccessKeyId.clear();
+      keyArrivals.clear();
+      maxPerSecondByAccessKeyId.clear();
       callsByUserId.clear();
       callsByUserIdAndAccessKeyId.clear();
     },

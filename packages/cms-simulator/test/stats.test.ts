@@ -45,6 +45,7 @@ describe('stats', () => {
       installsByInstance: { 'i-st2': 1 },
       monitoringAgent: NO_MONITORING_AGENT_CALLS,
       callsByAccessKeyId: { [KEY_ID]: 6 },
+      maxPerSecondByAccessKeyId: { [KEY_ID]: expect.any(Number) },
       callsByUserId: { [USER_ID]: 5 },
       callsByUserIdAndAccessKeyId: { [USER_ID]: { [KEY_ID]: 5 } },
     });
@@ -94,6 +95,26 @@ describe('stats', () => {
     expect(running.sim.stats().maxPerSecondByUserId).toEqual({ [USER_ID]: 5, [OTHER_USER]: 1 });
   });
 
+  it('maxPerSecondByAccessKeyId is the most calls of one AccessKeyId within any 1000 ms, every action together', async () => {
+    let clock = Date.now();
+    const running = await simulator({ now: () => clock });
+    const at = async (ms: number, call: () => Promise<unknown>) => {
+      clock += ms;
+      await call();
+    };
+    await at(0, () => install(running.url, 'i-k0'));
+    await at(300, () => callJson(running.url, 'NodeStatusList', { InstanceIds: 'i-k0' }));
+    await at(300, () =>
+      callJson(running.url, 'NodeInstall', { UserId: OTHER_USER, InstanceId: 'i-k1', Force: 'true' }),
+    );
+    await at(300, () => callJson(running.url, 'NodeStatus', { InstanceId: 'i-k1' })); // 0, 300, 600, 900: four
+    await at(200, () => install(running.url, 'i-k2')); // 1100: the one at 0 has left; four again
+    const stats = running.sim.stats();
+    expect(stats.maxPerSecondByAccessKeyId).toEqual({ [KEY_ID]: 4 });
+    // The UserId's count sees only its NodeInstall calls: 0 and 1100 are in no one second together.
+    expect(stats.maxPerSecondByUserId).toEqual({ [USER_ID]: 1, [OTHER_USER]: 1 });
+  });
+
   it('sequential requests never overlap: maxInFlight stays 1', async () => {
     const running = await simulator({ latencyMs: 5 });
     for (let i = 0; i < 5; i++) await install(running.url, `i-seq${i}`);
@@ -125,6 +146,7 @@ describe('reset', () => {
       installsByInstance: {},
       monitoringAgent: NO_MONITORING_AGENT_CALLS,
       callsByAccessKeyId: {},
+      maxPerSecondByAccessKeyId: {},
       callsByUserId: {},
       callsByUserIdAndAccessKeyId: {},
     });
