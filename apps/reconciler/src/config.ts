@@ -23,8 +23,18 @@ export const reconcilerConfigSchema = z
     RECONCILE_LOOKBACK_MS: env.positiveInt(86_400_000),
     /** Time the agent has to report `running` in NodeStatus after a successful NodeInstall (or a resolved flag), in ms. */
     VERIFY_WINDOW_MS: env.positiveInt(600_000),
-    /** Most instances whose agent status is checked per pass (NodeStatusList, 50 ids per call). */
+    /**
+     * Most instances whose agent status is checked per pass (NodeStatusList or DescribeMonitoringAgentStatuses, 50 ids
+     * per call).
+     */
     VERIFY_BATCH_SIZE: env.positiveInt(5000),
+    /**
+     * Calls per second per Alibaba account (UserId) without a rate of its own: the workers' value. The verification
+     * calls take their starts on the account's schedule in Redis, with the workers' install calls.
+     */
+    ACCOUNT_RATE_LIMIT_RPS: env.positiveInt(50),
+    /** Calls an account may make at once after a quiet spell, without a burst of its own: the workers' value. */
+    ACCOUNT_RATE_BURST: env.positiveInt(1),
     /** Idempotency-Key records of POST /v1/rollouts are kept this long, in ms, then deleted (the key may be used again). */
     IDEMPOTENCY_RETENTION_MS: env.positiveInt(86_400_000),
     /** A finished rollout's attempt rows are replaced by a summary this many days after it ended; 0 keeps them forever. */

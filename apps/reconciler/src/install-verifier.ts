@@ -10,17 +10,23 @@ import {
   markInstancesVerified,
   recordAgentStatuses,
 } from '@fleet/db';
+import type { AccountRateLimiter } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import type { AgentLookup, InstallDriver, VerificationFailureReason } from '@fleet/rollout-domain';
 import { decideVerification } from '@fleet/rollout-domain';
+import { LeaseLostError } from './leader-lease.ts';
 
 /**
  * Install verification: after the install call succeeded, the agent must report `running` within the window.
  * The reconciler arms the window on succeeded instances, asks about every instance still pending, per account and
- * driver, in calls of the client's 50 ids made one after another (NodeStatusList for driver node-install,
+ * driver, in calls of 50 ids made one after another (NodeStatusList for driver node-install,
  * DescribeMonitoringAgentStatuses for install-monitoring-agent), and persists what `decideVerification`
  * (packages/rollout-domain) decides: verified; failed, with `needs_manual_install` and a manual-install flag (a
  * host without Cloud Assistant: `cloud_assistant_missing`); or wait for the next pass.
+ *
+ * Each status call takes its start on the account's rate schedule in Redis, the one the workers' install calls and
+ * the API's pre-check keep (@fleet/limits): CloudMonitor throttles an account's calls of every action together, so a
+ * sweep of thousands of instances shares the account's quota with a running rollout instead of adding to it.
  */
 export type InstallVerifierDeps = {
   db: Database;
@@ -33,6 +39,15 @@ export type InstallVerifierDeps = {
   verifyWindowMs: number;
   /** Most instances checked per pass, earliest deadline first. */
   batchSize: number;
+  /**
+   * The accounts' rate schedules (the workers' ACCOUNT_RATE_* and each account's own limits): every status call
+   * reserves its start on its account's schedule and waits for it.
+   */
+  accountRate: AccountRateLimiter;
+  /** Called before each status call: throws LeaseLostError when this replica is no longer the leader. Default none. */
+  stayLeader?: () => Promise<void>;
+  /** Waits for a call's reserved start, ms. Default setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
   now: () => Date;
 };
 
@@ -98,7 +113,13 @@ function lookupOf(
   return { kind: 'transient_error', detail: chunk.outcome.reason };
 }
 
-/** The status call of a driver: both take comma-separated ids, chunked by the client, and answer NodeStatusList. */
+/**
+ * Instance ids per status call: NodeStatusList's most, and DescribeMonitoringAgentStatuses' in the simulator (Alibaba's
+ * docs give it none, see docs/cms-api-facts.md).
+ */
+const STATUS_IDS_PER_CALL = 50;
+
+/** The status call of a driver, for at most STATUS_IDS_PER_CALL ids (so the client sends them in one call). */
 const STATUS_CALLS: Record<
   InstallDriver,
   { action: string; call(cms: CmsClient, ids: string[]): Promise<NodeStatusListResult> }
@@ -110,6 +131,30 @@ const STATUS_CALLS: Record<
   },
 };
 
+/**
+ * The account's pending instances asked about, STATUS_IDS_PER_CALL a call, one call after another, each at its start
+ * on the account's rate schedule; a throttled answer slows the schedule (its instances are looked at next pass).
+ */
+async function askStatuses(
+  deps: InstallVerifierDeps,
+  call: { userId: string; cms: CmsClient; driver: InstallDriver },
+  instanceIds: string[],
+): Promise<NodeStatusListChunkResult[]> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const chunks: NodeStatusListChunkResult[] = [];
+  for (let at = 0; at < instanceIds.length; at += STATUS_IDS_PER_CALL) {
+    await deps.stayLeader?.();
+    const waitMs = await deps.accountRate.reserve(call.userId);
+    if (waitMs > 0) await sleep(waitMs);
+    const result = await STATUS_CALLS[call.driver].call(call.cms, instanceIds.slice(at, at + STATUS_IDS_PER_CALL));
+    for (const chunk of result.chunks) {
+      chunks.push(chunk);
+      if (chunk.outcome.kind === 'throttled') await deps.accountRate.onThrottled(call.userId);
+    }
+  }
+  return chunks;
+}
+
 async function verifyAccount(
   deps: InstallVerifierDeps,
   userId: string,
@@ -120,19 +165,20 @@ async function verifyAccount(
   // An account that cannot be called (AccountUnusableError) throws here: its instances wait for the next pass.
   const cms = deps.accounts ? (await deps.accounts.current(userId)).cms : deps.cms;
   const statusCall = STATUS_CALLS[driver];
-  const result = await statusCall.call(
-    cms,
+  const chunks = await askStatuses(
+    deps,
+    { userId, cms, driver },
     pending.map((p) => p.instanceId),
   );
   const chunkOf = new Map<string, NodeStatusListChunkResult>();
   const reported = new Map<string, Reported>();
-  for (const chunk of result.chunks) {
+  for (const chunk of chunks) {
     for (const id of chunk.instanceIds) chunkOf.set(id, chunk);
     for (const node of chunk.nodes)
       if (chunkOf.get(node.instanceId) === chunk)
         reported.set(node.instanceId, { agentStatus: node.status, autoInstall: node.autoInstall });
   }
-  const failedChunks = result.chunks.filter((c) => c.outcome.kind !== 'success');
+  const failedChunks = chunks.filter((c) => c.outcome.kind !== 'success');
   if (failedChunks.length > 0) {
     deps.logger.warn(`${statusCall.action} failed for some instances; they are looked at again next pass`, {
       userId,
@@ -256,6 +302,7 @@ export async function verifyInstalls(deps: InstallVerifierDeps): Promise<Verific
     try {
       await verifyAccount(deps, userId, driver, instances, report);
     } catch (error) {
+      if (error instanceof LeaseLostError) throw error;
       deps.logger.warn('verifying installs of an account failed; will retry next pass', {
         userId,
         driver,

@@ -7,6 +7,11 @@ import type { RedisClient } from '@fleet/queue';
  */
 export type LeaderLease = { acquireOrRenew(): Promise<boolean>; release(): Promise<void> };
 
+/** The lease passed to another replica during a pass: the pass stops where it is (its writes are guarded). */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 

@@ -2,6 +2,7 @@ import { createAccountClients } from '@fleet/accounts';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
 import { createDatabase, createDatabaseClock } from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
+import { createAccountRateLimiter } from '@fleet/limits';
 import { createMetricsRegistry, createReconcilerMetrics, serveMetrics } from '@fleet/metrics';
 import { createRedisConnection, redisTargetOf, reconcilerLeaderKey } from '@fleet/queue';
 import { secretBoxFromConfig } from '@fleet/secrets';
@@ -28,10 +29,21 @@ const cms = createCmsClient(ownClientOptions);
 const accounts = createAccountClients({
   db,
   box: secretBoxFromConfig(config),
-  // The reconciler makes no NodeInstall calls: the limits are not used.
-  own: { client: cms, options: ownClientOptions, limits: { maxRatePerSecond: 1, burst: 1 } },
+  own: {
+    client: cms,
+    options: ownClientOptions,
+    limits: { maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS, burst: config.ACCOUNT_RATE_BURST },
+  },
   allowlist: config.CMS_ENDPOINT_ALLOWLIST,
   logger,
+});
+// The verification calls keep to each account's rate schedule in Redis, shared with the workers' install calls.
+const accountRate = createAccountRateLimiter(redis, {
+  prefix: config.QUEUE_PREFIX,
+  maxRatePerSecond: config.ACCOUNT_RATE_LIMIT_RPS,
+  burst: config.ACCOUNT_RATE_BURST,
+  // An account's own rate and burst (its settings as last read), else the two above.
+  limitsOf: (userId) => accounts.limitsOf(userId),
 });
 const registry = createMetricsRegistry();
 const metrics = createReconcilerMetrics(registry, {
@@ -49,6 +61,7 @@ const reconciler = createReconciler({
   logger,
   cms,
   accounts,
+  accountRate,
   lease: createLeaderLease(redis, {
     key: reconcilerLeaderKey(config.QUEUE_PREFIX),
     holder: config.RECONCILER_ID,

@@ -14,6 +14,8 @@ import {
   listRolloutsClosedSince,
   raiseMissingManualInstallFlags,
 } from '@fleet/db';
+import type { AccountRateLimiter } from '@fleet/limits';
+import { createAccountRateLimiter } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import { advanceWaves, applySchedules } from '@fleet/rollout-control';
 import type { EventSource } from '@fleet/rollout-domain';
@@ -21,6 +23,7 @@ import type { VerificationReport } from './install-verifier.ts';
 import { armRolloutVerification, emptyVerificationReport, verifyInstalls } from './install-verifier.ts';
 import { pruneOldAttempts } from './attempt-retention.ts';
 import type { LeaderLease } from './leader-lease.ts';
+import { LeaseLostError } from './leader-lease.ts';
 import type { QueueRepairDeps, QueueRepairReport } from './queue-repairs.ts';
 import {
   emptyQueueRepairReport,
@@ -41,6 +44,12 @@ export type ReconcilerDeps = {
   cms: CmsClient;
   /** Each account's own client for the verification calls (see @fleet/accounts). Default: `cms` for every account. */
   accounts?: Pick<AccountClients, 'current'>;
+  /**
+   * The accounts' rate schedules in Redis, which every verification call reserves its start on (main.ts: the
+   * workers' ACCOUNT_RATE_* and each account's own limits). Default: one on `redis` and `prefix` at
+   * DEFAULT_ACCOUNT_RATE_RPS calls per second per account, burst 1.
+   */
+  accountRate?: AccountRateLimiter;
   /** Pause between passes, in ms. */
   intervalMs: number;
   /** A rollout recorded this long ago (ms) whose enqueue never finished is enqueued by the reconciler. */
@@ -73,6 +82,9 @@ export type ReconcilerDeps = {
    */
   scheduleNow?: () => Date;
 };
+
+/** The accounts' rate without a limiter given: the workers' ACCOUNT_RATE_LIMIT_RPS default, calls per second. */
+const DEFAULT_ACCOUNT_RATE_RPS = 50;
 
 export type ReconcileReport = {
   leader: boolean;
@@ -113,10 +125,6 @@ export type Reconciler = {
   stop(): Promise<void>;
   runOnce(): Promise<ReconcileReport>;
 };
-
-class LeaseLostError extends Error {
-  override name = 'LeaseLostError';
-}
 
 function emptyReport(): ReconcileReport {
   return {
@@ -184,6 +192,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     logger: deps.logger,
     verifyWindowMs: deps.verifyWindowMs ?? 600_000,
     batchSize: deps.verifyBatchSize ?? 5000,
+    accountRate:
+      deps.accountRate ??
+      createAccountRateLimiter(deps.redis, { prefix: deps.prefix, maxRatePerSecond: DEFAULT_ACCOUNT_RATE_RPS }),
+    // A sweep waits for its calls' starts on the accounts' schedules: it renews the lease as the other steps do.
+    stayLeader,
     now,
   };
   /** Closed rollouts with nothing left to do, so later passes skip them (memory of this process only). */

@@ -179,6 +179,9 @@ describe('reconciler config', () => {
     expect(config).toMatchObject({
       VERIFY_WINDOW_MS: 600_000,
       VERIFY_BATCH_SIZE: 5000,
+      // The workers' defaults: the verification calls keep to the account's schedule with their install calls.
+      ACCOUNT_RATE_LIMIT_RPS: 50,
+      ACCOUNT_RATE_BURST: 1,
       RECONCILE_STALE_ATTEMPT_MS: 15_000,
       RECONCILE_LOOKBACK_MS: 86_400_000,
       CMS_ENDPOINT: 'http://127.0.0.1:8787/',

@@ -21,7 +21,7 @@ export { freePort, spawnApp, startPrivateRedis } from '@fleet/testing';
 export type { AppProcess, PrivateRedis } from '@fleet/testing';
 
 export const USER_ID = '1234567898765432';
-const ACCESS_KEY_ID = 'LTAIreconcilertest01';
+export const ACCESS_KEY_ID = 'LTAIreconcilertest01';
 export const ACCESS_KEY_SECRET = 'reconciler-test-secret-Vw3nQ8';
 
 export type RunningSimulator = { sim: Simulator; url: string; cms: CmsClient; close(): Promise<void> };
