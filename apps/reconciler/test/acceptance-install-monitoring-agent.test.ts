@@ -6,13 +6,17 @@
  * acceptance-kill and acceptance-flushall prove for NodeInstall (their process helpers and checks, from support.ts).
  *
  * Hosts without Cloud Assistant: InstallMonitoringAgent accepts them like the others (it answers nothing per
- * instance), so at the call level they succeed here; flagging them (cloud_assistant_missing) is verification's work.
+ * instance), so at the call level they succeed here; flagging them (cloud_assistant_missing) is verification's work:
+ * with a verification window of VERIFY_WINDOW_MS (short here), the reconciler's sweep fails each of them, and only
+ * them, with a manual-install flag of that reason and the failure cause of its own.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '@fleet/db';
+import { isNoCloudAssistantInstance } from '@fleet/cms-simulator';
+import { createDatabase, listFailureCauseCounts } from '@fleet/db';
 import type { Database } from '@fleet/db';
 import { createRedisConnection } from '@fleet/queue';
+import { failureCauseOf } from '@fleet/rollout-domain';
 import { capturingLogger, createTestDatabase, instanceIds, uniquePrefix, waitFor } from '@fleet/testing';
 import type { TestDatabase } from '@fleet/testing';
 import type { AppProcess, PrivateRedis } from './support.ts';
@@ -30,6 +34,17 @@ const SEED = 'batch-seed';
 const CONCURRENCY = 100;
 const CALL_TIMEOUT_MS = 3000;
 const DRIVER = 'install-monitoring-agent' as const;
+const NO_CLOUD_ASSISTANT_RATE = 0.05;
+/**
+ * The reconciler's verification window, ms: short, so that a host without Cloud Assistant fails within the test
+ * (its agent never comes), and still some 30 times the simulator's install time, so that every other host runs by
+ * then.
+ */
+const VERIFY_WINDOW_MS = 3000;
+/** The cause the failure report groups those hosts under (failureCauseOf of a cloud_assistant_missing failure). */
+const CLOUD_ASSISTANT_CAUSE =
+  'agent:not_installed: InstallMonitoringAgent succeeded but the host has no Cloud Assistant client ' +
+  '(AutoInstall false), so the agent was never installed';
 
 const { logger } = capturingLogger({ service: 'batch-acceptance', secrets: [ACCESS_KEY_SECRET] });
 let privateRedis: PrivateRedis;
@@ -53,7 +68,12 @@ beforeAll(async () => {
   [privateRedis, testDb] = await Promise.all([startPrivateRedis(), createTestDatabase()]);
   db = createDatabase({ url: testDb.url, poolMax: 5 });
   redis = createRedisConnection(privateRedis.url, 'control', logger);
-  simulator = await startSimulator({ seed: SEED, noCloudAssistantRate: 0.05, latencyMs: 50, installDurationMs: 100 });
+  simulator = await startSimulator({
+    seed: SEED,
+    noCloudAssistantRate: NO_CLOUD_ASSISTANT_RATE,
+    latencyMs: 50,
+    installDurationMs: 100,
+  });
   env = appEnv(
     {
       databaseUrl: testDb.url,
@@ -69,6 +89,7 @@ beforeAll(async () => {
       RECONCILE_INTERVAL_MS: '500',
       RECONCILE_STALE_ATTEMPT_MS: String(CALL_TIMEOUT_MS + 5000),
       RECONCILER_ID: 'batch-reconciler',
+      VERIFY_WINDOW_MS: String(VERIFY_WINDOW_MS),
     },
   );
   for (const id of ['batch-w1', 'batch-w2', 'batch-w3']) startWorker(id);
@@ -138,6 +159,55 @@ async function expectCallsAndRows(rolloutId: string, count: number) {
   return { attempts, calls };
 }
 
+/**
+ * Waits for verification to decide every instance of the rollout, then checks that the hosts without Cloud Assistant
+ * (the simulator's seeded 5%), and no other, failed it as cloud_assistant_missing: each its instance row, an open
+ * manual-install flag of that reason, and that failure cause. Answers how many they are.
+ */
+async function expectHostsWithoutCloudAssistantFlagged(rolloutId: string): Promise<number> {
+  const instances = await db.prisma.rolloutInstance.findMany({ where: { rolloutId }, select: { instanceId: true } });
+  const withoutCloudAssistant = new Set(
+    instances.map((i) => i.instanceId).filter((id) => isNoCloudAssistantInstance(SEED, id, NO_CLOUD_ASSISTANT_RATE)),
+  );
+  expect(withoutCloudAssistant.size).toBeGreaterThan(0);
+  await waitFor(
+    'verification decided every instance',
+    async () =>
+      (await db.prisma.rolloutInstance.count({
+        where: { rolloutId, verification: { in: ['verified', 'failed'] } },
+      })) === instances.length,
+    { timeoutMs: VERIFY_WINDOW_MS + 30_000, intervalMs: 250 },
+  );
+  const failed = await db.prisma.rolloutInstance.findMany({ where: { rolloutId, verification: 'failed' } });
+  expect(new Set(failed.map((i) => i.instanceId))).toEqual(withoutCloudAssistant);
+  for (const instance of failed) {
+    expect(instance, instance.instanceId).toMatchObject({
+      state: 'succeeded',
+      agentStatus: 'not_installed',
+      needsManualInstall: true,
+      manualInstallReason: 'cloud_assistant_missing',
+    });
+    expect(failureCauseOf(instance), instance.instanceId).toMatchObject({
+      cause: CLOUD_ASSISTANT_CAUSE,
+      kind: 'verification_failed',
+    });
+  }
+  const flags = await db.prisma.manualInstallFlag.findMany({ where: { rolloutId } });
+  expect(new Set(flags.map((f) => f.instanceId))).toEqual(withoutCloudAssistant);
+  for (const flag of flags)
+    expect(flag, flag.instanceId).toMatchObject({ status: 'open', reason: 'cloud_assistant_missing' });
+  // The failure report: one group, of them all.
+  expect(await listFailureCauseCounts(db, rolloutId)).toEqual([
+    expect.objectContaining({
+      cause: CLOUD_ASSISTANT_CAUSE,
+      kind: 'verification_failed',
+      manualInstallReason: 'cloud_assistant_missing',
+      count: withoutCloudAssistant.size,
+    }),
+  ]);
+  return withoutCloudAssistant.size;
+}
+
 describe('install-monitoring-agent driver under three worker processes', () => {
   it('completes 5,000 instances in at most ceil(n/10) calls per attempt round, an attempt row per call per instance', async () => {
     const INSTANCES = 5000;
@@ -157,8 +227,10 @@ describe('install-monitoring-agent driver under three worker processes', () => {
       expect(round.calls.size, `round ${no}`).toBeLessThanOrEqual(Math.ceil(round.attempts / 10));
     }
     expect(simulator.sim.stats().monitoringAgent.maxInstancesInFlight).toBeLessThanOrEqual(CONCURRENCY);
+    const flagged = await expectHostsWithoutCloudAssistantFlagged(rolloutId);
     process.stdout.write(
-      `install-monitoring-agent acceptance: ${INSTANCES} instances in ${calls.size} calls ` +
+      `install-monitoring-agent acceptance: ${INSTANCES} instances in ${calls.size} calls, ` +
+        `${flagged} hosts without Cloud Assistant flagged cloud_assistant_missing ` +
         `(${[...rounds].map(([no, r]) => `round ${no}: ${r.calls.size} calls for ${r.attempts} attempts`).join(', ')})\n`,
     );
   }, 180_000);
