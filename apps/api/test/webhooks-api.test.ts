@@ -150,6 +150,26 @@ describe('changing a subscription', () => {
     ).toEqual([['events', 'enabled'], ['enabled']]);
   });
 
+  it('PATCH that sets fields to what they already are writes no webhook.updated event and leaves updatedAt', async () => {
+    const { body: made } = await create({ description: 'same' });
+    const eventsOf = async () =>
+      (await listEvents(api.db, { type: 'webhook.updated', limit: 1000 })).events.filter(
+        (e) => (e.data as { webhookId: string }).webhookId === made.id,
+      );
+    const res = await api.request('PATCH', `/v1/webhooks/${made.id}`, {
+      enabled: true,
+      url: PUBLIC_URL,
+      events: ['rollout.completed'],
+      description: 'same',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ enabled: true, updatedAt: made.updatedAt });
+    expect(await eventsOf()).toEqual([]);
+    // A real change still writes one, naming only the field that changed.
+    await api.request('PATCH', `/v1/webhooks/${made.id}`, { enabled: true, description: 'changed' });
+    expect((await eventsOf()).map((e) => (e.data as { changed: string[] }).changed)).toEqual([['description']]);
+  });
+
   it('rotate-secret answers a new secret and keeps the old one signing for 24 hours', async () => {
     const { body: made } = await create({});
     const res = await api.request('POST', `/v1/webhooks/${made.id}/rotate-secret`);

@@ -146,9 +146,22 @@ export type WebhookChanges = {
   description?: string | null;
 };
 
+/** The fields of `changes` that differ from `current`: a field set to what it already is changes nothing. */
+function changedFields(current: WebhookRecord, changes: WebhookChanges): (keyof WebhookChanges)[] {
+  const sameList = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && a.every((x, i) => x === b[i]);
+  const changed: (keyof WebhookChanges)[] = [];
+  if (changes.url !== undefined && changes.url !== current.url) changed.push('url');
+  if (changes.events !== undefined && !sameList(changes.events, current.events)) changed.push('events');
+  if (changes.enabled !== undefined && changes.enabled !== current.enabled) changed.push('enabled');
+  if (changes.description !== undefined && changes.description !== current.description) changed.push('description');
+  return changed;
+}
+
 /**
  * PATCH: a guarded write on `updatedAt` (a concurrent change wins, this one answers null), with webhook.updated naming
- * the fields that changed. Enabling clears the reason and the run of failures; disabling names the operator.
+ * the fields that changed. Enabling clears the reason and the run of failures; disabling names the operator. A PATCH
+ * that changes nothing (every field as it already is) writes nothing and no event, and answers `current`.
  */
 export async function updateWebhook(
   db: Database,
@@ -156,16 +169,20 @@ export async function updateWebhook(
   changes: WebhookChanges,
   by: EventSource = DIRECT_WRITER,
 ): Promise<WebhookRecord | null> {
-  const changed = (Object.keys(changes) as (keyof WebhookChanges)[]).filter((k) => changes[k] !== undefined);
+  const changed = changedFields(current, changes);
+  if (changed.length === 0) return current;
   return db.prisma.$transaction(async (tx) => {
     const data: Prisma.WebhookUpdateManyMutationInput = {};
-    if (changes.url !== undefined) data.url = changes.url;
-    if (changes.events !== undefined) data.events = [...changes.events];
-    if (changes.description !== undefined) data.description = changes.description;
-    if (changes.enabled === true && !current.enabled)
-      Object.assign(data, { enabled: true, disabledReason: null, failingSince: null });
-    if (changes.enabled === false && current.enabled)
-      Object.assign(data, { enabled: false, disabledReason: 'operator' });
+    if (changed.includes('url')) data.url = changes.url!;
+    if (changed.includes('events')) data.events = [...changes.events!];
+    if (changed.includes('description')) data.description = changes.description ?? null;
+    if (changed.includes('enabled'))
+      Object.assign(
+        data,
+        changes.enabled
+          ? { enabled: true, disabledReason: null, failingSince: null }
+          : { enabled: false, disabledReason: 'operator' },
+      );
     const { count } = await tx.webhook.updateMany({ where: { id: current.id, updatedAt: current.updatedAt }, data });
     if (count === 0) return null;
     const record = toRecord((await tx.webhook.findUniqueOrThrow({ where: { id: current.id } })) as WebhookRow);
