@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listEvents } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { openInstallQueue } from '@fleet/queue';
 import type { ApiHarness } from './support.ts';
@@ -110,6 +111,17 @@ describe('operator actions', () => {
     expect((await api.request('POST', `${path}/pause`)).status).toBe(409);
     expect((await api.request('PATCH', path, { concurrency: 3 })).status).toBe(409);
     await queue.close();
+  });
+
+  it("resume keeps the operator's reason as statusReason and in rollout.resumed's data", async () => {
+    const created = await create({ concurrency: 5 });
+    const path = `/v1/rollouts/${created.id}`;
+    await api.request('POST', `${path}/pause`, { reason: 'looking at canary' });
+    const resumed = await api.request('POST', `${path}/resume`, { reason: 'canary looks fine' });
+    expect(resumed.body).toMatchObject({ status: 'running', changed: true, statusReason: 'canary looks fine' });
+    const { events } = await listEvents(api.db, { rolloutId: created.id, type: 'rollout.resumed', limit: 10 });
+    expect(events.map((e) => e.data)).toEqual([{ wave: 1, reason: 'canary looks fine' }]);
+    await api.request('POST', `${path}/cancel`);
   });
 
   it('PATCH changes the policy of a live rollout and the cross-worker concurrency in Redis', async () => {

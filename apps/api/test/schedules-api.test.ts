@@ -59,6 +59,22 @@ describe('schedules', () => {
     });
   });
 
+  it("start-now keeps the operator's reason as statusReason and in rollout.started's data", async () => {
+    const created = await api.request('POST', '/v1/rollouts', {
+      userId: USER_ID,
+      instanceIds: ['i-nowreason1'],
+      schedule: { maintenanceWindows: [nightly], cutoffMinutes: 10 },
+    });
+    const started = await api.request('POST', `/v1/rollouts/${created.body.id}/start-now`, {
+      reason: 'hotfix, cannot wait for the window',
+    });
+    expect(started.body).toMatchObject({ status: 'running', statusReason: 'hotfix, cannot wait for the window' });
+    const { events } = await listEvents(api.db, { rolloutId: created.body.id, type: 'rollout.started', limit: 10 });
+    expect(events.map((e) => e.data)).toEqual([
+      expect.objectContaining({ cause: 'start_now', reason: 'hotfix, cannot wait for the window' }),
+    ]);
+  });
+
   it('changes the schedule of an open rollout with PATCH (rollout.policy_changed), and removes it with null', async () => {
     const created = await api.request('POST', '/v1/rollouts', {
       userId: USER_ID,

@@ -69,7 +69,8 @@ async function transitionEvent(
         data: { cause: change.pauseCause ?? { kind: 'operator' }, reason: decision.reason },
       };
     case 'running':
-      if (decision.from === 'paused') return { ...about, type: 'rollout.resumed', data: { wave: rollout.currentWave } };
+      if (decision.from === 'paused')
+        return { ...about, type: 'rollout.resumed', data: { wave: rollout.currentWave, reason: decision.reason } };
       return {
         ...about,
         type: 'rollout.started',
@@ -77,6 +78,7 @@ async function transitionEvent(
           from: decision.from,
           cause: change.schedule?.startCause ?? 'schedule',
           callsUntil: change.schedule?.callsUntil?.toISOString() ?? null,
+          reason: decision.reason,
         },
       };
     case 'waiting_for_window':

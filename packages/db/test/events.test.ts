@@ -37,7 +37,7 @@ const resumedEvent = (rolloutId: string): NewFleetEvent => ({
   type: 'rollout.resumed',
   rolloutId,
   userId: USER,
-  data: { wave: 1 },
+  data: { wave: 1, reason: null },
 });
 
 async function connect(): Promise<pg.Client> {

@@ -99,8 +99,13 @@ export async function pauseRollout(
   return result;
 }
 
-export async function resumeRollout(deps: RolloutControlDeps, rolloutId: string): Promise<RolloutTransitionResult> {
-  const result = await transitionRollout(deps.db, rolloutId, { type: 'resume' }, { by: deps.by });
+/** `reason`: the operator's, if given: the rollout's statusReason and rollout.resumed's `reason`. */
+export async function resumeRollout(
+  deps: RolloutControlDeps,
+  rolloutId: string,
+  reason: string | null = null,
+): Promise<RolloutTransitionResult> {
+  const result = await transitionRollout(deps.db, rolloutId, { type: 'resume', reason }, { by: deps.by });
   if (result.kind !== 'changed' && result.kind !== 'unchanged') return result;
   await tellQueue(deps, rolloutId, 'resume the queue', resumeInstallQueue);
   if (result.kind === 'changed') {

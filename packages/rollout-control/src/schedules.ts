@@ -96,19 +96,21 @@ export async function applySchedules(deps: RolloutControlDeps, now: Date): Promi
 /**
  * POST /v1/rollouts/:id/start-now: a scheduled or waiting rollout runs now, its schedule overridden once: calls may
  * start until the end of the window that would have come next (without windows, with no bound), then the windows
- * apply again. `now`: Postgres's time.
+ * apply again. `now`: Postgres's time. `reason`: the operator's, if given: the rollout's statusReason and
+ * rollout.started's `reason`.
  */
 export async function startRolloutNow(
   deps: RolloutControlDeps,
   rollout: RolloutRecord,
   now: Date,
+  reason: string | null = null,
 ): Promise<RolloutTransitionResult> {
   const schedule = readPolicy(rollout.policy).schedule;
   const until = schedule ? nextWindowEnd(schedule.maintenanceWindows, schedule.cutoffMinutes, now) : null;
   const result = await transitionRollout(
     deps.db,
     rollout.id,
-    { type: 'start' },
+    { type: 'start', reason },
     {
       by: deps.by,
       schedule: { callsUntil: until, nextWindowAt: null, startNowUntil: until ?? now, startCause: 'start_now' },

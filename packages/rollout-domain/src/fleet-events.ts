@@ -90,7 +90,8 @@ export type FleetEventData = {
   };
   'rollout.wave_started': { wave: number; waveCount: number };
   'rollout.paused': { cause: PauseCause; reason: string | null };
-  'rollout.resumed': { wave: number };
+  /** `reason`: the operator's, if one was given (POST .../resume). */
+  'rollout.resumed': { wave: number; reason: string | null };
   'rollout.policy_changed': { before: unknown; after: unknown };
   /** Cancelled by its own abort threshold. */
   'rollout.aborted': { reason: string | null };
@@ -102,7 +103,13 @@ export type FleetEventData = {
   /** Outside every window (or its cutoff): no new call until `nextWindowAt`; calls in flight finish. */
   'rollout.window_waiting': { from: string; nextWindowAt: string | null };
   /** Calls may start: startAt reached inside a window, a window opened, or start-now (`cause`); until `callsUntil` (null: no bound). */
-  'rollout.started': { from: string; cause: 'schedule' | 'start_now'; callsUntil: string | null };
+  'rollout.started': {
+    from: string;
+    cause: 'schedule' | 'start_now';
+    callsUntil: string | null;
+    /** The operator's reason for a start-now, if one was given; null for the schedule's own starts. */
+    reason: string | null;
+  };
   /** Written on the original rollout's timeline; the child's own timeline starts with its rollout.created. */
   'rollout.retried': { childRolloutId: string; instances: number };
   /** A host got its manual-install flag for this rollout: a new one, or its open one carried on (`reflagged`). */

@@ -208,11 +208,12 @@ export function decideInstance(state: InstanceState, event: InstanceEvent): Inst
 
 export type RolloutEvent =
   | { type: 'pause'; reason: string }
-  | { type: 'resume' }
+  /** `reason`: the operator's words (POST .../resume), kept as the rollout's statusReason and in rollout.resumed. */
+  | { type: 'resume'; reason?: string | null }
   | { type: 'cancel'; reason: string }
   | { type: 'all_instances_final' }
   /** The schedule lets calls start (startAt reached inside a window, a window opened, or start-now). */
-  | { type: 'start' }
+  | { type: 'start'; reason?: string | null }
   /** The schedule stops new calls (a window's cutoff, or startAt reached outside every window). */
   | { type: 'wait_for_window' };
 
@@ -234,7 +235,7 @@ export function decideRollout(status: RolloutStatus, event: RolloutEvent): Rollo
       if (status === 'paused') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be paused` };
     case 'resume':
-      if (status === 'paused') return { type: 'transition', from: status, to: 'running', reason: null };
+      if (status === 'paused') return { type: 'transition', from: status, to: 'running', reason: event.reason ?? null };
       if (status === 'running') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be resumed` };
     case 'cancel':
@@ -248,7 +249,7 @@ export function decideRollout(status: RolloutStatus, event: RolloutEvent): Rollo
       return { type: 'unchanged', status };
     case 'start':
       if (status === 'scheduled' || status === 'waiting_for_window')
-        return { type: 'transition', from: status, to: 'running', reason: null };
+        return { type: 'transition', from: status, to: 'running', reason: event.reason ?? null };
       if (status === 'running') return { type: 'unchanged', status };
       return { type: 'refuse', status, reason: `a ${status} rollout cannot be started` };
     case 'wait_for_window':

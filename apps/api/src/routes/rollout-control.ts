@@ -59,7 +59,7 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
     return { ...rolloutView(result.rollout, counts, { limitsInForce }), changed: result.kind === 'changed' };
   }
 
-  /** The optional `{ "reason": "..." }` body of pause/resume/cancel. */
+  /** The optional `{ "reason": "..." }` body of pause/resume/cancel/start-now: kept as statusReason and in the event. */
   function optionalReason(req: Request): string | null {
     if (req.body === undefined) return null;
     return parseOrThrow(reasonBodySchema, req.body, 'body', { in: 'body' }).reason ?? null;
@@ -75,8 +75,8 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
   router.post('/v1/rollouts/:id/resume', async (req, res) => {
     requireRole(req, 'operator');
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
-    optionalReason(req);
-    res.json(await answer(await resumeRollout(controlFor(req), rollout.id), rollout.id));
+    const reason = optionalReason(req);
+    res.json(await answer(await resumeRollout(controlFor(req), rollout.id, reason), rollout.id));
   });
 
   // Operators cancel: on-call must be able to stop a bad rollout, not only pause it. Cancelling touches one
@@ -93,9 +93,9 @@ export function rolloutControlRoutes(deps: RolloutControlRoutesDeps): Router {
   router.post('/v1/rollouts/:id/start-now', async (req, res) => {
     requireRole(req, 'operator');
     const rollout = await loadVisibleRollout(deps, req, req.params.id);
-    optionalReason(req);
+    const reason = optionalReason(req);
     const now = deps.scheduleNow?.() ?? new Date();
-    res.json(await answer(await startRolloutNow(controlFor(req), rollout, now), rollout.id));
+    res.json(await answer(await startRolloutNow(controlFor(req), rollout, now, reason), rollout.id));
   });
 
   router.patch('/v1/rollouts/:id', async (req, res) => {
