@@ -270,9 +270,15 @@ export async function rotateAccountCredentials(
  * Deletes an account and every version of its credentials, with its account.deleted event; its later rollouts are
  * signed with the workers' own pair again. AccountHasOpenRolloutsError while a rollout of it is open (running,
  * paused, scheduled or waiting for a window: it has calls still to make, which would switch keys mid-rollout). False when there is no such account.
+ * The account's row is locked (FOR UPDATE) before the open rollouts are counted: a rollout being made for it holds
+ * the row (FOR KEY SHARE, rollouts.ts) until it commits, so the count waits for it and sees it, and a rollout made
+ * after the lock waits for the delete and is made for an account that is already gone.
  */
 export async function deleteAccount(db: Database, userId: string, by: EventSource = DIRECT_WRITER): Promise<boolean> {
   return db.prisma.$transaction(async (tx) => {
+    const locked = await tx.$queryRaw<{ user_id: string }[]>`
+      SELECT user_id FROM account WHERE user_id = ${userId} FOR UPDATE`;
+    if (locked.length === 0) return false;
     const row = await tx.account.findUnique({ where: { userId }, select: ACCOUNT_SELECT });
     if (!row) return false;
     const open = await tx.rollout.count({ where: { userId, status: { in: [...OPEN_ROLLOUT_STATUSES] } } });

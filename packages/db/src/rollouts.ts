@@ -115,6 +115,11 @@ async function insertRolloutRows(
 ): Promise<RolloutRecord> {
   const total = rollout.instanceIds.length;
   const by = rollout.by ?? DIRECT_WRITER;
+  // The account's row (when it has one) is held until this commits: deleteAccount locks it FOR UPDATE before it
+  // counts the account's open rollouts, so a delete and this insert take turns, and a delete never misses a rollout
+  // being made (which would then run without the account it was made for). KEY SHARE rather than SHARE: an account's
+  // PATCH (a plain UPDATE) need not wait for a large insert; only a delete (or FOR UPDATE) does.
+  await tx.$queryRaw`SELECT 1 FROM account WHERE user_id = ${rollout.userId} FOR KEY SHARE`;
   await options.inTransaction?.(tx, id);
   const created = await tx.rollout.create({
     data: {

@@ -14,6 +14,7 @@ import {
   findAccountCalling,
   findAccountCredentials,
   insertRollout,
+  recordRollout,
   resealColumns,
   rotateAccountCredentials,
   RETIRED_CREDENTIALS_KEPT_MS,
@@ -163,4 +164,49 @@ describe('deleteAccount', () => {
       expect(await deleteAccount(db, userId)).toBe(true);
     },
   );
+
+  it('waits for a rollout being made for the account at the same moment, then refuses: no rollout is left without its account', async () => {
+    const userId = '6000000000000009';
+    await account(userId, 'race-secret');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    // The rollout's transaction, held open after its first statements (as a large insert is, for a second or two).
+    const creating = recordRollout(
+      db,
+      { userId, force: false, concurrency: 1, maxAttempts: 1, policy: {}, instanceIds: ['i-race1'] },
+      {
+        inTransaction: async () => {
+          entered();
+          await held;
+        },
+      },
+    );
+    await inside;
+    const deleting = deleteAccount(db, userId).then(
+      (deleted) => ({ deleted }),
+      (error: unknown) => ({ error }),
+    );
+    // The delete's transaction runs beside it: it must wait on the account's row, not finish first.
+    const waitsOnLock = async () => {
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'`,
+        );
+        if (rows[0]!.n > 0) return 'waiting' as const;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return 'not waiting' as const;
+    };
+    const first = await Promise.race([deleting.then(() => 'finished' as const), waitsOnLock()]);
+    release();
+    const rollout = await creating;
+    expect(first).toBe('waiting');
+    const outcome = await deleting;
+    expect(outcome).toEqual({ error: expect.any(AccountHasOpenRolloutsError) });
+    expect(await findAccount(db, userId)).not.toBeNull();
+    await db.prisma.rollout.update({ where: { id: rollout.id }, data: { status: 'completed' } });
+  });
 });
