@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatchWebhookEvents, listEvents } from '@fleet/db';
+import { claimDeliveryAttempt, dispatchWebhookEvents, listEvents } from '@fleet/db';
 import { SSRF_REFUSED_URLS as REFUSED_URLS } from '@fleet/testing';
 import type { ApiHarness } from './support.ts';
 import { USER_ID, startApi, testSecretBox } from './support.ts';
@@ -231,6 +231,15 @@ describe('changing a subscription', () => {
     expect(again.body).toMatchObject({ id, status: 'pending' });
     const missing = await api.request('POST', `/v1/webhooks/${made.id}/deliveries/${randomUUID()}/redeliver`);
     expect(missing.status).toBe(404);
+
+    // An attempt of it in flight (the notifier's claim, taken here): the redelivery is refused and changes nothing.
+    expect(await claimDeliveryAttempt(api.db, { id, attempts: 0 }, 60_000)).toBe(true);
+    const before = await api.db.pool.query(`SELECT next_attempt_at FROM webhook_delivery WHERE id = $1`, [id]);
+    const inFlight = await api.request('POST', `/v1/webhooks/${made.id}/deliveries/${id}/redeliver`);
+    expect(inFlight.status).toBe(409);
+    expect(inFlight.body).toMatchObject({ code: 'delivery_in_flight' });
+    const after = await api.db.pool.query(`SELECT next_attempt_at FROM webhook_delivery WHERE id = $1`, [id]);
+    expect(after.rows).toEqual(before.rows);
   });
 
   it('GET deliveries refuses an unknown status naming what is allowed', async () => {

@@ -1,5 +1,6 @@
 import type { Database, WebhookRecord } from '@fleet/db';
 import {
+  claimDeliveryAttempt,
   countInstances,
   disableWebhook,
   hasEarlierUnattemptedDelivery,
@@ -41,6 +42,8 @@ export type DeliveryProcessorDeps = {
 
 /** A job due later than this is early (a stalled job run again): it is put back until its time, in ms. */
 const EARLY_SLACK_MS = 1000;
+/** How much longer than an attempt's timeout its lease on the delivery lasts (recording it takes a moment), in ms. */
+const LEASE_SLACK_MS = 5000;
 
 /** The signing secrets in clear, current first; the previous one while its 24 hours last. */
 function signingSecrets(box: SecretBox, webhook: WebhookRecord, now: Date): string[] {
@@ -63,6 +66,9 @@ export function createDeliveryProcessor(deps: DeliveryProcessorDeps) {
     if (delivery.attempts === 0 && (await hasEarlierUnattemptedDelivery(deps.db, delivery)))
       return delayWebhookJob(job, token, deps.orderWaitMs ?? 250);
     if (!deps.secretBox) throw new Error('FLEET_ENCRYPTION_KEY is not set: the subscription secrets cannot be opened');
+    // One attempt at a time per message: another run of this job, or a redelivery asked for now, waits for its record.
+    // A delivery held by an attempt whose notifier died is attempted again by the re-drive once the lease runs out.
+    if (!(await claimDeliveryAttempt(deps.db, delivery, deps.timeoutMs + LEASE_SLACK_MS))) return;
     const chatKind = webhook.kind !== 'standard';
     const counts =
       chatKind && event.rolloutId && event.type.startsWith('rollout.')

@@ -138,7 +138,10 @@ describe('standard webhooks', () => {
       const p = await listDeliveries(harness.db, webhook.id, { limit: 1 });
       return p.deliveries[0]?.status === 'delivered' ? p.deliveries[0] : null;
     });
-    expect(await markForRedelivery(harness.db, webhook.id, first.id)).toMatchObject({ status: 'pending' });
+    expect(await markForRedelivery(harness.db, webhook.id, first.id)).toMatchObject({
+      kind: 'marked',
+      delivery: { status: 'pending' },
+    });
     await waitFor('delivered twice', () => receiver.at('/again').length >= 2);
     const got = receiver.at('/again');
     expect(got.map((r) => r.headers['webhook-id'])).toEqual([first.id, first.id]);

@@ -39,8 +39,9 @@ type Received = {
   verified: boolean;
 };
 
-/** How the receiver answers the nth request (1-based) to a path: a status, and headers. */
-export type Answer = (n: number, req: IncomingMessage) => { status: number; headers?: Record<string, string> };
+/** How the receiver answers the nth request (1-based) to a path: a status, and headers (perhaps after a wait). */
+type AnswerShape = { status: number; headers?: Record<string, string> };
+export type Answer = (n: number, req: IncomingMessage) => AnswerShape | Promise<AnswerShape>;
 
 /**
  * A real HTTP receiver on 127.0.0.1 (port 0). Every request is verified with the standardwebhooks package against the
@@ -54,7 +55,7 @@ export async function startReceiver() {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const url = new URL(req.url ?? '/', 'http://receiver');
       const body = Buffer.concat(chunks).toString('utf8');
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
@@ -69,7 +70,7 @@ export async function startReceiver() {
       received.push({ path: url.pathname, url, headers, body, verified });
       const n = (counts.get(url.pathname) ?? 0) + 1;
       counts.set(url.pathname, n);
-      const answer = answers.get(url.pathname)?.(n, req) ?? { status: 200 };
+      const answer = (await answers.get(url.pathname)?.(n, req)) ?? { status: 200 };
       res.writeHead(answer.status, answer.headers ?? { 'content-type': 'text/plain' }).end(`answer ${n}`);
     });
   });

@@ -173,6 +173,7 @@ export {
   findDelivery,
   loadDeliveryForAttempt,
   hasEarlierUnattemptedDelivery,
+  claimDeliveryAttempt,
   recordDeliveryAttempt,
   listDueDeliveries,
   markForRedelivery,
@@ -184,6 +185,7 @@ export type {
   WebhookAttemptRecord,
   DeliveryWithAttempts,
   FinishedAttempt,
+  RedeliveryResult,
 } from './webhooks/deliveries.ts';
 export { listScheduledRollouts, markPausedRolloutScheduleEnded, updateRolloutWindow } from './rollout-schedules.ts';
 export { createDatabaseClock } from './database-clock.ts';

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { NotFoundError } from '@fleet/errors';
+import { ConflictError, NotFoundError, assertNever } from '@fleet/errors';
 import type { Database } from '@fleet/db';
 import { listDeliveries, markForRedelivery } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
@@ -42,8 +42,24 @@ export function webhookDeliveryRoutes(deps: WebhookDeliveryRoutesDeps): Router {
     requireRole(req, 'operator');
     const webhook = await loadVisibleWebhook(deps, req);
     const deliveryId = parsePathParam(deliveryIdSchema, req, 'deliveryId', 'delivery id');
-    const delivery = await markForRedelivery(deps.db, webhook.id, deliveryId);
-    if (!delivery) throw new NotFoundError(`delivery ${deliveryId}`);
+    const marked = await markForRedelivery(deps.db, webhook.id, deliveryId);
+    switch (marked.kind) {
+      case 'marked':
+        break;
+      case 'missing':
+        throw new NotFoundError(`delivery ${deliveryId}`);
+      case 'in_flight':
+        // Its attempt's outcome is about to be recorded; a redelivery beside it would race it. The operator reads the
+        // outcome in the log and asks again if it failed.
+        throw new ConflictError(
+          'delivery_in_flight',
+          `delivery ${deliveryId} is being attempted now (until ${marked.leaseUntil.toISOString()} at the latest); ` +
+            'read its outcome in the delivery log and redeliver after it if needed',
+        );
+      default:
+        return assertNever(marked, 'redelivery result');
+    }
+    const delivery = marked.delivery;
     if (deps.webhookQueue)
       await redeliverWebhookNow(deps.webhookQueue, deliveryId).catch((error: unknown) =>
         deps.logger.warn('could not enqueue a redelivery; the notifier re-drive will', {
@@ -78,6 +94,9 @@ export const webhookDeliveryOperations: ApiOperation[] = [
     role: 'operator',
     summary: 'Send a message again now, with the same webhook-id',
     params: z.strictObject({ id: webhookIdSchema, deliveryId: deliveryIdSchema }),
-    responses: { 202: { description: 'Pending again', schema: deliverySchema } },
+    responses: {
+      202: { description: 'Pending again', schema: deliverySchema },
+      409: { description: 'An attempt of it is in flight (`delivery_in_flight`): nothing changed; ask again after it' },
+    },
   },
 ];

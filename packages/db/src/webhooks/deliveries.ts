@@ -74,6 +74,26 @@ export async function hasEarlierUnattemptedDelivery(db: Database, delivery: Webh
   return rows[0]?.waiting === true;
 }
 
+/**
+ * Takes the delivery for one attempt before it is sent: a guarded write on where it stands (pending, `attempts`
+ * attempts made) and on no other attempt holding it, leasing it for `leaseMs` (longer than an attempt's timeout).
+ * False when another attempt holds it or it moved on: this one must not send. recordDeliveryAttempt ends the lease;
+ * an attempt that never records (its notifier died) holds it only until the lease runs out. Postgres's clock.
+ */
+export async function claimDeliveryAttempt(
+  db: Database,
+  delivery: { id: string; attempts: number },
+  leaseMs: number,
+): Promise<boolean> {
+  const { rowCount } = await db.pool.query(
+    `UPDATE webhook_delivery SET attempt_lease_until = now() + $3::int * interval '1 millisecond'
+     WHERE id = $1::uuid AND status = 'pending' AND attempts = $2
+       AND (attempt_lease_until IS NULL OR attempt_lease_until <= now())`,
+    [delivery.id, delivery.attempts, Math.ceil(leaseMs)],
+  );
+  return rowCount === 1;
+}
+
 export type FinishedAttempt = {
   deliveryId: string;
   webhookId: string;
@@ -101,7 +121,8 @@ export async function recordDeliveryAttempt(db: Database, attempt: FinishedAttem
     await client.query('BEGIN');
     const updated = await client.query(
       `UPDATE webhook_delivery SET attempts = $2, status = $3::"WebhookDeliveryStatus", next_attempt_at = $4,
-              last_attempt_at = $5, delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END
+              last_attempt_at = $5, delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END,
+              attempt_lease_until = NULL
        WHERE id = $1::uuid AND attempts = $2 - 1`,
       [attempt.deliveryId, attempt.attemptNo, attempt.status, attempt.nextAttemptAt, attempt.startedAt],
     );
@@ -157,17 +178,38 @@ export async function listDueDeliveries(
   return rows.map((r) => ({ id: r.id, nextAttemptAt: r.next_attempt_at }));
 }
 
-/** One more attempt of a message, now (POST .../redeliver): pending again, with the same id. Null when it is not there. */
+export type RedeliveryResult =
+  | { kind: 'marked'; delivery: WebhookDeliveryRecord }
+  /** An attempt of it is being made now (claimDeliveryAttempt's lease): nothing was changed. */
+  | { kind: 'in_flight'; leaseUntil: Date }
+  | { kind: 'missing' };
+
+/**
+ * One more attempt of a message, now (POST .../redeliver): pending again, with the same id. A guarded write on no
+ * attempt being in flight: while one is, the message is left as it is and `in_flight` answered (the API's 409), since
+ * the attempt's outcome is about to be recorded and a redelivery beside it would race it (its record would overwrite
+ * the request, or a second send would go out beside the first). Postgres's clock, as the claim's.
+ */
 export async function markForRedelivery(
   db: Database,
   webhookId: string,
   deliveryId: string,
-): Promise<WebhookDeliveryRecord | null> {
-  const { count } = await db.prisma.webhookDelivery.updateMany({
-    where: { id: deliveryId, webhookId },
-    data: { status: 'pending', nextAttemptAt: new Date() },
-  });
-  return count === 0 ? null : findDelivery(db, deliveryId);
+): Promise<RedeliveryResult> {
+  const { rowCount } = await db.pool.query(
+    `UPDATE webhook_delivery SET status = 'pending', next_attempt_at = now()
+     WHERE id = $1::uuid AND webhook_id = $2::uuid AND (attempt_lease_until IS NULL OR attempt_lease_until <= now())`,
+    [deliveryId, webhookId],
+  );
+  if (rowCount === 1) {
+    const delivery = await findDelivery(db, deliveryId);
+    if (delivery) return { kind: 'marked', delivery };
+  }
+  const { rows } = await db.pool.query<{ lease: Date | null }>(
+    `SELECT attempt_lease_until AS lease FROM webhook_delivery WHERE id = $1::uuid AND webhook_id = $2::uuid`,
+    [deliveryId, webhookId],
+  );
+  const lease = rows[0]?.lease;
+  return lease ? { kind: 'in_flight', leaseUntil: lease } : { kind: 'missing' };
 }
 
 /**
