@@ -44,6 +44,8 @@ export type DeliveryProcessorDeps = {
 const EARLY_SLACK_MS = 1000;
 /** How much longer than an attempt's timeout its lease on the delivery lasts (recording it takes a moment), in ms. */
 const LEASE_SLACK_MS = 5000;
+/** How long a message waits before a notifier without FLEET_ENCRYPTION_KEY looks at it again, in ms. */
+const NO_KEY_RECHECK_MS = 60_000;
 
 /** The signing secrets in clear, current first; the previous one while its 24 hours last. */
 function signingSecrets(box: SecretBox, webhook: WebhookRecord, now: Date): string[] {
@@ -65,7 +67,16 @@ export function createDeliveryProcessor(deps: DeliveryProcessorDeps) {
     if (dueIn > EARLY_SLACK_MS) return delayWebhookJob(job, token, dueIn);
     if (delivery.attempts === 0 && (await hasEarlierUnattemptedDelivery(deps.db, delivery)))
       return delayWebhookJob(job, token, deps.orderWaitMs ?? 250);
-    if (!deps.secretBox) throw new Error('FLEET_ENCRYPTION_KEY is not set: the subscription secrets cannot be opened');
+    if (!deps.secretBox) {
+      // A subscription made after this notifier started without the key (main.ts refuses to start with one stored):
+      // the message stays pending for a notifier with the key, and this one looks again later rather than failing the
+      // job over and over.
+      deps.logger.error('FLEET_ENCRYPTION_KEY is not set: a webhook message waits for a notifier with the key', {
+        deliveryId: delivery.id,
+        webhookId: webhook.id,
+      });
+      return delayWebhookJob(job, token, NO_KEY_RECHECK_MS);
+    }
     // One attempt at a time per message: another run of this job, or a redelivery asked for now, waits for its record.
     // A delivery held by an attempt whose notifier died is attempted again by the re-drive once the lease runs out.
     if (!(await claimDeliveryAttempt(deps.db, delivery, deps.timeoutMs + LEASE_SLACK_MS))) return;

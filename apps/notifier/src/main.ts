@@ -1,8 +1,9 @@
 import { createDatabase, createEventListener, FLEET_EVENTS_CHANNEL } from '@fleet/db';
-import { startApp, stopOnSignal } from '@fleet/lifecycle';
+import { EXIT_CODES, startApp, stopOnSignal } from '@fleet/lifecycle';
 import { createRedisConnection, redisTargetOf } from '@fleet/queue';
 import { secretBoxFromConfig } from '@fleet/secrets';
 import { loadNotifierConfig } from './config.ts';
+import { missingEncryptionKeyProblem } from './encryption-check.ts';
 import { createNotifier } from './notifier.ts';
 
 const { config, logger } = startApp('notifier', () => loadNotifierConfig(process.env));
@@ -15,6 +16,13 @@ const db = createDatabase({
 });
 const redis = createRedisConnection(redisTargetOf(config), 'worker', logger);
 const secretBox = secretBoxFromConfig(config);
+const keyProblem = await missingEncryptionKeyProblem(db, secretBox);
+if (keyProblem) {
+  // One line, as a malformed variable's (loadConfigOrExit), and EX_CONFIG.
+  process.stderr.write(`notifier: configuration error: ${keyProblem}\n`);
+  await Promise.allSettled([db.close(), redis.quit()]);
+  process.exit(EXIT_CODES.config);
+}
 if (!secretBox) logger.warn('FLEET_ENCRYPTION_KEY is not set: webhook subscriptions cannot be made or sent');
 const notifier = createNotifier({
   db,

@@ -165,6 +165,7 @@ export {
   deleteWebhook,
   recordWebhookTest,
   disableWebhook,
+  countWebhooks,
 } from './webhooks/subscriptions.ts';
 export type { WebhookRecord, NewWebhook, WebhookChanges, WebhookKindName } from './webhooks/subscriptions.ts';
 export { DISPATCH_CURSOR, dispatchWebhookEvents } from './webhooks/dispatch.ts';

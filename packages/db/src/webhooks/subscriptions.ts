@@ -134,6 +134,14 @@ export async function listWebhooks(
     .slice(0, options.limit);
 }
 
+/**
+ * How many subscriptions there are (enabled or not: a disabled one may be enabled again). Each holds a sealed signing
+ * secret: a notifier without FLEET_ENCRYPTION_KEY could send none of them.
+ */
+export async function countWebhooks(db: Database): Promise<number> {
+  return db.prisma.webhook.count();
+}
+
 /** The enabled subscriptions, for the dispatcher (a few hundred at most in a deployment). */
 export async function listEnabledWebhooks(db: Database): Promise<WebhookRecord[]> {
   return (await db.prisma.webhook.findMany({ where: { enabled: true } })).map(toRecord);
