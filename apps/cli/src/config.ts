@@ -37,7 +37,8 @@ export const cliConfigSchema = z.object({
   /**
    * Where `up` keeps the FLEET_ENCRYPTION_KEY it makes when that variable is unset (32 random bytes in base64, mode
    * 0600, its directory 0700 when made by `up`); a relative path is taken from the current directory. Default
-   * `.fleet/encryption-key` under the repository. Not read when FLEET_ENCRYPTION_KEY is set.
+   * `.fleet/encryption-key` under the repository. `rotate-encryption-key` reads its key as the current one (never
+   * making one). Not read when FLEET_ENCRYPTION_KEY is set.
    */
   FLEET_ENCRYPTION_KEY_FILE: unsetIfEmpty(z.string().optional()),
   /** How long `up` waits for the API's /readyz (and the simulator) to answer 200 once started, in ms. Default 60000. */

@@ -9,7 +9,8 @@
  *   create-api-key --name <name> --role viewer|operator|admin (--user-id <UserId> ... | --all-accounts)
  *            make an API key in the database and print it once (stdout: the key alone)
  *   rotate-encryption-key [--batch-size <rows>] [--output json]
- *            re-seal every stored secret under FLEET_ENCRYPTION_KEY (rotate-encryption-key.ts); 78 without the key
+ *            re-seal every stored secret under the apps' key: FLEET_ENCRYPTION_KEY, else the encryption key file `up`
+ *            hands them (rotate-encryption-key.ts); 78 without either
  *
  * Exit codes: 0 done (or stopped by a signal), 1 failed, 2 bad usage or arguments, 69 (EX_UNAVAILABLE) Postgres or
  * Redis does not answer (`up`), 78 (EX_CONFIG) a malformed variable, or (`up`) an encryption key file that holds no key.
@@ -25,7 +26,7 @@ import { createDatabase } from '@fleet/db';
 import { EXIT_CODES, appLaunchArgs, loadConfigOrExit } from '@fleet/lifecycle';
 import { chooseLogOutput, createLogger } from '@fleet/logger';
 import { ensureAdminKeyFile } from './admin-key-file.ts';
-import { ensureEncryptionKeyFile } from './encryption-key-file.ts';
+import { currentEncryptionKey, ensureEncryptionKeyFile } from './encryption-key-file.ts';
 import { loadCliConfig } from './config.ts';
 import { CREATE_API_KEY_USAGE, createApiKeyCommand } from './create-api-key.ts';
 import { checkMigrations, ensureDatabaseExists, migrateDatabase } from './database-setup.ts';
@@ -219,9 +220,25 @@ async function rotateKeyCommand(args: readonly string[]): Promise<void> {
     process.stderr.write(`rotate-encryption-key: ${(error as Error).message}\n${ROTATE_ENCRYPTION_KEY_USAGE}\n`);
     process.exit(2);
   }
-  const result = await rotateEncryptionKey(config.DATABASE_URL, config, options);
+  // The key the apps have: the variable, else the file `fleet up` hands them (never a new one made here).
+  const current = await currentEncryptionKey(config.FLEET_ENCRYPTION_KEY, encryptionKeyFile);
+  if (current.outcome === 'unusable') {
+    process.stderr.write(`rotate-encryption-key: ${current.file} holds no encryption key: ${current.message}\n`);
+    process.exit(EXIT_CODES.config);
+  }
+  const result = await rotateEncryptionKey(
+    config.DATABASE_URL,
+    {
+      FLEET_ENCRYPTION_KEY: current.outcome === 'found' ? current.key : undefined,
+      FLEET_ENCRYPTION_PREVIOUS_KEYS: config.FLEET_ENCRYPTION_PREVIOUS_KEYS,
+    },
+    options,
+  );
   if (result.kind === 'no_key') {
-    process.stderr.write('rotate-encryption-key: FLEET_ENCRYPTION_KEY is not set: there is no key to seal under\n');
+    process.stderr.write(
+      `rotate-encryption-key: FLEET_ENCRYPTION_KEY is not set and ${encryptionKeyFile} (FLEET_ENCRYPTION_KEY_FILE) ` +
+        'holds no key: there is no key to seal under\n',
+    );
     process.exit(EXIT_CODES.config);
   }
   if (result.kind === 'unreadable') {
