@@ -2,12 +2,13 @@ import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createAccountClients } from '@fleet/accounts';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { createDatabase, createDatabaseClock, createEventListener } from '@fleet/db';
+import { createDatabase, createDatabaseClock, createEventListener, sealClearSecretUrls } from '@fleet/db';
 import { startApp, stopOnSignal, trackHttpServer } from '@fleet/lifecycle';
 import { chooseLogOutput } from '@fleet/logger';
 import { createMetricsRegistry } from '@fleet/metrics';
 import { createRedisConnection, openWebhookQueue, redisTargetOf } from '@fleet/queue';
 import { secretBoxFromConfig } from '@fleet/secrets';
+import { WEBHOOK_KINDS, isSecretUrlKind, maskSecretUrl } from '@fleet/webhooks';
 import { createApp } from './app.ts';
 import { createBackgroundEnqueues } from './background-enqueues.ts';
 import { startEnqueueThread } from './enqueue-thread/enqueue-thread.ts';
@@ -76,6 +77,15 @@ const eventStreams = createRolloutStreamHub({
 const ownClientOptions = { ...cmsClientOptions(config), maxConnections: 16 };
 const cms = createCmsClient(ownClientOptions);
 const secretBox = secretBoxFromConfig(config);
+// Chat subscriptions made before their URLs were sealed (migration 20261202110000) are sealed now, once.
+if (secretBox) {
+  const sealed = await sealClearSecretUrls(db, {
+    kinds: WEBHOOK_KINDS.filter(isSecretUrlKind),
+    seal: (plaintext, context) => secretBox.seal(plaintext, context),
+    mask: maskSecretUrl,
+  });
+  if (sealed > 0) logger.info('chat webhook URLs sealed', { sealed });
+}
 const accountClients = createAccountClients({
   db,
   box: secretBox,

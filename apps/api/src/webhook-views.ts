@@ -50,7 +50,11 @@ export function deliveryView(delivery: DeliveryWithAttempts) {
 
 export const webhookSchema = z.object({
   id: z.uuid(),
-  url: z.string(),
+  url: z
+    .string()
+    .describe(
+      'the receiver URL; for slack and dingtalk (whose URL is the credential) masked: scheme, host, a masked path or query',
+    ),
   kind: z.enum(['standard', 'slack', 'dingtalk']),
   events: z.array(z.string()),
   userIds: z.array(z.string()),

@@ -82,6 +82,59 @@ describe('POST /v1/webhooks', () => {
     ]);
   });
 
+  it.each([
+    [
+      'slack',
+      'https://8.8.8.8/services/T0AB12CD3/B0EF45GH6/SlackTokenXyZ0123456abcd',
+      'https://8.8.8.8/services/T0…/…abcd',
+      'SlackTokenXyZ0123456',
+    ],
+    [
+      'dingtalk',
+      'https://8.8.8.8/robot/send?access_token=DingTokenQw9876543210wxyz',
+      'https://8.8.8.8/robot/send?access_token=…wxyz',
+      'DingTokenQw9876543210',
+    ],
+  ])('seals a %s URL (its credential) at rest and shows it masked', async (kind, url, masked, token) => {
+    const res = await create({ kind, url });
+    expect(res.status).toBe(201);
+    expect(res.body.url).toBe(masked);
+    expect((await api.request('GET', `/v1/webhooks/${res.body.id}`)).body.url).toBe(masked);
+    expect(JSON.stringify((await api.request('GET', '/v1/webhooks')).body)).not.toContain(token);
+    const { rows } = await api.db.pool.query<{ row: string; sealed: string }>(
+      `SELECT row_to_json(w)::text AS row, url_sealed AS sealed FROM webhook w WHERE id = $1`,
+      [res.body.id],
+    );
+    expect(rows[0]!.row).not.toContain(token);
+    expect(testSecretBox().open(rows[0]!.sealed, `webhook:${res.body.id}:url`)).toBe(url);
+    const { events } = await listEvents(api.db, { limit: 1000 });
+    expect(JSON.stringify(events.map((e) => e.data))).not.toContain(token);
+    expect(api.logLines.join('\n')).not.toContain(token);
+
+    // The same URL again changes nothing; another one is sealed in its place, and the SSRF check still applies.
+    const same = await api.request('PATCH', `/v1/webhooks/${res.body.id}`, { url });
+    expect(same.body.updatedAt).toBe(res.body.updatedAt);
+    const moved = await api.request('PATCH', `/v1/webhooks/${res.body.id}`, { url: `${url}Z9` });
+    expect(moved.status).toBe(200);
+    expect(moved.body.url).not.toContain(token);
+    const after = await api.db.pool.query<{ sealed: string }>(
+      `SELECT url_sealed AS sealed FROM webhook WHERE id = $1`,
+      [res.body.id],
+    );
+    expect(testSecretBox().open(after.rows[0]!.sealed, `webhook:${res.body.id}:url`)).toBe(`${url}Z9`);
+    expect((await api.request('PATCH', `/v1/webhooks/${res.body.id}`, { url: 'http://10.0.0.8/x' })).status).toBe(422);
+  });
+
+  it('keeps a standard URL as it is, with nothing sealed', async () => {
+    const res = await create({});
+    expect(res.body.url).toBe(PUBLIC_URL);
+    const { rows } = await api.db.pool.query<{ url: string; sealed: string | null }>(
+      `SELECT url, url_sealed AS sealed FROM webhook WHERE id = $1`,
+      [res.body.id],
+    );
+    expect(rows[0]).toEqual({ url: PUBLIC_URL, sealed: null });
+  });
+
   it('refuses an unknown event type naming the field and what is allowed, changing nothing', async () => {
     const before = (await api.request('GET', '/v1/webhooks')).body.items.length;
     const res = await create({ events: ['rollout.exploded'] });

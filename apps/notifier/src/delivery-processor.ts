@@ -8,6 +8,7 @@ import {
   recordDeliveryAttempt,
   webhookSecretContext,
   webhookRobotSecretContext,
+  webhookUrlContext,
 } from '@fleet/db';
 import { assertNever } from '@fleet/errors';
 import type { Logger } from '@fleet/logger';
@@ -87,7 +88,8 @@ export function createDeliveryProcessor(deps: DeliveryProcessorDeps) {
         : undefined;
     const request = buildAttemptRequest({
       kind: webhook.kind,
-      url: webhook.url,
+      // A chat kind's URL is sealed (its credential); the address checks of sendWebhook apply to it opened.
+      url: webhook.urlSealed ? deps.secretBox.open(webhook.urlSealed, webhookUrlContext(webhook.id)) : webhook.url,
       messageId: delivery.id,
       event,
       chat: chatText({ type: event.type, rolloutId: event.rolloutId, data: event.data, counts }, deps.publicBaseUrl),

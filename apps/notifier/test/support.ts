@@ -14,13 +14,14 @@ import {
   recordEvents,
   webhookSecretContext,
   webhookRobotSecretContext,
+  webhookUrlContext,
 } from '@fleet/db';
 import type { NewFleetEvent } from '@fleet/rollout-domain';
 import type { SecretBox } from '@fleet/secrets';
 import { secretBoxFromConfig } from '@fleet/secrets';
 import type { TestDatabase } from '@fleet/testing';
 import { capturingLogger, createTestDatabase, deleteKeysWithPrefix, testRedisUrl, uniquePrefix } from '@fleet/testing';
-import { generateSigningSecret } from '@fleet/webhooks';
+import { generateSigningSecret, isSecretUrlKind, maskSecretUrl } from '@fleet/webhooks';
 import type { Notifier, NotifierDeps } from '../src/notifier.ts';
 import { createNotifier } from '../src/notifier.ts';
 
@@ -146,10 +147,14 @@ export async function startNotifier(
     async subscribe(input) {
       const id = randomUUID();
       const secret = generateSigningSecret();
+      const kind = input.kind ?? 'standard';
+      // A chat kind's URL sealed and masked, as the API stores it: the notifier must open it to send.
       const webhook = await createWebhook(db, {
         id,
-        url: input.url,
-        kind: input.kind ?? 'standard',
+        ...(isSecretUrlKind(kind)
+          ? { url: maskSecretUrl(input.url), urlSealed: box.seal(input.url, webhookUrlContext(id)) }
+          : { url: input.url }),
+        kind,
         events: input.events ?? ['*'],
         userIds: [USER_ID],
         allAccounts: false,

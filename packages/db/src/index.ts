@@ -168,6 +168,8 @@ export {
   countWebhooks,
 } from './webhooks/subscriptions.ts';
 export type { WebhookRecord, NewWebhook, WebhookChanges, WebhookKindName } from './webhooks/subscriptions.ts';
+export { sealClearSecretUrls } from './webhooks/url-sealing.ts';
+export type { SecretUrlSealing } from './webhooks/url-sealing.ts';
 export { DISPATCH_CURSOR, dispatchWebhookEvents } from './webhooks/dispatch.ts';
 export type { NewDelivery, DeliveryPlanner, DispatchStep } from './webhooks/dispatch.ts';
 export {
@@ -208,6 +210,7 @@ export {
   SEALED_COLUMNS,
   webhookSecretContext,
   webhookRobotSecretContext,
+  webhookUrlContext,
   accountSecretContext,
   accountTokenContext,
 } from './sealed-columns.ts';

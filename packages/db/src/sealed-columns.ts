@@ -27,6 +27,11 @@ export function webhookRobotSecretContext(webhookId: string): string {
   return `webhook:${webhookId}:robotSecret`;
 }
 
+/** Context of a chat kind's URL (webhook.url_sealed): a Slack or DingTalk URL is the channel's credential. */
+export function webhookUrlContext(webhookId: string): string {
+  return `webhook:${webhookId}:url`;
+}
+
 /** Context of an account's AccessKey secret (account_credentials.access_key_secret). */
 export function accountSecretContext(userId: string): string {
   return `account:${userId}:accessKeySecret`;
@@ -78,5 +83,13 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
     column: 'robot_secret_sealed',
     contextColumns: ['id'],
     context: (row) => webhookRobotSecretContext(row.id!),
+  },
+  {
+    table: 'webhook',
+    key: 'id',
+    keyType: 'uuid',
+    column: 'url_sealed',
+    contextColumns: ['id'],
+    context: (row) => webhookUrlContext(row.id!),
   },
 ];

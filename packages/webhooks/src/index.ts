@@ -20,4 +20,5 @@ export type { ChatFacts, ChatText } from './chat-text.ts';
 export { WEBHOOK_KINDS, standardBody, slackBody, dingTalkBody, chatBody } from './message-bodies.ts';
 export type { WebhookKind, StandardEvent } from './message-bodies.ts';
 export { buildAttemptRequest } from './attempt-request.ts';
+export { isSecretUrlKind, maskSecretUrl } from './chat-url.ts';
 export type { AttemptRequest, AttemptRequestInput } from './attempt-request.ts';

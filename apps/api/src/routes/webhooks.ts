@@ -3,7 +3,7 @@ import { Router } from 'express';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { ApiError, ConflictError, NotFoundError, ValidationError } from '@fleet/errors';
-import type { Database, WebhookRecord } from '@fleet/db';
+import type { Database, WebhookKindName, WebhookRecord } from '@fleet/db';
 import {
   createWebhook,
   deleteWebhook,
@@ -14,10 +14,11 @@ import {
   updateWebhook,
   webhookSecretContext,
   webhookRobotSecretContext,
+  webhookUrlContext,
 } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
 import type { SecretBox } from '@fleet/secrets';
-import { generateSigningSecret } from '@fleet/webhooks';
+import { generateSigningSecret, isSecretUrlKind, maskSecretUrl } from '@fleet/webhooks';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, requireAuth, requireRole } from '../http/auth.ts';
 import { eventSourceOf } from '../http/event-source.ts';
@@ -76,6 +77,30 @@ function requireSecretBox(box: SecretBox | undefined): SecretBox {
   );
 }
 
+/**
+ * How a subscription's URL is stored: a chat kind's (Slack, DingTalk: the URL is the channel's credential) sealed, with
+ * its masked form to show; a standard one as it is.
+ */
+function storedUrl(
+  kind: WebhookKindName,
+  id: string,
+  url: string,
+  box: SecretBox | undefined,
+): { url: string; urlSealed: string | null } {
+  if (!isSecretUrlKind(kind)) return { url, urlSealed: null };
+  return { url: maskSecretUrl(url), urlSealed: requireSecretBox(box).seal(url, webhookUrlContext(id)) };
+}
+
+/** The URL a subscription sends to, in clear; null when it cannot be opened here (no key, or another key's). */
+function clearUrlOf(webhook: WebhookRecord, box: SecretBox | undefined): string | null {
+  if (webhook.urlSealed === null) return webhook.url;
+  try {
+    return box ? box.open(webhook.urlSealed, webhookUrlContext(webhook.id)) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Subscriptions: made, read, changed, rotated, tested and deleted; tenant-scoped like rollouts. */
 export function webhookRoutes(deps: WebhookRoutesDeps): Router {
   const router = Router();
@@ -104,7 +129,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     const secret = generateSigningSecret();
     const webhook = await createWebhook(deps.db, {
       id,
-      url,
+      ...storedUrl(body.kind, id, url, box),
       kind: body.kind,
       events: body.events,
       userIds,
@@ -148,11 +173,13 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
     const webhook = await loadVisibleWebhook(deps, req);
     const body = parseOrThrow(updateWebhookSchema, req.body, 'webhook change', { in: 'body' });
     const url = body.url === undefined ? undefined : await allowedWebhookUrl(body.url, deps.webhookUrlPolicy);
+    // The same URL again is no change (a chat kind's is compared in clear: sealing it again would differ each time).
+    const newUrl = url === undefined || url === clearUrlOf(webhook, deps.secretBox) ? undefined : url;
     const updated = await updateWebhook(
       deps.db,
       webhook,
       {
-        ...(url !== undefined ? { url } : {}),
+        ...(newUrl !== undefined ? storedUrl(webhook.kind, webhook.id, newUrl, deps.secretBox) : {}),
         ...(body.events !== undefined ? { events: body.events } : {}),
         ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
         ...(body.description !== undefined ? { description: body.description } : {}),

@@ -13,7 +13,13 @@ export type WebhookKindName = 'standard' | 'slack' | 'dingtalk';
 
 export type WebhookRecord = {
   id: string;
+  /** What may be shown: the URL of a standard subscription; of a chat kind, its masked form (see urlSealed). */
   url: string;
+  /**
+   * A chat kind's URL, sealed (webhookUrlContext): the notifier sends to it. Null for a standard subscription, and for
+   * a chat one made before URLs were sealed whose `url` is still in clear (sealClearSecretUrls seals it).
+   */
+  urlSealed: string | null;
   kind: WebhookKindName;
   events: string[];
   userIds: string[];
@@ -35,7 +41,10 @@ export type WebhookRecord = {
 export type NewWebhook = {
   /** Made by the caller: the sealed secrets' context names it. */
   id: string;
+  /** As WebhookRecord's: masked for a chat kind. */
   url: string;
+  /** A chat kind's URL, sealed by the caller; default null (a standard subscription). */
+  urlSealed?: string | null;
   kind: WebhookKindName;
   events: readonly string[];
   userIds: readonly string[];
@@ -90,6 +99,7 @@ export async function createWebhook(db: Database, input: NewWebhook): Promise<We
       data: {
         id: input.id,
         url: input.url,
+        urlSealed: input.urlSealed ?? null,
         kind: input.kind,
         events: [...input.events],
         userIds: [...input.userIds],
@@ -148,7 +158,9 @@ export async function listEnabledWebhooks(db: Database): Promise<WebhookRecord[]
 }
 
 export type WebhookChanges = {
+  /** With `urlSealed`: the shown URL (masked for a chat kind) and the sealed one (null for a standard kind). */
   url?: string;
+  urlSealed?: string | null;
   events?: readonly string[];
   enabled?: boolean;
   description?: string | null;
@@ -159,7 +171,8 @@ function changedFields(current: WebhookRecord, changes: WebhookChanges): (keyof 
   const sameList = (a: readonly string[], b: readonly string[]) =>
     a.length === b.length && a.every((x, i) => x === b[i]);
   const changed: (keyof WebhookChanges)[] = [];
-  if (changes.url !== undefined && changes.url !== current.url) changed.push('url');
+  if (changes.url !== undefined && (changes.url !== current.url || (changes.urlSealed ?? null) !== current.urlSealed))
+    changed.push('url');
   if (changes.events !== undefined && !sameList(changes.events, current.events)) changed.push('events');
   if (changes.enabled !== undefined && changes.enabled !== current.enabled) changed.push('enabled');
   if (changes.description !== undefined && changes.description !== current.description) changed.push('description');
@@ -181,7 +194,7 @@ export async function updateWebhook(
   if (changed.length === 0) return current;
   return db.prisma.$transaction(async (tx) => {
     const data: Prisma.WebhookUpdateManyMutationInput = {};
-    if (changed.includes('url')) data.url = changes.url!;
+    if (changed.includes('url')) Object.assign(data, { url: changes.url!, urlSealed: changes.urlSealed ?? null });
     if (changed.includes('events')) data.events = [...changes.events!];
     if (changed.includes('description')) data.description = changes.description ?? null;
     if (changed.includes('enabled'))
