@@ -6,9 +6,9 @@
  * failure report, and the status and report again with If-None-Match (304s).
  */
 import { performance } from 'node:perf_hooks';
+import type { LatencyFigures } from '@fleet/testing';
+import { summarizeLatency } from '@fleet/testing';
 import type { CpuMeter } from './cpu.ts';
-import type { LatencyFigures } from './latency.ts';
-import { summarizeLatency } from './latency.ts';
 import type { BenchStack } from './stack.ts';
 
 export type ReadCostKind = 'status' | 'list' | 'report' | 'status304' | 'report304';

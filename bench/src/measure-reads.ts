@@ -7,23 +7,22 @@
  *   watched  `pollers` clients each poll once per `pollIntervalMs` (status, a page of the instance list walking its
  *            cursor, the failure report, in turn; with If-None-Match, as a client that keeps the ETag does), and
  *            `creators` clients each create a small rollout once per `createIntervalMs`
+ *            (the clients are @fleet/testing's rollout-load.ts, shared with the load acceptance test)
  * It prints status / list / report latency (p50, p99, max; 200s and 304s), the rollout's throughput watched against
  * alone, and the API's event-loop delay (a probe loaded into the API process, probes/event-loop-probe.ts).
  */
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { LatencyFigures, LoadClientOptions, RolloutReadKind, RolloutReadSample } from '@fleet/testing';
+import { pollRolloutReads, postRollouts, summarizeLatency } from '@fleet/testing';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import { createRollout, rolloutFacts, waitForEnqueued, waitForRolloutDone } from './clients.ts';
 import type { CpuMeter, CpuPerInstance } from './cpu.ts';
-import type { LatencyFigures } from './latency.ts';
-import { summarizeLatency } from './latency.ts';
 import { measureReadCosts } from './measure-read-costs.ts';
 import type { ReadCost, ReadCostKind } from './measure-read-costs.ts';
 import { repoRoot, sleep } from './processes.ts';
 import type { BenchStack } from './stack.ts';
-
-type ReadKind = 'status' | 'list' | 'report';
 
 type ReadFigures = LatencyFigures & { ok200: number; notModified304: number; errors: number };
 
@@ -35,7 +34,7 @@ export type ReadsRun = {
   seconds: number;
   throughput: number;
   failed: number;
-  reads: Record<ReadKind, ReadFigures> | null;
+  reads: Record<RolloutReadKind, ReadFigures> | null;
   creates: (LatencyFigures & { errors: number }) | null;
   /** Requests the pollers and creators made per second of the run. */
   requestsPerSecond: number | null;
@@ -79,76 +78,20 @@ export type ReadsOptions = {
 
 const PROBE = path.join(repoRoot, 'bench', 'src', 'probes', 'event-loop-probe.ts');
 
-/** One poller request: its kind, latency, HTTP status (0: no answer) and when it started, ms after the rollout's POST. */
-type Sample = { kind: ReadKind; ms: number; status: number; atMs: number };
-
 /** The slowest requests of a watched run, with when they started: a tail at the start is a cold API, not a load. */
-type SlowRequest = { kind: ReadKind | 'create'; ms: number; atS: number };
+type SlowRequest = { kind: RolloutReadKind | 'create'; ms: number; atS: number };
 
-/** One poller: status, list page, report in turn, one request per interval, keeping each URL's ETag. */
-async function poll(
+/** What the pollers and creators of one watched run share: the API, the bench's key, the run's clock. */
+function clientOptions(
   stack: BenchStack,
-  rolloutId: string,
-  options: ReadsOptions,
-  first: number,
+  intervalMs: number,
   running: () => boolean,
-  samples: Sample[],
   runStartedMs: number,
-): Promise<void> {
-  const etags = new Map<string, string>();
-  let cursor: string | null = null;
-  const headers = { authorization: `Bearer ${stack.apiKey}` };
-  for (let turn = first; running(); turn++) {
-    const started = performance.now();
-    const kind = (['status', 'list', 'report'] as const)[turn % 3]!;
-    const url =
-      kind === 'status'
-        ? `/v1/rollouts/${rolloutId}`
-        : kind === 'report'
-          ? `/v1/rollouts/${rolloutId}/report`
-          : `/v1/rollouts/${rolloutId}/instances?limit=${options.listLimit}${cursor ? `&cursor=${cursor}` : ''}`;
-    const etag = etags.get(url);
-    let status: number;
-    try {
-      const res = await fetch(`${stack.apiUrl}${url}`, {
-        headers: etag ? { ...headers, 'if-none-match': etag } : headers,
-      });
-      status = res.status;
-      if (kind === 'list' && res.status === 200)
-        cursor = ((await res.json()) as { nextCursor: string | null }).nextCursor;
-      else await res.arrayBuffer();
-      const answered = res.headers.get('etag');
-      if (answered) etags.set(url, answered);
-    } catch {
-      status = 0;
-    }
-    samples.push({ kind, ms: performance.now() - started, status, atMs: started - runStartedMs });
-    await sleep(Math.max(0, options.pollIntervalMs - (performance.now() - started)));
-  }
+): LoadClientOptions {
+  return { apiUrl: stack.apiUrl, apiKey: stack.apiKey, intervalMs, originMs: runStartedMs, running };
 }
 
-/** One creator: a small rollout per interval. */
-async function create(
-  stack: BenchStack,
-  options: ReadsOptions,
-  prefix: string,
-  running: () => boolean,
-  samples: { ms: number; ok: boolean; atMs: number }[],
-  runStartedMs: number,
-): Promise<void> {
-  for (let n = 0; running(); n++) {
-    const started = performance.now();
-    try {
-      await createRollout(stack, instanceIdsFor(`${prefix}${n.toString(36)}x`, options.creatorInstances), 10);
-      samples.push({ ms: performance.now() - started, ok: true, atMs: started - runStartedMs });
-    } catch {
-      samples.push({ ms: performance.now() - started, ok: false, atMs: started - runStartedMs });
-    }
-    await sleep(Math.max(0, options.createIntervalMs - (performance.now() - started)));
-  }
-}
-
-function readFigures(samples: Sample[], kind: ReadKind): ReadFigures {
+function readFigures(samples: RolloutReadSample[], kind: RolloutReadKind): ReadFigures {
   const mine = samples.filter((s) => s.kind === kind);
   return {
     ...summarizeLatency(mine.filter((s) => s.status === 200 || s.status === 304).map((s) => s.ms)),
@@ -158,7 +101,7 @@ function readFigures(samples: Sample[], kind: ReadKind): ReadFigures {
   };
 }
 
-function slowestRequests(samples: Sample[], creates: { ms: number; atMs: number }[]): SlowRequest[] {
+function slowestRequests(samples: RolloutReadSample[], creates: { ms: number; atMs: number }[]): SlowRequest[] {
   return [
     ...samples.map((s) => ({ kind: s.kind, ms: s.ms, atMs: s.atMs })),
     ...creates.map((c) => ({ kind: 'create' as const, ms: c.ms, atMs: c.atMs })),
@@ -233,17 +176,34 @@ async function runOnce(
   const runStartedMs = performance.now();
   const created = await createRollout(stack, instanceIdsFor(prefix, options.instances), options.concurrency);
   let running = watched;
-  const samples: Sample[] = [];
+  const samples: RolloutReadSample[] = [];
   const creates: { ms: number; ok: boolean; atMs: number }[] = [];
   const clients = watched
     ? [
         ...Array.from({ length: options.pollers }, (_, i) =>
           sleep((options.pollIntervalMs * i) / options.pollers).then(() =>
-            poll(stack, created.id, options, i, () => running, samples, runStartedMs),
+            pollRolloutReads(
+              {
+                ...clientOptions(stack, options.pollIntervalMs, () => running, runStartedMs),
+                rolloutId: created.id,
+                listLimit: options.listLimit,
+                firstTurn: i,
+              },
+              (sample) => samples.push(sample),
+            ),
           ),
         ),
         ...Array.from({ length: options.creators }, (_, i) =>
-          create(stack, options, `${prefix}c${i}`, () => running, creates, runStartedMs),
+          postRollouts(
+            {
+              ...clientOptions(stack, options.createIntervalMs, () => running, runStartedMs),
+              userId: stack.userId,
+              force: true,
+              concurrency: 10,
+              instanceIds: (n) => instanceIdsFor(`${prefix}c${i}${n.toString(36)}x`, options.creatorInstances),
+            },
+            (sample) => creates.push({ ms: sample.ms, ok: sample.status === 202, atMs: sample.atMs }),
+          ),
         ),
       ]
     : [];

@@ -1,9 +1,10 @@
 /**
  * The deployments the fault acceptance tests run, each with a database of its own and the simulator:
- * - startFaultDeployment, for a Redis-topology fault (Sentinel failover, a cluster master killed): the real API, two
- *   workers and the reconciler as processes, every one of them reaching Redis only through the variables the test
- *   gives (REDIS_URL points nowhere). Then one rollout through a fault: created over the API, the fault made once a
- *   quarter of its calls are made, and the checks every such test makes once it completes.
+ * - startFaultDeployment, for a Redis-topology fault (Sentinel failover, a cluster master killed) or a load: the real
+ *   API, two workers and the reconciler as processes, every one of them reaching Redis only through the variables
+ *   the test gives (REDIS_URL points nowhere unless the test names a private redis-server). Then one rollout through
+ *   a fault: created over the API, the fault made once a quarter of its calls are made, and the checks every such
+ *   test makes once it completes.
  * - startProxiedWorkerDeployment, for a fault on one worker's links (a partition, latency): one worker process that
  *   reaches the links the test names through TCP proxies of the test (startPartitionProxy), and the reconciler
  *   reaching everything directly; rollouts are recorded and enqueued by the test itself.
@@ -39,25 +40,41 @@ export type FaultDeploymentOptions = {
   /** Names the admin key, worker and reconciler ids (letters only). */
   label: string;
   prefix: string;
-  /** How the apps reach Redis: REDIS_SENTINELS and REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES. */
+  /**
+   * How the apps reach Redis: REDIS_SENTINELS and REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES, or REDIS_URL of a private
+   * redis-server.
+   */
   redisEnv: Record<string, string>;
   seed: string;
   failureRate: number;
   /** Each worker's WORKER_CONCURRENCY, and the rollout's concurrency. */
   concurrency: number;
+  /** The simulator's latency per call, in ms. Default 60. */
+  simulatorLatencyMs?: number;
+  /** More environment of every app (API_RATE_LIMIT_PER_MINUTE, ...), after the deployment's own. */
+  env?: Record<string, string>;
 };
 
 export type FaultDeployment = {
   db: Database;
   simulator: RunningSimulator;
+  /** The API's base URL (http://127.0.0.1:port), and its admin key (every account, role admin). */
+  apiUrl: string;
+  adminKey: string;
   /** api, worker 1, worker 2, reconciler. */
   processes: AppProcess[];
   /**
-   * Creates a rollout of `instances` over the API, waits for a quarter of its calls, runs `fault` (given the
-   * rollout's id; it answers
-   * what it did, for the log line), waits for the rollout to complete and checks: attempt rows equal the simulator's
-   * calls, no instance final twice, no process exited, no secret in any output. Resolves with the calls made by the
-   * time the fault was over.
+   * `POST /v1/rollouts` of `ids` for `userId` (default USER_ID), not forced, at the deployment's concurrency; expects
+   * 202. Resolves with the rollout's id and its Location.
+   */
+  createRollout(ids: readonly string[], userId?: string): Promise<{ rolloutId: string; location: string }>;
+  /** No process has exited, and none wrote the AccessKey secret. */
+  expectProcessesRunning(): void;
+  /**
+   * Creates a rollout of `instances` over the API, waits for a quarter of its calls, runs `fault` (given the rollout's
+   * id; it answers what it did, for the log line), waits for the rollout to complete and checks: attempt rows equal
+   * the simulator's calls, no instance final twice, no process exited, no secret in any output. Resolves with the
+   * calls made by the time the fault was over.
    */
   rolloutThroughFault(
     instances: number,
@@ -93,7 +110,7 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
   const simulator = await startSimulator({
     seed: options.seed,
     failureRate: options.failureRate,
-    latencyMs: 60,
+    latencyMs: options.simulatorLatencyMs ?? 60,
     installDurationMs: 100,
   });
   const apiPort = await freePort();
@@ -115,6 +132,7 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
       WORKER_CONCURRENCY: String(options.concurrency),
       RECONCILE_INTERVAL_MS: '500',
       RECONCILER_ID: `${options.label}-reconciler`,
+      ...options.env,
     },
   );
   const processes = [
@@ -131,31 +149,41 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
   };
   await waitUntilStarted('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, processes, close);
 
+  const createRollout: FaultDeployment['createRollout'] = async (ids, userId = USER_ID) => {
+    const created = await fetch(`${apiUrl}/v1/rollouts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ userId, instanceIds: ids, force: false, concurrency: options.concurrency }),
+    });
+    expect(created.status).toBe(202);
+    const location = created.headers.get('location')!;
+    return { rolloutId: location.split('/').pop()!, location };
+  };
+  const expectProcessesRunning = () => {
+    for (const p of processes) {
+      expect(p.child.exitCode, p.output().slice(-2000)).toBeNull();
+      expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
+    }
+  };
   // Each rollout's instance ids are its own: the simulator counts calls by instance id, across rollouts.
   let rollouts = 0;
   return {
     db,
     simulator,
+    apiUrl,
+    adminKey,
     processes,
+    createRollout,
+    expectProcessesRunning,
     close,
     async rolloutThroughFault(instances, fault) {
       rollouts++;
       // The simulator counts every call since it started: this rollout's are those after `before`.
       const before = simulator.sim.stats().requests;
       const calls = () => simulator.sim.stats().requests - before;
-      const created = await fetch(`${apiUrl}/v1/rollouts`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...auth },
-        body: JSON.stringify({
-          userId: USER_ID,
-          instanceIds: instanceIds(instances, `i-${options.label.slice(0, 3)}${rollouts}`),
-          force: false,
-          concurrency: options.concurrency,
-        }),
-      });
-      expect(created.status).toBe(202);
-      const location = created.headers.get('location')!;
-      const rolloutId = location.split('/').pop()!;
+      const { rolloutId, location } = await createRollout(
+        instanceIds(instances, `i-${options.label.slice(0, 3)}${rollouts}`),
+      );
 
       await waitFor('25% of the calls made', () => calls() >= instances * 0.25, {
         timeoutMs: 60_000,
@@ -179,10 +207,7 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
         failureRate: options.failureRate,
         instances,
       });
-      for (const p of processes) {
-        expect(p.child.exitCode, p.output().slice(-2000)).toBeNull();
-        expect(p.output()).not.toContain(ACCESS_KEY_SECRET);
-      }
+      expectProcessesRunning();
       process.stdout.write(
         `${options.label} acceptance: ${done} after ${callsAtFault} of ${instances} calls; completed with ` +
           `${calls()} calls = attempt rows\n`,

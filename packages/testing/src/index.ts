@@ -21,3 +21,7 @@ export type { PartitionProxy } from './partition-proxy.ts';
 export { parsePrometheusText, scrapeMetrics, sumSamples } from './prometheus-text.ts';
 export type { MetricSample } from './prometheus-text.ts';
 export { SSRF_ALLOWED_URLS, SSRF_REFUSED_URLS } from './ssrf-urls.ts';
+export { summarizeLatency } from './latency-figures.ts';
+export type { LatencyFigures } from './latency-figures.ts';
+export { pollRolloutReads, postRollouts } from './rollout-load.ts';
+export type { LoadClientOptions, LoadSample, RolloutReadKind, RolloutReadSample } from './rollout-load.ts';
