@@ -5,6 +5,8 @@
  * or a request). Then, in a second rollout, the master serving that rollout's queue is killed (SIGKILL): its replica
  * is promoted, writes the old master had not yet passed on are lost, and the reconciler puts back from Postgres what
  * Redis forgot. Both complete with every call one attempt row, no instance final twice and no process restarted.
+ * The notifier runs on the cluster too, with a webhook subscription to a receiver of the test: every event of each
+ * rollout reaches it once, under its delivery's webhook-id, also when the master dies mid-rollout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installJobKey, installQueueName } from '@fleet/queue';
@@ -27,6 +29,7 @@ beforeAll(async () => {
     seed: 'cluster-seed',
     failureRate: 0.05,
     concurrency: 20,
+    webhooks: true,
   });
 }, 90_000);
 
@@ -36,12 +39,12 @@ afterAll(async () => {
 });
 
 describe('Redis Cluster', () => {
-  it('a rollout completes on the cluster; attempt rows equal the calls; no instance final twice', async () => {
+  it('a rollout completes on the cluster; attempt rows equal the calls; no instance final twice; each event delivered once', async () => {
     const { callsAtFault } = await deployment.rolloutThroughFault(600, async () => 'no fault');
     expect(callsAtFault).toBeGreaterThan(0);
   }, 180_000);
 
-  it('a master killed mid-rollout (its replica promoted): the rollout completes, every call one attempt row', async () => {
+  it('a master killed mid-rollout (its replica promoted): the rollout completes, every call one attempt row, each event delivered once', async () => {
     await deployment.rolloutThroughFault(1200, async (rolloutId) => {
       // The master holding this rollout's queue: its jobs, locks and concurrency are what the failover may lose.
       const { killed, promoted } = await cluster.killMaster(installJobKey(prefix, rolloutId, 'i-any'));
@@ -51,6 +54,7 @@ describe('Redis Cluster', () => {
   }, 240_000);
 
   it('every process stops on SIGTERM with exit code 0 afterwards', async () => {
-    expect(await Promise.all(deployment.processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0, 0, 0]);
+    expect(deployment.processes).toHaveLength(5);
+    expect(await Promise.all(deployment.processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0, 0, 0, 0]);
   });
 });

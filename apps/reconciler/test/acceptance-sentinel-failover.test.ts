@@ -4,7 +4,8 @@
  * `SENTINEL FAILOVER` promotes a replica and demotes the master while calls are in flight. Replication is
  * asynchronous, so the last writes to the old master may be lost (BullMQ's job state, limit slots): Postgres stays the
  * record and the reconciler puts back what Redis forgot. The rollout completes with every call one attempt row, no
- * instance final twice, and no process restarted.
+ * instance final twice, and no process restarted. The notifier runs through the sentinels too, with a webhook
+ * subscription to a receiver of the test: every event of the rollout reaches it once, under its delivery's webhook-id.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateSentinel, uniquePrefix } from '@fleet/testing';
@@ -29,6 +30,7 @@ beforeAll(async () => {
     seed: 'sentinel-seed',
     failureRate: 0.05,
     concurrency: 20,
+    webhooks: true,
   });
 }, 90_000);
 
@@ -38,7 +40,7 @@ afterAll(async () => {
 });
 
 describe('Redis Sentinel failover mid-rollout', () => {
-  it('completes through the new master; attempt rows equal the calls; no instance final twice; no process restarted', async () => {
+  it('completes through the new master; attempt rows equal the calls; no instance final twice; no process restarted; each event delivered once', async () => {
     await deployment.rolloutThroughFault(INSTANCES, async () => {
       const oldMaster = await sentinel.masterPort();
       const newMaster = await sentinel.failover();
@@ -48,6 +50,7 @@ describe('Redis Sentinel failover mid-rollout', () => {
   }, 240_000);
 
   it('every process stops on SIGTERM with exit code 0 afterwards', async () => {
-    expect(await Promise.all(deployment.processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0, 0, 0]);
+    expect(deployment.processes).toHaveLength(5);
+    expect(await Promise.all(deployment.processes.map((p) => p.stop('SIGTERM')))).toEqual([0, 0, 0, 0, 0]);
   });
 });

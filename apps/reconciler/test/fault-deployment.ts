@@ -1,10 +1,10 @@
 /**
  * The deployments the fault acceptance tests run, each with a database of its own and the simulator:
  * - startFaultDeployment, for a Redis-topology fault (Sentinel failover, a cluster master killed) or a load: the real
- *   API, two workers and the reconciler as processes, every one of them reaching Redis only through the variables
- *   the test gives (REDIS_URL points nowhere unless the test names a private redis-server). Then one rollout through
- *   a fault: created over the API, the fault made once a quarter of its calls are made, and the checks every such
- *   test makes once it completes.
+ *   API, two workers and the reconciler as processes (and the notifier with a webhook subscription, when asked),
+ *   every one of them reaching Redis only through the variables the test gives (REDIS_URL points nowhere unless the
+ *   test names a private redis-server). Then one rollout through a fault: created over the API, the fault made once
+ *   a quarter of its calls are made, and the checks every such test makes once it completes.
  * - startProxiedWorkerDeployment, for a fault on one worker's links (a partition, latency): one worker process that
  *   reaches the links the test names through TCP proxies of the test (startPartitionProxy), and the reconciler
  *   reaching everything directly; rollouts are recorded and enqueued by the test itself.
@@ -25,6 +25,8 @@ import {
 import type { PartitionProxy, TestDatabase } from '@fleet/testing';
 import type { Redis } from 'ioredis';
 import type { AppProcess, RunningSimulator } from './support.ts';
+import type { WebhookReceiver } from './webhook-receiver.ts';
+import { startWebhookReceiver } from './webhook-receiver.ts';
 import {
   ACCESS_KEY_SECRET,
   appEnv,
@@ -51,6 +53,12 @@ export type FaultDeploymentOptions = {
   concurrency: number;
   /** The simulator's latency per call, in ms. Default 60. */
   simulatorLatencyMs?: number;
+  /**
+   * Runs the notifier too, with one Standard Webhooks subscription to every event of the account, sent to a receiver
+   * of the test; each rollout through a fault then also checks that every one of its events reached the receiver
+   * once. Default false.
+   */
+  webhooks?: boolean;
   /** More environment of every app (API_RATE_LIMIT_PER_MINUTE, ...), after the deployment's own. */
   env?: Record<string, string>;
 };
@@ -61,7 +69,7 @@ export type FaultDeployment = {
   /** The API's base URL (http://127.0.0.1:port), and its admin key (every account, role admin). */
   apiUrl: string;
   adminKey: string;
-  /** api, worker 1, worker 2, reconciler. */
+  /** api, worker 1, worker 2, reconciler, and the notifier when `webhooks` is set. */
   processes: AppProcess[];
   /**
    * `POST /v1/rollouts` of `ids` for `userId` (default USER_ID), not forced, at the deployment's concurrency; expects
@@ -73,8 +81,8 @@ export type FaultDeployment = {
   /**
    * Creates a rollout of `instances` over the API, waits for a quarter of its calls, runs `fault` (given the rollout's
    * id; it answers what it did, for the log line), waits for the rollout to complete and checks: attempt rows equal
-   * the simulator's calls, no instance final twice, no process exited, no secret in any output. Resolves with the
-   * calls made by the time the fault was over.
+   * the simulator's calls, no instance final twice, no process exited, no secret in any output, and with `webhooks`
+   * every event of the rollout at the receiver once. Resolves with the calls made by the time the fault was over.
    */
   rolloutThroughFault(
     instances: number,
@@ -82,6 +90,38 @@ export type FaultDeployment = {
   ): Promise<{ callsAtFault: number }>;
   close(): Promise<void>;
 };
+
+/** 32 bytes in base64: the API seals the subscription's secret with it and the notifier opens it. */
+const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/**
+ * Every event of the rollout (in Postgres, the outbox) reached the receiver, and once: one message per event, under
+ * the id of its delivery row (`webhook-id`), and no message twice, also across the fault.
+ */
+async function expectEveryEventReceivedOnce(db: Database, receiver: WebhookReceiver, rolloutId: string) {
+  const events = await db.prisma.fleetEvent.findMany({ where: { rolloutId }, select: { id: true, type: true } });
+  expect(events.map((e) => e.type)).toContain('rollout.completed');
+  await waitFor(
+    'every event of the rollout at the webhook receiver',
+    () => {
+      const received = new Set(receiver.received.map((m) => m.eventId));
+      return events.every((e) => received.has(e.id.toString()));
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
+  const deliveries = await db.prisma.webhookDelivery.findMany({
+    where: { eventId: { in: events.map((e) => e.id) } },
+    select: { id: true, eventId: true },
+  });
+  const deliveryOf = new Map(deliveries.map((d) => [d.eventId.toString(), d.id]));
+  for (const event of events) {
+    const messages = receiver.received.filter((m) => m.eventId === event.id.toString());
+    expect(
+      messages.map((m) => m.webhookId),
+      `event ${event.id} (${event.type})`,
+    ).toEqual([deliveryOf.get(event.id.toString())]);
+  }
+}
 
 /**
  * Waits up to 60 s for `started`; when it does not come, closes the deployment and fails with the end of every
@@ -113,6 +153,7 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
     latencyMs: options.simulatorLatencyMs ?? 60,
     installDurationMs: 100,
   });
+  const receiver = options.webhooks ? await startWebhookReceiver() : undefined;
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const env = appEnv(
@@ -132,6 +173,16 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
       WORKER_CONCURRENCY: String(options.concurrency),
       RECONCILE_INTERVAL_MS: '500',
       RECONCILER_ID: `${options.label}-reconciler`,
+      ...(receiver
+        ? {
+            FLEET_ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+            // The receiver is on 127.0.0.1, which the SSRF policy refuses otherwise (API and notifier alike).
+            WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+            // A delivery whose job the fault lost is handed to the queue again from Postgres within a second.
+            WEBHOOK_REDRIVE_INTERVAL_MS: '1000',
+            NOTIFIER_ID: `${options.label}-notifier`,
+          }
+        : {}),
       ...options.env,
     },
   );
@@ -140,14 +191,35 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
     spawnApp('worker', { ...env, WORKER_ID: `${options.label}-w1` }),
     spawnApp('worker', { ...env, WORKER_ID: `${options.label}-w2` }),
     spawnApp('reconciler', env),
+    // `notifier started` is an info line: the start waits for it.
+    ...(receiver ? [spawnApp('notifier', { ...env, LOG_LEVEL: 'info' })] : []),
   ];
   const close = async () => {
     await Promise.all(processes.map((p) => p.kill()));
+    await receiver?.close();
     await simulator.close();
     await db.close();
     await testDb.drop();
   };
   await waitUntilStarted('the API to be ready', async () => (await fetch(`${apiUrl}/readyz`)).ok, processes, close);
+  if (receiver) {
+    const subscribed = await fetch(`${apiUrl}/v1/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ url: receiver.url, events: ['*'], userIds: [USER_ID] }),
+    });
+    if (subscribed.status !== 201) {
+      const answer = await subscribed.text();
+      await close();
+      throw new Error(`POST /v1/webhooks answered ${subscribed.status}: ${answer}`);
+    }
+    await waitUntilStarted(
+      'the notifier started',
+      () => processes[4]!.output().includes('notifier started'),
+      processes,
+      close,
+    );
+  }
 
   const createRollout: FaultDeployment['createRollout'] = async (ids, userId = USER_ID) => {
     const created = await fetch(`${apiUrl}/v1/rollouts`, {
@@ -207,10 +279,13 @@ export async function startFaultDeployment(options: FaultDeploymentOptions): Pro
         failureRate: options.failureRate,
         instances,
       });
+      if (receiver) await expectEveryEventReceivedOnce(db, receiver, rolloutId);
       expectProcessesRunning();
       process.stdout.write(
         `${options.label} acceptance: ${done} after ${callsAtFault} of ${instances} calls; completed with ` +
-          `${calls()} calls = attempt rows\n`,
+          `${calls()} calls = attempt rows` +
+          (receiver ? `; ${receiver.received.length} webhook messages so far, each event once` : '') +
+          '\n',
       );
       return { callsAtFault };
     },
