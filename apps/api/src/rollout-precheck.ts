@@ -1,9 +1,10 @@
 import type { RedisClient } from '@fleet/queue';
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
+import { AGENT_STATUS_IDS_PER_CALL, callAgentStatus } from '@fleet/cms-client';
 import { assertNever } from '@fleet/errors';
 import { createAccountRateLimiter } from '@fleet/limits';
 import type { AgentPrecheck, InstallDriver } from '@fleet/rollout-domain';
-import { decideAgentPrecheck } from '@fleet/rollout-domain';
+import { agentStatusActionOf, decideAgentPrecheck } from '@fleet/rollout-domain';
 
 /**
  * A dry run's pre-check: every instance's agent status from CloudMonitor, 50 ids a call, with the status call of the
@@ -14,11 +15,6 @@ import { decideAgentPrecheck } from '@fleet/rollout-domain';
  * add up past it. Writes nothing but that schedule.
  */
 
-/**
- * Instance ids per call: NodeStatusList's most, and DescribeMonitoringAgentStatuses' in the simulator (Alibaba's docs
- * give it none, see docs/cms-api-facts.md).
- */
-const PRECHECK_IDS_PER_CALL = 50;
 /** Calls in flight at once: enough to keep to the account's rate at CloudMonitor's usual latency. */
 const PRECHECK_PARALLEL_CALLS = 8;
 /** A throttled call is tried again this many times (after the rate halves) before its ids count as unchecked. */
@@ -63,15 +59,6 @@ export type PrecheckResult = {
   unchecked: { instanceId: string; errorCode: string | null; requestId: string | null }[];
 };
 
-/** The status call of a driver, one chunk of ids. */
-async function statusCall(cms: CmsClient, driver: InstallDriver, ids: string[]): Promise<NodeStatusListChunkResult> {
-  const { chunks } =
-    driver === 'install-monitoring-agent'
-      ? await cms.describeMonitoringAgentStatuses({ instanceIds: ids })
-      : await cms.nodeStatusList({ instanceIds: ids });
-  return chunks[0]!;
-}
-
 /** One status call on the account's schedule; a throttled one slows the schedule and is tried again. */
 async function checkChunk(
   deps: PrecheckDeps,
@@ -86,7 +73,7 @@ async function checkChunk(
     const waitMs = await limiter.reserve(userId);
     if (waitMs > 0) await sleep(waitMs);
     counted.calls++;
-    const chunk = await statusCall(call.cms, call.driver, ids);
+    const chunk = await callAgentStatus(call.cms, agentStatusActionOf(call.driver), ids);
     if (chunk.outcome.kind !== 'throttled' || tries >= PRECHECK_THROTTLE_RETRIES) return chunk;
     await limiter.onThrottled(userId);
   }
@@ -103,8 +90,8 @@ export async function precheckInstances(
     ...(deps.scheduleNow ? { now: () => deps.scheduleNow!().getTime() } : {}),
   });
   const chunks: string[][] = [];
-  for (let at = 0; at < input.instanceIds.length; at += PRECHECK_IDS_PER_CALL)
-    chunks.push(input.instanceIds.slice(at, at + PRECHECK_IDS_PER_CALL));
+  for (let at = 0; at < input.instanceIds.length; at += AGENT_STATUS_IDS_PER_CALL)
+    chunks.push(input.instanceIds.slice(at, at + AGENT_STATUS_IDS_PER_CALL));
   const answers: NodeStatusListChunkResult[] = new Array(chunks.length);
   const counted = { calls: 0 };
   let next = 0;

@@ -1,6 +1,7 @@
 import type { AccountClients } from '@fleet/accounts';
 import { assertNever } from '@fleet/errors';
-import type { CmsClient, NodeStatusListChunkResult, NodeStatusListResult } from '@fleet/cms-client';
+import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
+import { AGENT_STATUS_IDS_PER_CALL, callAgentStatus } from '@fleet/cms-client';
 import type { Database, PendingVerification } from '@fleet/db';
 import {
   armInstallVerification,
@@ -13,7 +14,7 @@ import {
 import type { AccountRateLimiter } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import type { AgentLookup, InstallDriver, VerificationFailureReason } from '@fleet/rollout-domain';
-import { decideVerification } from '@fleet/rollout-domain';
+import { agentStatusActionOf, decideVerification } from '@fleet/rollout-domain';
 import { LeaseLostError } from './leader-lease.ts';
 
 /**
@@ -114,25 +115,7 @@ function lookupOf(
 }
 
 /**
- * Instance ids per status call: NodeStatusList's most, and DescribeMonitoringAgentStatuses' in the simulator (Alibaba's
- * docs give it none, see docs/cms-api-facts.md).
- */
-const STATUS_IDS_PER_CALL = 50;
-
-/** The status call of a driver, for at most STATUS_IDS_PER_CALL ids (so the client sends them in one call). */
-const STATUS_CALLS: Record<
-  InstallDriver,
-  { action: string; call(cms: CmsClient, ids: string[]): Promise<NodeStatusListResult> }
-> = {
-  'node-install': { action: 'NodeStatusList', call: (cms, instanceIds) => cms.nodeStatusList({ instanceIds }) },
-  'install-monitoring-agent': {
-    action: 'DescribeMonitoringAgentStatuses',
-    call: (cms, instanceIds) => cms.describeMonitoringAgentStatuses({ instanceIds }),
-  },
-};
-
-/**
- * The account's pending instances asked about, STATUS_IDS_PER_CALL a call, one call after another, each at its start
+ * The account's pending instances asked about, AGENT_STATUS_IDS_PER_CALL a call, one call after another, each at its start
  * on the account's rate schedule; a throttled answer slows the schedule (its instances are looked at next pass).
  */
 async function askStatuses(
@@ -142,15 +125,17 @@ async function askStatuses(
 ): Promise<NodeStatusListChunkResult[]> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const chunks: NodeStatusListChunkResult[] = [];
-  for (let at = 0; at < instanceIds.length; at += STATUS_IDS_PER_CALL) {
+  for (let at = 0; at < instanceIds.length; at += AGENT_STATUS_IDS_PER_CALL) {
     await deps.stayLeader?.();
     const waitMs = await deps.accountRate.reserve(call.userId);
     if (waitMs > 0) await sleep(waitMs);
-    const result = await STATUS_CALLS[call.driver].call(call.cms, instanceIds.slice(at, at + STATUS_IDS_PER_CALL));
-    for (const chunk of result.chunks) {
-      chunks.push(chunk);
-      if (chunk.outcome.kind === 'throttled') await deps.accountRate.onThrottled(call.userId);
-    }
+    const chunk = await callAgentStatus(
+      call.cms,
+      agentStatusActionOf(call.driver),
+      instanceIds.slice(at, at + AGENT_STATUS_IDS_PER_CALL),
+    );
+    chunks.push(chunk);
+    if (chunk.outcome.kind === 'throttled') await deps.accountRate.onThrottled(call.userId);
   }
   return chunks;
 }
@@ -164,7 +149,7 @@ async function verifyAccount(
 ): Promise<void> {
   // An account that cannot be called (AccountUnusableError) throws here: its instances wait for the next pass.
   const cms = deps.accounts ? (await deps.accounts.current(userId)).cms : deps.cms;
-  const statusCall = STATUS_CALLS[driver];
+  const statusAction = agentStatusActionOf(driver);
   const chunks = await askStatuses(
     deps,
     { userId, cms, driver },
@@ -180,7 +165,7 @@ async function verifyAccount(
   }
   const failedChunks = chunks.filter((c) => c.outcome.kind !== 'success');
   if (failedChunks.length > 0) {
-    deps.logger.warn(`${statusCall.action} failed for some instances; they are looked at again next pass`, {
+    deps.logger.warn(`${statusAction} failed for some instances; they are looked at again next pass`, {
       userId,
       chunks: failedChunks.length,
       errors: failedChunks

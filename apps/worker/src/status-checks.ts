@@ -1,21 +1,17 @@
 import type { CmsClient, NodeStatusListChunkResult } from '@fleet/cms-client';
+import { AGENT_STATUS_IDS_PER_CALL, callAgentStatus } from '@fleet/cms-client';
 import type { AccountRateLimiter } from '@fleet/limits';
 import type { InstallDriver } from '@fleet/rollout-domain';
+import { agentStatusActionOf } from '@fleet/rollout-domain';
 
 /**
  * skipInstalled's status checks, batched: the instances the jobs at hand ask about within a short window go to
- * CloudMonitor together, one status call per account and driver and STATUS_IDS_PER_CALL ids, each call on the
+ * CloudMonitor together, one status call per account and driver and AGENT_STATUS_IDS_PER_CALL ids, each call on the
  * account's rate schedule (the one the install calls keep). The driver picks the call: NodeStatusList for
  * node-install, DescribeMonitoringAgentStatuses (2019-01-01) for install-monitoring-agent, whose install call is of
  * the same API version and whose statuses are the ones its verification reads. A throttled answer slows the schedule;
  * its instances are left unchecked (and so installed: neither install call reinstalls a running agent unless forced).
  */
-
-/**
- * Most ids per status call: NodeStatusList's most, and DescribeMonitoringAgentStatuses' in the simulator (Alibaba's
- * docs give it none, see docs/cms-api-facts.md).
- */
-const STATUS_IDS_PER_CALL = 50;
 
 /** One instance's share of a batched call: the call's result, and the status it reported for the instance. */
 type StatusCheckAnswer = {
@@ -39,15 +35,6 @@ export type StatusChecksOptions = {
 
 type Waiting = { instanceId: string; resolve(answer: StatusCheckAnswer): void; reject(error: unknown): void };
 
-/** The status call of a driver, for ids the client sends in one call (at most STATUS_IDS_PER_CALL). */
-async function statusCall(cms: CmsClient, driver: InstallDriver, instanceIds: string[]) {
-  const { chunks } =
-    driver === 'install-monitoring-agent'
-      ? await cms.describeMonitoringAgentStatuses({ instanceIds })
-      : await cms.nodeStatusList({ instanceIds });
-  return chunks[0]!;
-}
-
 export function createStatusChecks(options: StatusChecksOptions): StatusChecks {
   const windowMs = options.batchWindowMs ?? 20;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -62,9 +49,9 @@ export function createStatusChecks(options: StatusChecksOptions): StatusChecks {
       const waitMs = await options.accountRate.reserve(userId);
       if (waitMs > 0) await sleep(waitMs);
       const cms = await options.cmsFor(userId);
-      const call = await statusCall(
+      const call = await callAgentStatus(
         cms,
-        driver,
+        agentStatusActionOf(driver),
         waiting.map((w) => w.instanceId),
       );
       if (call.outcome.kind === 'throttled') await options.accountRate.onThrottled(userId).catch(() => undefined);
@@ -93,7 +80,7 @@ export function createStatusChecks(options: StatusChecksOptions): StatusChecks {
           batches.set(key, batch);
         }
         batch.waiting.push({ instanceId, resolve, reject });
-        if (batch.waiting.length >= STATUS_IDS_PER_CALL) flush(key);
+        if (batch.waiting.length >= AGENT_STATUS_IDS_PER_CALL) flush(key);
       });
     },
   };

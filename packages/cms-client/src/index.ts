@@ -1,4 +1,6 @@
 export { createCmsClient } from './cms-client.ts';
+export { AGENT_STATUS_IDS_PER_CALL, callAgentStatus } from './agent-status-call.ts';
+export type { AgentStatusAction } from './agent-status-call.ts';
 export { normalizeNodeStatus, NODE_AGENT_STATUSES } from './node-status.ts';
 export type { NodeAgentStatus } from './node-status.ts';
 export type {

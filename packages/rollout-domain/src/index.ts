@@ -35,6 +35,7 @@ export {
   shouldAbort,
   DEFAULT_WAVE_SUCCESS_THRESHOLD_PERCENT,
   INSTALL_DRIVERS,
+  agentStatusActionOf,
 } from './policy.ts';
 export type { InstallDriver, CountSpec, WavePlan, AbortPolicy, RolloutPolicy, WaveGateDecision } from './policy.ts';
 export {

@@ -31,6 +31,11 @@ export type InstallDriver = 'node-install' | 'install-monitoring-agent';
 
 export const INSTALL_DRIVERS: readonly InstallDriver[] = ['node-install', 'install-monitoring-agent'];
 
+/** The agent status call of a driver's API generation: what its skip checks, pre-checks and verification ask. */
+export function agentStatusActionOf(driver: InstallDriver): 'NodeStatusList' | 'DescribeMonitoringAgentStatuses' {
+  return driver === 'install-monitoring-agent' ? 'DescribeMonitoringAgentStatuses' : 'NodeStatusList';
+}
+
 export type RolloutPolicy = {
   /** The install action (see InstallDriver). Default `node-install`. */
   driver: InstallDriver;
