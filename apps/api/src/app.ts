@@ -38,6 +38,7 @@ import { rolloutControlOperations, rolloutControlRoutes } from './routes/rollout
 import type { RolloutStreamHub } from './event-stream/rollout-stream-hub.ts';
 import type { EnqueueThread } from './enqueue-thread/enqueue-thread.ts';
 import { streamTicketAuthentication } from './event-stream/stream-tickets.ts';
+import { createApiKeyCache } from './http/api-key-cache.ts';
 import { rolloutEventStreamOperations, rolloutEventStreamRoutes } from './routes/rollout-event-stream.ts';
 import { eventOperations, eventRoutes } from './routes/events.ts';
 import { webhookOperations, webhookRoutes } from './routes/webhooks.ts';
@@ -105,6 +106,12 @@ export type ApiDeps = {
    * console's paths answer 503 `console_not_built`.
    */
   consoleDir?: string;
+  /**
+   * API_KEY_CACHE_MS: how long a found API key is trusted without asking Postgres again, in ms (http/api-key-cache.ts).
+   * A key revoked through another API process is refused here at most this long after. Default 0: every request
+   * looks its key up.
+   */
+  apiKeyCacheMs?: number;
 };
 
 /** Whom a pre-check calls as: the account's client, or the API's own for every account; none without a client. */
@@ -121,7 +128,9 @@ function precheckClients(
 }
 
 /** Builds the HTTP API. It does not listen: main.ts and tests do. */
-export function createApp(deps: ApiDeps): express.Express {
+export function createApp(appDeps: ApiDeps): express.Express {
+  // One cache of found keys for every route that authenticates, and for the revocation that must forget a key.
+  const deps = { ...appDeps, apiKeyCache: createApiKeyCache({ ttlMs: appDeps.apiKeyCacheMs ?? 0 }) };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

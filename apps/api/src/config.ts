@@ -59,6 +59,12 @@ export const apiConfigSchema = z
     /** Requests per API key per minute (a fixed window kept in Redis, shared by every API process); 0 turns it off. */
     API_RATE_LIMIT_PER_MINUTE: env.nonNegativeInt(600),
     /**
+     * How long a found API key is trusted without asking Postgres again, in ms (http/api-key-cache.ts): pollers then
+     * cost no round trip for their key. A key revoked through this process is refused at once; through another API
+     * process, here at most this long after. 0 turns the cache off.
+     */
+    API_KEY_CACHE_MS: env.nonNegativeInt(5000),
+    /**
      * When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (compared in constant time). Unset or
      * empty: anyone who reaches the API may scrape it. A secret: masked in the logged config.
      */

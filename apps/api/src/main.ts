@@ -109,6 +109,7 @@ const app = createApp({
   maxInstancesPerRollout: config.MAX_INSTANCES_PER_ROLLOUT,
   bodyLimitBytes: config.BODY_LIMIT_BYTES,
   rateLimit: { limit: config.API_RATE_LIMIT_PER_MINUTE, windowMs: 60_000 },
+  apiKeyCacheMs: config.API_KEY_CACHE_MS,
   enqueues,
   enqueueThread,
   queueBoard,

@@ -98,6 +98,8 @@ export type StartApiOptions = {
   endpointAllowlist?: EndpointAllowlist;
   /** The console's build folder (CONSOLE_DIR). Default: none (its paths answer 503 console_not_built). */
   consoleDir?: string;
+  /** API_KEY_CACHE_MS of this API. Default 0: every request looks its key up. */
+  apiKeyCacheMs?: number;
 };
 
 /** The FLEET_ENCRYPTION_KEY of test APIs (32 bytes); testSecretBox() opens what they sealed. */
@@ -176,6 +178,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHarnes
     webhookUrlPolicy: { allowPrivateNetworks: options.allowPrivateNetworks ?? false },
     ...(options.endpointAllowlist ? { endpointAllowlist: options.endpointAllowlist } : {}),
     ...(options.consoleDir ? { consoleDir: options.consoleDir } : {}),
+    ...(options.apiKeyCacheMs === undefined ? {} : { apiKeyCacheMs: options.apiKeyCacheMs }),
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

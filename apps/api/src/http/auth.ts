@@ -23,6 +23,7 @@ import type { Logger } from '@fleet/logger';
 import { rolloutIdSchema } from '../rollout-schemas.ts';
 import type { InputLocation } from './validate.ts';
 import { parseOrThrow } from './validate.ts';
+import type { ApiKeyCache } from './api-key-cache.ts';
 
 /** The caller, once its key is known. */
 export type ApiPrincipal = {
@@ -97,8 +98,11 @@ export function principalOf(record: ApiKeyRecord): ApiPrincipal {
  * `WWW-Authenticate` when the header is missing, malformed, or names an unknown or revoked key. The key is looked up
  * by its SHA-256; it is never logged, only its first characters.
  */
+/** What authenticating a key needs: the database, the logger and (optionally) this process's cache of found keys. */
+export type AuthDeps = { db: Database; logger: Logger; apiKeyCache?: ApiKeyCache | undefined };
+
 export async function principalFromBearer(
-  deps: { db: Database; logger: Logger },
+  deps: AuthDeps,
   req: Request,
   res: Response,
 ): Promise<{ principal: ApiPrincipal; record: ApiKeyRecord }> {
@@ -118,12 +122,12 @@ export async function principalFromBearer(
 
 /** The principal of an API key presented some other way than the Authorization header (a sign-in form). */
 export async function principalFromApiKey(
-  deps: { db: Database; logger: Logger },
+  deps: AuthDeps,
   req: Request,
   res: Response,
   key: string,
 ): Promise<{ principal: ApiPrincipal; record: ApiKeyRecord }> {
-  const record = key.length > MAX_KEY_LENGTH ? null : await findActiveApiKeyByHash(deps.db, hashApiKey(key));
+  const record = key.length > MAX_KEY_LENGTH ? null : await findActiveKey(deps, hashApiKey(key));
   if (!record) {
     deps.logger.warn('authentication failed', {
       reason: 'unknown or revoked key',
@@ -136,10 +140,19 @@ export async function principalFromApiKey(
   return { principal: principalOf(record), record };
 }
 
+/** The active key with this hash: from the cache while its entry is fresh, else from Postgres (then cached). */
+async function findActiveKey(deps: AuthDeps, keyHash: string): Promise<ApiKeyRecord | null> {
+  const cached = deps.apiKeyCache?.get(keyHash);
+  if (cached) return cached;
+  const record = await findActiveApiKeyByHash(deps.db, keyHash);
+  if (record) deps.apiKeyCache?.set(keyHash, record);
+  return record;
+}
+
 /**
  * Resolves the Bearer key to a principal (principalFromBearer) and refuses writes to viewers (403).
  */
-export function authenticate(deps: { db: Database; logger: Logger }): RequestHandler {
+export function authenticate(deps: AuthDeps): RequestHandler {
   const lastTouched = new Map<string, number>();
   return async (req, res, next) => {
     // Already named by a stream ticket (event-stream/stream-tickets.ts, mounted before this on the stream route only).

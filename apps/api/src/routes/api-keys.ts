@@ -5,6 +5,7 @@ import { ApiError, NotFoundError, ValidationError } from '@fleet/errors';
 import type { ApiKeyRecord, Database } from '@fleet/db';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey } from '@fleet/db';
 import type { Logger } from '@fleet/logger';
+import type { ApiKeyCache } from '../http/api-key-cache.ts';
 import type { ApiPrincipal } from '../http/auth.ts';
 import { assertAccountVisible, requireRole } from '../http/auth.ts';
 import { eventSourceOf } from '../http/event-source.ts';
@@ -42,7 +43,7 @@ function canManage(admin: ApiPrincipal, key: ApiKeyRecord): boolean {
 const API_KEYS_PATH = '/v1/api-keys';
 
 /** Key management, for admins. Keys are never changed, only made and revoked. */
-export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
+export function apiKeyRoutes(deps: { db: Database; logger: Logger; apiKeyCache?: ApiKeyCache }): Router {
   const router = Router();
 
   const loadManageableKey = async (req: Request, admin: ApiPrincipal) => {
@@ -109,8 +110,10 @@ export function apiKeyRoutes(deps: { db: Database; logger: Logger }): Router {
     const admin = requireRole(req, 'admin');
     const key = await loadManageableKey(req, admin);
     // Idempotent: revoking a revoked key answers the same.
-    if (await revokeApiKey(deps.db, key.id, new Date(), eventSourceOf(req)))
-      deps.logger.info('api key revoked', { keyId: key.id, keyPrefix: key.keyPrefix, by: admin.keyPrefix });
+    const revoked = await revokeApiKey(deps.db, key.id, new Date(), eventSourceOf(req));
+    // Before answering: a request after the 204 must not find the key in this process's cache.
+    deps.apiKeyCache?.forget(key.id);
+    if (revoked) deps.logger.info('api key revoked', { keyId: key.id, keyPrefix: key.keyPrefix, by: admin.keyPrefix });
     res.status(204).end();
   });
 
