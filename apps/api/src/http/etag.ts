@@ -10,9 +10,14 @@ import { z } from 'zod';
  * body changes, whatever changed it (an instance, the rollout, a flag, the limits in force) and with nothing to keep
  * in step. It costs building the body, which is a few indexed rows (state, verification and per-cause counts, the
  * last minute's finish counts): what a 304 saves is the serialised body on the wire and the client's parsing.
- * Fields that depend on the time (progress rate, ETA, the report's generatedAt) are computed as of the current whole
- * second (requestSecond), so two polls within a second of a rollout that did not move get the same body and a 304;
- * a rollout that is running changes every second anyway, its ETA included. See docs/api.md, "Conditional requests".
+ * Fields that depend on the time (progress rate, ETA) are computed as of the current whole second (requestSecond),
+ * so two polls within a second of a rollout that did not move get the same body and a 304; a rollout that is running
+ * changes every second anyway, its ETA included.
+ *
+ * The report also says when it was made (`generatedAt`), which differs every second even when nothing else does: its
+ * validator is weak (`W/"..."`, RFC 9110 8.8.1), a hash of everything but that field, so a report of a rollout that
+ * stands still (finished, paused) answers 304 for as long as it does, and a client keeps the copy it has. See
+ * docs/api.md, "Conditional requests".
  */
 
 /** The current time truncated to the whole second: the `now` of every time-dependent field of a validated body. */
@@ -47,9 +52,18 @@ function ifNoneMatchNames(header: string | undefined, etag: string): boolean {
  * only, as RFC 9110 has it). `Cache-Control: private, no-cache`: a client may keep the answer but must ask again (with
  * If-None-Match) before using it, and no shared cache may keep it.
  */
-export function sendJsonWithEtag(req: Request, res: Response, body: unknown): void {
+export function sendJsonWithEtag(
+  req: Request,
+  res: Response,
+  body: unknown,
+  options: {
+    /** A weak validator of this instead of a strong one of `body`: what two answers are equivalent by. */
+    weakValidatorOf?: unknown;
+  } = {},
+): void {
   const json = JSON.stringify(body);
-  const etag = etagOf(json);
+  const etag =
+    options.weakValidatorOf === undefined ? etagOf(json) : `W/${etagOf(JSON.stringify(options.weakValidatorOf))}`;
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', 'private, no-cache');
   if ((req.method === 'GET' || req.method === 'HEAD') && ifNoneMatchNames(req.get('if-none-match'), etag)) {
@@ -68,6 +82,6 @@ export const IF_NONE_MATCH_HEADER = {
 
 /** Response headers of a validated answer, for the OpenAPI document. */
 export const ETAG_RESPONSE_HEADERS = {
-  ETag: 'strong validator of the body: send it back as If-None-Match',
+  ETag: 'validator of the body: send it back as If-None-Match',
   'Cache-Control': '`private, no-cache`: keep it, but ask again with If-None-Match before using it',
 };

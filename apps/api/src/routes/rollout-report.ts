@@ -68,7 +68,7 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
     const plan = planFailureGroups(causeCounts);
     const instances = await listFailureCauseInstances(deps.db, rollout.id, plan.listedCauses, query.instancesPerGroup);
     const groups = plan.groups(instances, query.instancesPerGroup);
-    sendJsonWithEtag(req, res, {
+    const report = {
       rolloutId: rollout.id,
       userId: rollout.userId,
       status: rollout.status,
@@ -80,13 +80,14 @@ export function rolloutReportRoutes(deps: RolloutReportRoutesDeps): Router {
         totalInstances: r.totalInstances,
         createdAt: r.createdAt.toISOString(),
       })),
-      generatedAt: now.toISOString(),
       counts,
       progress,
       verification,
       manualInstallFlags,
       failures: { total: plan.total, causes: groups.length, groups },
-    });
+    };
+    // Weak: the same report made in another second (generatedAt aside) is the same report (see http/etag.ts).
+    sendJsonWithEtag(req, res, { ...report, generatedAt: now.toISOString() }, { weakValidatorOf: report });
   });
 
   return router;
@@ -108,7 +109,7 @@ export const rolloutReportOperations: ApiOperation[] = [
       'and the failed instances (failed NodeInstall, or an agent that never reported running afterwards) grouped by cause: ' +
       'the error code plus the error message with instance ids, UUIDs, numbers and quoted values replaced by placeholders. ' +
       '`?format=csv` streams one row per instance (`scope=all`: every instance). ' +
-      'The JSON report is conditional: a strong `ETag` (a hash of the body; `generatedAt`, progress and ETA are as of the whole second), ' +
+      'The JSON report is conditional: a weak `ETag` (a hash of the body but `generatedAt`; progress and ETA are as of the whole second), ' +
       'and `If-None-Match` naming it answers 304 with no body. The CSV has no validator (it is streamed as it is read).',
     params: z.strictObject({ id: rolloutIdSchema }),
     query: rolloutReportQuerySchema,
