@@ -6,7 +6,8 @@
  *   alone    nothing else talks to the API
  *   watched  `pollers` clients each poll once per `pollIntervalMs` (status, a page of the instance list walking its
  *            cursor, the failure report, in turn; with If-None-Match, as a client that keeps the ETag does), and
- *            `creators` clients each create a small rollout once per `createIntervalMs`
+ *            `creators` clients each create a small rollout once per `createIntervalMs` (both kinds of client spread
+            over their interval, not all at once)
  *            (the clients are @fleet/testing's rollout-load.ts, shared with the load acceptance test)
  * It prints status / list / report latency (p50, p99, max; 200s and 304s), the rollout's throughput watched against
  * alone, and the API's event-loop delay (a probe loaded into the API process, probes/event-loop-probe.ts).
@@ -193,16 +194,19 @@ async function runOnce(
             ),
           ),
         ),
+        // Spread over the interval as the pollers are: independent clients do not post in the same millisecond.
         ...Array.from({ length: options.creators }, (_, i) =>
-          postRollouts(
-            {
-              ...clientOptions(stack, options.createIntervalMs, () => running, runStartedMs),
-              userId: stack.userId,
-              force: true,
-              concurrency: 10,
-              instanceIds: (n) => instanceIdsFor(`${prefix}c${i}${n.toString(36)}x`, options.creatorInstances),
-            },
-            (sample) => creates.push({ ms: sample.ms, ok: sample.status === 202, atMs: sample.atMs }),
+          sleep((options.createIntervalMs * (i + 0.5)) / options.creators).then(() =>
+            postRollouts(
+              {
+                ...clientOptions(stack, options.createIntervalMs, () => running, runStartedMs),
+                userId: stack.userId,
+                force: true,
+                concurrency: 10,
+                instanceIds: (n) => instanceIdsFor(`${prefix}c${i}${n.toString(36)}x`, options.creatorInstances),
+              },
+              (sample) => creates.push({ ms: sample.ms, ok: sample.status === 202, atMs: sample.atMs }),
+            ),
           ),
         ),
       ]

@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countInstallJobs } from '@fleet/queue';
 import { instanceIds, waitFor } from '@fleet/testing';
@@ -34,7 +35,31 @@ const create = (harness: ApiHarness, count: number, prefix: string) =>
     concurrency: 10,
   });
 
+/** Nice value of each thread of this process (Linux /proc: field 19 of a task's stat). */
+function threadNiceValues(): Map<number, number> {
+  const nice = new Map<number, number>();
+  for (const task of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      nice.set(Number(task), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return nice;
+}
+
 describe('the enqueue thread', () => {
+  it('runs at a lower CPU priority (nice 10) than the event loop that answers requests, which keeps its own', async () => {
+    // Three harnesses started a thread each; the test's own thread (which is the API's event loop here) is untouched.
+    const nice = threadNiceValues();
+    expect(nice.get(process.pid)).toBe(0);
+    await waitFor('the enqueue threads to lower their priority', () => {
+      const lowered = [...threadNiceValues().values()].filter((n) => n === 10).length;
+      return lowered >= 2;
+    });
+  });
+
   it("hands a new rollout's first wave to Redis from its own connections: every instance a job, the rollout enqueued", async () => {
     const res = await create(api, 3_000, 'i-thr');
     expect(res.status, JSON.stringify(res.body)).toBe(202);
