@@ -157,9 +157,10 @@ stopOnSignal({
     await Promise.all([enqueues.drain(), enqueueThread.stop()]);
     await queueBoard.close();
     await webhookQueue.close();
-    // db.close() waits for every pooled client to be given back; one was seen never to be (about 1 stop in 8 right
-    // after a request, not yet explained), which held the stop until the 10 s deadline and exit code 1. Past 3 s the
-    // process exits without it: every request is answered by then and Postgres drops the connection itself.
+    // db.close() lets statements still running finish (up to 2 s) and closes what is still out after that: Prisma
+    // ended under a write (a key's last use, recorded as a response finishes) never gave its connection back, which
+    // held about 1 stop in 8 until the 10 s deadline. Past 3 s the process exits regardless: every request is
+    // answered by then and Postgres drops the connections itself.
     const closed = Promise.allSettled([db.close(), redis.quit(), accountClients.close().then(() => cms.close())]);
     const late = await Promise.race([
       closed.then(() => false),

@@ -41,6 +41,11 @@ export type DatabaseOptions = {
    * app holds which connection: the install path's connections show it with `:install-path` appended.
    */
   applicationName?: string;
+  /**
+   * How long close() waits for statements still running before it ends Prisma, in ms; connections still out after
+   * it are closed. Default 2000.
+   */
+  closeGraceMs?: number;
 };
 
 /**
@@ -89,18 +94,63 @@ export function createDatabase(options: DatabaseOptions): Database {
     ...(options.applicationName ? { application_name: `${options.applicationName}:install-path` } : {}),
   });
   installPath.on('error', onPoolError);
+  const outstanding = [trackCheckedOut(pool), trackCheckedOut(installPath)];
+  const closeGraceMs = options.closeGraceMs ?? 2000;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       try {
+        // Statements still running finish first. Prisma ended in the middle of one (a write in its implicit
+        // transaction, such as an API key's last use recorded as a response finishes) never gives its connection
+        // back: the statement fails with "Unknown transaction status" and pool.end() then waits forever.
+        await Promise.all(outstanding.map((o) => o.settled(closeGraceMs)));
         await prisma.$disconnect();
       } finally {
+        // Whatever is still out after the grace is a connection nobody will give back: it is closed, not waited for.
+        for (const o of outstanding) o.destroyAll();
         await Promise.all([pool.end(), installPath.end()]);
       }
     })();
     return closing;
   };
   return { prisma, pool, installPath, close };
+}
+
+/** The clients of `pool` checked out now, heard through its acquire and release events. */
+function trackCheckedOut(pool: pg.Pool) {
+  const out = new Set<pg.PoolClient>();
+  const waiters = new Set<() => void>();
+  pool.on('acquire', (client) => out.add(client));
+  pool.on('release', (_error: Error | undefined, client: pg.PoolClient) => {
+    out.delete(client);
+    if (out.size === 0) for (const wake of waiters) wake();
+  });
+  return {
+    /** Resolves once no client is checked out, or after `graceMs`. */
+    async settled(graceMs: number): Promise<void> {
+      if (out.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      let wake: (() => void) | undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        waiters.add(resolve);
+        timer = setTimeout(resolve, graceMs);
+      });
+      clearTimeout(timer);
+      if (wake) waiters.delete(wake);
+    },
+    /** Gives every client still out back as broken, which closes it and takes it out of the pool. */
+    destroyAll(): void {
+      for (const client of [...out]) {
+        out.delete(client);
+        try {
+          client.release(new Error('the database was closed while this connection was still in use'));
+        } catch {
+          // Released meanwhile by its user: nothing is left to do.
+        }
+      }
+    },
+  };
 }
 
 /** True when Postgres answers a trivial query within the pool's timeout. */

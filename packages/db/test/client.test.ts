@@ -63,6 +63,46 @@ describe('createDatabase', () => {
     expect(db.installPath.ended).toBe(true);
   });
 
+  it('close() during a Prisma write lets it finish and ends, where ending Prisma under it lost its connection for good', async () => {
+    // Before: ended in the middle of a write (updateMany runs in an implicit transaction), Prisma failed it with
+    // "Unknown transaction status" and never gave its connection back, so pool.end() waited forever; this loop hung
+    // on its second round. Every round here must close.
+    for (let round = 0; round < 20; round++) {
+      const name = `client-test-${randomUUID().slice(0, 8)}`;
+      const db = createDatabase({ url: testDb.url, applicationName: name });
+      await db.prisma.$queryRaw`SELECT 1`;
+      const write = db.prisma.apiKey.updateMany({ where: { id: randomUUID() }, data: { lastUsedAt: new Date() } }).then(
+        (r) => `updated ${r.count}`,
+        (e: unknown) => `failed: ${String(e)}`,
+      );
+      // Rounds end Prisma at different points of the write: before it is sent, while it runs.
+      if (round % 4 > 0) await new Promise((resolve) => setTimeout(resolve, (round % 4) * 0.5));
+      const closed = await Promise.race([
+        db.close().then(() => 'closed'),
+        new Promise((resolve) => setTimeout(() => resolve('still closing after 10 s'), 10_000)),
+      ]);
+      expect(closed, `round ${round}`).toBe('closed');
+      expect(db.pool.totalCount).toBe(0);
+      void write;
+    }
+  });
+
+  it('close() closes a connection checked out and never given back, after its grace', async () => {
+    const name = `client-test-${randomUUID().slice(0, 8)}`;
+    const db = createDatabase({ url: testDb.url, applicationName: name, closeGraceMs: 200 });
+    const leaked = await db.pool.connect();
+    await leaked.query('SELECT 1');
+    const installLeaked = await db.installPath.connect();
+    expect(await connectionsOf(name)).toEqual({ [name]: 1, [`${name}:install-path`]: 1 });
+    await db.close();
+    expect([db.pool.totalCount, db.installPath.totalCount]).toEqual([0, 0]);
+    await waitFor('the connections to leave pg_stat_activity', async () =>
+      Object.keys(await connectionsOf(name)).length === 0 ? true : null,
+    );
+    // It is no longer its user's to give back: pg says so to a late release.
+    expect(() => installLeaked.release()).toThrow(/already been released/);
+  });
+
   it('an idle connection of either pool that Postgres ends reaches onPoolError and does not crash the process', async () => {
     const name = `client-test-${randomUUID().slice(0, 8)}`;
     const errors: Error[] = [];
