@@ -44,20 +44,38 @@ export type AdmittedCall = Extract<AdmissionDecision<string>, { kind: 'claim' | 
  * had passed (retake_start), a new one taken now, so that the attempt row records the start the call is sent at.
  */
 export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall): Promise<CallStart> {
-  const waitMs = admission.kind === 'claim' ? admission.waitMs : await retakeStart(p, run, admission.lateMs);
+  if (admission.kind === 'claim') {
+    if (admission.startsAtMs !== undefined) return startAt(p, admission.startsAtMs);
+    return startIn(p, admission.waitMs);
+  }
+  return startAt(p, await retakeStart(p, run, admission.lateMs));
+}
+
+/**
+ * The start reserved at `startsAtMs` on the schedule's clock, as the processor's clocks tell it: the exact start,
+ * not one rounded to a millisecond nor measured from a later reading of the clock (each would move the call off the
+ * spacing its neighbours keep, and two calls a few tenths of a millisecond too close make a second with one call
+ * more than the rate).
+ */
+function startAt(p: Processor, startsAtMs: number): CallStart {
+  return startIn(p, startsAtMs - p.deps.accountRate.schedule.now());
+}
+
+function startIn(p: Processor, waitMs: number): CallStart {
+  const wait = Math.max(0, waitMs);
   return {
-    at: new Date(p.now().getTime() + waitMs),
-    windowAt: new Date(p.scheduleNow().getTime() + waitMs),
-    reached: waitMs > 0 ? p.sleep(waitMs) : null,
+    at: new Date(p.now().getTime() + wait),
+    windowAt: new Date(p.scheduleNow().getTime() + wait),
+    reached: wait > 0 ? p.sleep(wait) : null,
   };
 }
 
-/** A new start on the account's schedule for a call that missed its own; the ms until it. */
+/** A new start on the account's schedule for a call that missed its own; the start on the schedule's clock. */
 async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<number> {
   // The slot is held and the call goes whatever happens: with Redis away, late rather than not at all.
-  return p.deps.accountRate.reserve(run.rollout.userId).catch((error: unknown) => {
+  return p.deps.accountRate.reserveStart(run.rollout.userId).catch((error: unknown) => {
     run.log.warn('could not take a new start for a late call; calling now', { lateMs, error });
-    return 0;
+    return p.deps.accountRate.schedule.now();
   });
 }
 
@@ -72,8 +90,8 @@ export async function callStart(p: Processor, run: JobRun, start: CallStart): Pr
   if (start.reached) await start.reached;
   const lateMs = p.now().getTime() - start.at.getTime();
   if (lateMs <= LATE_START_TOLERANCE_MS) return;
-  const waitMs = await retakeStart(p, run, lateMs);
-  if (waitMs > 0) await p.sleep(waitMs);
+  const retaken = startAt(p, await retakeStart(p, run, lateMs));
+  if (retaken.reached) await retaken.reached;
 }
 
 /**

@@ -63,13 +63,17 @@ save_tat(key, tat + interval, queue)
 return 0
 `);
 
-/** The next start on the schedule, whatever its distance, reserved: answers the ms until it. */
+/**
+ * The next start on the schedule, whatever its distance, reserved: answers the ms until it, rounded up, and exactly
+ * (as text: Redis turns a Lua number into an integer, and a start reserved between two milliseconds must be kept
+ * where it is, or calls bunch by the rounding).
+ */
 const RESERVE = luaScript(`${RATE_SCHEDULE_LUA}
 local key = KEYS[1]
 local now, maxRate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local rate, interval, tolerance, tat, wait, queue = rate_schedule(key, now, maxRate, burst)
 save_tat(key, tat + interval, queue)
-return math.ceil(wait)
+return {math.ceil(wait), tostring(wait)}
 `);
 
 const ADAPT = luaScript(`${RATE_SCHEDULE_LUA}
@@ -140,6 +144,11 @@ export type AccountRateLimiter = {
    * calls after it, so it takes a new start and its old one goes unused.
    */
   reserve(userId: string): Promise<number>;
+  /**
+   * As reserve, answering the start itself on the schedule's clock (`schedule.now()`), to the fraction of a
+   * millisecond the schedule keeps: a call sent at exactly its start keeps the account's spacing.
+   */
+  reserveStart(userId: string): Promise<number>;
   onThrottled(userId: string): Promise<number>;
   onSuccess(userId: string): Promise<number>;
   /** The account's current adapted rate, requests per second. */
@@ -177,9 +186,9 @@ export function createAccountRateLimiter(
       ),
     );
   };
-  const step = (script: typeof TAKE, userId: string) => {
+  const step = (script: typeof TAKE, userId: string, at = now()) => {
     const limits = limitsOf(userId);
-    return script(redis, 1, key(userId), String(now()), String(limits.maxRatePerSecond), String(limits.burst));
+    return script(redis, 1, key(userId), String(at), String(limits.maxRatePerSecond), String(limits.burst));
   };
   return {
     maxRatePerSecond: max,
@@ -188,7 +197,13 @@ export function createAccountRateLimiter(
       return Number(await step(TAKE, userId));
     },
     async reserve(userId) {
-      return Number(await step(RESERVE, userId));
+      const [waitMs] = (await step(RESERVE, userId)) as [number, string];
+      return Number(waitMs);
+    },
+    async reserveStart(userId) {
+      const askedAt = now();
+      const [, exactWaitMs] = (await step(RESERVE, userId, askedAt)) as [number, string];
+      return askedAt + Number(exactWaitMs);
     },
     async onThrottled(userId) {
       lastSuccessReport.delete(userId);

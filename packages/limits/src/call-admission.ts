@@ -20,8 +20,9 @@ import { luaScript } from './lua-script.ts';
  *
  * Slots of calls that are over ride along (ARGV[11] on) and are given back first, whatever the answer: see release.
  *
- * The script answers {1, wait ms} when admitted (the call starts after waiting that long), {2, ms} when the call
- * must come back later, {3, 0} when the cap (or the fair share) is reached.
+ * The script answers {1, wait ms, the exact wait as text} when admitted (the call starts after waiting that long;
+ * Redis would round a Lua number to an integer, and the schedule keeps fractions of a millisecond), {2, ms} when the
+ * call must come back later, {3, 0} when the cap (or the fair share) is reached.
  */
 const ADMIT = luaScript(`${RATE_SCHEDULE_LUA}${GLOBAL_SLOT_LUA}
 for i = 11, #ARGV do release_slot(KEYS[2], KEYS[3], ARGV[i]) end
@@ -37,7 +38,7 @@ if acquire_slot(KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[9]),
   return {3, 0}
 end
 save_tat(KEYS[1], tat + interval, queue)
-return {1, math.ceil(wait)}
+return {1, math.ceil(wait), tostring(wait)}
 `);
 
 export type Admission =
@@ -45,9 +46,11 @@ export type Admission =
    * The call may start in `waitMs` (0: now; counted from when `admit` resolves, the round trip already deducted):
    * give `slot` back (CallAdmission.release) when it is over. `lateMs`: how far past its reserved start the call
    * already is when `admit` resolves (0 unless the round trip, or this process waiting for the CPU, outlasted the
-   * start): a call that late, sent at once, would bunch with the calls reserved after it.
+   * start): a call that late, sent at once, would bunch with the calls reserved after it. `startsAtMs`: the start
+   * itself, on the schedule's clock (AccountRateLimiter.schedule.now), exactly as reserved: a call sent then keeps
+   * its distance to the calls around it to the fraction of a millisecond, where `waitMs` is rounded up.
    */
-  | { kind: 'admitted'; slot: string; waitMs: number; lateMs: number }
+  | { kind: 'admitted'; slot: string; waitMs: number; lateMs: number; startsAtMs: number }
   /** The account's schedule is full for longer than the wait bound: ask again in `waitMs`, nothing was reserved. */
   | { kind: 'rate'; waitMs: number }
   /** Every global slot is taken, or this rollout holds its fair share while another waits. */
@@ -137,7 +140,7 @@ export function createCallAdmission(
       const askedAt = schedule.now();
       const limits = schedule.limitsOf(userId);
       const releasing = takeReleases();
-      let answer: [number, number];
+      let answer: [number, number, string?];
       try {
         answer = (await ADMIT(
           redis,
@@ -155,17 +158,24 @@ export function createCallAdmission(
           String(slotNow),
           String(maxWaitMs),
           ...releasing,
-        )) as [number, number];
+        )) as [number, number, string?];
       } catch (error) {
         if (releasing.length > 0) putBack(releasing, error);
         throw error;
       }
       retryDelayMs = releaseDelayMs;
-      const [code, wait] = answer;
+      const [code, wait, exactWait] = answer;
       // The start is `wait` after the time the script was given: what the round trip took is already waited.
       if (code === 1) {
-        const fromStart = schedule.now() - (askedAt + wait);
-        return { kind: 'admitted', slot: token, waitMs: Math.max(0, -fromStart), lateMs: Math.max(0, fromStart) };
+        const startsAtMs = askedAt + Number(exactWait ?? wait);
+        const fromStart = schedule.now() - startsAtMs;
+        return {
+          kind: 'admitted',
+          slot: token,
+          waitMs: Math.max(0, Math.ceil(-fromStart)),
+          lateMs: Math.max(0, fromStart),
+          startsAtMs,
+        };
       }
       if (code === 2) return { kind: 'rate', waitMs: wait };
       return { kind: 'slot' };

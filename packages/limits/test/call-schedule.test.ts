@@ -103,6 +103,30 @@ describe('call admission as a schedule', () => {
     expect(await l.admission.admit(USER, 'r1')).toEqual({ kind: 'rate', waitMs: 375 });
   });
 
+  it('answers each admitted start and each reserved one exactly, fractions of a millisecond included', async () => {
+    // 30/s: starts 33.33... ms apart. Rounded to whole milliseconds (as a Lua number returned by Redis is), some
+    // starts would come 33 ms after the one before and others 34, and calls sent at the rounded starts drift together.
+    const clock = { now: EPOCH + 0.25 };
+    const l = admissionAt('exact', clock, { rate: 30, burst: 1, maxWaitMs: 1000 });
+    const starts: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const a = await l.admission.admit(USER, 'r1');
+      expect(a.kind).toBe('admitted');
+      if (a.kind === 'admitted') {
+        starts.push(a.startsAtMs);
+        // The rounded wait still covers the exact one: a call waiting `waitMs` is never early.
+        expect(a.waitMs).toBe(Math.ceil(a.startsAtMs - clock.now));
+      }
+    }
+    const reserved = await l.rate.reserveStart(USER);
+    starts.push(reserved);
+    const interval = 1000 / 30;
+    // Within a microsecond (a double near the epoch in ms holds about 0.2 microseconds).
+    starts.forEach((start, i) => expect(Math.abs(start - (EPOCH + 0.25 + i * interval))).toBeLessThan(0.001));
+    // reserve() answers the same schedule rounded up: the next start is one more interval on.
+    expect(await l.rate.reserve(USER)).toBe(Math.ceil(11 * interval));
+  });
+
   it('keeps spacing below a millisecond exact: 3,000/s admits 3,001 starts within a 1,000 ms bound, not one more', async () => {
     const clock = { now: EPOCH + 0.5 };
     const l = admissionAt('fine', clock, { rate: 3000, burst: 1, maxWaitMs: 1000 });

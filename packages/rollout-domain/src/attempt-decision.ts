@@ -119,10 +119,11 @@ export function decideJobStart<R extends { status: RolloutStatus }>(rollout: R |
 
 /**
  * What the call admission answered (@fleet/limits Admission): admitted with its start `waitMs` away (reserved on the
- * account's schedule), or sent back; `slot` is given back once the call is over.
+ * account's schedule; `startsAtMs` the start itself on the schedule's clock, to the fraction of a millisecond), or
+ * sent back; `slot` is given back once the call is over.
  */
 export type AdmissionFacts<Slot> =
-  | { kind: 'admitted'; slot: Slot; waitMs: number; lateMs?: number }
+  | { kind: 'admitted'; slot: Slot; waitMs: number; lateMs?: number; startsAtMs?: number }
   | { kind: 'rate'; waitMs: number }
   | { kind: 'slot' };
 
@@ -139,7 +140,7 @@ export const LATE_START_TOLERANCE_MS = 25;
  */
 export type AdmissionDecision<Slot> =
   | JobDelay
-  | { kind: 'claim'; slot: Slot; waitMs: number }
+  | { kind: 'claim'; slot: Slot; waitMs: number; startsAtMs?: number }
   /**
    * Admitted, but the admission's answer came more than LATE_START_TOLERANCE_MS after the start it reserved (a slow
    * round trip, a process waiting for the CPU): take a new start on the schedule before the claim, so the attempt
@@ -152,7 +153,12 @@ export function decideAdmission<Slot>(admission: AdmissionFacts<Slot>, { random 
     case 'admitted':
       if ((admission.lateMs ?? 0) > LATE_START_TOLERANCE_MS)
         return { kind: 'retake_start', slot: admission.slot, lateMs: admission.lateMs ?? 0 };
-      return { kind: 'claim', slot: admission.slot, waitMs: admission.waitMs };
+      return {
+        kind: 'claim',
+        slot: admission.slot,
+        waitMs: admission.waitMs,
+        ...(admission.startsAtMs === undefined ? {} : { startsAtMs: admission.startsAtMs }),
+      };
     case 'rate':
       return { kind: 'delay', ms: admission.waitMs + random * RATE_WAIT_JITTER_MS, why: 'account_rate' };
     case 'slot':
