@@ -10,12 +10,13 @@ import {
   deleteIdempotencyRecordsBefore,
   findRollout,
   iterateOpenInstancesForRepair,
+  listCallsInFlight,
   listRolloutsByStatus,
   listRolloutsClosedSince,
   raiseMissingManualInstallFlags,
 } from '@fleet/db';
 import type { AccountRateLimiter } from '@fleet/limits';
-import { createAccountRateLimiter } from '@fleet/limits';
+import { createAccountRateLimiter, createLimitsRecovery } from '@fleet/limits';
 import type { Logger } from '@fleet/logger';
 import { advanceWaves, applySchedules } from '@fleet/rollout-control';
 import type { EventSource } from '@fleet/rollout-domain';
@@ -185,6 +186,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     staleAttemptMs: deps.staleAttemptMs ?? 15_000,
     now,
   };
+  const limitsRecovery = createLimitsRecovery({
+    redis: deps.redis,
+    prefix: deps.prefix,
+    callsInFlight: () => listCallsInFlight(deps.db, queueDeps.staleAttemptMs),
+    staleAfterMs: queueDeps.staleAttemptMs,
+    onRecovered: (facts) =>
+      deps.logger.warn("rebuilt the global cap's slots from Postgres: Redis had lost them", facts),
+  });
   const verifierDeps = {
     db: deps.db,
     cms: deps.cms,
@@ -347,6 +356,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     lastLeaseAt = Date.now();
     report.leader = true;
     let armed = 0;
+    // Redis lost the global cap's slots: workers admit nothing until they are rebuilt (by whoever gets there first).
+    void limitsRecovery.ensure().catch((error: unknown) =>
+      deps.logger.warn('could not rebuild the limits from Postgres; the next pass tries again', {
+        error: (error as Error).message,
+      }),
+    );
     try {
       // Schedules first: a window that opened or closed since the last pass is the most time-bound work there is.
       report.scheduleMoves = (

@@ -1,9 +1,11 @@
 /**
- * Acceptance: Redis loses everything in the middle of a 2,000-instance rollout run by two real worker processes:
+ * Acceptance: Redis loses everything in the middle of a 1,000-instance rollout run by two real worker processes:
  * flushed (FLUSHALL, the connections stay), or killed and started again with nothing on disk (every connection
- * drops and comes back to an empty Redis). The reconciler puts back what Redis lost from Postgres; the rollout completes, every instance is final
- * exactly once, none is lost, every call the simulator counted is one attempt row, and the per-rollout concurrency
- * limit holds throughout. Runs on a private redis-server: a FLUSHALL on the shared one would wipe other tests.
+ * drops and comes back to an empty Redis). The reconciler puts back what Redis lost from Postgres; the rollout
+ * completes, every instance is final exactly once, none is lost, every call the simulator counted is one attempt row,
+ * and the global cap (below the per-rollout concurrency) holds throughout: the slots of the calls in flight are
+ * rebuilt from Postgres before a new call is admitted. Runs on a private redis-server: a FLUSHALL on the shared one
+ * would wipe other tests.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,8 +29,10 @@ import {
 
 const SEED = 'flushall-seed';
 const FAILURE_RATE = 0.05;
-const INSTANCES = 2000;
+const INSTANCES = 1000;
 const CONCURRENCY = 50;
+/** Below the rollout's concurrency, so the global cap is what binds: its count of calls in flight is what Redis loses. */
+const GLOBAL_CAP = 40;
 const CALL_TIMEOUT_MS = 2000;
 
 const { logger, lines } = capturingLogger({ service: 'flushall-test', secrets: [ACCESS_KEY_SECRET] });
@@ -44,7 +48,7 @@ beforeAll(async () => {
   [privateRedis, testDb] = await Promise.all([startPrivateRedis(), createTestDatabase()]);
   db = createDatabase({ url: testDb.url, poolMax: 5 });
   redis = createRedisConnection(privateRedis.url, 'control', logger);
-  simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 40, installDurationMs: 100 });
+  simulator = await startSimulator({ seed: SEED, failureRate: FAILURE_RATE, latencyMs: 300, installDurationMs: 100 });
   const env = appEnv(
     {
       databaseUrl: testDb.url,
@@ -53,7 +57,12 @@ beforeAll(async () => {
       simulatorUrl: simulator.url,
       callTimeoutMs: CALL_TIMEOUT_MS,
     },
-    { LOCK_DURATION_MS: '2000', WORKER_CONCURRENCY: String(CONCURRENCY), DB_POOL_MAX: '20' },
+    {
+      LOCK_DURATION_MS: '2000',
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      GLOBAL_CONCURRENCY: String(GLOBAL_CAP),
+      DB_POOL_MAX: '20',
+    },
   );
   workers.push(
     spawnApp('worker', { ...env, WORKER_ID: 'flush-w1' }),
@@ -75,7 +84,7 @@ describe('Redis emptied in the middle of a rollout', () => {
     ['FLUSHALL', 'i-fl'],
     ['a restart without persistence', 'i-rs'],
   ])(
-    '%s: the 2,000-instance rollout completes, every instance final exactly once, none lost, calls = attempt rows, limit held',
+    '%s: the 1,000-instance rollout completes, every instance final exactly once, none lost, calls = attempt rows, global cap held',
     async (fault, idPrefix) => {
       const reconciler = createReconciler({
         db,
@@ -104,6 +113,10 @@ describe('Redis emptied in the middle of a rollout', () => {
           intervalMs: 20,
         });
         const flushedAt = await finished();
+        const rebuilds = () =>
+          [lines.join(''), ...workers.map((w) => w.output())].join('').split("rebuilt the global cap's slots").length -
+          1;
+        const rebuildsBefore = rebuilds();
         if (fault === 'FLUSHALL') expect(await redis.flushall()).toBe('OK');
         else await privateRedis.restart();
         logger.info(`test: ${fault} done`, { finishedBefore: flushedAt });
@@ -135,8 +148,10 @@ describe('Redis emptied in the middle of a rollout', () => {
           expect(calls[instance.instanceId] ?? 0).toBe(instance.attemptCount);
           expect(instance.lastRequestId).toBe(terminal[0]!.requestId);
         }
-        // The per-rollout limit held, also right after Redis forgot the queue's concurrency and active jobs.
-        expect(simulator.sim.stats().maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(CONCURRENCY);
+        // The global cap (and with it the rollout's limit above it) held, also right after Redis forgot the calls in
+        // flight, the queue's concurrency and its active jobs: the slots were rebuilt from Postgres before any new call.
+        expect(simulator.sim.stats().maxInFlightByUserId['1234567898765432']).toBeLessThanOrEqual(GLOBAL_CAP);
+        expect(rebuilds()).toBeGreaterThan(rebuildsBefore);
         // The reconciler is what brought the rollout back.
         expect(lines.some((l) => l.includes('restored the queue concurrency') && l.includes(rolloutId))).toBe(true);
         expect(

@@ -34,6 +34,13 @@ export type CallStart = {
   /** The same moment on the schedule's clock, which the rollout's window end is compared with. */
   windowAt: Date;
   reached: Promise<void> | null;
+  /** How late the call may be for its start and still be sent (lateStartToleranceMs). */
+  lateToleranceMs: number;
+  /**
+   * The start as reserved, on the processor's clock: `at` unless the admission answered after it. Lateness is
+   * measured from here, so a call already late when admitted is not allowed the tolerance again after its claim.
+   */
+  reservedAt: Date;
 };
 
 /** An admission that lets the call go: with its reserved start, or one that missed it and takes another. */
@@ -44,11 +51,12 @@ export type AdmittedCall = Extract<AdmissionDecision<string>, { kind: 'claim' | 
  * had passed (retake_start), a new one taken now, so that the attempt row records the start the call is sent at.
  */
 export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall): Promise<CallStart> {
+  const tolerance = admission.lateToleranceMs ?? LATE_START_TOLERANCE_MS;
   if (admission.kind === 'claim') {
-    if (admission.startsAtMs !== undefined) return startAt(p, admission.startsAtMs);
-    return startIn(p, admission.waitMs);
+    if (admission.startsAtMs !== undefined) return startAt(p, admission.startsAtMs, tolerance);
+    return startIn(p, admission.waitMs, tolerance);
   }
-  return startAt(p, await retakeStart(p, run, admission.lateMs));
+  return startAt(p, await retakeStart(p, run, admission.lateMs), tolerance);
 }
 
 /**
@@ -57,16 +65,19 @@ export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall
  * spacing its neighbours keep, and two calls a few tenths of a millisecond too close make a second with one call
  * more than the rate).
  */
-function startAt(p: Processor, startsAtMs: number): CallStart {
-  return startIn(p, startsAtMs - p.deps.accountRate.schedule.now());
+function startAt(p: Processor, startsAtMs: number, lateToleranceMs: number): CallStart {
+  return startIn(p, startsAtMs - p.deps.accountRate.schedule.now(), lateToleranceMs);
 }
 
-function startIn(p: Processor, waitMs: number): CallStart {
+function startIn(p: Processor, waitMs: number, lateToleranceMs: number): CallStart {
   const wait = Math.max(0, waitMs);
+  const now = p.now().getTime();
   return {
-    at: new Date(p.now().getTime() + wait),
+    at: new Date(now + wait),
     windowAt: new Date(p.scheduleNow().getTime() + wait),
     reached: wait > 0 ? p.sleep(wait) : null,
+    lateToleranceMs,
+    reservedAt: new Date(now + waitMs),
   };
 }
 
@@ -80,7 +91,7 @@ async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<n
 }
 
 /**
- * Waits for the call's start, then sends it only if it is not later than LATE_START_TOLERANCE_MS for it (the claim
+ * Waits for the call's start, then sends it only if it is not later than its tolerance for it (the claim
  * outlasted the wait, or took that long for a call that was to start at once: Postgres slow, the process busy);
  * a later call takes a new start instead: sent now, it would bunch with the calls scheduled after it, and the account
  * would see more than its rate. Its old start goes unused, so a stall costs the quota of its length. Below the rate
@@ -88,9 +99,9 @@ async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<n
  */
 export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
   if (start.reached) await start.reached;
-  const lateMs = p.now().getTime() - start.at.getTime();
-  if (lateMs <= LATE_START_TOLERANCE_MS) return;
-  const retaken = startAt(p, await retakeStart(p, run, lateMs));
+  const lateMs = p.now().getTime() - start.reservedAt.getTime();
+  if (lateMs <= start.lateToleranceMs) return;
+  const retaken = startAt(p, await retakeStart(p, run, lateMs), start.lateToleranceMs);
   if (retaken.reached) await retaken.reached;
 }
 

@@ -1,11 +1,19 @@
 import { createAccountClients } from '@fleet/accounts';
 import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
-import { createAttemptWriter, createDatabase, createDatabaseClock, warmInstallPath } from '@fleet/db';
+import {
+  createAttemptWriter,
+  createDatabase,
+  createDatabaseClock,
+  listCallsInFlight,
+  warmInstallPath,
+} from '@fleet/db';
 import { startApp, stopOnSignal } from '@fleet/lifecycle';
 import {
   createAccountRateLimiter,
   createCallAdmission,
   createGlobalConcurrency,
+  createLimitsRecovery,
+  LIMITS_SETTLE_MARGIN_MS,
   publishLimitsConfig,
 } from '@fleet/limits';
 import { createMetricsRegistry, createWorkerMetrics, serveMetrics } from '@fleet/metrics';
@@ -15,6 +23,7 @@ import { loadWorkerConfig } from './config.ts';
 import { createInstallProcessor } from './install-processor.ts';
 import { createRolloutCache } from './rollout-cache.ts';
 import { createRolloutWorkerPool } from './rollout-worker-pool.ts';
+import { STALE_GRACE_MS } from './install-call.ts';
 
 const { config, logger } = startApp('worker', () => loadWorkerConfig(process.env), {
   secrets: (c) => [c.CMS_ACCESS_KEY_SECRET, c.CMS_SECURITY_TOKEN ?? ''],
@@ -76,11 +85,29 @@ const accountRate = createAccountRateLimiter(limitsConnection, {
   // one time line, and a start recorded is the one reserved.
   now: () => clock.now().getTime(),
 });
+// Should Redis lose the cap's slots (restarted without persistence, flushed), admissions wait while one process
+// rebuilds them from the attempts in flight in Postgres (this one, another worker or the reconciler).
+const callStaleAfterMs = config.CMS_TIMEOUT_MS + STALE_GRACE_MS;
+const limitsRecovery = createLimitsRecovery({
+  redis: limitsConnection,
+  prefix: config.QUEUE_PREFIX,
+  callsInFlight: () => listCallsInFlight(db, callStaleAfterMs),
+  staleAfterMs: callStaleAfterMs,
+  settleMs: config.ACCOUNT_RATE_MAX_WAIT_MS + LIMITS_SETTLE_MARGIN_MS,
+  onRecovered: (facts) => logger.warn("rebuilt the global cap's slots from Postgres: Redis had lost them", facts),
+});
+const recoverLimits = () =>
+  limitsRecovery.ensure().catch((error: unknown) =>
+    logger.warn('could not rebuild the limits yet; the next admission tries again', {
+      error: (error as Error).message,
+    }),
+  );
 // Slots of finished calls go back with the next admit (one round trip per call instead of two); flushed on stop.
 const admission = createCallAdmission(
   { rate: accountRate, global: globalConcurrency },
   {
     maxWaitMs: config.ACCOUNT_RATE_MAX_WAIT_MS,
+    limitsLost: () => void recoverLimits(),
     onReleaseError: (error) =>
       logger.warn('giving call slots back failed; retrying (their leases expire regardless)', {
         error: (error as Error).message,
@@ -129,6 +156,8 @@ void warmInstallPath(db).catch((error: unknown) =>
   logger.warn('could not prepare the install path ahead of the first claims', { error: (error as Error).message }),
 );
 const metricsServer = await serveMetrics({ registry, port: config.METRICS_PORT, logger });
+// A new deployment's (or an emptied Redis's) limits are made before the first job is taken.
+await recoverLimits();
 await pool.start();
 logger.info('worker started', { workerId: config.WORKER_ID });
 

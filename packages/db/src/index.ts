@@ -98,8 +98,9 @@ export {
   iterateOpenInstancesForRepair,
   findInstanceStates,
   listRolloutsClosedSince,
+  listCallsInFlight,
 } from './reconcile-queries.ts';
-export type { OpenInstanceForRepair, RolloutForSweep } from './reconcile-queries.ts';
+export type { CallInFlightRecord, OpenInstanceForRepair, RolloutForSweep } from './reconcile-queries.ts';
 export { RECONCILER_ACTOR } from './manual-install-flag-raise.ts';
 export type { FlagRaiseCounts } from './manual-install-flag-raise.ts';
 export {

@@ -126,3 +126,29 @@ export async function listRolloutsClosedSince(db: Database, since: Date): Promis
     finishedAt: r.finished_at,
   }));
 }
+
+/** A NodeInstall call that may be in flight: its attempt, its rollout, and how long ago it (or its replay) started. */
+export type CallInFlightRecord = { attemptId: bigint; rolloutId: string; ageMs: number };
+
+/**
+ * Every NodeInstall call that may still be in flight: the latest attempt of each in_progress instance of a rollout
+ * not yet final, unfinished and started (or replayed) less than `staleAfterMs` ago on Postgres's clock (older, its
+ * worker is presumed dead and the reconciler takes it over). What the global cap's slots are rebuilt from when
+ * Redis has lost them (@fleet/limits LimitsRecovery): a claim is written before its call is sent, so no call is
+ * missing here. Reads the rollouts by status, their instances on (rollout_id, state, id), their attempts by key.
+ */
+export async function listCallsInFlight(db: Database, staleAfterMs: number): Promise<CallInFlightRecord[]> {
+  const { rows } = await db.pool.query<{ attempt_id: string; rollout_id: string; age_ms: number }>({
+    name: 'list-calls-in-flight',
+    text: `
+      SELECT a.id::text AS attempt_id, ri.rollout_id::text AS rollout_id,
+             (EXTRACT(EPOCH FROM (now() - coalesce(a.replay_started_at, a.started_at))) * 1000)::float8 AS age_ms
+      FROM rollout r
+      JOIN rollout_instance ri ON ri.rollout_id = r.id AND ri.state = 'in_progress'
+      JOIN install_attempt a ON a.rollout_instance_id = ri.id AND a.attempt_no = ri.attempt_count
+      WHERE r.status NOT IN ('completed', 'cancelled') AND a.kind = 'install' AND a.finished_at IS NULL
+        AND coalesce(a.replay_started_at, a.started_at) > now() - make_interval(secs => $1::float8 / 1000)`,
+    values: [staleAfterMs],
+  });
+  return rows.map((r) => ({ attemptId: BigInt(r.attempt_id), rolloutId: r.rollout_id, ageMs: Math.max(0, r.age_ms) }));
+}

@@ -22,12 +22,25 @@ import { luaScript } from './lua-script.ts';
  * at half its new one) instead of climbing back from the old value at a fiftieth of the maximum a second.
  */
 /**
+ * How late a call may be sent for its reserved start, at most, ms: the schedule leaves room for it. A process's timers
+ * fire a millisecond or more after their time, later when its CPU is busy, so a call is never sent exactly at its
+ * start. Sent `d` late, it can share a second with the calls reserved up to `d` after that second: with `k` calls in
+ * the budget's length (`k = max(1, floor(budget * rate / 1000))`), the schedule spaces calls at `rate + 1 - k` a
+ * second, so that rate + burst holds in every second for the calls as sent, not only as scheduled; a call later than
+ * `k` intervals (less a millisecond) takes a new start (the worker's late start). Below 200 calls a second `k` is 1
+ * and the schedule runs at the rate itself (the call may be up to one interval late); at 500 it runs at 496, at
+ * 5,000 at 4,951.
+ */
+export const LATE_START_BUDGET_MS = 10;
+
+/**
  * Lua: `rate_schedule(key, now, maxRate, burst)` reads an account's schedule and answers its rate, the interval
- * between calls (ms), the tolerance (ms), `tat` (never before now), how long a call asking now waits for its start
- * (ms, 0: at once), and the queue tail of calls told to come back later (false when there is none worth keeping:
- * an account whose `tat` is past has nobody scheduled, so any queue it had is stale). `save_tat(key, tat, queue)`
- * writes the moved-on `tat` back, and drops the queue tail when it was stale. Shared with the call admission script
- * (call-admission.ts), which schedules a call and takes a global slot in one step.
+ * between calls (ms, see LATE_START_BUDGET_MS), the tolerance (ms), `tat` (never before now), how long a call asking
+ * now waits for its start (ms, 0: at once), the queue tail of calls told to come back later (false when there is none
+ * worth keeping: an account whose `tat` is past has nobody scheduled, so any queue it had is stale), and how late a
+ * call may be sent for its start (ms). `save_tat(key, tat, queue)` writes the moved-on `tat` back, and drops the queue
+ * tail when it was stale. Shared with the call admission script (call-admission.ts), which schedules a call and takes
+ * a global slot in one step.
  */
 export const RATE_SCHEDULE_LUA = `
 local function adapted_rate(stored, storedMax, maxRate)
@@ -38,13 +51,15 @@ end
 local function rate_schedule(key, now, maxRate, burst)
   local s = redis.call('hmget', key, 'rate', 'tat', 'queue', 'max')
   local rate = adapted_rate(tonumber(s[1]), tonumber(s[4]), maxRate)
-  local interval = 1000 / rate
+  local late = math.max(1, math.floor(${LATE_START_BUDGET_MS} * rate / 1000))
+  local interval = 1000 / (rate + 1 - late)
   local tolerance = (math.min(burst, math.max(1, rate)) - 1) * interval
   local stored = tonumber(s[2]) or now
   local tat = math.max(stored, now)
   local queue = false
   if stored > now then queue = tonumber(s[3]) or false end
-  return rate, interval, tolerance, tat, math.max(0, tat - tolerance - now), queue
+  -- A millisecond less than the room: the workers' clocks read whole milliseconds, and tat's sums drift a little.
+  return rate, interval, tolerance, tat, math.max(0, tat - tolerance - now), queue, math.max(interval / 2, late * interval - 1)
 end
 local function save_tat(key, tat, queue)
   redis.call('hset', key, 'tat', tat)

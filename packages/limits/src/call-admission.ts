@@ -18,16 +18,22 @@ import { luaScript } from './lua-script.ts';
  * so that it returns to a start within the bound rather than to the same answer again. The queue tail costs no
  * quota: it only spaces the returns, and an account whose schedule has run dry forgets it.
  *
- * Slots of calls that are over ride along (ARGV[11] on) and are given back first, whatever the answer: see release.
+ * Slots of calls that are over ride along (ARGV[12] on) and are given back first, whatever the answer: see release.
+ *
+ * With `limitsLost` set, a call is admitted only while the limits' epoch key is present (KEYS[5]): missing, Redis
+ * lost the slots of the calls in flight (restarted without persistence, flushed), and counting from zero would let
+ * the cap be passed; the script answers {4, 0}, the call is sent back as for a full cap, and `limitsLost` is told,
+ * so that the slots are rebuilt (limits-recovery.ts).
  *
  * The script answers {1, wait ms, the exact wait as text} when admitted (the call starts after waiting that long;
  * Redis would round a Lua number to an integer, and the schedule keeps fractions of a millisecond), {2, ms} when the
  * call must come back later, {3, 0} when the cap (or the fair share) is reached.
  */
 const ADMIT = luaScript(`${RATE_SCHEDULE_LUA}${GLOBAL_SLOT_LUA}
-for i = 11, #ARGV do release_slot(KEYS[2], KEYS[3], ARGV[i]) end
+for i = 12, #ARGV do release_slot(KEYS[2], KEYS[3], ARGV[i]) end
+if ARGV[11] == '1' and redis.call('exists', KEYS[5]) == 0 then return {4, 0} end
 local now, maxRate, burst, maxWait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[10])
-local rate, interval, tolerance, tat, wait, queue = rate_schedule(KEYS[1], now, maxRate, burst)
+local rate, interval, tolerance, tat, wait, queue, lateness = rate_schedule(KEYS[1], now, maxRate, burst)
 if wait > maxWait then
   local place = math.max(queue or tat, tat)
   redis.call('hset', KEYS[1], 'queue', place + interval)
@@ -38,7 +44,7 @@ if acquire_slot(KEYS[2], KEYS[3], KEYS[4], tonumber(ARGV[4]), tonumber(ARGV[9]),
   return {3, 0}
 end
 save_tat(KEYS[1], tat + interval, queue)
-return {1, math.ceil(wait), tostring(wait)}
+return {1, math.ceil(wait), tostring(wait), tostring(lateness)}
 `);
 
 export type Admission =
@@ -49,8 +55,10 @@ export type Admission =
    * start): a call that late, sent at once, would bunch with the calls reserved after it. `startsAtMs`: the start
    * itself, on the schedule's clock (AccountRateLimiter.schedule.now), exactly as reserved: a call sent then keeps
    * its distance to the calls around it to the fraction of a millisecond, where `waitMs` is rounded up.
+   * `lateToleranceMs`: how late the call may still be sent for its start (the room the schedule leaves, see
+   * LATE_START_BUDGET_MS); later, it would reach the account closer to the calls after it than the rate allows.
    */
-  | { kind: 'admitted'; slot: string; waitMs: number; lateMs: number; startsAtMs: number }
+  | { kind: 'admitted'; slot: string; waitMs: number; lateMs: number; startsAtMs: number; lateToleranceMs: number }
   /** The account's schedule is full for longer than the wait bound: ask again in `waitMs`, nothing was reserved. */
   | { kind: 'rate'; waitMs: number }
   /** Every global slot is taken, or this rollout holds its fair share while another waits. */
@@ -76,10 +84,20 @@ export type CallAdmissionOptions = {
    * its wait, a process that dies): at most this long of the account's quota. Default 1000.
    */
   maxWaitMs?: number;
+  /**
+   * Soonest an admitted call's start is, ms from the admission: time for its claim to be written before it (a call
+   * admitted to start at once would be late for its start by the claim, and a late call takes a new start). Default 10.
+   */
+  startLeadMs?: number;
   /** Longest a slot waits for an admit to ride on before it is released by itself, ms. Default 5. */
   releaseDelayMs?: number;
   /** Called when Redis refused a release (the slots are tried again, and their leases run out regardless). */
   onReleaseError?: (error: unknown) => void;
+  /**
+   * Admit only while the limits are whole (the epoch key present), and call this when they are not: Redis lost them,
+   * and the caller rebuilds them (LimitsRecovery.ensure). Without it, admission never looks.
+   */
+  limitsLost?: () => void;
 };
 
 /** Runs on the global limiter's Redis connection; the account buckets must live in the same Redis. */
@@ -89,6 +107,7 @@ export function createCallAdmission(
 ): CallAdmission {
   const { schedule } = limits.rate;
   const maxWaitMs = options.maxWaitMs ?? 1000;
+  const startLeadMs = options.startLeadMs ?? 10;
   const { slots } = limits.global;
   const { redis } = slots;
   const releaseDelayMs = options.releaseDelayMs ?? 5;
@@ -137,16 +156,19 @@ export function createCallAdmission(
     async admit(userId, rolloutId) {
       const token = randomUUID();
       const slotNow = slots.now();
-      const askedAt = schedule.now();
+      // A start is never sooner than the lead: the claim is written while the call waits for its start, and a call
+      // given a start of "now" would be late for it by the claim's round trip.
+      const askedAt = schedule.now() + startLeadMs;
       const limits = schedule.limitsOf(userId);
       const releasing = takeReleases();
-      let answer: [number, number, string?];
+      let answer: [number, number, string?, string?];
       try {
         answer = (await ADMIT(
           redis,
-          4,
+          5,
           schedule.key(userId),
           ...slots.keys,
+          slots.epochKey,
           String(askedAt),
           String(limits.maxRatePerSecond),
           String(limits.burst),
@@ -157,14 +179,15 @@ export function createCallAdmission(
           String(slots.fairnessWindowMs),
           String(slotNow),
           String(maxWaitMs),
+          options.limitsLost ? '1' : '0',
           ...releasing,
-        )) as [number, number, string?];
+        )) as [number, number, string?, string?];
       } catch (error) {
         if (releasing.length > 0) putBack(releasing, error);
         throw error;
       }
       retryDelayMs = releaseDelayMs;
-      const [code, wait, exactWait] = answer;
+      const [code, wait, exactWait, lateness] = answer;
       // The start is `wait` after the time the script was given: what the round trip took is already waited.
       if (code === 1) {
         const startsAtMs = askedAt + Number(exactWait ?? wait);
@@ -175,9 +198,11 @@ export function createCallAdmission(
           waitMs: Math.max(0, Math.ceil(-fromStart)),
           lateMs: Math.max(0, fromStart),
           startsAtMs,
+          lateToleranceMs: Number(lateness ?? 1000 / limits.maxRatePerSecond),
         };
       }
       if (code === 2) return { kind: 'rate', waitMs: wait };
+      if (code === 4) options.limitsLost?.();
       return { kind: 'slot' };
     },
     release(slot) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { globalSlotKeys } from './limits-keys.ts';
+import { globalSlotKeys, limitsEpochKey } from './limits-keys.ts';
 import { luaScript } from './lua-script.ts';
 
 /**
@@ -81,6 +81,8 @@ export type GlobalConcurrency = {
   readonly slots: {
     redis: Redis | Cluster;
     keys: readonly [slots: string, holders: string, denied: string];
+    /** Present while the slots are whole (see limits-recovery.ts). */
+    epochKey: string;
     cap: number;
     leaseMs: number;
     fairnessWindowMs: number;
@@ -105,7 +107,15 @@ export function createGlobalConcurrency(redis: Redis | Cluster, options: GlobalC
   }
   return {
     cap: options.cap,
-    slots: { redis, keys, cap: options.cap, leaseMs: options.leaseMs, fairnessWindowMs: window, now },
+    slots: {
+      redis,
+      keys,
+      epochKey: limitsEpochKey(options.prefix),
+      cap: options.cap,
+      leaseMs: options.leaseMs,
+      fairnessWindowMs: window,
+      now,
+    },
     async tryAcquire(rolloutId) {
       const token = randomUUID();
       const t = now();

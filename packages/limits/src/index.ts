@@ -1,6 +1,6 @@
 export { createGlobalConcurrency } from './global-concurrency.ts';
 export type { GlobalConcurrency, GlobalConcurrencyOptions } from './global-concurrency.ts';
-export { createAccountRateLimiter } from './account-rate-limiter.ts';
+export { createAccountRateLimiter, LATE_START_BUDGET_MS } from './account-rate-limiter.ts';
 export type { AccountRateLimiter, AccountRateLimiterOptions } from './account-rate-limiter.ts';
 export { readLimitsInForce } from './limits-view.ts';
 export { publishLimitsConfig, readLimitsConfig } from './limits-config.ts';
@@ -9,3 +9,5 @@ export type { LimitsConfig } from './limits-config.ts';
 export type { LimitsInForce } from './limits-view.ts';
 export { createCallAdmission } from './call-admission.ts';
 export type { Admission, CallAdmission, CallAdmissionOptions } from './call-admission.ts';
+export { createLimitsRecovery, LIMITS_SETTLE_MARGIN_MS, rebuiltSlotToken } from './limits-recovery.ts';
+export type { CallInFlight, LimitsRecovery, LimitsRecoveryOptions } from './limits-recovery.ts';

@@ -31,3 +31,16 @@ export function globalSlotKeys(prefix: string): readonly [slots: string, holders
     `${prefix}:${LIMITS}:global:denied`,
   ];
 }
+
+/**
+ * Present while the global cap's slots are whole: set when a deployment's limits are first made or rebuilt after
+ * Redis lost them (limits-recovery.ts). Admissions that require it take no slot while it is missing.
+ */
+export function limitsEpochKey(prefix: string): string {
+  return `${prefix}:${LIMITS}:epoch`;
+}
+
+/** Held by the one process rebuilding the limits after a loss (limits-recovery.ts). */
+export function limitsRecoveryLockKey(prefix: string): string {
+  return `${prefix}:${LIMITS}:recovering`;
+}

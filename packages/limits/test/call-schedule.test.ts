@@ -3,20 +3,15 @@
  * near, and is sent back to a place in the queue when it is not. Time is an injected clock moved by the test, so
  * every figure here is exact; Redis is real.
  */
-import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
-import { deleteKeysWithPrefix, testRedisUrl, uniquePrefix, worstSecond } from '@fleet/testing';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { uniquePrefix, worstSecond } from '@fleet/testing';
 import type { Admission } from '../src/index.ts';
-import { createLimits } from './support.ts';
+import { LATE_START_BUDGET_MS } from '../src/index.ts';
+import { createLimits, testConnections } from './support.ts';
 
-const redis = new Redis(testRedisUrl());
-const other = new Redis(testRedisUrl());
+const { redis, other, used } = testConnections();
 const prefix = uniquePrefix('limits-schedule');
-const used = new Set<string>();
-afterAll(async () => {
-  await Promise.all([...used].map((p) => deleteKeysWithPrefix(p)));
-  await Promise.all([redis.quit(), other.quit()]);
-});
 
 const USER = '1234567898765432';
 /** A realistic epoch (ms), so that the schedule's times have the magnitude they have in production. */
@@ -127,7 +122,10 @@ describe('call admission as a schedule', () => {
     expect(await l.rate.reserve(USER)).toBe(Math.ceil(11 * interval));
   });
 
-  it('keeps spacing below a millisecond exact: 3,000/s admits 3,001 starts within a 1,000 ms bound, not one more', async () => {
+  it('keeps spacing below a millisecond exact: 3,000/s admits 2,971 starts within a 1,000 ms bound, not one more', async () => {
+    // 3,000/s leaves room for calls sent up to LATE_START_BUDGET_MS late: 30 calls in 10 ms, so the schedule spaces
+    // them at 2,971 a second (1000 / 2971 ms apart): a second's worth within the bound of 1,000 ms.
+    expect(LATE_START_BUDGET_MS).toBe(10);
     const clock = { now: EPOCH + 0.5 };
     const l = admissionAt('fine', clock, { rate: 3000, burst: 1, maxWaitMs: 1000 });
     let admitted = 0;
@@ -137,8 +135,41 @@ describe('call admission as a schedule', () => {
       admitted += answers.filter((a) => a.kind === 'admitted').length;
       last = answers.at(-1);
     }
-    expect(admitted).toBe(3001);
+    expect(admitted).toBe(2971);
     expect(last).toMatchObject({ kind: 'rate' });
+  });
+
+  it('leaves room for calls sent up to the lateness budget late: rate + burst holds for the calls as sent', async () => {
+    // 500/s: 5 calls in the 10 ms budget, so starts 1000 / 496 ms apart and each call may go up to 5 intervals late.
+    const clock = { now: EPOCH };
+    const l = admissionAt('budget', clock, { rate: 500, burst: 1, maxWaitMs: 5_000 });
+    const starts: number[] = [];
+    const tolerances = new Set<number>();
+    for (let i = 0; i < 2_000; i++) {
+      const a = await l.admission.admit(USER, 'r1');
+      if (a.kind !== 'admitted') throw new Error(`not admitted: ${JSON.stringify(a)}`);
+      starts.push(a.startsAtMs);
+      tolerances.add(Math.round(a.lateToleranceMs * 1000));
+    }
+    const interval = 1000 / 496;
+    // Five intervals, less the millisecond the workers' whole-millisecond clocks may be off by.
+    expect([...tolerances]).toEqual([Math.round((5 * interval - 1) * 1000)]);
+    // Calls sent as late as they may be, in the patterns that crowd a second most: all late; runs of late calls
+    // followed by calls on time (the window opens on the late run and closes on time); lateness rising and falling.
+    const most = 5 * interval - 1;
+    const patterns: ((i: number) => number)[] = [
+      () => most,
+      (i) => (i % 100 < 4 ? most : 0),
+      (i) => (i >= 495 && i < 500 ? most : 0),
+      (i) => ((i % 9) / 8) * most,
+    ];
+    const limit = 500 + 1;
+    for (const late of patterns) {
+      expect(worstSecond(starts.map((start, i) => start + late(i)))).toBeLessThanOrEqual(limit);
+    }
+    // Without the room (a schedule at the rate itself, 2 ms apart), the same lateness makes a second over the limit.
+    const atRate = starts.map((_, i) => EPOCH + i * 2);
+    expect(worstSecond(atRate.map((start, i) => start + (i >= 495 && i < 500 ? 9.9 : 0)))).toBeGreaterThan(limit);
   });
 
   it('never starts more than rate + burst calls in any one-second window: two admissions, 40 jobs, a throttling halving and recovery', async () => {

@@ -123,14 +123,15 @@ export function decideJobStart<R extends { status: RolloutStatus }>(rollout: R |
  * sent back; `slot` is given back once the call is over.
  */
 export type AdmissionFacts<Slot> =
-  | { kind: 'admitted'; slot: Slot; waitMs: number; lateMs?: number; startsAtMs?: number }
+  | { kind: 'admitted'; slot: Slot; waitMs: number; lateMs?: number; startsAtMs?: number; lateToleranceMs?: number }
   | { kind: 'rate'; waitMs: number }
   | { kind: 'slot' };
 
 /**
- * A call this late (ms) for its reserved start takes a new one: sent then, it would bunch with the calls reserved
- * after it, and the account would see more than its rate in that second. The old start goes unused, so a stall
- * costs the quota of its length and never more than the rate.
+ * A call this late (ms) for its reserved start takes a new one, when the admission names no tolerance of its own
+ * (`lateToleranceMs`: the room the account's schedule leaves, see @fleet/limits LATE_START_BUDGET_MS): sent then, it
+ * would bunch with the calls reserved after it, and the account would see more than its rate in that second. The old
+ * start goes unused, so a stall costs the quota of its length and never more than the rate.
  */
 export const LATE_START_TOLERANCE_MS = 25;
 
@@ -140,25 +141,28 @@ export const LATE_START_TOLERANCE_MS = 25;
  */
 export type AdmissionDecision<Slot> =
   | JobDelay
-  | { kind: 'claim'; slot: Slot; waitMs: number; startsAtMs?: number }
+  | { kind: 'claim'; slot: Slot; waitMs: number; startsAtMs?: number; lateToleranceMs?: number }
   /**
    * Admitted, but the admission's answer came more than LATE_START_TOLERANCE_MS after the start it reserved (a slow
    * round trip, a process waiting for the CPU): take a new start on the schedule before the claim, so the attempt
    * row records the start the call is sent at. The slot is held.
    */
-  | { kind: 'retake_start'; slot: Slot; lateMs: number };
+  | { kind: 'retake_start'; slot: Slot; lateMs: number; lateToleranceMs?: number };
 
 export function decideAdmission<Slot>(admission: AdmissionFacts<Slot>, { random }: Random): AdmissionDecision<Slot> {
   switch (admission.kind) {
-    case 'admitted':
-      if ((admission.lateMs ?? 0) > LATE_START_TOLERANCE_MS)
-        return { kind: 'retake_start', slot: admission.slot, lateMs: admission.lateMs ?? 0 };
+    case 'admitted': {
+      const tolerance = admission.lateToleranceMs === undefined ? {} : { lateToleranceMs: admission.lateToleranceMs };
+      if ((admission.lateMs ?? 0) > (admission.lateToleranceMs ?? LATE_START_TOLERANCE_MS))
+        return { kind: 'retake_start', slot: admission.slot, lateMs: admission.lateMs ?? 0, ...tolerance };
       return {
         kind: 'claim',
         slot: admission.slot,
         waitMs: admission.waitMs,
         ...(admission.startsAtMs === undefined ? {} : { startsAtMs: admission.startsAtMs }),
+        ...tolerance,
       };
+    }
     case 'rate':
       return { kind: 'delay', ms: admission.waitMs + random * RATE_WAIT_JITTER_MS, why: 'account_rate' };
     case 'slot':
