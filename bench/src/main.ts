@@ -22,7 +22,8 @@
  * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
  * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts),
  * --only million (issue 23: ten rollouts of 100,000 at once on 10 worker processes at L=5 ms, then attempt
- * retention; time, RSS, Redis and Postgres sizes; quick: two of 2,000 on 2 workers; see measure-million.ts),
+ * retention; time, RSS, Redis and Postgres sizes; quick: two of 2,000 on 2 workers; --concurrency <n> per rollout,
+ * default 50; see measure-million.ts),
  * --only webhooks (issue 17: a 10,000-instance rollout with three webhook subscriptions vs none, alternating, --repeat
  * rounds but at least three: the throughput ratio, and what the receivers got; quick: 1,000; see measure-webhooks.ts),
  * --only plans (issue 21: a dry run of 100,000 ids with 1,000 bad, and a pre-checked dry run of 10,000 against the
@@ -68,6 +69,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     workers: { type: 'string' },
+    concurrency: { type: 'string' },
     instances: { type: 'string' },
     pairs: { type: 'string' },
     large: { type: 'string' },
@@ -141,7 +143,7 @@ const millionSettings = {
   rollouts: quick ? 2 : 10,
   instancesPerRollout: positiveInt('large', args.large, quick ? 2_000 : 100_000),
   workers: positiveInt('workers', args.workers, quick ? 2 : 10),
-  concurrency: 100,
+  concurrency: positiveInt('concurrency', args.concurrency, 50),
   latencyMs: 5,
   statusSamples: quick ? 20 : 200,
 };

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createDatabase, summariseOldAttempts } from '@fleet/db';
 import type { Redis } from 'ioredis';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
-import { createRollout, getRollout, prepareSimulator, waitForRolloutDone } from './clients.ts';
+import { createRollout, getRollout, limitFacts, prepareSimulator, simStats, waitForRolloutDone } from './clients.ts';
 import type { MemoryTrace } from './processes.ts';
 import { traceMemory } from './processes.ts';
 import type { BenchStack } from './stack.ts';
@@ -47,6 +47,15 @@ export type MillionResult = {
   attempts: number;
   /** Instances with other than exactly one attempt (0 expected). */
   instancesNotOneAttempt: number;
+  /**
+   * The attempts of those instances, counted by what each was (attempt number, kind, outcome, error code, HTTP status,
+   * whether it was a replay or never finished): why an instance had more than one.
+   */
+  extraAttemptCauses: { attemptNo: number; what: string; attempts: number }[];
+  /** How long the calls that got an answer took (duration_ms of finished attempts with an HTTP status), ms. */
+  answeredCallMs: { p50: number; p99: number; max: number };
+  /** What the simulator counted: NodeInstall requests, and instances it was asked to install more than once. */
+  simulator: { requests: number; instancesCalledTwice: number };
   statusP50Ms: number;
   statusP99Ms: number;
   /** bytesPerInstance: the TABLES' bytes (with indexes and TOAST) over the instances. */
@@ -154,6 +163,20 @@ export async function measureMillion(stack: BenchStack, redis: Redis, options: M
             (SELECT count(*) FROM rollout_instance i
               WHERE (SELECT count(*) FROM install_attempt a WHERE a.rollout_instance_id = i.id) <> 1)::text AS odd`,
   );
+  const { rows: causeRows } = await stack.db.query<{ attempt_no: number; what: string; n: string }>(
+    `SELECT a.attempt_no, concat_ws(' ', a.kind::text, coalesce(a.outcome_kind, a.outcome::text, 'unfinished'),
+              a.error_code, 'http ' || a.http_status, CASE WHEN a.replay_started_at IS NOT NULL THEN 'replayed' END,
+              CASE WHEN a.finished_at IS NULL THEN 'unfinished' END) AS what, count(*)::text AS n
+       FROM install_attempt a
+      WHERE a.rollout_instance_id IN (SELECT rollout_instance_id FROM install_attempt GROUP BY 1 HAVING count(*) > 1)
+      GROUP BY 1, 2 ORDER BY 1, 3 DESC LIMIT 40`,
+  );
+  const { rows: durationRows } = await stack.db.query<{ p50: number; p99: number; max: number }>(
+    `SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+            percentile_disc(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99, max(duration_ms) AS max
+       FROM install_attempt WHERE http_status IS NOT NULL`,
+  );
+  const sim = limitFacts(await simStats(stack), options.concurrency * options.rollouts);
   const status: number[] = [];
   for (let i = 0; i < options.statusSamples; i++) {
     const t0 = performance.now();
@@ -192,6 +215,13 @@ export async function measureMillion(stack: BenchStack, redis: Redis, options: M
     redisFailedSamples: redisPeak.failedSamples,
     attempts: Number(attemptRows[0]!.attempts),
     instancesNotOneAttempt: Number(attemptRows[0]!.odd),
+    extraAttemptCauses: causeRows.map((r) => ({ attemptNo: r.attempt_no, what: r.what, attempts: Number(r.n) })),
+    answeredCallMs: {
+      p50: Number(durationRows[0]!.p50),
+      p99: Number(durationRows[0]!.p99),
+      max: Number(durationRows[0]!.max),
+    },
+    simulator: { requests: sim.requests, instancesCalledTwice: sim.instancesCalledTwice },
     statusP50Ms: quantile(status, 0.5),
     statusP99Ms: quantile(status, 0.99),
     before: { ...before, bytesPerInstance: tablesBytes(before) / instances },
@@ -208,6 +238,12 @@ export function renderMillionReport(result: MillionResult): string {
     `  took ${result.seconds.toFixed(0)} s: ${result.instancesPerSecond.toFixed(0)} instances/s; slowest POST to 202 ` +
       `${result.maxMsTo202.toFixed(0)} ms`,
     `  attempts ${result.attempts.toLocaleString('en-US')}; instances without exactly one attempt: ${result.instancesNotOneAttempt}`,
+    `  answered calls took p50 ${result.answeredCallMs.p50} ms, p99 ${result.answeredCallMs.p99} ms, ` +
+      `max ${result.answeredCallMs.max} ms; the simulator saw ${result.simulator.requests.toLocaleString('en-US')} ` +
+      `requests, ${result.simulator.instancesCalledTwice.toLocaleString('en-US')} instances asked more than once`,
+    ...result.extraAttemptCauses.map(
+      (c) => `    their attempt ${c.attemptNo}: ${c.what} x ${c.attempts.toLocaleString('en-US')}`,
+    ),
     `  peak RSS: API ${mib(result.apiPeakRssBytes)}, workers ${result.workerPeakRssBytes.map(mib).join(', ')}`,
     `  Redis peak above its start: ${mib(result.redisPeakAboveStartBytes)}` +
       (result.redisFailedSamples > 0 ? ` (${result.redisFailedSamples} samples failed and were skipped)` : ''),
