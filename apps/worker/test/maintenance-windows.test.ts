@@ -17,7 +17,9 @@ afterEach(async () => {
 /**
  * A schedule clock that runs `speed` times faster than the real one from `start`: the scheduler's and the claims'
  * window checks run on it, while calls are signed and recorded on real time (the simulator checks timestamps).
- * `at(real)`: a real moment on this clock.
+ * `at(real)`: a real moment on this clock. A claim projects the wait for its call's start onto the schedule's clock as
+ * real milliseconds (every real clock runs at one rate), which this clock breaks by its speed: the pools on it run
+ * without the admission's start lead (10 real ms would be 600 ms here), so that a call's start is its claim's.
  */
 function fastClock(start: Date, speed: number): { now: () => Date; at: (real: Date) => Date } {
   const realStart = Date.now();
@@ -67,7 +69,7 @@ describe('schedules and maintenance windows', () => {
       status: 'scheduled',
       policy: { schedule: windows() },
     });
-    await h.startPool({ scheduleNow: clock.now, pollMs: 50 });
+    await h.startPool({ scheduleNow: clock.now, pollMs: 50, startLeadMs: 0 });
     runScheduler(h, clock.now, 50);
     await h.waitForRolloutStatus(rolloutId, 'completed', 90_000);
 
@@ -116,7 +118,7 @@ describe('schedules and maintenance windows', () => {
       status: 'scheduled',
       policy: { schedule: windows({ endAt: '2026-12-02T00:06:30Z', endBehavior: 'cancel' }) },
     });
-    await h.startPool({ scheduleNow: clock.now, pollMs: 50 });
+    await h.startPool({ scheduleNow: clock.now, pollMs: 50, startLeadMs: 0 });
     runScheduler(h, clock.now, 50);
     await h.waitForRolloutStatus(rolloutId, 'cancelled', 60_000);
     const rollout = await h.db.prisma.rollout.findUniqueOrThrow({ where: { id: rolloutId } });

@@ -11,7 +11,7 @@ import type { Logger } from '@fleet/logger';
 import type { SecretBox } from '@fleet/secrets';
 import type { MetricsRegistry, WorkerMetrics } from '@fleet/metrics';
 import { createMetricsRegistry, createWorkerMetrics } from '@fleet/metrics';
-import { createAccountRateLimiter, createGlobalConcurrency } from '@fleet/limits';
+import { createAccountRateLimiter, createCallAdmission, createGlobalConcurrency } from '@fleet/limits';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import type { RolloutPolicy } from '@fleet/rollout-domain';
 import { planWaveSizes, resolveCount } from '@fleet/rollout-domain';
@@ -72,6 +72,8 @@ export type WorkerHarness = {
     box?: SecretBox;
     /** ACCOUNT_REFRESH_MS. Default 200. */
     accountRefreshMs?: number;
+    /** The admission's start lead (CallAdmissionOptions.startLeadMs). Default the admission's own. */
+    startLeadMs?: number;
   }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -170,6 +172,16 @@ export async function startHarness(
       const announcements =
         options.announcements === false ? undefined : createRedisConnection(testRedisUrl(), 'worker', logger);
       if (announcements) connections.push(announcements);
+      const globalConcurrency = createGlobalConcurrency(connection, {
+        prefix,
+        cap: options.globalConcurrency ?? 1000,
+        leaseMs: 30_000,
+      });
+      const accountRate = createAccountRateLimiter(connection, {
+        prefix,
+        ...rateLimits,
+        limitsOf: (userId) => accounts.limitsOf(userId),
+      });
       const pool = createRolloutWorkerPool({
         db,
         connection,
@@ -185,16 +197,16 @@ export async function startHarness(
             logger,
             by: { actor: { kind: 'worker', id: `test-${pools.length}` } },
           },
-          globalConcurrency: createGlobalConcurrency(connection, {
-            prefix,
-            cap: options.globalConcurrency ?? 1000,
-            leaseMs: 30_000,
-          }),
-          accountRate: createAccountRateLimiter(connection, {
-            prefix,
-            ...rateLimits,
-            limitsOf: (userId) => accounts.limitsOf(userId),
-          }),
+          globalConcurrency,
+          accountRate,
+          ...(options.startLeadMs === undefined
+            ? {}
+            : {
+                admission: createCallAdmission(
+                  { rate: accountRate, global: globalConcurrency },
+                  { startLeadMs: options.startLeadMs },
+                ),
+              }),
           logger,
           workerId: `test-${pools.length}`,
           callTimeoutMs: options.callTimeoutMs ?? 2000,
