@@ -11,13 +11,14 @@
  * calls as the simulator saw them arrive (maxPerSecondByUserId), against rate + burst; the simulator's maxInFlight
  * against the rollout's concurrency and the global cap. Nothing is asserted.
  */
-import { worstSecond } from '@fleet/testing';
+import { freePort, scrapeMetrics, sumSamples, worstSecond } from '@fleet/testing';
 import { instanceIdsFor } from './baselines/baseline-env.ts';
 import { createRollout, prepareSimulator, simStats, waitForRolloutDone } from './clients.ts';
 import type { SimStats } from './clients.ts';
 import { table } from './report.ts';
 import { sleep } from './processes.ts';
 import type { BenchStack } from './stack.ts';
+import { LATE_START_BUDGET_MS } from '@fleet/limits';
 
 const WORKERS = 2;
 const LATENCY_MS = 20;
@@ -51,6 +52,11 @@ type AccountFacts = {
   worstSecondStarts: number;
   /** Most arrivals at the simulator within any 1000 ms (its maxPerSecondByUserId). */
   worstSecondArrivals: number;
+  /**
+   * Starts on the schedule between the first and the last that no call took: the span over the schedule's spacing
+   * (LATE_START_BUDGET_MS leaves room at high rates) less the calls after the first.
+   */
+  unusedStarts: number;
 };
 
 type RateRun = RateRunSpec & {
@@ -68,6 +74,12 @@ type RateRun = RateRunSpec & {
   maxInFlightOfOneRollout: number;
   globalCap: number;
   throttled: number;
+  /** Calls late for their start past what the schedule allows, which took a new one (all workers). */
+  retakes: number;
+  /** Calls that reached their start, and how late the workers were for it: mean, and the share later than 10 ms. */
+  startsCounted: number;
+  meanLatenessMs: number;
+  laterThan10Ms: number;
 };
 
 export type RateResult = { workers: number; latencyMs: number; burst: number; runs: RateRun[]; baseline: RateRun };
@@ -77,6 +89,12 @@ type Stats = SimStats & {
   maxInFlightByUserId: Record<string, number>;
   throttled: number;
 };
+
+/** The schedule's spacing at `rate`, ms, as the limiter's Lua computes it (account-rate-limiter.ts). */
+function scheduleIntervalMs(rate: number): number {
+  const late = Math.max(1, Math.floor((LATE_START_BUDGET_MS * rate) / 1000));
+  return 1000 / (rate + 1 - late);
+}
 
 const accountId = (i: number) => `7${String(i).padStart(15, '0')}`;
 
@@ -107,12 +125,17 @@ async function runRate(
   log: (line: string) => void,
 ): Promise<RateRun> {
   const rate = limited ? spec.ratePerAccount : 1_000_000;
-  await stack.restartWorkers(WORKERS, {
-    ACCOUNT_RATE_LIMIT_RPS: String(rate),
-    ACCOUNT_RATE_BURST: String(limited ? BURST : 1_000_000),
-    GLOBAL_CONCURRENCY: String(GLOBAL_CAP),
-    WORKER_CONCURRENCY: String(spec.concurrency),
-  });
+  const metricsPorts = await Promise.all(Array.from({ length: WORKERS }, () => freePort()));
+  await stack.restartWorkers(
+    WORKERS,
+    {
+      ACCOUNT_RATE_LIMIT_RPS: String(rate),
+      ACCOUNT_RATE_BURST: String(limited ? BURST : 1_000_000),
+      GLOBAL_CONCURRENCY: String(GLOBAL_CAP),
+      WORKER_CONCURRENCY: String(spec.concurrency),
+    },
+    (i) => ({ METRICS_PORT: String(metricsPorts[i]) }),
+  );
   await prepareSimulator(stack, LATENCY_MS);
   const perAccount = Math.min(spec.ratePerAccount * RUN_SECONDS, MAX_INSTANCES);
   const users = spec.accounts === 1 ? [stack.userId] : Array.from({ length: spec.accounts }, (_, i) => accountId(i));
@@ -134,6 +157,10 @@ async function runRate(
   for (const r of rollouts) await waitForRolloutDone(stack, r.id, timeoutMs);
   const seconds = (Date.now() - started) / 1000;
   const stats = (await simStats(stack)) as Stats;
+  const scrapes = await Promise.all(metricsPorts.map((port) => scrapeMetrics(`http://127.0.0.1:${port}/metrics`)));
+  const total = (name: string, labels: Record<string, string> = {}) =>
+    scrapes.reduce((sum, samples) => sum + sumSamples(samples, name, labels), 0);
+  const startsCounted = total('fleet_call_start_lateness_seconds_count');
   const accountFacts: AccountFacts[] = [];
   for (const r of rollouts) {
     const starts = await startTimes(stack, r.id);
@@ -144,6 +171,9 @@ async function runRate(
       achievedRps: spanSeconds > 0 ? (starts.length - BURST) / spanSeconds : 0,
       worstSecondStarts: worstSecond(starts),
       worstSecondArrivals: stats.maxPerSecondByUserId[r.userId] ?? 0,
+      unusedStarts: limited
+        ? Math.max(0, Math.round((spanSeconds * 1000) / scheduleIntervalMs(spec.ratePerAccount)) - (starts.length - 1))
+        : 0,
     });
   }
   const run: RateRun = {
@@ -158,11 +188,18 @@ async function runRate(
     maxInFlightOfOneRollout: Math.max(0, ...users.map((u) => stats.maxInFlightByUserId[u] ?? 0)),
     globalCap: GLOBAL_CAP,
     throttled: stats.throttled,
+    retakes: total('fleet_call_start_retakes_total'),
+    startsCounted,
+    meanLatenessMs: startsCounted > 0 ? (total('fleet_call_start_lateness_seconds_sum') * 1000) / startsCounted : 0,
+    laterThan10Ms:
+      startsCounted > 0 ? 1 - total('fleet_call_start_lateness_seconds_bucket', { le: '0.01' }) / startsCounted : 0,
   };
   log(
     `  ${run.achievedRps.toFixed(1)}/s` +
       (run.configuredRps ? ` (${(run.achievedRps / run.configuredRps).toFixed(3)} of ${run.configuredRps})` : '') +
-      `, worst second ${Math.max(...accountFacts.map((a) => a.worstSecondArrivals))} arrivals, maxInFlight ${run.maxInFlight}`,
+      `, worst second ${Math.max(...accountFacts.map((a) => a.worstSecondArrivals))} arrivals, maxInFlight ${run.maxInFlight}` +
+      `, ${accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)} starts unused, ${run.retakes} retakes` +
+      `, lateness mean ${run.meanLatenessMs.toFixed(2)} ms, ${(run.laterThan10Ms * 100).toFixed(1)}% over 10 ms`,
   );
   return run;
 }
@@ -195,6 +232,9 @@ export function renderRateReport(result: RateResult): string {
       `${r.maxInFlightOfOneRollout} / ${r.concurrency}`,
       `${r.maxInFlight} / ${r.globalCap}`,
       String(r.throttled),
+      String(r.accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)),
+      String(r.retakes),
+      `${r.meanLatenessMs.toFixed(2)} / ${(r.laterThan10Ms * 100).toFixed(1)}%`,
     ];
   });
   return [
@@ -214,6 +254,9 @@ export function renderRateReport(result: RateResult): string {
         'maxInFlight rollout / concurrency',
         'all / cap',
         'throttled',
+        'starts unused',
+        'retakes',
+        'late mean ms / over 10 ms',
       ],
       rows,
     ),

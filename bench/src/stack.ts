@@ -35,9 +35,13 @@ export type BenchStack = {
   restartApi(extraNodeArgs?: string[]): Promise<ChildScript>;
   /**
    * Stops the running workers (if any) and starts `count` fresh worker processes; `env` overrides their settings
-   * (e.g. the account rate, which is otherwise out of the way).
+   * (e.g. the account rate, which is otherwise out of the way), and `envOf` each one's own (its METRICS_PORT).
    */
-  restartWorkers(count: number, env?: Record<string, string>): Promise<ChildScript[]>;
+  restartWorkers(
+    count: number,
+    env?: Record<string, string>,
+    envOf?: (index: number) => Record<string, string>,
+  ): Promise<ChildScript[]>;
   /** Stops every process, drops the database (unless kept) and deletes the Redis keys. Idempotent. */
   close(): Promise<void>;
 };
@@ -154,7 +158,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
         throw new Error(`the API refused the bench key: ${probe.status}\n${started.output().slice(-4000)}`);
       return started;
     },
-    async restartWorkers(count, env = {}) {
+    async restartWorkers(count, env = {}, envOf = () => ({})) {
       await Promise.all(workers.map((w) => w.stop()));
       workers = Array.from({ length: count }, (_, i) =>
         spawnApp(
@@ -172,6 +176,7 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
             // info: the start-up line is how the harness knows a worker is ready; per-attempt lines are debug.
             LOG_LEVEL: 'info',
             ...env,
+            ...envOf(i),
           },
           `worker-${i + 1}`,
           nodeArgs('BENCH_WORKER_NODE_ARGS'),

@@ -100,7 +100,9 @@ async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<n
 export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
   if (start.reached) await start.reached;
   const lateMs = p.now().getTime() - start.reservedAt.getTime();
-  if (lateMs <= start.lateToleranceMs) return;
+  const retake = lateMs > start.lateToleranceMs;
+  p.deps.metrics?.callStarted({ lateMs, retaken: retake });
+  if (!retake) return;
   const retaken = startAt(p, await retakeStart(p, run, lateMs), start.lateToleranceMs);
   if (retaken.reached) await retaken.reached;
 }

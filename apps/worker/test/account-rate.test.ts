@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAccountRateLimiter } from '@fleet/limits';
 import type { WorkerHarness } from './support.ts';
-import { startHarness, USER_ID } from './support.ts';
-import { instanceIds } from '@fleet/testing';
+import { harnessWorkerMetrics, startHarness, USER_ID } from './support.ts';
+import { instanceIds, parsePrometheusText, sumSamples } from '@fleet/testing';
 
 let h: WorkerHarness | undefined;
 afterEach(async () => {
@@ -109,5 +109,26 @@ describe('per-account rate limit', () => {
     const wait = await two.take('9999999999999999');
     expect(wait).toBeGreaterThan(20);
     expect(wait).toBeLessThanOrEqual(29);
+  });
+
+  it('a call later for its start than the schedule allows takes a new one, is counted, and keeps the rate', async () => {
+    const RATE = 20;
+    // The simulator refuses what arrives over rate + burst in any 1000 ms: a late call sent anyway would show here.
+    h = await startHarness({ latencyMs: 5, throttleQps: RATE + 1 });
+    const ids = instanceIds(40, 'i-late');
+    const rolloutId = await h.createRollout(ids, { concurrency: 10 });
+    const { registry, metrics } = harnessWorkerMetrics(h);
+    // A process too busy for its timers: every wait for a start ends 70 ms late, past the 49 ms the schedule allows
+    // at 20/s (one interval less a millisecond), so every call must take a new start.
+    const oversleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms + 70));
+    await h.startPool({ accountRateLimitRps: RATE, accountRateBurst: 1, metrics, sleep: oversleep });
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    expect(h.sim.stats()).toMatchObject({ requests: ids.length, throttled: 0 });
+    const samples = parsePrometheusText(await registry.metrics());
+    expect(sumSamples(samples, 'fleet_call_start_retakes_total')).toBe(ids.length);
+    expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_count')).toBe(ids.length);
+    // Each was at least the oversleep late when it was counted.
+    expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_sum')).toBeGreaterThanOrEqual(ids.length * 0.07);
+    expect(await maxCallsInAnySecond(h)).toBeLessThanOrEqual(RATE + 1);
   });
 });

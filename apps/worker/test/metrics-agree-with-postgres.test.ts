@@ -71,6 +71,10 @@ describe('worker metrics against Postgres', () => {
       );
     expect(total('fleet_instances_finished_total')).toBe(ids.length);
 
+    // Each call reached its start once; a retake is one of them, never more.
+    expect(total('fleet_call_start_lateness_seconds_count')).toBe(answered);
+    expect(total('fleet_call_start_retakes_total')).toBeLessThanOrEqual(answered);
+
     // Every claim and answer went through a group-commit batch: at least one write per attempt row and per answer.
     expect(total('fleet_write_batch_size_sum')).toBeGreaterThanOrEqual(answered * 2);
     expect(total('fleet_write_batch_size_count')).toBeGreaterThan(0);

@@ -74,6 +74,8 @@ export type WorkerHarness = {
     accountRefreshMs?: number;
     /** The admission's start lead (CallAdmissionOptions.startLeadMs). Default the admission's own. */
     startLeadMs?: number;
+    /** How the processor waits for a call's start (InstallProcessorDeps.sleep). Default setTimeout. */
+    sleep?: (ms: number) => Promise<void>;
   }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -212,6 +214,7 @@ export async function startHarness(
           callTimeoutMs: options.callTimeoutMs ?? 2000,
           ...(options.now ? { now: options.now } : {}),
           ...(options.scheduleNow ? { scheduleNow: options.scheduleNow } : {}),
+          ...(options.sleep ? { sleep: options.sleep } : {}),
           ...(options.metrics ? withMetrics(db, options.metrics) : {}),
         }),
         logger,

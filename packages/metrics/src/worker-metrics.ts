@@ -27,6 +27,12 @@ export type WorkerMetrics = {
   instanceFinished(state: FinishedInstanceState): void;
   /** One group-commit batch of the install path's writes went to Postgres with this many writes. */
   writeBatch(size: number): void;
+  /**
+   * A call reached its reserved start: how late after it the worker was ready to send it, ms, and whether that was
+   * later than the schedule allows, so the call took a new start (a retake: the old start's share of the account's
+   * quota goes unused).
+   */
+  callStarted(start: { lateMs: number; retaken: boolean }): void;
 };
 
 /** Accounts whose rate gauge is shown: those with a call recorded within this long, in ms. */
@@ -66,6 +72,17 @@ export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMe
     buckets: [1, 2, 5, 10, 20, 50, 100, 200],
     registers,
   });
+  const startLateness = new Histogram({
+    name: 'fleet_call_start_lateness_seconds',
+    help: 'How late after its reserved start on the account schedule a NodeInstall call was ready to be sent',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers,
+  });
+  const startRetakes = new Counter({
+    name: 'fleet_call_start_retakes_total',
+    help: 'NodeInstall calls later for their reserved start than the schedule allows, which took a new start',
+    registers,
+  });
   new Gauge({
     name: 'fleet_account_rate_limit_rps',
     help: "An account's adapted NodeInstall rate now, requests per second (the same in every worker)",
@@ -88,6 +105,7 @@ export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMe
       this.set(await sources.globalSlotsInUse());
     },
   });
+  startRetakes.inc(0);
   for (const outcome of ['success', 'retryable', 'final'] as const) calls.inc({ outcome }, 0);
   for (const state of ['succeeded', 'failed', 'cancelled', 'skipped'] as const) finished.inc({ state }, 0);
 
@@ -103,6 +121,10 @@ export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMe
     },
     writeBatch(size) {
       batchSize.observe(size);
+    },
+    callStarted(start) {
+      startLateness.observe(Math.max(0, start.lateMs) / 1000);
+      if (start.retaken) startRetakes.inc();
     },
   };
 }
