@@ -17,8 +17,9 @@
  * rounds but at least three: the throughput ratio; quick: 20 clients, 1,000 instances; see measure-stream.ts),
  * --only metrics (issue 16: what a scrape of the reconciler's /metrics costs with 1 and with 100 open rollouts, p50/p99
  * over HTTP, under a minute),
- * --only rate (issue 24: achieved against configured account rate at 50, 100, 500 and 5,000/s and for 20 accounts
- * at once, 2 worker processes, the worst one-second windows, and the limiter-free baseline; a few minutes),
+ * --only rate (issues 23 and 24: achieved against configured account rate at 50, 100, 500 and 5,000/s for one
+ * account, 10,000 instances each, and for 20 accounts at once, 2 worker processes, the worst one-second windows, and
+ * the limiter-free baseline; about eight minutes; --rates 500,20x50 runs those alone),
  * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
  * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts),
  * --only million (issue 23: ten rollouts of 100,000 at once on 10 worker processes at L=5 ms, then attempt
@@ -79,6 +80,7 @@ const { values: args } = parseArgs({
     'keep-db': { type: 'boolean', default: false },
     out: { type: 'string' },
     only: { type: 'string' },
+    rates: { type: 'string' },
   },
   strict: true,
 });
@@ -312,7 +314,7 @@ async function main(): Promise<void> {
       );
     if (args.only === 'rate') {
       await stack.restartApi();
-      const rate = await measureRate(stack, log);
+      const rate = await measureRate(stack, log, args.rates?.split(','));
       const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, rate };
       await writeResult(outFile, result, renderRateReport(rate));
       return;

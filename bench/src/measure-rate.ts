@@ -1,8 +1,8 @@
 /**
  * `--only rate` (issue 24): does an account run at exactly its configured rate? Rollouts bound by
  * ACCOUNT_RATE_LIMIT_RPS (burst 1) on 2 worker processes, at 50, 100, 500 and 5,000 calls a second for one account,
- * and 20 accounts at 50 each at once (aggregate against 1,000), each run about 15 s of calls (rate x 15 instances,
- * at most 10,000). Side by side in the same invocation, the baseline: the same 10,000 instances with the limiter out
+ * 10,000 instances each (200 s of calls at 50/s, 2 s at 5,000), and 20 accounts at 50 each at once (aggregate against
+ * 1,000), 750 instances each (15 s of calls). Side by side in the same invocation, the baseline: the same 10,000 instances with the limiter out
  * of the way, which is what this machine can do at all, so a rate above it reads as the machine's bound, not the
  * limiter's.
  *
@@ -23,24 +23,33 @@ import { LATE_START_BUDGET_MS } from '@fleet/limits';
 const WORKERS = 2;
 const LATENCY_MS = 20;
 const BURST = 1;
-/** Seconds of calls each run is sized for (instances = rate x this, at most MAX_INSTANCES). */
-const RUN_SECONDS = 15;
-const MAX_INSTANCES = 10_000;
+/** One account's run: 10,000 instances whatever the rate (issue 23). */
+const ONE_ACCOUNT_INSTANCES = 10_000;
+/** Each account's instances when 20 run at once: 15 s of calls at 50/s. */
+const MANY_ACCOUNTS_INSTANCES = 750;
 /** A rollout's concurrency, as in the issue's measurements; the 20-account run gives each rollout half of it. */
 const CONCURRENCY = 200;
 /** Far above what the runs hold (a call waiting for its start holds its slot): the cap must not be what binds. */
 const GLOBAL_CAP = 4_000;
 
-type RateRunSpec = { label: string; ratePerAccount: number; accounts: number; concurrency: number };
+type RateRunSpec = {
+  /** What --rates names it by: the rate, or accounts x rate. */
+  key: string;
+  label: string;
+  ratePerAccount: number;
+  accounts: number;
+  concurrency: number;
+};
 
 const RATE_RUNS: RateRunSpec[] = [
   ...[50, 100, 500, 5_000].map((rate) => ({
+    key: String(rate),
     label: `${rate.toLocaleString('en-US')}/s`,
     ratePerAccount: rate,
     accounts: 1,
     concurrency: CONCURRENCY,
   })),
-  { label: '20 accounts x 50/s', ratePerAccount: 50, accounts: 20, concurrency: CONCURRENCY / 2 },
+  { key: '20x50', label: '20 accounts x 50/s', ratePerAccount: 50, accounts: 20, concurrency: CONCURRENCY / 2 },
 ];
 
 type AccountFacts = {
@@ -57,6 +66,8 @@ type AccountFacts = {
    * (LATE_START_BUDGET_MS leaves room at high rates) less the calls after the first.
    */
   unusedStarts: number;
+  /** The longest gaps between one start and the next: where in the run (s after the first start) and how long (ms). */
+  longestGaps: { atSeconds: number; ms: number }[];
 };
 
 type RateRun = RateRunSpec & {
@@ -94,6 +105,11 @@ type Stats = SimStats & {
 function scheduleIntervalMs(rate: number): number {
   const late = Math.max(1, Math.floor((LATE_START_BUDGET_MS * rate) / 1000));
   return 1000 / (rate + 1 - late);
+}
+
+function longestGaps(starts: number[], count: number): { atSeconds: number; ms: number }[] {
+  const gaps = starts.slice(1).map((at, i) => ({ atSeconds: (starts[i]! - starts[0]!) / 1000, ms: at - starts[i]! }));
+  return gaps.sort((a, b) => b.ms - a.ms).slice(0, count);
 }
 
 const accountId = (i: number) => `7${String(i).padStart(15, '0')}`;
@@ -137,7 +153,7 @@ async function runRate(
     (i) => ({ METRICS_PORT: String(metricsPorts[i]) }),
   );
   await prepareSimulator(stack, LATENCY_MS);
-  const perAccount = Math.min(spec.ratePerAccount * RUN_SECONDS, MAX_INSTANCES);
+  const perAccount = spec.accounts === 1 ? ONE_ACCOUNT_INSTANCES : MANY_ACCOUNTS_INSTANCES;
   const users = spec.accounts === 1 ? [stack.userId] : Array.from({ length: spec.accounts }, (_, i) => accountId(i));
   const tag = `${limited ? 'r' : 'u'}${spec.ratePerAccount}a${spec.accounts}x`;
   const idealSeconds = limited ? perAccount / spec.ratePerAccount : null;
@@ -174,6 +190,7 @@ async function runRate(
       unusedStarts: limited
         ? Math.max(0, Math.round((spanSeconds * 1000) / scheduleIntervalMs(spec.ratePerAccount)) - (starts.length - 1))
         : 0,
+      longestGaps: longestGaps(starts, 5),
     });
   }
   const run: RateRun = {
@@ -199,15 +216,24 @@ async function runRate(
       (run.configuredRps ? ` (${(run.achievedRps / run.configuredRps).toFixed(3)} of ${run.configuredRps})` : '') +
       `, worst second ${Math.max(...accountFacts.map((a) => a.worstSecondArrivals))} arrivals, maxInFlight ${run.maxInFlight}` +
       `, ${accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)} starts unused, ${run.retakes} retakes` +
-      `, lateness mean ${run.meanLatenessMs.toFixed(2)} ms, ${(run.laterThan10Ms * 100).toFixed(1)}% over 10 ms`,
+      `, lateness mean ${run.meanLatenessMs.toFixed(2)} ms, ${(run.laterThan10Ms * 100).toFixed(1)}% over 10 ms` +
+      `, longest gaps ${(accountFacts[0]?.longestGaps ?? []).map((g) => `${g.ms.toFixed(0)} ms at ${g.atSeconds.toFixed(1)} s`).join(', ')}`,
   );
   return run;
 }
 
-export async function measureRate(stack: BenchStack, log: (line: string) => void): Promise<RateResult> {
+/** `only`: the runs' keys to make (50, 100, 500, 5000, 20x50); default all. The baseline is always made. */
+export async function measureRate(
+  stack: BenchStack,
+  log: (line: string) => void,
+  only?: string[],
+): Promise<RateResult> {
+  const unknown = only?.filter((key) => !RATE_RUNS.some((r) => r.key === key)) ?? [];
+  if (unknown.length > 0)
+    throw new Error(`--rates: unknown run "${unknown.join(', ')}" (${RATE_RUNS.map((r) => r.key).join(', ')})`);
   const baseline = await runRate(stack, { ...RATE_RUNS[3]!, label: 'limiter out of the way' }, false, log);
   const runs: RateRun[] = [];
-  for (const spec of RATE_RUNS) runs.push(await runRate(stack, spec, true, log));
+  for (const spec of RATE_RUNS) if (!only || only.includes(spec.key)) runs.push(await runRate(stack, spec, true, log));
   return { workers: WORKERS, latencyMs: LATENCY_MS, burst: BURST, runs, baseline };
 }
 

@@ -27,8 +27,8 @@ export const workerConfigSchema = z
     /** Calls an account may make at once after a quiet spell (the schedule's tolerance, in calls). */
     ACCOUNT_RATE_BURST: env.positiveInt(1),
     /**
-     * Longest a job waits in the worker for its call's reserved start, in ms; a call further from its start is delayed
-     * in the queue instead, with nothing reserved. Also the most of an account's quota that unused reservations can
+     * Longest a job waits in the worker for its call's reserved start, in ms; a call further from its start reserves
+     * nothing and is held until it would be half this away, then admitted again. Also the most of an account's quota that unused reservations can
      * cost (jobs paused or cancelled during their wait, a worker that dies). 0: only calls that may start at once.
      */
     ACCOUNT_RATE_MAX_WAIT_MS: env.nonNegativeInt(1000),

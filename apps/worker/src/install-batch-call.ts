@@ -7,7 +7,6 @@ import { assertNever } from '@fleet/errors';
 import { pauseRollout } from '@fleet/rollout-control';
 import type { AnswerLost, ClaimDecision, RecordAnswer } from '@fleet/rollout-domain';
 import {
-  decideAdmission,
   decideAfterAgentCheck,
   decideAfterRecord,
   decideAnswer,
@@ -15,6 +14,7 @@ import {
   decideCallPeek,
   INSTALL_CALL_MAX_INSTANCES,
 } from '@fleet/rollout-domain';
+import { admitCall } from './admit-call.ts';
 import { afterFinal } from './after-final.ts';
 import type { CallStart } from './install-call.ts';
 import { callStart, STALE_GRACE_MS, startOf } from './install-call.ts';
@@ -54,17 +54,8 @@ export async function runInstallCall(p: Processor, run: JobRun): Promise<Install
       return assertNever(look, 'peek');
   }
 
-  const admitted = await p.admission.admit(run.rollout.userId, run.rollout.id);
-  const admission = decideAdmission(admitted, { random: p.random() });
-  switch (admission.kind) {
-    case 'delay':
-      return delayJob(run.job, run.token, admission);
-    case 'claim':
-    case 'retake_start':
-      break;
-    default:
-      return assertNever(admission, 'admission');
-  }
+  const admission = await admitCall(p, run);
+  if (typeof admission === 'string') return admission;
   let next: Answered | Exclude<CallClaimDecision, { kind: 'call' }>;
   try {
     next = await claimAndCallMany(p, run, staleAfterMs, await startOf(p, run, admission));

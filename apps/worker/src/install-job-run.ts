@@ -93,6 +93,8 @@ export type JobRun = {
   /** How this job's call is made: the account's client and the credentials version it signs with. */
   account: AccountCalling;
   log: Logger;
+  /** Aborted when this process lets its jobs go (shutdown, the rollout's worker closing): see holdForStart. */
+  signal: AbortSignal | undefined;
 };
 
 /** Puts the job back in its queue for the decided time; never returns (BullMQ's DelayedError ends the job's run). */

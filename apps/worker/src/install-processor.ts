@@ -2,8 +2,9 @@ import { createAttemptWriter } from '@fleet/db';
 import { assertNever } from '@fleet/errors';
 import { createCallAdmission } from '@fleet/limits';
 import type { InstallJob } from '@fleet/queue';
-import { decideAdmission, decideJobStart } from '@fleet/rollout-domain';
+import { decideJobStart } from '@fleet/rollout-domain';
 import { accountOf } from './account-of.ts';
+import { admitCall } from './admit-call.ts';
 import { afterFinal, createCompletionChecks } from './after-final.ts';
 import type { Answered, ClaimWithoutCall } from './install-call.ts';
 import { runInstallCall } from './install-batch-call.ts';
@@ -25,7 +26,7 @@ import { createStatusChecks } from './status-checks.ts';
  */
 export function createInstallProcessor(
   deps: InstallProcessorDeps,
-): (job: InstallJob, token?: string) => Promise<InstallJobOutcome> {
+): (job: InstallJob, token?: string, signal?: AbortSignal) => Promise<InstallJobOutcome> {
   const processor: Processor = {
     deps,
     now: deps.now ?? (() => new Date()),
@@ -43,13 +44,19 @@ export function createInstallProcessor(
     lastAbortCheck: new Map(),
     completionChecks: createCompletionChecks(deps),
   };
-  return (job, token) => processInstallJob(processor, job, token);
+  // Three parameters: BullMQ passes the abort signal only to a processor that declares it.
+  return (job, token, signal) => processInstallJob(processor, job, token, signal);
 }
 
 /** A job of a rollout paused because its account cannot be called looks again after this long, in ms. */
 const ACCOUNT_PAUSE_RECHECK_MS = 1000;
 
-async function processInstallJob(p: Processor, job: InstallJob, token?: string): Promise<InstallJobOutcome> {
+async function processInstallJob(
+  p: Processor,
+  job: InstallJob,
+  token?: string,
+  signal?: AbortSignal,
+): Promise<InstallJobOutcome> {
   const { rolloutId, instanceId } = job.data;
   // A child logger rather than an AsyncLocalStorage context: the latter makes every promise of the process pay for
   // async hooks, and a job makes dozens.
@@ -72,6 +79,7 @@ async function processInstallJob(p: Processor, job: InstallJob, token?: string):
         rollout: start.rollout,
         account,
         log,
+        signal,
       };
       if (await skipIfAgentRuns(p, run)) return 'skipped';
       // InstallMonitoringAgent names up to 10 instances per call (install-batch-call.ts); NodeInstall one.
@@ -90,17 +98,8 @@ async function processInstallJob(p: Processor, job: InstallJob, token?: string):
  * interval of the account's quota, and no more than the bound's worth in all (see CallAdmission).
  */
 async function admitAndRun(p: Processor, run: JobRun): Promise<InstallJobOutcome> {
-  const admitted = await p.admission.admit(run.rollout.userId, run.rollout.id);
-  const admission = decideAdmission(admitted, { random: p.random() });
-  switch (admission.kind) {
-    case 'delay':
-      return delayJob(run.job, run.token, admission);
-    case 'claim':
-    case 'retake_start':
-      break;
-    default:
-      return assertNever(admission, 'admission');
-  }
+  const admission = await admitCall(p, run);
+  if (typeof admission === 'string') return admission;
   let next: ClaimWithoutCall | Answered;
   try {
     next = await claimAndCall(p, run, await startOf(p, run, admission));

@@ -80,6 +80,8 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
 
   async function closeWorker(rolloutId: string, worker: InstallWorker): Promise<void> {
     workers.delete(rolloutId);
+    // Jobs held for their account's rate let go at once (the processor's signal): their wait is a delay in the queue.
+    worker.cancelAllJobs('the rollout is no longer open');
     await worker.close();
     options.logger.info('stopped working on rollout', { rolloutId });
   }
@@ -156,6 +158,8 @@ export function createRolloutWorkerPool(options: RolloutWorkerPoolOptions): Roll
         const all = [...workers.values()];
         workers.clear();
         let deadline: NodeJS.Timeout | undefined;
+        // Jobs held for their account's rate let go at once, their wait a delay in the queue; calls finish.
+        for (const w of all) w.cancelAllJobs('worker stopping');
         const drained = Promise.all(all.map((w) => w.close())).then(() => 'drained' as const);
         const expired = new Promise<'expired'>((resolve) => {
           deadline = setTimeout(() => resolve('expired'), options.shutdownTimeoutMs);

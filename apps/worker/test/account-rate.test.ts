@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAccountRateLimiter } from '@fleet/limits';
+import { installQueueName } from '@fleet/queue';
 import type { WorkerHarness } from './support.ts';
 import { harnessWorkerMetrics, startHarness, USER_ID } from './support.ts';
 import { instanceIds, parsePrometheusText, sumSamples } from '@fleet/testing';
@@ -18,6 +19,12 @@ async function maxCallsInAnySecond(h: WorkerHarness): Promise<number> {
   const rows = await h.db.prisma.$queryRaw<{ n: bigint }[]>`
     SELECT count(*) AS n FROM install_attempt GROUP BY date_trunc('second', started_at) ORDER BY n DESC LIMIT 1`;
   return Number(rows[0]?.n ?? 0);
+}
+
+/** How many times the rollout's jobs were moved to delayed in BullMQ (its queue's events stream). */
+async function delayedInQueue(h: WorkerHarness, rolloutId: string): Promise<number> {
+  const entries = await h.redis.xrange(`${h.prefix}:${installQueueName(rolloutId)}:events`, '-', '+');
+  return entries.filter(([, fields]) => fields[0] === 'event' && fields[1] === 'delayed').length;
 }
 
 describe('per-account rate limit', () => {
@@ -130,5 +137,39 @@ describe('per-account rate limit', () => {
     // Each was at least the oversleep late when it was counted.
     expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_sum')).toBeGreaterThanOrEqual(ids.length * 0.07);
     expect(await maxCallsInAnySecond(h)).toBeLessThanOrEqual(RATE + 1);
+  });
+
+  it('a rollout wider than its account rate holds its jobs in the worker: none is delayed in the queue or fetched twice', async () => {
+    const RATE = 10;
+    h = await startHarness({ latencyMs: 5, throttleQps: RATE + 1 });
+    const ids = instanceIds(40, 'i-hold');
+    // 30 jobs at once at 10/s: all but the first ten are told to come back up to 2 s later (past the 1 s bound).
+    const rolloutId = await h.createRollout(ids, { concurrency: 30 });
+    await h.startPool({ accountRateLimitRps: RATE, accountRateBurst: 1 });
+    const started = Date.now();
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    expect((Date.now() - started) / 1000).toBeGreaterThanOrEqual((ids.length - 1) / RATE - 0.5);
+    expect(h.sim.stats()).toMatchObject({ requests: ids.length, throttled: 0 });
+    expect(await delayedInQueue(h, rolloutId)).toBe(0);
+    expect(await maxCallsInAnySecond(h)).toBeLessThanOrEqual(RATE + 1);
+  });
+
+  it('a stopping worker lets its held jobs go at once, as delays in the queue that another worker runs', async () => {
+    const RATE = 5;
+    h = await startHarness({ latencyMs: 5 });
+    const ids = instanceIds(30, 'i-let');
+    const rolloutId = await h.createRollout(ids, { concurrency: 30 });
+    const first = await h.startPool({ accountRateLimitRps: RATE, accountRateBurst: 1, shutdownTimeoutMs: 20_000 });
+    // 30 jobs at 5/s: after a second most are held for starts up to 6 s away.
+    await new Promise((r) => setTimeout(r, 1000));
+    const stopping = Date.now();
+    await first.stop();
+    // Well under the longest hold, and nowhere near the shutdown deadline: the held jobs did not wait it out.
+    expect(Date.now() - stopping).toBeLessThan(3_000);
+    expect(await delayedInQueue(h, rolloutId)).toBeGreaterThan(0);
+    await h.startPool({ accountRateLimitRps: RATE, accountRateBurst: 1 });
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    expect(await h.db.prisma.rolloutInstance.count({ where: { rolloutId, state: 'succeeded' } })).toBe(ids.length);
+    expect(h.sim.stats().requests).toBe(ids.length);
   });
 });

@@ -144,6 +144,9 @@ beforeAll(async () => {
     FLEET_ENCRYPTION_KEY: ENCRYPTION_KEY,
     CMS_ENDPOINT_ALLOWLIST: `*.aliyuncs.com,${simHost}`,
     ROLLOUT_POLL_MS: '200',
+    // Each worker runs at most 4 of a rollout's 10 jobs at once, so all three work on both rollouts: a job holds its
+    // place while it waits for its account's rate, and a worker that may take the whole rollout's concurrency keeps it.
+    WORKER_CONCURRENCY: '4',
     ACCOUNT_REFRESH_MS: '1000',
     RECONCILE_INTERVAL_MS: '1000',
     VERIFY_WINDOW_MS: '30000',

@@ -9,7 +9,11 @@ import { installQueueName } from './names.ts';
 export type InstallJob = Job<InstallJobData>;
 
 /** Runs one install job; `token` is the job's lock token, which delayInstallJob needs. */
-export type InstallJobProcessor = (job: InstallJob, token?: string) => Promise<unknown>;
+/**
+ * Runs one job. `signal` is aborted when the worker lets its jobs go (RolloutWorkerPool: shutdown, the rollout's
+ * worker closing); BullMQ passes it only to a processor that declares the third parameter.
+ */
+export type InstallJobProcessor = (job: InstallJob, token?: string, signal?: AbortSignal) => Promise<unknown>;
 
 /** What runs one rollout's install jobs in this process; `concurrency` may be changed while it runs. */
 export type InstallWorker = Worker<InstallJobData>;

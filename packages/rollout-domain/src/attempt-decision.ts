@@ -136,11 +136,22 @@ export type AdmissionFacts<Slot> =
 export const LATE_START_TOLERANCE_MS = 25;
 
 /**
+ * Longest a job sent back for its account's rate waits for it in the worker (a `hold`), ms; a longer wait (an
+ * account throttled far below the rollout's concurrency) is a delay in the queue.
+ */
+export const HOLD_FOR_RATE_MAX_MS = 60_000;
+
+/**
  * `claim`: wait `waitMs` in the job (the start is reserved; the admission bounds the wait), then claim and call.
- * A longer wait was answered `rate` and is a delay in the queue, which frees the job's concurrency meanwhile.
+ * A longer wait was answered `rate`: the job is held in the worker for it (`hold`, then admitted again), keeping its
+ * place in the rollout's concurrency. Delayed in the queue instead, it would free that place, which the queue fills
+ * at once with another job told the same, so every job of a rollout wider than its account's rate would be fetched
+ * twice, the first time for nothing. Only a wait beyond HOLD_FOR_RATE_MAX_MS, or a full global cap (whose slots free
+ * within a call's time, and whose fair share must let other rollouts' jobs in), is a delay in the queue.
  */
 export type AdmissionDecision<Slot> =
   | JobDelay
+  | { kind: 'hold'; ms: number; why: 'account_rate' }
   | { kind: 'claim'; slot: Slot; waitMs: number; startsAtMs?: number; lateToleranceMs?: number }
   /**
    * Admitted, but the admission's answer came more than LATE_START_TOLERANCE_MS after the start it reserved (a slow
@@ -163,8 +174,10 @@ export function decideAdmission<Slot>(admission: AdmissionFacts<Slot>, { random 
         ...tolerance,
       };
     }
-    case 'rate':
-      return { kind: 'delay', ms: admission.waitMs + random * RATE_WAIT_JITTER_MS, why: 'account_rate' };
+    case 'rate': {
+      const ms = admission.waitMs + random * RATE_WAIT_JITTER_MS;
+      return { kind: ms <= HOLD_FOR_RATE_MAX_MS ? 'hold' : 'delay', ms, why: 'account_rate' };
+    }
     case 'slot':
       return { kind: 'delay', ms: SLOT_RECHECK_MIN_MS + random * SLOT_RECHECK_JITTER_MS, why: 'global_slot' };
     default:

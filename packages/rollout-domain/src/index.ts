@@ -60,6 +60,7 @@ export {
   decideAnswer,
   decideClaim,
   decideJobStart,
+  HOLD_FOR_RATE_MAX_MS,
   LATE_START_TOLERANCE_MS,
 } from './attempt-decision.ts';
 export type {

@@ -16,6 +16,7 @@ import {
   BUSY_RECHECK_JITTER_MS,
   DEFERRED_RECHECK_MS,
   PAUSED_RECHECK_MS,
+  HOLD_FOR_RATE_MAX_MS,
   RATE_WAIT_JITTER_MS,
   SLOT_RECHECK_JITTER_MS,
   SLOT_RECHECK_MIN_MS,
@@ -82,14 +83,21 @@ describe('admission', () => {
     });
   });
 
-  it("waits what the account's rate says, plus up to 20 ms of jitter", () => {
+  it("waits what the account's rate says, plus up to 20 ms of jitter, held in the worker up to a minute", () => {
     expect(decideAdmission({ kind: 'rate', waitMs: 37 }, { random: 0 })).toEqual({
-      kind: 'delay',
+      kind: 'hold',
       ms: 37,
       why: 'account_rate',
     });
-    expect(decideAdmission({ kind: 'rate', waitMs: 37 }, { random: 0.5 })).toMatchObject({ ms: 47 });
+    expect(decideAdmission({ kind: 'rate', waitMs: 37 }, { random: 0.5 })).toMatchObject({ kind: 'hold', ms: 47 });
     expect(RATE_WAIT_JITTER_MS).toBe(20);
+    expect(HOLD_FOR_RATE_MAX_MS).toBe(60_000);
+    expect(decideAdmission({ kind: 'rate', waitMs: 59_980 }, { random: 0 })).toMatchObject({ kind: 'hold' });
+    expect(decideAdmission({ kind: 'rate', waitMs: 59_981 }, { random: 0.999 })).toEqual({
+      kind: 'delay',
+      ms: 59_981 + 0.999 * 20,
+      why: 'account_rate',
+    });
   });
 
   it('looks for a global slot again after 20 ms plus up to 80 ms of jitter', () => {
