@@ -66,6 +66,9 @@ type AccountFacts = {
    * (LATE_START_BUDGET_MS leaves room at high rates) less the calls after the first.
    */
   unusedStarts: number;
+  /** From the POST to the first call's start, and from the last call's start to the rollout completed, ms. */
+  firstCallAfterPostMs: number;
+  doneAfterLastCallMs: number;
   /** The longest gaps between one start and the next: where in the run (s after the first start) and how long (ms). */
   longestGaps: { atSeconds: number; ms: number }[];
 };
@@ -180,6 +183,10 @@ async function runRate(
   const accountFacts: AccountFacts[] = [];
   for (const r of rollouts) {
     const starts = await startTimes(stack, r.id);
+    const { rows: finished } = await stack.db.query<{ finished_at: Date }>(
+      `SELECT finished_at FROM rollout WHERE id = $1::uuid`,
+      [r.id],
+    );
     const spanSeconds = ((starts.at(-1) ?? 0) - (starts[0] ?? 0)) / 1000;
     accountFacts.push({
       userId: r.userId,
@@ -191,6 +198,8 @@ async function runRate(
         ? Math.max(0, Math.round((spanSeconds * 1000) / scheduleIntervalMs(spec.ratePerAccount)) - (starts.length - 1))
         : 0,
       longestGaps: longestGaps(starts, 5),
+      firstCallAfterPostMs: (starts[0] ?? started) - started,
+      doneAfterLastCallMs: (finished[0]?.finished_at.getTime() ?? 0) - (starts.at(-1) ?? 0),
     });
   }
   const run: RateRun = {
@@ -255,6 +264,8 @@ export function renderRateReport(result: RateResult): string {
       worst((a) => a.worstSecondStarts),
       worst((a) => a.worstSecondArrivals),
       `${r.seconds.toFixed(1)} / ${r.idealSeconds!.toFixed(1)}`,
+      `${Math.max(...r.accountFacts.map((a) => a.firstCallAfterPostMs)).toFixed(0)} / ` +
+        `${Math.max(...r.accountFacts.map((a) => a.doneAfterLastCallMs)).toFixed(0)}`,
       `${r.maxInFlightOfOneRollout} / ${r.concurrency}`,
       `${r.maxInFlight} / ${r.globalCap}`,
       String(r.throttled),
@@ -277,6 +288,7 @@ export function renderRateReport(result: RateResult): string {
         'worst 1 s starts / limit',
         'worst 1 s arrivals / limit',
         'took / ideal s',
+        'POST to first call / last call to done ms',
         'maxInFlight rollout / concurrency',
         'all / cap',
         'throttled',

@@ -211,7 +211,7 @@ async function settleCall(p: Processor, run: JobRun, answered: Answered): Promis
           attemptId: member.attemptId,
           attemptNo: member.attemptNo,
           maxAttempts: rollout.retry.maxAttempts,
-          answer: toAnswer(answer, decision.recorded),
+          answer: toAnswer(answer, decision.recorded, claim.kind === 'replay'),
           verdict: decision.verdict,
           instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
           nextAttemptAt: decision.nextAttemptAt,

@@ -49,7 +49,7 @@ async function recordAnswer(
       attemptId: claim.attemptId,
       attemptNo: claim.attemptNo,
       maxAttempts: rollout.retry.maxAttempts,
-      answer: toAnswer(result, decision.recorded),
+      answer: toAnswer(result, decision.recorded, claim.kind === 'replay'),
       verdict: decision.verdict,
       instanceTimeoutMs: rollout.policy.instanceTimeoutMs,
       nextAttemptAt: decision.nextAttemptAt,
@@ -130,8 +130,10 @@ export function signalAccountRate(
   }
 }
 
-export function toAnswer(result: CallResult, recorded: RecordAnswer['recorded']): AttemptAnswer {
+/** `replay`: the call was a replay of an earlier request, whose start its row keeps (AttemptAnswer.sentAt). */
+export function toAnswer(result: CallResult, recorded: RecordAnswer['recorded'], replay: boolean): AttemptAnswer {
   return {
+    sentAt: replay ? null : result.startedAt,
     finishedAt: result.finishedAt,
     durationMs: Math.round(result.durationMs),
     httpStatus: result.httpStatus,

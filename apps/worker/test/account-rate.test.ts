@@ -137,6 +137,9 @@ describe('per-account rate limit', () => {
     // Each was at least the oversleep late when it was counted.
     expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_sum')).toBeGreaterThanOrEqual(ids.length * 0.07);
     expect(await maxCallsInAnySecond(h)).toBeLessThanOrEqual(RATE + 1);
+    // Each row says when its call went (started_at), past the start it was claimed for (signed_at) by the oversleep.
+    const rows = await h.db.prisma.installAttempt.findMany({ where: { rolloutId } });
+    for (const row of rows) expect(row.startedAt.getTime() - row.signedAt!.getTime()).toBeGreaterThanOrEqual(70);
   });
 
   it('a rollout wider than its account rate holds its jobs in the worker: none is delayed in the queue or fetched twice', async () => {

@@ -164,6 +164,43 @@ describe('createAttemptWriter', () => {
     }
   });
 
+  it("records when each call went as its attempt's started_at (sentAt), and keeps the claimed start without one", async () => {
+    const { rollout, instances } = await newRollout(4);
+    const writer = createAttemptWriter(db);
+    const claimedAt = new Date(Date.now() - 5_000);
+    const claims = await Promise.all(
+      instances.map((i) =>
+        writer.claim({
+          rolloutInstanceId: i.id,
+          rolloutId: rollout.id,
+          workerId: 'w1',
+          staleAfterMs: 60_000,
+          now: claimedAt,
+        }),
+      ),
+    );
+    const sentAt = new Date(claimedAt.getTime() + 1_234);
+    await Promise.all(
+      claims.map((claim, n) => {
+        if (claim.kind !== 'claimed') throw new Error('expected claims');
+        return writer.finish({
+          rolloutInstanceId: instances[n]!.id,
+          attemptId: claim.attemptId,
+          attemptNo: claim.attemptNo,
+          maxAttempts: 3,
+          answer: answer('success', { sentAt: n % 2 === 0 ? sentAt : null }),
+          nextAttemptAt: null,
+        });
+      }),
+    );
+    const rows = await db.prisma.installAttempt.findMany({
+      where: { rolloutInstanceId: { in: instances.map((i) => i.id) } },
+      orderBy: { rolloutInstanceId: 'asc' },
+    });
+    expect(rows.map((r) => r.startedAt.getTime() - claimedAt.getTime())).toEqual([1_234, 0, 1_234, 0]);
+    expect(rows.every((r) => r.signedAt === null || r.signedAt.getTime() === claimedAt.getTime())).toBe(true);
+  });
+
   it('carries claims and answers submitted at the same moment in one statement, each answered with its own result', async () => {
     const { rollout, instances } = await newRollout(6);
     const writer = createAttemptWriter(db);

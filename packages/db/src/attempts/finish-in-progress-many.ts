@@ -75,6 +75,7 @@ export function planFinishes(inputs: FinishInput[]): {
             col((p) => manualInstallReasonAfter(p.cause, p.input.manualInstallReason ?? null)),
             col((p) => p.input.instanceTimeoutMs ?? null),
             col((p) => finishFacts(p.input).decidedAt),
+            col((p) => p.input.answer.sentAt ?? null),
           ],
     settle(rows) {
       const byAttempt = new Map(rows.map((row) => [BigInt(row.attempt_id), row]));

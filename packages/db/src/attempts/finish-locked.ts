@@ -20,7 +20,8 @@ export async function settleFinish(db: Database, input: FinishInput, fast: FastF
       UPDATE install_attempt SET
         finished_at = ${a.finishedAt}, duration_ms = ${a.durationMs}, http_status = ${a.httpStatus}, success = ${a.success},
         error_code = ${a.errorCode}, error_message = ${a.errorMessage}, request_id = ${a.requestId},
-        outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind}
+        outcome = ${a.outcome}::"AttemptOutcome", outcome_kind = ${a.outcomeKind},
+        started_at = coalesce(${a.sentAt ?? null}::timestamptz, started_at)
       WHERE id = ${input.attemptId} AND (finished_at IS NULL OR outcome = 'abandoned')`;
     if (recorded !== 1) return { kind: 'duplicate' };
   }

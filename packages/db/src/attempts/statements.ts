@@ -14,7 +14,7 @@
 /** Parameters of claimCtes. */
 const CLAIM_PARAMS = 7;
 /** Parameters of finishCtes. */
-const FINISH_PARAMS = 17;
+const FINISH_PARAMS = 18;
 
 /** The claim of a batch, parameters $at..$at+6, as CTEs ending in `claim_inserted(id, rollout_instance_id, attempt_no)`. */
 const claimCtes = (at: number) => `
@@ -43,7 +43,7 @@ const CLAIM_PENDING_MANY = `WITH ${claimCtes(1)}
   SELECT id::text, rollout_instance_id::text, attempt_no FROM claim_inserted`;
 
 /**
- * The answers of a batch, parameters $at..$at+16, as CTEs: each recorded on its attempt row (`finish_recorded`),
+ * The answers of a batch, parameters $at..$at+17, as CTEs: each recorded on its attempt row (`finish_recorded`),
  * each instance moved with its guard (`finish_moved`). Plan shape and pg: see the top of this module.
  */
 const finishCtes = (at: number) => {
@@ -53,14 +53,14 @@ const finishCtes = (at: number) => {
     SELECT * FROM unnest(
       ${p(1)}::bigint[], ${p(2)}::bigint[], ${p(3)}::int[], ${p(4)}::text[], ${p(5)}::timestamptz[], ${p(6)}::int[], ${p(7)}::int[],
       ${p(8)}::boolean[], ${p(9)}::text[], ${p(10)}::text[], ${p(11)}::text[], ${p(12)}::text[], ${p(13)}::text[], ${p(14)}::timestamptz[],
-      ${p(15)}::text[], ${p(16)}::int[], ${p(17)}::timestamptz[]
+      ${p(15)}::text[], ${p(16)}::int[], ${p(17)}::timestamptz[], ${p(18)}::timestamptz[]
     ) AS t(instance_id, attempt_id, attempt_no, to_state, finished_at, duration_ms, http_status, success, error_code, error_message,
-           request_id, outcome, outcome_kind, next_attempt_at, manual_reason, timeout_ms, decided_at)),
+           request_id, outcome, outcome_kind, next_attempt_at, manual_reason, timeout_ms, decided_at, sent_at)),
   finish_recorded AS (
     UPDATE install_attempt a SET
       finished_at = i.finished_at, duration_ms = i.duration_ms, http_status = i.http_status, success = i.success,
       error_code = i.error_code, error_message = i.error_message, request_id = i.request_id,
-      outcome = i.outcome::"AttemptOutcome", outcome_kind = i.outcome_kind
+      outcome = i.outcome::"AttemptOutcome", outcome_kind = i.outcome_kind, started_at = coalesce(i.sent_at, a.started_at)
     FROM finish_input i
     WHERE a.id = ANY(${p(2)}::bigint[]) AND a.id = i.attempt_id AND (a.finished_at IS NULL OR a.outcome = 'abandoned')
     RETURNING a.id),

@@ -78,6 +78,12 @@ export type AttemptAnswer = {
   outcome: AttemptOutcomeClass;
   /** The client's finer classification (throttled, fleet_wide, ...). */
   outcomeKind: string;
+  /**
+   * When the request went out, by the worker's clock: the attempt's `started_at` becomes it (the claim wrote the
+   * start reserved for the call, and a call late for its start takes another). Null (a replay, whose row keeps the
+   * first request's start): `started_at` is left as claimed.
+   */
+  sentAt?: Date | null;
 };
 
 export type FinishResult =
