@@ -1,14 +1,26 @@
-import { completeRolloutIfDone } from '@fleet/db';
+import { checkRolloutDone } from '@fleet/db';
 import { abortIfThresholdCrossed, advanceWaves } from '@fleet/rollout-control';
-import type { InstallProcessorDeps, JobRun, Processor } from './install-job-run.ts';
+import type { CompletionChecks, InstallProcessorDeps, JobRun, Processor } from './install-job-run.ts';
 import { persistThroughOutage } from './persist-through-outage.ts';
 import { createTrailingChecks } from './trailing-checks.ts';
-import type { TrailingChecks } from './trailing-checks.ts';
 
 /** A rollout's abort threshold is evaluated at most this often per process, in ms. */
 const ABORT_CHECK_INTERVAL_MS = 250;
 /** "Is the rollout done?" is asked at most this often per rollout per process, in ms (see createCompletionChecks). */
 const COMPLETION_CHECK_INTERVAL_MS = 50;
+/** Longest a check that found instances open holds the next one back, ms (see completionHoldMs). */
+const COMPLETION_HOLD_MAX_MS = 1000;
+
+/**
+ * How long a check that found `open` instances still open may hold the next one back: half the time those need at
+ * the account's rate (its calls are what finishes them, fleet-wide), at most a second. A rollout far from done is
+ * then asked a few times a second instead of after nearly every instance; one whose open instances end faster than
+ * calls (skipped, timed out) is seen completed at most a second late.
+ */
+export function completionHoldMs(open: number, maxRatePerSecond: number): number {
+  if (open <= 0 || maxRatePerSecond <= 0) return 0;
+  return Math.min(COMPLETION_HOLD_MAX_MS, (open * 1000) / maxRatePerSecond / 2);
+}
 
 /** After an instance reached a final state: abort check, next wave, completion. */
 export async function afterFinal(p: Processor, run: JobRun): Promise<void> {
@@ -35,7 +47,7 @@ export async function afterFinal(p: Processor, run: JobRun): Promise<void> {
       ),
     );
   } else {
-    p.completionChecks.request(rollout.id);
+    p.completionChecks.request(rollout);
   }
 }
 
@@ -46,21 +58,42 @@ export async function afterFinal(p: Processor, run: JobRun): Promise<void> {
  * rollout is bookkeeping, not part of recording the attempt, and should this process die first, the reconciler
  * completes rollouts whose instances are all final.
  */
-export function createCompletionChecks(deps: InstallProcessorDeps): TrailingChecks {
-  return createTrailingChecks(
-    (rolloutId) => completeIfDone(deps, rolloutId),
+export function createCompletionChecks(deps: InstallProcessorDeps): CompletionChecks {
+  /** rollout id -> its account, for the account's rate (kept while the rollout's checks are). */
+  const accountOf = new Map<string, string>();
+  const checks = createTrailingChecks(
+    async (rolloutId) => {
+      const { open, holdMs } = await completeIfDone(deps, rolloutId, accountOf.get(rolloutId));
+      if (open === 0) accountOf.delete(rolloutId);
+      return holdMs;
+    },
     COMPLETION_CHECK_INTERVAL_MS,
     (rolloutId, error) =>
       deps.logger.warn('checking whether the rollout is done failed; the reconciler will', { rolloutId, error }),
   );
+  return {
+    request(rollout) {
+      accountOf.set(rollout.id, rollout.userId);
+      checks.request(rollout.id);
+    },
+  };
 }
 
-async function completeIfDone(deps: InstallProcessorDeps, rolloutId: string): Promise<void> {
-  const completed = await persistThroughOutage('completing the rollout', deps.logger.child({ rolloutId }), () =>
-    completeRolloutIfDone(deps.db, rolloutId, deps.control.by),
+/** Completes the rollout if it is done; else answers how long the next check may wait (completionHoldMs). */
+async function completeIfDone(
+  deps: InstallProcessorDeps,
+  rolloutId: string,
+  userId?: string,
+): Promise<{ open: number; holdMs: number }> {
+  const { completed, open } = await persistThroughOutage(
+    'completing the rollout',
+    deps.logger.child({ rolloutId }),
+    () => checkRolloutDone(deps.db, rolloutId, deps.control.by),
   );
   if (completed) {
     deps.rollouts.invalidate(rolloutId);
     deps.logger.info('rollout completed', { rolloutId });
   }
+  const rate = userId === undefined ? 0 : deps.accountRate.schedule.limitsOf(userId).maxRatePerSecond;
+  return { open, holdMs: completionHoldMs(open, rate) };
 }

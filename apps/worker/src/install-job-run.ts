@@ -9,7 +9,6 @@ import type { RolloutControlDeps } from '@fleet/rollout-control';
 import type { JobDelay } from '@fleet/rollout-domain';
 import type { RolloutCache, RolloutSettings } from './rollout-cache.ts';
 import type { StatusChecks } from './status-checks.ts';
-import type { TrailingChecks } from './trailing-checks.ts';
 
 export type InstallProcessorDeps = {
   db: Database;
@@ -68,6 +67,9 @@ export type InstallJobOutcome =
   | 'retry_scheduled'
   | 'duplicate';
 
+/** "Is the rollout done?" after final transitions (after-final.ts createCompletionChecks). */
+export type CompletionChecks = { request(rollout: { id: string; userId: string }): void };
+
 /** What every job of one processor shares: the deps with their defaults, and the per-process throttles. */
 export type Processor = {
   deps: InstallProcessorDeps;
@@ -80,7 +82,7 @@ export type Processor = {
   statusChecks: StatusChecks;
   /** Per rollout: when this process last evaluated the abort threshold, in ms by `now`. */
   lastAbortCheck: Map<string, number>;
-  completionChecks: TrailingChecks;
+  completionChecks: CompletionChecks;
 };
 
 /** One job's own: the job and its lock token, its instance, its rollout as read, and its logger. */

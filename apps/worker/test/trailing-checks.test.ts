@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@fleet/testing';
+import { completionHoldMs } from '../src/after-final.ts';
 import { createTrailingChecks } from '../src/trailing-checks.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -74,5 +75,41 @@ describe('trailing checks', () => {
     await sleep(30);
     checks.request('r1');
     await waitFor('the next check', () => calls === 3, { timeoutMs: 1000, intervalMs: 5 });
+  });
+
+  it('holds every request back for the wait a check answered, then checks once for all of them', async () => {
+    const starts: number[] = [];
+    const checks = createTrailingChecks(
+      async () => {
+        starts.push(Date.now());
+        return starts.length === 1 ? 200 : undefined;
+      },
+      20,
+      () => undefined,
+    );
+    checks.request('r1');
+    // After the check and its 20 ms interval, but inside the 200 ms it answered: these wait for its end.
+    await sleep(60);
+    checks.request('r1');
+    checks.request('r1');
+    await sleep(60);
+    expect(starts).toHaveLength(1);
+    await waitFor('the held check', () => starts.length === 2, { timeoutMs: 1000, intervalMs: 5 });
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(195);
+    // That check answered no wait: a request after it is checked at once again.
+    await sleep(40);
+    checks.request('r1');
+    expect(starts).toHaveLength(3);
+  });
+});
+
+describe('completionHoldMs', () => {
+  it("is half the time the open instances need at the account's rate, at most a second, none when done", () => {
+    expect(completionHoldMs(100, 50)).toBe(1000);
+    expect(completionHoldMs(40, 50)).toBe(400);
+    expect(completionHoldMs(100, 500)).toBe(100);
+    expect(completionHoldMs(10_000, 5_000)).toBe(1000);
+    expect(completionHoldMs(1, 5_000)).toBe(0.1);
+    expect(completionHoldMs(0, 50)).toBe(0);
   });
 });

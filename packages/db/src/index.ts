@@ -21,6 +21,7 @@ export {
   listRolloutsByStatus,
   listOpenRolloutsForWork,
   listOpenRolloutsOfAccounts,
+  checkRolloutDone,
   completeRolloutIfDone,
 } from './rollouts.ts';
 export type { NewRollout, RolloutRecord, InstanceCounts } from './rollouts.ts';

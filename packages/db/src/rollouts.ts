@@ -350,11 +350,23 @@ export async function listOpenRolloutsOfAccounts(
  * the advisory lock (taken only when the rollout did complete), the row and its notice.
  */
 export async function completeRolloutIfDone(db: Database, rolloutId: string, by: EventSource): Promise<boolean> {
+  return (await checkRolloutDone(db, rolloutId, by)).completed;
+}
+
+/**
+ * completeRolloutIfDone, which also answers how many of the rollout's instances are still open (pending or
+ * in_progress) as the statement saw them: 0 once completed, or when another caller completed it.
+ */
+export async function checkRolloutDone(
+  db: Database,
+  rolloutId: string,
+  by: EventSource,
+): Promise<{ completed: boolean; open: number }> {
   const from = (['running', 'paused', 'waiting_for_window'] as const).filter(
     (s) => decideRollout(s, { type: 'all_instances_final' }).type === 'transition',
   );
-  const { rows } = await db.pool.query<{ completed: number }>({
-    name: 'fleet_complete_rollout_if_done',
+  const { rows } = await db.pool.query<{ completed: number; open: number }>({
+    name: 'fleet_complete_rollout_if_done_v2',
     text: `WITH done AS (
         UPDATE rollout SET status = 'completed', finished_at = now(), updated_at = now()
         WHERE id = $1::uuid AND status::text = ANY($2::text[])
@@ -376,7 +388,9 @@ export async function completeRolloutIfDone(db: Database, rolloutId: string, by:
         SELECT pg_notify('${FLEET_EVENTS_CHANNEL}', json_build_object('id', id::text, 'rolloutId', rollout_id)::text)
         FROM inserted
       )
-      SELECT (SELECT count(*) FROM done)::int AS completed, (SELECT count(*) FROM notified)::int AS notices`,
+      SELECT (SELECT count(*) FROM done)::int AS completed, (SELECT count(*) FROM notified)::int AS notices,
+        (SELECT coalesce(sum(n), 0) FROM rollout_state_count
+         WHERE rollout_id = $1::uuid AND state IN ('pending', 'in_progress'))::int AS open`,
     values: [
       rolloutId,
       from,
@@ -386,5 +400,6 @@ export async function completeRolloutIfDone(db: Database, rolloutId: string, by:
       by.requestId ?? null,
     ],
   });
-  return (rows[0]?.completed ?? 0) > 0;
+  const completed = (rows[0]?.completed ?? 0) > 0;
+  return { completed, open: completed ? 0 : (rows[0]?.open ?? 0) };
 }

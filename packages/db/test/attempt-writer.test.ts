@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkRolloutDone,
   completeRolloutIfDone,
   countInstances,
   createAttemptWriter,
@@ -299,9 +300,12 @@ describe('rollout state counters', () => {
     expect(total).toBe(12);
 
     expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(false);
+    // The same check answers how many are still open: the 3 pending.
+    expect(await checkRolloutDone(db, rollout.id, DIRECT_WRITER)).toEqual({ completed: false, open: 3 });
     await db.prisma
       .$executeRaw`UPDATE rollout_instance SET state = 'cancelled' WHERE rollout_id = ${rollout.id}::uuid AND state = 'pending'`;
-    expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(true);
+    expect(await checkRolloutDone(db, rollout.id, DIRECT_WRITER)).toEqual({ completed: true, open: 0 });
+    expect(await completeRolloutIfDone(db, rollout.id, DIRECT_WRITER)).toBe(false);
 
     await db.prisma.rolloutInstance.deleteMany({ where: { rolloutId: rollout.id, state: 'failed' } });
     expect(await countInstances(db, rollout.id)).toMatchObject({ total: 10, failed: 0, cancelled: 4 });
