@@ -162,7 +162,9 @@ const attemptSchema = z.object({
   kind: z
     .enum(['install', 'status_check'])
     .describe('a NodeInstall call, or the NodeStatusList check made before the first one under skipInstalled'),
-  startedAt: isoDate,
+  startedAt: isoDate.describe(
+    'when the request went, by the worker clock, once its answer is recorded; before that (and for a replay), the start it was claimed for',
+  ),
   finishedAt: isoDate.nullable(),
   durationMs: z.number().int().nullable(),
   httpStatus: z.number().int().nullable(),

@@ -49,6 +49,15 @@ describe('docs/api.md', () => {
     ).toEqual([]);
   });
 
+  it("says an attempt's startedAt is when its request went, in the OpenAPI document and in docs/api.md", async () => {
+    const res = await api.requestAs(null, 'GET', '/openapi.json');
+    const text = JSON.stringify(res.body);
+    expect(text).toContain('when the request went, by the worker clock, once its answer is recorded');
+    expect(readFileSync(API_DOCS, 'utf8').replace(/\s+/g, ' ')).toContain(
+      "`startedAt` (when the request went, by the worker's clock, once its answer is recorded",
+    );
+  });
+
   it('reads sections by their heading only', () => {
     expect(
       documentedOperations(
