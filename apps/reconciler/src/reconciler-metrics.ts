@@ -3,7 +3,7 @@ import type { Database } from '@fleet/db';
 import { readMetricsSnapshot } from '@fleet/db';
 import type { ReconcilerSnapshot } from '@fleet/metrics';
 import { countInstallJobs } from '@fleet/queue';
-import type { ReconcileReport } from './reconciler.ts';
+import type { ReconcileReport } from './reconcile-report.ts';
 
 /**
  * The repairs of one pass by kind, as `fleet_reconciler_repairs_total{kind}` counts them: each is something Redis or
