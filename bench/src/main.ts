@@ -19,8 +19,9 @@
  * over HTTP, under a minute),
  * --only rate (issues 23 and 24: achieved against configured account rate at 50, 100, 500 and 5,000/s for one
  * account, 10,000 instances each, and for 20 accounts at once, 2 worker processes, the worst one-second windows, and
- * the limiter-free baseline; about eight minutes; --rates 500,20x50 runs those alone; --rate-created-first creates
- * and enqueues the rollouts before the workers start, so that the creation's CPU is not in the calls' rate),
+ * the limiter-free baseline, and the adaptive rate under a lower quota and after it is lifted; about ten minutes;
+ * --rates 500,20x50 runs those alone (adaptive: that one); --rate-created-first creates and enqueues the rollouts
+ * before the workers start, so that the creation's CPU is not in the calls' rate),
  * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
  * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts),
  * --only million (issue 23: ten rollouts of 100,000 at once on 10 worker processes at L=5 ms, then attempt

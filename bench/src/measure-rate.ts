@@ -19,6 +19,8 @@ import { table } from './report.ts';
 import { sleep } from './processes.ts';
 import type { BenchStack } from './stack.ts';
 import { LATE_START_BUDGET_MS } from '@fleet/limits';
+import type { AdaptiveRun } from './measure-rate-adaptive.ts';
+import { ADAPTIVE_RUN_KEY, measureAdaptiveRate, renderAdaptiveReport } from './measure-rate-adaptive.ts';
 
 const WORKERS = 2;
 const LATENCY_MS = 20;
@@ -94,6 +96,14 @@ type RateRun = RateRunSpec & {
   startsCounted: number;
   meanLatenessMs: number;
   laterThan10Ms: number;
+  /**
+   * The workers' event loop delay over the run, ms, the worst worker's (prom-client's nodejs_eventloop_lag_p99_seconds
+   * and _max_seconds, from perf_hooks' monitorEventLoopDelay since the worker started: the run's one scrape), less the
+   * monitor's own 10 ms interval (an idle loop reads 10 ms): how long a timer due waited for the loop, which is what
+   * makes calls late for their starts.
+   */
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
 };
 
 export type RateResult = {
@@ -104,7 +114,12 @@ export type RateResult = {
   createdFirst: boolean;
   runs: RateRun[];
   baseline: RateRun;
+  /** The adaptive decrease and recovery (measure-rate-adaptive.ts), when it ran. */
+  adaptive?: AdaptiveRun;
 };
+
+/** prom-client's eventLoopMonitoringPrecision default: monitorEventLoopDelay samples the loop this often, ms. */
+const EVENT_LOOP_MONITOR_INTERVAL_MS = 10;
 
 type Stats = SimStats & {
   maxPerSecondByUserId: Record<string, number>;
@@ -199,6 +214,8 @@ async function runRate(
   const total = (name: string, labels: Record<string, string> = {}) =>
     scrapes.reduce((sum, samples) => sum + sumSamples(samples, name, labels), 0);
   const startsCounted = total('fleet_call_start_lateness_seconds_count');
+  const worstWorker = (name: string) =>
+    Math.max(0, ...scrapes.map((samples) => sumSamples(samples, name) * 1000 - EVENT_LOOP_MONITOR_INTERVAL_MS));
   const accountFacts: AccountFacts[] = [];
   for (const r of rollouts) {
     const starts = await startTimes(stack, r.id);
@@ -238,6 +255,8 @@ async function runRate(
     meanLatenessMs: startsCounted > 0 ? (total('fleet_call_start_lateness_seconds_sum') * 1000) / startsCounted : 0,
     laterThan10Ms:
       startsCounted > 0 ? 1 - total('fleet_call_start_lateness_seconds_bucket', { le: '0.01' }) / startsCounted : 0,
+    eventLoopDelayP99Ms: worstWorker('nodejs_eventloop_lag_p99_seconds'),
+    eventLoopDelayMaxMs: worstWorker('nodejs_eventloop_lag_max_seconds'),
   };
   log(
     `  ${run.achievedRps.toFixed(1)}/s` +
@@ -245,21 +264,24 @@ async function runRate(
       `, worst second ${Math.max(...accountFacts.map((a) => a.worstSecondArrivals))} arrivals, maxInFlight ${run.maxInFlight}` +
       `, ${accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)} starts unused, ${run.retakes} retakes` +
       `, lateness mean ${run.meanLatenessMs.toFixed(2)} ms, ${(run.laterThan10Ms * 100).toFixed(1)}% over 10 ms` +
+      `, event loop delay p99 ${run.eventLoopDelayP99Ms.toFixed(1)} ms, max ${run.eventLoopDelayMaxMs.toFixed(1)} ms` +
       `, longest gaps ${(accountFacts[0]?.longestGaps ?? []).map((g) => `${g.ms.toFixed(0)} ms at ${g.atSeconds.toFixed(1)} s`).join(', ')}`,
   );
   return run;
 }
 
-/** `only`: the runs' keys to make (50, 100, 500, 5000, 20x50); default all. The baseline is always made. */
+/**
+ * `only`: the runs' keys to make (50, 100, 500, 5000, 20x50, adaptive); default all. The baseline is always made.
+ */
 export async function measureRate(
   stack: BenchStack,
   log: (line: string) => void,
   only?: string[],
   createdFirst = false,
 ): Promise<RateResult> {
-  const unknown = only?.filter((key) => !RATE_RUNS.some((r) => r.key === key)) ?? [];
-  if (unknown.length > 0)
-    throw new Error(`--rates: unknown run "${unknown.join(', ')}" (${RATE_RUNS.map((r) => r.key).join(', ')})`);
+  const keys = [...RATE_RUNS.map((r) => r.key), ADAPTIVE_RUN_KEY];
+  const unknown = only?.filter((key) => !keys.includes(key)) ?? [];
+  if (unknown.length > 0) throw new Error(`--rates: unknown run "${unknown.join(', ')}" (${keys.join(', ')})`);
   const baseline = await runRate(
     stack,
     { ...RATE_RUNS[3]!, label: 'limiter out of the way' },
@@ -270,7 +292,23 @@ export async function measureRate(
   const runs: RateRun[] = [];
   for (const spec of RATE_RUNS)
     if (!only || only.includes(spec.key)) runs.push(await runRate(stack, spec, true, createdFirst, log));
-  return { workers: WORKERS, latencyMs: LATENCY_MS, burst: BURST, createdFirst, runs, baseline };
+  const adaptive =
+    !only || only.includes(ADAPTIVE_RUN_KEY)
+      ? await measureAdaptiveRate(
+          stack,
+          { workers: WORKERS, latencyMs: LATENCY_MS, burst: BURST, globalCap: GLOBAL_CAP },
+          log,
+        )
+      : undefined;
+  return {
+    workers: WORKERS,
+    latencyMs: LATENCY_MS,
+    burst: BURST,
+    createdFirst,
+    runs,
+    baseline,
+    ...(adaptive ? { adaptive } : {}),
+  };
 }
 
 export function renderRateReport(result: RateResult): string {
@@ -299,6 +337,7 @@ export function renderRateReport(result: RateResult): string {
       String(r.accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)),
       String(r.retakes),
       `${r.meanLatenessMs.toFixed(2)} / ${(r.laterThan10Ms * 100).toFixed(1)}%`,
+      `${r.eventLoopDelayP99Ms.toFixed(1)} / ${r.eventLoopDelayMaxMs.toFixed(1)}`,
     ];
   });
   return [
@@ -325,11 +364,13 @@ export function renderRateReport(result: RateResult): string {
         'starts unused',
         'retakes',
         'late mean ms / over 10 ms',
+        'event loop delay p99 / max ms',
       ],
       rows,
     ),
     `Baseline, the limiter out of the way: ${result.baseline.instances.toLocaleString('en-US')} instances at ` +
       `${result.baseline.achievedRps.toFixed(0)} calls/s (${result.baseline.seconds.toFixed(1)} s, maxInFlight ` +
       `${result.baseline.maxInFlight} / ${result.baseline.concurrency}): what this machine can do at all.`,
+    ...(result.adaptive ? ['', renderAdaptiveReport(result.adaptive)] : []),
   ].join('\n');
 }
