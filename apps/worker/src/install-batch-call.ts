@@ -90,6 +90,8 @@ type Answered = {
   result: CallResult;
   /** What the answer means for each member's attempt (attempt numbers differ, so retry times and reasons do too). */
   decisions: Map<bigint, RecordAnswer | AnswerLost>;
+  /** When the call's start was reserved, on the schedule's clock (see callStart). */
+  reservedAtMs: number;
 };
 
 async function claimAndCallMany(
@@ -133,7 +135,7 @@ async function claimAndCallMany(
     claim.kind === 'replay'
       ? await p.deps.accounts.withCredentials(run.rollout.userId, claim.credentialsId)
       : run.account.cms;
-  await callStart(p, run, start);
+  const reservedAtMs = await callStart(p, run, start);
   const result = await cms.installMonitoringAgent({
     instanceIds,
     force: run.rollout.force,
@@ -169,7 +171,7 @@ async function claimAndCallMany(
       decisions.set(member.attemptId, decideAfterAgentCheck(status, { random: p.random() }));
     }
   }
-  return { kind: 'answered', claim, result, decisions };
+  return { kind: 'answered', claim, result, decisions, reservedAtMs };
 }
 
 const byId = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -231,7 +233,8 @@ async function settleCall(p: Processor, run: JobRun, answered: Answered): Promis
   );
   // The account saw one call: its rate learns of it once.
   const recorded = settled.flatMap((s) => (s.decision.kind === 'record' ? [s.decision] : []));
-  if (recorded[0]) await signalAccountRate(p.deps.accountRate, rollout.userId, recorded[0].accountRate);
+  if (recorded[0])
+    await signalAccountRate(p.deps.accountRate, rollout.userId, recorded[0].accountRate, answered.reservedAtMs);
   log.info('InstallMonitoringAgent call recorded', {
     callId: claim.callId,
     instances: claim.members.length,

@@ -20,6 +20,8 @@ export type Answered = {
   claim: CallingClaim;
   result: CallResult;
   decision: RecordAnswer | AnswerLost;
+  /** When the start the call was sent at was reserved, on the schedule's clock (CallStart.reservedOnScheduleAtMs). */
+  reservedAtMs: number;
 };
 
 /** A claim that made no call: the job ends or waits without one. */
@@ -41,6 +43,11 @@ export type CallStart = {
    * measured from here, so a call already late when admitted is not allowed the tolerance again after its claim.
    */
   reservedAt: Date;
+  /**
+   * When this start was reserved, on the schedule's clock (AccountRateLimiter.schedule.now): a throttled answer to a
+   * call reserved before the account's rate last fell does not lower it again (AccountRateLimiter.onThrottled).
+   */
+  reservedOnScheduleAtMs: number;
 };
 
 /** An admission that lets the call go: with its reserved start, or one that missed it and takes another. */
@@ -53,10 +60,13 @@ export type AdmittedCall = Extract<AdmissionDecision<string>, { kind: 'claim' | 
 export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall): Promise<CallStart> {
   const tolerance = admission.lateToleranceMs ?? LATE_START_TOLERANCE_MS;
   if (admission.kind === 'claim') {
-    if (admission.startsAtMs !== undefined) return startAt(p, admission.startsAtMs, tolerance);
-    return startIn(p, admission.waitMs, tolerance);
+    // The admission has just answered: its start was reserved now, as near as this process can tell.
+    const reservedAtMs = p.deps.accountRate.schedule.now();
+    if (admission.startsAtMs !== undefined) return startAt(p, admission.startsAtMs, tolerance, reservedAtMs);
+    return startIn(p, admission.waitMs, tolerance, reservedAtMs);
   }
-  return startAt(p, await retakeStart(p, run, admission.lateMs), tolerance);
+  const startsAtMs = await retakeStart(p, run, admission.lateMs);
+  return startAt(p, startsAtMs, tolerance, p.deps.accountRate.schedule.now());
 }
 
 /**
@@ -65,11 +75,11 @@ export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall
  * spacing its neighbours keep, and two calls a few tenths of a millisecond too close make a second with one call
  * more than the rate).
  */
-function startAt(p: Processor, startsAtMs: number, lateToleranceMs: number): CallStart {
-  return startIn(p, startsAtMs - p.deps.accountRate.schedule.now(), lateToleranceMs);
+function startAt(p: Processor, startsAtMs: number, lateToleranceMs: number, reservedAtMs: number): CallStart {
+  return startIn(p, startsAtMs - p.deps.accountRate.schedule.now(), lateToleranceMs, reservedAtMs);
 }
 
-function startIn(p: Processor, waitMs: number, lateToleranceMs: number): CallStart {
+function startIn(p: Processor, waitMs: number, lateToleranceMs: number, reservedAtMs: number): CallStart {
   const wait = Math.max(0, waitMs);
   const now = p.now().getTime();
   return {
@@ -78,6 +88,7 @@ function startIn(p: Processor, waitMs: number, lateToleranceMs: number): CallSta
     reached: wait > 0 ? p.sleep(wait) : null,
     lateToleranceMs,
     reservedAt: new Date(now + waitMs),
+    reservedOnScheduleAtMs: reservedAtMs,
   };
 }
 
@@ -95,16 +106,19 @@ async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<n
  * outlasted the wait, or took that long for a call that was to start at once: Postgres slow, the process busy);
  * a later call takes a new start instead: sent now, it would bunch with the calls scheduled after it, and the account
  * would see more than its rate. Its old start goes unused, so a stall costs the quota of its length. Below the rate
- * a claim takes a few milliseconds, so a call admitted at once is sent without another round trip.
+ * a claim takes a few milliseconds, so a call admitted at once is sent without another round trip. Answers when the
+ * start the call goes at was reserved, on the schedule's clock (CallStart.reservedOnScheduleAtMs).
  */
-export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<void> {
+export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<number> {
   if (start.reached) await start.reached;
   const lateMs = p.now().getTime() - start.reservedAt.getTime();
   const retake = lateMs > start.lateToleranceMs;
   p.deps.metrics?.callStarted({ lateMs, retaken: retake });
-  if (!retake) return;
-  const retaken = startAt(p, await retakeStart(p, run, lateMs), start.lateToleranceMs);
+  if (!retake) return start.reservedOnScheduleAtMs;
+  const startsAtMs = await retakeStart(p, run, lateMs);
+  const retaken = startAt(p, startsAtMs, start.lateToleranceMs, p.deps.accountRate.schedule.now());
   if (retaken.reached) await retaken.reached;
+  return retaken.reservedOnScheduleAtMs;
 }
 
 /**
@@ -143,7 +157,7 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
     claim.kind === 'replay'
       ? await p.deps.accounts.withCredentials(run.rollout.userId, claim.credentialsId)
       : run.account.cms;
-  await callStart(p, run, start);
+  const reservedAtMs = await callStart(p, run, start);
   const result = await cms.nodeInstall({
     userId: run.rollout.userId,
     instanceId: run.instanceId,
@@ -166,7 +180,7 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
   switch (answer.kind) {
     case 'record':
     case 'answer_lost':
-      return { kind: 'answered', claim, result, decision: answer };
+      return { kind: 'answered', claim, result, decision: answer, reservedAtMs };
     case 'answer_check': {
       // Did the lost call install the agent? NodeStatus says whether it is up (running, or installing after it).
       const status = await run.account.cms.nodeStatus({ instanceId: run.instanceId });
@@ -176,6 +190,7 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
         claim,
         result: afterCheck.kind === 'record' ? inferredSuccess(status, result) : result,
         decision: afterCheck,
+        reservedAtMs,
       };
     }
     default:

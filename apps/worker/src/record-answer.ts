@@ -14,7 +14,7 @@ import { persistThroughOutage } from './persist-through-outage.ts';
 
 /** Records what the call came to, and lets the instance and the rollout move on. */
 export async function settleAnswer(p: Processor, run: JobRun, answered: Answered): Promise<InstallJobOutcome> {
-  const { claim, result, decision } = answered;
+  const { claim, result, decision, reservedAtMs } = answered;
   switch (decision.kind) {
     case 'answer_lost': {
       // Close the attempt as such and come back soon for attempt N+1 (a new claim, under the limits again).
@@ -29,7 +29,7 @@ export async function settleAnswer(p: Processor, run: JobRun, answered: Answered
       return delayJob(run.job, run.token, { kind: 'delay', ms: decision.ms, why: 'answer_lost' });
     }
     case 'record':
-      return recordAnswer(p, run, claim, result, decision);
+      return recordAnswer(p, run, { claim, result, decision, reservedAtMs });
     default:
       return assertNever(decision, 'answer');
   }
@@ -38,10 +38,9 @@ export async function settleAnswer(p: Processor, run: JobRun, answered: Answered
 async function recordAnswer(
   p: Processor,
   run: JobRun,
-  claim: CallingClaim,
-  result: CallResult,
-  decision: RecordAnswer,
+  answered: { claim: CallingClaim; result: CallResult; decision: RecordAnswer; reservedAtMs: number },
 ): Promise<InstallJobOutcome> {
+  const { claim, result, decision, reservedAtMs } = answered;
   const { rollout, log } = run;
   const recorded = persistThroughOutage('recording an attempt', log, () =>
     p.attempts.finish({
@@ -58,7 +57,7 @@ async function recordAnswer(
   );
   const [finish]: [FinishResult, ...unknown[]] = await Promise.all([
     recorded,
-    signalAccountRate(p.deps.accountRate, rollout.userId, decision.accountRate),
+    signalAccountRate(p.deps.accountRate, rollout.userId, decision.accountRate, reservedAtMs),
   ]);
   // Counted once its answer is on its attempt row, so that the count is the rows' (a duplicate delivery wrote none).
   if (finish.kind !== 'duplicate') {
@@ -112,15 +111,19 @@ async function recordAnswer(
   }
 }
 
-/** Tells the account's adapted rate what the answer says of it (nothing to wait for when it says nothing). */
+/**
+ * Tells the account's adapted rate what the answer says of it (nothing to wait for when it says nothing).
+ * `reservedAtMs`: when the call's start was reserved (see AccountRateLimiter.onThrottled).
+ */
 export function signalAccountRate(
   accountRate: AccountRateLimiter,
   userId: string,
   signal: AccountRateSignal,
+  reservedAtMs: number,
 ): Promise<number> | null {
   switch (signal) {
     case 'throttled':
-      return accountRate.onThrottled(userId);
+      return accountRate.onThrottled(userId, reservedAtMs);
     case 'success':
       return accountRate.onSuccess(userId);
     case 'none':

@@ -12,9 +12,16 @@ import { luaScript } from './lua-script.ts';
  * `burst` calls at once), and moves `tat` on by one interval (`1000 / rate` ms). Calls in any one second thus never
  * exceed rate + burst, and an account with calls waiting sends at exactly its rate, whoever asks.
  *
- * The rate adapts (AIMD): a `Throttling*` answer halves it (at most once per `decreaseCooldownMs`, so one burst of
- * throttled answers counts once), and every `increaseIntervalMs` without throttling adds `additiveIncrease` back, up
- * to the configured maximum. Every schedule step reads the rate in force, so the spacing follows at once.
+ * The rate adapts: a `Throttling*` answer halves it, once per reaction: not again within `decreaseCooldownMs`, nor for
+ * an answer to a call whose start was reserved before the last decrease (`onThrottled`'s `reservedAtMs`): up to the
+ * admission's wait bound of calls were spaced at the old rate when it fell, and their throttled answers say nothing
+ * of the new one (counted, one burst halved the rate five times over in a second, from 100 to under 2). The rate
+ * it was throttled at is kept as the account's `ceiling`. Every `increaseIntervalMs` without throttling the rate
+ * grows: below 0.95 of the ceiling by half the distance to it (at least `additiveIncrease`), so it is back close
+ * to what the account took within a few seconds; from there by `additiveIncrease`, doubled at each further step
+ * without throttling (at most 32 times), so that a quota raised or lifted is found in seconds, not minutes, and
+ * one still at the ceiling costs one halving. Up to the configured maximum. Every schedule step reads the rate in
+ * force, so the spacing follows at once.
  *
  * Each account may have its own maximum and burst (`limitsOf`, from the account's settings; default the limiter's),
  * given with every step, so a change applies from the next call. An adapted rate is stored with the maximum it was
@@ -91,21 +98,40 @@ save_tat(key, tat + interval, queue)
 return {math.ceil(wait), tostring(wait)}
 `);
 
+/**
+ * `adapt(key, now, max, min, kind, step, interval, cooldown, reservedAt)`: see the top of this module. The hash keeps
+ * `rate`, `changed` (its last change), `max` (the maximum it was adapted under), `ceiling` (the rate last throttled
+ * at, under the same maximum), `decreased` (the last decrease) and `probe` (steps since reaching the ceiling).
+ * `reservedAt` -1: the answer's call has no reserved start (a status check, a pre-check), only the cooldown applies.
+ */
 const ADAPT = luaScript(`${RATE_SCHEDULE_LUA}
 local key = KEYS[1]
 local now, maxRate, minRate, kind = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local step, interval, cooldown = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local s = redis.call('hmget', key, 'rate', 'changed', 'max')
+local reservedAt = tonumber(ARGV[8])
+local s = redis.call('hmget', key, 'rate', 'changed', 'max', 'ceiling', 'decreased', 'probe')
 local rate = adapted_rate(tonumber(s[1]), tonumber(s[3]), maxRate)
+local ceiling = tonumber(s[4])
+if ceiling then ceiling = adapted_rate(ceiling, tonumber(s[3]), maxRate) end
 local changed = tonumber(s[2]) or 0
+local decreased = tonumber(s[5]) or 0
+local probe = tonumber(s[6]) or 0
 if kind == 'throttled' then
-  if now - changed >= cooldown then
+  if now - decreased >= cooldown and (reservedAt < 0 or reservedAt >= decreased) then
+    redis.call('hset', key, 'rate', math.max(minRate, rate / 2), 'changed', now, 'max', maxRate, 'ceiling', rate,
+      'decreased', now, 'probe', 0)
     rate = math.max(minRate, rate / 2)
-    redis.call('hset', key, 'rate', rate, 'changed', now, 'max', maxRate)
   end
 elseif rate < maxRate and now - changed >= interval then
-  rate = math.min(maxRate, rate + step)
-  redis.call('hset', key, 'rate', rate, 'changed', now, 'max', maxRate)
+  local target = ceiling and math.min(maxRate, ceiling * 0.95)
+  if target and rate + step < target then
+    rate = math.min(target, math.max(rate + step, rate + (target - rate) / 2))
+  else
+    probe = math.min(probe + 1, 6)
+    rate = math.min(maxRate, rate + step * 2 ^ (probe - 1))
+  end
+  redis.call('hset', key, 'rate', rate, 'changed', now, 'max', maxRate, 'probe', probe)
+  if ceiling then redis.call('hset', key, 'ceiling', ceiling) end
 end
 redis.call('pexpire', key, 3600000)
 return tostring(rate)
@@ -124,12 +150,17 @@ export type AccountRateLimiterOptions = {
    * them, see @fleet/accounts). Default: maxRatePerSecond and burst for every account.
    */
   limitsOf?: (userId: string) => { maxRatePerSecond: number; burst: number };
-  /** Requests per second added back per interval without throttling. Default maxRate / 50 (at least 1). */
+  /**
+   * Requests per second added back per interval without throttling, at least (more below the ceiling, doubling above
+   * it: see the top of this module). Default maxRate / 50 (at least 1).
+   */
   additiveIncrease?: number;
-  /** ms between additive increases. Default 1000. */
+  /** ms between increases. Default 1000. */
   increaseIntervalMs?: number;
-  /** ms during which further throttled answers do not halve the rate again (answers to calls sent before the last
-   * decrease say nothing new). Default 200. */
+  /**
+   * ms after a decrease during which further throttled answers do not halve the rate again, whatever their calls'
+   * reserved starts (a burst of answers with none, from status checks or pre-checks, counts once). Default 200.
+   */
   decreaseCooldownMs?: number;
   /**
    * ms during which further successes of an account are not reported to Redis again by this limiter: the rate only
@@ -164,7 +195,12 @@ export type AccountRateLimiter = {
    * millisecond the schedule keeps: a call sent at exactly its start keeps the account's spacing.
    */
   reserveStart(userId: string): Promise<number>;
-  onThrottled(userId: string): Promise<number>;
+  /**
+   * A `Throttling*` answer: halves the rate unless it already fell for this burst (see the top of this module).
+   * `reservedAtMs`: when the answered call's start was reserved, on the schedule's clock (`schedule.now()`); an answer
+   * to a call reserved before the last decrease does not decrease again. Without it, only the cooldown applies.
+   */
+  onThrottled(userId: string, reservedAtMs?: number): Promise<number>;
   onSuccess(userId: string): Promise<number>;
   /** The account's current adapted rate, requests per second. */
   currentRate(userId: string): Promise<number>;
@@ -184,7 +220,7 @@ export function createAccountRateLimiter(
   const successReportIntervalMs = options.successReportIntervalMs ?? 100;
   /** Per account: when this limiter last reported a success, and the rate Redis answered. */
   const lastSuccessReport = new Map<string, { at: number; rate: number }>();
-  const adapt = async (userId: string, kind: 'throttled' | 'success') => {
+  const adapt = async (userId: string, kind: 'throttled' | 'success', reservedAtMs = -1) => {
     const accountMax = limitsOf(userId).maxRatePerSecond;
     return Number(
       await ADAPT(
@@ -198,6 +234,7 @@ export function createAccountRateLimiter(
         String(options.additiveIncrease ?? Math.max(1, accountMax / 50)),
         String(options.increaseIntervalMs ?? 1000),
         String(options.decreaseCooldownMs ?? 200),
+        String(reservedAtMs),
       ),
     );
   };
@@ -220,9 +257,9 @@ export function createAccountRateLimiter(
       const [, exactWaitMs] = (await step(RESERVE, userId, askedAt)) as [number, string];
       return askedAt + Number(exactWaitMs);
     },
-    async onThrottled(userId) {
+    async onThrottled(userId, reservedAtMs) {
       lastSuccessReport.delete(userId);
-      return adapt(userId, 'throttled');
+      return adapt(userId, 'throttled', reservedAtMs);
     },
     async onSuccess(userId) {
       const t = now();

@@ -41,11 +41,12 @@ describe('account rate limiter success reports', () => {
     const key = accountRateKey(prefix, user);
     expect(await limiter.onThrottled(user)).toBe(50);
     clock += 1000;
-    expect(await limiter.onSuccess(user)).toBe(60);
+    // Half the way back to 0.95 of the rate it was throttled at (100): 72.5.
+    expect(await limiter.onSuccess(user)).toBe(72.5);
     // Redis changes behind the limiter's back: a report within the interval does not reach Redis to see it.
     await redis.hset(key, 'rate', '77');
     clock += 50;
-    expect(await limiter.onSuccess(user)).toBe(60);
+    expect(await limiter.onSuccess(user)).toBe(72.5);
     clock += 100;
     expect(await limiter.onSuccess(user)).toBe(77);
     expect(await limiter.onThrottled(user)).toBe(38.5);
