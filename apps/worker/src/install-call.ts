@@ -39,10 +39,12 @@ export type CallStart = {
   /** How late the call may be for its start and still be sent (lateStartToleranceMs). */
   lateToleranceMs: number;
   /**
-   * The start as reserved, on the processor's clock: `at` unless the admission answered after it. Lateness is
-   * measured from here, so a call already late when admitted is not allowed the tolerance again after its claim.
+   * The start as reserved, on the schedule's clock (AccountRateLimiter.schedule.now), exactly: `at` unless the
+   * admission answered after it. Lateness is measured from here on the same clock, so a call already late when
+   * admitted is not allowed the tolerance again after its claim, and neither another clock nor a reading rounded to
+   * the millisecond moves it (the tolerance leaves one millisecond, for the processes' clocks to disagree by).
    */
-  reservedAt: Date;
+  reservedStartMs: number;
   /**
    * When this start was reserved, on the schedule's clock (AccountRateLimiter.schedule.now): a throttled answer to a
    * call reserved before the account's rate last fell does not lower it again (AccountRateLimiter.onThrottled).
@@ -76,18 +78,27 @@ export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall
  * more than the rate).
  */
 function startAt(p: Processor, startsAtMs: number, lateToleranceMs: number, reservedAtMs: number): CallStart {
-  return startIn(p, startsAtMs - p.deps.accountRate.schedule.now(), lateToleranceMs, reservedAtMs);
+  return startBy(p, startsAtMs - p.deps.accountRate.schedule.now(), startsAtMs, lateToleranceMs, reservedAtMs);
 }
 
 function startIn(p: Processor, waitMs: number, lateToleranceMs: number, reservedAtMs: number): CallStart {
+  return startBy(p, waitMs, p.deps.accountRate.schedule.now() + waitMs, lateToleranceMs, reservedAtMs);
+}
+
+function startBy(
+  p: Processor,
+  waitMs: number,
+  reservedStartMs: number,
+  lateToleranceMs: number,
+  reservedAtMs: number,
+): CallStart {
   const wait = Math.max(0, waitMs);
-  const now = p.now().getTime();
   return {
-    at: new Date(now + wait),
+    at: new Date(p.now().getTime() + wait),
     windowAt: new Date(p.scheduleNow().getTime() + wait),
     reached: wait > 0 ? p.sleep(wait) : null,
     lateToleranceMs,
-    reservedAt: new Date(now + waitMs),
+    reservedStartMs,
     reservedOnScheduleAtMs: reservedAtMs,
   };
 }
@@ -102,23 +113,41 @@ async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<n
 }
 
 /**
+ * Most new starts one call takes for being late for its start (see callStart). A process whose timers are late
+ * for every start (its CPU taken for seconds on end) would otherwise retake them for ever and send nothing.
+ */
+export const MAX_START_RETAKES = 3;
+
+/**
  * Waits for the call's start, then sends it only if it is not later than its tolerance for it (the claim
  * outlasted the wait, or took that long for a call that was to start at once: Postgres slow, the process busy);
  * a later call takes a new start instead: sent now, it would bunch with the calls scheduled after it, and the account
- * would see more than its rate. Its old start goes unused, so a stall costs the quota of its length. Below the rate
- * a claim takes a few milliseconds, so a call admitted at once is sent without another round trip. Answers when the
- * start the call goes at was reserved, on the schedule's clock (CallStart.reservedOnScheduleAtMs).
+ * would see more than its rate. Its old start goes unused, so a stall costs the quota of its length. The new start
+ * is held to the same tolerance (counted: a retaken start sent 23 ms late at 50/s made a second of 52 calls), up to
+ * MAX_START_RETAKES times; a call late for that many starts goes at the last of them, however late, and is logged
+ * (its lateness is in fleet_call_start_lateness_seconds). Below the rate a claim takes a few milliseconds, so a call
+ * admitted at once is sent without another round trip. Answers when the start the call goes at was reserved, on the
+ * schedule's clock (CallStart.reservedOnScheduleAtMs).
  */
 export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<number> {
-  if (start.reached) await start.reached;
-  const lateMs = p.now().getTime() - start.reservedAt.getTime();
-  const retake = lateMs > start.lateToleranceMs;
-  p.deps.metrics?.callStarted({ lateMs, retaken: retake });
-  if (!retake) return start.reservedOnScheduleAtMs;
-  const startsAtMs = await retakeStart(p, run, lateMs);
-  const retaken = startAt(p, startsAtMs, start.lateToleranceMs, p.deps.accountRate.schedule.now());
-  if (retaken.reached) await retaken.reached;
-  return retaken.reservedOnScheduleAtMs;
+  const { schedule } = p.deps.accountRate;
+  let current = start;
+  for (let retakes = 0; ; retakes++) {
+    if (current.reached) await current.reached;
+    const lateMs = schedule.now() - current.reservedStartMs;
+    const late = lateMs > current.lateToleranceMs;
+    const retake = late && retakes < MAX_START_RETAKES;
+    p.deps.metrics?.callStarted({ lateMs, retaken: retake });
+    if (late && !retake) {
+      run.log.warn('call sent late for its start: it was late for every start it took', {
+        lateMs: Math.round(lateMs),
+        retakes,
+      });
+    }
+    if (!retake) return current.reservedOnScheduleAtMs;
+    const startsAtMs = await retakeStart(p, run, lateMs);
+    current = startAt(p, startsAtMs, current.lateToleranceMs, schedule.now());
+  }
 }
 
 /**

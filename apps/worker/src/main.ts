@@ -83,7 +83,7 @@ const accountRate = createAccountRateLimiter(limitsConnection, {
   limitsOf: (userId) => accounts.limitsOf(userId),
   // The schedule on Postgres's clock, as the attempts' started_at: every worker, on whatever host, reserves starts on
   // one time line, and a start recorded is the one reserved.
-  now: () => clock.now().getTime(),
+  now: clock.nowMs,
 });
 // Should Redis lose the cap's slots (restarted without persistence, flushed), admissions wait while one process
 // rebuilds them from the attempts in flight in Postgres (this one, another worker or the reconciler).

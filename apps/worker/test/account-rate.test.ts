@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAccountRateLimiter } from '@fleet/limits';
+import { MAX_START_RETAKES } from '../src/install-call.ts';
 import { installQueueName } from '@fleet/queue';
 import type { WorkerHarness } from './support.ts';
 import { harnessWorkerMetrics, startHarness, USER_ID } from './support.ts';
@@ -151,16 +152,20 @@ describe('per-account rate limit', () => {
     const rolloutId = await h.createRollout(ids, { concurrency: 10 });
     const { registry, metrics } = harnessWorkerMetrics(h);
     // A process too busy for its timers: every wait for a start ends 70 ms late, past the 49 ms the schedule allows
-    // at 20/s (one interval less a millisecond), so every call must take a new start.
+    // at 20/s (one interval less a millisecond), so every call takes a new start, and is late for that one too: it
+    // takes MAX_START_RETAKES of them, then goes at the last (all equally late, so they keep their spacing).
     const oversleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms + 70));
     await h.startPool({ accountRateLimitRps: RATE, accountRateBurst: 1, metrics, sleep: oversleep });
-    await h.waitForRolloutStatus(rolloutId, 'completed');
+    await h.waitForRolloutStatus(rolloutId, 'completed', 60_000);
     expect(h.sim.stats()).toMatchObject({ requests: ids.length, throttled: 0 });
     const samples = parsePrometheusText(await registry.metrics());
-    expect(sumSamples(samples, 'fleet_call_start_retakes_total')).toBe(ids.length);
-    expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_count')).toBe(ids.length);
-    // Each was at least the oversleep late when it was counted.
-    expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_sum')).toBeGreaterThanOrEqual(ids.length * 0.07);
+    expect(sumSamples(samples, 'fleet_call_start_retakes_total')).toBe(ids.length * MAX_START_RETAKES);
+    expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_count')).toBe(ids.length * (MAX_START_RETAKES + 1));
+    // Each start was at least the oversleep late when it was counted.
+    expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_sum')).toBeGreaterThanOrEqual(
+      ids.length * (MAX_START_RETAKES + 1) * 0.07,
+    );
+    expect(h.logLines.some((line) => line.includes('call sent late for its start'))).toBe(true);
     expect(await maxCallsInAnySecond(h)).toBeLessThanOrEqual(RATE + 1);
     // Each row says when its call went (started_at), past the start it was claimed for (signed_at) by the oversleep.
     const rows = await h.db.prisma.installAttempt.findMany({ where: { rolloutId } });

@@ -69,7 +69,9 @@ describe('install-monitoring-agent driver', () => {
   });
 
   it('keeps instances in flight within the rollout concurrency across two pools, calls within the account rate', async () => {
-    h = await startHarness({ latencyMs: 150 });
+    // Calls of 400 ms at 6 a second (one each 167 ms): two or three would be in flight at once but for the concurrency.
+    // (At 150 ms, calls sent on their starts never overlap: only a call sent late for its start made them.)
+    h = await startHarness({ latencyMs: 400 });
     const rolloutId = await h.createRollout(instanceIds(120, 'i-lim'), { concurrency: 15, policy: DRIVER });
     await Promise.all([
       h.startPool({ accountRateLimitRps: 6, accountRateBurst: 1 }),

@@ -11,9 +11,17 @@ import type { Database } from './client.ts';
  * One round trip alone, on a busy host, could be tens of milliseconds with the wait all on one side: two workers
  * whose offsets were wrong by 20 ms in opposite ways put calls of one account 40 ms closer than the schedule says,
  * which at 500 calls a second is 20 calls more in some second.
+ *
+ * Both sides are read to the fraction of a millisecond: Postgres's clock_timestamp() to the microsecond, this host's
+ * wall clock as the process's time origin plus the monotonic clock (Date.now() reads whole milliseconds, and that
+ * truncation alone put two workers' offsets up to a millisecond apart on one host, where the true offset is 0: with
+ * the call schedule's one millisecond of slack, a second with one call more than rate + burst). The monotonic clock
+ * does not follow the wall clock's adjustments, but every refresh measures the offset anew.
  */
 export type DatabaseClock = {
   now(): Date;
+  /** Postgres's time in epoch ms, to the fraction of a millisecond (a Date keeps whole ones). */
+  nowMs(): number;
   /** Measures once and then every refreshMs. */
   start(): Promise<void>;
   /** Idempotent. */
@@ -21,6 +29,9 @@ export type DatabaseClock = {
   /** The last measurement: the offset added to this host's clock, and the round trip it was taken from (ms). */
   readonly measured: { offsetMs: number; roundTripMs: number } | null;
 };
+
+/** This host's wall clock in epoch ms to the fraction of a millisecond. */
+const hostNowMs = () => performance.timeOrigin + performance.now();
 
 export function createDatabaseClock(
   db: Database,
@@ -38,7 +49,7 @@ export function createDatabaseClock(
     );
     const receivedAt = performance.now();
     // Local wall time at the round trip's midpoint, from the monotonic clock (a wall-clock step mid-sample cannot skew it).
-    const localMid = Date.now() - (receivedAt - (sentAt + receivedAt) / 2);
+    const localMid = performance.timeOrigin + (sentAt + receivedAt) / 2;
     return { offsetMs: Number(rows[0]!.ms) - localMid, roundTripMs: receivedAt - sentAt };
   }
   async function measure(): Promise<void> {
@@ -52,7 +63,8 @@ export function createDatabaseClock(
     offsetMs = best.offsetMs;
   }
   return {
-    now: () => new Date(Date.now() + offsetMs),
+    now: () => new Date(hostNowMs() + offsetMs),
+    nowMs: () => hostNowMs() + offsetMs,
     async start() {
       await measure().catch(() => undefined);
       if (timer) return;
