@@ -4,6 +4,7 @@
  * Playwright gives every launch a fresh, empty profile of its own.
  */
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { chromium } from 'playwright-core';
@@ -58,9 +59,16 @@ export async function expectAccessible(page: Page, what: string): Promise<void> 
   ).toEqual([]);
 }
 
-/** The page as docs/console.md shows it: docs/images/console-<name>.png. */
+/**
+ * The page as docs/console.md shows it, console-<name>.png: into docs/images with UPDATE_DOC_SCREENSHOTS=1 (to
+ * refresh the documentation's), else into the system's temporary directory, so that a test run leaves the checkout
+ * as it found it (Chromium's pixels differ a little from run to run).
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  const dir = path.join(repoRoot(), 'docs', 'images');
+  const dir =
+    process.env['UPDATE_DOC_SCREENSHOTS'] === '1'
+      ? path.join(repoRoot(), 'docs', 'images')
+      : path.join(tmpdir(), 'fleet-console-screenshots');
   await mkdir(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `console-${name}.png`), fullPage: true });
 }
