@@ -62,13 +62,10 @@ export type AdmittedCall = Extract<AdmissionDecision<string>, { kind: 'claim' | 
 export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall): Promise<CallStart> {
   const tolerance = admission.lateToleranceMs ?? LATE_START_TOLERANCE_MS;
   if (admission.kind === 'claim') {
-    // The admission has just answered: its start was reserved now, as near as this process can tell.
-    const reservedAtMs = p.deps.accountRate.schedule.now();
-    if (admission.startsAtMs !== undefined) return startAt(p, admission.startsAtMs, tolerance, reservedAtMs);
-    return startIn(p, admission.waitMs, tolerance, reservedAtMs);
+    if (admission.startsAtMs !== undefined) return startAt(p, admission.startsAtMs, tolerance);
+    return startIn(p, admission.waitMs, tolerance);
   }
-  const startsAtMs = await retakeStart(p, run, admission.lateMs);
-  return startAt(p, startsAtMs, tolerance, p.deps.accountRate.schedule.now());
+  return startAt(p, await retakeStart(p, run, admission.lateMs), tolerance);
 }
 
 /**
@@ -77,21 +74,16 @@ export async function startOf(p: Processor, run: JobRun, admission: AdmittedCall
  * spacing its neighbours keep, and two calls a few tenths of a millisecond too close make a second with one call
  * more than the rate).
  */
-function startAt(p: Processor, startsAtMs: number, lateToleranceMs: number, reservedAtMs: number): CallStart {
-  return startBy(p, startsAtMs - p.deps.accountRate.schedule.now(), startsAtMs, lateToleranceMs, reservedAtMs);
+function startAt(p: Processor, startsAtMs: number, lateToleranceMs: number): CallStart {
+  return startBy(p, startsAtMs - p.deps.accountRate.schedule.now(), startsAtMs, lateToleranceMs);
 }
 
-function startIn(p: Processor, waitMs: number, lateToleranceMs: number, reservedAtMs: number): CallStart {
-  return startBy(p, waitMs, p.deps.accountRate.schedule.now() + waitMs, lateToleranceMs, reservedAtMs);
+function startIn(p: Processor, waitMs: number, lateToleranceMs: number): CallStart {
+  return startBy(p, waitMs, p.deps.accountRate.schedule.now() + waitMs, lateToleranceMs);
 }
 
-function startBy(
-  p: Processor,
-  waitMs: number,
-  reservedStartMs: number,
-  lateToleranceMs: number,
-  reservedAtMs: number,
-): CallStart {
+/** Built as its admission (or retake) answers: the start was reserved now, as near as this process can tell. */
+function startBy(p: Processor, waitMs: number, reservedStartMs: number, lateToleranceMs: number): CallStart {
   const wait = Math.max(0, waitMs);
   return {
     at: new Date(p.now().getTime() + wait),
@@ -99,7 +91,7 @@ function startBy(
     reached: wait > 0 ? p.sleep(wait) : null,
     lateToleranceMs,
     reservedStartMs,
-    reservedOnScheduleAtMs: reservedAtMs,
+    reservedOnScheduleAtMs: p.deps.accountRate.schedule.now(),
   };
 }
 
@@ -145,8 +137,7 @@ export async function callStart(p: Processor, run: JobRun, start: CallStart): Pr
       });
     }
     if (!retake) return current.reservedOnScheduleAtMs;
-    const startsAtMs = await retakeStart(p, run, lateMs);
-    current = startAt(p, startsAtMs, current.lateToleranceMs, schedule.now());
+    current = startAt(p, await retakeStart(p, run, lateMs), current.lateToleranceMs);
   }
 }
 
