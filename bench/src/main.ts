@@ -3,8 +3,9 @@
  *
  * Starts what it needs (a database of its own, a Redis prefix of its own, the simulator, API and worker apps as
  * child processes), runs the six measurements of issue 7, prints a table and writes everything to
- * bench/results/<timestamp>.json. Figures are ratios of runs made side by side in this one invocation: absolute
- * times drift on shared machines. Nothing here asserts a time; the process fails only if the harness itself fails.
+ * bench/results/<timestamp>.json (a quick run's to the temporary directory: see resultFile). Figures are ratios of
+ * runs made side by side in this one invocation: absolute times drift on shared machines. Nothing here asserts a
+ * time; the process fails only if the harness itself fails.
  *
  * Options: --quick, --workers <n> (worker processes, default 1), --instances <n> (per throughput run),
  * --pairs 50:200,100:100 (C:L ms), --large <n> (the large rollout), --large-pair 200:20, --repeat <n> (rounds, each
@@ -249,13 +250,23 @@ async function runStreamBench(
   process.stdout.write(`\n${renderStreamReport(stream)}\n\nResults: ${path.relative(process.cwd(), outFile)}\n`);
 }
 
+/**
+ * Where a run's results go unless `--out` says: a full run's to bench/results (tracked: docs/performance.md cites
+ * them), a quick run's (the one `npm test` makes, a check that the harness works, not a measurement) to the system's
+ * temporary directory, so that a test run leaves the checkout as it found it.
+ */
+function resultFile(startedAt: string, suffix: string): string {
+  if (args.out !== undefined) return args.out;
+  const dir = quick ? path.join(os.tmpdir(), 'fleet-bench-results') : path.join(repoRoot, 'bench', 'results');
+  return path.join(dir, `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}${suffix}.json`);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const startedAt = new Date().toISOString();
   if (args.only === 'metrics') {
     const metrics = await measureMetrics({ instancesPerRollout: 100, scrapes: quick ? 50 : 300, log });
-    const outFile =
-      args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}-metrics.json`);
+    const outFile = resultFile(startedAt, '-metrics');
     await mkdir(path.dirname(outFile), { recursive: true });
     await writeFile(
       outFile,
@@ -266,8 +277,7 @@ async function main(): Promise<void> {
   }
   if (args.only === 'install-path') {
     const installPath = await measureInstallPathNow(Math.max(settings.repeat, 3));
-    const outFile =
-      args.out ?? path.join(repoRoot, 'bench', 'results', `${startedAt.replace(/[:.]/g, '-')}-install-path.json`);
+    const outFile = resultFile(startedAt, '-install-path');
     await mkdir(path.dirname(outFile), { recursive: true });
     await writeFile(
       outFile,
@@ -307,14 +317,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     const machine = await machineFacts(stack);
-    const outFile =
-      args.out ??
-      path.join(
-        repoRoot,
-        'bench',
-        'results',
-        `${startedAt.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}${args.only ? `-${args.only}` : ''}.json`,
-      );
+    const outFile = resultFile(startedAt, args.only ? `-${args.only}` : '');
     if (args.only === 'rate') {
       await stack.restartApi();
       const rate = await measureRate(stack, log, args.rates?.split(','), args['rate-created-first']);
