@@ -17,7 +17,7 @@ import {
 import { admitCall } from './admit-call.ts';
 import { afterFinal } from './after-final.ts';
 import type { CallStart } from './install-call.ts';
-import { callStart, STALE_GRACE_MS, startOf } from './install-call.ts';
+import { callAtStart, STALE_GRACE_MS, startOf } from './install-call.ts';
 import type { InstallJobOutcome, JobRun, Processor } from './install-job-run.ts';
 import { delayJob } from './install-job-run.ts';
 import { persistThroughOutage } from './persist-through-outage.ts';
@@ -90,7 +90,7 @@ type Answered = {
   result: CallResult;
   /** What the answer means for each member's attempt (attempt numbers differ, so retry times and reasons do too). */
   decisions: Map<bigint, RecordAnswer | AnswerLost>;
-  /** When the call's start was reserved, on the schedule's clock (see callStart). */
+  /** When the call's start was reserved, on the schedule's clock (see callAtStart). */
   reservedAtMs: number;
 };
 
@@ -135,12 +135,8 @@ async function claimAndCallMany(
     claim.kind === 'replay'
       ? await p.deps.accounts.withCredentials(run.rollout.userId, claim.credentialsId)
       : run.account.cms;
-  const reservedAtMs = await callStart(p, run, start);
-  const result = await cms.installMonitoringAgent({
-    instanceIds,
-    force: run.rollout.force,
-    exactSigning: claim.signing,
-  });
+  const input = { instanceIds, force: run.rollout.force, exactSigning: claim.signing };
+  const { result, reservedAtMs } = await callAtStart(p, run, start, (at) => cms.installMonitoringAgentAt(input, at));
   const decisions = new Map<bigint, RecordAnswer | AnswerLost>();
   const toCheck: CallMember[] = [];
   for (const member of claim.members) {

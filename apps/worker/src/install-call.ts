@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { CallResult, NodeStatusResult } from '@fleet/cms-client';
-import { attemptOutcomeClass } from '@fleet/cms-client';
+import type { CallResult, NodeStatusResult, SendAt, TimedCall } from '@fleet/cms-client';
+import { attemptOutcomeClass, monotonicMs } from '@fleet/cms-client';
 import type { ClaimResult } from '@fleet/db';
 import { assertNever } from '@fleet/errors';
 import type { AdmissionDecision, AnswerLost, ClaimDecision, RecordAnswer } from '@fleet/rollout-domain';
@@ -33,8 +33,14 @@ export type ClaimWithoutCall = Exclude<ClaimDecision<ClaimResult>, { kind: 'call
  */
 export type CallStart = {
   at: Date;
+  /** The same moment on the process's monotonic clock (monotonicMs), which the CMS client sends at. */
+  atMonotonicMs: number;
   /** The same moment on the schedule's clock, which the rollout's window end is compared with. */
   windowAt: Date;
+  /**
+   * The wait for it on this loop, with an injected InstallProcessorDeps.sleep (a test's busy process); else null, and
+   * the client waits where it sends (CmsClient.nodeInstallAt: the worker's send thread).
+   */
   reached: Promise<void> | null;
   /** How late the call may be for its start and still be sent (lateStartToleranceMs). */
   lateToleranceMs: number;
@@ -87,8 +93,9 @@ function startBy(p: Processor, waitMs: number, reservedStartMs: number, lateTole
   const wait = Math.max(0, waitMs);
   return {
     at: new Date(p.now().getTime() + wait),
+    atMonotonicMs: monotonicMs() + waitMs,
     windowAt: new Date(p.scheduleNow().getTime() + wait),
-    reached: wait > 0 ? p.sleep(wait) : null,
+    reached: p.waitsForStarts && wait > 0 ? p.sleep(wait) : null,
     lateToleranceMs,
     reservedStartMs,
     reservedOnScheduleAtMs: p.deps.accountRate.schedule.now(),
@@ -105,39 +112,48 @@ async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<n
 }
 
 /**
- * Most new starts one call takes for being late for its start (see callStart). A process whose timers are late
+ * Most new starts one call takes for being late for its start (see callAtStart). A process whose timers are late
  * for every start (its CPU taken for seconds on end) would otherwise retake them for ever and send nothing.
  */
 export const MAX_START_RETAKES = 3;
 
 /**
- * Waits for the call's start, then sends it only if it is not later than its tolerance for it (the claim
- * outlasted the wait, or took that long for a call that was to start at once: Postgres slow, the process busy);
- * a later call takes a new start instead: sent now, it would bunch with the calls scheduled after it, and the account
- * would see more than its rate. Its old start goes unused, so a stall costs the quota of its length. The new start
- * is held to the same tolerance (counted: a retaken start sent 23 ms late at 50/s made a second of 52 calls), up to
+ * Sends the call at its start (`send`: CmsClient.nodeInstallAt, which waits in the worker's send thread, whose loop
+ * runs nothing else) only if the thread that sends comes to it no later than its tolerance (the claim outlasted the
+ * wait, or took that long for a call that was to start at once: Postgres slow, the process busy); a later call takes
+ * a new start instead: sent then, it would bunch with the calls scheduled after it, and the account would see more
+ * than its rate. Its old start goes unused, so a stall costs the quota of its length. The new start is held to the
+ * same tolerance (counted: a retaken start sent 23 ms late at 50/s made a second of 52 calls), up to
  * MAX_START_RETAKES times; a call late for that many starts goes at the last of them, however late, and is logged
- * (its lateness is in fleet_call_start_lateness_seconds). Below the rate a claim takes a few milliseconds, so a call
- * admitted at once is sent without another round trip. Answers when the start the call goes at was reserved, on the
- * schedule's clock (CallStart.reservedOnScheduleAtMs).
+ * (its lateness is in fleet_call_start_lateness_seconds). Answers the call's result and when the start it went at
+ * was reserved, on the schedule's clock (CallStart.reservedOnScheduleAtMs).
  */
-export async function callStart(p: Processor, run: JobRun, start: CallStart): Promise<number> {
-  const { schedule } = p.deps.accountRate;
+export async function callAtStart<R>(
+  p: Processor,
+  run: JobRun,
+  start: CallStart,
+  send: (at: SendAt) => Promise<TimedCall<R>>,
+): Promise<{ result: R; reservedAtMs: number }> {
   let current = start;
   for (let retakes = 0; ; retakes++) {
     if (current.reached) await current.reached;
-    const lateMs = schedule.now() - current.reservedStartMs;
-    const late = lateMs > current.lateToleranceMs;
-    const retake = late && retakes < MAX_START_RETAKES;
-    p.deps.metrics?.callStarted({ lateMs, retaken: retake });
-    if (late && !retake) {
-      run.log.warn('call sent late for its start: it was late for every start it took', {
-        lateMs: Math.round(lateMs),
-        retakes,
-      });
+    const last = retakes >= MAX_START_RETAKES;
+    const timed = await send({
+      atMs: current.atMonotonicMs,
+      lateToleranceMs: last ? Number.MAX_SAFE_INTEGER : current.lateToleranceMs,
+    });
+    const retake = timed.kind === 'late';
+    p.deps.metrics?.callStarted({ lateMs: timed.lateMs, retaken: retake });
+    if (timed.kind === 'sent') {
+      if (timed.lateMs > current.lateToleranceMs) {
+        run.log.warn('call sent late for its start: it was late for every start it took', {
+          lateMs: Math.round(timed.lateMs),
+          retakes,
+        });
+      }
+      return { result: timed.result, reservedAtMs: current.reservedOnScheduleAtMs };
     }
-    if (!retake) return current.reservedOnScheduleAtMs;
-    current = startAt(p, await retakeStart(p, run, lateMs), current.lateToleranceMs);
+    current = startAt(p, await retakeStart(p, run, timed.lateMs), current.lateToleranceMs);
   }
 }
 
@@ -177,13 +193,13 @@ export async function claimAndCall(p: Processor, run: JobRun, start: CallStart):
     claim.kind === 'replay'
       ? await p.deps.accounts.withCredentials(run.rollout.userId, claim.credentialsId)
       : run.account.cms;
-  const reservedAtMs = await callStart(p, run, start);
-  const result = await cms.nodeInstall({
+  const input = {
     userId: run.rollout.userId,
     instanceId: run.instanceId,
     force: run.rollout.force,
     ...(claim.signing ? { exactSigning: claim.signing } : {}),
-  });
+  };
+  const { result, reservedAtMs } = await callAtStart(p, run, start, (at) => cms.nodeInstallAt(input, at));
   const answer = decideAnswer(
     {
       kind: result.outcome.kind,

@@ -46,7 +46,11 @@ export type InstallProcessorDeps = {
    * abort-check spacing. Default the system clock.
    */
   now?: () => Date;
-  /** Waits out an admitted call's time until its reserved start (at most the admission's bound), ms. Default setTimeout. */
+  /**
+   * How a held job waits on this loop (ms; default setTimeout). Given, it also waits out each call's time until its
+   * reserved start here, before the call is handed to the client (a test's way to make this process late for its
+   * starts); not given, the client waits where it sends (CmsClient.nodeInstallAt: the worker's send thread).
+   */
   sleep?: (ms: number) => Promise<void>;
   /**
    * The clock a maintenance window's end is compared with at each claim (the rollout's calls_until): Postgres's, as
@@ -77,6 +81,8 @@ export type Processor = {
   scheduleNow: () => Date;
   random: () => number;
   sleep: (ms: number) => Promise<void>;
+  /** A call's start is waited for with `sleep` on this loop (an injected one), not by the client (callAtStart). */
+  waitsForStarts: boolean;
   attempts: AttemptWriter;
   admission: CallAdmission;
   statusChecks: StatusChecks;

@@ -1,5 +1,5 @@
 import { createAccountClients } from '@fleet/accounts';
-import { cmsClientOptions, createCmsClient } from '@fleet/cms-client';
+import { cmsClientOptions, createCmsClient, startCmsSendThread } from '@fleet/cms-client';
 import {
   createAttemptWriter,
   createDatabase,
@@ -46,8 +46,10 @@ const limitsConnection = createRedisConnection(redisTarget, 'limits', logger);
 // Subscribed to rollouts announced as they are enqueued (a connection in subscriber mode takes no other commands).
 const announcements = createRedisConnection(redisTarget, 'worker', logger);
 // One keep-alive connection per call this process may have in flight (the global cap bounds them); with fewer, calls
-// past the pool's size would queue inside the client while holding a slot.
-const ownClientOptions = { ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY };
+// past the pool's size would queue inside the client while holding a slot. The connections of every account's client
+// are in the send thread, which sends each call at its start however busy this loop is with its jobs.
+const sendThread = startCmsSendThread();
+const ownClientOptions = { ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY, sendThread };
 const cms = createCmsClient(ownClientOptions);
 // Each account's calls are signed with its own credentials (opened with FLEET_ENCRYPTION_KEY) at its own endpoint,
 // else with the pair above; its settings are read again every ACCOUNT_REFRESH_MS.
@@ -170,7 +172,10 @@ stopOnSignal({
     await metricsServer?.stop();
     await admission.flush().catch(() => undefined);
     await Promise.allSettled([
-      accounts.close().then(() => cms.close()),
+      accounts
+        .close()
+        .then(() => cms.close())
+        .finally(() => sendThread.stop()),
       db.close(),
       connection.quit(),
       limitsConnection.quit(),

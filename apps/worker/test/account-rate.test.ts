@@ -45,6 +45,25 @@ describe('per-account rate limit', () => {
     expect(seconds).toBeGreaterThanOrEqual(4.2);
   });
 
+  it('holds across two worker pools whose calls go from their send threads, as main.ts wires them', async () => {
+    h = await startHarness({ latencyMs: 5, throttleQps: 55 });
+    const rolloutId = await h.createRollout(instanceIds(240, 'i-st'), { concurrency: 50 });
+    await Promise.all([
+      h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1, sendThread: true }),
+      h.startPool({ accountRateLimitRps: 50, accountRateBurst: 1, sendThread: true }),
+    ]);
+    const started = Date.now();
+    await h.waitForRolloutStatus(rolloutId, 'completed');
+    const seconds = (Date.now() - started) / 1000;
+    expect(h.sim.stats()).toMatchObject({ requests: 240, throttled: 0 });
+    // started_at is when the thread sent the call: no second of them has more than rate + burst.
+    expect(await maxCallsInAnySecond(h)).toBeLessThanOrEqual(51);
+    expect(seconds).toBeGreaterThanOrEqual(4.2);
+    const rows = await h.db.prisma.installAttempt.findMany({ where: { rolloutId } });
+    expect(rows).toHaveLength(240);
+    for (const row of rows) expect(row.requestId).not.toBeNull();
+  });
+
   it('never sends more than rate + burst calls in any one-second window the simulator sees, with two pools and a burst', async () => {
     const RATE = 10;
     const BURST = 3;

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { createAccountClients, parseEndpointAllowlist } from '@fleet/accounts';
 import type { AccountClients } from '@fleet/accounts';
-import { createCmsClient } from '@fleet/cms-client';
-import type { CmsClient } from '@fleet/cms-client';
+import { createCmsClient, startCmsSendThread } from '@fleet/cms-client';
+import type { CmsClient, CmsSendThread } from '@fleet/cms-client';
 import { createSimulator } from '@fleet/cms-simulator';
 import type { Scenario, ScenarioProfile, Simulator } from '@fleet/cms-simulator';
 import { createAttemptWriter, createDatabase, insertRollout, markRolloutEnqueued, warmInstallPath } from '@fleet/db';
@@ -76,6 +76,8 @@ export type WorkerHarness = {
     startLeadMs?: number;
     /** How the processor waits for a call's start (InstallProcessorDeps.sleep). Default setTimeout. */
     sleep?: (ms: number) => Promise<void>;
+    /** Sends the pool's calls from a send thread of its own, as main.ts does (startCmsSendThread). Default: not. */
+    sendThread?: boolean;
   }): Promise<RolloutWorkerPool>;
   waitForRolloutStatus(rolloutId: string, status: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -102,6 +104,12 @@ export async function startHarness(
   const { url: simUrl } = await sim.start(0);
   const pools: RolloutWorkerPool[] = [];
   const clients: CmsClient[] = [];
+  const sendThreads: CmsSendThread[] = [];
+  const startedSendThread = (): CmsSendThread => {
+    const thread = startCmsSendThread();
+    sendThreads.push(thread);
+    return thread;
+  };
   const accountClients: AccountClients[] = [];
   const connections: Redis[] = [];
 
@@ -152,6 +160,7 @@ export async function startHarness(
         },
         timeoutMs: options.callTimeoutMs ?? 2000,
         method: options.method ?? 'POST',
+        ...(options.sendThread ? { sendThread: startedSendThread() } : {}),
       } as const;
       const cms = createCmsClient(clientOptions);
       clients.push(cms);
@@ -249,6 +258,7 @@ export async function startHarness(
       await Promise.all(pools.map((p) => p.stop()));
       await Promise.all(accountClients.map((a) => a.close()));
       await Promise.all(clients.map((c) => c.close()));
+      await Promise.all(sendThreads.map((t) => t.stop()));
       await Promise.all(connections.map((c) => c.quit()));
       await sim.stop();
       await deleteKeysWithPrefix(prefix);

@@ -1,7 +1,9 @@
 import type { CallOutcome } from './classify-outcome.ts';
+import type { SendAt } from './exchange.ts';
 import type { NodeAgentStatus } from './node-status.ts';
 import type { ParsedDocument } from './parse-response.ts';
 import type { ActionParams, CmsCredentials, HttpMethod, ResponseFormat, SignatureVersion } from './request-params.ts';
+import type { CmsSendThread } from './send-thread/send-thread.ts';
 
 /** What createCmsClient takes and what its calls answer (the client's contract is in cms-client.ts). */
 
@@ -33,6 +35,12 @@ export type CmsClientOptions = {
   statusListChunkSize?: number;
   /** Largest response body read, in bytes; a longer one is a malformed response. Default 1048576 (1 MiB). */
   maxResponseBytes?: number;
+  /**
+   * Where the connections live and requests are sent from: the process's send thread (startCmsSendThread), whose
+   * event loop runs nothing else, so a call timed for a start (nodeInstallAt) goes at it however busy the caller's
+   * loop is. Default: this thread's own loop. The thread outlives the client (stop it after closing its clients).
+   */
+  sendThread?: CmsSendThread;
 };
 
 export type CallResult = {
@@ -122,14 +130,31 @@ export type InstallMonitoringAgentInput = {
 /** The API reports nothing per instance: one outcome for the whole call, and which instances it named. */
 export type InstallMonitoringAgentResult = CallResult & { instanceIds: string[] };
 
+/**
+ * A call timed for a start (CmsClient.nodeInstallAt): sent, with how late for its start (ms) and its result; or not
+ * sent, for being later than its tolerance when its thread came to it.
+ */
+export type TimedCall<R = CallResult> = { kind: 'sent'; lateMs: number; result: R } | { kind: 'late'; lateMs: number };
+
 export type CmsClient = {
   nodeInstall(input: NodeInstallInput): Promise<CallResult>;
+  /**
+   * NodeInstall sent at a start: never before `at.atMs` (on monotonicMs), and not at all when the thread that sends
+   * comes to it more than `at.lateToleranceMs` after (`late`: the caller takes a new start). With a send thread the
+   * wait is there; a re-signed retry goes at once after the first answer.
+   */
+  nodeInstallAt(input: NodeInstallInput, at: SendAt): Promise<TimedCall>;
   nodeStatus(input: { instanceId: string }): Promise<NodeStatusResult>;
   /** Ids are de-duplicated and queried in sequential chunks (gentle on the per-account rate limit). */
   nodeStatusList(input: { instanceIds: readonly string[] }): Promise<NodeStatusListResult>;
   nodeUninstall(input: { instanceId: string }): Promise<CallResult>;
   /** InstallMonitoringAgent (2019-01-01). Accepted means only that: a later status check tells which hosts run. */
   installMonitoringAgent(input: InstallMonitoringAgentInput): Promise<InstallMonitoringAgentResult>;
+  /** InstallMonitoringAgent sent at a start, as nodeInstallAt. */
+  installMonitoringAgentAt(
+    input: InstallMonitoringAgentInput,
+    at: SendAt,
+  ): Promise<TimedCall<InstallMonitoringAgentResult>>;
   /** DescribeMonitoringAgentStatuses (2019-01-01), chunked like nodeStatusList; AutoInstall false: no Cloud Assistant. */
   describeMonitoringAgentStatuses(input: { instanceIds: readonly string[] }): Promise<NodeStatusListResult>;
   /** Any other action of the same API, signed and classified the same way. */

@@ -1,6 +1,4 @@
-import { performance } from 'node:perf_hooks';
 import { FleetError } from '@fleet/errors';
-import { Pool } from 'undici';
 import type { Attempt } from './call-result.ts';
 import { toCallResult } from './call-result.ts';
 import type { CallObservation } from './classify-outcome.ts';
@@ -9,13 +7,16 @@ import type {
   CmsClient,
   CmsClientOptions,
   ExactSigning,
+  InstallMonitoringAgentInput,
+  NodeInstallInput,
   NodeStatusListChunkResult,
   NodeStatusListResult,
   NodeStatusReport,
 } from './cms-client-types.ts';
 import { normalizeNodeStatus } from './node-status.ts';
 import type { NodeAgentStatus } from './node-status.ts';
-import { errorCodeOf, errorMessageOf, UNDICI_TIMEOUT_CODES } from './network-error.ts';
+import { createPoolExchanger, monotonicMs } from './exchange.ts';
+import type { SendAt } from './exchange.ts';
 import { parseResponse } from './parse-response.ts';
 import { prepareRequest } from './prepare-request.ts';
 import type { ActionParams } from './request-params.ts';
@@ -49,10 +50,21 @@ const INSTALL_MONITORING_AGENT_MAX_INSTANCES = 10;
 type StatusListAction = 'NodeStatusList' | 'DescribeMonitoringAgentStatuses';
 
 type ApiCall = { action: string; params?: ActionParams | undefined; version?: string };
+/** A call timed for a start that went: how late for it (ms). */
+type Sent = { lateMs: number };
+/** A call timed for a start that did not go, for being later than its tolerance (ms late). */
+type Late = { kind: 'late'; lateMs: number };
+const isLate = (value: object): value is Late => 'kind' in value && value.kind === 'late';
 const USER_AGENT = 'fleet-cms-client/0.1.0';
 
 function argumentError(message: string): FleetError {
   return new FleetError('cms_client_argument_invalid', message);
+}
+
+function checkSendAt(what: string, at: SendAt): void {
+  if (typeof at !== 'object' || at === null || !Number.isFinite(at.atMs) || !(at.lateToleranceMs >= 0)) {
+    throw argumentError(`${what}: at needs a finite atMs and a lateToleranceMs of 0 or more`);
+  }
 }
 
 function requireInstanceId(value: unknown, what = 'instanceId'): string {
@@ -88,35 +100,19 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
   const redact = (text: string): string =>
     hidden.reduce((shown, value) => (shown.includes(value) ? shown.split(value).join(REDACTED) : shown), text);
 
-  // One origin, so one Pool. Keep-alive reuse is what makes thousands of calls cheap; the headers/body/connect
-  // timeouts are backstops behind the per-call AbortController, which also bounds the whole body read.
-  const pool = new Pool(endpoint.origin, {
-    connections: maxConnections,
-    pipelining: 1,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: { timeout: timeoutMs },
-  });
+  // One origin, so one pool: on this thread's loop, or in the send thread (exchange.ts, send-thread/).
+  const poolSettings = { origin: endpoint.origin, connections: maxConnections, timeoutMs, maxResponseBytes };
+  const exchanger = options.sendThread ? options.sendThread.exchanger(poolSettings) : createPoolExchanger(poolSettings);
   let closed = false;
   let closing: Promise<void> | null = null;
 
-  /** Reads at most maxResponseBytes; null when the body is longer (the rest is discarded with the socket). */
-  async function readBody(body: AsyncIterable<Buffer | Uint8Array> & { destroy(): unknown }): Promise<string | null> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      size += chunk.byteLength;
-      if (size > maxResponseBytes) {
-        body.destroy();
-        return null;
-      }
-      chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  /** One HTTP exchange, aborted after `budgetMs`. A timeout is reported against the configured timeoutMs. */
-  async function observe(call: ApiCall, budgetMs: number, signing?: ExactSigning): Promise<CallObservation> {
+  /** One HTTP exchange, aborted after `budgetMs`, at `at` when given. A timeout is reported against timeoutMs. */
+  async function observe(
+    call: ApiCall,
+    budgetMs: number,
+    signing?: ExactSigning,
+    at?: SendAt,
+  ): Promise<{ observation: CallObservation; sentAtMs: number; durationMs: number; lateMs: number } | Late> {
     const prepared = prepareRequest(endpoint, {
       action: call.action,
       params: call.params ?? {},
@@ -128,79 +124,134 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
       now: signing ? () => signing.timestamp : now,
       ...(signing ? { nonce: () => signing.nonce } : nonce ? { nonce } : {}),
     });
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, budgetMs);
-    try {
-      const response = await pool.request({
-        path: prepared.path,
-        method: prepared.method,
-        headers: { ...prepared.headers, 'user-agent': USER_AGENT },
-        body: prepared.body ?? null,
-        signal: controller.signal,
-      });
-      const contentTypeHeader = response.headers['content-type'];
-      const contentType = Array.isArray(contentTypeHeader)
-        ? (contentTypeHeader[0] ?? null)
-        : (contentTypeHeader ?? null);
-      const text = await readBody(response.body);
-      // undici ends the body stream before the pool learns (via a deferred 'drain' event) that the connection is
-      // free again; a caller that issues its next call straight away would otherwise open a second socket, and
-      // sequential callers end up alternating between two. One macrotask lets the pool catch up.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (text === null) {
-        return {
-          kind: 'malformed',
-          httpStatus: response.statusCode,
-          format: null,
-          requestId: null,
-          reason: `body longer than ${maxResponseBytes} bytes`,
-          excerpt: '',
-        };
-      }
-      return parseResponse({ status: response.statusCode, contentType, body: redact(text) });
-    } catch (error) {
-      const code = errorCodeOf(error);
-      if (timedOut || (code !== null && UNDICI_TIMEOUT_CODES.has(code))) return { kind: 'timeout', timeoutMs };
-      return { kind: 'network_error', code, message: redact(errorMessageOf(error)) };
-    } finally {
-      clearTimeout(timer);
+    const answer = await exchanger.exchange({
+      method: prepared.method,
+      path: prepared.path,
+      headers: { ...prepared.headers, 'user-agent': USER_AGENT },
+      body: prepared.body ?? null,
+      budgetMs,
+      ...(at ? { at } : {}),
+    });
+    if (answer.kind === 'late') return answer;
+    const { sentAtMs, durationMs, lateMs } = answer;
+    if (answer.kind === 'failed') {
+      const observation: CallObservation = answer.timedOut
+        ? { kind: 'timeout', timeoutMs }
+        : { kind: 'network_error', code: answer.code, message: redact(answer.message) };
+      return { observation, sentAtMs, durationMs, lateMs };
     }
+    if (answer.text === null) {
+      const observation: CallObservation = {
+        kind: 'malformed',
+        httpStatus: answer.status,
+        format: null,
+        requestId: null,
+        reason: `body longer than ${maxResponseBytes} bytes`,
+        excerpt: '',
+      };
+      return { observation, sentAtMs, durationMs, lateMs };
+    }
+    const observation = parseResponse({
+      status: answer.status,
+      contentType: answer.contentType,
+      body: redact(answer.text),
+    });
+    return { observation, sentAtMs, durationMs, lateMs };
   }
 
-  async function attempt(call: ApiCall, budgetMs: number, signing?: ExactSigning): Promise<Attempt> {
-    const startedAt = now();
-    const started = performance.now();
-    const observation = await observe(call, budgetMs, signing);
-    const timing = { startedAt, finishedAt: now(), durationMs: Math.round(performance.now() - started) };
-    return toCallResult(call.action, observation, timing, redact);
+  /** One exchange as a CallResult; its startedAt is when the request went (after the wait for `at`). */
+  async function attempt(
+    call: ApiCall,
+    budgetMs: number,
+    signing?: ExactSigning,
+    at?: SendAt,
+  ): Promise<(Attempt & { lateMs: number }) | Late> {
+    const begun = now();
+    const begunMs = monotonicMs();
+    const observed = await observe(call, budgetMs, signing, at);
+    if (isLate(observed)) return observed;
+    const finishedAt = now();
+    // The wait for `at` (and the way to the thread that sends), on the monotonic clock, moves startedAt to the send.
+    const waitedMs = at ? Math.max(0, observed.sentAtMs - begunMs) : 0;
+    const timing = {
+      startedAt: new Date(begun.getTime() + waitedMs),
+      finishedAt,
+      durationMs: Math.round(observed.durationMs),
+    };
+    return { ...toCallResult(call.action, observed.observation, timing, redact), lateMs: observed.lateMs };
   }
 
   async function execute(call: ApiCall, signing?: ExactSigning): Promise<Attempt> {
+    const timed = await executeAt(call, signing);
+    // Without a start there is nothing to be late for.
+    if (isLate(timed)) throw new FleetError('cms_client_invariant', `${call.action} was late without a start`);
+    return timed;
+  }
+
+  /** The call, at `at` when given; `late` (nothing sent) when its thread came to `at` past its tolerance. */
+  async function executeAt(call: ApiCall, signing?: ExactSigning, at?: SendAt): Promise<(Attempt & Sent) | Late> {
     const { action } = call;
     if (closed) throw new FleetError('cms_client_closed', `cannot call ${action}: the CMS client is closed`);
     if (!nonEmptyString(action)) throw argumentError('action must be a non-empty string');
-    const deadline = performance.now() + timeoutMs;
-    const first = await attempt(call, timeoutMs, signing);
+    const first = await attempt(call, timeoutMs, signing, at);
     // An exact replay must not be re-signed: its resign answer is the information the caller asked for.
-    if (signing || first.result.outcome.kind !== 'resign') return first;
+    if (isLate(first) || signing || first.result.outcome.kind !== 'resign') return first;
     // Documented exception to "the client does not retry": see the module comment. Exactly once, and within the
-    // same timeoutMs budget, so callers (e.g. a worker presuming a call dead after timeoutMs + grace) can rely on
-    // no call outliving timeoutMs. Without budget left, the resign outcome is returned for the caller to retry.
-    const remainingMs = Math.floor(deadline - performance.now());
+    // same timeoutMs budget (counted from the first request's send), so callers (e.g. a worker presuming a call dead
+    // after timeoutMs + grace) can rely on no call outliving timeoutMs. Without budget left, the resign outcome is
+    // returned for the caller to retry.
+    const remainingMs = Math.floor(timeoutMs - first.result.durationMs);
     if (remainingMs <= 0) return first;
     const second = await attempt(call, remainingMs);
+    if (isLate(second)) return first;
     return {
       document: second.document,
+      lateMs: first.lateMs,
       result: {
         ...second.result,
+        startedAt: first.result.startedAt,
+        durationMs: first.result.durationMs + second.result.durationMs,
         resigned: true,
         requestIds: [...first.result.requestIds, ...second.result.requestIds],
       },
     };
+  }
+
+  /** NodeInstall's call, its input checked. */
+  function nodeInstallCall(input: NodeInstallInput): ApiCall {
+    if (typeof input !== 'object' || input === null) throw argumentError('nodeInstall: input is required');
+    // A number here would already have lost digits (16-digit UIDs exceed 2^53), so refuse rather than stringify.
+    if (!nonEmptyString(input.userId)) throw argumentError('nodeInstall: userId must be a non-empty string');
+    const instanceId = requireInstanceId(input.instanceId);
+    if (input.force !== undefined && typeof input.force !== 'boolean') {
+      throw argumentError('nodeInstall: force must be a boolean when given');
+    }
+    return {
+      action: 'NodeInstall',
+      params: { UserId: input.userId.trim(), InstanceId: instanceId, Force: input.force },
+    };
+  }
+
+  /** InstallMonitoringAgent's call and its de-duplicated ids, its input checked. */
+  function installMonitoringAgentCall(input: InstallMonitoringAgentInput): { call: ApiCall; instanceIds: string[] } {
+    if (typeof input !== 'object' || input === null || !Array.isArray(input.instanceIds)) {
+      throw argumentError('installMonitoringAgent: instanceIds must be an array');
+    }
+    const instanceIds = [...new Set(input.instanceIds.map((id) => requireInstanceId(id, 'each instanceId')))];
+    if (instanceIds.length === 0 || instanceIds.length > INSTALL_MONITORING_AGENT_MAX_INSTANCES) {
+      throw argumentError(
+        `installMonitoringAgent: 1 to ${INSTALL_MONITORING_AGENT_MAX_INSTANCES} instance ids, got ${instanceIds.length}`,
+      );
+    }
+    if (input.force !== undefined && typeof input.force !== 'boolean') {
+      throw argumentError('installMonitoringAgent: force must be a boolean when given');
+    }
+    const call = {
+      action: 'InstallMonitoringAgent',
+      version: MONITORING_AGENT_API_VERSION,
+      params: { InstanceIds: instanceIds, Force: input.force },
+    };
+    return { call, instanceIds };
   }
 
   /** NodeStatusList, or DescribeMonitoringAgentStatuses (2019-01-01): the same ids in, the same list out. */
@@ -249,21 +300,14 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
 
   return {
     async nodeInstall(input) {
-      if (typeof input !== 'object' || input === null) throw argumentError('nodeInstall: input is required');
-      // A number here would already have lost digits (16-digit UIDs exceed 2^53), so refuse rather than stringify.
-      if (!nonEmptyString(input.userId)) throw argumentError('nodeInstall: userId must be a non-empty string');
-      const instanceId = requireInstanceId(input.instanceId);
-      if (input.force !== undefined && typeof input.force !== 'boolean') {
-        throw argumentError('nodeInstall: force must be a boolean when given');
-      }
-      const { result } = await execute(
-        {
-          action: 'NodeInstall',
-          params: { UserId: input.userId.trim(), InstanceId: instanceId, Force: input.force },
-        },
-        input.exactSigning,
-      );
+      const { result } = await execute(nodeInstallCall(input), input.exactSigning);
       return result;
+    },
+
+    async nodeInstallAt(input, at) {
+      checkSendAt('nodeInstallAt', at);
+      const timed = await executeAt(nodeInstallCall(input), input.exactSigning, at);
+      return isLate(timed) ? timed : { kind: 'sent', lateMs: timed.lateMs, result: timed.result };
     },
 
     async nodeStatus(input) {
@@ -283,27 +327,16 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
     nodeStatusList: (input) => statusList('NodeStatusList', input),
 
     async installMonitoringAgent(input) {
-      if (typeof input !== 'object' || input === null || !Array.isArray(input.instanceIds)) {
-        throw argumentError('installMonitoringAgent: instanceIds must be an array');
-      }
-      const instanceIds = [...new Set(input.instanceIds.map((id) => requireInstanceId(id, 'each instanceId')))];
-      if (instanceIds.length === 0 || instanceIds.length > INSTALL_MONITORING_AGENT_MAX_INSTANCES) {
-        throw argumentError(
-          `installMonitoringAgent: 1 to ${INSTALL_MONITORING_AGENT_MAX_INSTANCES} instance ids, got ${instanceIds.length}`,
-        );
-      }
-      if (input.force !== undefined && typeof input.force !== 'boolean') {
-        throw argumentError('installMonitoringAgent: force must be a boolean when given');
-      }
-      const { result } = await execute(
-        {
-          action: 'InstallMonitoringAgent',
-          version: MONITORING_AGENT_API_VERSION,
-          params: { InstanceIds: instanceIds, Force: input.force },
-        },
-        input.exactSigning,
-      );
+      const { call, instanceIds } = installMonitoringAgentCall(input);
+      const { result } = await execute(call, input.exactSigning);
       return { ...result, instanceIds };
+    },
+
+    async installMonitoringAgentAt(input, at) {
+      checkSendAt('installMonitoringAgentAt', at);
+      const { call, instanceIds } = installMonitoringAgentCall(input);
+      const timed = await executeAt(call, input.exactSigning, at);
+      return isLate(timed) ? timed : { kind: 'sent', lateMs: timed.lateMs, result: { ...timed.result, instanceIds } };
     },
 
     describeMonitoringAgentStatuses: (input) => statusList('DescribeMonitoringAgentStatuses', input),
@@ -324,7 +357,7 @@ export function createCmsClient(options: CmsClientOptions): CmsClient {
 
     close() {
       closed = true;
-      closing ??= pool.close();
+      closing ??= exchanger.close();
       return closing;
     },
   };

@@ -1,4 +1,8 @@
 export { createCmsClient } from './cms-client.ts';
+export { monotonicMs } from './exchange.ts';
+export type { SendAt } from './exchange.ts';
+export { startCmsSendThread } from './send-thread/send-thread.ts';
+export type { CmsSendThread } from './send-thread/send-thread.ts';
 export { AGENT_STATUS_IDS_PER_CALL, callAgentStatus } from './agent-status-call.ts';
 export type { AgentStatusAction } from './agent-status-call.ts';
 export { normalizeNodeStatus, NODE_AGENT_STATUSES } from './node-status.ts';
@@ -15,6 +19,7 @@ export type {
   NodeStatusListResult,
   NodeStatusReport,
   NodeStatusResult,
+  TimedCall,
 } from './cms-client-types.ts';
 export { cmsClientOptions } from './cms-client-settings.ts';
 export type { CmsClientSettings } from './cms-client-settings.ts';
