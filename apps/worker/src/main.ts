@@ -160,6 +160,8 @@ void warmInstallPath(db).catch((error: unknown) =>
 const metricsServer = await serveMetrics({ registry, port: config.METRICS_PORT, logger });
 // A new deployment's (or an emptied Redis's) limits are made before the first job is taken.
 await recoverLimits();
+// A call handed to the send thread before it has loaded would wait for it, late for its start.
+await sendThread.ready();
 await pool.start();
 logger.info('worker started', { workerId: config.WORKER_ID });
 

@@ -50,7 +50,9 @@ function block(ms: number): void {
 describe('the send thread', () => {
   it('sends a call at its start while the caller’s event loop is blocked; on that loop it would be late', async () => {
     const server = await arrivalServer();
-    const threaded = clientOf(server.url, sendThread());
+    const thread = sendThread();
+    await thread.ready();
+    const threaded = clientOf(server.url, thread);
     const inLoop = clientOf(server.url);
     // Both clients connected and warm, so that the timed call measures the wait and not a connect.
     await threaded.nodeInstall(input);

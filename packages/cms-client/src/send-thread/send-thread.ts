@@ -18,6 +18,11 @@ import type { FromSendThread, ToSendThread } from './thread-messages.ts';
 export type CmsSendThread = {
   /** The connections of one client (createCmsClient's `sendThread` option): one pool, in the thread. */
   exchanger(settings: PoolSettings): Exchanger;
+  /**
+   * Resolves once the thread has loaded and listens (a second or so after the start): a request handed over before
+   * waits for it, so a process starts taking work after this.
+   */
+  ready(): Promise<void>;
   /** Closes every pool (each waits for its exchanges in flight) and ends the thread. Idempotent. */
   stop(): Promise<void>;
 };
@@ -31,6 +36,8 @@ export function startCmsSendThread(): CmsSendThread {
   let nextPoolId = 1;
   const pools = new Map<number, PoolSettings>();
   const pending = new Map<number, (answer: ExchangeAnswer | 'closed') => void>();
+  let markReady: () => void = () => undefined;
+  let readiness = new Promise<void>((resolve) => (markReady = resolve));
 
   const post = (message: ToSendThread) => thread().postMessage(message);
 
@@ -61,7 +68,10 @@ export function startCmsSendThread(): CmsSendThread {
     // the thread before its entry has registered tsx, and fail; thread-entry.js registers it itself.
     const started = new Worker(THREAD_ENTRY, { execArgv: [] });
     started.on('message', (message: FromSendThread) => {
-      if (message.type === 'ready') return;
+      if (message.type === 'ready') {
+        markReady();
+        return;
+      }
       const settle = pending.get(message.id);
       if (!settle) return;
       pending.delete(message.id);
@@ -72,6 +82,9 @@ export function startCmsSendThread(): CmsSendThread {
     started.on('exit', (code) => {
       if (worker === started) worker = null;
       failAll(`the send thread exited (code ${code})`);
+      // Whoever waits for this one is told at once; a thread started again is waited for anew.
+      markReady();
+      readiness = new Promise<void>((resolve) => (markReady = resolve));
     });
     worker = started;
     for (const [poolId, settings] of pools) started.postMessage({ type: 'open', poolId, settings } as ToSendThread);
@@ -119,6 +132,7 @@ export function startCmsSendThread(): CmsSendThread {
         },
       };
     },
+    ready: () => readiness,
     stop() {
       stopping ??= (async () => {
         const running = worker;
