@@ -59,10 +59,11 @@ export type StackOptions = {
 };
 
 /**
- * Extra Node flags for the API or worker processes, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
- * to see where a job's time goes (a CPU profile per process, written when it exits).
+ * Extra Node flags for the API, worker or simulator processes, e.g.
+ * BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to see where a job's time goes (a CPU profile per
+ * process, written when it exits), or BENCH_SIMULATOR_NODE_ARGS="--import <probe>" to watch the simulator's loop.
  */
-function nodeArgs(variable: 'BENCH_API_NODE_ARGS' | 'BENCH_WORKER_NODE_ARGS'): string[] {
+function nodeArgs(variable: 'BENCH_API_NODE_ARGS' | 'BENCH_WORKER_NODE_ARGS' | 'BENCH_SIMULATOR_NODE_ARGS'): string[] {
   return process.env[variable]?.split(' ').filter(Boolean) ?? [];
 }
 
@@ -91,15 +92,20 @@ export async function startStack(options: StackOptions): Promise<BenchStack> {
     WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
   };
 
-  const simulator = spawnApp('simulator', {
-    ...common,
-    SIMULATOR_PORT: String(simPort),
-    SIMULATOR_HOST: '127.0.0.1',
-    SIM_LATENCY_MS: String(options.latencyMs),
-    SIM_FAILURE_RATE: '0',
-    SIM_SEED: 'bench',
-    LOG_LEVEL: 'warn',
-  });
+  const simulator = spawnApp(
+    'simulator',
+    {
+      ...common,
+      SIMULATOR_PORT: String(simPort),
+      SIMULATOR_HOST: '127.0.0.1',
+      SIM_LATENCY_MS: String(options.latencyMs),
+      SIM_FAILURE_RATE: '0',
+      SIM_SEED: 'bench',
+      LOG_LEVEL: 'warn',
+    },
+    'simulator',
+    nodeArgs('BENCH_SIMULATOR_NODE_ARGS'),
+  );
   let api: ChildScript | null = null;
   let workers: ChildScript[] = [];
   let notifier: ChildScript | null = null;
