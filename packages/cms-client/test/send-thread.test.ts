@@ -124,6 +124,13 @@ describe('the send thread', () => {
     const after = await cms.nodeInstall(input);
     expect(after.errorCode).toBe('NetworkError');
     expect(after.errorMessage).toContain('SEND_THREAD_STOPPED');
+    // Timed, it is sent at once as a failure with a valid send time (the answer's time fields are whole).
+    const timed = await cms.nodeInstallAt(input, { atMs: monotonicMs() + 20, lateToleranceMs: 1_000 });
+    expect(timed.kind).toBe('sent');
+    if (timed.kind === 'sent') {
+      expect(timed.result.errorCode).toBe('NetworkError');
+      expect(Number.isNaN(timed.result.startedAt.getTime())).toBe(false);
+    }
     expect(await server.arrivals()).toHaveLength(1);
     await cms.close();
   });

@@ -94,14 +94,17 @@ export function startCmsSendThread(): CmsSendThread {
 
   const ask = <T extends ExchangeAnswer | 'closed'>(message: (id: number) => ToSendThread): Promise<T> => {
     if (stopping) {
-      const refused = {
+      // Typed as an answer (not cast), so that it carries every field an answer must.
+      const refused: ExchangeAnswer = {
         kind: 'failed',
         timedOut: false,
         code: 'SEND_THREAD_STOPPED',
+        message: 'the send thread was stopped',
+        sentAtMs: monotonicMs(),
         durationMs: 0,
         lateMs: 0,
-      } as const;
-      return Promise.resolve({ ...refused, message: 'the send thread was stopped' } as T);
+      };
+      return Promise.resolve(refused as T);
     }
     const id = nextId++;
     const answered = new Promise<T>((resolve) =>
