@@ -95,7 +95,8 @@ function startBy(p: Processor, waitMs: number, reservedStartMs: number, lateTole
     at: new Date(p.now().getTime() + wait),
     atMonotonicMs: monotonicMs() + waitMs,
     windowAt: new Date(p.scheduleNow().getTime() + wait),
-    reached: p.waitsForStarts && wait > 0 ? p.sleep(wait) : null,
+    // Waited for here only with an injected sleep (InstallProcessorDeps.sleep); else by the client, where it sends.
+    reached: p.deps.sleep !== undefined && wait > 0 ? p.sleep(wait) : null,
     lateToleranceMs,
     reservedStartMs,
     reservedOnScheduleAtMs: p.deps.accountRate.schedule.now(),

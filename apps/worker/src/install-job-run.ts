@@ -81,8 +81,6 @@ export type Processor = {
   scheduleNow: () => Date;
   random: () => number;
   sleep: (ms: number) => Promise<void>;
-  /** A call's start is waited for with `sleep` on this loop (an injected one), not by the client (callAtStart). */
-  waitsForStarts: boolean;
   attempts: AttemptWriter;
   admission: CallAdmission;
   statusChecks: StatusChecks;

@@ -33,7 +33,6 @@ export function createInstallProcessor(
     scheduleNow: deps.scheduleNow ?? deps.now ?? (() => new Date()),
     random: deps.random ?? Math.random,
     sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-    waitsForStarts: deps.sleep !== undefined,
     attempts: deps.attempts ?? createAttemptWriter(deps.db),
     admission: deps.admission ?? createCallAdmission({ rate: deps.accountRate, global: deps.globalConcurrency }),
     statusChecks:
