@@ -3,6 +3,9 @@ import { ConfigError } from '@fleet/errors';
 
 /** Names of settings whose values never appear in a logged config or a configuration error. */
 const SECRET_NAME = /secret|password|token|api_?key|encryption_(previous_)?keys?|^sim_accounts$/i;
+/** Settings about a secret, not secrets: API_KEY_CACHE_MS, CMS_SIGNATURE_VERSION, FLEET_ENCRYPTION_KEY_FILE. */
+const ABOUT_A_SECRET = /_(MS|VERSION|FILE)$/;
+const isSecretName = (name: string) => SECRET_NAME.test(name) && !ABOUT_A_SECRET.test(name);
 /** `scheme://user:password@`: the password part of a URL. */
 const URL_PASSWORD = /\/\/([^:/@]*):[^@]*@/;
 /** Longest value a configuration error repeats; a longer one is cut, so the line stays one screen line. */
@@ -20,7 +23,7 @@ function maskUrlPassword(text: string): string {
 function showValue(variable: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   const text = String(value);
-  if (SECRET_NAME.test(variable)) return `(${text.length} characters, not shown)`;
+  if (isSecretName(variable)) return `(${text.length} characters, not shown)`;
   const masked = maskUrlPassword(text);
   return JSON.stringify(masked.length > SHOWN_VALUE_CHARS ? `${masked.slice(0, SHOWN_VALUE_CHARS)}...` : masked);
 }
@@ -85,7 +88,7 @@ export function parseConfig<S extends z.ZodType>(
 export function redactConfig(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
-    if (SECRET_NAME.test(key)) out[key] = value === undefined || value === '' ? value : '[redacted]';
+    if (isSecretName(key)) out[key] = value === undefined || value === '' ? value : '[redacted]';
     else if (typeof value === 'string' && /^[a-z]+:\/\/[^/]*@/i.test(value)) out[key] = maskUrlPassword(value);
     else out[key] = value;
   }

@@ -47,6 +47,22 @@ describe('parseConfig', () => {
     });
   });
 
+  it('shows the settings about a secret (a duration, a version, a file path), not only the secrets', () => {
+    expect(
+      redactConfig({
+        API_KEY_CACHE_MS: 5000,
+        CMS_SIGNATURE_VERSION: '1.0',
+        FLEET_ENCRYPTION_KEY_FILE: '/run/secrets/fleet-key',
+        FLEET_ADMIN_API_KEY: 'admin-key',
+      }),
+    ).toEqual({
+      API_KEY_CACHE_MS: 5000,
+      CMS_SIGNATURE_VERSION: '1.0',
+      FLEET_ENCRYPTION_KEY_FILE: '/run/secrets/fleet-key',
+      FLEET_ADMIN_API_KEY: '[redacted]',
+    });
+  });
+
   it('redacts the encryption keys (their names hold no "secret")', () => {
     const key = Buffer.alloc(32, 7);
     expect(redactConfig({ FLEET_ENCRYPTION_KEY: key, FLEET_ENCRYPTION_PREVIOUS_KEYS: [key] })).toEqual({

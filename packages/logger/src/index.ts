@@ -23,6 +23,12 @@ export function currentLogContext(): LogContext {
 }
 
 const SECRET_KEY = /secret|password|authorization|signature|api_?key|token|encryption_(previous_)?keys?/i;
+/**
+ * Settings about a secret, not secrets: a duration, a version, a file's path (API_KEY_CACHE_MS, CMS_SIGNATURE_VERSION,
+ * FLEET_ENCRYPTION_KEY_FILE; apiKeyCacheMs, signatureVersion).
+ */
+const ABOUT_A_SECRET = /(_MS|_VERSION|_FILE|[a-z](Ms|Version|File))$/;
+const isSecretKey = (key: string) => SECRET_KEY.test(key) && !ABOUT_A_SECRET.test(key);
 const REDACTED = '[redacted]';
 
 /** Masks secret-named keys and every occurrence of a known secret value, however deep it sits. */
@@ -46,7 +52,7 @@ export function makeRedactor(secretValues: readonly string[]) {
     if (Array.isArray(value)) return value.map((v) => visit(v, depth + 1, seen));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
-      out[k] = SECRET_KEY.test(k) && v != null && v !== '' ? REDACTED : visit(v, depth + 1, seen);
+      out[k] = isSecretKey(k) && v != null && v !== '' ? REDACTED : visit(v, depth + 1, seen);
     return out;
   };
   return (value: unknown) => visit(value, 0, new WeakSet());

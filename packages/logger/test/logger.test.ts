@@ -41,6 +41,31 @@ describe.each(['json', 'pretty'] as const)('logger, %s lines', (format) => {
   });
 });
 
+describe('logger, settings about a secret', () => {
+  it('shows a duration, a version or a file path whose name mentions a secret, and still hides the secrets', () => {
+    const { logger, lines } = capture();
+    const config = {
+      API_KEY_CACHE_MS: 5000,
+      CMS_SIGNATURE_VERSION: '1.0',
+      FLEET_ENCRYPTION_KEY_FILE: '/run/secrets/fleet-key',
+      signatureVersion: '1.0',
+      FLEET_ADMIN_API_KEY: 'admin-key-value',
+      CMS_SECURITY_TOKEN: 'sts-token-value',
+      signature: 'sig-value',
+    };
+    logger.info('starting', { config });
+    expect(lines()[0]!.config).toEqual({
+      API_KEY_CACHE_MS: 5000,
+      CMS_SIGNATURE_VERSION: '1.0',
+      FLEET_ENCRYPTION_KEY_FILE: '/run/secrets/fleet-key',
+      signatureVersion: '1.0',
+      FLEET_ADMIN_API_KEY: '[redacted]',
+      CMS_SECURITY_TOKEN: '[redacted]',
+      signature: '[redacted]',
+    });
+  });
+});
+
 describe('logger, json lines', () => {
   it('writes JSON lines carrying the context of the operation across awaits', async () => {
     const { logger, lines } = capture();
