@@ -32,6 +32,14 @@ export const workerConfigSchema = z
      * cost (jobs paused or cancelled during their wait, a worker that dies). 0: only calls that may start at once.
      */
     ACCOUNT_RATE_MAX_WAIT_MS: env.nonNegativeInt(1000),
+    /**
+     * Nice value of the thread that sends the calls at their starts (-20 to 19; Linux, where a thread has its own).
+     * Below the process's, the thread gets a core when its timer fires before this process's jobs and the host's other
+     * processes do, so fewer calls miss their starts on a crowded host (at -10: half as many, docs/performance.md).
+     * Raising it takes CAP_SYS_NICE (containers: add the capability); refused, the thread runs at the process's
+     * priority and the worker says so at its start. Unset: the process's.
+     */
+    SEND_THREAD_NICE: env.nice(),
     /** How often the process looks for rollouts to work on, in ms. */
     ROLLOUT_POLL_MS: env.positiveInt(1000),
     /** BullMQ lock of an active job, in ms: a job whose worker stops renewing it is handed to another after this. */

@@ -26,6 +26,16 @@ describe('worker config', () => {
     expect(() => loadWorkerConfig({ CMS_ACCESS_KEY_SECRET: '' })).toThrow(/^CMS_ACCESS_KEY_SECRET:/);
   });
 
+  it('leaves the send thread at the process priority unless SEND_THREAD_NICE says, from -20 to 19', () => {
+    expect(loadWorkerConfig({}).SEND_THREAD_NICE).toBeUndefined();
+    expect(loadWorkerConfig({ SEND_THREAD_NICE: '' }).SEND_THREAD_NICE).toBeUndefined();
+    expect(loadWorkerConfig({ SEND_THREAD_NICE: '-10' }).SEND_THREAD_NICE).toBe(-10);
+    for (const bad of ['-21', '20', '1.5', 'high'])
+      expect(() => loadWorkerConfig({ SEND_THREAD_NICE: bad })).toThrow(
+        /^SEND_THREAD_NICE: expected an integer from -20 to 19/,
+      );
+  });
+
   it('never shows the AccessKey secret, the STS token or a password in the logged config', () => {
     const config = loadWorkerConfig({
       CMS_ACCESS_KEY_SECRET: 'topsecret-value',

@@ -2,7 +2,7 @@ export { createCmsClient } from './cms-client.ts';
 export { monotonicMs } from './exchange.ts';
 export type { SendAt } from './exchange.ts';
 export { startCmsSendThread } from './send-thread/send-thread.ts';
-export type { CmsSendThread } from './send-thread/send-thread.ts';
+export type { CmsSendThread, SendThreadOptions, SendThreadPriority } from './send-thread/send-thread.ts';
 export { AGENT_STATUS_IDS_PER_CALL, callAgentStatus } from './agent-status-call.ts';
 export type { AgentStatusAction } from './agent-status-call.ts';
 export { normalizeNodeStatus, NODE_AGENT_STATUSES } from './node-status.ts';

@@ -23,6 +23,20 @@ export const env = {
   port: (fallback: number) => integer(0, 65535, fallback),
   positiveInt: (fallback: number) => integer(1, undefined, fallback),
   nonNegativeInt: (fallback: number) => integer(0, undefined, fallback),
+  /**
+   * A nice value (the scheduler's priority of a process or thread: -20, the most favoured, to 19, the least). Unset
+   * or empty: undefined (left as it is).
+   */
+  nice: () =>
+    z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z.coerce
+        .number({ error: 'expected an integer from -20 to 19' })
+        .int({ error: 'expected an integer from -20 to 19' })
+        .min(-20, { error: 'expected an integer from -20 to 19' })
+        .max(19, { error: 'expected an integer from -20 to 19' })
+        .optional(),
+    ),
   url: (fallback: string) =>
     z
       .string()

@@ -1,7 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { monotonicMs } from '../exchange.ts';
 import type { ExchangeAnswer, Exchanger, PoolSettings } from '../exchange.ts';
-import type { FromSendThread, ToSendThread } from './thread-messages.ts';
+import type { FromSendThread, SendThreadData, SendThreadPriority, ToSendThread } from './thread-messages.ts';
+
+export type { SendThreadPriority } from './thread-messages.ts';
 
 /**
  * A worker thread that holds the connections of the process's CMS clients and sends their requests. A request sent
@@ -19,25 +21,35 @@ export type CmsSendThread = {
   /** The connections of one client (createCmsClient's `sendThread` option): one pool, in the thread. */
   exchanger(settings: PoolSettings): Exchanger;
   /**
-   * Resolves once the thread has loaded and listens (a second or so after the start): a request handed over before
-   * waits for it, so a process starts taking work after this.
+   * Resolves once the thread has loaded and listens (a second or so after the start), with the priority it runs at: a
+   * request handed over before waits for it, so a process starts taking work after this.
    */
-  ready(): Promise<void>;
+  ready(): Promise<SendThreadPriority>;
   /** Closes every pool (each waits for its exchanges in flight) and ends the thread. Idempotent. */
   stop(): Promise<void>;
 };
 
 const THREAD_ENTRY = new URL('./thread-entry.js', import.meta.url);
 
-export function startCmsSendThread(): CmsSendThread {
+export type SendThreadOptions = {
+  /**
+   * The thread's nice value (-20 to 19; Linux, where a thread has its own): below the process's, its timers are
+   * served before the main loop's work and the host's other processes when cores are short. Omitted: the process's.
+   */
+  nice?: number;
+};
+
+export function startCmsSendThread(options: SendThreadOptions = {}): CmsSendThread {
   let worker: Worker | null = null;
   let stopping: Promise<void> | null = null;
   let nextId = 1;
   let nextPoolId = 1;
   const pools = new Map<number, PoolSettings>();
   const pending = new Map<number, (answer: ExchangeAnswer | 'closed') => void>();
-  let markReady: () => void = () => undefined;
-  let readiness = new Promise<void>((resolve) => (markReady = resolve));
+  let markReady: (priority: SendThreadPriority) => void = () => undefined;
+  const waitForReady = () => new Promise<SendThreadPriority>((resolve) => (markReady = resolve));
+  let readiness = waitForReady();
+  const data: SendThreadData = { nice: options.nice ?? null };
 
   const post = (message: ToSendThread) => thread().postMessage(message);
 
@@ -66,10 +78,10 @@ export function startCmsSendThread(): CmsSendThread {
     if (worker) return worker;
     // No inherited execArgv: the process's own `--import`s (tsx, a profiler's or a bench probe's .ts) would load in
     // the thread before its entry has registered tsx, and fail; thread-entry.js registers it itself.
-    const started = new Worker(THREAD_ENTRY, { execArgv: [] });
+    const started = new Worker(THREAD_ENTRY, { execArgv: [], workerData: data });
     started.on('message', (message: FromSendThread) => {
       if (message.type === 'ready') {
-        markReady();
+        markReady(message.priority);
         return;
       }
       const settle = pending.get(message.id);
@@ -82,9 +94,10 @@ export function startCmsSendThread(): CmsSendThread {
     started.on('exit', (code) => {
       if (worker === started) worker = null;
       failAll(`the send thread exited (code ${code})`);
-      // Whoever waits for this one is told at once; a thread started again is waited for anew.
-      markReady();
-      readiness = new Promise<void>((resolve) => (markReady = resolve));
+      // Whoever waits for this one is told at once (it never ran: no priority of its own); one started again is
+      // waited for anew.
+      markReady({ nice: null, asked: data.nice, refusal: `the send thread exited (code ${code})` });
+      readiness = waitForReady();
     });
     worker = started;
     for (const [poolId, settings] of pools) started.postMessage({ type: 'open', poolId, settings } as ToSendThread);
