@@ -214,7 +214,7 @@ describe('jobs and queue state that disagree with Postgres', () => {
     });
     await new Promise<void>((resolve) => {
       let failed = 0;
-      worker.on('failed', () => ++failed === 3 && resolve());
+      worker.bullmq.on('failed', () => ++failed === 3 && resolve());
     });
     await worker.close();
     await workerConnection.quit();

@@ -48,15 +48,103 @@ describe('install worker', () => {
     try {
       expect(worker.name).toBe(installQueueName(rolloutId));
       expect(worker.concurrency).toBe(2);
-      expect(worker.opts).toMatchObject({ prefix, lockDuration: 1500, stalledInterval: 1500, maxStalledCount: 1000 });
+      expect(worker.bullmq.opts).toMatchObject({
+        prefix,
+        lockDuration: 1500,
+        stalledInterval: 1500,
+        maxStalledCount: 1000,
+      });
       // Without a listener, an 'error' event (Redis gone, a bad script) would be thrown and crash the process.
-      expect(worker.listenerCount('error')).toBeGreaterThan(0);
+      expect(worker.bullmq.listenerCount('error')).toBeGreaterThan(0);
       await waitFor('every job to have run', () => ran.length === 4 && captured.lines.length > 0);
       expect(ran.sort()).toEqual(['i-w0', 'i-w1', 'i-w2', 'i-w3']);
       const failure = captured.entries().find((entry) => entry.message === 'install job failed');
       expect(failure).toMatchObject({ level: 'warn', jobId: 'i-w3', error: 'boom' });
     } finally {
       await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('starts each job as soon as it is fetched, up to its concurrency, and again when its queue refills', async () => {
+    const rolloutId = '66666666-6666-4666-8666-666666666666';
+    const queue = openInstallQueue(producer, rolloutId, prefix, logger);
+    const jobs = 30;
+    let fetched = 0;
+    let started = 0;
+    let running = 0;
+    let mostRunning = 0;
+    /** At each start: the jobs the worker had fetched and not yet started, this one included. */
+    const fetchedNotStarted: number[] = [];
+    let release: () => void = () => undefined;
+    let gate = new Promise<void>((resolve) => (release = resolve));
+    const worker = createInstallWorker({
+      connection,
+      prefix,
+      rolloutId,
+      concurrency: jobs,
+      lockDurationMs: 10_000,
+      logger,
+      async processor() {
+        fetchedNotStarted.push(fetched - started);
+        started++;
+        running++;
+        mostRunning = Math.max(mostRunning, running);
+        await gate;
+        running--;
+      },
+    });
+    worker.bullmq.on('active', () => fetched++);
+    try {
+      for (const round of ['a', 'b']) {
+        // Every job is in the queue before the worker looks (it has run dry in between rounds).
+        await enqueueInstallJobs(queue, { rolloutId, concurrency: jobs, instances: instances(jobs, round) });
+        await waitFor(`round ${round}: every job running`, () => running === jobs, { timeoutMs: 10_000 });
+        release();
+        await waitFor(`round ${round}: every job done`, () => running === 0);
+        gate = new Promise<void>((resolve) => (release = resolve));
+      }
+      // BullMQ alone fetched all 30 before it started the second: 29 fetched and waiting at that start.
+      expect(Math.max(...fetchedNotStarted)).toBeLessThanOrEqual(1);
+      expect(fetchedNotStarted).toHaveLength(2 * jobs);
+      expect(mostRunning).toBe(jobs);
+      expect(worker.concurrency).toBe(jobs);
+    } finally {
+      release();
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('keeps fetching as jobs finish when two workers share the rollout’s concurrency and one waits for a slot', async () => {
+    // Each worker may run 4 and the rollout 4 in all, so one of them finds the rollout full and waits for the queue
+    // (BullMQ's drain wait, 5 s): a worker whose finishing jobs stopped fetching the next while it waits would leave
+    // its slots idle for that long each time. 120 jobs of 10 ms, 4 at a time, are about 0.3 s of work.
+    const rolloutId = '77777777-7777-4777-8777-777777777777';
+    const queue = openInstallQueue(producer, rolloutId, prefix, logger);
+    await enqueueInstallJobs(queue, { rolloutId, concurrency: 4, instances: instances(120, 'k') });
+    let done = 0;
+    const workers = [1, 2].map(() =>
+      createInstallWorker({
+        connection,
+        prefix,
+        rolloutId,
+        concurrency: 4,
+        lockDurationMs: 10_000,
+        logger,
+        async processor() {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          done++;
+        },
+      }),
+    );
+    try {
+      // Well within one drain wait: a single stall would take 5 s.
+      await waitFor('every job to have run', () => done === 120, { timeoutMs: 4000 });
+    } finally {
+      await Promise.all(workers.map((worker) => worker.close()));
       await queue.obliterate({ force: true });
       await queue.close();
     }
