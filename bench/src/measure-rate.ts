@@ -92,6 +92,8 @@ type RateRun = RateRunSpec & {
   throttled: number;
   /** Calls late for their start past what the schedule allows, which took a new one (all workers). */
   retakes: number;
+  /** Calls sent past what the schedule allows after their last retake (fleet_call_start_overdue_total). */
+  overdue: number;
   /** Calls that reached their start, and how late the workers were for it: mean, and the share later than 10 ms. */
   startsCounted: number;
   meanLatenessMs: number;
@@ -251,6 +253,7 @@ async function runRate(
     globalCap: GLOBAL_CAP,
     throttled: stats.throttled,
     retakes: total('fleet_call_start_retakes_total'),
+    overdue: total('fleet_call_start_overdue_total'),
     startsCounted,
     meanLatenessMs: startsCounted > 0 ? (total('fleet_call_start_lateness_seconds_sum') * 1000) / startsCounted : 0,
     laterThan10Ms:
@@ -262,7 +265,7 @@ async function runRate(
     `  ${run.achievedRps.toFixed(1)}/s` +
       (run.configuredRps ? ` (${(run.achievedRps / run.configuredRps).toFixed(3)} of ${run.configuredRps})` : '') +
       `, worst second ${Math.max(...accountFacts.map((a) => a.worstSecondArrivals))} arrivals, maxInFlight ${run.maxInFlight}` +
-      `, ${accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)} starts unused, ${run.retakes} retakes` +
+      `, ${accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)} starts unused, ${run.retakes} retakes, ${run.overdue} overdue` +
       `, lateness mean ${run.meanLatenessMs.toFixed(2)} ms, ${(run.laterThan10Ms * 100).toFixed(1)}% over 10 ms` +
       `, event loop delay p99 ${run.eventLoopDelayP99Ms.toFixed(1)} ms, max ${run.eventLoopDelayMaxMs.toFixed(1)} ms` +
       `, longest gaps ${(accountFacts[0]?.longestGaps ?? []).map((g) => `${g.ms.toFixed(0)} ms at ${g.atSeconds.toFixed(1)} s`).join(', ')}`,
@@ -335,7 +338,7 @@ export function renderRateReport(result: RateResult): string {
       `${r.maxInFlight} / ${r.globalCap}`,
       String(r.throttled),
       String(r.accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)),
-      String(r.retakes),
+      `${r.retakes} / ${r.overdue}`,
       `${r.meanLatenessMs.toFixed(2)} / ${(r.laterThan10Ms * 100).toFixed(1)}%`,
       `${r.eventLoopDelayP99Ms.toFixed(1)} / ${r.eventLoopDelayMaxMs.toFixed(1)}`,
     ];
@@ -362,7 +365,7 @@ export function renderRateReport(result: RateResult): string {
         'all / cap',
         'throttled',
         'starts unused',
-        'retakes',
+        'retakes / overdue',
         'late mean ms / over 10 ms',
         'event loop delay p99 / max ms',
       ],

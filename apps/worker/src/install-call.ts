@@ -144,9 +144,10 @@ export async function callAtStart<R>(
       lateToleranceMs: last ? Number.MAX_SAFE_INTEGER : current.lateToleranceMs,
     });
     const retake = timed.kind === 'late';
-    p.deps.metrics?.callStarted({ lateMs: timed.lateMs, retaken: retake });
+    const overdue = timed.kind === 'sent' && timed.lateMs > current.lateToleranceMs;
+    p.deps.metrics?.callStarted({ lateMs: timed.lateMs, retaken: retake, overdue });
     if (timed.kind === 'sent') {
-      if (timed.lateMs > current.lateToleranceMs) {
+      if (overdue) {
         run.log.warn('call sent late for its start: it was late for every start it took', {
           lateMs: Math.round(timed.lateMs),
           retakes,

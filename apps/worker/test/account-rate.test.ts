@@ -179,6 +179,8 @@ describe('per-account rate limit', () => {
     expect(h.sim.stats()).toMatchObject({ requests: ids.length, throttled: 0 });
     const samples = parsePrometheusText(await registry.metrics());
     expect(sumSamples(samples, 'fleet_call_start_retakes_total')).toBe(ids.length * MAX_START_RETAKES);
+    // ... and each went at its last start, later than allowed: counted as overdue.
+    expect(sumSamples(samples, 'fleet_call_start_overdue_total')).toBe(ids.length);
     expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_count')).toBe(ids.length * (MAX_START_RETAKES + 1));
     // Each start was at least the oversleep late when it was counted.
     expect(sumSamples(samples, 'fleet_call_start_lateness_seconds_sum')).toBeGreaterThanOrEqual(

@@ -30,9 +30,9 @@ export type WorkerMetrics = {
   /**
    * A call reached its reserved start: how late after it the worker was ready to send it, ms, and whether that was
    * later than the schedule allows, so the call took a new start (a retake: the old start's share of the account's
-   * quota goes unused).
+   * quota goes unused), or sent however late because it had taken new starts MAX_START_RETAKES times (`overdue`).
    */
-  callStarted(start: { lateMs: number; retaken: boolean }): void;
+  callStarted(start: { lateMs: number; retaken: boolean; overdue: boolean }): void;
 };
 
 /** Accounts whose rate gauge is shown: those with a call recorded within this long, in ms. */
@@ -83,6 +83,13 @@ export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMe
     help: 'NodeInstall calls later for their reserved start than the schedule allows, which took a new start',
     registers,
   });
+  const startsOverdue = new Counter({
+    name: 'fleet_call_start_overdue_total',
+    help:
+      'NodeInstall calls sent later for their start than the schedule allows, after taking new starts as many times ' +
+      'as a call may: each can make a second with one call more than the account rate plus burst',
+    registers,
+  });
   new Gauge({
     name: 'fleet_account_rate_limit_rps',
     help: "An account's adapted NodeInstall rate now, requests per second (the same in every worker)",
@@ -125,6 +132,7 @@ export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMe
     callStarted(start) {
       startLateness.observe(Math.max(0, start.lateMs) / 1000);
       if (start.retaken) startRetakes.inc();
+      if (start.overdue) startsOverdue.inc();
     },
   };
 }

@@ -69,8 +69,9 @@ describe('deploy/prometheus/fleet-alerts.yml', () => {
   );
   const exported = exportedSeries();
 
-  it('has the alerts of issue 16, each with an expression on exported metrics, a for, a severity and a summary', () => {
+  it('has the alerts of issue 16 and of calls sent past their starts, each with an expression on exported metrics, a for, a severity and a summary', () => {
     expect(rules.map((r) => r.alert).sort()).toEqual([
+      'FleetCallsSentPastTheirStarts',
       'FleetInstallFailureRateHigh',
       'FleetReconcilerNotLeading',
       'FleetRolloutPausedByFleetWideError',
@@ -102,7 +103,7 @@ describe('deploy/prometheus/fleet-alerts.yml', () => {
 
   const promtool = spawnSync('promtool', ['--version']).status === 0;
   it.skipIf(!promtool && process.env.CI !== 'true')('passes promtool check rules', () => {
-    expect(execFileSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' })).toMatch(/SUCCESS: 4 rules found/);
+    expect(execFileSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' })).toMatch(/SUCCESS: 5 rules found/);
   });
 });
 
