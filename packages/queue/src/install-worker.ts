@@ -73,11 +73,12 @@ const STALLED_CHECK_MAX_MS = 5000;
  *
  * It starts each job as soon as it has fetched it. BullMQ's Worker fetches jobs one Redis round trip at a time and
  * starts none of the ones it fetches until it holds `concurrency` of them (its main loop fills up first). A rollout's
- * worker at 100 on a busy process (20 to 70 ms a fetch, in the rate bench) so held its first jobs for 2 to 5 s before
- * any call, and 20 accounts' rollouts made 2 to 45 calls of their 50 in their first second. So the BullMQ worker runs
- * at one more than the jobs it has running (up to `concurrency`): it fetches a job, starts it, fetches the next; and
- * whenever its queue refills after running dry (a new wave, a resume) it climbs the same way. Once full it is BullMQ's
- * usual: a job that finishes fetches the next in the same round trip.
+ * worker at 100 on a busy process (5 to 100 ms a fetch, in the rate bench) so held its first jobs for up to 2 s
+ * before any call, and 20 accounts' rollouts made 9 to 50 calls of their 51 in their first second. So the BullMQ
+ * worker's concurrency starts at 1 and grows by one with each job it starts, up to `concurrency`: it fetches a job,
+ * starts it, fetches the next. It goes back to 1 when no job runs, so a queue that refills after running dry (a new
+ * wave, a resume) climbs the same way. Once full it is BullMQ's usual: a job that finishes fetches the next in the
+ * same round trip.
  */
 export function createInstallWorker(options: InstallWorkerOptions): InstallWorker {
   let target = Math.max(1, options.concurrency);
