@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: [
-      'packages/{errors,rollout-domain,cms-client,cms-simulator,logger,secrets,testing}/test/**/*.test.ts',
+      'packages/{errors,rollout-domain,cms-client,cms-simulator,logger,secrets,testing,thread-priority}/test/**/*.test.ts',
       'packages/config/test/config.test.ts',
       'apps/*/test/config.test.ts',
       'apps/*/test/config-documented.test.ts',

@@ -1,7 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countInstallJobs } from '@fleet/queue';
 import { instanceIds, waitFor } from '@fleet/testing';
+import { niceOfThreads } from '@fleet/thread-priority';
 import { USER_ID, startApi } from './support.ts';
 import type { ApiHarness } from './support.ts';
 
@@ -35,27 +35,13 @@ const create = (harness: ApiHarness, count: number, prefix: string) =>
     concurrency: 10,
   });
 
-/** Nice value of each thread of this process (Linux /proc: field 19 of a task's stat). */
-function threadNiceValues(): Map<number, number> {
-  const nice = new Map<number, number>();
-  for (const task of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
-      nice.set(Number(task), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return nice;
-}
-
 describe('the enqueue thread', () => {
   it('runs at a lower CPU priority (nice 10) than the event loop that answers requests, which keeps its own', async () => {
     // Three harnesses started a thread each; the test's own thread (which is the API's event loop here) is untouched.
-    const nice = threadNiceValues();
+    const nice = niceOfThreads();
     expect(nice.get(process.pid)).toBe(0);
     await waitFor('the enqueue threads to lower their priority', () => {
-      const lowered = [...threadNiceValues().values()].filter((n) => n === 10).length;
+      const lowered = [...niceOfThreads().values()].filter((n) => n === 10).length;
       return lowered >= 2;
     });
   });

@@ -2,9 +2,9 @@
  * The send thread (startCmsSendThread): a call timed for a start goes at it from a thread of its own, whatever the
  * caller's event loop is doing; never before it; not at all past its tolerance; signed as on the caller's thread.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { holdsCapSysNice, niceOfThreads } from '@fleet/thread-priority';
 import { createCmsClient, monotonicMs, startCmsSendThread } from '../src/index.ts';
 import type { CmsClient, CmsSendThread, SendThreadOptions } from '../src/index.ts';
 import { startArrivalServer } from './support/arrival-server.ts';
@@ -138,12 +138,12 @@ describe('the send thread', () => {
   });
 
   it('runs at the nice value asked, its own: the process’s main thread keeps its priority', async () => {
-    const before = niceOfThreads();
+    const before = [...niceOfThreads().values()];
     const thread = sendThread({ nice: 7 });
     expect(await thread.ready()).toEqual({ nice: 7, asked: 7, refusal: null });
     expect(getPriority(0)).toBe(0);
     // Read from the kernel's side: one more thread of this process, at 7, and every other as it was.
-    const after = niceOfThreads();
+    const after = [...niceOfThreads().values()];
     expect(after.filter((nice) => nice === 7).length).toBe(before.filter((nice) => nice === 7).length + 1);
     expect(after.filter((nice) => nice === 0).length).toBeGreaterThanOrEqual(before.filter((n) => n === 0).length);
   });
@@ -151,26 +151,10 @@ describe('the send thread', () => {
   it('raises its priority with CAP_SYS_NICE, and says why not without it', async () => {
     const thread = sendThread({ nice: -5 });
     const priority = await thread.ready();
-    if (hasCapability(CAP_SYS_NICE)) expect(priority).toEqual({ nice: -5, asked: -5, refusal: null });
+    if (holdsCapSysNice()) expect(priority).toEqual({ nice: -5, asked: -5, refusal: null });
     else expect(priority).toMatchObject({ nice: 0, asked: -5, refusal: expect.stringContaining('EACCES') });
     // Its calls go as before.
     const server = await serve(installOk);
     expect((await clientOf(server.url, thread).nodeInstall(input)).outcome).toEqual({ kind: 'success' });
   });
 });
-
-/** The nice value of each thread of this process, as the kernel has it (/proc/self/task/<tid>/stat, field 19). */
-function niceOfThreads(): number[] {
-  return readdirSync('/proc/self/task').map((tid) => {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    // The fields after the command name, which is in parentheses and may hold spaces: state is field 3.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19 - 3]);
-  });
-}
-
-const CAP_SYS_NICE = 23;
-function hasCapability(bit: number): boolean {
-  const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
-  return ((BigInt(`0x${effective}`) >> BigInt(bit)) & 1n) === 1n;
-}

@@ -1,37 +1,24 @@
 /**
  * The enqueue thread's entry (see enqueue-thread.ts): its own Postgres pool and Redis connection, a few enqueues at
- * a time as the API asks (ENQUEUES_AT_ONCE). Building 100,000 jobs is seconds of CPU; here it runs beside the API's event loop instead of
- * on it.
+ * a time as the API asks (ENQUEUES_AT_ONCE). Building 100,000 jobs is seconds of CPU; here it runs beside the API's
+ * event loop instead of on it.
  */
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { iterateRolloutInstances } from '@fleet/db';
 import { createLogger } from '@fleet/logger';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
+import { setThreadNice } from '@fleet/thread-priority';
 import { ENQUEUE_PAGE, FIRST_ENQUEUE_PAGE } from '../enqueue-pages.ts';
 import type { EnqueueAnswer, EnqueueRequest, EnqueueThreadData } from './thread-messages.ts';
 
 /**
- * The nice value this thread runs at (Linux: a nice value is per thread, and setpriority on a thread id sets that
- * thread's alone). Handing a large rollout's jobs to Redis is bulk work that may take a second or two longer; the
- * event loop answering pollers, and the workers on the same machine, should not wait for it: measured on two
- * cores, the slowest reads of the reads bench all fell in the second or two of a 20,000-instance enqueue.
+ * The nice value this thread runs at, at least (Linux: a nice value is a thread's own, see @fleet/thread-priority).
+ * Handing a large rollout's jobs to Redis is bulk work that may take a second or two longer; the event loop answering
+ * pollers, and the workers on the same machine, should not wait for it: measured on two cores, the slowest reads of
+ * the reads bench all fell in the second or two of a 20,000-instance enqueue.
  */
 const ENQUEUE_THREAD_NICE = 10;
-
-/** Lowers this thread's CPU priority where the OS says which thread this is (/proc/thread-self); elsewhere nothing. */
-function lowerThreadPriority(): number | null {
-  try {
-    const threadId = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ', 1)[0]);
-    if (!Number.isInteger(threadId) || threadId <= 0) return null;
-    os.setPriority(threadId, Math.max(os.getPriority(threadId), ENQUEUE_THREAD_NICE));
-    return os.getPriority(threadId);
-  } catch {
-    return null;
-  }
-}
 
 const data = workerData as EnqueueThreadData;
 const port = parentPort!;
@@ -39,8 +26,8 @@ const logger = createLogger({ service: 'api', ...data.log }).child({ thread: 'en
 const pool = new pg.Pool({ connectionString: data.databaseUrl, max: 2, application_name: 'fleet-api:enqueue' });
 pool.on('error', (error) => logger.warn('postgres pool error', { error: error.message }));
 const redis = createRedisConnection(data.redisTarget, 'producer', logger);
-const nice = lowerThreadPriority();
-logger.debug('enqueue thread started', { nice });
+const priority = setThreadNice(ENQUEUE_THREAD_NICE, { lowerOnly: true });
+logger.debug('enqueue thread started', { nice: priority.nice, refusal: priority.refusal });
 
 async function enqueue(request: EnqueueRequest): Promise<EnqueueAnswer> {
   const queue = openInstallQueue(redis, request.rolloutId, data.queuePrefix, logger);
