@@ -2,12 +2,14 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /** The schema of a whole number in [min, max] (max: none when omitted), with one message for every way to miss it. */
-function integer(min: number, max: number | undefined, fallback: number) {
+function wholeNumber(min: number, max: number | undefined) {
   const expected =
     max === undefined ? `expected an integer from ${min} up` : `expected an integer from ${min} to ${max}`;
   const number = z.coerce.number({ error: expected }).int({ error: expected }).min(min, { error: expected });
-  return (max === undefined ? number : number.max(max, { error: expected })).default(fallback);
+  return max === undefined ? number : number.max(max, { error: expected });
 }
+
+const integer = (min: number, max: number | undefined, fallback: number) => wholeNumber(min, max).default(fallback);
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 const BOOLEANS = ['true', 'false', '1', '0', 'yes', 'no'] as const;
@@ -27,16 +29,7 @@ export const env = {
    * A nice value (the scheduler's priority of a process or thread: -20, the most favoured, to 19, the least). Unset
    * or empty: undefined (left as it is).
    */
-  nice: () =>
-    z.preprocess(
-      (v) => (v === '' ? undefined : v),
-      z.coerce
-        .number({ error: 'expected an integer from -20 to 19' })
-        .int({ error: 'expected an integer from -20 to 19' })
-        .min(-20, { error: 'expected an integer from -20 to 19' })
-        .max(19, { error: 'expected an integer from -20 to 19' })
-        .optional(),
-    ),
+  nice: () => z.preprocess((v) => (v === '' ? undefined : v), wholeNumber(-20, 19).optional()),
   url: (fallback: string) =>
     z
       .string()
