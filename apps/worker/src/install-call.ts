@@ -106,7 +106,7 @@ function startBy(p: Processor, waitMs: number, reservedStartMs: number, lateTole
 /** A new start on the account's schedule for a call that missed its own; the start on the schedule's clock. */
 async function retakeStart(p: Processor, run: JobRun, lateMs: number): Promise<number> {
   // The slot is held and the call goes whatever happens: with Redis away, late rather than not at all.
-  return p.deps.accountRate.reserveStart(run.rollout.userId).catch((error: unknown) => {
+  return p.admission.retakeStart(run.rollout.userId).catch((error: unknown) => {
     run.log.warn('could not take a new start for a late call; calling now', { lateMs, error });
     return p.deps.accountRate.schedule.now();
   });

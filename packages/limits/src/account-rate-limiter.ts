@@ -192,9 +192,11 @@ export type AccountRateLimiter = {
   reserve(userId: string): Promise<number>;
   /**
    * As reserve, answering the start itself on the schedule's clock (`schedule.now()`), to the fraction of a
-   * millisecond the schedule keeps: a call sent at exactly its start keeps the account's spacing.
+   * millisecond the schedule keeps: a call sent at exactly its start keeps the account's spacing. The start is no
+   * sooner than `leadMs` (default 0) after the ask: on a schedule with nobody waiting it would otherwise be the
+   * moment of asking, which the answer's round trip has already passed.
    */
-  reserveStart(userId: string): Promise<number>;
+  reserveStart(userId: string, leadMs?: number): Promise<number>;
   /**
    * A `Throttling*` answer: halves the rate unless it already fell for this burst (see the top of this module).
    * `reservedAtMs`: when the answered call's start was reserved, on the schedule's clock (`schedule.now()`); an answer
@@ -252,8 +254,8 @@ export function createAccountRateLimiter(
       const [waitMs] = (await step(RESERVE, userId)) as [number, string];
       return Number(waitMs);
     },
-    async reserveStart(userId) {
-      const askedAt = now();
+    async reserveStart(userId, leadMs = 0) {
+      const askedAt = now() + leadMs;
       const [, exactWaitMs] = (await step(RESERVE, userId, askedAt)) as [number, string];
       return askedAt + Number(exactWaitMs);
     },

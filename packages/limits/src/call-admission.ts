@@ -75,6 +75,14 @@ export type CallAdmission = {
   release(slot: string): void;
   /** Gives back every slot still waiting to be released; resolves once Redis has them. For shutdown, and tests. */
   flush(): Promise<void>;
+  /**
+   * A new start for an admitted call that was too late for its own (see LATE_START_BUDGET_MS), on the schedule's
+   * clock: the next on the account's schedule, however far, and no sooner than the start lead, as an admission's.
+   * Asked "now" on a schedule nobody waits on, the start would be the moment of asking, already past when the answer
+   * comes back; a call of a busy process would then be late for it too, retake again, and after the worker's MAX_START_RETAKES go
+   * however late. The call keeps its global slot.
+   */
+  retakeStart(userId: string): Promise<number>;
 };
 
 export type CallAdmissionOptions = {
@@ -210,5 +218,6 @@ export function createCallAdmission(
       arm();
     },
     flush,
+    retakeStart: (userId) => limits.rate.reserveStart(userId, startLeadMs),
   };
 }

@@ -22,7 +22,7 @@ type Clock = { now: number };
 function admissionAt(
   name: string,
   clock: Clock,
-  options: { rate: number; burst: number; maxWaitMs: number; cap?: number; client?: Redis },
+  options: { rate: number; burst: number; maxWaitMs: number; cap?: number; client?: Redis; startLeadMs?: number },
 ) {
   const p = `${prefix}-${name}`;
   used.add(p);
@@ -30,7 +30,10 @@ function admissionAt(
     cap: options.cap ?? 10_000,
     rate: options.rate,
     burst: options.burst,
-    admission: { maxWaitMs: options.maxWaitMs },
+    admission: {
+      maxWaitMs: options.maxWaitMs,
+      ...(options.startLeadMs === undefined ? {} : { startLeadMs: options.startLeadMs }),
+    },
   });
 }
 
@@ -120,6 +123,23 @@ describe('call admission as a schedule', () => {
     starts.forEach((start, i) => expect(Math.abs(start - (EPOCH + 0.25 + i * interval))).toBeLessThan(0.001));
     // reserve() answers the same schedule rounded up: the next start is one more interval on.
     expect(await l.rate.reserve(USER)).toBe(Math.ceil(11 * interval));
+  });
+
+  it('gives a retaken start the same lead as an admitted one: on a schedule nobody waits on, the lead after the ask, not the ask', async () => {
+    const clock = { now: EPOCH };
+    const l = admissionAt('retake-lead', clock, { rate: 100, burst: 1, maxWaitMs: 1000, startLeadMs: 10 });
+    const admitted = await l.admission.admit(USER, 'r1');
+    expect(admitted).toMatchObject({ kind: 'admitted', startsAtMs: EPOCH + 10 });
+    // The call missed that start; 200 ms on, the schedule has nobody waiting (its next start long past).
+    clock.now = EPOCH + 200;
+    expect(await l.admission.retakeStart(USER)).toBe(EPOCH + 210);
+    // The schedule moved on from the retaken start: the next admission is one interval after it.
+    expect(await l.admission.admit(USER, 'r1')).toMatchObject({ kind: 'admitted', startsAtMs: EPOCH + 220 });
+    // A retake behind calls already waiting takes the next start after theirs, as reserve does.
+    expect(await l.admission.retakeStart(USER)).toBe(EPOCH + 230);
+    // The limiter's own reserveStart, without a lead, answers the moment of asking on an idle schedule.
+    clock.now = EPOCH + 1_000;
+    expect(await l.rate.reserveStart(USER)).toBe(EPOCH + 1_000);
   });
 
   it('keeps spacing below a millisecond exact: 3,000/s admits 2,971 starts within a 1,000 ms bound, not one more', async () => {
