@@ -37,7 +37,8 @@ export const workerConfigSchema = z
      * Below the process's, the thread gets a core when its timer fires before this process's jobs and the host's other
      * processes do, so fewer calls miss their starts on a crowded host (at -10: half as many, docs/performance.md).
      * Raising it takes CAP_SYS_NICE (containers: add the capability); refused, the thread runs at the process's
-     * priority and the worker says so at its start. Unset: the process's.
+     * priority and the worker says so at its start. Unset: DEFAULT_SEND_THREAD_NICE (-10) where the process may raise
+     * it, else the process's; 0 keeps the usual priority.
      */
     SEND_THREAD_NICE: env.nice(),
     /** How often the process looks for rollouts to work on, in ms. */

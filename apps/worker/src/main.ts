@@ -24,6 +24,7 @@ import { createInstallProcessor } from './install-processor.ts';
 import { createRolloutCache } from './rollout-cache.ts';
 import { createRolloutWorkerPool } from './rollout-worker-pool.ts';
 import { STALE_GRACE_MS } from './install-call.ts';
+import { sendThreadNice, sendThreadPriorityLog } from './send-thread-priority.ts';
 
 const { config, logger } = startApp('worker', () => loadWorkerConfig(process.env), {
   secrets: (c) => [c.CMS_ACCESS_KEY_SECRET, c.CMS_SECURITY_TOKEN ?? ''],
@@ -48,7 +49,7 @@ const announcements = createRedisConnection(redisTarget, 'worker', logger);
 // One keep-alive connection per call this process may have in flight (the global cap bounds them); with fewer, calls
 // past the pool's size would queue inside the client while holding a slot. The connections of every account's client
 // are in the send thread, which sends each call at its start however busy this loop is with its jobs.
-const sendThread = startCmsSendThread({ nice: config.SEND_THREAD_NICE });
+const sendThread = startCmsSendThread({ nice: sendThreadNice(config.SEND_THREAD_NICE) });
 const ownClientOptions = { ...cmsClientOptions(config), maxConnections: config.GLOBAL_CONCURRENCY, sendThread };
 const cms = createCmsClient(ownClientOptions);
 // Each account's calls are signed with its own credentials (opened with FLEET_ENCRYPTION_KEY) at its own endpoint,
@@ -161,14 +162,8 @@ const metricsServer = await serveMetrics({ registry, port: config.METRICS_PORT, 
 // A new deployment's (or an emptied Redis's) limits are made before the first job is taken.
 await recoverLimits();
 // A call handed to the send thread before it has loaded would wait for it, late for its start.
-const priority = await sendThread.ready();
-if (priority.refusal === null) logger.info('send thread ready', { nice: priority.nice });
-else
-  logger.warn('the send thread runs at the priority of the process, not the one asked (see SEND_THREAD_NICE)', {
-    nice: priority.nice,
-    asked: priority.asked,
-    refusal: priority.refusal,
-  });
+const priorityLog = sendThreadPriorityLog(await sendThread.ready(), config.SEND_THREAD_NICE);
+logger.log(priorityLog.level, priorityLog.message, priorityLog.fields);
 await pool.start();
 logger.info('worker started', { workerId: config.WORKER_ID });
 

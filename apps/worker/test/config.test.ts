@@ -26,7 +26,7 @@ describe('worker config', () => {
     expect(() => loadWorkerConfig({ CMS_ACCESS_KEY_SECRET: '' })).toThrow(/^CMS_ACCESS_KEY_SECRET:/);
   });
 
-  it('leaves the send thread at the process priority unless SEND_THREAD_NICE says, from -20 to 19', () => {
+  it('reads SEND_THREAD_NICE from -20 to 19, unset when not given (the worker then asks for its default, -10)', () => {
     expect(loadWorkerConfig({}).SEND_THREAD_NICE).toBeUndefined();
     expect(loadWorkerConfig({ SEND_THREAD_NICE: '' }).SEND_THREAD_NICE).toBeUndefined();
     expect(loadWorkerConfig({ SEND_THREAD_NICE: '-10' }).SEND_THREAD_NICE).toBe(-10);

@@ -18,6 +18,7 @@ import {
   waitForHttpOk,
 } from '@fleet/testing';
 import type { AppProcess, TestDatabase } from '@fleet/testing';
+import { holdsCapSysNice, niceOfThreads } from '@fleet/thread-priority';
 
 const SECRET = 'e2e-secret-value-7Hq2';
 const KEY_ID = 'LTAIe2ekey00000001';
@@ -168,6 +169,27 @@ describe('the product end to end, with two worker processes', () => {
       expect(p.output()).not.toContain(SECRET);
       expect(p.output()).not.toContain(ADMIN_KEY);
       expect(p.output()).not.toContain(METRICS_TOKEN);
+    }
+  });
+
+  it("runs each worker's send thread at nice -10 where it may raise it, its jobs' loop at the process's", () => {
+    for (const worker of processes.slice(2)) {
+      const nice = [...niceOfThreads(worker.pid).values()];
+      const ready = worker
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('send thread ready'))
+        .map((line) => JSON.parse(line) as { level: string; nice: number; refusal?: string });
+      expect(ready).toHaveLength(1);
+      if (holdsCapSysNice()) {
+        expect(ready[0]).toMatchObject({ level: 'info', nice: -10 });
+        // The kernel's view: one thread of the process at -10 (the send thread), the main thread at 0.
+        expect(nice.filter((n) => n === -10)).toHaveLength(1);
+        expect(niceOfThreads(worker.pid).get(worker.pid)).toBe(0);
+      } else {
+        expect(ready[0]).toMatchObject({ level: 'info', nice: 0, refusal: expect.stringContaining('EACCES') });
+        expect(nice.every((n) => n === 0)).toBe(true);
+      }
     }
   });
 

@@ -34,21 +34,21 @@ export function setThreadNice(asked: number | null, options: ThreadNiceOptions =
 }
 
 /**
- * The nice value of each thread of this process by thread id, as the kernel has it (/proc/self/task/<tid>/stat,
- * field 19); empty where there is no /proc. The command name in field 2 may hold spaces and parentheses, so fields
- * are counted from its closing parenthesis.
+ * The nice value of each thread of a process (default this one) by thread id, as the kernel has it
+ * (/proc/<pid>/task/<tid>/stat, field 19); empty where there is no /proc or no such process. The command name in
+ * field 2 may hold spaces and parentheses, so fields are counted from its closing parenthesis.
  */
-export function niceOfThreads(): Map<number, number> {
+export function niceOfThreads(pid: number | 'self' = 'self'): Map<number, number> {
   const nice = new Map<number, number>();
   let tasks: string[];
   try {
-    tasks = readdirSync('/proc/self/task');
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return nice;
   }
   for (const task of tasks) {
     try {
-      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
       nice.set(Number(task), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
     } catch {
       // The thread ended between the listing and the read.
