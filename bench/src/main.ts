@@ -22,7 +22,8 @@
  * account, 10,000 instances each, and for 20 accounts at once, 2 worker processes, the worst one-second windows, and
  * the limiter-free baseline, and the adaptive rate under a lower quota and after it is lifted; about ten minutes;
  * --rates 500,20x50 runs those alone (adaptive: that one); --rate-created-first creates and enqueues the rollouts
- * before the workers start, so that the creation's CPU is not in the calls' rate),
+ * before the workers start, so that the creation's CPU is not in the calls' rate (its workers start cold); each run's
+ * workers first run a warm-up of their own, as a worker that has run before, unless --rate-cold),
  * --only reads (issue 24: a 20,000-instance rollout alone and watched by 50 pollers and 5 creators, --repeat
  * rounds; quick: 2,000 instances, 10 pollers; see measure-reads.ts),
  * --only million (issue 23: ten rollouts of 100,000 at once on 10 worker processes at L=5 ms, then attempt
@@ -85,6 +86,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     rates: { type: 'string' },
     'rate-created-first': { type: 'boolean', default: false },
+    'rate-cold': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -320,7 +322,7 @@ async function main(): Promise<void> {
     const outFile = resultFile(startedAt, args.only ? `-${args.only}` : '');
     if (args.only === 'rate') {
       await stack.restartApi();
-      const rate = await measureRate(stack, log, args.rates?.split(','), args['rate-created-first']);
+      const rate = await measureRate(stack, log, args.rates?.split(','), args['rate-created-first'], args['rate-cold']);
       const result = { startedAt, seconds: (Date.now() - started) / 1000, machine, rate };
       await writeResult(outFile, result, renderRateReport(rate));
       return;

@@ -33,6 +33,15 @@ const MANY_ACCOUNTS_INSTANCES = 750;
 const CONCURRENCY = 200;
 /** Far above what the runs hold (a call waiting for its start holds its slot): the cap must not be what binds. */
 const GLOBAL_CAP = 4_000;
+/**
+ * Warm-up before each measured run, on the same worker processes: this many instances over WARM_UP_ACCOUNTS accounts
+ * of their own, at the run's rate each. A worker runs for days, and a rate is a property of one that has run before;
+ * a process just started spends its first seconds compiling (V8's optimising compiler was a fifth of the workers'
+ * CPU in the first 14 s of a 500/s run, perf, 12-08) and calls slower meanwhile. `--rate-cold` measures without it.
+ */
+const WARM_UP_INSTANCES = 2_000;
+/** Enough accounts that the warm-up goes at a few hundred calls a second whatever the run's rate (ceil(500 / rate)). */
+const warmUpAccounts = (rate: number) => Math.min(10, Math.max(1, Math.ceil(500 / rate)));
 
 type RateRunSpec = {
   /** What --rates names it by: the rate, or accounts x rate. */
@@ -114,6 +123,8 @@ export type RateResult = {
   burst: number;
   /** The rollouts were created and enqueued before the workers started (createdFirst), or while they ran. */
   createdFirst: boolean;
+  /** Instances the workers ran before each measured run (WARM_UP_INSTANCES), 0 when cold. */
+  warmUpInstances: number;
   runs: RateRun[];
   baseline: RateRun;
   /** The adaptive decrease and recovery (measure-rate-adaptive.ts), when it ran. */
@@ -141,6 +152,7 @@ function longestGaps(starts: number[], count: number): { atSeconds: number; ms: 
 }
 
 const accountId = (i: number) => `7${String(i).padStart(15, '0')}`;
+const warmUpAccountId = (i: number) => `8${String(i).padStart(15, '0')}`;
 
 async function startTimes(stack: BenchStack, rolloutId: string): Promise<number[]> {
   const { rows } = await stack.db.query<{ started_at: Date }>(
@@ -162,11 +174,29 @@ async function createWithRetry(stack: BenchStack, ids: string[], concurrency: nu
   }
 }
 
+/**
+ * Runs WARM_UP_INSTANCES on the workers just started, at `rate` for each of its accounts, and waits until they are
+ * done: the measured rollouts then find processes whose code has been compiled, as a worker that has run before.
+ */
+async function warmUp(stack: BenchStack, rate: number, concurrency: number, tag: string, log: (line: string) => void) {
+  const accounts = warmUpAccounts(rate);
+  const perAccount = Math.ceil(WARM_UP_INSTANCES / accounts);
+  const started = Date.now();
+  const ids = await Promise.all(
+    Array.from({ length: accounts }, (_, i) =>
+      createWithRetry(stack, instanceIdsFor(`${tag}w${i}y`, perAccount), concurrency, warmUpAccountId(i)),
+    ),
+  );
+  for (const id of ids) await waitForRolloutDone(stack, id, ((perAccount / rate) * 5 + 60) * 1000);
+  log(`  warm-up: ${accounts} account(s) x ${perAccount} instances, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 async function runRate(
   stack: BenchStack,
   spec: RateRunSpec,
   limited: boolean,
   createdFirst: boolean,
+  warm: boolean,
   log: (line: string) => void,
 ): Promise<RateRun> {
   const rate = limited ? spec.ratePerAccount : 1_000_000;
@@ -190,6 +220,17 @@ async function runRate(
   const perAccount = spec.accounts === 1 ? ONE_ACCOUNT_INSTANCES : MANY_ACCOUNTS_INSTANCES;
   const users = spec.accounts === 1 ? [stack.userId] : Array.from({ length: spec.accounts }, (_, i) => accountId(i));
   const tag = `${limited ? 'r' : 'u'}${spec.ratePerAccount}a${spec.accounts}x`;
+  const scrapeWorkers = () =>
+    Promise.all(metricsPorts.map((port) => scrapeMetrics(`http://127.0.0.1:${port}/metrics`)));
+  // The workers' counters as the measured run starts: its figures are what they counted since (the warm-up's not).
+  let before: Awaited<ReturnType<typeof scrapeWorkers>> = [];
+  if (warm && !createdFirst) {
+    await warmUp(stack, rate, spec.concurrency, tag, log);
+    // The warm-up's calls are not the run's: the simulator counts afresh (its arrivals, its maxInFlight), and this
+    // scrape also restarts the workers' event loop delay histograms (prom-client resets them as it reads them).
+    await prepareSimulator(stack, LATENCY_MS);
+    before = await scrapeWorkers();
+  }
   const idealSeconds = limited ? perAccount / spec.ratePerAccount : null;
   const timeoutMs = ((idealSeconds ?? perAccount / 100) * 5 + 60) * 1000;
   log(
@@ -212,9 +253,10 @@ async function runRate(
   for (const r of rollouts) await waitForRolloutDone(stack, r.id, timeoutMs);
   const seconds = (Date.now() - started) / 1000;
   const stats = (await simStats(stack)) as Stats;
-  const scrapes = await Promise.all(metricsPorts.map((port) => scrapeMetrics(`http://127.0.0.1:${port}/metrics`)));
+  const scrapes = await scrapeWorkers();
   const total = (name: string, labels: Record<string, string> = {}) =>
-    scrapes.reduce((sum, samples) => sum + sumSamples(samples, name, labels), 0);
+    scrapes.reduce((sum, samples) => sum + sumSamples(samples, name, labels), 0) -
+    before.reduce((sum, samples) => sum + sumSamples(samples, name, labels), 0);
   const startsCounted = total('fleet_call_start_lateness_seconds_count');
   const worstWorker = (name: string) =>
     Math.max(0, ...scrapes.map((samples) => sumSamples(samples, name) * 1000 - EVENT_LOOP_MONITOR_INTERVAL_MS));
@@ -281,7 +323,10 @@ export async function measureRate(
   log: (line: string) => void,
   only?: string[],
   createdFirst = false,
+  cold = false,
 ): Promise<RateResult> {
+  // Created first, the workers start after the rollouts are enqueued, so there is no time to warm them.
+  const warm = !cold && !createdFirst;
   const keys = [...RATE_RUNS.map((r) => r.key), ADAPTIVE_RUN_KEY];
   const unknown = only?.filter((key) => !keys.includes(key)) ?? [];
   if (unknown.length > 0) throw new Error(`--rates: unknown run "${unknown.join(', ')}" (${keys.join(', ')})`);
@@ -290,11 +335,12 @@ export async function measureRate(
     { ...RATE_RUNS[3]!, label: 'limiter out of the way' },
     false,
     createdFirst,
+    warm,
     log,
   );
   const runs: RateRun[] = [];
   for (const spec of RATE_RUNS)
-    if (!only || only.includes(spec.key)) runs.push(await runRate(stack, spec, true, createdFirst, log));
+    if (!only || only.includes(spec.key)) runs.push(await runRate(stack, spec, true, createdFirst, warm, log));
   const adaptive =
     !only || only.includes(ADAPTIVE_RUN_KEY)
       ? await measureAdaptiveRate(
@@ -308,6 +354,7 @@ export async function measureRate(
     latencyMs: LATENCY_MS,
     burst: BURST,
     createdFirst,
+    warmUpInstances: warm ? WARM_UP_INSTANCES : 0,
     runs,
     baseline,
     ...(adaptive ? { adaptive } : {}),
@@ -348,7 +395,10 @@ export function renderRateReport(result: RateResult): string {
       `ACCOUNT_RATE_BURST ${result.burst}, ` +
       (result.createdFirst
         ? 'rollouts created and enqueued before the workers started (timed from their start)'
-        : 'rollouts created while the workers run (timed from the first POST)'),
+        : 'rollouts created while the workers run (timed from the first POST)') +
+      ((result.warmUpInstances ?? 0) > 0
+        ? `, workers warmed by ${result.warmUpInstances.toLocaleString('en-US')} instances before each run`
+        : ', workers cold (just started)'),
     table(
       [
         'configured',
