@@ -1,6 +1,6 @@
 /**
- * The enqueue thread's entry (see enqueue-thread.ts): its own Postgres pool and Redis connection, a few enqueues at
- * a time as the API asks (ENQUEUES_AT_ONCE). Building 100,000 jobs is seconds of CPU; here it runs beside the API's
+ * The enqueue thread's entry (see enqueue-thread.ts): its own Postgres pool and Redis connection, the enqueues the
+ * API asks for in their turns (enqueue-turns.ts). Building 100,000 jobs is seconds of CPU; here it runs beside the API's
  * event loop instead of on it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,6 +10,8 @@ import { createLogger } from '@fleet/logger';
 import { createRedisConnection, enqueueInstallJobs, openInstallQueue } from '@fleet/queue';
 import { setThreadNice } from '@fleet/thread-priority';
 import { ENQUEUE_PAGE, FIRST_ENQUEUE_PAGE } from '../enqueue-pages.ts';
+import type { InTurn } from './enqueue-turns.ts';
+import { createEnqueueTurns } from './enqueue-turns.ts';
 import type { EnqueueAnswer, EnqueueRequest, EnqueueThreadData } from './thread-messages.ts';
 
 /**
@@ -29,18 +31,19 @@ const redis = createRedisConnection(data.redisTarget, 'producer', logger);
 const priority = setThreadNice(ENQUEUE_THREAD_NICE, { lowerOnly: true });
 logger.debug('enqueue thread started', { nice: priority.nice, refusal: priority.refusal });
 
-async function enqueue(request: EnqueueRequest): Promise<EnqueueAnswer> {
+/** Hands the rollout's first wave to Redis, its pages in their turn (enqueue-turns.ts). */
+async function enqueue(request: EnqueueRequest, inTurn: InTurn): Promise<EnqueueAnswer> {
   const queue = openInstallQueue(redis, request.rolloutId, data.queuePrefix, logger);
+  const pages = iterateRolloutInstances({ pool }, request.rolloutId, {
+    waveNo: 1,
+    pageSize: ENQUEUE_PAGE,
+    firstPageSize: FIRST_ENQUEUE_PAGE,
+  });
   try {
-    const firstWave = iterateRolloutInstances({ pool }, request.rolloutId, {
-      waveNo: 1,
-      pageSize: ENQUEUE_PAGE,
-      firstPageSize: FIRST_ENQUEUE_PAGE,
-    });
     const handed = await enqueueInstallJobs(queue, {
       rolloutId: request.rolloutId,
       concurrency: request.concurrency,
-      instances: firstWave,
+      instances: inTurn(pages),
     });
     return { taskId: request.taskId, ok: true, handed };
   } catch (error) {
@@ -50,29 +53,12 @@ async function enqueue(request: EnqueueRequest): Promise<EnqueueAnswer> {
   }
 }
 
-/**
- * Enqueues run side by side, up to ENQUEUES_AT_ONCE, the rest waiting in the order they were asked for. One at a time,
- * a 10-instance rollout posted while a 20,000-instance one was being handed over waited the whole second or two of it,
- * so its POST spent all of ENQUEUE_WAIT_MS and answered `enqueued: false` (the reads bench's creates: 1.4 s, five at a
- * time). Side by side, each waits only for Redis and Postgres between its own pages and chunks, and a small rollout's
- * few jobs go in between a large one's. Bounded, so that the thread holds at most that many pages of rows at once.
- */
-const ENQUEUES_AT_ONCE = 4;
-const waiting: EnqueueRequest[] = [];
-const running = new Set<Promise<void>>();
+/** Enqueues that may send their first pages at once, and that may go on past them side by side. */
+const turns = createEnqueueTurns({ firstPagesAtOnce: 32, enqueuesAtOnce: 4 });
 let stopAsked = false;
 
-function startWaiting(): void {
-  while (running.size < ENQUEUES_AT_ONCE && waiting.length > 0) {
-    const request = waiting.shift()!;
-    const task = enqueue(request).then((answer) => port.postMessage(answer));
-    running.add(task);
-    void task.finally(() => {
-      running.delete(task);
-      startWaiting();
-    });
-  }
-  if (stopAsked && running.size === 0 && waiting.length === 0) void closeThread();
+function closeWhenDone(): void {
+  if (stopAsked && turns.pending() === 0) void closeThread();
 }
 
 let closed: Promise<void> | null = null;
@@ -86,8 +72,15 @@ function closeThread(): Promise<void> {
 
 // A stop lets every enqueue asked for before it finish, then closes the thread's connections.
 port.on('message', (message: EnqueueRequest | { stop: true }) => {
-  if ('stop' in message) stopAsked = true;
-  else waiting.push(message);
-  startWaiting();
+  if ('stop' in message) {
+    stopAsked = true;
+    closeWhenDone();
+    return;
+  }
+  void turns
+    .run((inTurn) => enqueue(message, inTurn))
+    .then((answer) => port.postMessage(answer))
+    .catch((error: unknown) => logger.error('enqueue failed', { rolloutId: message.rolloutId, error }))
+    .finally(closeWhenDone);
 });
 port.postMessage({ ready: true });
