@@ -34,10 +34,11 @@ const CONCURRENCY = 200;
 /** Far above what the runs hold (a call waiting for its start holds its slot): the cap must not be what binds. */
 const GLOBAL_CAP = 4_000;
 /**
- * Warm-up before each measured run, on the same worker processes: this many instances over WARM_UP_ACCOUNTS accounts
- * of their own, at the run's rate each. A worker runs for days, and a rate is a property of one that has run before;
- * a process just started spends its first seconds compiling (V8's optimising compiler was a fifth of the workers'
- * CPU in the first 14 s of a 500/s run, perf, 12-08) and calls slower meanwhile. `--rate-cold` measures without it.
+ * Warm-up before each measured run, on the same worker processes: this many instances over warmUpAccounts(rate)
+ * accounts of their own, at the run's rate each. A worker runs for days, and a rate is a property of one that has run
+ * before; a process just started spends its first seconds compiling (V8's optimising compiler was a quarter of the
+ * workers' CPU over 14 s from 3 s into a 500/s run, perf, 12-08) and calls slower meanwhile. `--rate-cold` measures
+ * without it.
  */
 const WARM_UP_INSTANCES = 2_000;
 /** Enough accounts that the warm-up goes at a few hundred calls a second whatever the run's rate (ceil(500 / rate)). */
@@ -224,7 +225,7 @@ async function runRate(
     Promise.all(metricsPorts.map((port) => scrapeMetrics(`http://127.0.0.1:${port}/metrics`)));
   // The workers' counters as the measured run starts: its figures are what they counted since (the warm-up's not).
   let before: Awaited<ReturnType<typeof scrapeWorkers>> = [];
-  if (warm && !createdFirst) {
+  if (warm) {
     await warmUp(stack, rate, spec.concurrency, tag, log);
     // The warm-up's calls are not the run's: the simulator counts afresh (its arrivals, its maxInFlight), and this
     // scrape also restarts the workers' event loop delay histograms (prom-client resets them as it reads them).

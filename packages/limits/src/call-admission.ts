@@ -79,8 +79,8 @@ export type CallAdmission = {
    * A new start for an admitted call that was too late for its own (see LATE_START_BUDGET_MS), on the schedule's
    * clock: the next on the account's schedule, however far, and no sooner than the start lead, as an admission's.
    * Asked "now" on a schedule nobody waits on, the start would be the moment of asking, already past when the answer
-   * comes back; a call of a busy process would then be late for it too, retake again, and after the worker's MAX_START_RETAKES go
-   * however late. The call keeps its global slot.
+   * comes back; a call of a busy process would then be late for it too, retake again, and after the worker's
+   * MAX_START_RETAKES go however late. The call keeps its global slot.
    */
   retakeStart(userId: string): Promise<number>;
 };
