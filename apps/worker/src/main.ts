@@ -121,6 +121,7 @@ const registry = createMetricsRegistry();
 const metrics = createWorkerMetrics(registry, {
   accountRate: (userId) => accountRate.currentRate(userId),
   globalSlotsInUse: () => globalConcurrency.inFlight(),
+  databaseClock: () => clock.measured,
 });
 // The API shows the limits in force; workers publish them.
 await publishLimitsConfig(connection, config.QUEUE_PREFIX, {

@@ -158,6 +158,13 @@ describe('the product end to end, with two worker processes', () => {
     const finished = (state: string) =>
       scrapes.reduce((sum, s) => sum + sumSamples(s, 'fleet_instances_finished_total', { state }), 0);
     expect([finished('succeeded'), finished('failed')]).toEqual([1000 - expectedFailed.length, expectedFailed.length]);
+    // Each worker's reading of Postgres's clock: on this one host the true offset is 0, so what it measured is within
+    // half the round trip it measured over (plus the microsecond Postgres's clock is read to).
+    for (const s of scrapes) {
+      const roundTrip = sumSamples(s, 'fleet_database_clock_round_trip_seconds');
+      expect(roundTrip).toBeGreaterThan(0);
+      expect(Math.abs(sumSamples(s, 'fleet_database_clock_offset_seconds'))).toBeLessThanOrEqual(roundTrip / 2 + 1e-6);
+    }
     // The API's needs its token.
     expect((await fetch(`${apiUrl}/metrics`)).status).toBe(401);
     const api = await scrapeMetrics(`${apiUrl}/metrics`, { authorization: `Bearer ${METRICS_TOKEN}` });

@@ -11,6 +11,12 @@ export type WorkerMetricsSources = {
   accountRate(userId: string): Promise<number>;
   /** NodeInstall calls in flight over every worker (@fleet/limits GlobalConcurrency.inFlight). */
   globalSlotsInUse(): Promise<number>;
+  /**
+   * The process's reading of Postgres's clock, which the account's call schedule runs on (@fleet/db
+   * DatabaseClock.measured): the offset added to this host's clock, and the round trip it was measured over, ms;
+   * null before the first measurement. Omitted: the two gauges are not shown.
+   */
+  databaseClock?: () => { offsetMs: number; roundTripMs: number } | null;
 };
 
 /**
@@ -112,6 +118,32 @@ export function createWorkerMetrics(registry: MetricsRegistry, sources: WorkerMe
       this.set(await sources.globalSlotsInUse());
     },
   });
+  const clock = sources.databaseClock;
+  /** A gauge of one side of the clock's last measurement, in seconds; unset before the first. */
+  const clockGauge = (name: string, help: string, ms: (m: { offsetMs: number; roundTripMs: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        const measured = clock?.();
+        if (measured) this.set(ms(measured) / 1000);
+      },
+    });
+  if (clock) {
+    clockGauge(
+      'fleet_database_clock_offset_seconds',
+      "Offset this process adds to its host's clock to read Postgres's, on which the account call schedule runs " +
+        '(last measurement; processes on one host should agree to within their round trips)',
+      (m) => m.offsetMs,
+    );
+    clockGauge(
+      'fleet_database_clock_round_trip_seconds',
+      'Round trip the clock offset was measured over: half of it bounds the offset error, and two workers whose ' +
+        'errors add up past the schedule slack can put one call more than the account rate plus burst into a second',
+      (m) => m.roundTripMs,
+    );
+  }
   startRetakes.inc(0);
   for (const outcome of ['success', 'retryable', 'final'] as const) calls.inc({ outcome }, 0);
   for (const state of ['succeeded', 'failed', 'cancelled', 'skipped'] as const) finished.inc({ state }, 0);

@@ -24,7 +24,11 @@ const DASHBOARD = path.join(repoRoot(), 'deploy', 'grafana', 'fleet-dashboard.js
 /** Every series name the three processes export, with the label names of each (histograms: their three series). */
 function exportedSeries(): Map<string, Set<string>> {
   const registry = createMetricsRegistry();
-  createWorkerMetrics(registry, { accountRate: async () => 0, globalSlotsInUse: async () => 0 });
+  createWorkerMetrics(registry, {
+    accountRate: async () => 0,
+    globalSlotsInUse: async () => 0,
+    databaseClock: () => null,
+  });
   createReconcilerMetrics(registry, { snapshot: () => Promise.reject(new Error('names only')) });
   createHttpMetrics(registry);
   const series = new Map<string, Set<string>>();

@@ -12,7 +12,11 @@ afterEach(async () => {
 describe('createMetricsServer', () => {
   it('serves the registry with the default Node metrics at /metrics, and nothing elsewhere', async () => {
     const registry = createMetricsRegistry();
-    const metrics = createWorkerMetrics(registry, { accountRate: async () => 7.5, globalSlotsInUse: async () => 3 });
+    const metrics = createWorkerMetrics(registry, {
+      accountRate: async () => 7.5,
+      globalSlotsInUse: async () => 3,
+      databaseClock: () => ({ offsetMs: -1.5, roundTripMs: 0.25 }),
+    });
     metrics.callRecorded({ userId: 'u1', outcome: 'retryable', throttled: true, durationMs: 40 });
     server = createMetricsServer({ registry, port: await freePort(), host: '127.0.0.1' });
     const port = await server.start();
@@ -28,6 +32,8 @@ describe('createMetricsServer', () => {
     expect(text).toContain('fleet_throttled_total{user_id="u1"} 1');
     expect(text).toContain('fleet_account_rate_limit_rps{user_id="u1"} 7.5');
     expect(text).toContain('fleet_global_slots_in_use 3');
+    expect(text).toContain('fleet_database_clock_offset_seconds -0.0015');
+    expect(text).toContain('fleet_database_clock_round_trip_seconds 0.00025');
     expect(text).toContain('fleet_install_call_duration_seconds_bucket{le="0.05"} 1');
 
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
