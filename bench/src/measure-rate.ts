@@ -116,6 +116,13 @@ type RateRun = RateRunSpec & {
    */
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
+  /**
+   * Each worker's reading of Postgres's clock at the run's end (fleet_database_clock_offset_seconds and _round_trip_
+   * seconds), ms: on one host the true offset is 0, so the spread of the offsets is how far apart the workers'
+   * schedules were, which the schedule's one millisecond of slack must cover.
+   */
+  clockOffsetsMs: number[];
+  clockRoundTripsMs: number[];
 };
 
 export type RateResult = {
@@ -303,6 +310,8 @@ async function runRate(
       startsCounted > 0 ? 1 - total('fleet_call_start_lateness_seconds_bucket', { le: '0.01' }) / startsCounted : 0,
     eventLoopDelayP99Ms: worstWorker('nodejs_eventloop_lag_p99_seconds'),
     eventLoopDelayMaxMs: worstWorker('nodejs_eventloop_lag_max_seconds'),
+    clockOffsetsMs: scrapes.map((samples) => sumSamples(samples, 'fleet_database_clock_offset_seconds') * 1000),
+    clockRoundTripsMs: scrapes.map((samples) => sumSamples(samples, 'fleet_database_clock_round_trip_seconds') * 1000),
   };
   log(
     `  ${run.achievedRps.toFixed(1)}/s` +
@@ -311,6 +320,8 @@ async function runRate(
       `, ${accountFacts.reduce((sum, a) => sum + a.unusedStarts, 0)} starts unused, ${run.retakes} retakes, ${run.overdue} overdue` +
       `, lateness mean ${run.meanLatenessMs.toFixed(2)} ms, ${(run.laterThan10Ms * 100).toFixed(1)}% over 10 ms` +
       `, event loop delay p99 ${run.eventLoopDelayP99Ms.toFixed(1)} ms, max ${run.eventLoopDelayMaxMs.toFixed(1)} ms` +
+      `, clock offsets ${run.clockOffsetsMs.map((ms) => ms.toFixed(2)).join(' / ')} ms` +
+      ` (round trips ${run.clockRoundTripsMs.map((ms) => ms.toFixed(2)).join(' / ')} ms)` +
       `, longest gaps ${(accountFacts[0]?.longestGaps ?? []).map((g) => `${g.ms.toFixed(0)} ms at ${g.atSeconds.toFixed(1)} s`).join(', ')}`,
   );
   return run;
