@@ -12,6 +12,13 @@ import type { Database } from './client.ts';
  * whose offsets were wrong by 20 ms in opposite ways put calls of one account 40 ms closer than the schedule says,
  * which at 500 calls a second is 20 calls more in some second.
  *
+ * A new measurement replaces the one in force only if its error bound is no larger than the old one's, which grows
+ * with its age by `driftPpm` (default 15 parts per million, the frequency error NTP allows a clock: 0.45 ms in the
+ * 30 s between refreshes). On a busy host even the best of five round trips may be long, because the reply waits for
+ * the process's event loop: two workers of one host, where the true offset is 0, measured -16.4 and -1.6 ms (round
+ * trips of 33.6 and 5.1 ms) during the rate bench's 20 accounts, 12-08, and that run had a second of 52 starts for a
+ * limit of 51. So a measurement taken while the host was quiet stays in force through the busy minutes after it.
+ *
  * Both sides are read to the fraction of a millisecond: Postgres's clock_timestamp() to the microsecond, this host's
  * wall clock as the process's time origin plus the monotonic clock (Date.now() reads whole milliseconds, and that
  * truncation alone put two workers' offsets up to a millisecond apart on one host, where the true offset is 0: with
@@ -24,9 +31,11 @@ export type DatabaseClock = {
   nowMs(): number;
   /** Measures once and then every refreshMs. */
   start(): Promise<void>;
+  /** Measures now (as each refresh does); the offset changes only if this measurement's error bound is no larger. */
+  refresh(): Promise<void>;
   /** Idempotent. */
   stop(): void;
-  /** The last measurement: the offset added to this host's clock, and the round trip it was taken from (ms). */
+  /** The measurement in force: the offset added to this host's clock, and the round trip it was taken from (ms). */
   readonly measured: { offsetMs: number; roundTripMs: number } | null;
 };
 
@@ -35,12 +44,18 @@ const hostNowMs = () => performance.timeOrigin + performance.now();
 
 export function createDatabaseClock(
   db: Database,
-  options: { refreshMs?: number; samples?: number } = {},
+  options: { refreshMs?: number; samples?: number; driftPpm?: number } = {},
 ): DatabaseClock {
   const refreshMs = options.refreshMs ?? 30_000;
   const samples = Math.max(1, options.samples ?? 5);
+  const driftPerMs = (options.driftPpm ?? 15) / 1_000_000;
   let offsetMs = 0;
   let measured: { offsetMs: number; roundTripMs: number } | null = null;
+  /** When the measurement in force was taken (performance.now()). */
+  let measuredAt = 0;
+  /** How far off the measurement in force may be now, ms: half its round trip, plus what a clock drifts since. */
+  const errorBound = () =>
+    measured === null ? Infinity : measured.roundTripMs / 2 + (performance.now() - measuredAt) * driftPerMs;
   let timer: NodeJS.Timeout | null = null;
   async function sample(): Promise<{ offsetMs: number; roundTripMs: number }> {
     const sentAt = performance.now();
@@ -58,8 +73,9 @@ export function createDatabaseClock(
       const s = await sample();
       if (!best || s.roundTripMs < best.roundTripMs) best = s;
     }
-    if (!best) return;
+    if (!best || best.roundTripMs / 2 > errorBound()) return;
     measured = best;
+    measuredAt = performance.now();
     offsetMs = best.offsetMs;
   }
   return {
@@ -71,6 +87,7 @@ export function createDatabaseClock(
       timer = setInterval(() => void measure().catch(() => undefined), refreshMs);
       timer.unref();
     },
+    refresh: () => measure().catch(() => undefined),
     stop() {
       if (timer) clearInterval(timer);
       timer = null;

@@ -8,15 +8,18 @@ useTestDatabase({ poolMax: 2 }, (opened) => {
   db = opened;
 });
 
-/** The same database, its queries held `delayMs` before they are sent, except every `every`th one. */
-function slowOnTheWayThere(real: Database, delayMs: number, every: number): Database {
+/**
+ * The same database, its queries held `delayMs` before they are sent, except every `every`th one, while `slow()`
+ * (default always).
+ */
+function slowOnTheWayThere(real: Database, delayMs: number, every: number, slow = () => true): Database {
   let n = 0;
   const pool = new Proxy(real.pool, {
     get(target, prop, receiver) {
       if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
       return async (...args: Parameters<typeof target.query>) => {
         n += 1;
-        if (n % every !== 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (slow() && n % every !== 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         return (target.query as (...a: unknown[]) => Promise<unknown>)(...args);
       };
     },
@@ -62,6 +65,40 @@ describe('createDatabaseClock', () => {
     expect(measured.roundTripMs).toBeLessThan(60);
     expect(Math.abs(measured.offsetMs)).toBeLessThan(10);
     expect(Math.abs(clock.now().getTime() - Date.now())).toBeLessThan(10);
+  });
+
+  it('keeps a measurement from a quiet moment through a busy one, whose every round trip is long', async () => {
+    let busy = false;
+    // Every query of a busy moment waits 60 ms before it leaves: its best round trip, halved, is 30 ms off.
+    const clock = createDatabaseClock(
+      slowOnTheWayThere(db, 60, Number.MAX_SAFE_INTEGER, () => busy),
+      { refreshMs: 60_000 },
+    );
+    await clock.start();
+    clock.stop();
+    const quiet = clock.measured!;
+    expect(quiet.roundTripMs).toBeLessThan(30);
+    busy = true;
+    await clock.refresh();
+    expect(clock.measured).toEqual(quiet);
+    expect(Math.abs(clock.now().getTime() - Date.now())).toBeLessThan(10);
+  });
+
+  it('takes a newer measurement once the old one has aged past it (the clocks may have drifted since)', async () => {
+    let busy = false;
+    // A drift of 1 ms per ms: 50 ms after the quiet measurement, its bound is past the busy one's 30 ms.
+    const clock = createDatabaseClock(
+      slowOnTheWayThere(db, 60, Number.MAX_SAFE_INTEGER, () => busy),
+      { refreshMs: 60_000, driftPpm: 1_000_000 },
+    );
+    await clock.start();
+    clock.stop();
+    const quiet = clock.measured!;
+    busy = true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await clock.refresh();
+    expect(clock.measured!.roundTripMs).toBeGreaterThanOrEqual(60);
+    expect(clock.measured).not.toEqual(quiet);
   });
 
   it("is this host's clock while Postgres has never answered", async () => {
